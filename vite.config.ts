@@ -1,5 +1,6 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 // COOP/COEP make the page cross-origin isolated, which onnxruntime-web needs for
@@ -8,6 +9,24 @@ const isolationHeaders = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
+
+/** The app's page plus every test/bench harness page in web/harness/. */
+function pageInputs(): Record<string, string> {
+  const inputs: Record<string, string> = { index: resolve(import.meta.dirname, 'web/index.html') };
+  const harnessDir = resolve(import.meta.dirname, 'web/harness');
+  for (const file of safeReaddir(harnessDir)) {
+    if (file.endsWith('.html')) inputs[`harness-${file.slice(0, -5)}`] = resolve(harnessDir, file);
+  }
+  return inputs;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 export default defineConfig({
   root: 'web',
@@ -18,9 +37,7 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 30_000,
     rollupOptions: {
-      input: {
-        index: resolve(import.meta.dirname, 'web/index.html'),
-      },
+      input: pageInputs(),
     },
   },
   worker: { format: 'es' },

@@ -1,0 +1,168 @@
+/**
+ * The signaling wire protocol: the one definition both the server and the
+ * browser import. Every frame is JSON text; every frame is validated with
+ * these schemas on receipt (server: from clients, browser: from the server).
+ * Job data never travels here — only pairing and WebRTC handshakes.
+ */
+import * as v from 'valibot';
+
+export const PROTOCOL_VERSION = 1;
+export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
+
+/** Largest signaling frame accepted, in bytes. An SDP offer is ~1–4 KiB. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** WebSocket close codes. 1008/1009 are RFC 6455; 4xxx are ours. */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  authFailed: 4001,
+  versionMismatch: 4002,
+  heartbeatTimeout: 4003,
+  replaced: 4004,
+} as const;
+
+const PeerIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/, 'peer id is a base64url Ed25519 public key'));
+const JobIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'job id is 8–64 url-safe characters'));
+const NonceSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/));
+const SignatureSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{86}$/, 'signature is base64url of 64 bytes'));
+const ShortText = v.pipe(v.string(), v.maxLength(256));
+const Finite = v.pipe(v.number(), v.finite());
+const Count = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max));
+
+export const RoleSchema = v.picklist(['provider', 'requester']);
+export type Role = v.InferOutput<typeof RoleSchema>;
+
+export const BackendSchema = v.picklist(['webgpu', 'wasm']);
+export type Backend = v.InferOutput<typeof BackendSchema>;
+
+export const AdapterInfoSchema = v.strictObject({
+  vendor: ShortText,
+  architecture: ShortText,
+  device: ShortText,
+  description: ShortText,
+});
+export type AdapterInfo = v.InferOutput<typeof AdapterInfoSchema>;
+
+/** What a provider measured about itself. `gflops` is for `backend`, the one it chose. */
+export const CapabilitiesSchema = v.strictObject({
+  backend: BackendSchema,
+  gflops: v.pipe(Finite, v.minValue(0), v.maxValue(1e6)),
+  /** GFLOP/s measured per backend, so a requester can see why it chose. */
+  measured: v.strictObject({
+    webgpu: v.optional(v.pipe(Finite, v.minValue(0), v.maxValue(1e6))),
+    wasm: v.optional(v.pipe(Finite, v.minValue(0), v.maxValue(1e6))),
+  }),
+  adapter: v.optional(AdapterInfoSchema),
+  features: v.pipe(v.array(ShortText), v.maxLength(64)),
+  maxBufferBytes: Count(2 ** 53),
+  wasm: v.strictObject({ simd: v.boolean(), threads: v.boolean(), cores: Count(1024) }),
+});
+export type Capabilities = v.InferOutput<typeof CapabilitiesSchema>;
+
+export const JobKindSchema = v.picklist(['inference']);
+export const JobNeedsSchema = v.strictObject({
+  kind: JobKindSchema,
+  /** Most providers this job wants at once. */
+  maxProviders: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64)),
+  units: Count(10_000_000),
+  modelBytes: Count(2 ** 32),
+  minGflops: v.optional(v.pipe(Finite, v.minValue(0))),
+  backends: v.optional(v.pipe(v.array(BackendSchema), v.minLength(1), v.maxLength(2))),
+});
+export type JobNeeds = v.InferOutput<typeof JobNeedsSchema>;
+
+export const IceServerSchema = v.strictObject({
+  urls: v.union([ShortText, v.pipe(v.array(ShortText), v.maxLength(8))]),
+  username: v.optional(ShortText),
+  credential: v.optional(ShortText),
+});
+export type IceServer = v.InferOutput<typeof IceServerSchema>;
+
+/** The WebRTC handshake blobs simple-peer emits for a data-channel-only peer. */
+export const SignalPayloadSchema = v.variant('type', [
+  v.strictObject({ type: v.picklist(['offer', 'answer']), sdp: v.pipe(v.string(), v.maxLength(32 * 1024)) }),
+  v.strictObject({
+    type: v.literal('candidate'),
+    candidate: v.strictObject({
+      candidate: v.pipe(v.string(), v.maxLength(1024)),
+      sdpMLineIndex: v.optional(v.nullable(Count(64))),
+      sdpMid: v.optional(v.nullable(ShortText)),
+      usernameFragment: v.optional(v.nullable(ShortText)),
+    }),
+  }),
+]);
+export type SignalPayload = v.InferOutput<typeof SignalPayloadSchema>;
+
+// ---------------------------------------------------------------- client → server
+
+export const ClientMessageSchema = v.variant('type', [
+  v.strictObject({ type: v.literal('hello'), v: v.pipe(v.number(), v.integer()), role: RoleSchema, client: v.optional(ShortText) }),
+  v.strictObject({ type: v.literal('auth'), publicKey: PeerIdSchema, signature: SignatureSchema }),
+  v.strictObject({ type: v.literal('announce'), capabilities: CapabilitiesSchema, slots: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(8)) }),
+  v.strictObject({ type: v.literal('status'), busy: Count(8), paused: v.boolean() }),
+  v.strictObject({ type: v.literal('job-open'), jobId: JobIdSchema, needs: JobNeedsSchema }),
+  v.strictObject({ type: v.literal('job-close'), jobId: JobIdSchema }),
+  v.strictObject({ type: v.literal('release'), jobId: JobIdSchema, peerId: PeerIdSchema }),
+  v.strictObject({ type: v.literal('signal'), to: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
+  v.strictObject({ type: v.literal('ping'), t: Finite }),
+]);
+export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
+
+// ---------------------------------------------------------------- server → client
+
+export const ErrorCodeSchema = v.picklist([
+  'bad-json', 'too-large', 'invalid', 'unknown-type', 'version', 'auth', 'not-authenticated',
+  'wrong-role', 'rate-limited', 'not-paired', 'unknown-job', 'internal',
+]);
+export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>;
+
+export const ServerMessageSchema = v.variant('type', [
+  v.strictObject({ type: v.literal('challenge'), v: v.pipe(v.number(), v.integer()), nonce: NonceSchema, expiresInMs: Count(600_000) }),
+  v.strictObject({ type: v.literal('welcome'), peerId: PeerIdSchema, iceServers: v.pipe(v.array(IceServerSchema), v.maxLength(8)), heartbeatMs: Count(600_000) }),
+  v.strictObject({
+    type: v.literal('matched'), jobId: JobIdSchema, peerId: PeerIdSchema, role: RoleSchema,
+    /** Present when the peer is a provider. */
+    capabilities: v.optional(CapabilitiesSchema),
+  }),
+  v.strictObject({ type: v.literal('unmatched'), jobId: JobIdSchema, peerId: PeerIdSchema, reason: ShortText }),
+  v.strictObject({ type: v.literal('signal'), from: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
+  v.strictObject({ type: v.literal('pong'), t: Finite }),
+  v.strictObject({
+    type: v.literal('error'), code: ErrorCodeSchema, message: v.pipe(v.string(), v.maxLength(1024)),
+    supported: v.optional(v.array(v.number())),
+  }),
+]);
+export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
+
+export type ClientMessageOf<T extends ClientMessage['type']> = Extract<ClientMessage, { type: T }>;
+export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+
+export type DecodeResult<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; error: string };
+
+/** Parses one text frame. Never throws; size is checked before JSON.parse allocates. */
+export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string): DecodeResult<T> {
+  if (text.length > MAX_FRAME_BYTES) return { ok: false, code: 'too-large', error: `frame of ${text.length} bytes exceeds ${MAX_FRAME_BYTES}` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'bad-json', error: 'frame is not valid JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, code: 'invalid', error: 'frame must be a JSON object' };
+  const type = (raw as { type?: unknown }).type;
+  if (typeof type !== 'string') return { ok: false, code: 'invalid', error: 'frame has no string "type"' };
+  const result = v.safeParse(schema, raw);
+  if (result.success) return { ok: true, message: result.output };
+  const issue = result.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+  const unknownType = issue.kind === 'schema' && issue.type === 'variant' && path === 'type';
+  return unknownType
+    ? { ok: false, code: 'unknown-type', error: `unknown message type ${JSON.stringify(type).slice(0, 64)}` }
+    : { ok: false, code: 'invalid', error: `${type}: ${path ? path + ': ' : ''}${issue.message}` };
+}
+
+export const decodeClientMessage = (text: string) => decodeFrame(ClientMessageSchema, text);
+export const decodeServerMessage = (text: string) => decodeFrame(ServerMessageSchema, text);
