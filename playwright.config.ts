@@ -19,19 +19,19 @@ export const E2E_PORT = Number(process.env.E2E_PORT ?? 4173);
 
 export default defineConfig({
   testDir: 'e2e',
-  outputDir: 'test-results',
+  outputDir: process.env.E2E_OUTPUT_DIR ?? 'test-results',
   timeout: 180_000,
   fullyParallel: false,
   workers: 1,
   retries: 0,
-  reporter: [['list'], ['json', { outputFile: 'test-results/e2e.json' }]],
+  reporter: [['list'], ['json', { outputFile: `${process.env.E2E_OUTPUT_DIR ?? 'test-results'}/e2e.json` }]],
   use: {
     baseURL: `http://localhost:${E2E_PORT}`,
     launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
     trace: 'off',
   },
   webServer: {
-    command: `npx vite build --logLevel warn && npx vite preview --port ${E2E_PORT} --strictPort --host 127.0.0.1`,
+    command: `npx vite build --logLevel warn && npx vite preview --port ${E2E_PORT} --strictPort --host 127.0.0.1 --outDir ${process.env.WEB_OUT_DIR ?? 'dist/web'}`,
     url: `http://localhost:${E2E_PORT}/`,
     reuseExistingServer: !process.env.CI,
     timeout: 180_000,

@@ -32,7 +32,8 @@ export default defineConfig({
   root: 'web',
   plugins: [react()],
   build: {
-    outDir: resolve(import.meta.dirname, 'dist/web'),
+    // WEB_OUT_DIR lets parallel e2e runs build into separate folders.
+    outDir: resolve(import.meta.dirname, process.env.WEB_OUT_DIR ?? 'dist/web'),
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 30_000,
