@@ -1,0 +1,76 @@
+/**
+ * The job model: what a requester asked for, split into work units by rows
+ * of the batch dimension. Everything here is plain data so it can be
+ * persisted in IndexedDB and validated when read back.
+ */
+import * as v from 'valibot';
+import { WireDtypeSchema } from '../protocol/peer';
+
+export const JOB_SCHEMA_VERSION = 1;
+export const MAX_UNITS = 100_000;
+export const MAX_REDUNDANCY = 5;
+
+const Hash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
+const Count = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+
+export const TensorSpecSchema = v.strictObject({
+  name: v.pipe(v.string(), v.maxLength(256)),
+  dtype: WireDtypeSchema,
+  /** Dims with the batch dimension first; -1 means "per unit". */
+  dims: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(-1))), v.maxLength(8)),
+});
+export type TensorSpec = v.InferOutput<typeof TensorSpecSchema>;
+
+export const JobSpecSchema = v.strictObject({
+  schema: v.literal(JOB_SCHEMA_VERSION),
+  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/)),
+  name: v.pipe(v.string(), v.maxLength(200)),
+  createdAt: v.number(),
+  model: v.strictObject({
+    hash: Hash,
+    name: v.pipe(v.string(), v.maxLength(256)),
+    bytes: Count(1, 2 ** 32),
+    builtinId: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  }),
+  inputs: v.pipe(v.array(TensorSpecSchema), v.minLength(1), v.maxLength(16)),
+  outputs: v.pipe(v.array(TensorSpecSchema), v.minLength(1), v.maxLength(16)),
+  rows: Count(1, 2 ** 31),
+  unitRows: Count(1, 2 ** 31),
+  redundancy: Count(1, MAX_REDUNDANCY),
+  /** Fraction of units the requester re-runs locally to spot-check providers. */
+  spotCheckRate: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
+  maxProviders: Count(1, 64),
+});
+export type JobSpec = v.InferOutput<typeof JobSpecSchema>;
+
+export class JobSpecError extends Error {
+  override name = 'JobSpecError';
+}
+
+export function unitCount(spec: Pick<JobSpec, 'rows' | 'unitRows'>): number {
+  return Math.ceil(spec.rows / spec.unitRows);
+}
+
+/** Rows [start, end) of the batch that unit `unitId` covers. */
+export function unitRange(spec: Pick<JobSpec, 'rows' | 'unitRows'>, unitId: number): { start: number; end: number } {
+  const count = unitCount(spec);
+  if (!Number.isInteger(unitId) || unitId < 0 || unitId >= count) throw new JobSpecError(`unit ${unitId} is outside 0..${count - 1}`);
+  const start = unitId * spec.unitRows;
+  return { start, end: Math.min(spec.rows, start + spec.unitRows) };
+}
+
+/** Checks the cross-field rules a schema can't express. Throws with a message a user can act on. */
+export function checkJobSpec(spec: JobSpec): void {
+  const units = unitCount(spec);
+  if (units > MAX_UNITS) {
+    throw new JobSpecError(`${units} units is more than ${MAX_UNITS}: raise the unit size to at least ${Math.ceil(spec.rows / MAX_UNITS)} rows`);
+  }
+  if (spec.redundancy > spec.maxProviders) {
+    throw new JobSpecError(`redundancy ${spec.redundancy} needs at least that many providers; max providers is ${spec.maxProviders}`);
+  }
+  for (const input of spec.inputs) {
+    if (input.dims[0] !== spec.rows) {
+      throw new JobSpecError(`input "${input.name}" has ${input.dims[0]} rows but the job has ${spec.rows}: every input must share the batch dimension`);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The requester ⇄ provider protocol spoken over a WebRTC data channel (after
+ * the signaling server paired them). A message is one framed-transport message:
+ *
+ *   [u32 LE header length][header: UTF-8 JSON][body: raw bytes]
+ *
+ * Headers are validated with these schemas on receipt: the other side is an
+ * anonymous browser and is untrusted. Tensor payloads travel in the body so a
+ * 10 MB model or input batch is never JSON-encoded.
+ */
+import * as v from 'valibot';
+
+export const PEER_PROTOCOL_VERSION = 1;
+
+/** Streams of the framed channel: control never waits behind a model upload. */
+export const PeerStream = { control: 0, model: 1, work: 2 } as const;
+
+/** Limits a receiver enforces before allocating. */
+export const MAX_PEER_HEADER_BYTES = 64 * 1024;
+export const MAX_TENSORS_PER_MESSAGE = 16;
+
+const JobId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/));
+const Hash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'hash is 64 lowercase hex characters (SHA-256)'));
+const Index = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
+const Bytes = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32));
+const Text = v.pipe(v.string(), v.maxLength(1024));
+
+export const WireDtypeSchema = v.picklist(['float32', 'int32', 'int64', 'uint8']);
+export type WireDtype = v.InferOutput<typeof WireDtypeSchema>;
+
+/** Where one tensor lies in the message body. */
+export const TensorRefSchema = v.strictObject({
+  name: v.pipe(v.string(), v.maxLength(256)),
+  dtype: WireDtypeSchema,
+  dims: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31))), v.maxLength(8)),
+  byteOffset: Bytes,
+  byteLength: Bytes,
+});
+export type TensorRef = v.InferOutput<typeof TensorRefSchema>;
+const Tensors = v.pipe(v.array(TensorRefSchema), v.maxLength(MAX_TENSORS_PER_MESSAGE));
+
+export const PeerHeaderSchema = v.variant('type', [
+  // requester → provider
+  v.strictObject({ type: v.literal('job'), v: v.pipe(v.number(), v.integer()), jobId: JobId, modelHash: Hash, modelBytes: Bytes }),
+  v.strictObject({ type: v.literal('model'), modelHash: Hash }),
+  v.strictObject({ type: v.literal('unit'), jobId: JobId, unitId: Index, inputs: Tensors }),
+  v.strictObject({ type: v.literal('bye'), jobId: JobId, reason: Text }),
+  // provider → requester
+  v.strictObject({ type: v.literal('model-status'), modelHash: Hash, cached: v.boolean() }),
+  v.strictObject({ type: v.literal('ready'), modelHash: Hash, loadMs: v.pipe(v.number(), v.minValue(0)) }),
+  v.strictObject({
+    type: v.literal('result'), jobId: JobId, unitId: Index, outputs: Tensors,
+    computeMs: v.pipe(v.number(), v.minValue(0)), backend: v.picklist(['webgpu', 'wasm']),
+  }),
+  v.strictObject({ type: v.literal('unit-error'), jobId: JobId, unitId: Index, message: Text }),
+  v.strictObject({ type: v.literal('paused'), paused: v.boolean() }),
+  v.strictObject({ type: v.literal('error'), message: Text }),
+]);
+export type PeerHeader = v.InferOutput<typeof PeerHeaderSchema>;
+export type PeerHeaderOf<T extends PeerHeader['type']> = Extract<PeerHeader, { type: T }>;
+
+/** A tensor as it travels: row-major bytes, exactly product(dims) × dtype size. */
+export interface RawTensor {
+  name: string;
+  dtype: WireDtype;
+  dims: number[];
+  bytes: Uint8Array;
+}
+
+export interface PeerMessage {
+  header: PeerHeader;
+  body: Uint8Array;
+}
+
+export class PeerProtocolError extends Error {
+  override name = 'PeerProtocolError';
+}
+
+export function encodePeerMessage(header: PeerHeader, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(4 + json.length + body.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 4);
+  out.set(body, 4 + json.length);
+  return out;
+}
+
+/** Decodes and validates one message; throws PeerProtocolError with a reason on anything malformed. */
+export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
+  if (bytes.length < 4) throw new PeerProtocolError('message shorter than its length prefix');
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (headerLength > MAX_PEER_HEADER_BYTES) throw new PeerProtocolError(`header of ${headerLength} bytes exceeds ${MAX_PEER_HEADER_BYTES}`);
+  if (4 + headerLength > bytes.length) throw new PeerProtocolError('header runs past the end of the message');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + headerLength)));
+  } catch {
+    throw new PeerProtocolError('header is not valid UTF-8 JSON');
+  }
+  const parsed = v.safeParse(PeerHeaderSchema, raw);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    throw new PeerProtocolError(`invalid header${path ? ` at ${path}` : ''}: ${issue.message}`);
+  }
+  const body = bytes.subarray(4 + headerLength);
+  const header = parsed.output;
+  if (header.type === 'unit') checkTensorRefs(header.inputs, body.length);
+  if (header.type === 'result') checkTensorRefs(header.outputs, body.length);
+  return { header, body };
+}
+
+const DTYPE_BYTES: Record<WireDtype, number> = { float32: 4, int32: 4, int64: 8, uint8: 1 };
+
+export function dtypeBytes(dtype: WireDtype): number {
+  return DTYPE_BYTES[dtype];
+}
+
+/** Every tensor must lie inside the body, be aligned for its type and match its dims. */
+function checkTensorRefs(refs: readonly TensorRef[], bodyLength: number): void {
+  for (const ref of refs) {
+    const elements = ref.dims.reduce((a, b) => a * b, 1);
+    if (elements * dtypeBytes(ref.dtype) !== ref.byteLength) {
+      throw new PeerProtocolError(`tensor ${ref.name}: ${ref.byteLength} bytes do not match dims [${ref.dims.join(', ')}] of ${ref.dtype}`);
+    }
+    if (ref.byteOffset % dtypeBytes(ref.dtype) !== 0) throw new PeerProtocolError(`tensor ${ref.name}: misaligned offset`);
+    if (ref.byteOffset + ref.byteLength > bodyLength) throw new PeerProtocolError(`tensor ${ref.name}: runs past the end of the body`);
+  }
+}
+
+/** Lays tensors end to end in one body, each aligned to 8 bytes so the receiver can view it in place. */
+export function packTensors(tensors: readonly RawTensor[]): { refs: TensorRef[]; body: Uint8Array } {
+  const refs: TensorRef[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    offset = Math.ceil(offset / 8) * 8;
+    refs.push({ name: t.name, dtype: t.dtype, dims: [...t.dims], byteOffset: offset, byteLength: t.bytes.length });
+    offset += t.bytes.length;
+  }
+  const body = new Uint8Array(offset);
+  tensors.forEach((t, i) => body.set(t.bytes, refs[i]!.byteOffset));
+  return { refs, body };
+}
+
+/** The inverse of packTensors. Copies, so each tensor owns an aligned buffer. Refs were checked by decodePeerMessage. */
+export function unpackTensors(refs: readonly TensorRef[], body: Uint8Array): RawTensor[] {
+  return refs.map((ref) => ({
+    name: ref.name,
+    dtype: ref.dtype,
+    dims: [...ref.dims],
+    bytes: body.slice(ref.byteOffset, ref.byteOffset + ref.byteLength),
+  }));
+}
