@@ -9,6 +9,9 @@ import * as v from 'valibot';
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
 
+/** The HTTP path the signaling WebSocket is served on (same origin as the web app). */
+export const SIGNALING_PATH = '/ws';
+
 /** Largest signaling frame accepted, in bytes. An SDP offer is ~1–4 KiB. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 

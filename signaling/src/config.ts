@@ -1,0 +1,91 @@
+/** Command-line flags and environment variables → SignalingServerOptions. Flags win over env. */
+import * as v from 'valibot';
+import { IceServerSchema, type IceServer } from '../../shared/src/protocol/signaling';
+import * as C from './constants';
+import { ConfigError } from './errors';
+import type { HubLimits } from './hub';
+import type { SignalingServerOptions } from './server';
+
+export const HELP = `Usage: npm run serve -- [options]     (npm start builds the web app first)
+
+Runs the signaling server: serves the web app, pairs providers with requesters,
+relays WebRTC handshakes only. In-memory state; no database.
+
+Options (flag / environment variable, default):
+  --port N          PORT          ${C.DEFAULT_PORT}; 0 picks a free port
+  --host H          HOST          ${C.DEFAULT_HOST} (this machine only); use 0.0.0.0 to expose on your network
+  --static DIR      STATIC_DIR    ${C.DEFAULT_STATIC_DIR} (output of npm run build)
+  --ice LIST        ICE_SERVERS   none; JSON list of RTCIceServer, or comma-separated URLs
+                                  e.g. stun:stun.l.google.com:19302 (not needed on one machine or a LAN)
+  --heartbeat-ms N  HEARTBEAT_MS  ${C.DEFAULT_HEARTBEAT_MS}; a peer missing ${C.HEARTBEAT_MISSES_ALLOWED} pings in a row is dropped
+  --msg-rate N      MSG_RATE      ${C.MESSAGES_PER_SECOND} messages/s per connection (burst ${C.MESSAGE_BURST})
+  --conn-rate N     CONN_RATE     ${C.CONNECTIONS_PER_SECOND} new connections/s per IP (burst ${C.CONNECTION_BURST})
+  --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
+                    LOG_LEVEL     info (debug | info | warn | error | silent); logs are JSON lines on stdout
+  -h, --help        show this help
+`;
+
+export type CliResult = { help: true } | { help: false; options: SignalingServerOptions };
+
+type Env = Record<string, string | undefined>;
+
+export function parseConfig(argv: readonly string[], env: Env): CliResult {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') return { help: true };
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${arg} (see --help)`);
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  const pick = (flag: string, envName: string) => flags.get(flag) ?? env[envName];
+  const known = ['port', 'host', 'static', 'ice', 'heartbeat-ms', 'msg-rate', 'conn-rate', 'max-conns-per-ip'];
+  for (const name of flags.keys()) if (!known.includes(name)) throw new ConfigError(`unknown option --${name} (see --help)`);
+
+  const limits: Partial<HubLimits> = {};
+  const msgRate = optionalNumber('msg-rate', pick('msg-rate', 'MSG_RATE'), 1);
+  if (msgRate !== undefined) limits.messagesPerSecond = msgRate;
+  const connRate = optionalNumber('conn-rate', pick('conn-rate', 'CONN_RATE'), 0.01);
+  if (connRate !== undefined) limits.connectionsPerSecond = connRate;
+  const maxConns = optionalNumber('max-conns-per-ip', pick('max-conns-per-ip', 'MAX_CONNS_PER_IP'), 1);
+  if (maxConns !== undefined) limits.maxConnectionsPerIp = maxConns;
+
+  const options: SignalingServerOptions = {
+    port: optionalNumber('port', pick('port', 'PORT'), 0, 65535) ?? C.DEFAULT_PORT,
+    host: pick('host', 'HOST') || C.DEFAULT_HOST,
+    staticDir: pick('static', 'STATIC_DIR') || C.DEFAULT_STATIC_DIR,
+    iceServers: parseIceServers(pick('ice', 'ICE_SERVERS')),
+    heartbeatMs: optionalNumber('heartbeat-ms', pick('heartbeat-ms', 'HEARTBEAT_MS'), 10, 600_000) ?? C.DEFAULT_HEARTBEAT_MS,
+    limits,
+  };
+  return { help: false, options };
+}
+
+function optionalNumber(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`--${name} must be a number between ${min} and ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function parseIceServers(text: string | undefined): IceServer[] {
+  if (!text || !text.trim()) return [];
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(trimmed);
+    } catch {
+      throw new ConfigError('ICE servers: not valid JSON');
+    }
+    const parsed = v.safeParse(v.pipe(v.array(IceServerSchema), v.maxLength(8)), raw);
+    if (!parsed.success) throw new ConfigError(`ICE servers: ${parsed.issues[0].message}`);
+    return parsed.output;
+  }
+  const urls = trimmed.split(',').map((u) => u.trim()).filter(Boolean);
+  for (const url of urls) if (!/^(stun|stuns|turn|turns):/.test(url)) throw new ConfigError(`ICE server URL must start with stun:, stuns:, turn: or turns: — got ${url}`);
+  return urls.map((urls) => ({ urls }));
+}

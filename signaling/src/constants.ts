@@ -1,0 +1,80 @@
+/**
+ * Every tunable of the signaling server, with why it has this value.
+ * Options passed to createSignalingServer override these; the CLI exposes the
+ * ones a self-hoster plausibly needs.
+ */
+
+/** Default listen port; 8080 is the conventional unprivileged HTTP alt port. */
+export const DEFAULT_PORT = 8080;
+
+/** Loopback by default so a first run never exposes the server; 0.0.0.0 to share on a LAN. */
+export const DEFAULT_HOST = '127.0.0.1';
+
+/** Where `vite build` puts the web app (vite.config.ts outDir). */
+export const DEFAULT_STATIC_DIR = 'dist/web';
+
+/** A challenge must be answered within this window (SPEC AUTH3); a browser signs in < 10 ms. */
+export const NONCE_TTL_MS = 30_000;
+
+/** 32 random bytes: 256 bits, so guessing or colliding a nonce is out of reach. */
+export const NONCE_BYTES = 32;
+
+/**
+ * WebSocket ping interval. 15 s keeps NAT/proxy idle timers (typically 30–60 s)
+ * open and reaps a dead tab within ~45 s.
+ */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+
+/** Pings a connection may miss before it is reaped (SPEC HB2): one lost ping is not death. */
+export const HEARTBEAT_MISSES_ALLOWED = 2;
+
+/**
+ * Hard cap handed to `ws` (maxPayload): above it ws itself closes with 1009 without
+ * buffering the frame. Between MAX_FRAME_BYTES and this we answer with an error frame.
+ */
+export const HARD_MAX_PAYLOAD_BYTES = 256 * 1024;
+
+/**
+ * Per-connection message bucket. A requester pairing with 8 providers sends an
+ * offer plus ~10–20 ICE candidates per provider within a second (~170 frames),
+ * so the burst is 256 and the sustained rate 64/s.
+ */
+export const MESSAGE_BURST = 256;
+export const MESSAGES_PER_SECOND = 64;
+
+/**
+ * New connections per IP: a bucket of 60 refilled at 2/s. An e2e run opens ~5 tabs
+ * and reloads a few, all from 127.0.0.1 (loopback is not exempt, SPEC RATE4).
+ */
+export const CONNECTION_BURST = 60;
+export const CONNECTIONS_PER_SECOND = 2;
+
+/** Concurrent connections per IP: a household or office NAT with a few dozen tabs. */
+export const MAX_CONNECTIONS_PER_IP = 64;
+
+/** Rejected (over-rate) messages tolerated before closing with 1008. */
+export const RATE_LIMIT_STRIKES = 20;
+
+/** Malformed/forbidden frames tolerated before closing with 1008 (a buggy client gets a few errors first). */
+export const PROTOCOL_STRIKES = 10;
+
+/** Oversized frames tolerated before closing with 1009. */
+export const OVERSIZE_STRIKES = 3;
+
+/**
+ * Bytes queued to one socket before we call it a slow consumer and close it (1008).
+ * Signaling frames are small; 1 MiB is hundreds of SDP offers the peer has not read.
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** Frames queued behind an in-flight async handler (auth verify) before we drop the connection. */
+export const MAX_PENDING_FRAMES = 64;
+
+/** After a close frame, how long a socket gets to finish the handshake before it is destroyed. */
+export const CLOSE_GRACE_MS = 1_000;
+
+/** Shutdown waits this long for clients to acknowledge 1001 before destroying sockets. */
+export const SHUTDOWN_GRACE_MS = 2_000;
+
+/** Open jobs per requester: a dashboard runs a handful; this bounds server memory per key. */
+export const MAX_JOBS_PER_REQUESTER = 32;

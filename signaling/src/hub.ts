@@ -1,0 +1,382 @@
+/**
+ * The connection logic: challenge/auth, role checks, limits, matchmaking and the
+ * signal relay. It sees only SignalingSocket, so unit tests drive it with
+ * in-memory sockets and the server feeds it `ws` sockets. Rules are in SPEC.md.
+ */
+import {
+  CloseCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS, decodeClientMessage,
+  type ClientMessage, type ClientMessageOf, type ErrorCode, type IceServer, type Role, type ServerMessage,
+} from '../../shared/src/protocol/signaling';
+import { authMessage, verify } from '../../shared/src/identity';
+import { randomId } from '../../shared/src/bytes';
+import * as C from './constants';
+import { ProtocolError } from './errors';
+import type { Logger } from './log';
+import { Matchmaker, type MatchEvent } from './matchmaker';
+import type { Metrics } from './metrics';
+import { IpAdmission, TokenBucket } from './rate-limit';
+import type { IncomingFrame, SignalingSocket } from './socket';
+
+export interface HubLimits {
+  messageBurst: number;
+  messagesPerSecond: number;
+  connectionBurst: number;
+  connectionsPerSecond: number;
+  maxConnectionsPerIp: number;
+  rateLimitStrikes: number;
+  protocolStrikes: number;
+  oversizeStrikes: number;
+  maxBufferedBytes: number;
+  maxJobsPerRequester: number;
+}
+
+export const DEFAULT_LIMITS: HubLimits = {
+  messageBurst: C.MESSAGE_BURST,
+  messagesPerSecond: C.MESSAGES_PER_SECOND,
+  connectionBurst: C.CONNECTION_BURST,
+  connectionsPerSecond: C.CONNECTIONS_PER_SECOND,
+  maxConnectionsPerIp: C.MAX_CONNECTIONS_PER_IP,
+  rateLimitStrikes: C.RATE_LIMIT_STRIKES,
+  protocolStrikes: C.PROTOCOL_STRIKES,
+  oversizeStrikes: C.OVERSIZE_STRIKES,
+  maxBufferedBytes: C.MAX_BUFFERED_BYTES,
+  maxJobsPerRequester: C.MAX_JOBS_PER_REQUESTER,
+};
+
+export interface HubOptions {
+  iceServers: IceServer[];
+  heartbeatMs: number;
+  nonceTtlMs: number;
+  limits: HubLimits;
+  now: () => number;
+  log: Logger;
+  metrics: Metrics;
+}
+
+interface Connection {
+  id: number;
+  socket: SignalingSocket;
+  ip: string;
+  nonce: string;
+  nonceExpiresAt: number;
+  nonceUsed: boolean;
+  /** Set by hello; fixed for the connection's life. */
+  role?: Role;
+  /** Set once auth succeeds. */
+  peerId?: string;
+  /** A provider's status received before its announce. */
+  status?: { busy: number; paused: boolean };
+  closed: boolean;
+  bucket: TokenBucket;
+  rateStrikes: number;
+  protocolStrikes: number;
+  oversizeStrikes: number;
+  missedPings: number;
+  queue: Promise<void>;
+  pending: number;
+  authTimer: ReturnType<typeof setTimeout>;
+}
+
+const PROVIDER_ONLY = new Set<ClientMessage['type']>(['announce', 'status']);
+const REQUESTER_ONLY = new Set<ClientMessage['type']>(['job-open', 'job-close', 'release']);
+
+const peerKey = (role: Role, peerId: string) => `${role} ${peerId}`;
+
+export class Hub {
+  private readonly conns = new Set<Connection>();
+  private readonly byPeer = new Map<string, Connection>();
+  private readonly matchmaker = new Matchmaker();
+  private readonly admission: IpAdmission;
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+  private nextId = 1;
+  private shuttingDown = false;
+
+  constructor(private readonly options: HubOptions) {
+    this.admission = new IpAdmission(options.limits, options.now);
+    this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
+    this.heartbeat.unref?.();
+    options.metrics.gauge('signaling_connections', 'Open connections, by role (unauthenticated until auth succeeds).', () => {
+      const counts = this.connectionCounts();
+      return Object.entries(counts).map(([role, value]) => ({ labels: { role }, value }));
+    });
+    options.metrics.gauge('signaling_providers', 'Providers that have announced.', () => [{ labels: {}, value: this.matchmaker.providerCount }]);
+    options.metrics.gauge('signaling_jobs_open', 'Jobs open across all requesters.', () => [{ labels: {}, value: this.matchmaker.jobCount }]);
+  }
+
+  connectionCounts(): Record<Role | 'unauthenticated', number> {
+    const counts = { provider: 0, requester: 0, unauthenticated: 0 };
+    for (const conn of this.conns) counts[conn.peerId && conn.role ? conn.role : 'unauthenticated']++;
+    return counts;
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** Takes ownership of a freshly opened socket. */
+  accept(socket: SignalingSocket): void {
+    const { metrics, limits, now, log } = this.options;
+    const admission = this.admission.admit(socket.remoteAddress);
+    if (!admission.ok) {
+      metrics.inc('signaling_rate_limited_total', { scope: admission.reason === 'rate' ? 'ip-rate' : 'ip-concurrent' });
+      log.warn('connection-refused', { ip: socket.remoteAddress, reason: admission.reason });
+      this.sendRaw(socket, { type: 'error', code: 'rate-limited', message: admission.reason === 'rate' ? 'too many new connections from this address' : 'too many open connections from this address' });
+      socket.close(CloseCode.policy, 'rate limited');
+      metrics.inc('signaling_closes_total', { code: String(CloseCode.policy) });
+      return;
+    }
+    const conn: Connection = {
+      id: this.nextId++,
+      socket,
+      ip: socket.remoteAddress,
+      nonce: randomId(C.NONCE_BYTES),
+      nonceExpiresAt: now() + this.options.nonceTtlMs,
+      nonceUsed: false,
+      closed: false,
+      bucket: new TokenBucket(limits.messageBurst, limits.messagesPerSecond, now),
+      rateStrikes: 0,
+      protocolStrikes: 0,
+      oversizeStrikes: 0,
+      missedPings: 0,
+      queue: Promise.resolve(),
+      pending: 0,
+      authTimer: setTimeout(() => {
+        if (!conn.peerId) this.fail(conn, new ProtocolError('auth', 'challenge expired before auth', CloseCode.authFailed));
+      }, this.options.nonceTtlMs),
+    };
+    conn.authTimer.unref?.();
+    this.conns.add(conn);
+    metrics.inc('signaling_connections_total');
+    socket.onmessage = (frame) => this.safely('frame', () => this.onFrame(conn, frame));
+    socket.onpong = () => {
+      conn.missedPings = 0;
+    };
+    socket.onclose = (code, reason) => this.safely('close', () => this.drop(conn, `socket closed ${code} ${reason}`.trim()));
+    log.debug('connection-open', { conn: conn.id, ip: conn.ip });
+    this.send(conn, { type: 'challenge', v: PROTOCOL_VERSION, nonce: conn.nonce, expiresInMs: this.options.nonceTtlMs });
+  }
+
+  /** Closes every connection with 1001 (SPEC OPS2). */
+  shutdown(): void {
+    this.shuttingDown = true;
+    clearInterval(this.heartbeat);
+    for (const conn of [...this.conns]) this.closeConn(conn, CloseCode.goingAway, 'server shutting down');
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  private onFrame(conn: Connection, frame: IncomingFrame): void {
+    if (conn.closed) return;
+    const { limits, metrics } = this.options;
+    conn.missedPings = 0;
+    if (!conn.bucket.take()) {
+      metrics.inc('signaling_rate_limited_total', { scope: 'messages' });
+      if (++conn.rateStrikes > limits.rateLimitStrikes) return this.closeConn(conn, CloseCode.policy, 'rate limited');
+      return this.sendError(conn, 'rate-limited', 'too many messages; slow down');
+    }
+    conn.rateStrikes = 0;
+    if (frame.kind === 'binary') return this.strike(conn, 'invalid', 'binary frames are not part of the protocol; send JSON text');
+    if (frame.bytes > MAX_FRAME_BYTES) {
+      if (++conn.oversizeStrikes > limits.oversizeStrikes) return this.closeConn(conn, CloseCode.tooBig, 'frames too large');
+      return this.sendError(conn, 'too-large', `frame of ${frame.bytes} bytes exceeds ${MAX_FRAME_BYTES}`);
+    }
+    const decoded = decodeClientMessage(frame.text);
+    if (!decoded.ok) return this.strike(conn, decoded.code, decoded.error);
+    const message = decoded.message;
+    metrics.inc('signaling_messages_in_total', { type: message.type });
+    if (++conn.pending > C.MAX_PENDING_FRAMES) return this.closeConn(conn, CloseCode.policy, 'too many frames in flight');
+    // Frames are handled strictly in order, even across the async signature check.
+    conn.queue = conn.queue
+      .then(() => (conn.closed ? undefined : this.handle(conn, message)))
+      .catch((error: unknown) => this.fail(conn, error))
+      .finally(() => {
+        conn.pending--;
+      });
+  }
+
+  private async handle(conn: Connection, message: ClientMessage): Promise<void> {
+    if (message.type === 'hello') return this.onHello(conn, message);
+    if (message.type === 'auth') return this.onAuth(conn, message);
+    const peerId = conn.peerId;
+    if (!peerId || !conn.role) throw new ProtocolError('not-authenticated', `${message.type} before auth; send hello and auth first`);
+    if (PROVIDER_ONLY.has(message.type) && conn.role !== 'provider') throw new ProtocolError('wrong-role', `${message.type} is for providers`);
+    if (REQUESTER_ONLY.has(message.type) && conn.role !== 'requester') throw new ProtocolError('wrong-role', `${message.type} is for requesters`);
+    const mm = this.matchmaker;
+    switch (message.type) {
+      case 'announce':
+        return this.deliver(mm.upsertProvider(peerId, message.capabilities, message.slots, conn.status));
+      case 'status':
+        conn.status = { busy: message.busy, paused: message.paused };
+        return this.deliver(mm.setProviderStatus(peerId, message.busy, message.paused));
+      case 'job-open':
+        if (!mm.hasJob(peerId, message.jobId) && mm.jobsOfRequester(peerId) >= this.options.limits.maxJobsPerRequester) {
+          throw new ProtocolError('rate-limited', `at most ${this.options.limits.maxJobsPerRequester} open jobs per requester`);
+        }
+        return this.deliver(mm.openJob(peerId, message.jobId, message.needs));
+      case 'job-close': {
+        const events = mm.closeJob(peerId, message.jobId);
+        if (!events) return this.sendError(conn, 'unknown-job', `no open job ${message.jobId}`);
+        return this.deliver(events);
+      }
+      case 'release': {
+        const events = mm.release(peerId, message.jobId, message.peerId);
+        if (!events) return this.sendError(conn, 'not-paired', `${message.peerId} is not matched to job ${message.jobId}`);
+        return this.deliver(events);
+      }
+      case 'signal':
+        return this.relay(conn, peerId, conn.role, message);
+      case 'ping':
+        return this.send(conn, { type: 'pong', t: message.t });
+    }
+  }
+
+  private onHello(conn: Connection, message: ClientMessageOf<'hello'>): void {
+    if (conn.role) throw new ProtocolError('invalid', 'hello already received');
+    if (!SUPPORTED_VERSIONS.includes(message.v)) {
+      this.send(conn, { type: 'error', code: 'version', message: `protocol v${message.v} is not supported`, supported: [...SUPPORTED_VERSIONS] });
+      this.options.metrics.inc('signaling_errors_total', { code: 'version' });
+      return this.closeConn(conn, CloseCode.versionMismatch, 'unsupported protocol version');
+    }
+    conn.role = message.role;
+  }
+
+  private async onAuth(conn: Connection, message: ClientMessageOf<'auth'>): Promise<void> {
+    if (conn.peerId) throw new ProtocolError('invalid', 'already authenticated');
+    if (!conn.role) throw new ProtocolError('not-authenticated', 'send hello before auth');
+    const role = conn.role;
+    const fail = (why: string) => {
+      this.options.metrics.inc('signaling_auth_failures_total');
+      return new ProtocolError('auth', why, CloseCode.authFailed);
+    };
+    if (conn.nonceUsed) throw fail('challenge already answered');
+    conn.nonceUsed = true;
+    if (this.options.now() > conn.nonceExpiresAt) throw fail('challenge expired');
+    const ok = await verify(message.publicKey, authMessage(conn.nonce, role), message.signature);
+    if (conn.closed) return;
+    if (!ok) throw fail('signature does not verify for this key, challenge and role');
+    clearTimeout(conn.authTimer);
+    const key = peerKey(role, message.publicKey);
+    const previous = this.byPeer.get(key);
+    if (previous) this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection with the same key');
+    conn.peerId = message.publicKey;
+    this.byPeer.set(key, conn);
+    this.options.log.info('authenticated', { conn: conn.id, role, peer: short(conn.peerId), replaced: Boolean(previous) });
+    this.send(conn, { type: 'welcome', peerId: conn.peerId, iceServers: this.options.iceServers, heartbeatMs: this.options.heartbeatMs });
+  }
+
+  /** Forwards a signal only within a current pairing (SPEC RELAY1). `from` is always the sender's own key. */
+  private relay(conn: Connection, peerId: string, role: Role, message: ClientMessageOf<'signal'>): void {
+    const paired =
+      role === 'requester'
+        ? this.matchmaker.isPaired(peerId, message.jobId, message.to)
+        : this.matchmaker.isPaired(message.to, message.jobId, peerId);
+    const target = this.byPeer.get(peerKey(role === 'requester' ? 'provider' : 'requester', message.to));
+    if (!paired || !target) return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
+    this.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
+    this.options.metrics.inc('signaling_signals_relayed_total');
+  }
+
+  private deliver(events: MatchEvent[]): void {
+    const { metrics } = this.options;
+    for (const event of events) {
+      const requester = this.byPeer.get(peerKey('requester', event.requester));
+      const provider = this.byPeer.get(peerKey('provider', event.providerId));
+      if (event.kind === 'matched') {
+        metrics.inc('signaling_matches_total');
+        const capabilities = this.matchmaker.capabilitiesOf(event.providerId);
+        if (requester) this.send(requester, { type: 'matched', jobId: event.jobId, peerId: event.providerId, role: 'provider', capabilities });
+        if (provider) this.send(provider, { type: 'matched', jobId: event.jobId, peerId: event.requester, role: 'requester' });
+      } else {
+        metrics.inc('signaling_unmatches_total');
+        if (requester) this.send(requester, { type: 'unmatched', jobId: event.jobId, peerId: event.providerId, reason: event.reason });
+        if (provider) this.send(provider, { type: 'unmatched', jobId: event.jobId, peerId: event.requester, reason: event.reason });
+      }
+      this.options.log.debug(event.kind, { job: event.jobId, requester: short(event.requester), provider: short(event.providerId) });
+    }
+  }
+
+  // ------------------------------------------------------------------ errors, sends, closes
+
+  /** A protocol violation that does not end the connection by itself; too many do (SPEC ABUSE1). */
+  private strike(conn: Connection, code: ErrorCode, message: string): void {
+    this.sendError(conn, code, message);
+    if (++conn.protocolStrikes > this.options.limits.protocolStrikes) this.closeConn(conn, CloseCode.policy, 'too many protocol errors');
+  }
+
+  private fail(conn: Connection, error: unknown): void {
+    if (conn.closed) return;
+    if (error instanceof ProtocolError) {
+      if (error.closeWith === undefined) return this.strike(conn, error.code, error.message);
+      this.sendError(conn, error.code, error.message);
+      return this.closeConn(conn, error.closeWith, error.message);
+    }
+    this.options.log.error('handler-failed', { conn: conn.id, error });
+    this.sendError(conn, 'internal', 'internal server error');
+  }
+
+  private sendError(conn: Connection, code: ErrorCode, message: string): void {
+    this.options.metrics.inc('signaling_errors_total', { code });
+    this.send(conn, { type: 'error', code, message: message.slice(0, 1024) });
+  }
+
+  private send(conn: Connection, message: ServerMessage): void {
+    if (conn.closed) return;
+    if (conn.socket.bufferedAmount > this.options.limits.maxBufferedBytes) {
+      this.options.log.warn('slow-consumer', { conn: conn.id, buffered: conn.socket.bufferedAmount });
+      return this.closeConn(conn, CloseCode.policy, 'not reading fast enough');
+    }
+    this.sendRaw(conn.socket, message);
+  }
+
+  private sendRaw(socket: SignalingSocket, message: ServerMessage): void {
+    socket.send(JSON.stringify(message));
+    this.options.metrics.inc('signaling_messages_out_total', { type: message.type });
+  }
+
+  private closeConn(conn: Connection, code: number, reason: string): void {
+    if (conn.closed) return;
+    this.options.metrics.inc('signaling_closes_total', { code: String(code) });
+    conn.socket.close(code, reason.slice(0, 120));
+    // Forget the connection now: its transport may never report the close.
+    this.drop(conn, reason);
+  }
+
+  private drop(conn: Connection, reason: string): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    clearTimeout(conn.authTimer);
+    this.conns.delete(conn);
+    this.admission.release(conn.ip);
+    this.options.log.debug('connection-closed', { conn: conn.id, peer: conn.peerId && short(conn.peerId), reason });
+    if (!conn.peerId || !conn.role) return;
+    const key = peerKey(conn.role, conn.peerId);
+    if (this.byPeer.get(key) !== conn) return;
+    this.byPeer.delete(key);
+    if (this.shuttingDown) return;
+    this.deliver(conn.role === 'provider' ? this.matchmaker.removeProvider(conn.peerId) : this.matchmaker.removeRequester(conn.peerId));
+  }
+
+  private tick(): void {
+    for (const conn of [...this.conns]) {
+      if (conn.missedPings >= C.HEARTBEAT_MISSES_ALLOWED) {
+        this.options.log.info('heartbeat-timeout', { conn: conn.id, peer: conn.peerId && short(conn.peerId) });
+        this.closeConn(conn, CloseCode.heartbeatTimeout, 'heartbeat timeout');
+        continue;
+      }
+      conn.missedPings++;
+      conn.socket.ping();
+    }
+    this.admission.sweep();
+  }
+
+  /** Input must never crash the process (SPEC ABUSE3). */
+  private safely(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.options.log.error('hub-error', { where, error });
+    }
+  }
+}
+
+const short = (peerId: string) => peerId.slice(0, 8);

@@ -1,0 +1,131 @@
+/**
+ * createSignalingServer: one HTTP server on one port serving the web app,
+ * /healthz, /metrics, and the signaling WebSocket on SIGNALING_PATH.
+ * Usable in-process (tests, e2e) and from the CLI (main.ts).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { SIGNALING_PATH, type IceServer } from '../../shared/src/protocol/signaling';
+import * as C from './constants';
+import { DEFAULT_LIMITS, Hub, type HubLimits } from './hub';
+import { createLogger, parseLogLevel, type Logger } from './log';
+import { Metrics } from './metrics';
+import { createStaticHandler, send } from './static-files';
+import { wsSocket } from './ws-socket';
+
+export interface SignalingServerOptions {
+  port?: number;
+  host?: string;
+  staticDir?: string;
+  iceServers?: IceServer[];
+  heartbeatMs?: number;
+  nonceTtlMs?: number;
+  limits?: Partial<HubLimits>;
+  logger?: Logger;
+  /** Injectable clock (ms) for tests of expiry; defaults to Date.now. */
+  now?: () => number;
+}
+
+export interface SignalingServer {
+  /** Starts listening; port 0 picks a free port. */
+  listen(): Promise<{ url: string; wsUrl: string; port: number; host: string }>;
+  /** Stops accepting, closes every socket with 1001, resolves when the port is free. */
+  close(): Promise<void>;
+  readonly metrics: Metrics;
+  /** Open WebSocket connections right now. */
+  connectionCount(): number;
+}
+
+export function createSignalingServer(options: SignalingServerOptions = {}): SignalingServer {
+  const log = options.logger ?? createLogger(parseLogLevel(process.env.LOG_LEVEL));
+  const metrics = new Metrics();
+  const startedAt = Date.now();
+  const hub = new Hub({
+    iceServers: options.iceServers ?? [],
+    heartbeatMs: options.heartbeatMs ?? C.DEFAULT_HEARTBEAT_MS,
+    nonceTtlMs: options.nonceTtlMs ?? C.NONCE_TTL_MS,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    now: options.now ?? Date.now,
+    log,
+    metrics,
+  });
+  const serveStatic = createStaticHandler(options.staticDir ?? C.DEFAULT_STATIC_DIR);
+
+  const http: Server = createServer((req, res) => {
+    handleHttp(req, res).catch((error: unknown) => {
+      log.error('http-error', { url: req.url, error });
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  });
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      const body = JSON.stringify({ ok: true, uptime: (Date.now() - startedAt) / 1000, connections: hub.connectionCounts() });
+      return send(res, 200, 'application/json; charset=utf-8', body);
+    }
+    if (path === '/metrics') {
+      const uptime = `# HELP process_uptime_seconds Seconds since the server started.\n# TYPE process_uptime_seconds gauge\nprocess_uptime_seconds ${(Date.now() - startedAt) / 1000}\n`;
+      return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render() + uptime);
+    }
+    return serveStatic(req, res);
+  }
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: C.HARD_MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+  let closing = false;
+  const rawSockets = new Set<Socket>();
+  http.on('connection', (socket: Socket) => {
+    rawSockets.add(socket);
+    socket.on('close', () => rawSockets.delete(socket));
+  });
+  http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (closing || path !== SIGNALING_PATH) {
+      socket.end(`HTTP/1.1 ${closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      hub.accept(wsSocket(ws, req.socket.remoteAddress ?? 'unknown'));
+    });
+  });
+  http.on('clientError', (_error, socket) => socket.destroy());
+
+  return {
+    metrics,
+    connectionCount: () => hub.connectionCount,
+    listen() {
+      const host = options.host ?? C.DEFAULT_HOST;
+      return new Promise((resolvePromise, reject) => {
+        http.once('error', reject);
+        http.listen(options.port ?? C.DEFAULT_PORT, host, () => {
+          http.off('error', reject);
+          const { port } = http.address() as AddressInfo;
+          const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+          const url = `http://${shown}:${port}/`;
+          log.info('listening', { url, host, port, staticDir: options.staticDir ?? C.DEFAULT_STATIC_DIR });
+          resolvePromise({ url, wsUrl: `ws://${shown}:${port}${SIGNALING_PATH}`, port, host });
+        });
+      });
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      const stopped = new Promise<void>((r) => http.close(() => r()));
+      hub.shutdown();
+      http.closeIdleConnections();
+      // Give clients a moment to acknowledge 1001, then destroy whatever is left.
+      const deadline = setTimeout(() => {
+        for (const ws of wss.clients) ws.terminate();
+        for (const s of rawSockets) s.destroy();
+      }, C.SHUTDOWN_GRACE_MS);
+      deadline.unref();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await stopped;
+      clearTimeout(deadline);
+      log.info('stopped', {});
+    },
+  };
+}
