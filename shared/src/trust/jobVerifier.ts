@@ -1,0 +1,208 @@
+/**
+ * The requester's verifier for one job: policy + reputation + one quorum per
+ * unit. The coordinator feeds it what happened (dispatched, result, lost) and
+ * does what it answers (dispatch replicas, re-execute locally, accept, exclude
+ * a provider and re-run its unchecked units: each id in `rerun` goes back to
+ * the queue and is opened again with `openUnit`). It does no I/O.
+ *
+ * Flow: plan → dispatch → compute → verify → accept → persist. Signatures are
+ * checked before a result gets here (signedResult.ts); receipts are issued from
+ * `credits()` (job end, or batches), so a provider caught later loses the
+ * credit for its unchecked units along with the units themselves.
+ */
+import type { PeerId } from '../identity';
+import type { JobPolicy } from './policy';
+import { cryptoRandom, type RandomSource } from './random';
+import { UnitQuorum, type Agree, type QuorumAction, type ReplicaResult } from './quorum';
+import type { ReputationBook } from './reputation';
+import { planCheck, type CheckPlan } from './sampling';
+import { QuorumStateError } from './errors';
+
+export type VerifierAction<R> =
+  | { kind: 'dispatch'; unitId: number; count: number; avoid: PeerId[] }
+  | { kind: 'reexecute'; unitId: number }
+  | { kind: 'accept'; unitId: number; result: R; providers: PeerId[]; checked: boolean }
+  | { kind: 'exclude'; peerId: PeerId; reason: string; rerun: number[] };
+
+export type UnitStatus = 'pending' | 'verified' | 'unchecked';
+
+export interface UnitRecord {
+  status: UnitStatus;
+  plan: CheckPlan['check'];
+  /** Results this unit rejected, and why: for the dashboard. */
+  rejections: { peerId: PeerId; reason: string }[];
+}
+
+export interface JobVerifierOptions<R> {
+  jobId: string;
+  policy: JobPolicy;
+  reputation: ReputationBook;
+  agree: Agree<R>;
+  /** Describes why two results disagree (for rejections); defaults to a generic reason. */
+  explain?: (canonical: ReplicaResult<R>, wrong: ReplicaResult<R>) => string;
+  /** An algebraic check (e.g. Freivalds) that decides a result alone; replaces replication for this job. */
+  algebraicCheck?: (unitId: number, result: R) => boolean;
+  rng?: RandomSource;
+}
+
+interface OpenUnit<R> {
+  quorum: UnitQuorum<R>;
+  results: Map<PeerId, ReplicaResult<R>>;
+}
+
+export class JobVerifier<R> {
+  readonly jobId: string;
+  private readonly options: JobVerifierOptions<R>;
+  private readonly rng: RandomSource;
+  private readonly open = new Map<number, OpenUnit<R>>();
+  /** Settled units keep their quorum so a late replica is still judged against the canonical result. */
+  private readonly settled = new Map<number, OpenUnit<R>>();
+  private readonly units = new Map<number, UnitRecord>();
+  private readonly accepted = new Map<number, { providers: PeerId[]; checked: boolean }>();
+  private readonly excluded = new Set<PeerId>();
+
+  constructor(options: JobVerifierOptions<R>) {
+    this.jobId = options.jobId;
+    this.options = options;
+    this.rng = options.rng ?? cryptoRandom();
+  }
+
+  isExcluded(peerId: PeerId): boolean {
+    return this.excluded.has(peerId) || this.options.reputation.isExcluded(peerId);
+  }
+
+  /** Plans a unit whose primary is `primary`; the answer says how many providers (primary included) to send it to. */
+  openUnit(unitId: number, primary: PeerId): VerifierAction<R>[] {
+    if (this.open.has(unitId)) throw new QuorumStateError(`unit ${unitId} is already open`);
+    this.settled.delete(unitId);
+    const policy = this.options.policy;
+    const plan: CheckPlan = this.options.algebraicCheck
+      ? { check: 'none', replicas: 1, probability: 1 }
+      : planCheck(policy, this.options.reputation.get(primary), this.rng);
+    const quorum = new UnitQuorum<R>(
+      {
+        initialReplicas: plan.replicas,
+        quorum: plan.check === 'replica' ? Math.floor(plan.replicas / 2) + 1 : 1,
+        maxReplicas: Math.max(policy.maxReplicas, plan.replicas),
+        trustedCheck: plan.check === 'requester',
+      },
+      this.options.agree,
+    );
+    this.open.set(unitId, { quorum, results: new Map() });
+    const previous = this.units.get(unitId);
+    this.units.set(unitId, { status: 'pending', plan: this.options.algebraicCheck ? 'requester' : plan.check, rejections: previous?.rejections ?? [] });
+    return this.translate(unitId, quorum.start());
+  }
+
+  dispatched(unitId: number, peerId: PeerId): void {
+    this.mustOpen(unitId).quorum.dispatched(peerId);
+  }
+
+  /** A result whose signature already verified. Results from excluded keys count as lost. */
+  resultArrived(unitId: number, replica: ReplicaResult<R>): VerifierAction<R>[] {
+    const openUnit = this.open.get(unitId);
+    const unit = openUnit ?? this.settled.get(unitId);
+    if (!unit) return []; // unknown or re-opened: a straggler
+    if (!openUnit && (replica.trusted || this.options.algebraicCheck)) return []; // already decided
+    if (!replica.trusted && this.isExcluded(replica.peerId)) return this.replicaLost(unitId, replica.peerId);
+    if (!replica.trusted) this.options.reputation.recordPending(replica.peerId);
+    unit.results.set(replica.peerId, replica);
+    if (this.options.algebraicCheck && !replica.trusted) {
+      this.open.delete(unitId);
+      if (this.options.algebraicCheck(unitId, replica.result)) {
+        this.options.reputation.recordAccepted(replica.peerId, true);
+        this.accepted.set(unitId, { providers: [replica.peerId], checked: true });
+        this.units.get(unitId)!.status = 'verified';
+        return [{ kind: 'accept', unitId, result: replica.result, providers: [replica.peerId], checked: true }];
+      }
+      const actions = this.reject(unitId, replica.peerId, 'algebraic check failed');
+      for (const a of actions) if (a.kind === 'exclude') a.rerun.unshift(unitId);
+      return actions;
+    }
+    return this.translate(unitId, unit.quorum.resultArrived(replica));
+  }
+
+  replicaLost(unitId: number, peerId: PeerId): VerifierAction<R>[] {
+    const unit = this.open.get(unitId);
+    if (!unit) return [];
+    return this.translate(unitId, unit.quorum.replicaLost(peerId));
+  }
+
+  status(unitId: number): UnitRecord | undefined {
+    return this.units.get(unitId);
+  }
+
+  /** verified / unchecked / pending units and rejected results: what the dashboard shows. */
+  counts(): { verified: number; unchecked: number; pending: number; rejectedResults: number } {
+    const c = { verified: 0, unchecked: 0, pending: 0, rejectedResults: 0 };
+    for (const u of this.units.values()) {
+      c[u.status]++;
+      c.rejectedResults += u.rejections.length;
+    }
+    return c;
+  }
+
+  /** (unit, provider) pairs that earned a receipt: accepted and not from a key excluded since. */
+  credits(): { unitId: number; provider: PeerId }[] {
+    const out: { unitId: number; provider: PeerId }[] = [];
+    for (const [unitId, a] of this.accepted) for (const p of a.providers) if (!this.isExcluded(p)) out.push({ unitId, provider: p });
+    return out;
+  }
+
+  private mustOpen(unitId: number): OpenUnit<R> {
+    const unit = this.open.get(unitId);
+    if (!unit) throw new QuorumStateError(`unit ${unitId} is not open`);
+    return unit;
+  }
+
+  private translate(unitId: number, action: QuorumAction<R>): VerifierAction<R>[] {
+    switch (action.kind) {
+      case 'wait':
+        return [];
+      case 'dispatch':
+        return [{ kind: 'dispatch', unitId, count: action.count, avoid: action.avoid }];
+      case 'reexecute':
+        return [{ kind: 'reexecute', unitId }];
+      case 'late':
+        if (!action.agrees) return this.reject(unitId, action.peerId, 'late result disagrees with the accepted one');
+        this.options.reputation.recordAccepted(action.peerId, true);
+        this.accepted.get(unitId)?.providers.push(action.peerId);
+        return [];
+      case 'accept': {
+        const unit = this.open.get(unitId) ?? this.settled.get(unitId)!;
+        this.open.delete(unitId);
+        this.settled.set(unitId, unit);
+        const out: VerifierAction<R>[] = [];
+        for (const peerId of action.rejected) {
+          const wrong = unit.results.get(peerId);
+          const why = wrong && this.options.explain ? this.options.explain(action.canonical, wrong) : 'disagrees with the canonical result';
+          out.push(...this.reject(unitId, peerId, why));
+        }
+        const providers = action.agreeing.filter((p) => !this.isExcluded(p));
+        for (const p of providers) this.options.reputation.recordAccepted(p, action.checked);
+        this.accepted.set(unitId, { providers, checked: action.checked });
+        const record = this.units.get(unitId)!;
+        record.status = action.checked ? 'verified' : 'unchecked';
+        out.unshift({ kind: 'accept', unitId, result: action.canonical.result, providers, checked: action.checked });
+        return out;
+      }
+    }
+  }
+
+  /** Records a caught wrong result, excludes the key, and re-opens every unit it alone vouched for. */
+  private reject(unitId: number, peerId: PeerId, reason: string): VerifierAction<R>[] {
+    this.units.get(unitId)?.rejections.push({ peerId, reason });
+    if (this.excluded.has(peerId)) return [];
+    this.options.reputation.recordRejected(peerId, `job ${this.jobId} unit ${unitId}: ${reason}`);
+    this.excluded.add(peerId);
+    const rerun: number[] = [];
+    for (const [id, a] of this.accepted) {
+      if (a.checked || !a.providers.includes(peerId)) continue;
+      this.accepted.delete(id);
+      const record = this.units.get(id);
+      if (record) record.status = 'pending';
+      rerun.push(id);
+    }
+    return [{ kind: 'exclude', peerId, reason, rerun }];
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Verification policy, per job. Defaults are the adaptive policy the bench
+ * measures (bench/trust.ts): no up-front redundancy, every result of a new key
+ * checked, checks decaying with the key's clean history to a 3% floor.
+ */
+import * as v from 'valibot';
+import { DEFAULT_TOLERANCES } from './adapterClass';
+import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_MAX_REPLICAS, DEFAULT_SAMPLE_RATE } from './constants';
+import { InvalidPolicyError } from './errors';
+
+const Probability = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1));
+const ToleranceSchema = v.strictObject({
+  rtol: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
+  atol: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
+});
+
+export const JobPolicySchema = v.strictObject({
+  /** Replicas of every unit dispatched up front (BOINC redundancy). 1 = none; then checks come from sampling. */
+  redundancy: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(DEFAULT_MAX_REPLICAS)),
+  /** Probability a unit gets an extra check. With `adaptive`, the floor under the reputation-driven probability. */
+  sampleRate: Probability,
+  /** Scale checks by the provider key's clean history (new keys: every unit; trusted keys: sampleRate). */
+  adaptive: v.boolean(),
+  /** Who runs a sampled check: another provider (quorum of 2) or the requester's own device. */
+  checkWith: v.picklist(['replica', 'requester']),
+  /** Float tolerance per adapter-class relation. */
+  tolerance: v.strictObject({ sameClass: ToleranceSchema, crossClass: ToleranceSchema, halfPrecision: ToleranceSchema }),
+  /** For matrix-product units: Freivalds false-accept probability per unit. */
+  falseAcceptProbability: v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(0.5)),
+  /** Untrusted replicas tried before the requester re-executes a unit itself. */
+  maxReplicas: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16)),
+});
+
+export type JobPolicy = v.InferOutput<typeof JobPolicySchema>;
+export type JobPolicyInput = Partial<Omit<JobPolicy, 'tolerance'>> & { tolerance?: Partial<JobPolicy['tolerance']> };
+
+export const DEFAULT_POLICY: Readonly<JobPolicy> = Object.freeze({
+  redundancy: 1,
+  sampleRate: DEFAULT_SAMPLE_RATE,
+  adaptive: true,
+  checkWith: 'replica',
+  tolerance: DEFAULT_TOLERANCES,
+  falseAcceptProbability: DEFAULT_FALSE_ACCEPT_PROBABILITY,
+  maxReplicas: DEFAULT_MAX_REPLICAS,
+});
+
+/** Fills defaults and validates; throws InvalidPolicyError with every issue. Input may come from a stored job or a form. */
+export function resolvePolicy(input: unknown = {}): JobPolicy {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidPolicyError('policy must be an object');
+  const partial = input as Record<string, unknown>;
+  const tolerance = partial['tolerance'];
+  const merged = {
+    ...DEFAULT_POLICY,
+    ...partial,
+    tolerance: { ...DEFAULT_POLICY.tolerance, ...(typeof tolerance === 'object' && tolerance !== null ? tolerance : {}) },
+  };
+  const parsed = v.safeParse(JobPolicySchema, merged);
+  if (!parsed.success) throw new InvalidPolicyError(parsed.issues.map((i) => `${v.getDotPath(i) ?? 'policy'}: ${i.message}`).join('; '));
+  if (parsed.output.maxReplicas < parsed.output.redundancy) throw new InvalidPolicyError('maxReplicas must be ≥ redundancy');
+  return parsed.output;
+}
