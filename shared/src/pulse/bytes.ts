@@ -1,0 +1,79 @@
+/** Little byte reader/writer for the container header: LEB128 varints, bounds-checked reads. */
+
+import { CorruptPatchError } from './errors';
+
+export class ByteWriter {
+  private bytes = new Uint8Array(256);
+  length = 0;
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  u8(v: number): void {
+    this.reserve(1);
+    this.bytes[this.length++] = v & 0xff;
+  }
+
+  /** Unsigned LEB128 of a safe integer below 2^35. */
+  varint(v: number): void {
+    this.reserve(5);
+    while (v >= 0x80) {
+      this.bytes[this.length++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.bytes[this.length++] = v;
+  }
+
+  raw(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.bytes.set(b, this.length);
+    this.length += b.length;
+  }
+
+  result(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+export class ByteReader {
+  pos = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  get remaining(): number {
+    return this.bytes.length - this.pos;
+  }
+
+  u8(): number {
+    if (this.pos >= this.bytes.length) throw new CorruptPatchError('header is truncated');
+    return this.bytes[this.pos++]!;
+  }
+
+  /** Unsigned LEB128, at most 5 bytes (values below 2^35), minimal encoding only. */
+  varint(): number {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 5; i++) {
+      const b = this.u8();
+      v += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) {
+        if (b === 0 && i > 0) throw new CorruptPatchError('non-minimal varint');
+        return v;
+      }
+      scale *= 128;
+    }
+    throw new CorruptPatchError('varint too long');
+  }
+
+  take(n: number): Uint8Array {
+    if (n > this.remaining) throw new CorruptPatchError('header is truncated');
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The PULSE container (format version 1), all integers LEB128 unless noted:
+ *
+ *   "PULS" · version u8 · flags u8 (bit 0: has base) · reserved u8 = 0
+ *   [base hash 16 B] · result hash 16 B · tensor count
+ *   per tensor: name length · UTF-8 name · dtype u8 · rank u8 · dims ·
+ *               kind u8 (0 full, 1 ulp, 2 raw) · [changes, sparse kinds only]
+ *   coded length · raw length · coded stream · raw-bit stream   (exactly to the end)
+ *
+ * decode() checks every size against DecodeLimits while reading the header,
+ * before allocating anything for the body.
+ */
+
+import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_DECISION, MIN_DECISIONS_PER_ELEMENT, type DecodeLimits } from './constants';
+import { ByteReader, ByteWriter } from './bytes';
+import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
+import { decodePayload, encodePayload, type TensorLayout } from './payload';
+import { DTYPES, dtypeFromCode, elementCount, type Patch, type TensorPatch } from './types';
+
+const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2 };
+const KINDS: readonly TensorPatch['kind'][] = ['full', 'ulp', 'raw'];
+const FLAG_HAS_BASE = 1;
+
+const textEncoder = new TextEncoder();
+
+export function encode(patch: Patch): Uint8Array {
+  validatePatch(patch);
+  const w = new ByteWriter();
+  for (const b of MAGIC) w.u8(b);
+  w.u8(FORMAT_VERSION);
+  w.u8(patch.baseHash ? FLAG_HAS_BASE : 0);
+  w.u8(0);
+  if (patch.baseHash) w.raw(patch.baseHash);
+  w.raw(patch.resultHash);
+  w.varint(patch.tensors.length);
+  for (const t of patch.tensors) {
+    const name = textEncoder.encode(t.name);
+    w.varint(name.length);
+    w.raw(name);
+    w.u8(DTYPES[t.dtype].code);
+    w.u8(t.shape.length);
+    for (const d of t.shape) w.varint(d);
+    w.u8(KIND_CODES[t.kind]);
+    if (t.kind !== 'full') w.varint(t.positions.length);
+  }
+  const { coded, raw } = encodePayload(patch.tensors);
+  w.varint(coded.length);
+  w.varint(raw.length);
+  w.raw(coded);
+  w.raw(raw);
+  return w.result();
+}
+
+export function decode(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Patch {
+  if (!(bytes instanceof Uint8Array)) throw new CorruptPatchError('a patch is a Uint8Array');
+  if (bytes.length > limits.maxPatchBytes) throw new LimitExceededError('patch bytes', bytes.length, limits.maxPatchBytes);
+  const r = new ByteReader(bytes);
+  for (const b of MAGIC) if (r.u8() !== b) throw new CorruptPatchError('not a PULSE container');
+  const version = r.u8();
+  if (version !== FORMAT_VERSION) throw new UnsupportedVersionError(version);
+  const flags = r.u8();
+  if ((flags & ~FLAG_HAS_BASE) !== 0 || r.u8() !== 0) throw new CorruptPatchError('unknown flags');
+  const baseHash = flags & FLAG_HAS_BASE ? r.take(HASH_BYTES).slice() : null;
+  const resultHash = r.take(HASH_BYTES).slice();
+  const count = r.varint();
+  if (count > limits.maxTensors) throw new LimitExceededError('tensors', count, limits.maxTensors);
+  const layouts = readLayouts(r, count, limits);
+  const codedLength = r.varint();
+  const rawLength = r.varint();
+  if (codedLength + rawLength !== r.remaining) throw new CorruptPatchError('body length does not match the container');
+  checkBodyCanHold(layouts, codedLength);
+  const coded = r.take(codedLength);
+  const raw = r.take(rawLength);
+  return { baseHash, resultHash, tensors: decodePayload(layouts, coded, raw) };
+}
+
+function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): TensorLayout[] {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const names = new Set<string>();
+  const layouts: TensorLayout[] = [];
+  let totalElements = 0;
+  let totalChanges = 0;
+  for (let i = 0; i < count; i++) {
+    const nameLength = r.varint();
+    if (nameLength > limits.maxNameBytes) throw new LimitExceededError('name bytes', nameLength, limits.maxNameBytes);
+    let name: string;
+    try {
+      name = decoder.decode(r.take(nameLength));
+    } catch (e) {
+      if (e instanceof CorruptPatchError) throw e;
+      throw new CorruptPatchError('tensor name is not UTF-8');
+    }
+    if (names.has(name)) throw new CorruptPatchError(`duplicate tensor ${JSON.stringify(name)}`);
+    names.add(name);
+    const dtype = dtypeFromCode(r.u8());
+    if (dtype === null) throw new CorruptPatchError(`tensor ${name}: unknown dtype`);
+    const rank = r.u8();
+    if (rank > limits.maxRank) throw new LimitExceededError('rank', rank, limits.maxRank);
+    const shape: number[] = [];
+    for (let d = 0; d < rank; d++) shape.push(r.varint());
+    const maxElements = Math.min(limits.maxTensorElements, MAX_ELEMENTS_FORMAT);
+    const elements = elementCount(shape, maxElements);
+    if (elements < 0) throw new LimitExceededError(`elements of ${name}`, shape.reduce((a, b) => a * b, 1), maxElements);
+    totalElements += elements;
+    if (totalElements > limits.maxTotalElements) throw new LimitExceededError('total elements', totalElements, limits.maxTotalElements);
+    const kind = KINDS[r.u8()];
+    if (kind === undefined) throw new CorruptPatchError(`tensor ${name}: unknown kind`);
+    let changes = 0;
+    if (kind !== 'full') {
+      changes = r.varint();
+      if (changes > elements) throw new CorruptPatchError(`tensor ${name}: ${changes} changes in ${elements} elements`);
+      totalChanges += changes;
+      if (totalChanges > limits.maxChanges) throw new LimitExceededError('changes', totalChanges, limits.maxChanges);
+    }
+    layouts.push({ name, dtype, shape, kind, elements, changes });
+  }
+  return layouts;
+}
+
+/** Every coded element costs a minimum number of bits (see constants.ts); reject headers the body cannot possibly hold. */
+function checkBodyCanHold(layouts: readonly TensorLayout[], codedLength: number): void {
+  let coded = 0;
+  for (const l of layouts) coded += l.kind === 'full' ? l.elements : l.changes;
+  const minBits = coded * MIN_DECISIONS_PER_ELEMENT * MIN_BITS_PER_DECISION;
+  if (minBits > codedLength * 8 + 64) throw new CorruptPatchError(`body of ${codedLength} bytes cannot hold ${coded} coded values`);
+}
+
+/** Patches built by hand (not by diff) must still be well-formed before they are encoded. */
+function validatePatch(patch: Patch): void {
+  const hashOk = (h: Uint8Array | null): boolean => h === null || (h instanceof Uint8Array && h.length === HASH_BYTES);
+  if (!hashOk(patch.baseHash) || !(patch.resultHash instanceof Uint8Array) || !hashOk(patch.resultHash)) {
+    throw new InvalidModelError('patch hashes must be 16-byte Uint8Arrays');
+  }
+  const names = new Set<string>();
+  for (const t of patch.tensors) {
+    if (names.has(t.name)) throw new InvalidModelError(`duplicate tensor ${JSON.stringify(t.name)}`);
+    names.add(t.name);
+    const elements = elementCount(t.shape, MAX_ELEMENTS_FORMAT);
+    if (elements < 0 || t.shape.length > 255) throw new InvalidModelError(`tensor ${t.name}: invalid shape`);
+    if (t.kind === 'full') {
+      if (t.data.length !== elements) throw new InvalidModelError(`tensor ${t.name}: data length does not match shape`);
+      continue;
+    }
+    const n = t.positions.length;
+    const values = t.kind === 'raw' ? [t.bits] : [t.signFlips, t.magnitudeDeltas];
+    if (values.some((v) => v.length !== n)) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
+    const limit = DTYPES[t.dtype].width === 16 ? 0x10000 : 0x100000000;
+    for (let i = 0; i < n; i++) {
+      const bad =
+        t.kind === 'raw'
+          ? t.bits[i]! >= limit
+          : t.signFlips[i]! > 1 || t.magnitudeDeltas[i]! >= limit / 2 || (t.signFlips[i] === 0 && t.magnitudeDeltas[i] === 0);
+      if (bad) throw new InvalidModelError(`tensor ${t.name}: change ${i} is out of range`);
+    }
+    let prev = -1;
+    for (const p of t.positions) {
+      if (p <= prev || p >= elements) throw new InvalidModelError(`tensor ${t.name}: positions must increase within the tensor`);
+      prev = p;
+    }
+  }
+}

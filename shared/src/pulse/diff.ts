@@ -1,0 +1,137 @@
+/**
+ * diff(base, next) and snapshot(model): build the in-memory Patch. Finding the
+ * changed positions is pluggable (CPU here; a Web Worker or WebGPU pass in the
+ * browser) and everything after it is shared, so all paths give identical
+ * patches.
+ */
+
+import { hashModel } from './hash';
+import { validateModel } from './model';
+import { DTYPES, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
+
+/** Returns the flat indices where the bit patterns of `a` and `b` differ, ascending. */
+export type ChangeFinder = (a: TensorData, b: TensorData) => Uint32Array | Promise<Uint32Array>;
+
+export interface DiffOptions {
+  /** How to find changed positions; defaults to the CPU scan. */
+  readonly findChanges?: ChangeFinder;
+  /** Hash of `base` if the caller already knows it (saves hashing it again). */
+  readonly baseHash?: ModelHash;
+}
+
+/** CPU scan. Compares 32-bit words where it can (two bf16/f16 values at a time). */
+export function findChangesCpu(a: TensorData, b: TensorData): Uint32Array {
+  const n = a.length;
+  let out = new Uint32Array(Math.max(16, Math.min(n, 1024)));
+  let count = 0;
+  const push = (i: number): void => {
+    if (count === out.length) {
+      const grown = new Uint32Array(Math.min(n, out.length * 2));
+      grown.set(out);
+      out = grown;
+    }
+    out[count++] = i;
+  };
+  if (a instanceof Uint16Array && b instanceof Uint16Array && a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const words = n >>> 1;
+    const wa = new Uint32Array(a.buffer, a.byteOffset, words);
+    const wb = new Uint32Array(b.buffer, b.byteOffset, words);
+    for (let w = 0; w < words; w++) {
+      if (wa[w] !== wb[w]) {
+        const i = w << 1;
+        if (a[i] !== b[i]) push(i);
+        if (a[i + 1] !== b[i + 1]) push(i + 1);
+      }
+    }
+    if (n & 1 && a[n - 1] !== b[n - 1]) push(n - 1);
+  } else {
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) push(i);
+  }
+  return out.slice(0, count);
+}
+
+function sameLayout(a: Tensor, b: Tensor): boolean {
+  return a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+}
+
+function entropyBits(hist: Uint32Array | number[], total: number): number {
+  let bits = 0;
+  for (const c of hist) if (c > 0) bits -= c * Math.log2(c / total);
+  return bits;
+}
+
+/**
+ * Builds a sparse entry from the changed positions. Picks ulp deltas unless an
+ * estimate of the coded size (class entropy + raw mantissa bits, the same
+ * shape as the coder's models) says raw new values are smaller, e.g. when
+ * values were re-drawn rather than nudged.
+ */
+export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32Array): TensorPatch {
+  const { width, exponentBits } = DTYPES[newT.dtype];
+  const signShift = width - 1;
+  const magMask = width === 16 ? 0x7fff : 0x7fffffff;
+  const half = width === 16 ? 0x4000 : 0x40000000;
+  const n = positions.length;
+  const signFlips = new Uint8Array(n);
+  const magnitudeDeltas = new Uint32Array(n);
+  const bits = new Uint32Array(n);
+  const classHist = new Uint32Array(33);
+  const headHist = new Uint32Array(1 << (1 + exponentBits));
+  const mantissaBits = width - 1 - exponentBits;
+  let flips = 0;
+  let classBits = 0;
+  const a = oldT.data;
+  const b = newT.data;
+  for (let i = 0; i < n; i++) {
+    const p = positions[i]!;
+    const o = a[p]!;
+    const v = b[p]!;
+    const flip = ((o ^ v) >>> signShift) & 1;
+    const md = ((v & magMask) - (o & magMask)) & magMask;
+    signFlips[i] = flip;
+    magnitudeDeltas[i] = md;
+    bits[i] = v;
+    flips += flip;
+    const signed = md >= half ? md - half * 2 : md;
+    const zz = signed >= 0 ? signed * 2 : -signed * 2 - 1;
+    const k = 31 - Math.clz32(flip ? zz + 1 : zz);
+    classHist[k]!++;
+    classBits += k;
+    headHist[v >>> mantissaBits]!++;
+  }
+  const flipBits = entropyBits([flips, n - flips], n);
+  const ulpEstimate = entropyBits(classHist, n) + classBits + flipBits;
+  const rawEstimate = entropyBits(headHist, n) + n * mantissaBits;
+  const header = { name: newT.name, dtype: newT.dtype, shape: [...newT.shape] };
+  if (rawEstimate < ulpEstimate) return { ...header, kind: 'raw', positions, bits };
+  return { ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas };
+}
+
+export async function diff(base: Model, next: Model, options: DiffOptions = {}): Promise<Patch> {
+  validateModel(base);
+  validateModel(next);
+  const findChanges = options.findChanges ?? findChangesCpu;
+  const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
+  const tensors: TensorPatch[] = [];
+  for (const t of next.tensors) {
+    const old = byName.get(t.name);
+    if (old === undefined || !sameLayout(old, t)) {
+      tensors.push(fullTensorPatch(t));
+      continue;
+    }
+    const positions = await findChanges(old.data, t.data);
+    tensors.push(sparseTensorPatch(old, t, positions));
+  }
+  const [baseHash, resultHash] = await Promise.all([options.baseHash ?? hashModel(base), hashModel(next)]);
+  return { baseHash, resultHash, tensors };
+}
+
+function fullTensorPatch(t: Tensor): TensorPatch {
+  return { kind: 'full', name: t.name, dtype: t.dtype, shape: [...t.shape], data: t.data.slice() };
+}
+
+/** A full snapshot (anchor): the same container with no base. */
+export async function snapshot(model: Model): Promise<Patch> {
+  validateModel(model);
+  return { baseHash: null, resultHash: await hashModel(model), tensors: model.tensors.map(fullTensorPatch) };
+}

@@ -1,0 +1,104 @@
+/**
+ * PULSE data model. A model is an ordered list of named tensors whose values are
+ * kept as raw IEEE bit patterns, so every comparison and every copy is exact
+ * (±0, NaN payloads, infinities and subnormals survive untouched).
+ */
+
+export type DType = 'bf16' | 'f16' | 'f32';
+
+/** bf16 and f16 values live in Uint16Array, f32 in Uint32Array (bit patterns, little-endian in memory). */
+export type TensorData = Uint16Array | Uint32Array;
+
+export interface Tensor {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly data: TensorData;
+}
+
+export interface Model {
+  readonly tensors: readonly Tensor[];
+}
+
+/** 16-byte xxh3-128 content hash of a model (see hash.ts for what is hashed). */
+export type ModelHash = Uint8Array;
+
+interface TensorPatchHeader {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+/** The whole tensor is carried (new tensor, changed shape/dtype, or a snapshot). */
+export interface FullTensorPatch extends TensorPatchHeader {
+  readonly kind: 'full';
+  readonly data: TensorData;
+}
+
+/**
+ * Changed positions with values relative to the old ones: for each position,
+ * whether the sign bit flips and the change of the magnitude bits (all bits but
+ * the sign) in units in the last place, stored modulo 2^(width−1).
+ */
+export interface UlpTensorPatch extends TensorPatchHeader {
+  readonly kind: 'ulp';
+  /** Flat row-major indices, strictly increasing. */
+  readonly positions: Uint32Array;
+  readonly signFlips: Uint8Array;
+  readonly magnitudeDeltas: Uint32Array;
+}
+
+/** Changed positions with their new bit patterns (chosen when values moved too far for ulp deltas to pay). */
+export interface RawTensorPatch extends TensorPatchHeader {
+  readonly kind: 'raw';
+  readonly positions: Uint32Array;
+  readonly bits: Uint32Array;
+}
+
+export type TensorPatch = FullTensorPatch | UlpTensorPatch | RawTensorPatch;
+
+/**
+ * A patch turns the model hashing to `baseHash` into the model hashing to
+ * `resultHash`. With `baseHash === null` it is a full snapshot (an anchor).
+ * The result's tensors are exactly `tensors`, in order; a sparse entry takes
+ * the unchanged values from the base tensor of the same name.
+ */
+export interface Patch {
+  readonly baseHash: ModelHash | null;
+  readonly resultHash: ModelHash;
+  readonly tensors: readonly TensorPatch[];
+}
+
+export interface DTypeInfo {
+  readonly code: number;
+  readonly width: 16 | 32;
+  readonly exponentBits: number;
+}
+
+export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
+  bf16: { code: 1, width: 16, exponentBits: 8 },
+  f16: { code: 2, width: 16, exponentBits: 5 },
+  f32: { code: 3, width: 32, exponentBits: 8 },
+};
+
+export function dtypeFromCode(code: number): DType | null {
+  if (code === 1) return 'bf16';
+  if (code === 2) return 'f16';
+  if (code === 3) return 'f32';
+  return null;
+}
+
+export function allocData(dtype: DType, length: number): TensorData {
+  return DTYPES[dtype].width === 16 ? new Uint16Array(length) : new Uint32Array(length);
+}
+
+/** Product of dims, or -1 if any dim is not a non-negative safe integer or the product overflows `max`. */
+export function elementCount(shape: readonly number[], max: number): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) return -1;
+    n *= d;
+    if (n > max) return -1;
+  }
+  return n;
+}
