@@ -1,0 +1,28 @@
+/** Tunables of the provider and requester cores, each with why. */
+
+/**
+ * Units a requester keeps in flight per provider. Two hide one round trip
+ * (the next unit is already there when a result leaves) without letting a
+ * slow provider hoard work that a faster one could take.
+ */
+export const UNITS_IN_FLIGHT_PER_PROVIDER = 2;
+
+/** How long a requester waits for a provider's data channel to open before giving it back. */
+export const PEER_CONNECT_TIMEOUT_MS = 30_000;
+
+/** Window over which throughput (rows/s) is shown. */
+export const THROUGHPUT_WINDOW_MS = 10_000;
+
+/** Points kept for the throughput chart (one per second). */
+export const THROUGHPUT_HISTORY_POINTS = 120;
+
+/**
+ * Spot-check tolerance: |a-b| <= ATOL + RTOL·|b|. WASM and WebGPU sum in
+ * different orders and WebGPU may use fused multiply-add, so f32 results of
+ * small models differ by a few ulps; 1e-3 relative still catches any real error.
+ */
+export const SPOT_CHECK_RTOL = 1e-3;
+export const SPOT_CHECK_ATOL = 1e-5;
+
+/** Slots a provider announces: jobs it serves at once. One keeps its GPU to one model. */
+export const PROVIDER_SLOTS = 1;

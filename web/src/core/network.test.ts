@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../../shared/src/bytes';
+import type { JobSpec } from '../../../shared/src/jobs/job';
+import { concatRows } from '../../../shared/src/jobs/rows';
+import type { RawTensor } from '../../../shared/src/protocol/peer';
+import { ProviderNode } from '../provider/provider-node';
+import { JobRunner } from '../requester/job-runner';
+import { memoryStore } from '../storage/kv';
+import { JobStore } from '../storage/job-store';
+import { ModelStore } from '../storage/model-store';
+import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
+
+const ROWS = 256;
+const COLS = 4;
+const MODEL = new TextEncoder().encode('pretend onnx bytes');
+const f = (x: number) => 2 * x + 1;
+
+async function makeJob(overrides: Partial<JobSpec> = {}): Promise<{ spec: JobSpec; inputs: RawTensor[] }> {
+  const data = Float32Array.from({ length: ROWS * COLS }, (_, i) => i / 7);
+  const spec: JobSpec = {
+    schema: 1, id: 'job-memory-1', name: 'test', createdAt: 1,
+    model: { hash: await sha256Hex(MODEL), name: 'f', bytes: MODEL.length },
+    inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, COLS] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [-1, COLS] }],
+    rows: ROWS, unitRows: 4, redundancy: 1, spotCheckRate: 0, maxProviders: 4, ...overrides,
+  };
+  return { spec, inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, COLS], bytes: new Uint8Array(data.buffer) }] };
+}
+
+function startProvider(hub: FakeHub, id: string, fn = f, delayMs = 0) {
+  const models = new ModelStore(memoryStore());
+  const node = new ProviderNode({
+    signaling: hub.connect(id), createPeer: peers, compute: functionEngine(fn, { delayMs }), models, capabilities: TEST_CAPABILITIES,
+  });
+  node.start();
+  return { node, models };
+}
+
+const peers = memoryPeerFactory();
+
+function until(check: () => boolean, ms = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => (check() ? resolve() : Date.now() - started > ms ? reject(new Error('timed out waiting')) : setTimeout(tick, 2));
+    tick();
+  });
+}
+
+async function results(store: JobStore, spec: JobSpec): Promise<Float32Array> {
+  const parts: RawTensor[] = [];
+  for (let u = 0; u < spec.rows / spec.unitRows; u++) parts.push((await store.unitResult(spec.id, u))[0]!);
+  const all = concatRows(parts);
+  return new Float32Array(all.bytes.slice().buffer);
+}
+
+function expected(inputs: RawTensor[]): Float32Array {
+  return new Float32Array(inputs[0]!.bytes.slice().buffer).map(f);
+}
+
+describe('provider and requester cores over in-memory ports', () => {
+  it('NET1: two providers complete a 64-unit job; results equal the reference; the model is sent once per provider', async () => {
+    const hub = new FakeHub();
+    const a = startProvider(hub, 'provider-a', f, 1);
+    const b = startProvider(hub, 'provider-b', f, 1);
+    const { spec, inputs } = await makeJob();
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    await runner.start();
+    await until(() => runner.view.get().status === 'done');
+    expect(await results(jobs, spec)).toEqual(expected(inputs));
+    const view = runner.view.get();
+    expect(view.done).toBe(64);
+    expect(view.providers.map((p) => p.unitsDone).reduce((x, y) => x + y)).toBe(64);
+    expect(a.node.view.get().unitsDone).toBeGreaterThan(0);
+    expect(b.node.view.get().unitsDone).toBeGreaterThan(0);
+    expect(await a.models.list()).toEqual([spec.model.hash]);
+  });
+
+  it('NET2: a provider that disappears mid-job loses nothing: its units go back and the job completes', async () => {
+    const hub = new FakeHub();
+    startProvider(hub, 'provider-a', f, 2);
+    const b = startProvider(hub, 'provider-b', f, 2);
+    const { spec, inputs } = await makeJob();
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    await runner.start();
+    await until(() => b.node.view.get().unitsDone >= 5);
+    b.node.stop();
+    hub.disconnect('provider-b');
+    await until(() => runner.view.get().status === 'done');
+    expect(await results(jobs, spec)).toEqual(expected(inputs));
+    expect((await jobs.doneUnits(spec.id)).length).toBe(64);
+  });
+
+  it('NET3: a new runner over the same store resumes without recomputing finished units', async () => {
+    const hub = new FakeHub();
+    const a = startProvider(hub, 'provider-a', f, 1);
+    const { spec, inputs } = await makeJob();
+    const store = memoryStore();
+    const jobs = new JobStore(store);
+    await jobs.create(spec, inputs);
+    const first = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    await first.start();
+    await until(() => first.view.get().done >= 20);
+    first.stop('paused');
+    hub.disconnect('requester');
+    const doneBefore = (await jobs.doneUnits(spec.id)).length;
+    const second = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    await second.start();
+    await until(() => second.view.get().status === 'done');
+    expect(await results(jobs, spec)).toEqual(expected(inputs));
+    // Units finished before the reload are not dispatched again (a couple abandoned in flight may have run twice).
+    expect(a.node.view.get().unitsDone).toBeLessThanOrEqual(64 + 2 * 2);
+    expect(second.view.get().providers[0]!.unitsDone).toBeLessThanOrEqual(64 - doneBefore);
+  });
+
+  it('NET4: a provider returning wrong values is caught by spot checks and rejected; the job still completes correctly', async () => {
+    const hub = new FakeHub();
+    startProvider(hub, 'honest', f, 1);
+    startProvider(hub, 'cheater', (x) => 2 * x + 1.5, 1);
+    const { spec, inputs } = await makeJob({ spotCheckRate: 1 });
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, {
+      signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL, local: functionEngine(f),
+    });
+    await runner.start();
+    await until(() => runner.view.get().status === 'done');
+    expect(await results(jobs, spec)).toEqual(expected(inputs));
+    const cheater = runner.view.get().providers.find((p) => p.peerId === 'cheater')!;
+    expect(cheater.state).toBe('rejected');
+    expect(cheater.note).toMatch(/spot check/);
+    expect(runner.view.get().spotChecks.failed).toBeGreaterThanOrEqual(1);
+  });
+
+  it('NET5: a paused provider gets no work; the job waits and completes after it resumes', async () => {
+    const hub = new FakeHub();
+    const a = startProvider(hub, 'provider-a');
+    a.node.setPaused(true);
+    const { spec, inputs } = await makeJob();
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    await runner.start();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runner.view.get().done).toBe(0);
+    a.node.setPaused(false);
+    await until(() => runner.view.get().status === 'done');
+    expect(a.node.view.get().unitsDone).toBe(64);
+  });
+
+  it('NET6: redundancy 2 runs every unit on two providers and stores the agreed result', async () => {
+    const hub = new FakeHub();
+    const a = startProvider(hub, 'provider-a');
+    const b = startProvider(hub, 'provider-b');
+    const { spec, inputs } = await makeJob({ redundancy: 2, maxProviders: 2 });
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    await runner.start();
+    await until(() => runner.view.get().status === 'done');
+    expect(await results(jobs, spec)).toEqual(expected(inputs));
+    expect(a.node.view.get().unitsDone).toBe(64);
+    expect(b.node.view.get().unitsDone).toBe(64);
+  });
+});

@@ -1,0 +1,277 @@
+/**
+ * Basilica provider core: what a volunteer's tab does once it knows its
+ * identity and capabilities. Registers with the signaling server, accepts the
+ * requesters the matchmaker pairs it with, fetches (or finds cached) models,
+ * runs work units one at a time on its compute engine and streams results back.
+ * Framework-free: the React page only renders `view`.
+ */
+import { decodePeerMessage, encodePeerMessage, PeerStream, packTensors, unpackTensors, type PeerHeader } from '../../../shared/src/protocol/peer';
+import type { Capabilities } from '../../../shared/src/protocol/signaling';
+import { PROVIDER_SLOTS } from '../core/constants';
+import { Observable } from '../core/emitter';
+import type { ComputeEngine, ConnectionState, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
+import { ThroughputMeter } from '../core/throughput';
+import type { ModelStore } from '../storage/model-store';
+
+export type SessionState = 'connecting' | 'fetching-model' | 'loading-model' | 'working' | 'closed';
+
+export interface SessionView {
+  key: string;
+  jobId: string;
+  requesterId: string;
+  state: SessionState;
+  unitsDone: number;
+  modelCached?: boolean;
+}
+
+export interface ProviderView {
+  connection: ConnectionState;
+  peerId?: string;
+  paused: boolean;
+  sessions: SessionView[];
+  unitsDone: number;
+  unitsFailed: number;
+  running: boolean;
+  rowsPerSecond: number;
+  history: number[];
+  log: string[];
+}
+
+export interface ProviderDeps {
+  signaling: SignalingPort;
+  createPeer: PeerFactory;
+  compute: ComputeEngine;
+  models: ModelStore;
+  capabilities: Capabilities;
+  now?: () => number;
+}
+
+interface Session {
+  view: SessionView;
+  peer: PeerHandle;
+  link?: MessageLink;
+  modelHash?: string;
+}
+
+interface QueuedUnit {
+  session: Session;
+  header: Extract<PeerHeader, { type: 'unit' }>;
+  body: Uint8Array;
+}
+
+const MAX_LOG_LINES = 50;
+
+export class ProviderNode {
+  readonly view: Observable<ProviderView>;
+  private readonly sessions = new Map<string, Session>();
+  private readonly queue: QueuedUnit[] = [];
+  private readonly meter: ThroughputMeter;
+  private readonly unsubscribe: (() => void)[] = [];
+  private loadedModel?: string;
+  private working = false;
+
+  constructor(private readonly deps: ProviderDeps) {
+    this.meter = new ThroughputMeter(deps.now);
+    this.view = new Observable<ProviderView>({
+      connection: 'connecting', paused: false, sessions: [], unitsDone: 0, unitsFailed: 0, running: false, rowsPerSecond: 0, history: [], log: [],
+    });
+  }
+
+  start(): void {
+    const { signaling } = this.deps;
+    this.unsubscribe.push(
+      signaling.on('state', (connection) => this.patch({ connection })),
+      signaling.on('welcome', (welcome) => {
+        this.patch({ peerId: welcome.peerId });
+        // After every (re)connect the server knows nothing about us: announce again.
+        signaling.send({ type: 'announce', capabilities: this.deps.capabilities, slots: PROVIDER_SLOTS });
+        this.sendStatus();
+        this.log(`registered as ${welcome.peerId.slice(0, 8)}… (${this.deps.capabilities.backend})`);
+      }),
+      signaling.on('matched', (m) => this.openSession(m.jobId, m.peerId)),
+      signaling.on('unmatched', (m) => this.closeSession(this.sessions.get(sessionKey(m.jobId, m.peerId)), `unmatched: ${m.reason}`)),
+      signaling.on('signal', (s) => this.sessions.get(sessionKey(s.jobId, s.from))?.peer.signal(s.payload)),
+      signaling.on('error', (e) => this.log(`server: ${e.message}`)),
+    );
+  }
+
+  stop(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const session of [...this.sessions.values()]) this.closeSession(session, 'provider stopped');
+  }
+
+  setPaused(paused: boolean): void {
+    if (this.view.get().paused === paused) return;
+    this.patch({ paused });
+    if (paused) {
+      // Units not yet started go back to their requesters at once rather than waiting out the pause.
+      for (const item of this.queue.splice(0)) this.reply(item.session, { type: 'unit-error', jobId: item.header.jobId, unitId: item.header.unitId, message: 'provider paused' });
+    }
+    for (const session of this.sessions.values()) this.reply(session, { type: 'paused', paused });
+    this.sendStatus();
+    this.log(paused ? 'paused: no new work will be accepted' : 'resumed');
+  }
+
+  private openSession(jobId: string, requesterId: string): void {
+    const key = sessionKey(jobId, requesterId);
+    this.closeSession(this.sessions.get(key), 'replaced by a new pairing');
+    const peer = this.deps.createPeer({
+      initiator: false,
+      onSignal: (payload) => this.deps.signaling.send({ type: 'signal', to: requesterId, jobId, payload }),
+    });
+    const session: Session = { view: { key, jobId, requesterId, state: 'connecting', unitsDone: 0 }, peer };
+    this.sessions.set(key, session);
+    this.refreshSessions();
+    this.sendStatus();
+    this.log(`paired with requester ${requesterId.slice(0, 8)}… for job ${jobId}`);
+    peer.ready.then(
+      (link) => {
+        if (this.sessions.get(key) !== session) return link.close();
+        session.link = link;
+        link.onMessage((_stream, bytes) => void this.onMessage(session, bytes));
+        link.onClose((reason) => this.closeSession(session, `channel closed: ${reason}`));
+      },
+      (error: unknown) => this.closeSession(session, `connection failed: ${String(error)}`),
+    );
+  }
+
+  /** Closes `session` if it is still the current one for its key: a late event of an old pairing must not end a new one. */
+  private closeSession(session: Session | undefined, reason: string): void {
+    if (!session || this.sessions.get(session.view.key) !== session) return;
+    this.sessions.delete(session.view.key);
+    session.view = { ...session.view, state: 'closed' };
+    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.session === session) this.queue.splice(i, 1);
+    session.link?.close();
+    session.peer.close();
+    this.refreshSessions();
+    this.sendStatus();
+    this.log(`job ${session.view.jobId}: ${reason}`);
+  }
+
+  private async onMessage(session: Session, bytes: Uint8Array): Promise<void> {
+    let message;
+    try {
+      message = decodePeerMessage(bytes);
+    } catch (error) {
+      this.reply(session, { type: 'error', message: `bad message: ${(error as Error).message}` });
+      return;
+    }
+    const { header, body } = message;
+    try {
+      switch (header.type) {
+        case 'job': {
+          session.modelHash = header.modelHash;
+          const cached = await this.deps.models.has(header.modelHash);
+          this.setSession(session, { state: cached ? 'loading-model' : 'fetching-model', modelCached: cached });
+          this.reply(session, { type: 'model-status', modelHash: header.modelHash, cached });
+          if (cached) await this.loadModel(session, header.modelHash);
+          return;
+        }
+        case 'model': {
+          if (header.modelHash !== session.modelHash) throw new Error('model does not match the job');
+          this.setSession(session, { state: 'loading-model' });
+          await this.deps.models.put(header.modelHash, body);
+          await this.loadModel(session, header.modelHash);
+          return;
+        }
+        case 'unit': {
+          if (this.view.get().paused) {
+            this.reply(session, { type: 'unit-error', jobId: header.jobId, unitId: header.unitId, message: 'provider paused' });
+            return;
+          }
+          this.queue.push({ session, header, body });
+          void this.drain();
+          return;
+        }
+        case 'bye':
+          this.closeSession(session, `requester said: ${header.reason}`);
+          return;
+        default:
+          this.reply(session, { type: 'error', message: `a provider does not accept "${header.type}"` });
+      }
+    } catch (error) {
+      this.reply(session, { type: 'error', message: (error as Error).message });
+      this.log(`job ${session.view.jobId}: ${(error as Error).message}`);
+    }
+  }
+
+  private async loadModel(session: Session, hash: string): Promise<void> {
+    const started = performance.now();
+    const bytes = await this.deps.models.get(hash);
+    if (!bytes) throw new Error('model vanished from the cache');
+    await this.deps.compute.load(hash, bytes);
+    this.loadedModel = hash;
+    this.setSession(session, { state: 'working' });
+    this.reply(session, { type: 'ready', modelHash: hash, loadMs: performance.now() - started });
+  }
+
+  /** Runs queued units one at a time: the engine (a GPU or the WASM threads) is one resource. */
+  private async drain(): Promise<void> {
+    if (this.working) return;
+    this.working = true;
+    this.patch({ running: true });
+    try {
+      for (let item = this.queue.shift(); item; item = this.queue.shift()) await this.runUnit(item);
+    } finally {
+      this.working = false;
+      this.patch({ running: false });
+    }
+  }
+
+  private async runUnit({ session, header, body }: QueuedUnit): Promise<void> {
+    const hash = session.modelHash;
+    try {
+      if (!hash) throw new Error('no model for this job yet');
+      if (this.loadedModel !== hash) {
+        const bytes = await this.deps.models.get(hash);
+        if (!bytes) throw new Error('model not cached');
+        await this.deps.compute.load(hash, bytes);
+        this.loadedModel = hash;
+      }
+      const started = performance.now();
+      const outputs = await this.deps.compute.run(hash, unpackTensors(header.inputs, body));
+      const computeMs = performance.now() - started;
+      const packed = packTensors(outputs);
+      this.reply(session, { type: 'result', jobId: header.jobId, unitId: header.unitId, outputs: packed.refs, computeMs, backend: this.deps.compute.backend }, packed.body);
+      this.meter.record(header.inputs[0]?.dims[0] ?? 0);
+      this.setSession(session, { unitsDone: session.view.unitsDone + 1 });
+      this.patch({ unitsDone: this.view.get().unitsDone + 1, rowsPerSecond: this.meter.rate(), history: this.meter.history() });
+    } catch (error) {
+      this.reply(session, { type: 'unit-error', jobId: header.jobId, unitId: header.unitId, message: (error as Error).message });
+      this.patch({ unitsFailed: this.view.get().unitsFailed + 1 });
+      this.log(`unit ${header.unitId} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private reply(session: Session, header: PeerHeader, body?: Uint8Array): void {
+    const stream = header.type === 'result' ? PeerStream.work : PeerStream.control;
+    session.link?.send(stream, encodePeerMessage(header, body)).catch(() => this.closeSession(session, 'send failed'));
+  }
+
+  private sendStatus(): void {
+    const view = this.view.get();
+    this.deps.signaling.send({ type: 'status', busy: Math.min(this.sessions.size, 8), paused: view.paused });
+  }
+
+  private setSession(session: Session, change: Partial<SessionView>): void {
+    session.view = { ...session.view, ...change };
+    this.refreshSessions();
+  }
+
+  private refreshSessions(): void {
+    this.patch({ sessions: [...this.sessions.values()].map((s) => s.view) });
+  }
+
+  private log(line: string): void {
+    const stamped = `${new Date(this.deps.now?.() ?? Date.now()).toISOString().slice(11, 19)} ${line}`;
+    this.patch({ log: [...this.view.get().log, stamped].slice(-MAX_LOG_LINES) });
+  }
+
+  private patch(change: Partial<ProviderView>): void {
+    this.view.set({ ...this.view.get(), ...change });
+  }
+}
+
+function sessionKey(jobId: string, peerId: string): string {
+  return `${jobId}|${peerId}`;
+}

@@ -1,0 +1,370 @@
+/**
+ * Templar coordinator for one batch-inference job: plan → dispatch → compute
+ * (on providers) → verify → accept → persist, in that order.
+ *
+ * It opens the job with the signaling server, connects to every provider the
+ * matchmaker assigns, ships the model (unless the provider has it cached),
+ * keeps a few units in flight per provider, checks every result's shape,
+ * spot-checks a sample against its own engine, and writes accepted results to
+ * IndexedDB. A reload rebuilds the queue from what is stored, so no finished
+ * unit is lost or repeated.
+ */
+import { unitCount, unitRange, type JobSpec } from '../../../shared/src/jobs/job';
+import { UnitQueue } from '../../../shared/src/jobs/queue';
+import { sliceRows } from '../../../shared/src/jobs/rows';
+import {
+  decodePeerMessage, encodePeerMessage, PEER_PROTOCOL_VERSION, PeerStream, packTensors, unpackTensors,
+  type PeerHeader, type PeerHeaderOf, type RawTensor,
+} from '../../../shared/src/protocol/peer';
+import type { Capabilities } from '../../../shared/src/protocol/signaling';
+import { PEER_CONNECT_TIMEOUT_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
+import { Observable } from '../core/emitter';
+import type { ComputeEngine, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
+import { ThroughputMeter } from '../core/throughput';
+import type { JobStatus, JobStore } from '../storage/job-store';
+import { compareOutputs } from './compare';
+
+export type ProviderLinkState = 'connecting' | 'sending-model' | 'loading-model' | 'working' | 'paused' | 'gone' | 'rejected';
+
+export interface ProviderStats {
+  peerId: string;
+  state: ProviderLinkState;
+  backend?: string;
+  gflops?: number;
+  unitsDone: number;
+  unitsFailed: number;
+  meanComputeMs: number;
+  modelCached?: boolean;
+  note?: string;
+}
+
+export interface JobView {
+  jobId: string;
+  status: JobStatus;
+  total: number;
+  done: number;
+  inFlight: number;
+  providers: ProviderStats[];
+  spotChecks: { checked: number; failed: number };
+  duplicatesDiscarded: number;
+  rowsPerSecond: number;
+  history: number[];
+  message?: string;
+}
+
+export interface JobRunnerDeps {
+  signaling: SignalingPort;
+  createPeer: PeerFactory;
+  jobs: JobStore;
+  modelBytes: Uint8Array;
+  /** The requester's own engine, for spot checks. Without it no spot checks run. */
+  local?: ComputeEngine;
+  random?: () => number;
+  now?: () => number;
+}
+
+interface ProviderLink {
+  stats: ProviderStats;
+  peer: PeerHandle;
+  link?: MessageLink;
+  ready: boolean;
+  inFlight: Set<number>;
+  computeMsTotal: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export class JobRunner {
+  readonly view: Observable<JobView>;
+  private queue!: UnitQueue;
+  private readonly providers = new Map<string, ProviderLink>();
+  private readonly candidates = new Map<number, { peerId: string; outputs: RawTensor[] }>();
+  private readonly meter: ThroughputMeter;
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly random: () => number;
+  private spotChecks = Promise.resolve();
+
+  constructor(
+    private readonly spec: JobSpec,
+    private readonly inputs: RawTensor[],
+    private readonly deps: JobRunnerDeps,
+  ) {
+    this.random = deps.random ?? Math.random;
+    this.meter = new ThroughputMeter(deps.now);
+    this.view = new Observable<JobView>({
+      jobId: spec.id, status: 'running', total: unitCount(spec), done: 0, inFlight: 0, providers: [],
+      spotChecks: { checked: 0, failed: 0 }, duplicatesDiscarded: 0, rowsPerSecond: 0, history: [],
+    });
+  }
+
+  async start(): Promise<void> {
+    const done = await this.deps.jobs.doneUnits(this.spec.id);
+    this.queue = new UnitQueue(unitCount(this.spec), this.spec.redundancy, done);
+    this.patch({ done: this.queue.finished });
+    if (this.queue.complete) return this.finish();
+    const { signaling } = this.deps;
+    this.unsubscribe.push(
+      // Every (re)connect: the server forgot the job, so open it again. Providers re-pair.
+      signaling.on('welcome', () => this.openJob()),
+      signaling.on('matched', (m) => m.jobId === this.spec.id && this.connectProvider(m.peerId, m.capabilities)),
+      signaling.on('unmatched', (m) => m.jobId === this.spec.id && this.dropProvider(this.providers.get(m.peerId), 'gone', m.reason)),
+      signaling.on('signal', (s) => s.jobId === this.spec.id && this.providers.get(s.from)?.peer.signal(s.payload)),
+    );
+    this.openJob();
+  }
+
+  /** Stops dispatching; in-flight units are abandoned and stay undone. */
+  stop(status: JobStatus = 'paused', message?: string): void {
+    this.patch({ status, message });
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const peerId of [...this.providers.keys()]) this.dropProvider(this.providers.get(peerId), 'gone', 'job stopped');
+    this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
+    void this.deps.jobs.setState(this.spec.id, { status, message });
+  }
+
+  private openJob(): void {
+    if (this.view.get().status !== 'running') return;
+    const maxProviders = Math.max(this.spec.maxProviders, this.spec.redundancy);
+    this.deps.signaling.send({
+      type: 'job-open', jobId: this.spec.id,
+      needs: { kind: 'inference', maxProviders, units: unitCount(this.spec), modelBytes: this.deps.modelBytes.length },
+    });
+  }
+
+  private connectProvider(peerId: string, capabilities: Capabilities | undefined): void {
+    const existing = this.providers.get(peerId);
+    if (existing?.stats.state === 'rejected') {
+      this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+      return;
+    }
+    this.dropProvider(existing, 'gone', 'paired again');
+    const peer = this.deps.createPeer({
+      initiator: true,
+      onSignal: (payload) => this.deps.signaling.send({ type: 'signal', to: peerId, jobId: this.spec.id, payload }),
+    });
+    const provider: ProviderLink = {
+      stats: {
+        peerId, state: 'connecting', backend: capabilities?.backend, gflops: capabilities?.gflops,
+        unitsDone: existing?.stats.unitsDone ?? 0, unitsFailed: existing?.stats.unitsFailed ?? 0, meanComputeMs: 0,
+      },
+      peer, ready: false, inFlight: new Set(), computeMsTotal: 0,
+    };
+    this.providers.set(peerId, provider);
+    provider.timer = setTimeout(() => !provider.link && this.dropProvider(provider, 'gone', 'data channel did not open in time'), PEER_CONNECT_TIMEOUT_MS);
+    this.refresh();
+    peer.ready.then(
+      (link) => {
+        clearTimeout(provider.timer);
+        if (this.providers.get(peerId) !== provider) return link.close();
+        provider.link = link;
+        link.onMessage((_stream, bytes) => this.onMessage(provider, bytes));
+        link.onClose((reason) => this.dropProvider(provider, 'gone', `channel closed: ${reason}`));
+        this.send(provider, { type: 'job', v: PEER_PROTOCOL_VERSION, jobId: this.spec.id, modelHash: this.spec.model.hash, modelBytes: this.deps.modelBytes.length });
+      },
+      (error: unknown) => this.dropProvider(provider, 'gone', `connection failed: ${String(error)}`),
+    );
+  }
+
+  /** Ends `provider` if it is still the current link for its peer: a late event of an old pairing must not end a new one. */
+  private dropProvider(provider: ProviderLink | undefined, state: 'gone' | 'rejected', note: string): void {
+    if (!provider || this.providers.get(provider.stats.peerId) !== provider) return;
+    if (provider.stats.state === 'gone' || provider.stats.state === 'rejected') return;
+    const peerId = provider.stats.peerId;
+    clearTimeout(provider.timer);
+    provider.stats = { ...provider.stats, state, note };
+    provider.ready = false;
+    provider.inFlight.clear();
+    this.queue.releasePeer(peerId);
+    provider.link?.close();
+    provider.peer.close();
+    if (state === 'rejected') this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+    this.refresh();
+    this.pumpAll();
+  }
+
+  private onMessage(provider: ProviderLink, bytes: Uint8Array): void {
+    let header: PeerHeader;
+    let body: Uint8Array;
+    try {
+      ({ header, body } = decodePeerMessage(bytes));
+    } catch (error) {
+      this.dropProvider(provider, 'rejected', `sent a malformed message: ${(error as Error).message}`);
+      return;
+    }
+    switch (header.type) {
+      case 'model-status':
+        provider.stats = { ...provider.stats, modelCached: header.cached, state: header.cached ? 'loading-model' : 'sending-model' };
+        if (!header.cached) {
+          this.send(provider, { type: 'model', modelHash: this.spec.model.hash }, this.deps.modelBytes, PeerStream.model);
+        }
+        break;
+      case 'ready':
+        provider.ready = true;
+        provider.stats = { ...provider.stats, state: 'working' };
+        this.pump(provider);
+        break;
+      case 'result':
+        this.onResult(provider, header, body);
+        break;
+      case 'unit-error':
+        if (provider.inFlight.delete(header.unitId)) {
+          this.queue.giveBack(header.unitId, provider.stats.peerId);
+          provider.stats = { ...provider.stats, unitsFailed: provider.stats.unitsFailed + 1, note: header.message };
+        }
+        this.pumpAll();
+        break;
+      case 'paused':
+        provider.ready = !header.paused;
+        provider.stats = { ...provider.stats, state: header.paused ? 'paused' : 'working' };
+        this.pump(provider);
+        break;
+      case 'error':
+        provider.stats = { ...provider.stats, note: header.message };
+        break;
+      default:
+        this.dropProvider(provider, 'rejected', `sent "${header.type}", which only requesters send`);
+        return;
+    }
+    this.refresh();
+  }
+
+  private onResult(provider: ProviderLink, header: PeerHeaderOf<'result'>, body: Uint8Array): void {
+    const { unitId } = header;
+    const peerId = provider.stats.peerId;
+    if (!provider.inFlight.delete(unitId)) return; // not ours to answer (late after a re-pair): ignore
+    const outputs = unpackTensors(header.outputs, body);
+    const shapeError = this.checkShapes(unitId, outputs);
+    if (shapeError) {
+      this.queue.giveBack(unitId, peerId);
+      this.dropProvider(provider, 'rejected', `returned a wrong shape for unit ${unitId}: ${shapeError}`);
+      return;
+    }
+    provider.computeMsTotal += header.computeMs;
+    const spotCheck = this.deps.local && this.random() < this.spec.spotCheckRate;
+    if (spotCheck) {
+      // Verification runs on the requester's engine one at a time, off the dispatch path.
+      this.spotChecks = this.spotChecks.then(() => this.verifyLocally(provider, unitId, outputs));
+    } else {
+      void this.acceptResult(provider, unitId, outputs);
+    }
+    this.pump(provider);
+  }
+
+  private async verifyLocally(provider: ProviderLink, unitId: number, outputs: RawTensor[]): Promise<void> {
+    const local = this.deps.local!;
+    const peerId = provider.stats.peerId;
+    let verdict;
+    try {
+      await local.load(this.spec.model.hash, this.deps.modelBytes);
+      verdict = compareOutputs(outputs, await local.run(this.spec.model.hash, this.unitInputs(unitId)));
+    } catch (error) {
+      // Our own engine failed: that says nothing about the provider. Accept unchecked and say so.
+      this.patch({ message: `spot check could not run locally: ${(error as Error).message}` });
+      return this.acceptResult(provider, unitId, outputs);
+    }
+    const checks = this.view.get().spotChecks;
+    if (verdict.agree) {
+      this.patch({ spotChecks: { ...checks, checked: checks.checked + 1 } });
+      return this.acceptResult(provider, unitId, outputs);
+    }
+    this.patch({ spotChecks: { checked: checks.checked + 1, failed: checks.failed + 1 } });
+    this.queue.giveBack(unitId, peerId);
+    this.dropProvider(provider, 'rejected', `unit ${unitId} failed the spot check (${verdict.reason})`);
+  }
+
+  private async acceptResult(provider: ProviderLink, unitId: number, outputs: RawTensor[]): Promise<void> {
+    const peerId = provider.stats.peerId;
+    if (this.spec.redundancy > 1) {
+      const first = this.candidates.get(unitId);
+      if (!first) this.candidates.set(unitId, { peerId, outputs });
+      else if (!compareOutputs(first.outputs, outputs).agree) {
+        // Replicas disagree: neither counts; the unit is computed again by others.
+        this.candidates.delete(unitId);
+        this.queue.giveBack(unitId, first.peerId);
+        this.queue.giveBack(unitId, peerId);
+        this.patch({ message: `replicas of unit ${unitId} disagreed; recomputing it` });
+        return this.pumpAll();
+      }
+    }
+    const verdict = this.queue.accept(unitId, peerId);
+    if (verdict === 'duplicate') {
+      this.patch({ duplicatesDiscarded: this.view.get().duplicatesDiscarded + 1 });
+      return;
+    }
+    provider.stats = { ...provider.stats, unitsDone: provider.stats.unitsDone + 1, meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1) };
+    if (verdict === 'more') return this.refresh();
+    const canonical = this.candidates.get(unitId)?.outputs ?? outputs;
+    this.candidates.delete(unitId);
+    try {
+      await this.deps.jobs.putUnitResult(this.spec.id, unitId, canonical);
+    } catch (error) {
+      this.stop('failed', `could not store results (${(error as Error).message}); free some disk space and resume the job`);
+      return;
+    }
+    const range = unitRange(this.spec, unitId);
+    this.meter.record(range.end - range.start);
+    this.patch({ done: this.queue.finished });
+    if (this.queue.complete) await this.finish();
+    else this.refresh();
+  }
+
+  private async finish(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const provider of this.providers.values()) {
+      if (provider.link) this.send(provider, { type: 'bye', jobId: this.spec.id, reason: 'job complete' });
+    }
+    for (const peerId of [...this.providers.keys()]) this.dropProvider(this.providers.get(peerId), 'gone', 'job complete');
+    this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
+    await this.deps.jobs.setState(this.spec.id, { status: 'done', finishedAt: this.deps.now?.() ?? Date.now() });
+    this.patch({ status: 'done', inFlight: 0 });
+  }
+
+  private pumpAll(): void {
+    for (const provider of this.providers.values()) this.pump(provider);
+  }
+
+  /** Keeps the provider's window full. */
+  private pump(provider: ProviderLink): void {
+    if (!provider.ready || this.view.get().status !== 'running') return;
+    while (provider.inFlight.size < UNITS_IN_FLIGHT_PER_PROVIDER) {
+      const unitId = this.queue.assign(provider.stats.peerId);
+      if (unitId === undefined) break;
+      provider.inFlight.add(unitId);
+      const packed = packTensors(this.unitInputs(unitId));
+      this.send(provider, { type: 'unit', jobId: this.spec.id, unitId, inputs: packed.refs }, packed.body, PeerStream.work);
+    }
+    this.refresh();
+  }
+
+  private unitInputs(unitId: number): RawTensor[] {
+    const { start, end } = unitRange(this.spec, unitId);
+    return this.inputs.map((t) => sliceRows(t, start, end));
+  }
+
+  /** Returns why the outputs cannot be this unit's, or undefined if their shapes fit the job. */
+  private checkShapes(unitId: number, outputs: RawTensor[]): string | undefined {
+    const { start, end } = unitRange(this.spec, unitId);
+    if (outputs.length !== this.spec.outputs.length) return `${outputs.length} outputs, expected ${this.spec.outputs.length}`;
+    for (let i = 0; i < outputs.length; i++) {
+      const got = outputs[i]!;
+      const want = this.spec.outputs[i]!;
+      const fits = got.name === want.name && got.dtype === want.dtype && got.dims.length === want.dims.length && got.dims[0] === end - start
+        && want.dims.every((d, k) => k === 0 || d < 0 || d === got.dims[k]);
+      if (!fits) return `${got.name} [${got.dims.join(', ')}] ${got.dtype}, expected ${want.name} [${end - start}, ${want.dims.slice(1).join(', ')}] ${want.dtype}`;
+    }
+    return undefined;
+  }
+
+  private send(provider: ProviderLink, header: PeerHeader, body?: Uint8Array, stream: number = PeerStream.control): void {
+    provider.link?.send(stream, encodePeerMessage(header, body)).catch(() => this.dropProvider(provider, 'gone', 'send failed'));
+  }
+
+  private refresh(): void {
+    let inFlight = 0;
+    for (const p of this.providers.values()) inFlight += p.inFlight.size;
+    this.patch({ providers: [...this.providers.values()].map((p) => p.stats), inFlight, rowsPerSecond: this.meter.rate(), history: this.meter.history() });
+  }
+
+  private patch(change: Partial<JobView>): void {
+    this.view.set({ ...this.view.get(), ...change });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Jobs in IndexedDB so a reload resumes them. A unit's result is one key,
+ * written once when the unit is accepted: "which units are done" is derived
+ * from which result keys exist, so it can never disagree with the results.
+ */
+import * as v from 'valibot';
+import { checkJobSpec, JobSpecSchema, type JobSpec } from '../../../shared/src/jobs/job';
+import { WireDtypeSchema, dtypeBytes, type RawTensor } from '../../../shared/src/protocol/peer';
+import { StoredDataError, type KeyValueStore } from './kv';
+
+export const JobStatusSchema = v.picklist(['running', 'paused', 'done', 'failed']);
+export type JobStatus = v.InferOutput<typeof JobStatusSchema>;
+
+const JobStateSchema = v.strictObject({
+  status: JobStatusSchema,
+  message: v.optional(v.string()),
+  finishedAt: v.optional(v.number()),
+});
+export type JobState = v.InferOutput<typeof JobStateSchema>;
+
+const RawTensorSchema = v.pipe(
+  v.strictObject({
+    name: v.string(),
+    dtype: WireDtypeSchema,
+    dims: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    bytes: v.instance(Uint8Array),
+  }),
+  v.check((t) => t.dims.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) === t.bytes.length, 'tensor bytes do not match its dims'),
+);
+const TensorListSchema = v.array(RawTensorSchema);
+
+const specKey = (id: string) => `job:${id}:spec`;
+const stateKey = (id: string) => `job:${id}:state`;
+const inputsKey = (id: string) => `job:${id}:inputs`;
+const unitPrefix = (id: string) => `job:${id}:unit:`;
+
+function parse<T>(schema: v.GenericSchema<unknown, T>, value: unknown, what: string): T {
+  const result = v.safeParse(schema, value);
+  if (!result.success) throw new StoredDataError(`stored ${what} is unreadable (${result.issues[0].message}); delete the job and create it again`);
+  return result.output;
+}
+
+export class JobStore {
+  constructor(private readonly store: KeyValueStore) {}
+
+  async create(spec: JobSpec, inputs: RawTensor[]): Promise<void> {
+    checkJobSpec(spec);
+    await this.store.set(inputsKey(spec.id), inputs);
+    await this.store.set(stateKey(spec.id), { status: 'running' } satisfies JobState);
+    // The spec goes last: a job is listed only once everything it needs is stored.
+    await this.store.set(specKey(spec.id), spec);
+  }
+
+  async list(): Promise<JobSpec[]> {
+    const specs: JobSpec[] = [];
+    for (const key of await this.store.keys('job:')) {
+      if (!key.endsWith(':spec')) continue;
+      const spec = v.safeParse(JobSpecSchema, await this.store.get(key));
+      if (spec.success) specs.push(spec.output);
+    }
+    return specs.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async spec(id: string): Promise<JobSpec> {
+    return parse(JobSpecSchema, await this.store.get(specKey(id)), `job ${id}`);
+  }
+
+  async inputs(id: string): Promise<RawTensor[]> {
+    return parse(TensorListSchema, await this.store.get(inputsKey(id)), `inputs of job ${id}`);
+  }
+
+  async state(id: string): Promise<JobState> {
+    return parse(JobStateSchema, (await this.store.get(stateKey(id))) ?? { status: 'running' }, `state of job ${id}`);
+  }
+
+  async setState(id: string, state: JobState): Promise<void> {
+    await this.store.set(stateKey(id), state);
+  }
+
+  async putUnitResult(id: string, unitId: number, outputs: RawTensor[]): Promise<void> {
+    await this.store.set(`${unitPrefix(id)}${unitId}`, outputs);
+  }
+
+  async unitResult(id: string, unitId: number): Promise<RawTensor[]> {
+    return parse(TensorListSchema, await this.store.get(`${unitPrefix(id)}${unitId}`), `result of unit ${unitId} of job ${id}`);
+  }
+
+  async doneUnits(id: string): Promise<number[]> {
+    const prefix = unitPrefix(id);
+    return (await this.store.keys(prefix)).map((k) => Number(k.slice(prefix.length))).filter(Number.isInteger).sort((a, b) => a - b);
+  }
+
+  async delete(id: string): Promise<void> {
+    for (const key of await this.store.keys(`job:${id}:`)) await this.store.del(key);
+  }
+}
