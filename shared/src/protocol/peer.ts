@@ -9,6 +9,7 @@
  * 10 MB model or input batch is never JSON-encoded.
  */
 import * as v from 'valibot';
+import { BYTES_PER_ELEMENT, DTYPES, TYPED_ARRAY_CTOR, type DType, type Tensor } from '../tensor/types';
 
 export const PEER_PROTOCOL_VERSION = 1;
 
@@ -25,8 +26,8 @@ const Index = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31)
 const Bytes = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32));
 const Text = v.pipe(v.string(), v.maxLength(1024));
 
-export const WireDtypeSchema = v.picklist(['float32', 'int32', 'int64', 'uint8']);
-export type WireDtype = v.InferOutput<typeof WireDtypeSchema>;
+export const WireDtypeSchema = v.picklist(DTYPES);
+export type WireDtype = DType;
 
 /** Where one tensor lies in the message body. */
 export const TensorRefSchema = v.strictObject({
@@ -110,10 +111,8 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
   return { header, body };
 }
 
-const DTYPE_BYTES: Record<WireDtype, number> = { float32: 4, int32: 4, int64: 8, uint8: 1 };
-
 export function dtypeBytes(dtype: WireDtype): number {
-  return DTYPE_BYTES[dtype];
+  return BYTES_PER_ELEMENT[dtype];
 }
 
 /** Every tensor must lie inside the body, be aligned for its type and match its dims. */
@@ -150,4 +149,16 @@ export function unpackTensors(refs: readonly TensorRef[], body: Uint8Array): Raw
     dims: [...ref.dims],
     bytes: body.slice(ref.byteOffset, ref.byteOffset + ref.byteLength),
   }));
+}
+
+/** A typed tensor (as models and files use) as wire bytes. Copies. */
+export function rawFromTensor(name: string, tensor: Tensor): RawTensor {
+  const { data } = tensor;
+  return { name, dtype: tensor.dtype, dims: [...tensor.dims], bytes: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) };
+}
+
+/** Wire bytes as a typed tensor. Copies, so the typed array is aligned. */
+export function tensorFromRaw(raw: RawTensor): Tensor {
+  const buffer = raw.bytes.buffer.slice(raw.bytes.byteOffset, raw.bytes.byteOffset + raw.bytes.byteLength) as ArrayBuffer;
+  return { dtype: raw.dtype, dims: [...raw.dims], data: new TYPED_ARRAY_CTOR[raw.dtype](buffer) } as Tensor;
 }

@@ -2,19 +2,13 @@
  * Do two sets of output tensors agree? Used to spot-check a provider against
  * the requester's own run and to compare replicas when redundancy > 1.
  */
-import type { RawTensor } from '../../../shared/src/protocol/peer';
+import { tensorFromRaw, type RawTensor } from '../../../shared/src/protocol/peer';
 import { SPOT_CHECK_ATOL, SPOT_CHECK_RTOL } from '../core/constants';
 
 export type Agreement = { agree: true } | { agree: false; reason: string };
 
 function view(t: RawTensor): ArrayLike<number | bigint> {
-  const buffer = t.bytes.buffer.slice(t.bytes.byteOffset, t.bytes.byteOffset + t.bytes.byteLength);
-  switch (t.dtype) {
-    case 'float32': return new Float32Array(buffer);
-    case 'int32': return new Int32Array(buffer);
-    case 'int64': return new BigInt64Array(buffer);
-    case 'uint8': return t.bytes;
-  }
+  return tensorFromRaw(t).data;
 }
 
 export function compareOutputs(a: readonly RawTensor[], b: readonly RawTensor[], rtol = SPOT_CHECK_RTOL, atol = SPOT_CHECK_ATOL): Agreement {
@@ -30,7 +24,7 @@ export function compareOutputs(a: readonly RawTensor[], b: readonly RawTensor[],
     for (let i = 0; i < xs.length; i++) {
       const p = xs[i]!;
       const q = ys[i]!;
-      if (typeof p === 'bigint' || typeof q === 'bigint' || x.dtype !== 'float32') {
+      if (typeof p === 'bigint' || typeof q === 'bigint' || (x.dtype !== 'float32' && x.dtype !== 'float64')) {
         if (p !== q) return { agree: false, reason: `output ${x.name}[${i}]: ${p} vs ${q}` };
         continue;
       }
