@@ -155,8 +155,14 @@ export class RangeDecoder {
     return v;
   }
 
-  /** True when the coded stream ended where the encoder's flush put it (guards against trailing garbage). */
+  /**
+   * True when both streams ended exactly where the encoder's flush put them
+   * (the decoder reads exactly the bytes the encoder wrote), with zero padding
+   * bits: no trailing garbage can ride along in a valid patch.
+   */
   consumedAll(): boolean {
-    return this.pos <= this.coded.length + READ_SLACK && this.rawPos >= this.raw.length - (this.rawBit === 0 ? 0 : 1);
+    if (this.pos !== this.coded.length) return false;
+    if (this.rawBit === 0) return this.rawPos === this.raw.length;
+    return this.rawPos === this.raw.length - 1 && (this.raw[this.rawPos]! & (0xff >>> this.rawBit)) === 0;
   }
 }

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { apply, decode, diff, encode, hashModel, HashMismatchError, WrongBaseError, type Model, type Patch } from './index';
+import { cloneModel, modelsBitEqual, perturb, randomModel } from './testing';
+
+describe('PULSE apply', () => {
+  it('PULSE5 PULSE7: a patch applied to the wrong base throws WrongBaseError and leaves it untouched', async () => {
+    const base = randomModel(1);
+    const other = perturb(base, 99, 0.01);
+    const patch = decode(encode(await diff(base, perturb(base, 2, 0.05))));
+    const before = cloneModel(other);
+    await expect(apply(other, patch)).rejects.toBeInstanceOf(WrongBaseError);
+    await expect(apply(null, patch)).rejects.toBeInstanceOf(WrongBaseError);
+    expect(modelsBitEqual(other, before)).toBe(true);
+  });
+
+  it('PULSE5: a caller-supplied base hash is checked against the patch too', async () => {
+    const base = randomModel(3);
+    const patch = await diff(base, perturb(base, 4, 0.05));
+    const wrongHash = await hashModel(perturb(base, 5, 0.05));
+    await expect(apply(base, patch, { baseHash: wrongHash })).rejects.toBeInstanceOf(WrongBaseError);
+    const ok = await apply(base, patch, { baseHash: await hashModel(base) });
+    expect(ok.tensors.length).toBe(base.tensors.length);
+  });
+
+  it('PULSE5: a patch for a tensor the base lacks (or holds with another shape) is a wrong base', async () => {
+    const base = randomModel(6);
+    const patch = await diff(base, perturb(base, 7, 0.05));
+    const renamed: Model = { tensors: base.tensors.map((t) => ({ ...t, name: `${t.name}-x` })) };
+    await expect(apply(renamed, { ...patch, baseHash: null === patch.baseHash ? null : await hashModel(renamed) })).rejects.toBeInstanceOf(
+      WrongBaseError,
+    );
+  });
+
+  it('PULSE6 PULSE7: a forged result hash throws HashMismatchError and leaves the base untouched', async () => {
+    const base = randomModel(8);
+    const patch = await diff(base, perturb(base, 9, 0.05));
+    const forged: Patch = { ...patch, resultHash: patch.resultHash.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+    const before = cloneModel(base);
+    await expect(apply(base, decode(encode(forged)))).rejects.toBeInstanceOf(HashMismatchError);
+    expect(modelsBitEqual(base, before)).toBe(true);
+  });
+
+  it('PULSE6 PULSE7: a patch whose values were tampered with fails the hash check, base untouched', async () => {
+    const base = randomModel(10);
+    const patch = await diff(base, perturb(base, 11, 0.05));
+    const t = patch.tensors[0]!;
+    if (t.kind !== 'ulp') throw new Error('fixture should be ulp');
+    const tampered: Patch = { ...patch, tensors: [{ ...t, magnitudeDeltas: t.magnitudeDeltas.map((d) => (d === 1 ? 2 : d === 2 ? 1 : d)) }, ...patch.tensors.slice(1)] };
+    const before = cloneModel(base);
+    await expect(apply(base, tampered)).rejects.toBeInstanceOf(HashMismatchError);
+    expect(modelsBitEqual(base, before)).toBe(true);
+  });
+
+  it('PULSE7: a successful apply returns new arrays and never aliases the base', async () => {
+    const base = randomModel(12);
+    const next = perturb(base, 13, 0.05);
+    const before = cloneModel(base);
+    const result = await apply(base, await diff(base, next));
+    expect(modelsBitEqual(result, next)).toBe(true);
+    expect(modelsBitEqual(base, before)).toBe(true);
+    result.tensors.forEach((t, i) => expect(t.data.buffer).not.toBe(base.tensors[i]!.data.buffer));
+  });
+
+  it('PULSE9: the hash covers names, dtype, shape, order and bits', async () => {
+    const m = randomModel(14);
+    const h = await hashModel(m);
+    const [a, b] = m.tensors as [Model['tensors'][0], Model['tensors'][0]];
+    const variants: Model[] = [
+      { tensors: [b, a] },
+      { tensors: [{ ...a, name: 'other' }, b] },
+      { tensors: [{ ...a, shape: [a.shape[1]!, a.shape[0]!] }, b] },
+      { tensors: [{ ...a, dtype: 'f16' }, b] },
+      perturb(m, 15, 0.01),
+    ];
+    for (const v of variants) expect(Buffer.from(await hashModel(v)).equals(Buffer.from(h))).toBe(false);
+    expect(Buffer.from(await hashModel(cloneModel(m))).equals(Buffer.from(h))).toBe(true);
+  });
+});

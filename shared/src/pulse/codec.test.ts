@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { apply, decode, diff, encode, InvalidModelError, snapshot, type Model } from './index';
+import { cloneModel, modelsBitEqual, perturb, randomModel, tensor } from './testing';
+
+async function roundTrip(base: Model, next: Model): Promise<Model> {
+  const bytes = encode(await diff(base, next));
+  return apply(base, decode(bytes));
+}
+
+describe('PULSE codec', () => {
+  it.each(['bf16', 'f16', 'f32'] as const)('PULSE2 PULSE3: %s patch round-trips bit for bit', async (dtype) => {
+    const base = randomModel(1, dtype, 40, 50);
+    const next = perturb(base, 2, 0.02);
+    expect(modelsBitEqual(await roundTrip(base, next), next)).toBe(true);
+  });
+
+  it('PULSE2: edge bit patterns (±0, NaN payloads, ±inf, subnormals) survive exactly', async () => {
+    const edges16 = [0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc1, 0xffff, 0x7f81, 0x0001, 0x8001, 0x007f, 0x3f80, 0x7c00, 0xfc00, 0x7e01];
+    const edges32 = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00001, 0xffffffff, 0x7f800001, 1, 0x80000001, 0x007fffff, 0x3f800000];
+    for (const dtype of ['bf16', 'f16', 'f32'] as const) {
+      const edges = dtype === 'f32' ? edges32 : edges16;
+      const n = edges.length;
+      // Every edge value turned into every other one.
+      const base: Model = { tensors: [tensor('t', dtype, [n, n], (i) => edges[Math.floor(i / n)]!)] };
+      const next: Model = { tensors: [tensor('t', dtype, [n, n], (i) => edges[i % n]!)] };
+      const patch = await diff(base, next);
+      expect(modelsBitEqual(await apply(base, decode(encode(patch))), next)).toBe(true);
+      expect(modelsBitEqual(await apply(null, decode(encode(await snapshot(next)))), next)).toBe(true);
+    }
+  });
+
+  it('PULSE2: +0 → −0 and NaN payload changes count as changes', async () => {
+    const base: Model = { tensors: [tensor('t', 'bf16', [3], (i) => [0x0000, 0x7fc0, 0x3f80][i]!)] };
+    const next: Model = { tensors: [tensor('t', 'bf16', [3], (i) => [0x8000, 0x7fc1, 0x3f80][i]!)] };
+    const patch = await diff(base, next);
+    const t = patch.tensors[0]!;
+    expect(t.kind === 'full' ? -1 : Array.from(t.positions)).toEqual([0, 1]);
+    expect(modelsBitEqual(await apply(base, decode(encode(patch))), next)).toBe(true);
+  });
+
+  it('PULSE4: a snapshot rebuilds the model from nothing and is smaller than raw bf16', async () => {
+    const model = randomModel(3, 'bf16', 64, 64);
+    const bytes = encode(await snapshot(model));
+    const decoded = decode(bytes);
+    expect(decoded.baseHash).toBeNull();
+    expect(modelsBitEqual(await apply(null, decoded), model)).toBe(true);
+    expect(bytes.length).toBeLessThan((64 * 64 + 64) * 2);
+  });
+
+  it('PULSE1: scalars, zero-size tensors and empty models round-trip', async () => {
+    const base: Model = {
+      tensors: [tensor('scalar', 'f32', [], () => 0x3f800000), tensor('empty', 'bf16', [0, 7], () => 0), tensor('v', 'f16', [5], (i) => i)],
+    };
+    const next: Model = {
+      tensors: [tensor('scalar', 'f32', [], () => 0x3f800001), tensor('empty', 'bf16', [0, 7], () => 0), tensor('v', 'f16', [5], (i) => i)],
+    };
+    expect(modelsBitEqual(await roundTrip(base, next), next)).toBe(true);
+    expect(modelsBitEqual(await roundTrip({ tensors: [] }, { tensors: [] }), { tensors: [] })).toBe(true);
+  });
+
+  it('PULSE8: added, reshaped and re-typed tensors travel in full; dropped ones disappear; order follows next', async () => {
+    const base: Model = {
+      tensors: [tensor('a', 'bf16', [4, 4], (i) => i), tensor('b', 'bf16', [16], (i) => i), tensor('gone', 'f32', [3], (i) => i)],
+    };
+    const next: Model = {
+      tensors: [tensor('new', 'f16', [2], (i) => i + 7), tensor('b', 'bf16', [4, 4], (i) => i), tensor('a', 'f32', [4, 4], (i) => i)],
+    };
+    const patch = await diff(base, next);
+    expect(patch.tensors.map((t) => t.kind)).toEqual(['full', 'full', 'full']);
+    expect(modelsBitEqual(await apply(base, decode(encode(patch))), next)).toBe(true);
+  });
+
+  it('PULSE10: unchanged tensors cost almost nothing and nudged values use ulp deltas', async () => {
+    const base = randomModel(4, 'bf16', 64, 64);
+    const same = await diff(base, base);
+    expect(same.tensors.every((t) => t.kind === 'ulp' && t.positions.length === 0)).toBe(true);
+    const nudged = await diff(base, perturb(base, 5, 0.01));
+    expect(nudged.tensors[0]!.kind).toBe('ulp');
+  });
+
+  it('PULSE10: re-drawn values switch the tensor to raw new values and stay exact', async () => {
+    const base = randomModel(6, 'bf16', 64, 64);
+    const next = randomModel(7, 'bf16', 64, 64);
+    const patch = await diff(base, next);
+    expect(patch.tensors[0]!.kind).toBe('raw');
+    expect(modelsBitEqual(await apply(base, decode(encode(patch))), next)).toBe(true);
+  });
+
+  it('PULSE10: sign flips are cheap escapes, not huge deltas', async () => {
+    const base = randomModel(8, 'bf16', 64, 64);
+    const flipped: Model = {
+      tensors: base.tensors.map((t) => ({ ...t, data: t.data.map((v, i) => (i % 97 === 0 ? v ^ 0x8000 : v)) })),
+    };
+    const patch = await diff(base, flipped);
+    const t = patch.tensors[0]!;
+    expect(t.kind).toBe('ulp');
+    const flips = t.kind === 'ulp' ? t.signFlips.reduce((a, b) => a + b, 0) : 0;
+    expect(flips).toBe(t.kind === 'ulp' ? t.positions.length : -1);
+    expect(modelsBitEqual(await apply(base, decode(encode(patch))), flipped)).toBe(true);
+  });
+
+  it('PULSE1: malformed models are rejected with InvalidModelError', async () => {
+    const good = randomModel(9);
+    const wrongLength: Model = { tensors: [{ name: 'x', dtype: 'bf16', shape: [3], data: new Uint16Array(2) }] };
+    const wrongType: Model = { tensors: [{ name: 'x', dtype: 'f32', shape: [2], data: new Uint16Array(2) }] };
+    const duplicate: Model = { tensors: [good.tensors[0]!, good.tensors[0]!] };
+    for (const bad of [wrongLength, wrongType, duplicate]) {
+      await expect(diff(good, bad)).rejects.toBeInstanceOf(InvalidModelError);
+      await expect(snapshot(bad)).rejects.toBeInstanceOf(InvalidModelError);
+    }
+  });
+
+  it('PULSE3: hand-made malformed patches are refused by encode', async () => {
+    const base = randomModel(10);
+    const patch = await diff(base, perturb(base, 11, 0.1));
+    const t = patch.tensors[0]!;
+    if (t.kind !== 'ulp' || t.positions.length < 2) throw new Error('fixture should have ulp changes');
+    const unsorted = { ...t, positions: t.positions.slice().reverse() };
+    expect(() => encode({ ...patch, tensors: [unsorted] })).toThrow(InvalidModelError);
+    const noop = { ...t, signFlips: new Uint8Array(t.positions.length), magnitudeDeltas: new Uint32Array(t.positions.length) };
+    expect(() => encode({ ...patch, tensors: [noop] })).toThrow(InvalidModelError);
+  });
+
+  it('PULSE7: diff and encode leave their inputs untouched', async () => {
+    const base = randomModel(12);
+    const next = perturb(base, 13, 0.05);
+    const [b0, n0] = [cloneModel(base), cloneModel(next)];
+    encode(await diff(base, next));
+    expect(modelsBitEqual(base, b0) && modelsBitEqual(next, n0)).toBe(true);
+  });
+});

@@ -1,0 +1,87 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { apply, decode, diff, encode, snapshot, type DType, type Model, type Tensor } from './index';
+import { modelsBitEqual } from './testing';
+
+const dtypeArb = fc.constantFrom<DType>('bf16', 'f16', 'f32');
+const shapeArb = fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 0, maxLength: 3 });
+
+/** Bit patterns biased toward the interesting ones: edges, near-edges, and small nudges of normal weights. */
+function bitsArb(dtype: DType): fc.Arbitrary<number> {
+  const wide = dtype === 'f32';
+  const max = wide ? 0xffffffff : 0xffff;
+  const edges = wide
+    ? [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7fc00001, 0xffffffff, 1, 0x80000001, 0x007fffff, 0x3c23d70a]
+    : [0, 0x8000, 0x7f80, 0xff80, 0x7c00, 0xfc00, 0x7fc1, 0xffff, 1, 0x8001, 0x3c24, 0x03ff];
+  return fc.oneof(fc.constantFrom(...edges), fc.integer({ min: 0, max }));
+}
+
+function tensorArb(name: string): fc.Arbitrary<Tensor> {
+  return fc.tuple(dtypeArb, shapeArb).chain(([dtype, shape]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return fc.array(bitsArb(dtype), { minLength: n, maxLength: n }).map((values) => ({
+      name,
+      dtype,
+      shape,
+      data: dtype === 'f32' ? Uint32Array.from(values) : Uint16Array.from(values),
+    }));
+  });
+}
+
+const modelArb: fc.Arbitrary<Model> = fc
+  .uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 4 })
+  .chain((names) => fc.tuple(...names.map(tensorArb)))
+  .map((tensors) => ({ tensors }));
+
+/** A next version of `base`: some values replaced by nudges (±1..4 ulp, wrapping) or arbitrary bits, maybe a new tensor. */
+function nextArb(base: Model): fc.Arbitrary<Model> {
+  return fc
+    .tuple(
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: -4, max: 4 }), fc.boolean(), fc.nat()), { maxLength: 40 }),
+      fc.option(tensorArb('added-tensor'), { nil: undefined }),
+    )
+    .map(([edits, added]) => {
+      const tensors = base.tensors.map((t) => ({ ...t, data: t.data.slice() }));
+      for (const [where, step, arbitrary, bits] of edits) {
+        const t = tensors[where % Math.max(1, tensors.length)];
+        if (t === undefined || t.data.length === 0) continue;
+        const i = Math.floor(where / 7) % t.data.length;
+        const mask = t.dtype === 'f32' ? 0xffffffff : 0xffff;
+        t.data[i] = arbitrary ? bits & mask : (t.data[i]! + step) & mask;
+      }
+      if (added !== undefined && !tensors.some((t) => t.name === added.name)) tensors.push(added);
+      return { tensors };
+    });
+}
+
+describe('PULSE properties', () => {
+  it('PULSE2 PULSE3: diff → encode → decode → apply reproduces next for any dtypes, shapes and bit patterns', async () => {
+    await fc.assert(
+      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base))), async ([base, next]) => {
+        const result = await apply(base, decode(encode(await diff(base, next))));
+        expect(modelsBitEqual(result, next)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('PULSE4: snapshots round-trip any model', async () => {
+    await fc.assert(
+      fc.asyncProperty(modelArb, async (model) => {
+        expect(modelsBitEqual(await apply(null, decode(encode(await snapshot(model)))), model)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('PULSE3: encoding is deterministic (same patch, same bytes)', async () => {
+    await fc.assert(
+      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base))), async ([base, next]) => {
+        const a = encode(await diff(base, next));
+        const b = encode(decode(a));
+        expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
