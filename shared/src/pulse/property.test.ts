@@ -41,7 +41,7 @@ function nextArb(base: Model): fc.Arbitrary<Model> {
       fc.option(tensorArb('added-tensor'), { nil: undefined }),
     )
     .map(([edits, added]) => {
-      const tensors = base.tensors.map((t) => ({ ...t, data: t.data.slice() }));
+      const tensors: Tensor[] = base.tensors.map((t) => ({ ...t, data: t.data.slice() }));
       for (const [where, step, arbitrary, bits] of edits) {
         const t = tensors[where % Math.max(1, tensors.length)];
         if (t === undefined || t.data.length === 0) continue;
