@@ -1,0 +1,150 @@
+/**
+ * bench:pulse — PULSE against the published reference design and the entropy
+ * bound on a seeded corpus. `--quick` uses a smaller model and fewer repeats,
+ * `--json` prints one JSON object per case. Results also go to bench/results/.
+ *
+ * Throughput is MB of dense weights (the full model size) per second, median
+ * over repeats. Encode = find changes + encode + hash the new model; decode =
+ * decode + apply + check the result hash. The receiver's base hash is known
+ * from its cache in both designs.
+ */
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { deflateRawSync } from 'node:zlib';
+import { init as initZstd } from '@bokuweb/zstd-wasm';
+import { apply, decode, diff, encode, hashModel, type Model } from '../shared/src/pulse/index';
+import { modelsBitEqual } from '../shared/src/pulse/testing';
+import { boundBytes } from './pulse/bound';
+import { buildCorpus, FULL_SIZE, QUICK_SIZE, type CorpusCase } from './pulse/corpus';
+import { decodeReference, encodeReference } from './pulse/reference';
+
+interface CaseResult {
+  case: string;
+  changedFraction: number;
+  fullBytes: number;
+  referenceBytes: number;
+  pulseBytes: number;
+  boundBytes: number;
+  deflatedPulseBytes: number;
+  ratioToFull: number;
+  ratioToReference: number;
+  overBound: number;
+  encodeMBps: number;
+  decodeMBps: number;
+  referenceEncodeMBps: number;
+  referenceDecodeMBps: number;
+  bitExact: boolean;
+}
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const json = args.has('--json');
+const repeats = quick ? 3 : 7;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number[] }> {
+  const ms: number[] = [];
+  let value: T | undefined = await fn(); // warm-up: JIT and WASM instantiation are not what we measure
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    value = await fn();
+    ms.push(performance.now() - t0);
+  }
+  return { value: value!, ms };
+}
+
+function denseBytes(m: Model): number {
+  return m.tensors.reduce((s, t) => s + t.data.byteLength, 0);
+}
+
+function changedCount(base: Model, next: Model): { changed: number; total: number } {
+  let changed = 0;
+  let total = 0;
+  next.tensors.forEach((t, i) => {
+    const b = base.tensors[i]!.data;
+    total += t.data.length;
+    for (let j = 0; j < t.data.length; j++) if (b[j] !== t.data[j]) changed++;
+  });
+  return { changed, total };
+}
+
+async function runCase(c: CorpusCase): Promise<CaseResult> {
+  const fullBytes = denseBytes(c.next);
+  const mb = fullBytes / 1e6;
+  const baseHash = await hashModel(c.base);
+
+  const enc = await timed(async () => encode(await diff(c.base, c.next, { baseHash })));
+  const pulseBytes = enc.value;
+  const dec = await timed(() => apply(c.base, decode(pulseBytes), { baseHash }));
+  const refEnc = await timed(() => encodeReference(c.base, c.next));
+  const refDec = await timed(() => decodeReference(c.base, refEnc.value));
+
+  const { changed, total } = changedCount(c.base, c.next);
+  const bound = boundBytes(c.base, c.next);
+  const mbps = (ms: number[]): number => Math.round((mb / (median(ms) / 1000)) * 10) / 10;
+  const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    case: c.name,
+    changedFraction: round(changed / total, 5),
+    fullBytes,
+    referenceBytes: refEnc.value.length,
+    pulseBytes: pulseBytes.length,
+    boundBytes: bound,
+    deflatedPulseBytes: deflateRawSync(pulseBytes, { level: 9 }).length,
+    ratioToFull: round(fullBytes / pulseBytes.length, 1),
+    ratioToReference: round(refEnc.value.length / pulseBytes.length),
+    overBound: round(pulseBytes.length / Math.max(1, bound) - 1),
+    encodeMBps: mbps(enc.ms),
+    decodeMBps: mbps(dec.ms),
+    referenceEncodeMBps: mbps(refEnc.ms),
+    referenceDecodeMBps: mbps(refDec.ms),
+    bitExact: modelsBitEqual(dec.value, c.next) && modelsBitEqual(refDec.value, c.next),
+  };
+}
+
+function table(results: CaseResult[]): string {
+  const head = ['case', 'changed', 'full MB', 'ref B', 'pulse B', 'bound B', '×full', '×ref', 'vs bound', 'enc MB/s (ref)', 'dec MB/s (ref)', 'exact'];
+  const rows = results.map((r) => [
+    r.case,
+    `${(r.changedFraction * 100).toFixed(2)}%`,
+    (r.fullBytes / 1e6).toFixed(2),
+    String(r.referenceBytes),
+    String(r.pulseBytes),
+    String(r.boundBytes),
+    r.ratioToFull.toFixed(1),
+    r.ratioToReference.toFixed(2),
+    `${r.overBound >= 0 ? '+' : ''}${(r.overBound * 100).toFixed(1)}%`,
+    `${r.encodeMBps} (${r.referenceEncodeMBps})`,
+    `${r.decodeMBps} (${r.referenceDecodeMBps})`,
+    r.bitExact ? 'yes' : 'NO',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  await initZstd();
+  const size = quick ? QUICK_SIZE : FULL_SIZE;
+  const corpus = buildCorpus(size);
+  const results: CaseResult[] = [];
+  for (const c of corpus) {
+    const r = await runCase(c);
+    results.push(r);
+    if (json) console.log(JSON.stringify(r));
+  }
+  if (!json) {
+    console.log(`PULSE vs reference (COO + zstd-1) vs entropy bound; model ${JSON.stringify(size)}, median of ${repeats}`);
+    console.log(table(results));
+  }
+  mkdirSync('bench/results', { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  writeFileSync(`bench/results/pulse-${quick ? 'quick' : 'full'}-${stamp}.jsonl`, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  if (results.some((r) => !r.bitExact)) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,53 @@
+/**
+ * Entropy bound of a patch: per tensor, log2 C(N, n) bits for which n of N
+ * positions changed (uniformly random positions) plus n times the empirical
+ * order-0 entropy of the value deltas. Deltas are measured both as
+ * ordered-integer ulp differences and as (sign flip, magnitude ulp
+ * difference) pairs; the smaller bound is reported, so it is the stricter one.
+ * A coder with richer context than order-0 may go below it.
+ */
+
+import { DTYPES, findChangesCpu, type Model } from '../../shared/src/pulse/index';
+
+function log2Binomial(N: number, n: number): number {
+  const k = Math.min(n, N - n);
+  let bits = 0;
+  for (let i = 0; i < k; i++) bits += Math.log2((N - i) / (k - i));
+  return bits;
+}
+
+function entropyBits(counts: Map<number, number>, total: number): number {
+  let bits = 0;
+  for (const c of counts.values()) bits -= c * Math.log2(c / total);
+  return bits;
+}
+
+function ordered(bits: number, width: number): number {
+  const sign = width === 16 ? 0x8000 : 0x80000000;
+  const mask = width === 16 ? 0xffff : 0xffffffff;
+  return bits & sign ? (~bits & mask) >>> 0 : (bits | sign) >>> 0;
+}
+
+export function boundBytes(base: Model, next: Model): number {
+  let bits = 0;
+  next.tensors.forEach((t, ti) => {
+    const old = base.tensors[ti]!;
+    const positions = findChangesCpu(old.data, t.data);
+    const width = DTYPES[t.dtype].width;
+    const magMask = width === 16 ? 0x7fff : 0x7fffffff;
+    const orderedCounts = new Map<number, number>();
+    const signMagCounts = new Map<number, number>();
+    for (const p of positions) {
+      const o = old.data[p]!;
+      const v = t.data[p]!;
+      const od = ordered(v, width) - ordered(o, width);
+      orderedCounts.set(od, (orderedCounts.get(od) ?? 0) + 1);
+      const flip = (o ^ v) >>> (width - 1);
+      const sm = ((v & magMask) - (o & magMask)) * 2 + flip;
+      signMagCounts.set(sm, (signMagCounts.get(sm) ?? 0) + 1);
+    }
+    const n = positions.length;
+    bits += log2Binomial(t.data.length, n) + Math.min(entropyBits(orderedCounts, n), entropyBits(signMagCounts, n));
+  });
+  return Math.ceil(bits / 8);
+}
