@@ -13,6 +13,11 @@ describe('config', () => {
     expect(result).toMatchObject({ help: false, options: { port: 9000, host: '0.0.0.0', staticDir: 'out', heartbeatMs: 500 } });
   });
 
+  it('OPS1: the static dir follows WEB_OUT_DIR (where vite builds) unless given explicitly', () => {
+    expect(parseConfig([], { WEB_OUT_DIR: 'dist/e2e-web' })).toMatchObject({ options: { staticDir: 'dist/e2e-web' } });
+    expect(parseConfig(['--static', 'x'], { WEB_OUT_DIR: 'dist/e2e-web' })).toMatchObject({ options: { staticDir: 'x' } });
+  });
+
   it('OPS1: ICE servers parse from a JSON list or a comma list of URLs', () => {
     expect(parseIceServers('stun:a.example:3478, turn:b.example')).toEqual([{ urls: 'stun:a.example:3478' }, { urls: 'turn:b.example' }]);
     expect(parseIceServers('[{"urls":["turn:t.example"],"username":"u","credential":"c"}]')).toEqual([{ urls: ['turn:t.example'], username: 'u', credential: 'c' }]);

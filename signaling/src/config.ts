@@ -14,7 +14,7 @@ relays WebRTC handshakes only. In-memory state; no database.
 Options (flag / environment variable, default):
   --port N          PORT          ${C.DEFAULT_PORT}; 0 picks a free port
   --host H          HOST          ${C.DEFAULT_HOST} (this machine only); use 0.0.0.0 to expose on your network
-  --static DIR      STATIC_DIR    ${C.DEFAULT_STATIC_DIR} (output of npm run build)
+  --static DIR      STATIC_DIR    $WEB_OUT_DIR or ${C.DEFAULT_STATIC_DIR} (output of npm run build)
   --ice LIST        ICE_SERVERS   none; JSON list of RTCIceServer, or comma-separated URLs
                                   e.g. stun:stun.l.google.com:19302 (not needed on one machine or a LAN)
   --heartbeat-ms N  HEARTBEAT_MS  ${C.DEFAULT_HEARTBEAT_MS}; a peer missing ${C.HEARTBEAT_MISSES_ALLOWED} pings in a row is dropped
@@ -56,7 +56,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   const options: SignalingServerOptions = {
     port: optionalNumber('port', pick('port', 'PORT'), 0, 65535) ?? C.DEFAULT_PORT,
     host: pick('host', 'HOST') || C.DEFAULT_HOST,
-    staticDir: pick('static', 'STATIC_DIR') || C.DEFAULT_STATIC_DIR,
+    // WEB_OUT_DIR is where vite.config.ts builds when set, so `npm start` serves what it just built.
+    staticDir: pick('static', 'STATIC_DIR') || env.WEB_OUT_DIR || C.DEFAULT_STATIC_DIR,
     iceServers: parseIceServers(pick('ice', 'ICE_SERVERS')),
     heartbeatMs: optionalNumber('heartbeat-ms', pick('heartbeat-ms', 'HEARTBEAT_MS'), 10, 600_000) ?? C.DEFAULT_HEARTBEAT_MS,
     limits,

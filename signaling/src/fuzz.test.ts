@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type Role } from '../../shared/src/protocol/signaling';
 import { authMessage, createIdentity, sign, type Identity } from '../../shared/src/identity';
-import { SignalingClient, type WebSocketConstructor } from '../../web/src/net/signaling-client';
+import { SignalingClient } from '../../web/src/net/signaling-client';
 import { createLogger } from './log';
 import { createSignalingServer, type SignalingServer } from './server';
 import { caps, needs } from './testing/fixtures';
@@ -93,7 +93,7 @@ async function attacker(rng: Rng, identity: Identity): Promise<void> {
 /** A legit pair completing the whole signaling flow; `n` makes its job and provider unique. */
 async function legitFlow(n: number): Promise<void> {
   const make = async (role: Role) =>
-    new SignalingClient({ url: wsUrl, role, identity: await createIdentity(), WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { initialMs: 10, maxMs: 100 } });
+    new SignalingClient({ url: wsUrl, role, identity: await createIdentity(), WebSocket: WebSocket, backoff: { initialMs: 10, maxMs: 100 } });
   const provider = await make('provider');
   const requester = await make('requester');
   const errors: string[] = [];

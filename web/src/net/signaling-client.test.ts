@@ -3,7 +3,11 @@ import { WebSocket } from 'ws';
 import { createIdentity } from '../../../shared/src/identity';
 import { createSignalingServer, type SignalingServer } from '../../../signaling/src/server';
 import { caps, needs, testLogger } from '../../../signaling/src/testing/fixtures';
+import { readFileSync } from 'node:fs';
 import { SignalingClient, backoffDelay, defaultSignalingUrl, type WebSocketConstructor } from './signaling-client';
+
+// Compile-time proof that both the browser's and ws's WebSocket fit the injected constructor.
+export const constructorsFit: WebSocketConstructor[] = [WebSocket, ...(typeof globalThis.WebSocket === 'function' ? [globalThis.WebSocket] : [])];
 
 const servers: SignalingServer[] = [];
 const clients: SignalingClient[] = [];
@@ -19,7 +23,7 @@ async function startServer(port = 0) {
 }
 
 async function client(url: string, role: 'provider' | 'requester') {
-  const c = new SignalingClient({ url, role, identity: await createIdentity(), WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { initialMs: 20, maxMs: 200 } });
+  const c = new SignalingClient({ url, role, identity: await createIdentity(), WebSocket: WebSocket, backoff: { initialMs: 20, maxMs: 200 } });
   clients.push(c);
   return c;
 }
@@ -76,7 +80,7 @@ describe('signaling client', () => {
   it('CLIENT3: a second connection with the same key replaces the first, which stops for good', async () => {
     const { wsUrl } = await startServer();
     const identity = await createIdentity();
-    const make = () => new SignalingClient({ url: wsUrl, role: 'provider', identity, WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { initialMs: 20, maxMs: 200 } });
+    const make = () => new SignalingClient({ url: wsUrl, role: 'provider', identity, WebSocket: WebSocket, backoff: { initialMs: 20, maxMs: 200 } });
     const a = make();
     const b = make();
     clients.push(a, b);
@@ -100,5 +104,12 @@ describe('signaling client', () => {
   it('CLIENT5: derives the signaling URL from the page origin', () => {
     expect(defaultSignalingUrl({ protocol: 'http:', host: 'localhost:8080' })).toBe('ws://localhost:8080/ws');
     expect(defaultSignalingUrl({ protocol: 'https:', host: 'example.org' })).toBe('wss://example.org/ws');
+  });
+
+  it('CLIENT6: the client core is framework- and Node-free (imports only shared/)', () => {
+    const source = readFileSync(new URL('./signaling-client.ts', import.meta.url), 'utf8');
+    const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    for (const spec of imports) expect(spec).toMatch(/^\.\.\/\.\.\/\.\.\/shared\/src\//);
   });
 });

@@ -12,15 +12,17 @@ import {
 } from '../../../shared/src/protocol/signaling';
 import { authMessage, sign, type Identity } from '../../../shared/src/identity';
 
+/** Method-style (bivariant) handler type, so the DOM's and `ws`'s richer event types fit. */
+type EventHandler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
 /** The part of the WHATWG WebSocket this client uses (browser WebSocket and `ws` both fit). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: never) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: never) => void) | null;
+  onmessage: EventHandler<{ data: unknown }> | null;
+  onclose: EventHandler<{ code: number; reason: string }> | null;
+  onerror: EventHandler<never> | null;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
@@ -128,8 +130,10 @@ export class SignalingClient {
     });
   }
 
+  /** Starts connecting; a no-op unless idle or closed. */
   connect(): void {
-    if (this._state === 'connecting' || this._state === 'open') return;
+    if (this._state !== 'idle' && this._state !== 'closed') return;
+    this.attempt = 0;
     this.open();
   }
 
