@@ -70,6 +70,7 @@ interface ProviderLink {
   ready: boolean;
   inFlight: Set<number>;
   computeMsTotal: number;
+  checkedOnce?: boolean;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -239,7 +240,11 @@ export class JobRunner {
       return;
     }
     provider.computeMsTotal += header.computeMs;
-    const spotCheck = this.deps.local && this.random() < this.spec.spotCheckRate;
+    // A provider's first result is always checked (when checks are on at all): a
+    // new key has no history, and a broken backend shows up on its first unit.
+    const firstFromProvider = provider.stats.unitsDone === 0 && !provider.checkedOnce;
+    const spotCheck = this.deps.local && this.spec.spotCheckRate > 0 && (firstFromProvider || this.random() < this.spec.spotCheckRate);
+    if (spotCheck) provider.checkedOnce = true;
     if (spotCheck) {
       // Verification runs on the requester's engine one at a time, off the dispatch path.
       this.spotChecks = this.spotChecks.then(() => this.verifyLocally(provider, unitId, outputs));

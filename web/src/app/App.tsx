@@ -1,0 +1,24 @@
+import { ProviderPage } from '../provider/ProviderPage';
+import { Dashboard } from '../requester/Dashboard';
+import { Landing } from './Landing';
+import { useRoute } from './route-store';
+
+export function App() {
+  const { route, go } = useRoute();
+  return (
+    <div className="app">
+      <header className="topbar">
+        <a className="brand" href="#/" onClick={() => go('home')}>Basilica · Templar</a>
+        <nav>
+          <a href="#/provide" className={route === 'provide' ? 'active' : ''}>Provide compute</a>
+          <a href="#/request" className={route === 'request' ? 'active' : ''}>Run a job</a>
+        </nav>
+      </header>
+      <main>
+        {route === 'provide' && <ProviderPage />}
+        {route === 'request' && <Dashboard />}
+        {route === 'home' && <Landing />}
+      </main>
+    </div>
+  );
+}

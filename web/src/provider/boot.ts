@@ -1,0 +1,56 @@
+/**
+ * Starts this tab as a Basilica provider, once per page: identity from
+ * IndexedDB, capability probe and benchmark, compute worker, signaling.
+ * Each step reports progress so the page can show what is happening.
+ */
+import type { Identity } from '../../../shared/src/identity';
+import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
+import { detectCapabilities, type CapabilityReport } from '../compute';
+import { Observable } from '../core/emitter';
+import { loadOrCreateIdentity } from '../storage/identity-store';
+import { idbStore } from '../storage/kv';
+import { ModelStore } from '../storage/model-store';
+import { ProviderNode } from './provider-node';
+
+export type BootStep = 'identity' | 'benchmark' | 'worker' | 'connect' | 'ready' | 'failed';
+
+export interface BootView {
+  step: BootStep;
+  identity?: Identity;
+  identityCreated?: boolean;
+  report?: CapabilityReport;
+  cachedModels?: number;
+  error?: string;
+}
+
+export interface ProviderRuntime {
+  boot: Observable<BootView>;
+  node: Promise<ProviderNode>;
+}
+
+let runtime: ProviderRuntime | undefined;
+
+export function startProvider(): ProviderRuntime {
+  if (runtime) return runtime;
+  const boot = new Observable<BootView>({ step: 'identity' });
+  const patch = (change: Partial<BootView>) => boot.set({ ...boot.get(), ...change });
+  const node = (async () => {
+    const kv = idbStore();
+    const { identity, created } = await loadOrCreateIdentity(kv, 'provider');
+    const models = new ModelStore(kv);
+    patch({ identity, identityCreated: created, cachedModels: (await models.list()).length, step: 'benchmark' });
+    const report = await detectCapabilities();
+    patch({ report, step: 'worker' });
+    const compute = await workerEngine(report.capabilities.backend);
+    patch({ step: 'connect' });
+    const { client, port } = connectSignaling('provider', identity);
+    const provider = new ProviderNode({ signaling: port, createPeer: webrtcPeers(client), compute, models, capabilities: report.capabilities });
+    provider.start();
+    client.connect();
+    patch({ step: 'ready' });
+    return provider;
+  })();
+  node.catch((error: unknown) => patch({ step: 'failed', error: error instanceof Error ? error.message : String(error) }));
+  runtime = { boot, node };
+  return runtime;
+}

@@ -1,0 +1,79 @@
+import { useState } from 'react';
+import { Badge, formatRate, ProgressBar, shortId, Sparkline, Stat } from '../app/widgets';
+import { outputAsNpy, outputsAsJson } from './downloads';
+import type { JobSummary, Templar } from './templar';
+
+const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad' } as const;
+
+function save(blob: Blob, fileName: string) {
+  const url = URL.createObjectURL(blob);
+  const a = Object.assign(document.createElement('a'), { href: url, download: fileName });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export function JobCard({ job, templar }: { job: JobSummary; templar: Templar }) {
+  const { spec, view } = job;
+  const [error, setError] = useState<string>();
+
+  async function download(kind: 'npy' | 'json') {
+    try {
+      const outputs = await templar.results(spec.id);
+      if (kind === 'json') save(outputsAsJson(spec.id, outputs), `${spec.id}.json`);
+      else for (const output of outputs) save(outputAsNpy(output), `${spec.id}-${output.name}.npy`);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  return (
+    <article className="panel job" data-testid="job-card" data-job-id={spec.id} data-status={view.status}>
+      <div className="panel-head">
+        <h3>{spec.name}</h3>
+        <Badge tone={STATUS_TONE[view.status]}><span data-testid="job-status">{view.status}</span></Badge>
+        <span className="muted">{spec.id} · {spec.model.name} · {spec.rows.toLocaleString()} rows in units of {spec.unitRows}</span>
+      </div>
+      <ProgressBar done={view.done} total={view.total} label={`job ${spec.id} progress`} />
+      <div className="stats">
+        <Stat label="done" value={view.done} testId="units-complete" />
+        <Stat label="in flight" value={view.inFlight} />
+        <Stat label="rows / s" value={formatRate(view.rowsPerSecond)} />
+        <Stat label="spot checks (failed)" value={`${view.spotChecks.checked} (${view.spotChecks.failed})`} />
+        <Stat label="providers" value={view.providers.filter((p) => p.state === 'working').length} testId="provider-count" />
+      </div>
+      {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
+      {view.message ? <p className="muted">{view.message}</p> : null}
+      {view.providers.length ? (
+        <table className="providers">
+          <thead><tr><th>provider</th><th>state</th><th>backend</th><th>GFLOP/s</th><th>units</th><th>failed</th><th>ms / unit</th><th>note</th></tr></thead>
+          <tbody>
+            {view.providers.map((p) => (
+              <tr key={p.peerId}>
+                <td title={p.peerId}>{shortId(p.peerId)}</td>
+                <td>{p.state}{p.modelCached ? ' (model cached)' : ''}</td>
+                <td>{p.backend ?? '—'}</td>
+                <td>{p.gflops?.toFixed(1) ?? '—'}</td>
+                <td>{p.unitsDone}</td>
+                <td>{p.unitsFailed}</td>
+                <td>{p.meanComputeMs ? p.meanComputeMs.toFixed(1) : '—'}</td>
+                <td className="note">{p.note ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : view.status === 'running' ? <p className="muted">Waiting for providers — open the provider page in another tab or on another machine.</p> : null}
+      <div className="actions">
+        {view.status === 'done' ? (
+          <>
+            <button type="button" onClick={() => void download('npy')} data-testid="download-npy">Download .npy</button>
+            <button type="button" onClick={() => void download('json')} data-testid="download-json">Download JSON</button>
+          </>
+        ) : null}
+        {view.status === 'running' ? <button type="button" onClick={() => templar.pause(spec.id)}>Pause</button> : null}
+        {view.status === 'paused' || view.status === 'failed' ? <button type="button" onClick={() => void templar.resume(spec.id)}>Resume</button> : null}
+        <button type="button" className="danger" onClick={() => confirm(`Delete job ${spec.name} and its results?`) && void templar.remove(spec.id)}>Delete</button>
+      </div>
+      {error ? <div className="error" role="alert">{error}</div> : null}
+    </article>
+  );
+}

@@ -1,0 +1,75 @@
+import { useState, type FormEvent } from 'react';
+import { BUILTIN_MODELS } from '../../../shared/src/models';
+import type { JobDraft } from './plan';
+import type { Templar } from './templar';
+
+const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
+
+async function readUpload(input: HTMLInputElement): Promise<{ fileName: string; bytes: Uint8Array } | undefined> {
+  const file = input.files?.[0];
+  if (!file) return undefined;
+  if (file.size > MAX_UPLOAD_BYTES) throw new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MiB; the limit is 256 MiB`);
+  return { fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
+}
+
+export function JobForm({ templar }: { templar: Templar }) {
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
+    setError(undefined);
+    setBusy(true);
+    try {
+      const modelChoice = field('model').value;
+      const modelUpload = modelChoice === 'upload' ? await readUpload(field('modelFile')) : undefined;
+      if (modelChoice === 'upload' && !modelUpload) throw new Error('choose an .onnx file to upload, or pick a built-in model');
+      const inputUpload = await readUpload(field('inputFile'));
+      const draft: JobDraft = {
+        name: field('name').value,
+        model: modelUpload ? { kind: 'upload', ...modelUpload } : { kind: 'builtin', id: modelChoice },
+        inputs: inputUpload ? { kind: 'upload', ...inputUpload } : { kind: 'generated', rows: Number(field('rows').value), seed: Number(field('seed').value) },
+        unitRows: Number(field('unitRows').value),
+        redundancy: Number(field('redundancy').value),
+        spotCheckRate: Number(field('spotCheck').value) / 100,
+        maxProviders: Number(field('maxProviders').value),
+      };
+      await templar.submit(draft);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="panel job-form" onSubmit={(e) => void submit(e)} data-testid="job-form">
+      <h2>New batch-inference job</h2>
+      <label>Name <input name="name" placeholder="optional" maxLength={200} /></label>
+      <label>
+        Model
+        <select name="model" defaultValue={BUILTIN_MODELS[0]?.id} data-testid="model-select">
+          {BUILTIN_MODELS.map((m) => <option key={m.id} value={m.id}>{m.name} — {m.description}</option>)}
+          <option value="upload">Upload my own .onnx…</option>
+        </select>
+      </label>
+      <label>Model file (.onnx) <input name="modelFile" type="file" accept=".onnx" data-testid="model-file" /></label>
+      <fieldset>
+        <legend>Inputs</legend>
+        <label>Rows to generate <input name="rows" type="number" min={1} defaultValue={1024} data-testid="rows" /></label>
+        <label>Seed <input name="seed" type="number" defaultValue={1} data-testid="seed" /></label>
+        <label>…or upload inputs (.npy, or JSON {'{'}"input": [[…]]{'}'}) <input name="inputFile" type="file" accept=".npy,.json" data-testid="input-file" /></label>
+      </fieldset>
+      <div className="row">
+        <label>Unit size (rows) <input name="unitRows" type="number" min={1} defaultValue={16} data-testid="unit-rows" /></label>
+        <label>Redundancy <input name="redundancy" type="number" min={1} max={5} defaultValue={1} data-testid="redundancy" /></label>
+        <label>Spot-check % <input name="spotCheck" type="number" min={0} max={100} defaultValue={5} data-testid="spot-check" /></label>
+        <label>Max providers <input name="maxProviders" type="number" min={1} max={64} defaultValue={8} /></label>
+      </div>
+      {error ? <div className="error" role="alert" data-testid="form-error">{error}</div> : null}
+      <button type="submit" disabled={busy} data-testid="submit-job">{busy ? 'Preparing…' : 'Start job'}</button>
+    </form>
+  );
+}

@@ -1,0 +1,35 @@
+/** Starts Templar once per page: requester identity, signaling, and every stored job (resuming unfinished ones). */
+import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
+import { Observable } from '../core/emitter';
+import { loadOrCreateIdentity } from '../storage/identity-store';
+import { idbStore } from '../storage/kv';
+import { Templar } from './templar';
+import type { ConnectionState } from '../core/ports';
+
+export interface RequesterRuntime {
+  templar: Promise<Templar>;
+  connection: Observable<ConnectionState>;
+  peerId: Observable<string | undefined>;
+}
+
+let runtime: RequesterRuntime | undefined;
+
+export function startRequester(): RequesterRuntime {
+  if (runtime) return runtime;
+  const connection = new Observable<ConnectionState>('connecting');
+  const peerId = new Observable<string | undefined>(undefined);
+  const templar = (async () => {
+    const kv = idbStore();
+    const { identity } = await loadOrCreateIdentity(kv, 'requester');
+    peerId.set(identity.peerId);
+    const { client, port } = connectSignaling('requester', identity);
+    port.on('state', (state) => connection.set(state));
+    // Spot checks run on WebAssembly: on this side it is the backend every browser has.
+    const instance = new Templar({ signaling: port, createPeer: webrtcPeers(client), store: kv, local: () => workerEngine('wasm') });
+    await instance.init();
+    client.connect();
+    return instance;
+  })();
+  runtime = { templar, connection, peerId };
+  return runtime;
+}

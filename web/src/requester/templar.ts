@@ -1,0 +1,143 @@
+/**
+ * Templar: the requester's side of the network. Owns every job in this
+ * browser: plans and stores new ones, resumes unfinished ones after a reload,
+ * and assembles verified results. Framework-free; the dashboard renders `jobs`.
+ */
+import { unitCount, type JobSpec } from '../../../shared/src/jobs/job';
+import { concatRows } from '../../../shared/src/jobs/rows';
+import type { RawTensor } from '../../../shared/src/protocol/peer';
+import { Observable } from '../core/emitter';
+import type { ComputeEngine, PeerFactory, SignalingPort } from '../core/ports';
+import { JobStore } from '../storage/job-store';
+import type { KeyValueStore } from '../storage/kv';
+import { ModelStore } from '../storage/model-store';
+import { JobRunner, type JobView } from './job-runner';
+import { planJob, type JobDraft } from './plan';
+
+export interface JobSummary {
+  spec: JobSpec;
+  view: JobView;
+}
+
+export interface TemplarDeps {
+  signaling: SignalingPort;
+  createPeer: PeerFactory;
+  store: KeyValueStore;
+  /** Engine for spot checks; optional so a requester without one still works (no spot checks). */
+  local?: () => Promise<ComputeEngine>;
+}
+
+export class Templar {
+  readonly jobs = new Observable<JobSummary[]>([]);
+  private readonly store: JobStore;
+  private readonly models: ModelStore;
+  private readonly runners = new Map<string, { runner: JobRunner; off: () => void }>();
+  private readonly summaries = new Map<string, JobSummary>();
+  private localEngine?: Promise<ComputeEngine | undefined>;
+
+  constructor(private readonly deps: TemplarDeps) {
+    this.store = new JobStore(deps.store);
+    this.models = new ModelStore(deps.store);
+  }
+
+  /** Lists stored jobs and resumes the ones that were running when the page closed. */
+  async init(): Promise<void> {
+    for (const spec of await this.store.list()) {
+      const state = await this.store.state(spec.id).catch(() => ({ status: 'failed' as const, message: 'stored state unreadable' }));
+      if (state.status === 'running') await this.run(spec);
+      else this.publish(spec, staticView(spec, state.status, (await this.store.doneUnits(spec.id)).length, state.message));
+    }
+  }
+
+  async submit(draft: JobDraft): Promise<JobSpec> {
+    const planned = await planJob(draft);
+    await this.models.put(planned.spec.model.hash, planned.modelBytes);
+    await this.store.create(planned.spec, planned.inputs);
+    await this.run(planned.spec);
+    return planned.spec;
+  }
+
+  pause(id: string): void {
+    this.runners.get(id)?.runner.stop('paused');
+  }
+
+  async resume(id: string): Promise<void> {
+    if (this.runners.has(id)) return;
+    await this.store.setState(id, { status: 'running' });
+    await this.run(await this.store.spec(id));
+  }
+
+  async remove(id: string): Promise<void> {
+    this.pause(id);
+    this.detach(id);
+    await this.store.delete(id);
+    this.summaries.delete(id);
+    this.emit();
+  }
+
+  /** The job's outputs, assembled in unit order. Only for finished jobs. */
+  async results(id: string): Promise<RawTensor[]> {
+    const spec = await this.store.spec(id);
+    const units = unitCount(spec);
+    const perOutput: RawTensor[][] = spec.outputs.map(() => []);
+    for (let unit = 0; unit < units; unit++) {
+      const outputs = await this.store.unitResult(id, unit);
+      outputs.forEach((t, i) => perOutput[i]?.push(t));
+    }
+    return perOutput.map((parts) => concatRows(parts));
+  }
+
+  private async run(spec: JobSpec): Promise<void> {
+    this.detach(spec.id);
+    const modelBytes = await this.models.get(spec.model.hash);
+    if (!modelBytes) {
+      await this.store.setState(spec.id, { status: 'failed', message: 'the model is no longer stored in this browser' });
+      this.publish(spec, staticView(spec, 'failed', 0, 'the model is no longer stored in this browser; create the job again'));
+      return;
+    }
+    const local = spec.spotCheckRate > 0 ? await this.localEngineOnce() : undefined;
+    const noChecks = spec.spotCheckRate > 0 && !local ? 'spot checks are off: this browser could not start a local engine to re-run units' : undefined;
+    const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
+      signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local,
+    });
+    const off = runner.view.subscribe((view) => {
+      this.publish(spec, view);
+      if (view.status !== 'running') this.detach(spec.id);
+    });
+    this.runners.set(spec.id, { runner, off });
+    if (noChecks) runner.view.set({ ...runner.view.get(), message: noChecks });
+    this.publish(spec, runner.view.get());
+    await runner.start();
+  }
+
+  private localEngineOnce(): Promise<ComputeEngine | undefined> {
+    this.localEngine ??= this.deps.local?.().catch((error: unknown) => {
+      console.warn('local engine for spot checks failed to start', error);
+      return undefined;
+    }) ?? Promise.resolve(undefined);
+    return this.localEngine;
+  }
+
+  private detach(id: string): void {
+    const entry = this.runners.get(id);
+    if (!entry) return;
+    entry.off();
+    this.runners.delete(id);
+  }
+
+  private publish(spec: JobSpec, view: JobView): void {
+    this.summaries.set(spec.id, { spec, view });
+    this.emit();
+  }
+
+  private emit(): void {
+    this.jobs.set([...this.summaries.values()].sort((a, b) => b.spec.createdAt - a.spec.createdAt));
+  }
+}
+
+function staticView(spec: JobSpec, status: JobView['status'], done: number, message?: string): JobView {
+  return {
+    jobId: spec.id, status, total: unitCount(spec), done, inFlight: 0, providers: [], spotChecks: { checked: 0, failed: 0 },
+    duplicatesDiscarded: 0, rowsPerSecond: 0, history: [], message,
+  };
+}
