@@ -1,0 +1,44 @@
+/**
+ * A short matmul benchmark per backend, run through the same worker and
+ * runtime that will do the work, so the figure is what a unit will see.
+ */
+import type { Backend } from '../../../shared/src/protocol/signaling';
+import { matmul256 } from '../../../shared/src/models/matmul-256';
+import { BENCH_BUDGET_MS, BENCH_MAX_ROWS, BENCH_MIN_ROWS, BENCH_PROBE_ROWS, BENCH_RUNS, BENCH_TARGET_RUN_MS } from './constants';
+import { ComputeWorker, type ComputeWorkerOptions } from './client';
+
+export interface BenchmarkResult {
+  backend: Backend;
+  gflops: number;
+  rows: number;
+  /** Median time of one run. */
+  medianMs: number;
+  runs: number;
+}
+
+const BENCH_HASH = `builtin:${matmul256.id}`;
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Benchmarks `backend` in a fresh worker; pass `worker` to measure one already started. */
+export async function benchmarkBackend(backend: Backend, options: ComputeWorkerOptions & { worker?: ComputeWorker } = {}): Promise<BenchmarkResult> {
+  const worker = options.worker ?? (await ComputeWorker.create(backend, options));
+  try {
+    await worker.loadModel(BENCH_HASH, matmul256.build());
+    // A tiny sizing run first, so a slow backend (SwiftShader WebGPU: ~0.2 GFLOP/s) is not handed 512 rows.
+    const probeMs = median(await worker.bench(BENCH_HASH, matmul256.generateInputs(BENCH_PROBE_ROWS, 1), 1, 0));
+    const scaled = Math.round((BENCH_PROBE_ROWS * BENCH_TARGET_RUN_MS) / Math.max(probeMs, 0.05));
+    const rows = Math.max(BENCH_MIN_ROWS, Math.min(BENCH_MAX_ROWS, scaled));
+    const times = await worker.bench(BENCH_HASH, matmul256.generateInputs(rows, 2), BENCH_RUNS, BENCH_BUDGET_MS);
+    const medianMs = median(times);
+    const gflops = (matmul256.flopsPerRow * rows) / (Math.max(medianMs, 1e-3) * 1e6);
+    return { backend, gflops, rows, medianMs, runs: times.length };
+  } finally {
+    if (!options.worker) worker.dispose();
+    else await worker.unloadModel(BENCH_HASH).catch(() => undefined);
+  }
+}
