@@ -60,14 +60,14 @@ export const MAX_LOST_REPLICAS = 3;
  * on its first wrong answer. Measured in bench/trust.ts: 10 keeps the "caught
  * within 20 units" goal for adversaries that cheat on ≥30% of units.
  */
-export const PROBATION_UNITS = 10;
+export const PROBATION_UNITS = 12;
 
 /**
  * After probation the check probability halves every HALF_LIFE_UNITS clean
  * results, down to the policy's sampleRate floor. 10 spends ~14 extra checks per
  * key on the ramp (∑ 2^(-c/10) ≈ 10/ln 2).
  */
-export const HALF_LIFE_UNITS = 10;
+export const HALF_LIFE_UNITS = 5;
 
 /**
  * Default spot-check floor. A key that cheats on fraction f after earning trust
@@ -79,7 +79,7 @@ export const DEFAULT_SAMPLE_RATE = 0.03;
 /** Wilson lower bound z for reputation scores (95% one-sided ≈ 1.645; 1.96 is the common two-sided choice). */
 export const REPUTATION_WILSON_Z = 1.96;
 
-/** A rejected result weighs this many clean ones in the score: a caught wrong answer should sink a key, not dent it. */
+/** A rejected result weighs at least this many clean ones (and at least the key's whole clean history) in the score: a caught wrong answer should sink a key, not dent it. */
 export const REJECTION_WEIGHT = 50;
 
 /** Bounds for untrusted input (receipts, persisted records). */

@@ -47,11 +47,12 @@ describe("Freivalds' check", () => {
       const j = nextInt(rng, m);
       const l = (j + 1 + nextInt(rng, m - 1)) % m;
       const c = honest.slice();
-      c[row * m + j] += 0.01; // far above the ~1e-3 row tolerance, far below a glance
-      c[row * m + l] -= 0.01;
+      c[row * m + j] = c[row * m + j]! + 0.01; // far above the ~1e-3 row tolerance, far below a glance
+      c[row * m + l] = c[row * m + l]! - 0.01;
       if (check(c, p)) cancellingAccepted++;
       const single = honest.slice();
-      single[nextInt(rng, single.length)] += 0.01;
+      const at = nextInt(rng, single.length);
+      single[at] = single[at]! + 0.01;
       if (check(single, p)) singleAccepted++;
     }
     const rate = cancellingAccepted / trials;
@@ -62,8 +63,8 @@ describe("Freivalds' check", () => {
     let slipped = 0;
     for (let t = 0; t < 500; t++) {
       const c = honest.slice();
-      c[3 * m + 1] += 0.01;
-      c[3 * m + 2] -= 0.01;
+      c[3 * m + 1] = c[3 * m + 1]! + 0.01;
+      c[3 * m + 2] = c[3 * m + 2]! - 0.01;
       if (check(c, 1e-6)) slipped++;
     }
     expect(slipped).toBe(0);

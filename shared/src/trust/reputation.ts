@@ -49,13 +49,14 @@ export const ReputationSummarySchema = v.strictObject({
 export type ReputationSummary = v.InferOutput<typeof ReputationSummarySchema>;
 
 /**
- * Wilson lower bound of the success proportion, with each rejection weighing
- * REJECTION_WEIGHT clean results: 0 for a new key, → 1 with a long clean
- * history, and a single caught failure drops a key far below any clean one.
+ * Wilson lower bound of the success proportion, each rejection weighing as
+ * much as the whole clean history (at least REJECTION_WEIGHT results): 0 for a
+ * new key, → 1 with a long clean history, and one caught failure caps a key
+ * below 1/2, under any clean key with a couple of dozen units.
  */
 export function reputationScore(r: Pick<ProviderReputation, 'accepted' | 'rejected'>): number {
   const good = r.accepted;
-  const n = good + r.rejected * REJECTION_WEIGHT;
+  const n = good + r.rejected * Math.max(REJECTION_WEIGHT, good);
   if (n === 0) return 0;
   const z = REPUTATION_WILSON_Z;
   const p = good / n;

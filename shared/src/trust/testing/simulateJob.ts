@@ -1,0 +1,210 @@
+/**
+ * A seeded, sequential simulation of one job through JobVerifier: honest
+ * providers on different simulated backends, optionally one adversary, units
+ * computed for real (a small MLP). Used by jobVerifier.test.ts and bench/trust.ts.
+ * Compute is counted in units (every unit costs the same FLOPs).
+ */
+import { toleranceFor } from '../adapterClass';
+import { compareTensors } from '../compare';
+import { JobVerifier, type VerifierAction } from '../jobVerifier';
+import type { JobPolicy } from '../policy';
+import { nextFloat, nextInt, seededRandom, type RandomSource } from '../random';
+import { ReputationBook } from '../reputation';
+import type { ResultTensor } from '../tensor';
+import { BACKEND_VARIANTS, corrupt, makeMlp, mlpForward, randomMatrix, type BackendVariant, type Corruption, type Mlp } from './backends';
+
+export interface AdversarySpec {
+  variant: BackendVariant;
+  corruption: Corruption;
+  /** Fraction of the units it is given on which it returns a wrong result. */
+  fraction: number;
+}
+
+export interface SimConfig {
+  seed: number;
+  units: number;
+  rows: number;
+  sizes: number[];
+  honest: BackendVariant[];
+  adversary?: AdversarySpec;
+  policy: JobPolicy;
+}
+
+export interface SimMetrics {
+  units: number;
+  /** Extra computations spent on checks (replicas, requester re-execution) / units. */
+  overhead: number;
+  /** The same, over units first opened after the adversary was excluded (whole job when none was). */
+  overheadAfterExclusion: number;
+  /** Units re-run because an excluded key had vouched for them alone / units. */
+  rerunFraction: number;
+  caught: boolean;
+  /** Results the adversary returned up to and including the one that excluded it. */
+  adversaryUnitsUntilCaught: number | null;
+  wrongReturned: number;
+  /** Wrong results kept out of the final output (caught, or re-run after exclusion) / wrong returned. */
+  detectionRate: number;
+  honestResults: number;
+  honestRejected: number;
+  /** Final outputs that differ from the reference beyond the cross-class tolerance. */
+  wrongInOutput: number;
+}
+
+/** Honest outputs are deterministic per (unit, backend): cache them across runs that share a seed. */
+export class UnitCache {
+  readonly mlp: Mlp;
+  private readonly inputs: Float32Array[] = [];
+  private readonly outputs = new Map<string, Float32Array>();
+  constructor(readonly seed: number, readonly rows: number, readonly sizes: number[]) {
+    const rng = seededRandom(seed);
+    this.mlp = makeMlp(rng, sizes);
+    this.inputRng = seededRandom(seed ^ 0x5eed);
+  }
+  private readonly inputRng: RandomSource;
+  input(unit: number): Float32Array {
+    while (this.inputs.length <= unit) this.inputs.push(randomMatrix(this.inputRng, this.rows * this.sizes[0]!, 1));
+    return this.inputs[unit]!;
+  }
+  output(unit: number, variant: BackendVariant): Float32Array {
+    const key = `${unit}/${variant.name}`;
+    let out = this.outputs.get(key);
+    if (!out) {
+      out = mlpForward(this.mlp, this.input(unit), this.rows, variant);
+      this.outputs.set(key, out);
+    }
+    return out;
+  }
+}
+
+const REFERENCE = BACKEND_VARIANTS.find((v) => v.name === 'cpu-reference')!;
+
+export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed, config.rows, config.sizes)): SimMetrics {
+  // Independent streams: the verifier's draws, the scheduler's choices and the adversary's coin never share state.
+  const rng = seededRandom(config.seed * 7919 + 1);
+  const verifierRng = seededRandom(config.seed * 104_729 + 2);
+  const adversaryRng = seededRandom(config.seed * 15_485_863 + 3);
+  const dims = [config.rows, config.sizes.at(-1)!];
+  const tensor = (data: Float32Array): ResultTensor => ({ dtype: 'float32', dims, data });
+  const providers = config.honest.map((variant, i) => ({ id: `honest-${i}`.padEnd(43, '_'), variant, adversary: false }));
+  const adversaryId = 'adversary'.padEnd(43, '_');
+  if (config.adversary) providers.push({ id: adversaryId, variant: config.adversary.variant, adversary: true });
+  const byId = new Map(providers.map((p) => [p.id, p]));
+
+  const verifier = new JobVerifier<ResultTensor>({
+    jobId: `sim-${config.seed}`,
+    policy: config.policy,
+    reputation: new ReputationBook(() => 0),
+    agree: (a, b) => compareTensors(a.result, b.result, toleranceFor(a.adapterClass, b.adapterClass, config.policy.tolerance)).agree,
+    rng: verifierRng,
+  });
+
+  const m = { verification: 0, verificationAfter: 0, openedAfter: 0, reruns: 0, adversaryResults: 0, wrongReturned: 0, honestResults: 0, honestRejected: 0 };
+  let caughtAt: number | null = null;
+  const wrongUnits = new Map<string, boolean>(); // `${unit}/${peer}` → result was wrong
+  let lastAdversaryOutput: Float32Array | undefined;
+  const final = new Map<number, Float32Array>();
+  const firstDispatch = new Set<number>(); // units whose primary computation is already counted
+  const openedAfterExclusion = new Set<number>();
+
+  const countCheck = (unit: number) => {
+    m.verification++;
+    if (openedAfterExclusion.has(unit)) m.verificationAfter++;
+  };
+
+  const compute = (unit: number, peerId: string): VerifierAction<ResultTensor>[] => {
+    const p = byId.get(peerId)!;
+    let out = cache.output(unit, p.variant);
+    if (p.adversary) {
+      m.adversaryResults++;
+      if (nextFloat(adversaryRng) < config.adversary!.fraction) {
+        const other = unit > 0 ? cache.output(nextInt(adversaryRng, unit), REFERENCE) : undefined;
+        out = corrupt(out, config.adversary!.corruption, { rng: adversaryRng, previousOwn: lastAdversaryOutput, otherUnit: other });
+        m.wrongReturned++;
+        wrongUnits.set(`${unit}/${peerId}`, true);
+      }
+      lastAdversaryOutput = out;
+    } else m.honestResults++;
+    return verifier.resultArrived(unit, { peerId, adapterClass: p.variant.adapterClass, result: tensor(out) });
+  };
+
+  const active = () => providers.filter((p) => !verifier.isExcluded(p.id));
+  const queue: VerifierAction<ResultTensor>[] = [];
+  const open = (unit: number, rerun: boolean) => {
+    const live = active();
+    const primary = live[nextInt(rng, live.length)]!.id;
+    if (caughtAt !== null || !config.adversary) openedAfterExclusion.add(unit);
+    if (openedAfterExclusion.has(unit)) m.openedAfter++;
+    if (rerun) m.reruns++;
+    firstDispatch.delete(unit);
+    const actions = verifier.openUnit(unit, primary);
+    // the primary goes first; the verifier's first dispatch includes it
+    queue.push(...actions.map((a) => (a.kind === 'dispatch' ? { ...a, avoid: [...a.avoid, `primary:${primary}`] } : a)));
+  };
+
+  const drain = () => {
+    while (queue.length) {
+      const a = queue.shift()!;
+      if (a.kind === 'accept') final.set(a.unitId, a.result.data as Float32Array);
+      else if (a.kind === 'exclude') {
+        const p = byId.get(a.peerId)!;
+        if (p.adversary) caughtAt ??= m.adversaryResults;
+        else m.honestRejected++;
+        for (const unit of a.rerun) {
+          final.delete(unit);
+          open(unit, true);
+        }
+      } else if (a.kind === 'reexecute') {
+        countCheck(a.unitId);
+        queue.push(...verifier.resultArrived(a.unitId, { peerId: 'requester', adapterClass: REFERENCE.adapterClass, result: tensor(cache.output(a.unitId, REFERENCE)), trusted: true }));
+      } else if (a.kind === 'dispatch') {
+        const primaryTag = a.avoid.find((x) => x.startsWith('primary:'));
+        const avoid = new Set(a.avoid);
+        const chosen: string[] = [];
+        if (primaryTag) chosen.push(primaryTag.slice('primary:'.length));
+        const free = active().filter((p) => !avoid.has(p.id) && !chosen.includes(p.id));
+        while (chosen.length < a.count && free.length) chosen.push(free.splice(nextInt(rng, free.length), 1)[0]!.id);
+        for (const id of chosen) verifier.dispatched(a.unitId, id);
+        if (chosen.length < a.count) {
+          countCheck(a.unitId); // nobody left to ask: the requester runs it
+          queue.push(...verifier.resultArrived(a.unitId, { peerId: 'requester', adapterClass: REFERENCE.adapterClass, result: tensor(cache.output(a.unitId, REFERENCE)), trusted: true }));
+        }
+        for (const id of chosen) {
+          if (firstDispatch.has(a.unitId)) countCheck(a.unitId);
+          else firstDispatch.add(a.unitId);
+          queue.push(...compute(a.unitId, id));
+        }
+      }
+    }
+  };
+
+  for (let unit = 0; unit < config.units; unit++) {
+    open(unit, false);
+    drain();
+  }
+
+  let wrongInOutput = 0;
+  let wrongKept = 0;
+  for (let unit = 0; unit < config.units; unit++) {
+    const out = final.get(unit);
+    const ok = out && compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree;
+    if (!ok) wrongInOutput++;
+  }
+  for (const key of wrongUnits.keys()) {
+    const unit = Number(key.split('/')[0]);
+    const out = final.get(unit);
+    if (!out || !compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree) wrongKept++;
+  }
+  return {
+    units: config.units,
+    overhead: m.verification / config.units,
+    overheadAfterExclusion: m.openedAfter > 0 ? m.verificationAfter / m.openedAfter : 0,
+    rerunFraction: m.reruns / config.units,
+    caught: caughtAt !== null,
+    adversaryUnitsUntilCaught: caughtAt,
+    wrongReturned: m.wrongReturned,
+    detectionRate: m.wrongReturned > 0 ? 1 - Math.min(wrongKept, m.wrongReturned) / m.wrongReturned : 1,
+    honestResults: m.honestResults,
+    honestRejected: m.honestRejected,
+    wrongInOutput,
+  };
+}
