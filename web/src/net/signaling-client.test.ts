@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { authMessage, verify } from '../../../shared/src/identity';
 import { createIdentity } from '../../../shared/src/identity';
 import { createSignalingServer, type SignalingServer } from '../../../signaling/src/server';
 import { caps, needs, testLogger } from '../../../signaling/src/testing/fixtures';
@@ -111,5 +112,35 @@ describe('signaling client', () => {
     const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
     expect(imports.length).toBeGreaterThan(0);
     for (const spec of imports) expect(spec).toMatch(/^\.\.\/\.\.\/\.\.\/shared\/src\//);
+  });
+
+  it('CLIENT7: a server that goes silent (half-open socket) is dropped and reconnected to', async () => {
+    // A fake server that authenticates properly, then never answers anything again.
+    const fake = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => fake.once('listening', r));
+    let connections = 0;
+    fake.on('connection', (ws) => {
+      connections++;
+      const nonce = 'n'.repeat(43);
+      let role = '';
+      ws.send(JSON.stringify({ type: 'challenge', v: 1, nonce, expiresInMs: 30_000 }));
+      ws.on('message', async (data) => {
+        const m = JSON.parse(String(data)) as { type: string; role: string; publicKey: string; signature: string };
+        if (m.type === 'hello') role = m.role;
+        if (m.type === 'auth' && (await verify(m.publicKey, authMessage(nonce, role), m.signature))) {
+          ws.send(JSON.stringify({ type: 'welcome', peerId: m.publicKey, iceServers: [], heartbeatMs: 20 }));
+        }
+      });
+    });
+    const { port } = fake.address() as { port: number };
+    const c = await client(`ws://127.0.0.1:${port}/ws`, 'provider');
+    c.connect();
+    await c.once('welcome');
+    expect(await c.once('disconnected')).toMatchObject({ code: 4003, willReconnect: true });
+    await c.once('welcome');
+    expect(connections).toBe(2);
+    c.close();
+    for (const ws of fake.clients) ws.terminate();
+    await new Promise((r) => fake.close(r));
   });
 });

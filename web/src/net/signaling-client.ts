@@ -87,6 +87,8 @@ export class SignalingClient {
   private _iceServers: IceServer[] = [];
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private livenessTimer: ReturnType<typeof setInterval> | null = null;
+  private lastHeard = 0;
   private readonly handlers = new Map<keyof SignalingEvents, Set<Handler<never>>>();
   private readonly backoff: BackoffOptions;
   private readonly random: () => number;
@@ -140,6 +142,7 @@ export class SignalingClient {
   /** Closes for good; no reconnect. */
   close(): void {
     this.clearRetry();
+    this.stopLiveness();
     this.setState('closed');
     const ws = this.ws;
     this.ws = null;
@@ -207,14 +210,17 @@ export class SignalingClient {
     ws.onerror = () => {
       // The close event follows and carries what we act on.
     };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      const willReconnect = this._state !== 'closed' && !FINAL_CLOSES.has(ev.code);
-      this.emit('disconnected', { code: ev.code, reason: ev.reason, willReconnect });
-      if (willReconnect) this.scheduleRetry();
-      else this.setState('closed');
-    };
+    ws.onclose = (ev) => this.onSocketGone(ws, ev.code, ev.reason);
+  }
+
+  private onSocketGone(ws: WebSocketLike, code: number, reason: string): void {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.stopLiveness();
+    const willReconnect = this._state !== 'closed' && !FINAL_CLOSES.has(code);
+    this.emit('disconnected', { code, reason, willReconnect });
+    if (willReconnect) this.scheduleRetry();
+    else this.setState('closed');
   }
 
   private async onFrame(ws: WebSocketLike, data: unknown): Promise<void> {
@@ -228,6 +234,7 @@ export class SignalingClient {
       return;
     }
     const message: ServerMessage = decoded.message;
+    this.lastHeard = Date.now();
     switch (message.type) {
       case 'challenge': {
         const { role, identity, client } = this.options;
@@ -242,6 +249,7 @@ export class SignalingClient {
         this._iceServers = message.iceServers;
         this.setState('open');
         this.resume(ws);
+        this.startLiveness(ws, message.heartbeatMs);
         this.emit('welcome', message);
         return;
       case 'error': {
@@ -271,6 +279,30 @@ export class SignalingClient {
       this.retryTimer = null;
       if (this._state !== 'closed') this.open();
     }, delay);
+  }
+
+  /**
+   * Browsers answer WebSocket pings but cannot see them, so a half-open socket
+   * (laptop sleep, dead NAT) would look open forever. We send an app-level ping
+   * every heartbeatMs and drop the socket after 2.5 intervals of silence (SPEC CLIENT7).
+   */
+  private startLiveness(ws: WebSocketLike, heartbeatMs: number): void {
+    this.stopLiveness();
+    if (heartbeatMs <= 0) return;
+    this.livenessTimer = setInterval(() => {
+      if (this.ws !== ws) return this.stopLiveness();
+      if (Date.now() - this.lastHeard > heartbeatMs * 2.5) {
+        ws.onclose = null;
+        ws.close(CloseCode.normal, 'server silent');
+        return this.onSocketGone(ws, CloseCode.heartbeatTimeout, 'no reply from server');
+      }
+      if (ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'ping', t: Date.now() } satisfies ClientMessage));
+    }, heartbeatMs);
+  }
+
+  private stopLiveness(): void {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = null;
   }
 
   private clearRetry(): void {
