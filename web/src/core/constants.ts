@@ -26,3 +26,11 @@ export const SPOT_CHECK_ATOL = 1e-5;
 
 /** Slots a provider announces: jobs it serves at once. One keeps its GPU to one model. */
 export const PROVIDER_SLOTS = 1;
+
+/**
+ * Reconnect attempts to a provider the server still pairs with us after its
+ * data channel died, spaced by DELAY × attempt. Three covers a network blip or
+ * a tab that was briefly frozen; beyond that the provider is handed back.
+ */
+export const MAX_PEER_RECONNECTS = 3;
+export const PEER_RECONNECT_DELAY_MS = 1_000;

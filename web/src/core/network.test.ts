@@ -165,4 +165,20 @@ describe('provider and requester cores over in-memory ports', () => {
     expect(a.node.view.get().unitsDone).toBe(64);
     expect(b.node.view.get().unitsDone).toBe(64);
   });
+
+  it('NET7: data channels that die while the server still pairs the peers are re-established; the job completes', async () => {
+    const hub = new FakeHub();
+    const a = startProvider(hub, 'provider-a', f, 2);
+    const { spec, inputs } = await makeJob();
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    await runner.start();
+    await until(() => runner.view.get().done >= 10);
+    peers.cutAll();
+    await until(() => runner.view.get().status === 'done');
+    expect(await results(jobs, spec)).toEqual(expected(inputs));
+    // One session before the cut, at least one after it.
+    expect(a.node.view.get().log.filter((line) => line.includes('paired with requester')).length).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -6,7 +6,7 @@
  * Framework-free: the React page only renders `view`.
  */
 import { decodePeerMessage, encodePeerMessage, PeerStream, packTensors, unpackTensors, type PeerHeader } from '../../../shared/src/protocol/peer';
-import type { Capabilities } from '../../../shared/src/protocol/signaling';
+import type { Capabilities, SignalPayload } from '../../../shared/src/protocol/signaling';
 import { PROVIDER_SLOTS } from '../core/constants';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, ConnectionState, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
@@ -90,7 +90,7 @@ export class ProviderNode {
       }),
       signaling.on('matched', (m) => this.openSession(m.jobId, m.peerId)),
       signaling.on('unmatched', (m) => this.closeSession(this.sessions.get(sessionKey(m.jobId, m.peerId)), `unmatched: ${m.reason}`)),
-      signaling.on('signal', (s) => this.sessions.get(sessionKey(s.jobId, s.from))?.peer.signal(s.payload)),
+      signaling.on('signal', (s) => this.onSignal(s.jobId, s.from, s.payload)),
       signaling.on('error', (e) => this.log(`server: ${e.message}`)),
     );
   }
@@ -112,9 +112,27 @@ export class ProviderNode {
     this.log(paused ? 'paused: no new work will be accepted' : 'resumed');
   }
 
-  private openSession(jobId: string, requesterId: string): void {
+  /**
+   * The server relays signals only between paired peers, so a signal proves the
+   * pairing. An offer always starts a new connection (data channels never
+   * renegotiate): the requester is reconnecting after its side of the link died.
+   */
+  private onSignal(jobId: string, requesterId: string, payload: SignalPayload): void {
     const key = sessionKey(jobId, requesterId);
-    this.closeSession(this.sessions.get(key), 'replaced by a new pairing');
+    let session = this.sessions.get(key);
+    if (payload.type === 'offer' && session?.link) {
+      this.closeSession(session, 'requester reconnected');
+      session = undefined;
+    }
+    if (!session) session = this.openSession(jobId, requesterId);
+    session.peer.signal(payload);
+  }
+
+  private openSession(jobId: string, requesterId: string): Session {
+    const key = sessionKey(jobId, requesterId);
+    const existing = this.sessions.get(key);
+    // Matched again (e.g. after a server restart) while the data channel still works: keep it.
+    if (existing && existing.view.state !== 'closed') return existing;
     const peer = this.deps.createPeer({
       initiator: false,
       onSignal: (payload) => this.deps.signaling.send({ type: 'signal', to: requesterId, jobId, payload }),
@@ -133,6 +151,7 @@ export class ProviderNode {
       },
       (error: unknown) => this.closeSession(session, `connection failed: ${String(error)}`),
     );
+    return session;
   }
 
   /** Closes `session` if it is still the current one for its key: a late event of an old pairing must not end a new one. */

@@ -17,7 +17,7 @@ import {
   type PeerHeader, type PeerHeaderOf, type RawTensor,
 } from '../../../shared/src/protocol/peer';
 import type { Capabilities } from '../../../shared/src/protocol/signaling';
-import { PEER_CONNECT_TIMEOUT_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
+import { MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
@@ -71,6 +71,8 @@ interface ProviderLink {
   inFlight: Set<number>;
   computeMsTotal: number;
   checkedOnce?: boolean;
+  /** Reconnects tried since this provider last completed a unit. */
+  reconnects: number;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -78,6 +80,8 @@ export class JobRunner {
   readonly view: Observable<JobView>;
   private queue!: UnitQueue;
   private readonly providers = new Map<string, ProviderLink>();
+  /** Providers the server currently pairs with this job. */
+  private readonly paired = new Set<string>();
   private readonly candidates = new Map<number, { peerId: string; outputs: RawTensor[] }>();
   private readonly meter: ThroughputMeter;
   private readonly unsubscribe: (() => void)[] = [];
@@ -106,8 +110,16 @@ export class JobRunner {
     this.unsubscribe.push(
       // Every (re)connect: the server forgot the job, so open it again. Providers re-pair.
       signaling.on('welcome', () => this.openJob()),
-      signaling.on('matched', (m) => m.jobId === this.spec.id && this.connectProvider(m.peerId, m.capabilities)),
-      signaling.on('unmatched', (m) => m.jobId === this.spec.id && this.dropProvider(this.providers.get(m.peerId), 'gone', m.reason)),
+      signaling.on('matched', (m) => {
+        if (m.jobId !== this.spec.id) return;
+        this.paired.add(m.peerId);
+        this.connectProvider(m.peerId, m.capabilities);
+      }),
+      signaling.on('unmatched', (m) => {
+        if (m.jobId !== this.spec.id) return;
+        this.paired.delete(m.peerId);
+        this.dropProvider(this.providers.get(m.peerId), 'gone', m.reason);
+      }),
       signaling.on('signal', (s) => s.jobId === this.spec.id && this.providers.get(s.from)?.peer.signal(s.payload)),
     );
     this.openJob();
@@ -137,20 +149,28 @@ export class JobRunner {
       this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
       return;
     }
-    this.dropProvider(existing, 'gone', 'paired again');
+    // Matched again (e.g. after a server restart) while our data channel still works: keep it.
+    if (existing && existing.stats.state !== 'gone') {
+      if (capabilities) existing.stats = { ...existing.stats, backend: capabilities.backend, gflops: capabilities.gflops };
+      return;
+    }
     const peer = this.deps.createPeer({
       initiator: true,
       onSignal: (payload) => this.deps.signaling.send({ type: 'signal', to: peerId, jobId: this.spec.id, payload }),
     });
     const provider: ProviderLink = {
       stats: {
-        peerId, state: 'connecting', backend: capabilities?.backend, gflops: capabilities?.gflops,
+        peerId, state: 'connecting', backend: capabilities?.backend ?? existing?.stats.backend, gflops: capabilities?.gflops ?? existing?.stats.gflops,
         unitsDone: existing?.stats.unitsDone ?? 0, unitsFailed: existing?.stats.unitsFailed ?? 0, meanComputeMs: 0,
       },
-      peer, ready: false, inFlight: new Set(), computeMsTotal: 0,
+      peer, ready: false, inFlight: new Set(), computeMsTotal: 0, reconnects: existing?.reconnects ?? 0,
     };
     this.providers.set(peerId, provider);
-    provider.timer = setTimeout(() => !provider.link && this.dropProvider(provider, 'gone', 'data channel did not open in time'), PEER_CONNECT_TIMEOUT_MS);
+    provider.timer = setTimeout(() => {
+      if (provider.link) return;
+      this.dropProvider(provider, 'gone', 'data channel did not open in time');
+      this.reconnectLater(provider);
+    }, PEER_CONNECT_TIMEOUT_MS);
     this.refresh();
     peer.ready.then(
       (link) => {
@@ -158,11 +178,36 @@ export class JobRunner {
         if (this.providers.get(peerId) !== provider) return link.close();
         provider.link = link;
         link.onMessage((_stream, bytes) => this.onMessage(provider, bytes));
-        link.onClose((reason) => this.dropProvider(provider, 'gone', `channel closed: ${reason}`));
+        link.onClose((reason) => {
+          this.dropProvider(provider, 'gone', `channel closed: ${reason}`);
+          this.reconnectLater(provider);
+        });
         this.send(provider, { type: 'job', v: PEER_PROTOCOL_VERSION, jobId: this.spec.id, modelHash: this.spec.model.hash, modelBytes: this.deps.modelBytes.length });
       },
-      (error: unknown) => this.dropProvider(provider, 'gone', `connection failed: ${String(error)}`),
+      (error: unknown) => {
+        this.dropProvider(provider, 'gone', `connection failed: ${String(error)}`);
+        this.reconnectLater(provider);
+      },
     );
+  }
+
+  /**
+   * The data channel died but the server still pairs us: connect again, a few
+   * times with growing pauses, then give the provider back so the matchmaker
+   * can assign another.
+   */
+  private reconnectLater(provider: ProviderLink): void {
+    const peerId = provider.stats.peerId;
+    if (this.view.get().status !== 'running' || !this.paired.has(peerId)) return;
+    if (provider.reconnects >= MAX_PEER_RECONNECTS) {
+      this.paired.delete(peerId);
+      this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+      return;
+    }
+    provider.reconnects++;
+    setTimeout(() => {
+      if (this.providers.get(peerId) === provider && this.paired.has(peerId) && this.view.get().status === 'running') this.connectProvider(peerId, undefined);
+    }, PEER_RECONNECT_DELAY_MS * provider.reconnects);
   }
 
   /** Ends `provider` if it is still the current link for its peer: a late event of an old pairing must not end a new one. */
@@ -295,6 +340,7 @@ export class JobRunner {
       this.patch({ duplicatesDiscarded: this.view.get().duplicatesDiscarded + 1 });
       return;
     }
+    provider.reconnects = 0;
     provider.stats = { ...provider.stats, unitsDone: provider.stats.unitsDone + 1, meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1) };
     if (verdict === 'more') return this.refresh();
     const canonical = this.candidates.get(unitId)?.outputs ?? outputs;

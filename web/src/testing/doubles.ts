@@ -136,15 +136,17 @@ class MemoryLink implements MessageLink {
 }
 
 /** Peers that "connect" when an offer reaches the answerer and its answer comes back. */
-export function memoryPeerFactory(): PeerFactory {
+export function memoryPeerFactory(): PeerFactory & { cutAll(): void } {
   const pending = new Map<string, { link: MemoryLink; resolve: (link: MessageLink) => void }>();
+  const links: MemoryLink[] = [];
   let counter = 0;
-  return ({ initiator, onSignal }) => {
+  const factory: PeerFactory = ({ initiator, onSignal }) => {
     let resolveReady!: (link: MessageLink) => void;
     let rejectReady!: (error: Error) => void;
     const ready = new Promise<MessageLink>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
     ready.catch(() => undefined);
     const link = new MemoryLink();
+    links.push(link);
     if (initiator) {
       const id = `peer-${++counter}`;
       pending.set(id, { link, resolve: resolveReady });
@@ -170,6 +172,11 @@ export function memoryPeerFactory(): PeerFactory {
     };
     return handle;
   };
+  /** Every data channel dies at once (as on a network change) while the server keeps the pairings. */
+  const cutAll = () => {
+    for (const link of links.splice(0)) link.close('network lost');
+  };
+  return Object.assign(factory, { cutAll });
 }
 
 /** A float32 engine running `fn` elementwise on the first input; output named `y`. */
