@@ -46,7 +46,7 @@ test.describe('compute layer', () => {
     expect(capabilities.gflops).toBe(capabilities.measured[capabilities.backend]);
     expect(report.reason).toMatch(/GFLOP\/s/);
     test.info().annotations.push({ type: 'measured GFLOP/s', description: `wasm ${wasm}, webgpu ${webgpu}; ${report.reason}` });
-    console.log(`measured GFLOP/s: wasm ${wasm}, webgpu ${webgpu} — ${report.reason}`);
+    console.log(`measured GFLOP/s: wasm ${wasm}, webgpu ${webgpu} — ${report.reason}; runs: ${JSON.stringify(report.benchmarks)}`);
   });
 
   for (const model of BUILTIN_MODELS) {

@@ -4,7 +4,7 @@
  */
 import type { Backend } from '../../../shared/src/protocol/signaling';
 import { matmul256 } from '../../../shared/src/models/matmul-256';
-import { BENCH_BUDGET_MS, BENCH_MAX_ROWS, BENCH_MIN_ROWS, BENCH_PROBE_ROWS, BENCH_RUNS, BENCH_TARGET_RUN_MS } from './constants';
+import { BENCH_BUDGET_MS, BENCH_MAX_ROWS, BENCH_MIN_ROWS, BENCH_PROBE_ROWS, BENCH_RUNS, BENCH_SIZING_FRACTION, BENCH_SIZING_STEPS, BENCH_TARGET_RUN_MS } from './constants';
 import { ComputeWorker, type ComputeWorkerOptions } from './client';
 
 export interface BenchmarkResult {
@@ -18,6 +18,22 @@ export interface BenchmarkResult {
 
 const BENCH_HASH = `builtin:${matmul256.id}`;
 
+/**
+ * Rows for a run of about BENCH_TARGET_RUN_MS, found from tiny runs upwards so a
+ * slow backend (SwiftShader WebGPU: ~0.05–0.2 GFLOP/s) is never handed a big one.
+ * Rescales more than once because small runs are dominated by fixed costs.
+ */
+async function sizeRuns(worker: ComputeWorker): Promise<number> {
+  let rows = BENCH_PROBE_ROWS;
+  for (let step = 0; step < BENCH_SIZING_STEPS; step++) {
+    const ms = median(await worker.bench(BENCH_HASH, matmul256.generateInputs(rows, 1), 1, 0));
+    if (ms >= BENCH_SIZING_FRACTION * BENCH_TARGET_RUN_MS || rows >= BENCH_MAX_ROWS) break;
+    // Grow at most 16× per step: the estimate from a tiny run is pessimistic, not reliable.
+    rows = Math.min(rows * 16, Math.round((rows * BENCH_TARGET_RUN_MS) / Math.max(ms, 0.01)));
+  }
+  return Math.max(BENCH_MIN_ROWS, Math.min(BENCH_MAX_ROWS, rows));
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -29,10 +45,7 @@ export async function benchmarkBackend(backend: Backend, options: ComputeWorkerO
   const worker = options.worker ?? (await ComputeWorker.create(backend, options));
   try {
     await worker.loadModel(BENCH_HASH, matmul256.build());
-    // A tiny sizing run first, so a slow backend (SwiftShader WebGPU: ~0.2 GFLOP/s) is not handed 512 rows.
-    const probeMs = median(await worker.bench(BENCH_HASH, matmul256.generateInputs(BENCH_PROBE_ROWS, 1), 1, 0));
-    const scaled = Math.round((BENCH_PROBE_ROWS * BENCH_TARGET_RUN_MS) / Math.max(probeMs, 0.05));
-    const rows = Math.max(BENCH_MIN_ROWS, Math.min(BENCH_MAX_ROWS, scaled));
+    const rows = await sizeRuns(worker);
     const times = await worker.bench(BENCH_HASH, matmul256.generateInputs(rows, 2), BENCH_RUNS, BENCH_BUDGET_MS);
     const medianMs = median(times);
     const gflops = (matmul256.flopsPerRow * rows) / (Math.max(medianMs, 1e-3) * 1e6);

@@ -17,11 +17,18 @@ export const WASM_MAX_BUFFER_BYTES = 2 * 1024 ** 3;
 
 /** Rows of matmul-256 in the first, sizing run of a benchmark (1 MFLOP: ~5 ms on SwiftShader WebGPU at 0.2 GFLOP/s). */
 export const BENCH_PROBE_ROWS = 4;
-/** Each timed run should take about this long: long enough to swamp timer and dispatch noise. */
-export const BENCH_TARGET_RUN_MS = 25;
-/** Row bounds for timed runs: 512 rows is 67 MFLOP, ~2 ms at the ~30 GFLOP/s WASM reaches here. */
+/**
+ * Each timed run should take about this long: long enough that the ~0.3 ms fixed
+ * cost per run (feeds, dispatch, read-back; measured here) is noise.
+ */
+export const BENCH_TARGET_RUN_MS = 10;
+/** Sizing runs stop once a run takes at least this fraction of the target. */
+export const BENCH_SIZING_FRACTION = 0.5;
+/** At most this many sizing runs (each doubles as a warm-up). */
+export const BENCH_SIZING_STEPS = 4;
+/** Row bounds for timed runs: 1024 rows is 134 MFLOP (1 MiB of input), ~6 ms at the ~20 GFLOP/s WASM reaches here. */
 export const BENCH_MIN_ROWS = 4;
-export const BENCH_MAX_ROWS = 512;
+export const BENCH_MAX_ROWS = 1024;
 /** Timed runs per backend (median of these), and the wall-clock budget they must fit in. */
 export const BENCH_RUNS = 5;
 export const BENCH_BUDGET_MS = 300;

@@ -23,8 +23,9 @@ export function isTensor(value: unknown): value is Tensor {
 }
 
 const TensorSchema = v.custom<Tensor>(isTensor, 'not a valid tensor (dtype, dims, typed array of matching length)');
+/** valibot's record drops `__proto__`, `constructor` and `prototype` keys, so a map cannot poison prototypes. */
 const TensorMapSchema = v.pipe(
-  v.record(v.pipe(v.string(), v.maxLength(256), v.check((k) => k !== '__proto__', 'reserved name')), TensorSchema),
+  v.record(v.pipe(v.string(), v.maxLength(256)), TensorSchema),
   v.check((m) => Object.keys(m).length <= 256, 'too many tensors'),
 );
 const Id = v.pipe(v.number(), v.integer(), v.minValue(0));

@@ -44,7 +44,7 @@ export function probeWasm(): WasmProbe {
 export async function probeWebGpu(): Promise<WebGpuProbeResult> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) {
-    const reason = isSecureContext ? 'this browser has no WebGPU (navigator.gpu is missing)' : 'WebGPU needs a secure context (https or localhost)';
+    const reason = typeof isSecureContext !== 'boolean' || isSecureContext ? 'this browser has no WebGPU (navigator.gpu is missing)' : 'WebGPU needs a secure context (https or localhost)';
     return { available: false, reason };
   }
   let adapter: GPUAdapter | null;
