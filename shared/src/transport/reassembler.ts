@@ -128,6 +128,8 @@ export class Reassembler {
     }
     const partial = this.partials.get(stream);
     if (!partial || partial.messageId !== messageId) {
+      // A stream carries one message at a time, so the one in progress is broken too.
+      this.drop(stream);
       return { kind: 'error', error: new FrameError(`frame ${chunkIndex} of message ${messageId} on stream ${stream} continues no message in progress`, where) };
     }
     const fail = (why: string): ReassemblyResult => {

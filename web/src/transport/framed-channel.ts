@@ -10,6 +10,8 @@ import {
   ChannelClosedError,
   ChannelFailedError,
   ChunkScheduler,
+  DEFAULT_MAX_PARTIAL_BYTES,
+  LimitError,
   HIGH_WATER_MARK_BYTES,
   MAX_WIRE_MESSAGE_BYTES,
   Reassembler,
@@ -58,6 +60,9 @@ export class FramedChannel {
   private nextMessageId = 0;
   private pumpQueued = false;
   private closedWith: { reason: TransportError | undefined } | undefined;
+  private readonly held: FramedMessage[] = [];
+  private heldBytes = 0;
+  private readonly holdLimit: number;
 
   constructor(
     /** The underlying channel; this object owns its handlers from now on. */
@@ -67,6 +72,7 @@ export class FramedChannel {
   ) {
     this.highWaterMark = options.highWaterMark ?? HIGH_WATER_MARK_BYTES;
     this.reassembler = new Reassembler(hasher, options.limits);
+    this.holdLimit = options.limits?.maxPartialBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
     channel.binaryType = 'arraybuffer';
     channel.bufferedAmountLowThreshold = Math.min(options.lowWaterMark ?? BUFFERED_AMOUNT_LOW_THRESHOLD, this.highWaterMark);
     channel.onbufferedamountlow = () => this.pump();
@@ -104,9 +110,17 @@ export class FramedChannel {
     });
   }
 
-  /** Every complete, hash-checked message, on any stream. Returns an unsubscribe function. */
+  /**
+   * Every complete, hash-checked message, on any stream. Returns an unsubscribe
+   * function. Messages that arrive while no listener is subscribed (e.g. the
+   * peer spoke first, before `ready` resolved here) are held, up to the
+   * partial-bytes limit, and delivered in order, in a microtask, to the
+   * listeners subscribed by then.
+   */
   onMessage(listener: Listener<FramedMessage>): () => void {
-    return subscribe(this.messageListeners, listener);
+    const off = subscribe(this.messageListeners, listener);
+    if (this.held.length > 0) queueMicrotask(() => this.releaseHeld());
+    return off;
   }
 
   /** Errors about one message (integrity, limits, framing); the channel stays open. */
@@ -191,10 +205,30 @@ export class FramedChannel {
     const result = this.reassembler.push(new Uint8Array(data));
     if (result.kind === 'message') {
       this.stats.messagesReceived++;
-      for (const listener of this.messageListeners) listener(result.message);
+      this.deliver(result.message);
     } else if (result.kind === 'error') {
       this.report(result.error);
     }
+  }
+
+  private deliver(message: FramedMessage): void {
+    if (this.messageListeners.size > 0 && this.held.length === 0) {
+      for (const listener of this.messageListeners) listener(message);
+      return;
+    }
+    if (this.heldBytes + message.bytes.length > this.holdLimit) {
+      this.report(new LimitError(`message ${message.messageId} dropped: ${this.heldBytes} bytes already wait for a listener`, message));
+      return;
+    }
+    this.held.push(message);
+    this.heldBytes += message.bytes.length;
+  }
+
+  private releaseHeld(): void {
+    if (this.messageListeners.size === 0) return;
+    const held = this.held.splice(0);
+    this.heldBytes = 0;
+    for (const message of held) for (const listener of this.messageListeners) listener(message);
   }
 
   private report(error: TransportError): void {
