@@ -59,6 +59,13 @@ test.describe('compute layer', () => {
     }
   }
 
+  test('WASM runs multi-threaded from the built app (pthread workers load our own .mjs)', async ({ page }) => {
+    expect(await page.evaluate(() => crossOriginIsolated), 'pages are served with COOP/COEP').toBe(true);
+    const result = await page.evaluate(() => window.computeHarness!.checkModel('matmul-256', 'wasm', 32, 2));
+    expect(result.numThreads).toBe(2);
+    expect(result.ok, result.message).toBe(true);
+  });
+
   test('rejects bad uploads with clear errors', async ({ page }) => {
     const text = [...new TextEncoder().encode('name,value\nfoo,1\n')];
     const notOnnx = await page.evaluate((bytes) => window.computeHarness!.validateUpload(bytes, 'onnx'), text);

@@ -34,10 +34,10 @@ const harness = {
   },
 
   /** Runs built-in model `id` on `backend` over `rows` seeded rows and compares with the TS reference. */
-  async checkModel(id: string, backend: Backend, rows: number): Promise<ModelCheck> {
+  async checkModel(id: string, backend: Backend, rows: number, numThreads?: number): Promise<ModelCheck> {
     const model = getBuiltinModel(id);
     if (!model) throw new Error(`no built-in model ${id}`);
-    const worker = await ComputeWorker.create(backend);
+    const worker = await ComputeWorker.create(backend, numThreads === undefined ? {} : { numThreads });
     try {
       const hash = `builtin:${id}`;
       await worker.loadModel(hash, model.build());

@@ -63,7 +63,7 @@ export class ComputeWorker {
     worker.onmessageerror = () => this.fail(new ComputeError('bad-message', 'a message from the compute worker could not be read'));
   }
 
-  /** Number of threads the worker's runtime uses; set once ready. */
+  /** Threads the runtime uses: as requested once ready, as the runtime settled it after the first model loads. */
   numThreads = 1;
   ortVersion = '';
 
@@ -85,7 +85,8 @@ export class ComputeWorker {
   /** Loads a model under its content hash; loading the same hash again is a no-op. */
   async loadModel(hash: string, bytes: Uint8Array): Promise<{ inputNames: string[]; outputNames: string[] }> {
     // Copy: the model bytes usually stay cached on the page.
-    const { inputNames, outputNames } = await this.request({ type: 'load', hash, bytes: bytes.slice() }, 'loaded');
+    const { inputNames, outputNames, numThreads } = await this.request({ type: 'load', hash, bytes: bytes.slice() }, 'loaded');
+    this.numThreads = numThreads;
     return { inputNames, outputNames };
   }
 

@@ -38,7 +38,7 @@ export function echoWorker(): FakeWorker {
       case 'init':
         return { type: 'ready', id: r.id, backend: r['backend'], numThreads: 1, ortVersion: 'fake' };
       case 'load':
-        return { type: 'loaded', id: r.id, hash: r['hash'], inputNames: ['x'], outputNames: ['y'] };
+        return { type: 'loaded', id: r.id, hash: r['hash'], inputNames: ['x'], outputNames: ['y'], numThreads: 1 };
       case 'run':
         return { type: 'result', id: r.id, outputs: { y: (r['inputs'] as Record<string, unknown>)['x'] }, ms: 1 };
       case 'bench':

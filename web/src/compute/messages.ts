@@ -51,7 +51,8 @@ export const WorkerErrorCodeSchema = v.picklist<ComputeErrorCode[]>([
 
 export const WorkerResponseSchema = v.variant('type', [
   v.strictObject({ type: v.literal('ready'), id: Id, backend: BackendSchema, numThreads: v.number(), ortVersion: v.string() }),
-  v.strictObject({ type: v.literal('loaded'), id: Id, hash: Hash, inputNames: v.array(v.string()), outputNames: v.array(v.string()) }),
+  /** `numThreads` as the runtime settled it when it started (it drops to 1 without cross-origin isolation). */
+  v.strictObject({ type: v.literal('loaded'), id: Id, hash: Hash, inputNames: v.array(v.string()), outputNames: v.array(v.string()), numThreads: v.number() }),
   v.strictObject({ type: v.literal('result'), id: Id, outputs: TensorMapSchema, ms: v.number() }),
   v.strictObject({ type: v.literal('bench-result'), id: Id, timesMs: v.array(v.number()) }),
   v.strictObject({ type: v.literal('unloaded'), id: Id }),

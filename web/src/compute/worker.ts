@@ -72,6 +72,7 @@ async function init(id: number, wanted: Backend, numThreads: number): Promise<vo
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new ComputeError('backend-unavailable', 'WebGPU has no adapter here (GPU blocklisted or disabled); use the WASM backend');
   }
+  // On WebGPU the CPU only runs the few ops the EP lacks; pthreads there would cost workers and memory for nothing.
   configureOrt(wanted === 'webgpu' ? 1 : numThreads);
   backend = wanted;
   reply({ type: 'ready', id, backend: wanted, numThreads: ort.env.wasm.numThreads ?? 1, ortVersion: ort.env.versions.web ?? 'unknown' });
@@ -89,7 +90,7 @@ async function load(id: number, hash: string, bytes: Uint8Array): Promise<void> 
     sessions.set(hash, session);
   }
   const session = sessions.get(hash)!;
-  reply({ type: 'loaded', id, hash, inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
+  reply({ type: 'loaded', id, hash, inputNames: [...session.inputNames], outputNames: [...session.outputNames], numThreads: ort.env.wasm.numThreads ?? 1 });
 }
 
 function describeLoadFailure(e: unknown): ComputeError {
