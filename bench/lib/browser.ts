@@ -53,6 +53,11 @@ export async function serveStatic(dir: string, port = 0): Promise<StaticServer> 
   const root = resolve(dir);
   const server: Server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
+    // Same probe as the signaling server, so Playwright's webServer check reuses this one.
+    if (path === '/healthz') {
+      response.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
     let file = normalize(join(root, path));
     if (file !== root && !file.startsWith(root + sep)) {
       response.writeHead(403).end();
