@@ -18,6 +18,8 @@ export interface AdversarySpec {
   corruption: Corruption;
   /** Fraction of the units it is given on which it returns a wrong result. */
   fraction: number;
+  /** Results it returns honestly first, to earn trust (a "late cheater"). */
+  startAfter?: number;
 }
 
 export interface SimConfig {
@@ -41,7 +43,11 @@ export interface SimMetrics {
   caught: boolean;
   /** Results the adversary returned up to and including the one that excluded it. */
   adversaryUnitsUntilCaught: number | null;
+  /** Wrong results it returned up to and including the one that excluded it (1 = caught on its first). */
+  adversaryWrongUntilCaught: number | null;
   wrongReturned: number;
+  /** Wrong results among the adversary's first EARLY_UNITS results that were accepted, even if re-run later (goal: 0). */
+  escapedEarly: number;
   /** Wrong results kept out of the final output (caught, or re-run after exclusion) / wrong returned. */
   detectionRate: number;
   honestResults: number;
@@ -76,13 +82,17 @@ export class UnitCache {
   }
 }
 
+/** The issue's goal: every wrong result within an adversary's first 20 units is caught. */
+export const EARLY_UNITS = 20;
+
 const REFERENCE = BACKEND_VARIANTS.find((v) => v.name === 'cpu-reference')!;
 
 export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed, config.rows, config.sizes)): SimMetrics {
   // Independent streams: the verifier's draws, the scheduler's choices and the adversary's coin never share state.
   const rng = seededRandom(config.seed * 7919 + 1);
   const verifierRng = seededRandom(config.seed * 104_729 + 2);
-  const adversaryRng = seededRandom(config.seed * 15_485_863 + 3);
+  const corruptionSalt = [...(config.adversary?.corruption ?? '')].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 0);
+  const adversaryRng = seededRandom((config.seed * 15_485_863 + 3 + corruptionSalt) >>> 0);
   const dims = [config.rows, config.sizes.at(-1)!];
   const tensor = (data: Float32Array): ResultTensor => ({ dtype: 'float32', dims, data });
   const providers = config.honest.map((variant, i) => ({ id: `honest-${i}`.padEnd(43, '_'), variant, adversary: false }));
@@ -100,11 +110,13 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
 
   const m = { verification: 0, verificationAfter: 0, openedAfter: 0, reruns: 0, adversaryResults: 0, wrongReturned: 0, honestResults: 0, honestRejected: 0 };
   let caughtAt: number | null = null;
-  const wrongUnits = new Map<string, boolean>(); // `${unit}/${peer}` → result was wrong
+  let caughtAtWrong: number | null = null;
+  const wrongUnits = new Map<string, number>(); // `${unit}/${peer}` → index of that result among the adversary's results
   let lastAdversaryOutput: Float32Array | undefined;
   const final = new Map<number, Float32Array>();
   const firstDispatch = new Set<number>(); // units whose primary computation is already counted
   const openedAfterExclusion = new Set<number>();
+  const acceptedEarly = new Set<number>(); // units where a wrong result among the adversary's first EARLY_UNITS was accepted, even if re-run later
 
   const countCheck = (unit: number) => {
     m.verification++;
@@ -116,11 +128,11 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
     let out = cache.output(unit, p.variant);
     if (p.adversary) {
       m.adversaryResults++;
-      if (nextFloat(adversaryRng) < config.adversary!.fraction) {
+      if (nextFloat(adversaryRng) < config.adversary!.fraction && m.adversaryResults > (config.adversary!.startAfter ?? 0)) {
         const other = unit > 0 ? cache.output(nextInt(adversaryRng, unit), REFERENCE) : undefined;
         out = corrupt(out, config.adversary!.corruption, { rng: adversaryRng, previousOwn: lastAdversaryOutput, otherUnit: other });
         m.wrongReturned++;
-        wrongUnits.set(`${unit}/${peerId}`, true);
+        wrongUnits.set(`${unit}/${peerId}`, m.adversaryResults);
       }
       lastAdversaryOutput = out;
     } else m.honestResults++;
@@ -144,10 +156,17 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
   const drain = () => {
     while (queue.length) {
       const a = queue.shift()!;
-      if (a.kind === 'accept') final.set(a.unitId, a.result.data as Float32Array);
+      if (a.kind === 'accept') {
+        final.set(a.unitId, a.result.data as Float32Array);
+        const index = wrongUnits.get(`${a.unitId}/${adversaryId}`);
+        if (index !== undefined && index <= EARLY_UNITS && a.providers.includes(adversaryId)) acceptedEarly.add(a.unitId);
+      }
       else if (a.kind === 'exclude') {
         const p = byId.get(a.peerId)!;
-        if (p.adversary) caughtAt ??= m.adversaryResults;
+        if (p.adversary) {
+          caughtAt ??= m.adversaryResults;
+          caughtAtWrong ??= m.wrongReturned;
+        }
         else m.honestRejected++;
         for (const unit of a.rerun) {
           final.delete(unit);
@@ -192,7 +211,9 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
   for (const key of wrongUnits.keys()) {
     const unit = Number(key.split('/')[0]);
     const out = final.get(unit);
-    if (!out || !compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree) wrongKept++;
+    if (!out || !compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree) {
+      wrongKept++;
+    }
   }
   return {
     units: config.units,
@@ -201,7 +222,9 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
     rerunFraction: m.reruns / config.units,
     caught: caughtAt !== null,
     adversaryUnitsUntilCaught: caughtAt,
+    adversaryWrongUntilCaught: caughtAtWrong,
     wrongReturned: m.wrongReturned,
+    escapedEarly: acceptedEarly.size,
     detectionRate: m.wrongReturned > 0 ? 1 - Math.min(wrongKept, m.wrongReturned) / m.wrongReturned : 1,
     honestResults: m.honestResults,
     honestRejected: m.honestRejected,
