@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { QuorumStateError } from './errors';
 import { freivaldsCheck } from './freivalds';
 import { JobVerifier, type VerifierAction } from './jobVerifier';
 import { DEFAULT_POLICY, resolvePolicy } from './policy';
@@ -91,6 +92,7 @@ describe('job verifier', () => {
     const jv = new JobVerifier<Float32Array>({ jobId: 'job-00002', policy: DEFAULT_POLICY, reputation: new ReputationBook(), agree: () => false, algebraicCheck: check, rng });
     const good = matmul(a, b, n, k, m, BACKEND_VARIANTS[2]!);
     jv.openUnit(0, key('h'));
+    expect(() => jv.resultArrived(0, { peerId: key('h'), adapterClass: 'x', result: good })).toThrow(QuorumStateError); // never sent to h
     jv.dispatched(0, key('h'));
     expect(jv.resultArrived(0, { peerId: key('h'), adapterClass: 'x', result: good })).toMatchObject([{ kind: 'accept', checked: true }]);
     const wrong = good.slice();

@@ -108,6 +108,7 @@ export class JobVerifier<R> {
     if (!replica.trusted) this.options.reputation.recordPending(replica.peerId);
     unit.results.set(replica.peerId, replica);
     if (this.options.algebraicCheck && !replica.trusted) {
+      if (!unit.quorum.isOutstanding(replica.peerId)) throw new QuorumStateError(`no replica outstanding for ${replica.peerId}`);
       this.open.delete(unitId);
       if (this.options.algebraicCheck(unitId, replica.result)) {
         this.options.reputation.recordAccepted(replica.peerId, true);

@@ -69,6 +69,11 @@ export class UnitQuorum<R> {
     return this.settled ? 'accepted' : 'open';
   }
 
+  /** Whether `peerId` was sent this unit and has not answered or been lost. */
+  isOutstanding(peerId: PeerId): boolean {
+    return this.outstanding.has(peerId);
+  }
+
   /** The first action: how many replicas to send. */
   start(): QuorumAction<R> {
     return this.next();
