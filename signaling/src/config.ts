@@ -9,7 +9,8 @@ import type { SignalingServerOptions } from './server';
 export const HELP = `Usage: npm run serve -- [options]     (npm start builds the web app first)
 
 Runs the signaling server: serves the web app, pairs providers with requesters,
-relays WebRTC handshakes only. In-memory state; no database.
+relays WebRTC handshakes only. In-memory state; no database. With --data the
+public receipt log is also kept on disk and re-verified at every start.
 
 Options (flag / environment variable, default):
   --port N          PORT          ${C.DEFAULT_PORT}; 0 picks a free port
@@ -21,6 +22,7 @@ Options (flag / environment variable, default):
   --msg-rate N      MSG_RATE      ${C.MESSAGES_PER_SECOND} messages/s per connection (burst ${C.MESSAGE_BURST})
   --conn-rate N     CONN_RATE     ${C.CONNECTIONS_PER_SECOND} new connections/s per IP (burst ${C.CONNECTION_BURST})
   --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
+  --data DIR        DATA_DIR      none (receipt log in memory); else DIR/${C.RECEIPT_LOG_FILE}, append-only
                     LOG_LEVEL     info (debug | info | warn | error | silent); logs are JSON lines on stdout
   -h, --help        show this help
 `;
@@ -42,7 +44,7 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     flags.set(name, value);
   }
   const pick = (flag: string, envName: string) => flags.get(flag) ?? env[envName];
-  const known = ['port', 'host', 'static', 'ice', 'heartbeat-ms', 'msg-rate', 'conn-rate', 'max-conns-per-ip'];
+  const known = ['port', 'host', 'static', 'ice', 'heartbeat-ms', 'msg-rate', 'conn-rate', 'max-conns-per-ip', 'data'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new ConfigError(`unknown option --${name} (see --help)`);
 
   const limits: Partial<HubLimits> = {};
@@ -62,6 +64,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     heartbeatMs: optionalNumber('heartbeat-ms', pick('heartbeat-ms', 'HEARTBEAT_MS'), 10, 600_000) ?? C.DEFAULT_HEARTBEAT_MS,
     limits,
   };
+  const dataDir = pick('data', 'DATA_DIR');
+  if (dataDir) options.dataDir = dataDir;
   return { help: false, options };
 }
 

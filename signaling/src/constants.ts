@@ -78,3 +78,38 @@ export const SHUTDOWN_GRACE_MS = 2_000;
 
 /** Open jobs per requester: a dashboard runs a handful; this bounds server memory per key. */
 export const MAX_JOBS_PER_REQUESTER = 32;
+
+// ---------------------------------------------------------------- trust (SPEC TRUST-S*)
+
+/**
+ * Receipts per requester connection: a bucket of 2,048 refilled at 256/s, on top
+ * of the message bucket (RATE3). A 10,000-unit job credited at its end is ~160
+ * batches of 64 and drains in ~40 s; each receipt costs one Ed25519 verify and
+ * two SHA-256 (~0.1 ms in Node 20 here), so one requester can use at most ~3% of a core.
+ */
+export const RECEIPT_BURST = 2_048;
+export const RECEIPTS_PER_SECOND = 256;
+
+/**
+ * Entries the receipt log may hold. The log and its indexes live in memory
+ * (~1 KiB per entry with the per-provider index), so 1,000,000 is ~1 GiB: the
+ * most a small self-hosted box should give it. Past it receipts get `log-full`.
+ */
+export const MAX_LOG_ENTRIES = 1_000_000;
+
+/** A receipt issued further in the future than this (requester clock ahead of ours) is refused: `lastCreditedAt` must not be forgeable forward. */
+export const MAX_RECEIPT_CLOCK_SKEW_MS = 10 * 60_000;
+
+/** Leaderboard rows: 100 by default fills a landing-page table; 1,000 caps the cost of one request. */
+export const LEADERBOARD_DEFAULT_LIMIT = 100;
+export const LEADERBOARD_MAX_LIMIT = 1_000;
+
+/** `minRequesters` above this is pointless for a volunteer network and would only multiply cached views. */
+export const LEADERBOARD_MAX_MIN_REQUESTERS = 16;
+
+/** Log entries per page of /receipts/:id and /log: 100 by default; 500 (~300 KiB of JSON) at most. */
+export const LOG_PAGE_DEFAULT = 100;
+export const LOG_PAGE_MAX = 500;
+
+/** File name of the receipt log inside --data DIR: one JSON log entry per line, append-only. */
+export const RECEIPT_LOG_FILE = 'receipts.jsonl';

@@ -18,3 +18,16 @@ export class ProtocolError extends Error {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** The receipt log file does not verify at start-up (SPEC TRUST-S6): the server refuses to start. */
+export class ReceiptLogFileError extends Error {
+  override readonly name = 'ReceiptLogFileError';
+  constructor(
+    readonly path: string,
+    /** 1-based line number of the first bad line. */
+    readonly line: number,
+    why: string,
+  ) {
+    super(`receipt log ${path}, line ${line}: ${why}. The file was edited or damaged; restore it from a backup, or move it away to start a new log.`);
+  }
+}

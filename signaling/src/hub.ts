@@ -11,6 +11,7 @@ import { authMessage, verify } from '../../shared/src/identity';
 import { randomId } from '../../shared/src/bytes';
 import * as C from './constants';
 import { ProtocolError } from './errors';
+import { TrustLedger } from './ledger';
 import type { Logger } from './log';
 import { Matchmaker, type MatchEvent } from './matchmaker';
 import type { Metrics } from './metrics';
@@ -28,6 +29,8 @@ export interface HubLimits {
   oversizeStrikes: number;
   maxBufferedBytes: number;
   maxJobsPerRequester: number;
+  receiptBurst: number;
+  receiptsPerSecond: number;
 }
 
 export const DEFAULT_LIMITS: HubLimits = {
@@ -41,6 +44,8 @@ export const DEFAULT_LIMITS: HubLimits = {
   oversizeStrikes: C.OVERSIZE_STRIKES,
   maxBufferedBytes: C.MAX_BUFFERED_BYTES,
   maxJobsPerRequester: C.MAX_JOBS_PER_REQUESTER,
+  receiptBurst: C.RECEIPT_BURST,
+  receiptsPerSecond: C.RECEIPTS_PER_SECOND,
 };
 
 export interface HubOptions {
@@ -51,6 +56,8 @@ export interface HubOptions {
   now: () => number;
   log: Logger;
   metrics: Metrics;
+  /** The receipt log, leaderboard and reports; in memory when not given. */
+  ledger?: TrustLedger;
 }
 
 interface Connection {
@@ -68,6 +75,8 @@ interface Connection {
   status?: { busy: number; paused: boolean };
   closed: boolean;
   bucket: TokenBucket;
+  /** Receipts, counted one token each (SPEC TRUST-S8). */
+  receiptBucket: TokenBucket;
   rateStrikes: number;
   protocolStrikes: number;
   oversizeStrikes: number;
@@ -78,20 +87,24 @@ interface Connection {
 }
 
 const PROVIDER_ONLY = new Set<ClientMessage['type']>(['announce', 'status']);
-const REQUESTER_ONLY = new Set<ClientMessage['type']>(['job-open', 'job-close', 'release']);
+const REQUESTER_ONLY = new Set<ClientMessage['type']>(['job-open', 'job-close', 'release', 'receipts', 'report']);
 
 const peerKey = (role: Role, peerId: string) => `${role} ${peerId}`;
 
 export class Hub {
   private readonly conns = new Set<Connection>();
   private readonly byPeer = new Map<string, Connection>();
-  private readonly matchmaker = new Matchmaker();
+  private readonly matchmaker: Matchmaker;
+  readonly ledger: TrustLedger;
   private readonly admission: IpAdmission;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private nextId = 1;
   private shuttingDown = false;
 
   constructor(private readonly options: HubOptions) {
+    const ledger = options.ledger ?? new TrustLedger({ now: options.now });
+    this.ledger = ledger;
+    this.matchmaker = new Matchmaker((id) => ledger.summary(id).rejected);
     this.admission = new IpAdmission(options.limits, options.now);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
     this.heartbeat.unref?.();
@@ -100,6 +113,7 @@ export class Hub {
       return Object.entries(counts).map(([role, value]) => ({ labels: { role }, value }));
     });
     options.metrics.gauge('signaling_providers', 'Providers that have announced.', () => [{ labels: {}, value: this.matchmaker.providerCount }]);
+    options.metrics.gauge('signaling_receipt_log_entries', 'Entries in the receipt log.', () => [{ labels: {}, value: ledger.head.length }]);
     options.metrics.gauge('signaling_jobs_open', 'Jobs open across all requesters.', () => [{ labels: {}, value: this.matchmaker.jobCount }]);
   }
 
@@ -134,6 +148,7 @@ export class Hub {
       nonceUsed: false,
       closed: false,
       bucket: new TokenBucket(limits.messageBurst, limits.messagesPerSecond, now),
+      receiptBucket: new TokenBucket(limits.receiptBurst, limits.receiptsPerSecond, now),
       rateStrikes: 0,
       protocolStrikes: 0,
       oversizeStrikes: 0,
@@ -223,6 +238,10 @@ export class Hub {
         if (!events) return this.sendError(conn, 'not-paired', `${message.peerId} is not matched to job ${message.jobId}`);
         return this.deliver(events);
       }
+      case 'receipts':
+        return this.onReceipts(conn, peerId, message);
+      case 'report':
+        return this.onReport(conn, peerId, message);
       case 'signal':
         return this.relay(conn, peerId, conn.role, message);
       case 'ping':
@@ -262,6 +281,32 @@ export class Hub {
     this.byPeer.set(key, conn);
     this.options.log.info('authenticated', { conn: conn.id, role, peer: short(conn.peerId), replaced: Boolean(previous) });
     this.send(conn, { type: 'welcome', peerId: conn.peerId, iceServers: this.options.iceServers, heartbeatMs: this.options.heartbeatMs });
+  }
+
+  /** Logs a batch of receipts signed by this requester and answers with receipts-ack (SPEC TRUST-S1..S5, S8). */
+  private async onReceipts(conn: Connection, peerId: string, message: ClientMessageOf<'receipts'>): Promise<void> {
+    const { metrics } = this.options;
+    if (!conn.receiptBucket.take(message.receipts.length)) {
+      metrics.inc('signaling_rate_limited_total', { scope: 'receipts' });
+      throw new ProtocolError('rate-limited', `too many receipts; at most ${this.options.limits.receiptsPerSecond}/s`);
+    }
+    const result = await this.ledger.submit(peerId, message.receipts);
+    if (result.accepted) metrics.inc('signaling_receipts_accepted_total', {}, result.accepted);
+    for (const r of result.rejected) metrics.inc('signaling_receipts_rejected_total', { reason: r.reason });
+    if (result.rejected.length) this.options.log.info('receipts-rejected', { conn: conn.id, peer: short(peerId), rejected: result.rejected.length, first: result.rejected[0]!.reason });
+    this.send(conn, { type: 'receipts-ack', accepted: result.accepted, rejected: result.rejected, head: result.head });
+  }
+
+  /** A requester caught a provider: out of this job, lower priority elsewhere (SPEC TRUST-S9, S10). */
+  private onReport(conn: Connection, peerId: string, message: ClientMessageOf<'report'>): void {
+    if (!this.matchmaker.hasServed(peerId, message.jobId, message.peerId)) {
+      return this.sendError(conn, 'not-paired', `${short(message.peerId)} has not served job ${message.jobId}`);
+    }
+    // Counted before the matchmaker re-runs, so the re-match already sees the lower priority.
+    const counted = this.ledger.report(message.peerId, peerId);
+    this.options.metrics.inc('signaling_reports_total', { counted: String(counted) });
+    this.options.log.info('provider-reported', { requester: short(peerId), provider: short(message.peerId), job: message.jobId, verdict: message.verdict, reason: message.reason });
+    this.deliver(this.matchmaker.report(peerId, message.jobId, message.peerId) ?? []);
   }
 
   /** Forwards a signal only within a current pairing (SPEC RELAY1). `from` is always the sender's own key. */

@@ -11,7 +11,9 @@
  *  - fairness: assignment goes in rounds, one provider per job per round, jobs with
  *    the fewest providers first, so one job cannot take everyone (MATCH3); a job left
  *    with none takes one from a job that has at least two more (rebalanced);
- *  - load: within a round the least loaded, then fastest, provider wins (MATCH2).
+ *  - reputation: within a round, providers reported by fewer requesters win
+ *    (TRUST-S10); a report excludes only from the reporting job (TRUST-S9);
+ *  - load: then the least loaded, then fastest, provider wins (MATCH2).
  */
 import type { Capabilities, JobNeeds } from '../../shared/src/protocol/signaling';
 
@@ -33,9 +35,14 @@ export interface JobEntry {
   seq: number;
   /** Provider ids in assignment order. */
   assigned: string[];
-  /** Providers the requester released: never re-matched to this job. */
+  /** Providers the requester released or reported: never re-matched to this job. */
   released: Set<string>;
+  /** Every provider ever assigned while the job was open: who the requester may report. */
+  served: Set<string>;
 }
+
+/** How many distinct requesters reported a provider; the matchmaker only orders by it. */
+export type ReportsOf = (providerId: string) => number;
 
 export type MatchEvent =
   | { kind: 'matched'; requester: string; jobId: string; providerId: string }
@@ -47,6 +54,8 @@ export class Matchmaker {
   private readonly providers = new Map<string, ProviderEntry>();
   private readonly jobs = new Map<string, JobEntry>();
   private seq = 0;
+
+  constructor(private readonly reportsOf: ReportsOf = () => 0) {}
 
   get providerCount(): number {
     return this.providers.size;
@@ -103,7 +112,7 @@ export class Matchmaker {
     const key = jobKey(requester, jobId);
     const existing = this.jobs.get(key);
     if (existing) existing.needs = needs;
-    else this.jobs.set(key, { key, requester, jobId, needs, seq: this.seq++, assigned: [], released: new Set() });
+    else this.jobs.set(key, { key, requester, jobId, needs, seq: this.seq++, assigned: [], released: new Set(), served: new Set() });
     return this.rebalance([]);
   }
 
@@ -130,6 +139,26 @@ export class Matchmaker {
     const events: MatchEvent[] = [];
     job.released.add(providerId);
     this.unassign(job, provider, 'released', events);
+    return this.rebalance(events);
+  }
+
+  /** Whether `providerId` was ever assigned to this open job (it may have left or been released since). */
+  hasServed(requester: string, jobId: string, providerId: string): boolean {
+    return this.jobs.get(jobKey(requester, jobId))?.served.has(providerId) ?? false;
+  }
+
+  /**
+   * A requester caught `providerId` in this job (SPEC TRUST-S9): like release, it is
+   * unmatched (reason `reported`) if still paired and never matched to the job
+   * again. Returns null unless it served the job.
+   */
+  report(requester: string, jobId: string, providerId: string): MatchEvent[] | null {
+    const job = this.jobs.get(jobKey(requester, jobId));
+    if (!job || !job.served.has(providerId)) return null;
+    const events: MatchEvent[] = [];
+    job.released.add(providerId);
+    const provider = this.providers.get(providerId);
+    if (provider && job.assigned.includes(providerId)) this.unassign(job, provider, 'reported', events);
     return this.rebalance(events);
   }
 
@@ -161,6 +190,7 @@ export class Matchmaker {
 
   private assign(job: JobEntry, provider: ProviderEntry, events: MatchEvent[]): void {
     job.assigned.push(provider.id);
+    job.served.add(provider.id);
     provider.jobs.push(job.key);
     events.push({ kind: 'matched', requester: job.requester, jobId: job.jobId, providerId: provider.id });
   }
@@ -254,9 +284,14 @@ export class Matchmaker {
     let best: ProviderEntry | null = null;
     for (const provider of this.providers.values()) {
       if (provider.paused || provider.jobs.length >= provider.slots || !this.canServe(provider, job)) continue;
-      if (!best || rank(provider, best) < 0) best = provider;
+      if (!best || this.rank(provider, best) < 0) best = provider;
     }
     return best;
+  }
+
+  /** Negative when `a` should be chosen before `b`: fewer reports, then less loaded, then faster, then stable by id. */
+  private rank(a: ProviderEntry, b: ProviderEntry): number {
+    return this.reportsOf(a.id) - this.reportsOf(b.id) || rankByLoad(a, b);
   }
 
   private canServe(provider: ProviderEntry, job: JobEntry): boolean {
@@ -273,7 +308,6 @@ export function capable(provider: Pick<ProviderEntry, 'capabilities'>, needs: Jo
 
 const load = (p: ProviderEntry) => Math.max(p.jobs.length, p.busy) / p.slots;
 
-/** Negative when `a` should be chosen before `b`: less loaded, then faster, then stable by id. */
-function rank(a: ProviderEntry, b: ProviderEntry): number {
+function rankByLoad(a: ProviderEntry, b: ProviderEntry): number {
   return load(a) - load(b) || b.capabilities.gflops - a.capabilities.gflops || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

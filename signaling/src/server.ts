@@ -9,9 +9,11 @@ import { WebSocketServer } from 'ws';
 import { SIGNALING_PATH, type IceServer } from '../../shared/src/protocol/signaling';
 import * as C from './constants';
 import { DEFAULT_LIMITS, Hub, type HubLimits } from './hub';
+import { TrustLedger } from './ledger';
 import { createLogger, parseLogLevel, type Logger } from './log';
 import { Metrics } from './metrics';
 import { createStaticHandler, send } from './static-files';
+import { handleTrustHttp } from './trust-http';
 import { wsSocket } from './ws-socket';
 
 export interface SignalingServerOptions {
@@ -25,10 +27,14 @@ export interface SignalingServerOptions {
   logger?: Logger;
   /** Injectable clock (ms) for tests of expiry; defaults to Date.now. */
   now?: () => number;
+  /** Keep the receipt log in DIR/receipts.jsonl (verified on listen); in memory when absent. */
+  dataDir?: string;
+  /** Most entries the receipt log may hold (default MAX_LOG_ENTRIES). */
+  maxLogEntries?: number;
 }
 
 export interface SignalingServer {
-  /** Starts listening; port 0 picks a free port. */
+  /** Loads and verifies the receipt log (throws ReceiptLogFileError if it was tampered with), then listens; port 0 picks a free port. */
   listen(): Promise<{ url: string; wsUrl: string; port: number; host: string }>;
   /** Stops accepting, closes every socket with 1001, resolves when the port is free. */
   close(): Promise<void>;
@@ -41,7 +47,9 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   const log = options.logger ?? createLogger(parseLogLevel(process.env.LOG_LEVEL));
   const metrics = new Metrics();
   const startedAt = Date.now();
+  const ledger = new TrustLedger({ dataDir: options.dataDir, maxEntries: options.maxLogEntries, now: options.now });
   const hub = new Hub({
+    ledger,
     iceServers: options.iceServers ?? [],
     heartbeatMs: options.heartbeatMs ?? C.DEFAULT_HEARTBEAT_MS,
     nonceTtlMs: options.nonceTtlMs ?? C.NONCE_TTL_MS,
@@ -70,6 +78,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       const uptime = `# HELP process_uptime_seconds Seconds since the server started.\n# TYPE process_uptime_seconds gauge\nprocess_uptime_seconds ${(Date.now() - startedAt) / 1000}\n`;
       return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render() + uptime);
     }
+    if (await handleTrustHttp(ledger, req, res)) return;
     return serveStatic(req, res);
   }
 
@@ -96,8 +105,10 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   return {
     metrics,
     connectionCount: () => hub.connectionCount,
-    listen() {
+    async listen() {
       const host = options.host ?? C.DEFAULT_HOST;
+      await ledger.open();
+      if (ledger.path) log.info('receipt-log-verified', { path: ledger.path, entries: ledger.head.length, head: ledger.head.hash });
       return new Promise((resolvePromise, reject) => {
         http.once('error', reject);
         http.listen(options.port ?? C.DEFAULT_PORT, host, () => {

@@ -5,6 +5,7 @@
  * Job data never travels here — only pairing and WebRTC handshakes.
  */
 import * as v from 'valibot';
+import { ReceiptSchema } from '../trust/receipts';
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
@@ -99,6 +100,40 @@ export const SignalPayloadSchema = v.variant('type', [
 ]);
 export type SignalPayload = v.InferOutput<typeof SignalPayloadSchema>;
 
+// ---------------------------------------------------------------- trust (receipts, reports)
+
+/**
+ * Most receipts in one `receipts` frame. A receipt is ~480 bytes of JSON, so 64
+ * fill about half of MAX_FRAME_BYTES, leaving room for long job ids.
+ */
+export const MAX_RECEIPTS_PER_BATCH = 64;
+
+/** Why the server refused one receipt of a batch (SPEC TRUST-S*). */
+export const ReceiptRejectReasonSchema = v.picklist([
+  /** id does not match the contents, or a field is out of bounds (e.g. issued in the future). */
+  'invalid-receipt',
+  /** The requester signature does not verify. */
+  'bad-signature',
+  /** Signed by a requester key other than the connection's own. */
+  'wrong-requester',
+  /** The provider key is not a canonical 32-byte key, or is the requester itself. */
+  'bad-provider',
+  /** The receipt id, or another receipt for the same (requester, provider, job, unit), is already logged. */
+  'replay',
+  /** The server's log is at its configured size limit. */
+  'log-full',
+]);
+export type ReceiptRejectReason = v.InferOutput<typeof ReceiptRejectReasonSchema>;
+
+export const VerdictSchema = v.picklist(['rejected']);
+export type Verdict = v.InferOutput<typeof VerdictSchema>;
+
+const HashHex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'hash is 64 lowercase hex digits'));
+
+/** The receipt log's head: `length` entries, the last one hashing to `hash` (GENESIS_HASH when empty). */
+export const LogHeadSchema = v.strictObject({ length: Count(2 ** 53), hash: HashHex });
+export type LogHeadInfo = v.InferOutput<typeof LogHeadSchema>;
+
 // ---------------------------------------------------------------- client → server
 
 export const ClientMessageSchema = v.variant('type', [
@@ -111,6 +146,10 @@ export const ClientMessageSchema = v.variant('type', [
   v.strictObject({ type: v.literal('release'), jobId: JobIdSchema, peerId: PeerIdSchema }),
   v.strictObject({ type: v.literal('signal'), to: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
   v.strictObject({ type: v.literal('ping'), t: Finite }),
+  /** Requester only: receipts it signed for accepted units, for the server's public log. */
+  v.strictObject({ type: v.literal('receipts'), receipts: v.pipe(v.array(ReceiptSchema), v.minLength(1), v.maxLength(MAX_RECEIPTS_PER_BATCH)) }),
+  /** Requester only: it caught `peerId` returning wrong results in `jobId`; excludes it from that job. */
+  v.strictObject({ type: v.literal('report'), jobId: JobIdSchema, peerId: PeerIdSchema, verdict: VerdictSchema, reason: ShortText }),
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 
@@ -136,6 +175,16 @@ export const ServerMessageSchema = v.variant('type', [
   v.strictObject({
     type: v.literal('error'), code: ErrorCodeSchema, message: v.pipe(v.string(), v.maxLength(1024)),
     supported: v.optional(v.array(v.number())),
+  }),
+  /** Answer to `receipts`, in batch order: how many were logged, which were refused and why, and the log head after. */
+  v.strictObject({
+    type: v.literal('receipts-ack'),
+    accepted: Count(MAX_RECEIPTS_PER_BATCH),
+    rejected: v.pipe(
+      v.array(v.strictObject({ id: v.pipe(v.string(), v.maxLength(64)), reason: ReceiptRejectReasonSchema, message: ShortText })),
+      v.maxLength(MAX_RECEIPTS_PER_BATCH),
+    ),
+    head: LogHeadSchema,
   }),
 ]);
 export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
@@ -169,3 +218,29 @@ export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string
 
 export const decodeClientMessage = (text: string) => decodeFrame(ClientMessageSchema, text);
 export const decodeServerMessage = (text: string) => decodeFrame(ServerMessageSchema, text);
+
+// ---------------------------------------------------------------- HTTP API (trust)
+
+/** Paths of the server's public trust endpoints (SPEC TRUST-H*). */
+export const TRUST_PATHS = { leaderboard: '/leaderboard', receipts: '/receipts/', log: '/log', logHead: '/log/head' } as const;
+
+export const LeaderboardRowSchema = v.strictObject({
+  provider: PeerIdSchema,
+  /** Credit: sum of FLOPs over the provider's logged receipts. */
+  flops: v.pipe(Finite, v.minValue(0)),
+  units: Count(2 ** 53),
+  /** Distinct requester keys that credited it; 1 may be a requester crediting itself. */
+  requesters: Count(2 ** 53),
+  /** Latest `issuedAt` (ms since epoch, the requester's clock) among its receipts. */
+  lastCreditedAt: Count(2 ** 53),
+});
+export type LeaderboardRow = v.InferOutput<typeof LeaderboardRowSchema>;
+
+/** `GET /leaderboard?limit=&minRequesters=`: rows by credit, descending. */
+export const LeaderboardResponseSchema = v.strictObject({
+  head: LogHeadSchema,
+  /** Providers with any credit (before `limit` and `minRequesters`). */
+  providers: Count(2 ** 53),
+  rows: v.pipe(v.array(LeaderboardRowSchema), v.maxLength(1000)),
+});
+export type LeaderboardResponse = v.InferOutput<typeof LeaderboardResponseSchema>;

@@ -1,0 +1,195 @@
+/**
+ * The server side of trust: the public, hash-chained receipt log (trust core
+ * ReceiptLog over memory or a JSONL file), the leaderboard and per-provider
+ * receipt index built from it, and the reports that lower a provider's priority
+ * in matchmaking. Rules TRUST-S* in SPEC.md. No sockets, no HTTP: the hub and
+ * trust-http.ts call it.
+ */
+import { join } from 'node:path';
+import type { LeaderboardResponse, LogHeadInfo, ReceiptRejectReason } from '../../shared/src/protocol/signaling';
+import { base64urlDecode, base64urlEncode } from '../../shared/src/bytes';
+import { ReceiptError } from '../../shared/src/trust/errors';
+import { Leaderboard } from '../../shared/src/trust/leaderboard';
+import { GENESIS_HASH, MemoryReceiptLogStorage, ReceiptLog, type LogEntry, type ReceiptLogStorage } from '../../shared/src/trust/receiptLog';
+import type { Receipt } from '../../shared/src/trust/receipts';
+import { reputationScore, type ReputationSummary } from '../../shared/src/trust/reputation';
+import * as C from './constants';
+import { FileReceiptLogStorage } from './receipt-file';
+
+export interface LedgerOptions {
+  /** Persist the log as DIR/receipts.jsonl; in memory when absent. */
+  dataDir?: string;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export interface ReceiptRejection {
+  id: string;
+  reason: ReceiptRejectReason;
+  message: string;
+}
+
+export interface SubmitResult {
+  accepted: number;
+  rejected: ReceiptRejection[];
+  head: LogHeadInfo;
+}
+
+interface ProviderRecord {
+  /** Sequence numbers of its log entries, ascending. */
+  seqs: number[];
+  /** Requester keys that reported it (SPEC TRUST-S9): one vote per requester. */
+  reporters: Set<string>;
+}
+
+/** True when `peerId` is the canonical base64url of exactly 32 bytes (two spellings of one key would split its credit). */
+export function isCanonicalKey(peerId: string): boolean {
+  try {
+    const bytes = base64urlDecode(peerId);
+    return bytes.length === 32 && base64urlEncode(bytes) === peerId;
+  } catch {
+    return false;
+  }
+}
+
+export class TrustLedger {
+  private log: ReceiptLog | null = null;
+  private storage: ReceiptLogStorage | null = null;
+  private readonly board = new Leaderboard();
+  private readonly providers = new Map<string, ProviderRecord>();
+  private readonly boardCache = new Map<number, LeaderboardResponse['rows']>();
+  private creditedProviders = 0;
+  private _head: LogHeadInfo = { length: 0, hash: GENESIS_HASH };
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: LedgerOptions = {}) {
+    this.maxEntries = options.maxEntries ?? C.MAX_LOG_ENTRIES;
+    this.now = options.now ?? Date.now;
+    if (!options.dataDir) this.attach(new MemoryReceiptLogStorage());
+  }
+
+  /** Where the log is kept, for logs and errors; null in memory. */
+  get path(): string | null {
+    return this.options.dataDir ? join(this.options.dataDir, C.RECEIPT_LOG_FILE) : null;
+  }
+
+  /** Loads and re-verifies the file log (SPEC TRUST-S6). A no-op in memory. Call once before serving. */
+  async open(): Promise<void> {
+    const path = this.path;
+    if (!path || this.log) return;
+    const storage = await FileReceiptLogStorage.open(path);
+    for (const entry of await storage.read(0, await storage.length())) this.index(entry);
+    this.attach(storage);
+  }
+
+  get head(): LogHeadInfo {
+    return this._head;
+  }
+
+  /**
+   * Verifies and logs a requester's batch, in order (SPEC TRUST-S1..S5). Every
+   * receipt is answered: accepted, or rejected with a reason. Throws only on
+   * storage failure.
+   */
+  async submit(requester: string, receipts: readonly Receipt[]): Promise<SubmitResult> {
+    const log = this.ready();
+    let accepted = 0;
+    const rejected: ReceiptRejection[] = [];
+    const refuse = (r: Receipt, reason: ReceiptRejectReason, message: string) => rejected.push({ id: r.id, reason, message: message.slice(0, 256) });
+    for (const receipt of receipts) {
+      if (receipt.requester !== requester) {
+        refuse(receipt, 'wrong-requester', 'signed by another requester key than this connection’s');
+        continue;
+      }
+      if (!isCanonicalKey(receipt.provider) || receipt.provider === requester) {
+        refuse(receipt, 'bad-provider', receipt.provider === requester ? 'a requester cannot credit its own key' : 'provider is not a canonical 32-byte key');
+        continue;
+      }
+      if (receipt.issuedAt > this.now() + C.MAX_RECEIPT_CLOCK_SKEW_MS) {
+        refuse(receipt, 'invalid-receipt', 'issued in the future');
+        continue;
+      }
+      if (this._head.length >= this.maxEntries) {
+        refuse(receipt, 'log-full', `the log holds its limit of ${this.maxEntries} entries`);
+        continue;
+      }
+      try {
+        this.index(await log.append(receipt));
+        accepted++;
+      } catch (error) {
+        if (!(error instanceof ReceiptError)) throw error;
+        const reason: ReceiptRejectReason = error.code === 'bad-signature' ? 'bad-signature' : error.code === 'replay' ? 'replay' : 'invalid-receipt';
+        refuse(receipt, reason, error.message);
+      }
+    }
+    return { accepted, rejected, head: this._head };
+  }
+
+  /** A requester reports a provider it was paired with (SPEC TRUST-S9). Returns true if this requester had not reported it before. */
+  report(providerId: string, requester: string): boolean {
+    const record = this.record(providerId);
+    if (record.reporters.has(requester)) return false;
+    record.reporters.add(requester);
+    return true;
+  }
+
+  /** The trust core's summary for matchmaking (SPEC TRUST-S10): logged units, distinct reporters as rejections. The server never excludes globally. */
+  summary(providerId: string): ReputationSummary {
+    const record = this.providers.get(providerId);
+    const units = record?.seqs.length ?? 0;
+    const rejected = record?.reporters.size ?? 0;
+    return { peerId: providerId, units, rejected, excluded: false, score: reputationScore({ accepted: units, rejected }) };
+  }
+
+  leaderboard(limit: number, minRequesters: number): LeaderboardResponse {
+    let rows = this.boardCache.get(minRequesters);
+    if (!rows) {
+      rows = this.board.top(C.LEADERBOARD_MAX_LIMIT, minRequesters);
+      this.boardCache.set(minRequesters, rows);
+    }
+    return { head: this._head, providers: this.creditedProviders, rows: rows.slice(0, limit) };
+  }
+
+  /** A page of one provider's log entries, oldest first (SPEC TRUST-H2). */
+  async receiptsOf(providerId: string, offset: number, limit: number): Promise<{ total: number; entries: LogEntry[] }> {
+    const seqs = this.providers.get(providerId)?.seqs ?? [];
+    const entries: LogEntry[] = [];
+    for (const seq of seqs.slice(offset, offset + limit)) entries.push(...(await this.ready().entries(seq, seq + 1)));
+    return { total: seqs.length, entries };
+  }
+
+  /** A page of the whole log, for anyone re-verifying it (SPEC TRUST-H3). */
+  entries(offset: number, limit: number): Promise<LogEntry[]> {
+    return this.ready().entries(offset, Math.min(offset + limit, this._head.length));
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private attach(storage: ReceiptLogStorage): void {
+    this.storage = storage;
+    this.log = new ReceiptLog(storage);
+  }
+
+  private ready(): ReceiptLog {
+    if (!this.log || !this.storage) throw new Error('receipt log not opened: call TrustLedger.open() before serving');
+    return this.log;
+  }
+
+  private record(providerId: string): ProviderRecord {
+    let record = this.providers.get(providerId);
+    if (!record) {
+      record = { seqs: [], reporters: new Set() };
+      this.providers.set(providerId, record);
+    }
+    return record;
+  }
+
+  private index(entry: LogEntry): void {
+    this.board.add(entry.receipt);
+    this.boardCache.clear();
+    const record = this.record(entry.receipt.provider);
+    if (record.seqs.push(entry.seq) === 1) this.creditedProviders++;
+    this._head = { length: entry.seq + 1, hash: entry.hash };
+  }
+}
