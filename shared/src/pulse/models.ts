@@ -7,7 +7,7 @@
 
 import { CONTEXT_MANTISSA_BITS, MAX_CLASS } from './constants';
 import { CorruptPatchError } from './errors';
-import { newContexts, type RangeDecoder, type RangeEncoder } from './rangecoder';
+import { newContexts, POW2, type RangeDecoder, type RangeEncoder } from './rangecoder';
 import { DTYPES, type DType } from './types';
 
 const MANTISSA_TREE = 1 << CONTEXT_MANTISSA_BITS;
@@ -47,7 +47,7 @@ export class UIntModel {
     for (let j = 1; j <= modeled; j++) node = (node << 1) | dec.decodeBit(this.mantissa, base + node);
     // node holds the leading one and the modeled bits: x = node · 2^rest + raw.
     const rest = k - modeled;
-    const x = rest > 0 ? node * 2 ** rest + dec.readRawBits(rest) : node;
+    const x = rest > 0 ? node * POW2[rest]! + dec.readRawBits(rest) : node;
     if (x > 0x80000000) throw new CorruptPatchError('integer out of range');
     return x - 1;
   }
@@ -99,6 +99,6 @@ export class RawValueModel {
     for (let j = 0; j < this.modeledMantissa; j++) top = (top << 1) | dec.decodeBit(this.mantissa, top);
     top -= 1 << this.modeledMantissa;
     const low = this.rawMantissa > 0 ? dec.readRawBits(this.rawMantissa) : 0;
-    return (head * 2 ** this.modeledMantissa + top) * 2 ** this.rawMantissa + low;
+    return (head * POW2[this.modeledMantissa]! + top) * POW2[this.rawMantissa]! + low;
   }
 }

@@ -13,6 +13,9 @@ const PROB_INIT = PROB_ONE >>> 1;
 const TOP = 2 ** 24;
 const TWO32 = 2 ** 32;
 
+/** 2^i for i in 0..32, so hot loops multiply instead of calling Math.pow. */
+export const POW2: readonly number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
+
 /** A set of adaptive probabilities (of the bit being 0), all starting at 1/2. */
 export function newContexts(count: number): Uint16Array {
   return new Uint16Array(count).fill(PROB_INIT);
@@ -61,11 +64,17 @@ export class RangeEncoder {
     }
   }
 
-  /** Appends the low `count` (≤ 32) bits of `value`, most significant first, to the raw side stream. */
+  /** Appends the low `count` (≤ 32) bits of `value`, most significant first, to the raw side stream (a byte at a time). */
   writeRawBits(value: number, count: number): void {
-    for (let i = count - 1; i >= 0; i--) {
-      this.rawAcc = (this.rawAcc << 1) | ((value >>> i) & 1);
-      if (++this.rawCount === 8) {
+    let left = count;
+    while (left > 0) {
+      const room = 8 - this.rawCount;
+      const take = left < room ? left : room;
+      left -= take;
+      const bits = Math.floor(value / POW2[left]!) & ((1 << take) - 1);
+      this.rawAcc = (this.rawAcc << take) | bits;
+      this.rawCount += take;
+      if (this.rawCount === 8) {
         this.raw.push(this.rawAcc);
         this.rawAcc = 0;
         this.rawCount = 0;
@@ -102,8 +111,7 @@ export class RangeDecoder {
   private range = 0xffffffff;
   private code = 0;
   private pos = 0;
-  private rawPos = 0;
-  private rawBit = 0;
+  private rawBitPos = 0;
 
   constructor(
     private readonly coded: Uint8Array,
@@ -143,15 +151,18 @@ export class RangeDecoder {
   }
 
   readRawBits(count: number): number {
+    let pos = this.rawBitPos;
+    if (pos + count > this.raw.length * 8) throw new CorruptPatchError('raw-bit stream is truncated');
     let v = 0;
-    for (let i = 0; i < count; i++) {
-      if (this.rawPos >= this.raw.length) throw new CorruptPatchError('raw-bit stream is truncated');
-      v = v * 2 + ((this.raw[this.rawPos]! >>> (7 - this.rawBit)) & 1);
-      if (++this.rawBit === 8) {
-        this.rawBit = 0;
-        this.rawPos++;
-      }
+    let left = count;
+    while (left > 0) {
+      const avail = 8 - (pos & 7);
+      const take = left < avail ? left : avail;
+      v = v * POW2[take]! + ((this.raw[pos >>> 3]! >>> (avail - take)) & ((1 << take) - 1));
+      pos += take;
+      left -= take;
     }
+    this.rawBitPos = pos;
     return v;
   }
 
@@ -162,7 +173,8 @@ export class RangeDecoder {
    */
   consumedAll(): boolean {
     if (this.pos !== this.coded.length) return false;
-    if (this.rawBit === 0) return this.rawPos === this.raw.length;
-    return this.rawPos === this.raw.length - 1 && (this.raw[this.rawPos]! & (0xff >>> this.rawBit)) === 0;
+    const pos = this.rawBitPos;
+    if (Math.ceil(pos / 8) !== this.raw.length) return false;
+    return (pos & 7) === 0 || (this.raw[pos >>> 3]! & (0xff >>> (pos & 7))) === 0;
   }
 }
