@@ -26,7 +26,7 @@ class DTypeModels {
 }
 
 class Models {
-  readonly gaps = new UIntModel();
+  readonly gaps = new UIntModel(true);
   private readonly byDType = new Map<DType, DTypeModels>();
   for(dtype: DType): DTypeModels {
     let m = this.byDType.get(dtype);
