@@ -79,7 +79,7 @@ export const SHUTDOWN_GRACE_MS = 2_000;
 /** Open jobs per requester: a dashboard runs a handful; this bounds server memory per key. */
 export const MAX_JOBS_PER_REQUESTER = 32;
 
-// ---------------------------------------------------------------- trust (SPEC TRUST-S*)
+// ---------------------------------------------------------------- trust (SPEC CREDIT*, REP*)
 
 /**
  * Receipts per requester connection: a bucket of 2,048 refilled at 256/s, on top

@@ -19,7 +19,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** The receipt log file does not verify at start-up (SPEC TRUST-S6): the server refuses to start. */
+/** The receipt log file does not verify at start-up (SPEC CREDIT6): the server refuses to start. */
 export class ReceiptLogFileError extends Error {
   override readonly name = 'ReceiptLogFileError';
   constructor(

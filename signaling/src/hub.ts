@@ -75,7 +75,7 @@ interface Connection {
   status?: { busy: number; paused: boolean };
   closed: boolean;
   bucket: TokenBucket;
-  /** Receipts, counted one token each (SPEC TRUST-S8). */
+  /** Receipts, counted one token each (SPEC CREDIT7). */
   receiptBucket: TokenBucket;
   rateStrikes: number;
   protocolStrikes: number;
@@ -283,7 +283,7 @@ export class Hub {
     this.send(conn, { type: 'welcome', peerId: conn.peerId, iceServers: this.options.iceServers, heartbeatMs: this.options.heartbeatMs });
   }
 
-  /** Logs a batch of receipts signed by this requester and answers with receipts-ack (SPEC TRUST-S1..S5, S8). */
+  /** Logs a batch of receipts signed by this requester and answers with receipts-ack (SPEC CREDIT1–CREDIT5, CREDIT7). */
   private async onReceipts(conn: Connection, peerId: string, message: ClientMessageOf<'receipts'>): Promise<void> {
     const { metrics } = this.options;
     if (!conn.receiptBucket.take(message.receipts.length)) {
@@ -297,7 +297,7 @@ export class Hub {
     this.send(conn, { type: 'receipts-ack', accepted: result.accepted, rejected: result.rejected, head: result.head });
   }
 
-  /** A requester caught a provider: out of this job, lower priority elsewhere (SPEC TRUST-S9, S10). */
+  /** A requester caught a provider: out of this job, lower priority elsewhere (SPEC REP1, REP2). */
   private onReport(conn: Connection, peerId: string, message: ClientMessageOf<'report'>): void {
     if (!this.matchmaker.hasServed(peerId, message.jobId, message.peerId)) {
       return this.sendError(conn, 'not-paired', `${short(message.peerId)} has not served job ${message.jobId}`);

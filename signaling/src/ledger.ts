@@ -2,7 +2,7 @@
  * The server side of trust: the public, hash-chained receipt log (trust core
  * ReceiptLog over memory or a JSONL file), the leaderboard and per-provider
  * receipt index built from it, and the reports that lower a provider's priority
- * in matchmaking. Rules TRUST-S* in SPEC.md. No sockets, no HTTP: the hub and
+ * in matchmaking. Rules CREDIT* and REP* in SPEC.md. No sockets, no HTTP: the hub and
  * trust-http.ts call it.
  */
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ export interface SubmitResult {
 interface ProviderRecord {
   /** Sequence numbers of its log entries, ascending. */
   seqs: number[];
-  /** Requester keys that reported it (SPEC TRUST-S9): one vote per requester. */
+  /** Requester keys that reported it (SPEC REP1): one vote per requester. */
   reporters: Set<string>;
 }
 
@@ -74,7 +74,7 @@ export class TrustLedger {
     return this.options.dataDir ? join(this.options.dataDir, C.RECEIPT_LOG_FILE) : null;
   }
 
-  /** Loads and re-verifies the file log (SPEC TRUST-S6). A no-op in memory. Call once before serving. */
+  /** Loads and re-verifies the file log (SPEC CREDIT6). A no-op in memory. Call once before serving. */
   async open(): Promise<void> {
     const path = this.path;
     if (!path || this.log) return;
@@ -88,7 +88,7 @@ export class TrustLedger {
   }
 
   /**
-   * Verifies and logs a requester's batch, in order (SPEC TRUST-S1..S5). Every
+   * Verifies and logs a requester's batch, in order (SPEC CREDIT1–CREDIT5). Every
    * receipt is answered: accepted, or rejected with a reason. Throws only on
    * storage failure.
    */
@@ -126,7 +126,7 @@ export class TrustLedger {
     return { accepted, rejected, head: this._head };
   }
 
-  /** A requester reports a provider it was paired with (SPEC TRUST-S9). Returns true if this requester had not reported it before. */
+  /** A requester reports a provider it was paired with (SPEC REP1). Returns true if this requester had not reported it before. */
   report(providerId: string, requester: string): boolean {
     const record = this.record(providerId);
     if (record.reporters.has(requester)) return false;
@@ -134,7 +134,7 @@ export class TrustLedger {
     return true;
   }
 
-  /** The trust core's summary for matchmaking (SPEC TRUST-S10): logged units, distinct reporters as rejections. The server never excludes globally. */
+  /** The trust core's summary for matchmaking (SPEC REP2): logged units, distinct reporters as rejections. The server never excludes globally. */
   summary(providerId: string): ReputationSummary {
     const record = this.providers.get(providerId);
     const units = record?.seqs.length ?? 0;
@@ -151,7 +151,7 @@ export class TrustLedger {
     return { head: this._head, providers: this.creditedProviders, rows: rows.slice(0, limit) };
   }
 
-  /** A page of one provider's log entries, oldest first (SPEC TRUST-H2). */
+  /** A page of one provider's log entries, oldest first (SPEC HTTP10). */
   async receiptsOf(providerId: string, offset: number, limit: number): Promise<{ total: number; entries: LogEntry[] }> {
     const seqs = this.providers.get(providerId)?.seqs ?? [];
     const entries: LogEntry[] = [];
@@ -159,7 +159,7 @@ export class TrustLedger {
     return { total: seqs.length, entries };
   }
 
-  /** A page of the whole log, for anyone re-verifying it (SPEC TRUST-H3). */
+  /** A page of the whole log, for anyone re-verifying it (SPEC HTTP11). */
   entries(offset: number, limit: number): Promise<LogEntry[]> {
     return this.ready().entries(offset, Math.min(offset + limit, this._head.length));
   }

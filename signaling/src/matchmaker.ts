@@ -12,7 +12,7 @@
  *    the fewest providers first, so one job cannot take everyone (MATCH3); a job left
  *    with none takes one from a job that has at least two more (rebalanced);
  *  - reputation: within a round, providers reported by fewer requesters win
- *    (TRUST-S10); a report excludes only from the reporting job (TRUST-S9);
+ *    (REP2); a report excludes only from the reporting job (REP1);
  *  - load: then the least loaded, then fastest, provider wins (MATCH2).
  */
 import type { Capabilities, JobNeeds } from '../../shared/src/protocol/signaling';
@@ -148,7 +148,7 @@ export class Matchmaker {
   }
 
   /**
-   * A requester caught `providerId` in this job (SPEC TRUST-S9): like release, it is
+   * A requester caught `providerId` in this job (SPEC REP1): like release, it is
    * unmatched (reason `reported`) if still paired and never matched to the job
    * again. Returns null unless it served the job.
    */

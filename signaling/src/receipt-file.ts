@@ -3,7 +3,7 @@
  * only, so `tail -f`, `wc -l` and `jq` work on it and a crash can at worst leave
  * one incomplete last line. On open the whole file is parsed and the hash chain
  * and every signature re-verified (trust core `verifyChain`); the first bad line
- * is a ReceiptLogFileError and the server does not start (SPEC TRUST-S6).
+ * is a ReceiptLogFileError and the server does not start (SPEC CREDIT6).
  * Entries are also kept in memory: reads and the replay index never touch disk.
  */
 import { createReadStream } from 'node:fs';

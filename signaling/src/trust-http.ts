@@ -1,5 +1,5 @@
 /**
- * Public, read-only HTTP views of the receipt log (SPEC TRUST-H*): the
+ * Public, read-only HTTP views of the receipt log (SPEC HTTP9–HTTP12): the
  * leaderboard, one provider's receipts, the log head and pages of the whole log,
  * so anyone can re-verify the chain and every signature offline.
  * Every response is bounded; query numbers are validated, never trusted.

@@ -1,0 +1,179 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as v from 'valibot';
+import { LeaderboardResponseSchema } from '../../shared/src/protocol/signaling';
+import { createIdentity, type Identity } from '../../shared/src/identity';
+import { ReputationSummarySchema } from '../../shared/src/trust/reputation';
+import { RECEIPT_LOG_FILE } from './constants';
+import { ReceiptLogFileError } from './errors';
+import { TrustLedger } from './ledger';
+import { peerIds, receiptFor } from './testing/receipts';
+
+let dir: string;
+let requester: Identity;
+let providers: string[];
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'signaling-ledger-'));
+  requester = await createIdentity();
+  providers = await peerIds(3);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const file = () => join(dir, RECEIPT_LOG_FILE);
+const now = () => 1_000_000;
+
+/** A file-backed ledger holding `n` receipts, closed again (only the file remains). */
+async function seed(n: number): Promise<TrustLedger> {
+  const ledger = new TrustLedger({ dataDir: dir, now });
+  await ledger.open();
+  for (let i = 0; i < n; i++) {
+    const result = await ledger.submit(requester.peerId, [await receiptFor(requester, providers[i % 3]!, { flops: 10 + i })]);
+    expect(result.accepted).toBe(1);
+  }
+  return ledger;
+}
+
+async function reopen(): Promise<TrustLedger> {
+  const ledger = new TrustLedger({ dataDir: dir, now });
+  await ledger.open();
+  return ledger;
+}
+
+async function openError(): Promise<ReceiptLogFileError> {
+  const error = await reopen().then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ReceiptLogFileError);
+  return error as ReceiptLogFileError;
+}
+
+function rewriteLines(edit: (lines: string[]) => string[]): void {
+  const lines = readFileSync(file(), 'utf8').trimEnd().split('\n');
+  writeFileSync(file(), edit(lines).join('\n') + '\n');
+}
+
+describe('receipt log on disk', () => {
+  it('CREDIT6: after a restart the chain re-verifies to the same head, with credit and replay index restored', async () => {
+    const before = await seed(5);
+    const replay = (await before.receiptsOf(providers[0]!, 0, 1)).entries[0]!.receipt;
+    expect(readFileSync(file(), 'utf8').trimEnd().split('\n')).toHaveLength(5);
+    const after = await reopen();
+    expect(after.head).toEqual(before.head);
+    expect(after.leaderboard(10, 1)).toEqual(before.leaderboard(10, 1));
+    expect((await after.submit(requester.peerId, [replay])).rejected[0]?.reason).toBe('replay');
+    // Appends continue the same chain, and a third start still verifies.
+    expect((await after.submit(requester.peerId, [await receiptFor(requester, providers[0]!)])).accepted).toBe(1);
+    expect((await reopen()).head).toEqual(after.head);
+  });
+
+  it('CREDIT6: an empty or missing file is an empty log', async () => {
+    expect((await reopen()).head.length).toBe(0);
+    writeFileSync(file(), '');
+    expect((await reopen()).head.length).toBe(0);
+  });
+
+  it('CREDIT6: an edited receipt (more FLOPs) is found at its line', async () => {
+    await seed(4);
+    rewriteLines((lines) => lines.map((l, i) => (i === 2 ? l.replace('"flops":12', '"flops":12000000') : l)));
+    const error = await openError();
+    expect(error.line).toBe(3);
+    expect(error.message).toContain(`${file()}, line 3`);
+  });
+
+  it('CREDIT6: an edit with the entry hash recomputed still breaks the next link', async () => {
+    await seed(4);
+    const { entryHash } = await import('../../shared/src/trust/receiptLog');
+    const lines = readFileSync(file(), 'utf8').trimEnd().split('\n');
+    const entry = JSON.parse(lines[1]!) as { seq: number; prevHash: string; hash: string; receipt: { flops: number } };
+    entry.receipt.flops = 1e12;
+    entry.hash = await entryHash(entry.seq, entry.prevHash, entry.receipt as never);
+    lines[1] = JSON.stringify(entry);
+    writeFileSync(file(), lines.join('\n') + '\n');
+    // The edited entry's own receipt no longer verifies (its id and signature cover flops).
+    expect((await openError()).line).toBe(2);
+  });
+
+  it('CREDIT6: removed, reordered and duplicated lines are found', async () => {
+    await seed(4);
+    const original = readFileSync(file(), 'utf8');
+    rewriteLines((lines) => lines.filter((_, i) => i !== 1));
+    expect((await openError()).line).toBe(2);
+    writeFileSync(file(), original);
+    rewriteLines(([a, b, ...rest]) => [b!, a!, ...rest]);
+    expect((await openError()).line).toBe(1);
+    writeFileSync(file(), original);
+    rewriteLines((lines) => [...lines, lines[3]!]);
+    expect((await openError()).line).toBe(5);
+  });
+
+  it('CREDIT6: garbage, a foreign shape, a blank line and a torn last line are errors naming the line', async () => {
+    await seed(2);
+    const original = readFileSync(file(), 'utf8');
+    rewriteLines((lines) => [lines[0]!, '{not json', lines[1]!]);
+    expect((await openError()).message).toMatch(/line 2: not valid JSON/);
+    writeFileSync(file(), original);
+    rewriteLines((lines) => [lines[0]!, lines[1]!.replace('"seq":1', '"seq":1,"extra":true')]);
+    expect((await openError()).message).toMatch(/line 2: not a log entry/);
+    writeFileSync(file(), original);
+    rewriteLines((lines) => [lines[0]!, '', lines[1]!]);
+    expect((await openError()).message).toMatch(/line 2: blank line/);
+    writeFileSync(file(), original);
+    appendFileSync(file(), '{"seq":2,"prev');
+    expect((await openError()).message).toMatch(/line 3: (not valid JSON|incomplete)/);
+    writeFileSync(file(), original.trimEnd());
+    expect((await openError()).message).toMatch(/line 2: incomplete last line/);
+  });
+});
+
+describe('leaderboard and pages', () => {
+  it('CREDIT5/HTTP9: rows are ordered by FLOPs, then id; limit and minRequesters apply; the shape matches the protocol', async () => {
+    const ledger = new TrustLedger({ now });
+    const [a, b, c] = providers as [string, string, string];
+    const other = await createIdentity();
+    await ledger.submit(requester.peerId, [await receiptFor(requester, a, { flops: 100 }), await receiptFor(requester, b, { flops: 300 }), await receiptFor(requester, c, { flops: 50 })]);
+    await ledger.submit(other.peerId, [await receiptFor(other, c, { flops: 60, issuedAt: 2_000 })]);
+    const board = ledger.leaderboard(10, 1);
+    expect(v.is(LeaderboardResponseSchema, board)).toBe(true);
+    expect(board.providers).toBe(3);
+    expect(board.rows.map((r) => [r.provider, r.flops, r.units, r.requesters])).toEqual([
+      [b, 300, 1, 1],
+      [c, 110, 2, 2],
+      [a, 100, 1, 1],
+    ]);
+    expect(ledger.leaderboard(2, 1).rows.map((r) => r.provider)).toEqual([b, c]);
+    expect(ledger.leaderboard(10, 2).rows.map((r) => r.provider)).toEqual([c]);
+    // Equal credit: stable by provider id.
+    const tie = new TrustLedger({ now });
+    await tie.submit(requester.peerId, [await receiptFor(requester, a, { flops: 5 }), await receiptFor(requester, b, { flops: 5 })]);
+    expect(tie.leaderboard(10, 1).rows.map((r) => r.provider)).toEqual([a, b].sort());
+  });
+
+  it('HTTP10: one provider\'s receipts come back in log order, paginated', async () => {
+    const ledger = new TrustLedger({ now });
+    const [a, b] = providers as [string, string];
+    for (let i = 0; i < 5; i++) await ledger.submit(requester.peerId, [await receiptFor(requester, a, { flops: i }), await receiptFor(requester, b)]);
+    const first = await ledger.receiptsOf(a, 0, 2);
+    const rest = await ledger.receiptsOf(a, 2, 10);
+    expect(first.total).toBe(5);
+    expect([...first.entries, ...rest.entries].map((e) => e.receipt.flops)).toEqual([0, 1, 2, 3, 4]);
+    expect([...first.entries, ...rest.entries].every((e) => e.receipt.provider === a)).toBe(true);
+    expect(rest.entries.map((e) => e.seq)).toEqual([4, 6, 8]);
+    expect(await ledger.receiptsOf(providers[2]!, 0, 10)).toEqual({ total: 0, entries: [] });
+  });
+
+  it('REP3: the summary is the trust core\'s ReputationSummary: logged units, distinct reporters, never excluded', async () => {
+    const ledger = new TrustLedger({ now });
+    const [a] = providers as [string];
+    await ledger.submit(requester.peerId, [await receiptFor(requester, a), await receiptFor(requester, a)]);
+    expect(ledger.summary(a)).toMatchObject({ units: 2, rejected: 0, excluded: false });
+    const clean = ledger.summary(a).score;
+    expect(ledger.report(a, 'r1')).toBe(true);
+    expect(ledger.report(a, 'r1')).toBe(false);
+    ledger.report(a, 'r2');
+    const summary = ledger.summary(a);
+    expect(v.is(ReputationSummarySchema, summary)).toBe(true);
+    expect(summary).toMatchObject({ units: 2, rejected: 2, excluded: false });
+    expect(summary.score).toBeLessThan(clean);
+  });
+});
