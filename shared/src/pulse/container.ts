@@ -3,7 +3,7 @@
  *
  *   "PULS" · version u8 · flags u8 (bit 0: has base) · reserved u8 = 0
  *   [base hash 16 B] · result hash 16 B · tensor count
- *   per tensor: name length · UTF-8 name · dtype u8 · rank u8 · dims ·
+ *   per tensor: shared prefix with the previous name · suffix length · UTF-8 suffix · dtype u8 · rank u8 · dims ·
  *               kind u8 (0 full, 1 ulp, 2 raw) · [changes, sparse kinds only]
  *   coded length · raw length · coded stream · raw-bit stream   (exactly to the end)
  *
@@ -33,10 +33,16 @@ export function encode(patch: Patch): Uint8Array {
   if (patch.baseHash) w.raw(patch.baseHash);
   w.raw(patch.resultHash);
   w.varint(patch.tensors.length);
+  // Names share long prefixes ("layers.11.mlp.up"): front coding removes what deflate would otherwise find.
+  let previous = new Uint8Array(0);
   for (const t of patch.tensors) {
     const name = textEncoder.encode(t.name);
-    w.varint(name.length);
-    w.raw(name);
+    let shared = 0;
+    while (shared < name.length && shared < previous.length && name[shared] === previous[shared]) shared++;
+    w.varint(shared);
+    w.varint(name.length - shared);
+    w.raw(name.subarray(shared));
+    previous = name;
     w.u8(DTYPES[t.dtype].code);
     w.u8(t.shape.length);
     for (const d of t.shape) w.varint(d);
@@ -80,12 +86,20 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): Tensor
   const layouts: TensorLayout[] = [];
   let totalElements = 0;
   let totalChanges = 0;
+  let previous = new Uint8Array(0);
   for (let i = 0; i < count; i++) {
-    const nameLength = r.varint();
+    const shared = r.varint();
+    if (shared > previous.length) throw new CorruptPatchError('name prefix longer than the previous name');
+    const suffixLength = r.varint();
+    const nameLength = shared + suffixLength;
     if (nameLength > limits.maxNameBytes) throw new LimitExceededError('name bytes', nameLength, limits.maxNameBytes);
+    const nameBytes = new Uint8Array(nameLength);
+    nameBytes.set(previous.subarray(0, shared));
+    nameBytes.set(r.take(suffixLength), shared);
+    previous = nameBytes;
     let name: string;
     try {
-      name = decoder.decode(r.take(nameLength));
+      name = decoder.decode(nameBytes);
     } catch (e) {
       if (e instanceof CorruptPatchError) throw e;
       throw new CorruptPatchError('tensor name is not UTF-8');

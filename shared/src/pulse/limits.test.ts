@@ -20,8 +20,8 @@ function forgedHeader(tensors: number[][], body: number[] = [0, 0]): Uint8Array 
   return new Uint8Array([...head, ...tensors.flat(), ...body]);
 }
 
-/** name "w", bf16, rank 1, dims [n], kind ulp with `changes`. */
-const ulpTensor = (n: number, changes: number, name = 0x77): number[] => [1, name, 1, 1, ...varint(n), 1, ...varint(changes)];
+/** name "w" (no shared prefix), bf16, rank 1, dims [n], kind ulp with `changes`. */
+const ulpTensor = (n: number, changes: number, name = 0x77): number[] => [0, 1, name, 1, 1, ...varint(n), 1, ...varint(changes)];
 
 describe('PULSE limits', () => {
   it('PULSE13: each header size is checked against its limit', async () => {
@@ -38,9 +38,9 @@ describe('PULSE limits', () => {
   });
 
   it('PULSE13: a forged header claiming 2^31 elements is refused before allocation', () => {
-    const huge = forgedHeader([[1, 0x77, 1, 2, ...varint(65536), ...varint(32768), 0]]);
+    const huge = forgedHeader([[0, 1, 0x77, 1, 2, ...varint(65536), ...varint(32768), 0]]);
     expect(() => decode(huge, limits({ maxTotalElements: 1 << 20 }))).toThrow(LimitExceededError);
-    const overflow = forgedHeader([[1, 0x77, 1, 3, ...varint(2 ** 34), ...varint(2 ** 34), ...varint(2 ** 34), 0]]);
+    const overflow = forgedHeader([[0, 1, 0x77, 1, 3, ...varint(2 ** 34), ...varint(2 ** 34), ...varint(2 ** 34), 0]]);
     expect(() => decode(overflow)).toThrow(LimitExceededError);
   });
 
@@ -54,6 +54,7 @@ describe('PULSE limits', () => {
     expect(() => decode(forgedHeader([ulpTensor(4, 5)]))).toThrow(CorruptPatchError);
     expect(() => decode(forgedHeader([ulpTensor(4, 0), ulpTensor(4, 0)]))).toThrow(CorruptPatchError);
     expect(() => decode(forgedHeader([ulpTensor(4, 0, 0xff)]))).toThrow(CorruptPatchError);
+    expect(() => decode(forgedHeader([[5, ...ulpTensor(4, 0).slice(1)]]))).toThrow(CorruptPatchError);
   });
 
   it('PULSE12: wrong magic is corrupt, another format version is unsupported', async () => {
