@@ -31,8 +31,11 @@ export default defineConfig({
     trace: 'off',
   },
   webServer: {
-    command: `npx vite build --logLevel warn && npx vite preview --port ${E2E_PORT} --strictPort --host 127.0.0.1 --outDir ${process.env.WEB_OUT_DIR ?? 'dist/web'}`,
-    url: `http://localhost:${E2E_PORT}/`,
+    // The real signaling server, serving the freshly built app and harness pages (with COOP/COEP).
+    command: `npx vite build --logLevel warn && npx tsx signaling/src/main.ts --port ${E2E_PORT} --host 127.0.0.1`,
+    url: `http://localhost:${E2E_PORT}/healthz`,
+    stdout: 'ignore',
+    stderr: 'pipe',
     reuseExistingServer: !process.env.CI,
     timeout: 180_000,
   },

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: typecheck, unit tests (vitest), then end-to-end tests in
+# real Chromium against the real server (Playwright). Ends with one line
+# "N passed, N failed" over both suites.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Chromium not found at $CHROMIUM: installing Debian's chromium package…"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || exit 1
+  else
+    echo "Chromium not found at $CHROMIUM. Install Debian's package (sudo apt-get install chromium)," >&2
+    echo "or point CHROMIUM_PATH at a Chromium 120+ binary, then run npm test again." >&2
+    exit 1
+  fi
+fi
+[ -d node_modules ] || npm ci --no-fund --no-audit || exit 1
+
+mkdir -p test-results
+rm -f test-results/unit.json test-results/e2e.json
+
+npm run --silent typecheck
+typecheck=$?
+
+npx vitest run --reporter=default --reporter=json --outputFile=test-results/unit.json
+unit=$?
+
+npx playwright test
+e2e=$?
+
+node scripts/summarize-tests.mjs test-results/unit.json test-results/e2e.json
+summary=$?
+
+[ $typecheck -eq 0 ] || echo "typecheck failed"
+exit $(( typecheck || unit || e2e || summary ))
