@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { getBuiltinModel } from '../../../shared/src/models';
+import { tensorFromRaw } from '../../../shared/src/protocol/peer';
+import { writeNpy } from '../../../shared/src/tensor';
+import { planJob, type JobDraft } from './plan';
+
+const base: JobDraft = {
+  name: '', model: { kind: 'builtin', id: 'mlp-classifier' }, inputs: { kind: 'generated', rows: 100, seed: 3 },
+  unitRows: 16, redundancy: 1, spotCheckRate: 0.05, maxProviders: 4,
+};
+const mlp = getBuiltinModel('mlp-classifier')!;
+
+describe('planJob', () => {
+  it('PLAN1: a built-in model with generated inputs becomes a spec whose inputs are the seeded rows', async () => {
+    const { spec, inputs, modelBytes } = await planJob(base);
+    expect(spec.rows).toBe(100);
+    expect(spec.unitRows).toBe(16);
+    expect(spec.inputs).toEqual([{ name: 'features', dtype: 'float32', dims: [100, 64] }]);
+    expect(spec.outputs).toEqual([{ name: 'probabilities', dtype: 'float32', dims: [100, 10] }]);
+    expect(modelBytes).toEqual(mlp.build());
+    expect(tensorFromRaw(inputs[0]!).data).toEqual(mlp.generateInputs(100, 3).features!.data);
+    expect(spec.model.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('PLAN2: an uploaded .onnx with uploaded .npy inputs is accepted; its declared shapes are checked', async () => {
+    const inputs = mlp.generateInputs(10, 1).features!;
+    const draft: JobDraft = {
+      ...base,
+      model: { kind: 'upload', fileName: 'mine.onnx', bytes: mlp.build() },
+      inputs: { kind: 'upload', fileName: 'x.npy', bytes: writeNpy(inputs) },
+    };
+    const { spec } = await planJob(draft);
+    expect(spec.rows).toBe(10);
+    expect(spec.model.name).toBe('mine.onnx');
+    const wrong = writeNpy({ dtype: 'float32', dims: [10, 63], data: new Float32Array(630) });
+    await expect(planJob({ ...draft, inputs: { kind: 'upload', fileName: 'x.npy', bytes: wrong } })).rejects.toThrow(/features.*64/);
+  });
+
+  it('PLAN3: a file that is not ONNX, or inputs that are neither .npy nor JSON, get a clear error', async () => {
+    await expect(planJob({ ...base, model: { kind: 'upload', fileName: 'cat.onnx', bytes: new TextEncoder().encode('meow, not a model') } }))
+      .rejects.toThrow(/ONNX/i);
+    await expect(planJob({ ...base, inputs: { kind: 'upload', fileName: 'x.csv', bytes: new Uint8Array(4) } })).rejects.toThrow(/\.npy nor \.json/);
+    await expect(planJob({ ...base, inputs: { kind: 'upload', fileName: 'x.npy', bytes: new Uint8Array(12) } })).rejects.toThrow();
+  });
+
+  it('PLAN4: settings that cannot work are refused before anything is stored', async () => {
+    await expect(planJob({ ...base, unitRows: 0 })).rejects.toThrow(/unit size/);
+    await expect(planJob({ ...base, inputs: { kind: 'generated', rows: 0, seed: 1 } })).rejects.toThrow(/rows/);
+    await expect(planJob({ ...base, inputs: { kind: 'generated', rows: 2_000_000, seed: 1 }, unitRows: 1 })).rejects.toThrow(/unit size/);
+  });
+
+  it('PLAN5: JSON inputs keyed by input name are accepted', async () => {
+    const rows = [Array.from({ length: 64 }, (_, i) => i / 64), Array.from({ length: 64 }, () => 0.5)];
+    const { spec } = await planJob({ ...base, inputs: { kind: 'upload', fileName: 'in.json', bytes: new TextEncoder().encode(JSON.stringify({ features: rows })) } });
+    expect(spec.rows).toBe(2);
+    expect(spec.unitRows).toBe(2);
+  });
+});
