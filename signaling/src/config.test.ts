@@ -36,4 +36,11 @@ describe('config', () => {
     const result = parseConfig(['--msg-rate', '10', '--conn-rate', '5', '--max-conns-per-ip', '3'], {});
     expect(result).toMatchObject({ options: { limits: { messagesPerSecond: 10, connectionsPerSecond: 5, maxConnectionsPerIp: 3 } } });
   });
+
+  it('OPS1/CREDIT6: --data (or DATA_DIR) keeps the receipt log on disk; absent, it stays in memory', () => {
+    expect(parseConfig([], {})).not.toHaveProperty('options.dataDir');
+    expect(parseConfig([], { DATA_DIR: '/var/lib/x' })).toMatchObject({ options: { dataDir: '/var/lib/x' } });
+    expect(parseConfig(['--data', 'here'], { DATA_DIR: '/var/lib/x' })).toMatchObject({ options: { dataDir: 'here' } });
+    expect(HELP).toContain('--data DIR');
+  });
 });
