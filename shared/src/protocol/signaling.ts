@@ -108,7 +108,7 @@ export type SignalPayload = v.InferOutput<typeof SignalPayloadSchema>;
  */
 export const MAX_RECEIPTS_PER_BATCH = 64;
 
-/** Why the server refused one receipt of a batch (SPEC TRUST-S*). */
+/** Why the server refused one receipt of a batch (signaling SPEC CREDIT2, CREDIT3, CREDIT7). */
 export const ReceiptRejectReasonSchema = v.picklist([
   /** id does not match the contents, or a field is out of bounds (e.g. issued in the future). */
   'invalid-receipt',
@@ -221,7 +221,7 @@ export const decodeServerMessage = (text: string) => decodeFrame(ServerMessageSc
 
 // ---------------------------------------------------------------- HTTP API (trust)
 
-/** Paths of the server's public trust endpoints (SPEC TRUST-H*). */
+/** Paths of the server's public trust endpoints (signaling SPEC HTTP9–HTTP12). */
 export const TRUST_PATHS = { leaderboard: '/leaderboard', receipts: '/receipts/', log: '/log', logHead: '/log/head' } as const;
 
 export const LeaderboardRowSchema = v.strictObject({
