@@ -13,8 +13,12 @@ import { BYTES_PER_ELEMENT, DTYPES, TYPED_ARRAY_CTOR, type DType, type Tensor } 
 
 export const PEER_PROTOCOL_VERSION = 1;
 
-/** Streams of the framed channel: control never waits behind a model upload. */
-export const PeerStream = { control: 0, model: 1, work: 2 } as const;
+/**
+ * Streams of the framed channel: control never waits behind a model upload.
+ * `weights` carries PULSE weight distribution; the job cores hand it to their
+ * LinkExtension untouched (its own module validates it).
+ */
+export const PeerStream = { control: 0, model: 1, work: 2, weights: 3 } as const;
 
 /** Limits a receiver enforces before allocating. */
 export const MAX_PEER_HEADER_BYTES = 64 * 1024;

@@ -9,6 +9,7 @@ import { memoryStore } from '../storage/kv';
 import { JobStore } from '../storage/job-store';
 import { ModelStore } from '../storage/model-store';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
+import type { ExtensionChannel } from './ports';
 
 const ROWS = 256;
 const COLS = 4;
@@ -180,5 +181,37 @@ describe('provider and requester cores over in-memory ports', () => {
     expect(await results(jobs, spec)).toEqual(expected(inputs));
     // One session before the cut, at least one after it.
     expect(a.node.view.get().log.filter((line) => line.includes('paired with requester')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('NET8: a link extension sees each link open and close and exchanges messages on its own stream, apart from the job', async () => {
+    const hub = new FakeHub();
+    const seen: string[] = [];
+    const providerExtension = {
+      attach: (c: ExtensionChannel) => void c.send(new TextEncoder().encode(`hello from provider to ${c.peerId}`)),
+      receive: (peer: string, _job: string, bytes: Uint8Array) => seen.push(`provider got "${new TextDecoder().decode(bytes)}" from ${peer}`),
+      detach: (peer: string) => seen.push(`provider detached ${peer}`),
+    };
+    const requesterExtension = {
+      attach: (c: ExtensionChannel) => void c.send(new TextEncoder().encode('hello from requester')),
+      receive: (peer: string, _job: string, bytes: Uint8Array) => seen.push(`requester got "${new TextDecoder().decode(bytes)}" from ${peer}`),
+      detach: (peer: string) => seen.push(`requester detached ${peer}`),
+    };
+    const node = new ProviderNode({
+      signaling: hub.connect('provider-a'), createPeer: peers, compute: functionEngine(f), models: new ModelStore(memoryStore()),
+      capabilities: TEST_CAPABILITIES, extension: providerExtension,
+    });
+    node.start();
+    const { spec, inputs } = await makeJob();
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL, extension: requesterExtension });
+    await runner.start();
+    await until(() => runner.view.get().status === 'done');
+    await until(() => seen.length >= 4);
+    expect(seen).toContain('provider got "hello from requester" from requester');
+    expect(seen).toContain('requester got "hello from provider to requester" from provider-a');
+    expect(seen).toContain('requester detached provider-a');
+    expect(seen).toContain('provider detached requester');
+    expect(await results(jobs, spec)).toEqual(expected(inputs));
   });
 });

@@ -47,3 +47,21 @@ export interface ComputeEngine {
   load(modelHash: string, modelBytes: Uint8Array): Promise<void>;
   run(modelHash: string, inputs: RawTensor[]): Promise<RawTensor[]>;
 }
+
+/** One peer link as an extension sees it: the other side, the job, and a way to send on the extension's stream. */
+export interface ExtensionChannel {
+  peerId: string;
+  jobId: string;
+  send(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * A feature that rides the job's peer links without the job cores knowing it
+ * (PULSE weight distribution). It sees links open and close, and receives every
+ * message on PeerStream.weights; everything else stays with the core.
+ */
+export interface LinkExtension {
+  attach(channel: ExtensionChannel): void;
+  receive(peerId: string, jobId: string, bytes: Uint8Array): void;
+  detach(peerId: string, jobId: string): void;
+}

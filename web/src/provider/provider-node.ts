@@ -9,7 +9,7 @@ import { decodePeerMessage, encodePeerMessage, PeerStream, packTensors, unpackTe
 import type { Capabilities, SignalPayload } from '../../../shared/src/protocol/signaling';
 import { PROVIDER_SLOTS } from '../core/constants';
 import { Observable } from '../core/emitter';
-import type { ComputeEngine, ConnectionState, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
+import type { ComputeEngine, ConnectionState, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
 import type { ModelStore } from '../storage/model-store';
 
@@ -43,6 +43,7 @@ export interface ProviderDeps {
   compute: ComputeEngine;
   models: ModelStore;
   capabilities: Capabilities;
+  extension?: LinkExtension;
   now?: () => number;
 }
 
@@ -64,6 +65,8 @@ const MAX_LOG_LINES = 50;
 export class ProviderNode {
   readonly view: Observable<ProviderView>;
   private readonly sessions = new Map<string, Session>();
+  /** The requester of each job we are paired for, from the server's `matched`. */
+  private readonly requesters = new Map<string, string>();
   private readonly queue: QueuedUnit[] = [];
   private readonly meter: ThroughputMeter;
   private readonly unsubscribe: (() => void)[] = [];
@@ -88,8 +91,14 @@ export class ProviderNode {
         this.sendStatus();
         this.log(`registered as ${welcome.peerId.slice(0, 8)}… (${this.deps.capabilities.backend})`);
       }),
-      signaling.on('matched', (m) => this.openSession(m.jobId, m.peerId)),
-      signaling.on('unmatched', (m) => this.closeSession(this.sessions.get(sessionKey(m.jobId, m.peerId)), `unmatched: ${m.reason}`)),
+      signaling.on('matched', (m) => {
+        this.requesters.set(m.jobId, m.peerId);
+        this.openSession(m.jobId, m.peerId);
+      }),
+      signaling.on('unmatched', (m) => {
+        if (this.requesters.get(m.jobId) === m.peerId) this.requesters.delete(m.jobId);
+        this.closeSession(this.sessions.get(sessionKey(m.jobId, m.peerId)), `unmatched: ${m.reason}`);
+      }),
       signaling.on('signal', (s) => this.onSignal(s.jobId, s.from, s.payload)),
       signaling.on('error', (e) => this.log(`server: ${e.message}`)),
     );
@@ -118,6 +127,8 @@ export class ProviderNode {
    * renegotiate): the requester is reconnecting after its side of the link died.
    */
   private onSignal(jobId: string, requesterId: string, payload: SignalPayload): void {
+    // Signals from anyone but the job's requester (e.g. a co-provider forwarding weights) belong to extensions.
+    if (this.requesters.get(jobId) !== requesterId) return;
     const key = sessionKey(jobId, requesterId);
     let session = this.sessions.get(key);
     if (payload.type === 'offer' && session?.link) {
@@ -146,7 +157,12 @@ export class ProviderNode {
       (link) => {
         if (this.sessions.get(key) !== session) return link.close();
         session.link = link;
-        link.onMessage((_stream, bytes) => void this.onMessage(session, bytes));
+        const { extension } = this.deps;
+        link.onMessage((stream, bytes) => {
+          if (stream === PeerStream.weights) extension?.receive(requesterId, jobId, bytes);
+          else void this.onMessage(session, bytes);
+        });
+        extension?.attach({ peerId: requesterId, jobId, send: (bytes) => link.send(PeerStream.weights, bytes) });
         link.onClose((reason) => this.closeSession(session, `channel closed: ${reason}`));
       },
       (error: unknown) => this.closeSession(session, `connection failed: ${String(error)}`),
@@ -160,6 +176,7 @@ export class ProviderNode {
     this.sessions.delete(session.view.key);
     session.view = { ...session.view, state: 'closed' };
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.session === session) this.queue.splice(i, 1);
+    if (session.link) this.deps.extension?.detach(session.view.requesterId, session.view.jobId);
     session.link?.close();
     session.peer.close();
     this.refreshSessions();

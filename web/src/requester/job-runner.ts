@@ -19,7 +19,7 @@ import {
 import type { Capabilities } from '../../../shared/src/protocol/signaling';
 import { MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
-import type { ComputeEngine, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
+import type { ComputeEngine, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
 import type { JobStatus, JobStore } from '../storage/job-store';
 import { compareOutputs } from './compare';
@@ -61,6 +61,7 @@ export interface JobRunnerDeps {
   local?: ComputeEngine;
   random?: () => number;
   now?: () => number;
+  extension?: LinkExtension;
 }
 
 interface ProviderLink {
@@ -177,7 +178,12 @@ export class JobRunner {
         clearTimeout(provider.timer);
         if (this.providers.get(peerId) !== provider) return link.close();
         provider.link = link;
-        link.onMessage((_stream, bytes) => this.onMessage(provider, bytes));
+        const { extension } = this.deps;
+        link.onMessage((stream, bytes) => {
+          if (stream === PeerStream.weights) extension?.receive(peerId, this.spec.id, bytes);
+          else this.onMessage(provider, bytes);
+        });
+        extension?.attach({ peerId, jobId: this.spec.id, send: (bytes) => link.send(PeerStream.weights, bytes) });
         link.onClose((reason) => {
           this.dropProvider(provider, 'gone', `channel closed: ${reason}`);
           this.reconnectLater(provider);
@@ -220,6 +226,7 @@ export class JobRunner {
     provider.ready = false;
     provider.inFlight.clear();
     this.queue.releasePeer(peerId);
+    if (provider.link) this.deps.extension?.detach(peerId, this.spec.id);
     provider.link?.close();
     provider.peer.close();
     if (state === 'rejected') this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
