@@ -40,14 +40,14 @@ test('E2E-NET1: two providers and a requester complete a 64-unit job equal to th
 test('E2E-NET2: a provider closed mid-job loses nothing; the job completes equal to the reference', async ({ browser }, testInfo) => {
   const providers = [await openProvider(browser, BASE, 'provider-1', testInfo), await openProvider(browser, BASE, 'provider-2', testInfo)];
   const requester = await openRequester(browser, BASE, testInfo);
-  const job = { model: MODEL, rows: 512, unitRows: 4, seed: 12 };
+  const job = { model: MODEL, rows: 1024, unitRows: 2, seed: 12 };
   const card = await submitJob(requester.page, job);
   const doomed = providers[1]!;
   await expect.poll(async () => Number(await doomed.page.getByTestId('units-done').textContent()), { timeout: 120_000 }).toBeGreaterThanOrEqual(5);
-  expect(await unitsComplete(card)).toBeLessThan(128);
+  expect(await unitsComplete(card)).toBeLessThan(512);
   await doomed.context.close();
   await waitForJobDone(card);
-  expect(await unitsComplete(card)).toBe(128);
+  expect(await unitsComplete(card)).toBe(512);
   expectClose(await downloadResult(card), referenceOutput(MODEL, job.rows, job.seed));
   await screenshot(requester, testInfo, 'requester-after-provider-loss.png');
   await closeAll([providers[0]!, requester]);
@@ -56,16 +56,16 @@ test('E2E-NET2: a provider closed mid-job loses nothing; the job completes equal
 test('E2E-NET3: a requester reload mid-job resumes without losing finished units', async ({ browser }, testInfo) => {
   const providers = [await openProvider(browser, BASE, 'provider-1', testInfo), await openProvider(browser, BASE, 'provider-2', testInfo)];
   const requester = await openRequester(browser, BASE, testInfo);
-  const job = { model: MODEL, rows: 512, unitRows: 4, seed: 13 };
+  const job = { model: MODEL, rows: 1024, unitRows: 2, seed: 13 };
   const card = await submitJob(requester.page, job);
   await waitForUnits(card, 20);
-  expect(await unitsComplete(card)).toBeLessThan(128);
+  expect(await unitsComplete(card)).toBeLessThan(512);
   await requester.page.reload();
   await expect(card).toBeVisible({ timeout: 30_000 });
   // Progress is restored from IndexedDB, not started over.
   expect(await unitsComplete(card)).toBeGreaterThanOrEqual(20);
   await waitForJobDone(card);
-  expect(await unitsComplete(card)).toBe(128);
+  expect(await unitsComplete(card)).toBe(512);
   expectClose(await downloadResult(card), referenceOutput(MODEL, job.rows, job.seed));
   await screenshot(requester, testInfo, 'requester-after-reload.png');
   await closeAll([...providers, requester]);

@@ -18,19 +18,20 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 [ -d node_modules ] || npm ci --no-fund --no-audit || exit 1
 
-mkdir -p test-results
-rm -f test-results/unit.json test-results/e2e.json
+# Reports live outside test-results/, which Playwright empties when it starts.
+mkdir -p reports
+rm -f reports/unit.json reports/e2e.json
 
 npm run --silent typecheck
 typecheck=$?
 
-npx vitest run --reporter=default --reporter=json --outputFile=test-results/unit.json
+npx vitest run --reporter=default --reporter=json --outputFile=reports/unit.json
 unit=$?
 
-npx playwright test
+E2E_REPORT=reports/e2e.json npx playwright test
 e2e=$?
 
-node scripts/summarize-tests.mjs test-results/unit.json test-results/e2e.json
+node scripts/summarize-tests.mjs reports/unit.json reports/e2e.json
 summary=$?
 
 [ $typecheck -eq 0 ] || echo "typecheck failed"

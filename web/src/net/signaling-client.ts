@@ -35,6 +35,7 @@ export interface SignalingEvents {
   unmatched: ServerMessageOf<'unmatched'>;
   signal: ServerMessageOf<'signal'>;
   pong: ServerMessageOf<'pong'>;
+  'receipts-ack': ServerMessageOf<'receipts-ack'>;
   /** Error frames from the server, and server frames that failed validation (code 'invalid'). */
   error: { code: ErrorCode; message: string; supported?: number[] };
   /** The connection dropped; `willReconnect` is false for final closes (version, replaced, close()). */
