@@ -7,7 +7,7 @@ import { unitCount, type JobSpec } from '../../../shared/src/jobs/job';
 import { concatRows } from '../../../shared/src/jobs/rows';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import { Observable } from '../core/emitter';
-import type { ComputeEngine, PeerFactory, SignalingPort } from '../core/ports';
+import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import { JobStore } from '../storage/job-store';
 import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
@@ -25,6 +25,8 @@ export interface TemplarDeps {
   store: KeyValueStore;
   /** Engine for spot checks; optional so a requester without one still works (no spot checks). */
   local?: () => Promise<ComputeEngine>;
+  /** Rides every job's provider links (PULSE weight distribution). */
+  extension?: LinkExtension;
 }
 
 export class Templar {
@@ -98,7 +100,7 @@ export class Templar {
     const local = spec.spotCheckRate > 0 ? await this.localEngineOnce() : undefined;
     const noChecks = spec.spotCheckRate > 0 && !local ? 'spot checks are off: this browser could not start a local engine to re-run units' : undefined;
     const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
-      signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local,
+      signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local, extension: this.deps.extension,
     });
     const off = runner.view.subscribe((view) => {
       this.publish(spec, view);
