@@ -6,20 +6,12 @@
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, decodeClientMessage } from '../../../shared/src/protocol/signaling';
 import { HARD_MAX_PAYLOAD_BYTES } from '../constants';
 import { caps, needs } from './fixtures';
+import { mulberry32 } from '../../../shared/src/random';
 
 export type Rng = () => number;
 
-/** mulberry32: tiny, fast, good enough to pick fuzz cases. */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failing fuzz run can be replayed. */
+export const seededRng = (seed: number): Rng => mulberry32(seed);
 
 export type FuzzFrame = { kind: 'text'; text: string } | { kind: 'bytes'; bytes: Uint8Array; binary: boolean };
 

@@ -1,0 +1,15 @@
+/**
+ * mulberry32: seeded pseudo-random numbers, fast, 32-bit state, the same
+ * sequence in every JS engine. Not for cryptography — for weights, inputs,
+ * test data and fuzz cases that every machine must reproduce.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
