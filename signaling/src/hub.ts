@@ -309,16 +309,34 @@ export class Hub {
     this.deliver(this.matchmaker.report(peerId, message.jobId, message.peerId) ?? []);
   }
 
-  /** Forwards a signal only within a current pairing (SPEC RELAY1). `from` is always the sender's own key. */
+  /**
+   * Forwards a signal only within a current pairing (SPEC RELAY1), or between
+   * two providers both assigned to the same job right now (SPEC RELAY3). `from`
+   * is always the sender's own key.
+   */
   private relay(conn: Connection, peerId: string, role: Role, message: ClientMessageOf<'signal'>): void {
-    const paired =
+    let paired =
       role === 'requester'
         ? this.matchmaker.isPaired(peerId, message.jobId, message.to)
         : this.matchmaker.isPaired(message.to, message.jobId, peerId);
-    const target = this.byPeer.get(peerKey(role === 'requester' ? 'provider' : 'requester', message.to));
+    let target = this.byPeer.get(peerKey(role === 'requester' ? 'provider' : 'requester', message.to));
+    if (role === 'provider' && (!paired || !target) && message.to !== peerId && this.coAssigned(peerId, message.to, message.jobId)) {
+      paired = true;
+      target = this.byPeer.get(peerKey('provider', message.to));
+    }
     if (!paired || !target) return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
     this.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
     this.options.metrics.inc('signaling_signals_relayed_total');
+  }
+
+  /**
+   * Whether both providers are assigned right now to the same open job with
+   * this id. Job ids are scoped per requester, so it must be one requester's
+   * job: the matchmaker's job keys (requester + id) are compared, not the ids.
+   */
+  private coAssigned(a: string, b: string, jobId: string): boolean {
+    const ofB = new Set(this.matchmaker.jobsOfProvider(b));
+    return this.matchmaker.jobsOfProvider(a).some((key) => ofB.has(key) && key.endsWith(` ${jobId}`));
   }
 
   private deliver(events: MatchEvent[]): void {
