@@ -32,16 +32,16 @@ describe('provider to provider relay', () => {
 
   it('RELAY3: refused for another job id, for the same id of another requester, and after one is released', async () => {
     h = createHarness();
-    const { a, b, requester } = await twoProviders(h);
-    a.socket.deliver({ type: 'signal', to: b.identity.peerId, jobId: 'job-00002', payload: offer });
-    expect((await a.socket.take('error')).code).toBe('not-paired');
-
-    // Same job id, different requester: a is on requester 1's job-00001, c on requester 2's job-00001.
+    // Same job id, different requester: c is on requester 2's job-00001, a and b on requester 1's.
     const other = await h.join('requester');
     const c = await h.join('provider');
     c.socket.deliver({ type: 'announce', capabilities: caps(), slots: 1 });
     other.socket.deliver({ type: 'job-open', jobId: 'job-00001', needs: needs({ maxProviders: 1 }) });
     expect((await other.socket.take('matched')).peerId).toBe(c.identity.peerId);
+    const { a, b, requester } = await twoProviders(h);
+
+    a.socket.deliver({ type: 'signal', to: b.identity.peerId, jobId: 'job-00002', payload: offer });
+    expect((await a.socket.take('error')).code).toBe('not-paired');
     a.socket.deliver({ type: 'signal', to: c.identity.peerId, jobId: 'job-00001', payload: offer });
     expect((await a.socket.take('error')).code).toBe('not-paired');
     c.socket.deliver({ type: 'signal', to: a.identity.peerId, jobId: 'job-00001', payload: offer });
