@@ -10,6 +10,8 @@
  */
 import * as v from 'valibot';
 import { BYTES_PER_ELEMENT, DTYPES, TYPED_ARRAY_CTOR, type DType, type Tensor } from '../tensor/types';
+import { ReceiptSchema } from '../trust/receipts';
+import { SignedResultSchema } from '../trust/signedResult';
 
 export const PEER_PROTOCOL_VERSION = 1;
 
@@ -50,12 +52,16 @@ export const PeerHeaderSchema = v.variant('type', [
   v.strictObject({ type: v.literal('model'), modelHash: Hash }),
   v.strictObject({ type: v.literal('unit'), jobId: JobId, unitId: Index, inputs: Tensors }),
   v.strictObject({ type: v.literal('bye'), jobId: JobId, reason: Text }),
+  // Credit for an accepted unit, signed by the requester (SPEC TRUST-R*); the provider verifies and keeps it.
+  v.strictObject({ type: v.literal('receipt'), receipt: ReceiptSchema }),
   // provider → requester
   v.strictObject({ type: v.literal('model-status'), modelHash: Hash, cached: v.boolean() }),
   v.strictObject({ type: v.literal('ready'), modelHash: Hash, loadMs: v.pipe(v.number(), v.minValue(0)) }),
   v.strictObject({
     type: v.literal('result'), jobId: JobId, unitId: Index, outputs: Tensors,
     computeMs: v.pipe(v.number(), v.minValue(0)), backend: v.picklist(['webgpu', 'wasm']),
+    // The provider's signature over (job, unit, input hash, result hash), SPEC TRUST-S2. A requester with an identity drops results without it.
+    signed: v.optional(SignedResultSchema),
   }),
   v.strictObject({ type: v.literal('unit-error'), jobId: JobId, unitId: Index, message: Text }),
   v.strictObject({ type: v.literal('paused'), paused: v.boolean() }),

@@ -16,6 +16,7 @@ export interface SignalingEvents {
   unmatched: ServerMessageOf<'unmatched'>;
   signal: ServerMessageOf<'signal'>;
   error: ServerMessageOf<'error'>;
+  'receipts-ack': ServerMessageOf<'receipts-ack'>;
 }
 
 export interface SignalingPort {

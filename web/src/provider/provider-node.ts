@@ -5,13 +5,17 @@
  * runs work units one at a time on its compute engine and streams results back.
  * Framework-free: the React page only renders `view`.
  */
-import { decodePeerMessage, encodePeerMessage, PeerStream, packTensors, unpackTensors, type PeerHeader } from '../../../shared/src/protocol/peer';
+import { decodePeerMessage, encodePeerMessage, PeerStream, packTensors, unpackTensors, type PeerHeader, type RawTensor } from '../../../shared/src/protocol/peer';
 import type { Capabilities, SignalPayload } from '../../../shared/src/protocol/signaling';
+import type { Identity } from '../../../shared/src/identity';
+import { signResult, type SignedResult } from '../../../shared/src/trust';
 import { PROVIDER_SLOTS } from '../core/constants';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, ConnectionState, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
 import type { ModelStore } from '../storage/model-store';
+import type { CreditSummary, ProviderReceipts } from '../storage/receipt-store';
+import { hashTensors } from '../core/trust';
 
 export type SessionState = 'connecting' | 'fetching-model' | 'loading-model' | 'working' | 'closed';
 
@@ -35,6 +39,8 @@ export interface ProviderView {
   rowsPerSecond: number;
   history: number[];
   log: string[];
+  /** Receipts kept (verified) and the FLOPs they credit; absent without a receipt store. */
+  credits?: CreditSummary;
 }
 
 export interface ProviderDeps {
@@ -45,6 +51,10 @@ export interface ProviderDeps {
   capabilities: Capabilities;
   extension?: LinkExtension;
   now?: () => number;
+  /** This provider's key: every result is signed with it (requesters with an identity drop unsigned results). */
+  identity?: Identity;
+  /** Where receipts from requesters are verified and kept. */
+  receipts?: ProviderReceipts;
 }
 
 interface Session {
@@ -81,7 +91,8 @@ export class ProviderNode {
   }
 
   start(): void {
-    const { signaling } = this.deps;
+    const { signaling, receipts } = this.deps;
+    if (receipts) void receipts.load().then(() => this.patch({ credits: receipts.summary() }));
     this.unsubscribe.push(
       signaling.on('state', (connection) => this.patch({ connection })),
       signaling.on('welcome', (welcome) => {
@@ -222,6 +233,9 @@ export class ProviderNode {
         case 'bye':
           this.closeSession(session, `requester said: ${header.reason}`);
           return;
+        case 'receipt':
+          await this.keepReceipt(session, header.receipt);
+          return;
         default:
           this.reply(session, { type: 'error', message: `a provider does not accept "${header.type}"` });
       }
@@ -268,7 +282,8 @@ export class ProviderNode {
       const outputs = await this.deps.compute.run(hash, unpackTensors(header.inputs, body));
       const computeMs = performance.now() - started;
       const packed = packTensors(outputs);
-      this.reply(session, { type: 'result', jobId: header.jobId, unitId: header.unitId, outputs: packed.refs, computeMs, backend: this.deps.compute.backend }, packed.body);
+      const signed = await this.sign(header.jobId, header.unitId, unpackTensors(header.inputs, body), outputs);
+      this.reply(session, { type: 'result', jobId: header.jobId, unitId: header.unitId, outputs: packed.refs, computeMs, backend: this.deps.compute.backend, signed }, packed.body);
       this.meter.record(header.inputs[0]?.dims[0] ?? 0);
       this.setSession(session, { unitsDone: session.view.unitsDone + 1 });
       this.patch({ unitsDone: this.view.get().unitsDone + 1, rowsPerSecond: this.meter.rate(), history: this.meter.history() });
@@ -276,6 +291,25 @@ export class ProviderNode {
       this.reply(session, { type: 'unit-error', jobId: header.jobId, unitId: header.unitId, message: (error as Error).message });
       this.patch({ unitsFailed: this.view.get().unitsFailed + 1 });
       this.log(`unit ${header.unitId} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private async sign(jobId: string, unitId: number, inputs: RawTensor[], outputs: RawTensor[]): Promise<SignedResult | undefined> {
+    const { identity } = this.deps;
+    if (!identity) return undefined;
+    const [inputHash, resultHash] = await Promise.all([hashTensors(inputs), hashTensors(outputs)]);
+    return signResult(identity, { jobId, unitId, inputHash, resultHash });
+  }
+
+  /** A receipt is kept only if it verifies, names us, and credits a unit not credited before. */
+  private async keepReceipt(session: Session, receipt: unknown): Promise<void> {
+    const { receipts } = this.deps;
+    if (!receipts) return;
+    try {
+      await receipts.add(receipt);
+      this.patch({ credits: receipts.summary() });
+    } catch (error) {
+      this.log(`job ${session.view.jobId}: receipt refused: ${(error as Error).message}`);
     }
   }
 

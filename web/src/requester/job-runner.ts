@@ -16,13 +16,18 @@ import {
   decodePeerMessage, encodePeerMessage, PEER_PROTOCOL_VERSION, PeerStream, packTensors, unpackTensors,
   type PeerHeader, type PeerHeaderOf, type RawTensor,
 } from '../../../shared/src/protocol/peer';
-import type { Capabilities } from '../../../shared/src/protocol/signaling';
+import { MAX_RECEIPTS_PER_BATCH, type Capabilities } from '../../../shared/src/protocol/signaling';
+import type { Identity } from '../../../shared/src/identity';
+import {
+  checkProbability, compareOutputs as compareWithTolerance, DEFAULT_TOLERANCES, describeDisagreement, issueReceipt, ReputationBook,
+  verifySignedResult, type Receipt, type Tolerance,
+} from '../../../shared/src/trust';
 import { MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
 import type { JobStatus, JobStore } from '../storage/job-store';
-import { compareOutputs } from './compare';
+import { asUnitOutputs, hashTensors } from '../core/trust';
 
 export type ProviderLinkState = 'connecting' | 'sending-model' | 'loading-model' | 'working' | 'paused' | 'gone' | 'rejected';
 
@@ -46,6 +51,10 @@ export interface JobView {
   inFlight: number;
   providers: ProviderStats[];
   spotChecks: { checked: number; failed: number };
+  /** Units whose result a check (spot check or replica) confirmed, accepted unchecked, and results refused, with why. */
+  verification: { verified: number; unchecked: number; rejected: number; reasons: string[] };
+  /** Receipts issued / acknowledged by the server's log. */
+  receipts: { issued: number; logged: number };
   duplicatesDiscarded: number;
   rowsPerSecond: number;
   history: number[];
@@ -62,7 +71,19 @@ export interface JobRunnerDeps {
   random?: () => number;
   now?: () => number;
   extension?: LinkExtension;
+  /**
+   * The requester's key. With it the runner is on the keyed network (peer ids
+   * are public keys): results must carry the provider's signature, caught
+   * providers are reported to the server, and accepted units earn receipts.
+   */
+  identity?: Identity;
+  /** Shared by a requester's jobs; drives adaptive checking (new keys checked more). */
+  reputation?: ReputationBook;
+  /** Work per input row, for receipts; 0 when unknown. */
+  flopsPerRow?: number;
 }
+
+const MAX_REASONS_SHOWN = 20;
 
 interface ProviderLink {
   stats: ProviderStats;
@@ -71,7 +92,8 @@ interface ProviderLink {
   ready: boolean;
   inFlight: Set<number>;
   computeMsTotal: number;
-  checkedOnce?: boolean;
+  /** Compute time the provider claimed per unit, for its receipt. */
+  computeMs: Map<number, number>;
   /** Reconnects tried since this provider last completed a unit. */
   reconnects: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -88,6 +110,14 @@ export class JobRunner {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly random: () => number;
   private spotChecks = Promise.resolve();
+  private readonly reputation: ReputationBook;
+  /** Receipts not yet acknowledged by the server, oldest first; the head batch is in flight. */
+  private readonly unlogged: Receipt[] = [];
+  private receiptBatchInFlight = 0;
+  /** Receipts being signed; the job ends only after each reached its provider's channel. */
+  private crediting = Promise.resolve();
+  /** Receipt logging outlives the job's pairing: unacknowledged batches go out again after a reconnect. */
+  private readonly receiptSubscriptions: (() => void)[] = [];
 
   constructor(
     private readonly spec: JobSpec,
@@ -95,10 +125,12 @@ export class JobRunner {
     private readonly deps: JobRunnerDeps,
   ) {
     this.random = deps.random ?? Math.random;
+    this.reputation = deps.reputation ?? new ReputationBook(deps.now);
     this.meter = new ThroughputMeter(deps.now);
     this.view = new Observable<JobView>({
       jobId: spec.id, status: 'running', total: unitCount(spec), done: 0, inFlight: 0, providers: [],
-      spotChecks: { checked: 0, failed: 0 }, duplicatesDiscarded: 0, rowsPerSecond: 0, history: [],
+      spotChecks: { checked: 0, failed: 0 }, verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
+      receipts: { issued: 0, logged: 0 }, duplicatesDiscarded: 0, rowsPerSecond: 0, history: [],
     });
   }
 
@@ -108,6 +140,21 @@ export class JobRunner {
     this.patch({ done: this.queue.finished });
     if (this.queue.complete) return this.finish();
     const { signaling } = this.deps;
+    this.receiptSubscriptions.push(
+      signaling.on('welcome', () => {
+        // A batch sent before the reconnect may never have arrived: send it again (the log refuses duplicates).
+        this.receiptBatchInFlight = 0;
+        this.flushReceipts();
+      }),
+      signaling.on('receipts-ack', (ack) => {
+        if (this.receiptBatchInFlight === 0) return;
+        this.unlogged.splice(0, this.receiptBatchInFlight);
+        this.receiptBatchInFlight = 0;
+        const r = this.view.get().receipts;
+        this.patch({ receipts: { ...r, logged: r.logged + ack.accepted } });
+        this.flushReceipts();
+      }),
+    );
     this.unsubscribe.push(
       // Every (re)connect: the server forgot the job, so open it again. Providers re-pair.
       signaling.on('welcome', () => this.openJob()),
@@ -130,6 +177,7 @@ export class JobRunner {
   stop(status: JobStatus = 'paused', message?: string): void {
     this.patch({ status, message });
     for (const off of this.unsubscribe.splice(0)) off();
+    for (const off of this.receiptSubscriptions.splice(0)) off();
     for (const peerId of [...this.providers.keys()]) this.dropProvider(this.providers.get(peerId), 'gone', 'job stopped');
     this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
     void this.deps.jobs.setState(this.spec.id, { status, message });
@@ -164,7 +212,7 @@ export class JobRunner {
         peerId, state: 'connecting', backend: capabilities?.backend ?? existing?.stats.backend, gflops: capabilities?.gflops ?? existing?.stats.gflops,
         unitsDone: existing?.stats.unitsDone ?? 0, unitsFailed: existing?.stats.unitsFailed ?? 0, meanComputeMs: 0,
       },
-      peer, ready: false, inFlight: new Set(), computeMsTotal: 0, reconnects: existing?.reconnects ?? 0,
+      peer, ready: false, inFlight: new Set(), computeMsTotal: 0, computeMs: new Map(), reconnects: existing?.reconnects ?? 0,
     };
     this.providers.set(peerId, provider);
     provider.timer = setTimeout(() => {
@@ -229,7 +277,13 @@ export class JobRunner {
     if (provider.link) this.deps.extension?.detach(peerId, this.spec.id);
     provider.link?.close();
     provider.peer.close();
-    if (state === 'rejected') this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+    if (state === 'rejected') {
+      this.reputation.recordRejected(peerId, note);
+      const v = this.view.get().verification;
+      this.patch({ verification: { ...v, rejected: v.rejected + 1, reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${note}`].slice(-MAX_REASONS_SHOWN) } });
+      if (this.deps.identity) this.deps.signaling.send({ type: 'report', jobId: this.spec.id, peerId, verdict: 'rejected', reason: note.slice(0, 200) });
+      this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+    }
     this.refresh();
     this.pumpAll();
   }
@@ -291,19 +345,41 @@ export class JobRunner {
       this.dropProvider(provider, 'rejected', `returned a wrong shape for unit ${unitId}: ${shapeError}`);
       return;
     }
+    provider.computeMs.set(unitId, header.computeMs);
     provider.computeMsTotal += header.computeMs;
-    // A provider's first result is always checked (when checks are on at all): a
-    // new key has no history, and a broken backend shows up on its first unit.
-    const firstFromProvider = provider.stats.unitsDone === 0 && !provider.checkedOnce;
-    const spotCheck = this.deps.local && this.spec.spotCheckRate > 0 && (firstFromProvider || this.random() < this.spec.spotCheckRate);
-    if (spotCheck) provider.checkedOnce = true;
+    this.reputation.recordPending(peerId);
+    if (this.deps.identity) void this.checkSignature(provider, header, outputs);
+    else this.decide(provider, unitId, outputs);
+    this.pump(provider);
+  }
+
+  /** SPEC TRUST-S2: a result without a valid signature by the provider's key, over what we sent and what came back, is dropped and its sender rejected. */
+  private async checkSignature(provider: ProviderLink, header: PeerHeaderOf<'result'>, outputs: RawTensor[]): Promise<void> {
+    const { unitId } = header;
+    const [inputHash, resultHash] = await Promise.all([hashTensors(this.unitInputs(unitId)), hashTensors(outputs)]);
+    const check = header.signed
+      ? await verifySignedResult(header.signed, { provider: provider.stats.peerId, jobId: this.spec.id, unitId, inputHash, resultHash })
+      : ({ ok: false, reason: 'unsigned' } as const);
+    if (this.providers.get(provider.stats.peerId) !== provider || provider.stats.state === 'rejected') return;
+    if (!check.ok) {
+      this.queue.giveBack(unitId, provider.stats.peerId);
+      this.dropProvider(provider, 'rejected', `result for unit ${unitId} dropped: ${check.reason}`);
+      return;
+    }
+    this.decide(provider, unitId, outputs);
+  }
+
+  /** Adaptive checking: a key with no clean history is checked on every unit, a trusted one at the job's rate. */
+  private decide(provider: ProviderLink, unitId: number, outputs: RawTensor[]): void {
+    const rate = this.spec.spotCheckRate;
+    const probability = rate > 0 ? checkProbability({ adaptive: true, sampleRate: rate }, this.reputation.get(provider.stats.peerId)) : 0;
+    const spotCheck = this.deps.local !== undefined && probability > 0 && (probability >= 1 || this.random() < probability);
     if (spotCheck) {
       // Verification runs on the requester's engine one at a time, off the dispatch path.
       this.spotChecks = this.spotChecks.then(() => this.verifyLocally(provider, unitId, outputs));
     } else {
-      void this.acceptResult(provider, unitId, outputs);
+      void this.acceptResult(provider, unitId, outputs, false);
     }
-    this.pump(provider);
   }
 
   private async verifyLocally(provider: ProviderLink, unitId: number, outputs: RawTensor[]): Promise<void> {
@@ -312,28 +388,37 @@ export class JobRunner {
     let verdict;
     try {
       await local.load(this.spec.model.hash, this.deps.modelBytes);
-      verdict = compareOutputs(outputs, await local.run(this.spec.model.hash, this.unitInputs(unitId)));
+      verdict = this.compare(outputs, await local.run(this.spec.model.hash, this.unitInputs(unitId)), provider.stats.backend === local.backend);
     } catch (error) {
       // Our own engine failed: that says nothing about the provider. Accept unchecked and say so.
       this.patch({ message: `spot check could not run locally: ${(error as Error).message}` });
-      return this.acceptResult(provider, unitId, outputs);
+      return this.acceptResult(provider, unitId, outputs, false);
     }
+    if (this.providers.get(peerId) !== provider || provider.stats.state === 'rejected') return;
     const checks = this.view.get().spotChecks;
     if (verdict.agree) {
       this.patch({ spotChecks: { ...checks, checked: checks.checked + 1 } });
-      return this.acceptResult(provider, unitId, outputs);
+      return this.acceptResult(provider, unitId, outputs, true);
     }
     this.patch({ spotChecks: { checked: checks.checked + 1, failed: checks.failed + 1 } });
     this.queue.giveBack(unitId, peerId);
     this.dropProvider(provider, 'rejected', `unit ${unitId} failed the spot check (${verdict.reason})`);
   }
 
-  private async acceptResult(provider: ProviderLink, unitId: number, outputs: RawTensor[]): Promise<void> {
+  /** Trust-core tolerance: replicas on the same backend must agree tightly, across backends within the cross-class bound. */
+  private compare(a: RawTensor[], b: RawTensor[], sameBackend: boolean): { agree: true } | { agree: false; reason: string } {
+    const tolerance: Tolerance = sameBackend ? DEFAULT_TOLERANCES.sameClass : DEFAULT_TOLERANCES.crossClass;
+    const result = compareWithTolerance(asUnitOutputs(a), asUnitOutputs(b), tolerance);
+    return result.agree ? { agree: true } : { agree: false, reason: describeDisagreement(result.reason) };
+  }
+
+  private async acceptResult(provider: ProviderLink, unitId: number, outputs: RawTensor[], verified: boolean): Promise<void> {
     const peerId = provider.stats.peerId;
     if (this.spec.redundancy > 1) {
       const first = this.candidates.get(unitId);
+      const firstBackend = first && this.providers.get(first.peerId)?.stats.backend;
       if (!first) this.candidates.set(unitId, { peerId, outputs });
-      else if (!compareOutputs(first.outputs, outputs).agree) {
+      else if (!this.compare(first.outputs, outputs, firstBackend === provider.stats.backend).agree) {
         // Replicas disagree: neither counts; the unit is computed again by others.
         this.candidates.delete(unitId);
         this.queue.giveBack(unitId, first.peerId);
@@ -344,9 +429,18 @@ export class JobRunner {
     }
     const verdict = this.queue.accept(unitId, peerId);
     if (verdict === 'duplicate') {
+      this.reputation.recordDropped(peerId);
       this.patch({ duplicatesDiscarded: this.view.get().duplicatesDiscarded + 1 });
       return;
     }
+    // With redundancy the second agreeing replica verifies the unit.
+    const confirmed = verified || (this.spec.redundancy > 1 && verdict === 'done');
+    this.reputation.recordAccepted(peerId, confirmed);
+    const ver = this.view.get().verification;
+    this.patch({ verification: { ...ver, verified: ver.verified + (confirmed ? 1 : 0), unchecked: ver.unchecked + (confirmed ? 0 : 1) } });
+    this.crediting = this.crediting.then(() => this.credit(provider, unitId)).catch((error: unknown) => {
+      this.patch({ message: `could not issue a receipt: ${(error as Error).message}` });
+    });
     provider.reconnects = 0;
     provider.stats = { ...provider.stats, unitsDone: provider.stats.unitsDone + 1, meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1) };
     if (verdict === 'more') return this.refresh();
@@ -365,8 +459,33 @@ export class JobRunner {
     else this.refresh();
   }
 
+  /** One receipt per accepted unit: to the provider over its channel, and to the server's log in batches. */
+  private async credit(provider: ProviderLink, unitId: number): Promise<void> {
+    const { identity } = this.deps;
+    if (!identity) return;
+    const range = unitRange(this.spec, unitId);
+    const durationMs = provider.computeMs.get(unitId) ?? 0;
+    provider.computeMs.delete(unitId);
+    const receipt = await issueReceipt(identity, {
+      provider: provider.stats.peerId, jobId: this.spec.id, unitId, flops: (range.end - range.start) * (this.deps.flopsPerRow ?? 0), durationMs,
+    });
+    if (provider.link) this.send(provider, { type: 'receipt', receipt });
+    this.unlogged.push(receipt);
+    const r = this.view.get().receipts;
+    this.patch({ receipts: { ...r, issued: r.issued + 1 } });
+    this.flushReceipts();
+  }
+
+  private flushReceipts(): void {
+    if (this.receiptBatchInFlight > 0 || this.unlogged.length === 0) return;
+    const batch = this.unlogged.slice(0, MAX_RECEIPTS_PER_BATCH);
+    this.receiptBatchInFlight = batch.length;
+    this.deps.signaling.send({ type: 'receipts', receipts: batch });
+  }
+
   private async finish(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
+    await this.crediting;
     for (const provider of this.providers.values()) {
       if (provider.link) this.send(provider, { type: 'bye', jobId: this.spec.id, reason: 'job complete' });
     }

@@ -6,6 +6,8 @@
 import { unitCount, type JobSpec } from '../../../shared/src/jobs/job';
 import { concatRows } from '../../../shared/src/jobs/rows';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
+import type { Identity } from '../../../shared/src/identity';
+import { ReputationBook } from '../../../shared/src/trust';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import { JobStore } from '../storage/job-store';
@@ -27,6 +29,8 @@ export interface TemplarDeps {
   local?: () => Promise<ComputeEngine>;
   /** Rides every job's provider links (PULSE weight distribution). */
   extension?: LinkExtension;
+  /** The requester's key: results must be signed, caught providers are reported, accepted units earn receipts. */
+  identity?: Identity;
 }
 
 export class Templar {
@@ -36,6 +40,8 @@ export class Templar {
   private readonly runners = new Map<string, { runner: JobRunner; off: () => void }>();
   private readonly summaries = new Map<string, JobSummary>();
   private localEngine?: Promise<ComputeEngine | undefined>;
+  /** One reputation per requester, across its jobs: a key caught in one job is checked on every unit in the next. */
+  private readonly reputation = new ReputationBook();
 
   constructor(private readonly deps: TemplarDeps) {
     this.store = new JobStore(deps.store);
@@ -101,6 +107,7 @@ export class Templar {
     const noChecks = spec.spotCheckRate > 0 && !local ? 'spot checks are off: this browser could not start a local engine to re-run units' : undefined;
     const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
       signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local, extension: this.deps.extension,
+      identity: this.deps.identity, reputation: this.reputation,
     });
     const off = runner.view.subscribe((view) => {
       this.publish(spec, view);
@@ -140,6 +147,6 @@ export class Templar {
 function staticView(spec: JobSpec, status: JobView['status'], done: number, message?: string): JobView {
   return {
     jobId: spec.id, status, total: unitCount(spec), done, inFlight: 0, providers: [], spotChecks: { checked: 0, failed: 0 },
-    duplicatesDiscarded: 0, rowsPerSecond: 0, history: [], message,
+    verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] }, receipts: { issued: 0, logged: 0 }, duplicatesDiscarded: 0, rowsPerSecond: 0, history: [], message,
   };
 }
