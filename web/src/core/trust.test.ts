@@ -1,0 +1,202 @@
+/**
+ * Trust in the job cores over in-memory ports (SPEC TRUST-S2, TRUST-P2, TRUST-R*):
+ * keyed providers sign, a keyed requester drops unsigned or mis-signed results,
+ * reports caught providers, checks new keys on every unit, and issues receipts
+ * the providers verify and keep.
+ */
+import { describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../../shared/src/bytes';
+import { createIdentity, type Identity } from '../../../shared/src/identity';
+import type { JobSpec } from '../../../shared/src/jobs/job';
+import { concatRows } from '../../../shared/src/jobs/rows';
+import type { RawTensor } from '../../../shared/src/protocol/peer';
+import type { ClientMessage } from '../../../shared/src/protocol/signaling';
+import { issueReceipt, PROBATION_UNITS, ReputationBook } from '../../../shared/src/trust';
+import { ProviderNode } from '../provider/provider-node';
+import { JobRunner } from '../requester/job-runner';
+import { JobStore } from '../storage/job-store';
+import { memoryStore } from '../storage/kv';
+import { ModelStore } from '../storage/model-store';
+import { ProviderReceipts } from '../storage/receipt-store';
+import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
+
+const ROWS = 256;
+const MODEL = new TextEncoder().encode('pretend onnx bytes');
+const f = (x: number) => 2 * x + 1;
+const peers = memoryPeerFactory();
+
+async function makeJob(overrides: Partial<JobSpec> = {}): Promise<{ spec: JobSpec; inputs: RawTensor[] }> {
+  const data = Float32Array.from({ length: ROWS * 4 }, (_, i) => i / 7);
+  const spec: JobSpec = {
+    schema: 1, id: 'job-trust-1', name: 'trust', createdAt: 1,
+    model: { hash: await sha256Hex(MODEL), name: 'f', bytes: MODEL.length },
+    inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, 4] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [-1, 4] }],
+    rows: ROWS, unitRows: 4, redundancy: 1, spotCheckRate: 0, maxProviders: 4, ...overrides,
+  };
+  return { spec, inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, 4], bytes: new Uint8Array(data.buffer) }] };
+}
+
+/** `signAs`: the key that signs (a different one than the connection's = mis-signed); null: unsigned. */
+async function startProvider(hub: FakeHub, fn = f, signAs?: Identity | null) {
+  const identity = await createIdentity();
+  const kv = memoryStore();
+  const receipts = new ProviderReceipts(kv, identity.peerId);
+  const node = new ProviderNode({
+    signaling: hub.connect(identity.peerId), createPeer: peers, compute: functionEngine(fn, { delayMs: 1 }), models: new ModelStore(memoryStore()),
+    capabilities: TEST_CAPABILITIES, identity: signAs === null ? undefined : (signAs ?? identity), receipts,
+  });
+  node.start();
+  return { node, identity, receipts, kv };
+}
+
+/** A requester connection that records what it sends and answers `receipts` the way the server's log does. */
+async function startRequester(hub: FakeHub) {
+  const identity = await createIdentity();
+  const port = hub.connect(identity.peerId);
+  const sent: ClientMessage[] = [];
+  const send = port.send.bind(port);
+  port.send = (message) => {
+    sent.push(message);
+    if (message.type === 'receipts') {
+      queueMicrotask(() => port.events.emit('receipts-ack', {
+        type: 'receipts-ack', accepted: message.receipts.length, rejected: [], head: { seq: 0, hash: '0'.repeat(64) } as never,
+      }));
+    }
+    send(message);
+  };
+  return { identity, port, sent };
+}
+
+function until(check: () => boolean, ms = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => (check() ? resolve() : Date.now() - started > ms ? reject(new Error('timed out waiting')) : setTimeout(tick, 2));
+    tick();
+  });
+}
+
+async function results(store: JobStore, spec: JobSpec): Promise<Float32Array> {
+  const parts: RawTensor[] = [];
+  for (let u = 0; u < spec.rows / spec.unitRows; u++) parts.push((await store.unitResult(spec.id, u))[0]!);
+  return new Float32Array(concatRows(parts).bytes.slice().buffer);
+}
+
+const reference = (inputs: RawTensor[]) => new Float32Array(inputs[0]!.bytes.slice().buffer).map(f);
+
+async function runJob(hub: FakeHub, overrides: Partial<JobSpec> = {}, local = false, reputation = new ReputationBook()) {
+  const { spec, inputs } = await makeJob(overrides);
+  const jobs = new JobStore(memoryStore());
+  await jobs.create(spec, inputs);
+  const requester = await startRequester(hub);
+  const runner = new JobRunner(spec, inputs, {
+    signaling: requester.port, createPeer: peers, jobs, modelBytes: MODEL, identity: requester.identity, reputation, flopsPerRow: 10,
+    local: local ? functionEngine(f) : undefined,
+  });
+  await runner.start();
+  await until(() => runner.view.get().status === 'done');
+  return { runner, spec, inputs, jobs, requester, reputation };
+}
+
+describe('trust in the job cores', () => {
+  it('TRUST-S2: signed results from keyed providers are accepted; every accepted unit earns one receipt, kept by its provider and logged', async () => {
+    const hub = new FakeHub();
+    const a = await startProvider(hub);
+    const b = await startProvider(hub);
+    const { runner, spec, inputs, jobs, requester } = await runJob(hub);
+    expect(await results(jobs, spec)).toEqual(reference(inputs));
+    const view = runner.view.get();
+    expect(view.verification).toMatchObject({ rejected: 0, unchecked: 64 });
+    expect(view.receipts.issued).toBe(64);
+    await until(() => a.receipts.all().length + b.receipts.all().length === 64);
+    for (const p of [a, b]) {
+      const done = view.providers.find((x) => x.peerId === p.identity.peerId)!.unitsDone;
+      expect(p.receipts.all().length).toBe(done);
+      expect(p.node.view.get().credits).toEqual({ receipts: done, flops: done * 4 * 10 });
+    }
+    const logged = requester.sent.flatMap((m) => (m.type === 'receipts' ? m.receipts : []));
+    expect(new Set(logged.map((r) => r.unitId)).size).toBe(64);
+    await until(() => runner.view.get().receipts.logged === 64);
+  });
+
+  it('TRUST-S2: unsigned results are dropped, the sender rejected and reported, and the job completes with the honest provider', async () => {
+    const hub = new FakeHub();
+    await startProvider(hub);
+    const unsigned = await startProvider(hub, f, null);
+    const { runner, spec, inputs, jobs, requester, reputation } = await runJob(hub);
+    expect(await results(jobs, spec)).toEqual(reference(inputs));
+    const p = runner.view.get().providers.find((x) => x.peerId === unsigned.identity.peerId)!;
+    expect(p.state).toBe('rejected');
+    expect(p.note).toMatch(/unsigned/);
+    expect(p.unitsDone).toBe(0);
+    expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'report', peerId: unsigned.identity.peerId, verdict: 'rejected' }));
+    expect(reputation.isExcluded(unsigned.identity.peerId)).toBe(true);
+    expect(unsigned.receipts.all()).toHaveLength(0);
+  });
+
+  it('TRUST-S2: results signed by another key than the sender are dropped and the sender rejected', async () => {
+    const hub = new FakeHub();
+    await startProvider(hub);
+    const forger = await startProvider(hub, f, await createIdentity());
+    const { runner, spec, inputs, jobs } = await runJob(hub);
+    expect(await results(jobs, spec)).toEqual(reference(inputs));
+    const p = runner.view.get().providers.find((x) => x.peerId === forger.identity.peerId)!;
+    expect(p.state).toBe('rejected');
+    expect(p.note).toMatch(/wrong-provider/);
+    expect(p.unitsDone).toBe(0);
+  });
+
+  it('TRUST-P2: a signing provider with wrong values is caught on its first unit (new keys are checked on every unit), reported, excluded; output equals the reference', async () => {
+    const hub = new FakeHub();
+    await startProvider(hub);
+    const cheater = await startProvider(hub, (x) => 2 * x + 1.001);
+    const { runner, spec, inputs, jobs, requester, reputation } = await runJob(hub, { spotCheckRate: 0.03 }, true);
+    expect(await results(jobs, spec)).toEqual(reference(inputs));
+    const p = runner.view.get().providers.find((x) => x.peerId === cheater.identity.peerId)!;
+    expect(p.state).toBe('rejected');
+    expect(p.unitsDone).toBe(0);
+    expect(runner.view.get().verification.rejected).toBe(1);
+    expect(runner.view.get().verification.reasons[0]).toMatch(/spot check/);
+    expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'report', peerId: cheater.identity.peerId }));
+    expect(reputation.get(cheater.identity.peerId)).toMatchObject({ excluded: true, accepted: 0 });
+  });
+
+  it('TRUST-P3: adaptive checking: a new key is checked on each of its first units, a key with a clean history far less', async () => {
+    const hub = new FakeHub();
+    const honest = await startProvider(hub);
+    const reputation = new ReputationBook();
+    const first = await runJob(hub, { spotCheckRate: 0.03, maxProviders: 1 }, true, reputation);
+    const checkedNew = first.runner.view.get().spotChecks.checked;
+    expect(checkedNew).toBeGreaterThanOrEqual(PROBATION_UNITS);
+    expect(reputation.get(honest.identity.peerId)!.accepted).toBe(64);
+    // Same key, long clean history: the check probability has decayed to the floor.
+    for (let i = 0; i < 200; i++) reputation.recordAccepted(honest.identity.peerId, false);
+    const second = await runJob(hub, { id: 'job-trust-2', spotCheckRate: 0.03, maxProviders: 1 }, true, reputation);
+    expect(second.runner.view.get().verification.rejected).toBe(0);
+    expect(second.runner.view.get().spotChecks.checked).toBeLessThan(PROBATION_UNITS);
+  });
+});
+
+describe('provider receipts (SPEC TRUST-R*)', () => {
+  it('TRUST-R3: receipts are verified on arrival and on read; forged, replayed and other-key receipts are refused; tampered storage is skipped', async () => {
+    const requester = await createIdentity();
+    const provider = await createIdentity();
+    const kv = memoryStore();
+    const store = new ProviderReceipts(kv, provider.peerId);
+    const good = await issueReceipt(requester, { provider: provider.peerId, jobId: 'job-1', unitId: 0, flops: 100, durationMs: 5 });
+    await store.add(good);
+    await expect(store.add(good)).rejects.toThrow(/already/);
+    await expect(store.add({ ...good, flops: 1e9 })).rejects.toThrow();
+    const other = await issueReceipt(requester, { provider: requester.peerId, jobId: 'job-1', unitId: 1, flops: 1, durationMs: 1 });
+    await expect(store.add(other)).rejects.toThrow(/is for/);
+    const second = await issueReceipt(requester, { provider: provider.peerId, jobId: 'job-1', unitId: 2, flops: 50, durationMs: 1 });
+    await store.add(second);
+    expect(store.summary()).toEqual({ receipts: 2, flops: 150 });
+    // Someone edits IndexedDB to inflate a receipt: on the next load it no longer counts.
+    kv.map.set(`receipt:${second.id}`, { ...second, flops: 5000 });
+    const reloaded = new ProviderReceipts(kv, provider.peerId);
+    expect(await reloaded.load()).toBe(1);
+    expect(reloaded.summary()).toEqual({ receipts: 1, flops: 100 });
+    expect(JSON.parse(reloaded.exportJson())).toEqual({ provider: provider.peerId, receipts: [good] });
+  });
+});
