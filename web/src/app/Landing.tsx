@@ -1,3 +1,5 @@
+import { Leaderboard } from './Leaderboard';
+
 export function Landing() {
   return (
     <section className="landing">
@@ -17,6 +19,9 @@ export function Landing() {
           <p>Open Templar: pick a model and inputs, split them into units, watch providers work, download verified results.</p>
         </a>
       </div>
+      <h2>Leaderboard</h2>
+      <p className="muted">Providers by credit: FLOPs of accepted work, from receipts requesters signed. Anyone can verify a receipt offline.</p>
+      <Leaderboard />
     </section>
   );
 }

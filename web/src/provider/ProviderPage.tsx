@@ -84,7 +84,9 @@ function NodeStatus({ node }: { node: ProviderNode }) {
         <Stat label="units done" value={view.unitsDone} testId="units-done" />
         <Stat label="rows / s" value={formatRate(view.rowsPerSecond)} />
         <Stat label="units failed" value={view.unitsFailed} />
+        <Stat label="credits earned" value={view.credits ? `${formatFlops(view.credits.flops)} · ${view.credits.receipts} receipts` : '—'} testId="credits" />
       </div>
+      {view.credits ? <button type="button" data-testid="export-receipts" onClick={() => exportReceipts(node)}>Export receipts (JSON)</button> : null}
       <Sparkline values={view.history} label="rows per second" unit="rows/s" />
       <details>
         <summary>Activity</summary>
@@ -92,4 +94,27 @@ function NodeStatus({ node }: { node: ProviderNode }) {
       </details>
     </div>
   );
+}
+
+function formatFlops(flops: number): string {
+  const units = ['FLOP', 'kFLOP', 'MFLOP', 'GFLOP', 'TFLOP', 'PFLOP'];
+  let value = flops;
+  let i = 0;
+  while (value >= 1000 && i < units.length - 1) {
+    value /= 1000;
+    i++;
+  }
+  return `${i === 0 ? value : value.toFixed(2)} ${units[i]}`;
+}
+
+/** Receipts verify offline with the requesters' public keys, so the file is the provider's proof of work. */
+function exportReceipts(node: ProviderNode): void {
+  const json = node.exportReceipts();
+  if (!json) return;
+  const url = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = 'basilica-receipts.json';
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }

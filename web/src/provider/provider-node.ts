@@ -120,6 +120,11 @@ export class ProviderNode {
     for (const session of [...this.sessions.values()]) this.closeSession(session, 'provider stopped');
   }
 
+  /** Every kept receipt as JSON (the provider page's export), or undefined without a receipt store. */
+  exportReceipts(): string | undefined {
+    return this.deps.receipts?.exportJson();
+  }
+
   setPaused(paused: boolean): void {
     if (this.view.get().paused === paused) return;
     this.patch({ paused });

@@ -39,10 +39,21 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
         <Stat label="in flight" value={view.inFlight} />
         <Stat label="rows / s" value={formatRate(view.rowsPerSecond)} />
         <Stat label="spot checks (failed)" value={`${view.spotChecks.checked} (${view.spotChecks.failed})`} />
+        <Stat label="verified" value={view.verification.verified} testId="units-verified" />
+        <Stat label="accepted unchecked" value={view.verification.unchecked} testId="units-unchecked" />
+        <Stat label="pending" value={view.total - view.done} testId="units-pending" />
+        <Stat label="rejected" value={view.verification.rejected} testId="units-rejected" />
+        <Stat label="receipts (logged)" value={`${view.receipts.issued} (${view.receipts.logged})`} testId="receipts" />
         <Stat label="providers" value={view.providers.filter((p) => p.state === 'working').length} testId="provider-count" />
       </div>
       {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
       {view.message ? <p className="muted">{view.message}</p> : null}
+      {view.verification.reasons.length ? (
+        <details open>
+          <summary>Rejected results and why</summary>
+          <ul data-testid="rejections">{view.verification.reasons.map((r, i) => <li key={i}>{r}</li>)}</ul>
+        </details>
+      ) : null}
       {view.providers.length ? (
         <table className="providers">
           <thead><tr><th>provider</th><th>state</th><th>backend</th><th>GFLOP/s</th><th>units</th><th>failed</th><th>ms / unit</th><th>note</th></tr></thead>
