@@ -6,46 +6,54 @@
 /** First bytes of every container: lets a receiver reject non-PULSE data at once. */
 export const MAGIC = [0x50, 0x55, 0x4c, 0x53] as const; // "PULS"
 
-/** Container format version. Bump on any change of the byte layout or of the coder's models. */
-export const FORMAT_VERSION = 1;
+/**
+ * Container format version. Bump on any change of the byte layout or of the coder's models.
+ * 1: adaptive binary range coder. 2: static-table rANS streams (fast; see rans.ts).
+ */
+export const FORMAT_VERSION = 2;
 
 /** Content hashes are xxh3-128: measured ~3.8 GB/s (hash-wasm) vs ~0.75 GB/s for WebCrypto SHA-256. */
 export const HASH_BYTES = 16;
 
 /**
- * Probabilities of the adaptive binary range coder are 15-bit: the coder
- * multiplies (range >>> 15) by them, which stays below 2^32 so all maths is
- * exact in JS numbers, and the most skewed estimate (1 − 31/32768) costs only
- * 0.0014 bits per near-certain decision (LZMA's 11 bits would cost 0.022).
+ * rANS frequency tables sum to 2^scaleBits, chosen per table between these
+ * bounds: about log2(symbols coded) so small patches pay for small tables
+ * (each frequency is a varint in the header), capped at 14 so a decode table
+ * (2^14 slots) builds in microseconds and state · freq stays below 2^31.
  */
-export const PROB_BITS = 15;
-
-/** Adaptation speed 1/2^5: LZMA's choice; measured within 1% of shift 4 and 6 on the corpus. */
-export const ADAPT_SHIFT = 5;
+export const MIN_SCALE_BITS = 8;
+export const MAX_SCALE_BITS = 14;
 
 /**
- * Exp-Golomb mantissa bits coded with adaptive contexts before the rest go raw.
- * Gaps are near-geometric, so the top bits of each class are skewed; below the
- * third bit the skew is under 1% and raw bits are faster.
+ * No symbol may take more than 1 − 2^−FREQ_CAP_SHIFT of its table, so every
+ * coded symbol costs at least −log2(1 − 2^−8) ≈ 0.0056 bits. That makes a
+ * body's size bound the number of values it can carry (PULSE14), and costs
+ * only ~0.002 bits per symbol where one symbol really is 99.9% likely (the
+ * zero gaps of a tensor whose every value changed).
  */
-export const CONTEXT_MANTISSA_BITS = 3;
+export const FREQ_CAP_SHIFT = 8;
 
-/** Largest Exp-Golomb class: values up to 2^31 − 1 (positions and magnitudes of f32 fit). */
-export const MAX_CLASS = 31;
+/**
+ * Minimum cost per coded element used by the PULSE14 check. Each element (a
+ * change in a sparse tensor, a value in a full one) codes at least one
+ * symbol of ≥ 0.0056 bits; rANS state rounding can make one step cost up to
+ * 2^MAX_SCALE_BITS / 2^23 · log2(e) ≈ 0.0028 bits less, so 0.0025 is a
+ * bound every honest encoder output satisfies.
+ */
+export const MIN_BITS_PER_ELEMENT = 0.0025;
+
+/**
+ * Integers (gaps, ulp deltas) are coded as a bucket symbol plus raw bits:
+ * values below 2^(BUCKET_MANTISSA_BITS+1) − 1 are their own symbol, larger
+ * ones keep their top BUCKET_MANTISSA_BITS bits below the leading one in the
+ * symbol and send the rest raw. Measured on the corpus: 1 bit costs ~2% more
+ * bytes on gaps (geometric, so the top bits are skewed), 3 bits gain < 0.3%
+ * over 2 but double the table.
+ */
+export const BUCKET_MANTISSA_BITS = 2;
 
 /** Largest elements per tensor the format can express (positions are coded below 2^31). */
 export const MAX_ELEMENTS_FORMAT = 0x7fffffff;
-
-/**
- * Every coded element (a change in a sparse tensor, a value in a full one)
- * costs at least this many binary decisions in the range coder; with the
- * 0.0014-bit floor above, a payload of B bytes can carry at most
- * 8·B / (MIN_DECISIONS_PER_ELEMENT · 0.0014) elements. The decoder rejects
- * headers that promise more, so a 100-byte forgery cannot make it loop for
- * minutes.
- */
-export const MIN_DECISIONS_PER_ELEMENT = 3;
-export const MIN_BITS_PER_DECISION = 0.00136;
 
 /** Full anchor every N versions: the reference design's interval (GRAIL sparse_codec v3.1). */
 export const DEFAULT_ANCHOR_INTERVAL = 10;

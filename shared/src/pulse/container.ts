@@ -1,17 +1,17 @@
 /**
- * The PULSE container (format version 1), all integers LEB128 unless noted:
+ * The PULSE container (format version 2), all integers LEB128 unless noted:
  *
  *   "PULS" · version u8 · flags u8 (bit 0: has base) · reserved u8 = 0
  *   [base hash 16 B] · result hash 16 B · tensor count
  *   per tensor: shared prefix with the previous name · suffix length · UTF-8 suffix · dtype u8 · rank u8 · dims ·
  *               kind u8 (0 full, 1 ulp, 2 raw) · [changes, sparse kinds only]
- *   coded length · raw length · coded stream · raw-bit stream   (exactly to the end)
+ *   body: rANS tables and streams, raw-bit stream (exactly to the end; layout in payload.ts)
  *
  * decode() checks every size against DecodeLimits while reading the header,
  * before allocating anything for the body.
  */
 
-import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_DECISION, MIN_DECISIONS_PER_ELEMENT, type DecodeLimits } from './constants';
+import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_ELEMENT, type DecodeLimits } from './constants';
 import { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
 import { decodePayload, encodePayload, type TensorLayout } from './payload';
@@ -49,11 +49,7 @@ export function encode(patch: Patch): Uint8Array {
     w.u8(KIND_CODES[t.kind]);
     if (t.kind !== 'full') w.varint(t.positions.length);
   }
-  const { coded, raw } = encodePayload(patch.tensors);
-  w.varint(coded.length);
-  w.varint(raw.length);
-  w.raw(coded);
-  w.raw(raw);
+  encodePayload(w, patch.tensors);
   return w.result();
 }
 
@@ -71,13 +67,8 @@ export function decode(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS)
   const count = r.varint();
   if (count > limits.maxTensors) throw new LimitExceededError('tensors', count, limits.maxTensors);
   const layouts = readLayouts(r, count, limits);
-  const codedLength = r.varint();
-  const rawLength = r.varint();
-  if (codedLength + rawLength !== r.remaining) throw new CorruptPatchError('body length does not match the container');
-  checkBodyCanHold(layouts, codedLength);
-  const coded = r.take(codedLength);
-  const raw = r.take(rawLength);
-  return { baseHash, resultHash, tensors: decodePayload(layouts, coded, raw) };
+  checkBodyCanHold(layouts, r.remaining);
+  return { baseHash, resultHash, tensors: decodePayload(layouts, r, bytes) };
 }
 
 function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): TensorLayout[] {
@@ -132,11 +123,11 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): Tensor
 }
 
 /** Every coded element costs a minimum number of bits (see constants.ts); reject headers the body cannot possibly hold. */
-function checkBodyCanHold(layouts: readonly TensorLayout[], codedLength: number): void {
+function checkBodyCanHold(layouts: readonly TensorLayout[], bodyLength: number): void {
   let coded = 0;
   for (const l of layouts) coded += l.kind === 'full' ? l.elements : l.changes;
-  const minBits = coded * MIN_DECISIONS_PER_ELEMENT * MIN_BITS_PER_DECISION;
-  if (minBits > codedLength * 8 + 64) throw new CorruptPatchError(`body of ${codedLength} bytes cannot hold ${coded} coded values`);
+  // 64 bits of slack: a stream's final state carries up to 31 bits the count above does not see.
+  if (coded * MIN_BITS_PER_ELEMENT > bodyLength * 8 + 64) throw new CorruptPatchError(`body of ${bodyLength} bytes cannot hold ${coded} coded values`);
 }
 
 /** Patches built by hand (not by diff) must still be well-formed before they are encoded. */

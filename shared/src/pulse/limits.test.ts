@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CorruptPatchError, decode, DEFAULT_LIMITS, diff, encode, LimitExceededError, snapshot, UnsupportedVersionError, type DecodeLimits } from './index';
+import { CorruptPatchError, decode, DEFAULT_LIMITS, diff, encode, FORMAT_VERSION, LimitExceededError, snapshot, UnsupportedVersionError, type DecodeLimits } from './index';
 import { perturb, randomModel, tensor } from './testing';
 
 const limits = (over: Partial<DecodeLimits>): DecodeLimits => ({ ...DEFAULT_LIMITS, ...over });
@@ -16,7 +16,7 @@ function varint(v: number): number[] {
 }
 
 function forgedHeader(tensors: number[][], body: number[] = [0, 0]): Uint8Array {
-  const head = [0x50, 0x55, 0x4c, 0x53, 1, 0, 0, ...new Array(16).fill(7), ...varint(tensors.length)];
+  const head = [0x50, 0x55, 0x4c, 0x53, FORMAT_VERSION, 0, 0, ...new Array(16).fill(7), ...varint(tensors.length)];
   return new Uint8Array([...head, ...tensors.flat(), ...body]);
 }
 
@@ -62,9 +62,9 @@ describe('PULSE limits', () => {
     const badMagic = bytes.slice();
     badMagic[0] = 0x51;
     expect(() => decode(badMagic)).toThrow(CorruptPatchError);
-    const v2 = bytes.slice();
-    v2[4] = 2;
-    expect(() => decode(v2)).toThrow(UnsupportedVersionError);
+    const vNext = bytes.slice();
+    vNext[4] = FORMAT_VERSION + 1;
+    expect(() => decode(vNext)).toThrow(UnsupportedVersionError);
     expect(() => decode(new Uint8Array(0))).toThrow(CorruptPatchError);
   });
 

@@ -1,0 +1,89 @@
+/**
+ * The raw-bit side stream: near-uniform low bits (below an integer's bucket,
+ * below a float's sign and exponent) cost exactly their width, so they skip
+ * the entropy coder. MSB-first; the last byte is zero-padded.
+ */
+
+import { CorruptPatchError } from './errors';
+
+/** Widest field one call moves; wider ones are split (32-bit shifts must hold the ≤ 7 pending bits plus the field). */
+const MAX_FIELD = 24;
+
+export class BitWriter {
+  private bytes: Uint8Array;
+  private length = 0;
+  private acc = 0;
+  private pending = 0;
+
+  constructor(capacityBytes = 256) {
+    this.bytes = new Uint8Array(Math.max(16, capacityBytes));
+  }
+
+  /** Appends the low `count` (0..32) bits of the unsigned `value`. */
+  write(value: number, count: number): void {
+    if (count > MAX_FIELD) {
+      this.write(Math.floor(value / 65536), count - 16);
+      this.write(value & 0xffff, 16);
+      return;
+    }
+    if (this.length + 4 > this.bytes.length) this.grow();
+    let acc = (this.acc << count) | (value & ((1 << count) - 1));
+    let pending = this.pending + count;
+    while (pending >= 8) {
+      pending -= 8;
+      this.bytes[this.length++] = acc >>> pending;
+    }
+    this.acc = acc & ((1 << pending) - 1);
+    this.pending = pending;
+  }
+
+  private grow(): void {
+    const grown = new Uint8Array(this.bytes.length * 2);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  finish(): Uint8Array {
+    if (this.pending > 0) {
+      if (this.length + 1 > this.bytes.length) this.grow();
+      this.bytes[this.length++] = (this.acc << (8 - this.pending)) & 0xff;
+      this.pending = 0;
+      this.acc = 0;
+    }
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+export class BitReader {
+  /** A copy with 4 zero bytes of slack, so a read near the end never leaves the array. */
+  private readonly bytes: Uint8Array;
+  private pos = 0;
+  private readonly endBits: number;
+
+  constructor(source: Uint8Array) {
+    this.bytes = new Uint8Array(source.length + 4);
+    this.bytes.set(source);
+    this.endBits = source.length * 8;
+  }
+
+  /** Reads `count` (0..32) bits; throws once the stream is overrun. */
+  read(count: number): number {
+    if (count > MAX_FIELD) return this.read(count - 16) * 65536 + this.read(16);
+    const pos = this.pos;
+    const end = pos + count;
+    if (end > this.endBits) throw new CorruptPatchError('raw-bit stream is truncated');
+    this.pos = end;
+    if (count === 0) return 0;
+    const b = this.bytes;
+    const i = pos >>> 3;
+    const word = (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
+    return (word << (pos & 7)) >>> (32 - count);
+  }
+
+  /** True when reading stopped in the last byte and its padding bits are zero: nothing can ride along. */
+  consumedAll(): boolean {
+    const pos = this.pos;
+    if (Math.ceil(pos / 8) * 8 !== this.endBits) return false;
+    return (pos & 7) === 0 || (this.bytes[pos >>> 3]! & (0xff >>> (pos & 7))) === 0;
+  }
+}
