@@ -1,0 +1,86 @@
+/**
+ * Test-only adversarial provider: the real ProviderNode over the real adapters,
+ * with an engine that lies on a fraction of units. URL parameters:
+ *   strategy = noise | subtle | stale | copied   (default noise)
+ *   fraction = 0..1 (default 0.5), seed = integer (default 1)
+ * noise: random values; subtle: one element off by 1%; stale: the first unit's
+ * result replayed; copied: the previous unit's result. It signs what it sends,
+ * as a real cheater with its own key would.
+ */
+import type { RawTensor } from '../../shared/src/protocol/peer';
+import { connectSignaling, webrtcPeers, workerEngine } from '../src/app/runtime';
+import { detectCapabilities } from '../src/compute';
+import type { ComputeEngine } from '../src/core/ports';
+import { ProviderNode } from '../src/provider/provider-node';
+import { loadOrCreateIdentity } from '../src/storage/identity-store';
+import { idbStore } from '../src/storage/kv';
+import { ModelStore } from '../src/storage/model-store';
+
+type Strategy = 'noise' | 'subtle' | 'stale' | 'copied';
+
+const params = new URLSearchParams(location.search);
+const strategy = (params.get('strategy') ?? 'noise') as Strategy;
+const fraction = Number(params.get('fraction') ?? '0.5');
+let seed = Number(params.get('seed') ?? '1') >>> 0 || 1;
+const text = (id: string, value: string) => void (document.getElementById(id)!.textContent = value);
+
+function random(): number {
+  // xorshift32: a reproducible choice of which units to corrupt.
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) / 2 ** 32;
+}
+
+function mapFloats(t: RawTensor, fn: (x: number, i: number) => number): RawTensor {
+  if (t.dtype !== 'float32') return t;
+  const xs = new Float32Array(t.bytes.slice().buffer);
+  return { ...t, bytes: new Uint8Array(xs.map(fn).buffer) };
+}
+
+function lying(honest: ComputeEngine): ComputeEngine & { wrong: number } {
+  let first: RawTensor[] | undefined;
+  let previous: RawTensor[] | undefined;
+  const engine = {
+    backend: honest.backend,
+    wrong: 0,
+    load: (hash: string, bytes: Uint8Array) => honest.load(hash, bytes),
+    async run(hash: string, inputs: RawTensor[]): Promise<RawTensor[]> {
+      const outputs = await honest.run(hash, inputs);
+      const lie = random() < fraction;
+      const earlier = strategy === 'stale' ? first : previous;
+      first ??= outputs;
+      previous = outputs;
+      if (!lie) return outputs;
+      let wrong: RawTensor[];
+      if (strategy === 'noise') wrong = outputs.map((t) => mapFloats(t, () => random() * 2 - 1));
+      else if (strategy === 'subtle') wrong = outputs.map((t) => mapFloats(t, (x, i) => (i === 0 ? x * 1.01 + 1e-3 : x)));
+      // stale / copied: another unit's result, when it has the same shape (otherwise the lie would be a shape error).
+      else if (earlier && earlier !== outputs && earlier.every((t, i) => t.bytes.length === outputs[i]!.bytes.length)) wrong = earlier;
+      else return outputs;
+      engine.wrong++;
+      return wrong;
+    },
+  };
+  return engine;
+}
+
+async function main(): Promise<void> {
+  const kv = idbStore('basilica-adversary');
+  const { identity } = await loadOrCreateIdentity(kv, 'provider');
+  const report = await detectCapabilities();
+  const compute = lying(await workerEngine(report.capabilities.backend));
+  const { client, port } = connectSignaling('provider', identity);
+  const node = new ProviderNode({ signaling: port, createPeer: webrtcPeers(client), compute, models: new ModelStore(kv), capabilities: report.capabilities, identity });
+  node.view.subscribe((view) => {
+    text('connection', view.connection);
+    text('peer-id', view.peerId ?? '');
+    text('units-done', String(view.unitsDone));
+    text('wrong', String(compute.wrong));
+    text('log', view.log.join('\n'));
+  });
+  node.start();
+  client.connect();
+}
+
+main().catch((error: unknown) => text('log', `failed: ${String(error)}`));
