@@ -34,6 +34,7 @@ test('E2E-NET1: two providers and a requester complete a 64-unit job equal to th
   expectClose(await downloadResult(card), referenceOutput(MODEL, job.rows, job.seed));
   await screenshot(requester, testInfo, 'requester.png');
   await screenshot(providers[0]!, testInfo, 'provider-1.png');
+  await screenshot(providers[1]!, testInfo, 'provider-2.png');
   await closeAll([...providers, requester]);
 });
 

@@ -128,6 +128,9 @@ export function expectClose(actual: Tensor, expected: Tensor): void {
   expect(result, JSON.stringify(result)).toMatchObject({ ok: true });
 }
 
+/** A full-page screenshot saved as a file in the test's output folder and attached to its report. */
 export async function screenshot(tab: Tab, testInfo: TestInfo, name: string): Promise<void> {
-  await testInfo.attach(name, { body: await tab.page.screenshot({ fullPage: true }), contentType: 'image/png' });
+  const path = testInfo.outputPath(name);
+  await tab.page.screenshot({ path, fullPage: true });
+  await testInfo.attach(name, { path, contentType: 'image/png' });
 }
