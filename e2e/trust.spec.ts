@@ -1,0 +1,45 @@
+/**
+ * Trust end to end: two honest provider tabs and one adversarial provider
+ * (web/harness/adversary.html, tests only) on the real server over real
+ * WebRTC. New keys are checked on every unit (adaptive verification), so the
+ * adversary's first wrong result is caught, it is excluded, and the job's
+ * downloaded output equals the reference.
+ */
+import { test, expect } from '@playwright/test';
+import { E2E_PORT } from '../playwright.config';
+import { downloadResult, expectClose, openProvider, openRequester, referenceOutput, screenshot, submitJob, waitForJobDone, type Tab } from './support/network';
+import { openAdversary, type Strategy } from './support/trust';
+
+const BASE = `http://localhost:${E2E_PORT}`;
+const MODEL = 'mlp-classifier';
+
+test.describe.configure({ mode: 'serial' });
+
+async function closeAll(tabs: Tab[]): Promise<void> {
+  for (const tab of tabs) await tab.context.close().catch(() => undefined);
+}
+
+for (const [i, strategy] of (['noise', 'subtle', 'copied'] as Strategy[]).entries()) {
+  test(`E2E-TRUST${i + 1}: an adversary returning ${strategy} results is caught and excluded; the output equals the reference`, async ({ browser }, testInfo) => {
+    const adversary = await openAdversary(browser, BASE, strategy, 0.5, testInfo);
+    const providers = [await openProvider(browser, BASE, 'honest-1', testInfo), await openProvider(browser, BASE, 'honest-2', testInfo)];
+    const requester = await openRequester(browser, BASE, testInfo);
+    const job = { model: MODEL, rows: 1024, unitRows: 4, seed: 21 + i };
+    const card = await submitJob(requester.page, job);
+    await waitForJobDone(card);
+    expect(await adversary.wrongSent()).toBeGreaterThanOrEqual(1);
+    // The adversary's row says rejected, with the check that caught it.
+    const row = card.locator(`table.providers tbody tr:has(td[title="${adversary.peerId}"])`);
+    await expect(row.locator('td:nth-child(2)')).toHaveText('rejected');
+    await expect(row.locator('td.note')).toContainText('spot check');
+    expect(Number(await card.getByTestId('units-rejected').textContent())).toBeGreaterThanOrEqual(1);
+    await expect(card.getByTestId('rejections')).toContainText('spot check');
+    // No honest provider was rejected.
+    const states = await card.locator('table.providers tbody tr td:nth-child(2)').allTextContents();
+    expect(states.filter((s) => s === 'rejected')).toHaveLength(1);
+    // Every wrong result was caught: any accepted one would show in the output.
+    expectClose(await downloadResult(card), referenceOutput(MODEL, job.rows, job.seed));
+    await screenshot(requester, testInfo, `requester-${strategy}.png`);
+    await closeAll([...providers, adversary, requester]);
+  });
+}
