@@ -43,3 +43,24 @@ for (const [i, strategy] of (['noise', 'subtle', 'copied'] as Strategy[]).entrie
     await closeAll([...providers, adversary, requester]);
   });
 }
+
+test('E2E-TRUST4: 1,024 honest units from a WebGPU and a WASM provider, every one spot-checked on the requester, none rejected', async ({ browser }, testInfo) => {
+  test.setTimeout(500_000);
+  const gpu = await openAdversary(browser, BASE, 'noise', 0, testInfo, 'webgpu');
+  const cpu = await openAdversary(browser, BASE, 'noise', 0, testInfo, 'wasm');
+  const requester = await openRequester(browser, BASE, testInfo);
+  const job = { model: MODEL, rows: 1024, unitRows: 1, seed: 31, spotCheckPercent: 100 };
+  const card = await submitJob(requester.page, job);
+  await waitForJobDone(card, 400_000);
+  expect(await gpu.wrongSent()).toBe(0);
+  expect(await cpu.wrongSent()).toBe(0);
+  expect(Number(await card.getByTestId('units-complete').textContent())).toBe(1024);
+  expect(Number(await card.getByTestId('units-rejected').textContent())).toBe(0);
+  expect(Number(await card.getByTestId('units-verified').textContent())).toBe(1024);
+  for (const p of [gpu, cpu]) {
+    const row = card.locator(`table.providers tbody tr:has(td[title="${p.peerId}"])`);
+    expect(Number(await row.locator('td:nth-child(5)').textContent())).toBeGreaterThan(0);
+  }
+  expectClose(await downloadResult(card), referenceOutput(MODEL, job.rows, job.seed));
+  await closeAll([gpu, cpu, requester]);
+});

@@ -2,7 +2,8 @@
  * Test-only adversarial provider: the real ProviderNode over the real adapters,
  * with an engine that lies on a fraction of units. URL parameters:
  *   strategy = noise | subtle | stale | copied   (default noise)
- *   fraction = 0..1 (default 0.5), seed = integer (default 1)
+ *   fraction = 0..1 (default 0.5; 0 = an honest provider), seed = integer (default 1)
+ *   backend = webgpu | wasm (default: what the benchmark picks), so a test can mix backends
  * noise: random values; subtle: one element off by 1%; stale: the first unit's
  * result replayed; copied: the previous unit's result. It signs what it sends,
  * as a real cheater with its own key would.
@@ -22,6 +23,7 @@ const params = new URLSearchParams(location.search);
 const strategy = (params.get('strategy') ?? 'noise') as Strategy;
 const fraction = Number(params.get('fraction') ?? '0.5');
 let seed = Number(params.get('seed') ?? '1') >>> 0 || 1;
+const forcedBackend = params.get('backend');
 const text = (id: string, value: string) => void (document.getElementById(id)!.textContent = value);
 
 function random(): number {
@@ -69,9 +71,13 @@ async function main(): Promise<void> {
   const kv = idbStore('basilica-adversary');
   const { identity } = await loadOrCreateIdentity(kv, 'provider');
   const report = await detectCapabilities();
-  const compute = lying(await workerEngine(report.capabilities.backend));
+  if (forcedBackend === 'webgpu' && !report.webgpu.available) throw new Error(`webgpu requested but unavailable: ${report.webgpu.reason}`);
+  const backend = forcedBackend === 'webgpu' || forcedBackend === 'wasm' ? forcedBackend : report.capabilities.backend;
+  const capabilities = { ...report.capabilities, backend };
+  text('backend', backend);
+  const compute = lying(await workerEngine(backend));
   const { client, port } = connectSignaling('provider', identity);
-  const node = new ProviderNode({ signaling: port, createPeer: webrtcPeers(client), compute, models: new ModelStore(kv), capabilities: report.capabilities, identity });
+  const node = new ProviderNode({ signaling: port, createPeer: webrtcPeers(client), compute, models: new ModelStore(kv), capabilities, identity });
   node.view.subscribe((view) => {
     text('connection', view.connection);
     text('peer-id', view.peerId ?? '');
