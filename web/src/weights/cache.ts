@@ -70,10 +70,10 @@ export class WeightsCache implements LinkExtension {
     });
   }
 
-  /** Subscribes to signaling (co-provider links) and loads what the store holds. */
-  async start(): Promise<void> {
+  /** Subscribes to signaling (co-provider links) at once, so call it before the ProviderNode starts; resolves once the store is listed. */
+  start(): Promise<void> {
     this.coLinks.start();
-    await this.refresh();
+    return this.refresh();
   }
 
   stop(): void {
