@@ -19,15 +19,15 @@ import {
 import { MAX_RECEIPTS_PER_BATCH, type Capabilities } from '../../../shared/src/protocol/signaling';
 import type { Identity } from '../../../shared/src/identity';
 import {
-  checkProbability, compareOutputs as compareWithTolerance, DEFAULT_TOLERANCES, describeDisagreement, issueReceipt, ReputationBook,
-  verifySignedResult, type Receipt, type Tolerance,
+  checkProbability, issueReceipt, ReputationBook, verifySignedResult, type Receipt,
 } from '../../../shared/src/trust';
 import { MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
 import type { JobStatus, JobStore } from '../storage/job-store';
-import { asUnitOutputs, hashTensors } from '../core/trust';
+import { hashTensors } from '../core/trust';
+import { compareOutputs } from './compare';
 
 export type ProviderLinkState = 'connecting' | 'sending-model' | 'loading-model' | 'working' | 'paused' | 'gone' | 'rejected';
 
@@ -388,7 +388,7 @@ export class JobRunner {
     let verdict;
     try {
       await local.load(this.spec.model.hash, this.deps.modelBytes);
-      verdict = this.compare(outputs, await local.run(this.spec.model.hash, this.unitInputs(unitId)), provider.stats.backend === local.backend);
+      verdict = compareOutputs(outputs, await local.run(this.spec.model.hash, this.unitInputs(unitId)), provider.stats.backend === local.backend);
     } catch (error) {
       // Our own engine failed: that says nothing about the provider. Accept unchecked and say so.
       this.patch({ message: `spot check could not run locally: ${(error as Error).message}` });
@@ -405,20 +405,13 @@ export class JobRunner {
     this.dropProvider(provider, 'rejected', `unit ${unitId} failed the spot check (${verdict.reason})`);
   }
 
-  /** Trust-core tolerance: replicas on the same backend must agree tightly, across backends within the cross-class bound. */
-  private compare(a: RawTensor[], b: RawTensor[], sameBackend: boolean): { agree: true } | { agree: false; reason: string } {
-    const tolerance: Tolerance = sameBackend ? DEFAULT_TOLERANCES.sameClass : DEFAULT_TOLERANCES.crossClass;
-    const result = compareWithTolerance(asUnitOutputs(a), asUnitOutputs(b), tolerance);
-    return result.agree ? { agree: true } : { agree: false, reason: describeDisagreement(result.reason) };
-  }
-
   private async acceptResult(provider: ProviderLink, unitId: number, outputs: RawTensor[], verified: boolean): Promise<void> {
     const peerId = provider.stats.peerId;
     if (this.spec.redundancy > 1) {
       const first = this.candidates.get(unitId);
       const firstBackend = first && this.providers.get(first.peerId)?.stats.backend;
       if (!first) this.candidates.set(unitId, { peerId, outputs });
-      else if (!this.compare(first.outputs, outputs, firstBackend === provider.stats.backend).agree) {
+      else if (!compareOutputs(first.outputs, outputs, firstBackend === provider.stats.backend).agree) {
         // Replicas disagree: neither counts; the unit is computed again by others.
         this.candidates.delete(unitId);
         this.queue.giveBack(unitId, first.peerId);
