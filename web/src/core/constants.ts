@@ -16,14 +16,6 @@ export const THROUGHPUT_WINDOW_MS = 10_000;
 /** Points kept for the throughput chart (one per second). */
 export const THROUGHPUT_HISTORY_POINTS = 120;
 
-/**
- * Spot-check tolerance: |a-b| <= ATOL + RTOL·|b|. WASM and WebGPU sum in
- * different orders and WebGPU may use fused multiply-add, so f32 results of
- * small models differ by a few ulps; 1e-3 relative still catches any real error.
- */
-export const SPOT_CHECK_RTOL = 1e-3;
-export const SPOT_CHECK_ATOL = 1e-5;
-
 /** Slots a provider announces: jobs it serves at once. One keeps its GPU to one model. */
 export const PROVIDER_SLOTS = 1;
 
