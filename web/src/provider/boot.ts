@@ -11,6 +11,7 @@ import { loadOrCreateIdentity } from '../storage/identity-store';
 import { idbStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderNode } from './provider-node';
+import { exposeCache, WeightsCache } from '../weights';
 
 export type BootStep = 'identity' | 'benchmark' | 'worker' | 'connect' | 'ready' | 'failed';
 
@@ -26,6 +27,8 @@ export interface BootView {
 export interface ProviderRuntime {
   boot: Observable<BootView>;
   node: Promise<ProviderNode>;
+  /** PULSE weights this tab holds and forwards (for WeightsHeld). */
+  weights: Promise<WeightsCache>;
 }
 
 let runtime: ProviderRuntime | undefined;
@@ -34,6 +37,8 @@ export function startProvider(): ProviderRuntime {
   if (runtime) return runtime;
   const boot = new Observable<BootView>({ step: 'identity' });
   const patch = (change: Partial<BootView>) => boot.set({ ...boot.get(), ...change });
+  let resolveWeights!: (cache: WeightsCache) => void;
+  const weights = new Promise<WeightsCache>((resolve) => (resolveWeights = resolve));
   const node = (async () => {
     const kv = idbStore();
     const { identity, created } = await loadOrCreateIdentity(kv, 'provider');
@@ -44,13 +49,19 @@ export function startProvider(): ProviderRuntime {
     const compute = await workerEngine(report.capabilities.backend);
     patch({ step: 'connect' });
     const { client, port } = connectSignaling('provider', identity);
-    const provider = new ProviderNode({ signaling: port, createPeer: webrtcPeers(client), compute, models, capabilities: report.capabilities });
+    const createPeer = webrtcPeers(client);
+    const weights = new WeightsCache({ store: kv, signaling: port, createPeer });
+    // Subscribes before the node so it sees every `matched`; the store listing may finish later.
+    void weights.start();
+    resolveWeights(weights);
+    exposeCache(weights);
+    const provider = new ProviderNode({ signaling: port, createPeer, compute, models, capabilities: report.capabilities, extension: weights });
     provider.start();
     client.connect();
     patch({ step: 'ready' });
     return provider;
   })();
   node.catch((error: unknown) => patch({ step: 'failed', error: error instanceof Error ? error.message : String(error) }));
-  runtime = { boot, node };
+  runtime = { boot, node, weights };
   return runtime;
 }

@@ -5,11 +5,15 @@ import { loadOrCreateIdentity } from '../storage/identity-store';
 import { idbStore } from '../storage/kv';
 import { Templar } from './templar';
 import type { ConnectionState } from '../core/ports';
+import { createWorkerDiffer } from '../pulse';
+import { exposePublisher, WeightsPublisher } from '../weights';
 
 export interface RequesterRuntime {
   templar: Promise<Templar>;
   connection: Observable<ConnectionState>;
   peerId: Observable<string | undefined>;
+  /** Publishes PULSE weight versions to the providers of running jobs (for WeightsPanel). */
+  weights: WeightsPublisher;
 }
 
 let runtime: RequesterRuntime | undefined;
@@ -18,6 +22,9 @@ export function startRequester(): RequesterRuntime {
   if (runtime) return runtime;
   const connection = new Observable<ConnectionState>('connecting');
   const peerId = new Observable<string | undefined>(undefined);
+  // The diff worker starts on the first publish, not with every dashboard.
+  const weights = new WeightsPublisher({ findChanges: () => createWorkerDiffer().findChanges });
+  exposePublisher(weights);
   const templar = (async () => {
     const kv = idbStore();
     const { identity } = await loadOrCreateIdentity(kv, 'requester');
@@ -25,11 +32,11 @@ export function startRequester(): RequesterRuntime {
     const { client, port } = connectSignaling('requester', identity);
     port.on('state', (state) => connection.set(state));
     // Spot checks run on WebAssembly: on this side it is the backend every browser has.
-    const instance = new Templar({ signaling: port, createPeer: webrtcPeers(client), store: kv, local: () => workerEngine('wasm') });
+    const instance = new Templar({ signaling: port, createPeer: webrtcPeers(client), store: kv, local: () => workerEngine('wasm'), extension: weights });
     await instance.init();
     client.connect();
     return instance;
   })();
-  runtime = { templar, connection, peerId };
+  runtime = { templar, connection, peerId, weights };
   return runtime;
 }
