@@ -6,7 +6,7 @@
 import { hashModel, hashToHex, hashesEqual } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
-import { DTYPES, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
+import { type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
   /**
@@ -44,27 +44,33 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch): Tensor {
   const data: TensorData = old.data.slice();
   const n = data.length;
   const positions = t.positions;
-  const checkPosition = (p: number): void => {
-    if (p >= n) throw new WrongBaseError(`tensor ${t.name}: position ${p} beyond ${n} elements`);
-  };
+  // One tight pass before anything is written (hand-made patches need not be sorted).
+  let max = -1;
+  for (let i = 0; i < positions.length; i++) if (positions[i]! > max) max = positions[i]!;
+  if (max >= n) throw new WrongBaseError(`tensor ${t.name}: position ${max} beyond ${n} elements`);
   if (t.kind === 'raw') {
-    for (let i = 0; i < positions.length; i++) {
-      const p = positions[i]!;
-      checkPosition(p);
-      data[p] = t.bits[i]!;
-    }
+    const bits = t.bits;
+    for (let i = 0; i < positions.length; i++) data[positions[i]!] = bits[i]!;
     return { ...header, data };
   }
-  const width = DTYPES[t.dtype].width;
-  const magMask = width === 16 ? 0x7fff : 0x7fffffff;
-  const sign = width === 16 ? 0x8000 : 0x80000000;
+  if (data instanceof Uint16Array) applyUlp16(data, positions, t.signFlips, t.magnitudeDeltas);
+  else applyUlp32(data, positions, t.signFlips, t.magnitudeDeltas);
+  return { ...header, data };
+}
+
+function applyUlp16(data: Uint16Array, positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): void {
   for (let i = 0; i < positions.length; i++) {
     const p = positions[i]!;
-    checkPosition(p);
     const o = data[p]!;
-    const magnitude = ((o & magMask) + t.magnitudeDeltas[i]!) & magMask;
-    // `>>> 0` keeps f32 patterns unsigned; Uint32Array would wrap them anyway.
-    data[p] = (((o & sign) ^ (t.signFlips[i] ? sign : 0)) | magnitude) >>> 0;
+    data[p] = ((o ^ (flips[i]! << 15)) & 0x8000) | (((o & 0x7fff) + deltas[i]!) & 0x7fff);
   }
-  return { ...header, data };
+}
+
+function applyUlp32(data: Uint32Array, positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): void {
+  for (let i = 0; i < positions.length; i++) {
+    const p = positions[i]!;
+    const o = data[p]!;
+    // Uint32Array stores the low 32 bits, so signed intermediate results are fine.
+    data[p] = ((o ^ (flips[i]! << 31)) & 0x80000000) | (((o & 0x7fffffff) + deltas[i]!) & 0x7fffffff);
+  }
 }

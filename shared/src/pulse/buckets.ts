@@ -29,14 +29,14 @@ export function bucketExtraBits(s: number): number {
   return s < DIRECT ? 0 : ((s + 1) >>> M) - 1;
 }
 
-/** Per bucket: the smallest value it holds (as a double: up to 2^31 − 1) and its raw-bit count. */
+/** Per bucket: the smallest value it holds (at most 2^31 − 1) and its raw-bit count. */
 export interface BucketTables {
-  readonly base: Float64Array;
+  readonly base: Int32Array;
   readonly extra: Uint8Array;
 }
 
 function buildBucketTables(): BucketTables {
-  const base = new Float64Array(BUCKET_SYMBOLS);
+  const base = new Int32Array(BUCKET_SYMBOLS);
   const extra = new Uint8Array(BUCKET_SYMBOLS);
   for (let s = 0; s < BUCKET_SYMBOLS; s++) {
     const e = bucketExtraBits(s);

