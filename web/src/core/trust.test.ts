@@ -18,6 +18,7 @@ import { JobStore } from '../storage/job-store';
 import { memoryStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
+import type { ComputeEngine } from './ports';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 
 const ROWS = 256;
@@ -38,12 +39,12 @@ async function makeJob(overrides: Partial<JobSpec> = {}): Promise<{ spec: JobSpe
 }
 
 /** `signAs`: the key that signs (a different one than the connection's = mis-signed); null: unsigned. */
-async function startProvider(hub: FakeHub, fn = f, signAs?: Identity | null) {
+async function startProvider(hub: FakeHub, fn = f, signAs?: Identity | null, compute: ComputeEngine = functionEngine(fn, { delayMs: 1 })) {
   const identity = await createIdentity();
   const kv = memoryStore();
   const receipts = new ProviderReceipts(kv, identity.peerId);
   const node = new ProviderNode({
-    signaling: hub.connect(identity.peerId), createPeer: peers, compute: functionEngine(fn, { delayMs: 1 }), models: new ModelStore(memoryStore()),
+    signaling: hub.connect(identity.peerId), createPeer: peers, compute, models: new ModelStore(memoryStore()),
     capabilities: TEST_CAPABILITIES, identity: signAs === null ? undefined : (signAs ?? identity), receipts,
   });
   node.start();
@@ -84,17 +85,22 @@ async function results(store: JobStore, spec: JobSpec): Promise<Float32Array> {
 
 const reference = (inputs: RawTensor[]) => new Float32Array(inputs[0]!.bytes.slice().buffer).map(f);
 
-async function runJob(hub: FakeHub, overrides: Partial<JobSpec> = {}, local = false, reputation = new ReputationBook()) {
+async function runJob(hub: FakeHub, overrides: Partial<JobSpec> = {}, local = false, reputation = new ReputationBook(), random?: () => number) {
+  const job = await startJob(hub, overrides, local, reputation, random);
+  await until(() => job.runner.view.get().status === 'done');
+  return job;
+}
+
+async function startJob(hub: FakeHub, overrides: Partial<JobSpec>, local: boolean, reputation: ReputationBook, random?: () => number) {
   const { spec, inputs } = await makeJob(overrides);
   const jobs = new JobStore(memoryStore());
   await jobs.create(spec, inputs);
   const requester = await startRequester(hub);
   const runner = new JobRunner(spec, inputs, {
     signaling: requester.port, createPeer: peers, jobs, modelBytes: MODEL, identity: requester.identity, reputation, flopsPerRow: 10,
-    local: local ? functionEngine(f) : undefined,
+    local: local ? functionEngine(f) : undefined, random,
   });
   await runner.start();
-  await until(() => runner.view.get().status === 'done');
   return { runner, spec, inputs, jobs, requester, reputation };
 }
 
@@ -174,6 +180,37 @@ describe('trust in the job cores', () => {
     const second = await runJob(hub, { id: 'job-trust-2', spotCheckRate: 0.03, maxProviders: 1 }, true, reputation);
     expect(second.runner.view.get().verification.rejected).toBe(0);
     expect(second.runner.view.get().spotChecks.checked).toBeLessThan(PROBATION_UNITS);
+  });
+
+  it('TRUST-P2: a trusted key that turns bad is caught by sampling, and the units it had delivered unchecked are computed again', async () => {
+    const hub = new FakeHub();
+    let units = 0;
+    // Honest for 12 units, then wrong on every one.
+    const honestEngine = functionEngine(f, { delayMs: 1 });
+    const engine: ComputeEngine = {
+      ...honestEngine,
+      run: async (hash, inputs) => {
+        const out = await honestEngine.run(hash, inputs);
+        if (++units <= 12) return out;
+        const ys = new Float32Array(out[0]!.bytes.slice().buffer).map((y) => y + 0.5);
+        return [{ ...out[0]!, bytes: new Uint8Array(ys.buffer) }];
+      },
+    };
+    const turncoat = await startProvider(hub, f, undefined, engine);
+    const reputation = new ReputationBook();
+    // A long clean history: checked at the 3% floor, here every 8th result.
+    for (let i = 0; i < 500; i++) reputation.recordAccepted(turncoat.identity.peerId, true);
+    let draws = 0;
+    const { runner, spec, inputs, jobs } = await startJob(hub, { spotCheckRate: 0.03, maxProviders: 1 }, true, reputation, () => (++draws % 8 === 0 ? 0 : 0.99));
+    await until(() => runner.view.get().verification.rejected === 1);
+    // Its replacement: a new honest key, paired once the turncoat is released.
+    const honest = await startProvider(hub);
+    await until(() => runner.view.get().status === 'done');
+    expect(await results(jobs, spec)).toEqual(reference(inputs));
+    const view = runner.view.get();
+    expect(view.providers.find((p) => p.peerId === turncoat.identity.peerId)!.state).toBe('rejected');
+    expect(view.verification.reasons.join('\n')).toMatch(/unverified units re-queued/);
+    expect(honest.node.view.get().unitsDone).toBeGreaterThan(64 - 12);
   });
 });
 

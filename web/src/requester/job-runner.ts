@@ -116,6 +116,8 @@ export class JobRunner {
   private receiptBatchInFlight = 0;
   /** Receipts being signed; the job ends only after each reached its provider's channel. */
   private crediting = Promise.resolve();
+  /** Per provider, units whose stored result it alone produced and no check confirmed: re-run if it is caught. */
+  private readonly unverified = new Map<string, Set<number>>();
   /** Receipt logging outlives the job's pairing: unacknowledged batches go out again after a reconnect. */
   private readonly receiptSubscriptions: (() => void)[] = [];
 
@@ -283,9 +285,32 @@ export class JobRunner {
       this.patch({ verification: { ...v, rejected: v.rejected + 1, reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${note}`].slice(-MAX_REASONS_SHOWN) } });
       if (this.deps.identity) this.deps.signaling.send({ type: 'report', jobId: this.spec.id, peerId, verdict: 'rejected', reason: note.slice(0, 200) });
       this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+      this.rerunUnverified(peerId);
     }
     this.refresh();
     this.pumpAll();
+  }
+
+  /**
+   * SPEC TRUST-P2: a caught provider's unverified units are computed again.
+   * The queue has no way to un-finish a unit, so it is rebuilt from the units
+   * that stay done; units in flight elsewhere may then run twice, and the
+   * second result is discarded as a duplicate. Only redundancy 1 has such
+   * units: with replicas every unit is confirmed by a quorum.
+   */
+  private rerunUnverified(peerId: string): void {
+    const units = this.unverified.get(peerId);
+    this.unverified.delete(peerId);
+    // A complete queue means finish() is under way: too late to re-run anything.
+    if (!units?.size || this.view.get().status !== 'running' || this.queue.complete) return;
+    const done: number[] = [];
+    for (let u = 0; u < this.queue.size; u++) if (this.queue.isDone(u) && !units.has(u)) done.push(u);
+    this.queue = new UnitQueue(this.queue.size, this.spec.redundancy, done);
+    const v = this.view.get().verification;
+    this.patch({
+      done: this.queue.finished,
+      verification: { ...v, unchecked: Math.max(0, v.unchecked - units.size), reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${units.size} unverified units re-queued`].slice(-MAX_REASONS_SHOWN) },
+    });
   }
 
   private onMessage(provider: ProviderLink, bytes: Uint8Array): void {
@@ -437,6 +462,11 @@ export class JobRunner {
     provider.reconnects = 0;
     provider.stats = { ...provider.stats, unitsDone: provider.stats.unitsDone + 1, meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1) };
     if (verdict === 'more') return this.refresh();
+    if (!confirmed && this.spec.redundancy === 1) {
+      let units = this.unverified.get(peerId);
+      if (!units) this.unverified.set(peerId, (units = new Set()));
+      units.add(unitId);
+    }
     const canonical = this.candidates.get(unitId)?.outputs ?? outputs;
     this.candidates.delete(unitId);
     try {
