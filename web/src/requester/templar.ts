@@ -7,6 +7,7 @@ import { unitCount, type JobSpec } from '../../../shared/src/jobs/job';
 import { concatRows } from '../../../shared/src/jobs/rows';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import type { Identity } from '../../../shared/src/identity';
+import { getBuiltinModel } from '../../../shared/src/models';
 import { ReputationBook } from '../../../shared/src/trust';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
@@ -108,6 +109,8 @@ export class Templar {
     const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
       signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local, extension: this.deps.extension,
       identity: this.deps.identity, reputation: this.reputation,
+      // Receipts credit FLOPs where the model's cost is known (built-in models); uploaded ONNX models credit 0.
+      flopsPerRow: spec.model.builtinId ? getBuiltinModel(spec.model.builtinId)?.flopsPerRow : undefined,
     });
     const off = runner.view.subscribe((view) => {
       this.publish(spec, view);
