@@ -9,11 +9,13 @@ import { CorruptPatchError } from './errors';
 /** Widest field one call moves; wider ones are split (32-bit shifts must hold the ≤ 7 pending bits plus the field). */
 const MAX_FIELD = 24;
 
+/** Fields are public so a hot loop can hold them in locals (see payload.ts encodeHeads) and store them back. */
 export class BitWriter {
-  private bytes: Uint8Array;
-  private length = 0;
-  private acc = 0;
-  private pending = 0;
+  bytes: Uint8Array;
+  length = 0;
+  /** The `pending` (< 8) bits not yet in a byte. */
+  acc = 0;
+  pending = 0;
 
   constructor(capacityBytes = 256) {
     this.bytes = new Uint8Array(Math.max(16, capacityBytes));
@@ -37,6 +39,11 @@ export class BitWriter {
     this.pending = pending;
   }
 
+  /** Makes room for `n` more bytes. */
+  reserve(n: number): void {
+    while (this.length + n > this.bytes.length) this.grow();
+  }
+
   private grow(): void {
     const grown = new Uint8Array(this.bytes.length * 2);
     grown.set(this.bytes.subarray(0, this.length));
@@ -54,11 +61,12 @@ export class BitWriter {
   }
 }
 
+/** `bytes` and `pos` are public so a hot loop can read fields in place (see payload.ts decodeHeads). */
 export class BitReader {
   /** A copy with 4 zero bytes of slack, so a read near the end never leaves the array. */
-  private readonly bytes: Uint8Array;
-  private pos = 0;
-  private readonly endBits: number;
+  readonly bytes: Uint8Array;
+  pos = 0;
+  readonly endBits: number;
 
   constructor(source: Uint8Array) {
     this.bytes = new Uint8Array(source.length + 4);

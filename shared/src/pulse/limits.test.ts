@@ -65,7 +65,29 @@ describe('PULSE limits', () => {
     const vNext = bytes.slice();
     vNext[4] = FORMAT_VERSION + 1;
     expect(() => decode(vNext)).toThrow(UnsupportedVersionError);
+    const v1 = bytes.slice();
+    v1[4] = 1; // the adaptive range-coder format: refused, not misread
+    expect(() => decode(v1)).toThrow(UnsupportedVersionError);
     expect(() => decode(new Uint8Array(0))).toThrow(CorruptPatchError);
+  });
+
+  it('PULSE15: a run-coding flag on a full tensor or an unknown kind is corrupt', () => {
+    const full = [0, 1, 0x77, 1, 1, 4, 0x80];
+    expect(() => decode(forgedHeader([full]))).toThrow(CorruptPatchError);
+    expect(() => decode(forgedHeader([[0, 1, 0x77, 1, 1, 4, 0x83, 0]]))).toThrow(CorruptPatchError);
+  });
+
+  it('PULSE10: dense changes are run-coded and round-trip; the flag is in the kind byte', async () => {
+    const base = randomModel(21, 'bf16', 64, 64);
+    const next = perturb(base, 22, 0.9);
+    const patch = await diff(base, next);
+    const bytes = encode(patch);
+    expect(Array.from(bytes).includes(0x80 | (patch.tensors[0]!.kind === 'raw' ? 2 : 1))).toBe(true);
+    const back = decode(bytes);
+    back.tensors.forEach((t, i) => {
+      const p = patch.tensors[i]!;
+      expect(t.kind === 'full' || p.kind === 'full' ? [] : Array.from(t.positions)).toEqual(t.kind === 'full' || p.kind === 'full' ? [] : Array.from(p.positions));
+    });
   });
 
   it('PULSE15: trailing bytes after the body are corrupt', async () => {
