@@ -11,6 +11,7 @@ import type { ChangeFinder, Model, PublishedEntry } from '../../../shared/src/pu
 import { Observable } from '../core/emitter';
 import type { ExtensionChannel, LinkExtension } from '../core/ports';
 import { planFrom, PublisherChain } from './chain';
+import { MAX_PUBLISHED_ENTRIES } from './constants';
 
 export type ProviderWeightsState = 'offered' | 'sending' | 'forwarding' | 'current' | 'error';
 
@@ -98,6 +99,8 @@ export class WeightsPublisher implements LinkExtension {
     state.versions.set(published.version, {
       version: published.version, hash: published.hash, entryBytes: published.entries.reduce((s, e) => s + e.bytes, 0), bytesSent: 0, relayedBytes: 0,
     });
+    // The view keeps as many versions as the chain keeps entries for: older ones can no longer be served by patch anyway.
+    for (const old of [...state.versions.keys()]) if (old <= published.version - MAX_PUBLISHED_ENTRIES) state.versions.delete(old);
     for (const channel of this.channels.values()) this.offer(modelId, state, channel);
     this.refresh();
     return state.target;
