@@ -28,6 +28,11 @@ for (const [i, strategy] of (['noise', 'subtle', 'copied'] as Strategy[]).entrie
     const card = await submitJob(requester.page, job);
     await waitForJobDone(card);
     expect(await adversary.wrongSent()).toBeGreaterThanOrEqual(1);
+    // Figures for the report: units the adversary computed, how many it falsified, and which unit caught it.
+    testInfo.annotations.push({
+      type: 'detection',
+      description: `${strategy}: adversary computed ${await adversary.page.locator('#units-done').textContent()} units, falsified ${await adversary.wrongSent()}; ${await card.getByTestId('rejections').textContent()}`,
+    });
     // The adversary's row says rejected, with the check that caught it.
     const row = card.locator(`table.providers tbody tr:has(td[title="${adversary.peerId}"])`);
     await expect(row.locator('td:nth-child(2)')).toHaveText('rejected');
