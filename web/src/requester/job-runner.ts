@@ -21,7 +21,7 @@ import type { Identity } from '../../../shared/src/identity';
 import {
   checkProbability, issueReceipt, ReputationBook, verifySignedResult, type Receipt,
 } from '../../../shared/src/trust';
-import { MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
+import { MAX_PENDING_CHECKS_PER_PROVIDER, MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
@@ -94,6 +94,8 @@ interface ProviderLink {
   computeMsTotal: number;
   /** Compute time the provider claimed per unit, for its receipt. */
   computeMs: Map<number, number>;
+  /** Results queued for the requester's spot check. */
+  pendingChecks: number;
   /** Reconnects tried since this provider last completed a unit. */
   reconnects: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -214,7 +216,7 @@ export class JobRunner {
         peerId, state: 'connecting', backend: capabilities?.backend ?? existing?.stats.backend, gflops: capabilities?.gflops ?? existing?.stats.gflops,
         unitsDone: existing?.stats.unitsDone ?? 0, unitsFailed: existing?.stats.unitsFailed ?? 0, meanComputeMs: 0,
       },
-      peer, ready: false, inFlight: new Set(), computeMsTotal: 0, computeMs: new Map(), reconnects: existing?.reconnects ?? 0,
+      peer, ready: false, inFlight: new Set(), computeMsTotal: 0, computeMs: new Map(), pendingChecks: 0, reconnects: existing?.reconnects ?? 0,
     };
     this.providers.set(peerId, provider);
     provider.timer = setTimeout(() => {
@@ -401,7 +403,14 @@ export class JobRunner {
     const spotCheck = this.deps.local !== undefined && probability > 0 && (probability >= 1 || this.random() < probability);
     if (spotCheck) {
       // Verification runs on the requester's engine one at a time, off the dispatch path.
-      this.spotChecks = this.spotChecks.then(() => this.verifyLocally(provider, unitId, outputs));
+      provider.pendingChecks++;
+      this.spotChecks = this.spotChecks.then(() => this.verifyLocally(provider, unitId, outputs)).catch((error: unknown) => {
+        // One failed check must not stall the chain every later check waits on.
+        this.patch({ message: `spot check failed to run: ${(error as Error).message}` });
+      }).finally(() => {
+        provider.pendingChecks--;
+        this.pump(provider);
+      });
     } else {
       void this.acceptResult(provider, unitId, outputs, false);
     }
@@ -525,7 +534,7 @@ export class JobRunner {
   /** Keeps the provider's window full. */
   private pump(provider: ProviderLink): void {
     if (!provider.ready || this.view.get().status !== 'running') return;
-    while (provider.inFlight.size < UNITS_IN_FLIGHT_PER_PROVIDER) {
+    while (provider.inFlight.size < UNITS_IN_FLIGHT_PER_PROVIDER && provider.pendingChecks < MAX_PENDING_CHECKS_PER_PROVIDER) {
       const unitId = this.queue.assign(provider.stats.peerId);
       if (unitId === undefined) break;
       provider.inFlight.add(unitId);
