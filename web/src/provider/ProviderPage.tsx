@@ -3,6 +3,7 @@ import { useObservable } from '../app/hooks';
 import { Badge, formatRate, shortId, Sparkline, Stat } from '../app/widgets';
 import { startProvider, type BootView } from './boot';
 import type { ProviderNode } from './provider-node';
+import { WeightsHeldFrom } from '../weights/WeightsPanel';
 
 const STEP_TEXT: Record<BootView['step'], string> = {
   identity: 'Loading this browser’s provider key…',
@@ -30,6 +31,7 @@ export function ProviderPage() {
       ) : null}
       <Capabilities boot={boot} />
       {node ? <NodeStatus node={node} /> : <p className="muted" data-testid="boot-step">{STEP_TEXT[boot.step]}</p>}
+      {node ? <WeightsHeldFrom cache={runtime.weights} /> : null}
     </section>
   );
 }

@@ -10,6 +10,7 @@ import { Observable } from '../core/emitter';
 import { loadOrCreateIdentity } from '../storage/identity-store';
 import { idbStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
+import { ProviderReceipts } from '../storage/receipt-store';
 import { ProviderNode } from './provider-node';
 import { exposeCache, WeightsCache } from '../weights';
 
@@ -55,7 +56,10 @@ export function startProvider(): ProviderRuntime {
     void weights.start();
     resolveWeights(weights);
     exposeCache(weights);
-    const provider = new ProviderNode({ signaling: port, createPeer, compute, models, capabilities: report.capabilities, extension: weights });
+    const provider = new ProviderNode({
+      signaling: port, createPeer, compute, models, capabilities: report.capabilities, extension: weights,
+      identity, receipts: new ProviderReceipts(kv, identity.peerId),
+    });
     provider.start();
     client.connect();
     patch({ step: 'ready' });

@@ -2,6 +2,8 @@ import { useState } from 'react';
 import { Badge, formatRate, ProgressBar, shortId, Sparkline, Stat } from '../app/widgets';
 import { outputAsNpy, outputsAsJson } from './downloads';
 import type { JobSummary, Templar } from './templar';
+import { WeightsPanel } from '../weights/WeightsPanel';
+import { startRequester } from './boot';
 
 const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad' } as const;
 
@@ -47,6 +49,9 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
         <Stat label="providers" value={view.providers.filter((p) => p.state === 'working').length} testId="provider-count" />
       </div>
       {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
+      {view.status === 'running' ? (
+        <WeightsPanel publisher={startRequester().weights} jobId={spec.id} publishDemo={() => window.basilicaWeights!.publishDemo!()} />
+      ) : null}
       {view.message ? <p className="muted">{view.message}</p> : null}
       {view.verification.reasons.length ? (
         <details open>
