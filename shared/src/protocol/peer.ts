@@ -87,7 +87,8 @@ export class PeerProtocolError extends Error {
   override name = 'PeerProtocolError';
 }
 
-export function encodePeerMessage(header: PeerHeader, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+/** The framing every data-channel protocol here shares: a length-prefixed JSON header, then raw bytes. */
+export function encodeFramed(header: object, body: Uint8Array = new Uint8Array(0)): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
   const out = new Uint8Array(4 + json.length + body.length);
   new DataView(out.buffer).setUint32(0, json.length, true);
@@ -96,8 +97,12 @@ export function encodePeerMessage(header: PeerHeader, body: Uint8Array = new Uin
   return out;
 }
 
-/** Decodes and validates one message; throws PeerProtocolError with a reason on anything malformed. */
-export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
+/**
+ * Splits a framed message and validates its header with `schema`; the header
+ * length is checked before anything is parsed. Throws PeerProtocolError saying
+ * what is wrong (`what` names the header in the message).
+ */
+export function decodeFramed<T>(bytes: Uint8Array, schema: v.GenericSchema<unknown, T>, what = 'header'): { header: T; body: Uint8Array } {
   if (bytes.length < 4) throw new PeerProtocolError('message shorter than its length prefix');
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
   if (headerLength > MAX_PEER_HEADER_BYTES) throw new PeerProtocolError(`header of ${headerLength} bytes exceeds ${MAX_PEER_HEADER_BYTES}`);
@@ -108,14 +113,22 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
   } catch {
     throw new PeerProtocolError('header is not valid UTF-8 JSON');
   }
-  const parsed = v.safeParse(PeerHeaderSchema, raw);
+  const parsed = v.safeParse(schema, raw);
   if (!parsed.success) {
     const issue = parsed.issues[0];
     const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-    throw new PeerProtocolError(`invalid header${path ? ` at ${path}` : ''}: ${issue.message}`);
+    throw new PeerProtocolError(`invalid ${what}${path ? ` at ${path}` : ''}: ${issue.message}`);
   }
-  const body = bytes.subarray(4 + headerLength);
-  const header = parsed.output;
+  return { header: parsed.output, body: bytes.subarray(4 + headerLength) };
+}
+
+export function encodePeerMessage(header: PeerHeader, body?: Uint8Array): Uint8Array {
+  return encodeFramed(header, body);
+}
+
+/** Decodes and validates one message; throws PeerProtocolError with a reason on anything malformed. */
+export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
+  const { header, body } = decodeFramed(bytes, PeerHeaderSchema);
   if (header.type === 'unit') checkTensorRefs(header.inputs, body.length);
   if (header.type === 'result') checkTensorRefs(header.outputs, body.length);
   return { header, body };

@@ -18,7 +18,7 @@
  * offer/have/patch/ack; the receiver acknowledges to its own requester too.
  */
 import * as v from 'valibot';
-import { encodePeerMessage, MAX_PEER_HEADER_BYTES, PeerProtocolError, type PeerHeader } from './peer';
+import { decodeFramed, encodeFramed, PeerProtocolError } from './peer';
 
 /** Most entries in one patch message: a chain longer than an anchor interval (10) plus one anchor is never the cheapest. */
 export const MAX_WEIGHTS_ENTRIES = 32;
@@ -66,31 +66,14 @@ export interface WeightsMessage {
   body: Uint8Array;
 }
 
-/** The job protocol's framing; its encoder only JSON-serialises the header, so any header shape travels the same way. */
 export function encodeWeightsMessage(header: WeightsHeader, body: Uint8Array = new Uint8Array(0)): Uint8Array {
-  return encodePeerMessage(header as unknown as PeerHeader, body);
+  return encodeFramed(header, body);
 }
 
 /** Decodes and validates one message; throws PeerProtocolError with a reason on anything malformed. */
 export function decodeWeightsMessage(bytes: Uint8Array): WeightsMessage {
-  if (bytes.length < 4) throw new PeerProtocolError('message shorter than its length prefix');
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  if (headerLength > MAX_PEER_HEADER_BYTES) throw new PeerProtocolError(`header of ${headerLength} bytes exceeds ${MAX_PEER_HEADER_BYTES}`);
-  if (4 + headerLength > bytes.length) throw new PeerProtocolError('header runs past the end of the message');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + headerLength)));
-  } catch {
-    throw new PeerProtocolError('header is not valid UTF-8 JSON');
-  }
-  const parsed = v.safeParse(WeightsHeaderSchema, raw);
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-    throw new PeerProtocolError(`invalid weights header${path ? ` at ${path}` : ''}: ${issue.message}`);
-  }
-  const header = parsed.output;
-  const body = bytes.subarray(4 + headerLength);
+  const { header, body } = decodeFramed(bytes, WeightsHeaderSchema, 'weights header');
+
   if (header.type === 'weights-patch') {
     const total = header.entries.reduce((sum, e) => sum + e.byteLength, 0);
     if (total !== body.length) throw new PeerProtocolError(`patch entries declare ${total} bytes, body has ${body.length}`);
