@@ -74,4 +74,21 @@ describe('UnitQueue', () => {
       { numRuns: 500 },
     );
   });
+
+  it('JOB7: a disagreeing quorum asks for one more replica from a provider that has not answered; settle finishes the unit at once', () => {
+    const q = new UnitQueue(1, 2);
+    expect(q.assign('a')).toBe(0);
+    expect(q.assign('b')).toBe(0);
+    expect(q.accept(0, 'a')).toBe('more');
+    q.requestReplica(0);
+    expect(q.accept(0, 'b')).toBe('more');
+    expect(q.assign('a')).toBeUndefined();
+    expect(q.assign('b')).toBeUndefined();
+    expect(q.assign('c')).toBe(0);
+    expect(q.assign('d')).toBeUndefined();
+    expect(q.settle(0)).toBe(true);
+    expect(q.settle(0)).toBe(false);
+    expect(q.complete).toBe(true);
+    expect(q.accept(0, 'c')).toBe('duplicate');
+  });
 });

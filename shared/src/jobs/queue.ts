@@ -17,6 +17,8 @@ interface UnitSlot {
   done: boolean;
   inFlight: Set<PeerId>;
   agreed: Set<PeerId>;
+  /** Replicas asked for beyond `redundancy` (a quorum that disagreed). */
+  extra: number;
 }
 
 export class UnitQueue {
@@ -29,7 +31,7 @@ export class UnitQueue {
     private readonly redundancy: number,
     alreadyDone: Iterable<number> = [],
   ) {
-    this.units = Array.from({ length: unitCount }, () => ({ done: false, inFlight: new Set(), agreed: new Set() }));
+    this.units = Array.from({ length: unitCount }, () => ({ done: false, inFlight: new Set(), agreed: new Set(), extra: 0 }));
     for (const id of alreadyDone) {
       const unit = this.units[id];
       if (unit && !unit.done) {
@@ -78,11 +80,36 @@ export class UnitQueue {
     unit.inFlight.delete(peer);
     if (unit.done) return 'duplicate';
     unit.agreed.add(peer);
-    if (unit.agreed.size < this.redundancy) return 'more';
+    if (unit.agreed.size < this.redundancy + unit.extra) return 'more';
     unit.done = true;
     this.doneCount++;
     unit.inFlight.clear();
     return 'done';
+  }
+
+  /**
+   * Replicas disagreed (SPEC TRUST-Q2): the unit wants one more provider than
+   * before, one that has not answered it yet. It finishes through `settle`.
+   */
+  requestReplica(unitId: number): void {
+    const unit = this.slot(unitId);
+    if (unit.done) return;
+    unit.extra++;
+    this.pendingCursor = Math.min(this.pendingCursor, unitId);
+  }
+
+  /**
+   * A quorum decided the unit, whatever the count of replicas in hand: it is
+   * done and replicas still in flight become duplicates. Returns false when it
+   * was done already.
+   */
+  settle(unitId: number): boolean {
+    const unit = this.slot(unitId);
+    if (unit.done) return false;
+    unit.done = true;
+    this.doneCount++;
+    unit.inFlight.clear();
+    return true;
   }
 
   /** The unit failed or was rejected at `peer`: it goes back to the queue (and not to this peer's agreed set). */
@@ -117,7 +144,7 @@ export class UnitQueue {
     for (let id = this.pendingCursor; id < this.units.length; id++) {
       const unit = this.units[id]!;
       if (unit.done || unit.inFlight.has(peer) || unit.agreed.has(peer)) continue;
-      if (unit.inFlight.size + unit.agreed.size < this.redundancy) return id;
+      if (unit.inFlight.size + unit.agreed.size < this.redundancy + unit.extra) return id;
     }
     return undefined;
   }
