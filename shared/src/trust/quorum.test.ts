@@ -83,6 +83,12 @@ describe('quorum state machine', () => {
     expect(() => u.resultArrived(r('mallory', 1))).toThrow(QuorumStateError);
     u.resultArrived(r('a', 1));
     expect(() => u.resultArrived(r('a', 1))).toThrow(QuorumStateError);
+    expect(() => u.dispatched('a')).toThrow(QuorumStateError);
+    // A replica lost before it answered (dropped channel) may go to the same peer again.
+    u.dispatched('b');
+    u.replicaLost('b');
+    u.dispatched('b');
+    expect(u.isOutstanding('b')).toBe(true);
     expect(() => new UnitQuorum({ initialReplicas: 1, quorum: 2, maxReplicas: 3 }, agree)).toThrow(QuorumStateError);
   });
 

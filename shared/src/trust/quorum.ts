@@ -79,9 +79,13 @@ export class UnitQuorum<R> {
     return this.next();
   }
 
-  /** The coordinator sent the unit to `peerId`. Replicas of one unit go to distinct providers. */
+  /**
+   * The coordinator sent the unit to `peerId`. Replicas of one unit go to
+   * distinct providers; a peer whose replica was lost (a dropped channel) may be
+   * sent it again, since it never answered.
+   */
   dispatched(peerId: PeerId): void {
-    if (this.everDispatched.has(peerId)) throw new QuorumStateError(`unit already dispatched to ${peerId}`);
+    if (this.outstanding.has(peerId) || this.results.some((r) => r.peerId === peerId)) throw new QuorumStateError(`unit already dispatched to ${peerId}`);
     this.everDispatched.add(peerId);
     this.outstanding.add(peerId);
   }
