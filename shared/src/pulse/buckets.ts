@@ -11,6 +11,7 @@ import { BUCKET_MANTISSA_BITS } from './constants';
 
 const M = BUCKET_MANTISSA_BITS;
 /** Values below this are their own symbol. */
+export const DIRECT_BUCKETS = (1 << (M + 1)) - 1;
 const DIRECT = (1 << (M + 1)) - 1;
 
 /** Symbols needed for values up to 2^31 − 1 (x up to 2^31, k = 31). */

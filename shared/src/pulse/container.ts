@@ -14,7 +14,7 @@
 import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_ELEMENT, type DecodeLimits } from './constants';
 import { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
-import { decodePayload, encodePayload, usesRuns, type TensorLayout } from './payload';
+import { decodePayload, encodePayload, runsIfValid, type TensorLayout } from './payload';
 import { DTYPES, dtypeFromCode, elementCount, type Patch, type TensorPatch } from './types';
 
 const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2 };
@@ -26,7 +26,7 @@ const KIND_FLAG_RUNS = 0x80;
 const textEncoder = new TextEncoder();
 
 export function encode(patch: Patch): Uint8Array {
-  validatePatch(patch);
+  const runs = validatePatch(patch);
   const w = new ByteWriter();
   for (const b of MAGIC) w.u8(b);
   w.u8(FORMAT_VERSION);
@@ -37,7 +37,6 @@ export function encode(patch: Patch): Uint8Array {
   w.varint(patch.tensors.length);
   // Names share long prefixes ("layers.11.mlp.up"): front coding removes what deflate would otherwise find.
   let previous = new Uint8Array(0);
-  const runs = patch.tensors.map((t) => t.kind !== 'full' && usesRuns(t.positions));
   for (const [i, t] of patch.tensors.entries()) {
     const name = textEncoder.encode(t.name);
     let shared = 0;
@@ -135,13 +134,19 @@ function checkBodyCanHold(layouts: readonly TensorLayout[], bodyLength: number):
   if (coded * MIN_BITS_PER_ELEMENT > bodyLength * 8 + 64) throw new CorruptPatchError(`body of ${bodyLength} bytes cannot hold ${coded} coded values`);
 }
 
-/** Patches built by hand (not by diff) must still be well-formed before they are encoded. */
-function validatePatch(patch: Patch): void {
+/**
+ * Patches built by hand (not by diff) must still be well-formed before they
+ * are encoded. Returns per tensor whether its positions are run-coded
+ * (payload.ts, usesRuns), from the same pass that checks them; ulp changes
+ * are checked while they are coded (payload.ts, encodeDeltas).
+ */
+function validatePatch(patch: Patch): boolean[] {
   const hashOk = (h: Uint8Array | null): boolean => h === null || (h instanceof Uint8Array && h.length === HASH_BYTES);
   if (!hashOk(patch.baseHash) || !(patch.resultHash instanceof Uint8Array) || !hashOk(patch.resultHash)) {
     throw new InvalidModelError('patch hashes must be 16-byte Uint8Arrays');
   }
   const names = new Set<string>();
+  const runs: boolean[] = [];
   for (const t of patch.tensors) {
     if (names.has(t.name)) throw new InvalidModelError(`duplicate tensor ${JSON.stringify(t.name)}`);
     names.add(t.name);
@@ -149,37 +154,26 @@ function validatePatch(patch: Patch): void {
     if (elements < 0 || t.shape.length > 255) throw new InvalidModelError(`tensor ${t.name}: invalid shape`);
     if (t.kind === 'full') {
       if (t.data.length !== elements) throw new InvalidModelError(`tensor ${t.name}: data length does not match shape`);
+      runs.push(false);
       continue;
     }
     const n = t.positions.length;
     const ok = t.kind === 'raw' ? t.bits.length === n : t.signFlips.length === n && t.magnitudeDeltas.length === n;
     if (!ok) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
-    const bad = t.kind === 'raw' ? badRawChange(t.bits, DTYPES[t.dtype].width) : badUlpChange(t.signFlips, t.magnitudeDeltas, DTYPES[t.dtype].width);
-    if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);
-    const positions = t.positions;
-    let prev = -1;
-    for (let i = 0; i < n; i++) {
-      const p = positions[i]!;
-      if (p <= prev || p >= elements) throw new InvalidModelError(`tensor ${t.name}: positions must increase within the tensor`);
-      prev = p;
+    if (t.kind === 'raw') {
+      const bad = badRawChange(t.bits, DTYPES[t.dtype].width);
+      if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);
     }
+    const runCount = runsIfValid(t.positions, elements);
+    if (runCount < 0) throw new InvalidModelError(`tensor ${t.name}: positions must increase within the tensor`);
+    runs.push(runCount * 2 < n);
   }
+  return runs;
 }
 
 /** Index of the first raw value that is not a `width`-bit pattern, or −1. */
 function badRawChange(bits: Uint32Array, width: number): number {
   const limit = width === 16 ? 0x10000 : 0x100000000;
   for (let i = 0; i < bits.length; i++) if (bits[i]! >= limit) return i;
-  return -1;
-}
-
-/** Index of the first ulp change that is out of range or no change at all, or −1. */
-function badUlpChange(flips: Uint8Array, deltas: Uint32Array, width: number): number {
-  const half = width === 16 ? 0x8000 : 0x80000000;
-  for (let i = 0; i < flips.length; i++) {
-    const f = flips[i]!;
-    const d = deltas[i]!;
-    if (f > 1 || d >= half || (f === 0 && d === 0)) return i;
-  }
   return -1;
 }

@@ -144,31 +144,28 @@ export function readTable(r: ByteReader, alphabet: number): FreqTable {
 export function ransEncode(t: FreqTable, symbols: Uint16Array, count: number): Uint8Array {
   const { scaleBits, freq, cum } = t;
   const xmaxShift = 31 - scaleBits;
-  // x / f as a multiply by 1/f (a double divide measured ~1.5x slower); the product of x < 2^31 and the
-  // rounded reciprocal is within 2^-21 of the true quotient, so one correction step makes it exact.
+  // x / f as a multiply by a reciprocal biased up by 2^-40 (a divide measured ~1.5x slower): for x < 2^31
+  // and f ≤ 2^14 the product overshoots x / f by less than 2^-9/f + 2^-21 < 1/f, and never undershoots,
+  // so its floor is the exact quotient.
   const rcp = new Float64Array(freq.length);
-  for (let s = 0; s < freq.length; s++) if (freq[s]! > 0) rcp[s] = 1 / freq[s]!;
+  const xmax = new Int32Array(freq.length);
+  for (let s = 0; s < freq.length; s++) {
+    if (freq[s]! === 0) continue;
+    rcp[s] = (1 + 2 ** -40) / freq[s]!;
+    xmax[s] = freq[s]! << xmaxShift;
+  }
   const out = new Uint8Array(2 * count + 4);
   let pos = out.length;
   let x = RANS_L;
   for (let i = count - 1; i >= 0; i--) {
     const s = symbols[i]!;
-    const f = freq[s]!;
-    const xmax = f << xmaxShift;
-    while (x >= xmax) {
+    const m = xmax[s]!;
+    while (x >= m) {
       out[--pos] = x & 0xff;
       x >>>= 8;
     }
-    let q = Math.floor(x * rcp[s]!);
-    let r = x - q * f;
-    if (r >= f) {
-      q++;
-      r -= f;
-    } else if (r < 0) {
-      q--;
-      r += f;
-    }
-    x = (q << scaleBits) + r + cum[s]!;
+    const q = Math.floor(x * rcp[s]!);
+    x = (q << scaleBits) + (x - q * freq[s]!) + cum[s]!;
   }
   for (let k = 0; k < 4; k++) {
     out[--pos] = x & 0xff;
