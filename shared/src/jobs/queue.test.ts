@@ -79,9 +79,10 @@ describe('UnitQueue', () => {
     const q = new UnitQueue(1, 2);
     expect(q.assign('a')).toBe(0);
     expect(q.assign('b')).toBe(0);
-    expect(q.accept(0, 'a')).toBe('more');
+    expect(q.answered(0, 'a')).toBe(true);
     q.requestReplica(0);
-    expect(q.accept(0, 'b')).toBe('more');
+    expect(q.answered(0, 'b')).toBe(true);
+    expect(q.complete).toBe(false);
     expect(q.assign('a')).toBeUndefined();
     expect(q.assign('b')).toBeUndefined();
     expect(q.assign('c')).toBe(0);
@@ -89,6 +90,6 @@ describe('UnitQueue', () => {
     expect(q.settle(0)).toBe(true);
     expect(q.settle(0)).toBe(false);
     expect(q.complete).toBe(true);
-    expect(q.accept(0, 'c')).toBe('duplicate');
+    expect(q.answered(0, 'c')).toBe(false);
   });
 });

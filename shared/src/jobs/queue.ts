@@ -88,6 +88,19 @@ export class UnitQueue {
   }
 
   /**
+   * Quorum mode: `peer` answered the unit. Its result counts as a replica (the
+   * unit is not offered to it again) but only `settle` finishes the unit.
+   * Returns false when the unit was already finished.
+   */
+  answered(unitId: number, peer: PeerId): boolean {
+    const unit = this.slot(unitId);
+    unit.inFlight.delete(peer);
+    if (unit.done) return false;
+    unit.agreed.add(peer);
+    return true;
+  }
+
+  /**
    * Replicas disagreed (SPEC TRUST-Q2): the unit wants one more provider than
    * before, one that has not answered it yet. It finishes through `settle`.
    */
