@@ -19,7 +19,7 @@ import {
 import { MAX_RECEIPTS_PER_BATCH, type Capabilities } from '../../../shared/src/protocol/signaling';
 import type { Identity } from '../../../shared/src/identity';
 import {
-  checkProbability, issueReceipt, ReputationBook, verifySignedResult, type Receipt,
+  checkProbability, DEFAULT_FALSE_ACCEPT_PROBABILITY, issueReceipt, ReputationBook, verifySignedResult, type RandomSource, type Receipt,
 } from '../../../shared/src/trust';
 import { MAX_PENDING_CHECKS_PER_PROVIDER, MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
@@ -27,7 +27,9 @@ import type { ComputeEngine, LinkExtension, MessageLink, PeerFactory, PeerHandle
 import { ThroughputMeter } from '../core/throughput';
 import type { JobStatus, JobStore } from '../storage/job-store';
 import { hashTensors } from '../core/trust';
+import { algebraicCheckFor, type AlgebraicCheck } from './algebraic';
 import { compareOutputs } from './compare';
+import { providerAdapterClass, ReplicaQuorums, type ReplicaAction } from './replicas';
 
 export type ProviderLinkState = 'connecting' | 'sending-model' | 'loading-model' | 'working' | 'paused' | 'gone' | 'rejected';
 
@@ -81,12 +83,16 @@ export interface JobRunnerDeps {
   reputation?: ReputationBook;
   /** Work per input row, for receipts; 0 when unknown. */
   flopsPerRow?: number;
+  /** Draws for Freivalds' vectors (tests inject a seeded one); WebCrypto otherwise. */
+  rng?: RandomSource;
 }
 
 const MAX_REASONS_SHOWN = 20;
 
 interface ProviderLink {
   stats: ProviderStats;
+  /** SPEC TRUST-C1/C2: the tolerance its replicas are compared under. */
+  adapterClass: string;
   peer: PeerHandle;
   link?: MessageLink;
   ready: boolean;
@@ -107,7 +113,12 @@ export class JobRunner {
   private readonly providers = new Map<string, ProviderLink>();
   /** Providers the server currently pairs with this job. */
   private readonly paired = new Set<string>();
-  private readonly candidates = new Map<number, { peerId: string; outputs: RawTensor[] }>();
+  /** Redundancy ≥ 2: a quorum per open unit decides which replica is stored (SPEC TRUST-Q*). */
+  private readonly quorums?: ReplicaQuorums;
+  /** Models with an algebraic check (matmul: Freivalds) are checked by it instead of re-execution. */
+  private readonly algebraic?: AlgebraicCheck;
+  /** Units to compute again after their provider was caught; persisted with the job until each is stored anew. */
+  private rerun = new Set<number>();
   private readonly meter: ThroughputMeter;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly random: () => number;
@@ -131,6 +142,8 @@ export class JobRunner {
     this.random = deps.random ?? Math.random;
     this.reputation = deps.reputation ?? new ReputationBook(deps.now);
     this.meter = new ThroughputMeter(deps.now);
+    if (spec.redundancy > 1) this.quorums = new ReplicaQuorums(spec.redundancy);
+    this.algebraic = algebraicCheckFor(spec, DEFAULT_FALSE_ACCEPT_PROBABILITY, deps.rng);
     this.view = new Observable<JobView>({
       jobId: spec.id, status: 'running', total: unitCount(spec), done: 0, inFlight: 0, providers: [],
       spotChecks: { checked: 0, failed: 0 }, verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
@@ -139,7 +152,8 @@ export class JobRunner {
   }
 
   async start(): Promise<void> {
-    const done = await this.deps.jobs.doneUnits(this.spec.id);
+    this.rerun = new Set(await this.deps.jobs.rerunUnits(this.spec.id));
+    const done = (await this.deps.jobs.doneUnits(this.spec.id)).filter((u) => !this.rerun.has(u));
     this.queue = new UnitQueue(unitCount(this.spec), this.spec.redundancy, done);
     this.patch({ done: this.queue.finished });
     if (this.queue.complete) return this.finish();
@@ -204,7 +218,10 @@ export class JobRunner {
     }
     // Matched again (e.g. after a server restart) while our data channel still works: keep it.
     if (existing && existing.stats.state !== 'gone') {
-      if (capabilities) existing.stats = { ...existing.stats, backend: capabilities.backend, gflops: capabilities.gflops };
+      if (capabilities) {
+        existing.stats = { ...existing.stats, backend: capabilities.backend, gflops: capabilities.gflops };
+        existing.adapterClass = providerAdapterClass(capabilities);
+      }
       return;
     }
     const peer = this.deps.createPeer({
@@ -216,6 +233,7 @@ export class JobRunner {
         peerId, state: 'connecting', backend: capabilities?.backend ?? existing?.stats.backend, gflops: capabilities?.gflops ?? existing?.stats.gflops,
         unitsDone: existing?.stats.unitsDone ?? 0, unitsFailed: existing?.stats.unitsFailed ?? 0, meanComputeMs: 0,
       },
+      adapterClass: capabilities ? providerAdapterClass(capabilities) : (existing?.adapterClass ?? providerAdapterClass(undefined)),
       peer, ready: false, inFlight: new Set(), computeMsTotal: 0, computeMs: new Map(), pendingChecks: 0, reconnects: existing?.reconnects ?? 0,
     };
     this.providers.set(peerId, provider);
@@ -281,16 +299,30 @@ export class JobRunner {
     if (provider.link) this.deps.extension?.detach(peerId, this.spec.id);
     provider.link?.close();
     provider.peer.close();
-    if (state === 'rejected') {
-      this.reputation.recordRejected(peerId, note);
-      const v = this.view.get().verification;
-      this.patch({ verification: { ...v, rejected: v.rejected + 1, reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${note}`].slice(-MAX_REASONS_SHOWN) } });
-      if (this.deps.identity) this.deps.signaling.send({ type: 'report', jobId: this.spec.id, peerId, verdict: 'rejected', reason: note.slice(0, 200) });
-      this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
-      this.rerunUnverified(peerId);
-    }
+    if (state === 'rejected') this.recordRejection(peerId, note);
+    if (this.quorums) for (const { unitId, action } of this.quorums.peerLost(peerId)) this.act(unitId, action, true);
     this.refresh();
     this.pumpAll();
+  }
+
+  /** Reported, released, excluded through the shared book, its unverified units re-run. */
+  private recordRejection(peerId: string, note: string): void {
+    this.reputation.recordRejected(peerId, note);
+    const v = this.view.get().verification;
+    this.patch({ verification: { ...v, rejected: v.rejected + 1, reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${note}`].slice(-MAX_REASONS_SHOWN) } });
+    if (this.deps.identity) this.deps.signaling.send({ type: 'report', jobId: this.spec.id, peerId, verdict: 'rejected', reason: note.slice(0, 200) });
+    this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+    this.rerunUnverified(peerId);
+  }
+
+  /** Rejects a provider whether or not its channel is still open (a quorum may outvote one that already left). */
+  private rejectPeer(peerId: string, note: string): void {
+    const provider = this.providers.get(peerId);
+    if (provider && provider.stats.state !== 'gone' && provider.stats.state !== 'rejected') return this.dropProvider(provider, 'rejected', note);
+    if (provider?.stats.state === 'rejected') return;
+    if (provider) provider.stats = { ...provider.stats, state: 'rejected', note };
+    this.recordRejection(peerId, note);
+    this.refresh();
   }
 
   /**
@@ -305,6 +337,11 @@ export class JobRunner {
     this.unverified.delete(peerId);
     // A complete queue means finish() is under way: too late to re-run anything.
     if (!units?.size || this.view.get().status !== 'running' || this.queue.complete) return;
+    for (const u of units) this.rerun.add(u);
+    // Persisted first: a reload before these are computed again must not take their stored results as final.
+    void this.deps.jobs.setRerunUnits(this.spec.id, [...this.rerun]).catch((error: unknown) => {
+      this.patch({ message: `could not store the units to re-run: ${(error as Error).message}` });
+    });
     const done: number[] = [];
     for (let u = 0; u < this.queue.size; u++) if (this.queue.isDone(u) && !units.has(u)) done.push(u);
     this.queue = new UnitQueue(this.queue.size, this.spec.redundancy, done);
@@ -398,10 +435,13 @@ export class JobRunner {
 
   /** Adaptive checking: a key with no clean history is checked on every unit, a trusted one at the job's rate. */
   private decide(provider: ProviderLink, unitId: number, outputs: RawTensor[]): void {
+    // With replicas the quorum is the check (SPEC TRUST-A2).
+    if (this.quorums) return this.onReplica(provider, unitId, outputs);
     const rate = this.spec.spotCheckRate;
     const probability = rate > 0 ? checkProbability({ adaptive: true, sampleRate: rate }, this.reputation.get(provider.stats.peerId)) : 0;
-    const spotCheck = this.deps.local !== undefined && probability > 0 && (probability >= 1 || this.random() < probability);
-    if (spotCheck) {
+    const check = (this.deps.local !== undefined || this.algebraic !== undefined) && probability > 0 && (probability >= 1 || this.random() < probability);
+    if (check && this.algebraic) return this.verifyAlgebraically(provider, unitId, outputs, this.algebraic);
+    if (check) {
       // Verification runs on the requester's engine one at a time, off the dispatch path.
       provider.pendingChecks++;
       this.spotChecks = this.spotChecks.then(() => this.verifyLocally(provider, unitId, outputs)).catch((error: unknown) => {
@@ -414,6 +454,99 @@ export class JobRunner {
     } else {
       void this.acceptResult(provider, unitId, outputs, false);
     }
+  }
+
+  /** SPEC TRUST-F*: O(n²) on the requester, synchronously; no local engine needed. */
+  private verifyAlgebraically(provider: ProviderLink, unitId: number, outputs: RawTensor[], algebraic: AlgebraicCheck): void {
+    const verdict = algebraic(this.unitInputs(unitId), outputs);
+    const checks = this.view.get().spotChecks;
+    if (verdict.ok) {
+      this.patch({ spotChecks: { ...checks, checked: checks.checked + 1 } });
+      void this.acceptResult(provider, unitId, outputs, true);
+      return;
+    }
+    this.patch({ spotChecks: { checked: checks.checked + 1, failed: checks.failed + 1 } });
+    this.queue.giveBack(unitId, provider.stats.peerId);
+    this.dropProvider(provider, 'rejected', `unit ${unitId} failed the algebraic check: ${verdict.reason}`);
+  }
+
+  /** A replica for a quorum unit: the quorum says what happens next. */
+  private onReplica(provider: ProviderLink, unitId: number, outputs: RawTensor[]): void {
+    const peerId = provider.stats.peerId;
+    this.queue.answered(unitId, peerId);
+    let action: ReplicaAction;
+    try {
+      action = this.quorums!.resultArrived(unitId, { peerId, adapterClass: provider.adapterClass, result: outputs });
+    } catch {
+      return; // not a replica the quorum is owed (its unit was settled and forgotten): nothing to judge
+    }
+    this.act(unitId, action, false);
+  }
+
+  /** Carries out a quorum's decision. `fromLoss`: the queue already offers a lost replica again. */
+  private act(unitId: number, action: ReplicaAction, fromLoss: boolean): void {
+    switch (action.kind) {
+      case 'dispatch':
+        if (!fromLoss) {
+          for (let i = 0; i < action.count; i++) this.queue.requestReplica(unitId);
+          this.patch({ message: `replicas of unit ${unitId} disagreed; asking another provider` });
+        }
+        this.pumpAll();
+        return;
+      case 'reexecute':
+        this.reexecute(unitId);
+        return;
+      case 'accept':
+        void this.acceptQuorum(unitId, action);
+        return;
+      case 'late':
+        if (action.agrees) this.creditReplica(action.peerId, unitId, true);
+        else this.rejectPeer(action.peerId, `unit ${unitId}: its replica disagreed with the accepted result`);
+        this.quorums!.forgetIfIdle(unitId, this.providers.keys());
+        return;
+      case 'wait':
+        return;
+    }
+  }
+
+  /** SPEC TRUST-Q1: the agreeing majority is stored and credited; the minority is rejected. */
+  private async acceptQuorum(unitId: number, action: Extract<ReplicaAction, { kind: 'accept' }>): Promise<void> {
+    if (!this.queue.settle(unitId)) return;
+    for (const peerId of action.rejected) this.rejectPeer(peerId, `unit ${unitId}: its replica disagreed with the majority`);
+    for (const peerId of action.agreeing) this.creditReplica(peerId, unitId, action.checked);
+    const ver = this.view.get().verification;
+    this.patch({ verification: { ...ver, verified: ver.verified + (action.checked ? 1 : 0), unchecked: ver.unchecked + (action.checked ? 0 : 1) } });
+    this.quorums!.forgetIfIdle(unitId, this.providers.keys());
+    await this.storeUnit(unitId, action.canonical.result);
+  }
+
+  /** SPEC TRUST-Q2: replicas never agreed; the requester's own engine decides. */
+  private reexecute(unitId: number): void {
+    const local = this.deps.local;
+    if (!local) {
+      this.stop('failed', `replicas of unit ${unitId} never agreed and this browser has no engine to decide between them`);
+      return;
+    }
+    this.spotChecks = this.spotChecks.then(async () => {
+      if (this.view.get().status !== 'running') return;
+      await local.load(this.spec.model.hash, this.deps.modelBytes);
+      const result = await local.run(this.spec.model.hash, this.unitInputs(unitId));
+      const action = this.quorums!.resultArrived(unitId, { peerId: 'requester', adapterClass: providerAdapterClass({ backend: local.backend }), result, trusted: true });
+      this.act(unitId, action, false);
+    }).catch((error: unknown) => {
+      this.stop('failed', `could not re-run unit ${unitId} to settle its replicas: ${(error as Error).message}`);
+    });
+  }
+
+  private creditReplica(peerId: string, unitId: number, verified: boolean): void {
+    this.reputation.recordAccepted(peerId, verified);
+    const provider = this.providers.get(peerId);
+    if (!provider) return;
+    this.crediting = this.crediting.then(() => this.credit(provider, unitId)).catch((error: unknown) => {
+      this.patch({ message: `could not issue a receipt: ${(error as Error).message}` });
+    });
+    provider.reconnects = 0;
+    provider.stats = { ...provider.stats, unitsDone: provider.stats.unitsDone + 1, meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1) };
   }
 
   private async verifyLocally(provider: ProviderLink, unitId: number, outputs: RawTensor[]): Promise<void> {
@@ -439,47 +572,29 @@ export class JobRunner {
     this.dropProvider(provider, 'rejected', `unit ${unitId} failed the spot check (${verdict.reason})`);
   }
 
+  /** Redundancy 1: the one result is the unit's; `verified` when a check confirmed it. */
   private async acceptResult(provider: ProviderLink, unitId: number, outputs: RawTensor[], verified: boolean): Promise<void> {
     const peerId = provider.stats.peerId;
-    if (this.spec.redundancy > 1) {
-      const first = this.candidates.get(unitId);
-      const firstBackend = first && this.providers.get(first.peerId)?.stats.backend;
-      if (!first) this.candidates.set(unitId, { peerId, outputs });
-      else if (!compareOutputs(first.outputs, outputs, firstBackend === provider.stats.backend).agree) {
-        // Replicas disagree: neither counts; the unit is computed again by others.
-        this.candidates.delete(unitId);
-        this.queue.giveBack(unitId, first.peerId);
-        this.queue.giveBack(unitId, peerId);
-        this.patch({ message: `replicas of unit ${unitId} disagreed; recomputing it` });
-        return this.pumpAll();
-      }
-    }
-    const verdict = this.queue.accept(unitId, peerId);
-    if (verdict === 'duplicate') {
+    if (this.queue.accept(unitId, peerId) === 'duplicate') {
       this.reputation.recordDropped(peerId);
       this.patch({ duplicatesDiscarded: this.view.get().duplicatesDiscarded + 1 });
       return;
     }
-    // With redundancy the second agreeing replica verifies the unit.
-    const confirmed = verified || (this.spec.redundancy > 1 && verdict === 'done');
-    this.reputation.recordAccepted(peerId, confirmed);
+    this.creditReplica(peerId, unitId, verified);
     const ver = this.view.get().verification;
-    this.patch({ verification: { ...ver, verified: ver.verified + (confirmed ? 1 : 0), unchecked: ver.unchecked + (confirmed ? 0 : 1) } });
-    this.crediting = this.crediting.then(() => this.credit(provider, unitId)).catch((error: unknown) => {
-      this.patch({ message: `could not issue a receipt: ${(error as Error).message}` });
-    });
-    provider.reconnects = 0;
-    provider.stats = { ...provider.stats, unitsDone: provider.stats.unitsDone + 1, meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1) };
-    if (verdict === 'more') return this.refresh();
-    if (!confirmed && this.spec.redundancy === 1) {
+    this.patch({ verification: { ...ver, verified: ver.verified + (verified ? 1 : 0), unchecked: ver.unchecked + (verified ? 0 : 1) } });
+    if (!verified) {
       let units = this.unverified.get(peerId);
       if (!units) this.unverified.set(peerId, (units = new Set()));
       units.add(unitId);
     }
-    const canonical = this.candidates.get(unitId)?.outputs ?? outputs;
-    this.candidates.delete(unitId);
+    await this.storeUnit(unitId, outputs);
+  }
+
+  private async storeUnit(unitId: number, outputs: RawTensor[]): Promise<void> {
     try {
-      await this.deps.jobs.putUnitResult(this.spec.id, unitId, canonical);
+      await this.deps.jobs.putUnitResult(this.spec.id, unitId, outputs);
+      if (this.rerun.delete(unitId)) await this.deps.jobs.setRerunUnits(this.spec.id, [...this.rerun]);
     } catch (error) {
       this.stop('failed', `could not store results (${(error as Error).message}); free some disk space and resume the job`);
       return;
@@ -538,6 +653,7 @@ export class JobRunner {
       const unitId = this.queue.assign(provider.stats.peerId);
       if (unitId === undefined) break;
       provider.inFlight.add(unitId);
+      this.quorums?.dispatched(unitId, provider.stats.peerId);
       const packed = packTensors(this.unitInputs(unitId));
       this.send(provider, { type: 'unit', jobId: this.spec.id, unitId, inputs: packed.refs }, packed.body, PeerStream.work);
     }

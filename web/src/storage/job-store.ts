@@ -33,6 +33,8 @@ const specKey = (id: string) => `job:${id}:spec`;
 const stateKey = (id: string) => `job:${id}:state`;
 const inputsKey = (id: string) => `job:${id}:inputs`;
 const unitPrefix = (id: string) => `job:${id}:unit:`;
+const rerunKey = (id: string) => `job:${id}:rerun`;
+const UnitListSchema = v.array(v.pipe(v.number(), v.integer(), v.minValue(0)));
 
 function parse<T>(schema: v.GenericSchema<unknown, T>, value: unknown, what: string): T {
   const result = v.safeParse(schema, value);
@@ -88,6 +90,19 @@ export class JobStore {
   async doneUnits(id: string): Promise<number[]> {
     const prefix = unitPrefix(id);
     return (await this.store.keys(prefix)).map((k) => Number(k.slice(prefix.length))).filter(Number.isInteger).sort((a, b) => a - b);
+  }
+
+  /**
+   * Units whose stored result came from a provider later caught cheating: they
+   * count as not done until computed again (SPEC TRUST-P2 across reloads).
+   */
+  async rerunUnits(id: string): Promise<number[]> {
+    return parse(UnitListSchema, (await this.store.get(rerunKey(id))) ?? [], `units to re-run of job ${id}`);
+  }
+
+  async setRerunUnits(id: string, units: number[]): Promise<void> {
+    if (units.length === 0) await this.store.del(rerunKey(id));
+    else await this.store.set(rerunKey(id), [...units].sort((a, b) => a - b));
   }
 
   async delete(id: string): Promise<void> {

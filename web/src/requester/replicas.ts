@@ -1,0 +1,63 @@
+/**
+ * Redundancy with quorum (SPEC TRUST-Q1..Q6) for one job: one UnitQuorum per
+ * open unit, comparing replicas with the tolerance their adapter classes call
+ * for (TRUST-C1/C2). The runner feeds it dispatches, results and losses and
+ * carries out the actions it returns; nothing here does I/O.
+ */
+import type { RawTensor } from '../../../shared/src/protocol/peer';
+import type { Capabilities } from '../../../shared/src/protocol/signaling';
+import {
+  adapterClassKey, compareOutputs, DEFAULT_MAX_REPLICAS, toleranceFor, UnitQuorum, type QuorumAction, type ReplicaResult,
+} from '../../../shared/src/trust';
+import { asUnitOutputs } from '../core/trust';
+
+export type Replica = ReplicaResult<RawTensor[]>;
+export type ReplicaAction = QuorumAction<RawTensor[]>;
+
+/** The class a provider's results are compared under, from what it announced. */
+export function providerAdapterClass(capabilities: Pick<Capabilities, 'backend' | 'adapter'> | undefined): string {
+  return adapterClassKey({ backend: capabilities?.backend ?? 'unknown', vendor: capabilities?.adapter?.vendor, architecture: capabilities?.adapter?.architecture });
+}
+
+export function replicasAgree(a: Replica, b: Replica): boolean {
+  return compareOutputs(asUnitOutputs(a.result), asUnitOutputs(b.result), toleranceFor(a.adapterClass, b.adapterClass)).agree;
+}
+
+export class ReplicaQuorums {
+  private readonly open = new Map<number, UnitQuorum<RawTensor[]>>();
+
+  constructor(private readonly redundancy: number) {}
+
+  private quorum(unitId: number): UnitQuorum<RawTensor[]> {
+    let q = this.open.get(unitId);
+    if (!q) {
+      // Majority of the replicas sent up front; more only after a disagreement.
+      q = new UnitQuorum({
+        initialReplicas: this.redundancy, quorum: Math.floor(this.redundancy / 2) + 1, maxReplicas: Math.max(DEFAULT_MAX_REPLICAS, this.redundancy),
+      }, replicasAgree);
+      this.open.set(unitId, q);
+    }
+    return q;
+  }
+
+  dispatched(unitId: number, peerId: string): void {
+    this.quorum(unitId).dispatched(peerId);
+  }
+
+  resultArrived(unitId: number, replica: Replica): ReplicaAction {
+    return this.quorum(unitId).resultArrived(replica);
+  }
+
+  /** Every open unit `peerId` still owed a replica for: each returns what to do next. */
+  peerLost(peerId: string): { unitId: number; action: ReplicaAction }[] {
+    const out: { unitId: number; action: ReplicaAction }[] = [];
+    for (const [unitId, q] of this.open) if (q.isOutstanding(peerId)) out.push({ unitId, action: q.replicaLost(peerId) });
+    return out;
+  }
+
+  /** A stored unit needs its quorum only to judge late replicas; forget it when none is owed. */
+  forgetIfIdle(unitId: number, peers: Iterable<string>): void {
+    const q = this.open.get(unitId);
+    if (q && q.status === 'accepted' && ![...peers].some((p) => q.isOutstanding(p))) this.open.delete(unitId);
+  }
+}
