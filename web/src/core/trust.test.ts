@@ -11,7 +11,8 @@ import type { JobSpec } from '../../../shared/src/jobs/job';
 import { concatRows } from '../../../shared/src/jobs/rows';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import type { ClientMessage } from '../../../shared/src/protocol/signaling';
-import { issueReceipt, PROBATION_UNITS, ReputationBook } from '../../../shared/src/trust';
+import { matmul256 } from '../../../shared/src/models';
+import { issueReceipt, PROBATION_UNITS, ReputationBook, seededRandom } from '../../../shared/src/trust';
 import { ProviderNode } from '../provider/provider-node';
 import { JobRunner } from '../requester/job-runner';
 import { JobStore } from '../storage/job-store';
@@ -211,6 +212,111 @@ describe('trust in the job cores', () => {
     expect(view.providers.find((p) => p.peerId === turncoat.identity.peerId)!.state).toBe('rejected');
     expect(view.verification.reasons.join('\n')).toMatch(/unverified units re-queued/);
     expect(honest.node.view.get().unitsDone).toBeGreaterThan(64 - 12);
+  });
+});
+
+/** An engine computing `fn` that records, per unit (keyed by its first input value), that it ran it. */
+function recordingEngine(fn: (x: number) => number, ran: Map<number, Set<string>>, who: () => string): ComputeEngine {
+  const inner = functionEngine(fn, { delayMs: 1 });
+  return {
+    ...inner,
+    run: async (hash, inputs) => {
+      const key = new Float32Array(inputs[0]!.bytes.slice(0, 4).buffer)[0]!;
+      if (!ran.has(key)) ran.set(key, new Set());
+      ran.get(key)!.add(who());
+      return inner.run(hash, inputs);
+    },
+  };
+}
+
+describe('redundancy with quorum (SPEC TRUST-Q*)', () => {
+  it('TRUST-Q2: redundancy 2 with one cheater: disagreement sends a third replica, the majority result is stored, the cheater (the minority) is reported and excluded', async () => {
+    const hub = new FakeHub();
+    const ran = new Map<number, Set<string>>();
+    const names: string[] = [];
+    const start = async (fn: (x: number) => number) => {
+      const i = names.length;
+      names.push('');
+      const p = await startProvider(hub, fn, undefined, recordingEngine(fn, ran, () => names[i]!));
+      names[i] = p.identity.peerId;
+      return p;
+    };
+    const a = await start(f);
+    const b = await start(f);
+    const cheater = await start((x) => 2 * x + 1.5);
+    const { runner, spec, inputs, jobs, requester, reputation } = await runJob(hub, { redundancy: 2, maxProviders: 3 });
+    expect(await results(jobs, spec)).toEqual(reference(inputs));
+    const cheaterId = cheater.identity.peerId;
+    // Some unit the cheater answered went to both honest providers as well: the third replica.
+    const third = [...ran.values()].filter((who) => who.has(cheaterId) && who.has(a.identity.peerId) && who.has(b.identity.peerId));
+    expect(third.length).toBeGreaterThanOrEqual(1);
+    const view = runner.view.get();
+    expect(view.providers.find((p) => p.peerId === cheaterId)).toMatchObject({ state: 'rejected', unitsDone: 0 });
+    expect(view.verification.reasons.join('\n')).toMatch(/disagreed with the majority/);
+    expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'report', peerId: cheaterId, verdict: 'rejected' }));
+    expect(reputation.get(cheaterId)).toMatchObject({ excluded: true, accepted: 0 });
+    expect(reputation.get(a.identity.peerId)!.rejected).toBe(0);
+    expect(reputation.get(b.identity.peerId)!.rejected).toBe(0);
+    // Every unit was confirmed by an agreeing majority.
+    expect(view.verification).toMatchObject({ verified: 64, unchecked: 0, rejected: 1 });
+    expect(cheater.receipts.all()).toHaveLength(0);
+  });
+});
+
+const MM = Number(matmul256.inputs[0]!.dims[1]);
+
+/** Y = X·W through the model's reference; `cheat` alters the product. */
+function matmulEngine(cheat?: (y: Float32Array) => void): ComputeEngine {
+  return {
+    backend: 'wasm',
+    async load() {},
+    async run(_hash, inputs) {
+      const x = inputs[0]!;
+      const data = new Float32Array(x.bytes.slice().buffer);
+      const y = matmul256.reference({ x: { dtype: 'float32', dims: [...x.dims], data } }).y!;
+      const out = Float32Array.from(y.data as ArrayLike<number>);
+      cheat?.(out);
+      return [{ name: 'y', dtype: 'float32', dims: [x.dims[0]!, MM], bytes: new Uint8Array(out.buffer) }];
+    },
+  };
+}
+
+describe('algebraic checks (SPEC TRUST-F*)', () => {
+  it('TRUST-F3: on a matmul-256 job a cheater is caught by Freivalds without a local engine; honest products pass; the output equals the reference', async () => {
+    const hub = new FakeHub();
+    const honest = await startProvider(hub, f, undefined, matmulEngine());
+    // Subtle: one entry of each unit's product off by 1 (far above f32 rounding, far below noise).
+    const cheater = await startProvider(hub, f, undefined, matmulEngine((y) => { y[5] = y[5]! + 1; }));
+    const rows = 64;
+    const x = Float32Array.from({ length: rows * MM }, (_, i) => Math.sin(i));
+    const spec: JobSpec = {
+      schema: 1, id: 'job-matmul-1', name: 'matmul', createdAt: 1,
+      model: { hash: await sha256Hex(MODEL), name: 'matmul', bytes: MODEL.length, builtinId: 'matmul-256' },
+      inputs: [{ name: 'x', dtype: 'float32', dims: [rows, MM] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: [-1, MM] }],
+      rows, unitRows: 4, redundancy: 1, spotCheckRate: 0.03, maxProviders: 4,
+    };
+    const inputs: RawTensor[] = [{ name: 'x', dtype: 'float32', dims: [rows, MM], bytes: new Uint8Array(x.buffer) }];
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const requester = await startRequester(hub);
+    const reputation = new ReputationBook();
+    const runner = new JobRunner(spec, inputs, {
+      signaling: requester.port, createPeer: peers, jobs, modelBytes: MODEL, identity: requester.identity, reputation, rng: seededRandom(7),
+    });
+    await runner.start();
+    await until(() => runner.view.get().status === 'done');
+    const expected = matmul256.reference({ x: { dtype: 'float32', dims: [rows, MM], data: x } }).y!.data as Float32Array;
+    const parts: RawTensor[] = [];
+    for (let u = 0; u < rows / 4; u++) parts.push((await jobs.unitResult(spec.id, u))[0]!);
+    expect(new Float32Array(concatRows(parts).bytes.slice().buffer)).toEqual(expected);
+    const view = runner.view.get();
+    expect(view.providers.find((p) => p.peerId === cheater.identity.peerId)).toMatchObject({ state: 'rejected', unitsDone: 0 });
+    expect(view.verification.reasons[0]).toMatch(/Freivalds/);
+    expect(view.providers.find((p) => p.peerId === honest.identity.peerId)).toMatchObject({ state: 'gone', unitsDone: 16 });
+    expect(view.spotChecks.failed).toBe(1);
+    expect(view.verification.rejected).toBe(1);
+    expect(reputation.get(cheater.identity.peerId)).toMatchObject({ excluded: true });
   });
 });
 
