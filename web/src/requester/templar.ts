@@ -14,6 +14,7 @@ import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '.
 import { JobStore } from '../storage/job-store';
 import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
+import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
 import { planJob, type JobDraft } from './plan';
 
@@ -41,16 +42,23 @@ export class Templar {
   private readonly runners = new Map<string, { runner: JobRunner; off: () => void }>();
   private readonly summaries = new Map<string, JobSummary>();
   private localEngine?: Promise<ComputeEngine | undefined>;
-  /** One reputation per requester, across its jobs: a key caught in one job is checked on every unit in the next. */
-  private readonly reputation = new ReputationBook();
+  /** One reputation per requester, across its jobs and reloads: a key caught in one job is checked on every unit in the next. */
+  private book = new ReputationBook();
+  private readonly reputationStore: ReputationStore;
 
   constructor(private readonly deps: TemplarDeps) {
     this.store = new JobStore(deps.store);
     this.models = new ModelStore(deps.store);
+    this.reputationStore = new ReputationStore(deps.store);
+  }
+
+  get reputation(): ReputationBook {
+    return this.book;
   }
 
   /** Lists stored jobs and resumes the ones that were running when the page closed. */
   async init(): Promise<void> {
+    this.book = await this.reputationStore.load();
     for (const spec of await this.store.list()) {
       const state = await this.store.state(spec.id).catch(() => ({ status: 'failed' as const, message: 'stored state unreadable' }));
       if (state.status === 'running') await this.run(spec);
@@ -108,11 +116,13 @@ export class Templar {
     const noChecks = spec.spotCheckRate > 0 && !local ? 'spot checks are off: this browser could not start a local engine to re-run units' : undefined;
     const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
       signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local, extension: this.deps.extension,
-      identity: this.deps.identity, reputation: this.reputation,
+      identity: this.deps.identity, reputation: this.book,
       // Receipts credit FLOPs where the model's cost is known (built-in models); uploaded ONNX models credit 0.
       flopsPerRow: spec.model.builtinId ? getBuiltinModel(spec.model.builtinId)?.flopsPerRow : undefined,
     });
     const off = runner.view.subscribe((view) => {
+      // Every change of a job's view may follow a verdict on a provider: keep the book on disk (writes coalesce).
+      void this.reputationStore.save(this.book);
       this.publish(spec, view);
       if (view.status !== 'running') this.detach(spec.id);
     });
