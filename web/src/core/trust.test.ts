@@ -229,6 +229,47 @@ function recordingEngine(fn: (x: number) => number, ran: Map<number, Set<string>
   };
 }
 
+describe('units to re-run survive a reload (SPEC TRUST-P2)', () => {
+  it('TRUST-P2: a caught provider\'s unverified units are stored as "to re-run"; a runner resumed before they ran computes them again', async () => {
+    const hub = new FakeHub();
+    let units = 0;
+    const honestEngine = functionEngine(f, { delayMs: 1 });
+    const engine: ComputeEngine = {
+      ...honestEngine,
+      run: async (hash, inputs) => {
+        const out = await honestEngine.run(hash, inputs);
+        if (++units <= 12) return out;
+        const ys = new Float32Array(out[0]!.bytes.slice().buffer).map((y) => y + 0.5);
+        return [{ ...out[0]!, bytes: new Uint8Array(ys.buffer) }];
+      },
+    };
+    const turncoat = await startProvider(hub, f, undefined, engine);
+    const reputation = new ReputationBook();
+    for (let i = 0; i < 500; i++) reputation.recordAccepted(turncoat.identity.peerId, true);
+    let draws = 0;
+    const first = await startJob(hub, { spotCheckRate: 0.03, maxProviders: 1 }, true, reputation, () => (++draws % 8 === 0 ? 0 : 0.99));
+    await until(() => first.runner.view.get().verification.rejected === 1);
+    // The page reloads before anything is re-run.
+    first.runner.stop('paused');
+    hub.disconnect(turncoat.identity.peerId);
+    const rerun = await first.jobs.rerunUnits(first.spec.id);
+    expect(rerun.length).toBeGreaterThan(0);
+    const stored = await first.jobs.doneUnits(first.spec.id);
+    expect(rerun.every((u) => stored.includes(u))).toBe(true); // their (wrong) results are still on disk
+
+    await startProvider(hub);
+    const requester = await startRequester(hub);
+    const resumed = new JobRunner(first.spec, first.inputs, {
+      signaling: requester.port, createPeer: peers, jobs: first.jobs, modelBytes: MODEL, identity: requester.identity, reputation,
+    });
+    await resumed.start();
+    expect(resumed.view.get().done).toBe(stored.length - rerun.length);
+    await until(() => resumed.view.get().status === 'done');
+    expect(await results(first.jobs, first.spec)).toEqual(reference(first.inputs));
+    expect(await first.jobs.rerunUnits(first.spec.id)).toEqual([]);
+  });
+});
+
 describe('redundancy with quorum (SPEC TRUST-Q*)', () => {
   it('TRUST-Q2: redundancy 2 with one cheater: disagreement sends a third replica, the majority result is stored, the cheater (the minority) is reported and excluded', async () => {
     const hub = new FakeHub();
