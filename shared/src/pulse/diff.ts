@@ -72,29 +72,58 @@ function entropyBits(hist: Uint32Array | number[], total: number): number {
  * Builds a sparse entry from the changed positions. Picks ulp deltas unless an
  * estimate of the coded size (class entropy + raw mantissa bits, the same
  * shape as the coder's models) says raw new values are smaller, e.g. when
- * values were re-drawn rather than nudged. One pass estimates, a second fills
- * only the chosen arrays.
+ * values were re-drawn rather than nudged. One pass fills the ulp arrays and
+ * both estimates; only a raw pick reads the values again.
  */
 export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32Array): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
-  const signShift = width - 1;
-  const magMask = width === 16 ? 0x7fff : 0x7fffffff;
-  const half = width === 16 ? 0x4000 : 0x40000000;
+  const header = { name: newT.name, dtype: newT.dtype, shape: [...newT.shape] };
   const n = positions.length;
+  const signFlips = new Uint8Array(n);
+  const magnitudeDeltas = new Uint32Array(n);
   const classHist = new Uint32Array(33);
   const headHist = new Uint32Array(1 << (1 + exponentBits));
   const mantissaBits = width - 1 - exponentBits;
-  let flips = 0;
-  let classBits = 0;
-  const a = oldT.data;
   const b = newT.data;
-  for (let i = 0; i < n; i++) {
+  const classBits =
+    width === 16
+      ? ulpPass(oldT.data, b, positions, signFlips, magnitudeDeltas, classHist, headHist, 15, 0x7fff, 0x4000, mantissaBits)
+      : ulpPass(oldT.data, b, positions, signFlips, magnitudeDeltas, classHist, headHist, 31, 0x7fffffff, 0x40000000, mantissaBits);
+  let flipCount = 0;
+  for (let i = 0; i < n; i++) flipCount += signFlips[i]!;
+  const ulpEstimate = entropyBits(classHist, n) + classBits + entropyBits([flipCount, n - flipCount], n);
+  const rawEstimate = entropyBits(headHist, n) + n * mantissaBits;
+  if (rawEstimate < ulpEstimate) {
+    const bits = new Uint32Array(n);
+    for (let i = 0; i < n; i++) bits[i] = b[positions[i]!]!;
+    return { ...header, kind: 'raw', positions, bits };
+  }
+  return { ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas };
+}
+
+/** The fused pass of sparseTensorPatch; returns Σ class bits (the raw bits a delta's bucket would need). */
+function ulpPass(
+  a: TensorData,
+  b: TensorData,
+  positions: Uint32Array,
+  signFlips: Uint8Array,
+  magnitudeDeltas: Uint32Array,
+  classHist: Uint32Array,
+  headHist: Uint32Array,
+  signShift: number,
+  magMask: number,
+  half: number,
+  mantissaBits: number,
+): number {
+  let classBits = 0;
+  for (let i = 0; i < positions.length; i++) {
     const p = positions[i]!;
     const o = a[p]!;
     const v = b[p]!;
     const flip = ((o ^ v) >>> signShift) & 1;
     const md = ((v & magMask) - (o & magMask)) & magMask;
-    flips += flip;
+    signFlips[i] = flip;
+    magnitudeDeltas[i] = md;
     const signed = md >= half ? md - half * 2 : md;
     const zz = signed >= 0 ? signed * 2 : -signed * 2 - 1;
     const k = 31 - Math.clz32(flip ? zz + 1 : zz);
@@ -102,25 +131,7 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
     classBits += k;
     headHist[v >>> mantissaBits]!++;
   }
-  const flipBits = entropyBits([flips, n - flips], n);
-  const ulpEstimate = entropyBits(classHist, n) + classBits + flipBits;
-  const rawEstimate = entropyBits(headHist, n) + n * mantissaBits;
-  const header = { name: newT.name, dtype: newT.dtype, shape: [...newT.shape] };
-  if (rawEstimate < ulpEstimate) {
-    const bits = new Uint32Array(n);
-    for (let i = 0; i < n; i++) bits[i] = b[positions[i]!]!;
-    return { ...header, kind: 'raw', positions, bits };
-  }
-  const signFlips = new Uint8Array(n);
-  const magnitudeDeltas = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = positions[i]!;
-    const o = a[p]!;
-    const v = b[p]!;
-    signFlips[i] = ((o ^ v) >>> signShift) & 1;
-    magnitudeDeltas[i] = ((v & magMask) - (o & magMask)) & magMask;
-  }
-  return { ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas };
+  return classBits;
 }
 
 export async function diff(base: Model, next: Model, options: DiffOptions = {}): Promise<Patch> {

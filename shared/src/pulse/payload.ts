@@ -515,7 +515,8 @@ function decodeDeltas({ table, dec }: StreamReader, raw: BitReader, signFlips: U
       bitPos += e;
     }
     const zz = base[b]! + low + (flip ^ 1);
-    const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
+    // zz < 2^32: integer bit ops, not a float modulo (which V8 compiles to a runtime call).
+    const signed = (zz & 1) === 0 ? zz >>> 1 : -((zz >>> 1) + 1);
     if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${l.name}: ulp delta out of range`);
     signFlips[i] = flip;
     magnitudeDeltas[i] = signed & magMask;
