@@ -4,6 +4,7 @@ import { outputAsNpy, outputsAsJson } from './downloads';
 import type { JobSummary, Templar } from './templar';
 import { WeightsPanel } from '../weights/WeightsPanel';
 import { startRequester } from './boot';
+import { describePolicy } from './policy';
 
 const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad' } as const;
 
@@ -36,6 +37,11 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
         <span className="muted">{spec.id} · {spec.model.name} · {spec.rows.toLocaleString()} rows in units of {spec.unitRows}</span>
       </div>
       <ProgressBar done={view.done} total={view.total} label={`job ${spec.id} progress`} />
+      <dl className="policy" data-testid="job-policy">
+        {describePolicy(spec).map((line) => (
+          <div key={line.label}><dt>{line.label}</dt><dd data-testid={`policy-${line.label}`}>{line.value}</dd></div>
+        ))}
+      </dl>
       <div className="stats">
         <Stat label="done" value={view.done} testId="units-complete" />
         <Stat label="in flight" value={view.inFlight} />

@@ -1,0 +1,35 @@
+/**
+ * The verification policy a job runs under, in words for its card: how many
+ * replicas and what majority, how results are checked, and the tolerance
+ * replicas are compared with (per adapter class, SPEC TRUST-C1/C2).
+ */
+import type { JobSpec } from '../../../shared/src/jobs/job';
+import { matmul256 } from '../../../shared/src/models';
+import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_MAX_REPLICAS, DEFAULT_TOLERANCES } from '../../../shared/src/trust';
+
+export interface PolicyLine {
+  label: string;
+  value: string;
+}
+
+const pct = (rate: number) => `${Number((rate * 100).toFixed(2))}%`;
+
+export function describePolicy(spec: Pick<JobSpec, 'redundancy' | 'spotCheckRate' | 'model'>): PolicyLine[] {
+  const { sameClass, crossClass } = DEFAULT_TOLERANCES;
+  const lines: PolicyLine[] = [];
+  if (spec.redundancy > 1) {
+    const majority = Math.floor(spec.redundancy / 2) + 1;
+    lines.push({ label: 'redundancy', value: `${spec.redundancy} replicas, ${majority} must agree; another replica on disagreement (up to ${Math.max(DEFAULT_MAX_REPLICAS, spec.redundancy)})` });
+  } else {
+    lines.push({ label: 'redundancy', value: '1 (no replicas)' });
+  }
+  const algebraic = spec.model.builtinId === matmul256.id;
+  if (spec.redundancy > 1) lines.push({ label: 'checks', value: 'the quorum of replicas' });
+  else if (spec.spotCheckRate === 0) lines.push({ label: 'checks', value: 'none (spot checks off)' });
+  else {
+    const how = algebraic ? `Freivalds (false accept ≤ ${DEFAULT_FALSE_ACCEPT_PROBABILITY})` : 're-run on this device';
+    lines.push({ label: 'checks', value: `${how}; every unit of a new provider, then down to ${pct(spec.spotCheckRate)}` });
+  }
+  lines.push({ label: 'tolerance', value: `same adapter class rtol ${sameClass.rtol}, across classes rtol ${crossClass.rtol}` });
+  return lines;
+}
