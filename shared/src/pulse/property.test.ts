@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { apply, decode, diff, encode, snapshot, type DType, type Model, type Tensor } from './index';
+import { apply, decode, diff, encode, findChangesCpu, snapshot, type DType, type Model, type Tensor } from './index';
 import { modelsBitEqual } from './testing';
 
 const dtypeArb = fc.constantFrom<DType>('bf16', 'f16', 'f32');
@@ -82,6 +82,26 @@ describe('PULSE properties', () => {
         expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('PULSE18: the fused CPU diff gives the bytes of findChangesCpu + sparseTensorPatch (a pluggable finder), aligned or not', async () => {
+    /** Same values in a buffer that starts one element in, so 16-bit data is not 4-byte aligned. */
+    const shifted = (m: Model): Model => ({
+      tensors: m.tensors.map((t) => {
+        const backing = t.dtype === 'f32' ? new Uint32Array(t.data.length + 1) : new Uint16Array(t.data.length + 1);
+        backing.set(t.data, 1);
+        return { ...t, data: backing.subarray(1) };
+      }),
+    });
+    await fc.assert(
+      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base), fc.boolean())), async ([base, next, unaligned]) => {
+        const b = unaligned ? shifted(base) : base;
+        const fused = encode(await diff(b, next));
+        const pluggable = encode(await diff(b, next, { findChanges: findChangesCpu }));
+        expect(Buffer.from(fused).equals(Buffer.from(pluggable))).toBe(true);
+      }),
+      { numRuns: 300 },
     );
   });
 });
