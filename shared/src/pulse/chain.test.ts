@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apply, decode, hashModel, hashToHex, NoPathError, planPath, VersionChain, type CatalogEntry, type Model } from './index';
+import { apply, decode, findChangesCpu, hashModel, hashToHex, NoPathError, planPath, VersionChain, type CatalogEntry, type Model, type TensorData } from './index';
 import { modelsBitEqual, perturb, randomModel } from './testing';
 
 const e = (from: string | null, to: string, bytes: number): CatalogEntry => ({ from, to, bytes });
@@ -72,5 +72,25 @@ describe('PULSE chains', () => {
       for (const step of path) model = await apply(step.from === null ? null : model, decode(step.payload));
       expect(modelsBitEqual(model!, models[7]!)).toBe(true);
     }
+  });
+
+  it('PULSE16: publish passes diff options through (a custom change finder) and maxEntries keeps the newest entries', async () => {
+    const calls: number[] = [];
+    const finder = (a: TensorData, b: TensorData): Uint32Array => {
+      calls.push(a.length);
+      return findChangesCpu(a, b);
+    };
+    const plain = new VersionChain(2);
+    const custom = new VersionChain(2, 3);
+    const models: Model[] = [randomModel(4, 'f16', 16, 16)];
+    for (let v = 1; v < 5; v++) models.push(perturb(models[v - 1]!, 200 + v, 0.05));
+    for (const m of models) {
+      const a = await plain.publish(m);
+      const b = await custom.publish(m, { findChanges: finder });
+      expect(b.entries.map((x) => Buffer.from(x.payload).toString('hex'))).toEqual(a.entries.map((x) => Buffer.from(x.payload).toString('hex')));
+    }
+    expect(calls.length).toBe(4 * models[0]!.tensors.length);
+    expect(custom.catalog()).toEqual(plain.catalog().slice(-3));
+    expect(custom.latest).toEqual({ version: 4, hash: hashToHex(await hashModel(models[4]!)) });
   });
 });

@@ -7,7 +7,7 @@
 
 import { DEFAULT_ANCHOR_INTERVAL } from './constants';
 import { encode } from './container';
-import { diff, snapshot } from './diff';
+import { diff, snapshot, type DiffOptions } from './diff';
 import { NoPathError } from './errors';
 import { hashToHex } from './hash';
 import type { Model } from './types';
@@ -69,22 +69,39 @@ export interface PublishedEntry extends CatalogEntry {
 
 /** Publisher side: turns a sequence of models into anchors and patches. */
 export class VersionChain {
-  private readonly entries: PublishedEntry[] = [];
+  private entries: PublishedEntry[] = [];
   private previous: { model: Model; hash: Uint8Array } | null = null;
   private version = -1;
 
-  constructor(readonly anchorInterval: number = DEFAULT_ANCHOR_INTERVAL) {
+  /**
+   * `maxEntries` bounds what catalog() keeps (oldest dropped first); keep it
+   * above `anchorInterval` so an anchor always survives.
+   */
+  constructor(
+    readonly anchorInterval: number = DEFAULT_ANCHOR_INTERVAL,
+    readonly maxEntries: number = Infinity,
+  ) {
     if (!Number.isInteger(anchorInterval) || anchorInterval < 1) throw new RangeError('anchorInterval must be a positive integer');
+    if (!(maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
   }
 
-  /** Adds the next version; returns what was published for it (a patch from the previous version and/or an anchor). */
-  async publish(model: Model): Promise<{ version: number; hash: string; entries: PublishedEntry[] }> {
+  /** The newest published version and its hex hash, or null before the first. */
+  get latest(): { version: number; hash: string } | null {
+    return this.previous && { version: this.version, hash: hashToHex(this.previous.hash) };
+  }
+
+  /**
+   * Adds the next version; returns what was published for it (a patch from
+   * the previous version and/or an anchor). `options` go to diff (e.g. a Web
+   * Worker change finder); a `baseHash` there is ignored, the chain knows it.
+   */
+  async publish(model: Model, options: DiffOptions = {}): Promise<{ version: number; hash: string; entries: PublishedEntry[] }> {
     const version = ++this.version;
     const published: PublishedEntry[] = [];
     const prev = this.previous;
     let hash: Uint8Array;
     if (prev !== null) {
-      const patch = await diff(prev.model, model, { baseHash: prev.hash });
+      const patch = await diff(prev.model, model, { ...options, baseHash: prev.hash });
       hash = patch.resultHash;
       const payload = encode(patch);
       published.push({ version, from: hashToHex(prev.hash), to: hashToHex(hash), bytes: payload.length, payload });
@@ -97,6 +114,7 @@ export class VersionChain {
     }
     this.previous = { model, hash: hash! };
     this.entries.push(...published);
+    if (this.entries.length > this.maxEntries) this.entries = this.entries.slice(this.entries.length - this.maxEntries);
     return { version, hash: hashToHex(hash!), entries: published };
   }
 

@@ -2,18 +2,10 @@
 
 import type { DType, Model, Tensor, TensorData } from './types';
 import { allocData } from './types';
+import { mulberry32 } from '../random';
 
-/** mulberry32: tiny, seeded, good enough for test data (not for anything secret). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1): the project's mulberry32, under the name the PULSE tests and bench use. */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 export function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);

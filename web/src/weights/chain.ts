@@ -1,10 +1,11 @@
 /**
- * The publisher's version chain: like the codec's VersionChain (anchor every
- * `anchorInterval` versions, a patch from each version to the next), with the
- * change scan pluggable so the browser diffs in a Web Worker, and a bound on
- * what it keeps. Payloads are encoded PULSE containers.
+ * The publisher's version chain: the codec's VersionChain (anchor every
+ * `anchorInterval` versions, a patch from each version to the next) with the
+ * change scan pluggable so the browser diffs in a Web Worker, a bound on what
+ * it keeps, and no new version for a model identical to the latest.
+ * Payloads are encoded PULSE containers.
  */
-import { DEFAULT_ANCHOR_INTERVAL, diff, encode, hashModel, hashToHex, planPath, snapshot, type ChangeFinder, type Model, type PublishedEntry } from '../../../shared/src/pulse/index';
+import { DEFAULT_ANCHOR_INTERVAL, hashModel, hashToHex, planPath, VersionChain, type ChangeFinder, type Model, type PublishedEntry } from '../../../shared/src/pulse/index';
 import { MAX_PUBLISHED_ENTRIES } from './constants';
 
 export interface PublishedVersion {
@@ -14,45 +15,28 @@ export interface PublishedVersion {
 }
 
 export class PublisherChain {
-  private entries: PublishedEntry[] = [];
-  private previous: { model: Model; hash: Uint8Array } | null = null;
-  private version = -1;
+  private readonly chain: VersionChain;
 
   constructor(
     private readonly findChanges?: ChangeFinder,
     readonly anchorInterval = DEFAULT_ANCHOR_INTERVAL,
-    private readonly maxEntries = MAX_PUBLISHED_ENTRIES,
-  ) {}
+    maxEntries = MAX_PUBLISHED_ENTRIES,
+  ) {
+    this.chain = new VersionChain(anchorInterval, maxEntries);
+  }
 
   get latest(): { version: number; hash: string } | null {
-    return this.previous && { version: this.version, hash: hashToHex(this.previous.hash) };
+    return this.chain.latest;
   }
 
   async publish(model: Model): Promise<PublishedVersion> {
-    const prev = this.previous;
-    const hash = await hashModel(model);
-    const hex = hashToHex(hash);
-    if (prev !== null && hashToHex(prev.hash) === hex) return { version: this.version, hash: hex, entries: [] };
-    const version = ++this.version;
-    const published: PublishedEntry[] = [];
-    if (prev !== null) {
-      const patch = await diff(prev.model, model, { baseHash: prev.hash, findChanges: this.findChanges });
-      const payload = encode(patch);
-      published.push({ version, from: hashToHex(prev.hash), to: hex, bytes: payload.length, payload });
-    }
-    if (prev === null || version % this.anchorInterval === 0) {
-      const payload = encode(await snapshot(model));
-      published.push({ version, from: null, to: hex, bytes: payload.length, payload });
-    }
-    this.previous = { model, hash };
-    this.entries.push(...published);
-    // Oldest first; an anchor always survives because one is published every anchorInterval < maxEntries versions.
-    if (this.entries.length > this.maxEntries) this.entries = this.entries.slice(this.entries.length - this.maxEntries);
-    return { version, hash: hex, entries: published };
+    const latest = this.chain.latest;
+    if (latest !== null && hashToHex(await hashModel(model)) === latest.hash) return { version: latest.version, hash: latest.hash, entries: [] };
+    return this.chain.publish(model, this.findChanges ? { findChanges: this.findChanges } : {});
   }
 
   catalog(): readonly PublishedEntry[] {
-    return this.entries;
+    return this.chain.catalog();
   }
 }
 
