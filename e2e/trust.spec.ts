@@ -8,7 +8,7 @@
 import { test, expect } from '@playwright/test';
 import { E2E_PORT } from '../playwright.config';
 import { downloadResult, expectClose, openProvider, openRequester, referenceOutput, screenshot, submitJob, waitForJobDone, type Tab } from './support/network';
-import { openAdversary, type Strategy } from './support/trust';
+import { openAdversary, setRedundancy, type Strategy } from './support/trust';
 
 const BASE = `http://localhost:${E2E_PORT}`;
 const MODEL = 'mlp-classifier';
@@ -68,4 +68,25 @@ test('E2E-TRUST4: 1,024 honest units from a WebGPU and a WASM provider, every on
   }
   expectClose(await downloadResult(card), referenceOutput(MODEL, job.rows, job.seed));
   await closeAll([gpu, cpu, requester]);
+});
+
+test('E2E-TRUST5: redundancy 2 with no spot checks: the adversary is outvoted by a third replica, excluded, and the output equals the reference', async ({ browser }, testInfo) => {
+  const adversary = await openAdversary(browser, BASE, 'noise', 0.5, testInfo);
+  const providers = [await openProvider(browser, BASE, 'honest-1', testInfo), await openProvider(browser, BASE, 'honest-2', testInfo)];
+  const requester = await openRequester(browser, BASE, testInfo);
+  await setRedundancy(requester.page, 2);
+  const job = { model: MODEL, rows: 256, unitRows: 4, seed: 41, spotCheckPercent: 0 };
+  const card = await submitJob(requester.page, job);
+  await expect(card.getByTestId('policy-redundancy')).toContainText('2 replicas, 2 must agree');
+  await expect(card.getByTestId('policy-checks')).toContainText('quorum');
+  await waitForJobDone(card);
+  expect(await adversary.wrongSent()).toBeGreaterThanOrEqual(1);
+  const row = card.locator(`table.providers tbody tr:has(td[title="${adversary.peerId}"])`);
+  await expect(row.locator('td:nth-child(2)')).toHaveText('rejected');
+  await expect(card.getByTestId('rejections')).toContainText(/disagreed with the (majority|accepted result)/);
+  const states = await card.locator('table.providers tbody tr td:nth-child(2)').allTextContents();
+  expect(states.filter((s) => s === 'rejected')).toHaveLength(1);
+  expect(Number(await card.getByTestId('units-verified').textContent())).toBe(job.rows / job.unitRows);
+  expectClose(await downloadResult(card), referenceOutput(MODEL, job.rows, job.seed));
+  await closeAll([...providers, adversary, requester]);
 });

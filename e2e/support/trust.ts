@@ -1,5 +1,5 @@
 /** Test-only adversarial provider tabs (web/harness/adversary.html) for e2e/trust.spec.ts. */
-import type { Browser, TestInfo } from '@playwright/test';
+import type { Browser, Page, TestInfo } from '@playwright/test';
 import { expect } from '@playwright/test';
 import type { Tab } from './network';
 
@@ -23,4 +23,9 @@ export async function openAdversary(
   if (backend) await expect(page.locator('#backend')).toHaveText(backend);
   const peerId = (await page.locator('#peer-id').textContent())!;
   return { context, page, peerId, wrongSent: async () => Number(await page.locator('#wrong').textContent()) };
+}
+
+/** The job form's redundancy (submitJob leaves it as it is). */
+export async function setRedundancy(page: Page, replicas: number): Promise<void> {
+  await page.getByTestId('redundancy').fill(String(replicas));
 }
