@@ -229,6 +229,21 @@ function recordingEngine(fn: (x: number) => number, ran: Map<number, Set<string>
   };
 }
 
+describe('exclusion across jobs (SPEC TRUST-P2)', () => {
+  it('TRUST-P2: a key excluded in the shared book is released at once by a later job and computes nothing', async () => {
+    const hub = new FakeHub();
+    const banned = await startProvider(hub);
+    await startProvider(hub);
+    const reputation = new ReputationBook();
+    reputation.recordPending(banned.identity.peerId);
+    reputation.recordRejected(banned.identity.peerId, 'caught earlier');
+    const { spec, inputs, jobs, requester } = await runJob(hub, {}, false, reputation);
+    expect(await results(jobs, spec)).toEqual(reference(inputs));
+    expect(banned.node.view.get().unitsDone).toBe(0);
+    expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'release', peerId: banned.identity.peerId }));
+  });
+});
+
 describe('units to re-run survive a reload (SPEC TRUST-P2)', () => {
   it('TRUST-P2: a caught provider\'s unverified units are stored as "to re-run"; a runner resumed before they ran computes them again', async () => {
     const hub = new FakeHub();

@@ -4,9 +4,11 @@
  *
  * It opens the job with the signaling server, connects to every provider the
  * matchmaker assigns, ships the model (unless the provider has it cached),
- * keeps a few units in flight per provider, checks every result's shape,
- * spot-checks a sample against its own engine, and writes accepted results to
- * IndexedDB. A reload rebuilds the queue from what is stored, so no finished
+ * keeps a few units in flight per provider, checks every result's shape and
+ * signature, and verifies: with redundancy ≥ 2 by a quorum of replicas
+ * (replicas.ts), otherwise by adaptive sampled checks — Freivalds for matrix
+ * products (algebraic.ts), re-execution on its own engine for the rest. It
+ * writes accepted results to IndexedDB. A reload rebuilds the queue from what is stored, so no finished
  * unit is lost or repeated.
  */
 import { unitCount, unitRange, type JobSpec } from '../../../shared/src/jobs/job';
@@ -216,6 +218,11 @@ export class JobRunner {
       this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
       return;
     }
+    // SPEC TRUST-P2: a key caught in an earlier job (or before a reload: the book is persisted) gets no work here.
+    if (this.reputation.isExcluded(peerId)) {
+      this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
+      return;
+    }
     // Matched again (e.g. after a server restart) while our data channel still works: keep it.
     if (existing && existing.stats.state !== 'gone') {
       if (capabilities) {
@@ -330,7 +337,8 @@ export class JobRunner {
    * The queue has no way to un-finish a unit, so it is rebuilt from the units
    * that stay done; units in flight elsewhere may then run twice, and the
    * second result is discarded as a duplicate. Only redundancy 1 has such
-   * units: with replicas every unit is confirmed by a quorum.
+   * units: with replicas every unit is confirmed by a quorum. The list is
+   * persisted with the job so a reload before the re-runs keeps them.
    */
   private rerunUnverified(peerId: string): void {
     const units = this.unverified.get(peerId);
