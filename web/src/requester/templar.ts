@@ -112,7 +112,8 @@ export class Templar {
       this.publish(spec, staticView(spec, 'failed', 0, 'the model is no longer stored in this browser; create the job again'));
       return;
     }
-    const local = spec.spotCheckRate > 0 ? await this.localEngineOnce() : undefined;
+    // Spot checks re-run units here; a quorum whose replicas never agree is settled here too (SPEC TRUST-Q2).
+    const local = spec.spotCheckRate > 0 || spec.redundancy > 1 ? await this.localEngineOnce() : undefined;
     const noChecks = spec.spotCheckRate > 0 && !local ? 'spot checks are off: this browser could not start a local engine to re-run units' : undefined;
     const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
       signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local, extension: this.deps.extension,
