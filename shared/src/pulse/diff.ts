@@ -134,129 +134,112 @@ export function scanTensorPatch(oldT: Tensor, newT: Tensor): TensorPatch {
   return pickKind(newT, changes);
 }
 
-/** Growable columns of changes; growth is inlined by the scans through `ensure`. */
-class ChangeColumns {
+/** What the fused scan has gathered so far; `record` appends one change. */
+class ScanState {
   positions: Uint32Array;
   flips: Uint8Array;
   mags: Uint32Array;
+  count = 0;
+  classBits = 0;
+  readonly classHist = new Uint32Array(33);
+  readonly headHist: Uint32Array;
+  readonly signShift: number;
+  readonly magMask: number;
+  readonly half: number;
+  readonly mantissaBits: number;
+
   constructor(
-    capacity: number,
     readonly limit: number,
+    width: number,
+    exponentBits: number,
   ) {
+    const capacity = Math.max(16, Math.min(limit, 1024 + (limit >>> 6)));
     this.positions = new Uint32Array(capacity);
     this.flips = new Uint8Array(capacity);
     this.mags = new Uint32Array(capacity);
+    this.headHist = new Uint32Array(1 << (1 + exponentBits));
+    this.signShift = width - 1;
+    this.magMask = width === 16 ? 0x7fff : 0x7fffffff;
+    this.half = width === 16 ? 0x4000 : 0x40000000;
+    this.mantissaBits = width - 1 - exponentBits;
   }
-  grow(count: number): void {
+
+  grow(): void {
     const capacity = Math.min(Math.max(this.limit, 16), this.positions.length * 2);
     const p = new Uint32Array(capacity);
     const f = new Uint8Array(capacity);
     const m = new Uint32Array(capacity);
-    p.set(this.positions.subarray(0, count));
-    f.set(this.flips.subarray(0, count));
-    m.set(this.mags.subarray(0, count));
+    p.set(this.positions);
+    f.set(this.flips);
+    m.set(this.mags);
     this.positions = p;
     this.flips = f;
     this.mags = m;
   }
-  result(count: number, classHist: Uint32Array, headHist: Uint32Array, classBits: number): Changes {
-    return { positions: this.positions.slice(0, count), signFlips: this.flips.slice(0, count), magnitudeDeltas: this.mags.slice(0, count), classHist, headHist, classBits };
+
+  result(): Changes {
+    const n = this.count;
+    const { classHist, headHist, classBits } = this;
+    return { positions: this.positions.slice(0, n), signFlips: this.flips.slice(0, n), magnitudeDeltas: this.mags.slice(0, n), classHist, headHist, classBits };
   }
 }
 
-function initialCapacity(n: number): number {
-  return Math.max(16, Math.min(n, 1024 + (n >>> 6)));
+/** Appends the change at `i` from `o` to `v` (o ≠ v): the same sums as ulpPass. Small enough for V8 to inline. */
+function record(st: ScanState, i: number, o: number, v: number): void {
+  const c = st.count;
+  if (c === st.positions.length) st.grow();
+  const magMask = st.magMask;
+  const flip = ((o ^ v) >>> st.signShift) & 1;
+  const md = ((v & magMask) - (o & magMask)) & magMask;
+  st.positions[c] = i;
+  st.flips[c] = flip;
+  st.mags[c] = md;
+  st.count = c + 1;
+  const signed = md >= st.half ? md - st.half * 2 : md;
+  const zz = signed >= 0 ? signed * 2 : -signed * 2 - 1;
+  const k = 31 - Math.clz32(flip ? zz + 1 : zz);
+  st.classHist[k]!++;
+  st.classBits += k;
+  st.headHist[v >>> st.mantissaBits]!++;
 }
 
+/** Compares 32-bit words (two values at a time) where both arrays are 4-byte aligned, like findChangesCpu. */
 function scan16(a: Uint16Array, b: Uint16Array, exponentBits: number): Changes {
   const n = a.length;
-  const cols = new ChangeColumns(initialCapacity(n), n);
-  let positions = cols.positions;
-  let flips = cols.flips;
-  let mags = cols.mags;
-  const classHist = new Uint32Array(33);
-  const headHist = new Uint32Array(1 << (1 + exponentBits));
-  const mantissaBits = 15 - exponentBits;
-  let classBits = 0;
-  let count = 0;
+  const st = new ScanState(n, 16, exponentBits);
   const aligned = a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0;
   const words = aligned ? n >>> 1 : 0;
-  const wa = aligned ? new Uint32Array(a.buffer, a.byteOffset, words) : new Uint32Array(0);
-  const wb = aligned ? new Uint32Array(b.buffer, b.byteOffset, words) : new Uint32Array(0);
-  // Two values per compare; a differing word (or the unaligned/odd tail) checks its values one by one.
-  for (let w = 0, i = 0; i < n; ) {
-    let end: number;
-    if (w < words) {
-      if (wa[w] === wb[w]) {
-        w++;
-        i += 2;
-        continue;
-      }
-      w++;
-      end = i + 2;
-    } else end = i + 1;
-    for (; i < end; i++) {
-      const o = a[i]!;
-      const v = b[i]!;
-      if (o === v) continue;
-      if (count === positions.length) {
-        cols.grow(count);
-        positions = cols.positions;
-        flips = cols.flips;
-        mags = cols.mags;
-      }
-      const flip = ((o ^ v) >>> 15) & 1;
-      const md = ((v & 0x7fff) - (o & 0x7fff)) & 0x7fff;
-      positions[count] = i;
-      flips[count] = flip;
-      mags[count] = md;
-      count++;
-      const signed = md >= 0x4000 ? md - 0x8000 : md;
-      const zz = signed >= 0 ? signed * 2 : -signed * 2 - 1;
-      const k = 31 - Math.clz32(flip ? zz + 1 : zz);
-      classHist[k]!++;
-      classBits += k;
-      headHist[v >>> mantissaBits]!++;
+  if (words > 0) {
+    const wa = new Uint32Array(a.buffer, a.byteOffset, words);
+    const wb = new Uint32Array(b.buffer, b.byteOffset, words);
+    for (let w = 0; w < words; w++) {
+      if (wa[w] === wb[w]) continue;
+      const i = w << 1;
+      const o0 = a[i]!;
+      const v0 = b[i]!;
+      if (o0 !== v0) record(st, i, o0, v0);
+      const o1 = a[i + 1]!;
+      const v1 = b[i + 1]!;
+      if (o1 !== v1) record(st, i + 1, o1, v1);
     }
   }
-  return cols.result(count, classHist, headHist, classBits);
+  for (let i = words << 1; i < n; i++) {
+    const o = a[i]!;
+    const v = b[i]!;
+    if (o !== v) record(st, i, o, v);
+  }
+  return st.result();
 }
 
 function scan32(a: Uint32Array, b: Uint32Array, exponentBits: number): Changes {
   const n = a.length;
-  const cols = new ChangeColumns(initialCapacity(n), n);
-  let positions = cols.positions;
-  let flips = cols.flips;
-  let mags = cols.mags;
-  const classHist = new Uint32Array(33);
-  const headHist = new Uint32Array(1 << (1 + exponentBits));
-  const mantissaBits = 31 - exponentBits;
-  let classBits = 0;
-  let count = 0;
+  const st = new ScanState(n, 32, exponentBits);
   for (let i = 0; i < n; i++) {
     const o = a[i]!;
     const v = b[i]!;
-    if (o === v) continue;
-    if (count === positions.length) {
-      cols.grow(count);
-      positions = cols.positions;
-      flips = cols.flips;
-      mags = cols.mags;
-    }
-    const flip = ((o ^ v) >>> 31) & 1;
-    const md = ((v & 0x7fffffff) - (o & 0x7fffffff)) & 0x7fffffff;
-    positions[count] = i;
-    flips[count] = flip;
-    mags[count] = md;
-    count++;
-    const signed = md >= 0x40000000 ? md - 0x80000000 : md;
-    const zz = signed >= 0 ? signed * 2 : -signed * 2 - 1;
-    const k = 31 - Math.clz32(flip ? zz + 1 : zz);
-    classHist[k]!++;
-    classBits += k;
-    headHist[v >>> mantissaBits]!++;
+    if (o !== v) record(st, i, o, v);
   }
-  return cols.result(count, classHist, headHist, classBits);
+  return st.result();
 }
 
 /** The fused pass of sparseTensorPatch; returns Σ class bits (the raw bits a delta's bucket would need). */
