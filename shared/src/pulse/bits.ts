@@ -17,8 +17,9 @@ export class BitWriter {
   acc = 0;
   pending = 0;
 
-  constructor(capacityBytes = 256) {
-    this.bytes = new Uint8Array(Math.max(16, capacityBytes));
+  /** `buffer`, if given, is written from its start (a caller's reusable scratch; finish() returns a view of it). */
+  constructor(capacityBytes = 256, buffer?: Uint8Array) {
+    this.bytes = buffer !== undefined && buffer.length >= 16 ? buffer : new Uint8Array(Math.max(16, capacityBytes));
   }
 
   /** Appends the low `count` (0..32) bits of the unsigned `value`. */

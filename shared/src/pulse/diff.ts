@@ -180,7 +180,9 @@ class ScanState {
   result(): Changes {
     const n = this.count;
     const { classHist, headHist, classBits } = this;
-    return { positions: this.positions.slice(0, n), signFlips: this.flips.slice(0, n), magnitudeDeltas: this.mags.slice(0, n), classHist, headHist, classBits };
+    // Views when the columns are mostly full (dense changes: saves copying megabytes), copies otherwise.
+    const fit = <T extends Uint8Array | Uint32Array>(x: T): T => (4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T));
+    return { positions: fit(this.positions), signFlips: fit(this.flips), magnitudeDeltas: fit(this.mags), classHist, headHist, classBits };
   }
 }
 

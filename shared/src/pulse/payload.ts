@@ -93,23 +93,57 @@ function streamCounts(items: readonly CodedLayout[]): number[] {
 
 /** Collects one stream's symbols and their histogram during the first pass. */
 class SymbolSink {
-  readonly symbols: Uint16Array;
   readonly counts: Uint32Array;
   length = 0;
-  constructor(capacity: number, alphabet: number) {
-    this.symbols = new Uint16Array(capacity);
+  constructor(
+    readonly symbols: Uint16Array,
+    alphabet: number,
+  ) {
     this.counts = new Uint32Array(alphabet);
   }
+}
+
+/**
+ * Scratch reused by every encode in this realm (encode is synchronous, so
+ * calls never overlap): symbol buffers, the raw-bit buffer and the rANS
+ * output. Allocating them per call made each encode add megabytes of
+ * external memory, and V8 answers that with full GCs (~5 ms a call at 5%
+ * changed on the dev box). Grown on demand, never shrunk below what the
+ * largest recent patch needed.
+ */
+const scratch = { symbols: new Uint16Array(0), raw: new Uint8Array(0), rans: new Uint8Array(0) };
+
+/** Larger needs (a big snapshot) get a buffer of their own, so a tab does not keep gigabytes of scratch alive. */
+const SCRATCH_KEEP_BYTES = 32 << 20;
+
+function scratchOf(key: 'raw' | 'rans', bytes: number): Uint8Array {
+  if (scratch[key].length >= bytes) return scratch[key];
+  const buffer = new Uint8Array(Math.max(bytes, Math.min(SCRATCH_KEEP_BYTES, scratch[key].length * 1.5)));
+  if (buffer.length <= SCRATCH_KEEP_BYTES) scratch[key] = buffer;
+  return buffer;
 }
 
 /** `runs[i]` says whether tensor i (sparse) codes its positions as runs; the container wrote it in the header. */
 export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[]): void {
   const layouts = tensors.map((t, i): CodedLayout => ({ dtype: t.dtype, kind: t.kind, count: t.kind === 'full' ? t.data.length : t.positions.length, runs: runs[i]! }));
   const counts = streamCounts(layouts);
-  const sinks = counts.map((c, s) => (c > 0 ? new SymbolSink(c, alphabetOf(s)) : null));
+  let totalSymbols = 0;
+  for (const c of counts) totalSymbols += c;
+  let symbols = scratch.symbols;
+  if (symbols.length < totalSymbols) {
+    symbols = new Uint16Array(Math.max(totalSymbols, Math.min(SCRATCH_KEEP_BYTES / 2, symbols.length * 1.5)));
+    if (symbols.length <= SCRATCH_KEEP_BYTES / 2) scratch.symbols = symbols;
+  }
+  let offset = 0;
+  const sinks = counts.map((c, s) => {
+    if (c === 0) return null;
+    const sink = new SymbolSink(symbols.subarray(offset, offset + c), alphabetOf(s));
+    offset += c;
+    return sink;
+  });
   let rawBits = 0;
   for (const l of layouts) rawBits += l.count * 32;
-  const raw = new BitWriter(Math.ceil(rawBits / 8) + 16);
+  const raw = new BitWriter(0, scratchOf('raw', Math.ceil(rawBits / 8) + 16));
 
   tensors.forEach((t, ti) => {
     const n = layouts[ti]!.count;
@@ -130,7 +164,7 @@ export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], ru
     if (sink === null) continue;
     const table = normalize(sink.counts);
     writeTable(w, table);
-    const stream = ransEncode(table, sink.symbols, sink.length);
+    const stream = ransEncode(table, sink.symbols, sink.length, scratchOf('rans', 2 * sink.length + 4));
     w.varint(stream.length);
     w.raw(stream);
   }

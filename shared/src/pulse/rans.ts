@@ -138,10 +138,10 @@ export function readTable(r: ByteReader, alphabet: number): FreqTable {
 
 /**
  * Encodes `symbols[0..count)` (each with a nonzero frequency in `t`) and
- * returns the stream. Works backwards into a scratch buffer: at most 2 bytes
+ * returns the stream. Works backwards into a buffer: at most 2 bytes
  * per symbol (scaleBits ≤ 14 < 16) plus the 4-byte state.
  */
-export function ransEncode(t: FreqTable, symbols: Uint16Array, count: number): Uint8Array {
+export function ransEncode(t: FreqTable, symbols: Uint16Array, count: number, scratch?: Uint8Array): Uint8Array {
   const { scaleBits, freq, cum } = t;
   const xmaxShift = 31 - scaleBits;
   // x / f as a multiply by a reciprocal biased up by 2^-40 (a divide measured ~1.5x slower): for x < 2^31
@@ -154,7 +154,8 @@ export function ransEncode(t: FreqTable, symbols: Uint16Array, count: number): U
     rcp[s] = (1 + 2 ** -40) / freq[s]!;
     xmax[s] = freq[s]! << xmaxShift;
   }
-  const out = new Uint8Array(2 * count + 4);
+  // With a scratch buffer (≥ 2 · count + 4 bytes) the stream is a view of it, valid until the buffer is reused.
+  const out = scratch !== undefined && scratch.length >= 2 * count + 4 ? scratch : new Uint8Array(2 * count + 4);
   let pos = out.length;
   let x = RANS_L;
   for (let i = count - 1; i >= 0; i--) {
