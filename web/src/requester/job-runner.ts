@@ -18,10 +18,10 @@ import {
   decodePeerMessage, encodePeerMessage, PEER_PROTOCOL_VERSION, PeerStream, packTensors, unpackTensors,
   type PeerHeader, type PeerHeaderOf, type RawTensor,
 } from '../../../shared/src/protocol/peer';
-import { MAX_RECEIPTS_PER_BATCH, type Capabilities } from '../../../shared/src/protocol/signaling';
+import type { Capabilities } from '../../../shared/src/protocol/signaling';
 import type { Identity } from '../../../shared/src/identity';
 import {
-  checkProbability, DEFAULT_FALSE_ACCEPT_PROBABILITY, issueReceipt, ReputationBook, verifySignedResult, type RandomSource, type Receipt,
+  checkProbability, DEFAULT_FALSE_ACCEPT_PROBABILITY, issueReceipt, ReputationBook, verifySignedResult, type RandomSource,
 } from '../../../shared/src/trust';
 import { MAX_PENDING_CHECKS_PER_PROVIDER, MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
@@ -32,6 +32,7 @@ import { hashTensors } from '../core/trust';
 import { algebraicCheckFor, type AlgebraicCheck } from './algebraic';
 import { compareOutputs } from './compare';
 import { providerAdapterClass, ReplicaQuorums, type ReplicaAction } from './replicas';
+import { ReceiptOutbox } from './receipt-outbox';
 
 export type ProviderLinkState = 'connecting' | 'sending-model' | 'loading-model' | 'working' | 'paused' | 'gone' | 'rejected';
 
@@ -87,6 +88,8 @@ export interface JobRunnerDeps {
   flopsPerRow?: number;
   /** Draws for Freivalds' vectors (tests inject a seeded one); WebCrypto otherwise. */
   rng?: RandomSource;
+  /** One outbox per signaling connection (see receipt-outbox.ts); a runner alone makes its own. */
+  receipts?: ReceiptOutbox;
 }
 
 const MAX_REASONS_SHOWN = 20;
@@ -126,15 +129,12 @@ export class JobRunner {
   private readonly random: () => number;
   private spotChecks = Promise.resolve();
   private readonly reputation: ReputationBook;
-  /** Receipts not yet acknowledged by the server, oldest first; the head batch is in flight. */
-  private readonly unlogged: Receipt[] = [];
-  private receiptBatchInFlight = 0;
+  /** Where issued receipts wait for the server's log (shared by a requester's jobs when Templar runs them). */
+  private readonly outbox: ReceiptOutbox;
   /** Receipts being signed; the job ends only after each reached its provider's channel. */
   private crediting = Promise.resolve();
   /** Per provider, units whose stored result it alone produced and no check confirmed: re-run if it is caught. */
   private readonly unverified = new Map<string, Set<number>>();
-  /** Receipt logging outlives the job's pairing: unacknowledged batches go out again after a reconnect. */
-  private readonly receiptSubscriptions: (() => void)[] = [];
 
   constructor(
     private readonly spec: JobSpec,
@@ -144,6 +144,12 @@ export class JobRunner {
     this.random = deps.random ?? Math.random;
     this.reputation = deps.reputation ?? new ReputationBook(deps.now);
     this.meter = new ThroughputMeter(deps.now);
+    this.outbox = deps.receipts ?? new ReceiptOutbox(deps.signaling);
+    // Logging outlives the job's pairing: the count keeps up even after the job is done.
+    this.outbox.onLogged(spec.id, (count) => {
+      const r = this.view.get().receipts;
+      this.patch({ receipts: { ...r, logged: r.logged + count } });
+    });
     if (spec.redundancy > 1) this.quorums = new ReplicaQuorums(spec.redundancy);
     this.algebraic = algebraicCheckFor(spec, DEFAULT_FALSE_ACCEPT_PROBABILITY, deps.rng);
     this.view = new Observable<JobView>({
@@ -160,21 +166,6 @@ export class JobRunner {
     this.patch({ done: this.queue.finished });
     if (this.queue.complete) return this.finish();
     const { signaling } = this.deps;
-    this.receiptSubscriptions.push(
-      signaling.on('welcome', () => {
-        // A batch sent before the reconnect may never have arrived: send it again (the log refuses duplicates).
-        this.receiptBatchInFlight = 0;
-        this.flushReceipts();
-      }),
-      signaling.on('receipts-ack', (ack) => {
-        if (this.receiptBatchInFlight === 0) return;
-        this.unlogged.splice(0, this.receiptBatchInFlight);
-        this.receiptBatchInFlight = 0;
-        const r = this.view.get().receipts;
-        this.patch({ receipts: { ...r, logged: r.logged + ack.accepted } });
-        this.flushReceipts();
-      }),
-    );
     this.unsubscribe.push(
       // Every (re)connect: the server forgot the job, so open it again. Providers re-pair.
       signaling.on('welcome', () => this.openJob()),
@@ -197,7 +188,6 @@ export class JobRunner {
   stop(status: JobStatus = 'paused', message?: string): void {
     this.patch({ status, message });
     for (const off of this.unsubscribe.splice(0)) off();
-    for (const off of this.receiptSubscriptions.splice(0)) off();
     for (const peerId of [...this.providers.keys()]) this.dropProvider(this.providers.get(peerId), 'gone', 'job stopped');
     this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
     void this.deps.jobs.setState(this.spec.id, { status, message });
@@ -625,17 +615,9 @@ export class JobRunner {
       provider: provider.stats.peerId, jobId: this.spec.id, unitId, flops: (range.end - range.start) * (this.deps.flopsPerRow ?? 0), durationMs,
     });
     if (provider.link) this.send(provider, { type: 'receipt', receipt });
-    this.unlogged.push(receipt);
     const r = this.view.get().receipts;
     this.patch({ receipts: { ...r, issued: r.issued + 1 } });
-    this.flushReceipts();
-  }
-
-  private flushReceipts(): void {
-    if (this.receiptBatchInFlight > 0 || this.unlogged.length === 0) return;
-    const batch = this.unlogged.slice(0, MAX_RECEIPTS_PER_BATCH);
-    this.receiptBatchInFlight = batch.length;
-    this.deps.signaling.send({ type: 'receipts', receipts: batch });
+    this.outbox.push(receipt);
   }
 
   private async finish(): Promise<void> {

@@ -17,6 +17,7 @@ import { ModelStore } from '../storage/model-store';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
 import { planJob, type JobDraft } from './plan';
+import { ReceiptOutbox } from './receipt-outbox';
 
 export interface JobSummary {
   spec: JobSpec;
@@ -46,7 +47,11 @@ export class Templar {
   private book = new ReputationBook();
   private readonly reputationStore: ReputationStore;
 
+  /** One per signaling connection, shared by every job: see receipt-outbox.ts. */
+  private readonly outbox: ReceiptOutbox;
+
   constructor(private readonly deps: TemplarDeps) {
+    this.outbox = new ReceiptOutbox(deps.signaling);
     this.store = new JobStore(deps.store);
     this.models = new ModelStore(deps.store);
     this.reputationStore = new ReputationStore(deps.store);
@@ -117,7 +122,7 @@ export class Templar {
     const noChecks = spec.spotCheckRate > 0 && !local ? 'spot checks are off: this browser could not start a local engine to re-run units' : undefined;
     const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
       signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local, extension: this.deps.extension,
-      identity: this.deps.identity, reputation: this.book,
+      identity: this.deps.identity, reputation: this.book, receipts: this.outbox,
       // Receipts credit FLOPs where the model's cost is known (built-in models); uploaded ONNX models credit 0.
       flopsPerRow: spec.model.builtinId ? getBuiltinModel(spec.model.builtinId)?.flopsPerRow : undefined,
     });
