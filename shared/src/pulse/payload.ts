@@ -432,7 +432,7 @@ function decodeGaps({ table, dec }: StreamReader, raw: BitReader, positions: Uin
   for (let i = 0; i < positions.length; i++) {
     const slot = x & mask;
     const st = step[slot]!;
-    x = (st >>> 16) * (x >>> scaleBits) + (st & 0xffff);
+    x = (st >> 16) * (x >> scaleBits) + (st & 0xffff); // x < 2^31 always: int32 maths
     while (x < RANS_L) {
       if (pos >= end) throw new CorruptPatchError('rANS stream is truncated');
       x = (x << 8) | src[pos++]!;
@@ -448,7 +448,7 @@ function decodeGaps({ table, dec }: StreamReader, raw: BitReader, positions: Uin
       if (bitPos + e > endBits) throw new CorruptPatchError('raw-bit stream is truncated');
       const b = bitPos >>> 3;
       const word = (bits[b]! << 24) | (bits[b + 1]! << 16) | (bits[b + 2]! << 8) | bits[b + 3]!;
-      low = (word << (bitPos & 7)) >>> (32 - e);
+      low = ((word << (bitPos & 7)) >>> (32 - e)) | 0; // < 2^24: keep it int32
       bitPos += e;
     }
     const p = prev + 1 + base[s]! + low;
@@ -495,7 +495,7 @@ function decodeHeads({ table, dec }: StreamReader, raw: BitReader, out: Uint16Ar
   for (let i = 0; i < n; i++) {
     const slot = x & mask;
     const st = step[slot]!;
-    x = (st >>> 16) * (x >>> scaleBits) + (st & 0xffff);
+    x = (st >> 16) * (x >> scaleBits) + (st & 0xffff); // x < 2^31 always: int32 maths
     while (x < RANS_L) {
       if (pos >= end) throw new CorruptPatchError('rANS stream is truncated');
       x = (x << 8) | src[pos++]!;
@@ -527,7 +527,7 @@ function decodeDeltas({ table, dec }: StreamReader, raw: BitReader, signFlips: U
   for (let i = 0; i < signFlips.length; i++) {
     const slot = x & mask;
     const st = step[slot]!;
-    x = (st >>> 16) * (x >>> scaleBits) + (st & 0xffff);
+    x = (st >> 16) * (x >> scaleBits) + (st & 0xffff); // x < 2^31 always: int32 maths
     while (x < RANS_L) {
       if (pos >= end) throw new CorruptPatchError('rANS stream is truncated');
       x = (x << 8) | src[pos++]!;
@@ -545,7 +545,7 @@ function decodeDeltas({ table, dec }: StreamReader, raw: BitReader, signFlips: U
       if (bitPos + e > endBits) throw new CorruptPatchError('raw-bit stream is truncated');
       const k = bitPos >>> 3;
       const word = (bits[k]! << 24) | (bits[k + 1]! << 16) | (bits[k + 2]! << 8) | bits[k + 3]!;
-      low = (word << (bitPos & 7)) >>> (32 - e);
+      low = ((word << (bitPos & 7)) >>> (32 - e)) | 0; // < 2^24: keep it int32
       bitPos += e;
     }
     const zz = base[b]! + low + (flip ^ 1);
