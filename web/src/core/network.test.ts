@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../shared/src/bytes';
 import type { JobSpec } from '../../../shared/src/jobs/job';
-import { concatRows } from '../../../shared/src/jobs/rows';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import { ProviderNode } from '../provider/provider-node';
 import { JobRunner } from '../requester/job-runner';
@@ -10,6 +9,7 @@ import { JobStore } from '../storage/job-store';
 import { ModelStore } from '../storage/model-store';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import type { ExtensionChannel } from './ports';
+import { until, storedResults as results } from '../testing/wait';
 
 const ROWS = 256;
 const COLS = 4;
@@ -38,21 +38,6 @@ function startProvider(hub: FakeHub, id: string, fn = f, delayMs = 0) {
 }
 
 const peers = memoryPeerFactory();
-
-function until(check: () => boolean, ms = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => (check() ? resolve() : Date.now() - started > ms ? reject(new Error('timed out waiting')) : setTimeout(tick, 2));
-    tick();
-  });
-}
-
-async function results(store: JobStore, spec: JobSpec): Promise<Float32Array> {
-  const parts: RawTensor[] = [];
-  for (let u = 0; u < spec.rows / spec.unitRows; u++) parts.push((await store.unitResult(spec.id, u))[0]!);
-  const all = concatRows(parts);
-  return new Float32Array(all.bytes.slice().buffer);
-}
 
 function expected(inputs: RawTensor[]): Float32Array {
   return new Float32Array(inputs[0]!.bytes.slice().buffer).map(f);

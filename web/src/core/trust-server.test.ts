@@ -23,6 +23,7 @@ import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
 import { functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import type { ConnectionState, SignalingEvents, SignalingPort } from './ports';
+import { until } from '../testing/wait';
 
 const MODEL = new TextEncoder().encode('pretend onnx bytes');
 const f = (x: number) => 2 * x + 1;
@@ -54,14 +55,6 @@ function connect(wsUrl: string, role: Role, identity: Identity): { port: Signali
   return { port, sent };
 }
 
-function until(check: () => boolean, ms = 15_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => (check() ? resolve() : Date.now() - started > ms ? reject(new Error('timed out waiting')) : setTimeout(tick, 5));
-    tick();
-  });
-}
-
 describe('trust path against the real signaling server', () => {
   it('TRUST-E1: signed results, a cheater reported and excluded, receipts logged and credited on the leaderboard', async () => {
     const server = createSignalingServer({ port: 0, host: '127.0.0.1', logger: testLogger, staticDir: '/nonexistent' });
@@ -76,7 +69,7 @@ describe('trust path against the real signaling server', () => {
         models: new ModelStore(memoryStore()), capabilities: TEST_CAPABILITIES, identity, receipts,
       });
       node.start();
-      await until(() => node.view.get().connection === 'open');
+      await until(() => node.view.get().connection === 'open', 15_000, 'the provider to connect');
       return { identity, node, receipts };
     };
     const honest = await startProvider(f);
@@ -99,15 +92,15 @@ describe('trust path against the real signaling server', () => {
       signaling: requester.port, createPeer: peers, jobs, modelBytes: MODEL, identity: requesterId, local: functionEngine(f), flopsPerRow: 1000,
     });
     await runner.start();
-    await until(() => runner.view.get().status === 'done');
-    await until(() => runner.view.get().receipts.logged === 64);
+    await until(() => runner.view.get().status === 'done', 15_000, 'the job to finish');
+    await until(() => runner.view.get().receipts.logged === 64, 15_000, 'all 64 receipts to be logged');
 
     const view = runner.view.get();
     expect(view.providers.find((p) => p.peerId === cheater.identity.peerId)).toMatchObject({ state: 'rejected', unitsDone: 0 });
     expect(view.verification.rejected).toBe(1);
     expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'report', peerId: cheater.identity.peerId, verdict: 'rejected' }));
     // Every accepted unit was the honest provider's: its receipts, verified and kept, and the server's credit agree.
-    await until(() => honest.receipts.all().length === 64);
+    await until(() => honest.receipts.all().length === 64, 15_000, 'the provider to hold 64 receipts');
     expect(honest.node.view.get().credits).toEqual({ receipts: 64, flops: 64 * 4 * 1000 });
     expect(cheater.receipts.all()).toHaveLength(0);
     const board = await fetchLeaderboard({ baseUrl: url });

@@ -21,6 +21,7 @@ import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
 import type { ComputeEngine } from './ports';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
+import { until, storedResults as results } from '../testing/wait';
 
 const ROWS = 256;
 const MODEL = new TextEncoder().encode('pretend onnx bytes');
@@ -68,20 +69,6 @@ async function startRequester(hub: FakeHub) {
     send(message);
   };
   return { identity, port, sent };
-}
-
-function until(check: () => boolean, ms = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => (check() ? resolve() : Date.now() - started > ms ? reject(new Error('timed out waiting')) : setTimeout(tick, 2));
-    tick();
-  });
-}
-
-async function results(store: JobStore, spec: JobSpec): Promise<Float32Array> {
-  const parts: RawTensor[] = [];
-  for (let u = 0; u < spec.rows / spec.unitRows; u++) parts.push((await store.unitResult(spec.id, u))[0]!);
-  return new Float32Array(concatRows(parts).bytes.slice().buffer);
 }
 
 const reference = (inputs: RawTensor[]) => new Float32Array(inputs[0]!.bytes.slice().buffer).map(f);
