@@ -5,6 +5,9 @@
  */
 import * as v from 'valibot';
 import { WireDtypeSchema } from '../protocol/peer';
+import { DEFAULT_TOLERANCES } from '../trust/adapterClass';
+import { DEFAULT_FALSE_ACCEPT_PROBABILITY } from '../trust/constants';
+import { FalseAcceptProbabilitySchema, ToleranceTableSchema } from '../trust/policy';
 
 export const JOB_SCHEMA_VERSION = 1;
 export const MAX_UNITS = 100_000;
@@ -40,8 +43,28 @@ export const JobSpecSchema = v.strictObject({
   /** Fraction of units the requester re-runs locally to spot-check providers. */
   spotCheckRate: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
   maxProviders: Count(1, 64),
+  /**
+   * How closely a result must match its check, per adapter-class relation (SPEC TRUST-C1/C2).
+   * Optional, like falseAcceptProbability: jobs stored before they were settable still load
+   * and mean the defaults. Read both through jobVerification().
+   */
+  tolerance: v.optional(ToleranceTableSchema),
+  /** Matrix-product jobs: the chance that Freivalds' check passes a wrong unit (SPEC TRUST-F1). */
+  falseAcceptProbability: v.optional(FalseAcceptProbabilitySchema),
 });
 export type JobSpec = v.InferOutput<typeof JobSpecSchema>;
+
+/** What a job's results are held to, every field present: what checks read and what a form's values must pass. */
+export const JobVerificationSchema = v.strictObject({ tolerance: ToleranceTableSchema, falseAcceptProbability: FalseAcceptProbabilitySchema });
+export type JobVerification = v.InferOutput<typeof JobVerificationSchema>;
+
+/** The job's verification settings, the trust core's defaults where the spec has none (SPEC TRUST-J2). */
+export function jobVerification(spec: Pick<JobSpec, 'tolerance' | 'falseAcceptProbability'>): JobVerification {
+  return {
+    tolerance: spec.tolerance ?? DEFAULT_TOLERANCES,
+    falseAcceptProbability: spec.falseAcceptProbability ?? DEFAULT_FALSE_ACCEPT_PROBABILITY,
+  };
+}
 
 export class JobSpecError extends Error {
   override name = 'JobSpecError';

@@ -9,10 +9,18 @@ import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_MAX_REPLICAS, DEFAULT_SAMPLE_
 import { InvalidPolicyError } from './errors';
 
 const Probability = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1));
-const ToleranceSchema = v.strictObject({
-  rtol: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
-  atol: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
-});
+
+/** The messages say the allowed range, so a form can show them as they are. */
+const TOLERANCE_RANGE = 'must be a number from 0 to 1';
+const ToleranceBound = v.pipe(v.number(TOLERANCE_RANGE), v.finite(TOLERANCE_RANGE), v.minValue(0, TOLERANCE_RANGE), v.maxValue(1, TOLERANCE_RANGE));
+export const ToleranceSchema = v.strictObject({ rtol: ToleranceBound, atol: ToleranceBound });
+export const ToleranceTableSchema = v.strictObject({ sameClass: ToleranceSchema, crossClass: ToleranceSchema, halfPrecision: ToleranceSchema });
+
+/** One ±1 round already bounds false accepts by 1/2 (TRUST-F1), so more buys nothing; 0 would need endless rounds. */
+const FALSE_ACCEPT_RANGE = 'must be a number greater than 0 and at most 0.5';
+export const FalseAcceptProbabilitySchema = v.pipe(
+  v.number(FALSE_ACCEPT_RANGE), v.finite(FALSE_ACCEPT_RANGE), v.gtValue(0, FALSE_ACCEPT_RANGE), v.maxValue(0.5, FALSE_ACCEPT_RANGE),
+);
 
 export const JobPolicySchema = v.strictObject({
   /** Replicas of every unit dispatched up front (BOINC redundancy). 1 = none; then checks come from sampling. */
@@ -24,9 +32,9 @@ export const JobPolicySchema = v.strictObject({
   /** Who runs a sampled check: another provider (quorum of 2) or the requester's own device. */
   checkWith: v.picklist(['replica', 'requester']),
   /** Float tolerance per adapter-class relation. */
-  tolerance: v.strictObject({ sameClass: ToleranceSchema, crossClass: ToleranceSchema, halfPrecision: ToleranceSchema }),
+  tolerance: ToleranceTableSchema,
   /** For matrix-product units: Freivalds false-accept probability per unit. */
-  falseAcceptProbability: v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(0.5)),
+  falseAcceptProbability: FalseAcceptProbabilitySchema,
   /** Untrusted replicas tried before the requester re-executes a unit itself. */
   maxReplicas: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16)),
 });
