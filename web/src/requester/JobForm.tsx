@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { BUILTIN_MODELS } from '../../../shared/src/models';
+import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '../../../shared/src/trust';
 import type { JobDraft } from './plan';
 import type { Templar } from './templar';
 
@@ -10,6 +11,11 @@ async function readUpload(input: HTMLInputElement): Promise<{ fileName: string; 
   if (!file) return undefined;
   if (file.size > MAX_UPLOAD_BYTES) throw new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MiB; the limit is 256 MiB`);
   return { fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
+}
+
+/** An emptied number field reads as NaN, not 0, so the plan refuses it instead of tightening a tolerance to nothing. */
+function numberIn(input: HTMLInputElement): number {
+  return input.value.trim() === '' ? Number.NaN : Number(input.value);
 }
 
 export function JobForm({ templar }: { templar: Templar }) {
@@ -35,6 +41,11 @@ export function JobForm({ templar }: { templar: Templar }) {
         redundancy: Number(field('redundancy').value),
         spotCheckRate: Number(field('spotCheck').value) / 100,
         maxProviders: Number(field('maxProviders').value),
+        tolerance: {
+          sameClass: { rtol: numberIn(field('sameClassRtol')), atol: numberIn(field('sameClassAtol')) },
+          crossClass: { rtol: numberIn(field('crossClassRtol')), atol: numberIn(field('crossClassAtol')) },
+        },
+        falseAcceptProbability: numberIn(field('falseAccept')),
       };
       await templar.submit(draft);
     } catch (e) {
@@ -68,6 +79,21 @@ export function JobForm({ templar }: { templar: Templar }) {
         <label>Spot-check % <input name="spotCheck" type="number" min={0} max={100} defaultValue={5} data-testid="spot-check" /></label>
         <label>Max providers <input name="maxProviders" type="number" min={1} max={64} defaultValue={8} /></label>
       </div>
+      {/* No min/max here: the plan refuses out-of-range values with a message that says the range. */}
+      <details className="verification" data-testid="verification">
+        <summary>Verification (advanced)</summary>
+        <p className="hint">A checked element passes when |a − b| ≤ atol·scale + rtol·max(|a|, |b|). Same class: both results from one kind of adapter; across classes: different backends or GPUs.</p>
+        <div className="row">
+          <label>Same-class rtol (0–1) <input name="sameClassRtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.sameClass.rtol} data-testid="same-class-rtol" /></label>
+          <label>Same-class atol (0–1) <input name="sameClassAtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.sameClass.atol} data-testid="same-class-atol" /></label>
+          <label>Cross-class rtol (0–1) <input name="crossClassRtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.crossClass.rtol} data-testid="cross-class-rtol" /></label>
+          <label>Cross-class atol (0–1) <input name="crossClassAtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.crossClass.atol} data-testid="cross-class-atol" /></label>
+        </div>
+        <label>
+          Freivalds false-accept probability, matrix products (above 0, at most 0.5)
+          <input name="falseAccept" type="number" step="any" defaultValue={DEFAULT_FALSE_ACCEPT_PROBABILITY} data-testid="false-accept" />
+        </label>
+      </details>
       {error ? <div className="error" role="alert" data-testid="form-error">{error}</div> : null}
       <button type="submit" disabled={busy} data-testid="submit-job">{busy ? 'Preparing…' : 'Start job'}</button>
     </form>

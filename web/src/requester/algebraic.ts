@@ -5,12 +5,13 @@
  * (Y = X·W): W is the model's own weight, recovered once as I·W from its
  * reference implementation, so it cannot drift from what providers run.
  */
-import type { JobSpec } from '../../../shared/src/jobs/job';
+import { jobVerification, type JobSpec } from '../../../shared/src/jobs/job';
 import { matmul256 } from '../../../shared/src/models';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import { cryptoRandom, freivaldsCheck, type Matrix, type RandomSource } from '../../../shared/src/trust';
 
-export type AlgebraicVerdict = { ok: true } | { ok: false; reason: string };
+/** `rounds`: how many Freivalds rounds the job's false-accept probability called for. */
+export type AlgebraicVerdict = { ok: true; rounds: number } | { ok: false; reason: string };
 export type AlgebraicCheck = (inputs: readonly RawTensor[], outputs: readonly RawTensor[]) => AlgebraicVerdict;
 
 let matmulWeight: Matrix | undefined;
@@ -33,15 +34,16 @@ function asMatrix(t: RawTensor): Matrix | undefined {
   return { rows, cols, data: new Float32Array(t.bytes.slice().buffer) };
 }
 
-/** The check for this job's model, or undefined when its results can only be checked by re-execution. */
-export function algebraicCheckFor(spec: JobSpec, falseAcceptProbability: number, rng: RandomSource = cryptoRandom()): AlgebraicCheck | undefined {
+/** The check for this job's model at the job's false-accept probability, or undefined when its results can only be checked by re-execution. */
+export function algebraicCheckFor(spec: JobSpec, rng: RandomSource = cryptoRandom()): AlgebraicCheck | undefined {
   if (spec.model.builtinId !== matmul256.id) return undefined;
+  const { falseAcceptProbability } = jobVerification(spec);
   return (inputs, outputs) => {
     const a = inputs[0] && asMatrix(inputs[0]);
     const c = outputs[0] && asMatrix(outputs[0]);
     const b = matmul256Weight();
     if (!a || !c || a.cols !== b.rows || c.rows !== a.rows || c.cols !== b.cols) return { ok: false, reason: 'output is not a matrix of the product\'s shape' };
     const result = freivaldsCheck(a, b, c, { falseAcceptProbability, rng });
-    return result.ok ? { ok: true } : { ok: false, reason: `Freivalds check failed (row ${result.row}, residual ${result.residual.toExponential(2)} > ${result.tolerance.toExponential(2)})` };
+    return result.ok ? { ok: true, rounds: result.rounds } : { ok: false, reason: `Freivalds check failed (row ${result.row}, residual ${result.residual.toExponential(2)} > ${result.tolerance.toExponential(2)})` };
   };
 }

@@ -3,16 +3,18 @@
  * the requester's own run and to compare replicas when redundancy > 1, with the
  * trust core's tolerance rule: results from the same backend must agree
  * tightly, results across backends (WebGPU vs WASM, GPU vendors) within the
- * documented cross-class bound (shared/src/trust/constants.ts).
+ * cross-class bound: the job's own, or the documented default
+ * (shared/src/trust/constants.ts).
  */
 import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { compareOutputs as compareResults, DEFAULT_TOLERANCES, describeDisagreement } from '../../../shared/src/trust';
+import { compareOutputs as compareResults, describeDisagreement, type ToleranceTable } from '../../../shared/src/trust';
 import { asUnitOutputs } from '../core/trust';
 
 export type Agreement = { agree: true } | { agree: false; reason: string };
 
-export function compareOutputs(a: readonly RawTensor[], b: readonly RawTensor[], sameBackend: boolean): Agreement {
-  const tolerance = sameBackend ? DEFAULT_TOLERANCES.sameClass : DEFAULT_TOLERANCES.crossClass;
+/** `table`: the job's tolerances (jobVerification); `sameBackend` picks its same-class or cross-class row. */
+export function compareOutputs(a: readonly RawTensor[], b: readonly RawTensor[], sameBackend: boolean, table: ToleranceTable): Agreement {
+  const tolerance = sameBackend ? table.sameClass : table.crossClass;
   const result = compareResults(asUnitOutputs(a), asUnitOutputs(b), tolerance);
   return result.agree ? { agree: true } : { agree: false, reason: describeDisagreement(result.reason) };
 }

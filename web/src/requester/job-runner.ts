@@ -11,7 +11,7 @@
  * writes accepted results to IndexedDB. A reload rebuilds the queue from what is stored, so no finished
  * unit is lost or repeated.
  */
-import { unitCount, unitRange, type JobSpec } from '../../../shared/src/jobs/job';
+import { jobVerification, unitCount, unitRange, type JobSpec, type JobVerification } from '../../../shared/src/jobs/job';
 import { UnitQueue } from '../../../shared/src/jobs/queue';
 import { sliceRows } from '../../../shared/src/jobs/rows';
 import {
@@ -21,7 +21,7 @@ import {
 import type { Capabilities } from '../../../shared/src/protocol/signaling';
 import type { Identity } from '../../../shared/src/identity';
 import {
-  checkProbability, DEFAULT_FALSE_ACCEPT_PROBABILITY, issueReceipt, ReputationBook, verifySignedResult, type RandomSource,
+  checkProbability, issueReceipt, ReputationBook, verifySignedResult, type RandomSource,
 } from '../../../shared/src/trust';
 import { MAX_PENDING_CHECKS_PER_PROVIDER, MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
 import { Observable } from '../core/emitter';
@@ -120,6 +120,8 @@ export class JobRunner {
   private readonly paired = new Set<string>();
   /** Redundancy ≥ 2: a quorum per open unit decides which replica is stored (SPEC TRUST-Q*). */
   private readonly quorums?: ReplicaQuorums;
+  /** The job's tolerances and Freivalds false-accept probability, defaults filled in. */
+  private readonly verification: JobVerification;
   /** Models with an algebraic check (matmul: Freivalds) are checked by it instead of re-execution. */
   private readonly algebraic?: AlgebraicCheck;
   /** Units to compute again after their provider was caught; persisted with the job until each is stored anew. */
@@ -150,8 +152,9 @@ export class JobRunner {
       const r = this.view.get().receipts;
       this.patch({ receipts: { ...r, logged: r.logged + count } });
     });
-    if (spec.redundancy > 1) this.quorums = new ReplicaQuorums(spec.redundancy);
-    this.algebraic = algebraicCheckFor(spec, DEFAULT_FALSE_ACCEPT_PROBABILITY, deps.rng);
+    this.verification = jobVerification(spec);
+    if (spec.redundancy > 1) this.quorums = new ReplicaQuorums(spec.redundancy, this.verification.tolerance);
+    this.algebraic = algebraicCheckFor(spec, deps.rng);
     this.view = new Observable<JobView>({
       jobId: spec.id, status: 'running', total: unitCount(spec), done: 0, inFlight: 0, providers: [],
       spotChecks: { checked: 0, failed: 0 }, verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
@@ -553,7 +556,8 @@ export class JobRunner {
     let verdict;
     try {
       await local.load(this.spec.model.hash, this.deps.modelBytes);
-      verdict = compareOutputs(outputs, await local.run(this.spec.model.hash, this.unitInputs(unitId)), provider.stats.backend === local.backend);
+      const own = await local.run(this.spec.model.hash, this.unitInputs(unitId));
+      verdict = compareOutputs(outputs, own, provider.stats.backend === local.backend, this.verification.tolerance);
     } catch (error) {
       // Our own engine failed: that says nothing about the provider. Accept unchecked and say so.
       this.patch({ message: `spot check could not run locally: ${(error as Error).message}` });

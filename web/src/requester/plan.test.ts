@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { getBuiltinModel } from '../../../shared/src/models';
 import { tensorFromRaw } from '../../../shared/src/protocol/peer';
 import { writeNpy } from '../../../shared/src/tensor';
+import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '../../../shared/src/trust';
 import { planJob, type JobDraft } from './plan';
 
 const base: JobDraft = {
@@ -54,5 +55,26 @@ describe('planJob', () => {
     const { spec } = await planJob({ ...base, inputs: { kind: 'upload', fileName: 'in.json', bytes: new TextEncoder().encode(JSON.stringify({ features: rows })) } });
     expect(spec.rows).toBe(2);
     expect(spec.unitRows).toBe(2);
+  });
+
+  it('PLAN6: the job stores its verification settings: the defaults when left out, the requester\'s own otherwise (half precision keeps its default)', async () => {
+    const plain = await planJob(base);
+    expect(plain.spec.tolerance).toEqual(DEFAULT_TOLERANCES);
+    expect(plain.spec.falseAcceptProbability).toBe(DEFAULT_FALSE_ACCEPT_PROBABILITY);
+    const loose = { rtol: 1e-2, atol: 1e-3 };
+    const { spec } = await planJob({ ...base, tolerance: { sameClass: { rtol: 1e-5, atol: 0 }, crossClass: loose }, falseAcceptProbability: 0.01 });
+    expect(spec.tolerance).toEqual({ sameClass: { rtol: 1e-5, atol: 0 }, crossClass: loose, halfPrecision: DEFAULT_TOLERANCES.halfPrecision });
+    expect(spec.falseAcceptProbability).toBe(0.01);
+  });
+
+  it('PLAN7: out-of-range verification settings are refused with the setting and its allowed range named', async () => {
+    const tolerance = (sameClass: { rtol: number; atol: number }) => ({ ...base, tolerance: { sameClass } });
+    await expect(planJob(tolerance({ rtol: -0.1, atol: 0 }))).rejects.toThrow(/same-class rtol must be a number from 0 to 1 \(got -0\.1\)/);
+    await expect(planJob(tolerance({ rtol: 1e-6, atol: 2 }))).rejects.toThrow(/same-class atol must be a number from 0 to 1 \(got 2\)/);
+    await expect(planJob({ ...base, tolerance: { crossClass: { rtol: Number.NaN, atol: 0 } } })).rejects.toThrow(/cross-class rtol must be a number from 0 to 1 \(got NaN\)/);
+    for (const bad of [0, 0.6, -1, Number.NaN]) {
+      await expect(planJob({ ...base, falseAcceptProbability: bad }), String(bad))
+        .rejects.toThrow(/Freivalds false-accept probability must be a number greater than 0 and at most 0\.5/);
+    }
   });
 });

@@ -3,12 +3,16 @@
  * validated job: spec, input tensors and model bytes. Every error says what
  * was wrong and what to do; nothing is stored until the whole plan is valid.
  */
+import * as v from 'valibot';
 import { sha256Hex } from '../../../shared/src/bytes';
-import { checkJobSpec, JOB_SCHEMA_VERSION, type JobSpec, type TensorSpec as JobTensorSpec } from '../../../shared/src/jobs/job';
+import {
+  checkJobSpec, JOB_SCHEMA_VERSION, jobVerification, JobVerificationSchema, type JobSpec, type JobVerification, type TensorSpec as JobTensorSpec,
+} from '../../../shared/src/jobs/job';
 import { getBuiltinModel } from '../../../shared/src/models';
 import { uniformFloats } from '../../../shared/src/models/random';
 import { rawFromTensor, type RawTensor } from '../../../shared/src/protocol/peer';
 import { checkInputs, inspectOnnxModel, isDType, parseJsonInputs, parseNpy, type Dim, type TensorMap, type TensorSpec } from '../../../shared/src/tensor';
+import type { ToleranceTable } from '../../../shared/src/trust';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
 export type InputChoice =
@@ -23,6 +27,9 @@ export interface JobDraft {
   redundancy: number;
   spotCheckRate: number;
   maxProviders: number;
+  /** Verification (advanced). A relation or value left out keeps the trust core's default. */
+  tolerance?: Partial<ToleranceTable>;
+  falseAcceptProbability?: number;
 }
 
 export interface PlannedJob {
@@ -88,11 +95,32 @@ function toJobTensorSpec(spec: { name: string; dtype: string; dims: readonly Dim
   return { name: spec.name, dtype: spec.dtype, dims: spec.dims.map((d, axis) => (axis === 0 ? rows : typeof d === 'number' && d >= 0 ? d : -1)) };
 }
 
+const CLASS_NAMES: Record<string, string> = { sameClass: 'same-class', crossClass: 'cross-class', halfPrecision: 'half-precision' };
+
+/** "tolerance.sameClass.rtol" → "same-class rtol": the words the form uses. */
+function settingName(path: string | null): string {
+  if (path === 'falseAcceptProbability') return 'Freivalds false-accept probability';
+  const [, relation, bound] = (path ?? '').split('.');
+  return relation && bound ? `${CLASS_NAMES[relation] ?? relation} ${bound}` : (path ?? 'verification settings');
+}
+
+/** The draft's verification settings over the defaults, checked by the trust core's own schemas. */
+function verificationSettings(draft: JobDraft): JobVerification {
+  const defaults = jobVerification({});
+  const parsed = v.safeParse(JobVerificationSchema, {
+    tolerance: { ...defaults.tolerance, ...draft.tolerance },
+    falseAcceptProbability: draft.falseAcceptProbability ?? defaults.falseAcceptProbability,
+  });
+  if (parsed.success) return parsed.output;
+  throw new PlanError(parsed.issues.map((issue) => `${settingName(v.getDotPath(issue))} ${issue.message} (got ${String(issue.input)})`).join('; '));
+}
+
 export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()): Promise<PlannedJob> {
   if (!Number.isInteger(draft.unitRows) || draft.unitRows < 1) throw new PlanError('unit size must be a whole number of rows, at least 1');
   if (draft.inputs.kind === 'generated' && (!Number.isInteger(draft.inputs.rows) || draft.inputs.rows < 1)) {
     throw new PlanError('rows must be a whole number, at least 1');
   }
+  const verification = verificationSettings(draft);
   const facts = modelFacts(draft.model);
   const tensors = draft.inputs.kind === 'generated' ? generateInputs(facts, draft.inputs) : uploadedInputs(facts, draft.inputs);
   checkInputs(facts.inputs, tensors);
@@ -115,6 +143,9 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
     redundancy: draft.redundancy,
     spotCheckRate: draft.spotCheckRate,
     maxProviders: Math.max(draft.maxProviders, draft.redundancy),
+    // Stored explicitly: the job keeps the numbers it was planned with even if the defaults change.
+    tolerance: verification.tolerance,
+    falseAcceptProbability: verification.falseAcceptProbability,
   };
   try {
     checkJobSpec(spec);

@@ -3,9 +3,9 @@
  * replicas and what majority, how results are checked, and the tolerance
  * replicas are compared with (per adapter class, SPEC TRUST-C1/C2).
  */
-import type { JobSpec } from '../../../shared/src/jobs/job';
+import { jobVerification, type JobSpec } from '../../../shared/src/jobs/job';
 import { matmul256 } from '../../../shared/src/models';
-import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_MAX_REPLICAS, DEFAULT_TOLERANCES } from '../../../shared/src/trust';
+import { DEFAULT_MAX_REPLICAS } from '../../../shared/src/trust';
 
 export interface PolicyLine {
   label: string;
@@ -14,8 +14,12 @@ export interface PolicyLine {
 
 const pct = (rate: number) => `${Number((rate * 100).toFixed(2))}%`;
 
-export function describePolicy(spec: Pick<JobSpec, 'redundancy' | 'spotCheckRate' | 'model'>): PolicyLine[] {
-  const { sameClass, crossClass } = DEFAULT_TOLERANCES;
+type PolicyFields = 'redundancy' | 'spotCheckRate' | 'model' | 'tolerance' | 'falseAcceptProbability';
+
+/** The job's own numbers (defaults only where the spec has none), so the card says what its results are held to. */
+export function describePolicy(spec: Pick<JobSpec, PolicyFields>): PolicyLine[] {
+  const { tolerance, falseAcceptProbability } = jobVerification(spec);
+  const { sameClass, crossClass } = tolerance;
   const lines: PolicyLine[] = [];
   if (spec.redundancy > 1) {
     const majority = Math.floor(spec.redundancy / 2) + 1;
@@ -27,9 +31,9 @@ export function describePolicy(spec: Pick<JobSpec, 'redundancy' | 'spotCheckRate
   if (spec.redundancy > 1) lines.push({ label: 'checks', value: 'the quorum of replicas' });
   else if (spec.spotCheckRate === 0) lines.push({ label: 'checks', value: 'none (spot checks off)' });
   else {
-    const how = algebraic ? `Freivalds (false accept ≤ ${DEFAULT_FALSE_ACCEPT_PROBABILITY})` : 're-run on this device';
+    const how = algebraic ? `Freivalds (false accept ≤ ${falseAcceptProbability})` : 're-run on this device';
     lines.push({ label: 'checks', value: `${how}; every unit of a new provider, then down to ${pct(spec.spotCheckRate)}` });
   }
-  lines.push({ label: 'tolerance', value: `same adapter class rtol ${sameClass.rtol}, across classes rtol ${crossClass.rtol}` });
+  lines.push({ label: 'tolerance', value: `same adapter class rtol ${sameClass.rtol} atol ${sameClass.atol}, across classes rtol ${crossClass.rtol} atol ${crossClass.atol}` });
   return lines;
 }

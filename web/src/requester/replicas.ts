@@ -1,13 +1,13 @@
 /**
  * Redundancy with quorum (SPEC TRUST-Q1..Q6) for one job: one UnitQuorum per
  * open unit, comparing replicas with the tolerance their adapter classes call
- * for (TRUST-C1/C2). The runner feeds it dispatches, results and losses and
+ * for in the job's table (TRUST-C1/C2, TRUST-J2). The runner feeds it dispatches, results and losses and
  * carries out the actions it returns; nothing here does I/O.
  */
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import type { Capabilities } from '../../../shared/src/protocol/signaling';
 import {
-  adapterClassKey, compareOutputs, DEFAULT_MAX_REPLICAS, toleranceFor, UnitQuorum, type QuorumAction, type ReplicaResult,
+  adapterClassKey, compareOutputs, DEFAULT_MAX_REPLICAS, toleranceFor, UnitQuorum, type QuorumAction, type ReplicaResult, type ToleranceTable,
 } from '../../../shared/src/trust';
 import { asUnitOutputs } from '../core/trust';
 
@@ -19,14 +19,15 @@ export function providerAdapterClass(capabilities: Pick<Capabilities, 'backend' 
   return adapterClassKey({ backend: capabilities?.backend ?? 'unknown', vendor: capabilities?.adapter?.vendor, architecture: capabilities?.adapter?.architecture });
 }
 
-export function replicasAgree(a: Replica, b: Replica): boolean {
-  return compareOutputs(asUnitOutputs(a.result), asUnitOutputs(b.result), toleranceFor(a.adapterClass, b.adapterClass)).agree;
+/** `table`: the job's tolerances (jobVerification); the replicas' adapter classes pick the row. */
+export function replicasAgree(a: Replica, b: Replica, table: ToleranceTable): boolean {
+  return compareOutputs(asUnitOutputs(a.result), asUnitOutputs(b.result), toleranceFor(a.adapterClass, b.adapterClass, table)).agree;
 }
 
 export class ReplicaQuorums {
   private readonly open = new Map<number, UnitQuorum<RawTensor[]>>();
 
-  constructor(private readonly redundancy: number) {}
+  constructor(private readonly redundancy: number, private readonly tolerance: ToleranceTable) {}
 
   private quorum(unitId: number): UnitQuorum<RawTensor[]> {
     let q = this.open.get(unitId);
@@ -34,7 +35,7 @@ export class ReplicaQuorums {
       // Majority of the replicas sent up front; more only after a disagreement.
       q = new UnitQuorum({
         initialReplicas: this.redundancy, quorum: Math.floor(this.redundancy / 2) + 1, maxReplicas: Math.max(DEFAULT_MAX_REPLICAS, this.redundancy),
-      }, replicasAgree);
+      }, (a, b) => replicasAgree(a, b, this.tolerance));
       this.open.set(unitId, q);
     }
     return q;
