@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../../shared/src/bytes';
 import type { JobSpec } from '../../../shared/src/jobs/job';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import { ProviderNode } from '../provider/provider-node';
@@ -7,26 +6,14 @@ import { JobRunner } from '../requester/job-runner';
 import { memoryStore } from '../storage/kv';
 import { JobStore } from '../storage/job-store';
 import { ModelStore } from '../storage/model-store';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../testing/affine-job';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import type { ExtensionChannel } from './ports';
 import { until, storedResults as results } from '../testing/wait';
 
 const ROWS = 256;
-const COLS = 4;
-const MODEL = new TextEncoder().encode('pretend onnx bytes');
-const f = (x: number) => 2 * x + 1;
 
-async function makeJob(overrides: Partial<JobSpec> = {}): Promise<{ spec: JobSpec; inputs: RawTensor[] }> {
-  const data = Float32Array.from({ length: ROWS * COLS }, (_, i) => i / 7);
-  const spec: JobSpec = {
-    schema: 1, id: 'job-memory-1', name: 'test', createdAt: 1,
-    model: { hash: await sha256Hex(MODEL), name: 'f', bytes: MODEL.length },
-    inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, COLS] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: [-1, COLS] }],
-    rows: ROWS, unitRows: 4, redundancy: 1, spotCheckRate: 0, maxProviders: 4, ...overrides,
-  };
-  return { spec, inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, COLS], bytes: new Uint8Array(data.buffer) }] };
-}
+const makeJob = (overrides: Partial<JobSpec> = {}) => affineJob('job-memory-1', ROWS, overrides);
 
 function startProvider(hub: FakeHub, id: string, fn = f, delayMs = 0) {
   const models = new ModelStore(memoryStore());

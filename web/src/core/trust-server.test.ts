@@ -6,10 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { sha256Hex } from '../../../shared/src/bytes';
 import { createIdentity, type Identity } from '../../../shared/src/identity';
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
 import type { ClientMessage, Role } from '../../../shared/src/protocol/signaling';
 import { createSignalingServer, type SignalingServer } from '../../../signaling/src/server';
 import { testLogger } from '../../../signaling/src/testing/fixtures';
@@ -21,12 +18,11 @@ import { JobStore } from '../storage/job-store';
 import { memoryStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../testing/affine-job';
 import { functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import type { ConnectionState, SignalingEvents, SignalingPort } from './ports';
 import { until } from '../testing/wait';
 
-const MODEL = new TextEncoder().encode('pretend onnx bytes');
-const f = (x: number) => 2 * x + 1;
 const peers = memoryPeerFactory();
 const servers: SignalingServer[] = [];
 const clients: SignalingClient[] = [];
@@ -75,15 +71,7 @@ describe('trust path against the real signaling server', () => {
     const honest = await startProvider(f);
     const cheater = await startProvider((x) => 2 * x + 1.01);
 
-    const rows = 256;
-    const data = Float32Array.from({ length: rows * 4 }, (_, i) => i / 7);
-    const inputs: RawTensor[] = [{ name: 'x', dtype: 'float32', dims: [rows, 4], bytes: new Uint8Array(data.buffer) }];
-    const spec: JobSpec = {
-      schema: 1, id: 'job-server-trust', name: 'trust', createdAt: 1,
-      model: { hash: await sha256Hex(MODEL), name: 'f', bytes: MODEL.length },
-      inputs: [{ name: 'x', dtype: 'float32', dims: [rows, 4] }], outputs: [{ name: 'y', dtype: 'float32', dims: [-1, 4] }],
-      rows, unitRows: 4, redundancy: 1, spotCheckRate: 0.03, maxProviders: 4,
-    };
+    const { spec, inputs } = await affineJob('job-server-trust', 256, { spotCheckRate: 0.03 });
     const jobs = new JobStore(memoryStore());
     await jobs.create(spec, inputs);
     const requesterId = await createIdentity();

@@ -20,25 +20,14 @@ import { memoryStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
 import type { ComputeEngine } from './ports';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../testing/affine-job';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import { until, storedResults as results } from '../testing/wait';
 
 const ROWS = 256;
-const MODEL = new TextEncoder().encode('pretend onnx bytes');
-const f = (x: number) => 2 * x + 1;
 const peers = memoryPeerFactory();
 
-async function makeJob(overrides: Partial<JobSpec> = {}): Promise<{ spec: JobSpec; inputs: RawTensor[] }> {
-  const data = Float32Array.from({ length: ROWS * 4 }, (_, i) => i / 7);
-  const spec: JobSpec = {
-    schema: 1, id: 'job-trust-1', name: 'trust', createdAt: 1,
-    model: { hash: await sha256Hex(MODEL), name: 'f', bytes: MODEL.length },
-    inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, 4] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: [-1, 4] }],
-    rows: ROWS, unitRows: 4, redundancy: 1, spotCheckRate: 0, maxProviders: 4, ...overrides,
-  };
-  return { spec, inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, 4], bytes: new Uint8Array(data.buffer) }] };
-}
+const makeJob = (overrides: Partial<JobSpec> = {}) => affineJob('job-trust-1', ROWS, overrides);
 
 /** `signAs`: the key that signs (a different one than the connection's = mis-signed); null: unsigned. */
 async function startProvider(hub: FakeHub, fn = f, signAs?: Identity | null, compute: ComputeEngine = functionEngine(fn, { delayMs: 1 })) {

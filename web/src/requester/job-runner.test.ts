@@ -4,7 +4,6 @@
  * one the requester set, both in the spot check and in the replica quorum.
  */
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../../shared/src/bytes';
 import type { JobSpec } from '../../../shared/src/jobs/job';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import { DEFAULT_TOLERANCES, type ToleranceTable } from '../../../shared/src/trust';
@@ -12,13 +11,12 @@ import { ProviderNode } from '../provider/provider-node';
 import { JobStore } from '../storage/job-store';
 import { memoryStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../testing/affine-job';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import { storedResults, until } from '../testing/wait';
 import { JobRunner } from './job-runner';
 
 const ROWS = 64;
-const MODEL = new TextEncoder().encode('pretend onnx bytes');
-const f = (x: number) => 2 * x + 1;
 /** 1e-3 relative off: outside every default tolerance (cross-class rtol is 1e-4), inside rtol 1e-2. */
 const drifted = (x: number) => f(x) * (1 + 1e-3);
 const peers = memoryPeerFactory();
@@ -35,15 +33,7 @@ function startProvider(hub: FakeHub, id: string, fn: (x: number) => number) {
 }
 
 async function startJob(hub: FakeHub, overrides: Partial<JobSpec>, local?: (x: number) => number) {
-  const data = Float32Array.from({ length: ROWS * 4 }, (_, i) => i / 7);
-  const spec: JobSpec = {
-    schema: 1, id: 'job-tolerance-1', name: 'tolerance', createdAt: 1,
-    model: { hash: await sha256Hex(MODEL), name: 'f', bytes: MODEL.length },
-    inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, 4] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: [-1, 4] }],
-    rows: ROWS, unitRows: 4, redundancy: 1, spotCheckRate: 0.03, maxProviders: 4, ...overrides,
-  };
-  const inputs: RawTensor[] = [{ name: 'x', dtype: 'float32', dims: [ROWS, 4], bytes: new Uint8Array(data.buffer) }];
+  const { spec, inputs } = await affineJob('job-tolerance-1', ROWS, { spotCheckRate: 0.03, ...overrides });
   const jobs = new JobStore(memoryStore());
   await jobs.create(spec, inputs);
   const runner = new JobRunner(spec, inputs, {
