@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobSpec } from '../../../shared/src/jobs/job';
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import { ProviderNode } from '../provider/provider-node';
-import { JobRunner } from '../requester/job-runner';
+import { JobRunner, type JobRunnerDeps } from '../requester/job-runner';
 import { memoryStore } from '../storage/kv';
 import { JobStore } from '../storage/job-store';
 import { ModelStore } from '../storage/model-store';
@@ -14,6 +14,16 @@ import { until, storedResults as results } from '../testing/wait';
 const ROWS = 256;
 
 const makeJob = (overrides: Partial<JobSpec> = {}) => affineJob('job-memory-1', ROWS, overrides);
+
+/** Stores a fresh job in an in-memory job store and starts its runner, connected to `hub` as "requester". */
+async function startRunner(hub: FakeHub, overrides: Partial<JobSpec> = {}, deps: Partial<JobRunnerDeps> = {}) {
+  const { spec, inputs } = await makeJob(overrides);
+  const jobs = new JobStore(memoryStore());
+  await jobs.create(spec, inputs);
+  const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL, ...deps });
+  await runner.start();
+  return { runner, spec, inputs, jobs };
+}
 
 function startProvider(hub: FakeHub, id: string, fn = f, delayMs = 0) {
   const models = new ModelStore(memoryStore());
@@ -35,11 +45,7 @@ describe('provider and requester cores over in-memory ports', () => {
     const hub = new FakeHub();
     const a = startProvider(hub, 'provider-a', f, 1);
     const b = startProvider(hub, 'provider-b', f, 1);
-    const { spec, inputs } = await makeJob();
-    const jobs = new JobStore(memoryStore());
-    await jobs.create(spec, inputs);
-    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
-    await runner.start();
+    const { runner, spec, inputs, jobs } = await startRunner(hub);
     await until(() => runner.view.get().status === 'done');
     expect(await results(jobs, spec)).toEqual(expected(inputs));
     const view = runner.view.get();
@@ -54,11 +60,7 @@ describe('provider and requester cores over in-memory ports', () => {
     const hub = new FakeHub();
     startProvider(hub, 'provider-a', f, 2);
     const b = startProvider(hub, 'provider-b', f, 2);
-    const { spec, inputs } = await makeJob();
-    const jobs = new JobStore(memoryStore());
-    await jobs.create(spec, inputs);
-    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
-    await runner.start();
+    const { runner, spec, inputs, jobs } = await startRunner(hub);
     await until(() => b.node.view.get().unitsDone >= 5);
     b.node.stop();
     hub.disconnect('provider-b');
@@ -93,13 +95,7 @@ describe('provider and requester cores over in-memory ports', () => {
     const hub = new FakeHub();
     startProvider(hub, 'honest', f, 1);
     startProvider(hub, 'cheater', (x) => 2 * x + 1.5, 1);
-    const { spec, inputs } = await makeJob({ spotCheckRate: 1 });
-    const jobs = new JobStore(memoryStore());
-    await jobs.create(spec, inputs);
-    const runner = new JobRunner(spec, inputs, {
-      signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL, local: functionEngine(f),
-    });
-    await runner.start();
+    const { runner, spec, inputs, jobs } = await startRunner(hub, { spotCheckRate: 1 }, { local: functionEngine(f) });
     await until(() => runner.view.get().status === 'done');
     expect(await results(jobs, spec)).toEqual(expected(inputs));
     const cheater = runner.view.get().providers.find((p) => p.peerId === 'cheater')!;
@@ -112,11 +108,7 @@ describe('provider and requester cores over in-memory ports', () => {
     const hub = new FakeHub();
     const a = startProvider(hub, 'provider-a');
     a.node.setPaused(true);
-    const { spec, inputs } = await makeJob();
-    const jobs = new JobStore(memoryStore());
-    await jobs.create(spec, inputs);
-    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
-    await runner.start();
+    const { runner } = await startRunner(hub);
     await new Promise((r) => setTimeout(r, 50));
     expect(runner.view.get().done).toBe(0);
     a.node.setPaused(false);
@@ -128,11 +120,7 @@ describe('provider and requester cores over in-memory ports', () => {
     const hub = new FakeHub();
     const a = startProvider(hub, 'provider-a');
     const b = startProvider(hub, 'provider-b');
-    const { spec, inputs } = await makeJob({ redundancy: 2, maxProviders: 2 });
-    const jobs = new JobStore(memoryStore());
-    await jobs.create(spec, inputs);
-    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
-    await runner.start();
+    const { runner, spec, inputs, jobs } = await startRunner(hub, { redundancy: 2, maxProviders: 2 });
     await until(() => runner.view.get().status === 'done');
     expect(await results(jobs, spec)).toEqual(expected(inputs));
     expect(a.node.view.get().unitsDone).toBe(64);
@@ -142,11 +130,7 @@ describe('provider and requester cores over in-memory ports', () => {
   it('NET7: data channels that die while the server still pairs the peers are re-established; the job completes', async () => {
     const hub = new FakeHub();
     const a = startProvider(hub, 'provider-a', f, 2);
-    const { spec, inputs } = await makeJob();
-    const jobs = new JobStore(memoryStore());
-    await jobs.create(spec, inputs);
-    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
-    await runner.start();
+    const { runner, spec, inputs, jobs } = await startRunner(hub);
     await until(() => runner.view.get().done >= 10);
     peers.cutAll();
     await until(() => runner.view.get().status === 'done');
@@ -173,11 +157,7 @@ describe('provider and requester cores over in-memory ports', () => {
       capabilities: TEST_CAPABILITIES, extension: providerExtension,
     });
     node.start();
-    const { spec, inputs } = await makeJob();
-    const jobs = new JobStore(memoryStore());
-    await jobs.create(spec, inputs);
-    const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL, extension: requesterExtension });
-    await runner.start();
+    const { runner, spec, inputs, jobs } = await startRunner(hub, {}, { extension: requesterExtension });
     await until(() => runner.view.get().status === 'done');
     await until(() => seen.length >= 4);
     expect(seen).toContain('provider got "hello from requester" from requester');

@@ -161,19 +161,7 @@ describe('trust in the job cores', () => {
 
   it('TRUST-P2: a trusted key that turns bad is caught by sampling, and the units it had delivered unchecked are computed again', async () => {
     const hub = new FakeHub();
-    let units = 0;
-    // Honest for 12 units, then wrong on every one.
-    const honestEngine = functionEngine(f, { delayMs: 1 });
-    const engine: ComputeEngine = {
-      ...honestEngine,
-      run: async (hash, inputs) => {
-        const out = await honestEngine.run(hash, inputs);
-        if (++units <= 12) return out;
-        const ys = new Float32Array(out[0]!.bytes.slice().buffer).map((y) => y + 0.5);
-        return [{ ...out[0]!, bytes: new Uint8Array(ys.buffer) }];
-      },
-    };
-    const turncoat = await startProvider(hub, f, undefined, engine);
+    const turncoat = await startProvider(hub, f, undefined, turncoatEngine(12));
     const reputation = new ReputationBook();
     // A long clean history: checked at the 3% floor, here every 8th result.
     for (let i = 0; i < 500; i++) reputation.recordAccepted(turncoat.identity.peerId, true);
@@ -190,6 +178,21 @@ describe('trust in the job cores', () => {
     expect(honest.node.view.get().unitsDone).toBeGreaterThan(64 - 12);
   });
 });
+
+/** An engine computing `f` honestly for its first `honestUnits` units, then 0.5 off on every one. */
+function turncoatEngine(honestUnits: number): ComputeEngine {
+  let units = 0;
+  const honest = functionEngine(f, { delayMs: 1 });
+  return {
+    ...honest,
+    run: async (hash, inputs) => {
+      const out = await honest.run(hash, inputs);
+      if (++units <= honestUnits) return out;
+      const ys = new Float32Array(out[0]!.bytes.slice().buffer).map((y) => y + 0.5);
+      return [{ ...out[0]!, bytes: new Uint8Array(ys.buffer) }];
+    },
+  };
+}
 
 /** An engine computing `fn` that records, per unit (keyed by its first input value), that it ran it. */
 function recordingEngine(fn: (x: number) => number, ran: Map<number, Set<string>>, who: () => string): ComputeEngine {
@@ -223,18 +226,7 @@ describe('exclusion across jobs (SPEC TRUST-P2)', () => {
 describe('units to re-run survive a reload (SPEC TRUST-P2)', () => {
   it('TRUST-P2: a caught provider\'s unverified units are stored as "to re-run"; a runner resumed before they ran computes them again', async () => {
     const hub = new FakeHub();
-    let units = 0;
-    const honestEngine = functionEngine(f, { delayMs: 1 });
-    const engine: ComputeEngine = {
-      ...honestEngine,
-      run: async (hash, inputs) => {
-        const out = await honestEngine.run(hash, inputs);
-        if (++units <= 12) return out;
-        const ys = new Float32Array(out[0]!.bytes.slice().buffer).map((y) => y + 0.5);
-        return [{ ...out[0]!, bytes: new Uint8Array(ys.buffer) }];
-      },
-    };
-    const turncoat = await startProvider(hub, f, undefined, engine);
+    const turncoat = await startProvider(hub, f, undefined, turncoatEngine(12));
     const reputation = new ReputationBook();
     for (let i = 0; i < 500; i++) reputation.recordAccepted(turncoat.identity.peerId, true);
     let draws = 0;
