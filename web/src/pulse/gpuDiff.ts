@@ -6,6 +6,7 @@
  */
 
 import flagsWgsl from './wgsl/flags.wgsl?raw';
+import paramsWgsl from './wgsl/params.wgsl?raw';
 import scanWgsl from './wgsl/scan.wgsl?raw';
 import scatterWgsl from './wgsl/scatter.wgsl?raw';
 import type { ChangeFinder, TensorData } from '../../../shared/src/pulse/index';
@@ -52,9 +53,9 @@ export async function createGpuDiffer(options: GpuDifferOptions = {}): Promise<G
 
   const pipeline = (code: string): GPUComputePipeline =>
     device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main', constants: { WG: wg } } });
-  const flags = pipeline(flagsWgsl);
-  const scan = pipeline(scanWgsl);
-  const scatter = pipeline(scatterWgsl);
+  const flags = pipeline(paramsWgsl + flagsWgsl);
+  const scan = pipeline(paramsWgsl + scanWgsl);
+  const scatter = pipeline(paramsWgsl + scatterWgsl);
 
   let lost: string | null = null;
   void device.lost.then((info) => {

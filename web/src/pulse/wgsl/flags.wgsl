@@ -3,15 +3,6 @@
 // and the group's count. 16-bit values are read two per u32 word
 // (little-endian: element 2k is the low half of word k).
 
-override WG: u32 = 256u;
-
-struct Params {
-  n: u32,          // elements in this chunk
-  halfWords: u32,  // 1 for bf16/f16, 0 for f32
-  groupsX: u32,    // workgroups per row of the 2-D dispatch
-  groups: u32,     // workgroups that hold elements
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<u32>;
 @group(0) @binding(2) var<storage, read> b: array<u32>;

@@ -2,15 +2,6 @@
 // workgroup walking the counts a block at a time with a running carry. Also
 // writes the total number of changed elements.
 
-override WG: u32 = 256u;
-
-struct Params {
-  n: u32,
-  halfWords: u32,
-  groupsX: u32,
-  groups: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> groupCount: array<u32>;
 @group(0) @binding(2) var<storage, read_write> total: array<u32>;

@@ -1,15 +1,6 @@
 // Pass 3: every changed element writes its index to groupOffset + localOffset,
 // so the output is the changed positions in ascending order.
 
-override WG: u32 = 256u;
-
-struct Params {
-  n: u32,
-  halfWords: u32,
-  groupsX: u32,
-  groups: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<u32>;
 @group(0) @binding(2) var<storage, read> b: array<u32>;
