@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apply, decode, diff, encode, PulseError, snapshot, type DecodeLimits, type Model, type Patch } from './index';
+import { setArenaLimitsForTests } from './kernels';
 import { cloneModel, modelsBitEqual, perturb, randomModel, seededRandom } from './testing';
 
 /** Small limits, so "never allocates beyond the declared limits" can be checked on every decoded patch. */
@@ -19,7 +20,15 @@ function patchElements(p: Patch): number {
 
 const ITERATIONS = 10_000;
 
-describe('PULSE fuzz', () => {
+// Both decoders face the same hostile bytes: the WebAssembly kernels, and the JS loops that take calls too large for them.
+describe.each([
+  ['WebAssembly kernels', Infinity],
+  ['JS codec', 0],
+])('PULSE fuzz (%s)', (_, maxArena) => {
+  let previous: ReturnType<typeof setArenaLimitsForTests>;
+  beforeAll(() => void (previous = setArenaLimitsForTests({ max: maxArena })));
+  afterAll(() => void setArenaLimitsForTests(previous));
+
   it(`PULSE15: ${ITERATIONS} mutated, truncated, spliced and forged patches end in a typed error or the right model, base untouched`, async () => {
     const rand = seededRandom(20261122);
     const bases: Model[] = [randomModel(1, 'bf16', 16, 24), randomModel(2, 'f32', 8, 20), randomModel(3, 'f16', 12, 12)];

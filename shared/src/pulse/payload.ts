@@ -28,6 +28,7 @@ import type { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
 import { decodeTable, normalize, RANS_L, ransEncode, RansDecoder, readTable, writeTable, type DecodeTable } from './rans';
 import { allocData, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
+import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
 
 
 /** Streams: 0 gaps; dtype code c has its delta stream at 2c − 1 and its head stream at 2c; 7 runs. */
@@ -127,6 +128,8 @@ function scratchOf(key: 'raw' | 'rans', bytes: number): Uint8Array {
 export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[]): void {
   const layouts = tensors.map((t, i): CodedLayout => ({ dtype: t.dtype, kind: t.kind, count: t.kind === 'full' ? t.data.length : t.positions.length, runs: runs[i]! }));
   const counts = streamCounts(layouts);
+  const plan = { counts, alphabets: counts.map((_, s) => alphabetOf(s)), deltaStream: (t: TensorPatch) => deltaStream(t.dtype), headStream: (t: TensorPatch) => headStream(t.dtype), gapStream: GAP_STREAM, runStream: RUN_STREAM };
+  if (encodeWithKernels(w, tensors, runs, plan)) return;
   let totalSymbols = 0;
   for (const c of counts) totalSymbols += c;
   let symbols = scratch.symbols;
@@ -369,16 +372,19 @@ interface StreamReader {
 
 export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, bytes: Uint8Array): TensorPatch[] {
   const counts = streamCounts(layouts.map((l) => ({ dtype: l.dtype, kind: l.kind, count: l.kind === 'full' ? l.elements : l.changes, runs: l.runs })));
-  const streams: (StreamReader | null)[] = counts.map((c, s) => {
+  const spans: (StreamSpan | null)[] = counts.map((c, s) => {
     if (c === 0) return null;
-    const table = decodeTable(readTable(r, alphabetOf(s)));
+    const table = readTable(r, alphabetOf(s));
     const length = r.varint();
     const start = r.pos;
     r.take(length);
-    return { table, dec: new RansDecoder(bytes, start, start + length) };
+    return { table, start, end: start + length };
   });
   const rawLength = r.varint();
   if (rawLength !== r.remaining) throw new CorruptPatchError('body length does not match the container');
+  const decoded = decodeWithKernels(layouts, bytes, spans, r.pos);
+  if (decoded !== null) return decoded;
+  const streams = spans.map((s): StreamReader | null => s && { table: decodeTable(s.table), dec: new RansDecoder(bytes, s.start, s.end) });
   const raw = new BitReader(r.take(rawLength));
 
   const out: TensorPatch[] = [];

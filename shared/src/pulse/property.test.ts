@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { apply, decode, diff, encode, findChangesCpu, snapshot, type DType, type Model, type Tensor } from './index';
+import { setArenaLimitsForTests } from './kernels';
 import { modelsBitEqual } from './testing';
 
 const dtypeArb = fc.constantFrom<DType>('bf16', 'f16', 'f32');
@@ -100,6 +101,28 @@ describe('PULSE properties', () => {
         const fused = encode(await diff(b, next));
         const pluggable = encode(await diff(b, next, { findChanges: findChangesCpu }));
         expect(Buffer.from(fused).equals(Buffer.from(pluggable))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('PULSE3: the WebAssembly kernels and the JS codec write the same bytes and decode them to the same patch', async () => {
+    /** Runs `fn` with the JS codec (no call fits an arena of 0 bytes). */
+    const inJs = <T>(fn: () => T): T => {
+      const previous = setArenaLimitsForTests({ max: 0 });
+      try {
+        return fn();
+      } finally {
+        setArenaLimitsForTests(previous);
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base), fc.boolean())), async ([base, next, full]) => {
+        const patch = full ? await snapshot(next) : await diff(base, next);
+        const wasm = encode(patch);
+        const js = inJs(() => encode(patch));
+        expect(Buffer.from(wasm).equals(Buffer.from(js))).toBe(true);
+        expect(decode(wasm)).toEqual(inJs(() => decode(js)));
       }),
       { numRuns: 300 },
     );

@@ -1,0 +1,133 @@
+/**
+ * The PULSE WebAssembly kernels (shared/assembly/pulse.ts) and the memory
+ * they work in. A call lays out everything it needs in one arena: `arena(n)`
+ * hands back an instance whose memory holds at least n bytes past the fixed
+ * tables, with a bump allocator reset to its start; nothing grows after
+ * that, so typed views taken from it stay valid for the whole call.
+ *
+ * Calls up to SHARED_ARENA_BYTES share one instance per realm (a tab, a
+ * worker, a Node process); larger ones get an instance of their own, dropped
+ * with the call, so one big snapshot does not pin its memory for the tab's
+ * lifetime (WebAssembly memory never shrinks). Above MAX_ARENA_BYTES the
+ * codec stays in JS (payload.ts): wasm32 memory tops out at 4 GiB.
+ *
+ * The module is ~4 KB, so it is compiled synchronously on first use, which
+ * Chromium allows on the main thread for modules this small.
+ */
+
+import { base64urlDecode } from '../bytes';
+import { BUCKETS } from './buckets';
+import { BUCKET_MANTISSA_BITS } from './constants';
+import { KERNELS_WASM } from './kernels.wasm';
+
+export interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  bucketMantissaBits(): number;
+  setBuckets(base: number, extra: number): void;
+  buildDecodeTable(freq: number, alphabet: number, sym: number, step: number): void;
+  decodeGaps(s: number, r: number, n: number, elements: number, out: number): number;
+  decodeRuns(s: number, r: number, n: number, elements: number, out: number): number;
+  decodeDeltas(s: number, r: number, n: number, half: number, magMask: number, outFlips: number, outMags: number): number;
+  decodeHeads(s: number, r: number, n: number, mantissaBits: number, out: number, width: number): number;
+  encodeGaps(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
+  encodeRuns(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
+  encodeDeltas(flips: number, mags: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;
+  encodeHeads(data: number, n: number, width: number, mantissaBits: number, syms: number, at: number, counts: number, w: number): number;
+  finishBits(w: number): number;
+  ransEncode(syms: number, count: number, freq: number, cum: number, alphabet: number, scaleBits: number, enc: number, outEnd: number): number;
+}
+
+/** Error codes of the decode kernels (pulse.ts E_*). */
+export const KERNEL_ERRORS: Readonly<Record<number, string>> = {
+  [-1]: 'rANS stream is truncated',
+  [-2]: 'raw-bit stream is truncated',
+  [-3]: 'position out of range',
+  [-4]: 'ulp delta out of range',
+  [-5]: 'run out of range',
+};
+
+const PAGE = 65536;
+/** Arenas up to this size live in the realm's shared instance. */
+export const SHARED_ARENA_BYTES = 64 << 20;
+/** Above this a call runs the JS codec instead. */
+export const MAX_ARENA_BYTES = 1 << 30;
+
+let compiled: WebAssembly.Module | null = null;
+let shared: Arena | null = null;
+
+export interface ArenaLimits {
+  /** Arenas up to this many bytes use the realm's shared instance. */
+  readonly shared: number;
+  /** Larger calls run the JS codec. */
+  readonly max: number;
+}
+
+let limits: ArenaLimits = { shared: SHARED_ARENA_BYTES, max: MAX_ARENA_BYTES };
+
+/** Tests run the JS codec with max 0 and the per-call instance with shared 0; returns the previous limits. */
+export function setArenaLimitsForTests(next: Partial<ArenaLimits>): ArenaLimits {
+  const previous = limits;
+  limits = { ...limits, ...next };
+  return previous;
+}
+
+/** Bytes of the shared instance's memory (tests check a large call left it alone). */
+export function sharedArenaMemoryBytes(): number {
+  return shared?.k.memory.buffer.byteLength ?? 0;
+}
+
+export class Arena {
+  readonly k: KernelExports;
+  /** End of the bucket tables; every call's allocations start here. */
+  private readonly floor: number;
+  private top: number;
+
+  constructor() {
+    compiled ??= new WebAssembly.Module(base64urlDecode(KERNELS_WASM) as Uint8Array<ArrayBuffer>);
+    this.k = new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
+    if (this.k.bucketMantissaBits() !== BUCKET_MANTISSA_BITS) throw new Error('PULSE kernels were built for another bucket layout: run npm run build:wasm');
+    this.top = 8;
+    const base = this.alloc(BUCKETS.base.byteLength);
+    const extra = this.alloc(BUCKETS.extra.byteLength);
+    this.floor = this.top;
+    this.grow(0);
+    new Int32Array(this.k.memory.buffer, base, BUCKETS.base.length).set(BUCKETS.base);
+    new Uint8Array(this.k.memory.buffer, extra, BUCKETS.extra.length).set(BUCKETS.extra);
+    this.k.setBuckets(base, extra);
+  }
+
+  /** Makes room for `bytes` past the floor and resets the allocator. */
+  private grow(bytes: number): void {
+    const need = Math.ceil((this.floor + bytes) / PAGE) - this.k.memory.buffer.byteLength / PAGE;
+    if (need > 0) this.k.memory.grow(need);
+    this.top = this.floor;
+  }
+
+  /** `bytes` at the top, 8-aligned; the caller sized the arena for all of them. */
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top = (this.top + bytes + 7) & ~7;
+    return at;
+  }
+
+  get u8(): Uint8Array {
+    return new Uint8Array(this.k.memory.buffer);
+  }
+
+  get u32(): Uint32Array {
+    return new Uint32Array(this.k.memory.buffer);
+  }
+
+  /** An arena with `bytes` free (sum of the call's allocations, each rounded up to 8), or null when the call should stay in JS. */
+  static for(bytes: number): Arena | null {
+    if (bytes > limits.max || typeof WebAssembly === 'undefined') return null;
+    const arena = bytes <= limits.shared ? (shared ??= new Arena()) : new Arena();
+    arena.grow(bytes);
+    return arena;
+  }
+}
+
+/** Bytes an allocation of `bytes` takes in an arena. */
+export function arenaBytes(bytes: number): number {
+  return (bytes + 7) & ~7;
+}

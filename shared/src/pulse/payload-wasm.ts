@@ -1,0 +1,246 @@
+/**
+ * encodePayload and decodePayload on the WebAssembly kernels: the same body,
+ * byte for byte, as the JS loops in payload.ts (golden.test.ts and
+ * kernels.test.ts hold both to it). JS still reads and writes the tables and
+ * the framing; each tensor's values go through one kernel call.
+ */
+
+import type { ByteWriter } from './bytes';
+import { CorruptPatchError, InvalidModelError } from './errors';
+import { Arena, arenaBytes, KERNEL_ERRORS } from './kernels';
+import { normalize, RANS_L, writeTable, type FreqTable } from './rans';
+import { DTYPES, allocData, type TensorPatch } from './types';
+import type { TensorLayout } from './payload';
+
+/** rANS decoder struct (7 u32) and raw reader struct (u32 bytes, pad, u64 endBits, u64 bitPos): see pulse.ts. */
+const DECODER_BYTES = 32;
+const READER_BYTES = 24;
+const WRITER_BYTES = 24;
+
+/** One coded stream as the container lays it out: its table and where its bytes are. */
+export interface StreamSpan {
+  readonly table: FreqTable;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Output bytes of one tensor's decode. */
+function outputBytes(l: TensorLayout): number {
+  const width = DTYPES[l.dtype].width / 8;
+  if (l.kind === 'full') return arenaBytes(l.elements * width);
+  return arenaBytes(4 * l.changes) + (l.kind === 'raw' ? arenaBytes(4 * l.changes) : arenaBytes(l.changes) + arenaBytes(4 * l.changes));
+}
+
+/**
+ * Decodes with the kernels, or returns null when the call is too large for
+ * them. `streams` were read and validated by the caller; the raw-bit stream
+ * is bytes[rawStart, bytes.length).
+ */
+export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8Array, streams: readonly (StreamSpan | null)[], rawStart: number): TensorPatch[] | null {
+  const bodyStart = Math.min(rawStart, ...streams.map((s) => s?.start ?? rawStart));
+  let need = arenaBytes(bytes.length - bodyStart + 8) + arenaBytes(READER_BYTES);
+  for (const s of streams) {
+    if (s !== null) need += arenaBytes(DECODER_BYTES) + arenaBytes(2 << s.table.scaleBits) + arenaBytes(4 << s.table.scaleBits) + arenaBytes(4 * s.table.freq.length);
+  }
+  let output = 0;
+  for (const l of layouts) output = Math.max(output, outputBytes(l));
+  const arena = Arena.for(need + output);
+  if (arena === null) return null;
+  const { k } = arena;
+
+  const body = arena.alloc(bytes.length - bodyStart + 8);
+  const at = (i: number): number => body + i - bodyStart;
+  const decoders = streams.map((s) => {
+    if (s === null) return 0;
+    const ptr = arena.alloc(DECODER_BYTES);
+    const { freq, scaleBits } = s.table;
+    const symbol = arena.alloc(2 << scaleBits);
+    const step = arena.alloc(4 << scaleBits);
+    const freqAt = arena.alloc(4 * freq.length);
+    arena.u32.set(freq, freqAt / 4);
+    k.buildDecodeTable(freqAt, freq.length, symbol, step);
+    if (s.end - s.start < 4) throw new CorruptPatchError('rANS stream too short');
+    const x = ((bytes[s.start]! << 24) | (bytes[s.start + 1]! << 16) | (bytes[s.start + 2]! << 8) | bytes[s.start + 3]!) >>> 0;
+    if (x < RANS_L || x >= 0x80000000) throw new CorruptPatchError('rANS state out of range');
+    arena.u32.set([x, at(s.start + 4), at(s.end), symbol, step, (1 << scaleBits) - 1, scaleBits], ptr / 4);
+    return ptr;
+  });
+  const reader = arena.alloc(READER_BYTES);
+  const endBits = (bytes.length - rawStart) * 8;
+  arena.u32.set([at(rawStart), 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
+  const out = arena.alloc(output);
+  const u8 = arena.u8;
+  u8.set(bytes.subarray(bodyStart), body);
+  u8.fill(0, at(bytes.length), at(bytes.length) + 8);
+
+  const check = (rc: number, l: TensorLayout): void => {
+    if (rc < 0) throw new CorruptPatchError(`tensor ${l.name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
+  };
+  const memory = k.memory.buffer;
+  const result: TensorPatch[] = [];
+  for (const l of layouts) {
+    const info = DTYPES[l.dtype];
+    const mantissaBits = info.width - 1 - info.exponentBits;
+    const headStream = decoders[2 * info.code]!;
+    const header = { name: l.name, dtype: l.dtype, shape: l.shape };
+    if (l.kind === 'full') {
+      const data = allocData(l.dtype, l.elements);
+      if (l.elements > 0) {
+        check(k.decodeHeads(headStream, reader, l.elements, mantissaBits, out, info.width / 8), l);
+        data.set(info.width === 16 ? new Uint16Array(memory, out, l.elements) : new Uint32Array(memory, out, l.elements));
+      }
+      result.push({ ...header, kind: 'full', data });
+      continue;
+    }
+    const n = l.changes;
+    const positions = new Uint32Array(n);
+    if (n > 0) {
+      check((l.runs ? k.decodeRuns(decoders[7]!, reader, n, l.elements, out) : k.decodeGaps(decoders[0]!, reader, n, l.elements, out)), l);
+      positions.set(new Uint32Array(memory, out, n));
+    }
+    const values = out + arenaBytes(4 * n);
+    if (l.kind === 'raw') {
+      const bits = new Uint32Array(n);
+      if (n > 0) {
+        check(k.decodeHeads(headStream, reader, n, mantissaBits, values, 4), l);
+        bits.set(new Uint32Array(memory, values, n));
+      }
+      result.push({ ...header, kind: 'raw', positions, bits });
+      continue;
+    }
+    const signFlips = new Uint8Array(n);
+    const magnitudeDeltas = new Uint32Array(n);
+    if (n > 0) {
+      const mags = values + arenaBytes(n);
+      const width = info.width;
+      check(k.decodeDeltas(decoders[2 * info.code - 1]!, reader, n, width === 16 ? 0x4000 : 0x40000000, width === 16 ? 0x7fff : 0x7fffffff, values, mags), l);
+      signFlips.set(new Uint8Array(memory, values, n));
+      magnitudeDeltas.set(new Uint32Array(memory, mags, n));
+    }
+    result.push({ ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas });
+  }
+
+  const words = arena.u32;
+  decoders.forEach((ptr, i) => {
+    if (ptr !== 0 && (words[ptr / 4] !== RANS_L || words[ptr / 4 + 1] !== at(streams[i]!.end))) throw new CorruptPatchError('rANS stream has trailing bytes');
+  });
+  const bitPos = words[reader / 4 + 4]! + words[reader / 4 + 5]! * 2 ** 32;
+  const lastByte = bytes[rawStart + Math.floor(bitPos / 8)] ?? 0;
+  if (Math.ceil(bitPos / 8) * 8 !== endBits || (bitPos % 8 !== 0 && (lastByte & (0xff >>> bitPos % 8)) !== 0)) {
+    throw new CorruptPatchError('raw-bit stream has trailing bytes');
+  }
+  return result;
+}
+
+/** What encodePayload has worked out before coding: per stream its symbol count (an upper bound for runs) and alphabet. */
+export interface EncodePlan {
+  readonly counts: readonly number[];
+  readonly alphabets: readonly number[];
+  readonly deltaStream: (t: TensorPatch) => number;
+  readonly headStream: (t: TensorPatch) => number;
+  readonly gapStream: number;
+  readonly runStream: number;
+}
+
+/** Bytes of one tensor's input copy. */
+function inputBytes(t: TensorPatch): number {
+  if (t.kind === 'full') return arenaBytes(t.data.byteLength);
+  const n = t.positions.length;
+  return arenaBytes(4 * n) + (t.kind === 'raw' ? arenaBytes(4 * n) : arenaBytes(n) + arenaBytes(4 * n));
+}
+
+/** Encodes the body with the kernels; false (nothing written) when the call is too large for them. */
+export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[], plan: EncodePlan): boolean {
+  const { counts, alphabets } = plan;
+  let symbols = 0;
+  let rawBytes = 8;
+  let input = 0;
+  let maxStream = 0;
+  let maxAlphabet = 0;
+  for (const [s, c] of counts.entries()) {
+    symbols += c;
+    if (c > 0) maxStream = Math.max(maxStream, 2 * c + 4);
+    if (c > 0) maxAlphabet = Math.max(maxAlphabet, alphabets[s]!);
+  }
+  for (const t of tensors) {
+    // ≤ 31 raw bits per gap or run value and ≤ 31 per delta; mantissas ≤ 23 bits.
+    rawBytes += t.kind === 'full' ? 4 * t.data.length : 8 * t.positions.length;
+    input = Math.max(input, inputBytes(t));
+  }
+  const countsBytes = counts.reduce((sum, c, s) => sum + (c > 0 ? arenaBytes(4 * alphabets[s]!) : 0), 0);
+  const need =
+    arenaBytes(2 * symbols) + countsBytes + arenaBytes(rawBytes) + input + arenaBytes(WRITER_BYTES) + arenaBytes(maxStream) + 2 * arenaBytes(4 * maxAlphabet) + arenaBytes(16 * maxAlphabet);
+  const arena = Arena.for(need);
+  if (arena === null) return false;
+  const { k } = arena;
+
+  const symsAt: number[] = [];
+  const countsAt: number[] = [];
+  const length: number[] = [];
+  let offset = arena.alloc(2 * symbols);
+  for (const [s, c] of counts.entries()) {
+    symsAt.push(offset);
+    offset += 2 * c;
+    countsAt.push(c > 0 ? arena.alloc(4 * alphabets[s]!) : 0);
+    length.push(0);
+    if (c > 0) arena.u32.fill(0, countsAt[s]! / 4, countsAt[s]! / 4 + alphabets[s]!);
+  }
+  const raw = arena.alloc(rawBytes);
+  const writer = arena.alloc(WRITER_BYTES);
+  arena.u32.set([raw, 0, 0, 0, 0, 0], writer / 4);
+  const inAt = arena.alloc(input);
+  const streamOut = arena.alloc(maxStream);
+  const freq = arena.alloc(4 * maxAlphabet);
+  const cum = arena.alloc(4 * maxAlphabet);
+  const enc = arena.alloc(16 * maxAlphabet);
+  const u8 = arena.u8;
+  const copyIn = (array: Uint8Array | Uint16Array | Uint32Array, to: number): void => u8.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), to);
+
+  tensors.forEach((t, ti) => {
+    const info = DTYPES[t.dtype];
+    const mantissaBits = info.width - 1 - info.exponentBits;
+    if (t.kind === 'full') {
+      if (t.data.length === 0) return;
+      const s = plan.headStream(t);
+      copyIn(t.data, inAt);
+      length[s] = k.encodeHeads(inAt, t.data.length, t.data.BYTES_PER_ELEMENT, mantissaBits, symsAt[s]!, length[s]!, countsAt[s]!, writer);
+      return;
+    }
+    const n = t.positions.length;
+    if (n === 0) return;
+    copyIn(t.positions, inAt);
+    const p = runs[ti] ? plan.runStream : plan.gapStream;
+    length[p] = (runs[ti] ? k.encodeRuns : k.encodeGaps)(inAt, n, symsAt[p]!, length[p]!, countsAt[p]!, writer);
+    const values = inAt + arenaBytes(4 * n);
+    if (t.kind === 'raw') {
+      const s = plan.headStream(t);
+      copyIn(t.bits, values);
+      length[s] = k.encodeHeads(values, n, 4, mantissaBits, symsAt[s]!, length[s]!, countsAt[s]!, writer);
+      return;
+    }
+    const s = plan.deltaStream(t);
+    const mags = values + arenaBytes(n);
+    copyIn(t.signFlips, values);
+    copyIn(t.magnitudeDeltas, mags);
+    const before = length[s]!;
+    const bad = k.encodeDeltas(values, mags, n, info.width === 16 ? 0x4000 : 0x40000000, symsAt[s]!, before, countsAt[s]!, writer);
+    if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);
+    length[s] = before + n;
+  });
+
+  const words = arena.u32;
+  for (const [s, c] of counts.entries()) {
+    if (c === 0) continue;
+    const table = normalize(words.slice(countsAt[s]! / 4, countsAt[s]! / 4 + alphabets[s]!));
+    writeTable(w, table);
+    words.set(table.freq, freq / 4);
+    words.set(table.cum, cum / 4);
+    const start = k.ransEncode(symsAt[s]!, length[s]!, freq, cum, alphabets[s]!, table.scaleBits, enc, streamOut + maxStream);
+    w.varint(streamOut + maxStream - start);
+    w.raw(u8.subarray(start, streamOut + maxStream));
+  }
+  const rawLength = k.finishBits(writer);
+  w.varint(rawLength);
+  w.raw(u8.subarray(raw, raw + rawLength));
+  return true;
+}
