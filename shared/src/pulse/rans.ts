@@ -14,7 +14,7 @@
  */
 
 import type { ByteReader, ByteWriter } from './bytes';
-import { FREQ_CAP_SHIFT, MAX_SCALE_BITS, MIN_SCALE_BITS } from './constants';
+import { ENCODE_MAX_SCALE_BITS, FREQ_CAP_SHIFT, MAX_SCALE_BITS, MIN_SCALE_BITS } from './constants';
 import { CorruptPatchError } from './errors';
 
 /** Lower bound of the state interval; also the encoder's initial state. */
@@ -49,7 +49,7 @@ export function normalize(counts: Uint32Array): FreqTable {
     if (counts[s]! > 0) present++;
   }
   if (total === 0 || n < 2) throw new RangeError('normalize needs at least one count in an alphabet of ≥ 2 symbols');
-  const scaleBits = Math.min(MAX_SCALE_BITS, Math.max(MIN_SCALE_BITS, ceilLog2(total), ceilLog2(present) + 1));
+  const scaleBits = Math.min(ENCODE_MAX_SCALE_BITS, Math.max(MIN_SCALE_BITS, ceilLog2(total), ceilLog2(present) + 1));
   const scale = 1 << scaleBits;
   const freq = new Uint32Array(n);
   let sum = 0;
