@@ -14,7 +14,7 @@ export const KERNELS_SOURCE = fileURLToPath(new URL('../shared/assembly/pulse.ts
 export const KERNELS_MODULE = fileURLToPath(new URL('../shared/src/pulse/kernels.wasm.ts', import.meta.url));
 
 /** No runtime, no GC, no asserts: the kernels only load and store in memory the caller laid out. */
-const FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--initialMemory', '1', '--use', 'abort=', '--outFile', 'pulse.wasm'];
+const FLAGS = ['-O3', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '--initialMemory', '1', '--use', 'abort=', '--outFile', 'pulse.wasm'];
 
 export async function compileKernels(): Promise<Uint8Array> {
   let wasm: Uint8Array | null = null;

@@ -4,10 +4,11 @@
  * columns (uint8/uint16/int32 widths chosen per tensor), the raw new values,
  * everything concatenated and compressed with zstd level 1; the receiver
  * applies and checks the result hash. Positions are found with findChangesCpu
- * (the word-compare scan PULSE's default diff fuses with its per-change pass;
- * the reference keeps it separate, as its design has nothing to fuse) and
- * hashing is the same xxh3-128, so both sides pay for finding changes and
- * hashing the result, and the comparison is about everything else.
+ * (the same WebAssembly SIMD scan PULSE's default diff runs, which also does
+ * PULSE's per-change pass in it; the reference keeps only the positions, as
+ * its design has nothing to fuse) and hashing is the same xxh3-128, so both
+ * sides pay for finding changes and hashing the result, and the comparison is
+ * about everything else.
  */
 
 import { compress, decompress } from '@bokuweb/zstd-wasm';

@@ -421,3 +421,56 @@ export function ransEncode(syms: usize, count: u32, freq: usize, cum: usize, alp
   store<u32>(pos, bswap<u32>(x));
   return pos;
 }
+
+// ---------------------------------------------------------------- diffing
+
+/**
+ * Compares a[0..n) with b[0..n) (`width` 2 or 4 bytes per value), 32 bytes
+ * at a time with SIMD, and appends each changed index + `first` to
+ * positions. Unless `positionsOnly`, also the change's sign flip (u8) and
+ * magnitude delta (u32), and the sums diff.ts's kind choice needs, in `sums`:
+ * u64 Σ class bits · u32 class histogram [33] · u32 head histogram. Returns
+ * the number of changes. The same sums as diff.ts record().
+ */
+export function scan(a: usize, b: usize, n: u32, width: u32, mantissaBits: u32, first: u32, positionsOnly: bool, positions: usize, flips: usize, mags: usize, sums: usize): u32 {
+  const bytes = <usize>n * width;
+  let count: u32 = 0;
+  let at: usize = 0;
+  while (at < bytes) {
+    if (at + 32 <= bytes) {
+      const d = v128.or(v128.xor(v128.load(a + at), v128.load(b + at)), v128.xor(v128.load(a + at, 16), v128.load(b + at, 16)));
+      if (!v128.any_true(d)) {
+        at += 32;
+        continue;
+      }
+    }
+    const stop = min<usize>(at + 32, bytes);
+    for (; at < stop; at += width) {
+      const o = width == 2 ? <u32>load<u16>(a + at) : load<u32>(a + at);
+      const v = width == 2 ? <u32>load<u16>(b + at) : load<u32>(b + at);
+      if (o == v) continue;
+      store<u32>(positions + (<usize>count << 2), first + <u32>(at / width));
+      if (!positionsOnly) record(o, v, width, mantissaBits, count, flips, mags, sums);
+      count++;
+    }
+  }
+  return count;
+}
+
+@inline function record(o: u32, v: u32, width: u32, mantissaBits: u32, c: u32, flips: usize, mags: usize, sums: usize): void {
+  const signShift = width * 8 - 1;
+  const magMask: u32 = (<u32>1 << signShift) - 1;
+  const half: u32 = <u32>1 << (signShift - 1);
+  const flip = ((o ^ v) >> signShift) & 1;
+  const md = ((v & magMask) - (o & magMask)) & magMask;
+  store<u8>(flips + <usize>c, <u8>flip);
+  store<u32>(mags + (<usize>c << 2), md);
+  const signed: i32 = md >= half ? <i32>md - <i32>(half * 2) : <i32>md;
+  const zz: u32 = signed >= 0 ? <u32>signed * 2 : <u32>(-signed) * 2 - 1;
+  const k: u32 = 31 - clz<u32>(flip ? zz + 1 : zz);
+  const ch = sums + 8 + (<usize>k << 2);
+  store<u32>(ch, load<u32>(ch) + 1);
+  store<u64>(sums, load<u64>(sums) + k);
+  const hh = sums + 8 + 33 * 4 + (<usize>(v >> mantissaBits) << 2);
+  store<u32>(hh, load<u32>(hh) + 1);
+}

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileKernels, KERNELS_MODULE, kernelsModuleText } from '../../../scripts/build-wasm';
-import { apply, decode, diff, encode } from './index';
+import { apply, decode, diff, encode, findChangesCpu, type Model } from './index';
 import { setArenaLimitsForTests, sharedArenaMemoryBytes } from './kernels';
-import { modelsBitEqual, perturb, randomModel } from './testing';
+import { modelsBitEqual, perturb, randomModel, tensor } from './testing';
 
 describe('PULSE WebAssembly kernels', () => {
   it('PULSE3: the committed kernels.wasm.ts is exactly what npm run build:wasm makes of shared/assembly/pulse.ts', async () => {
@@ -26,5 +26,23 @@ describe('PULSE WebAssembly kernels', () => {
       setArenaLimitsForTests(previous);
     }
     expect(sharedArenaMemoryBytes()).toBe(before);
+  });
+
+  it('PULSE18: a tensor of several scan chunks (1 Mi values each) diffs as the JS scan does, changes at the chunk edges included', async () => {
+    const n = (1 << 21) + 37;
+    const base: Model = { tensors: [tensor('big', 'bf16', [n], (i) => 0x3c00 + (i % 251))] };
+    const next: Model = { tensors: [{ ...base.tensors[0]!, data: base.tensors[0]!.data.slice() }] };
+    const data = next.tensors[0]!.data;
+    for (const i of [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 1 << 21, n - 1]) data[i] = data[i]! ^ 0x8001;
+    for (let i = 5; i < n; i += 997) data[i] = data[i]! + 1;
+    const previous = setArenaLimitsForTests({ max: 0 });
+    let js: { positions: Uint32Array; bytes: Uint8Array };
+    try {
+      js = { positions: findChangesCpu(base.tensors[0]!.data, data), bytes: encode(await diff(base, next)) };
+    } finally {
+      setArenaLimitsForTests(previous);
+    }
+    expect(findChangesCpu(base.tensors[0]!.data, data)).toEqual(js.positions);
+    expect(Buffer.from(encode(await diff(base, next))).equals(Buffer.from(js.bytes))).toBe(true);
   });
 });

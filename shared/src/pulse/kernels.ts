@@ -34,6 +34,19 @@ export interface KernelExports {
   encodeDeltas(flips: number, mags: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;
   encodeHeads(data: number, n: number, width: number, mantissaBits: number, syms: number, at: number, counts: number, w: number): number;
   finishBits(w: number): number;
+  scan(
+    a: number,
+    b: number,
+    n: number,
+    width: number,
+    mantissaBits: number,
+    first: number,
+    positionsOnly: boolean,
+    positions: number,
+    flips: number,
+    mags: number,
+    sums: number,
+  ): number;
   ransEncode(syms: number, count: number, freq: number, cum: number, alphabet: number, scaleBits: number, enc: number, outEnd: number): number;
 }
 

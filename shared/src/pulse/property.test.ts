@@ -106,12 +106,12 @@ describe('PULSE properties', () => {
     );
   });
 
-  it('PULSE3: the WebAssembly kernels and the JS codec write the same bytes and decode them to the same patch', async () => {
+  it('PULSE3 PULSE18: the WebAssembly kernels and the JS codec find the same changes, write the same bytes and decode them alike', async () => {
     /** Runs `fn` with the JS codec (no call fits an arena of 0 bytes). */
-    const inJs = <T>(fn: () => T): T => {
+    const inJs = async <T>(fn: () => T | Promise<T>): Promise<T> => {
       const previous = setArenaLimitsForTests({ max: 0 });
       try {
-        return fn();
+        return await fn();
       } finally {
         setArenaLimitsForTests(previous);
       }
@@ -119,10 +119,15 @@ describe('PULSE properties', () => {
     await fc.assert(
       fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base), fc.boolean())), async ([base, next, full]) => {
         const patch = full ? await snapshot(next) : await diff(base, next);
+        expect(patch).toEqual(await inJs(() => (full ? snapshot(next) : diff(base, next))));
+        for (const [i, t] of next.tensors.entries()) {
+          const old = base.tensors[i];
+          if (old?.data.length === t.data.length) expect(findChangesCpu(old.data, t.data)).toEqual(await inJs(() => findChangesCpu(old.data, t.data)));
+        }
         const wasm = encode(patch);
-        const js = inJs(() => encode(patch));
+        const js = await inJs(() => encode(patch));
         expect(Buffer.from(wasm).equals(Buffer.from(js))).toBe(true);
-        expect(decode(wasm)).toEqual(inJs(() => decode(js)));
+        expect(decode(wasm)).toEqual(await inJs(() => decode(js)));
       }),
       { numRuns: 300 },
     );
