@@ -91,8 +91,12 @@ export class BitReader {
 
   /** True when reading stopped in the last byte and its padding bits are zero: nothing can ride along. */
   consumedAll(): boolean {
-    const pos = this.pos;
-    if (Math.ceil(pos / 8) * 8 !== this.endBits) return false;
-    return (pos & 7) === 0 || (this.bytes[pos >>> 3]! & (0xff >>> (pos & 7))) === 0;
+    return bitsConsumedAll(this.bytes, this.pos, this.endBits);
   }
+}
+
+/** Whether a reader of the `endBits`-bit stream `bytes` that stopped at bit `pos` used it all: last byte reached, padding zero. */
+export function bitsConsumedAll(bytes: Uint8Array, pos: number, endBits: number): boolean {
+  if (Math.ceil(pos / 8) * 8 !== endBits) return false;
+  return pos % 8 === 0 || (bytes[Math.floor(pos / 8)]! & (0xff >>> pos % 8)) === 0;
 }

@@ -8,7 +8,9 @@
 import type { ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
 import { Arena, arenaBytes, KERNEL_ERRORS } from './kernels';
-import { normalize, RANS_L, writeTable, type FreqTable } from './rans';
+import { bitsConsumedAll } from './bits';
+import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
+import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM } from './streams';
 import { DTYPES, allocData, type TensorPatch } from './types';
 import type { TensorLayout } from './payload';
 
@@ -59,10 +61,8 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
     const freqAt = arena.alloc(4 * freq.length);
     arena.u32.set(freq, freqAt / 4);
     k.buildDecodeTable(freqAt, freq.length, symbol, step);
-    if (s.end - s.start < 4) throw new CorruptPatchError('rANS stream too short');
-    const x = ((bytes[s.start]! << 24) | (bytes[s.start + 1]! << 16) | (bytes[s.start + 2]! << 8) | bytes[s.start + 3]!) >>> 0;
-    if (x < RANS_L || x >= 0x80000000) throw new CorruptPatchError('rANS state out of range');
-    arena.u32.set([x, at(s.start + 4), at(s.end), symbol, step, (1 << scaleBits) - 1, scaleBits], ptr / 4);
+    const { x, pos } = new RansDecoder(bytes, s.start, s.end); // reads and checks the initial state
+    arena.u32.set([x, at(pos), at(s.end), symbol, step, (1 << scaleBits) - 1, scaleBits], ptr / 4);
     return ptr;
   });
   const reader = arena.alloc(READER_BYTES);
@@ -81,12 +81,12 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
   for (const l of layouts) {
     const info = DTYPES[l.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
-    const headStream = decoders[2 * info.code]!;
+    const heads = decoders[headStream(l.dtype)]!;
     const header = { name: l.name, dtype: l.dtype, shape: l.shape };
     if (l.kind === 'full') {
       const data = allocData(l.dtype, l.elements);
       if (l.elements > 0) {
-        check(k.decodeHeads(headStream, reader, l.elements, mantissaBits, out, info.width / 8), l);
+        check(k.decodeHeads(heads, reader, l.elements, mantissaBits, out, info.width / 8), l);
         data.set(info.width === 16 ? new Uint16Array(memory, out, l.elements) : new Uint32Array(memory, out, l.elements));
       }
       result.push({ ...header, kind: 'full', data });
@@ -95,14 +95,14 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
     const n = l.changes;
     const positions = new Uint32Array(n);
     if (n > 0) {
-      check((l.runs ? k.decodeRuns(decoders[7]!, reader, n, l.elements, out) : k.decodeGaps(decoders[0]!, reader, n, l.elements, out)), l);
+      check(l.runs ? k.decodeRuns(decoders[RUN_STREAM]!, reader, n, l.elements, out) : k.decodeGaps(decoders[GAP_STREAM]!, reader, n, l.elements, out), l);
       positions.set(new Uint32Array(memory, out, n));
     }
     const values = out + arenaBytes(4 * n);
     if (l.kind === 'raw') {
       const bits = new Uint32Array(n);
       if (n > 0) {
-        check(k.decodeHeads(headStream, reader, n, mantissaBits, values, 4), l);
+        check(k.decodeHeads(heads, reader, n, mantissaBits, values, 4), l);
         bits.set(new Uint32Array(memory, values, n));
       }
       result.push({ ...header, kind: 'raw', positions, bits });
@@ -113,7 +113,7 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
     if (n > 0) {
       const mags = values + arenaBytes(n);
       const width = info.width;
-      check(k.decodeDeltas(decoders[2 * info.code - 1]!, reader, n, width === 16 ? 0x4000 : 0x40000000, width === 16 ? 0x7fff : 0x7fffffff, values, mags), l);
+      check(k.decodeDeltas(decoders[deltaStream(l.dtype)]!, reader, n, width === 16 ? 0x4000 : 0x40000000, width === 16 ? 0x7fff : 0x7fffffff, values, mags), l);
       signFlips.set(new Uint8Array(memory, values, n));
       magnitudeDeltas.set(new Uint32Array(memory, mags, n));
     }
@@ -125,21 +125,8 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
     if (ptr !== 0 && (words[ptr / 4] !== RANS_L || words[ptr / 4 + 1] !== at(streams[i]!.end))) throw new CorruptPatchError('rANS stream has trailing bytes');
   });
   const bitPos = words[reader / 4 + 4]! + words[reader / 4 + 5]! * 2 ** 32;
-  const lastByte = bytes[rawStart + Math.floor(bitPos / 8)] ?? 0;
-  if (Math.ceil(bitPos / 8) * 8 !== endBits || (bitPos % 8 !== 0 && (lastByte & (0xff >>> bitPos % 8)) !== 0)) {
-    throw new CorruptPatchError('raw-bit stream has trailing bytes');
-  }
+  if (!bitsConsumedAll(bytes.subarray(rawStart), bitPos, endBits)) throw new CorruptPatchError('raw-bit stream has trailing bytes');
   return result;
-}
-
-/** What encodePayload has worked out before coding: per stream its symbol count (an upper bound for runs) and alphabet. */
-export interface EncodePlan {
-  readonly counts: readonly number[];
-  readonly alphabets: readonly number[];
-  readonly deltaStream: (t: TensorPatch) => number;
-  readonly headStream: (t: TensorPatch) => number;
-  readonly gapStream: number;
-  readonly runStream: number;
 }
 
 /** Bytes of one tensor's input copy. */
@@ -149,9 +136,9 @@ function inputBytes(t: TensorPatch): number {
   return arenaBytes(4 * n) + (t.kind === 'raw' ? arenaBytes(4 * n) : arenaBytes(n) + arenaBytes(4 * n));
 }
 
-/** Encodes the body with the kernels; false (nothing written) when the call is too large for them. */
-export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[], plan: EncodePlan): boolean {
-  const { counts, alphabets } = plan;
+/** Encodes the body with the kernels given its streamCounts; false (nothing written) when the call is too large for them. */
+export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[], counts: readonly number[]): boolean {
+  const alphabets = counts.map((_, s) => alphabetOf(s));
   let symbols = 0;
   let rawBytes = 8;
   let input = 0;
@@ -201,7 +188,7 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
     const mantissaBits = info.width - 1 - info.exponentBits;
     if (t.kind === 'full') {
       if (t.data.length === 0) return;
-      const s = plan.headStream(t);
+      const s = headStream(t.dtype);
       copyIn(t.data, inAt);
       length[s] = k.encodeHeads(inAt, t.data.length, t.data.BYTES_PER_ELEMENT, mantissaBits, symsAt[s]!, length[s]!, countsAt[s]!, writer);
       return;
@@ -209,16 +196,16 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
     const n = t.positions.length;
     if (n === 0) return;
     copyIn(t.positions, inAt);
-    const p = runs[ti] ? plan.runStream : plan.gapStream;
+    const p = runs[ti] ? RUN_STREAM : GAP_STREAM;
     length[p] = (runs[ti] ? k.encodeRuns : k.encodeGaps)(inAt, n, symsAt[p]!, length[p]!, countsAt[p]!, writer);
     const values = inAt + arenaBytes(4 * n);
     if (t.kind === 'raw') {
-      const s = plan.headStream(t);
+      const s = headStream(t.dtype);
       copyIn(t.bits, values);
       length[s] = k.encodeHeads(values, n, 4, mantissaBits, symsAt[s]!, length[s]!, countsAt[s]!, writer);
       return;
     }
-    const s = plan.deltaStream(t);
+    const s = deltaStream(t.dtype);
     const mags = values + arenaBytes(n);
     copyIn(t.signFlips, values);
     copyIn(t.magnitudeDeltas, mags);

@@ -15,36 +15,21 @@
  * Each tensor codes all its positions, then all its values (tight loops; the
  * raw bits follow the same order).
  *
- * Body layout: for each non-empty stream in the order gaps, then per dtype
+ * Body layout (stream numbers in streams.ts): for each non-empty stream in the order gaps, then per dtype
  * code 1..3 (delta, head), then runs: table · byte length · stream; then
  * raw-bit length · raw bits, exactly to the end. Whether a stream is empty
  * follows from the header, so it costs nothing.
  */
 
 import { BitReader, BitWriter } from './bits';
-import { BUCKET_SYMBOLS, BUCKETS, bucketOf, DIRECT_BUCKETS } from './buckets';
+import { BUCKETS, bucketOf, DIRECT_BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
 import type { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
 import { decodeTable, normalize, RANS_L, ransEncode, RansDecoder, readTable, writeTable, type DecodeTable } from './rans';
 import { allocData, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
 import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
-
-
-/** Streams: 0 gaps; dtype code c has its delta stream at 2c − 1 and its head stream at 2c; 7 runs. */
-const STREAM_COUNT = 8;
-const GAP_STREAM = 0;
-const RUN_STREAM = 7;
-const deltaStream = (dtype: DType): number => 2 * DTYPES[dtype].code - 1;
-const headStream = (dtype: DType): number => 2 * DTYPES[dtype].code;
-const DTYPE_BY_CODE: readonly (DType | null)[] = [null, 'bf16', 'f16', 'f32'];
-
-function alphabetOf(stream: number): number {
-  if (stream === GAP_STREAM || stream === RUN_STREAM) return BUCKET_SYMBOLS;
-  if (stream % 2 === 1) return 2 * BUCKET_SYMBOLS;
-  const info = DTYPES[DTYPE_BY_CODE[stream / 2]!];
-  return 1 << (1 + info.exponentBits);
-}
+import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, streamCounts, type CodedLayout } from './streams';
 
 /**
  * Positions are run-coded when there are fewer than half as many runs of
@@ -73,23 +58,6 @@ export function runsIfValid(positions: Uint32Array, elements: number): number {
     prev = p;
   }
   return prev < elements ? runs : -1;
-}
-
-interface CodedLayout {
-  readonly dtype: DType;
-  readonly kind: TensorPatch['kind'];
-  readonly count: number;
-  readonly runs: boolean;
-}
-
-/** Which streams carry symbols, and (except runs, whose count the header does not say) how many. */
-function streamCounts(items: readonly CodedLayout[]): number[] {
-  const counts = new Array<number>(STREAM_COUNT).fill(0);
-  for (const { dtype, kind, count, runs } of items) {
-    if (kind !== 'full') counts[runs ? RUN_STREAM : GAP_STREAM]! += runs ? 2 * count : count;
-    counts[kind === 'ulp' ? deltaStream(dtype) : headStream(dtype)]! += count;
-  }
-  return counts;
 }
 
 /** Collects one stream's symbols and their histogram during the first pass. */
@@ -128,8 +96,7 @@ function scratchOf(key: 'raw' | 'rans', bytes: number): Uint8Array {
 export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[]): void {
   const layouts = tensors.map((t, i): CodedLayout => ({ dtype: t.dtype, kind: t.kind, count: t.kind === 'full' ? t.data.length : t.positions.length, runs: runs[i]! }));
   const counts = streamCounts(layouts);
-  const plan = { counts, alphabets: counts.map((_, s) => alphabetOf(s)), deltaStream: (t: TensorPatch) => deltaStream(t.dtype), headStream: (t: TensorPatch) => headStream(t.dtype), gapStream: GAP_STREAM, runStream: RUN_STREAM };
-  if (encodeWithKernels(w, tensors, runs, plan)) return;
+  if (encodeWithKernels(w, tensors, runs, counts)) return;
   let totalSymbols = 0;
   for (const c of counts) totalSymbols += c;
   let symbols = scratch.symbols;
