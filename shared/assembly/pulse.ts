@@ -21,11 +21,12 @@ const M: u32 = 2;
 const DIRECT: u32 = (1 << (M + 1)) - 1;
 const RANS_L: u32 = 1 << 23;
 
-export const E_RANS_TRUNCATED: i32 = -1;
-export const E_RAW_TRUNCATED: i32 = -2;
-export const E_POSITION: i32 = -3;
-export const E_DELTA: i32 = -4;
-export const E_RUN: i32 = -5;
+/** Error codes; kernels.ts KERNEL_ERRORS gives their messages. */
+const E_RANS_TRUNCATED: i32 = -1;
+const E_RAW_TRUNCATED: i32 = -2;
+const E_POSITION: i32 = -3;
+const E_DELTA: i32 = -4;
+const E_RUN: i32 = -5;
 
 let bucketBase: usize = 0;
 let bucketExtra: usize = 0;
@@ -219,85 +220,95 @@ export function decodeHeads(s: usize, r: usize, n: u32, mantissaBits: u32, out: 
 
 // ---------------------------------------------------------------- encoding
 
-/** Appends the low `e` (0..31) bits of `v` to the writer whose locals are acc/pending/len; flushes 32 bits at a time. */
-@inline function flush32(out: usize, len: usize, acc: u64, pending: u32): void {
-  store<u32>(out + len, bswap<u32>(<u32>(acc >> pending)));
+/*
+ * The raw-bit writer of the running encode kernel lives in these globals
+ * between openWriter(w) and closeWriter(w), which move it from and back to
+ * its struct in memory, so each kernel's loop appends with putBits.
+ */
+let wOut: usize = 0;
+let wLen: usize = 0;
+let wAcc: u64 = 0;
+let wPending: u32 = 0;
+
+@inline function openWriter(w: usize): void {
+  wOut = <usize>load<u32>(w, 0);
+  wLen = <usize>load<u32>(w, 4);
+  wAcc = load<u64>(w, 8);
+  wPending = load<u32>(w, 16);
+}
+
+@inline function closeWriter(w: usize): void {
+  store<u32>(w, <u32>wLen, 4);
+  store<u64>(w, wAcc, 8);
+  store<u32>(w, wPending, 16);
+}
+
+/** Appends the low `e` (0..31) bits of `v`, MSB first; flushes 32 bits at a time (stale bits above the pending ones are never read). */
+@inline function putBits(v: u32, e: u32): void {
+  wAcc = (wAcc << e) | <u64>v;
+  wPending += e;
+  if (wPending >= 32) {
+    wPending -= 32;
+    store<u32>(wOut + wLen, bswap<u32>(<u32>(wAcc >> wPending)));
+    wLen += 4;
+  }
+}
+
+/** Appends symbol `sy` at syms[g] and counts it. */
+@inline function putSymbol(sy: u32, syms: usize, g: u32, counts: usize): void {
+  store<u16>(syms + (<usize>g << 1), <u16>sy);
+  const c = counts + (<usize>sy << 2);
+  store<u32>(c, load<u32>(c) + 1);
+}
+
+/** The raw bits of `v` below its bucket `b`. */
+@inline function putBucketLow(v: u32, b: u32): void {
+  putBits(v - <u32>load<i32>(bucketBase + (<usize>b << 2)), <u32>load<u8>(bucketExtra + <usize>b));
 }
 
 /** Gap symbols of strictly increasing positions (checked by the caller); appends to syms at `at`, returns the new length. */
 export function encodeGaps(positions: usize, n: u32, syms: usize, at: u32, counts: usize, w: usize): u32 {
-  const out = <usize>load<u32>(w, 0);
-  let len = <usize>load<u32>(w, 4);
-  let acc = load<u64>(w, 8);
-  let pending = load<u32>(w, 16);
+  openWriter(w);
   let next: u32 = 0;
-  let g = at;
   for (let i: u32 = 0; i < n; i++) {
     const p = load<u32>(positions + (<usize>i << 2));
     const gap = p - next;
     next = p + 1;
     const b = bucketOf(gap);
-    store<u16>(syms + (<usize>g << 1), <u16>b);
-    g++;
-    const c = counts + (<usize>b << 2);
-    store<u32>(c, load<u32>(c) + 1);
-    const e = <u32>load<u8>(bucketExtra + <usize>b);
-    acc = (acc << e) | <u64>(gap - <u32>load<i32>(bucketBase + (<usize>b << 2)));
-    pending += e;
-    if (pending >= 32) {
-      pending -= 32;
-      flush32(out, len, acc, pending);
-      len += 4;
-    }
+    putSymbol(b, syms, at + i, counts);
+    putBucketLow(gap, b);
   }
-  store<u32>(w, <u32>len, 4);
-  store<u64>(w, acc, 8);
-  store<u32>(w, pending, 16);
-  return g;
-}
-
-/** Appends one bucketed value to a writer kept in memory (runs are rare). */
-function writeBucketed(v: u32, syms: usize, g: u32, counts: usize, w: usize): void {
-  const b = bucketOf(v);
-  store<u16>(syms + (<usize>g << 1), <u16>b);
-  const c = counts + (<usize>b << 2);
-  store<u32>(c, load<u32>(c) + 1);
-  const e = <u32>load<u8>(bucketExtra + <usize>b);
-  let acc = (load<u64>(w, 8) << e) | <u64>(v - <u32>load<i32>(bucketBase + (<usize>b << 2)));
-  let pending = load<u32>(w, 16) + e;
-  if (pending >= 32) {
-    pending -= 32;
-    const len = <usize>load<u32>(w, 4);
-    flush32(<usize>load<u32>(w, 0), len, acc, pending);
-    store<u32>(w, <u32>len + 4, 4);
-  }
-  store<u64>(w, acc, 8);
-  store<u32>(w, pending, 16);
+  closeWriter(w);
+  return at + n;
 }
 
 export function encodeRuns(positions: usize, n: u32, syms: usize, at: u32, counts: usize, w: usize): u32 {
+  openWriter(w);
   let g = at;
   let next: u32 = 0;
   for (let i: u32 = 0; i < n; ) {
     const start = load<u32>(positions + (<usize>i << 2));
     let end = i + 1;
     while (end < n && load<u32>(positions + (<usize>end << 2)) == start + (end - i)) end++;
-    writeBucketed(start - next, syms, g++, counts, w);
-    writeBucketed(end - i - 1, syms, g++, counts, w);
+    const gap = start - next;
+    let b = bucketOf(gap);
+    putSymbol(b, syms, g++, counts);
+    putBucketLow(gap, b);
+    const lengthLess1 = end - i - 1;
+    b = bucketOf(lengthLess1);
+    putSymbol(b, syms, g++, counts);
+    putBucketLow(lengthLess1, b);
     next = start + (end - i);
     i = end;
   }
+  closeWriter(w);
   return g;
 }
 
 /** Delta symbols; returns the index of the first malformed change (flip > 1, delta ≥ 2·half, no-op), or −1. */
 export function encodeDeltas(flips: usize, mags: usize, n: u32, half: u32, syms: usize, at: u32, counts: usize, w: usize): i32 {
-  const out = <usize>load<u32>(w, 0);
-  let len = <usize>load<u32>(w, 4);
-  let acc = load<u64>(w, 8);
-  let pending = load<u32>(w, 16);
+  openWriter(w);
   const limit = half * 2;
-  let d = at;
   let bad: i32 = -1;
   for (let i: u32 = 0; i < n; i++) {
     const flip = <u32>load<u8>(flips + <usize>i);
@@ -310,69 +321,37 @@ export function encodeDeltas(flips: usize, mags: usize, n: u32, half: u32, syms:
     // Zig-zag; without a flip the delta is never 0, so shift by one.
     const zz: u32 = (signed >= 0 ? <u32>signed * 2 : <u32>(-signed) * 2 - 1) - (flip ^ 1);
     const b = bucketOf(zz);
-    const sy = 2 * b + flip;
-    store<u16>(syms + (<usize>d << 1), <u16>sy);
-    d++;
-    const c = counts + (<usize>sy << 2);
-    store<u32>(c, load<u32>(c) + 1);
-    const e = <u32>load<u8>(bucketExtra + <usize>b);
-    acc = (acc << e) | <u64>(zz - <u32>load<i32>(bucketBase + (<usize>b << 2)));
-    pending += e;
-    if (pending >= 32) {
-      pending -= 32;
-      flush32(out, len, acc, pending);
-      len += 4;
-    }
+    putSymbol(2 * b + flip, syms, at + i, counts);
+    putBucketLow(zz, b);
   }
-  store<u32>(w, <u32>len, 4);
-  store<u64>(w, acc, 8);
-  store<u32>(w, pending, 16);
+  closeWriter(w);
   return bad;
 }
 
 /** Head symbols (sign and exponent) and raw mantissas of `n` values of `width` bytes. */
 export function encodeHeads(data: usize, n: u32, width: u32, mantissaBits: u32, syms: usize, at: u32, counts: usize, w: usize): u32 {
-  const out = <usize>load<u32>(w, 0);
-  let len = <usize>load<u32>(w, 4);
-  let acc = load<u64>(w, 8);
-  let pending = load<u32>(w, 16);
+  openWriter(w);
   const mantissaMask: u32 = (1 << mantissaBits) - 1;
-  let h = at;
   for (let i: u32 = 0; i < n; i++) {
     const v = width == 2 ? <u32>load<u16>(data + (<usize>i << 1)) : load<u32>(data + (<usize>i << 2));
-    const sy = v >> mantissaBits;
-    store<u16>(syms + (<usize>h << 1), <u16>sy);
-    h++;
-    const c = counts + (<usize>sy << 2);
-    store<u32>(c, load<u32>(c) + 1);
-    acc = (acc << mantissaBits) | <u64>(v & mantissaMask);
-    pending += mantissaBits;
-    if (pending >= 32) {
-      pending -= 32;
-      flush32(out, len, acc, pending);
-      len += 4;
-    }
+    putSymbol(v >> mantissaBits, syms, at + i, counts);
+    putBits(v & mantissaMask, mantissaBits);
   }
-  store<u32>(w, <u32>len, 4);
-  store<u64>(w, acc, 8);
-  store<u32>(w, pending, 16);
-  return h;
+  closeWriter(w);
+  return at + n;
 }
 
 /** Flushes the writer's last bits, the final byte zero-padded like BitWriter.finish; returns the byte length. */
 export function finishBits(w: usize): u32 {
-  const out = <usize>load<u32>(w, 0);
-  let len = <usize>load<u32>(w, 4);
-  const acc = load<u64>(w, 8);
-  let pending = load<u32>(w, 16);
-  while (pending >= 8) {
-    pending -= 8;
-    store<u8>(out + len++, <u8>(acc >> pending));
+  openWriter(w);
+  while (wPending >= 8) {
+    wPending -= 8;
+    store<u8>(wOut + wLen++, <u8>(wAcc >> wPending));
   }
-  if (pending > 0) store<u8>(out + len++, <u8>(acc << (8 - pending)));
-  store<u32>(w, <u32>len, 4);
-  store<u32>(w, 0, 16);
-  return <u32>len;
+  if (wPending > 0) store<u8>(wOut + wLen++, <u8>(wAcc << (8 - wPending)));
+  wPending = 0;
+  closeWriter(w);
+  return <u32>wLen;
 }
 
 /**
