@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileKernels, KERNELS_MODULE, kernelsModuleText } from '../../../scripts/build-wasm';
 import { apply, decode, diff, encode, findChangesCpu, type Model } from './index';
-import { setArenaLimitsForTests, sharedArenaMemoryBytes } from './kernels';
+import { Arena, arenaBytes, setArenaLimitsForTests, sharedArenaMemoryBytes } from './kernels';
 import { modelsBitEqual, perturb, randomModel, tensor } from './testing';
 
 describe('PULSE WebAssembly kernels', () => {
@@ -44,5 +44,11 @@ describe('PULSE WebAssembly kernels', () => {
     }
     expect(findChangesCpu(base.tensors[0]!.data, data)).toEqual(js.positions);
     expect(Buffer.from(encode(await diff(base, next))).equals(Buffer.from(js.bytes))).toBe(true);
+  });
+
+  it('PULSE13: arena sizes past 2^31 are not wrapped by 32-bit maths, so a huge call is sent to the JS codec', () => {
+    expect(arenaBytes(2 ** 32 + 1)).toBe(2 ** 32 + 8);
+    expect(arenaBytes(3 * 2 ** 30)).toBe(3 * 2 ** 30);
+    expect(Arena.for(arenaBytes(4 * 2 ** 30))).toBeNull();
   });
 });

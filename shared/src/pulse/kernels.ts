@@ -119,7 +119,7 @@ export class Arena {
   /** `bytes` at the top, 8-aligned; the caller sized the arena for all of them. */
   alloc(bytes: number): number {
     const at = this.top;
-    this.top = (this.top + bytes + 7) & ~7;
+    this.top += arenaBytes(bytes);
     return at;
   }
 
@@ -140,7 +140,7 @@ export class Arena {
   }
 }
 
-/** Bytes an allocation of `bytes` takes in an arena. */
+/** Bytes an allocation of `bytes` takes in an arena (float maths: sizes of huge snapshots pass 2^31 before the limit check). */
 export function arenaBytes(bytes: number): number {
-  return (bytes + 7) & ~7;
+  return Math.ceil(bytes / 8) * 8;
 }
