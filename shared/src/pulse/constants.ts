@@ -16,10 +16,11 @@ export const FORMAT_VERSION = 2;
 export const HASH_BYTES = 16;
 
 /**
- * rANS frequency tables sum to 2^scaleBits, chosen per table between these
- * bounds: about log2(symbols coded) so small patches pay for small tables
- * (each frequency is a varint in the header), capped at 14 so a decode table
- * (2^14 slots) builds in microseconds and state · freq stays below 2^31.
+ * rANS frequency tables sum to 2^scaleBits, chosen per table by the encoder
+ * as about log2(symbols coded), so small patches pay for small tables (each
+ * frequency is a varint in the header), up to ENCODE_MAX_SCALE_BITS. A
+ * decoder accepts up to 14, so a decode table (2^14 slots) builds in
+ * microseconds and state · freq stays below 2^31.
  */
 export const MIN_SCALE_BITS = 8;
 export const MAX_SCALE_BITS = 14;

@@ -26,11 +26,14 @@ export interface StreamSpan {
   readonly end: number;
 }
 
-/** Output bytes of one tensor's decode. */
-function outputBytes(l: TensorLayout): number {
-  const width = DTYPES[l.dtype].width / 8;
-  if (l.kind === 'full') return arenaBytes(l.elements * width);
-  return arenaBytes(4 * l.changes) + (l.kind === 'raw' ? arenaBytes(4 * l.changes) : arenaBytes(l.changes) + arenaBytes(4 * l.changes));
+/**
+ * Arena bytes of one tensor's columns, the encoder's input copy and the
+ * decoder's output alike: `count` values of `width` bytes for a full tensor;
+ * otherwise u32 positions, then u32 raw bits, or u8 flips and u32 deltas.
+ */
+function columnBytes(kind: TensorPatch['kind'], count: number, width: number): number {
+  if (kind === 'full') return arenaBytes(count * width);
+  return arenaBytes(4 * count) + (kind === 'raw' ? arenaBytes(4 * count) : arenaBytes(count) + arenaBytes(4 * count));
 }
 
 /**
@@ -45,7 +48,7 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
     if (s !== null) need += arenaBytes(DECODER_BYTES) + arenaBytes(2 << s.table.scaleBits) + arenaBytes(4 << s.table.scaleBits) + arenaBytes(4 * s.table.freq.length);
   }
   let output = 0;
-  for (const l of layouts) output = Math.max(output, outputBytes(l));
+  for (const l of layouts) output = Math.max(output, columnBytes(l.kind, l.kind === 'full' ? l.elements : l.changes, DTYPES[l.dtype].width / 8));
   const arena = Arena.for(need + output);
   if (arena === null) return null;
   const { k } = arena;
@@ -129,13 +132,6 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
   return result;
 }
 
-/** Bytes of one tensor's input copy. */
-function inputBytes(t: TensorPatch): number {
-  if (t.kind === 'full') return arenaBytes(t.data.byteLength);
-  const n = t.positions.length;
-  return arenaBytes(4 * n) + (t.kind === 'raw' ? arenaBytes(4 * n) : arenaBytes(n) + arenaBytes(4 * n));
-}
-
 /** Encodes the body with the kernels given its streamCounts; false (nothing written) when the call is too large for them. */
 export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[], counts: readonly number[]): boolean {
   const alphabets = counts.map((_, s) => alphabetOf(s));
@@ -152,7 +148,7 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
   for (const t of tensors) {
     // ≤ 31 raw bits per gap or run value and ≤ 31 per delta; mantissas ≤ 23 bits.
     rawBytes += t.kind === 'full' ? 4 * t.data.length : 8 * t.positions.length;
-    input = Math.max(input, inputBytes(t));
+    input = Math.max(input, t.kind === 'full' ? columnBytes('full', t.data.length, t.data.BYTES_PER_ELEMENT) : columnBytes(t.kind, t.positions.length, 4));
   }
   const countsBytes = counts.reduce((sum, c, s) => sum + (c > 0 ? arenaBytes(4 * alphabets[s]!) : 0), 0);
   const need =
