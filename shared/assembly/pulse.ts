@@ -129,6 +129,30 @@ function decodeBucketed(s: usize, r: usize): i64 {
   return <i64>load<i32>(bucketBase + (<usize>b << 2)) + <i64>peekBits(<usize>load<u32>(r, 0), bitPos, e);
 }
 
+/** Bare symbols (u16), no raw bits: the scaled deltas, whose raw bits apply reads against the base. */
+export function decodeSymbols(s: usize, n: u32, out: usize): i32 {
+  let x = load<u32>(s, 0);
+  let pos = <usize>load<u32>(s, 4);
+  const end = <usize>load<u32>(s, 8);
+  const sym = <usize>load<u32>(s, 12);
+  const step = <usize>load<u32>(s, 16);
+  const mask = load<u32>(s, 20);
+  const scaleBits = load<u32>(s, 24);
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = x & mask;
+    const st = load<u32>(step + (<usize>slot << 2));
+    x = (st >> 16) * (x >> scaleBits) + (st & 0xffff);
+    while (x < RANS_L) {
+      if (pos >= end) return E_RANS_TRUNCATED;
+      x = (x << 8) | <u32>load<u8>(pos++);
+    }
+    store<u16>(out + (<usize>i << 1), load<u16>(sym + (<usize>slot << 1)));
+  }
+  store<u32>(s, x, 0);
+  store<u32>(s, <u32>pos, 4);
+  return 0;
+}
+
 /** Positions coded as runs: per run, (unchanged before it, length − 1). Runs are rare, so this one keeps its state in memory. */
 export function decodeRuns(s: usize, r: usize, n: u32, elements: u32, out: usize): i32 {
   let next: i64 = 0;
@@ -406,12 +430,29 @@ export function ransEncode(syms: usize, count: u32, freq: usize, cum: usize, alp
 /**
  * Compares a[0..n) with b[0..n) (`width` 2 or 4 bytes per value), 32 bytes
  * at a time with SIMD, and appends each changed index + `first` to
- * positions. Unless `positionsOnly`, also the change's sign flip (u8) and
- * magnitude delta (u32), and the sums diff.ts's kind choice needs, in `sums`:
- * u64 Σ class bits · u32 class histogram [33] · u32 head histogram. Returns
- * the number of changes. The same sums as diff.ts record().
+ * positions. Unless `positionsOnly`, also the change's sign flip (u8),
+ * magnitude delta (u32) and old biased exponent (u8), and the sums diff.ts's
+ * kind choice needs, in `sums`: u64 Σ class bits · u32 class histogram [33] ·
+ * u32 head histogram [2^(1 + exponent bits)] · u32 scaled-class histogram
+ * [33 + 2^exponent bits]. Returns the number of changes. The same sums as
+ * diff.ts record().
  */
-export function scan(a: usize, b: usize, n: u32, width: u32, mantissaBits: u32, first: u32, positionsOnly: bool, positions: usize, flips: usize, mags: usize, sums: usize): u32 {
+export function scan(
+  a: usize,
+  b: usize,
+  n: u32,
+  width: u32,
+  mantissaBits: u32,
+  first: u32,
+  positionsOnly: bool,
+  positions: usize,
+  flips: usize,
+  mags: usize,
+  exps: usize,
+  sums: usize,
+): u32 {
+  const exponentBits = width * 8 - 1 - mantissaBits;
+  const scaledHist = sums + 8 + 33 * 4 + (<usize>4 << (1 + exponentBits));
   const bytes = <usize>n * width;
   let count: u32 = 0;
   let at: usize = 0;
@@ -429,14 +470,14 @@ export function scan(a: usize, b: usize, n: u32, width: u32, mantissaBits: u32, 
       const v = width == 2 ? <u32>load<u16>(b + at) : load<u32>(b + at);
       if (o == v) continue;
       store<u32>(positions + (<usize>count << 2), first + <u32>(at / width));
-      if (!positionsOnly) record(o, v, width, mantissaBits, count, flips, mags, sums);
+      if (!positionsOnly) record(o, v, width, mantissaBits, count, flips, mags, exps, sums, scaledHist);
       count++;
     }
   }
   return count;
 }
 
-@inline function record(o: u32, v: u32, width: u32, mantissaBits: u32, c: u32, flips: usize, mags: usize, sums: usize): void {
+@inline function record(o: u32, v: u32, width: u32, mantissaBits: u32, c: u32, flips: usize, mags: usize, exps: usize, sums: usize, scaledHist: usize): void {
   const signShift = width * 8 - 1;
   const magMask: u32 = (<u32>1 << signShift) - 1;
   const half: u32 = <u32>1 << (signShift - 1);
@@ -452,4 +493,8 @@ export function scan(a: usize, b: usize, n: u32, width: u32, mantissaBits: u32, 
   store<u64>(sums, load<u64>(sums) + k);
   const hh = sums + 8 + 33 * 4 + (<usize>(v >> mantissaBits) << 2);
   store<u32>(hh, load<u32>(hh) + 1);
+  const e = (o & magMask) >> mantissaBits;
+  store<u8>(exps + <usize>c, <u8>e);
+  const sh = scaledHist + (<usize>(k + e) << 2);
+  store<u32>(sh, load<u32>(sh) + 1);
 }

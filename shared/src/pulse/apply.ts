@@ -6,6 +6,7 @@
 import { hashModel, hashToHex, hashesEqual } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
+import { applyScaled } from './scaled';
 import { type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
@@ -51,6 +52,10 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch): Tensor {
   if (t.kind === 'raw') {
     const bits = t.bits;
     for (let i = 0; i < positions.length; i++) data[positions[i]!] = bits[i]!;
+    return { ...header, data };
+  }
+  if (t.kind === 'scaled') {
+    applyScaled(t.name, t.dtype, data, positions, t.symbols, t.low);
     return { ...header, data };
   }
   if (data instanceof Uint16Array) applyUlp16(data, positions, t.signFlips, t.magnitudeDeltas);

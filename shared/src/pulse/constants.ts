@@ -9,8 +9,13 @@ export const MAGIC = [0x50, 0x55, 0x4c, 0x53] as const; // "PULS"
 /**
  * Container format version. Bump on any change of the byte layout or of the coder's models.
  * 1: adaptive binary range coder. 2: static-table rANS streams (fast; see rans.ts).
+ * 3: version 2 plus the `scaled` tensor kind (ulp deltas coded relative to the
+ * old value's exponent). The encoder writes 3 only for a patch that holds a
+ * scaled tensor, so peers that read version 2 still read every other patch.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+/** The oldest container version decode() still reads. */
+export const MIN_FORMAT_VERSION = 2;
 
 /** Content hashes are xxh3-128: measured ~3.8 GB/s (hash-wasm) vs ~0.75 GB/s for WebCrypto SHA-256. */
 export const HASH_BYTES = 16;

@@ -1,24 +1,27 @@
 /**
- * The PULSE container (format version 2), all integers LEB128 unless noted:
+ * The PULSE container (format version 3; 2 is the same without the scaled kind), all integers LEB128 unless noted:
  *
  *   "PULS" · version u8 · flags u8 (bit 0: has base) · reserved u8 = 0
  *   [base hash 16 B] · result hash 16 B · tensor count
  *   per tensor: shared prefix with the previous name · suffix length · UTF-8 suffix · dtype u8 · rank u8 · dims ·
- *               kind u8 (0 full, 1 ulp, 2 raw; | 0x80: run-coded positions) · [changes, sparse kinds only]
+ *               kind u8 (0 full, 1 ulp, 2 raw, 3 scaled; | 0x80: run-coded positions) · [changes, sparse kinds only]
  *   body: rANS tables and streams, raw-bit stream (exactly to the end; layout in payload.ts)
  *
  * decode() checks every size against DecodeLimits while reading the header,
  * before allocating anything for the body.
  */
 
-import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_ELEMENT, type DecodeLimits } from './constants';
+import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MIN_FORMAT_VERSION, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_ELEMENT, type DecodeLimits } from './constants';
 import { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
 import { decodePayload, encodePayload, runsIfValid, type TensorLayout } from './payload';
+import { checkScaledSymbols } from './scaled';
 import { DTYPES, dtypeFromCode, elementCount, type Patch, type TensorPatch } from './types';
 
-const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2 };
-const KINDS: readonly TensorPatch['kind'][] = ['full', 'ulp', 'raw'];
+const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2, scaled: 3 };
+const KINDS: readonly TensorPatch['kind'][] = ['full', 'ulp', 'raw', 'scaled'];
+/** The first container version that has each kind. */
+const KIND_SINCE: Record<TensorPatch['kind'], number> = { full: 2, ulp: 2, raw: 2, scaled: 3 };
 const FLAG_HAS_BASE = 1;
 /** High bit of a sparse tensor's kind byte: its positions are run-coded (payload.ts, usesRuns). */
 const KIND_FLAG_RUNS = 0x80;
@@ -29,7 +32,8 @@ export function encode(patch: Patch): Uint8Array {
   const runs = validatePatch(patch);
   const w = new ByteWriter();
   for (const b of MAGIC) w.u8(b);
-  w.u8(FORMAT_VERSION);
+  // The oldest version that holds every kind used, so older readers take all they can.
+  w.u8(patch.tensors.reduce((v, t) => Math.max(v, KIND_SINCE[t.kind]), MIN_FORMAT_VERSION));
   w.u8(patch.baseHash ? FLAG_HAS_BASE : 0);
   w.u8(0);
   if (patch.baseHash) w.raw(patch.baseHash);
@@ -61,19 +65,19 @@ export function decode(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS)
   const r = new ByteReader(bytes);
   for (const b of MAGIC) if (r.u8() !== b) throw new CorruptPatchError('not a PULSE container');
   const version = r.u8();
-  if (version !== FORMAT_VERSION) throw new UnsupportedVersionError(version);
+  if (version < MIN_FORMAT_VERSION || version > FORMAT_VERSION) throw new UnsupportedVersionError(version);
   const flags = r.u8();
   if ((flags & ~FLAG_HAS_BASE) !== 0 || r.u8() !== 0) throw new CorruptPatchError('unknown flags');
   const baseHash = flags & FLAG_HAS_BASE ? r.take(HASH_BYTES).slice() : null;
   const resultHash = r.take(HASH_BYTES).slice();
   const count = r.varint();
   if (count > limits.maxTensors) throw new LimitExceededError('tensors', count, limits.maxTensors);
-  const layouts = readLayouts(r, count, limits);
+  const layouts = readLayouts(r, count, limits, version);
   checkBodyCanHold(layouts, r.remaining);
   return { baseHash, resultHash, tensors: decodePayload(layouts, r, bytes) };
 }
 
-function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): TensorLayout[] {
+function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version: number): TensorLayout[] {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const names = new Set<string>();
   const layouts: TensorLayout[] = [];
@@ -113,7 +117,7 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits): Tensor
     const kindByte = r.u8();
     const kind = KINDS[kindByte & ~KIND_FLAG_RUNS];
     const runs = (kindByte & KIND_FLAG_RUNS) !== 0;
-    if (kind === undefined || (runs && kind === 'full')) throw new CorruptPatchError(`tensor ${name}: unknown kind`);
+    if (kind === undefined || (runs && kind === 'full') || KIND_SINCE[kind] > version) throw new CorruptPatchError(`tensor ${name}: unknown kind`);
     let changes = 0;
     if (kind !== 'full') {
       changes = r.varint();
@@ -158,12 +162,13 @@ function validatePatch(patch: Patch): boolean[] {
       continue;
     }
     const n = t.positions.length;
-    const ok = t.kind === 'raw' ? t.bits.length === n : t.signFlips.length === n && t.magnitudeDeltas.length === n;
+    const ok = t.kind === 'raw' ? t.bits.length === n : t.kind === 'scaled' ? t.symbols.length === n && t.low instanceof Uint8Array : t.signFlips.length === n && t.magnitudeDeltas.length === n;
     if (!ok) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
     if (t.kind === 'raw') {
       const bad = badRawChange(t.bits, DTYPES[t.dtype].width);
       if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);
     }
+    if (t.kind === 'scaled') checkScaledSymbols(t.name, t.dtype, t.symbols);
     const runCount = runsIfValid(t.positions, elements);
     if (runCount < 0) throw new InvalidModelError(`tensor ${t.name}: positions must increase within the tensor`);
     runs.push(runCount * 2 < n);

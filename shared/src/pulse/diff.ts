@@ -8,6 +8,7 @@
 import { hashModel } from './hash';
 import { Arena, arenaBytes } from './kernels';
 import { validateModel } from './model';
+import { scaledFromUlp } from './scaled';
 import { DTYPES, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 /** Returns the flat indices where the bit patterns of `a` and `b` differ, ascending. */
@@ -87,24 +88,49 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
   const n = positions.length;
   const signFlips = new Uint8Array(n);
   const magnitudeDeltas = new Uint32Array(n);
+  const oldExponents = new Uint8Array(n);
   const classHist = new Uint32Array(33);
   const headHist = new Uint32Array(1 << (1 + exponentBits));
+  const scaledHist = new Uint32Array(33 + (1 << exponentBits));
   const mantissaBits = width - 1 - exponentBits;
+  const columns = { signFlips, magnitudeDeltas, oldExponents, classHist, headHist, scaledHist };
   const classBits =
     width === 16
-      ? ulpPass(oldT.data, newT.data, positions, signFlips, magnitudeDeltas, classHist, headHist, 15, 0x7fff, 0x4000, mantissaBits)
-      : ulpPass(oldT.data, newT.data, positions, signFlips, magnitudeDeltas, classHist, headHist, 31, 0x7fffffff, 0x40000000, mantissaBits);
-  return pickKind(newT, { positions, signFlips, magnitudeDeltas, classHist, headHist, classBits });
+      ? ulpPass(oldT.data, newT.data, positions, columns, 15, 0x7fff, 0x4000, mantissaBits)
+      : ulpPass(oldT.data, newT.data, positions, columns, 31, 0x7fffffff, 0x40000000, mantissaBits);
+  return pickKind(newT, { positions, ...columns, classBits });
 }
 
-/** What one pass over the changes gathers: the ulp arrays and the histograms of both size estimates. */
+/**
+ * What one pass over the changes gathers: the ulp arrays, each old value's
+ * biased exponent, and the histograms of the three size estimates: classes
+ * (bits below a delta's leading one) for ulp, class + old exponent for
+ * scaled, sign and exponent of the new value for raw.
+ */
 interface Changes {
   readonly positions: Uint32Array;
   readonly signFlips: Uint8Array;
   readonly magnitudeDeltas: Uint32Array;
+  readonly oldExponents: Uint8Array;
   readonly classHist: Uint32Array;
   readonly headHist: Uint32Array;
+  readonly scaledHist: Uint32Array;
   readonly classBits: number;
+}
+
+/**
+ * A scaled tensor pays for a table over a larger alphabet; it is picked only
+ * when its estimate saves more than this many bits over ulp deltas, so tiny
+ * tensors and close calls keep the format-2 kinds.
+ */
+const SCALED_MIN_SAVING_BITS = 256;
+let scaledMarginBits = SCALED_MIN_SAVING_BITS;
+
+/** Tests: the saving scaled must show (−Infinity: scaled wherever raw does not win, so small fixtures reach it). Returns the previous margin. */
+export function setScaledMarginForTests(bits: number): number {
+  const previous = scaledMarginBits;
+  scaledMarginBits = bits;
+  return previous;
 }
 
 function pickKind(newT: Tensor, c: Changes): TensorPatch {
@@ -115,14 +141,18 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
   const n = positions.length;
   let flipCount = 0;
   for (let i = 0; i < n; i++) flipCount += signFlips[i]!;
-  const ulpEstimate = entropyBits(c.classHist, n) + c.classBits + entropyBits([flipCount, n - flipCount], n);
+  const flipBits = entropyBits([flipCount, n - flipCount], n);
+  const ulpEstimate = entropyBits(c.classHist, n) + c.classBits + flipBits;
+  const scaledEstimate = entropyBits(c.scaledHist, n) + c.classBits + flipBits + scaledMarginBits;
+  const best = Math.min(ulpEstimate, scaledEstimate);
   // The raw estimate is at least its mantissa bits; only a close call pays for the head histogram's entropy.
-  if (n * mantissaBits < ulpEstimate && entropyBits(c.headHist, n) + n * mantissaBits < ulpEstimate) {
+  if (n * mantissaBits < best && entropyBits(c.headHist, n) + n * mantissaBits < best) {
     const b = newT.data;
     const bits = new Uint32Array(n);
     for (let i = 0; i < n; i++) bits[i] = b[positions[i]!]!;
     return { ...header, kind: 'raw', positions, bits };
   }
+  if (scaledEstimate < ulpEstimate) return { ...header, kind: 'scaled', positions, ...scaledFromUlp(newT.dtype, signFlips, magnitudeDeltas, c.oldExponents) };
   return { ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas };
 }
 
@@ -154,11 +184,19 @@ function scanWithKernels(a: TensorData, b: TensorData, exponentBits: number | nu
   const n = a.length;
   const width = a.BYTES_PER_ELEMENT;
   const chunk = Math.min(n, SCAN_CHUNK);
-  const sumsBytes = 8 + 4 * (33 + (exponentBits === null ? 0 : 1 << (1 + exponentBits)));
-  const arena = Arena.for(2 * arenaBytes(chunk * width) + 2 * arenaBytes(4 * chunk) + arenaBytes(chunk) + arenaBytes(sumsBytes));
+  const sumsBytes = 8 + 4 * (33 + (exponentBits === null ? 0 : (1 << (1 + exponentBits)) + 33 + (1 << exponentBits)));
+  const arena = Arena.for(2 * arenaBytes(chunk * width) + 2 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes));
   if (arena === null) return false;
   const { k } = arena;
-  const at = { a: arena.alloc(chunk * width), b: arena.alloc(chunk * width), positions: arena.alloc(4 * chunk), flips: arena.alloc(chunk), mags: arena.alloc(4 * chunk), sums: arena.alloc(sumsBytes) };
+  const at = {
+    a: arena.alloc(chunk * width),
+    b: arena.alloc(chunk * width),
+    positions: arena.alloc(4 * chunk),
+    flips: arena.alloc(chunk),
+    mags: arena.alloc(4 * chunk),
+    exps: arena.alloc(chunk),
+    sums: arena.alloc(sumsBytes),
+  };
   const u8 = arena.u8;
   u8.fill(0, at.sums, at.sums + sumsBytes);
   const mantissaBits = width * 8 - 1 - (exponentBits ?? 0);
@@ -167,7 +205,7 @@ function scanWithKernels(a: TensorData, b: TensorData, exponentBits: number | nu
     const last = Math.min(n, first + chunk);
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
-    take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.sums), k.memory.buffer, at);
+    take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.sums), k.memory.buffer, at);
   }
   return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
 }
@@ -176,6 +214,7 @@ interface ScanBuffers {
   readonly positions: number;
   readonly flips: number;
   readonly mags: number;
+  readonly exps: number;
 }
 
 /** scan16/scan32 with the kernel; null without WebAssembly. */
@@ -186,12 +225,14 @@ function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: numb
     st.positions.set(new Uint32Array(memory, at.positions, count), st.count);
     st.flips.set(new Uint8Array(memory, at.flips, count), st.count);
     st.mags.set(new Uint32Array(memory, at.mags, count), st.count);
+    st.exps.set(new Uint8Array(memory, at.exps, count), st.count);
     st.count += count;
   });
   if (sums === false) return null;
   st.classBits = sums[0]! + sums[1]! * 2 ** 32;
   st.classHist.set(sums.subarray(2, 35));
-  st.headHist.set(sums.subarray(35));
+  st.headHist.set(sums.subarray(35, 35 + st.headHist.length));
+  st.scaledHist.set(sums.subarray(35 + st.headHist.length));
   return st.result();
 }
 
@@ -200,10 +241,13 @@ class ScanState {
   positions: Uint32Array;
   flips: Uint8Array;
   mags: Uint32Array;
+  exps: Uint8Array;
   count = 0;
   classBits = 0;
   readonly classHist = new Uint32Array(33);
   readonly headHist: Uint32Array;
+  readonly scaledHist: Uint32Array;
+  readonly expMask: number;
   readonly signShift: number;
   readonly magMask: number;
   readonly half: number;
@@ -218,7 +262,10 @@ class ScanState {
     this.positions = new Uint32Array(capacity);
     this.flips = new Uint8Array(capacity);
     this.mags = new Uint32Array(capacity);
+    this.exps = new Uint8Array(capacity);
     this.headHist = new Uint32Array(1 << (1 + exponentBits));
+    this.scaledHist = new Uint32Array(33 + (1 << exponentBits));
+    this.expMask = (1 << exponentBits) - 1;
     this.signShift = width - 1;
     this.magMask = width === 16 ? 0x7fff : 0x7fffffff;
     this.half = width === 16 ? 0x4000 : 0x40000000;
@@ -230,20 +277,23 @@ class ScanState {
     const p = new Uint32Array(capacity);
     const f = new Uint8Array(capacity);
     const m = new Uint32Array(capacity);
+    const e = new Uint8Array(capacity);
     p.set(this.positions);
     f.set(this.flips);
     m.set(this.mags);
+    e.set(this.exps);
     this.positions = p;
     this.flips = f;
     this.mags = m;
+    this.exps = e;
   }
 
   result(): Changes {
     const n = this.count;
-    const { classHist, headHist, classBits } = this;
+    const { classHist, headHist, scaledHist, classBits } = this;
     // Views when the columns are mostly full (dense changes: saves copying megabytes), copies otherwise.
     const fit = <T extends Uint8Array | Uint32Array>(x: T): T => (4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T));
-    return { positions: fit(this.positions), signFlips: fit(this.flips), magnitudeDeltas: fit(this.mags), classHist, headHist, classBits };
+    return { positions: fit(this.positions), signFlips: fit(this.flips), magnitudeDeltas: fit(this.mags), oldExponents: fit(this.exps), classHist, headHist, scaledHist, classBits };
   }
 }
 
@@ -264,6 +314,9 @@ function record(st: ScanState, i: number, o: number, v: number): void {
   st.classHist[k]!++;
   st.classBits += k;
   st.headHist[v >>> st.mantissaBits]!++;
+  const e = (o >>> st.mantissaBits) & st.expMask;
+  st.exps[c] = e;
+  st.scaledHist[k + e]!++;
 }
 
 /** Compares 32-bit words (two values at a time) where both arrays are 4-byte aligned, like findChangesCpu. */
@@ -310,10 +363,7 @@ function ulpPass(
   a: TensorData,
   b: TensorData,
   positions: Uint32Array,
-  signFlips: Uint8Array,
-  magnitudeDeltas: Uint32Array,
-  classHist: Uint32Array,
-  headHist: Uint32Array,
+  { signFlips, magnitudeDeltas, oldExponents, classHist, headHist, scaledHist }: Omit<Changes, 'positions' | 'classBits'>,
   signShift: number,
   magMask: number,
   half: number,
@@ -334,6 +384,9 @@ function ulpPass(
     classHist[k]!++;
     classBits += k;
     headHist[v >>> mantissaBits]!++;
+    const e = (o & magMask) >>> mantissaBits;
+    oldExponents[i] = e;
+    scaledHist[k + e]!++;
   }
   return classBits;
 }

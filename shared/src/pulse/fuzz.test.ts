@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apply, decode, diff, encode, PulseError, snapshot, type DecodeLimits, type Model, type Patch } from './index';
+import { setScaledMarginForTests } from './diff';
 import { setArenaLimitsForTests } from './kernels';
 import { cloneModel, modelsBitEqual, perturb, randomModel, seededRandom } from './testing';
 
@@ -39,6 +40,14 @@ describe.each([
         seeds.push({ base, next, bytes: encode(await diff(base, next)) });
       }
       seeds.push({ base, next: base, bytes: encode(await snapshot(base)) });
+      // The same change coded scaled (its size margin keeps these small tensors off scaled otherwise).
+      const next = perturb(base, 10 * i + 5, 0.1);
+      const margin = setScaledMarginForTests(-Infinity);
+      try {
+        seeds.push({ base, next, bytes: encode(await diff(base, next)) });
+      } finally {
+        setScaledMarginForTests(margin);
+      }
     }
     const pristine = bases.map(cloneModel);
     const outcomes = { typedError: 0, applied: 0 };

@@ -2,7 +2,7 @@
  * Format stability: patches written by earlier builds (kept in IndexedDB
  * caches and forwarded between providers) must decode to the same model, and
  * the same patch must encode to the same bytes. The fixtures in golden/ were
- * written by the format-2 encoder; `PULSE_WRITE_GOLDEN=1 npx vitest run
+ * written by the format-2 encoder (f32-scaled, by format 3); `PULSE_WRITE_GOLDEN=1 npx vitest run
  * shared/src/pulse/golden.test.ts` rewrites them, which only a deliberate
  * format change (a new FORMAT_VERSION) should ever need.
  */
@@ -10,11 +10,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { apply, decode, diff, encode, snapshot, type Model } from './index';
-import { encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
+import { adamStepF32, encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
 
 const dir = new URL('./golden/', import.meta.url);
 
-/** A base and a next that exercise every coded path: ulp deltas of each dtype, huge f32 deltas, raw values, runs, full tensors. */
+/** A base and a next that exercise every coded path: ulp deltas of each dtype, huge f32 deltas, raw values, runs, scaled deltas, full tensors. */
 function goldenCase(name: string): { base: Model | null; next: Model } {
   switch (name) {
     case 'bf16-ulp': {
@@ -46,6 +46,11 @@ function goldenCase(name: string): { base: Model | null; next: Model } {
       };
       return { base, next };
     }
+    case 'f32-scaled': {
+      // Format 3: Adam-like f32 steps, coded relative to the old exponent.
+      const base = randomModel(21, 'f32', 64, 64);
+      return { base, next: adamStepF32(base, 22, 0.05) };
+    }
     case 'snapshot':
       return { base: null, next: randomModel(19, 'bf16', 24, 24) };
     default:
@@ -53,7 +58,7 @@ function goldenCase(name: string): { base: Model | null; next: Model } {
   }
 }
 
-const CASES = ['bf16-ulp', 'f16-ulp', 'f32-wide', 'bf16-raw-runs', 'snapshot'];
+const CASES = ['bf16-ulp', 'f16-ulp', 'f32-wide', 'bf16-raw-runs', 'f32-scaled', 'snapshot'];
 
 describe('PULSE format stability', () => {
   it.each(CASES)('PULSE12: %s fixture decodes to its model and re-encodes to the same bytes', async (name) => {

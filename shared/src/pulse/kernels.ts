@@ -29,6 +29,7 @@ export interface KernelExports {
   decodeRuns(s: number, r: number, n: number, elements: number, out: number): number;
   decodeDeltas(s: number, r: number, n: number, half: number, magMask: number, outFlips: number, outMags: number): number;
   decodeHeads(s: number, r: number, n: number, mantissaBits: number, out: number, width: number): number;
+  decodeSymbols(s: number, n: number, out: number): number;
   encodeGaps(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
   encodeRuns(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
   encodeDeltas(flips: number, mags: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;
@@ -45,6 +46,7 @@ export interface KernelExports {
     positions: number,
     flips: number,
     mags: number,
+    exps: number,
     sums: number,
   ): number;
   ransEncode(syms: number, count: number, freq: number, cum: number, alphabet: number, scaleBits: number, enc: number, outEnd: number): number;

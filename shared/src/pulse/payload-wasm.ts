@@ -10,9 +10,10 @@ import { CorruptPatchError, InvalidModelError } from './errors';
 import { Arena, arenaBytes, KERNEL_ERRORS } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
-import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM } from './streams';
+import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream } from './streams';
 import { DTYPES, allocData, type TensorPatch } from './types';
 import type { TensorLayout } from './payload';
+import { writeScaledLow } from './scaled';
 
 /** rANS decoder struct (7 u32) and raw reader struct (u32 bytes, pad, u64 endBits, u64 bitPos): see pulse.ts. */
 const DECODER_BYTES = 32;
@@ -41,7 +42,13 @@ function columnBytes(kind: TensorPatch['kind'], count: number, width: number): n
  * them. `streams` were read and validated by the caller; the raw-bit stream
  * is bytes[rawStart, bytes.length).
  */
-export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8Array, streams: readonly (StreamSpan | null)[], rawStart: number): TensorPatch[] | null {
+export function decodeWithKernels(
+  layouts: readonly TensorLayout[],
+  bytes: Uint8Array,
+  streams: readonly (StreamSpan | null)[],
+  rawStart: number,
+  lows: readonly Uint8Array[],
+): TensorPatch[] | null {
   const bodyStart = Math.min(rawStart, ...streams.map((s) => s?.start ?? rawStart));
   let need = arenaBytes(bytes.length - bodyStart + 8) + arenaBytes(READER_BYTES);
   for (const s of streams) {
@@ -81,7 +88,7 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
   };
   const memory = k.memory.buffer;
   const result: TensorPatch[] = [];
-  for (const l of layouts) {
+  for (const [li, l] of layouts.entries()) {
     const info = DTYPES[l.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
     const heads = decoders[headStream(l.dtype)]!;
@@ -109,6 +116,15 @@ export function decodeWithKernels(layouts: readonly TensorLayout[], bytes: Uint8
         bits.set(new Uint32Array(memory, values, n));
       }
       result.push({ ...header, kind: 'raw', positions, bits });
+      continue;
+    }
+    if (l.kind === 'scaled') {
+      const symbols = new Uint16Array(n);
+      if (n > 0) {
+        check(k.decodeSymbols(decoders[scaledStream(l.dtype)]!, n, values), l);
+        symbols.set(new Uint16Array(memory, values, n));
+      }
+      result.push({ ...header, kind: 'scaled', positions, symbols, low: lows[li]! });
       continue;
     }
     const signFlips = new Uint8Array(n);
@@ -201,6 +217,16 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
       length[s] = k.encodeHeads(values, n, 4, mantissaBits, symsAt[s]!, length[s]!, countsAt[s]!, writer);
       return;
     }
+    if (t.kind === 'scaled') {
+      // Symbols were made by diff (scaled.ts); only their histogram is left to count.
+      const s = scaledStream(t.dtype);
+      new Uint16Array(k.memory.buffer, symsAt[s]! + 2 * length[s]!, n).set(t.symbols);
+      const words = arena.u32;
+      const at = countsAt[s]! / 4;
+      for (let i = 0; i < n; i++) words[at + t.symbols[i]!]!++;
+      length[s]! += n;
+      return;
+    }
     const s = deltaStream(t.dtype);
     const mags = values + arenaBytes(n);
     copyIn(t.signFlips, values);
@@ -222,6 +248,7 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
     w.varint(streamOut + maxStream - start);
     w.raw(u8.subarray(start, streamOut + maxStream));
   }
+  writeScaledLow(w, tensors);
   const rawLength = k.finishBits(writer);
   w.varint(rawLength);
   w.raw(u8.subarray(raw, raw + rawLength));

@@ -7,6 +7,7 @@
  *                   per run of changed positions, bucket(unchanged before it), bucket(length − 1)
  *   delta stream    per change in an ulp tensor: 2 · bucket(zig-zagged magnitude delta) + sign flip
  *   head stream     per raw change or full value: sign and exponent bits
+ *   scaled stream   per change in a scaled tensor: its symbol (scaled.ts); its raw bits are its own byte string
  *
  * Gaps share one table across the container; deltas and heads have one per
  * dtype (their statistics differ). Tables are counted over the whole
@@ -16,7 +17,8 @@
  * raw bits follow the same order).
  *
  * Body layout (stream numbers in streams.ts): for each non-empty stream in the order gaps, then per dtype
- * code 1..3 (delta, head), then runs: table · byte length · stream; then
+ * code 1..3 (delta, head), then runs, then per dtype code the scaled deltas: table · byte length · stream;
+ * then per scaled tensor with changes: byte length · its raw bits; then
  * raw-bit length · raw bits, exactly to the end. Whether a stream is empty
  * follows from the header, so it costs nothing.
  */
@@ -29,7 +31,8 @@ import { CorruptPatchError, InvalidModelError } from './errors';
 import { decodeTable, normalize, RANS_L, ransEncode, RansDecoder, readTable, writeTable, type DecodeTable } from './rans';
 import { allocData, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
 import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
-import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, streamCounts, type CodedLayout } from './streams';
+import { writeScaledLow } from './scaled';
+import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, streamCounts, type CodedLayout } from './streams';
 
 /**
  * Positions are run-coded when there are fewer than half as many runs of
@@ -127,6 +130,7 @@ export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], ru
     if (runs[ti]) encodeRuns(sinks[RUN_STREAM]!, raw, t.positions);
     else encodeGaps(sinks[GAP_STREAM]!, raw, t.positions);
     if (t.kind === 'raw') encodeHeads(sinks[headStream(t.dtype)]!, raw, t.bits, mantissaBits);
+    else if (t.kind === 'scaled') takeSymbols(sinks[scaledStream(t.dtype)]!, t.symbols);
     else encodeDeltas(sinks[deltaStream(t.dtype)]!, raw, t, info.width === 16 ? 0x4000 : 0x40000000);
   });
 
@@ -138,9 +142,17 @@ export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], ru
     w.varint(stream.length);
     w.raw(stream);
   }
+  writeScaledLow(w, tensors);
   const rawBytes = raw.finish();
   w.varint(rawBytes.length);
   w.raw(rawBytes);
+}
+
+function takeSymbols(sink: SymbolSink, symbols: Uint16Array): void {
+  sink.symbols.set(symbols, sink.length);
+  sink.length += symbols.length;
+  const counts = sink.counts;
+  for (let i = 0; i < symbols.length; i++) counts[symbols[i]!]!++;
 }
 
 /*
@@ -347,15 +359,16 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
     r.take(length);
     return { table, start, end: start + length };
   });
+  const lows = layouts.map((l) => (l.kind === 'scaled' && l.changes > 0 ? r.take(r.varint()).slice() : new Uint8Array(0)));
   const rawLength = r.varint();
   if (rawLength !== r.remaining) throw new CorruptPatchError('body length does not match the container');
-  const decoded = decodeWithKernels(layouts, bytes, spans, r.pos);
+  const decoded = decodeWithKernels(layouts, bytes, spans, r.pos, lows);
   if (decoded !== null) return decoded;
   const streams = spans.map((s): StreamReader | null => s && { table: decodeTable(s.table), dec: new RansDecoder(bytes, s.start, s.end) });
   const raw = new BitReader(r.take(rawLength));
 
   const out: TensorPatch[] = [];
-  for (const l of layouts) {
+  for (const [li, l] of layouts.entries()) {
     const info = DTYPES[l.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
     const header = { name: l.name, dtype: l.dtype, shape: l.shape };
@@ -375,6 +388,15 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
       const bits = new Uint32Array(n);
       if (n > 0) decodeHeads(streams[headStream(l.dtype)]!, raw, bits, mantissaBits);
       out.push({ ...header, kind: 'raw', positions, bits });
+      continue;
+    }
+    if (l.kind === 'scaled') {
+      const symbols = new Uint16Array(n);
+      if (n > 0) {
+        const { table, dec } = streams[scaledStream(l.dtype)]!;
+        for (let i = 0; i < n; i++) symbols[i] = dec.decode(table);
+      }
+      out.push({ ...header, kind: 'scaled', positions, symbols, low: lows[li]! });
       continue;
     }
     const signFlips = new Uint8Array(n);

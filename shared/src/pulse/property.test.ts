@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setScaledMarginForTests } from './diff';
 import { apply, decode, diff, encode, findChangesCpu, snapshot, type DType, type Model, type Tensor } from './index';
 import { setArenaLimitsForTests } from './kernels';
 import { modelsBitEqual } from './testing';
@@ -55,7 +56,16 @@ function nextArb(base: Model): fc.Arbitrary<Model> {
     });
 }
 
-describe('PULSE properties', () => {
+// Twice: with the encoder's own kind choice, and with every sparse tensor that raw does not win coded scaled
+// (its size margin keeps these small tensors off scaled otherwise).
+describe.each([
+  ['kinds as chosen', null],
+  ['scaled forced', -Infinity],
+])('PULSE properties (%s)', (_, margin) => {
+  let previous: number | null = null;
+  beforeAll(() => void (previous = margin === null ? null : setScaledMarginForTests(margin)));
+  afterAll(() => void (previous !== null && setScaledMarginForTests(previous)));
+
   it('PULSE2 PULSE3: diff → encode → decode → apply reproduces next for any dtypes, shapes and bit patterns', async () => {
     await fc.assert(
       fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base))), async ([base, next]) => {

@@ -2,21 +2,25 @@
  * Which rANS stream of a body carries which symbols (layout in payload.ts),
  * shared by the JS coder and the WebAssembly one (payload-wasm.ts).
  *
- * Streams: 0 gaps; dtype code c has its delta stream at 2c − 1 and its head stream at 2c; 7 runs.
+ * Streams: 0 gaps; dtype code c has its delta stream at 2c − 1 and its head stream at 2c; 7 runs;
+ * 7 + c the scaled deltas of dtype c (format 3).
  */
 
 import { BUCKET_SYMBOLS } from './buckets';
+import { scaledAlphabet } from './scaled';
 import { DTYPES, type DType, type TensorPatch } from './types';
 
-export const STREAM_COUNT = 8;
+export const STREAM_COUNT = 11;
 export const GAP_STREAM = 0;
 export const RUN_STREAM = 7;
 export const deltaStream = (dtype: DType): number => 2 * DTYPES[dtype].code - 1;
 export const headStream = (dtype: DType): number => 2 * DTYPES[dtype].code;
+export const scaledStream = (dtype: DType): number => RUN_STREAM + DTYPES[dtype].code;
 const DTYPE_BY_CODE: readonly (DType | null)[] = [null, 'bf16', 'f16', 'f32'];
 
 export function alphabetOf(stream: number): number {
   if (stream === GAP_STREAM || stream === RUN_STREAM) return BUCKET_SYMBOLS;
+  if (stream > RUN_STREAM) return scaledAlphabet(DTYPE_BY_CODE[stream - RUN_STREAM]!);
   if (stream % 2 === 1) return 2 * BUCKET_SYMBOLS;
   const info = DTYPES[DTYPE_BY_CODE[stream / 2]!];
   return 1 << (1 + info.exponentBits);
@@ -34,7 +38,7 @@ export function streamCounts(items: readonly CodedLayout[]): number[] {
   const counts = new Array<number>(STREAM_COUNT).fill(0);
   for (const { dtype, kind, count, runs } of items) {
     if (kind !== 'full') counts[runs ? RUN_STREAM : GAP_STREAM]! += runs ? 2 * count : count;
-    counts[kind === 'ulp' ? deltaStream(dtype) : headStream(dtype)]! += count;
+    counts[kind === 'ulp' ? deltaStream(dtype) : kind === 'scaled' ? scaledStream(dtype) : headStream(dtype)]! += count;
   }
   return counts;
 }

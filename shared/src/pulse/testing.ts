@@ -112,3 +112,23 @@ export function modelsBitEqual(a: Model, b: Model): boolean {
 export function cloneModel(m: Model): Model {
   return { tensors: m.tensors.map((t) => ({ ...t, shape: [...t.shape], data: t.data.slice() })) };
 }
+
+/**
+ * An Adam-like step on f32 weights: `fraction` of the values move by about
+ * `lr` in value space (lr · tanh(2g), g Gaussian), so their ulp deltas grow
+ * as their exponents shrink — the case the scaled kind is for.
+ */
+export function adamStepF32(model: Model, seed: number, fraction: number, lr = 1e-4): Model {
+  const rand = seededRandom(seed);
+  return {
+    tensors: model.tensors.map((t) => {
+      if (t.dtype !== 'f32') return t;
+      const data = t.data.slice();
+      for (let i = 0; i < data.length; i++) {
+        if (rand() >= fraction) continue;
+        data[i] = f32Bits(bitsToF32(data[i]!) - lr * Math.tanh(2 * gaussian(rand)));
+      }
+      return { ...t, data };
+    }),
+  };
+}

@@ -55,7 +55,27 @@ export interface RawTensorPatch extends TensorPatchHeader {
   readonly bits: Uint32Array;
 }
 
-export type TensorPatch = FullTensorPatch | UlpTensorPatch | RawTensorPatch;
+/**
+ * Ulp deltas coded relative to the old value's binade: when updates move
+ * values by about the same amount in value space (Adam's steps on f32
+ * weights), the delta in ulps grows as the old value's exponent shrinks, so a
+ * symbol that adds the old exponent to the delta's bucket is concentrated
+ * where the plain bucket is spread over many octaves. How many raw bits each
+ * change has follows from the base, so they stay packed until apply.
+ */
+export interface ScaledTensorPatch extends TensorPatchHeader {
+  readonly kind: 'scaled';
+  readonly positions: Uint32Array;
+  /** Per change: 2 · (bucket of the zig-zagged delta + 2^BUCKET_MANTISSA_BITS · old biased exponent) + sign flip. */
+  readonly symbols: Uint16Array;
+  /** The buckets' raw low bits, MSB first, in change order, zero-padded to a byte. */
+  readonly low: Uint8Array;
+}
+
+export type TensorPatch = FullTensorPatch | UlpTensorPatch | RawTensorPatch | ScaledTensorPatch;
+
+/** Sparse kinds: a list of changed positions and one value per change. */
+export type SparseTensorPatch = UlpTensorPatch | RawTensorPatch | ScaledTensorPatch;
 
 /**
  * A patch turns the model hashing to `baseHash` into the model hashing to

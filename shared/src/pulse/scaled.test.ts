@@ -1,0 +1,113 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { setScaledMarginForTests } from './diff';
+import { apply, CorruptPatchError, decode, diff, encode, HashMismatchError, InvalidModelError, PulseError, type Model, type Patch, type TensorPatch } from './index';
+import { setArenaLimitsForTests } from './kernels';
+import { scaledAlphabet } from './scaled';
+import { adamStepF32, cloneModel, modelsBitEqual, perturb, randomModel } from './testing';
+
+/** Format byte of a container (after the 4-byte magic). */
+const versionOf = (bytes: Uint8Array): number => bytes[4]!;
+
+function scaledTensor(patch: Patch): Extract<TensorPatch, { kind: 'scaled' }> {
+  const t = patch.tensors.find((x) => x.kind === 'scaled');
+  if (t === undefined || t.kind !== 'scaled') throw new Error('fixture should have a scaled tensor');
+  return t;
+}
+
+describe('PULSE scaled deltas', () => {
+  let margin: number | null = null;
+  afterEach(() => {
+    if (margin !== null) setScaledMarginForTests(margin);
+    margin = null;
+  });
+
+  it('PULSE10: Adam-like f32 steps are coded relative to the old exponent, smaller than plain ulp deltas, and exact', async () => {
+    const base = randomModel(31, 'f32', 128, 128);
+    const next = adamStepF32(base, 32, 0.05);
+    const patch = await diff(base, next);
+    expect(patch.tensors[0]!.kind).toBe('scaled');
+    const bytes = encode(patch);
+    expect(modelsBitEqual(await apply(base, decode(bytes)), next)).toBe(true);
+
+    margin = setScaledMarginForTests(Infinity);
+    const plain = encode(await diff(base, next));
+    expect(decode(plain).tensors[0]!.kind).toBe('ulp');
+    // The old exponent predicts the delta's octave: ~2 bits of ~25 saved per change.
+    expect(bytes.length).toBeLessThan(plain.length * 0.95);
+  });
+
+  it('PULSE10: ±1-ulp nudges stay plain ulp deltas, where the old exponent tells nothing', async () => {
+    const base = randomModel(33, 'f32', 128, 128);
+    const patch = await diff(base, perturb(base, 34, 0.05));
+    expect(patch.tensors[0]!.kind).toBe('ulp');
+  });
+
+  it('PULSE12: a patch without scaled tensors is written as format 2, one with them as format 3; format 2 may not hold them', async () => {
+    const base = randomModel(35, 'f32', 128, 128);
+    const ulpOnly = encode(await diff(base, perturb(base, 36, 0.05)));
+    expect(versionOf(ulpOnly)).toBe(2);
+    const scaled = encode(await diff(base, adamStepF32(base, 37, 0.05)));
+    expect(versionOf(scaled)).toBe(3);
+    const downgraded = scaled.slice();
+    downgraded[4] = 2;
+    expect(() => decode(downgraded)).toThrow(CorruptPatchError);
+  });
+
+  it.each([
+    ['WebAssembly kernels', Infinity],
+    ['JS codec', 0],
+  ])('PULSE3: the %s write and read scaled tensors of every dtype, edge values included', async (_, maxArena) => {
+    const previous = setArenaLimitsForTests({ max: maxArena });
+    margin = setScaledMarginForTests(-Infinity);
+    try {
+      for (const dtype of ['bf16', 'f16', 'f32'] as const) {
+        const base = randomModel(38, dtype, 24, 24);
+        const data = base.tensors[0]!.data;
+        // Zeros, subnormals, infinities, NaN and the largest finite values as old values.
+        const edges = dtype === 'f32' ? [0, 1, 0x80000000, 0x7f800000, 0x7fc00001, 0x7f7fffff] : [0, 1, 0x8000, dtype === 'bf16' ? 0x7f80 : 0x7c00, 0x7fff, 0x7bff];
+        edges.forEach((v, i) => (data[i * 7] = v));
+        const next = perturb(base, 39, 0.3);
+        const patch = await diff(base, next);
+        expect(patch.tensors.some((t) => t.kind === 'scaled')).toBe(true);
+        const bytes = encode(patch);
+        expect(Buffer.from(encode(decode(bytes))).equals(Buffer.from(bytes))).toBe(true);
+        expect(modelsBitEqual(await apply(base, decode(bytes)), next)).toBe(true);
+      }
+    } finally {
+      setArenaLimitsForTests(previous);
+    }
+  });
+
+  it('PULSE15 PULSE7: scaled symbols that do not fit the base, or raw bits that do not end with the changes, are typed errors and leave the base untouched', async () => {
+    const base = randomModel(40, 'f32', 64, 64);
+    const next = adamStepF32(base, 41, 0.1);
+    const patch = await diff(base, next);
+    const t = scaledTensor(patch);
+    const before = cloneModel(base);
+    const withTensor = (x: TensorPatch): Patch => ({ ...patch, tensors: patch.tensors.map((y) => (y.name === x.name ? x : y)) });
+
+    // Symbols shifted by whole octaves of exponent name buckets outside [0, BUCKET_SYMBOLS) for some old values.
+    const shifted = withTensor({ ...t, symbols: t.symbols.map((s) => Math.min(scaledAlphabet('f32') - 1, s + 2 * 4 * 200)) });
+    await expect(apply(base, decode(encode(shifted)))).rejects.toBeInstanceOf(CorruptPatchError);
+    // Symbols one bucket off decode to other values: caught by the result hash.
+    const nudged = withTensor({ ...t, symbols: t.symbols.map((s) => s ^ 2) });
+    await expect(apply(base, decode(encode(nudged)))).rejects.toBeInstanceOf(PulseError);
+    const short = withTensor({ ...t, low: t.low.subarray(0, t.low.length - 2) });
+    await expect(apply(base, decode(encode(short)))).rejects.toBeInstanceOf(CorruptPatchError);
+    const long = withTensor({ ...t, low: new Uint8Array([...t.low, 0x80]) });
+    await expect(apply(base, decode(encode(long)))).rejects.toBeInstanceOf(CorruptPatchError);
+    const flippedLow = withTensor({ ...t, low: t.low.map((b, i) => (i === 0 ? b ^ 0x40 : b)) });
+    await expect(apply(base, decode(encode(flippedLow)))).rejects.toBeInstanceOf(HashMismatchError);
+    expect(modelsBitEqual(base, before)).toBe(true);
+  });
+
+  it('PULSE3: encode refuses scaled symbols outside the alphabet and ragged arrays', async () => {
+    const base: Model = randomModel(42, 'f32', 64, 64);
+    const patch = await diff(base, adamStepF32(base, 43, 0.1));
+    const t = scaledTensor(patch);
+    const bad = { ...t, symbols: t.symbols.map((s, i) => (i === 3 ? scaledAlphabet('f32') : s)) };
+    expect(() => encode({ ...patch, tensors: [bad] })).toThrow(InvalidModelError);
+    const ragged = { ...t, symbols: t.symbols.subarray(1) };
+    expect(() => encode({ ...patch, tensors: [ragged] })).toThrow(InvalidModelError);
+  });
+});

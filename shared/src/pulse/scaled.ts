@@ -1,0 +1,101 @@
+/**
+ * The `scaled` tensor kind (types.ts ScaledTensorPatch): ulp deltas whose
+ * bucket is shifted by the old value's biased exponent, one octave per
+ * exponent step, so that deltas of about the same size in value space share
+ * a symbol whatever the binade of the weight they moved.
+ *
+ * The symbol alone does not say how many raw bits follow (that needs the old
+ * exponent), so a scaled tensor's raw bits travel as their own byte string
+ * and are read at apply, against the base.
+ */
+
+import { BitReader, BitWriter } from './bits';
+import { BUCKET_SYMBOLS, BUCKETS, bucketOf } from './buckets';
+import { BUCKET_MANTISSA_BITS } from './constants';
+import { CorruptPatchError, InvalidModelError } from './errors';
+import type { ByteWriter } from './bytes';
+import { DTYPES, type DType, type TensorData, type TensorPatch } from './types';
+
+/** Symbols of a scaled stream: 2 · (bucket + 2^M · exponent) + flip, exponents 0 .. 2^exponentBits − 1. */
+export function scaledAlphabet(dtype: DType): number {
+  return 2 * (BUCKET_SYMBOLS + (((1 << DTYPES[dtype].exponentBits) - 1) << BUCKET_MANTISSA_BITS));
+}
+
+/** The old value's biased exponent: the context a scaled symbol is relative to. */
+export function exponentOf(bits: number, dtype: DType): number {
+  const { width, exponentBits } = DTYPES[dtype];
+  return (bits >>> (width - 1 - exponentBits)) & ((1 << exponentBits) - 1);
+}
+
+/**
+ * Scaled symbols and packed raw bits of ulp changes (flip, magnitude delta as
+ * in UlpTensorPatch) whose old values had biased exponents `exps`.
+ */
+export function scaledFromUlp(dtype: DType, flips: Uint8Array, mags: Uint32Array, exps: Uint8Array): { symbols: Uint16Array; low: Uint8Array } {
+  const { base, extra } = BUCKETS;
+  const half = DTYPES[dtype].width === 16 ? 0x4000 : 0x40000000;
+  const n = flips.length;
+  const symbols = new Uint16Array(n);
+  const raw = new BitWriter(4 * n + 16);
+  for (let i = 0; i < n; i++) {
+    const flip = flips[i]!;
+    const md = mags[i]!;
+    const signed = md >= half ? md - 2 * half : md;
+    // The zig-zag of encodeDeltas: without a flip the delta is never 0, so shift by one.
+    const zz = (signed >= 0 ? signed * 2 : -signed * 2 - 1) - (flip ^ 1);
+    const b = bucketOf(zz);
+    symbols[i] = 2 * (b + (exps[i]! << BUCKET_MANTISSA_BITS)) + flip;
+    const e = extra[b]!;
+    if (e > 0) raw.write(zz - base[b]!, e);
+  }
+  return { symbols, low: raw.finish().slice() };
+}
+
+/** Checks a hand-made scaled tensor's symbols before they are coded; the raw bits can only be checked against a base (applyScaled). */
+export function checkScaledSymbols(name: string, dtype: DType, symbols: Uint16Array): void {
+  const alphabet = scaledAlphabet(dtype);
+  for (let i = 0; i < symbols.length; i++) {
+    if (symbols[i]! >= alphabet) throw new InvalidModelError(`tensor ${name}: change ${i} is out of range`);
+  }
+}
+
+/**
+ * Applies scaled changes to `data` (a copy of the base tensor) in place.
+ * A symbol that names no bucket for its old value, a delta out of range or
+ * raw bits that do not end exactly with the changes are CorruptPatchError.
+ */
+export function applyScaled(name: string, dtype: DType, data: TensorData, positions: Uint32Array, symbols: Uint16Array, low: Uint8Array): void {
+  const { base, extra } = BUCKETS;
+  const { width, exponentBits } = DTYPES[dtype];
+  const mantissaBits = width - 1 - exponentBits;
+  const expMask = (1 << exponentBits) - 1;
+  const half = width === 16 ? 0x4000 : 0x40000000;
+  const magMask = 2 * half - 1;
+  const sign = 2 * half;
+  const raw = new BitReader(low);
+  for (let i = 0; i < positions.length; i++) {
+    const p = positions[i]!;
+    const o = data[p]!;
+    const s = symbols[i]!;
+    const flip = s & 1;
+    const b = (s >>> 1) - (((o >>> mantissaBits) & expMask) << BUCKET_MANTISSA_BITS);
+    if (b < 0 || b >= BUCKET_SYMBOLS) throw new CorruptPatchError(`tensor ${name}: change ${i} does not fit its base value`);
+    const e = extra[b]!;
+    const zz = base[b]! + (e > 0 ? raw.read(e) : 0) + (flip ^ 1);
+    const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
+    if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${name}: ulp delta out of range`);
+    // Same arithmetic as apply.ts applyUlp16/32, written for either width (values below 2^32, so float maths is exact).
+    const newSign = ((o >= sign ? 1 : 0) ^ flip) * sign;
+    data[p] = newSign + ((((o & magMask) + signed) % sign) + sign) % sign;
+  }
+  if (!raw.consumedAll()) throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
+}
+
+/** Each scaled tensor's raw bits (its own byte string: how many bits a change has is known only at apply), in tensor order. */
+export function writeScaledLow(w: ByteWriter, tensors: readonly TensorPatch[]): void {
+  for (const t of tensors) {
+    if (t.kind !== 'scaled' || t.positions.length === 0) continue;
+    w.varint(t.low.length);
+    w.raw(t.low);
+  }
+}
