@@ -31,6 +31,17 @@ describe('PULSE apply', () => {
     );
   });
 
+  it('PULSE2: a hand-made patch whose changes are out of order still applies (no block-by-block pass for it)', async () => {
+    const base = randomModel(12, 'bf16', 128, 128);
+    const next = perturb(base, 13, 0.05);
+    const patch = await diff(base, next);
+    const reversed: Patch = {
+      ...patch,
+      tensors: patch.tensors.map((t) => (t.kind === 'ulp' ? { ...t, positions: t.positions.slice().reverse(), signFlips: t.signFlips.slice().reverse(), magnitudeDeltas: t.magnitudeDeltas.slice().reverse() } : t)),
+    };
+    expect(modelsBitEqual(await apply(base, reversed), next)).toBe(true);
+  });
+
   it('PULSE6 PULSE7: a forged result hash throws HashMismatchError and leaves the base untouched', async () => {
     const base = randomModel(8);
     const patch = await diff(base, perturb(base, 9, 0.05));

@@ -3,11 +3,11 @@
  * only read; on any failure nothing the caller holds has changed.
  */
 
-import { hashModel, hashToHex, hashesEqual } from './hash';
+import { hashModel, hashToHex, hashesEqual, modelHasher, type ModelHasher } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
-import { applyScaled } from './scaled';
-import { type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
+import { ScaledApplier } from './scaled';
+import { allocData, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
   /**
@@ -29,53 +29,103 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
     }
     byName = new Map(base.tensors.map((t) => [t.name, t]));
   }
-  const tensors = patch.tensors.map((t) => applyTensor(byName.get(t.name), t));
+  // Each block is hashed right after it is patched, while it is in cache (no await until digest: see ModelHasher).
+  const hasher = await modelHasher();
+  hasher.begin();
+  const tensors = patch.tensors.map((t) => applyTensor(byName.get(t.name), t, hasher));
   const result: Model = { tensors };
-  const resultHash = await hashModel(result);
+  const resultHash = hasher.digest();
   if (!hashesEqual(resultHash, patch.resultHash)) throw new HashMismatchError(hashToHex(patch.resultHash), hashToHex(resultHash));
   return result;
 }
 
-function applyTensor(old: Tensor | undefined, t: TensorPatch): Tensor {
+/**
+ * Elements per step of the copy-and-patch pass: a block of the base is copied
+ * and its changes land while it is still in cache. Slicing the whole tensor
+ * first and scattering after measured ~70 ns per change at 1% changed (each
+ * change a cache miss), more than the copy itself.
+ */
+const APPLY_BLOCK = 1 << 13;
+
+/** Writes changes [from, to) of a sparse tensor patch into `data`, which holds the base values at their positions. */
+type ChangeRange = (data: TensorData, from: number, to: number) => void;
+
+function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHasher): Tensor {
   const header = { name: t.name, dtype: t.dtype, shape: [...t.shape] };
-  if (t.kind === 'full') return { ...header, data: t.data.slice() };
+  hasher.tensor(header);
+  if (t.kind === 'full') {
+    hasher.update(t.data);
+    return { ...header, data: t.data.slice() };
+  }
   if (old === undefined || old.dtype !== t.dtype || old.shape.length !== t.shape.length || old.shape.some((d, i) => d !== t.shape[i])) {
     throw new WrongBaseError(`base has no ${t.dtype} tensor ${JSON.stringify(t.name)} of shape [${t.shape.join(', ')}]`);
   }
-  const data: TensorData = old.data.slice();
-  const n = data.length;
+  const base = old.data;
+  const n = base.length;
   const positions = t.positions;
+  const count = positions.length;
   // One tight pass before anything is written (hand-made patches need not be sorted).
   let max = -1;
-  for (let i = 0; i < positions.length; i++) if (positions[i]! > max) max = positions[i]!;
+  let sorted = true;
+  for (let i = 0; i < count; i++) {
+    const p = positions[i]!;
+    if (p > max) max = p;
+    else sorted = false;
+  }
   if (max >= n) throw new WrongBaseError(`tensor ${t.name}: position ${max} beyond ${n} elements`);
-  if (t.kind === 'raw') {
-    const bits = t.bits;
-    for (let i = 0; i < positions.length; i++) data[positions[i]!] = bits[i]!;
-    return { ...header, data };
+  let finish = (): void => {};
+  let write: ChangeRange;
+  if (t.kind === 'raw') write = rawRange(positions, t.bits);
+  else if (t.kind === 'scaled') {
+    const scaled = new ScaledApplier(t.name, t.dtype, positions, t.symbols, t.low);
+    write = (data, from, to) => scaled.apply(data, from, to);
+    finish = () => scaled.finish();
+  } else write = base instanceof Uint16Array ? ulp16Range(positions, t.signFlips, t.magnitudeDeltas) : ulp32Range(positions, t.signFlips, t.magnitudeDeltas);
+  let data: TensorData;
+  if (!sorted) {
+    data = base.slice();
+    write(data, 0, count);
+    hasher.update(data);
+  } else {
+    data = allocData(t.dtype, n);
+    let i = 0;
+    for (let start = 0; start < n; start += APPLY_BLOCK) {
+      const end = Math.min(n, start + APPLY_BLOCK);
+      data.set(base.subarray(start, end), start);
+      let j = i;
+      while (j < count && positions[j]! < end) j++;
+      if (j > i) write(data, i, j);
+      hasher.update(data.subarray(start, end));
+      i = j;
+    }
   }
-  if (t.kind === 'scaled') {
-    applyScaled(t.name, t.dtype, data, positions, t.symbols, t.low);
-    return { ...header, data };
-  }
-  if (data instanceof Uint16Array) applyUlp16(data, positions, t.signFlips, t.magnitudeDeltas);
-  else applyUlp32(data, positions, t.signFlips, t.magnitudeDeltas);
+  finish();
   return { ...header, data };
 }
 
-function applyUlp16(data: Uint16Array, positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): void {
-  for (let i = 0; i < positions.length; i++) {
-    const p = positions[i]!;
-    const o = data[p]!;
-    data[p] = ((o ^ (flips[i]! << 15)) & 0x8000) | (((o & 0x7fff) + deltas[i]!) & 0x7fff);
-  }
+function rawRange(positions: Uint32Array, bits: Uint32Array): ChangeRange {
+  return (data, from, to) => {
+    for (let i = from; i < to; i++) data[positions[i]!] = bits[i]!;
+  };
 }
 
-function applyUlp32(data: Uint32Array, positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): void {
-  for (let i = 0; i < positions.length; i++) {
-    const p = positions[i]!;
-    const o = data[p]!;
-    // Uint32Array stores the low 32 bits, so signed intermediate results are fine.
-    data[p] = ((o ^ (flips[i]! << 31)) & 0x80000000) | (((o & 0x7fffffff) + deltas[i]!) & 0x7fffffff);
-  }
+function ulp16Range(positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): ChangeRange {
+  return (data, from, to) => {
+    for (let i = from; i < to; i++) {
+      const p = positions[i]!;
+      const o = data[p]!;
+      data[p] = ((o ^ (flips[i]! << 15)) & 0x8000) | (((o & 0x7fff) + deltas[i]!) & 0x7fff);
+    }
+  };
+}
+
+function ulp32Range(positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): ChangeRange {
+  return (data, from, to) => {
+    for (let i = from; i < to; i++) {
+      const p = positions[i]!;
+      const o = data[p]!;
+      // Uint32Array stores the low 32 bits, so signed intermediate results are fine.
+      data[p] = ((o ^ (flips[i]! << 31)) & 0x80000000) | (((o & 0x7fffffff) + deltas[i]!) & 0x7fffffff);
+    }
+  };
 }

@@ -5,7 +5,7 @@
  * patches.
  */
 
-import { hashModel } from './hash';
+import { hashModel, modelHasher, type ModelHasher } from './hash';
 import { Arena, arenaBytes } from './kernels';
 import { validateModel } from './model';
 import { scaledFromUlp } from './scaled';
@@ -162,13 +162,15 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
  * cache line is hot (a second pass over scattered changes measured ~150 ns
  * per change on the dev box). Gives exactly sparseTensorPatch(findChangesCpu).
  */
-export function scanTensorPatch(oldT: Tensor, newT: Tensor): TensorPatch {
+export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher): TensorPatch {
   const a = oldT.data;
   const b = newT.data;
   const { exponentBits } = DTYPES[newT.dtype];
-  const changes =
-    scanChangesWithKernels(a, b, exponentBits) ??
-    (a instanceof Uint16Array && b instanceof Uint16Array ? scan16(a, b, exponentBits) : scan32(a as Uint32Array, b as Uint32Array, exponentBits));
+  let changes = scanChangesWithKernels(a, b, exponentBits, hasher);
+  if (changes === null) {
+    changes = a instanceof Uint16Array && b instanceof Uint16Array ? scan16(a, b, exponentBits) : scan32(a as Uint32Array, b as Uint32Array, exponentBits);
+    hasher?.update(b);
+  }
   return pickKind(newT, changes);
 }
 
@@ -180,7 +182,13 @@ const SCAN_CHUNK = 1 << 20;
  * go to `take(count, memory, at)`; with the dtype's exponentBits also
  * record()'s sums, returned at the end. False without WebAssembly.
  */
-function scanWithKernels(a: TensorData, b: TensorData, exponentBits: number | null, take: (count: number, memory: ArrayBuffer, at: ScanBuffers) => void): Uint32Array | false {
+function scanWithKernels(
+  a: TensorData,
+  b: TensorData,
+  exponentBits: number | null,
+  take: (count: number, memory: ArrayBuffer, at: ScanBuffers) => void,
+  hasher?: ModelHasher,
+): Uint32Array | false {
   const n = a.length;
   const width = a.BYTES_PER_ELEMENT;
   const chunk = Math.min(n, SCAN_CHUNK);
@@ -206,6 +214,7 @@ function scanWithKernels(a: TensorData, b: TensorData, exponentBits: number | nu
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
     take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.sums), k.memory.buffer, at);
+    hasher?.update(b.subarray(first, last)); // while the chunk is still in cache
   }
   return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
 }
@@ -218,7 +227,7 @@ interface ScanBuffers {
 }
 
 /** scan16/scan32 with the kernel; null without WebAssembly. */
-function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: number): Changes | null {
+function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: number, hasher?: ModelHasher): Changes | null {
   const st = new ScanState(a.length, a.BYTES_PER_ELEMENT * 8, exponentBits);
   const sums = scanWithKernels(a, b, exponentBits, (count, memory, at) => {
     while (st.count + count > st.positions.length) st.grow();
@@ -227,7 +236,7 @@ function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: numb
     st.mags.set(new Uint32Array(memory, at.mags, count), st.count);
     st.exps.set(new Uint8Array(memory, at.exps, count), st.count);
     st.count += count;
-  });
+  }, hasher);
   if (sums === false) return null;
   st.classBits = sums[0]! + sums[1]! * 2 ** 32;
   st.classHist.set(sums.subarray(2, 35));
@@ -394,6 +403,8 @@ function ulpPass(
 export async function diff(base: Model, next: Model, options: DiffOptions = {}): Promise<Patch> {
   validateModel(base);
   validateModel(next);
+  const findChanges = options.findChanges;
+  if (findChanges === undefined) return scanDiff(base, next, options.baseHash);
   const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
   const tensors: TensorPatch[] = [];
   for (const t of next.tensors) {
@@ -402,11 +413,26 @@ export async function diff(base: Model, next: Model, options: DiffOptions = {}):
       tensors.push(fullTensorPatch(t));
       continue;
     }
-    if (options.findChanges === undefined) tensors.push(scanTensorPatch(old, t));
-    else tensors.push(sparseTensorPatch(old, t, await options.findChanges(old.data, t.data)));
+    tensors.push(sparseTensorPatch(old, t, await findChanges(old.data, t.data)));
   }
   const [baseHash, resultHash] = await Promise.all([options.baseHash ?? hashModel(base), hashModel(next)]);
   return { baseHash, resultHash, tensors };
+}
+
+/** The default CPU diff: next is hashed a scan chunk at a time, while the chunk is in cache (no await until digest: see ModelHasher). */
+async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefined): Promise<Patch> {
+  const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
+  const hasher = await modelHasher();
+  hasher.begin();
+  const tensors = next.tensors.map((t) => {
+    hasher.tensor(t);
+    const old = byName.get(t.name);
+    if (old !== undefined && sameLayout(old, t)) return scanTensorPatch(old, t, hasher);
+    hasher.update(t.data);
+    return fullTensorPatch(t);
+  });
+  const resultHash = hasher.digest();
+  return { baseHash: baseHash ?? (await hashModel(base)), resultHash, tensors };
 }
 
 function fullTensorPatch(t: Tensor): TensorPatch {

@@ -9,7 +9,7 @@
 import { createXXHash128, type IHasher } from 'hash-wasm';
 import { bytesToHex } from '../bytes';
 import { HASH_BYTES } from './constants';
-import { DTYPES, type Model, type ModelHash } from './types';
+import { DTYPES, type Model, type ModelHash, type Tensor, type TensorData } from './types';
 
 let hasherPromise: Promise<IHasher> | null = null;
 
@@ -21,28 +21,58 @@ function hasher(): Promise<IHasher> {
 
 const textEncoder = new TextEncoder();
 
-export async function hashModel(model: Model): Promise<ModelHash> {
+/**
+ * The canonical serialisation fed a piece at a time, so apply and diff can
+ * hash each block of values while it is still in cache instead of reading the
+ * whole model again afterwards. The hash-wasm instance is shared by the realm:
+ * use a ModelHasher from begin() to digest() without awaiting in between.
+ */
+export interface ModelHasher {
+  begin(): void;
+  /** A tensor's name, dtype and shape; its values follow through update(). */
+  tensor(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): void;
+  update(values: TensorData): void;
+  digest(): ModelHash;
+}
+
+export async function modelHasher(): Promise<ModelHasher> {
   const h = await hasher();
-  h.init();
-  for (const t of model.tensors) {
-    const name = textEncoder.encode(t.name);
-    const header = new Uint8Array(4 + name.length + 2 + 4 * t.shape.length);
-    const view = new DataView(header.buffer);
-    view.setUint32(0, name.length, true);
-    header.set(name, 4);
-    let o = 4 + name.length;
-    header[o++] = DTYPES[t.dtype].code;
-    header[o++] = t.shape.length;
-    for (const d of t.shape) {
-      view.setUint32(o, d, true);
-      o += 4;
-    }
-    h.update(header);
-    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return {
+    begin: () => void h.init(),
+    tensor: (t) => void h.update(tensorHeader(t)),
+    update: (values) => void h.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)),
+    digest: () => {
+      const digest = h.digest('binary');
+      if (digest.length !== HASH_BYTES) throw new Error('unexpected digest size');
+      return digest;
+    },
+  };
+}
+
+function tensorHeader(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): Uint8Array {
+  const name = textEncoder.encode(t.name);
+  const header = new Uint8Array(4 + name.length + 2 + 4 * t.shape.length);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, name.length, true);
+  header.set(name, 4);
+  let o = 4 + name.length;
+  header[o++] = DTYPES[t.dtype].code;
+  header[o++] = t.shape.length;
+  for (const d of t.shape) {
+    view.setUint32(o, d, true);
+    o += 4;
   }
-  const digest = h.digest('binary');
-  if (digest.length !== HASH_BYTES) throw new Error('unexpected digest size');
-  return digest;
+  return header;
+}
+
+export async function hashModel(model: Model): Promise<ModelHash> {
+  const h = await modelHasher();
+  h.begin();
+  for (const t of model.tensors) {
+    h.tensor(t);
+    h.update(t.data);
+  }
+  return h.digest();
 }
 
 export function hashToHex(hash: ModelHash): string {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileKernels, KERNELS_MODULE, kernelsModuleText } from '../../../scripts/build-wasm';
-import { apply, decode, diff, encode, findChangesCpu, type Model } from './index';
+import { apply, decode, diff, encode, findChangesCpu, hashModel, type Model } from './index';
 import { Arena, arenaBytes, setArenaLimitsForTests, sharedArenaMemoryBytes } from './kernels';
 import { modelsBitEqual, perturb, randomModel, tensor } from './testing';
 
@@ -44,6 +44,10 @@ describe('PULSE WebAssembly kernels', () => {
     }
     expect(findChangesCpu(base.tensors[0]!.data, data)).toEqual(js.positions);
     expect(Buffer.from(encode(await diff(base, next))).equals(Buffer.from(js.bytes))).toBe(true);
+    // The result hash is taken a scan chunk at a time: it must be the hash of the whole model.
+    expect((await diff(base, next)).resultHash).toEqual(await hashModel(next));
+    // apply copies, patches and hashes block by block (8 Ki values): 256 blocks here, changes at their edges too.
+    expect(modelsBitEqual(await apply(base, decode(encode(await diff(base, next)))), next)).toBe(true);
   });
 
   it('PULSE13: arena sizes past 2^31 are not wrapped by 32-bit maths, so a huge call is sent to the JS codec', () => {

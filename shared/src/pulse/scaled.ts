@@ -51,7 +51,7 @@ export function scaledFromUlp(dtype: DType, flips: Uint8Array, mags: Uint32Array
   return { symbols, low: raw.finish().slice() };
 }
 
-/** Checks a hand-made scaled tensor's symbols before they are coded; the raw bits can only be checked against a base (applyScaled). */
+/** Checks a hand-made scaled tensor's symbols before they are coded; the raw bits can only be checked against a base (ScaledApplier). */
 export function checkScaledSymbols(name: string, dtype: DType, symbols: Uint16Array): void {
   const alphabet = scaledAlphabet(dtype);
   for (let i = 0; i < symbols.length; i++) {
@@ -60,35 +60,57 @@ export function checkScaledSymbols(name: string, dtype: DType, symbols: Uint16Ar
 }
 
 /**
- * Applies scaled changes to `data` (a copy of the base tensor) in place.
- * A symbol that names no bucket for its old value, a delta out of range or
- * raw bits that do not end exactly with the changes are CorruptPatchError.
+ * Applies scaled changes to a copy of the base tensor, in order, a range at a
+ * time (apply.ts copies and patches block by block). A symbol that names no
+ * bucket for its old value or a delta out of range throws at once; raw bits
+ * that do not end exactly with the changes throw in finish(). All are
+ * CorruptPatchError.
  */
-export function applyScaled(name: string, dtype: DType, data: TensorData, positions: Uint32Array, symbols: Uint16Array, low: Uint8Array): void {
-  const { base, extra } = BUCKETS;
-  const { width, exponentBits } = DTYPES[dtype];
-  const mantissaBits = width - 1 - exponentBits;
-  const expMask = (1 << exponentBits) - 1;
-  const half = width === 16 ? 0x4000 : 0x40000000;
-  const magMask = 2 * half - 1;
-  const sign = 2 * half;
-  const raw = new BitReader(low);
-  for (let i = 0; i < positions.length; i++) {
-    const p = positions[i]!;
-    const o = data[p]!;
-    const s = symbols[i]!;
-    const flip = s & 1;
-    const b = (s >>> 1) - (((o >>> mantissaBits) & expMask) << BUCKET_MANTISSA_BITS);
-    if (b < 0 || b >= BUCKET_SYMBOLS) throw new CorruptPatchError(`tensor ${name}: change ${i} does not fit its base value`);
-    const e = extra[b]!;
-    const zz = base[b]! + (e > 0 ? raw.read(e) : 0) + (flip ^ 1);
-    const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
-    if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${name}: ulp delta out of range`);
-    // Same arithmetic as apply.ts applyUlp16/32, written for either width (values below 2^32, so float maths is exact).
-    const newSign = ((o >= sign ? 1 : 0) ^ flip) * sign;
-    data[p] = newSign + ((((o & magMask) + signed) % sign) + sign) % sign;
+export class ScaledApplier {
+  private readonly raw: BitReader;
+  private readonly mantissaBits: number;
+  private readonly expMask: number;
+  private readonly half: number;
+
+  constructor(
+    private readonly name: string,
+    dtype: DType,
+    private readonly positions: Uint32Array,
+    private readonly symbols: Uint16Array,
+    low: Uint8Array,
+  ) {
+    const { width, exponentBits } = DTYPES[dtype];
+    this.raw = new BitReader(low);
+    this.mantissaBits = width - 1 - exponentBits;
+    this.expMask = (1 << exponentBits) - 1;
+    this.half = width === 16 ? 0x4000 : 0x40000000;
   }
-  if (!raw.consumedAll()) throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
+
+  apply(data: TensorData, from: number, to: number): void {
+    const { base, extra } = BUCKETS;
+    const { positions, symbols, raw, mantissaBits, expMask, half, name } = this;
+    const magMask = 2 * half - 1;
+    const sign = 2 * half;
+    for (let i = from; i < to; i++) {
+      const p = positions[i]!;
+      const o = data[p]!;
+      const s = symbols[i]!;
+      const flip = s & 1;
+      const b = (s >>> 1) - (((o >>> mantissaBits) & expMask) << BUCKET_MANTISSA_BITS);
+      if (b < 0 || b >= BUCKET_SYMBOLS) throw new CorruptPatchError(`tensor ${name}: change ${i} does not fit its base value`);
+      const e = extra[b]!;
+      const zz = base[b]! + (e > 0 ? raw.read(e) : 0) + (flip ^ 1);
+      const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
+      if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${name}: ulp delta out of range`);
+      // apply.ts's ulp arithmetic, written for either width (values below 2^32, so float maths is exact).
+      const newSign = ((o >= sign ? 1 : 0) ^ flip) * sign;
+      data[p] = newSign + ((((o & magMask) + signed) % sign) + sign) % sign;
+    }
+  }
+
+  finish(): void {
+    if (!this.raw.consumedAll()) throw new CorruptPatchError(`tensor ${this.name}: raw bits do not end with its changes`);
+  }
 }
 
 /** Each scaled tensor's raw bits (its own byte string: how many bits a change has is known only at apply), in tensor order. */
