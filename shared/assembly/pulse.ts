@@ -329,8 +329,12 @@ export function encodeRuns(positions: usize, n: u32, syms: usize, at: u32, count
   return g;
 }
 
-/** Delta symbols; returns the index of the first malformed change (flip > 1, delta ≥ 2·half, no-op), or −1. */
-export function encodeDeltas(flips: usize, mags: usize, n: u32, half: u32, syms: usize, at: u32, counts: usize, w: usize): i32 {
+/**
+ * Delta symbols; returns the index of the first malformed change (flip > 1,
+ * delta ≥ 2·half, no-op), or −1. With `exps` (u8 old exponents, else 0) the
+ * symbols are scaled ones (scaled.ts): the bucket shifted by the exponent.
+ */
+export function encodeDeltas(flips: usize, mags: usize, exps: usize, n: u32, half: u32, syms: usize, at: u32, counts: usize, w: usize): i32 {
   openWriter(w);
   const limit = half * 2;
   let bad: i32 = -1;
@@ -345,7 +349,8 @@ export function encodeDeltas(flips: usize, mags: usize, n: u32, half: u32, syms:
     // Zig-zag; without a flip the delta is never 0, so shift by one.
     const zz: u32 = (signed >= 0 ? <u32>signed * 2 : <u32>(-signed) * 2 - 1) - (flip ^ 1);
     const b = bucketOf(zz);
-    putSymbol(2 * b + flip, syms, at + i, counts);
+    const shift: u32 = exps == 0 ? 0 : <u32>load<u8>(exps + <usize>i) << M;
+    putSymbol(2 * (b + shift) + flip, syms, at + i, counts);
     putBucketLow(zz, b);
   }
   closeWriter(w);
@@ -431,7 +436,7 @@ export function ransEncode(syms: usize, count: u32, freq: usize, cum: usize, alp
  * Compares a[0..n) with b[0..n) (`width` 2 or 4 bytes per value), 32 bytes
  * at a time with SIMD, and appends each changed index + `first` to
  * positions. Unless `positionsOnly`, also the change's sign flip (u8),
- * magnitude delta (u32) and old biased exponent (u8), and the sums diff.ts's
+ * magnitude delta (u32), old biased exponent (u8) and new value (u32), and the sums diff.ts's
  * kind choice needs, in `sums`: u64 Σ class bits · u32 class histogram [33] ·
  * u32 head histogram [2^(1 + exponent bits)] · u32 scaled-class histogram
  * [33 + 2^exponent bits]. Returns the number of changes. The same sums as
@@ -449,6 +454,7 @@ export function scan(
   flips: usize,
   mags: usize,
   exps: usize,
+  news: usize,
   sums: usize,
 ): u32 {
   const exponentBits = width * 8 - 1 - mantissaBits;
@@ -470,14 +476,14 @@ export function scan(
       const v = width == 2 ? <u32>load<u16>(b + at) : load<u32>(b + at);
       if (o == v) continue;
       store<u32>(positions + (<usize>count << 2), first + <u32>(at / width));
-      if (!positionsOnly) record(o, v, width, mantissaBits, count, flips, mags, exps, sums, scaledHist);
+      if (!positionsOnly) record(o, v, width, mantissaBits, count, flips, mags, exps, news, sums, scaledHist);
       count++;
     }
   }
   return count;
 }
 
-@inline function record(o: u32, v: u32, width: u32, mantissaBits: u32, c: u32, flips: usize, mags: usize, exps: usize, sums: usize, scaledHist: usize): void {
+@inline function record(o: u32, v: u32, width: u32, mantissaBits: u32, c: u32, flips: usize, mags: usize, exps: usize, news: usize, sums: usize, scaledHist: usize): void {
   const signShift = width * 8 - 1;
   const magMask: u32 = (<u32>1 << signShift) - 1;
   const half: u32 = <u32>1 << (signShift - 1);
@@ -485,6 +491,7 @@ export function scan(
   const md = ((v & magMask) - (o & magMask)) & magMask;
   store<u8>(flips + <usize>c, <u8>flip);
   store<u32>(mags + (<usize>c << 2), md);
+  store<u32>(news + (<usize>c << 2), v);
   const signed: i32 = md >= half ? <i32>md - <i32>(half * 2) : <i32>md;
   const zz: u32 = signed >= 0 ? <u32>signed * 2 : <u32>(-signed) * 2 - 1;
   const k: u32 = 31 - clz<u32>(flip ? zz + 1 : zz);

@@ -89,11 +89,12 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
   const signFlips = new Uint8Array(n);
   const magnitudeDeltas = new Uint32Array(n);
   const oldExponents = new Uint8Array(n);
+  const newValues = new Uint32Array(n);
   const classHist = new Uint32Array(33);
   const headHist = new Uint32Array(1 << (1 + exponentBits));
   const scaledHist = new Uint32Array(33 + (1 << exponentBits));
   const mantissaBits = width - 1 - exponentBits;
-  const columns = { signFlips, magnitudeDeltas, oldExponents, classHist, headHist, scaledHist };
+  const columns = { signFlips, magnitudeDeltas, oldExponents, newValues, classHist, headHist, scaledHist };
   const classBits =
     width === 16
       ? ulpPass(oldT.data, newT.data, positions, columns, 15, 0x7fff, 0x4000, mantissaBits)
@@ -112,6 +113,8 @@ interface Changes {
   readonly signFlips: Uint8Array;
   readonly magnitudeDeltas: Uint32Array;
   readonly oldExponents: Uint8Array;
+  /** The new bit patterns, so a raw pick need not gather them again (a cache miss per change). */
+  readonly newValues: Uint32Array;
   readonly classHist: Uint32Array;
   readonly headHist: Uint32Array;
   readonly scaledHist: Uint32Array;
@@ -147,10 +150,7 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
   const best = Math.min(ulpEstimate, scaledEstimate);
   // The raw estimate is at least its mantissa bits; only a close call pays for the head histogram's entropy.
   if (n * mantissaBits < best && entropyBits(c.headHist, n) + n * mantissaBits < best) {
-    const b = newT.data;
-    const bits = new Uint32Array(n);
-    for (let i = 0; i < n; i++) bits[i] = b[positions[i]!]!;
-    return { ...header, kind: 'raw', positions, bits };
+    return { ...header, kind: 'raw', positions, bits: c.newValues };
   }
   if (scaledEstimate < ulpEstimate) return { ...header, kind: 'scaled', positions, ...scaledFromUlp(newT.dtype, signFlips, magnitudeDeltas, c.oldExponents) };
   return { ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas };
@@ -193,7 +193,7 @@ function scanWithKernels(
   const width = a.BYTES_PER_ELEMENT;
   const chunk = Math.min(n, SCAN_CHUNK);
   const sumsBytes = 8 + 4 * (33 + (exponentBits === null ? 0 : (1 << (1 + exponentBits)) + 33 + (1 << exponentBits)));
-  const arena = Arena.for(2 * arenaBytes(chunk * width) + 2 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes));
+  const arena = Arena.for(2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes));
   if (arena === null) return false;
   const { k } = arena;
   const at = {
@@ -203,6 +203,7 @@ function scanWithKernels(
     flips: arena.alloc(chunk),
     mags: arena.alloc(4 * chunk),
     exps: arena.alloc(chunk),
+    news: arena.alloc(4 * chunk),
     sums: arena.alloc(sumsBytes),
   };
   const u8 = arena.u8;
@@ -213,7 +214,7 @@ function scanWithKernels(
     const last = Math.min(n, first + chunk);
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
-    take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.sums), k.memory.buffer, at);
+    take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.news, at.sums), k.memory.buffer, at);
     hasher?.update(b.subarray(first, last)); // while the chunk is still in cache
   }
   return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
@@ -224,6 +225,7 @@ interface ScanBuffers {
   readonly flips: number;
   readonly mags: number;
   readonly exps: number;
+  readonly news: number;
 }
 
 /** scan16/scan32 with the kernel; null without WebAssembly. */
@@ -235,6 +237,7 @@ function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: numb
     st.flips.set(new Uint8Array(memory, at.flips, count), st.count);
     st.mags.set(new Uint32Array(memory, at.mags, count), st.count);
     st.exps.set(new Uint8Array(memory, at.exps, count), st.count);
+    st.news.set(new Uint32Array(memory, at.news, count), st.count);
     st.count += count;
   }, hasher);
   if (sums === false) return null;
@@ -251,6 +254,7 @@ class ScanState {
   flips: Uint8Array;
   mags: Uint32Array;
   exps: Uint8Array;
+  news: Uint32Array;
   count = 0;
   classBits = 0;
   readonly classHist = new Uint32Array(33);
@@ -272,6 +276,7 @@ class ScanState {
     this.flips = new Uint8Array(capacity);
     this.mags = new Uint32Array(capacity);
     this.exps = new Uint8Array(capacity);
+    this.news = new Uint32Array(capacity);
     this.headHist = new Uint32Array(1 << (1 + exponentBits));
     this.scaledHist = new Uint32Array(33 + (1 << exponentBits));
     this.expMask = (1 << exponentBits) - 1;
@@ -287,7 +292,9 @@ class ScanState {
     const f = new Uint8Array(capacity);
     const m = new Uint32Array(capacity);
     const e = new Uint8Array(capacity);
+    const v = new Uint32Array(capacity);
     p.set(this.positions);
+    v.set(this.news);
     f.set(this.flips);
     m.set(this.mags);
     e.set(this.exps);
@@ -295,6 +302,7 @@ class ScanState {
     this.flips = f;
     this.mags = m;
     this.exps = e;
+    this.news = v;
   }
 
   result(): Changes {
@@ -302,7 +310,17 @@ class ScanState {
     const { classHist, headHist, scaledHist, classBits } = this;
     // Views when the columns are mostly full (dense changes: saves copying megabytes), copies otherwise.
     const fit = <T extends Uint8Array | Uint32Array>(x: T): T => (4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T));
-    return { positions: fit(this.positions), signFlips: fit(this.flips), magnitudeDeltas: fit(this.mags), oldExponents: fit(this.exps), classHist, headHist, scaledHist, classBits };
+    return {
+      positions: fit(this.positions),
+      signFlips: fit(this.flips),
+      magnitudeDeltas: fit(this.mags),
+      oldExponents: fit(this.exps),
+      newValues: fit(this.news),
+      classHist,
+      headHist,
+      scaledHist,
+      classBits,
+    };
   }
 }
 
@@ -325,6 +343,7 @@ function record(st: ScanState, i: number, o: number, v: number): void {
   st.headHist[v >>> st.mantissaBits]!++;
   const e = (o >>> st.mantissaBits) & st.expMask;
   st.exps[c] = e;
+  st.news[c] = v;
   st.scaledHist[k + e]!++;
 }
 
@@ -372,7 +391,7 @@ function ulpPass(
   a: TensorData,
   b: TensorData,
   positions: Uint32Array,
-  { signFlips, magnitudeDeltas, oldExponents, classHist, headHist, scaledHist }: Omit<Changes, 'positions' | 'classBits'>,
+  { signFlips, magnitudeDeltas, oldExponents, newValues, classHist, headHist, scaledHist }: Omit<Changes, 'positions' | 'classBits'>,
   signShift: number,
   magMask: number,
   half: number,
@@ -395,6 +414,7 @@ function ulpPass(
     headHist[v >>> mantissaBits]!++;
     const e = (o & magMask) >>> mantissaBits;
     oldExponents[i] = e;
+    newValues[i] = v;
     scaledHist[k + e]!++;
   }
   return classBits;

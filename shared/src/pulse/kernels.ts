@@ -32,7 +32,7 @@ export interface KernelExports {
   decodeSymbols(s: number, n: number, out: number): number;
   encodeGaps(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
   encodeRuns(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
-  encodeDeltas(flips: number, mags: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;
+  encodeDeltas(flips: number, mags: number, exps: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;
   encodeHeads(data: number, n: number, width: number, mantissaBits: number, syms: number, at: number, counts: number, w: number): number;
   finishBits(w: number): number;
   scan(
@@ -47,10 +47,14 @@ export interface KernelExports {
     flips: number,
     mags: number,
     exps: number,
+    news: number,
     sums: number,
   ): number;
   ransEncode(syms: number, count: number, freq: number, cum: number, alphabet: number, scaleBits: number, enc: number, outEnd: number): number;
 }
+
+/** Raw-bit writer struct of the encode kernels (u32 out, u32 length, u64 acc, u32 pending, pad): see pulse.ts. */
+export const WRITER_BYTES = 24;
 
 /** Error codes of the decode kernels (pulse.ts E_*). */
 export const KERNEL_ERRORS: Readonly<Record<number, string>> = {

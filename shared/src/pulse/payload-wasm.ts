@@ -7,7 +7,7 @@
 
 import type { ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
-import { Arena, arenaBytes, KERNEL_ERRORS } from './kernels';
+import { Arena, arenaBytes, KERNEL_ERRORS, WRITER_BYTES } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream } from './streams';
@@ -18,7 +18,6 @@ import { writeScaledLow } from './scaled';
 /** rANS decoder struct (7 u32) and raw reader struct (u32 bytes, pad, u64 endBits, u64 bitPos): see pulse.ts. */
 const DECODER_BYTES = 32;
 const READER_BYTES = 24;
-const WRITER_BYTES = 24;
 
 /** One coded stream as the container lays it out: its table and where its bytes are. */
 export interface StreamSpan {
@@ -232,7 +231,7 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
     copyIn(t.signFlips, values);
     copyIn(t.magnitudeDeltas, mags);
     const before = length[s]!;
-    const bad = k.encodeDeltas(values, mags, n, info.width === 16 ? 0x4000 : 0x40000000, symsAt[s]!, before, countsAt[s]!, writer);
+    const bad = k.encodeDeltas(values, mags, 0, n, info.width === 16 ? 0x4000 : 0x40000000, symsAt[s]!, before, countsAt[s]!, writer);
     if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);
     length[s] = before + n;
   });
