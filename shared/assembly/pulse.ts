@@ -505,3 +505,170 @@ export function scan(
   const sh = scaledHist + (<usize>(k + e) << 2);
   store<u32>(sh, load<u32>(sh) + 1);
 }
+
+// ---------------------------------------------------------------- hashing
+
+/*
+ * Streaming xxh3-128 (seed 0, the default 192-byte secret) for inputs longer
+ * than 240 bytes, bit for bit what XXH3_128bits_update/_digest return
+ * (xxh3.test.ts holds it to hash-wasm, which wraps the reference C). The
+ * stripe accumulation runs on 128-bit lanes: two of xxh3's eight 64-bit
+ * accumulators per vector. shorter inputs and realms without WebAssembly
+ * use hash-wasm (hash.ts).
+ *
+ * State (XXH3_STATE_BYTES of xxh3.ts): u64 acc[8] · 256-byte buffer ·
+ * u32 bufferedSize · u32 stripes in the current block · u64 totalLen ·
+ * 64 bytes of scratch for the last stripe.
+ */
+
+const STRIPE: usize = 64;
+const SECRET_LIMIT: usize = 192 - STRIPE;
+const STRIPES_PER_BLOCK: u32 = 16;
+const HASH_BUFFER: usize = 256;
+const S_BUFFER: usize = 64;
+const S_BUFFERED: usize = 320;
+const S_SO_FAR: usize = 324;
+const S_TOTAL: usize = 328;
+const S_SCRATCH: usize = 336;
+const PRIME32_1: u64 = 0x9e3779b1;
+const PRIME64_1: u64 = 0x9e3779b185ebca87;
+const PRIME64_2: u64 = 0xc2b2ae3d27d4eb4f;
+
+let secret: usize = 0;
+
+/** Where the caller put the default secret (192 bytes, xxh3.ts XXH3_SECRET). */
+export function setSecret(at: usize): void {
+  secret = at;
+}
+
+/** acc += swap64(data) + lo32(data ^ key) · hi32(data ^ key), for two accumulators. */
+@inline function accumulateLanes(acc: v128, data: v128, key: v128): v128 {
+  const dk = v128.xor(data, key);
+  const product = i64x2.extmul_low_i32x4_u(i32x4.shuffle(dk, dk, 0, 2, 0, 2), i32x4.shuffle(dk, dk, 1, 3, 1, 3));
+  return i64x2.add(acc, i64x2.add(product, i64x2.shuffle(data, data, 1, 0)));
+}
+
+/** `stripes` 64-byte stripes at `input`, the i-th keyed by the secret at `sec` + 8i. */
+function accumulate(st: usize, input: usize, sec: usize, stripes: u32): void {
+  let a0 = v128.load(st, 0);
+  let a1 = v128.load(st, 16);
+  let a2 = v128.load(st, 32);
+  let a3 = v128.load(st, 48);
+  for (let s: u32 = 0; s < stripes; s++) {
+    const p = input + (<usize>s << 6);
+    const k = sec + (<usize>s << 3);
+    a0 = accumulateLanes(a0, v128.load(p, 0), v128.load(k, 0));
+    a1 = accumulateLanes(a1, v128.load(p, 16), v128.load(k, 16));
+    a2 = accumulateLanes(a2, v128.load(p, 32), v128.load(k, 32));
+    a3 = accumulateLanes(a3, v128.load(p, 48), v128.load(k, 48));
+  }
+  v128.store(st, a0, 0);
+  v128.store(st, a1, 16);
+  v128.store(st, a2, 32);
+  v128.store(st, a3, 48);
+}
+
+@inline function scrambleLanes(acc: v128, key: v128): v128 {
+  return i64x2.mul(v128.xor(v128.xor(acc, i64x2.shr_u(acc, 47)), key), i64x2.splat(PRIME32_1));
+}
+
+function scramble(st: usize): void {
+  const k = secret + SECRET_LIMIT;
+  v128.store(st, scrambleLanes(v128.load(st, 0), v128.load(k, 0)), 0);
+  v128.store(st, scrambleLanes(v128.load(st, 16), v128.load(k, 16)), 16);
+  v128.store(st, scrambleLanes(v128.load(st, 32), v128.load(k, 32)), 32);
+  v128.store(st, scrambleLanes(v128.load(st, 48), v128.load(k, 48)), 48);
+}
+
+/** XXH3_consumeStripes: scrambles at each block end; returns the input after the stripes. */
+function consumeStripes(st: usize, input: usize, stripes: u32): usize {
+  let soFar = load<u32>(st, S_SO_FAR);
+  if (stripes >= STRIPES_PER_BLOCK - soFar) {
+    let now = STRIPES_PER_BLOCK - soFar;
+    let sec = secret + (<usize>soFar << 3);
+    do {
+      accumulate(st, input, sec, now);
+      scramble(st);
+      input += <usize>now << 6;
+      stripes -= now;
+      now = STRIPES_PER_BLOCK;
+      sec = secret;
+    } while (stripes >= STRIPES_PER_BLOCK);
+    soFar = 0;
+  }
+  if (stripes > 0) {
+    accumulate(st, input, secret + (<usize>soFar << 3), stripes);
+    input += <usize>stripes << 6;
+    soFar += stripes;
+  }
+  store<u32>(st, soFar, S_SO_FAR);
+  return input;
+}
+
+/** XXH3_128bits_update: `len` bytes at `input`. */
+export function xxh3Update(st: usize, input: usize, len: usize): void {
+  store<u64>(st, load<u64>(st, S_TOTAL) + <u64>len, S_TOTAL);
+  const buffer = st + S_BUFFER;
+  const buffered = <usize>load<u32>(st, S_BUFFERED);
+  if (len <= HASH_BUFFER - buffered) {
+    memory.copy(buffer + buffered, input, len);
+    store<u32>(st, <u32>(buffered + len), S_BUFFERED);
+    return;
+  }
+  const end = input + len;
+  if (buffered != 0) {
+    const fill = HASH_BUFFER - buffered;
+    memory.copy(buffer + buffered, input, fill);
+    input += fill;
+    consumeStripes(st, buffer, <u32>(HASH_BUFFER / STRIPE));
+  }
+  if (end - input > HASH_BUFFER) {
+    input = consumeStripes(st, input, <u32>((end - 1 - input) / STRIPE));
+    memory.copy(buffer + HASH_BUFFER - STRIPE, input - STRIPE, STRIPE);
+  }
+  memory.copy(buffer, input, end - input);
+  store<u32>(st, <u32>(end - input), S_BUFFERED);
+}
+
+/** 64 × 64 → 128-bit product, halves xor-ed (XXH3_mul128_fold64, portable form). */
+@inline function mulFold(a: u64, b: u64): u64 {
+  const lolo = (a & 0xffffffff) * (b & 0xffffffff);
+  const hilo = (a >> 32) * (b & 0xffffffff);
+  const lohi = (a & 0xffffffff) * (b >> 32);
+  const hihi = (a >> 32) * (b >> 32);
+  const cross = (lolo >> 32) + (hilo & 0xffffffff) + lohi;
+  const upper = (hilo >> 32) + (cross >> 32) + hihi;
+  return ((cross << 32) | (lolo & 0xffffffff)) ^ upper;
+}
+
+function mergeAccs(st: usize, sec: usize, start: u64): u64 {
+  let h = start;
+  for (let i: usize = 0; i < 4; i++) {
+    h += mulFold(load<u64>(st + (i << 4)) ^ load<u64>(sec + (i << 4)), load<u64>(st + (i << 4), 8) ^ load<u64>(sec + (i << 4), 8));
+  }
+  h ^= h >> 37;
+  h *= 0x165667919e3779f9;
+  return h ^ (h >> 32);
+}
+
+/** XXH3_128bits_digest for totalLen > 240, as the canonical 16 bytes (high half first, big-endian) at `out`. Ends the stream. */
+export function xxh3Digest(st: usize, out: usize): void {
+  const buffer = st + S_BUFFER;
+  const buffered = <usize>load<u32>(st, S_BUFFERED);
+  let last: usize;
+  if (buffered >= STRIPE) {
+    consumeStripes(st, buffer, <u32>((buffered - 1) / STRIPE));
+    last = buffer + buffered - STRIPE;
+  } else {
+    last = st + S_SCRATCH;
+    const catchUp = STRIPE - buffered;
+    memory.copy(last, buffer + HASH_BUFFER - catchUp, catchUp);
+    memory.copy(last + catchUp, buffer, buffered);
+  }
+  accumulate(st, last, secret + SECRET_LIMIT - 7, 1);
+  const len = load<u64>(st, S_TOTAL);
+  const low = mergeAccs(st, secret + 11, len * PRIME64_1);
+  const high = mergeAccs(st, secret + SECRET_LIMIT - 11, ~(len * PRIME64_2));
+  store<u64>(out, bswap<u64>(high), 0);
+  store<u64>(out, bswap<u64>(low), 8);
+}

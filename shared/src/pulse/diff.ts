@@ -7,6 +7,7 @@
 
 import { hashModel, modelHasher, type ModelHasher } from './hash';
 import { Arena, arenaBytes } from './kernels';
+import { XXH3_STATE_BYTES } from './xxh3';
 import { validateModel } from './model';
 import { scaledFromUlp } from './scaled';
 import { DTYPES, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
@@ -193,7 +194,7 @@ function scanWithKernels(
   const width = a.BYTES_PER_ELEMENT;
   const chunk = Math.min(n, SCAN_CHUNK);
   const sumsBytes = 8 + 4 * (33 + (exponentBits === null ? 0 : (1 << (1 + exponentBits)) + 33 + (1 << exponentBits)));
-  const arena = Arena.for(2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes));
+  const arena = Arena.for(2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes) + arenaBytes(XXH3_STATE_BYTES));
   if (arena === null) return false;
   const { k } = arena;
   const at = {
@@ -205,6 +206,7 @@ function scanWithKernels(
     exps: arena.alloc(chunk),
     news: arena.alloc(4 * chunk),
     sums: arena.alloc(sumsBytes),
+    hashState: arena.alloc(XXH3_STATE_BYTES),
   };
   const u8 = arena.u8;
   u8.fill(0, at.sums, at.sums + sumsBytes);
@@ -215,7 +217,7 @@ function scanWithKernels(
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
     take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.news, at.sums), k.memory.buffer, at);
-    hasher?.update(b.subarray(first, last)); // while the chunk is still in cache
+    hasher?.updateInPlace(k, at.hashState, at.b, (last - first) * width); // the chunk is in the arena already
   }
   return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
 }

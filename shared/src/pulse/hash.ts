@@ -9,7 +9,9 @@
 import { createXXHash128, type IHasher } from 'hash-wasm';
 import { bytesToHex } from '../bytes';
 import { HASH_BYTES } from './constants';
+import { Arena, arenaBytes, type KernelExports } from './kernels';
 import { DTYPES, type Model, type ModelHash, type Tensor, type TensorData } from './types';
+import { XXH3_MIDSIZE_MAX, XXH3_STATE_BYTES, Xxh3Stream } from './xxh3';
 
 let hasherPromise: Promise<IHasher> | null = null;
 
@@ -24,29 +26,60 @@ const textEncoder = new TextEncoder();
 /**
  * The canonical serialisation fed a piece at a time, so apply and diff can
  * hash each block of values while it is still in cache instead of reading the
- * whole model again afterwards. The hash-wasm instance is shared by the realm:
- * use a ModelHasher from begin() to digest() without awaiting in between.
+ * whole model again afterwards. xxh3-128 runs on the WebAssembly kernel
+ * (xxh3.ts, ~2x hash-wasm); hash-wasm takes models of 240 bytes or fewer
+ * (xxh3's short-input paths) and realms without the kernels. hash-wasm's
+ * instance is shared by the realm: in that mode a ModelHasher must go from
+ * begin() to digest() without awaiting in between (apply and diff do).
  */
-export interface ModelHasher {
-  begin(): void;
+export class ModelHasher {
+  private readonly stream = new Xxh3Stream();
+  private kernel = true;
+
+  constructor(private readonly fallback: IHasher) {}
+
+  begin(): void {
+    this.stream.reset();
+    this.kernel = Arena.for(arenaBytes(XXH3_STATE_BYTES) + (1 << 18)) !== null;
+    if (!this.kernel) this.fallback.init();
+  }
+
   /** A tensor's name, dtype and shape; its values follow through update(). */
-  tensor(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): void;
-  update(values: TensorData): void;
-  digest(): ModelHash;
+  tensor(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): void {
+    this.bytes(tensorHeader(t));
+  }
+
+  update(values: TensorData): void {
+    this.bytes(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+
+  /** Values already in kernel memory (diff's scan chunk); `scratch` is XXH3_STATE_BYTES of that arena. */
+  updateInPlace(k: KernelExports, scratch: number, at: number, len: number): void {
+    if (this.kernel) this.stream.updateInPlace(k, scratch, at, len);
+    else this.fallback.update(new Uint8Array(k.memory.buffer, at, len));
+  }
+
+  digest(): ModelHash {
+    let digest: Uint8Array;
+    if (!this.kernel) digest = this.fallback.digest('binary');
+    else if (this.stream.length > XXH3_MIDSIZE_MAX) digest = this.stream.digest();
+    else {
+      this.fallback.init();
+      this.fallback.update(this.stream.buffered);
+      digest = this.fallback.digest('binary');
+    }
+    if (digest.length !== HASH_BYTES) throw new Error('unexpected digest size');
+    return digest;
+  }
+
+  private bytes(b: Uint8Array): void {
+    if (!this.kernel) this.fallback.update(b);
+    else if (!this.stream.update(b)) throw new Error('WebAssembly arena lost during a hash');
+  }
 }
 
 export async function modelHasher(): Promise<ModelHasher> {
-  const h = await hasher();
-  return {
-    begin: () => void h.init(),
-    tensor: (t) => void h.update(tensorHeader(t)),
-    update: (values) => void h.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)),
-    digest: () => {
-      const digest = h.digest('binary');
-      if (digest.length !== HASH_BYTES) throw new Error('unexpected digest size');
-      return digest;
-    },
-  };
+  return new ModelHasher(await hasher());
 }
 
 function tensorHeader(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): Uint8Array {

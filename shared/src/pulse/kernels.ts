@@ -19,6 +19,7 @@ import { base64urlDecode } from '../bytes';
 import { BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
 import { KERNELS_WASM } from './kernels.wasm';
+import { XXH3_SECRET } from './xxh3';
 
 export interface KernelExports {
   readonly memory: WebAssembly.Memory;
@@ -35,6 +36,9 @@ export interface KernelExports {
   encodeDeltas(flips: number, mags: number, exps: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;
   encodeHeads(data: number, n: number, width: number, mantissaBits: number, syms: number, at: number, counts: number, w: number): number;
   finishBits(w: number): number;
+  setSecret(at: number): void;
+  xxh3Update(st: number, input: number, len: number): void;
+  xxh3Digest(st: number, out: number): void;
   scan(
     a: number,
     b: number,
@@ -108,11 +112,14 @@ export class Arena {
     this.top = 8;
     const base = this.alloc(BUCKETS.base.byteLength);
     const extra = this.alloc(BUCKETS.extra.byteLength);
+    const secret = this.alloc(XXH3_SECRET.length);
     this.floor = this.top;
     this.grow(0);
     new Int32Array(this.k.memory.buffer, base, BUCKETS.base.length).set(BUCKETS.base);
     new Uint8Array(this.k.memory.buffer, extra, BUCKETS.extra.length).set(BUCKETS.extra);
+    new Uint8Array(this.k.memory.buffer, secret, XXH3_SECRET.length).set(XXH3_SECRET);
     this.k.setBuckets(base, extra);
+    this.k.setSecret(secret);
   }
 
   /** Makes room for `bytes` past the floor and resets the allocator. */

@@ -1,0 +1,96 @@
+/**
+ * Streaming xxh3-128 on the WebAssembly kernels (shared/assembly/pulse.ts),
+ * the content hash of hash.ts. hash-wasm's xxh3-128 (the reference C built
+ * without SIMD) ran at ~2 GB/s on the dev box and was a third of every diff
+ * and apply; the kernel accumulates two 64-bit lanes per 128-bit operation.
+ * Its output is hash-wasm's, bit for bit (xxh3.test.ts), so stored hashes
+ * and golden fixtures are unchanged.
+ *
+ * The stream's state lives here between calls and is copied into the arena
+ * for each one (400 bytes), so streams never share memory and a caller that
+ * already holds bytes in an arena (diff's scan) hashes them in place.
+ */
+
+import { hexToBytes } from '../bytes';
+import { Arena, arenaBytes, type KernelExports } from './kernels';
+
+/** XXH3_kSecret: the default 192-byte secret (xxhash.h). */
+export const XXH3_SECRET: Uint8Array = hexToBytes(
+  'b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671fcb79e64eccc0e578825ad07dccff7221b8084674f743248ee03590e6813a264c' +
+    '3c2852bb91c300cb88d0658b1b532ea371644897a20df94e3819ef46a9deacd8a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364' +
+    'eac5ac8334d3ebc3c581a0fffa1363eb170ddd51b7f0da49d316552629d4689e2b16be587d47a1fc8ff8b8d17ad031ce45cb3a8f95160428afd7fbcabb4b407e',
+);
+
+/** Kernel state: acc[8] · 256-byte buffer · bufferedSize · stripes so far · totalLen · last-stripe scratch (pulse.ts). */
+export const XXH3_STATE_BYTES = 400;
+
+/** Inputs up to this many bytes use xxh3's short-input paths, which the kernel does not have. */
+export const XXH3_MIDSIZE_MAX = 240;
+
+/** Bytes copied into the arena per kernel call when hashing JS memory. */
+const CHUNK = 1 << 18;
+
+/** XXH3_INIT_ACC. */
+const INIT_ACC = [0xc2b2ae3dn, 0x9e3779b185ebca87n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n, 0x85ebca77c2b2ae63n, 0x85ebca77n, 0x27d4eb2f165667c5n, 0x9e3779b1n];
+
+export class Xxh3Stream {
+  private readonly state = new Uint8Array(XXH3_STATE_BYTES);
+  private readonly view = new DataView(this.state.buffer);
+
+  constructor() {
+    this.reset();
+  }
+
+  reset(): void {
+    this.state.fill(0);
+    INIT_ACC.forEach((a, i) => this.view.setBigUint64(8 * i, a, true));
+  }
+
+  /** Bytes hashed so far. */
+  get length(): number {
+    return Number(this.view.getBigUint64(328, true));
+  }
+
+  /** The bytes still buffered: all of the input while length ≤ 256. */
+  get buffered(): Uint8Array {
+    return this.state.subarray(64, 64 + this.view.getUint32(320, true));
+  }
+
+  /** Hashes `len` bytes that are already in kernel memory at `at`; `scratch` is XXH3_STATE_BYTES of that arena the caller set aside. */
+  updateInPlace(k: KernelExports, scratch: number, at: number, len: number): void {
+    const u8 = new Uint8Array(k.memory.buffer);
+    u8.set(this.state, scratch);
+    k.xxh3Update(scratch, at, len);
+    this.state.set(u8.subarray(scratch, scratch + XXH3_STATE_BYTES));
+  }
+
+  /** Hashes bytes in JS memory; false (nothing hashed) when WebAssembly is unavailable. */
+  update(bytes: Uint8Array): boolean {
+    const chunk = Math.min(CHUNK, bytes.length);
+    const arena = Arena.for(arenaBytes(XXH3_STATE_BYTES) + arenaBytes(chunk));
+    if (arena === null) return false;
+    const scratch = arena.alloc(XXH3_STATE_BYTES);
+    const at = arena.alloc(chunk);
+    const u8 = arena.u8;
+    u8.set(this.state, scratch);
+    for (let from = 0; from < bytes.length; from += chunk) {
+      const part = bytes.subarray(from, from + chunk);
+      u8.set(part, at);
+      arena.k.xxh3Update(scratch, at, part.length);
+    }
+    this.state.set(u8.subarray(scratch, scratch + XXH3_STATE_BYTES));
+    return true;
+  }
+
+  /** The 16-byte canonical hash; only for streams longer than XXH3_MIDSIZE_MAX. Ends the stream. */
+  digest(): Uint8Array {
+    if (this.length <= XXH3_MIDSIZE_MAX) throw new Error('xxh3 kernel digest needs more than 240 bytes');
+    const arena = Arena.for(arenaBytes(XXH3_STATE_BYTES) + 16);
+    if (arena === null) throw new Error('xxh3 kernel digest without WebAssembly');
+    const scratch = arena.alloc(XXH3_STATE_BYTES);
+    const out = arena.alloc(16);
+    arena.u8.set(this.state, scratch);
+    arena.k.xxh3Digest(scratch, out);
+    return arena.u8.slice(out, out + 16);
+  }
+}
