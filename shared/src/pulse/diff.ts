@@ -180,14 +180,14 @@ const SCAN_CHUNK = 1 << 20;
 
 /**
  * The scan in the WebAssembly kernel, a chunk at a time: each chunk's changes
- * go to `take(count, memory, at)`; with the dtype's exponentBits also
+ * go to `take(count, memory, at, final)` (final: the last chunk); with the dtype's exponentBits also
  * record()'s sums, returned at the end. False without WebAssembly.
  */
 function scanWithKernels(
   a: TensorData,
   b: TensorData,
   exponentBits: number | null,
-  take: (count: number, memory: ArrayBuffer, at: ScanBuffers) => void,
+  take: (count: number, memory: ArrayBuffer, at: ScanBuffers, final: boolean) => void,
   hasher?: ModelHasher,
 ): Uint32Array | false {
   const n = a.length;
@@ -216,7 +216,7 @@ function scanWithKernels(
     const last = Math.min(n, first + chunk);
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
-    take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.news, at.sums), k.memory.buffer, at);
+    take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.news, at.sums), k.memory.buffer, at, last === n);
     hasher?.updateInPlace(k, at.hashState, at.b, (last - first) * width); // the chunk is in the arena already
   }
   return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
@@ -232,9 +232,9 @@ interface ScanBuffers {
 
 /** scan16/scan32 with the kernel; null without WebAssembly. */
 function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: number, hasher?: ModelHasher): Changes | null {
-  const st = new ScanState(a.length, a.BYTES_PER_ELEMENT * 8, exponentBits);
-  const sums = scanWithKernels(a, b, exponentBits, (count, memory, at) => {
-    while (st.count + count > st.positions.length) st.grow();
+  const st = new ScanState(a.length, a.BYTES_PER_ELEMENT * 8, exponentBits, 0);
+  const sums = scanWithKernels(a, b, exponentBits, (count, memory, at, final) => {
+    st.reserve(st.count + count, final);
     st.positions.set(new Uint32Array(memory, at.positions, count), st.count);
     st.flips.set(new Uint8Array(memory, at.flips, count), st.count);
     st.mags.set(new Uint32Array(memory, at.mags, count), st.count);
@@ -268,12 +268,13 @@ class ScanState {
   readonly half: number;
   readonly mantissaBits: number;
 
+  /** `capacity` defaults to a guess for the JS scan; the kernel path starts empty and reserves what each chunk found. */
   constructor(
     readonly limit: number,
     width: number,
     exponentBits: number,
+    capacity = Math.max(16, Math.min(limit, 1024 + (limit >>> 6))),
   ) {
-    const capacity = Math.max(16, Math.min(limit, 1024 + (limit >>> 6)));
     this.positions = new Uint32Array(capacity);
     this.flips = new Uint8Array(capacity);
     this.mags = new Uint32Array(capacity);
@@ -289,7 +290,15 @@ class ScanState {
   }
 
   grow(): void {
-    const capacity = Math.min(Math.max(this.limit, 16), this.positions.length * 2);
+    this.resize(Math.min(Math.max(this.limit, 16), this.positions.length * 2));
+  }
+
+  /** Room for `total` changes: exactly that many when no more will come (no slice at the end), else at least double. */
+  reserve(total: number, final: boolean): void {
+    if (total > this.positions.length) this.resize(final ? total : Math.min(this.limit, Math.max(total, 2 * this.positions.length)));
+  }
+
+  private resize(capacity: number): void {
     const p = new Uint32Array(capacity);
     const f = new Uint8Array(capacity);
     const m = new Uint32Array(capacity);
@@ -310,8 +319,8 @@ class ScanState {
   result(): Changes {
     const n = this.count;
     const { classHist, headHist, scaledHist, classBits } = this;
-    // Views when the columns are mostly full (dense changes: saves copying megabytes), copies otherwise.
-    const fit = <T extends Uint8Array | Uint32Array>(x: T): T => (4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T));
+    // Exact columns as they are; views when mostly full (dense changes: saves copying megabytes), copies otherwise.
+    const fit = <T extends Uint8Array | Uint32Array>(x: T): T => (n === x.length ? x : 4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T));
     return {
       positions: fit(this.positions),
       signFlips: fit(this.flips),
