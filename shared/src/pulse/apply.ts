@@ -47,6 +47,9 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
  */
 const APPLY_BLOCK = 1 << 13;
 
+/** Values hashed per call: blocks patched since the last call are still in L2, and the per-call cost (state in and out of the kernel) stays small. */
+const HASH_SPAN = 1 << 17;
+
 /** Writes changes [from, to) of a sparse tensor patch into `data`, which holds the base values at their positions. */
 type ChangeRange = (data: TensorData, from: number, to: number) => void;
 
@@ -89,14 +92,18 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   } else {
     data = allocData(t.dtype, n);
     let i = 0;
+    let hashed = 0;
     for (let start = 0; start < n; start += APPLY_BLOCK) {
       const end = Math.min(n, start + APPLY_BLOCK);
       data.set(base.subarray(start, end), start);
       let j = i;
       while (j < count && positions[j]! < end) j++;
       if (j > i) write(data, i, j);
-      hasher.update(data.subarray(start, end));
       i = j;
+      if (end - hashed >= HASH_SPAN || end === n) {
+        hasher.update(data.subarray(hashed, end));
+        hashed = end;
+      }
     }
   }
   finish();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apply, decode, diff, encode, InvalidModelError, snapshot, type Model } from './index';
+import { apply, decode, diff, encode, findChangesCpu, InvalidModelError, snapshot, type Model, type TensorPatch } from './index';
 import { cloneModel, modelsBitEqual, perturb, randomModel, tensor } from './testing';
 
 async function roundTrip(base: Model, next: Model): Promise<Model> {
@@ -80,10 +80,32 @@ describe('PULSE codec', () => {
 
   it('PULSE10: re-drawn values switch the tensor to raw new values and stay exact', async () => {
     const base = randomModel(6, 'bf16', 64, 64);
-    const next = randomModel(7, 'bf16', 64, 64);
+    const redrawn = randomModel(7, 'bf16', 64, 64);
+    // Every other value re-drawn: raw new values at their positions.
+    const next: Model = { tensors: base.tensors.map((t, ti) => ({ ...t, data: t.data.map((v, i) => (i % 2 === 0 ? redrawn.tensors[ti]!.data[i]! : v)) })) };
     const patch = await diff(base, next);
     expect(patch.tensors[0]!.kind).toBe('raw');
     expect(modelsBitEqual(await apply(base, decode(encode(patch))), next)).toBe(true);
+  });
+
+  it('PULSE10: a tensor whose values were nearly all re-drawn travels in full, no larger than as raw changes', async () => {
+    const base = randomModel(6, 'bf16', 64, 64);
+    const next = randomModel(7, 'bf16', 64, 64);
+    const changed = next.tensors[0]!.data.filter((v, i) => v !== base.tensors[0]!.data[i]).length;
+    expect(changed).toBeGreaterThan(0.99 * 64 * 64);
+    expect(changed).toBeLessThan(64 * 64); // a few values equal by chance: full still wins
+    const patch = await diff(base, next);
+    expect(patch.tensors[0]!.kind).toBe('full');
+    const bytes = encode(patch);
+    expect(modelsBitEqual(await apply(base, decode(bytes)), next)).toBe(true);
+    const viaPlugin = await diff(base, next, { findChanges: findChangesCpu });
+    expect(viaPlugin.tensors[0]!.kind).toBe('full');
+    // The same change as raw values at their positions.
+    const old = base.tensors[0]!.data;
+    const values = next.tensors[0]!.data;
+    const positions = Uint32Array.from(values.keys()).filter((i) => values[i] !== old[i]);
+    const asRaw: TensorPatch = { ...patch.tensors[0]!, kind: 'raw', positions, bits: Uint32Array.from(positions, (i) => values[i]!) };
+    expect(bytes.length).toBeLessThanOrEqual(encode({ ...patch, tensors: [asRaw, ...patch.tensors.slice(1)] }).length);
   });
 
   it('PULSE10: sign flips are cheap escapes, not huge deltas', async () => {

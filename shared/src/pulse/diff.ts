@@ -137,6 +137,16 @@ export function setScaledMarginForTests(bits: number): number {
   return previous;
 }
 
+/**
+ * A tensor whose raw changes cover at least this fraction of it travels in
+ * full: the ≤ 1% of values left unchanged cost about as much in full
+ * (~15 bits each) as the runs that would skip them (a gap and a length
+ * symbol with raw bits each), and a full tensor skips the position columns
+ * in encode, decode and apply (bench all-redrawn, 10.5 MB: encode 170 -> 69
+ * ms; speed vs the reference 1.0x -> 1.44x encode, 1.6x -> 3.4x decode).
+ */
+const FULL_FRACTION = 0.99;
+
 function pickKind(newT: Tensor, c: Changes): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const mantissaBits = width - 1 - exponentBits;
@@ -151,6 +161,8 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
   const best = Math.min(ulpEstimate, scaledEstimate);
   // The raw estimate is at least its mantissa bits; only a close call pays for the head histogram's entropy.
   if (n * mantissaBits < best && entropyBits(c.headHist, n) + n * mantissaBits < best) {
+    // Nearly every value re-drawn: the whole tensor costs about what its few unchanged values' positions would, and codes faster.
+    if (n >= FULL_FRACTION * newT.data.length) return { ...header, kind: 'full', data: newT.data.slice() };
     return { ...header, kind: 'raw', positions, bits: c.newValues };
   }
   if (scaledEstimate < ulpEstimate) return { ...header, kind: 'scaled', positions, ...scaledFromUlp(newT.dtype, signFlips, magnitudeDeltas, c.oldExponents) };
