@@ -5,6 +5,10 @@
  * ordered-integer ulp differences and as (sign flip, magnitude ulp
  * difference) pairs; the smaller bound is reported, so it is the stricter one.
  * A coder with richer context than order-0 may go below it.
+ *
+ * The plug-in entropy of a sample whose values are mostly unique is biased
+ * low (it cannot exceed log2 n); the 'coverage' variant measures the deltas
+ * with the Chao–Shen estimator instead and is reported beside it.
  */
 
 import { DTYPES, findChangesCpu, type Model } from '../../shared/src/pulse/index';
@@ -16,10 +20,33 @@ function log2Binomial(N: number, n: number): number {
   return bits;
 }
 
-function entropyBits(counts: Map<number, number>, total: number): number {
+/** Plug-in (empirical order-0) entropy of a sample, in bits for the whole sample. */
+export function entropyBits(counts: Map<number, number>, total: number): number {
   let bits = 0;
   for (const c of counts.values()) bits -= c * Math.log2(c / total);
   return bits;
+}
+
+/**
+ * Coverage-adjusted (Chao–Shen 2003) entropy of a sample, in bits for the
+ * whole sample. The plug-in estimate cannot exceed log2(sample size): when
+ * most values occur once (f32 ulp deltas, spread over 2^15 and more) it
+ * says less than any code could spend, because it never pays for the values
+ * it did not see. Chao–Shen scales each probability by the estimated
+ * coverage 1 − (singletons / n) and corrects for unseen values
+ * (Horvitz–Thompson). When few values are singletons (bf16, f16 deltas) it
+ * is the plug-in estimate.
+ */
+export function coverageEntropyBits(counts: Map<number, number>, total: number): number {
+  let singletons = 0;
+  for (const c of counts.values()) if (c === 1) singletons++;
+  const coverage = 1 - Math.min(singletons, total - 1) / total;
+  let bits = 0;
+  for (const c of counts.values()) {
+    const p = (coverage * c) / total;
+    bits -= (p * Math.log2(p)) / (1 - (1 - p) ** total);
+  }
+  return bits * total;
 }
 
 function ordered(bits: number, width: number): number {
@@ -28,7 +55,9 @@ function ordered(bits: number, width: number): number {
   return bits & sign ? (~bits & mask) >>> 0 : (bits | sign) >>> 0;
 }
 
-export function boundBytes(base: Model, next: Model): number {
+/** The bound with each tensor's deltas measured by `estimate` (entropyBits: the plug-in bound; coverageEntropyBits). */
+export function boundBytes(base: Model, next: Model, estimate: 'plug-in' | 'coverage' = 'plug-in'): number {
+  const entropy = estimate === 'plug-in' ? entropyBits : coverageEntropyBits;
   let bits = 0;
   next.tensors.forEach((t, ti) => {
     const old = base.tensors[ti]!;
@@ -47,7 +76,7 @@ export function boundBytes(base: Model, next: Model): number {
       signMagCounts.set(sm, (signMagCounts.get(sm) ?? 0) + 1);
     }
     const n = positions.length;
-    bits += log2Binomial(t.data.length, n) + Math.min(entropyBits(orderedCounts, n), entropyBits(signMagCounts, n));
+    if (n > 0) bits += log2Binomial(t.data.length, n) + Math.min(entropy(orderedCounts, n), entropy(signMagCounts, n));
   });
   return Math.ceil(bits / 8);
 }

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../shared/src/pulse/testing';
+import { coverageEntropyBits, entropyBits } from './bound';
+
+function histogram(values: number[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return counts;
+}
+
+/** n draws of round(2^scale · |t|) with t ~ tanh(2g): a wide, smooth distribution like f32 ulp deltas. */
+function wideSample(n: number, seed: number, scale = 16): number[] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: n }, () => {
+    const g = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+    return Math.round(2 ** scale * Math.abs(Math.tanh(2 * g)));
+  });
+}
+
+describe('bench:pulse entropy bound', () => {
+  it('the coverage-adjusted estimate equals the plug-in one when values repeat (±1, ±2 ulp deltas)', () => {
+    const rand = seededRandom(1);
+    const values = Array.from({ length: 50_000 }, () => [1, -1, 2, -2, 3][Math.floor(rand() ** 2 * 5)]!);
+    const counts = histogram(values);
+    expect(coverageEntropyBits(counts, values.length)).toBeCloseTo(entropyBits(counts, values.length), 0);
+  });
+
+  it('on mostly unique values the plug-in estimate depends on the sample size and the coverage-adjusted one does not', () => {
+    const perValue = (n: number, estimate: typeof entropyBits): number => {
+      const values = wideSample(n, n);
+      return estimate(histogram(values), n) / n;
+    };
+    const [smallPlugIn, largePlugIn] = [perValue(1 << 12, entropyBits), perValue(1 << 17, entropyBits)];
+    const [smallCoverage, largeCoverage] = [perValue(1 << 12, coverageEntropyBits), perValue(1 << 17, coverageEntropyBits)];
+    // The plug-in estimate is capped by log2 n: 12 bits a value here, where 2^17 draws show ~15.
+    expect(smallPlugIn).toBeLessThanOrEqual(12);
+    expect(largePlugIn - smallPlugIn).toBeGreaterThan(2);
+    expect(Math.abs(smallCoverage - largeCoverage)).toBeLessThan(0.1 * largeCoverage);
+  });
+});
