@@ -470,7 +470,10 @@ async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefine
   const tensors = next.tensors.map((t) => {
     hasher.tensor(t);
     const old = byName.get(t.name);
-    if (old !== undefined && sameLayout(old, t)) return scanTensorPatch(old, t, hasher);
+    if (old !== undefined && sameLayout(old, t)) {
+      hasher.flush(); // before the scan takes the arena
+      return scanTensorPatch(old, t, hasher);
+    }
     hasher.update(t.data);
     return fullTensorPatch(t);
   });

@@ -35,31 +35,52 @@ const textEncoder = new TextEncoder();
 export class ModelHasher {
   private readonly stream = new Xxh3Stream();
   private kernel = true;
+  /** A tensor header not hashed yet: it goes in with the next values, one kernel trip for both. */
+  private header: Uint8Array | null = null;
 
   constructor(private readonly fallback: IHasher) {}
 
   begin(): void {
     this.stream.reset();
+    this.header = null;
     this.kernel = Arena.for(arenaBytes(XXH3_STATE_BYTES) + (1 << 18)) !== null;
     if (!this.kernel) this.fallback.init();
   }
 
   /** A tensor's name, dtype and shape; its values follow through update(). */
   tensor(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): void {
-    this.bytes(tensorHeader(t));
+    this.flush();
+    this.header = tensorHeader(t);
   }
 
   update(values: TensorData): void {
-    this.bytes(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    const header = this.header;
+    this.header = null;
+    if (!this.kernel) {
+      if (header !== null) this.fallback.update(header);
+      this.fallback.update(bytes);
+    } else if (!(header === null ? this.stream.update(bytes) : this.stream.update(header, bytes))) throw new Error('WebAssembly arena lost during a hash');
   }
 
-  /** Values already in kernel memory (diff's scan chunk); `scratch` is XXH3_STATE_BYTES of that arena. */
+  /**
+   * Values already in kernel memory (diff's scan chunk); `scratch` is
+   * XXH3_STATE_BYTES of that arena. Call flush() before that arena is set
+   * up: a pending header needs an arena trip of its own.
+   */
   updateInPlace(k: KernelExports, scratch: number, at: number, len: number): void {
+    if (this.header !== null) throw new Error('flush() the tensor header before hashing in place');
     if (this.kernel) this.stream.updateInPlace(k, scratch, at, len);
     else this.fallback.update(new Uint8Array(k.memory.buffer, at, len));
   }
 
+  /** Hashes a pending tensor header now. */
+  flush(): void {
+    if (this.header !== null) this.update(new Uint16Array(0));
+  }
+
   digest(): ModelHash {
+    this.flush();
     let digest: Uint8Array;
     if (!this.kernel) digest = this.fallback.digest('binary');
     else if (this.stream.length > XXH3_MIDSIZE_MAX) digest = this.stream.digest();
@@ -70,11 +91,6 @@ export class ModelHasher {
     }
     if (digest.length !== HASH_BYTES) throw new Error('unexpected digest size');
     return digest;
-  }
-
-  private bytes(b: Uint8Array): void {
-    if (!this.kernel) this.fallback.update(b);
-    else if (!this.stream.update(b)) throw new Error('WebAssembly arena lost during a hash');
   }
 }
 

@@ -30,8 +30,13 @@ export const XXH3_MIDSIZE_MAX = 240;
 /** Bytes copied into the arena per kernel call when hashing JS memory. */
 const CHUNK = 1 << 18;
 
-/** XXH3_INIT_ACC. */
-const INIT_ACC = [0xc2b2ae3dn, 0x9e3779b185ebca87n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n, 0x85ebca77c2b2ae63n, 0x85ebca77n, 0x27d4eb2f165667c5n, 0x9e3779b1n];
+/** A fresh state: XXH3_INIT_ACC (little-endian u64s), then zeros. */
+const INIT_STATE = new Uint8Array(XXH3_STATE_BYTES);
+{
+  const acc = [0xc2b2ae3dn, 0x9e3779b185ebca87n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n, 0x85ebca77c2b2ae63n, 0x85ebca77n, 0x27d4eb2f165667c5n, 0x9e3779b1n];
+  const view = new DataView(INIT_STATE.buffer);
+  acc.forEach((a, i) => view.setBigUint64(8 * i, a, true));
+}
 
 export class Xxh3Stream {
   private readonly state = new Uint8Array(XXH3_STATE_BYTES);
@@ -42,8 +47,7 @@ export class Xxh3Stream {
   }
 
   reset(): void {
-    this.state.fill(0);
-    INIT_ACC.forEach((a, i) => this.view.setBigUint64(8 * i, a, true));
+    this.state.set(INIT_STATE);
   }
 
   /** Bytes hashed so far. */
@@ -64,19 +68,28 @@ export class Xxh3Stream {
     this.state.set(u8.subarray(scratch, scratch + XXH3_STATE_BYTES));
   }
 
-  /** Hashes bytes in JS memory; false (nothing hashed) when WebAssembly is unavailable. */
-  update(bytes: Uint8Array): boolean {
-    const chunk = Math.min(CHUNK, bytes.length);
+  /**
+   * Hashes byte strings in JS memory, in order, with one trip of the state
+   * into the kernel (a tensor's small header rides with its values); false
+   * (nothing hashed) when WebAssembly is unavailable. Uses the shared arena:
+   * not while another kernel call's buffers are live.
+   */
+  update(...parts: Uint8Array[]): boolean {
+    let longest = 0;
+    for (const p of parts) longest = Math.max(longest, p.length);
+    const chunk = Math.min(CHUNK, longest);
     const arena = Arena.for(arenaBytes(XXH3_STATE_BYTES) + arenaBytes(chunk));
     if (arena === null) return false;
     const scratch = arena.alloc(XXH3_STATE_BYTES);
     const at = arena.alloc(chunk);
     const u8 = arena.u8;
     u8.set(this.state, scratch);
-    for (let from = 0; from < bytes.length; from += chunk) {
-      const part = bytes.subarray(from, from + chunk);
-      u8.set(part, at);
-      arena.k.xxh3Update(scratch, at, part.length);
+    for (const bytes of parts) {
+      for (let from = 0; from < bytes.length; from += chunk) {
+        const part = bytes.subarray(from, from + chunk);
+        u8.set(part, at);
+        arena.k.xxh3Update(scratch, at, part.length);
+      }
     }
     this.state.set(u8.subarray(scratch, scratch + XXH3_STATE_BYTES));
     return true;
