@@ -58,7 +58,7 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   hasher.tensor(header);
   if (t.kind === 'full') {
     hasher.update(t.data);
-    return { ...header, data: t.data.slice() };
+    return { name: header.name, dtype: header.dtype, shape: header.shape, data: t.data.slice() };
   }
   if (old === undefined || old.dtype !== t.dtype || old.shape.length !== t.shape.length || old.shape.some((d, i) => d !== t.shape[i])) {
     throw new WrongBaseError(`base has no ${t.dtype} tensor ${JSON.stringify(t.name)} of shape [${t.shape.join(', ')}]`);
@@ -107,7 +107,7 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     }
   }
   finish();
-  return { ...header, data };
+  return { name: header.name, dtype: header.dtype, shape: header.shape, data };
 }
 
 function rawRange(positions: Uint32Array, bits: Uint32Array): ChangeRange {

@@ -73,7 +73,10 @@ function sameLayout(a: Tensor, b: Tensor): boolean {
 
 function entropyBits(hist: Uint32Array | number[], total: number): number {
   let bits = 0;
-  for (const c of hist) if (c > 0) bits -= c * Math.log2(c / total);
+  for (let i = 0; i < hist.length; i++) {
+    const c = hist[i]!;
+    if (c > 0) bits -= c * Math.log2(c / total);
+  }
   return bits;
 }
 
@@ -151,7 +154,8 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const mantissaBits = width - 1 - exponentBits;
   const { positions, signFlips, magnitudeDeltas } = c;
-  const header = { name: newT.name, dtype: newT.dtype, shape: [...newT.shape] };
+  const { name, dtype } = newT;
+  const shape = [...newT.shape];
   const n = positions.length;
   let flipCount = 0;
   for (let i = 0; i < n; i++) flipCount += signFlips[i]!;
@@ -162,11 +166,14 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
   // The raw estimate is at least its mantissa bits; only a close call pays for the head histogram's entropy.
   if (n * mantissaBits < best && entropyBits(c.headHist, n) + n * mantissaBits < best) {
     // Nearly every value re-drawn: the whole tensor costs about what its few unchanged values' positions would, and codes faster.
-    if (n >= FULL_FRACTION * newT.data.length) return { ...header, kind: 'full', data: newT.data.slice() };
-    return { ...header, kind: 'raw', positions, bits: c.newValues };
+    if (n >= FULL_FRACTION * newT.data.length) return { name, dtype, shape, kind: 'full', data: newT.data.slice() };
+    return { name, dtype, shape, kind: 'raw', positions, bits: c.newValues };
   }
-  if (scaledEstimate < ulpEstimate) return { ...header, kind: 'scaled', positions, ...scaledFromUlp(newT.dtype, signFlips, magnitudeDeltas, c.oldExponents) };
-  return { ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas };
+  if (scaledEstimate < ulpEstimate) {
+    const { symbols, low } = scaledFromUlp(dtype, signFlips, magnitudeDeltas, c.oldExponents);
+    return { name, dtype, shape, kind: 'scaled', positions, symbols, low };
+  }
+  return { name, dtype, shape, kind: 'ulp', positions, signFlips, magnitudeDeltas };
 }
 
 /**
@@ -271,7 +278,7 @@ class ScanState {
   news: Uint32Array;
   count = 0;
   classBits = 0;
-  readonly classHist = new Uint32Array(33);
+  readonly classHist: Uint32Array;
   readonly headHist: Uint32Array;
   readonly scaledHist: Uint32Array;
   readonly expMask: number;
@@ -292,8 +299,12 @@ class ScanState {
     this.mags = new Uint32Array(capacity);
     this.exps = new Uint8Array(capacity);
     this.news = new Uint32Array(capacity);
-    this.headHist = new Uint32Array(1 << (1 + exponentBits));
-    this.scaledHist = new Uint32Array(33 + (1 << exponentBits));
+    // One allocation for the three histograms (each typed array of its own costs ~1 µs; diff makes them per tensor).
+    const heads = 1 << (1 + exponentBits);
+    const hists = new Uint32Array(33 + heads + 33 + (1 << exponentBits));
+    this.classHist = hists.subarray(0, 33);
+    this.headHist = hists.subarray(33, 33 + heads);
+    this.scaledHist = hists.subarray(33 + heads);
     this.expMask = (1 << exponentBits) - 1;
     this.signShift = width - 1;
     this.magMask = width === 16 ? 0x7fff : 0x7fffffff;

@@ -91,14 +91,14 @@ export function decodeWithKernels(
     const info = DTYPES[l.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
     const heads = decoders[headStream(l.dtype)]!;
-    const header = { name: l.name, dtype: l.dtype, shape: l.shape };
+    const { name, dtype, shape } = l;
     if (l.kind === 'full') {
       const data = allocData(l.dtype, l.elements);
       if (l.elements > 0) {
         check(k.decodeHeads(heads, reader, l.elements, mantissaBits, out, info.width / 8), l);
         data.set(info.width === 16 ? new Uint16Array(memory, out, l.elements) : new Uint32Array(memory, out, l.elements));
       }
-      result.push({ ...header, kind: 'full', data });
+      result.push({ name, dtype, shape, kind: 'full', data });
       continue;
     }
     const n = l.changes;
@@ -114,7 +114,7 @@ export function decodeWithKernels(
         check(k.decodeHeads(heads, reader, n, mantissaBits, values, 4), l);
         bits.set(new Uint32Array(memory, values, n));
       }
-      result.push({ ...header, kind: 'raw', positions, bits });
+      result.push({ name, dtype, shape, kind: 'raw', positions, bits });
       continue;
     }
     if (l.kind === 'scaled') {
@@ -123,7 +123,7 @@ export function decodeWithKernels(
         check(k.decodeSymbols(decoders[scaledStream(l.dtype)]!, n, values), l);
         symbols.set(new Uint16Array(memory, values, n));
       }
-      result.push({ ...header, kind: 'scaled', positions, symbols, low: lows[li]! });
+      result.push({ name, dtype, shape, kind: 'scaled', positions, symbols, low: lows[li]! });
       continue;
     }
     const signFlips = new Uint8Array(n);
@@ -135,7 +135,7 @@ export function decodeWithKernels(
       signFlips.set(new Uint8Array(memory, values, n));
       magnitudeDeltas.set(new Uint32Array(memory, mags, n));
     }
-    result.push({ ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas });
+    result.push({ name, dtype, shape, kind: 'ulp', positions, signFlips, magnitudeDeltas });
   }
 
   const words = arena.u32;

@@ -371,11 +371,11 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
   for (const [li, l] of layouts.entries()) {
     const info = DTYPES[l.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
-    const header = { name: l.name, dtype: l.dtype, shape: l.shape };
+    const { name, dtype, shape } = l;
     if (l.kind === 'full') {
       const data = allocData(l.dtype, l.elements);
       if (l.elements > 0) decodeHeads(streams[headStream(l.dtype)]!, raw, data, mantissaBits);
-      out.push({ ...header, kind: 'full', data });
+      out.push({ name, dtype, shape, kind: 'full', data });
       continue;
     }
     const n = l.changes;
@@ -387,7 +387,7 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
     if (l.kind === 'raw') {
       const bits = new Uint32Array(n);
       if (n > 0) decodeHeads(streams[headStream(l.dtype)]!, raw, bits, mantissaBits);
-      out.push({ ...header, kind: 'raw', positions, bits });
+      out.push({ name, dtype, shape, kind: 'raw', positions, bits });
       continue;
     }
     if (l.kind === 'scaled') {
@@ -396,13 +396,13 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
         const { table, dec } = streams[scaledStream(l.dtype)]!;
         for (let i = 0; i < n; i++) symbols[i] = dec.decode(table);
       }
-      out.push({ ...header, kind: 'scaled', positions, symbols, low: lows[li]! });
+      out.push({ name, dtype, shape, kind: 'scaled', positions, symbols, low: lows[li]! });
       continue;
     }
     const signFlips = new Uint8Array(n);
     const magnitudeDeltas = new Uint32Array(n);
     if (n > 0) decodeDeltas(streams[deltaStream(l.dtype)]!, raw, signFlips, magnitudeDeltas, l);
-    out.push({ ...header, kind: 'ulp', positions, signFlips, magnitudeDeltas });
+    out.push({ name, dtype, shape, kind: 'ulp', positions, signFlips, magnitudeDeltas });
   }
   for (const s of streams) if (s !== null && !s.dec.finished()) throw new CorruptPatchError('rANS stream has trailing bytes');
   if (!raw.consumedAll()) throw new CorruptPatchError('raw-bit stream has trailing bytes');
