@@ -294,11 +294,7 @@ class ScanState {
     exponentBits: number,
     capacity = Math.max(16, Math.min(limit, 1024 + (limit >>> 6))),
   ) {
-    this.positions = new Uint32Array(capacity);
-    this.flips = new Uint8Array(capacity);
-    this.mags = new Uint32Array(capacity);
-    this.exps = new Uint8Array(capacity);
-    this.news = new Uint32Array(capacity);
+    [this.positions, this.news, this.mags, this.flips, this.exps] = ScanState.columns(capacity);
     // One allocation for the three histograms (each typed array of its own costs ~1 µs; diff makes them per tensor).
     const heads = 1 << (1 + exponentBits);
     const hists = new Uint32Array(33 + heads + 33 + (1 << exponentBits));
@@ -321,12 +317,20 @@ class ScanState {
     if (total > this.positions.length) this.resize(final ? total : Math.min(this.limit, Math.max(total, 2 * this.positions.length)));
   }
 
+  /** The five change columns as views of one buffer (a typed array of its own costs ~1 µs, and diff makes these per tensor). */
+  private static columns(capacity: number): [Uint32Array, Uint32Array, Uint32Array, Uint8Array, Uint8Array] {
+    const buffer = new ArrayBuffer(14 * capacity);
+    return [
+      new Uint32Array(buffer, 0, capacity),
+      new Uint32Array(buffer, 4 * capacity, capacity),
+      new Uint32Array(buffer, 8 * capacity, capacity),
+      new Uint8Array(buffer, 12 * capacity, capacity),
+      new Uint8Array(buffer, 13 * capacity, capacity),
+    ];
+  }
+
   private resize(capacity: number): void {
-    const p = new Uint32Array(capacity);
-    const f = new Uint8Array(capacity);
-    const m = new Uint32Array(capacity);
-    const e = new Uint8Array(capacity);
-    const v = new Uint32Array(capacity);
+    const [p, v, m, f, e] = ScanState.columns(capacity);
     p.set(this.positions);
     v.set(this.news);
     f.set(this.flips);
