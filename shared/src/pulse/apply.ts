@@ -6,7 +6,7 @@
 import { hashModel, hashToHex, hashesEqual, modelHasher, type ModelHasher } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
-import { ScaledApplier } from './scaled';
+import { ScaledResolver } from './scaled';
 import { allocData, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
@@ -80,14 +80,20 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   let write: ChangeRange;
   if (t.kind === 'raw') write = rawRange(positions, t.bits);
   else if (t.kind === 'scaled') {
-    const scaled = new ScaledApplier(t.name, t.dtype, positions, t.symbols, t.low);
-    write = (data, from, to) => scaled.apply(data, from, to);
+    // Back to ulp changes a range at a time (the old exponents are in `data`), then the ulp loop writes them.
+    const scaled = new ScaledResolver(t.name, t.dtype, positions, t.symbols, t.low);
+    const ulp = ulpRange(base, positions, scaled.signFlips, scaled.magnitudeDeltas);
+    write = (data, from, to) => {
+      scaled.resolve(data, from, to);
+      ulp(data, from, to);
+    };
     finish = () => scaled.finish();
-  } else write = base instanceof Uint16Array ? ulp16Range(positions, t.signFlips, t.magnitudeDeltas) : ulp32Range(positions, t.signFlips, t.magnitudeDeltas);
+  } else write = ulpRange(base, positions, t.signFlips, t.magnitudeDeltas);
   let data: TensorData;
   if (!sorted) {
     data = base.slice();
-    write(data, 0, count);
+    // One change at a time: a repeated position sees the value its previous change wrote (a scaled change reads its exponent there).
+    for (let i = 0; i < count; i++) write(data, i, i + 1);
     hasher.update(data);
   } else {
     data = allocData(t.dtype, n);
@@ -114,6 +120,10 @@ function rawRange(positions: Uint32Array, bits: Uint32Array): ChangeRange {
   return (data, from, to) => {
     for (let i = from; i < to; i++) data[positions[i]!] = bits[i]!;
   };
+}
+
+function ulpRange(base: TensorData, positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): ChangeRange {
+  return base instanceof Uint16Array ? ulp16Range(positions, flips, deltas) : ulp32Range(positions, flips, deltas);
 }
 
 function ulp16Range(positions: Uint32Array, flips: Uint8Array, deltas: Uint32Array): ChangeRange {

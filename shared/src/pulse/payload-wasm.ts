@@ -10,10 +10,9 @@ import { CorruptPatchError, InvalidModelError } from './errors';
 import { Arena, arenaBytes, KERNEL_ERRORS, WRITER_BYTES } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
-import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream } from './streams';
+import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
 import { DTYPES, allocData, type TensorPatch } from './types';
 import type { TensorLayout } from './payload';
-import { writeScaledLow } from './scaled';
 
 /** rANS decoder struct (7 u32) and raw reader struct (u32 bytes, pad, u64 endBits, u64 bitPos): see pulse.ts. */
 const DECODER_BYTES = 32;

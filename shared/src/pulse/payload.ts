@@ -31,8 +31,7 @@ import { CorruptPatchError, InvalidModelError } from './errors';
 import { decodeTable, normalize, RANS_L, ransEncode, RansDecoder, readTable, writeTable, type DecodeTable } from './rans';
 import { allocData, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
 import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
-import { writeScaledLow } from './scaled';
-import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, streamCounts, type CodedLayout } from './streams';
+import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, streamCounts, writeScaledLow, type CodedLayout } from './streams';
 
 /**
  * Positions are run-coded when there are fewer than half as many runs of
@@ -64,7 +63,7 @@ export function runsIfValid(positions: Uint32Array, elements: number): number {
 }
 
 /** Collects one stream's symbols and their histogram during the first pass. */
-class SymbolSink {
+export class SymbolSink {
   readonly counts: Uint32Array;
   length = 0;
   constructor(
@@ -273,8 +272,18 @@ function encodeHeads(sink: SymbolSink, raw: BitWriter, data: ArrayLike<number>, 
   sink.length = h;
 }
 
-/** Also checks each change (hand-made patches): flip 0/1, delta below 2^(width−1), not a no-op. */
-function encodeDeltas(sink: SymbolSink, raw: BitWriter, t: UlpTensorPatch, half: number): void {
+/**
+ * Also checks each change (hand-made patches): flip 0/1, delta below
+ * 2^(width−1), not a no-op. With `exps` (old biased exponents) the symbols
+ * are scaled ones (scaled.ts), as in the encodeDeltas kernel.
+ */
+export function encodeDeltas(
+  sink: SymbolSink,
+  raw: BitWriter,
+  t: Pick<UlpTensorPatch, 'name' | 'signFlips' | 'magnitudeDeltas'>,
+  half: number,
+  exps: Uint8Array | null = null,
+): void {
   const { base, extra } = BUCKETS;
   const flips = t.signFlips;
   const mags = t.magnitudeDeltas;
@@ -301,7 +310,7 @@ function encodeDeltas(sink: SymbolSink, raw: BitWriter, t: UlpTensorPatch, half:
       const e0 = 31 - Math.clz32(zz + 1) - BUCKET_MANTISSA_BITS;
       b = (e0 << BUCKET_MANTISSA_BITS) + ((zz + 1) >>> e0) - 1;
     }
-    const s = 2 * b + flip;
+    const s = 2 * (exps === null ? b : b + (exps[i]! << BUCKET_MANTISSA_BITS)) + flip;
     syms[d++] = s;
     counts[s]!++;
     const e = extra[b]!;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setScaledMarginForTests } from './diff';
 import { apply, CorruptPatchError, decode, diff, encode, HashMismatchError, InvalidModelError, PulseError, type Model, type Patch, type TensorPatch } from './index';
 import { setArenaLimitsForTests } from './kernels';
-import { scaledAlphabet } from './scaled';
+import { scaledAlphabet } from './streams';
 import { adamStepF32, cloneModel, modelsBitEqual, perturb, randomModel } from './testing';
 
 /** Format byte of a container (after the 4-byte magic). */

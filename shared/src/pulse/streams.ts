@@ -7,7 +7,8 @@
  */
 
 import { BUCKET_SYMBOLS } from './buckets';
-import { scaledAlphabet } from './scaled';
+import type { ByteWriter } from './bytes';
+import { BUCKET_MANTISSA_BITS } from './constants';
 import { DTYPES, type DType, type TensorPatch } from './types';
 
 export const STREAM_COUNT = 11;
@@ -17,6 +18,11 @@ export const deltaStream = (dtype: DType): number => 2 * DTYPES[dtype].code - 1;
 export const headStream = (dtype: DType): number => 2 * DTYPES[dtype].code;
 export const scaledStream = (dtype: DType): number => RUN_STREAM + DTYPES[dtype].code;
 const DTYPE_BY_CODE: readonly (DType | null)[] = [null, 'bf16', 'f16', 'f32'];
+
+/** Symbols of a scaled stream (scaled.ts): 2 · (bucket + 2^M · exponent) + flip, exponents 0 .. 2^exponentBits − 1. */
+export function scaledAlphabet(dtype: DType): number {
+  return 2 * (BUCKET_SYMBOLS + (((1 << DTYPES[dtype].exponentBits) - 1) << BUCKET_MANTISSA_BITS));
+}
 
 export function alphabetOf(stream: number): number {
   if (stream === GAP_STREAM || stream === RUN_STREAM) return BUCKET_SYMBOLS;
@@ -41,4 +47,13 @@ export function streamCounts(items: readonly CodedLayout[]): number[] {
     counts[kind === 'ulp' ? deltaStream(dtype) : kind === 'scaled' ? scaledStream(dtype) : headStream(dtype)]! += count;
   }
   return counts;
+}
+
+/** Each scaled tensor's raw bits (its own byte string: how many bits a change has is known only at apply), in tensor order. */
+export function writeScaledLow(w: ByteWriter, tensors: readonly TensorPatch[]): void {
+  for (const t of tensors) {
+    if (t.kind !== 'scaled' || t.positions.length === 0) continue;
+    w.varint(t.low.length);
+    w.raw(t.low);
+  }
 }
