@@ -129,30 +129,6 @@ function decodeBucketed(s: usize, r: usize): i64 {
   return <i64>load<i32>(bucketBase + (<usize>b << 2)) + <i64>peekBits(<usize>load<u32>(r, 0), bitPos, e);
 }
 
-/** Bare symbols (u16), no raw bits: the scaled deltas, whose raw bits apply reads against the base. */
-export function decodeSymbols(s: usize, n: u32, out: usize): i32 {
-  let x = load<u32>(s, 0);
-  let pos = <usize>load<u32>(s, 4);
-  const end = <usize>load<u32>(s, 8);
-  const sym = <usize>load<u32>(s, 12);
-  const step = <usize>load<u32>(s, 16);
-  const mask = load<u32>(s, 20);
-  const scaleBits = load<u32>(s, 24);
-  for (let i: u32 = 0; i < n; i++) {
-    const slot = x & mask;
-    const st = load<u32>(step + (<usize>slot << 2));
-    x = (st >> 16) * (x >> scaleBits) + (st & 0xffff);
-    while (x < RANS_L) {
-      if (pos >= end) return E_RANS_TRUNCATED;
-      x = (x << 8) | <u32>load<u8>(pos++);
-    }
-    store<u16>(out + (<usize>i << 1), load<u16>(sym + (<usize>slot << 1)));
-  }
-  store<u32>(s, x, 0);
-  store<u32>(s, <u32>pos, 4);
-  return 0;
-}
-
 /** Positions coded as runs: per run, (unchanged before it, length − 1). Runs are rare, so this one keeps its state in memory. */
 export function decodeRuns(s: usize, r: usize, n: u32, elements: u32, out: usize): i32 {
   let next: i64 = 0;
@@ -211,7 +187,11 @@ export function decodeDeltas(s: usize, r: usize, n: u32, half: u32, magMask: u32
   return 0;
 }
 
-/** Full values: symbol = sign and exponent, then the mantissa raw; `width` 2 writes u16, 4 writes u32. */
+/**
+ * Full values: symbol = sign and exponent, then the mantissa raw; `width` 2
+ * writes u16, 4 writes u32. With mantissaBits 0 it decodes bare symbols (the
+ * scaled deltas, whose raw bits apply reads against the base).
+ */
 export function decodeHeads(s: usize, r: usize, n: u32, mantissaBits: u32, out: usize, width: u32): i32 {
   let x = load<u32>(s, 0);
   let pos = <usize>load<u32>(s, 4);

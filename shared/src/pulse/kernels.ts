@@ -30,7 +30,6 @@ export interface KernelExports {
   decodeRuns(s: number, r: number, n: number, elements: number, out: number): number;
   decodeDeltas(s: number, r: number, n: number, half: number, magMask: number, outFlips: number, outMags: number): number;
   decodeHeads(s: number, r: number, n: number, mantissaBits: number, out: number, width: number): number;
-  decodeSymbols(s: number, n: number, out: number): number;
   encodeGaps(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
   encodeRuns(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
   encodeDeltas(flips: number, mags: number, exps: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;

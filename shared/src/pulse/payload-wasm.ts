@@ -105,7 +105,7 @@ export function decodeWithKernels(
     if (n > 0) {
       check(l.runs ? k.decodeRuns(decoders[RUN_STREAM]!, reader, n, l.elements, out) : k.decodeGaps(decoders[GAP_STREAM]!, reader, n, l.elements, out), l);
       if (l.kind === 'raw') check(k.decodeHeads(heads, reader, n, mantissaBits, values, 4), l);
-      else if (l.kind === 'scaled') check(k.decodeSymbols(decoders[scaledStream(l.dtype)]!, n, values), l);
+      else if (l.kind === 'scaled') check(k.decodeHeads(decoders[scaledStream(l.dtype)]!, reader, n, 0, values, 2), l); // bare symbols
       else check(k.decodeDeltas(decoders[deltaStream(l.dtype)]!, reader, n, info.width === 16 ? 0x4000 : 0x40000000, info.width === 16 ? 0x7fff : 0x7fffffff, values, values + arenaBytes(n)), l);
     }
     // The tensor's columns leave the arena in one copy, into one buffer they share (a typed array of its own costs ~1 µs).
