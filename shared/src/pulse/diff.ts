@@ -94,9 +94,7 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
   const magnitudeDeltas = new Uint32Array(n);
   const oldExponents = new Uint8Array(n);
   const newValues = new Uint32Array(n);
-  const classHist = new Uint32Array(33);
-  const headHist = new Uint32Array(1 << (1 + exponentBits));
-  const scaledHist = new Uint32Array(33 + (1 << exponentBits));
+  const { classHist, headHist, scaledHist } = histograms(exponentBits);
   const mantissaBits = width - 1 - exponentBits;
   const columns = { signFlips, magnitudeDeltas, oldExponents, newValues, classHist, headHist, scaledHist };
   const classBits =
@@ -212,7 +210,8 @@ function scanWithKernels(
   const n = a.length;
   const width = a.BYTES_PER_ELEMENT;
   const chunk = Math.min(n, SCAN_CHUNK);
-  const sumsBytes = 8 + 4 * (33 + (exponentBits === null ? 0 : (1 << (1 + exponentBits)) + 33 + (1 << exponentBits)));
+  // u64 Σ class bits, then the histograms in ScanState.hists's layout (the class histogram alone when only positions are wanted).
+  const sumsBytes = 8 + 4 * (exponentBits === null ? 33 : histogramsLength(exponentBits));
   const arena = Arena.for(2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes) + arenaBytes(XXH3_STATE_BYTES));
   if (arena === null) return false;
   const { k } = arena;
@@ -263,10 +262,20 @@ function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: numb
   }, hasher);
   if (sums === false) return null;
   st.classBits = sums[0]! + sums[1]! * 2 ** 32;
-  st.classHist.set(sums.subarray(2, 35));
-  st.headHist.set(sums.subarray(35, 35 + st.headHist.length));
-  st.scaledHist.set(sums.subarray(35 + st.headHist.length));
+  st.hists.set(sums.subarray(2));
   return st.result();
+}
+
+/** Class histogram [33] · head histogram [2^(1 + exponent bits)] · scaled-class histogram [33 + 2^exponent bits]. */
+function histogramsLength(exponentBits: number): number {
+  return 33 + (1 << (1 + exponentBits)) + 33 + (1 << exponentBits);
+}
+
+/** The three histograms of the kind choice as views of one buffer (a typed array of its own costs ~1 µs; diff makes them per tensor). */
+function histograms(exponentBits: number): { hists: Uint32Array; classHist: Uint32Array; headHist: Uint32Array; scaledHist: Uint32Array } {
+  const heads = 1 << (1 + exponentBits);
+  const hists = new Uint32Array(histogramsLength(exponentBits));
+  return { hists, classHist: hists.subarray(0, 33), headHist: hists.subarray(33, 33 + heads), scaledHist: hists.subarray(33 + heads) };
 }
 
 /** What the fused scan has gathered so far; `record` appends one change. */
@@ -278,6 +287,8 @@ class ScanState {
   news: Uint32Array;
   count = 0;
   classBits = 0;
+  /** classHist, headHist and scaledHist, one after the other: the layout of the scan kernel's sums. */
+  readonly hists: Uint32Array;
   readonly classHist: Uint32Array;
   readonly headHist: Uint32Array;
   readonly scaledHist: Uint32Array;
@@ -295,12 +306,7 @@ class ScanState {
     capacity = Math.max(16, Math.min(limit, 1024 + (limit >>> 6))),
   ) {
     [this.positions, this.news, this.mags, this.flips, this.exps] = ScanState.columns(capacity);
-    // One allocation for the three histograms (each typed array of its own costs ~1 µs; diff makes them per tensor).
-    const heads = 1 << (1 + exponentBits);
-    const hists = new Uint32Array(33 + heads + 33 + (1 << exponentBits));
-    this.classHist = hists.subarray(0, 33);
-    this.headHist = hists.subarray(33, 33 + heads);
-    this.scaledHist = hists.subarray(33 + heads);
+    ({ hists: this.hists, classHist: this.classHist, headHist: this.headHist, scaledHist: this.scaledHist } = histograms(exponentBits));
     this.expMask = (1 << exponentBits) - 1;
     this.signShift = width - 1;
     this.magMask = width === 16 ? 0x7fff : 0x7fffffff;
