@@ -9,9 +9,9 @@
 import { createXXHash128, type IHasher } from 'hash-wasm';
 import { bytesToHex } from '../bytes';
 import { HASH_BYTES } from './constants';
-import { Arena, arenaBytes, type KernelExports } from './kernels';
+import type { KernelExports } from './kernels';
 import { DTYPES, type Model, type ModelHash, type Tensor, type TensorData } from './types';
-import { XXH3_MIDSIZE_MAX, XXH3_STATE_BYTES, Xxh3Stream } from './xxh3';
+import { XXH3_MIDSIZE_MAX, Xxh3Stream } from './xxh3';
 
 let hasherPromise: Promise<IHasher> | null = null;
 
@@ -43,7 +43,7 @@ export class ModelHasher {
   begin(): void {
     this.stream.reset();
     this.header = null;
-    this.kernel = Arena.for(arenaBytes(XXH3_STATE_BYTES) + (1 << 18)) !== null;
+    this.kernel = Xxh3Stream.available();
     if (!this.kernel) this.fallback.init();
   }
 

@@ -21,8 +21,11 @@ export const XXH3_SECRET: Uint8Array = hexToBytes(
     'eac5ac8334d3ebc3c581a0fffa1363eb170ddd51b7f0da49d316552629d4689e2b16be587d47a1fc8ff8b8d17ad031ce45cb3a8f95160428afd7fbcabb4b407e',
 );
 
-/** Kernel state: acc[8] · 256-byte buffer · bufferedSize · stripes so far · totalLen · last-stripe scratch (pulse.ts). */
+/** Kernel state: acc[8] · 256-byte buffer · bufferedSize · stripes so far · totalLen · last-stripe scratch (pulse.ts S_*). */
 export const XXH3_STATE_BYTES = 400;
+const S_BUFFER = 64;
+const S_BUFFERED = 320;
+const S_TOTAL = 328;
 
 /** Inputs up to this many bytes use xxh3's short-input paths, which the kernel does not have. */
 export const XXH3_MIDSIZE_MAX = 240;
@@ -50,14 +53,19 @@ export class Xxh3Stream {
     this.state.set(INIT_STATE);
   }
 
+  /** Whether update() can run here (WebAssembly, and an arena for one chunk within the limits). */
+  static available(): boolean {
+    return Arena.for(arenaBytes(XXH3_STATE_BYTES) + arenaBytes(CHUNK)) !== null;
+  }
+
   /** Bytes hashed so far. */
   get length(): number {
-    return Number(this.view.getBigUint64(328, true));
+    return Number(this.view.getBigUint64(S_TOTAL, true));
   }
 
   /** The bytes still buffered: all of the input while length ≤ 256. */
   get buffered(): Uint8Array {
-    return this.state.subarray(64, 64 + this.view.getUint32(320, true));
+    return this.state.subarray(S_BUFFER, S_BUFFER + this.view.getUint32(S_BUFFERED, true));
   }
 
   /** Hashes `len` bytes that are already in kernel memory at `at`; `scratch` is XXH3_STATE_BYTES of that arena the caller set aside. */
