@@ -65,6 +65,17 @@ describe('FramedChannel', () => {
     expect(a.isOpen).toBe(false);
   });
 
+  it("FC-B4 the peer's close() reported as an error event (SCTP cause 12) ends the channel as closed; other channel errors fail it", async () => {
+    const errorEvent = (errorDetail: string, sctpCauseCode: number | null): RTCErrorEvent =>
+      ({ type: 'error', error: { errorDetail, sctpCauseCode, message: 'User-Initiated Abort, reason=Close called' } }) as unknown as RTCErrorEvent;
+    const closed = pair();
+    closed.link.b.onerror?.(errorEvent('sctp-failure', 12));
+    await expect(closed.b.send(1, new Uint8Array(4))).rejects.toBeInstanceOf(ChannelClosedError);
+    const failed = pair();
+    failed.link.b.onerror?.(errorEvent('sctp-failure', 1));
+    await expect(failed.b.send(1, new Uint8Array(4))).rejects.toBeInstanceOf(ChannelFailedError);
+  });
+
   it('FC-F1 a control message sent during a bulk transfer arrives after at most one mark of bulk bytes', async () => {
     const { link, a, b, received } = pair();
     void a.send(1, new Uint8Array(16 * 1024 * 1024));

@@ -78,7 +78,7 @@ export class FramedChannel {
     channel.onbufferedamountlow = () => this.pump();
     channel.onmessage = (event) => this.receive(event.data);
     channel.onclose = () => this.finish(undefined);
-    channel.onerror = (event) => this.finish(new ChannelFailedError(describeChannelError(event)));
+    channel.onerror = (event) => this.finish(isPeerClose(event) ? undefined : new ChannelFailedError(describeChannelError(event)));
     for (const frame of options.earlyFrames ?? []) this.receive(frame);
     if (channel.readyState === 'closing' || channel.readyState === 'closed') this.finish(undefined);
   }
@@ -251,6 +251,16 @@ export class FramedChannel {
 function subscribe<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void {
   set.add(listener);
   return () => set.delete(listener);
+}
+
+/**
+ * Chromium reports the peer's close() as an error event (SCTP ABORT with
+ * cause 12, "User-Initiated Abort, reason=Close called") just before the
+ * close event, as the WebRTC platform tests expect: a close, not a failure.
+ * Which of the two events the channel saw first decided the send error.
+ */
+function isPeerClose(event: RTCErrorEvent): boolean {
+  return event.error?.errorDetail === 'sctp-failure' && event.error.sctpCauseCode === 12;
 }
 
 function describeChannelError(event: RTCErrorEvent): string {
