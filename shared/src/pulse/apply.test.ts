@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { apply, decode, diff, encode, hashModel, HashMismatchError, WrongBaseError, type Model, type Patch } from './index';
-import { cloneModel, modelsBitEqual, perturb, randomModel } from './testing';
+import { adamStepF32, cloneModel, encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
 
 describe('PULSE apply', () => {
   it('PULSE5 PULSE7: a patch applied to the wrong base throws WrongBaseError and leaves it untouched', async () => {
@@ -40,6 +40,31 @@ describe('PULSE apply', () => {
       tensors: patch.tensors.map((t) => (t.kind === 'ulp' ? { ...t, positions: t.positions.slice().reverse(), signFlips: t.signFlips.slice().reverse(), magnitudeDeltas: t.magnitudeDeltas.slice().reverse() } : t)),
     };
     expect(modelsBitEqual(await apply(base, reversed), next)).toBe(true);
+  });
+
+  it('PULSE2: tensors just under and just over the whole-copy size apply exactly, for ulp, raw and scaled changes', async () => {
+    // 512 × 256 values are copied whole, 513 × 256 go block by block (apply.ts WHOLE_COPY_MAX = 2^17); the last block is partial.
+    const rand = seededRandom(20);
+    const draw = (dtype: 'bf16' | 'f32') => () => encodeValue(dtype, gaussian(rand) * 0.02);
+    const base: Model = {
+      tensors: [512, 513].flatMap((rows) => [
+        tensor(`ulp${rows}`, 'bf16', [rows, 256], draw('bf16')),
+        tensor(`raw${rows}`, 'bf16', [rows, 256], draw('bf16')),
+        tensor(`scaled${rows}`, 'f32', [rows, 256], draw('f32')),
+      ]),
+    };
+    const nudged = perturb(base, 21, 0.01);
+    const stepped = adamStepF32(base, 22, 0.01);
+    const next: Model = {
+      tensors: base.tensors.map((t, ti) =>
+        t.name.startsWith('raw') ? { ...t, data: t.data.map((v, i) => (i % 2 === 0 ? draw('bf16')() : v)) } : t.name.startsWith('ulp') ? nudged.tensors[ti]! : stepped.tensors[ti]!,
+      ),
+    };
+    const patch = decode(encode(await diff(base, next)));
+    expect(patch.tensors.map((t) => t.kind)).toEqual(['ulp', 'raw', 'scaled', 'ulp', 'raw', 'scaled']);
+    const before = cloneModel(base);
+    expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
+    expect(modelsBitEqual(base, before)).toBe(true);
   });
 
   it('PULSE6 PULSE7: a forged result hash throws HashMismatchError and leaves the base untouched', async () => {

@@ -47,6 +47,15 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
  */
 const APPLY_BLOCK = 1 << 13;
 
+/**
+ * Tensors of at most this many values are copied whole by a copying
+ * constructor (no zero fill first), then patched and hashed while still in
+ * cache; larger ones go block by block. Same process, median of 400 (quick)
+ * or 60 (full): bf16 1% quick 0.68 → 0.63 ms, full 5.8 → 4.9 ms; copying
+ * the large f32 tensors whole instead measured 13.1 → 15.3 ms.
+ */
+const WHOLE_COPY_MAX = 1 << 17;
+
 /** Values hashed per call: blocks patched since the last call are still in L2, and the per-call cost (state in and out of the kernel) stays small. */
 const HASH_SPAN = 1 << 17;
 
@@ -94,6 +103,10 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     data = base.slice();
     // One change at a time: a repeated position sees the value its previous change wrote (a scaled change reads its exponent there).
     for (let i = 0; i < count; i++) write(data, i, i + 1);
+    hasher.update(data);
+  } else if (n <= WHOLE_COPY_MAX) {
+    data = base instanceof Uint16Array ? new Uint16Array(base) : new Uint32Array(base);
+    write(data, 0, count);
     hasher.update(data);
   } else {
     data = allocData(t.dtype, n);
