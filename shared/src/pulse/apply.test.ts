@@ -43,14 +43,14 @@ describe('PULSE apply', () => {
   });
 
   it('PULSE2: tensors just under and just over the whole-copy size apply exactly, for ulp, raw and scaled changes', async () => {
-    // 512 × 256 values are copied whole, 513 × 256 go block by block (apply.ts WHOLE_COPY_MAX = 2^17); the last block is partial.
+    // Exactly 1 MiB is copied whole, 256 values more go block by block (apply.ts WHOLE_COPY_MAX_BYTES = 2^20); the last block is partial.
     const rand = seededRandom(20);
     const draw = (dtype: 'bf16' | 'f32') => () => encodeValue(dtype, gaussian(rand) * 0.02);
     const base: Model = {
-      tensors: [512, 513].flatMap((rows) => [
-        tensor(`ulp${rows}`, 'bf16', [rows, 256], draw('bf16')),
-        tensor(`raw${rows}`, 'bf16', [rows, 256], draw('bf16')),
-        tensor(`scaled${rows}`, 'f32', [rows, 256], draw('f32')),
+      tensors: [0, 1].flatMap((over) => [
+        tensor(`ulp${over}`, 'bf16', [2048 + over, 256], draw('bf16')),
+        tensor(`raw${over}`, 'bf16', [2048 + over, 256], draw('bf16')),
+        tensor(`scaled${over}`, 'f32', [1024 + over, 256], draw('f32')),
       ]),
     };
     const nudged = perturb(base, 21, 0.01);

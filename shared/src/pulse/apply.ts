@@ -48,13 +48,15 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
 const APPLY_BLOCK = 1 << 13;
 
 /**
- * Tensors of at most this many values are copied whole by a copying
+ * Tensors of at most this many bytes are copied whole by a copying
  * constructor (no zero fill first), then patched and hashed while still in
- * cache; larger ones go block by block. Same process, median of 400 (quick)
- * or 60 (full): bf16 1% quick 0.68 → 0.63 ms, full 5.8 → 4.9 ms; copying
- * the large f32 tensors whole instead measured 13.1 → 15.3 ms.
+ * cache; larger ones go block by block. Same process, median of 300 (quick)
+ * or 40 (full), apply alone, whole-copy limit 0 / 256 KiB / 1 MiB / 4 MiB:
+ * bf16 1% quick 0.330 / 0.306 / 0.295 / 0.290 ms, f32 1% quick 0.797 /
+ * 0.723 / 0.686 / 0.717, bf16 1% full 2.40 / 2.26 / 2.12 / 2.48, f32 1% full
+ * 5.82 / 5.75 / 5.70 / 5.65 (16 MiB: 6.44).
  */
-const WHOLE_COPY_MAX = 1 << 17;
+const WHOLE_COPY_MAX_BYTES = 1 << 20;
 
 /** Values hashed per call: blocks patched since the last call are still in L2, and the per-call cost (state in and out of the kernel) stays small. */
 const HASH_SPAN = 1 << 17;
@@ -104,7 +106,7 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     // One change at a time: a repeated position sees the value its previous change wrote (a scaled change reads its exponent there).
     for (let i = 0; i < count; i++) write(data, i, i + 1);
     hasher.update(data);
-  } else if (n <= WHOLE_COPY_MAX) {
+  } else if (n * base.BYTES_PER_ELEMENT <= WHOLE_COPY_MAX_BYTES) {
     data = base instanceof Uint16Array ? new Uint16Array(base) : new Uint32Array(base);
     write(data, 0, count);
     hasher.update(data);
