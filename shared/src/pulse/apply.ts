@@ -6,7 +6,7 @@
 import { hashModel, hashToHex, hashesEqual, modelHasher, type ModelHasher } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
-import { ScaledResolver } from './scaled';
+import { ScaledWriter } from './scaled';
 import { allocData, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
@@ -92,13 +92,9 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   let write: ChangeRange;
   if (t.kind === 'raw') write = rawRange(positions, t.bits);
   else if (t.kind === 'scaled') {
-    // Back to ulp changes a range at a time (the old exponents are in `data`), then the ulp loop writes them.
-    const scaled = new ScaledResolver(t.name, t.dtype, positions, t.symbols, t.low);
-    const ulp = ulpRange(base, positions, scaled.signFlips, scaled.magnitudeDeltas);
-    write = (data, from, to) => {
-      scaled.resolve(data, from, to);
-      ulp(data, from, to);
-    };
+    // Each change reads its old exponent in `data` and writes its new value there.
+    const scaled = new ScaledWriter(t.name, t.dtype, positions, t.symbols, t.low);
+    write = (data, from, to) => scaled.write(data, from, to);
     finish = () => scaled.finish();
   } else write = ulpRange(base, positions, t.signFlips, t.magnitudeDeltas);
   let data: TensorData;

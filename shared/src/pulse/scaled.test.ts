@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { setScaledMarginForTests } from './diff';
-import { apply, CorruptPatchError, decode, diff, encode, HashMismatchError, InvalidModelError, PulseError, type Model, type Patch, type TensorPatch } from './index';
+import { BitWriter } from './bits';
+import { bucketOf, BUCKETS } from './buckets';
+import { BUCKET_MANTISSA_BITS } from './constants';
+import { allocData, apply, CorruptPatchError, decode, diff, DTYPES, encode, hashModel, HashMismatchError, InvalidModelError, PulseError, type Model, type Patch, type TensorPatch } from './index';
 import { setArenaLimitsForTests } from './kernels';
 import { scaledAlphabet } from './streams';
 import { adamStepF32, cloneModel, modelsBitEqual, perturb, randomModel } from './testing';
@@ -98,6 +101,33 @@ describe('PULSE scaled deltas', () => {
     await expect(apply(base, decode(encode(long)))).rejects.toBeInstanceOf(CorruptPatchError);
     const flippedLow = withTensor({ ...t, low: t.low.map((b, i) => (i === 0 ? b ^ 0x40 : b)) });
     await expect(apply(base, decode(encode(flippedLow)))).rejects.toBeInstanceOf(HashMismatchError);
+    expect(modelsBitEqual(base, before)).toBe(true);
+  });
+
+  it.each([
+    ['f32', 0x3f800000, 0x7fffffff],
+    ['bf16', 0x3f80, 0x7fff],
+    ['f16', 0x3c00, 0x7fff],
+  ] as const)('PULSE15: a %s scaled delta of exactly −half ulps applies; one past it is CorruptPatchError, base untouched', async (dtype, one, magMask) => {
+    // One change at position 0 of a tensor holding 1.0 (biased exponent 127 or 15), sign kept (flip 0):
+    // the coded value v is the zig-zagged delta − 1, so v = magMask − 1 means −half ulps and v = magMask one more.
+    // (Magnitudes wrap: 1.0 − half ulps is the all-ones exponent. The encoder never makes such a change; decode takes it.)
+    const exponent = one >>> (DTYPES[dtype].width - 1 - DTYPES[dtype].exponentBits);
+    const base: Model = { tensors: [{ name: 'w', dtype, shape: [2], data: allocData(dtype, 2).fill(one) }] };
+    const patchFor = async (v: number, next: Model): Promise<Patch> => {
+      const b = bucketOf(v);
+      const raw = new BitWriter();
+      raw.write(v - BUCKETS.base[b]!, BUCKETS.extra[b]!);
+      const symbol = 2 * (b + (exponent << BUCKET_MANTISSA_BITS));
+      const t: TensorPatch = { name: 'w', dtype, shape: [2], kind: 'scaled', positions: Uint32Array.of(0), symbols: Uint16Array.of(symbol), low: raw.finish().slice() };
+      return { baseHash: await hashModel(base), resultHash: await hashModel(next), tensors: [t] };
+    };
+    const half = (magMask + 1) / 2;
+    const next: Model = { tensors: [{ ...base.tensors[0]!, data: base.tensors[0]!.data.map((x, i) => (i === 0 ? (one - half) & magMask : x)) }] };
+    expect(modelsBitEqual(await apply(base, decode(encode(await patchFor(magMask - 1, next)))), next)).toBe(true);
+    const before = cloneModel(base);
+    await expect(apply(base, decode(encode(await patchFor(magMask, next))))).rejects.toThrow(/ulp delta out of range/);
+    await expect(apply(base, decode(encode(await patchFor(magMask, next))))).rejects.toBeInstanceOf(CorruptPatchError);
     expect(modelsBitEqual(base, before)).toBe(true);
   });
 
