@@ -7,12 +7,15 @@
 
 import { encodeValue, gaussian, seededRandom } from '../../shared/src/pulse/testing';
 import { allocData, type DType, type Model, type Tensor } from '../../shared/src/pulse/index';
+import type { StepModel } from './source';
 
 export interface CorpusCase {
   readonly name: string;
   readonly targetFraction: number;
   readonly base: Model;
   readonly next: Model;
+  /** How next was drawn from base, for the source bound (source.ts); absent for the worst cases. */
+  readonly step?: StepModel;
 }
 
 interface MasterTensor {
@@ -109,6 +112,7 @@ function adamCase(size: ModelSize, dtype: DType, fraction: number, seed: number)
     targetFraction: fraction,
     base: publish(master, dtype, (t, i) => t.w[i]!),
     next: publish(master, dtype, adamStep(lr)),
+    step: { lr, weightDecay: WEIGHT_DECAY, stepFraction: 1 },
   };
 }
 
@@ -117,12 +121,14 @@ function sparseF32Case(size: ModelSize, fraction: number, seed: number): CorpusC
   const master = masterModel(size, seed);
   const rand = seededRandom(seed + 1);
   const chosen = master.map((t) => Uint8Array.from(t.w, () => (rand() < fraction ? 1 : 0)));
-  const step = adamStep(1e-4);
+  const lr = 1e-4;
+  const step = adamStep(lr);
   return {
     name: `f32-sparse-adam-${fraction * 100}%`,
     targetFraction: fraction,
     base: publish(master, 'f32', (t, i) => t.w[i]!),
     next: publish(master, 'f32', (t, i) => (chosen[master.indexOf(t)]![i] ? step(t, i) : t.w[i]!)),
+    step: { lr, weightDecay: WEIGHT_DECAY, stepFraction: fraction },
   };
 }
 
