@@ -70,6 +70,14 @@ export class ByteReader {
     throw new CorruptPatchError('varint too long');
   }
 
+  /** Copies the next `n` bytes into `target` at `at`, with no view allocated (tensor names: a few bytes each, one per tensor). */
+  copyTo(target: Uint8Array, at: number, n: number): void {
+    if (n > this.remaining) throw new CorruptPatchError('header is truncated');
+    const { bytes, pos } = this;
+    for (let k = 0; k < n; k++) target[at + k] = bytes[pos + k]!;
+    this.pos += n;
+  }
+
   take(n: number): Uint8Array {
     if (n > this.remaining) throw new CorruptPatchError('header is truncated');
     const out = this.bytes.subarray(this.pos, this.pos + n);

@@ -121,6 +121,16 @@ describe('PULSE codec', () => {
     expect(modelsBitEqual(await apply(base, decode(encode(patch))), flipped)).toBe(true);
   });
 
+  it('PULSE1: long names sharing long prefixes, multi-byte UTF-8 included, come back exactly', async () => {
+    // Front coding over names that outgrow decode's name buffer (256 bytes) in the middle of a shared prefix.
+    const stem = 'layers.' + 'a'.repeat(200);
+    const names = [stem + '.x', stem + '.y' + 'é'.repeat(100), stem + '.y' + 'é'.repeat(100) + 'z'.repeat(600), 'short', 'ß→' + 'ü'.repeat(300)];
+    const model = (bump: number): Model => ({ tensors: names.map((name, t) => tensor(name, 'bf16', [4], (i) => 0x3f80 + i + (i === t % 4 ? bump : 0))) });
+    const bytes = encode(await diff(model(0), model(1)));
+    expect(decode(bytes).tensors.map((t) => t.name)).toEqual(names);
+    expect(modelsBitEqual(await apply(model(0), decode(bytes)), model(1))).toBe(true);
+  });
+
   it('PULSE1: malformed models are rejected with InvalidModelError', async () => {
     const good = randomModel(9);
     const wrongLength: Model = { tensors: [{ name: 'x', dtype: 'bf16', shape: [3], data: new Uint16Array(2) }] };
