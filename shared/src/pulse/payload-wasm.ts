@@ -52,9 +52,14 @@ export function decodeWithKernels(
   for (const s of streams) {
     if (s !== null) need += arenaBytes(DECODER_BYTES) + arenaBytes(2 << s.table.scaleBits) + arenaBytes(4 << s.table.scaleBits) + arenaBytes(4 * s.table.freq.length);
   }
-  let output = 0;
-  for (const l of layouts) output = Math.max(output, columnBytes(l.kind, l.kind === 'full' ? l.elements : l.changes, DTYPES[l.dtype].width / 8));
-  const arena = Arena.for(need + output);
+  // A full tensor's values pass through one region in turn; sparse tensors' columns sit side by side and leave in one copy.
+  let fullOutput = 0;
+  let sparseOutput = 0;
+  for (const l of layouts) {
+    if (l.kind === 'full') fullOutput = Math.max(fullOutput, columnBytes('full', l.elements, DTYPES[l.dtype].width / 8));
+    else sparseOutput += columnBytes(l.kind, l.changes, 4);
+  }
+  const arena = Arena.for(need + fullOutput + sparseOutput);
   if (arena === null) return null;
   const { k } = arena;
 
@@ -76,7 +81,8 @@ export function decodeWithKernels(
   const reader = arena.alloc(READER_BYTES);
   const endBits = (bytes.length - rawStart) * 8;
   arena.u32.set([at(rawStart), 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
-  const out = arena.alloc(output);
+  const out = arena.alloc(fullOutput);
+  const sparse = arena.alloc(sparseOutput);
   const u8 = arena.u8;
   u8.set(bytes.subarray(bodyStart), body);
   u8.fill(0, at(bytes.length), at(bytes.length) + 8);
@@ -85,40 +91,50 @@ export function decodeWithKernels(
     if (rc < 0) throw new CorruptPatchError(`tensor ${l.name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
   };
   const memory = k.memory.buffer;
-  const result: TensorPatch[] = [];
-  for (const [li, l] of layouts.entries()) {
+  const result: (TensorPatch | null)[] = [];
+  let columnsAt = sparse;
+  for (const l of layouts) {
     const info = DTYPES[l.dtype];
     const mantissaBits = info.width - 1 - info.exponentBits;
     const heads = decoders[headStream(l.dtype)]!;
-    const { name, dtype, shape } = l;
     if (l.kind === 'full') {
       const data = allocData(l.dtype, l.elements);
       if (l.elements > 0) {
         check(k.decodeHeads(heads, reader, l.elements, mantissaBits, out, info.width / 8), l);
         data.set(info.width === 16 ? new Uint16Array(memory, out, l.elements) : new Uint32Array(memory, out, l.elements));
       }
-      result.push({ name, dtype, shape, kind: 'full', data });
+      result.push({ name: l.name, dtype: l.dtype, shape: l.shape, kind: 'full', data });
       continue;
     }
     const n = l.changes;
-    const values = out + arenaBytes(4 * n);
+    const values = columnsAt + arenaBytes(4 * n);
     if (n > 0) {
-      check(l.runs ? k.decodeRuns(decoders[RUN_STREAM]!, reader, n, l.elements, out) : k.decodeGaps(decoders[GAP_STREAM]!, reader, n, l.elements, out), l);
+      check(l.runs ? k.decodeRuns(decoders[RUN_STREAM]!, reader, n, l.elements, columnsAt) : k.decodeGaps(decoders[GAP_STREAM]!, reader, n, l.elements, columnsAt), l);
       if (l.kind === 'raw') check(k.decodeHeads(heads, reader, n, mantissaBits, values, 4), l);
       else if (l.kind === 'scaled') check(k.decodeHeads(decoders[scaledStream(l.dtype)]!, reader, n, 0, values, 2), l); // bare symbols
       else check(k.decodeDeltas(decoders[deltaStream(l.dtype)]!, reader, n, info.width === 16 ? 0x4000 : 0x40000000, info.width === 16 ? 0x7fff : 0x7fffffff, values, values + arenaBytes(n)), l);
     }
-    // The tensor's columns leave the arena in one copy, into one buffer they share (a typed array of its own costs ~1 µs).
-    const columns = u8.slice(out, out + columnBytes(l.kind, n, 4)).buffer;
-    const positions = new Uint32Array(columns, 0, n);
-    if (l.kind === 'raw') result.push({ name, dtype, shape, kind: 'raw', positions, bits: new Uint32Array(columns, arenaBytes(4 * n), n) });
-    else if (l.kind === 'scaled') result.push({ name, dtype, shape, kind: 'scaled', positions, symbols: new Uint16Array(columns, arenaBytes(4 * n), n), low: lows[li]! });
-    else {
-      const signFlips = new Uint8Array(columns, arenaBytes(4 * n), n);
-      const magnitudeDeltas = new Uint32Array(columns, arenaBytes(4 * n) + arenaBytes(n), n);
-      result.push({ name, dtype, shape, kind: 'ulp', positions, signFlips, magnitudeDeltas });
-    }
+    columnsAt += columnBytes(l.kind, n, 4);
+    result.push(null);
   }
+  // Every sparse tensor's columns leave the arena in one copy, into one buffer they all share (so transferring
+  // one column would detach them all; nothing does). Against one ArrayBuffer per tensor, decode got faster in
+  // every quick bench case, same process, alternating: bf16 1% 162 → 149 and 104 → 97 µs, a patch with one
+  // change per tensor 39 → 34 and 26 → 22 µs.
+  const columns = u8.slice(sparse, sparse + sparseOutput).buffer;
+  let offset = 0;
+  const tensors = layouts.map((l, li): TensorPatch => {
+    const done = result[li];
+    if (done) return done;
+    const { name, dtype, shape } = l;
+    const n = l.changes;
+    const positions = new Uint32Array(columns, offset, n);
+    const values = offset + arenaBytes(4 * n);
+    offset += columnBytes(l.kind, n, 4);
+    if (l.kind === 'raw') return { name, dtype, shape, kind: 'raw', positions, bits: new Uint32Array(columns, values, n) };
+    if (l.kind === 'scaled') return { name, dtype, shape, kind: 'scaled', positions, symbols: new Uint16Array(columns, values, n), low: lows[li]! };
+    return { name, dtype, shape, kind: 'ulp', positions, signFlips: new Uint8Array(columns, values, n), magnitudeDeltas: new Uint32Array(columns, values + arenaBytes(n), n) };
+  });
 
   const words = arena.u32;
   decoders.forEach((ptr, i) => {
@@ -126,7 +142,7 @@ export function decodeWithKernels(
   });
   const bitPos = words[reader / 4 + 4]! + words[reader / 4 + 5]! * 2 ** 32;
   if (!bitsConsumedAll(bytes.subarray(rawStart), bitPos, endBits)) throw new CorruptPatchError('raw-bit stream has trailing bytes');
-  return result;
+  return tensors;
 }
 
 /** Encodes the body with the kernels given its streamCounts; false (nothing written) when the call is too large for them. */
