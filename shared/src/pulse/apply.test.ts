@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apply, decode, diff, encode, hashModel, HashMismatchError, WrongBaseError, type Model, type Patch } from './index';
+import { apply, decode, diff, encode, hashModel, HashMismatchError, PulseError, WrongBaseError, type Model, type Patch } from './index';
 import { adamStepF32, cloneModel, encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
 
 describe('PULSE apply', () => {
@@ -29,6 +29,48 @@ describe('PULSE apply', () => {
     await expect(apply(renamed, { ...patch, baseHash: null === patch.baseHash ? null : await hashModel(renamed) })).rejects.toBeInstanceOf(
       WrongBaseError,
     );
+  });
+
+  it('PULSE5 PULSE7: a hand-made patch with a position past the end of its tensor is a wrong base, base untouched', async () => {
+    const base = randomModel(14, 'bf16', 64, 64);
+    const patch = await diff(base, perturb(base, 15, 0.05));
+    const before = cloneModel(base);
+    const past: Patch = { ...patch, tensors: patch.tensors.map((t) => (t.kind === 'ulp' ? { ...t, positions: t.positions.map((p, i) => (i === t.positions.length - 1 ? 64 * 64 : p)) } : t)) };
+    await expect(apply(base, past)).rejects.toThrow(/beyond/);
+    expect(modelsBitEqual(base, before)).toBe(true);
+  });
+
+  it('PULSE6 PULSE7: a decoded patch changed in place afterwards is still held to its result hash, whether copied whole or block by block', async () => {
+    // Decode's position columns skip apply's scan when the tensor is copied whole; the block pass always scans.
+    const rand = seededRandom(16);
+    const base: Model = { tensors: [tensor('small', 'bf16', [64, 64], () => encodeValue('bf16', gaussian(rand))), tensor('large', 'bf16', [2049, 256], () => encodeValue('bf16', gaussian(rand)))] };
+    const next = perturb(base, 17, 0.01);
+    const bytes = encode(await diff(base, next));
+    const before = cloneModel(base);
+    const edits: [string, (p: Uint32Array) => void][] = [
+      ['swapped', (p) => ([p[0], p[1]] = [p[1]!, p[0]!])],
+      ['past the end', (p) => (p[0] = 1 << 30)],
+    ];
+    for (const [, edit] of edits) {
+      for (const name of ['small', 'large']) {
+        const patch = decode(bytes);
+        const t = patch.tensors.find((x) => x.name === name)!;
+        if (t.kind === 'full') throw new Error('fixture should patch sparsely');
+        edit(t.positions);
+        await expect(apply(base, patch)).rejects.toBeInstanceOf(PulseError);
+      }
+    }
+    expect(modelsBitEqual(base, before)).toBe(true);
+    // The same changes in reverse order, every column reversed in place: still next, in both passes.
+    for (const name of ['small', 'large']) {
+      const patch = decode(bytes);
+      const t = patch.tensors.find((x) => x.name === name)!;
+      if (t.kind === 'full' || t.kind === 'scaled') throw new Error('fixture should patch with ulp or raw changes');
+      t.positions.reverse();
+      if (t.kind === 'ulp') (t.signFlips.reverse(), t.magnitudeDeltas.reverse());
+      else t.bits.reverse();
+      expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
+    }
   });
 
   it('PULSE2: a hand-made patch whose changes are out of order still applies (no block-by-block pass for it)', async () => {

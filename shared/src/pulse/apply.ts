@@ -7,7 +7,7 @@ import { hashModel, hashToHex, hashesEqual, modelHasher, type ModelHasher } from
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ScaledWriter } from './scaled';
-import { allocData, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
+import { allocData, decodedPositions, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
   /**
@@ -79,15 +79,19 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   const n = base.length;
   const positions = t.positions;
   const count = positions.length;
-  // One tight pass before anything is written (hand-made patches need not be sorted).
-  let max = -1;
+  // One tight pass before anything is written: hand-made patches need not be sorted or in range. Decode's
+  // columns are both (decodedPositions), and a tensor copied whole needs neither for its hash to cover what
+  // is returned (a write past the end is dropped), so only those skip it; the block pass always re-checks.
   let sorted = true;
-  for (let i = 0; i < count; i++) {
-    const p = positions[i]!;
-    if (p > max) max = p;
-    else sorted = false;
+  if (!(base.byteLength <= WHOLE_COPY_MAX_BYTES && decodedPositions.has(positions))) {
+    let max = -1;
+    for (let i = 0; i < count; i++) {
+      const p = positions[i]!;
+      if (p > max) max = p;
+      else sorted = false;
+    }
+    if (max >= n) throw new WrongBaseError(`tensor ${t.name}: position ${max} beyond ${n} elements`);
   }
-  if (max >= n) throw new WrongBaseError(`tensor ${t.name}: position ${max} beyond ${n} elements`);
   let finish = (): void => {};
   let write: ChangeRange;
   if (t.kind === 'raw') write = rawRange(positions, t.bits);

@@ -11,7 +11,7 @@ import { Arena, arenaBytes, KERNEL_ERRORS, WRITER_BYTES } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
-import { DTYPES, allocData, type TensorPatch } from './types';
+import { DTYPES, allocData, decodedPositions, type TensorPatch } from './types';
 import type { TensorLayout } from './payload';
 
 /** rANS decoder struct (7 u32) and raw reader struct (u32 bytes, pad, u64 endBits, u64 bitPos): see pulse.ts. */
@@ -129,6 +129,7 @@ export function decodeWithKernels(
     const { name, dtype, shape } = l;
     const n = l.changes;
     const positions = new Uint32Array(columns, offset, n);
+    decodedPositions.add(positions);
     const values = offset + arenaBytes(4 * n);
     offset += columnBytes(l.kind, n, 4);
     if (l.kind === 'raw') return { name, dtype, shape, kind: 'raw', positions, bits: new Uint32Array(columns, values, n) };

@@ -74,6 +74,13 @@ export interface ScaledTensorPatch extends TensorPatchHeader {
 
 export type TensorPatch = FullTensorPatch | UlpTensorPatch | RawTensorPatch | ScaledTensorPatch;
 
+/**
+ * Position columns made by decode: strictly increasing and inside their
+ * tensor (both decoders check as they go), so apply need not scan them
+ * again where that is safe (apply.ts). Hand-made patches are not in it.
+ */
+export const decodedPositions = new WeakSet<Uint32Array>();
+
 /** Sparse kinds: a list of changed positions and one value per change. */
 export type SparseTensorPatch = UlpTensorPatch | RawTensorPatch | ScaledTensorPatch;
 
