@@ -49,10 +49,18 @@ export function coverageEntropyBits(counts: Map<number, number>, total: number):
   return bits * total;
 }
 
-function ordered(bits: number, width: number): number {
+/** A `width`-bit float pattern as an unsigned integer in value order (−0 just below +0). */
+export function ordered(bits: number, width: number): number {
   const sign = width === 16 ? 0x8000 : 0x80000000;
   const mask = width === 16 ? 0xffff : 0xffffffff;
   return bits & sign ? (~bits & mask) >>> 0 : (bits | sign) >>> 0;
+}
+
+/** The bit pattern at position `o` in value order: ordered's inverse. */
+export function unordered(o: number, width: number): number {
+  const sign = width === 16 ? 0x8000 : 0x80000000;
+  const mask = width === 16 ? 0xffff : 0xffffffff;
+  return o >= sign ? o - sign : (~o & mask) >>> 0;
 }
 
 /** The bound with each tensor's deltas measured by `estimate` (entropyBits: the plug-in bound; coverageEntropyBits). */

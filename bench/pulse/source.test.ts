@@ -2,15 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { encodeValue, gaussian, seededRandom } from '../../shared/src/pulse/testing';
 import { DTYPES, type DType, type Model } from '../../shared/src/pulse/index';
 import { cellOf, outcomeProbability, sourceBoundBytes, valueOf, type StepModel } from './source';
-import { boundBytes } from './bound';
+import { boundBytes, ordered, unordered } from './bound';
 
 /** Bit patterns k cells above (k > 0) or below `bits` in value order. */
 function neighbour(dtype: DType, bits: number, k: number): number {
   const width = DTYPES[dtype].width;
-  const sign = 2 ** (width - 1);
-  const o = bits >= sign ? 2 * sign - 1 - bits : bits + sign;
-  const n = o + k;
-  return n >= sign ? n - sign : 2 * sign - 1 - n;
+  return unordered(ordered(bits, width) + k, width);
 }
 
 /** Draws the generator's outcome for base b: w in b's cell (f32: w = b), step with probability stepFraction, round. */

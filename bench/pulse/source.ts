@@ -22,6 +22,7 @@
 
 import { DTYPES, type DType, type Model } from '../../shared/src/pulse/index';
 import { bitsToF32 } from '../../shared/src/pulse/testing';
+import { ordered, unordered } from './bound';
 
 export interface StepModel {
   readonly lr: number;
@@ -81,17 +82,6 @@ export function valueOf(dtype: DType, bits: number): number {
   const m = bits & 0x3ff;
   if (e === 0x1f) return m ? NaN : sign * Infinity;
   return sign * (e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15));
-}
-
-/** Bit patterns in value order (−0 just below +0). */
-function ordered(bits: number, width: number): number {
-  const sign = 2 ** (width - 1);
-  return bits >= sign ? 2 * sign - 1 - bits : bits + sign;
-}
-
-function unordered(o: number, width: number): number {
-  const sign = 2 ** (width - 1);
-  return o >= sign ? o - sign : 2 * sign - 1 - o;
 }
 
 /** The interval of reals that round to `bits` (halfway to each neighbour). */
