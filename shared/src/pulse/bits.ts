@@ -7,7 +7,7 @@
 import { CorruptPatchError } from './errors';
 
 /** Widest field one call moves; wider ones are split (32-bit shifts must hold the ≤ 7 pending bits plus the field). */
-const MAX_FIELD = 24;
+export const MAX_FIELD = 24;
 
 /** Fields are public so a hot loop can hold them in locals (see payload.ts encodeHeads) and store them back. */
 export class BitWriter {
@@ -82,17 +82,23 @@ export class BitReader {
     const end = pos + count;
     if (end > this.endBits) throw new CorruptPatchError('raw-bit stream is truncated');
     this.pos = end;
-    if (count === 0) return 0;
-    const b = this.bytes;
-    const i = pos >>> 3;
-    const word = (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
-    return (word << (pos & 7)) >>> (32 - count);
+    return count === 0 ? 0 : peekBits(this.bytes, pos, count);
   }
 
   /** True when reading stopped in the last byte and its padding bits are zero: nothing can ride along. */
   consumedAll(): boolean {
     return bitsConsumedAll(this.bytes, this.pos, this.endBits);
   }
+}
+
+/**
+ * `count` (1..MAX_FIELD) bits MSB-first at bit `pos` of a BitReader's bytes, for hot loops that hold the
+ * position in a local (see scaled.ts); the caller checked they are in the stream.
+ */
+export function peekBits(bytes: Uint8Array, pos: number, count: number): number {
+  const i = pos >>> 3;
+  const word = (bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!;
+  return (word << (pos & 7)) >>> (32 - count);
 }
 
 /** Whether a reader of the `endBits`-bit stream `bytes` that stopped at bit `pos` used it all: last byte reached, padding zero. */

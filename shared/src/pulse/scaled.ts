@@ -9,7 +9,7 @@
  * (streams.ts writeScaledLow) and are read at apply, against the base.
  */
 
-import { bitsConsumedAll, BitWriter } from './bits';
+import { BitReader, BitWriter, MAX_FIELD, peekBits } from './bits';
 import { BUCKET_SYMBOLS, BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
 import { CorruptPatchError, InvalidModelError } from './errors';
@@ -68,10 +68,7 @@ export function checkScaledSymbols(name: string, dtype: DType, symbols: Uint16Ar
  * exactly with the changes throw in finish(). All are CorruptPatchError.
  */
 export class ScaledWriter {
-  /** The tensor's raw bits with 4 zero bytes of slack, so a word read near the end stays inside. */
-  private readonly bytes: Uint8Array;
-  private readonly endBits: number;
-  private bitPos = 0;
+  private readonly raw: BitReader;
   private readonly mantissaBits: number;
   private readonly expMask: number;
   private readonly signShift: number;
@@ -86,9 +83,7 @@ export class ScaledWriter {
     low: Uint8Array,
   ) {
     const { width, exponentBits } = DTYPES[dtype];
-    this.bytes = new Uint8Array(low.length + 4);
-    this.bytes.set(low);
-    this.endBits = low.length * 8;
+    this.raw = new BitReader(low);
     this.mantissaBits = width - 1 - exponentBits;
     this.expMask = (1 << exponentBits) - 1;
     this.signShift = width - 1;
@@ -98,8 +93,10 @@ export class ScaledWriter {
   /** Writes changes [from, to); `data` holds the old values at their positions. */
   write(data: TensorData, from: number, to: number): void {
     const { base, extra } = BUCKETS;
-    const { positions, symbols, bytes, endBits, mantissaBits, expMask, signShift, magMask, name } = this;
-    let bitPos = this.bitPos;
+    const { positions, symbols, raw, mantissaBits, expMask, signShift, magMask, name } = this;
+    // The raw-bit position lives in a local for the loop, as in payload.ts decodeGaps.
+    const { bytes, endBits } = raw;
+    let bitPos = raw.pos;
     for (let i = from; i < to; i++) {
       const s = symbols[i]!;
       const p = positions[i]!;
@@ -108,9 +105,13 @@ export class ScaledWriter {
       if (b < 0 || b >= BUCKET_SYMBOLS) throw new CorruptPatchError(`tensor ${name}: change ${i} does not fit its base value`);
       const e = extra[b]!;
       let low = 0;
-      if (e > 0) {
+      if (e > MAX_FIELD) {
+        raw.pos = bitPos;
+        low = raw.read(e);
+        bitPos = raw.pos;
+      } else if (e > 0) {
         if (bitPos + e > endBits) throw new CorruptPatchError('raw-bit stream is truncated');
-        low = e <= 24 ? readBits(bytes, bitPos, e) : readBits(bytes, bitPos, e - 16) * 65536 + readBits(bytes, bitPos + e - 16, 16);
+        low = peekBits(bytes, bitPos, e);
         bitPos += e;
       }
       // The zig-zag of payload.ts decodeDeltas; in range exactly when it is at most magMask, which keeps it an int32.
@@ -120,17 +121,10 @@ export class ScaledWriter {
       // As apply.ts's ulp loop: typed-array stores keep the low bits, so signed intermediates are fine.
       data[p] = ((o ^ ((s & 1) << signShift)) & (1 << signShift)) | (((o & magMask) + delta) & magMask);
     }
-    this.bitPos = bitPos;
+    raw.pos = bitPos;
   }
 
   finish(): void {
-    if (!bitsConsumedAll(this.bytes, this.bitPos, this.endBits)) throw new CorruptPatchError(`tensor ${this.name}: raw bits do not end with its changes`);
+    if (!this.raw.consumedAll()) throw new CorruptPatchError(`tensor ${this.name}: raw bits do not end with its changes`);
   }
-}
-
-/** `count` (1..24) bits MSB-first at bit `pos`; the caller checked they are in the stream. */
-function readBits(bytes: Uint8Array, pos: number, count: number): number {
-  const i = pos >>> 3;
-  const word = (bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!;
-  return (word << (pos & 7)) >>> (32 - count);
 }
