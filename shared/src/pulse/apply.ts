@@ -82,8 +82,9 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   // One tight pass before anything is written: hand-made patches need not be sorted or in range. Decode's
   // columns are both (decodedPositions), and a tensor copied whole needs neither for its hash to cover what
   // is returned (a write past the end is dropped), so only those skip it; the block pass always re-checks.
+  const wholeCopy = base.byteLength <= WHOLE_COPY_MAX_BYTES;
   let sorted = true;
-  if (!(base.byteLength <= WHOLE_COPY_MAX_BYTES && decodedPositions.has(positions))) {
+  if (!(wholeCopy && decodedPositions.has(positions))) {
     let max = -1;
     for (let i = 0; i < count; i++) {
       const p = positions[i]!;
@@ -107,7 +108,7 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     // One change at a time: a repeated position sees the value its previous change wrote (a scaled change reads its exponent there).
     for (let i = 0; i < count; i++) write(data, i, i + 1);
     hasher.update(data);
-  } else if (base.byteLength <= WHOLE_COPY_MAX_BYTES) {
+  } else if (wholeCopy) {
     data = base instanceof Uint16Array ? new Uint16Array(base) : new Uint32Array(base);
     write(data, 0, count);
     hasher.update(data);

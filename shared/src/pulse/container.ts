@@ -94,7 +94,6 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version
     const suffixLength = r.varint();
     const nameLength = shared + suffixLength;
     if (nameLength > limits.maxNameBytes) throw new LimitExceededError('name bytes', nameLength, limits.maxNameBytes);
-    if (suffixLength > r.remaining) throw new CorruptPatchError('header is truncated');
     if (nameLength > scratch.length) {
       const grown = new Uint8Array(Math.max(nameLength, 2 * scratch.length));
       grown.set(scratch.subarray(0, shared));
