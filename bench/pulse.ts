@@ -151,6 +151,8 @@ async function runCase(c: CorpusCase): Promise<CaseResult> {
   };
 }
 
+const signedPercent = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+
 function table(results: CaseResult[]): string {
   const head = ['case', 'changed', 'full MB', 'ref B', 'pulse B', 'bound B', '×full', '×ref', 'vs bound', 'vs cov. bound', 'vs source', 'enc MB/s (ref)', 'dec MB/s (ref)', 'exact'];
   const rows = results.map((r) => [
@@ -162,9 +164,9 @@ function table(results: CaseResult[]): string {
     String(r.boundBytes),
     r.ratioToFull.toFixed(1),
     r.ratioToReference.toFixed(2),
-    `${r.overBound >= 0 ? '+' : ''}${(r.overBound * 100).toFixed(1)}%`,
-    `${r.overCoverageBound >= 0 ? '+' : ''}${(r.overCoverageBound * 100).toFixed(1)}%`,
-    r.overSourceBound === null ? '—' : `${r.overSourceBound >= 0 ? '+' : ''}${(r.overSourceBound * 100).toFixed(1)}%`,
+    signedPercent(r.overBound),
+    signedPercent(r.overCoverageBound),
+    r.overSourceBound === null ? '—' : signedPercent(r.overSourceBound),
     `${r.encodeMBps} (${r.referenceEncodeMBps})`,
     `${r.decodeMBps} (${r.referenceDecodeMBps})`,
     r.bitExact ? 'yes' : 'NO',
