@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileKernels, KERNELS_MODULE, kernelsModuleText } from '../../../scripts/build-wasm';
 import { apply, decode, diff, encode, findChangesCpu, hashModel, type Model } from './index';
+import { CorruptPatchError } from './errors';
 import { Arena, arenaBytes, setArenaLimitsForTests, sharedArenaMemoryBytes } from './kernels';
+import { decodeWithKernels, type StreamSpan } from './payload-wasm';
+import { normalize, ransEncode } from './rans';
+import { alphabetOf, GAP_STREAM, RUN_STREAM, scaledStream } from './streams';
 import { modelsBitEqual, perturb, randomModel, tensor } from './testing';
 
 describe('PULSE WebAssembly kernels', () => {
@@ -48,6 +52,37 @@ describe('PULSE WebAssembly kernels', () => {
     expect((await diff(base, next)).resultHash).toEqual(await hashModel(next));
     // apply copies, patches and hashes block by block (8 Ki values): 256 blocks here, changes at their edges too.
     expect(modelsBitEqual(await apply(base, decode(encode(await diff(base, next)))), next)).toBe(true);
+  });
+
+  it('PULSE14: the gap kernel that decodes scaled symbols alongside stops at either stream\'s end, not a byte past it', () => {
+    // Gaps of 0 and 1 (bucket symbols without raw bits) and arbitrary scaled symbols: no raw-bit stream at all.
+    const n = 300;
+    const gaps = Uint16Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const symbols = Uint16Array.from({ length: n }, (_, i) => 100 + ((i * 7) % 13));
+    const table = (stream: number, of: Uint16Array) => {
+      const counts = new Uint32Array(alphabetOf(stream));
+      for (const s of of) counts[s]!++;
+      return normalize(counts);
+    };
+    const gapTable = table(GAP_STREAM, gaps);
+    const scaledTable = table(scaledStream('f32'), symbols);
+    const gapBytes = ransEncode(gapTable, gaps, n).slice();
+    const scaledBytes = ransEncode(scaledTable, symbols, n).slice();
+    const bytes = new Uint8Array([...gapBytes, ...scaledBytes]);
+    const layout = { name: 'w', dtype: 'f32' as const, shape: [2 * n], kind: 'scaled' as const, elements: 2 * n, changes: n, runs: false };
+    const run = (gapEnd: number, scaledEnd: number) => {
+      const streams: (StreamSpan | null)[] = Array.from({ length: RUN_STREAM + 4 }, () => null);
+      streams[GAP_STREAM] = { table: gapTable, start: 0, end: gapEnd };
+      streams[scaledStream('f32')] = { table: scaledTable, start: gapBytes.length, end: scaledEnd };
+      return decodeWithKernels([layout], bytes, streams, bytes.length, [new Uint8Array(0)]);
+    };
+    const t = run(gapBytes.length, bytes.length)![0]!;
+    let next = 0;
+    const positions = Array.from(gaps, (g) => (next += g + 1) - 1);
+    expect(t.kind === 'scaled' && [Array.from(t.positions), Array.from(t.symbols)]).toEqual([positions, Array.from(symbols)]);
+    // One byte short: the kernel must stop there (reading on would decode and then fail as "trailing bytes").
+    expect(() => run(gapBytes.length - 1, bytes.length)).toThrow(new CorruptPatchError('tensor w: rANS stream is truncated'));
+    expect(() => run(gapBytes.length, bytes.length - 1)).toThrow(new CorruptPatchError('tensor w: rANS stream is truncated'));
   });
 
   it('PULSE13: arena sizes past 2^31 are not wrapped by 32-bit maths, so a huge call is sent to the JS codec', () => {

@@ -27,6 +27,7 @@ export interface KernelExports {
   setBuckets(base: number, extra: number): void;
   buildDecodeTable(freq: number, alphabet: number, sym: number, step: number): void;
   decodeGaps(s: number, r: number, n: number, elements: number, out: number): number;
+  decodeGapsPaired(s: number, r: number, n: number, elements: number, out: number, v: number, outSym: number): number;
   decodeRuns(s: number, r: number, n: number, elements: number, out: number): number;
   decodeDeltas(s: number, r: number, n: number, half: number, magMask: number, outFlips: number, outMags: number): number;
   decodeHeads(s: number, r: number, n: number, mantissaBits: number, out: number, width: number): number;

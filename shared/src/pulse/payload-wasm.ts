@@ -110,10 +110,15 @@ export function decodeWithKernels(
     const n = l.changes;
     const values = columnsAt + arenaBytes(4 * n);
     if (n > 0) {
-      check(l.runs ? k.decodeRuns(decoders[RUN_STREAM]!, reader, n, l.elements, columnsAt) : k.decodeGaps(decoders[GAP_STREAM]!, reader, n, l.elements, columnsAt), l);
+      // A scaled tensor's symbols are decoded in the gap loop (see decodeGaps in shared/assembly/pulse.ts).
+      const paired = l.kind === 'scaled' && !l.runs;
+      if (l.runs) check(k.decodeRuns(decoders[RUN_STREAM]!, reader, n, l.elements, columnsAt), l);
+      else if (paired) check(k.decodeGapsPaired(decoders[GAP_STREAM]!, reader, n, l.elements, columnsAt, decoders[scaledStream(l.dtype)]!, values), l);
+      else check(k.decodeGaps(decoders[GAP_STREAM]!, reader, n, l.elements, columnsAt), l);
       if (l.kind === 'raw') check(k.decodeHeads(heads, reader, n, mantissaBits, values, 4), l);
-      else if (l.kind === 'scaled') check(k.decodeHeads(decoders[scaledStream(l.dtype)]!, reader, n, 0, values, 2), l); // bare symbols
-      else check(k.decodeDeltas(decoders[deltaStream(l.dtype)]!, reader, n, info.width === 16 ? 0x4000 : 0x40000000, info.width === 16 ? 0x7fff : 0x7fffffff, values, values + arenaBytes(n)), l);
+      else if (l.kind === 'scaled') {
+        if (!paired) check(k.decodeHeads(decoders[scaledStream(l.dtype)]!, reader, n, 0, values, 2), l); // bare symbols
+      } else check(k.decodeDeltas(decoders[deltaStream(l.dtype)]!, reader, n, info.width === 16 ? 0x4000 : 0x40000000, info.width === 16 ? 0x7fff : 0x7fffffff, values, values + arenaBytes(n)), l);
     }
     decoded.push(columnsAt - sparse);
     columnsAt += columnBytes(l.kind, n, 4);
