@@ -66,10 +66,28 @@ export function buildDecodeTable(freq: usize, alphabet: u32, sym: usize, step: u
   }
 }
 
-/** Reads `e` (0..31) bits MSB-first at `bitPos`; the caller checked bitPos + e ≤ endBits and the stream has 8 bytes of slack. */
-@inline function peekBits(bytes: usize, bitPos: u64, e: u32): u32 {
-  const w = bswap<u64>(load<u64>(bytes + <usize>(bitPos >> 3)));
+/**
+ * Reads `e` (0..31) bits MSB-first at `bitPos` of a raw-bit stream stored
+ * byte-reversed (reverseBytes), `last8` being its end less 8: a big-endian
+ * word of the stream is then one little-endian load, where wasm has no byte
+ * swap. The caller checked bitPos + e ≤ endBits. A word that runs past the
+ * stream's end loads up to 8 bytes before the reversed copy, which the caller
+ * allocated; their bits are shifted out.
+ */
+@inline function peekBits(last8: usize, bitPos: u64, e: u32): u32 {
+  const w = load<u64>(last8 - <usize>(bitPos >> 3));
   return <u32>(((w << (bitPos & 7)) >> 1) >> (63 - <u64>e));
+}
+
+/** dst[i] = src[len − 1 − i] for i < len, 16 bytes a step; the regions do not overlap. */
+export function reverseBytes(src: usize, dst: usize, len: u32): void {
+  let i: usize = 0;
+  const n = <usize>len;
+  for (; i + 16 <= n; i += 16) {
+    const v = v128.load(src + n - 16 - i);
+    v128.store(dst + i, i8x16.swizzle(v, i8x16(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)));
+  }
+  for (; i < n; i++) store<u8>(dst + i, load<u8>(src + n - 1 - i));
 }
 
 /**

@@ -26,6 +26,7 @@ export interface KernelExports {
   bucketMantissaBits(): number;
   setBuckets(base: number, extra: number): void;
   buildDecodeTable(freq: number, alphabet: number, sym: number, step: number): void;
+  reverseBytes(src: number, dst: number, len: number): void;
   decodeGaps(s: number, r: number, n: number, elements: number, out: number): number;
   decodeGapsPaired(s: number, r: number, n: number, elements: number, out: number, v: number, outSym: number): number;
   decodeRuns(s: number, r: number, n: number, elements: number, out: number): number;

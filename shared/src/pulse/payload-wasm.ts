@@ -14,7 +14,7 @@ import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStre
 import { DTYPES, allocData, decodedPositions, type TensorPatch } from './types';
 import type { TensorLayout } from './payload';
 
-/** rANS decoder struct (7 u32) and raw reader struct (u32 bytes, pad, u64 endBits, u64 bitPos): see pulse.ts. */
+/** rANS decoder struct (7 u32) and raw reader struct (u32 end of the reversed stream less 8, pad, u64 endBits, u64 bitPos): see pulse.ts. */
 const DECODER_BYTES = 32;
 const READER_BYTES = 24;
 
@@ -48,7 +48,7 @@ export function decodeWithKernels(
   lows: readonly Uint8Array[],
 ): TensorPatch[] | null {
   const bodyStart = Math.min(rawStart, ...streams.map((s) => s?.start ?? rawStart));
-  let need = arenaBytes(bytes.length - bodyStart + 8) + arenaBytes(READER_BYTES);
+  let need = arenaBytes(bytes.length - bodyStart) + arenaBytes(READER_BYTES) + arenaBytes(8 + bytes.length - rawStart);
   for (const s of streams) {
     if (s !== null) need += arenaBytes(DECODER_BYTES) + arenaBytes(2 << s.table.scaleBits) + arenaBytes(4 << s.table.scaleBits) + arenaBytes(4 * s.table.freq.length);
   }
@@ -63,7 +63,7 @@ export function decodeWithKernels(
   if (arena === null) return null;
   const { k } = arena;
 
-  const body = arena.alloc(bytes.length - bodyStart + 8);
+  const body = arena.alloc(bytes.length - bodyStart);
   const at = (i: number): number => body + i - bodyStart;
   const decoders = streams.map((s) => {
     if (s === null) return 0;
@@ -79,13 +79,16 @@ export function decodeWithKernels(
     return ptr;
   });
   const reader = arena.alloc(READER_BYTES);
-  const endBits = (bytes.length - rawStart) * 8;
-  arena.u32.set([at(rawStart), 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
+  const rawBytes = bytes.length - rawStart;
+  const endBits = rawBytes * 8;
+  // The kernels read the raw-bit stream byte-reversed, 8 bytes into its region (see peekBits in shared/assembly/pulse.ts).
+  const reversed = arena.alloc(8 + rawBytes) + 8;
+  arena.u32.set([reversed + rawBytes - 8, 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
   const out = arena.alloc(fullOutput);
   const sparse = arena.alloc(sparseOutput);
   const u8 = arena.u8;
   u8.set(bytes.subarray(bodyStart), body);
-  u8.fill(0, at(bytes.length), at(bytes.length) + 8);
+  k.reverseBytes(at(rawStart), reversed, rawBytes);
 
   const check = (rc: number, l: TensorLayout): void => {
     if (rc < 0) throw new CorruptPatchError(`tensor ${l.name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
