@@ -13,6 +13,19 @@ describe('PULSE apply', () => {
     expect(modelsBitEqual(other, before)).toBe(true);
   });
 
+  it('PULSE6: once the hasher has loaded, apply and hashModel run to the end without yielding (see readyModelHasher)', async () => {
+    const base = randomModel(41);
+    const next = perturb(base, 42, 0.05);
+    const baseHash = await hashModel(base);
+    const patch = decode(encode(await diff(base, next, { baseHash })));
+    const order: string[] = [];
+    const done = [apply(base, patch, { baseHash }).then(() => order.push('apply')), hashModel(next).then(() => order.push('hashModel'))];
+    // Queued after both calls returned: it runs first if either awaited inside.
+    const later = Promise.resolve().then(() => order.push('later'));
+    await Promise.all([...done, later]);
+    expect(order).toEqual(['apply', 'hashModel', 'later']);
+  });
+
   it('PULSE5: a caller-supplied base hash is checked against the patch too', async () => {
     const base = randomModel(3);
     const patch = await diff(base, perturb(base, 4, 0.05));

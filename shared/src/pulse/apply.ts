@@ -3,7 +3,7 @@
  * only read; on any failure nothing the caller holds has changed.
  */
 
-import { hashModel, hashToHex, hashesEqual, modelHasher, type ModelHasher } from './hash';
+import { hashModel, hashToHex, hashesEqual, modelHasher, readyModelHasher, type ModelHasher } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ScaledWriter } from './scaled';
@@ -30,7 +30,7 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
     byName = new Map(base.tensors.map((t) => [t.name, t]));
   }
   // Each block is hashed right after it is patched, while it is in cache (no await until digest: see ModelHasher).
-  const hasher = await modelHasher();
+  const hasher = readyModelHasher() ?? (await modelHasher());
   hasher.begin();
   const tensors = patch.tensors.map((t) => applyTensor(byName.get(t.name), t, hasher));
   const result: Model = { tensors };

@@ -5,7 +5,7 @@
  * patches.
  */
 
-import { hashModel, modelHasher, type ModelHasher } from './hash';
+import { hashModel, modelHasher, readyModelHasher, type ModelHasher } from './hash';
 import { Arena, arenaBytes } from './kernels';
 import { XXH3_STATE_BYTES } from './xxh3';
 import { validateModel } from './model';
@@ -486,7 +486,7 @@ export async function diff(base: Model, next: Model, options: DiffOptions = {}):
 /** The default CPU diff: next is hashed a scan chunk at a time, while the chunk is in cache (no await until digest: see ModelHasher). */
 async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefined): Promise<Patch> {
   const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
-  const hasher = await modelHasher();
+  const hasher = readyModelHasher() ?? (await modelHasher());
   hasher.begin();
   const tensors = next.tensors.map((t) => {
     hasher.tensor(t);
