@@ -7,7 +7,7 @@ import { hashModel, hashToHex, hashesEqual, modelHasher, readyModelHasher, type 
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ScaledWriter } from './scaled';
-import { allocData, decodedPositions, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
+import { allocData, decodedColumns, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
   /**
@@ -80,11 +80,11 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   const positions = t.positions;
   const count = positions.length;
   // One tight pass before anything is written: hand-made patches need not be sorted or in range. Decode's
-  // columns are both (decodedPositions), and a tensor copied whole needs neither for its hash to cover what
+  // columns are both (decodedColumns), and a tensor copied whole needs neither for its hash to cover what
   // is returned (a write past the end is dropped), so only those skip it; the block pass always re-checks.
   const wholeCopy = base.byteLength <= WHOLE_COPY_MAX_BYTES;
   let sorted = true;
-  if (!(wholeCopy && decodedPositions.has(positions))) {
+  if (!(wholeCopy && decodedColumns.has(positions.buffer))) {
     let max = -1;
     for (let i = 0; i < count; i++) {
       const p = positions[i]!;

@@ -11,7 +11,7 @@ import { Arena, arenaBytes, KERNEL_ERRORS, WRITER_BYTES } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
-import { DTYPES, allocData, decodedPositions, type TensorPatch } from './types';
+import { DTYPES, allocData, decodedColumns, type TensorPatch } from './types';
 import type { TensorLayout } from './payload';
 
 /** rANS decoder struct (7 u32) and raw reader struct (u32 end of the reversed stream less 8, pad, u64 endBits, u64 bitPos): see pulse.ts. */
@@ -131,13 +131,13 @@ export function decodeWithKernels(
   // every quick bench case, same process, alternating: bf16 1% 162 → 149 and 104 → 97 µs, a patch with one
   // change per tensor 39 → 34 and 26 → 22 µs.
   const columns = u8.slice(sparse, sparse + sparseOutput).buffer;
+  decodedColumns.add(columns);
   const tensors = layouts.map((l, li): TensorPatch => {
     const offset = decoded[li]!;
     if (typeof offset !== 'number') return offset;
     const { name, dtype, shape } = l;
     const n = l.changes;
     const positions = new Uint32Array(columns, offset, n);
-    decodedPositions.add(positions);
     const values = offset + arenaBytes(4 * n);
     if (l.kind === 'raw') return { name, dtype, shape, kind: 'raw', positions, bits: new Uint32Array(columns, values, n) };
     if (l.kind === 'scaled') return { name, dtype, shape, kind: 'scaled', positions, symbols: new Uint16Array(columns, values, n), low: lows[li]! };

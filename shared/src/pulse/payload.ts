@@ -29,7 +29,7 @@ import { BUCKET_MANTISSA_BITS } from './constants';
 import type { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
 import { decodeTable, normalize, RANS_L, ransEncode, RansDecoder, readTable, writeTable, type DecodeTable } from './rans';
-import { allocData, decodedPositions, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
+import { allocData, decodedColumns, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
 import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, streamCounts, writeScaledLow, type CodedLayout } from './streams';
 
@@ -393,7 +393,7 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
       if (l.runs) decodeRuns(streams[RUN_STREAM]!, raw, positions, l);
       else decodeGaps(streams[GAP_STREAM]!, raw, positions, l);
     }
-    decodedPositions.add(positions);
+    decodedColumns.add(positions.buffer);
     if (l.kind === 'raw') {
       const bits = new Uint32Array(n);
       if (n > 0) decodeHeads(streams[headStream(l.dtype)]!, raw, bits, mantissaBits);
