@@ -27,18 +27,21 @@ const E_RAW_TRUNCATED: i32 = -2;
 const E_POSITION: i32 = -3;
 const E_DELTA: i32 = -4;
 const E_RUN: i32 = -5;
+const E_SCALED: i32 = -6;
 
 let bucketBase: usize = 0;
 let bucketExtra: usize = 0;
+let bucketCount: u32 = 0;
 
 export function bucketMantissaBits(): u32 {
   return M;
 }
 
-/** Where the caller put BUCKETS.base (i32 per bucket) and BUCKETS.extra (u8 per bucket). */
-export function setBuckets(base: usize, extra: usize): void {
+/** Where the caller put BUCKETS.base (i32 per bucket) and BUCKETS.extra (u8 per bucket), and how many buckets there are. */
+export function setBuckets(base: usize, extra: usize, count: u32): void {
   bucketBase = base;
   bucketExtra = extra;
+  bucketCount = count;
 }
 
 @inline function bucketOf(v: u32): u32 {
@@ -285,6 +288,74 @@ export function decodeHeads(s: usize, r: usize, n: u32, mantissaBits: u32, out: 
   store<u32>(s, <u32>pos, 4);
   store<u64>(r, bitPos, 16);
   return 0;
+}
+
+// ---------------------------------------------------------------- applying
+
+/**
+ * A scaled tensor's changes written in place over its values at `data`, in
+ * order, as scaled.ts ScaledWriter writes them (the JS path for tensors too
+ * large for an arena): each change's bucket is its symbol shifted back by the
+ * old value's biased exponent, its raw bits come from reader `r`. A change
+ * that fails writes nothing more: its index is stored at r + 4 and the error
+ * returned (E_POSITION, E_SCALED, E_RAW_TRUNCATED or E_DELTA).
+ */
+export function applyScaled16(data: usize, n: u32, mantissaBits: u32, expMask: u32, positions: usize, symbols: usize, count: u32, r: usize): i32 {
+  return scaledLoop(2, data, n, mantissaBits, expMask, positions, symbols, count, r);
+}
+
+export function applyScaled32(data: usize, n: u32, mantissaBits: u32, expMask: u32, positions: usize, symbols: usize, count: u32, r: usize): i32 {
+  return scaledLoop(4, data, n, mantissaBits, expMask, positions, symbols, count, r);
+}
+
+/** Inlined with `width` a constant, so each kernel compiles to its own loop. */
+@inline function scaledLoop(width: u32, data: usize, n: u32, mantissaBits: u32, expMask: u32, positions: usize, symbols: usize, count: u32, r: usize): i32 {
+  const signBit: u32 = width == 2 ? 0x8000 : 0x80000000;
+  const magMask: u32 = signBit - 1;
+  const last8 = <usize>load<u32>(r, 0);
+  const endBits = load<u64>(r, 8);
+  let bitPos = load<u64>(r, 16);
+  let rc: i32 = 0;
+  let i: u32 = 0;
+  for (; i < count; i++) {
+    const p = load<u32>(positions + (<usize>i << 2));
+    if (p >= n) {
+      rc = E_POSITION;
+      break;
+    }
+    const s = <u32>load<u16>(symbols + (<usize>i << 1));
+    const at = data + (<usize>p << (width == 2 ? 1 : 2));
+    const o: u32 = width == 2 ? <u32>load<u16>(at) : load<u32>(at);
+    const b = <i32>(s >> 1) - <i32>(((o >> mantissaBits) & expMask) << M);
+    if (<u32>b >= bucketCount) { // a negative b too
+      rc = E_SCALED;
+      break;
+    }
+    const e = <u32>load<u8>(bucketExtra + <usize>b);
+    let low: u32 = 0;
+    if (e > 0) {
+      if (bitPos + e > endBits) {
+        rc = E_RAW_TRUNCATED;
+        break;
+      }
+      low = peekBits(last8, bitPos, e);
+      bitPos += e;
+    }
+    // The zig-zag of decodeDeltas; in range exactly when it is at most magMask.
+    const zz = <u64>load<i32>(bucketBase + (<usize>b << 2)) + <u64>low + <u64>((s & 1) ^ 1);
+    if (zz > <u64>magMask) {
+      rc = E_DELTA;
+      break;
+    }
+    const z = <u32>zz;
+    const delta = (z >> 1) ^ (0 - (z & 1));
+    const v = ((o ^ ((s & 1) * signBit)) & signBit) | (((o & magMask) + delta) & magMask);
+    if (width == 2) store<u16>(at, <u16>v);
+    else store<u32>(at, v);
+  }
+  store<u32>(r, i, 4);
+  store<u64>(r, bitPos, 16);
+  return rc;
 }
 
 // ---------------------------------------------------------------- encoding

@@ -6,7 +6,7 @@
 import { hashModel, hashToHex, hashesEqual, modelHasher, readyModelHasher, type ModelHasher } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
-import { ScaledWriter } from './scaled';
+import { applyScaledInArena, ScaledWriter } from './scaled';
 import { allocData, decodedColumns, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
 
 export interface ApplyOptions {
@@ -92,6 +92,11 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
       else sorted = false;
     }
     if (max >= n) throw new WrongBaseError(`tensor ${t.name}: position ${max} beyond ${n} elements`);
+  }
+  if (sorted && wholeCopy && t.kind === 'scaled') {
+    // Written and hashed in a WebAssembly arena when the tensor fits one (else ScaledWriter below).
+    const data = applyScaledInArena(t.name, t.dtype, base, positions, t.symbols, t.low, hasher);
+    if (data !== null) return { name: header.name, dtype: header.dtype, shape: header.shape, data };
   }
   let finish = (): void => {};
   let write: ChangeRange;

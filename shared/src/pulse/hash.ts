@@ -74,6 +74,20 @@ export class ModelHasher {
     else this.fallback.update(new Uint8Array(k.memory.buffer, at, len));
   }
 
+  /** The tensor header update() would hash next with the values (null if none): see takeHeader. */
+  get pendingHeader(): Uint8Array | null {
+    return this.header;
+  }
+
+  /**
+   * Takes the pending header off the hasher, for a caller that lays it out
+   * in kernel memory right before the tensor's values and hashes both with
+   * one updateInPlace instead of a kernel trip for the header alone (flush).
+   */
+  takeHeader(): void {
+    this.header = null;
+  }
+
   /** Hashes a pending tensor header now. */
   flush(): void {
     if (this.header !== null) this.update(new Uint16Array(0));

@@ -24,9 +24,11 @@ import { XXH3_SECRET } from './xxh3';
 export interface KernelExports {
   readonly memory: WebAssembly.Memory;
   bucketMantissaBits(): number;
-  setBuckets(base: number, extra: number): void;
+  setBuckets(base: number, extra: number, count: number): void;
   buildDecodeTable(freq: number, alphabet: number, sym: number, step: number): void;
   reverseBytes(src: number, dst: number, len: number): void;
+  applyScaled16(data: number, n: number, mantissaBits: number, expMask: number, positions: number, symbols: number, count: number, r: number): number;
+  applyScaled32(data: number, n: number, mantissaBits: number, expMask: number, positions: number, symbols: number, count: number, r: number): number;
   decodeGaps(s: number, r: number, n: number, elements: number, out: number): number;
   decodeGapsPaired(s: number, r: number, n: number, elements: number, out: number, v: number, outSym: number): number;
   decodeRuns(s: number, r: number, n: number, elements: number, out: number): number;
@@ -61,6 +63,9 @@ export interface KernelExports {
 /** Raw-bit writer struct of the encode kernels (u32 out, u32 length, u64 acc, u32 pending, pad): see pulse.ts. */
 export const WRITER_BYTES = 24;
 
+/** Raw-bit reader struct: u32 end of the byte-reversed stream less 8, u32 pad (a failed change's index), u64 endBits, u64 bitPos. */
+export const READER_BYTES = 24;
+
 /** Error codes of the decode kernels (pulse.ts E_*). */
 export const KERNEL_ERRORS: Readonly<Record<number, string>> = {
   [-1]: 'rANS stream is truncated',
@@ -68,6 +73,7 @@ export const KERNEL_ERRORS: Readonly<Record<number, string>> = {
   [-3]: 'position out of range',
   [-4]: 'ulp delta out of range',
   [-5]: 'run out of range',
+  [-6]: 'change does not fit its base value',
 };
 
 const PAGE = 65536;
@@ -119,7 +125,7 @@ export class Arena {
     new Int32Array(this.k.memory.buffer, base, BUCKETS.base.length).set(BUCKETS.base);
     new Uint8Array(this.k.memory.buffer, extra, BUCKETS.extra.length).set(BUCKETS.extra);
     new Uint8Array(this.k.memory.buffer, secret, XXH3_SECRET.length).set(XXH3_SECRET);
-    this.k.setBuckets(base, extra);
+    this.k.setBuckets(base, extra, BUCKETS.extra.length);
     this.k.setSecret(secret);
   }
 

@@ -7,16 +7,15 @@
 
 import type { ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
-import { Arena, arenaBytes, KERNEL_ERRORS, WRITER_BYTES } from './kernels';
+import { Arena, arenaBytes, KERNEL_ERRORS, READER_BYTES, WRITER_BYTES } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
 import { DTYPES, allocData, decodedColumns, type TensorPatch } from './types';
 import type { TensorLayout } from './payload';
 
-/** rANS decoder struct (7 u32) and raw reader struct (u32 end of the reversed stream less 8, pad, u64 endBits, u64 bitPos): see pulse.ts. */
+/** rANS decoder struct (7 u32): see pulse.ts. */
 const DECODER_BYTES = 32;
-const READER_BYTES = 24;
 
 /** One coded stream as the container lays it out: its table and where its bytes are. */
 export interface StreamSpan {

@@ -4,7 +4,7 @@ import { BitWriter } from './bits';
 import { bucketOf, BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
 import { allocData, apply, CorruptPatchError, decode, diff, DTYPES, encode, hashModel, HashMismatchError, InvalidModelError, PulseError, type Model, type Patch, type TensorPatch } from './index';
-import { setArenaLimitsForTests } from './kernels';
+import { setArenaLimitsForTests, type ArenaLimits } from './kernels';
 import { scaledAlphabet } from './streams';
 import { adamStepF32, cloneModel, modelsBitEqual, perturb, randomModel } from './testing';
 
@@ -17,11 +17,26 @@ function scaledTensor(patch: Patch): Extract<TensorPatch, { kind: 'scaled' }> {
   return t;
 }
 
+/**
+ * Scaled changes to tensors that fit an arena are written by the applyScaled kernels (scaled.ts
+ * applyScaledInArena), larger ones by ScaledWriter; with no arena at all every tensor takes ScaledWriter.
+ */
+const APPLY_PATHS = ['WebAssembly', 'JS'] as const;
+
+/** Limits to put back after a test that ran on the JS path. */
+let arenaLimits: ArenaLimits | null = null;
+
+function useApplyPath(path: (typeof APPLY_PATHS)[number]): void {
+  if (path === 'JS') arenaLimits ??= setArenaLimitsForTests({ max: 0 });
+}
+
 describe('PULSE scaled deltas', () => {
   let margin: number | null = null;
   afterEach(() => {
     if (margin !== null) setScaledMarginForTests(margin);
     margin = null;
+    if (arenaLimits !== null) setArenaLimitsForTests(arenaLimits);
+    arenaLimits = null;
   });
 
   it('PULSE10: Adam-like f32 steps are coded relative to the old exponent, smaller than plain ulp deltas, and exact', async () => {
@@ -81,7 +96,8 @@ describe('PULSE scaled deltas', () => {
     }
   });
 
-  it('PULSE15 PULSE7: scaled symbols that do not fit the base, or raw bits that do not end with the changes, are typed errors and leave the base untouched', async () => {
+  it.each(APPLY_PATHS)('PULSE15 PULSE7: scaled symbols that do not fit the base, or raw bits that do not end with the changes, are typed errors and leave the base untouched (%s apply)', async (path) => {
+    useApplyPath(path);
     const base = randomModel(40, 'f32', 64, 64);
     const next = adamStepF32(base, 41, 0.1);
     const patch = await diff(base, next);
@@ -97,18 +113,50 @@ describe('PULSE scaled deltas', () => {
     await expect(apply(base, decode(encode(nudged)))).rejects.toBeInstanceOf(PulseError);
     const short = withTensor({ ...t, low: t.low.subarray(0, t.low.length - 2) });
     await expect(apply(base, decode(encode(short)))).rejects.toBeInstanceOf(CorruptPatchError);
+    await expect(apply(base, decode(encode(short)))).rejects.toThrow(/raw-bit stream is truncated/);
     const long = withTensor({ ...t, low: new Uint8Array([...t.low, 0x80]) });
     await expect(apply(base, decode(encode(long)))).rejects.toBeInstanceOf(CorruptPatchError);
     const flippedLow = withTensor({ ...t, low: t.low.map((b, i) => (i === 0 ? b ^ 0x40 : b)) });
     await expect(apply(base, decode(encode(flippedLow)))).rejects.toBeInstanceOf(HashMismatchError);
+    // A decoded patch whose position column is then changed in place to point past the tensor (the second
+    // one, times 4 bytes, lies past the kernel's whole memory).
+    for (const position of [64 * 64, 0x20000000]) {
+      const pastEnd = decode(encode(patch));
+      scaledTensor(pastEnd).positions[0] = position;
+      await expect(apply(base, pastEnd)).rejects.toBeInstanceOf(PulseError);
+    }
     expect(modelsBitEqual(base, before)).toBe(true);
   });
 
-  it.each([
-    ['f32', 0x3f800000, 0x7fffffff],
-    ['bf16', 0x3f80, 0x7fff],
-    ['f16', 0x3c00, 0x7fff],
-  ] as const)('PULSE15: a %s scaled delta of exactly −half ulps applies; one past it is CorruptPatchError, base untouched', async (dtype, one, magMask) => {
+  it.each(APPLY_PATHS)('PULSE15: a scaled symbol one bucket below 0 or at BUCKET_SYMBOLS for its old value does not fit it (%s apply)', async (path) => {
+    useApplyPath(path);
+    // One change to a tensor holding 1.0 (biased exponent 127): symbol 2 · (b + 127 · 2^M) names bucket b.
+    const base: Model = { tensors: [{ name: 'w', dtype: 'f32', shape: [2], data: allocData('f32', 2).fill(0x3f800000) }] };
+    const baseHash = await hashModel(base);
+    const patchFor = (b: number): Patch => ({
+      baseHash,
+      resultHash: baseHash,
+      tensors: [{ name: 'w', dtype: 'f32', shape: [2], kind: 'scaled', positions: Uint32Array.of(0), symbols: Uint16Array.of(2 * (b + (127 << BUCKET_MANTISSA_BITS))), low: new Uint8Array(8) }],
+    });
+    const before = cloneModel(base);
+    for (const b of [-1, BUCKETS.extra.length]) {
+      await expect(apply(base, decode(encode(patchFor(b))))).rejects.toThrow(/change 0 does not fit its base value/);
+    }
+    // The buckets at either end do fit (the result hash then fails: these changes are not the identity).
+    for (const b of [0, BUCKETS.extra.length - 1]) await expect(apply(base, decode(encode(patchFor(b))))).rejects.not.toThrow(/does not fit/);
+    expect(modelsBitEqual(base, before)).toBe(true);
+  });
+
+  it.each(
+    APPLY_PATHS.flatMap((path) =>
+      [
+        ['f32', 0x3f800000, 0x7fffffff],
+        ['bf16', 0x3f80, 0x7fff],
+        ['f16', 0x3c00, 0x7fff],
+      ].map(([dtype, one, magMask]) => [dtype as 'f32' | 'bf16' | 'f16', one as number, magMask as number, path] as const),
+    ),
+  )('PULSE15: a %s scaled delta of exactly −half ulps applies; one past it is CorruptPatchError, base untouched (%s, %s, %s apply)', async (dtype, one, magMask, path) => {
+    useApplyPath(path);
     // One change at position 0 of a tensor holding 1.0 (biased exponent 127 or 15), sign kept (flip 0):
     // the coded value v is the zig-zagged delta − 1, so v = magMask − 1 means −half ulps and v = magMask one more.
     // (Magnitudes wrap: 1.0 − half ulps is the all-ones exponent. The encoder never makes such a change; decode takes it.)
