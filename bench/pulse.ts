@@ -62,6 +62,14 @@ const json = args.has('--json');
  * A quick run takes ~15 s, a full one about a minute.
  */
 const repeats = quick ? 101 : 41;
+/**
+ * Untimed calls of each codec before a case's repeats. With one, the quick
+ * f32 case, the first with f32 tensors and scaled changes, timed PULSE's
+ * decode while its JIT was still compiling those paths: medians of repeats
+ * 0-19 vs 20-101, two runs, PULSE 1144 and 1236 µs vs 904-986, reference
+ * 982 and 936 vs 809-950. The reference runs the same code for every case.
+ */
+const WARMUP = 10;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -78,9 +86,11 @@ function median(xs: number[]): number {
  */
 async function timedPair(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[{ value: unknown; ms: number[] }, { value: unknown; ms: number[] }]> {
   const out = [
-    { fn: a, value: await a(), ms: [] as number[] }, // warm-up: JIT and WASM instantiation are not what we measure
+    { fn: a, value: await a(), ms: [] as number[] },
     { fn: b, value: await b(), ms: [] as number[] },
   ];
+  // Warm-up: JIT and WASM instantiation are not what we measure.
+  for (let w = 1; w < WARMUP; w++) for (const x of out) x.value = await x.fn();
   for (let r = 0; r < repeats; r++) {
     for (const x of r % 2 === 0 ? out : [out[1]!, out[0]!]) {
       const t0 = performance.now();
