@@ -358,6 +358,57 @@ export function applyScaled32(data: usize, n: u32, mantissaBits: u32, expMask: u
   return rc;
 }
 
+/** Raw changes (new bit patterns, u32 each) written over a tensor's values at `data`, in order; returns how many, as applyUlp. */
+export function applyRaw16(data: usize, n: u32, positions: usize, bits: usize, count: u32): u32 {
+  return rawLoop(2, data, n, positions, bits, count);
+}
+
+export function applyRaw32(data: usize, n: u32, positions: usize, bits: usize, count: u32): u32 {
+  return rawLoop(4, data, n, positions, bits, count);
+}
+
+@inline function rawLoop(width: u32, data: usize, n: u32, positions: usize, bits: usize, count: u32): u32 {
+  for (let i: u32 = 0; i < count; i++) {
+    const p = load<u32>(positions + (<usize>i << 2));
+    if (p >= n) return i;
+    const v = load<u32>(bits + (<usize>i << 2));
+    if (width == 2) store<u16>(data + (<usize>p << 1), <u16>v);
+    else store<u32>(data + (<usize>p << 2), v);
+  }
+  return count;
+}
+
+/**
+ * Ulp changes written in place over a tensor's values at `data` (u16 when
+ * width is 2, else u32), in order, as apply.ts's ulp loops write them: the
+ * sign flipped when the change's flip byte is odd, the magnitude bits moved
+ * by its delta. Returns how many were written: fewer than `count` when the
+ * next one lies past `n`.
+ */
+export function applyUlp16(data: usize, n: u32, positions: usize, flips: usize, mags: usize, count: u32): u32 {
+  return ulpLoop(2, data, n, positions, flips, mags, count);
+}
+
+export function applyUlp32(data: usize, n: u32, positions: usize, flips: usize, mags: usize, count: u32): u32 {
+  return ulpLoop(4, data, n, positions, flips, mags, count);
+}
+
+@inline function ulpLoop(width: u32, data: usize, n: u32, positions: usize, flips: usize, mags: usize, count: u32): u32 {
+  const signShift: u32 = width * 8 - 1;
+  const signBit: u32 = 1 << signShift;
+  const magMask: u32 = signBit - 1;
+  for (let i: u32 = 0; i < count; i++) {
+    const p = load<u32>(positions + (<usize>i << 2));
+    if (p >= n) return i;
+    const at = data + (<usize>p << (width == 2 ? 1 : 2));
+    const o: u32 = width == 2 ? <u32>load<u16>(at) : load<u32>(at);
+    const v = ((o ^ (<u32>load<u8>(flips + <usize>i) << signShift)) & signBit) | (((o & magMask) + load<u32>(mags + (<usize>i << 2))) & magMask);
+    if (width == 2) store<u16>(at, <u16>v);
+    else store<u32>(at, v);
+  }
+  return count;
+}
+
 // ---------------------------------------------------------------- encoding
 
 /*

@@ -86,6 +86,30 @@ describe('PULSE apply', () => {
     }
   });
 
+  it('PULSE5 PULSE7: in the arena, a decoded change edited to the position just past its tensor is a wrong base, not a write past it', async () => {
+    // Whole-copied tensors are patched by the applyUlp, applyRaw and applyScaled kernels in a WebAssembly arena;
+    // a write at position n would land in the next arena region, where the result hash would not see it.
+    const bf16 = randomModel(43, 'bf16', 64, 64);
+    const f32 = randomModel(44, 'f32', 64, 64);
+    const rand = seededRandom(47);
+    const redrawn: Model = { tensors: bf16.tensors.map((t) => ({ ...t, data: t.data.map((x, i) => (i % 37 === 0 ? Math.floor(rand() * 0x10000) : x)) })) };
+    for (const [base, next, kind] of [
+      [bf16, perturb(bf16, 45, 0.02), 'ulp'],
+      [bf16, redrawn, 'raw'],
+      [f32, adamStepF32(f32, 46, 0.1), 'scaled'],
+    ] as const) {
+      const before = cloneModel(base);
+      const patch = decode(encode(await diff(base, next)));
+      const t = patch.tensors.find((x) => x.kind === kind);
+      if (t === undefined || t.kind === 'full') throw new Error(`fixture should have a ${kind} tensor`);
+      const n = base.tensors.find((x) => x.name === t.name)!.data.length;
+      t.positions[t.positions.length - 1] = n;
+      await expect(apply(base, patch)).rejects.toThrow(WrongBaseError);
+      await expect(apply(base, patch)).rejects.toThrow(`change ${t.positions.length - 1} is beyond ${n} elements`);
+      expect(modelsBitEqual(base, before)).toBe(true);
+    }
+  });
+
   it('PULSE2: a hand-made patch whose changes are out of order still applies (no block-by-block pass for it)', async () => {
     const base = randomModel(12, 'bf16', 128, 128);
     const next = perturb(base, 13, 0.05);

@@ -6,8 +6,9 @@
 import { hashModel, hashToHex, hashesEqual, modelHasher, readyModelHasher, type ModelHasher } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
+import { patchInArena } from './arena-patch';
 import { applyScaledInArena, ScaledWriter } from './scaled';
-import { allocData, decodedColumns, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
+import { allocData, decodedColumns, type Model, type ModelHash, type Patch, type RawTensorPatch, type Tensor, type TensorData, type TensorPatch, type UlpTensorPatch } from './types';
 
 export interface ApplyOptions {
   /**
@@ -48,7 +49,8 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
 const APPLY_BLOCK = 1 << 13;
 
 /**
- * Tensors of at most this many bytes are copied whole by a copying
+ * Tensors of at most this many bytes are patched whole: in a WebAssembly
+ * arena by a kernel (arena-patch.ts), or where there is none copied whole by a copying
  * constructor (no zero fill first; copying the quick bench model's tensors
  * this way took 0.078–0.088 ms against slice()'s 0.094–0.101), then patched
  * and hashed while still in cache; larger ones go block by block. Same process, median of 300 (quick)
@@ -93,9 +95,9 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     }
     if (max >= n) throw new WrongBaseError(`tensor ${t.name}: position ${max} beyond ${n} elements`);
   }
-  if (sorted && wholeCopy && t.kind === 'scaled') {
-    // Written and hashed in a WebAssembly arena when the tensor fits one (else ScaledWriter below).
-    const data = applyScaledInArena(t.name, t.dtype, base, positions, t.symbols, t.low, hasher);
+  if (sorted && wholeCopy) {
+    // Written by a kernel and hashed in a WebAssembly arena when the tensor fits one (else the JS loops below).
+    const data = t.kind === 'scaled' ? applyScaledInArena(t.name, t.dtype, base, positions, t.symbols, t.low, hasher) : applyInArena(t, base, hasher);
     if (data !== null) return { name: header.name, dtype: header.dtype, shape: header.shape, data };
   }
   let finish = (): void => {};
@@ -136,6 +138,23 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   }
   finish();
   return { name: header.name, dtype: header.dtype, shape: header.shape, data };
+}
+
+/**
+ * A whole tensor's ulp or raw changes written in an arena by the applyUlp and
+ * applyRaw kernels, which mirror ulpRange and rawRange (arena-patch.ts); null
+ * when it does not fit one.
+ */
+function applyInArena(t: UlpTensorPatch | RawTensorPatch, base: TensorData, hasher: ModelHasher): TensorData | null {
+  const n = base.length;
+  const count = t.positions.length;
+  const wide = base instanceof Uint32Array;
+  const columns = t.kind === 'ulp' ? [t.positions, t.signFlips, t.magnitudeDeltas] : [t.positions, t.bits];
+  return patchInArena(base, hasher, columns, 0, (k, _, data, [positions, a, b]) => {
+    const written =
+      t.kind === 'ulp' ? (wide ? k.applyUlp32 : k.applyUlp16)(data, n, positions!, a!, b!, count) : (wide ? k.applyRaw32 : k.applyRaw16)(data, n, positions!, a!, count);
+    if (written < count) throw new WrongBaseError(`tensor ${t.name}: change ${written} is beyond ${n} elements`);
+  });
 }
 
 function rawRange(positions: Uint32Array, bits: Uint32Array): ChangeRange {

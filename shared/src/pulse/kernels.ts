@@ -27,6 +27,10 @@ export interface KernelExports {
   setBuckets(base: number, extra: number, count: number): void;
   buildDecodeTable(freq: number, alphabet: number, sym: number, step: number): void;
   reverseBytes(src: number, dst: number, len: number): void;
+  applyRaw16(data: number, n: number, positions: number, bits: number, count: number): number;
+  applyRaw32(data: number, n: number, positions: number, bits: number, count: number): number;
+  applyUlp16(data: number, n: number, positions: number, flips: number, mags: number, count: number): number;
+  applyUlp32(data: number, n: number, positions: number, flips: number, mags: number, count: number): number;
   applyScaled16(data: number, n: number, mantissaBits: number, expMask: number, positions: number, symbols: number, count: number, r: number): number;
   applyScaled32(data: number, n: number, mantissaBits: number, expMask: number, positions: number, symbols: number, count: number, r: number): number;
   decodeGaps(s: number, r: number, n: number, elements: number, out: number): number;

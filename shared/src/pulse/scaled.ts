@@ -14,11 +14,11 @@ import { BUCKET_SYMBOLS, BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
 import { CorruptPatchError, InvalidModelError, WrongBaseError } from './errors';
 import type { ModelHasher } from './hash';
+import { patchInArena } from './arena-patch';
 import { Arena, arenaBytes, KERNEL_ERRORS, READER_BYTES, WRITER_BYTES } from './kernels';
 import { encodeDeltas, SymbolSink } from './payload';
 import { scaledAlphabet } from './streams';
 import { DTYPES, type DType, type TensorData } from './types';
-import { XXH3_STATE_BYTES } from './xxh3';
 
 /**
  * Scaled symbols and packed raw bits of ulp changes (flip, magnitude delta as
@@ -133,68 +133,32 @@ export class ScaledWriter {
 }
 
 /**
- * A whole tensor's scaled changes applied in an arena by the applyScaled
- * kernels, which mirror ScaledWriter, and its new values hashed where they
- * lie, its header with them. It copies as much as ScaledWriter's path does
- * (the base in, the result out, where that path copies the base and then the
- * result into the arena to hash it), and the writes run as WebAssembly:
- * apply of the quick bench f32 1% patch spent ~120 µs of ~680 in
+ * A whole tensor's scaled changes written in an arena by the applyScaled
+ * kernels, which mirror ScaledWriter (arena-patch.ts); null when it does not
+ * fit one. Apply of the quick bench f32 1% patch spent ~120 µs of ~680 in
  * ScaledWriter; this way apply alone is 1.08× and 1.10× faster (same
- * process, alternating, median of 2,000). The copy out uses the copying
- * constructor: slice() zero-fills first and made the whole 0.96×. Returns null
- * (nothing hashed) when the call is too large for an arena. `hasher` has had
- * the tensor's header (it is hashed here, with the values); any error is a
- * PulseError and the base is untouched.
+ * process, alternating, median of 2,000).
  */
-export function applyScaledInArena(
-  name: string,
-  dtype: DType,
-  base: TensorData,
-  positions: Uint32Array,
-  symbols: Uint16Array,
-  low: Uint8Array,
-  hasher: ModelHasher,
-): TensorData | null {
+export function applyScaledInArena(name: string, dtype: DType, base: TensorData, positions: Uint32Array, symbols: Uint16Array, low: Uint8Array, hasher: ModelHasher): TensorData | null {
   const n = base.length;
   const count = positions.length;
-  // The pending tensor header goes right before the values: one hash call for both.
-  const header = hasher.pendingHeader ?? new Uint8Array(0);
-  const headerRoom = arenaBytes(header.length);
-  const need = headerRoom + arenaBytes(base.byteLength) + arenaBytes(4 * count) + arenaBytes(2 * count) + arenaBytes(low.length) + arenaBytes(8 + low.length) + arenaBytes(READER_BYTES) + arenaBytes(XXH3_STATE_BYTES);
-  const arena = Arena.for(need);
-  if (arena === null) return null;
-  const { k } = arena;
-  hasher.takeHeader();
-  const at = {
-    data: arena.alloc(headerRoom + base.byteLength) + headerRoom,
-    positions: arena.alloc(4 * count),
-    symbols: arena.alloc(2 * count),
-    low: arena.alloc(low.length),
+  return patchInArena(base, hasher, [positions, symbols, low], arenaBytes(8 + low.length) + READER_BYTES, (k, arena, data, [atPositions, atSymbols, atLow]) => {
     // The raw bits are read byte-reversed, 8 bytes into their region (see peekBits in shared/assembly/pulse.ts).
-    reversed: arena.alloc(8 + low.length) + 8,
-    reader: arena.alloc(READER_BYTES),
-    hashState: arena.alloc(XXH3_STATE_BYTES),
-  };
-  const u8 = arena.u8;
-  u8.set(header, at.data - header.length);
-  u8.set(new Uint8Array(base.buffer, base.byteOffset, base.byteLength), at.data);
-  u8.set(new Uint8Array(positions.buffer, positions.byteOffset, positions.byteLength), at.positions);
-  u8.set(new Uint8Array(symbols.buffer, symbols.byteOffset, symbols.byteLength), at.symbols);
-  u8.set(low, at.low);
-  k.reverseBytes(at.low, at.reversed, low.length);
-  const endBits = low.length * 8;
-  const words = arena.u32;
-  words.set([at.reversed + low.length - 8, 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], at.reader / 4);
-  const { width, exponentBits } = DTYPES[dtype];
-  const mantissaBits = width - 1 - exponentBits;
-  const expMask = (1 << exponentBits) - 1;
-  const rc = (width === 16 ? k.applyScaled16 : k.applyScaled32)(at.data, n, mantissaBits, expMask, at.positions, at.symbols, count, at.reader);
-  const failed = words[at.reader / 4 + 1]!;
-  if (rc === -3) throw new WrongBaseError(`tensor ${name}: change ${failed} is beyond ${n} elements`);
-  if (rc === -6) throw new CorruptPatchError(`tensor ${name}: change ${failed} does not fit its base value`);
-  if (rc < 0) throw new CorruptPatchError(`tensor ${name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
-  const bitPos = words[at.reader / 4 + 4]! + words[at.reader / 4 + 5]! * 2 ** 32;
-  if (!bitsConsumedAll(low, bitPos, endBits)) throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
-  hasher.updateInPlace(k, at.hashState, at.data - header.length, header.length + base.byteLength);
-  return width === 32 ? new Uint32Array(new Uint32Array(k.memory.buffer, at.data, n)) : new Uint16Array(new Uint16Array(k.memory.buffer, at.data, n));
+    const reversed = arena.alloc(8 + low.length) + 8;
+    const reader = arena.alloc(READER_BYTES);
+    k.reverseBytes(atLow!, reversed, low.length);
+    const endBits = low.length * 8;
+    const words = arena.u32;
+    words.set([reversed + low.length - 8, 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
+    const { width, exponentBits } = DTYPES[dtype];
+    const mantissaBits = width - 1 - exponentBits;
+    const expMask = (1 << exponentBits) - 1;
+    const rc = (width === 16 ? k.applyScaled16 : k.applyScaled32)(data, n, mantissaBits, expMask, atPositions!, atSymbols!, count, reader);
+    const failed = words[reader / 4 + 1]!;
+    if (rc === -3) throw new WrongBaseError(`tensor ${name}: change ${failed} is beyond ${n} elements`);
+    if (rc === -6) throw new CorruptPatchError(`tensor ${name}: change ${failed} does not fit its base value`);
+    if (rc < 0) throw new CorruptPatchError(`tensor ${name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
+    const bitPos = words[reader / 4 + 4]! + words[reader / 4 + 5]! * 2 ** 32;
+    if (!bitsConsumedAll(low, bitPos, endBits)) throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
+  });
 }
