@@ -150,7 +150,7 @@ function applyInArena(t: UlpTensorPatch | RawTensorPatch, base: TensorData, hash
   const count = t.positions.length;
   const wide = base instanceof Uint32Array;
   const columns = t.kind === 'ulp' ? [t.positions, t.signFlips, t.magnitudeDeltas] : [t.positions, t.bits];
-  return patchInArena(base, hasher, columns, 0, (k, _, data, [positions, a, b]) => {
+  return patchInArena(base, hasher, columns, 0, ({ k }, data, [positions, a, b]) => {
     const written =
       t.kind === 'ulp' ? (wide ? k.applyUlp32 : k.applyUlp16)(data, n, positions!, a!, b!, count) : (wide ? k.applyRaw32 : k.applyRaw16)(data, n, positions!, a!, count);
     if (written < count) throw new WrongBaseError(`tensor ${t.name}: change ${written} is beyond ${n} elements`);

@@ -7,12 +7,12 @@
  */
 
 import type { ModelHasher } from './hash';
-import { Arena, arenaBytes, type KernelExports } from './kernels';
+import { Arena, arenaBytes } from './kernels';
 import type { TensorData } from './types';
 import { XXH3_STATE_BYTES } from './xxh3';
 
 /** Writes the changes over the values at `data`, given where `columns` were copied; throws a PulseError if they do not apply. */
-export type ArenaWrite = (k: KernelExports, arena: Arena, data: number, columns: readonly number[]) => void;
+export type ArenaWrite = (arena: Arena, data: number, columns: readonly number[]) => void;
 
 /**
  * The patched values, or null (nothing hashed, nothing written) when the
@@ -37,8 +37,8 @@ export function patchInArena(base: TensorData, hasher: ModelHasher, columns: rea
   u8.set(header, data - header.length);
   u8.set(new Uint8Array(base.buffer, base.byteOffset, base.byteLength), data);
   columns.forEach((c, i) => u8.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at[i]!));
+  write(arena, data, at);
   const { k } = arena;
-  write(k, arena, data, at);
   hasher.updateInPlace(k, hashState, data - header.length, header.length + base.byteLength);
   // The copying constructor: slice() zero-fills first, which made the scaled path 0.96× instead of 1.08–1.10×.
   return base instanceof Uint32Array ? new Uint32Array(new Uint32Array(k.memory.buffer, data, base.length)) : new Uint16Array(new Uint16Array(k.memory.buffer, data, base.length));

@@ -68,7 +68,12 @@ export interface KernelExports {
 export const WRITER_BYTES = 24;
 
 /** Raw-bit reader struct: u32 end of the byte-reversed stream less 8, u32 pad (a failed change's index), u64 endBits, u64 bitPos. */
-export const READER_BYTES = 24;
+const READER_BYTES = 24;
+
+/** Arena bytes Arena.rawReader allocates for a raw-bit stream of `length` bytes. */
+export function rawReaderBytes(length: number): number {
+  return arenaBytes(8 + length) + READER_BYTES;
+}
 
 /** Error codes of the decode kernels (pulse.ts E_*). */
 export const KERNEL_ERRORS: Readonly<Record<number, string>> = {
@@ -149,6 +154,32 @@ export class Arena {
 
   get u8(): Uint8Array {
     return new Uint8Array(this.k.memory.buffer);
+  }
+
+  /**
+   * A raw-bit reader for the decode and apply kernels over the `length` bytes
+   * at `src` in this arena: they are copied byte-reversed, 8 bytes into a
+   * region of their own (see peekBits in shared/assembly/pulse.ts), and the
+   * reader struct is laid out. Allocates rawReaderBytes(length).
+   */
+  rawReader(src: number, length: number): number {
+    const reversed = this.alloc(8 + length) + 8;
+    const reader = this.alloc(READER_BYTES);
+    this.k.reverseBytes(src, reversed, length);
+    const endBits = length * 8;
+    this.u32.set([reversed + length - 8, 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
+    return reader;
+  }
+
+  /** The bit a rawReader's kernels stopped at. */
+  readerBitPos(reader: number): number {
+    const words = this.u32;
+    return words[reader / 4 + 4]! + words[reader / 4 + 5]! * 2 ** 32;
+  }
+
+  /** The change an apply kernel that failed stopped at (it stores the index in its reader). */
+  readerFailedChange(reader: number): number {
+    return this.u32[reader / 4 + 1]!;
   }
 
   get u32(): Uint32Array {

@@ -7,7 +7,7 @@
 
 import type { ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
-import { Arena, arenaBytes, KERNEL_ERRORS, READER_BYTES, WRITER_BYTES } from './kernels';
+import { Arena, arenaBytes, KERNEL_ERRORS, rawReaderBytes, WRITER_BYTES } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
@@ -47,7 +47,8 @@ export function decodeWithKernels(
   lows: readonly Uint8Array[],
 ): TensorPatch[] | null {
   const bodyStart = Math.min(rawStart, ...streams.map((s) => s?.start ?? rawStart));
-  let need = arenaBytes(bytes.length - bodyStart) + arenaBytes(READER_BYTES) + arenaBytes(8 + bytes.length - rawStart);
+  const rawBytes = bytes.length - rawStart;
+  let need = arenaBytes(bytes.length - bodyStart) + rawReaderBytes(rawBytes);
   for (const s of streams) {
     if (s !== null) need += arenaBytes(DECODER_BYTES) + arenaBytes(2 << s.table.scaleBits) + arenaBytes(4 << s.table.scaleBits) + arenaBytes(4 * s.table.freq.length);
   }
@@ -77,17 +78,11 @@ export function decodeWithKernels(
     arena.u32.set([x, at(pos), at(s.end), symbol, step, (1 << scaleBits) - 1, scaleBits], ptr / 4);
     return ptr;
   });
-  const reader = arena.alloc(READER_BYTES);
-  const rawBytes = bytes.length - rawStart;
-  const endBits = rawBytes * 8;
-  // The kernels read the raw-bit stream byte-reversed, 8 bytes into its region (see peekBits in shared/assembly/pulse.ts).
-  const reversed = arena.alloc(8 + rawBytes) + 8;
-  arena.u32.set([reversed + rawBytes - 8, 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
   const out = arena.alloc(fullOutput);
   const sparse = arena.alloc(sparseOutput);
   const u8 = arena.u8;
   u8.set(bytes.subarray(bodyStart), body);
-  k.reverseBytes(at(rawStart), reversed, rawBytes);
+  const reader = arena.rawReader(at(rawStart), rawBytes);
 
   const check = (rc: number, l: TensorLayout): void => {
     if (rc < 0) throw new CorruptPatchError(`tensor ${l.name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
@@ -147,8 +142,7 @@ export function decodeWithKernels(
   decoders.forEach((ptr, i) => {
     if (ptr !== 0 && (words[ptr / 4] !== RANS_L || words[ptr / 4 + 1] !== at(streams[i]!.end))) throw new CorruptPatchError('rANS stream has trailing bytes');
   });
-  const bitPos = words[reader / 4 + 4]! + words[reader / 4 + 5]! * 2 ** 32;
-  if (!bitsConsumedAll(bytes.subarray(rawStart), bitPos, endBits)) throw new CorruptPatchError('raw-bit stream has trailing bytes');
+  if (!bitsConsumedAll(bytes.subarray(rawStart), arena.readerBitPos(reader), rawBytes * 8)) throw new CorruptPatchError('raw-bit stream has trailing bytes');
   return tensors;
 }
 

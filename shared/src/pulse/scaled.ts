@@ -15,7 +15,7 @@ import { BUCKET_MANTISSA_BITS } from './constants';
 import { CorruptPatchError, InvalidModelError, WrongBaseError } from './errors';
 import type { ModelHasher } from './hash';
 import { patchInArena } from './arena-patch';
-import { Arena, arenaBytes, KERNEL_ERRORS, READER_BYTES, WRITER_BYTES } from './kernels';
+import { Arena, arenaBytes, KERNEL_ERRORS, rawReaderBytes, WRITER_BYTES } from './kernels';
 import { encodeDeltas, SymbolSink } from './payload';
 import { scaledAlphabet } from './streams';
 import { DTYPES, type DType, type TensorData } from './types';
@@ -142,23 +142,16 @@ export class ScaledWriter {
 export function applyScaledInArena(name: string, dtype: DType, base: TensorData, positions: Uint32Array, symbols: Uint16Array, low: Uint8Array, hasher: ModelHasher): TensorData | null {
   const n = base.length;
   const count = positions.length;
-  return patchInArena(base, hasher, [positions, symbols, low], arenaBytes(8 + low.length) + READER_BYTES, (k, arena, data, [atPositions, atSymbols, atLow]) => {
-    // The raw bits are read byte-reversed, 8 bytes into their region (see peekBits in shared/assembly/pulse.ts).
-    const reversed = arena.alloc(8 + low.length) + 8;
-    const reader = arena.alloc(READER_BYTES);
-    k.reverseBytes(atLow!, reversed, low.length);
-    const endBits = low.length * 8;
-    const words = arena.u32;
-    words.set([reversed + low.length - 8, 0, endBits % 2 ** 32, Math.floor(endBits / 2 ** 32), 0, 0], reader / 4);
+  return patchInArena(base, hasher, [positions, symbols, low], rawReaderBytes(low.length), (arena, data, [atPositions, atSymbols, atLow]) => {
+    const { k } = arena;
+    const reader = arena.rawReader(atLow!, low.length);
     const { width, exponentBits } = DTYPES[dtype];
     const mantissaBits = width - 1 - exponentBits;
     const expMask = (1 << exponentBits) - 1;
     const rc = (width === 16 ? k.applyScaled16 : k.applyScaled32)(data, n, mantissaBits, expMask, atPositions!, atSymbols!, count, reader);
-    const failed = words[reader / 4 + 1]!;
-    if (rc === -3) throw new WrongBaseError(`tensor ${name}: change ${failed} is beyond ${n} elements`);
-    if (rc === -6) throw new CorruptPatchError(`tensor ${name}: change ${failed} does not fit its base value`);
+    if (rc === -3) throw new WrongBaseError(`tensor ${name}: change ${arena.readerFailedChange(reader)} is beyond ${n} elements`);
+    if (rc === -6) throw new CorruptPatchError(`tensor ${name}: change ${arena.readerFailedChange(reader)} does not fit its base value`);
     if (rc < 0) throw new CorruptPatchError(`tensor ${name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
-    const bitPos = words[reader / 4 + 4]! + words[reader / 4 + 5]! * 2 ** 32;
-    if (!bitsConsumedAll(low, bitPos, endBits)) throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
+    if (!bitsConsumedAll(low, arena.readerBitPos(reader), low.length * 8)) throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
   });
 }
