@@ -10,7 +10,9 @@
  * structs there too, so a stream can be continued by the next call:
  *
  *   rANS decoder  u32 x · pos · end · symbol table · step table · mask · scaleBits
- *   raw reader    u32 bytes · pad · u64 endBits · u64 bitPos
+ *   raw reader    u32 last8 · u32 failed change · u64 endBits · u64 bitPos
+ *                 (last8: the byte-reversed stream's end less 8, see peekBits;
+ *                 failed change: where an apply kernel stopped on an error)
  *   raw writer    u32 out · length · u64 acc · u32 pending   (MSB first, like BitWriter)
  *
  * Errors are negative return codes, turned into CorruptPatchError by the caller.
@@ -129,7 +131,7 @@ export function decodeGapsPaired(s: usize, r: usize, n: u32, elements: u32, out:
   const vstep = paired ? <usize>load<u32>(v, 16) : 0;
   const vmask = paired ? load<u32>(v, 20) : 0;
   const vscaleBits = paired ? load<u32>(v, 24) : 0;
-  const bytes = <usize>load<u32>(r, 0);
+  const last8 = <usize>load<u32>(r, 0);
   const endBits = load<u64>(r, 8);
   let bitPos = load<u64>(r, 16);
   let next: u64 = 0; // previous position + 1
@@ -154,7 +156,7 @@ export function decodeGapsPaired(s: usize, r: usize, n: u32, elements: u32, out:
     const b = <u32>load<u16>(sym + (<usize>slot << 1));
     const e = <u32>load<u8>(bucketExtra + <usize>b);
     if (bitPos + e > endBits) return E_RAW_TRUNCATED;
-    const low = peekBits(bytes, bitPos, e);
+    const low = peekBits(last8, bitPos, e);
     bitPos += e;
     const p = next + <u64>load<i32>(bucketBase + (<usize>b << 2)) + low;
     if (p >= <u64>elements) return E_POSITION;
@@ -219,7 +221,7 @@ export function decodeDeltas(s: usize, r: usize, n: u32, half: u32, magMask: u32
   const step = <usize>load<u32>(s, 16);
   const mask = load<u32>(s, 20);
   const scaleBits = load<u32>(s, 24);
-  const bytes = <usize>load<u32>(r, 0);
+  const last8 = <usize>load<u32>(r, 0);
   const endBits = load<u64>(r, 8);
   let bitPos = load<u64>(r, 16);
   const halfI = <i64>half;
@@ -240,7 +242,7 @@ export function decodeDeltas(s: usize, r: usize, n: u32, half: u32, magMask: u32
     if (b >= DIRECT) {
       const e = <u32>load<u8>(bucketExtra + <usize>b);
       if (bitPos + e > endBits) return E_RAW_TRUNCATED;
-      low = peekBits(bytes, bitPos, e);
+      low = peekBits(last8, bitPos, e);
       bitPos += e;
     }
     const zz = <u64>load<i32>(bucketBase + (<usize>b << 2)) + low + (flip ^ 1);
@@ -268,7 +270,7 @@ export function decodeHeads(s: usize, r: usize, n: u32, mantissaBits: u32, out: 
   const step = <usize>load<u32>(s, 16);
   const mask = load<u32>(s, 20);
   const scaleBits = load<u32>(s, 24);
-  const bytes = <usize>load<u32>(r, 0);
+  const last8 = <usize>load<u32>(r, 0);
   let bitPos = load<u64>(r, 16);
   if (bitPos + <u64>n * mantissaBits > load<u64>(r, 8)) return E_RAW_TRUNCATED;
   for (let i: u32 = 0; i < n; i++) {
@@ -279,7 +281,7 @@ export function decodeHeads(s: usize, r: usize, n: u32, mantissaBits: u32, out: 
       if (pos >= end) return E_RANS_TRUNCATED;
       x = (x << 8) | <u32>load<u8>(pos++);
     }
-    const v = ((<u32>load<u16>(sym + (<usize>slot << 1))) << mantissaBits) | peekBits(bytes, bitPos, mantissaBits);
+    const v = ((<u32>load<u16>(sym + (<usize>slot << 1))) << mantissaBits) | peekBits(last8, bitPos, mantissaBits);
     bitPos += mantissaBits;
     if (width == 2) store<u16>(out + (<usize>i << 1), <u16>v);
     else store<u32>(out + (<usize>i << 2), v);
