@@ -295,6 +295,20 @@ export function decodeHeads(s: usize, r: usize, n: u32, mantissaBits: u32, out: 
 // ---------------------------------------------------------------- applying
 
 /**
+ * Writes over the value `o` at `at` (u16 when width is 2, else u32) that value
+ * with its sign flipped where `flip` is odd and its magnitude bits moved by
+ * `delta`, wrapping within them: an ulp change, as apply.ts's ulp loops make it.
+ */
+@inline function storeUlp(width: u32, at: usize, o: u32, flip: u32, delta: u32): void {
+  const signShift: u32 = width * 8 - 1;
+  const signBit: u32 = 1 << signShift;
+  const magMask: u32 = signBit - 1;
+  const v = ((o ^ (flip << signShift)) & signBit) | (((o & magMask) + delta) & magMask);
+  if (width == 2) store<u16>(at, <u16>v);
+  else store<u32>(at, v);
+}
+
+/**
  * A scaled tensor's changes written in place over its values at `data`, in
  * order, as scaled.ts ScaledWriter writes them (the JS path for tensors too
  * large for an arena): each change's bucket is its symbol shifted back by the
@@ -312,8 +326,7 @@ export function applyScaled32(data: usize, n: u32, mantissaBits: u32, expMask: u
 
 /** Inlined with `width` a constant, so each kernel compiles to its own loop. */
 @inline function scaledLoop(width: u32, data: usize, n: u32, mantissaBits: u32, expMask: u32, positions: usize, symbols: usize, count: u32, r: usize): i32 {
-  const signBit: u32 = width == 2 ? 0x8000 : 0x80000000;
-  const magMask: u32 = signBit - 1;
+  const magMask: u32 = width == 2 ? 0x7fff : 0x7fffffff;
   const last8 = <usize>load<u32>(r, 0);
   const endBits = load<u64>(r, 8);
   let bitPos = load<u64>(r, 16);
@@ -350,10 +363,7 @@ export function applyScaled32(data: usize, n: u32, mantissaBits: u32, expMask: u
       break;
     }
     const z = <u32>zz;
-    const delta = (z >> 1) ^ (0 - (z & 1));
-    const v = ((o ^ ((s & 1) * signBit)) & signBit) | (((o & magMask) + delta) & magMask);
-    if (width == 2) store<u16>(at, <u16>v);
-    else store<u32>(at, v);
+    storeUlp(width, at, o, s & 1, (z >> 1) ^ (0 - (z & 1)));
   }
   store<u32>(r, i, 4);
   store<u64>(r, bitPos, 16);
@@ -396,17 +406,12 @@ export function applyUlp32(data: usize, n: u32, positions: usize, flips: usize, 
 }
 
 @inline function ulpLoop(width: u32, data: usize, n: u32, positions: usize, flips: usize, mags: usize, count: u32): u32 {
-  const signShift: u32 = width * 8 - 1;
-  const signBit: u32 = 1 << signShift;
-  const magMask: u32 = signBit - 1;
   for (let i: u32 = 0; i < count; i++) {
     const p = load<u32>(positions + (<usize>i << 2));
     if (p >= n) return i;
     const at = data + (<usize>p << (width == 2 ? 1 : 2));
     const o: u32 = width == 2 ? <u32>load<u16>(at) : load<u32>(at);
-    const v = ((o ^ (<u32>load<u8>(flips + <usize>i) << signShift)) & signBit) | (((o & magMask) + load<u32>(mags + (<usize>i << 2))) & magMask);
-    if (width == 2) store<u16>(at, <u16>v);
-    else store<u32>(at, v);
+    storeUlp(width, at, o, <u32>load<u8>(flips + <usize>i), load<u32>(mags + (<usize>i << 2)));
   }
   return count;
 }
