@@ -142,7 +142,7 @@ describe('PULSE scaled deltas', () => {
     for (const b of [-1, BUCKETS.extra.length]) {
       await expect(apply(base, decode(encode(patchFor(b))))).rejects.toThrow(/change 0 does not fit its base value/);
     }
-    // The buckets at either end do fit (the result hash then fails: these changes are not the identity).
+    // The buckets at either end do fit; the patch then fails a later check (raw bits left over, or the result hash).
     for (const b of [0, BUCKETS.extra.length - 1]) await expect(apply(base, decode(encode(patchFor(b))))).rejects.not.toThrow(/does not fit/);
     expect(modelsBitEqual(base, before)).toBe(true);
   });
