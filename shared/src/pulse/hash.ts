@@ -35,8 +35,10 @@ const textEncoder = new TextEncoder();
 export class ModelHasher {
   private readonly stream = new Xxh3Stream();
   private kernel = true;
-  /** A tensor header not hashed yet: it goes in with the next values, one kernel trip for both. */
+  /** A tensor header not hashed yet (a view of headerBytes): it goes in with the next values, one kernel trip for both. */
   private header: Uint8Array | null = null;
+  /** Where tensor headers are written, reused for every tensor this hasher sees. */
+  private headerBytes = new Uint8Array(256);
 
   constructor(private readonly fallback: IHasher) {}
 
@@ -50,7 +52,9 @@ export class ModelHasher {
   /** A tensor's name, dtype and shape; its values follow through update(). */
   tensor(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): void {
     this.flush();
-    this.header = tensorHeader(t);
+    const most = tensorHeaderMaxBytes(t);
+    if (most > this.headerBytes.length) this.headerBytes = new Uint8Array(Math.max(most, 2 * this.headerBytes.length));
+    this.header = this.headerBytes.subarray(0, writeTensorHeader(t, this.headerBytes));
   }
 
   update(values: TensorData): void {
@@ -128,20 +132,35 @@ export function readyModelHasher(): ModelHasher | null {
   return loaded === null ? null : new ModelHasher(loaded);
 }
 
-function tensorHeader(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>): Uint8Array {
-  const name = textEncoder.encode(t.name);
-  const header = new Uint8Array(4 + name.length + 2 + 4 * t.shape.length);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, name.length, true);
-  header.set(name, 4);
-  let o = 4 + name.length;
-  header[o++] = DTYPES[t.dtype].code;
-  header[o++] = t.shape.length;
+/** A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4). */
+function tensorHeaderMaxBytes(t: Pick<Tensor, 'name' | 'shape'>): number {
+  return 4 + 3 * t.name.length + 2 + 4 * t.shape.length;
+}
+
+/**
+ * Writes a tensor's header into `out` (at least tensorHeaderMaxBytes long) and
+ * returns its length. encodeInto a reused buffer, not encode() and a new array
+ * per tensor: the quick bench model's 18 headers took 21 µs that way, 2 µs
+ * this way (Node 20), paid by every hash, diff and apply.
+ */
+function writeTensorHeader(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>, out: Uint8Array): number {
+  const nameLength = textEncoder.encodeInto(t.name, out.subarray(4)).written;
+  putU32(out, 0, nameLength);
+  let o = 4 + nameLength;
+  out[o++] = DTYPES[t.dtype].code;
+  out[o++] = t.shape.length;
   for (const d of t.shape) {
-    view.setUint32(o, d, true);
+    putU32(out, o, d);
     o += 4;
   }
-  return header;
+  return o;
+}
+
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v;
+  out[at + 1] = v >>> 8;
+  out[at + 2] = v >>> 16;
+  out[at + 3] = v >>> 24;
 }
 
 export async function hashModel(model: Model): Promise<ModelHash> {
