@@ -40,6 +40,15 @@ export function patchInArena(base: TensorData, hasher: ModelHasher, columns: rea
   write(arena, data, at);
   const { k } = arena;
   hasher.updateInPlace(k, hashState, data - header.length, header.length + base.byteLength);
-  // The copying constructor: slice() zero-fills first, which made the scaled path 0.96× instead of 1.08–1.10×.
-  return base instanceof Uint32Array ? new Uint32Array(new Uint32Array(k.memory.buffer, data, base.length)) : new Uint16Array(new Uint16Array(k.memory.buffer, data, base.length));
+  // A new array, then set(): same process, alternating, median of 2000 applies of the quick bench model, the
+  // copy out took 79–93 µs this way, 96–110 with the copying constructor (new Uint16Array(view)) and 84–98
+  // with ArrayBuffer slice(), in every case tried (bf16 0.5%, 1%, 5%, sign flips, f16; f32 178 vs 186).
+  if (base instanceof Uint32Array) {
+    const out = new Uint32Array(base.length);
+    out.set(new Uint32Array(k.memory.buffer, data, base.length));
+    return out;
+  }
+  const out = new Uint16Array(base.length);
+  out.set(new Uint16Array(k.memory.buffer, data, base.length));
+  return out;
 }
