@@ -212,12 +212,15 @@ function scanWithKernels(
   const chunk = Math.min(n, SCAN_CHUNK);
   // u64 Σ class bits, then the histograms in ScanState.hists's layout (the class histogram alone when only positions are wanted).
   const sumsBytes = 8 + 4 * (exponentBits === null ? 33 : histogramsLength(exponentBits));
-  const arena = Arena.for(2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes) + arenaBytes(XXH3_STATE_BYTES));
+  // The tensor's header, if the hasher holds one, is laid out right before the first chunk and hashed with it.
+  const header = hasher?.pendingHeader ?? new Uint8Array(0);
+  const headerRoom = arenaBytes(header.length);
+  const arena = Arena.for(headerRoom + 2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes) + arenaBytes(XXH3_STATE_BYTES));
   if (arena === null) return false;
   const { k } = arena;
   const at = {
     a: arena.alloc(chunk * width),
-    b: arena.alloc(chunk * width),
+    b: arena.alloc(headerRoom + chunk * width) + headerRoom,
     positions: arena.alloc(4 * chunk),
     flips: arena.alloc(chunk),
     mags: arena.alloc(4 * chunk),
@@ -235,7 +238,13 @@ function scanWithKernels(
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
     take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.news, at.sums), k.memory.buffer, at, last === n);
-    hasher?.updateInPlace(k, at.hashState, at.b, (last - first) * width); // the chunk is in the arena already
+    if (hasher === undefined) continue;
+    // The chunk is in the arena already.
+    if (first === 0 && header.length > 0) {
+      hasher.takeHeader();
+      u8.set(header, at.b - header.length);
+      hasher.updateInPlace(k, at.hashState, at.b - header.length, header.length + (last - first) * width);
+    } else hasher.updateInPlace(k, at.hashState, at.b, (last - first) * width);
   }
   return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
 }
@@ -491,10 +500,8 @@ async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefine
   const tensors = next.tensors.map((t) => {
     hasher.tensor(t);
     const old = byName.get(t.name);
-    if (old !== undefined && sameLayout(old, t)) {
-      hasher.flush(); // before the scan takes the arena
-      return scanTensorPatch(old, t, hasher);
-    }
+    // The scan hashes the header with the tensor's first chunk (a kernel trip of its own cost ~2 µs a tensor); an empty tensor leaves it to the next flush.
+    if (old !== undefined && sameLayout(old, t)) return scanTensorPatch(old, t, hasher);
     hasher.update(t.data);
     return fullTensorPatch(t);
   });

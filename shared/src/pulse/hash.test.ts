@@ -62,4 +62,18 @@ describe('model hash', () => {
     reference.update(canonicalBytes(next));
     expect(Buffer.from(patch.resultHash).toString('hex')).toBe(Buffer.from(reference.digest('binary')).toString('hex'));
   });
+
+  it('PULSE3: diff hashes the result the same way for empty tensors and tensors of more than one scan chunk', async () => {
+    const shapes = [[0], [3, 5], [(1 << 20) + 5], [0, 4], [7]];
+    const base: Model = {
+      tensors: shapes.map((shape, i) => tensor(`t${i}.权重`, i === 4 ? 'f32' : 'bf16', shape, (j) => Math.imul(j + 1, 0x9e3779b1 + i) >>> 16)),
+    };
+    const next = perturb(base, 11, 0.01);
+    const patch = await diff(base, next);
+    const reference = await createXXHash128();
+    reference.init();
+    reference.update(canonicalBytes(next));
+    expect(Buffer.from(patch.resultHash).toString('hex')).toBe(Buffer.from(reference.digest('binary')).toString('hex'));
+    expect(Buffer.from(patch.resultHash).toString('hex')).toBe(Buffer.from(await hashModel(next)).toString('hex'));
+  });
 });

@@ -69,8 +69,9 @@ export class ModelHasher {
 
   /**
    * Values already in kernel memory (diff's scan chunk); `scratch` is
-   * XXH3_STATE_BYTES of that arena. Call flush() before that arena is set
-   * up: a pending header needs an arena trip of its own.
+   * XXH3_STATE_BYTES of that arena. A pending header must be gone first:
+   * laid out right before the values and taken (takeHeader), as diff's scan
+   * and apply do, or hashed by flush() before that arena is set up.
    */
   updateInPlace(k: KernelExports, scratch: number, at: number, len: number): void {
     if (this.header !== null) throw new Error('flush() the tensor header before hashing in place');
