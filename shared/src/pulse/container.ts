@@ -40,15 +40,20 @@ export function encode(patch: Patch): Uint8Array {
   w.raw(patch.resultHash);
   w.varint(patch.tensors.length);
   // Names share long prefixes ("layers.11.mlp.up"): front coding removes what deflate would otherwise find.
-  let previous = new Uint8Array(0);
+  // Each name goes into one of two buffers that take turns (encodeInto, not encode(): see writeTensorHeader in hash.ts).
+  let name = new Uint8Array(256);
+  let previous = new Uint8Array(256);
+  let previousLength = 0;
   for (const [i, t] of patch.tensors.entries()) {
-    const name = textEncoder.encode(t.name);
+    if (3 * t.name.length > name.length) name = new Uint8Array(3 * t.name.length);
+    const nameLength = textEncoder.encodeInto(t.name, name).written;
     let shared = 0;
-    while (shared < name.length && shared < previous.length && name[shared] === previous[shared]) shared++;
+    while (shared < nameLength && shared < previousLength && name[shared] === previous[shared]) shared++;
     w.varint(shared);
-    w.varint(name.length - shared);
-    w.raw(name.subarray(shared));
-    previous = name;
+    w.varint(nameLength - shared);
+    w.raw(name.subarray(shared, nameLength));
+    [previous, name] = [name, previous];
+    previousLength = nameLength;
     w.u8(DTYPES[t.dtype].code);
     w.u8(t.shape.length);
     for (const d of t.shape) w.varint(d);
