@@ -78,6 +78,18 @@ describe('PULSE codec', () => {
     expect(nudged.tensors[0]!.kind).toBe('ulp');
   });
 
+  it('PULSE7: a tensor without changes gets columns of its own in every patch', async () => {
+    const base = randomModel(3);
+    const patches = [await diff(base, cloneModel(base)), await diff(base, cloneModel(base))];
+    const [a, b] = patches.map((p) => p.tensors[0]!);
+    if (a?.kind !== 'ulp' || b?.kind !== 'ulp') throw new Error(`expected ulp patches, got ${a?.kind} and ${b?.kind}`);
+    expect(a.positions.length).toBe(0);
+    expect(a.positions.buffer).not.toBe(b.positions.buffer);
+    // A caller that transfers one patch's columns (to a worker, say) leaves the other's transferable.
+    structuredClone(a.positions, { transfer: [a.positions.buffer] });
+    expect(() => structuredClone(b.positions, { transfer: [b.positions.buffer] })).not.toThrow();
+  });
+
   it('PULSE10: re-drawn values switch the tensor to raw new values and stay exact', async () => {
     const base = randomModel(6, 'bf16', 64, 64);
     const redrawn = randomModel(7, 'bf16', 64, 64);
