@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { apply, decode, diff, encode, hashModel, HashMismatchError, PulseError, WrongBaseError, type Model, type Patch } from './index';
+import { setArenaLimitsForTests } from './kernels';
 import { adamStepF32, cloneModel, encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
 
 describe('PULSE apply', () => {
@@ -121,8 +122,12 @@ describe('PULSE apply', () => {
     expect(modelsBitEqual(await apply(base, reversed), next)).toBe(true);
   });
 
-  it('PULSE2: tensors just under and just over the whole-copy size apply exactly, for ulp, raw and scaled changes', async () => {
-    // Exactly 1 MiB is copied whole, 256 values more go block by block (apply.ts WHOLE_COPY_MAX_BYTES = 2^20); the last block is partial.
+  it.each([
+    ['WebAssembly arena', Infinity],
+    ['JS loops', 0],
+  ])('PULSE2: tensors just under and just over the whole-copy size apply exactly, for ulp, raw and scaled changes (%s)', async (_, maxArena) => {
+    // Exactly 1 MiB is one arena chunk, 256 values more a second, partial one (arena-patch.ts ARENA_CHUNK_BYTES = 2^20);
+    // without an arena the same sizes are the JS whole copy and block loop (apply.ts WHOLE_COPY_MAX_BYTES, property.test.ts).
     const rand = seededRandom(20);
     const draw = (dtype: 'bf16' | 'f32') => () => encodeValue(dtype, gaussian(rand) * 0.02);
     const base: Model = {
@@ -142,7 +147,12 @@ describe('PULSE apply', () => {
     const patch = decode(encode(await diff(base, next)));
     expect(patch.tensors.map((t) => t.kind)).toEqual(['ulp', 'raw', 'scaled', 'ulp', 'raw', 'scaled']);
     const before = cloneModel(base);
-    expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
+    const previous = setArenaLimitsForTests({ max: maxArena });
+    try {
+      expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
+    } finally {
+      setArenaLimitsForTests(previous);
+    }
     expect(modelsBitEqual(base, before)).toBe(true);
   });
 

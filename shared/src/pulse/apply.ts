@@ -6,7 +6,7 @@
 import { hashModel, hashToHex, hashesEqual, modelHasher, readyModelHasher, type ModelHasher } from './hash';
 import { HashMismatchError, WrongBaseError } from './errors';
 import { validateModel } from './model';
-import { patchInArena } from './arena-patch';
+import { ARENA_CHUNK_BYTES, patchInArena } from './arena-patch';
 import { applyScaledInArena, ScaledWriter } from './scaled';
 import { allocData, decodedColumns, type Model, type ModelHash, type Patch, type RawTensorPatch, type Tensor, type TensorData, type TensorPatch, type UlpTensorPatch } from './types';
 
@@ -49,12 +49,12 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
 const APPLY_BLOCK = 1 << 13;
 
 /**
- * Tensors of at most this many bytes are patched whole: in a WebAssembly
- * arena by a kernel (arena-patch.ts), or where there is none copied whole by a copying
+ * Where changes in order cannot go through a WebAssembly arena (arena-patch.ts),
+ * tensors of at most this many bytes are copied whole by a copying
  * constructor (no zero fill first; copying the quick bench model's tensors
  * this way took 0.078–0.088 ms against slice()'s 0.094–0.101), then patched
  * and hashed while still in cache; larger ones go block by block. Same process, median of 300 (quick)
- * or 40 (full), apply alone, whole-copy limit 0 / 256 KiB / 1 MiB / 4 MiB:
+ * or 40 (full), apply alone on these JS loops, whole-copy limit 0 / 256 KiB / 1 MiB / 4 MiB:
  * bf16 1% quick 0.330 / 0.306 / 0.295 / 0.290 ms, f32 1% quick 0.797 /
  * 0.723 / 0.686 / 0.717, bf16 1% full 2.40 / 2.26 / 2.12 / 2.48, f32 1% full
  * 5.82 / 5.75 / 5.70 / 5.65 (16 MiB: 6.44).
@@ -82,11 +82,11 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   const positions = t.positions;
   const count = positions.length;
   // One tight pass before anything is written: hand-made patches need not be sorted or in range. Decode's
-  // columns are both (decodedColumns), and a tensor copied whole needs neither for its hash to cover what
-  // is returned (a write past the end is dropped), so only those skip it; the block pass always re-checks.
-  const wholeCopy = base.byteLength <= WHOLE_COPY_MAX_BYTES;
+  // columns are both (decodedColumns) unless the caller changed them since, which matters only when the arena
+  // patches the tensor in more than one chunk (arena-patch.ts): in one, each change lands wherever it falls and
+  // one past the end is refused, as in the JS whole-copy pass, and the hash covers what is returned.
   let sorted = true;
-  if (!(wholeCopy && decodedColumns.has(positions.buffer))) {
+  if (!(decodedColumns.has(positions.buffer) && base.byteLength <= ARENA_CHUNK_BYTES)) {
     let max = -1;
     for (let i = 0; i < count; i++) {
       const p = positions[i]!;
@@ -95,11 +95,12 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     }
     if (max >= n) throw new WrongBaseError(`tensor ${t.name}: position ${max} beyond ${n} elements`);
   }
-  if (sorted && wholeCopy) {
-    // Written by a kernel and hashed in a WebAssembly arena when the tensor fits one (else the JS loops below).
+  if (sorted) {
+    // Written by a kernel and hashed in a WebAssembly arena, a chunk at a time (else the JS loops below).
     const data = t.kind === 'scaled' ? applyScaledInArena(t.name, t.dtype, base, positions, t.symbols, t.low, hasher) : applyInArena(t, base, hasher);
     if (data !== null) return { name: header.name, dtype: header.dtype, shape: header.shape, data };
   }
+  const wholeCopy = base.byteLength <= WHOLE_COPY_MAX_BYTES;
   let finish = (): void => {};
   let write: ChangeRange;
   if (t.kind === 'raw') write = rawRange(positions, t.bits);
@@ -141,19 +142,20 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
 }
 
 /**
- * A whole tensor's ulp or raw changes written in an arena by the applyUlp and
- * applyRaw kernels, which mirror ulpRange and rawRange (arena-patch.ts); null
- * when it does not fit one.
+ * A tensor's ulp or raw changes written in an arena, a chunk at a time, by the
+ * applyUlp and applyRaw kernels, which mirror ulpRange and rawRange
+ * (arena-patch.ts); null when there is no arena.
  */
 function applyInArena(t: UlpTensorPatch | RawTensorPatch, base: TensorData, hasher: ModelHasher): TensorData | null {
   const n = base.length;
-  const count = t.positions.length;
   const wide = base instanceof Uint32Array;
   const columns = t.kind === 'ulp' ? [t.positions, t.signFlips, t.magnitudeDeltas] : [t.positions, t.bits];
-  return patchInArena(base, hasher, columns, 0, ({ k }, data, [positions, a, b]) => {
+  return patchInArena(t.name, base, hasher, columns, 0, ({ k }) => (shifted, last, [positions, a, b], count, from) => {
     const written =
-      t.kind === 'ulp' ? (wide ? k.applyUlp32 : k.applyUlp16)(data, n, positions!, a!, b!, count) : (wide ? k.applyRaw32 : k.applyRaw16)(data, n, positions!, a!, count);
-    if (written < count) throw new WrongBaseError(`tensor ${t.name}: change ${written} is beyond ${n} elements`);
+      t.kind === 'ulp'
+        ? (wide ? k.applyUlp32 : k.applyUlp16)(shifted, last, positions!, a!, b!, count)
+        : (wide ? k.applyRaw32 : k.applyRaw16)(shifted, last, positions!, a!, count);
+    if (written < count) throw new WrongBaseError(`tensor ${t.name}: change ${from + written} is beyond ${n} elements`);
   });
 }
 

@@ -1,54 +1,118 @@
 /**
- * A whole tensor patched in a WebAssembly arena, then hashed where it lies:
- * apply's path for sparse tensors that fit an arena, whose changes a kernel
- * writes (applyUlp*, applyRaw*, applyScaled* in shared/assembly/pulse.ts).
- * It copies as much as the JS path does (the base in, the result out, where
- * that path copies the base and then the result into the arena to hash it).
+ * A sparse tensor patched in a WebAssembly arena, a chunk at a time: each
+ * chunk of the base is copied in, its changes written by a kernel (applyUlp*,
+ * applyRaw*, applyScaled* in shared/assembly/pulse.ts), hashed where it lies
+ * and copied out while it is still in cache. apply's path for changes in
+ * order; it copies as much as the JS path does (the base in, the result out,
+ * where that path copies the base and then the result into the arena to hash
+ * it), and any tensor size takes the same bounded arena.
  */
 
+import { WrongBaseError } from './errors';
 import type { ModelHasher } from './hash';
 import { Arena, arenaBytes } from './kernels';
 import type { TensorData } from './types';
 import { XXH3_STATE_BYTES } from './xxh3';
 
-/** Writes the changes over the values at `data`, given where `columns` were copied; throws a PulseError if they do not apply. */
-export type ArenaWrite = (arena: Arena, data: number, columns: readonly number[]) => void;
+/**
+ * Bytes of values per chunk: tensors up to this size take one chunk, as they
+ * took one arena region before chunks (decode + apply of the quick bench model
+ * unchanged, 0.97–1.00× in every case). Larger ones took the JS block loop;
+ * in chunks of 1 MiB, against that, decode + apply of the full bench model
+ * (10.5 MB) measured 1.05–1.21× for bf16 and f16 in two runs of 400 (same
+ * process, alternating), f32 0.98 and 1.04, sign flips 1.02 and 0.94; chunks
+ * of 256 KiB or 4 MiB did no better.
+ */
+export const ARENA_CHUNK_BYTES = 1 << 20;
 
 /**
- * The patched values, or null (nothing hashed, nothing written) when the
- * tensor is too large for an arena. `hasher` has had the tensor's header: it
- * is laid out right before the values and hashed with them in one call (a
- * kernel trip for the header alone cost ~2 µs a tensor). `write` may allocate
- * `scratch` more bytes (the sum of its allocations, each rounded up to 8). The
- * base is never written.
+ * Writes `count` changes over a chunk of the tensor in the arena: its
+ * elements [first, last) lie at `shifted` + first · width, so a kernel
+ * finds element p at shifted + p · width (shifted wraps below 0 as a u32);
+ * `at` is where each change column's entries for the chunk were copied, and
+ * `from` the index of the chunk's first change in the tensor's columns.
+ * Throws a PulseError if they do not apply.
  */
-export function patchInArena(base: TensorData, hasher: ModelHasher, columns: readonly ArrayBufferView[], scratch: number, write: ArenaWrite): TensorData | null {
+export type ChunkWrite = (shifted: number, last: number, at: readonly number[], count: number, from: number) => void;
+
+/**
+ * The patched values, or null (nothing hashed, nothing written) when no arena
+ * can be had; a WrongBaseError when a change lies past the base's end.
+ * `positions` must be sorted when the tensor spans more than one chunk (a
+ * chunk's kernel call only sees the changes that fall in it); in one chunk,
+ * changes land in order wherever they fall. `positions` is the first
+ * of `columns`, the per-change arrays copied into the arena a chunk's range
+ * at a time. `hasher` has had the tensor's header: it is laid out right
+ * before the first chunk and hashed with it in one call (a kernel trip for
+ * the header alone cost ~2 µs a tensor). `start` gets the arena once, may
+ * allocate `scratch` more bytes in it (the sum of its allocations, each
+ * rounded up to 8) and returns the chunk writer. The base is never written.
+ */
+export function patchInArena(
+  name: string,
+  base: TensorData,
+  hasher: ModelHasher,
+  columns: readonly (Uint32Array | Uint16Array | Uint8Array)[],
+  scratch: number,
+  start: (arena: Arena) => ChunkWrite,
+): TensorData | null {
+  const positions = columns[0] as Uint32Array;
+  const n = base.length;
+  const width = base.BYTES_PER_ELEMENT;
+  const chunk = Math.max(1, Math.min(n, Math.floor(ARENA_CHUNK_BYTES / width)));
+  const chunks = Math.ceil(n / chunk);
+  const inRange = firstAtOrAbove(positions, 0, n);
+  if (inRange < positions.length) throw new WrongBaseError(`tensor ${name}: change ${inRange} is beyond ${n} elements`);
+  // Positions rise when there is more than one chunk, so no chunk has more changes than values.
+  const most = Math.min(positions.length, chunk);
   const header = hasher.pendingHeader ?? new Uint8Array(0);
   const headerRoom = arenaBytes(header.length);
-  let need = headerRoom + arenaBytes(base.byteLength) + arenaBytes(scratch) + arenaBytes(XXH3_STATE_BYTES);
-  for (const c of columns) need += arenaBytes(c.byteLength);
+  let need = headerRoom + arenaBytes(chunk * width) + arenaBytes(scratch) + arenaBytes(XXH3_STATE_BYTES);
+  for (const c of columns) need += arenaBytes(most * c.BYTES_PER_ELEMENT);
   const arena = Arena.for(need);
   if (arena === null) return null;
   hasher.takeHeader();
-  const data = arena.alloc(headerRoom + base.byteLength) + headerRoom;
-  const at = columns.map((c) => arena.alloc(c.byteLength));
+  const data = arena.alloc(headerRoom + chunk * width) + headerRoom;
+  const at = columns.map((c) => arena.alloc(most * c.BYTES_PER_ELEMENT));
   const hashState = arena.alloc(XXH3_STATE_BYTES);
+  const write = start(arena);
+  const { k } = arena;
   const u8 = arena.u8;
   u8.set(header, data - header.length);
-  u8.set(new Uint8Array(base.buffer, base.byteOffset, base.byteLength), data);
-  columns.forEach((c, i) => u8.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at[i]!));
-  write(arena, data, at);
-  const { k } = arena;
-  hasher.updateInPlace(k, hashState, data - header.length, header.length + base.byteLength);
-  // A new array, then set(): same process, alternating, median of 2000 applies of the quick bench model, the
-  // copy out took 79–93 µs this way, 96–110 with the copying constructor (new Uint16Array(view)) and 84–98
-  // with ArrayBuffer slice(), in every case tried (bf16 0.5%, 1%, 5%, sign flips, f16; f32 178 vs 186).
-  if (base instanceof Uint32Array) {
-    const out = new Uint32Array(base.length);
-    out.set(new Uint32Array(k.memory.buffer, data, base.length));
-    return out;
+  // A new array, then set() a chunk at a time: same process, alternating, median of 2000 applies of the quick
+  // model, the copy out took 79–93 µs this way for a whole tensor, 96–110 with the copying constructor
+  // (new Uint16Array(view)) and 84–98 with ArrayBuffer slice(), in every case tried.
+  let out: Uint16Array | Uint32Array | null = null;
+  const view = width === 4 ? new Uint32Array(k.memory.buffer, data, chunk) : new Uint16Array(k.memory.buffer, data, chunk);
+  const baseBytes = new Uint8Array(base.buffer, base.byteOffset, base.byteLength);
+  for (let c = 0, from = 0; c < chunks; c++) {
+    const first = c * chunk;
+    const last = Math.min(n, first + chunk);
+    const to = chunks === 1 ? positions.length : firstAtOrAbove(positions, from, last);
+    u8.set(baseBytes.subarray(first * width, last * width), data);
+    if (to > from) {
+      columns.forEach((col, i) => u8.set(new Uint8Array(col.buffer, col.byteOffset + from * col.BYTES_PER_ELEMENT, (to - from) * col.BYTES_PER_ELEMENT), at[i]!));
+      write((data - first * width) | 0, last, at, to - from, from);
+    }
+    const lead = c === 0 ? header.length : 0;
+    hasher.updateInPlace(k, hashState, data - lead, lead + (last - first) * width);
+    // Allocated once the first chunk is hashed: before the copy in, it measured ~3% slower (quick bench model).
+    out ??= width === 4 ? new Uint32Array(n) : new Uint16Array(n);
+    out.set(last - first === chunk ? view : view.subarray(0, last - first), first);
+    from = to;
   }
-  const out = new Uint16Array(base.length);
-  out.set(new Uint16Array(k.memory.buffer, data, base.length));
-  return out;
+  if (chunks === 0) hasher.updateInPlace(k, hashState, data - header.length, header.length);
+  return out ?? (width === 4 ? new Uint32Array(0) : new Uint16Array(0));
+}
+
+/** The first index in [from, positions.length) whose position is at least `bound` (positions sorted). */
+function firstAtOrAbove(positions: Uint32Array, from: number, bound: number): number {
+  let lo = from;
+  let hi = positions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (positions[mid]! < bound) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -50,7 +50,7 @@ describe('PULSE WebAssembly kernels', () => {
     expect(Buffer.from(encode(await diff(base, next))).equals(Buffer.from(js.bytes))).toBe(true);
     // The result hash is taken a scan chunk at a time: it must be the hash of the whole model.
     expect((await diff(base, next)).resultHash).toEqual(await hashModel(next));
-    // apply copies, patches and hashes block by block (8 Ki values): 256 blocks here, changes at their edges too.
+    // apply copies, patches and hashes a chunk at a time (arena-patch.ts, 512 Ki values here), changes at their edges too.
     expect(modelsBitEqual(await apply(base, decode(encode(await diff(base, next)))), next)).toBe(true);
   });
 

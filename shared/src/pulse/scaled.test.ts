@@ -6,7 +6,7 @@ import { BUCKET_MANTISSA_BITS } from './constants';
 import { allocData, apply, CorruptPatchError, decode, diff, DTYPES, encode, hashModel, HashMismatchError, InvalidModelError, PulseError, type Model, type Patch, type TensorPatch } from './index';
 import { setArenaLimitsForTests, type ArenaLimits } from './kernels';
 import { scaledAlphabet } from './streams';
-import { adamStepF32, cloneModel, modelsBitEqual, perturb, randomModel } from './testing';
+import { adamStepF32, cloneModel, encodeValue, modelsBitEqual, perturb, randomModel, tensor } from './testing';
 
 /** Format byte of a container (after the 4-byte magic). */
 const versionOf = (bytes: Uint8Array): number => bytes[4]!;
@@ -18,8 +18,8 @@ function scaledTensor(patch: Patch): Extract<TensorPatch, { kind: 'scaled' }> {
 }
 
 /**
- * Scaled changes to tensors that fit an arena are written by the applyScaled kernels (scaled.ts
- * applyScaledInArena), larger ones by ScaledWriter; with no arena at all every tensor takes ScaledWriter.
+ * Scaled changes in order are written by the applyScaled kernels (scaled.ts applyScaledInArena), a
+ * chunk of the tensor at a time; with no arena at all every tensor takes ScaledWriter.
  */
 const APPLY_PATHS = ['WebAssembly', 'JS'] as const;
 
@@ -93,6 +93,23 @@ describe('PULSE scaled deltas', () => {
       }
     } finally {
       setArenaLimitsForTests(previous);
+    }
+  });
+
+  it.each(APPLY_PATHS)('PULSE15: a tensor the arena patches in several chunks names the same failing change as the JS loop (%s apply)', async (path) => {
+    useApplyPath(path);
+    // 1 MiB and 256 values more: the arena writes its changes in two chunks (arena-patch.ts ARENA_CHUNK_BYTES).
+    const base: Model = { tensors: [tensor('w', 'f32', [1025, 256], (i) => encodeValue('f32', Math.sin(i) * 0.02))] };
+    const next = adamStepF32(base, 42, 0.01);
+    const patch = decode(encode(await diff(base, next)));
+    expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
+    const t = scaledTensor(patch);
+    // Symbol 0 names a bucket below 0 for any old value of exponent > 0: the first change of the second chunk, then the last change.
+    for (const i of [t.positions.findIndex((p) => p >= 1 << 18), t.positions.length - 1]) {
+      expect(i).toBeGreaterThan(0);
+      const broken = decode(encode(patch));
+      scaledTensor(broken).symbols[i] = 0;
+      await expect(apply(base, broken)).rejects.toThrow(`tensor w: change ${i} does not fit its base value`);
     }
   });
 
