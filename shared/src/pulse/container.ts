@@ -137,7 +137,7 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version
       totalChanges += changes;
       if (totalChanges > limits.maxChanges) throw new LimitExceededError('changes', totalChanges, limits.maxChanges);
     }
-    layouts.push({ name, dtype, shape, kind, elements, changes, runs });
+    layouts.push({ name, dtype, shape, kind, elements, changes, runs, count: kind === 'full' ? elements : changes });
   }
   return layouts;
 }

@@ -243,8 +243,8 @@ function scanWithKernels(
     if (first === 0 && header.length > 0) {
       hasher.takeHeader();
       u8.set(header, at.b - header.length);
-      hasher.updateInPlace(k, at.hashState, at.b - header.length, header.length + (last - first) * width);
-    } else hasher.updateInPlace(k, at.hashState, at.b, (last - first) * width);
+      hasher.updateInPlace(arena, at.hashState, at.b - header.length, header.length + (last - first) * width);
+    } else hasher.updateInPlace(arena, at.hashState, at.b, (last - first) * width);
   }
   return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
 }

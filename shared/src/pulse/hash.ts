@@ -9,7 +9,7 @@
 import { createXXHash128, type IHasher } from 'hash-wasm';
 import { bytesToHex } from '../bytes';
 import { HASH_BYTES } from './constants';
-import type { KernelExports } from './kernels';
+import type { Arena } from './kernels';
 import { DTYPES, type Model, type ModelHash, type Tensor, type TensorData } from './types';
 import { XXH3_MIDSIZE_MAX, Xxh3Stream } from './xxh3';
 
@@ -68,15 +68,15 @@ export class ModelHasher {
   }
 
   /**
-   * Values already in kernel memory (diff's scan chunk); `scratch` is
-   * XXH3_STATE_BYTES of that arena. A pending header must be gone first:
+   * Values already in `arena` (diff's scan chunk, apply's patched chunk);
+   * `scratch` is XXH3_STATE_BYTES of it. A pending header must be gone first:
    * laid out right before the values and taken (takeHeader), as diff's scan
    * and apply do, or hashed by flush() before that arena is set up.
    */
-  updateInPlace(k: KernelExports, scratch: number, at: number, len: number): void {
+  updateInPlace(arena: Arena, scratch: number, at: number, len: number): void {
     if (this.header !== null) throw new Error('flush() the tensor header before hashing in place');
-    if (this.kernel) this.stream.updateInPlace(k, scratch, at, len);
-    else this.fallback.update(new Uint8Array(k.memory.buffer, at, len));
+    if (this.kernel) this.stream.updateInPlace(arena, scratch, at, len);
+    else this.fallback.update(arena.u8.subarray(at, at + len));
   }
 
   /** The tensor header update() would hash next with the values (null if none): see takeHeader. */

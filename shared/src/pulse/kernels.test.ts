@@ -69,7 +69,7 @@ describe('PULSE WebAssembly kernels', () => {
     const gapBytes = ransEncode(gapTable, gaps, n).slice();
     const scaledBytes = ransEncode(scaledTable, symbols, n).slice();
     const bytes = new Uint8Array([...gapBytes, ...scaledBytes]);
-    const layout = { name: 'w', dtype: 'f32' as const, shape: [2 * n], kind: 'scaled' as const, elements: 2 * n, changes: n, runs: false };
+    const layout = { name: 'w', dtype: 'f32' as const, shape: [2 * n], kind: 'scaled' as const, elements: 2 * n, changes: n, runs: false, count: n };
     const run = (gapEnd: number, scaledEnd: number) => {
       const streams: (StreamSpan | null)[] = Array.from({ length: RUN_STREAM + 4 }, () => null);
       streams[GAP_STREAM] = { table: gapTable, start: 0, end: gapEnd };

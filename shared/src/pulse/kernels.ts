@@ -152,8 +152,23 @@ export class Arena {
     return at;
   }
 
+  /** Views of the whole memory, made again only when it has grown (growing detaches the old buffer). */
+  private views: { buffer: ArrayBuffer; u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } | null = null;
+
+  private viewsNow(): { buffer: ArrayBuffer; u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } {
+    const buffer = this.k.memory.buffer;
+    if (this.views?.buffer !== buffer) this.views = { buffer, u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), u32: new Uint32Array(buffer) };
+    return this.views;
+  }
+
+  /**
+   * The memory as bytes. The same view until the memory grows: each call's
+   * kernels read and write through a handful of these, and new views per
+   * access were a good part of what a decode + apply left for the young
+   * generation's collector.
+   */
   get u8(): Uint8Array {
-    return new Uint8Array(this.k.memory.buffer);
+    return this.viewsNow().u8;
   }
 
   /**
@@ -182,8 +197,12 @@ export class Arena {
     return this.u32[reader / 4 + 1]!;
   }
 
+  get u16(): Uint16Array {
+    return this.viewsNow().u16;
+  }
+
   get u32(): Uint32Array {
-    return new Uint32Array(this.k.memory.buffer);
+    return this.viewsNow().u32;
   }
 
   /** An arena with `bytes` free (sum of the call's allocations, each rounded up to 8), or null when the call should stay in JS. */

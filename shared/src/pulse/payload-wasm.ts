@@ -44,7 +44,7 @@ export function decodeWithKernels(
   bytes: Uint8Array,
   streams: readonly (StreamSpan | null)[],
   rawStart: number,
-  lows: readonly Uint8Array[],
+  lows: readonly (Uint8Array | null)[],
 ): TensorPatch[] | null {
   const bodyStart = Math.min(rawStart, ...streams.map((s) => s?.start ?? rawStart));
   const rawBytes = bytes.length - rawStart;

@@ -351,6 +351,8 @@ export interface TensorLayout {
   readonly changes: number;
   /** Positions are run-coded (sparse kinds only). */
   readonly runs: boolean;
+  /** Coded values: `elements` for a full tensor, else `changes` (streams.ts CodedLayout). */
+  readonly count: number;
 }
 
 interface StreamReader {
@@ -359,7 +361,7 @@ interface StreamReader {
 }
 
 export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, bytes: Uint8Array): TensorPatch[] {
-  const counts = streamCounts(layouts.map((l) => ({ dtype: l.dtype, kind: l.kind, count: l.kind === 'full' ? l.elements : l.changes, runs: l.runs })));
+  const counts = streamCounts(layouts);
   const spans: (StreamSpan | null)[] = counts.map((c, s) => {
     if (c === 0) return null;
     const table = readTable(r, alphabetOf(s));
@@ -368,7 +370,7 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
     r.take(length);
     return { table, start, end: start + length };
   });
-  const lows = layouts.map((l) => (l.kind === 'scaled' && l.changes > 0 ? r.take(r.varint()).slice() : new Uint8Array(0)));
+  const lows = layouts.map((l) => (l.kind !== 'scaled' ? null : l.changes > 0 ? r.take(r.varint()).slice() : new Uint8Array(0)));
   const rawLength = r.varint();
   if (rawLength !== r.remaining) throw new CorruptPatchError('body length does not match the container');
   const decoded = decodeWithKernels(layouts, bytes, spans, r.pos, lows);

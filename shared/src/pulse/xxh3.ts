@@ -12,7 +12,7 @@
  */
 
 import { hexToBytes } from '../bytes';
-import { Arena, arenaBytes, type KernelExports } from './kernels';
+import { Arena, arenaBytes } from './kernels';
 
 /** XXH3_kSecret: the default 192-byte secret (xxhash.h). */
 export const XXH3_SECRET: Uint8Array = hexToBytes(
@@ -69,10 +69,10 @@ export class Xxh3Stream {
   }
 
   /** Hashes `len` bytes that are already in kernel memory at `at`; `scratch` is XXH3_STATE_BYTES of that arena the caller set aside. */
-  updateInPlace(k: KernelExports, scratch: number, at: number, len: number): void {
-    const u8 = new Uint8Array(k.memory.buffer);
+  updateInPlace(arena: Arena, scratch: number, at: number, len: number): void {
+    const u8 = arena.u8;
     u8.set(this.state, scratch);
-    k.xxh3Update(scratch, at, len);
+    arena.k.xxh3Update(scratch, at, len);
     this.state.set(u8.subarray(scratch, scratch + XXH3_STATE_BYTES));
   }
 
