@@ -310,8 +310,8 @@ export function decodeHeads(s: usize, r: usize, n: u32, mantissaBits: u32, out: 
 
 /**
  * A scaled tensor's changes written in place over its values at `data`, in
- * order, as scaled.ts ScaledWriter writes them (the JS path for tensors too
- * large for an arena): each change's bucket is its symbol shifted back by the
+ * order, as scaled.ts ScaledWriter writes them (the JS path for changes out
+ * of order and realms without WebAssembly): each change's bucket is its symbol shifted back by the
  * old value's biased exponent, its raw bits come from reader `r`. A change
  * that fails writes nothing more: its index is stored at r + 4 and the error
  * returned (E_POSITION, E_SCALED, E_RAW_TRUNCATED or E_DELTA).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apply, decode, diff, encode, hashModel, HashMismatchError, PulseError, WrongBaseError, type Model, type Patch } from './index';
+import { apply, decode, diff, encode, hashModel, HashMismatchError, InvalidModelError, PulseError, WrongBaseError, type Model, type Patch, type TensorPatch } from './index';
 import { setArenaLimitsForTests } from './kernels';
 import { adamStepF32, cloneModel, encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
 
@@ -111,6 +111,50 @@ describe('PULSE apply', () => {
     }
   });
 
+  it('PULSE7: a hand-made patch with change columns longer or shorter than its positions is refused, base untouched', async () => {
+    const base = randomModel(14, 'f32', 64, 64);
+    const before = cloneModel(base);
+    const nudged = perturb(base, 15, 0.05);
+    const ulp = await diff(base, nudged);
+    const scaled = await diff(base, adamStepF32(base, 16, 0.1));
+    const u = ulp.tensors[0]!;
+    if (u.kind !== 'ulp') throw new Error('fixture should have ulp changes');
+    // The same changes as raw new values, by hand.
+    const raw: Patch = { ...ulp, tensors: [{ ...u, kind: 'raw', bits: Uint32Array.from(u.positions, (p) => nudged.tensors[0]!.data[p]!) }, ...ulp.tensors.slice(1)] };
+    expect(modelsBitEqual(await apply(base, raw), nudged)).toBe(true);
+    const ragged: Patch[] = [];
+    for (const patch of [ulp, raw, scaled]) {
+      const t = patch.tensors.find((x) => x.kind !== 'full')!;
+      const n = t.positions.length;
+      for (const length of [n + 1, n + 4096, 1 << 22, n - 1]) {
+        const columns =
+          t.kind === 'ulp'
+            ? { signFlips: resized(t.signFlips, length), magnitudeDeltas: resized(t.magnitudeDeltas, length) }
+            : t.kind === 'raw'
+              ? { bits: resized(t.bits, length) }
+              : { symbols: resized(t.symbols, length) };
+        ragged.push({ ...patch, tensors: patch.tensors.map((x) => (x === t ? ({ ...t, ...columns } as TensorPatch) : x)) });
+      }
+    }
+    expect(new Set(ragged.map((p) => p.tensors.find((x) => x.kind !== 'full')!.kind))).toEqual(new Set(['ulp', 'raw', 'scaled']));
+    for (const patch of ragged) await expect(apply(base, patch)).rejects.toThrow(InvalidModelError);
+    expect(modelsBitEqual(base, before)).toBe(true);
+  });
+
+  it('PULSE5: decoded positions reordered by the caller with one past the end name the first bad change (one arena chunk)', async () => {
+    const base = randomModel(17, 'bf16', 16, 32);
+    const patch = decode(encode(await diff(base, perturb(base, 18, 0.05))));
+    const t = patch.tensors[0]!;
+    if (t.kind !== 'ulp' || t.positions.length < 3) throw new Error('fixture should have ulp changes');
+    const n = 16 * 32;
+    t.positions.reverse();
+    t.positions[0] = n + 7;
+    t.positions[2] = n;
+    // Past the end last of all too: a search that assumed order would stop there and name it.
+    t.positions[t.positions.length - 1] = n + 1;
+    await expect(apply(base, patch)).rejects.toThrow(`tensor ${t.name}: change 0 is beyond ${n} elements`);
+  });
+
   it('PULSE2: a hand-made patch whose changes are out of order still applies (no block-by-block pass for it)', async () => {
     const base = randomModel(12, 'bf16', 128, 128);
     const next = perturb(base, 13, 0.05);
@@ -201,3 +245,10 @@ describe('PULSE apply', () => {
     expect(Buffer.from(await hashModel(cloneModel(m))).equals(Buffer.from(h))).toBe(true);
   });
 });
+
+/** A copy of `a` cut or zero-padded to `length`. */
+function resized<T extends Uint8Array | Uint16Array | Uint32Array>(a: T, length: number): T {
+  const out = new (a.constructor as new (n: number) => T)(length);
+  out.set(a.subarray(0, Math.min(a.length, length)));
+  return out;
+}

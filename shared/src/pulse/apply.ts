@@ -4,7 +4,7 @@
  */
 
 import { hashModel, hashToHex, hashesEqual, modelHasher, readyModelHasher, type ModelHasher } from './hash';
-import { HashMismatchError, WrongBaseError } from './errors';
+import { HashMismatchError, InvalidModelError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ARENA_CHUNK_BYTES, patchInArena } from './arena-patch';
 import { applyScaledInArena, ScaledWriter } from './scaled';
@@ -81,12 +81,17 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   const n = base.length;
   const positions = t.positions;
   const count = positions.length;
+  // Hand-made patches: every change column as long as the positions (encode checks the same). The arena
+  // copies each column into a slot sized by the positions.
+  const columns = t.kind === 'raw' ? [t.bits] : t.kind === 'scaled' ? [t.symbols] : [t.signFlips, t.magnitudeDeltas];
+  if (columns.some((c) => c.length !== count)) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
   // One tight pass before anything is written: hand-made patches need not be sorted or in range. Decode's
-  // columns are both (decodedColumns) unless the caller changed them since, which matters only when the arena
-  // patches the tensor in more than one chunk (arena-patch.ts): in one, each change lands wherever it falls and
-  // one past the end is refused, as in the JS whole-copy pass, and the hash covers what is returned.
+  // columns are both (decodedColumns) unless the caller changed them since, which matters only when the tensor
+  // is patched in more than one chunk or block: in one arena chunk each change lands wherever it falls and one
+  // past the end is refused (arena-patch.ts), in the JS whole-copy pass (no WebAssembly) it is dropped, and
+  // either way the result hash covers what is returned.
   let sorted = true;
-  if (!(decodedColumns.has(positions.buffer) && base.byteLength <= ARENA_CHUNK_BYTES)) {
+  if (!(decodedColumns.has(positions.buffer) && base.byteLength <= Math.min(ARENA_CHUNK_BYTES, WHOLE_COPY_MAX_BYTES))) {
     let max = -1;
     for (let i = 0; i < count; i++) {
       const p = positions[i]!;

@@ -3,9 +3,10 @@
  * chunk of the base is copied in, its changes written by a kernel (applyUlp*,
  * applyRaw*, applyScaled* in shared/assembly/pulse.ts), hashed where it lies
  * and copied out while it is still in cache. apply's path for changes in
- * order; it copies as much as the JS path does (the base in, the result out,
- * where that path copies the base and then the result into the arena to hash
- * it), and any tensor size takes the same bounded arena.
+ * order, and for decoded ones when the tensor is one chunk. It copies as much
+ * as the JS path does (the base in, the result out, where that path copies
+ * the base and then the result into the arena to hash it), and any tensor
+ * size takes the same bounded arena.
  */
 
 import { WrongBaseError } from './errors';
@@ -19,9 +20,10 @@ import { XXH3_STATE_BYTES } from './xxh3';
  * took one arena region before chunks (decode + apply of the quick bench model
  * unchanged, 0.97–1.00× in every case). Larger ones took the JS block loop;
  * in chunks of 1 MiB, against that, decode + apply of the full bench model
- * (10.5 MB) measured 1.05–1.21× for bf16 and f16 in two runs of 400 (same
- * process, alternating), f32 0.98 and 1.04, sign flips 1.02 and 0.94; chunks
- * of 256 KiB or 4 MiB did no better.
+ * (10.5 MB), four runs of 400–1000 (same process, alternating), measured
+ * 0.96–1.23× for bf16 (most runs 1.02–1.17), 0.96–1.21 for f16, 0.98–1.10
+ * for f32 and 0.91–1.16 for sign flips (full-size times are bimodal here);
+ * chunks of 256 KiB or 4 MiB did no better.
  */
 export const ARENA_CHUNK_BYTES = 1 << 20;
 
@@ -41,8 +43,8 @@ export type ChunkWrite = (shifted: number, last: number, at: readonly number[], 
  * `positions` must be sorted when the tensor spans more than one chunk (a
  * chunk's kernel call only sees the changes that fall in it); in one chunk,
  * changes land in order wherever they fall. `positions` is the first
- * of `columns`, the per-change arrays copied into the arena a chunk's range
- * at a time. `hasher` has had the tensor's header: it is laid out right
+ * of `columns`, the per-change arrays (each as long as `positions`) copied
+ * into the arena a chunk's range at a time. `hasher` has had the tensor's header: it is laid out right
  * before the first chunk and hashed with it in one call (a kernel trip for
  * the header alone cost ~2 µs a tensor). `start` gets the arena once, may
  * allocate `scratch` more bytes in it (the sum of its allocations, each
@@ -61,8 +63,11 @@ export function patchInArena(
   const width = base.BYTES_PER_ELEMENT;
   const chunk = Math.max(1, Math.min(n, Math.floor(ARENA_CHUNK_BYTES / width)));
   const chunks = Math.ceil(n / chunk);
-  const inRange = firstAtOrAbove(positions, 0, n);
-  if (inRange < positions.length) throw new WrongBaseError(`tensor ${name}: change ${inRange} is beyond ${n} elements`);
+  // One chunk: the kernel refuses a change past the end and names the first (positions may be out of order).
+  if (chunks !== 1) {
+    const inRange = firstAtOrAbove(positions, 0, n);
+    if (inRange < positions.length) throw new WrongBaseError(`tensor ${name}: change ${inRange} is beyond ${n} elements`);
+  }
   // Positions rise when there is more than one chunk, so no chunk has more changes than values.
   const most = Math.min(positions.length, chunk);
   const header = hasher.pendingHeader ?? new Uint8Array(0);
