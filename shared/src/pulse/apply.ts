@@ -8,7 +8,7 @@ import { HashMismatchError, InvalidModelError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ARENA_CHUNK_BYTES, patchInArena } from './arena-patch';
 import { applyScaledInArena, ScaledWriter } from './scaled';
-import { allocData, decodedColumns, type Model, type ModelHash, type Patch, type RawTensorPatch, type Tensor, type TensorData, type TensorPatch, type UlpTensorPatch } from './types';
+import { allocData, changeColumnsAligned, decodedColumns, type Model, type ModelHash, type Patch, type RawTensorPatch, type Tensor, type TensorData, type TensorPatch, type UlpTensorPatch } from './types';
 
 export interface ApplyOptions {
   /**
@@ -83,8 +83,7 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   const count = positions.length;
   // Hand-made patches: every change column as long as the positions (encode checks the same). The arena
   // copies each column into a slot sized by the positions.
-  const columns = t.kind === 'raw' ? [t.bits] : t.kind === 'scaled' ? [t.symbols] : [t.signFlips, t.magnitudeDeltas];
-  if (columns.some((c) => c.length !== count)) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
+  if (!changeColumnsAligned(t)) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
   // One tight pass before anything is written: hand-made patches need not be sorted or in range. Decode's
   // columns are both (decodedColumns) unless the caller changed them since, which matters only when the tensor
   // is patched in more than one chunk or block: in one arena chunk each change lands wherever it falls and one

@@ -109,7 +109,7 @@ export function patchInArena(
     from = to;
   }
   if (chunks === 0) hasher.updateInPlace(arena, hashState, data - header.length, header.length);
-  return out ?? (width === 4 ? new Uint32Array(0) : new Uint16Array(0));
+  return out ?? (wide ? new Uint32Array(0) : new Uint16Array(0));
 }
 
 /** The arena's view with `col`'s element type. */

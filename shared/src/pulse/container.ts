@@ -16,7 +16,7 @@ import { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
 import { decodePayload, encodePayload, runsIfValid, type TensorLayout } from './payload';
 import { checkScaledSymbols } from './scaled';
-import { DTYPES, dtypeFromCode, elementCount, type Patch, type TensorPatch } from './types';
+import { changeColumnsAligned, DTYPES, dtypeFromCode, elementCount, type Patch, type TensorPatch } from './types';
 
 const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2, scaled: 3 };
 const KINDS: readonly TensorPatch['kind'][] = ['full', 'ulp', 'raw', 'scaled'];
@@ -174,8 +174,7 @@ function validatePatch(patch: Patch): boolean[] {
       continue;
     }
     const n = t.positions.length;
-    const ok = t.kind === 'raw' ? t.bits.length === n : t.kind === 'scaled' ? t.symbols.length === n && t.low instanceof Uint8Array : t.signFlips.length === n && t.magnitudeDeltas.length === n;
-    if (!ok) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
+    if (!changeColumnsAligned(t) || (t.kind === 'scaled' && !(t.low instanceof Uint8Array))) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
     if (t.kind === 'raw') {
       const bad = badRawChange(t.bits, DTYPES[t.dtype].width);
       if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);

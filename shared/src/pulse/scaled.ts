@@ -141,7 +141,6 @@ export class ScaledWriter {
  */
 export function applyScaledInArena(name: string, dtype: DType, base: TensorData, positions: Uint32Array, symbols: Uint16Array, low: Uint8Array, hasher: ModelHasher): TensorData | null {
   const n = base.length;
-  const count = positions.length;
   let bitPos = (): number => 0;
   const out = patchInArena(name, base, hasher, [positions, symbols], arenaBytes(low.length) + rawReaderBytes(low.length), (arena) => {
     const { k } = arena;

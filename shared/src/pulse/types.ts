@@ -74,6 +74,12 @@ export interface ScaledTensorPatch extends TensorPatchHeader {
 
 export type TensorPatch = FullTensorPatch | UlpTensorPatch | RawTensorPatch | ScaledTensorPatch;
 
+/** Whether each change column of a sparse tensor patch is as long as its positions (hand-made patches need not be). */
+export function changeColumnsAligned(t: UlpTensorPatch | RawTensorPatch | ScaledTensorPatch): boolean {
+  const n = t.positions.length;
+  return t.kind === 'raw' ? t.bits.length === n : t.kind === 'scaled' ? t.symbols.length === n : t.signFlips.length === n && t.magnitudeDeltas.length === n;
+}
+
 /**
  * Buffers that hold position columns made by decode: strictly increasing and
  * inside their tensor (both decoders check as they go), so apply need not
