@@ -39,11 +39,23 @@ export class ByteWriter {
   result(): Uint8Array {
     return this.bytes.slice(0, this.length);
   }
+
+  /** Empty again, for reuse (encode keeps one writer: see idleReader in container.ts); a buffer grown past 64 KiB is let go. */
+  clear(): void {
+    this.length = 0;
+    if (this.bytes.length > 1 << 16) this.bytes = new Uint8Array(256);
+  }
 }
 
 export class ByteReader {
   pos = 0;
-  constructor(private readonly bytes: Uint8Array) {}
+  constructor(private bytes: Uint8Array) {}
+
+  /** Reads `bytes` from the start (decode reuses one reader: see its comment). */
+  reset(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.pos = 0;
+  }
 
   get remaining(): number {
     return this.bytes.length - this.pos;

@@ -172,4 +172,31 @@ describe('PULSE codec', () => {
     encode(await diff(base, next));
     expect(modelsBitEqual(base, b0) && modelsBitEqual(next, n0)).toBe(true);
   });
+
+  it('PULSE7: encode and decode results are their own: later calls, failed ones included, change none of them', async () => {
+    // encode keeps one writer and decode one reader between calls (container.ts): nothing they return may share them.
+    const base = randomModel(14);
+    const next = perturb(base, 15, 0.05);
+    const patch = await diff(base, next);
+    const bytes = encode(patch);
+    const kept = bytes.slice();
+    const big = await snapshot(randomModel(16, 'f32', 256, 256));
+    const bigBytes = encode(big); // grows the writer past what it keeps
+    expect(bigBytes.length).toBeGreaterThan(1 << 16);
+    const t = patch.tensors.find((x) => x.kind === 'ulp' && x.positions.length > 0) as Extract<TensorPatch, { kind: 'ulp' }>;
+    const noop = { ...t, signFlips: new Uint8Array(t.positions.length), magnitudeDeltas: new Uint32Array(t.positions.length) };
+    expect(() => encode({ ...patch, tensors: [noop] })).toThrow(InvalidModelError); // fails while writing the body
+    expect(Array.from(bytes)).toEqual(Array.from(kept));
+    expect(Array.from(encode(patch))).toEqual(Array.from(kept));
+
+    const decoded = decode(bytes);
+    const positions = decoded.tensors.map((x) => (x.kind === 'full' ? null : x.positions.slice()));
+    expect(() => decode(bytes.subarray(0, bytes.length >> 1))).toThrow();
+    decode(bigBytes);
+    decoded.tensors.forEach((x, i) => {
+      if (x.kind !== 'full') expect(Array.from(x.positions)).toEqual(Array.from(positions[i]!));
+    });
+    expect(modelsBitEqual(await apply(base, decoded), next)).toBe(true);
+    expect(modelsBitEqual(await apply(base, decode(bytes)), next)).toBe(true);
+  });
 });

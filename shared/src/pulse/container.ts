@@ -28,9 +28,22 @@ const KIND_FLAG_RUNS = 0x80;
 
 const textEncoder = new TextEncoder();
 
+/** The writer encode() used last, kept for the next call, as decode keeps its reader (see idleReader). */
+let idleWriter: ByteWriter | null = null;
+
 export function encode(patch: Patch): Uint8Array {
   const runs = validatePatch(patch);
-  const w = new ByteWriter();
+  const w = idleWriter ?? new ByteWriter();
+  idleWriter = null;
+  try {
+    return encodeTo(w, patch, runs);
+  } finally {
+    w.clear();
+    idleWriter = w;
+  }
+}
+
+function encodeTo(w: ByteWriter, patch: Patch, runs: readonly boolean[]): Uint8Array {
   for (const b of MAGIC) w.u8(b);
   // The oldest version that holds every kind used, so older readers take all they can.
   w.u8(patch.tensors.reduce((v, t) => Math.max(v, KIND_SINCE[t.kind]), MIN_FORMAT_VERSION));
@@ -64,10 +77,30 @@ export function encode(patch: Patch): Uint8Array {
   return w.result();
 }
 
+/**
+ * The reader decode() used last, kept for the next call. With a new one per
+ * call, a full GC that found none alive took ByteReader's map with it, and V8
+ * threw away the optimized code of every function that had seen it (the
+ * header readers, decode itself): see idle in hash.ts.
+ */
+let idleReader: ByteReader | null = null;
+const NO_BYTES = new Uint8Array(0);
+
 export function decode(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Patch {
   if (!(bytes instanceof Uint8Array)) throw new CorruptPatchError('a patch is a Uint8Array');
   if (bytes.length > limits.maxPatchBytes) throw new LimitExceededError('patch bytes', bytes.length, limits.maxPatchBytes);
-  const r = new ByteReader(bytes);
+  const r = idleReader ?? new ByteReader(NO_BYTES);
+  idleReader = null;
+  r.reset(bytes);
+  try {
+    return decodeFrom(r, bytes, limits);
+  } finally {
+    r.reset(NO_BYTES); // keeps no patch alive
+    idleReader = r;
+  }
+}
+
+function decodeFrom(r: ByteReader, bytes: Uint8Array, limits: DecodeLimits): Patch {
   for (const b of MAGIC) if (r.u8() !== b) throw new CorruptPatchError('not a PULSE container');
   const version = r.u8();
   if (version < MIN_FORMAT_VERSION || version > FORMAT_VERSION) throw new UnsupportedVersionError(version);

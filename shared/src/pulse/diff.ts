@@ -358,12 +358,13 @@ class ScanState {
     this.news = v;
   }
 
+  /** What was found; the state is done after this (its columns are let go, and it is kept as keptScanState). */
   result(): Changes {
     const n = this.count;
     const { classHist, headHist, scaledHist, classBits } = this;
     // Exact columns as they are; views when mostly full (dense changes: saves copying megabytes), copies otherwise.
     const fit = <T extends Uint8Array | Uint32Array>(x: T): T => (n === x.length ? x : 4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T));
-    return {
+    const changes: Changes = {
       positions: fit(this.positions),
       signFlips: fit(this.flips),
       magnitudeDeltas: fit(this.mags),
@@ -374,8 +375,23 @@ class ScanState {
       scaledHist,
       classBits,
     };
+    this.positions = this.news = this.mags = NO_U32;
+    this.flips = this.exps = NO_U8;
+    keptScanState = this;
+    return changes;
   }
 }
+
+const NO_U32 = new Uint32Array(0);
+const NO_U8 = new Uint8Array(0);
+
+/**
+ * The last finished scan state, with its columns let go. With none alive, a
+ * full GC took ScanState's map with it and V8 threw away the optimized code
+ * of every function that had seen it (the scan, encode's table writer): the
+ * next ~200 diffs ran slower while it was compiled again (see idle in hash.ts).
+ */
+let keptScanState: ScanState | null = null;
 
 /** Appends the change at `i` from `o` to `v` (o ≠ v): the same sums as ulpPass. Small enough for V8 to inline. */
 function record(st: ScanState, i: number, o: number, v: number): void {

@@ -1,5 +1,6 @@
 import { createXXHash128 } from 'hash-wasm';
 import { describe, expect, it } from 'vitest';
+import { readyModelHasher } from './hash';
 import { apply, diff, hashModel } from './index';
 import { perturb, tensor } from './testing';
 import { DTYPES, type Model } from './types';
@@ -75,5 +76,35 @@ describe('model hash', () => {
     reference.update(canonicalBytes(next));
     expect(Buffer.from(patch.resultHash).toString('hex')).toBe(Buffer.from(reference.digest('binary')).toString('hex'));
     expect(Buffer.from(patch.resultHash).toString('hex')).toBe(Buffer.from(await hashModel(next)).toString('hex'));
+  });
+
+  it('PULSE3: hashers are handed out again only after their digest; two at once never share state', async () => {
+    const a: Model = { tensors: [tensor('a', 'bf16', [300], (j) => j * 7), tensor('b', 'f32', [5], (j) => j)] };
+    const b: Model = { tensors: [tensor('a', 'bf16', [300], (j) => j * 11)] };
+    const [ha, hb] = [Buffer.from(await hashModel(a)).toString('hex'), Buffer.from(await hashModel(b)).toString('hex')];
+    const first = readyModelHasher()!;
+    const second = readyModelHasher()!;
+    expect(second).not.toBe(first);
+    first.begin();
+    first.tensor(a.tensors[0]!);
+    second.begin();
+    second.tensor(b.tensors[0]!);
+    first.update(a.tensors[0]!.data);
+    second.update(b.tensors[0]!.data);
+    first.tensor(a.tensors[1]!);
+    first.update(a.tensors[1]!.data);
+    const digestB = second.digest();
+    expect(readyModelHasher()).toBe(second); // finished, so handed out again
+    const digestA = first.digest();
+    await hashModel(a);
+    await hashModel(b);
+    // Digests are the caller's: later ones by the same hashers leave them alone.
+    expect([Buffer.from(digestA).toString('hex'), Buffer.from(digestB).toString('hex')]).toEqual([ha, hb]);
+    // One left mid-model (as a throw would) is never handed out: the next hash starts clean.
+    const abandoned = readyModelHasher()!;
+    abandoned.begin();
+    abandoned.tensor(a.tensors[0]!);
+    expect(readyModelHasher()).not.toBe(abandoned);
+    expect(Buffer.from(await hashModel(b)).toString('hex')).toBe(hb);
   });
 });

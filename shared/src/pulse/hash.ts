@@ -24,6 +24,15 @@ function hasher(): Promise<IHasher> {
 const textEncoder = new TextEncoder();
 
 /**
+ * A hasher that finished its digest, handed to the next user. With a new one
+ * per call, a full GC that found none alive took the class's map with it, and
+ * V8 threw away the optimized code of every function that had seen that map
+ * (hashModel, apply's and diff's inner loops): the next ~200 quick decodes
+ * ran slower while it was compiled again (--trace-deopt: "weak objects").
+ */
+let idle: ModelHasher | null = null;
+
+/**
  * The canonical serialisation fed a piece at a time, so apply and diff can
  * hash each block of values while it is still in cache instead of reading the
  * whole model again afterwards. xxh3-128 runs on the WebAssembly kernel
@@ -98,6 +107,7 @@ export class ModelHasher {
     if (this.header !== null) this.update(new Uint16Array(0));
   }
 
+  /** The model's hash. The hasher goes back to the realm for the next readyModelHasher(): do not use it after this. */
   digest(): ModelHash {
     this.flush();
     let digest: Uint8Array;
@@ -109,6 +119,7 @@ export class ModelHasher {
       digest = this.fallback.digest('binary');
     }
     if (digest.length !== HASH_BYTES) throw new Error('unexpected digest size');
+    idle = this;
     return digest;
   }
 }
@@ -130,7 +141,10 @@ export async function modelHasher(): Promise<ModelHasher> {
  * each); without the await, 29 of 58. The total is unchanged.
  */
 export function readyModelHasher(): ModelHasher | null {
-  return loaded === null ? null : new ModelHasher(loaded);
+  if (loaded === null) return null;
+  const h = idle ?? new ModelHasher(loaded);
+  idle = null;
+  return h;
 }
 
 /** A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4). */
