@@ -199,4 +199,21 @@ describe('PULSE codec', () => {
     expect(modelsBitEqual(await apply(base, decoded), next)).toBe(true);
     expect(modelsBitEqual(await apply(base, decode(bytes)), next)).toBe(true);
   });
+
+  it('PULSE1: names come back right when one patch after another renames, reorders or lengthens its tensors', async () => {
+    // decode reuses the strings of the last patch's names where the bytes at the same index match (container.ts).
+    const lists = [
+      ['a', 'b', 'layers.0.mlp'],
+      ['a', 'c', 'layers.0.mlq'], // same lengths, different bytes
+      ['layers.0.mlp', 'a', 'b'], // reordered
+      ['a', 'bb', 'é', '权'.repeat(60)], // longer, multi-byte, past what is kept (180 bytes)
+      ['a', 'bb', 'e', '权'.repeat(60)],
+      ['a'],
+    ];
+    for (const names of [...lists, ...lists.slice().reverse()]) {
+      const model: Model = { tensors: names.map((name, i) => tensor(name, 'bf16', [4], (j) => j + i)) };
+      const decoded = decode(encode(await snapshot(model)));
+      expect(decoded.tensors.map((t) => t.name)).toEqual(names);
+    }
+  });
 });

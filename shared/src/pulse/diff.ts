@@ -362,14 +362,12 @@ class ScanState {
   result(): Changes {
     const n = this.count;
     const { classHist, headHist, scaledHist, classBits } = this;
-    // Exact columns as they are; views when mostly full (dense changes: saves copying megabytes), copies otherwise.
-    const fit = <T extends Uint8Array | Uint32Array>(x: T): T => (n === x.length ? x : 4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T));
     const changes: Changes = {
-      positions: fit(this.positions),
-      signFlips: fit(this.flips),
-      magnitudeDeltas: fit(this.mags),
-      oldExponents: fit(this.exps),
-      newValues: fit(this.news),
+      positions: fitted(this.positions, n),
+      signFlips: fitted(this.flips, n),
+      magnitudeDeltas: fitted(this.mags, n),
+      oldExponents: fitted(this.exps, n),
+      newValues: fitted(this.news, n),
       classHist,
       headHist,
       scaledHist,
@@ -380,6 +378,11 @@ class ScanState {
     keptScanState = this;
     return changes;
   }
+}
+
+/** The first `n` of a column: itself when exact, a view when mostly full (dense changes: saves copying megabytes), else a copy. */
+function fitted<T extends Uint8Array | Uint32Array>(x: T, n: number): T {
+  return n === x.length ? x : 4 * n >= 3 * x.length ? (x.subarray(0, n) as T) : (x.slice(0, n) as T);
 }
 
 const NO_U32 = new Uint32Array(0);

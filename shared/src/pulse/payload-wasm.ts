@@ -63,8 +63,8 @@ export function decodeWithKernels(
   if (arena === null) return null;
   const { k } = arena;
 
-  const body = arena.alloc(bytes.length - bodyStart);
-  const at = (i: number): number => body + i - bodyStart;
+  // Where byte i of `bytes` lies in the arena.
+  const shift = arena.alloc(bytes.length - bodyStart) - bodyStart;
   const decoders = streams.map((s) => {
     if (s === null) return 0;
     const ptr = arena.alloc(DECODER_BYTES);
@@ -75,18 +75,15 @@ export function decodeWithKernels(
     arena.u32.set(freq, freqAt / 4);
     k.buildDecodeTable(freqAt, freq.length, symbol, step);
     const { x, pos } = new RansDecoder(bytes, s.start, s.end); // reads and checks the initial state
-    arena.u32.set([x, at(pos), at(s.end), symbol, step, (1 << scaleBits) - 1, scaleBits], ptr / 4);
+    arena.u32.set([x, shift + pos, shift + s.end, symbol, step, (1 << scaleBits) - 1, scaleBits], ptr / 4);
     return ptr;
   });
   const out = arena.alloc(fullOutput);
   const sparse = arena.alloc(sparseOutput);
   const u8 = arena.u8;
-  u8.set(bytes.subarray(bodyStart), body);
-  const reader = arena.rawReader(at(rawStart), rawBytes);
+  u8.set(bytes.subarray(bodyStart), shift + bodyStart);
+  const reader = arena.rawReader(shift + rawStart, rawBytes);
 
-  const check = (rc: number, l: TensorLayout): void => {
-    if (rc < 0) throw new CorruptPatchError(`tensor ${l.name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
-  };
   const memory = k.memory.buffer;
   // Per tensor: its patch if full, else where its columns start past `sparse` (they are made after the loop).
   const decoded: (TensorPatch | number)[] = [];
@@ -140,10 +137,15 @@ export function decodeWithKernels(
 
   const words = arena.u32;
   decoders.forEach((ptr, i) => {
-    if (ptr !== 0 && (words[ptr / 4] !== RANS_L || words[ptr / 4 + 1] !== at(streams[i]!.end))) throw new CorruptPatchError('rANS stream has trailing bytes');
+    if (ptr !== 0 && (words[ptr / 4] !== RANS_L || words[ptr / 4 + 1] !== shift + streams[i]!.end)) throw new CorruptPatchError('rANS stream has trailing bytes');
   });
   if (!bitsConsumedAll(bytes.subarray(rawStart), arena.readerBitPos(reader), rawBytes * 8)) throw new CorruptPatchError('raw-bit stream has trailing bytes');
   return tensors;
+}
+
+/** A decode kernel's return code: below 0, the error it names in tensor `l`. A module function, not a closure per call. */
+function check(rc: number, l: TensorLayout): void {
+  if (rc < 0) throw new CorruptPatchError(`tensor ${l.name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
 }
 
 /** Encodes the body with the kernels given its streamCounts; false (nothing written) when the call is too large for them. */
