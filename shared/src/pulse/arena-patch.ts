@@ -81,7 +81,6 @@ export function patchInArena(
   const at = columns.map((c) => arena.alloc(most * c.BYTES_PER_ELEMENT));
   const hashState = arena.alloc(XXH3_STATE_BYTES);
   const write = start(arena);
-  const { k } = arena;
   arena.u8.set(header, data - header.length);
   // Typed views of the arena (cached by it) and whole columns where the tensor is one chunk: no new views per
   // tensor, which were most of what apply left for the young generation's collector.
@@ -91,7 +90,7 @@ export function patchInArena(
   // model, the copy out took 79–93 µs this way for a whole tensor, 96–110 with the copying constructor
   // (new Uint16Array(view)) and 84–98 with ArrayBuffer slice(), in every case tried.
   let out: Uint16Array | Uint32Array | null = null;
-  const view = wide ? new Uint32Array(k.memory.buffer, data, chunk) : new Uint16Array(k.memory.buffer, data, chunk);
+  const view = values.subarray(data / width, data / width + chunk);
   for (let c = 0, from = 0; c < chunks; c++) {
     const first = c * chunk;
     const last = Math.min(n, first + chunk);

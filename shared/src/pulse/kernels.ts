@@ -120,12 +120,15 @@ export class Arena {
   /** End of the bucket tables; every call's allocations start here. */
   private readonly floor: number;
   private top: number;
+  /** Pages of memory now: only grow() changes it. */
+  private pages: number;
 
   constructor() {
     compiled ??= new WebAssembly.Module(base64urlDecode(KERNELS_WASM) as Uint8Array<ArrayBuffer>);
     this.k = new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
     if (this.k.bucketMantissaBits() !== BUCKET_MANTISSA_BITS) throw new Error('PULSE kernels were built for another bucket layout: run npm run build:wasm');
     this.top = 8;
+    this.pages = this.k.memory.buffer.byteLength / PAGE;
     const base = this.alloc(BUCKETS.base.byteLength);
     const extra = this.alloc(BUCKETS.extra.byteLength);
     const secret = this.alloc(XXH3_SECRET.length);
@@ -140,8 +143,12 @@ export class Arena {
 
   /** Makes room for `bytes` past the floor and resets the allocator. */
   private grow(bytes: number): void {
-    const need = Math.ceil((this.floor + bytes) / PAGE) - this.k.memory.buffer.byteLength / PAGE;
-    if (need > 0) this.k.memory.grow(need);
+    const need = Math.ceil((this.floor + bytes) / PAGE) - this.pages;
+    if (need > 0) {
+      this.k.memory.grow(need);
+      this.pages += need;
+      this.views = null; // growing detached the buffer they view
+    }
     this.top = this.floor;
   }
 
@@ -152,12 +159,19 @@ export class Arena {
     return at;
   }
 
-  /** Views of the whole memory, made again only when it has grown (growing detaches the old buffer). */
-  private views: { buffer: ArrayBuffer; u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } | null = null;
+  /**
+   * Views of the whole memory, dropped by grow(): only it grows the memory
+   * (the module has no memory.grow), so asking the memory for its buffer on
+   * every access, a call into the engine (~0.1 µs; apply took views a few
+   * times per tensor), is not needed to notice.
+   */
+  private views: { u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } | null = null;
 
-  private viewsNow(): { buffer: ArrayBuffer; u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } {
-    const buffer = this.k.memory.buffer;
-    if (this.views?.buffer !== buffer) this.views = { buffer, u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), u32: new Uint32Array(buffer) };
+  private viewsNow(): { u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } {
+    if (this.views === null) {
+      const buffer = this.k.memory.buffer;
+      this.views = { u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), u32: new Uint32Array(buffer) };
+    }
     return this.views;
   }
 
