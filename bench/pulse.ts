@@ -59,17 +59,24 @@ const json = args.has('--json');
  * ratios from 0.95 to 1.58 between runs; 41 still gave 0.94 to 1.15 there,
  * as a 10 MB decode's times are bimodal (quartiles of 121 runs, PULSE vs
  * reference: 3.25/3.59, 3.95/3.87, 4.26/4.65 ms), so compare several runs.
- * A quick run takes ~15 s, a full one about a minute.
+ * A quick run takes ~25 s, a full one about a minute.
  */
 const repeats = quick ? 101 : 41;
 /**
- * Untimed calls of each codec before a case's repeats. With one, the quick
- * f32 case, the first with f32 tensors and scaled changes, timed PULSE's
- * decode while its JIT was still compiling those paths: medians of repeats
- * 0-19 vs 20-101, two runs, PULSE 1144 and 1236 µs vs 904-986, reference
- * 982 and 936 vs 809-950. The reference runs the same code for every case.
+ * Untimed calls of each codec before a case's repeats: what is timed is the
+ * steady state, not the JIT's tiers. At the quick size both codecs take
+ * 100-150 calls to get there. Decode + apply in a fresh process after the
+ * corpus is built, medians of calls 0-49 / 50-99 / 100-149 / 150-199 /
+ * 200-599: bf16 0.5% PULSE 693 / 577 / 537 / 329 / 297-333 µs, reference
+ * 567 / 470 / 487 / 352 / 330-391; f32 1% PULSE 1455 / 1104 / 658 / 622 /
+ * 573-695, reference 1328 / 972 / 750 / 748 / 706-806. With 10 the f32 case,
+ * the first with f32 tensors and scaled changes, measured PULSE's decode at
+ * 0.86-0.98 of the reference in three runs, 1.01-1.13 with 150. At full size
+ * a call is ~10x longer and the first 50 are already within ~15% of the
+ * rest (bf16 0.5%: PULSE 4410 then 3460-3930 µs, reference 5252 then
+ * 4750-5088), so 10 do there.
  */
-const WARMUP = 10;
+const WARMUP = quick ? 150 : 10;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
