@@ -198,7 +198,8 @@ const SCAN_CHUNK = 1 << 20;
 /**
  * The scan in the WebAssembly kernel, a chunk at a time: each chunk's changes
  * go to `take(count, memory, at, final)` (final: the last chunk); with the dtype's exponentBits also
- * record()'s sums, returned at the end. False without WebAssembly.
+ * record()'s sums, returned at the end as a view of the arena (valid until
+ * its next use: a copy per tensor cost ~1 µs). False without WebAssembly.
  */
 function scanWithKernels(
   a: TensorData,
@@ -232,7 +233,6 @@ function scanWithKernels(
   const u8 = arena.u8;
   u8.fill(0, at.sums, at.sums + sumsBytes);
   const mantissaBits = width * 8 - 1 - (exponentBits ?? 0);
-  const bytesOf = (x: TensorData, from: number, to: number): Uint8Array => new Uint8Array(x.buffer, x.byteOffset + from * width, (to - from) * width);
   for (let first = 0; first < n; first += chunk) {
     const last = Math.min(n, first + chunk);
     u8.set(bytesOf(a, first, last), at.a);
@@ -246,7 +246,13 @@ function scanWithKernels(
       hasher.updateInPlace(arena, at.hashState, at.b - header.length, header.length + (last - first) * width);
     } else hasher.updateInPlace(arena, at.hashState, at.b, (last - first) * width);
   }
-  return new Uint32Array(k.memory.buffer, at.sums, sumsBytes / 4).slice();
+  return arena.u32.subarray(at.sums / 4, (at.sums + sumsBytes) / 4);
+}
+
+/** Values [from, to) of `x` as bytes. */
+function bytesOf(x: TensorData, from: number, to: number): Uint8Array {
+  const width = x.BYTES_PER_ELEMENT;
+  return new Uint8Array(x.buffer, x.byteOffset + from * width, (to - from) * width);
 }
 
 interface ScanBuffers {

@@ -159,7 +159,17 @@ function tensorHeaderMaxBytes(t: Pick<Tensor, 'name' | 'shape'>): number {
  * this way (Node 20), paid by every hash, diff and apply.
  */
 function writeTensorHeader(t: Pick<Tensor, 'name' | 'dtype' | 'shape'>, out: Uint8Array): number {
-  const nameLength = textEncoder.encodeInto(t.name, out.subarray(4)).written;
+  const name = t.name;
+  // ASCII names (nearly all) are written here; encodeInto is a call into the engine and a subarray each.
+  let nameLength = name.length;
+  for (let i = 0; i < nameLength; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) {
+      nameLength = textEncoder.encodeInto(name, out.subarray(4)).written;
+      break;
+    }
+    out[4 + i] = c;
+  }
   putU32(out, 0, nameLength);
   let o = 4 + nameLength;
   out[o++] = DTYPES[t.dtype].code;
