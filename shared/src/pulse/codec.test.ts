@@ -208,6 +208,7 @@ describe('PULSE codec', () => {
       ['layers.0.mlp', 'a', 'b'], // reordered
       ['a', 'bb', 'é', '权'.repeat(60)], // longer, multi-byte, past what is kept (180 bytes)
       ['a', 'bb', 'e', '权'.repeat(60)],
+      ['\uFEFFa', 'bb'], // a leading byte-order mark is part of the name, not stripped
       ['a'],
     ];
     for (const names of [...lists, ...lists.slice().reverse()]) {

@@ -121,7 +121,8 @@ function decodeFrom(r: ByteReader, bytes: Uint8Array, limits: DecodeLimits): Pat
  * order, so most names are found here by comparing bytes: no TextDecoder
  * call (~250 ns each in Node 20), no new string, and the strings keep their
  * hashes for the duplicate check below and apply's lookup by name. At most
- * RECENT_NAMES names of up to RECENT_NAME_BYTES bytes (512 KiB).
+ * RECENT_NAMES names of up to RECENT_NAME_BYTES bytes (512 KiB of bytes, and
+ * about as much again for the strings and the entries around them).
  */
 const recentNames: { bytes: Uint8Array; name: string }[] = [];
 const RECENT_NAMES = 4096;
@@ -158,12 +159,12 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version
     }
     r.copyTo(scratch, shared, suffixLength);
     previousLength = nameLength;
-    const known = recentNames[i];
+    const known = i < RECENT_NAMES ? recentNames[i] : undefined;
     let name: string;
     if (known !== undefined && sameBytes(known.bytes, scratch, nameLength)) name = known.name;
     else {
       try {
-        name = (decoder ??= new TextDecoder('utf-8', { fatal: true })).decode(scratch.subarray(0, nameLength));
+        name = (decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })).decode(scratch.subarray(0, nameLength));
       } catch (e) {
         if (e instanceof CorruptPatchError) throw e;
         throw new CorruptPatchError('tensor name is not UTF-8');
