@@ -40,7 +40,7 @@ export class ByteWriter {
     return this.bytes.slice(0, this.length);
   }
 
-  /** Empty again, for reuse (encode keeps one writer: see idleReader in container.ts); a buffer grown past 64 KiB is let go. */
+  /** Empty again, for reuse (encode keeps one writer: see idleWriter in container.ts); a buffer grown past 64 KiB is let go. */
   clear(): void {
     this.length = 0;
     if (this.bytes.length > 1 << 16) this.bytes = new Uint8Array(256);

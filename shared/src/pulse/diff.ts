@@ -399,6 +399,7 @@ const NO_U8 = new Uint8Array(0);
  * full GC took ScanState's map with it and V8 threw away the optimized code
  * of every function that had seen it (the scan, encode's table writer): the
  * next ~200 diffs ran slower while it was compiled again (see idle in hash.ts).
+ * Only written: holding it is the point.
  */
 let keptScanState: ScanState | null = null;
 

@@ -79,6 +79,8 @@ describe('model hash', () => {
   });
 
   it('PULSE3: hashers are handed out again only after their digest; two at once never share state', async () => {
+    // Two at once is the WebAssembly path's (the default here): without it they share hash-wasm's one instance,
+    // which is why every user runs begin() to digest() without awaiting (hash.ts).
     const a: Model = { tensors: [tensor('a', 'bf16', [300], (j) => j * 7), tensor('b', 'f32', [5], (j) => j)] };
     const b: Model = { tensors: [tensor('a', 'bf16', [300], (j) => j * 11)] };
     const [ha, hb] = [Buffer.from(await hashModel(a)).toString('hex'), Buffer.from(await hashModel(b)).toString('hex')];

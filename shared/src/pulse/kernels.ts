@@ -168,7 +168,8 @@ export class Arena {
   private views: { u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } | null = null;
 
   private viewsNow(): { u8: Uint8Array; u16: Uint16Array; u32: Uint32Array } {
-    if (this.views === null) {
+    // A view of a detached buffer has length 0: should the memory ever grow some other way, they are made again.
+    if (this.views === null || this.views.u8.length === 0) {
       const buffer = this.k.memory.buffer;
       this.views = { u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), u32: new Uint32Array(buffer) };
     }
