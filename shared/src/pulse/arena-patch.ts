@@ -70,18 +70,15 @@ export function patchInArena(
   }
   // Positions rise when there is more than one chunk, so no chunk has more changes than values.
   const most = Math.min(positions.length, chunk);
-  const header = hasher.pendingHeader ?? new Uint8Array(0);
-  const headerRoom = arenaBytes(header.length);
+  const headerRoom = hasher.headerRoom;
   let need = headerRoom + arenaBytes(chunk * width) + arenaBytes(scratch) + arenaBytes(XXH3_STATE_BYTES);
   for (const c of columns) need += arenaBytes(most * c.BYTES_PER_ELEMENT);
   const arena = Arena.for(need);
   if (arena === null) return null;
-  hasher.takeHeader();
   const data = arena.alloc(headerRoom + chunk * width) + headerRoom;
   const at = columns.map((c) => arena.alloc(most * c.BYTES_PER_ELEMENT));
   const hashState = arena.alloc(XXH3_STATE_BYTES);
   const write = start(arena);
-  arena.u8.set(header, data - header.length);
   // Typed views of the arena (cached by it) and whole columns where the tensor is one chunk: no new views per
   // tensor, which were most of what apply left for the young generation's collector.
   const wide = width === 4;
@@ -100,14 +97,13 @@ export function patchInArena(
       columns.forEach((col, i) => viewOf(arena, col).set(chunks === 1 ? col : col.subarray(from, to), at[i]! / col.BYTES_PER_ELEMENT));
       write((data - first * width) | 0, last, at, to - from, from);
     }
-    const lead = c === 0 ? header.length : 0;
-    hasher.updateInPlace(arena, hashState, data - lead, lead + (last - first) * width);
+    hasher.updateInPlace(arena, hashState, data, (last - first) * width); // the first chunk with the tensor's header
     // Allocated once the first chunk is hashed: before the copy in, it measured ~3% slower (quick bench model).
     out ??= wide ? new Uint32Array(n) : new Uint16Array(n);
     out.set(last - first === chunk ? view : view.subarray(0, last - first), first);
     from = to;
   }
-  if (chunks === 0) hasher.updateInPlace(arena, hashState, data - header.length, header.length);
+  if (chunks === 0) hasher.updateInPlace(arena, hashState, data, 0);
   return out ?? (wide ? new Uint32Array(0) : new Uint16Array(0));
 }
 

@@ -214,8 +214,7 @@ function scanWithKernels(
   // u64 Σ class bits, then the histograms in ScanState.hists's layout (the class histogram alone when only positions are wanted).
   const sumsBytes = 8 + 4 * (exponentBits === null ? 33 : histogramsLength(exponentBits));
   // The tensor's header, if the hasher holds one, is laid out right before the first chunk and hashed with it.
-  const header = hasher?.pendingHeader ?? new Uint8Array(0);
-  const headerRoom = arenaBytes(header.length);
+  const headerRoom = hasher?.headerRoom ?? 0;
   const arena = Arena.for(headerRoom + 2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes) + arenaBytes(XXH3_STATE_BYTES));
   if (arena === null) return false;
   const { k } = arena;
@@ -238,13 +237,7 @@ function scanWithKernels(
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
     take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.news, at.sums), k.memory.buffer, at, last === n);
-    if (hasher === undefined) continue;
-    // The chunk is in the arena already.
-    if (first === 0 && header.length > 0) {
-      hasher.takeHeader();
-      u8.set(header, at.b - header.length);
-      hasher.updateInPlace(arena, at.hashState, at.b - header.length, header.length + (last - first) * width);
-    } else hasher.updateInPlace(arena, at.hashState, at.b, (last - first) * width);
+    hasher?.updateInPlace(arena, at.hashState, at.b, (last - first) * width); // the chunk is in the arena already
   }
   return arena.u32.subarray(at.sums / 4, (at.sums + sumsBytes) / 4);
 }

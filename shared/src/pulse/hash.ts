@@ -9,7 +9,7 @@
 import { createXXHash128, type IHasher } from 'hash-wasm';
 import { bytesToHex } from '../bytes';
 import { HASH_BYTES } from './constants';
-import type { Arena } from './kernels';
+import { arenaBytes, type Arena } from './kernels';
 import { DTYPES, type Model, type ModelHash, type Tensor, type TensorData } from './types';
 import { XXH3_MIDSIZE_MAX, Xxh3Stream } from './xxh3';
 
@@ -77,29 +77,29 @@ export class ModelHasher {
   }
 
   /**
-   * Values already in `arena` (diff's scan chunk, apply's patched chunk);
-   * `scratch` is XXH3_STATE_BYTES of it. A pending header must be gone first:
-   * laid out right before the values and taken (takeHeader), as diff's scan
-   * and apply do, or hashed by flush() before that arena is set up.
+   * Arena bytes a caller of updateInPlace sets aside right before the
+   * tensor's first values: room for the pending tensor header (0 if none).
    */
-  updateInPlace(arena: Arena, scratch: number, at: number, len: number): void {
-    if (this.header !== null) throw new Error('flush() the tensor header before hashing in place');
-    if (this.kernel) this.stream.updateInPlace(arena, scratch, at, len);
-    else this.fallback.update(arena.u8.subarray(at, at + len));
-  }
-
-  /** The tensor header update() would hash next with the values (null if none): see takeHeader. */
-  get pendingHeader(): Uint8Array | null {
-    return this.header;
+  get headerRoom(): number {
+    return this.header === null ? 0 : arenaBytes(this.header.length);
   }
 
   /**
-   * Takes the pending header off the hasher, for a caller that lays it out
-   * in kernel memory right before the tensor's values and hashes both with
-   * one updateInPlace instead of a kernel trip for the header alone (flush).
+   * Hashes `len` bytes already in `arena` at `at` (diff's scan chunk, apply's
+   * patched chunk); `scratch` is XXH3_STATE_BYTES of it. A pending tensor
+   * header is laid out in the headerRoom bytes before `at` and hashed with the
+   * values in one kernel trip (one of its own cost ~2 µs a tensor).
    */
-  takeHeader(): void {
-    this.header = null;
+  updateInPlace(arena: Arena, scratch: number, at: number, len: number): void {
+    const header = this.header;
+    if (header !== null) {
+      this.header = null;
+      arena.u8.set(header, at - header.length);
+      at -= header.length;
+      len += header.length;
+    }
+    if (this.kernel) this.stream.updateInPlace(arena, scratch, at, len);
+    else this.fallback.update(arena.u8.subarray(at, at + len));
   }
 
   /** Hashes a pending tensor header now. */
