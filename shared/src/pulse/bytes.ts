@@ -2,6 +2,11 @@
 
 import { CorruptPatchError } from './errors';
 
+/** Most UTF-8 bytes `text` can take: a UTF-16 code unit is at most 3 (a surrogate pair, two units, is 4). */
+export function utf8MaxBytes(text: string): number {
+  return 3 * text.length;
+}
+
 export class ByteWriter {
   private bytes = new Uint8Array(256);
   length = 0;

@@ -12,7 +12,7 @@
  */
 
 import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MIN_FORMAT_VERSION, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_ELEMENT, type DecodeLimits } from './constants';
-import { ByteReader, ByteWriter } from './bytes';
+import { ByteReader, ByteWriter, utf8MaxBytes } from './bytes';
 import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
 import { decodePayload, encodePayload, runsIfValid, type TensorLayout } from './payload';
 import { checkScaledSymbols } from './scaled';
@@ -58,7 +58,7 @@ function encodeTo(w: ByteWriter, patch: Patch, runs: readonly boolean[]): Uint8A
   let previous = new Uint8Array(256);
   let previousLength = 0;
   for (const [i, t] of patch.tensors.entries()) {
-    if (3 * t.name.length > name.length) name = new Uint8Array(3 * t.name.length);
+    if (utf8MaxBytes(t.name) > name.length) name = new Uint8Array(utf8MaxBytes(t.name));
     const nameLength = textEncoder.encodeInto(t.name, name).written;
     let shared = 0;
     while (shared < nameLength && shared < previousLength && name[shared] === previous[shared]) shared++;

@@ -8,6 +8,7 @@
 
 import { createXXHash128, type IHasher } from 'hash-wasm';
 import { bytesToHex } from '../bytes';
+import { utf8MaxBytes } from './bytes';
 import { HASH_BYTES } from './constants';
 import { arenaBytes, type Arena } from './kernels';
 import { DTYPES, type Model, type ModelHash, type Tensor, type TensorData } from './types';
@@ -147,9 +148,8 @@ export function readyModelHasher(): ModelHasher | null {
   return h;
 }
 
-/** A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4). */
 function tensorHeaderMaxBytes(t: Pick<Tensor, 'name' | 'shape'>): number {
-  return 4 + 3 * t.name.length + 2 + 4 * t.shape.length;
+  return 4 + utf8MaxBytes(t.name) + 2 + 4 * t.shape.length;
 }
 
 /**

@@ -18,6 +18,7 @@
 import { base64urlDecode } from '../bytes';
 import { BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
+import { CorruptPatchError } from './errors';
 import { KERNELS_WASM } from './kernels.wasm';
 import { XXH3_SECRET } from './xxh3';
 
@@ -76,7 +77,7 @@ export function rawReaderBytes(length: number): number {
 }
 
 /** Error codes of the decode kernels (pulse.ts E_*). */
-export const KERNEL_ERRORS: Readonly<Record<number, string>> = {
+const KERNEL_ERRORS: Readonly<Record<number, string>> = {
   [-1]: 'rANS stream is truncated',
   [-2]: 'raw-bit stream is truncated',
   [-3]: 'position out of range',
@@ -84,6 +85,11 @@ export const KERNEL_ERRORS: Readonly<Record<number, string>> = {
   [-5]: 'run out of range',
   [-6]: 'change does not fit its base value',
 };
+
+/** The error a decode or apply kernel's negative return code `rc` names, for tensor `tensor`. */
+export function kernelError(tensor: string, rc: number): CorruptPatchError {
+  return new CorruptPatchError(`tensor ${tensor}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
+}
 
 const PAGE = 65536;
 /** Arenas up to this size live in the realm's shared instance. */

@@ -7,7 +7,7 @@
 
 import type { ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
-import { Arena, arenaBytes, KERNEL_ERRORS, rawReaderBytes, WRITER_BYTES } from './kernels';
+import { Arena, arenaBytes, kernelError, rawReaderBytes, WRITER_BYTES } from './kernels';
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
@@ -145,7 +145,7 @@ export function decodeWithKernels(
 
 /** A decode kernel's return code: below 0, the error it names in tensor `l`. A module function, not a closure per call. */
 function check(rc: number, l: TensorLayout): void {
-  if (rc < 0) throw new CorruptPatchError(`tensor ${l.name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
+  if (rc < 0) throw kernelError(l.name, rc);
 }
 
 /** Encodes the body with the kernels given its streamCounts; false (nothing written) when the call is too large for them. */

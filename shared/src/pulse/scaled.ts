@@ -15,7 +15,7 @@ import { BUCKET_MANTISSA_BITS } from './constants';
 import { CorruptPatchError, InvalidModelError, WrongBaseError } from './errors';
 import type { ModelHasher } from './hash';
 import { patchInArena } from './arena-patch';
-import { Arena, arenaBytes, KERNEL_ERRORS, rawReaderBytes, WRITER_BYTES } from './kernels';
+import { Arena, arenaBytes, kernelError, rawReaderBytes, WRITER_BYTES } from './kernels';
 import { encodeDeltas, SymbolSink } from './payload';
 import { scaledAlphabet } from './streams';
 import { DTYPES, type DType, type TensorData } from './types';
@@ -157,7 +157,7 @@ export function applyScaledInArena(name: string, dtype: DType, base: TensorData,
       const rc = kernel(shifted, last, mantissaBits, expMask, atPositions!, atSymbols!, chunkCount, reader);
       if (rc === -3) throw new WrongBaseError(`tensor ${name}: change ${from + arena.readerFailedChange(reader)} is beyond ${n} elements`);
       if (rc === -6) throw new CorruptPatchError(`tensor ${name}: change ${from + arena.readerFailedChange(reader)} does not fit its base value`);
-      if (rc < 0) throw new CorruptPatchError(`tensor ${name}: ${KERNEL_ERRORS[rc] ?? 'corrupt body'}`);
+      if (rc < 0) throw kernelError(name, rc);
     };
   });
   if (out === null) return null;
