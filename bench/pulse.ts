@@ -91,7 +91,10 @@ function median(xs: number[]): number {
  * (PULSE decode in the quick bf16 1% case measured 0.62 ms there, 0.43 ms
  * after the reference decoder).
  */
-async function timedPair(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[{ value: unknown; ms: number[] }, { value: unknown; ms: number[] }]> {
+async function timedPair(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<[{ value: unknown; ms: number[] }, { value: unknown; ms: number[] }]> {
   const out = [
     { fn: a, value: await a(), ms: [] as number[] },
     { fn: b, value: await b(), ms: [] as number[] },
@@ -171,7 +174,22 @@ async function runCase(c: CorpusCase): Promise<CaseResult> {
 const signedPercent = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
 function table(results: CaseResult[]): string {
-  const head = ['case', 'changed', 'full MB', 'ref B', 'pulse B', 'bound B', '×full', '×ref', 'vs bound', 'vs cov. bound', 'vs source', 'enc MB/s (ref)', 'dec MB/s (ref)', 'exact'];
+  const head = [
+    'case',
+    'changed',
+    'full MB',
+    'ref B',
+    'pulse B',
+    'bound B',
+    '×full',
+    '×ref',
+    'vs bound',
+    'vs cov. bound',
+    'vs source',
+    'enc MB/s (ref)',
+    'dec MB/s (ref)',
+    'exact',
+  ];
   const rows = results.map((r) => [
     r.case,
     `${(r.changedFraction * 100).toFixed(2)}%`,
@@ -189,7 +207,8 @@ function table(results: CaseResult[]): string {
     r.bitExact ? 'yes' : 'NO',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -206,12 +225,17 @@ async function main(): Promise<void> {
     if (json) console.log(JSON.stringify(r));
   }
   if (!json) {
-    console.log(`PULSE vs reference (COO + zstd-1) vs entropy bound; model ${JSON.stringify(size)}, median of ${repeats}`);
+    console.log(
+      `PULSE vs reference (COO + zstd-1) vs entropy bound; model ${JSON.stringify(size)}, median of ${repeats}`,
+    );
     console.log(table(results));
   }
   mkdirSync('bench/results', { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  writeFileSync(`bench/results/pulse-${quick ? 'quick' : 'full'}-${stamp}.jsonl`, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(
+    `bench/results/pulse-${quick ? 'quick' : 'full'}-${stamp}.jsonl`,
+    results.map((r) => JSON.stringify(r)).join('\n') + '\n',
+  );
   if (results.some((r) => !r.bitExact)) process.exitCode = 1;
 }
 

@@ -10,7 +10,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { BUFFERED_AMOUNT_LOW_THRESHOLD, HIGH_WATER_MARK_BYTES, MAX_FRAME_BYTES } from '../shared/src/transport/constants';
+import {
+  BUFFERED_AMOUNT_LOW_THRESHOLD,
+  HIGH_WATER_MARK_BYTES,
+  MAX_FRAME_BYTES,
+} from '../shared/src/transport/constants';
 import { buildPages, launchChromium, serveStatic } from './lib/browser';
 import { connectLink, openHarnessPair } from './lib/transport-pages';
 
@@ -42,8 +46,14 @@ try {
 
   const framedRun = async (): Promise<number> => {
     const count = TOTAL_BYTES / FRAMED_MESSAGE_BYTES;
-    const received = b.evaluate(([s, n]) => window.transportHarness.expectFramed('framed', s, n), [BULK_STREAM, count] as const);
-    const startedAt = await a.evaluate(([s, n, size]) => window.transportHarness.sendFramedBench('framed', s, n, size), [BULK_STREAM, count, FRAMED_MESSAGE_BYTES] as const);
+    const received = b.evaluate(([s, n]) => window.transportHarness.expectFramed('framed', s, n), [
+      BULK_STREAM,
+      count,
+    ] as const);
+    const startedAt = await a.evaluate(
+      ([s, n, size]) => window.transportHarness.sendFramedBench('framed', s, n, size),
+      [BULK_STREAM, count, FRAMED_MESSAGE_BYTES] as const,
+    );
     const { lastAt, bytes } = await received;
     if (bytes !== TOTAL_BYTES) throw new Error(`framed run moved ${bytes} bytes, expected ${TOTAL_BYTES}`);
     return mbps(bytes, lastAt - startedAt);
@@ -60,8 +70,17 @@ try {
 
   // One small warm-up of each (JIT, SCTP congestion window), not counted.
   await b.evaluate(() => window.transportHarness.resetRaw());
-  await Promise.all([b.evaluate(() => window.transportHarness.expectRaw(4 * 1024 * 1024)), a.evaluate(([h, l]) => window.transportHarness.sendRawBench('raw', 4 * 1024 * 1024, 65536, h, l), [HIGH_WATER_MARK_BYTES, BUFFERED_AMOUNT_LOW_THRESHOLD] as const)]);
-  await Promise.all([b.evaluate(() => window.transportHarness.expectFramed('framed', 1, 1)), a.evaluate(() => window.transportHarness.sendFramedBench('framed', 1, 1, 4 * 1024 * 1024))]);
+  await Promise.all([
+    b.evaluate(() => window.transportHarness.expectRaw(4 * 1024 * 1024)),
+    a.evaluate(([h, l]) => window.transportHarness.sendRawBench('raw', 4 * 1024 * 1024, 65536, h, l), [
+      HIGH_WATER_MARK_BYTES,
+      BUFFERED_AMOUNT_LOW_THRESHOLD,
+    ] as const),
+  ]);
+  await Promise.all([
+    b.evaluate(() => window.transportHarness.expectFramed('framed', 1, 1)),
+    a.evaluate(() => window.transportHarness.sendFramedBench('framed', 1, 1, 4 * 1024 * 1024)),
+  ]);
 
   const framed: number[] = [];
   const raw: number[] = [];
@@ -74,7 +93,9 @@ try {
       raw.push(await rawRun());
       framed.push(await framedRun());
     }
-    console.log(`run ${i + 1}/${REPEATS}: framed ${framed.at(-1)!.toFixed(1)} MB/s, raw ${raw.at(-1)!.toFixed(1)} MB/s`);
+    console.log(
+      `run ${i + 1}/${REPEATS}: framed ${framed.at(-1)!.toFixed(1)} MB/s, raw ${raw.at(-1)!.toFixed(1)} MB/s`,
+    );
   }
 
   const result = {
@@ -95,7 +116,9 @@ try {
     ratio: median(framed) / median(raw),
     chromium: browser.version(),
   };
-  console.log(`\nframed ${result.framedMedianMBps.toFixed(1)} MB/s  raw ${result.rawMedianMBps.toFixed(1)} MB/s  ratio ${result.ratio.toFixed(3)} (goal ≥ 0.9)  [${TOTAL_BYTES / MiB} MiB × ${REPEATS} each, medians]`);
+  console.log(
+    `\nframed ${result.framedMedianMBps.toFixed(1)} MB/s  raw ${result.rawMedianMBps.toFixed(1)} MB/s  ratio ${result.ratio.toFixed(3)} (goal ≥ 0.9)  [${TOTAL_BYTES / MiB} MiB × ${REPEATS} each, medians]`,
+  );
   const out = resolve(import.meta.dirname, 'results');
   await mkdir(out, { recursive: true });
   const file = resolve(out, `transport-${result.date.replace(/[:.]/g, '-')}.json`);

@@ -27,7 +27,9 @@ interface Scenario {
   startAfter: number;
 }
 const SCENARIOS: Scenario[] = [
-  ...arg('fractions', '0.3,0.1').split(',').map((f) => ({ label: `wrong on ${Number(f) * 100}% of its units`, fraction: Number(f), startAfter: 0 })),
+  ...arg('fractions', '0.3,0.1')
+    .split(',')
+    .map((f) => ({ label: `wrong on ${Number(f) * 100}% of its units`, fraction: Number(f), startAfter: 0 })),
   { label: 'late cheater: honest for 100 results, then wrong on 30%', fraction: 0.3, startAfter: 100 },
 ];
 const ROWS = 8;
@@ -69,7 +71,20 @@ for (let seed = 1; seed <= SEEDS; seed++) {
     for (const corruption of CORRUPTIONS) {
       for (const [policy, input] of Object.entries(POLICIES)) {
         const metrics = simulateJob(
-          { seed, units: UNITS, rows: ROWS, sizes: SIZES, honest: HONEST, adversary: { variant: ADVERSARY_BACKEND, corruption, fraction: scenario.fraction, startAfter: scenario.startAfter }, policy: resolvePolicy(input) },
+          {
+            seed,
+            units: UNITS,
+            rows: ROWS,
+            sizes: SIZES,
+            honest: HONEST,
+            adversary: {
+              variant: ADVERSARY_BACKEND,
+              corruption,
+              fraction: scenario.fraction,
+              startAfter: scenario.startAfter,
+            },
+            policy: resolvePolicy(input),
+          },
           cache,
         );
         rows.push({ policy, scenario: scenario.label, corruption, seed, metrics });
@@ -129,10 +144,27 @@ for (const scenario of SCENARIOS) {
 const seconds = (performance.now() - started) / 1000;
 const signatures = await measureSignatureCost(300);
 
-console.log(`trust bench: ${UNITS} units × ${SEEDS} seeds × ${CORRUPTIONS.length} corruptions (${CORRUPTIONS.join(', ')}), ${HONEST.length} honest providers + 1 adversary; MLP ${SIZES.join('→')} × ${ROWS} rows per unit; ${seconds.toFixed(1)} s`);
+console.log(
+  `trust bench: ${UNITS} units × ${SEEDS} seeds × ${CORRUPTIONS.length} corruptions (${CORRUPTIONS.join(', ')}), ${HONEST.length} honest providers + 1 adversary; MLP ${SIZES.join('→')} × ${ROWS} rows per unit; ${seconds.toFixed(1)} s`,
+);
 for (const scenario of SCENARIOS) {
   console.log(`\nadversary ${scenario.label} (medians over ${SEEDS * CORRUPTIONS.length} runs)`);
-  console.log(['policy'.padEnd(19), 'overhead', 'after-excl', 'detect(med/min)', 'caught', '≤20 units', 'early-escapes', 'units→caught(med/max)', 'wrong→caught', 'false-rej', 'wrong-out', 'rerun'].join('  '));
+  console.log(
+    [
+      'policy'.padEnd(19),
+      'overhead',
+      'after-excl',
+      'detect(med/min)',
+      'caught',
+      '≤20 units',
+      'early-escapes',
+      'units→caught(med/max)',
+      'wrong→caught',
+      'false-rej',
+      'wrong-out',
+      'rerun',
+    ].join('  '),
+  );
   for (const s of summaries.filter((x) => x.scenario === scenario.label)) {
     console.log(
       [
@@ -143,8 +175,12 @@ for (const scenario of SCENARIOS) {
         `${s.caughtRuns}/${s.runs}`.padStart(6),
         `${s.caughtWithin20}/${s.runs}`.padStart(9),
         `${s.escapedEarlyRuns}/${s.runs}`.padStart(13),
-        `${Number.isNaN(s.unitsUntilCaughtMedian) ? '—' : s.unitsUntilCaughtMedian}/${Number.isNaN(s.unitsUntilCaughtMax) ? '—' : s.unitsUntilCaughtMax}`.padStart(21),
-        `${Number.isNaN(s.wrongUntilCaughtMedian) ? '—' : s.wrongUntilCaughtMedian}/${Number.isNaN(s.wrongUntilCaughtMax) ? '—' : s.wrongUntilCaughtMax}`.padStart(12),
+        `${Number.isNaN(s.unitsUntilCaughtMedian) ? '—' : s.unitsUntilCaughtMedian}/${Number.isNaN(s.unitsUntilCaughtMax) ? '—' : s.unitsUntilCaughtMax}`.padStart(
+          21,
+        ),
+        `${Number.isNaN(s.wrongUntilCaughtMedian) ? '—' : s.wrongUntilCaughtMedian}/${Number.isNaN(s.wrongUntilCaughtMax) ? '—' : s.wrongUntilCaughtMax}`.padStart(
+          12,
+        ),
         pct(s.falseRejectRate).padStart(9),
         String(s.wrongInOutput).padStart(9),
         pct(s.rerunFraction).padStart(5),
@@ -152,14 +188,46 @@ for (const scenario of SCENARIOS) {
     );
   }
 }
-console.log(`\nsigned results: sign ${signatures.signUs.toFixed(0)} µs, verify ${signatures.verifyUs.toFixed(0)} µs per result (Ed25519, WebCrypto, this machine)`);
-console.log('overhead = extra unit computations for checks / units; after-excl = same over units opened after the adversary was excluded;');
-console.log('detect = share of the adversary\'s wrong results kept out of the final output; units→caught = results it returned until excluded;');
-console.log('wrong→caught = wrong results it returned until excluded (1 = caught on its first). An adversary that cheats on fraction f');
-console.log('returns no wrong result at all in its first 20 units with probability (1−f)^20 (0.08% at 30%, 12% at 10%): no policy can catch that earlier.');
-console.log('early-escapes = runs in which a wrong result among the adversary\'s first 20 units was accepted, even if re-run later (goal 0).');
+console.log(
+  `\nsigned results: sign ${signatures.signUs.toFixed(0)} µs, verify ${signatures.verifyUs.toFixed(0)} µs per result (Ed25519, WebCrypto, this machine)`,
+);
+console.log(
+  'overhead = extra unit computations for checks / units; after-excl = same over units opened after the adversary was excluded;',
+);
+console.log(
+  "detect = share of the adversary's wrong results kept out of the final output; units→caught = results it returned until excluded;",
+);
+console.log(
+  'wrong→caught = wrong results it returned until excluded (1 = caught on its first). An adversary that cheats on fraction f',
+);
+console.log(
+  'returns no wrong result at all in its first 20 units with probability (1−f)^20 (0.08% at 30%, 12% at 10%): no policy can catch that earlier.',
+);
+console.log(
+  "early-escapes = runs in which a wrong result among the adversary's first 20 units was accepted, even if re-run later (goal 0).",
+);
 
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/trust-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ config: { seeds: SEEDS, units: UNITS, scenarios: SCENARIOS, rows: ROWS, sizes: SIZES, honest: HONEST.map((v) => v.name), adversary: ADVERSARY_BACKEND.name }, summaries, signatures, runs: rows }, null, 1));
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      config: {
+        seeds: SEEDS,
+        units: UNITS,
+        scenarios: SCENARIOS,
+        rows: ROWS,
+        sizes: SIZES,
+        honest: HONEST.map((v) => v.name),
+        adversary: ADVERSARY_BACKEND.name,
+      },
+      summaries,
+      signatures,
+      runs: rows,
+    },
+    null,
+    1,
+  ),
+);
 console.log(`saved ${file}`);

@@ -14,17 +14,16 @@ import { writeNpy } from '../shared/src/tensor/npy';
 /** Rows per run: WebGPU is SwiftShader (~0.2 GFLOP/s) on CI machines, so keep it tiny. */
 const ROWS: Record<Backend, number> = { wasm: 16, webgpu: 2 };
 
-
 async function openHarness(page: Page, foreignRequests: string[]): Promise<void> {
   page.on('request', (request) => {
     const url = new URL(request.url());
-    if (!['localhost', '127.0.0.1'].includes(url.hostname) && url.protocol !== 'data:' && url.protocol !== 'blob:') foreignRequests.push(request.url());
+    if (!['localhost', '127.0.0.1'].includes(url.hostname) && url.protocol !== 'data:' && url.protocol !== 'blob:')
+      foreignRequests.push(request.url());
   });
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
   await page.goto('/harness/compute.html');
   await page.waitForFunction(() => window.computeHarness !== undefined);
 }
-
 
 test.describe('compute layer', () => {
   const foreign: string[] = [];
@@ -45,14 +44,22 @@ test.describe('compute layer', () => {
     expect(capabilities.backend).toBe(webgpu >= 0.9 * wasm ? 'webgpu' : 'wasm');
     expect(capabilities.gflops).toBe(capabilities.measured[capabilities.backend]);
     expect(report.reason).toMatch(/GFLOP\/s/);
-    test.info().annotations.push({ type: 'measured GFLOP/s', description: `wasm ${wasm}, webgpu ${webgpu}; ${report.reason}` });
-    console.log(`measured GFLOP/s: wasm ${wasm}, webgpu ${webgpu} — ${report.reason}; runs: ${JSON.stringify(report.benchmarks)}`);
+    test
+      .info()
+      .annotations.push({ type: 'measured GFLOP/s', description: `wasm ${wasm}, webgpu ${webgpu}; ${report.reason}` });
+    console.log(
+      `measured GFLOP/s: wasm ${wasm}, webgpu ${webgpu} — ${report.reason}; runs: ${JSON.stringify(report.benchmarks)}`,
+    );
   });
 
   for (const model of BUILTIN_MODELS) {
     for (const backend of ['wasm', 'webgpu'] as const) {
       test(`${model.id} on ${backend} equals the TS reference`, async ({ page }) => {
-        const result = await page.evaluate(([id, b, rows]) => window.computeHarness!.checkModel(id, b, rows), [model.id, backend, ROWS[backend]] as const);
+        const result = await page.evaluate(([id, b, rows]) => window.computeHarness!.checkModel(id, b, rows), [
+          model.id,
+          backend,
+          ROWS[backend],
+        ] as const);
         expect(result.backend).toBe(backend);
         expect(result.ok, result.message).toBe(true);
       });
@@ -73,10 +80,15 @@ test.describe('compute layer', () => {
     expect(notOnnx.message).toMatch(/not an ONNX model/);
 
     const good = [...mlpClassifier.build()];
-    expect(await page.evaluate((bytes) => window.computeHarness!.validateUpload(bytes, 'onnx'), good)).toMatchObject({ ok: true });
+    expect(await page.evaluate((bytes) => window.computeHarness!.validateUpload(bytes, 'onnx'), good)).toMatchObject({
+      ok: true,
+    });
 
     const npy = writeNpy({ dtype: 'float32', dims: [4, 64], data: new Float32Array(256) });
-    const truncated = await page.evaluate((bytes) => window.computeHarness!.validateUpload(bytes, 'npy'), [...npy.subarray(0, npy.length - 8)]);
+    const truncated = await page.evaluate(
+      (bytes) => window.computeHarness!.validateUpload(bytes, 'npy'),
+      [...npy.subarray(0, npy.length - 8)],
+    );
     expect(truncated).toMatchObject({ ok: false, code: 'truncated' });
 
     // The worker, too, answers garbage with a typed error instead of dying.

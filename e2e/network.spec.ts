@@ -7,8 +7,18 @@
 import { test, expect } from '@playwright/test';
 import { E2E_PORT } from '../playwright.config';
 import {
-  downloadResult, expectClose, openProvider, openRequester, referenceOutput, screenshot, startServer,
-  submitJob, unitsComplete, waitForJobDone, waitForUnits, type Tab,
+  downloadResult,
+  expectClose,
+  openProvider,
+  openRequester,
+  referenceOutput,
+  screenshot,
+  startServer,
+  submitJob,
+  unitsComplete,
+  waitForJobDone,
+  waitForUnits,
+  type Tab,
 } from './support/network';
 
 const BASE = `http://localhost:${E2E_PORT}`;
@@ -20,8 +30,13 @@ async function closeAll(tabs: Tab[]): Promise<void> {
   for (const tab of tabs) await tab.context.close().catch(() => undefined);
 }
 
-test('E2E-NET1: two providers and a requester complete a 64-unit job equal to the reference', async ({ browser }, testInfo) => {
-  const providers = [await openProvider(browser, BASE, 'provider-1', testInfo), await openProvider(browser, BASE, 'provider-2', testInfo)];
+test('E2E-NET1: two providers and a requester complete a 64-unit job equal to the reference', async ({
+  browser,
+}, testInfo) => {
+  const providers = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
   const requester = await openRequester(browser, BASE, testInfo);
   const job = { model: MODEL, rows: 256, unitRows: 4, seed: 11 };
   const card = await submitJob(requester.page, job);
@@ -38,13 +53,20 @@ test('E2E-NET1: two providers and a requester complete a 64-unit job equal to th
   await closeAll([...providers, requester]);
 });
 
-test('E2E-NET2: a provider closed mid-job loses nothing; the job completes equal to the reference', async ({ browser }, testInfo) => {
-  const providers = [await openProvider(browser, BASE, 'provider-1', testInfo), await openProvider(browser, BASE, 'provider-2', testInfo)];
+test('E2E-NET2: a provider closed mid-job loses nothing; the job completes equal to the reference', async ({
+  browser,
+}, testInfo) => {
+  const providers = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
   const requester = await openRequester(browser, BASE, testInfo);
   const job = { model: MODEL, rows: 1024, unitRows: 2, seed: 12 };
   const card = await submitJob(requester.page, job);
   const doomed = providers[1]!;
-  await expect.poll(async () => Number(await doomed.page.getByTestId('units-done').textContent()), { timeout: 120_000 }).toBeGreaterThanOrEqual(5);
+  await expect
+    .poll(async () => Number(await doomed.page.getByTestId('units-done').textContent()), { timeout: 120_000 })
+    .toBeGreaterThanOrEqual(5);
   expect(await unitsComplete(card)).toBeLessThan(512);
   await doomed.context.close();
   await waitForJobDone(card);
@@ -55,7 +77,10 @@ test('E2E-NET2: a provider closed mid-job loses nothing; the job completes equal
 });
 
 test('E2E-NET3: a requester reload mid-job resumes without losing finished units', async ({ browser }, testInfo) => {
-  const providers = [await openProvider(browser, BASE, 'provider-1', testInfo), await openProvider(browser, BASE, 'provider-2', testInfo)];
+  const providers = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
   const requester = await openRequester(browser, BASE, testInfo);
   const job = { model: MODEL, rows: 1024, unitRows: 2, seed: 13 };
   const card = await submitJob(requester.page, job);
@@ -72,13 +97,18 @@ test('E2E-NET3: a requester reload mid-job resumes without losing finished units
   await closeAll([...providers, requester]);
 });
 
-test('E2E-NET4: after a server restart every client reconnects and the network carries on', async ({ browser }, testInfo) => {
+test('E2E-NET4: after a server restart every client reconnects and the network carries on', async ({
+  browser,
+}, testInfo) => {
   test.setTimeout(300_000);
   const port = E2E_PORT + 1;
   let server = await startServer(port);
   const tabs: Tab[] = [];
   try {
-    const providers = [await openProvider(browser, server.url, 'provider-1', testInfo), await openProvider(browser, server.url, 'provider-2', testInfo)];
+    const providers = [
+      await openProvider(browser, server.url, 'provider-1', testInfo),
+      await openProvider(browser, server.url, 'provider-2', testInfo),
+    ];
     const requester = await openRequester(browser, server.url, testInfo);
     tabs.push(...providers, requester);
     const first = { model: MODEL, rows: 512, unitRows: 4, seed: 14 };
@@ -87,7 +117,8 @@ test('E2E-NET4: after a server restart every client reconnects and the network c
     await test.step('stop the server', () => server.stop());
     await expect(requester.page.getByTestId('requester-connection')).not.toHaveText('open', { timeout: 30_000 });
     server = await test.step('start it again', () => startServer(port));
-    for (const provider of providers) await expect(provider.page.getByTestId('connection')).toHaveText('open', { timeout: 60_000 });
+    for (const provider of providers)
+      await expect(provider.page.getByTestId('connection')).toHaveText('open', { timeout: 60_000 });
     await expect(requester.page.getByTestId('requester-connection')).toHaveText('open', { timeout: 60_000 });
     await waitForJobDone(card);
     expectClose(await downloadResult(card), referenceOutput(MODEL, first.rows, first.seed));

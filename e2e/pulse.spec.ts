@@ -6,7 +6,10 @@
 import { expect, test, type Page } from '@playwright/test';
 import type { PulseHarnessReport } from '../web/harness/pulse';
 
-async function runHarness(page: Page, options: { maxChunkElements?: number; maxGroupsPerDimension?: number }): Promise<PulseHarnessReport> {
+async function runHarness(
+  page: Page,
+  options: { maxChunkElements?: number; maxGroupsPerDimension?: number },
+): Promise<PulseHarnessReport> {
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
   await page.goto('/harness/pulse.html');
   await page.waitForFunction(() => window.pulseHarness !== undefined);
@@ -32,7 +35,9 @@ function expectIdentical(report: PulseHarnessReport): void {
 test.describe('PULSE diff in the browser', () => {
   test('PULSE18: WebGPU diff == worker diff == CPU diff, bit for bit', async ({ page }) => {
     const report = await runHarness(page, {});
-    console.log(`adapter ${JSON.stringify(report.adapter)}, workgroup ${report.workgroupSize}, chunk ${report.chunkElements}`);
+    console.log(
+      `adapter ${JSON.stringify(report.adapter)}, workgroup ${report.workgroupSize}, chunk ${report.chunkElements}`,
+    );
     expectIdentical(report);
   });
 

@@ -33,7 +33,9 @@ test('TR1 messages of 0 B, 1 B, 64 KiB ± 1 and 5 MiB arrive intact between two 
   const sizes = [0, 1, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 5 * MiB];
   const sent: string[] = [];
   for (const [i, size] of sizes.entries()) {
-    sent.push(await a.evaluate(([s, n, seed]) => window.transportHarness.send('main', s, n, seed), [3, size, i + 1] as const));
+    sent.push(
+      await a.evaluate(([s, n, seed]) => window.transportHarness.send('main', s, n, seed), [3, size, i + 1] as const),
+    );
   }
   await expect.poll(async () => (await receivedOn(b, 3)).length).toBe(sizes.length);
   const got = await receivedOn(b, 3);
@@ -47,7 +49,9 @@ test('TR1 messages of 0 B, 1 B, 64 KiB ± 1 and 5 MiB arrive intact between two 
 test('TR2 a control message is not stalled behind a 32 MiB transfer on another stream', async () => {
   await a.evaluate(() => window.transportHarness.startBulk('main', 1, 32 * 1024 * 1024, 5));
   // Wait until the bulk message is streaming into b, so control must overtake it.
-  await expect.poll(() => b.evaluate(() => window.transportHarness.stats('main').framesReceived), { timeout: 60_000 }).toBeGreaterThan(40);
+  await expect
+    .poll(() => b.evaluate(() => window.transportHarness.stats('main').framesReceived), { timeout: 60_000 })
+    .toBeGreaterThan(40);
   const control = await a.evaluate(() => window.transportHarness.send('main', 0, 200, 6));
   await a.evaluate(() => window.transportHarness.awaitBulk('main', 1));
   await expect.poll(async () => (await receivedOn(b, 1)).length, { timeout: 120_000 }).toBe(1);
@@ -61,11 +65,15 @@ test('TR2 a control message is not stalled behind a 32 MiB transfer on another s
 
 test('TR3 a corrupted chunk is reported as an integrity error on that message; the channel carries on', async () => {
   const messageId = 0x7fff_0001;
-  await a.evaluate(([id]) => window.transportHarness.sendCorrupted('main', 9, 300 * 1024, 11, 2, id), [messageId] as const);
+  await a.evaluate(([id]) => window.transportHarness.sendCorrupted('main', 9, 300 * 1024, 11, 2, id), [
+    messageId,
+  ] as const);
   const after = await a.evaluate(() => window.transportHarness.send('main', 9, 1000, 12));
   await expect.poll(async () => (await receivedOn(b, 9)).map((m) => m.sha256)).toEqual([after]);
   const errors = await b.evaluate(() => window.transportHarness.errors());
-  expect(errors).toEqual([expect.objectContaining({ name: 'IntegrityError', code: 'integrity', stream: 9, messageId })]);
+  expect(errors).toEqual([
+    expect.objectContaining({ name: 'IntegrityError', code: 'integrity', stream: 9, messageId }),
+  ]);
 });
 
 test('TR4 the FramedChannel contract holds over real data channels', async () => {

@@ -7,7 +7,17 @@
  */
 import { test, expect } from '@playwright/test';
 import { E2E_PORT } from '../playwright.config';
-import { downloadResult, expectClose, openProvider, openRequester, referenceOutput, screenshot, submitJob, waitForJobDone, type Tab } from './support/network';
+import {
+  downloadResult,
+  expectClose,
+  openProvider,
+  openRequester,
+  referenceOutput,
+  screenshot,
+  submitJob,
+  waitForJobDone,
+  type Tab,
+} from './support/network';
 import { openAdversary, setRedundancy, type Strategy } from './support/trust';
 
 const BASE = `http://localhost:${E2E_PORT}`;
@@ -20,9 +30,14 @@ async function closeAll(tabs: Tab[]): Promise<void> {
 }
 
 for (const [i, strategy] of (['noise', 'subtle', 'copied'] as Strategy[]).entries()) {
-  test(`E2E-TRUST${i + 1}: an adversary returning ${strategy} results is caught and excluded; the output equals the reference`, async ({ browser }, testInfo) => {
+  test(`E2E-TRUST${i + 1}: an adversary returning ${strategy} results is caught and excluded; the output equals the reference`, async ({
+    browser,
+  }, testInfo) => {
     const adversary = await openAdversary(browser, BASE, strategy, 0.5, testInfo);
-    const providers = [await openProvider(browser, BASE, 'honest-1', testInfo), await openProvider(browser, BASE, 'honest-2', testInfo)];
+    const providers = [
+      await openProvider(browser, BASE, 'honest-1', testInfo),
+      await openProvider(browser, BASE, 'honest-2', testInfo),
+    ];
     const requester = await openRequester(browser, BASE, testInfo);
     const job = { model: MODEL, rows: 1024, unitRows: 4, seed: 21 + i };
     const card = await submitJob(requester.page, job);
@@ -49,7 +64,9 @@ for (const [i, strategy] of (['noise', 'subtle', 'copied'] as Strategy[]).entrie
   });
 }
 
-test('E2E-TRUST4: 1,024 honest units from a WebGPU and a WASM provider, every one spot-checked on the requester, none rejected', async ({ browser }, testInfo) => {
+test('E2E-TRUST4: 1,024 honest units from a WebGPU and a WASM provider, every one spot-checked on the requester, none rejected', async ({
+  browser,
+}, testInfo) => {
   test.setTimeout(500_000);
   const gpu = await openAdversary(browser, BASE, 'noise', 0, testInfo, 'webgpu');
   const cpu = await openAdversary(browser, BASE, 'noise', 0, testInfo, 'wasm');
@@ -70,9 +87,14 @@ test('E2E-TRUST4: 1,024 honest units from a WebGPU and a WASM provider, every on
   await closeAll([gpu, cpu, requester]);
 });
 
-test('E2E-TRUST5: redundancy 2 with no spot checks: the adversary is outvoted by a third replica, excluded, and the output equals the reference', async ({ browser }, testInfo) => {
+test('E2E-TRUST5: redundancy 2 with no spot checks: the adversary is outvoted by a third replica, excluded, and the output equals the reference', async ({
+  browser,
+}, testInfo) => {
   const adversary = await openAdversary(browser, BASE, 'noise', 0.5, testInfo);
-  const providers = [await openProvider(browser, BASE, 'honest-1', testInfo), await openProvider(browser, BASE, 'honest-2', testInfo)];
+  const providers = [
+    await openProvider(browser, BASE, 'honest-1', testInfo),
+    await openProvider(browser, BASE, 'honest-2', testInfo),
+  ];
   const requester = await openRequester(browser, BASE, testInfo);
   await setRedundancy(requester.page, 2);
   const job = { model: MODEL, rows: 256, unitRows: 4, seed: 41, spotCheckPercent: 0 };

@@ -15,13 +15,21 @@ async function closeAll(tabs: Tab[]): Promise<void> {
   for (const tab of tabs) await tab.context.close().catch(() => undefined);
 }
 
-test('E2E-WEIGHTS1: v2 with ~1% of bf16 weights changed costs ≤ 1/50 of v1, and both providers rebuild v2 by hash', async ({ browser }, testInfo) => {
+test('E2E-WEIGHTS1: v2 with ~1% of bf16 weights changed costs ≤ 1/50 of v1, and both providers rebuild v2 by hash', async ({
+  browser,
+}, testInfo) => {
   test.setTimeout(300_000);
-  const providers = [await openProvider(browser, BASE, 'provider-1', testInfo), await openProvider(browser, BASE, 'provider-2', testInfo)];
+  const providers = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
   const requester = await openRequester(browser, BASE, testInfo);
   // Links exist only while a job runs: enough single-row units that it outlasts both publishes.
   await submitJob(requester.page, { model: 'mlp-classifier', rows: 4096, unitRows: 1, seed: 21, spotCheckPercent: 0 });
-  for (const p of providers) await expect.poll(async () => Number(await p.page.getByTestId('units-done').textContent()), { timeout: 120_000 }).toBeGreaterThanOrEqual(1);
+  for (const p of providers)
+    await expect
+      .poll(async () => Number(await p.page.getByTestId('units-done').textContent()), { timeout: 120_000 })
+      .toBeGreaterThanOrEqual(1);
 
   const v1 = await publishDemo(requester.page);
   await waitAllCurrent(requester.page, v1.hash, 2);
@@ -31,8 +39,13 @@ test('E2E-WEIGHTS1: v2 with ~1% of bf16 weights changed costs ≤ 1/50 of v1, an
   const sent1 = view.versions.find((v) => v.version === v1.version)!.bytesSent;
   const sent2 = view.versions.find((v) => v.version === v2.version)!.bytesSent;
   const relayed = view.versions.map((v) => v.relayedBytes);
-  testInfo.annotations.push({ type: 'weights bytes', description: `v1 sent ${sent1}, v2 sent ${sent2} (1/${(sent1 / sent2).toFixed(0)}), relayed by providers ${relayed.join(', ')}` });
-  console.log(`E2E-WEIGHTS1 bytes: v1 ${sent1}, v2 ${sent2}, ratio 1/${(sent1 / sent2).toFixed(1)}, relayed ${relayed.join(', ')}`);
+  testInfo.annotations.push({
+    type: 'weights bytes',
+    description: `v1 sent ${sent1}, v2 sent ${sent2} (1/${(sent1 / sent2).toFixed(0)}), relayed by providers ${relayed.join(', ')}`,
+  });
+  console.log(
+    `E2E-WEIGHTS1 bytes: v1 ${sent1}, v2 ${sent2}, ratio 1/${(sent1 / sent2).toFixed(1)}, relayed ${relayed.join(', ')}`,
+  );
   expect(sent1).toBeGreaterThan(100_000);
   expect(sent2 * 50).toBeLessThanOrEqual(sent1);
   for (const p of providers) expect(await rehash(p.page)).toBe(v2.hash);

@@ -14,7 +14,20 @@ export const KERNELS_SOURCE = fileURLToPath(new URL('../shared/assembly/pulse.ts
 export const KERNELS_MODULE = fileURLToPath(new URL('../shared/src/pulse/kernels.wasm.ts', import.meta.url));
 
 /** No runtime, no GC, no asserts: the kernels only load and store in memory the caller laid out. */
-const FLAGS = ['-O3', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '--initialMemory', '1', '--use', 'abort=', '--outFile', 'pulse.wasm'];
+const FLAGS = [
+  '-O3',
+  '--enable',
+  'simd',
+  '--runtime',
+  'stub',
+  '--noAssert',
+  '--initialMemory',
+  '1',
+  '--use',
+  'abort=',
+  '--outFile',
+  'pulse.wasm',
+];
 
 export async function compileKernels(): Promise<Uint8Array> {
   let wasm: Uint8Array | null = null;
@@ -33,7 +46,8 @@ export async function compileKernels(): Promise<Uint8Array> {
     stdout: { write: () => true } as never,
     stderr: { write: (s: string) => (stderr.push(s), true) } as never,
   });
-  if (error !== null || wasm === null) throw new Error(`asc failed: ${error?.message ?? 'no output'}\n${stderr.join('')}`);
+  if (error !== null || wasm === null)
+    throw new Error(`asc failed: ${error?.message ?? 'no output'}\n${stderr.join('')}`);
   return wasm;
 }
 

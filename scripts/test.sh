@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: typecheck, unit tests (vitest), then end-to-end tests in
+# Runs every test: typecheck, the formatter's check, unit tests (vitest), then end-to-end tests in
 # real Chromium against the real server (Playwright). Ends with one line
 # "N passed, N failed" over both suites.
 set -uo pipefail
@@ -25,6 +25,10 @@ rm -f reports/unit.json reports/e2e.json
 npm run --silent typecheck
 typecheck=$?
 
+# The formatter's check: a file that is not formatted fails the run (npm run format fixes it).
+npm run --silent format:check
+format=$?
+
 npx vitest run --reporter=default --reporter=json --outputFile=reports/unit.json
 unit=$?
 
@@ -35,4 +39,5 @@ node scripts/summarize-tests.mjs reports/unit.json reports/e2e.json
 summary=$?
 
 [ $typecheck -eq 0 ] || echo "typecheck failed"
-exit $(( typecheck || unit || e2e || summary ))
+[ $format -eq 0 ] || echo "format check failed: run npm run format"
+exit $(( typecheck || format || unit || e2e || summary ))

@@ -95,5 +95,9 @@ export async function serveStatic(dir: string, port = 0): Promise<StaticServer> 
 
 /** Chromium from Debian's package (Playwright cannot download its own here). */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+  });
 }

@@ -9,7 +9,7 @@ import { buildPages, serveStatic } from './browser';
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
   const at = args.indexOf(`--${name}`);
-  return at >= 0 ? args.splice(at, 2)[1] ?? fallback : fallback;
+  return at >= 0 ? (args.splice(at, 2)[1] ?? fallback) : fallback;
 };
 const port = Number(option('port', '0'));
 const out = option('out', 'dist/bench');
@@ -18,4 +18,5 @@ const pages = args.length > 0 ? args : ['harness/transport.html'];
 const dir = await buildPages(out, pages);
 const server = await serveStatic(dir, port);
 console.log(`serving ${pages.join(', ')} from ${out} at ${server.url}`);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void server.close().then(() => process.exit(0)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => void server.close().then(() => process.exit(0)));

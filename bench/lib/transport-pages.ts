@@ -10,7 +10,10 @@ export const TRANSPORT_HARNESS_PATH = '/harness/transport.html';
 
 /** Opens the harness in both pages and wires their signal relays to each other. */
 export async function openHarnessPair(a: Page, b: Page, baseUrl: string): Promise<void> {
-  for (const [page, other] of [[a, b], [b, a]] as const) {
+  for (const [page, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
     await page.exposeFunction('relaySignal', async (link: string, payload: SignalPayload) => {
       await other.evaluate(([l, p]) => window.transportHarness.signal(l, p), [link, payload] as const);
     });
@@ -22,7 +25,15 @@ export async function openHarnessPair(a: Page, b: Page, baseUrl: string): Promis
 /** Connects link `name` between the pages: `a` initiates. */
 export async function connectLink(a: Page, b: Page, name: string, kind: 'framed' | 'raw'): Promise<void> {
   await Promise.all([
-    b.evaluate(([n, k]) => (k === 'framed' ? window.transportHarness.connectFramed(n, false) : window.transportHarness.connectRaw(n, false)), [name, kind] as const),
-    a.evaluate(([n, k]) => (k === 'framed' ? window.transportHarness.connectFramed(n, true) : window.transportHarness.connectRaw(n, true)), [name, kind] as const),
+    b.evaluate(
+      ([n, k]) =>
+        k === 'framed' ? window.transportHarness.connectFramed(n, false) : window.transportHarness.connectRaw(n, false),
+      [name, kind] as const,
+    ),
+    a.evaluate(
+      ([n, k]) =>
+        k === 'framed' ? window.transportHarness.connectFramed(n, true) : window.transportHarness.connectRaw(n, true),
+      [name, kind] as const,
+    ),
   ]);
 }

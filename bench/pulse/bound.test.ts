@@ -31,7 +31,10 @@ describe('bench:pulse entropy bound', () => {
       return estimate(histogram(values), n) / n;
     };
     const [smallPlugIn, largePlugIn] = [perValue(1 << 12, entropyBits), perValue(1 << 17, entropyBits)];
-    const [smallCoverage, largeCoverage] = [perValue(1 << 12, coverageEntropyBits), perValue(1 << 17, coverageEntropyBits)];
+    const [smallCoverage, largeCoverage] = [
+      perValue(1 << 12, coverageEntropyBits),
+      perValue(1 << 17, coverageEntropyBits),
+    ];
     // The plug-in estimate is capped by log2 n: 12 bits a value here, where 2^17 draws show ~15.
     expect(smallPlugIn).toBeLessThanOrEqual(12);
     expect(largePlugIn - smallPlugIn).toBeGreaterThan(2);

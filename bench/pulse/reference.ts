@@ -36,7 +36,8 @@ function writeInts(view: DataView, offset: number, values: Int32Array, width: 1 
 function readInts(view: DataView, offset: number, count: number, width: number): Int32Array {
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) {
-    out[i] = width === 1 ? view.getUint8(offset) : width === 2 ? view.getUint16(offset, true) : view.getInt32(offset, true);
+    out[i] =
+      width === 1 ? view.getUint8(offset) : width === 2 ? view.getUint16(offset, true) : view.getInt32(offset, true);
     offset += width;
   }
   return out;

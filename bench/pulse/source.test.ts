@@ -33,26 +33,31 @@ describe('bench:pulse source bound', () => {
     expect(total).toBeCloseTo(1, 5);
   });
 
-  it.each(CASES)('P(next | base) of a %s value matches the frequencies of draws from the generator', (dtype, b, step) => {
-    const rand = seededRandom(7);
-    const draws = 200_000;
-    const counts = new Map<number, number>();
-    for (let i = 0; i < draws; i++) {
-      const v = draw(dtype, b, step, rand);
-      counts.set(v, (counts.get(v) ?? 0) + 1);
-    }
-    for (const [v, count] of counts) {
-      const p = outcomeProbability(dtype, b, v, step);
-      const sd = Math.sqrt(draws * p * (1 - p));
-      // Within 5 standard deviations (plus 1 count) of the expected count, for every outcome seen.
-      expect(Math.abs(count - draws * p)).toBeLessThanOrEqual(5 * sd + 1);
-    }
-  });
+  it.each(CASES)(
+    'P(next | base) of a %s value matches the frequencies of draws from the generator',
+    (dtype, b, step) => {
+      const rand = seededRandom(7);
+      const draws = 200_000;
+      const counts = new Map<number, number>();
+      for (let i = 0; i < draws; i++) {
+        const v = draw(dtype, b, step, rand);
+        counts.set(v, (counts.get(v) ?? 0) + 1);
+      }
+      for (const [v, count] of counts) {
+        const p = outcomeProbability(dtype, b, v, step);
+        const sd = Math.sqrt(draws * p * (1 - p));
+        // Within 5 standard deviations (plus 1 count) of the expected count, for every outcome seen.
+        expect(Math.abs(count - draws * p)).toBeLessThanOrEqual(5 * sd + 1);
+      }
+    },
+  );
 
   it('sums −log2 P(next | base) over every position (its shortcut for values that stay put included)', () => {
     const rand = seededRandom(5);
     const n = 4096;
-    const base = Uint16Array.from({ length: n }, () => encodeValue('bf16', 0.02 * gaussian(rand) + (rand() < 0.1 ? 1 : 0)));
+    const base = Uint16Array.from({ length: n }, () =>
+      encodeValue('bf16', 0.02 * gaussian(rand) + (rand() < 0.1 ? 1 : 0)),
+    );
     const step: StepModel = { lr: 3e-5, weightDecay: 0.1, stepFraction: 0.5 };
     const next = base.map((b) => draw('bf16', b, step, rand));
     let bits = 0;
@@ -69,7 +74,11 @@ describe('bench:pulse source bound', () => {
     const model = (dtype: DType, lr: number, stepped: (i: number) => boolean): [Model, Model, StepModel] => {
       const publish = (x: (i: number) => number): Model => {
         const bits = Array.from({ length: n }, (_, i) => encodeValue(dtype, x(i)));
-        return { tensors: [{ name: 'w', dtype, shape: [n], data: dtype === 'f32' ? Uint32Array.from(bits) : Uint16Array.from(bits) }] };
+        return {
+          tensors: [
+            { name: 'w', dtype, shape: [n], data: dtype === 'f32' ? Uint32Array.from(bits) : Uint16Array.from(bits) },
+          ],
+        };
       };
       const next = publish((i) => (stepped(i) ? master[i]! - lr * (u[i]! + 0.1 * master[i]!) : master[i]!));
       return [publish((i) => master[i]!), next, { lr, weightDecay: 0.1, stepFraction: 1 }];

@@ -46,7 +46,18 @@ function erfc(x: number): number {
   const r =
     t *
     Math.exp(
-      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? r : 2 - r;
 }
@@ -134,7 +145,10 @@ function meanAbs(c: number): number {
   meanAbsTable ??= Float64Array.from({ length: C_GRID + 1 }, (_, k) => {
     const ck = -C_MAX + (2 * C_MAX * k) / C_GRID;
     const g0 = gOf(-ck);
-    return simpson((g) => -(Math.tanh(2 * g) + ck) * phi(g), -G_MAX, g0) + simpson((g) => (Math.tanh(2 * g) + ck) * phi(g), g0, G_MAX);
+    return (
+      simpson((g) => -(Math.tanh(2 * g) + ck) * phi(g), -G_MAX, g0) +
+      simpson((g) => (Math.tanh(2 * g) + ck) * phi(g), g0, G_MAX)
+    );
   });
   const x = ((c + C_MAX) / (2 * C_MAX)) * C_GRID;
   const k = Math.min(C_GRID - 1, Math.floor(x));
@@ -154,9 +168,15 @@ export function sourceBoundBytes(base: Model, next: Model, step: StepModel): num
       if (v === b && dtype !== 'f32') {
         const [lo, hi] = cellOf(dtype, b);
         const c = step.weightDecay * valueOf(dtype, b);
-        p = step.lr * (1 + Math.abs(c)) <= hi - lo && Math.abs(c) < C_MAX ? 1 - (step.stepFraction * step.lr * meanAbs(c)) / (hi - lo) : outcomeProbability(dtype, b, v, step);
+        p =
+          step.lr * (1 + Math.abs(c)) <= hi - lo && Math.abs(c) < C_MAX
+            ? 1 - (step.stepFraction * step.lr * meanAbs(c)) / (hi - lo)
+            : outcomeProbability(dtype, b, v, step);
       } else p = outcomeProbability(dtype, b, v, step);
-      if (!(p > 0)) throw new Error(`source bound: ${t.name}[${i}] ${b.toString(16)} → ${v.toString(16)} has no probability under the step model`);
+      if (!(p > 0))
+        throw new Error(
+          `source bound: ${t.name}[${i}] ${b.toString(16)} → ${v.toString(16)} has no probability under the step model`,
+        );
       bits -= Math.log2(p);
     }
   });

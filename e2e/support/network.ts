@@ -19,12 +19,22 @@ export interface ServerProcess {
 export async function startServer(port: number): Promise<ServerProcess> {
   const url = `http://localhost:${port}`;
   // A server left over from an earlier run would answer /healthz and silently take this test's place.
-  if (await fetch(`${url}/healthz`).then(() => true, () => false)) throw new Error(`port ${port} is already in use; stop whatever listens there`);
+  if (
+    await fetch(`${url}/healthz`).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new Error(`port ${port} is already in use; stop whatever listens there`);
   // node itself (not npx) so SIGTERM reaches the server and tests its graceful shutdown.
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'signaling/src/main.ts', '--port', String(port), '--host', '127.0.0.1'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'signaling/src/main.ts', '--port', String(port), '--host', '127.0.0.1'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 30_000;
@@ -57,7 +67,9 @@ export interface Tab {
 async function openTab(browser: Browser, url: string, name: string, testInfo: TestInfo): Promise<Tab> {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
-  page.on('pageerror', (error) => testInfo.annotations.push({ type: `${name} page error`, description: error.message }));
+  page.on('pageerror', (error) =>
+    testInfo.annotations.push({ type: `${name} page error`, description: error.message }),
+  );
   await page.goto(url);
   return { context, page };
 }
@@ -111,7 +123,10 @@ export async function waitForJobDone(card: Locator, timeout = 180_000): Promise<
 
 /** Clicks "Download .npy" and parses the file the browser saved. */
 export async function downloadResult(card: Locator): Promise<Tensor> {
-  const [download] = await Promise.all([card.page().waitForEvent('download'), card.getByTestId('download-npy').click()]);
+  const [download] = await Promise.all([
+    card.page().waitForEvent('download'),
+    card.getByTestId('download-npy').click(),
+  ]);
   return parseNpy(new Uint8Array(await readFile(await download.path())));
 }
 

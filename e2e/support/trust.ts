@@ -12,12 +12,21 @@ export interface Adversary extends Tab {
 
 /** `fraction` 0 makes an honest provider; `backend` pins its compute backend. */
 export async function openAdversary(
-  browser: Browser, base: string, strategy: Strategy, fraction: number, testInfo: TestInfo, backend?: 'webgpu' | 'wasm',
+  browser: Browser,
+  base: string,
+  strategy: Strategy,
+  fraction: number,
+  testInfo: TestInfo,
+  backend?: 'webgpu' | 'wasm',
 ): Promise<Adversary> {
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
   const page = await context.newPage();
-  page.on('pageerror', (error) => testInfo.annotations.push({ type: 'adversary page error', description: error.message }));
-  await page.goto(`${base}/harness/adversary.html?strategy=${strategy}&fraction=${fraction}&seed=7${backend ? `&backend=${backend}` : ''}`);
+  page.on('pageerror', (error) =>
+    testInfo.annotations.push({ type: 'adversary page error', description: error.message }),
+  );
+  await page.goto(
+    `${base}/harness/adversary.html?strategy=${strategy}&fraction=${fraction}&seed=7${backend ? `&backend=${backend}` : ''}`,
+  );
   await expect(page.locator('#connection')).toHaveText('open', { timeout: 90_000 });
   await expect(page.locator('#peer-id')).not.toBeEmpty();
   if (backend) await expect(page.locator('#backend')).toHaveText(backend);

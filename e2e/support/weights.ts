@@ -16,16 +16,27 @@ export async function publishDemo(page: Page, fraction = 0.01): Promise<{ versio
 }
 
 export async function publishedView(page: Page): Promise<PublishedModelView | undefined> {
-  return page.evaluate((id) => window.basilicaWeights?.publisher?.view.get().models.find((m) => m.modelId === id), DEMO_MODEL);
+  return page.evaluate(
+    (id) => window.basilicaWeights?.publisher?.view.get().models.find((m) => m.modelId === id),
+    DEMO_MODEL,
+  );
 }
 
 /** Waits until `count` providers acknowledged `hash` (each proves it by hash before it acks). */
-export async function waitAllCurrent(page: Page, hash: string, count: number, timeout = 120_000): Promise<PublishedModelView> {
+export async function waitAllCurrent(
+  page: Page,
+  hash: string,
+  count: number,
+  timeout = 120_000,
+): Promise<PublishedModelView> {
   await expect
-    .poll(async () => {
-      const view = await publishedView(page);
-      return view?.hash === hash ? view.providers.filter((p) => p.state === 'current' && p.held === hash).length : -1;
-    }, { timeout })
+    .poll(
+      async () => {
+        const view = await publishedView(page);
+        return view?.hash === hash ? view.providers.filter((p) => p.state === 'current' && p.held === hash).length : -1;
+      },
+      { timeout },
+    )
     .toBe(count);
   return (await publishedView(page))!;
 }

@@ -5,22 +5,39 @@ import { ConfigError } from './errors';
 describe('config', () => {
   it('OPS1: defaults are loopback:8080, dist/web, no ICE servers', () => {
     const result = parseConfig([], {});
-    expect(result).toMatchObject({ help: false, options: { port: 8080, host: '127.0.0.1', staticDir: 'dist/web', iceServers: [] } });
+    expect(result).toMatchObject({
+      help: false,
+      options: { port: 8080, host: '127.0.0.1', staticDir: 'dist/web', iceServers: [] },
+    });
   });
 
   it('OPS1: flags win over environment variables', () => {
-    const result = parseConfig(['--port', '9000', '--host=0.0.0.0', '--heartbeat-ms', '500'], { PORT: '7000', HOST: '::1', STATIC_DIR: 'out' });
-    expect(result).toMatchObject({ help: false, options: { port: 9000, host: '0.0.0.0', staticDir: 'out', heartbeatMs: 500 } });
+    const result = parseConfig(['--port', '9000', '--host=0.0.0.0', '--heartbeat-ms', '500'], {
+      PORT: '7000',
+      HOST: '::1',
+      STATIC_DIR: 'out',
+    });
+    expect(result).toMatchObject({
+      help: false,
+      options: { port: 9000, host: '0.0.0.0', staticDir: 'out', heartbeatMs: 500 },
+    });
   });
 
   it('OPS1: the static dir follows WEB_OUT_DIR (where vite builds) unless given explicitly', () => {
     expect(parseConfig([], { WEB_OUT_DIR: 'dist/e2e-web' })).toMatchObject({ options: { staticDir: 'dist/e2e-web' } });
-    expect(parseConfig(['--static', 'x'], { WEB_OUT_DIR: 'dist/e2e-web' })).toMatchObject({ options: { staticDir: 'x' } });
+    expect(parseConfig(['--static', 'x'], { WEB_OUT_DIR: 'dist/e2e-web' })).toMatchObject({
+      options: { staticDir: 'x' },
+    });
   });
 
   it('OPS1: ICE servers parse from a JSON list or a comma list of URLs', () => {
-    expect(parseIceServers('stun:a.example:3478, turn:b.example')).toEqual([{ urls: 'stun:a.example:3478' }, { urls: 'turn:b.example' }]);
-    expect(parseIceServers('[{"urls":["turn:t.example"],"username":"u","credential":"c"}]')).toEqual([{ urls: ['turn:t.example'], username: 'u', credential: 'c' }]);
+    expect(parseIceServers('stun:a.example:3478, turn:b.example')).toEqual([
+      { urls: 'stun:a.example:3478' },
+      { urls: 'turn:b.example' },
+    ]);
+    expect(parseIceServers('[{"urls":["turn:t.example"],"username":"u","credential":"c"}]')).toEqual([
+      { urls: ['turn:t.example'], username: 'u', credential: 'c' },
+    ]);
     expect(() => parseIceServers('http://nope')).toThrow(ConfigError);
     expect(() => parseIceServers('[{"url":"stun:x"}]')).toThrow(ConfigError);
   });
@@ -34,7 +51,9 @@ describe('config', () => {
 
   it('OPS1: rate limits are configurable', () => {
     const result = parseConfig(['--msg-rate', '10', '--conn-rate', '5', '--max-conns-per-ip', '3'], {});
-    expect(result).toMatchObject({ options: { limits: { messagesPerSecond: 10, connectionsPerSecond: 5, maxConnectionsPerIp: 3 } } });
+    expect(result).toMatchObject({
+      options: { limits: { messagesPerSecond: 10, connectionsPerSecond: 5, maxConnectionsPerIp: 3 } },
+    });
   });
 
   it('OPS1/CREDIT6: --data (or DATA_DIR) keeps the receipt log on disk; absent, it stays in memory', () => {

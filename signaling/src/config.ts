@@ -45,7 +45,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   }
   const pick = (flag: string, envName: string) => flags.get(flag) ?? env[envName];
   const known = ['port', 'host', 'static', 'ice', 'heartbeat-ms', 'msg-rate', 'conn-rate', 'max-conns-per-ip', 'data'];
-  for (const name of flags.keys()) if (!known.includes(name)) throw new ConfigError(`unknown option --${name} (see --help)`);
+  for (const name of flags.keys())
+    if (!known.includes(name)) throw new ConfigError(`unknown option --${name} (see --help)`);
 
   const limits: Partial<HubLimits> = {};
   const msgRate = optionalNumber('msg-rate', pick('msg-rate', 'MSG_RATE'), 1);
@@ -61,7 +62,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     // WEB_OUT_DIR is where vite.config.ts builds when set, so `npm start` serves what it just built.
     staticDir: pick('static', 'STATIC_DIR') || env.WEB_OUT_DIR || C.DEFAULT_STATIC_DIR,
     iceServers: parseIceServers(pick('ice', 'ICE_SERVERS')),
-    heartbeatMs: optionalNumber('heartbeat-ms', pick('heartbeat-ms', 'HEARTBEAT_MS'), 10, 600_000) ?? C.DEFAULT_HEARTBEAT_MS,
+    heartbeatMs:
+      optionalNumber('heartbeat-ms', pick('heartbeat-ms', 'HEARTBEAT_MS'), 10, 600_000) ?? C.DEFAULT_HEARTBEAT_MS,
     limits,
   };
   const dataDir = pick('data', 'DATA_DIR');
@@ -69,10 +71,16 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   return { help: false, options };
 }
 
-function optionalNumber(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+function optionalNumber(
+  name: string,
+  text: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (text === undefined || text === '') return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`--${name} must be a number between ${min} and ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new ConfigError(`--${name} must be a number between ${min} and ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -90,7 +98,12 @@ export function parseIceServers(text: string | undefined): IceServer[] {
     if (!parsed.success) throw new ConfigError(`ICE servers: ${parsed.issues[0].message}`);
     return parsed.output;
   }
-  const urls = trimmed.split(',').map((u) => u.trim()).filter(Boolean);
-  for (const url of urls) if (!/^(stun|stuns|turn|turns):/.test(url)) throw new ConfigError(`ICE server URL must start with stun:, stuns:, turn: or turns: — got ${url}`);
+  const urls = trimmed
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const url of urls)
+    if (!/^(stun|stuns|turn|turns):/.test(url))
+      throw new ConfigError(`ICE server URL must start with stun:, stuns:, turn: or turns: — got ${url}`);
   return urls.map((urls) => ({ urls }));
 }

@@ -28,6 +28,8 @@ export class ReceiptLogFileError extends Error {
     readonly line: number,
     why: string,
   ) {
-    super(`receipt log ${path}, line ${line}: ${why}. The file was edited or damaged; restore it from a backup, or move it away to start a new log.`);
+    super(
+      `receipt log ${path}, line ${line}: ${why}. The file was edited or damaged; restore it from a backup, or move it away to start a new log.`,
+    );
   }
 }

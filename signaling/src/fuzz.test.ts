@@ -70,7 +70,11 @@ async function attacker(rng: Rng, identity: Identity): Promise<void> {
     const { ws, nonce } = opened;
     if (rng() < 0.5) {
       const role: Role = rng() < 0.5 ? 'provider' : 'requester';
-      const auth = JSON.stringify({ type: 'auth', publicKey: identity.peerId, signature: await sign(identity, authMessage(nonce, role)) });
+      const auth = JSON.stringify({
+        type: 'auth',
+        publicKey: identity.peerId,
+        signature: await sign(identity, authMessage(nonce, role)),
+      });
       ws.send(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION, role }));
       ws.send(auth);
       replays.push(auth); // a used nonce: replaying it anywhere must fail
@@ -93,7 +97,13 @@ async function attacker(rng: Rng, identity: Identity): Promise<void> {
 /** A legit pair completing the whole signaling flow; `n` makes its job and provider unique. */
 async function legitFlow(n: number): Promise<void> {
   const make = async (role: Role) =>
-    new SignalingClient({ url: wsUrl, role, identity: await createIdentity(), WebSocket: WebSocket, backoff: { initialMs: 10, maxMs: 100 } });
+    new SignalingClient({
+      url: wsUrl,
+      role,
+      identity: await createIdentity(),
+      WebSocket: WebSocket,
+      backoff: { initialMs: 10, maxMs: 100 },
+    });
   const provider = await make('provider');
   const requester = await make('requester');
   const errors: string[] = [];
@@ -107,7 +117,10 @@ async function legitFlow(n: number): Promise<void> {
     peers.push(provider.peerId!, requester.peerId!);
     const gflops = 1000 + n;
     const jobId = `legit-job-${n}`;
-    const matched = Promise.all([provider.once('matched', (m) => m.jobId === jobId), requester.once('matched', (m) => m.jobId === jobId)]);
+    const matched = Promise.all([
+      provider.once('matched', (m) => m.jobId === jobId),
+      requester.once('matched', (m) => m.jobId === jobId),
+    ]);
     provider.announce(caps({ backend: 'webgpu', gflops, measured: { webgpu: gflops } }), 1);
     requester.openJob(jobId, needs({ maxProviders: 1, backends: ['webgpu'], minGflops: gflops }));
     const [toProvider, toRequester] = await matched;
@@ -116,9 +129,17 @@ async function legitFlow(n: number): Promise<void> {
 
     const offer = provider.once('signal');
     requester.signal(provider.peerId!, jobId, { type: 'offer', sdp: `v=0 offer ${n}` });
-    expect(await offer).toEqual({ type: 'signal', from: requester.peerId, jobId, payload: { type: 'offer', sdp: `v=0 offer ${n}` } });
+    expect(await offer).toEqual({
+      type: 'signal',
+      from: requester.peerId,
+      jobId,
+      payload: { type: 'offer', sdp: `v=0 offer ${n}` },
+    });
     const answer = requester.once('signal');
-    provider.signal(requester.peerId!, jobId, { type: 'candidate', candidate: { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host`, sdpMid: '0', sdpMLineIndex: 0 } });
+    provider.signal(requester.peerId!, jobId, {
+      type: 'candidate',
+      candidate: { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host`, sdpMid: '0', sdpMLineIndex: 0 },
+    });
     expect((await answer).from).toBe(provider.peerId);
     expect(errors).toEqual([]);
   } finally {

@@ -38,17 +38,25 @@ describe('auth', () => {
     const victim = await createIdentity();
     const attacker = await createIdentity();
     socket.deliver({ type: 'hello', v: PROTOCOL_VERSION, role: 'requester' });
-    socket.deliver({ type: 'auth', publicKey: victim.peerId, signature: await sign(attacker, authMessage(nonce, 'requester')) });
+    socket.deliver({
+      type: 'auth',
+      publicKey: victim.peerId,
+      signature: await sign(attacker, authMessage(nonce, 'requester')),
+    });
     expect(await socket.closedWith()).toBe(4001);
   });
 
-  it('AUTH4: a signature over another connection\'s nonce is refused', async () => {
+  it("AUTH4: a signature over another connection's nonce is refused", async () => {
     h = createHarness();
     const id = await createIdentity();
     const first = await h.open();
     const second = await h.open();
     second.socket.deliver({ type: 'hello', v: PROTOCOL_VERSION, role: 'provider' });
-    second.socket.deliver({ type: 'auth', publicKey: id.peerId, signature: await sign(id, authMessage(first.nonce, 'provider')) });
+    second.socket.deliver({
+      type: 'auth',
+      publicKey: id.peerId,
+      signature: await sign(id, authMessage(first.nonce, 'provider')),
+    });
     expect(await second.socket.closedWith()).toBe(4001);
   });
 
@@ -56,7 +64,11 @@ describe('auth', () => {
     h = createHarness();
     const id = await createIdentity();
     const first = await h.open();
-    const auth = { type: 'auth', publicKey: id.peerId, signature: await sign(id, authMessage(first.nonce, 'provider')) };
+    const auth = {
+      type: 'auth',
+      publicKey: id.peerId,
+      signature: await sign(id, authMessage(first.nonce, 'provider')),
+    };
     first.socket.deliver({ type: 'hello', v: PROTOCOL_VERSION, role: 'provider' });
     first.socket.deliver(auth);
     await first.socket.take('welcome');

@@ -67,7 +67,12 @@ describe('rate limits', () => {
   it('RATE5: a requester cannot open unbounded jobs', async () => {
     h = createHarness({ limits: { maxJobsPerRequester: 2 } });
     const { socket } = await h.join('requester');
-    const open = (jobId: string) => socket.deliver({ type: 'job-open', jobId, needs: { kind: 'inference', maxProviders: 1, units: 1, modelBytes: 1 } });
+    const open = (jobId: string) =>
+      socket.deliver({
+        type: 'job-open',
+        jobId,
+        needs: { kind: 'inference', maxProviders: 1, units: 1, modelBytes: 1 },
+      });
     open('job-00001');
     open('job-00002');
     open('job-00001'); // re-opening an open job only updates it

@@ -34,7 +34,9 @@ describe('protocol validation', () => {
     expect(decodeClientMessage(JSON.stringify(signal)).ok).toBe(true);
     expect(decodeClientMessage(JSON.stringify({ ...signal, from: 'B'.repeat(43) })).ok).toBe(false);
     expect(decodeClientMessage(`{"__proto__":{"admin":true},${JSON.stringify(signal).slice(1)}`).ok).toBe(false);
-    expect(decodeClientMessage(JSON.stringify({ type: 'announce', capabilities: { ...caps(), extra: 1 }, slots: 1 })).ok).toBe(false);
+    expect(
+      decodeClientMessage(JSON.stringify({ type: 'announce', capabilities: { ...caps(), extra: 1 }, slots: 1 })).ok,
+    ).toBe(false);
   });
 
   it('PROTO3: binary frames are refused with an error', async () => {
@@ -67,7 +69,11 @@ describe('protocol validation', () => {
     h = createHarness();
     const provider = await h.join('provider');
     const requester = await h.join('requester');
-    provider.socket.deliver({ type: 'job-open', jobId: 'job-00001', needs: { kind: 'inference', maxProviders: 1, units: 1, modelBytes: 1 } });
+    provider.socket.deliver({
+      type: 'job-open',
+      jobId: 'job-00001',
+      needs: { kind: 'inference', maxProviders: 1, units: 1, modelBytes: 1 },
+    });
     expect((await provider.socket.take('error')).code).toBe('wrong-role');
     requester.socket.deliver({ type: 'announce', capabilities: caps(), slots: 1 });
     expect((await requester.socket.take('error')).code).toBe('wrong-role');

@@ -25,8 +25,18 @@ describe('provider to provider relay', () => {
     h = createHarness();
     const { a, b } = await twoProviders(h);
     a.socket.deliver({ type: 'signal', to: b.identity.peerId, jobId: 'job-00001', payload: offer });
-    expect(await b.socket.take('signal')).toEqual({ type: 'signal', from: a.identity.peerId, jobId: 'job-00001', payload: offer });
-    b.socket.deliver({ type: 'signal', to: a.identity.peerId, jobId: 'job-00001', payload: { type: 'answer', sdp: 'v=0 a' } });
+    expect(await b.socket.take('signal')).toEqual({
+      type: 'signal',
+      from: a.identity.peerId,
+      jobId: 'job-00001',
+      payload: offer,
+    });
+    b.socket.deliver({
+      type: 'signal',
+      to: a.identity.peerId,
+      jobId: 'job-00001',
+      payload: { type: 'answer', sdp: 'v=0 a' },
+    });
     expect((await a.socket.take('signal')).from).toBe(b.identity.peerId);
   });
 

@@ -24,15 +24,31 @@ describe('matching and relay through the hub', () => {
     const requester = await h.join('requester');
     provider.socket.deliver({ type: 'announce', capabilities: caps({ gflops: 12 }), slots: 1 });
     requester.socket.deliver({ type: 'job-open', jobId: 'job-00001', needs: needs() });
-    expect(await requester.socket.take('matched')).toEqual({ type: 'matched', jobId: 'job-00001', peerId: provider.identity.peerId, role: 'provider', capabilities: caps({ gflops: 12 }) });
-    expect(await provider.socket.take('matched')).toEqual({ type: 'matched', jobId: 'job-00001', peerId: requester.identity.peerId, role: 'requester' });
+    expect(await requester.socket.take('matched')).toEqual({
+      type: 'matched',
+      jobId: 'job-00001',
+      peerId: provider.identity.peerId,
+      role: 'provider',
+      capabilities: caps({ gflops: 12 }),
+    });
+    expect(await provider.socket.take('matched')).toEqual({
+      type: 'matched',
+      jobId: 'job-00001',
+      peerId: requester.identity.peerId,
+      role: 'requester',
+    });
   });
 
   it('RELAY1: signals flow both ways between paired peers, stamped with the sender key', async () => {
     h = createHarness();
     const { provider, requester } = await paired(h);
     requester.socket.deliver({ type: 'signal', to: provider.identity.peerId, jobId: 'job-00001', payload: offer });
-    expect(await provider.socket.take('signal')).toEqual({ type: 'signal', from: requester.identity.peerId, jobId: 'job-00001', payload: offer });
+    expect(await provider.socket.take('signal')).toEqual({
+      type: 'signal',
+      from: requester.identity.peerId,
+      jobId: 'job-00001',
+      payload: offer,
+    });
     const answer = { type: 'answer', sdp: 'v=0 answer' };
     provider.socket.deliver({ type: 'signal', to: requester.identity.peerId, jobId: 'job-00001', payload: answer });
     expect((await requester.socket.take('signal')).from).toBe(provider.identity.peerId);
@@ -84,7 +100,10 @@ describe('matching and relay through the hub', () => {
     spare.socket.deliver({ type: 'announce', capabilities: caps(), slots: 1 });
     expect((await requester.socket.take('matched')).peerId).toBe(spare.identity.peerId);
     provider.socket.disconnect();
-    expect(await requester.socket.take('unmatched')).toMatchObject({ peerId: provider.identity.peerId, reason: 'provider-left' });
+    expect(await requester.socket.take('unmatched')).toMatchObject({
+      peerId: provider.identity.peerId,
+      reason: 'provider-left',
+    });
   });
 
   it('MATCH4: a paused provider gets no new job; resuming makes it eligible again', async () => {

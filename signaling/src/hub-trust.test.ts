@@ -97,7 +97,11 @@ describe('receipts over the hub', () => {
     const [p1, p2] = await peerIds(2);
     socket.deliver({
       type: 'receipts',
-      receipts: [await receiptFor(identity, p1!, { flops: 5 }), await receiptFor(identity, p2!, { flops: 7 }), await receiptFor(identity, p1!, { flops: 1 })],
+      receipts: [
+        await receiptFor(identity, p1!, { flops: 5 }),
+        await receiptFor(identity, p2!, { flops: 7 }),
+        await receiptFor(identity, p1!, { flops: 1 }),
+      ],
     });
     expect((await socket.take('receipts-ack')).accepted).toBe(3);
     const board = h.hub.ledger.leaderboard(10, 1);
@@ -216,8 +220,18 @@ describe('reports and matchmaking through the hub', () => {
   it('REP1: a report excludes the provider from that job only, like release', async () => {
     h = createHarness();
     const { provider, req } = await pairedOnTwoJobs();
-    req.socket.deliver({ type: 'report', jobId: 'job-00001', peerId: provider.identity.peerId, verdict: 'rejected', reason: 'wrong result on unit 3' });
-    expect(await req.socket.take('unmatched')).toMatchObject({ jobId: 'job-00001', peerId: provider.identity.peerId, reason: 'reported' });
+    req.socket.deliver({
+      type: 'report',
+      jobId: 'job-00001',
+      peerId: provider.identity.peerId,
+      verdict: 'rejected',
+      reason: 'wrong result on unit 3',
+    });
+    expect(await req.socket.take('unmatched')).toMatchObject({
+      jobId: 'job-00001',
+      peerId: provider.identity.peerId,
+      reason: 'reported',
+    });
     expect(await provider.socket.take('unmatched')).toMatchObject({ jobId: 'job-00001', reason: 'reported' });
     // Re-announcing does not bring it back to the job it was reported in; the other job keeps it.
     provider.socket.deliver({ type: 'announce', capabilities: caps(), slots: 2 });
@@ -245,7 +259,13 @@ describe('reports and matchmaking through the hub', () => {
     const { provider, req } = await pairedOnTwoJobs();
     req.socket.deliver({ type: 'release', jobId: 'job-00001', peerId: provider.identity.peerId });
     await req.socket.take('unmatched');
-    req.socket.deliver({ type: 'report', jobId: 'job-00001', peerId: provider.identity.peerId, verdict: 'rejected', reason: 'late verdict' });
+    req.socket.deliver({
+      type: 'report',
+      jobId: 'job-00001',
+      peerId: provider.identity.peerId,
+      verdict: 'rejected',
+      reason: 'late verdict',
+    });
     req.socket.deliver({ type: 'ping', t: 2 });
     await req.socket.take('pong');
     expect(req.socket.all('error')).toEqual([]);
@@ -255,8 +275,20 @@ describe('reports and matchmaking through the hub', () => {
   it('REP2: one requester counts once; a reported provider is chosen after clean ones for new jobs', async () => {
     h = createHarness();
     const { provider: bad, req } = await pairedOnTwoJobs();
-    req.socket.deliver({ type: 'report', jobId: 'job-00001', peerId: bad.identity.peerId, verdict: 'rejected', reason: 'a' });
-    req.socket.deliver({ type: 'report', jobId: 'job-00002', peerId: bad.identity.peerId, verdict: 'rejected', reason: 'b' });
+    req.socket.deliver({
+      type: 'report',
+      jobId: 'job-00001',
+      peerId: bad.identity.peerId,
+      verdict: 'rejected',
+      reason: 'a',
+    });
+    req.socket.deliver({
+      type: 'report',
+      jobId: 'job-00002',
+      peerId: bad.identity.peerId,
+      verdict: 'rejected',
+      reason: 'b',
+    });
     await req.socket.take('unmatched', (m) => m.jobId === 'job-00002');
     expect(h.hub.ledger.summary(bad.identity.peerId).rejected).toBe(1);
     expect(h.metrics.get('signaling_reports_total', { counted: 'false' })).toBe(1);
@@ -273,6 +305,11 @@ describe('reports and matchmaking through the hub', () => {
     other.socket.deliver({ type: 'job-open', jobId: 'job-00004', needs: needs({ maxProviders: 2 }) });
     await other.socket.take('matched', (m) => m.jobId === 'job-00004');
     await other.socket.take('matched', (m) => m.jobId === 'job-00004');
-    expect(other.socket.all('matched').filter((m) => m.jobId === 'job-00004').map((m) => m.peerId)).toEqual([clean.identity.peerId, bad.identity.peerId]);
+    expect(
+      other.socket
+        .all('matched')
+        .filter((m) => m.jobId === 'job-00004')
+        .map((m) => m.peerId),
+    ).toEqual([clean.identity.peerId, bad.identity.peerId]);
   });
 });

@@ -4,8 +4,17 @@
  * in-memory sockets and the server feeds it `ws` sockets. Rules are in SPEC.md.
  */
 import {
-  CloseCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS, decodeClientMessage,
-  type ClientMessage, type ClientMessageOf, type ErrorCode, type IceServer, type Role, type ServerMessage,
+  CloseCode,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
+  decodeClientMessage,
+  type ClientMessage,
+  type ClientMessageOf,
+  type ErrorCode,
+  type IceServer,
+  type Role,
+  type ServerMessage,
 } from '../../shared/src/protocol/signaling';
 import { authMessage, verify } from '../../shared/src/identity';
 import { randomId } from '../../shared/src/bytes';
@@ -108,13 +117,23 @@ export class Hub {
     this.admission = new IpAdmission(options.limits, options.now);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
     this.heartbeat.unref?.();
-    options.metrics.gauge('signaling_connections', 'Open connections, by role (unauthenticated until auth succeeds).', () => {
-      const counts = this.connectionCounts();
-      return Object.entries(counts).map(([role, value]) => ({ labels: { role }, value }));
-    });
-    options.metrics.gauge('signaling_providers', 'Providers that have announced.', () => [{ labels: {}, value: this.matchmaker.providerCount }]);
-    options.metrics.gauge('signaling_receipt_log_entries', 'Entries in the receipt log.', () => [{ labels: {}, value: ledger.head.length }]);
-    options.metrics.gauge('signaling_jobs_open', 'Jobs open across all requesters.', () => [{ labels: {}, value: this.matchmaker.jobCount }]);
+    options.metrics.gauge(
+      'signaling_connections',
+      'Open connections, by role (unauthenticated until auth succeeds).',
+      () => {
+        const counts = this.connectionCounts();
+        return Object.entries(counts).map(([role, value]) => ({ labels: { role }, value }));
+      },
+    );
+    options.metrics.gauge('signaling_providers', 'Providers that have announced.', () => [
+      { labels: {}, value: this.matchmaker.providerCount },
+    ]);
+    options.metrics.gauge('signaling_receipt_log_entries', 'Entries in the receipt log.', () => [
+      { labels: {}, value: ledger.head.length },
+    ]);
+    options.metrics.gauge('signaling_jobs_open', 'Jobs open across all requesters.', () => [
+      { labels: {}, value: this.matchmaker.jobCount },
+    ]);
   }
 
   connectionCounts(): Record<Role | 'unauthenticated', number> {
@@ -134,7 +153,14 @@ export class Hub {
     if (!admission.ok) {
       metrics.inc('signaling_rate_limited_total', { scope: admission.reason === 'rate' ? 'ip-rate' : 'ip-concurrent' });
       log.warn('connection-refused', { ip: socket.remoteAddress, reason: admission.reason });
-      this.sendRaw(socket, { type: 'error', code: 'rate-limited', message: admission.reason === 'rate' ? 'too many new connections from this address' : 'too many open connections from this address' });
+      this.sendRaw(socket, {
+        type: 'error',
+        code: 'rate-limited',
+        message:
+          admission.reason === 'rate'
+            ? 'too many new connections from this address'
+            : 'too many open connections from this address',
+      });
       socket.close(CloseCode.policy, 'rate limited');
       metrics.inc('signaling_closes_total', { code: String(CloseCode.policy) });
       return;
@@ -156,7 +182,8 @@ export class Hub {
       queue: Promise.resolve(),
       pending: 0,
       authTimer: setTimeout(() => {
-        if (!conn.peerId) this.fail(conn, new ProtocolError('auth', 'challenge expired before auth', CloseCode.authFailed));
+        if (!conn.peerId)
+          this.fail(conn, new ProtocolError('auth', 'challenge expired before auth', CloseCode.authFailed));
       }, this.options.nonceTtlMs),
     };
     conn.authTimer.unref?.();
@@ -166,9 +193,15 @@ export class Hub {
     socket.onpong = () => {
       conn.missedPings = 0;
     };
-    socket.onclose = (code, reason) => this.safely('close', () => this.drop(conn, `socket closed ${code} ${reason}`.trim()));
+    socket.onclose = (code, reason) =>
+      this.safely('close', () => this.drop(conn, `socket closed ${code} ${reason}`.trim()));
     log.debug('connection-open', { conn: conn.id, ip: conn.ip });
-    this.send(conn, { type: 'challenge', v: PROTOCOL_VERSION, nonce: conn.nonce, expiresInMs: this.options.nonceTtlMs });
+    this.send(conn, {
+      type: 'challenge',
+      v: PROTOCOL_VERSION,
+      nonce: conn.nonce,
+      expiresInMs: this.options.nonceTtlMs,
+    });
   }
 
   /** Closes every connection with 1001 (SPEC OPS2). */
@@ -190,16 +223,19 @@ export class Hub {
       return this.sendError(conn, 'rate-limited', 'too many messages; slow down');
     }
     conn.rateStrikes = 0;
-    if (frame.kind === 'binary') return this.strike(conn, 'invalid', 'binary frames are not part of the protocol; send JSON text');
+    if (frame.kind === 'binary')
+      return this.strike(conn, 'invalid', 'binary frames are not part of the protocol; send JSON text');
     if (frame.bytes > MAX_FRAME_BYTES) {
-      if (++conn.oversizeStrikes > limits.oversizeStrikes) return this.closeConn(conn, CloseCode.tooBig, 'frames too large');
+      if (++conn.oversizeStrikes > limits.oversizeStrikes)
+        return this.closeConn(conn, CloseCode.tooBig, 'frames too large');
       return this.sendError(conn, 'too-large', `frame of ${frame.bytes} bytes exceeds ${MAX_FRAME_BYTES}`);
     }
     const decoded = decodeClientMessage(frame.text);
     if (!decoded.ok) return this.strike(conn, decoded.code, decoded.error);
     const message = decoded.message;
     metrics.inc('signaling_messages_in_total', { type: message.type });
-    if (++conn.pending > C.MAX_PENDING_FRAMES) return this.closeConn(conn, CloseCode.policy, 'too many frames in flight');
+    if (++conn.pending > C.MAX_PENDING_FRAMES)
+      return this.closeConn(conn, CloseCode.policy, 'too many frames in flight');
     // Frames are handled strictly in order, even across the async signature check.
     conn.queue = conn.queue
       .then(() => (conn.closed ? undefined : this.handle(conn, message)))
@@ -213,9 +249,12 @@ export class Hub {
     if (message.type === 'hello') return this.onHello(conn, message);
     if (message.type === 'auth') return this.onAuth(conn, message);
     const peerId = conn.peerId;
-    if (!peerId || !conn.role) throw new ProtocolError('not-authenticated', `${message.type} before auth; send hello and auth first`);
-    if (PROVIDER_ONLY.has(message.type) && conn.role !== 'provider') throw new ProtocolError('wrong-role', `${message.type} is for providers`);
-    if (REQUESTER_ONLY.has(message.type) && conn.role !== 'requester') throw new ProtocolError('wrong-role', `${message.type} is for requesters`);
+    if (!peerId || !conn.role)
+      throw new ProtocolError('not-authenticated', `${message.type} before auth; send hello and auth first`);
+    if (PROVIDER_ONLY.has(message.type) && conn.role !== 'provider')
+      throw new ProtocolError('wrong-role', `${message.type} is for providers`);
+    if (REQUESTER_ONLY.has(message.type) && conn.role !== 'requester')
+      throw new ProtocolError('wrong-role', `${message.type} is for requesters`);
     const mm = this.matchmaker;
     switch (message.type) {
       case 'announce':
@@ -224,8 +263,14 @@ export class Hub {
         conn.status = { busy: message.busy, paused: message.paused };
         return this.deliver(mm.setProviderStatus(peerId, message.busy, message.paused));
       case 'job-open':
-        if (!mm.hasJob(peerId, message.jobId) && mm.jobsOfRequester(peerId) >= this.options.limits.maxJobsPerRequester) {
-          throw new ProtocolError('rate-limited', `at most ${this.options.limits.maxJobsPerRequester} open jobs per requester`);
+        if (
+          !mm.hasJob(peerId, message.jobId) &&
+          mm.jobsOfRequester(peerId) >= this.options.limits.maxJobsPerRequester
+        ) {
+          throw new ProtocolError(
+            'rate-limited',
+            `at most ${this.options.limits.maxJobsPerRequester} open jobs per requester`,
+          );
         }
         return this.deliver(mm.openJob(peerId, message.jobId, message.needs));
       case 'job-close': {
@@ -235,7 +280,8 @@ export class Hub {
       }
       case 'release': {
         const events = mm.release(peerId, message.jobId, message.peerId);
-        if (!events) return this.sendError(conn, 'not-paired', `${message.peerId} is not matched to job ${message.jobId}`);
+        if (!events)
+          return this.sendError(conn, 'not-paired', `${message.peerId} is not matched to job ${message.jobId}`);
         return this.deliver(events);
       }
       case 'receipts':
@@ -252,7 +298,12 @@ export class Hub {
   private onHello(conn: Connection, message: ClientMessageOf<'hello'>): void {
     if (conn.role) throw new ProtocolError('invalid', 'hello already received');
     if (!SUPPORTED_VERSIONS.includes(message.v)) {
-      this.send(conn, { type: 'error', code: 'version', message: `protocol v${message.v} is not supported`, supported: [...SUPPORTED_VERSIONS] });
+      this.send(conn, {
+        type: 'error',
+        code: 'version',
+        message: `protocol v${message.v} is not supported`,
+        supported: [...SUPPORTED_VERSIONS],
+      });
       this.options.metrics.inc('signaling_errors_total', { code: 'version' });
       return this.closeConn(conn, CloseCode.versionMismatch, 'unsupported protocol version');
     }
@@ -279,8 +330,18 @@ export class Hub {
     if (previous) this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection with the same key');
     conn.peerId = message.publicKey;
     this.byPeer.set(key, conn);
-    this.options.log.info('authenticated', { conn: conn.id, role, peer: short(conn.peerId), replaced: Boolean(previous) });
-    this.send(conn, { type: 'welcome', peerId: conn.peerId, iceServers: this.options.iceServers, heartbeatMs: this.options.heartbeatMs });
+    this.options.log.info('authenticated', {
+      conn: conn.id,
+      role,
+      peer: short(conn.peerId),
+      replaced: Boolean(previous),
+    });
+    this.send(conn, {
+      type: 'welcome',
+      peerId: conn.peerId,
+      iceServers: this.options.iceServers,
+      heartbeatMs: this.options.heartbeatMs,
+    });
   }
 
   /** Logs a batch of receipts signed by this requester and answers with receipts-ack (SPEC CREDIT1–CREDIT5, CREDIT7). */
@@ -293,7 +354,13 @@ export class Hub {
     const result = await this.ledger.submit(peerId, message.receipts);
     if (result.accepted) metrics.inc('signaling_receipts_accepted_total', {}, result.accepted);
     for (const r of result.rejected) metrics.inc('signaling_receipts_rejected_total', { reason: r.reason });
-    if (result.rejected.length) this.options.log.info('receipts-rejected', { conn: conn.id, peer: short(peerId), rejected: result.rejected.length, first: result.rejected[0]!.reason });
+    if (result.rejected.length)
+      this.options.log.info('receipts-rejected', {
+        conn: conn.id,
+        peer: short(peerId),
+        rejected: result.rejected.length,
+        first: result.rejected[0]!.reason,
+      });
     this.send(conn, { type: 'receipts-ack', accepted: result.accepted, rejected: result.rejected, head: result.head });
   }
 
@@ -305,7 +372,13 @@ export class Hub {
     // Counted before the matchmaker re-runs, so the re-match already sees the lower priority.
     const counted = this.ledger.report(message.peerId, peerId);
     this.options.metrics.inc('signaling_reports_total', { counted: String(counted) });
-    this.options.log.info('provider-reported', { requester: short(peerId), provider: short(message.peerId), job: message.jobId, verdict: message.verdict, reason: message.reason });
+    this.options.log.info('provider-reported', {
+      requester: short(peerId),
+      provider: short(message.peerId),
+      job: message.jobId,
+      verdict: message.verdict,
+      reason: message.reason,
+    });
     this.deliver(this.matchmaker.report(peerId, message.jobId, message.peerId) ?? []);
   }
 
@@ -320,11 +393,17 @@ export class Hub {
         ? this.matchmaker.isPaired(peerId, message.jobId, message.to)
         : this.matchmaker.isPaired(message.to, message.jobId, peerId);
     let target = this.byPeer.get(peerKey(role === 'requester' ? 'provider' : 'requester', message.to));
-    if (role === 'provider' && (!paired || !target) && message.to !== peerId && this.coAssigned(peerId, message.to, message.jobId)) {
+    if (
+      role === 'provider' &&
+      (!paired || !target) &&
+      message.to !== peerId &&
+      this.coAssigned(peerId, message.to, message.jobId)
+    ) {
       paired = true;
       target = this.byPeer.get(peerKey('provider', message.to));
     }
-    if (!paired || !target) return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
+    if (!paired || !target)
+      return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
     this.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
     this.options.metrics.inc('signaling_signals_relayed_total');
   }
@@ -347,14 +426,33 @@ export class Hub {
       if (event.kind === 'matched') {
         metrics.inc('signaling_matches_total');
         const capabilities = this.matchmaker.capabilitiesOf(event.providerId);
-        if (requester) this.send(requester, { type: 'matched', jobId: event.jobId, peerId: event.providerId, role: 'provider', capabilities });
-        if (provider) this.send(provider, { type: 'matched', jobId: event.jobId, peerId: event.requester, role: 'requester' });
+        if (requester)
+          this.send(requester, {
+            type: 'matched',
+            jobId: event.jobId,
+            peerId: event.providerId,
+            role: 'provider',
+            capabilities,
+          });
+        if (provider)
+          this.send(provider, { type: 'matched', jobId: event.jobId, peerId: event.requester, role: 'requester' });
       } else {
         metrics.inc('signaling_unmatches_total');
-        if (requester) this.send(requester, { type: 'unmatched', jobId: event.jobId, peerId: event.providerId, reason: event.reason });
-        if (provider) this.send(provider, { type: 'unmatched', jobId: event.jobId, peerId: event.requester, reason: event.reason });
+        if (requester)
+          this.send(requester, {
+            type: 'unmatched',
+            jobId: event.jobId,
+            peerId: event.providerId,
+            reason: event.reason,
+          });
+        if (provider)
+          this.send(provider, { type: 'unmatched', jobId: event.jobId, peerId: event.requester, reason: event.reason });
       }
-      this.options.log.debug(event.kind, { job: event.jobId, requester: short(event.requester), provider: short(event.providerId) });
+      this.options.log.debug(event.kind, {
+        job: event.jobId,
+        requester: short(event.requester),
+        provider: short(event.providerId),
+      });
     }
   }
 
@@ -363,7 +461,8 @@ export class Hub {
   /** A protocol violation that does not end the connection by itself; too many do (SPEC ABUSE1). */
   private strike(conn: Connection, code: ErrorCode, message: string): void {
     this.sendError(conn, code, message);
-    if (++conn.protocolStrikes > this.options.limits.protocolStrikes) this.closeConn(conn, CloseCode.policy, 'too many protocol errors');
+    if (++conn.protocolStrikes > this.options.limits.protocolStrikes)
+      this.closeConn(conn, CloseCode.policy, 'too many protocol errors');
   }
 
   private fail(conn: Connection, error: unknown): void {
@@ -416,7 +515,11 @@ export class Hub {
     if (this.byPeer.get(key) !== conn) return;
     this.byPeer.delete(key);
     if (this.shuttingDown) return;
-    this.deliver(conn.role === 'provider' ? this.matchmaker.removeProvider(conn.peerId) : this.matchmaker.removeRequester(conn.peerId));
+    this.deliver(
+      conn.role === 'provider'
+        ? this.matchmaker.removeProvider(conn.peerId)
+        : this.matchmaker.removeRequester(conn.peerId),
+    );
   }
 
   private tick(): void {

@@ -30,7 +30,9 @@ async function seed(n: number): Promise<TrustLedger> {
   const ledger = new TrustLedger({ dataDir: dir, now });
   await ledger.open();
   for (let i = 0; i < n; i++) {
-    const result = await ledger.submit(requester.peerId, [await receiptFor(requester, providers[i % 3]!, { flops: 10 + i })]);
+    const result = await ledger.submit(requester.peerId, [
+      await receiptFor(requester, providers[i % 3]!, { flops: 10 + i }),
+    ]);
     expect(result.accepted).toBe(1);
   }
   return ledger;
@@ -43,7 +45,10 @@ async function reopen(): Promise<TrustLedger> {
 }
 
 async function openError(): Promise<ReceiptLogFileError> {
-  const error = await reopen().then(() => null, (e: unknown) => e);
+  const error = await reopen().then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ReceiptLogFileError);
   return error as ReceiptLogFileError;
 }
@@ -131,7 +136,11 @@ describe('leaderboard and pages', () => {
     const ledger = new TrustLedger({ now });
     const [a, b, c] = providers as [string, string, string];
     const other = await createIdentity();
-    await ledger.submit(requester.peerId, [await receiptFor(requester, a, { flops: 100 }), await receiptFor(requester, b, { flops: 300 }), await receiptFor(requester, c, { flops: 50 })]);
+    await ledger.submit(requester.peerId, [
+      await receiptFor(requester, a, { flops: 100 }),
+      await receiptFor(requester, b, { flops: 300 }),
+      await receiptFor(requester, c, { flops: 50 }),
+    ]);
     await ledger.submit(other.peerId, [await receiptFor(other, c, { flops: 60, issuedAt: 2_000 })]);
     const board = ledger.leaderboard(10, 1);
     expect(v.is(LeaderboardResponseSchema, board)).toBe(true);
@@ -145,14 +154,21 @@ describe('leaderboard and pages', () => {
     expect(ledger.leaderboard(10, 2).rows.map((r) => r.provider)).toEqual([c]);
     // Equal credit: stable by provider id.
     const tie = new TrustLedger({ now });
-    await tie.submit(requester.peerId, [await receiptFor(requester, a, { flops: 5 }), await receiptFor(requester, b, { flops: 5 })]);
+    await tie.submit(requester.peerId, [
+      await receiptFor(requester, a, { flops: 5 }),
+      await receiptFor(requester, b, { flops: 5 }),
+    ]);
     expect(tie.leaderboard(10, 1).rows.map((r) => r.provider)).toEqual([a, b].sort());
   });
 
-  it('HTTP10: one provider\'s receipts come back in log order, paginated', async () => {
+  it("HTTP10: one provider's receipts come back in log order, paginated", async () => {
     const ledger = new TrustLedger({ now });
     const [a, b] = providers as [string, string];
-    for (let i = 0; i < 5; i++) await ledger.submit(requester.peerId, [await receiptFor(requester, a, { flops: i }), await receiptFor(requester, b)]);
+    for (let i = 0; i < 5; i++)
+      await ledger.submit(requester.peerId, [
+        await receiptFor(requester, a, { flops: i }),
+        await receiptFor(requester, b),
+      ]);
     const first = await ledger.receiptsOf(a, 0, 2);
     const rest = await ledger.receiptsOf(a, 2, 10);
     expect(first.total).toBe(5);
@@ -162,7 +178,7 @@ describe('leaderboard and pages', () => {
     expect(await ledger.receiptsOf(providers[2]!, 0, 10)).toEqual({ total: 0, entries: [] });
   });
 
-  it('REP3: the summary is the trust core\'s ReputationSummary: logged units, distinct reporters, never excluded', async () => {
+  it("REP3: the summary is the trust core's ReputationSummary: logged units, distinct reporters, never excluded", async () => {
     const ledger = new TrustLedger({ now });
     const [a] = providers as [string];
     await ledger.submit(requester.peerId, [await receiptFor(requester, a), await receiptFor(requester, a)]);

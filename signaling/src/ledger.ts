@@ -10,7 +10,13 @@ import type { LeaderboardResponse, LogHeadInfo, ReceiptRejectReason } from '../.
 import { base64urlDecode, base64urlEncode } from '../../shared/src/bytes';
 import { ReceiptError } from '../../shared/src/trust/errors';
 import { Leaderboard } from '../../shared/src/trust/leaderboard';
-import { GENESIS_HASH, MemoryReceiptLogStorage, ReceiptLog, type LogEntry, type ReceiptLogStorage } from '../../shared/src/trust/receiptLog';
+import {
+  GENESIS_HASH,
+  MemoryReceiptLogStorage,
+  ReceiptLog,
+  type LogEntry,
+  type ReceiptLogStorage,
+} from '../../shared/src/trust/receiptLog';
 import type { Receipt } from '../../shared/src/trust/receipts';
 import { reputationScore, type ReputationSummary } from '../../shared/src/trust/reputation';
 import * as C from './constants';
@@ -96,14 +102,21 @@ export class TrustLedger {
     const log = this.ready();
     let accepted = 0;
     const rejected: ReceiptRejection[] = [];
-    const refuse = (r: Receipt, reason: ReceiptRejectReason, message: string) => rejected.push({ id: r.id, reason, message: message.slice(0, 256) });
+    const refuse = (r: Receipt, reason: ReceiptRejectReason, message: string) =>
+      rejected.push({ id: r.id, reason, message: message.slice(0, 256) });
     for (const receipt of receipts) {
       if (receipt.requester !== requester) {
         refuse(receipt, 'wrong-requester', 'signed by another requester key than this connection’s');
         continue;
       }
       if (!isCanonicalKey(receipt.provider) || receipt.provider === requester) {
-        refuse(receipt, 'bad-provider', receipt.provider === requester ? 'a requester cannot credit its own key' : 'provider is not a canonical 32-byte key');
+        refuse(
+          receipt,
+          'bad-provider',
+          receipt.provider === requester
+            ? 'a requester cannot credit its own key'
+            : 'provider is not a canonical 32-byte key',
+        );
         continue;
       }
       if (receipt.issuedAt > this.now() + C.MAX_RECEIPT_CLOCK_SKEW_MS) {
@@ -119,7 +132,8 @@ export class TrustLedger {
         accepted++;
       } catch (error) {
         if (!(error instanceof ReceiptError)) throw error;
-        const reason: ReceiptRejectReason = error.code === 'bad-signature' ? 'bad-signature' : error.code === 'replay' ? 'replay' : 'invalid-receipt';
+        const reason: ReceiptRejectReason =
+          error.code === 'bad-signature' ? 'bad-signature' : error.code === 'replay' ? 'replay' : 'invalid-receipt';
         refuse(receipt, reason, error.message);
       }
     }
@@ -139,7 +153,13 @@ export class TrustLedger {
     const record = this.providers.get(providerId);
     const units = record?.seqs.length ?? 0;
     const rejected = record?.reporters.size ?? 0;
-    return { peerId: providerId, units, rejected, excluded: false, score: reputationScore({ accepted: units, rejected }) };
+    return {
+      peerId: providerId,
+      units,
+      rejected,
+      excluded: false,
+      score: reputationScore({ accepted: units, rejected }),
+    };
   }
 
   leaderboard(limit: number, minRequesters: number): LeaderboardResponse {

@@ -14,7 +14,10 @@ export function parseLogLevel(text: string | undefined): LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(text ?? '') ? (text as LogLevel) : 'info';
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line + '\n')): Logger {
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
   const emit = (lvl: LogLevel, event: string, fields?: Record<string, unknown>) => {
     if (LOG_LEVELS.indexOf(lvl) < threshold) return;

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Matchmaker, type MatchEvent } from './matchmaker';
 import { caps, needs } from './testing/fixtures';
 
-const matched = (events: MatchEvent[]) => events.filter((e) => e.kind === 'matched').map((e) => `${e.jobId}<-${e.providerId}`);
+const matched = (events: MatchEvent[]) =>
+  events.filter((e) => e.kind === 'matched').map((e) => `${e.jobId}<-${e.providerId}`);
 
 /** A matchmaker whose reputation lookup reads a plain map the test edits. */
 function withReports(reports: Record<string, number>) {
@@ -18,7 +19,11 @@ describe('matchmaker and reputation', () => {
     mm.setProviderStatus('slow-clean', 1, false);
     expect(matched(mm.openJob('R', 'job-a', needs({ maxProviders: 1 })))).toEqual(['job-a<-slow-clean']);
     // slow-clean still has a slot; then one report ranks before two, though two is faster.
-    expect(matched(mm.openJob('R', 'job-b', needs({ maxProviders: 3 })))).toEqual(['job-b<-slow-clean', 'job-b<-fast-reported', 'job-b<-twice-reported']);
+    expect(matched(mm.openJob('R', 'job-b', needs({ maxProviders: 3 })))).toEqual([
+      'job-b<-slow-clean',
+      'job-b<-fast-reported',
+      'job-b<-twice-reported',
+    ]);
   });
 
   it('REP2: a reported provider is deprioritised, not excluded: alone, it is matched', () => {
@@ -39,7 +44,9 @@ describe('matchmaker and reputation', () => {
     mm.upsertProvider('p', caps(), 2);
     mm.openJob('R', 'job-a', needs());
     mm.openJob('R', 'job-b', needs());
-    expect(mm.report('R', 'job-a', 'p')).toEqual([{ kind: 'unmatched', requester: 'R', jobId: 'job-a', providerId: 'p', reason: 'reported' }]);
+    expect(mm.report('R', 'job-a', 'p')).toEqual([
+      { kind: 'unmatched', requester: 'R', jobId: 'job-a', providerId: 'p', reason: 'reported' },
+    ]);
     expect(mm.upsertProvider('p', caps(), 2)).toEqual([]);
     expect(mm.isPaired('R', 'job-a', 'p')).toBe(false);
     expect(mm.isPaired('R', 'job-b', 'p')).toBe(true);

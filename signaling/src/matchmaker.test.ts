@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Matchmaker, type MatchEvent } from './matchmaker';
 import { caps, needs } from './testing/fixtures';
 
-const matched = (events: MatchEvent[]) => events.filter((e) => e.kind === 'matched').map((e) => `${e.jobId}<-${e.providerId}`);
+const matched = (events: MatchEvent[]) =>
+  events.filter((e) => e.kind === 'matched').map((e) => `${e.jobId}<-${e.providerId}`);
 
 describe('matchmaker', () => {
   it('MATCH1: only providers with an allowed backend and enough GFLOP/s are matched', () => {
@@ -19,7 +20,9 @@ describe('matchmaker', () => {
     mm.upsertProvider('p', caps({ gflops: 50 }), 1);
     mm.openJob('R', 'job-1', needs({ minGflops: 10 }));
     const events = mm.upsertProvider('p', caps({ gflops: 1 }), 1);
-    expect(events).toEqual([{ kind: 'unmatched', requester: 'R', jobId: 'job-1', providerId: 'p', reason: 'not-capable' }]);
+    expect(events).toEqual([
+      { kind: 'unmatched', requester: 'R', jobId: 'job-1', providerId: 'p', reason: 'not-capable' },
+    ]);
   });
 
   it('MATCH2: prefers the least loaded provider, then the fastest', () => {
@@ -60,7 +63,9 @@ describe('matchmaker', () => {
     const events = mm.openJob('R2', 'job-b', needs({ maxProviders: 8 }));
     expect(mm.assignmentsOf('R1', 'job-a')).toHaveLength(2);
     expect(mm.assignmentsOf('R2', 'job-b')).toHaveLength(2);
-    expect(events.filter((e) => e.kind === 'unmatched').every((e) => e.kind === 'unmatched' && e.reason === 'rebalanced')).toBe(true);
+    expect(
+      events.filter((e) => e.kind === 'unmatched').every((e) => e.kind === 'unmatched' && e.reason === 'rebalanced'),
+    ).toBe(true);
     // Unmatched always precedes the matched it makes room for.
     expect(events[0]?.kind).toBe('unmatched');
   });
@@ -108,7 +113,9 @@ describe('matchmaker', () => {
     mm.openJob('R2', 'job-1', needs());
     expect(mm.isPaired('R1', 'job-1', 'p') && mm.isPaired('R2', 'job-1', 'p')).toBe(true);
     const events = mm.removeRequester('R1');
-    expect(events).toEqual([{ kind: 'unmatched', requester: 'R1', jobId: 'job-1', providerId: 'p', reason: 'requester-left' }]);
+    expect(events).toEqual([
+      { kind: 'unmatched', requester: 'R1', jobId: 'job-1', providerId: 'p', reason: 'requester-left' },
+    ]);
     expect(mm.hasJob('R2', 'job-1')).toBe(true);
   });
 });

@@ -66,13 +66,25 @@ export class Matchmaker {
   }
 
   /** Announce (or re-announce) a provider; `status` is one it sent before announcing. */
-  upsertProvider(id: string, capabilities: Capabilities, slots: number, status?: { busy: number; paused: boolean }): MatchEvent[] {
+  upsertProvider(
+    id: string,
+    capabilities: Capabilities,
+    slots: number,
+    status?: { busy: number; paused: boolean },
+  ): MatchEvent[] {
     const existing = this.providers.get(id);
     if (existing) {
       existing.capabilities = capabilities;
       existing.slots = slots;
     } else {
-      this.providers.set(id, { id, capabilities, slots, busy: status?.busy ?? 0, paused: status?.paused ?? false, jobs: [] });
+      this.providers.set(id, {
+        id,
+        capabilities,
+        slots,
+        busy: status?.busy ?? 0,
+        paused: status?.paused ?? false,
+        jobs: [],
+      });
     }
     return this.rebalance([]);
   }
@@ -112,7 +124,17 @@ export class Matchmaker {
     const key = jobKey(requester, jobId);
     const existing = this.jobs.get(key);
     if (existing) existing.needs = needs;
-    else this.jobs.set(key, { key, requester, jobId, needs, seq: this.seq++, assigned: [], released: new Set(), served: new Set() });
+    else
+      this.jobs.set(key, {
+        key,
+        requester,
+        jobId,
+        needs,
+        seq: this.seq++,
+        assigned: [],
+        released: new Set(),
+        served: new Set(),
+      });
     return this.rebalance([]);
   }
 

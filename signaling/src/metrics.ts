@@ -29,7 +29,11 @@ export class Metrics {
     this.define('signaling_auth_failures_total', 'counter', 'Failed authentication attempts.');
     this.define('signaling_receipts_accepted_total', 'counter', 'Receipts verified and appended to the receipt log.');
     this.define('signaling_receipts_rejected_total', 'counter', 'Receipts refused, by reason.');
-    this.define('signaling_reports_total', 'counter', 'Reports of providers by requesters; counted=false when that requester had reported the provider before.');
+    this.define(
+      'signaling_reports_total',
+      'counter',
+      'Reports of providers by requesters; counted=false when that requester had reported the provider before.',
+    );
   }
 
   inc(name: string, labels: Labels = {}, by = 1): void {

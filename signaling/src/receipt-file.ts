@@ -12,7 +12,12 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as v from 'valibot';
 import { ChainError } from '../../shared/src/trust/errors';
-import { MemoryReceiptLogStorage, verifyChain, type LogEntry, type ReceiptLogStorage } from '../../shared/src/trust/receiptLog';
+import {
+  MemoryReceiptLogStorage,
+  verifyChain,
+  type LogEntry,
+  type ReceiptLogStorage,
+} from '../../shared/src/trust/receiptLog';
 import { ReceiptSchema } from '../../shared/src/trust/receipts';
 import { ReceiptLogFileError } from './errors';
 
@@ -39,7 +44,8 @@ export class FileReceiptLogStorage implements ReceiptLogStorage {
     try {
       await verifyChain(entries);
     } catch (error) {
-      if (error instanceof ChainError) throw new ReceiptLogFileError(path, error.index + 1, error.message.replace(/^entry \d+: /, ''));
+      if (error instanceof ChainError)
+        throw new ReceiptLogFileError(path, error.index + 1, error.message.replace(/^entry \d+: /, ''));
       throw error;
     }
     const memory = new MemoryReceiptLogStorage();
@@ -68,10 +74,13 @@ export class FileReceiptLogStorage implements ReceiptLogStorage {
 
 /** Streams the file line by line (a big log would not fit one string). */
 async function readEntries(path: string): Promise<LogEntry[]> {
-  const size = await stat(path).then((s) => s.size, (error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return 0;
-    throw error;
-  });
+  const size = await stat(path).then(
+    (s) => s.size,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return 0;
+      throw error;
+    },
+  );
   if (size === 0) return [];
   const entries: LogEntry[] = [];
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
@@ -88,11 +97,16 @@ async function readEntries(path: string): Promise<LogEntry[]> {
     const parsed = v.safeParse(LogEntrySchema, raw);
     if (!parsed.success) {
       const issue = parsed.issues[0];
-      throw new ReceiptLogFileError(path, lineNo, `not a log entry (${v.getDotPath(issue) ?? 'entry'}: ${issue.message})`);
+      throw new ReceiptLogFileError(
+        path,
+        lineNo,
+        `not a log entry (${v.getDotPath(issue) ?? 'entry'}: ${issue.message})`,
+      );
     }
     entries.push(parsed.output);
   }
-  if (!(await endsWithNewline(path, size))) throw new ReceiptLogFileError(path, lineNo, 'incomplete last line (the server stopped mid-write?)');
+  if (!(await endsWithNewline(path, size)))
+    throw new ReceiptLogFileError(path, lineNo, 'incomplete last line (the server stopped mid-write?)');
   return entries;
 }
 

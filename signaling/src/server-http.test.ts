@@ -34,7 +34,10 @@ afterAll(async () => {
 });
 
 /** Raw GET so paths like /../ reach the server unnormalised. */
-function get(path: string, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path, method }, (res) => {
@@ -77,7 +80,14 @@ describe('HTTP', () => {
   });
 
   it('HTTP5: path traversal cannot leave the static folder', async () => {
-    for (const path of ['/../signaling-secret.txt', '/..%2fsignaling-secret.txt', '/%2e%2e/signaling-secret.txt', '/assets/..%2f..%2fsignaling-secret.txt', '/%00index.html', '/..\\signaling-secret.txt']) {
+    for (const path of [
+      '/../signaling-secret.txt',
+      '/..%2fsignaling-secret.txt',
+      '/%2e%2e/signaling-secret.txt',
+      '/assets/..%2f..%2fsignaling-secret.txt',
+      '/%00index.html',
+      '/..\\signaling-secret.txt',
+    ]) {
       const res = await get(path);
       expect(res.body, path).not.toContain('secret');
     }
@@ -117,10 +127,17 @@ describe('HTTP', () => {
     expect(res.body).toContain('# TYPE signaling_messages_out_total counter');
     expect(res.body).toContain('signaling_messages_out_total{type="challenge"} 1');
     expect(res.body).toContain('signaling_connections{role="unauthenticated"} 1');
-    for (const name of ['signaling_errors_total', 'signaling_matches_total', 'signaling_signals_relayed_total', 'signaling_rate_limited_total', 'signaling_messages_in_total']) {
+    for (const name of [
+      'signaling_errors_total',
+      'signaling_matches_total',
+      'signaling_signals_relayed_total',
+      'signaling_rate_limited_total',
+      'signaling_messages_in_total',
+    ]) {
       expect(res.body).toContain(`# TYPE ${name} counter`);
     }
-    for (const line of res.body.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+)$/);
+    for (const line of res.body.trim().split('\n'))
+      expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+)$/);
   });
 
   it('HTTP8: WebSocket upgrades are accepted only on /ws', async () => {
@@ -135,7 +152,12 @@ describe('HTTP', () => {
 
 describe('HTTP without a build', () => {
   it('HTTP7: a friendly page says to run npm run build', async () => {
-    const bare = createSignalingServer({ port: 0, host: '127.0.0.1', staticDir: join(dir, 'does-not-exist'), logger: testLogger });
+    const bare = createSignalingServer({
+      port: 0,
+      host: '127.0.0.1',
+      staticDir: join(dir, 'does-not-exist'),
+      logger: testLogger,
+    });
     const { url } = await bare.listen();
     const res = await fetch(url);
     await bare.close();

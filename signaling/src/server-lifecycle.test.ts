@@ -51,10 +51,14 @@ describe('server lifecycle', () => {
   });
 
   it('OPS2: the CLI prints where it listens and exits 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/src/main.ts', '--port', '0', '--static', '/nonexistent'], {
-      env: { ...process.env, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'signaling/src/main.ts', '--port', '0', '--static', '/nonexistent'],
+      {
+        env: { ...process.env, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -71,7 +71,11 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      const body = JSON.stringify({ ok: true, uptime: (Date.now() - startedAt) / 1000, connections: hub.connectionCounts() });
+      const body = JSON.stringify({
+        ok: true,
+        uptime: (Date.now() - startedAt) / 1000,
+        connections: hub.connectionCounts(),
+      });
       return send(res, 200, 'application/json; charset=utf-8', body);
     }
     if (path === '/metrics') {
@@ -93,7 +97,9 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?')[0];
     if (closing || path !== SIGNALING_PATH) {
-      socket.end(`HTTP/1.1 ${closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -108,7 +114,8 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     async listen() {
       const host = options.host ?? C.DEFAULT_HOST;
       await ledger.open();
-      if (ledger.path) log.info('receipt-log-verified', { path: ledger.path, entries: ledger.head.length, head: ledger.head.hash });
+      if (ledger.path)
+        log.info('receipt-log-verified', { path: ledger.path, entries: ledger.head.length, head: ledger.head.hash });
       return new Promise((resolvePromise, reject) => {
         http.once('error', reject);
         http.listen(options.port ?? C.DEFAULT_PORT, host, () => {

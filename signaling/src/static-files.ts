@@ -35,8 +35,20 @@ export const MIME_TYPES: Readonly<Record<string, string>> = {
   '.webmanifest': 'application/manifest+json',
 };
 
-export function send(res: ServerResponse, status: number, contentType: string, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { ...ISOLATION_HEADERS, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });
+export function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  extra: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...ISOLATION_HEADERS,
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    ...extra,
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -50,7 +62,8 @@ export function createStaticHandler(staticDir: string) {
   const root = resolve(staticDir);
 
   return async function serveStatic(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
     const rootStat = await stat(root).catch(() => null);
     if (!rootStat?.isDirectory()) return send(res, 503, 'text/html; charset=utf-8', NOT_BUILT_PAGE);
 
@@ -58,7 +71,8 @@ export function createStaticHandler(staticDir: string) {
     if (pathname === null) return send(res, 400, 'text/plain; charset=utf-8', 'bad path\n');
     const file = resolve(root, '.' + pathname);
     const rel = relative(root, file);
-    if (rel.startsWith('..') || rel.includes(`..${sep}`) || resolve(root, rel) !== file) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (rel.startsWith('..') || rel.includes(`..${sep}`) || resolve(root, rel) !== file)
+      return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
 
     const found = await findFile(file);
     if (found) return streamFile(res, found.path, found.size, rel.startsWith(`assets${sep}`));

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { PROTOCOL_VERSION, decodeServerMessage, type ServerMessage, type ServerMessageOf } from '../../shared/src/protocol/signaling';
+import {
+  PROTOCOL_VERSION,
+  decodeServerMessage,
+  type ServerMessage,
+  type ServerMessageOf,
+} from '../../shared/src/protocol/signaling';
 import { authMessage, createIdentity, sign, type Identity } from '../../shared/src/identity';
 import { verifyChain, type LogEntry } from '../../shared/src/trust/receiptLog';
 import type { Receipt } from '../../shared/src/trust/receipts';
@@ -41,7 +46,13 @@ async function requesterClient(identity: Identity) {
   };
   const challenge = await next('challenge');
   ws.send(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION, role: 'requester' }));
-  ws.send(JSON.stringify({ type: 'auth', publicKey: identity.peerId, signature: await sign(identity, authMessage(challenge.nonce, 'requester')) }));
+  ws.send(
+    JSON.stringify({
+      type: 'auth',
+      publicKey: identity.peerId,
+      signature: await sign(identity, authMessage(challenge.nonce, 'requester')),
+    }),
+  );
   await next('welcome');
   return {
     async submit(receipts: Receipt[]) {
@@ -60,7 +71,13 @@ async function getJson(path: string, method = 'GET'): Promise<{ status: number; 
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signaling-trust-http-'));
-  server = createSignalingServer({ port: 0, host: '127.0.0.1', staticDir: join(dir, 'nope'), dataDir: dir, logger: testLogger });
+  server = createSignalingServer({
+    port: 0,
+    host: '127.0.0.1',
+    staticDir: join(dir, 'nope'),
+    dataDir: dir,
+    logger: testLogger,
+  });
   const listening = await server.listen();
   base = listening.url.replace(/\/$/, '');
   wsUrl = listening.wsUrl;
@@ -103,21 +120,32 @@ describe('trust over HTTP', () => {
       expect(res.status, q).toBe(400);
       expect(res.body).toMatchObject({ error: expect.any(String) });
     }
-    await expect(fetchLeaderboard({ baseUrl: base, limit: 5000 })).rejects.toMatchObject({ name: 'LeaderboardError', status: 400 });
+    await expect(fetchLeaderboard({ baseUrl: base, limit: 5000 })).rejects.toMatchObject({
+      name: 'LeaderboardError',
+      status: 400,
+    });
   });
 
   it('HTTP9: the helper rejects a response of the wrong shape', async () => {
-    const fake = (async () => new Response(JSON.stringify({ head: { length: 1, hash: 'x' }, providers: 1, rows: [] }))) as typeof fetch;
+    const fake = (async () =>
+      new Response(JSON.stringify({ head: { length: 1, hash: 'x' }, providers: 1, rows: [] }))) as typeof fetch;
     const error = await fetchLeaderboard({ baseUrl: base, fetch: fake }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LeaderboardError);
     expect((error as Error).message).toContain('head.hash');
   });
 
-  it('HTTP10: /receipts/:provider pages through that provider\'s entries, each verifiable offline', async () => {
-    const first = (await getJson(`/receipts/${providers[0]}?limit=1`)).body as { total: number; entries: LogEntry[]; next: number | null };
+  it("HTTP10: /receipts/:provider pages through that provider's entries, each verifiable offline", async () => {
+    const first = (await getJson(`/receipts/${providers[0]}?limit=1`)).body as {
+      total: number;
+      entries: LogEntry[];
+      next: number | null;
+    };
     expect(first.total).toBe(2);
     expect(first.next).toBe(1);
-    const second = (await getJson(`/receipts/${providers[0]}?offset=1&limit=1`)).body as { entries: LogEntry[]; next: number | null };
+    const second = (await getJson(`/receipts/${providers[0]}?offset=1&limit=1`)).body as {
+      entries: LogEntry[];
+      next: number | null;
+    };
     expect(second.next).toBeNull();
     expect([...first.entries, ...second.entries].map((e) => e.receipt.flops)).toEqual([3e9, 4e9]);
     expect((await getJson('/receipts/not-a-key')).status).toBe(400);
@@ -129,7 +157,10 @@ describe('trust over HTTP', () => {
     expect(head.length).toBe(4);
     const page = (await getJson('/log?limit=500')).body as { entries: LogEntry[]; next: number | null };
     expect(page.next).toBeNull();
-    expect(await verifyChain(page.entries, { expectedHead: { seq: head.length - 1, hash: head.hash } })).toEqual({ seq: 3, hash: head.hash });
+    expect(await verifyChain(page.entries, { expectedHead: { seq: head.length - 1, hash: head.hash } })).toEqual({
+      seq: 3,
+      hash: head.hash,
+    });
   });
 
   it('HTTP12: trust endpoints are GET/HEAD only and carry the isolation headers', async () => {
@@ -162,10 +193,14 @@ describe('the CLI with --data', () => {
       expect(lines).toHaveLength(4);
       lines[2] = lines[2]!.replace(/"flops":\d+/, '"flops":999999999999');
       writeFileSync(join(copy, RECEIPT_LOG_FILE), lines.join('\n') + '\n');
-      const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/src/main.ts', '--port', '0', '--data', copy], {
-        env: { ...process.env, LOG_LEVEL: 'silent' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'signaling/src/main.ts', '--port', '0', '--data', copy],
+        {
+          env: { ...process.env, LOG_LEVEL: 'silent' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));

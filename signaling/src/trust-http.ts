@@ -15,10 +15,18 @@ const PEER_ID = /^[A-Za-z0-9_-]{43}$/;
 class BadQuery extends Error {}
 
 /** Returns false when the path is not a trust endpoint (the caller serves static files). */
-export async function handleTrustHttp(ledger: TrustLedger, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+export async function handleTrustHttp(
+  ledger: TrustLedger,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<boolean> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
-  const isTrust = path === TRUST_PATHS.leaderboard || path === TRUST_PATHS.log || path === TRUST_PATHS.logHead || path.startsWith(TRUST_PATHS.receipts);
+  const isTrust =
+    path === TRUST_PATHS.leaderboard ||
+    path === TRUST_PATHS.log ||
+    path === TRUST_PATHS.logHead ||
+    path.startsWith(TRUST_PATHS.receipts);
   if (!isTrust) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
@@ -29,7 +37,8 @@ export async function handleTrustHttp(ledger: TrustLedger, req: IncomingMessage,
       const text = url.searchParams.get(name);
       if (text === null || text === '') return fallback;
       const n = Number(text);
-      if (!Number.isInteger(n) || n < min || n > max) throw new BadQuery(`${name} must be an integer from ${min} to ${max}`);
+      if (!Number.isInteger(n) || n < min || n > max)
+        throw new BadQuery(`${name} must be an integer from ${min} to ${max}`);
       return n;
     };
     if (path === TRUST_PATHS.leaderboard) {
@@ -49,7 +58,14 @@ export async function handleTrustHttp(ledger: TrustLedger, req: IncomingMessage,
       const offset = int('offset', 0, 0, Number.MAX_SAFE_INTEGER);
       const limit = int('limit', C.LOG_PAGE_DEFAULT, 1, C.LOG_PAGE_MAX);
       const { total, entries } = await ledger.receiptsOf(provider, offset, limit);
-      json(res, 200, { provider, head: ledger.head, total, offset, entries, next: next(offset, entries.length, total) });
+      json(res, 200, {
+        provider,
+        head: ledger.head,
+        total,
+        offset,
+        entries,
+        next: next(offset, entries.length, total),
+      });
     }
   } catch (error) {
     if (!(error instanceof BadQuery)) throw error;

@@ -56,9 +56,11 @@ function lying(honest: ComputeEngine): ComputeEngine & { wrong: number } {
       if (!lie) return outputs;
       let wrong: RawTensor[];
       if (strategy === 'noise') wrong = outputs.map((t) => mapFloats(t, () => random() * 2 - 1));
-      else if (strategy === 'subtle') wrong = outputs.map((t) => mapFloats(t, (x, i) => (i === 0 ? x * 1.01 + 1e-3 : x)));
+      else if (strategy === 'subtle')
+        wrong = outputs.map((t) => mapFloats(t, (x, i) => (i === 0 ? x * 1.01 + 1e-3 : x)));
       // stale / copied: another unit's result, when it has the same shape (otherwise the lie would be a shape error).
-      else if (earlier && earlier !== outputs && earlier.every((t, i) => t.bytes.length === outputs[i]!.bytes.length)) wrong = earlier;
+      else if (earlier && earlier !== outputs && earlier.every((t, i) => t.bytes.length === outputs[i]!.bytes.length))
+        wrong = earlier;
       else return outputs;
       engine.wrong++;
       return wrong;
@@ -71,13 +73,21 @@ async function main(): Promise<void> {
   const kv = idbStore('basilica-adversary');
   const { identity } = await loadOrCreateIdentity(kv, 'provider');
   const report = await detectCapabilities();
-  if (forcedBackend === 'webgpu' && !report.webgpu.available) throw new Error(`webgpu requested but unavailable: ${report.webgpu.reason}`);
+  if (forcedBackend === 'webgpu' && !report.webgpu.available)
+    throw new Error(`webgpu requested but unavailable: ${report.webgpu.reason}`);
   const backend = forcedBackend === 'webgpu' || forcedBackend === 'wasm' ? forcedBackend : report.capabilities.backend;
   const capabilities = { ...report.capabilities, backend };
   text('backend', backend);
   const compute = lying(await workerEngine(backend));
   const { client, port } = connectSignaling('provider', identity);
-  const node = new ProviderNode({ signaling: port, createPeer: webrtcPeers(client), compute, models: new ModelStore(kv), capabilities, identity });
+  const node = new ProviderNode({
+    signaling: port,
+    createPeer: webrtcPeers(client),
+    compute,
+    models: new ModelStore(kv),
+    capabilities,
+    identity,
+  });
   node.view.subscribe((view) => {
     text('connection', view.connection);
     text('peer-id', view.peerId ?? '');

@@ -48,7 +48,9 @@ const harness = {
       let ok = true;
       for (const spec of model.outputs) {
         const got = outputs[spec.name];
-        const cmp = got ? compareTensors(got, expected[spec.name]!, ATOL, RTOL) : { ok: false, message: 'missing output' };
+        const cmp = got
+          ? compareTensors(got, expected[spec.name]!, ATOL, RTOL)
+          : { ok: false, message: 'missing output' };
         ok &&= cmp.ok;
         messages.push(`${spec.name}: ${cmp.message}`);
       }
@@ -80,7 +82,11 @@ const harness = {
       else parseNpy(new Uint8Array(bytes));
       return { ok: true, code: 'none', message: '' };
     } catch (e) {
-      return { ok: false, code: (e as { code?: string }).code ?? 'unknown', message: e instanceof Error ? e.message : String(e) };
+      return {
+        ok: false,
+        code: (e as { code?: string }).code ?? 'unknown',
+        message: e instanceof Error ? e.message : String(e),
+      };
     }
   },
 };

@@ -6,7 +6,16 @@
  * slower than WASM.
  */
 
-import { apply, decode, diff, encode, hashModel, type ChangeFinder, type DType, type Model } from '../../shared/src/pulse/index';
+import {
+  apply,
+  decode,
+  diff,
+  encode,
+  hashModel,
+  type ChangeFinder,
+  type DType,
+  type Model,
+} from '../../shared/src/pulse/index';
 import { bytesToHex } from '../../shared/src/bytes';
 import { createGpuDiffer, createWorkerDiffer } from '../src/pulse/index';
 import { encodeValue, gaussian, perturb, seededRandom, tensor } from '../../shared/src/pulse/testing';
@@ -32,7 +41,9 @@ export interface PulseHarnessReport {
 
 declare global {
   interface Window {
-    pulseHarness?: { run(options?: { maxChunkElements?: number; maxGroupsPerDimension?: number }): Promise<PulseHarnessReport> };
+    pulseHarness?: {
+      run(options?: { maxChunkElements?: number; maxGroupsPerDimension?: number }): Promise<PulseHarnessReport>;
+    };
   }
 }
 
@@ -41,7 +52,12 @@ const EDGES32 = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00001, 0xffffffff, 
 
 function smallModel(seed: number, dtype: DType, shape: number[]): Model {
   const rand = seededRandom(seed);
-  return { tensors: [tensor('w', dtype, shape, () => encodeValue(dtype, gaussian(rand) * 0.02)), tensor('bias', dtype, [7], (i) => encodeValue(dtype, i * 0.5))] };
+  return {
+    tensors: [
+      tensor('w', dtype, shape, () => encodeValue(dtype, gaussian(rand) * 0.02)),
+      tensor('bias', dtype, [7], (i) => encodeValue(dtype, i * 0.5)),
+    ],
+  };
 }
 
 function cases(): { name: string; base: Model; next: Model }[] {
@@ -60,7 +76,11 @@ function cases(): { name: string; base: Model; next: Model }[] {
     });
   }
   const all = smallModel(4, 'bf16', [16, 33]);
-  out.push({ name: 'bf16-all', base: all, next: { tensors: all.tensors.map((t) => ({ ...t, data: t.data.map((v) => v ^ 1) })) } });
+  out.push({
+    name: 'bf16-all',
+    base: all,
+    next: { tensors: all.tensors.map((t) => ({ ...t, data: t.data.map((v) => v ^ 1) })) },
+  });
   return out;
 }
 
@@ -68,7 +88,9 @@ async function patchHex(base: Model, next: Model, findChanges: ChangeFinder, bas
   return bytesToHex(encode(await diff(base, next, { findChanges, baseHash })));
 }
 
-async function run(options: { maxChunkElements?: number; maxGroupsPerDimension?: number } = {}): Promise<PulseHarnessReport> {
+async function run(
+  options: { maxChunkElements?: number; maxGroupsPerDimension?: number } = {},
+): Promise<PulseHarnessReport> {
   const report: PulseHarnessReport = { adapter: null, workgroupSize: 0, chunkElements: 0, cases: [], error: null };
   const worker = createWorkerDiffer();
   try {

@@ -51,12 +51,24 @@ function register(name: string, link: PeerLinkBase): void {
 
 function record(channel: FramedChannel): void {
   channel.onMessage((message) => {
-    const entry: Received = { stream: message.stream, messageId: message.messageId, length: message.bytes.length, sha256: '', at: now() };
+    const entry: Received = {
+      stream: message.stream,
+      messageId: message.messageId,
+      length: message.bytes.length,
+      sha256: '',
+      at: now(),
+    };
     received.push(entry);
     pendingDigests.push(sha256Hex(message.bytes).then((hex) => void (entry.sha256 = hex)));
   });
   channel.onError((error: TransportError) => {
-    errors.push({ name: error.name, code: error.code, stream: error.stream, messageId: error.messageId, message: error.message });
+    errors.push({
+      name: error.name,
+      code: error.code,
+      stream: error.stream,
+      messageId: error.messageId,
+      message: error.message,
+    });
   });
 }
 
@@ -120,7 +132,14 @@ const harness = {
    * Sends a message as raw frames with one payload byte flipped in frame
    * `corruptFrame`, as a faulty link would deliver it; the hash is the real one.
    */
-  async sendCorrupted(name: string, stream: number, size: number, seed: number, corruptFrame: number, messageId: number): Promise<number> {
+  async sendCorrupted(
+    name: string,
+    stream: number,
+    size: number,
+    seed: number,
+    corruptFrame: number,
+    messageId: number,
+  ): Promise<number> {
     const channel = channelOf(name);
     const bytes = patternBytes(size, seed);
     const hash = (await loadHasher()).digest(bytes);
@@ -162,7 +181,11 @@ const harness = {
   // ------------------------------------------------------------- bench
 
   /** Receiver: resolves when `count` framed messages have arrived on `stream` since the call. */
-  async expectFramed(name: string, stream: number, count: number): Promise<{ firstAt: number; lastAt: number; bytes: number }> {
+  async expectFramed(
+    name: string,
+    stream: number,
+    count: number,
+  ): Promise<{ firstAt: number; lastAt: number; bytes: number }> {
     const channel = channelOf(name);
     return new Promise((resolve) => {
       let got = 0;
@@ -204,14 +227,22 @@ const harness = {
   },
 
   /** Sender: the naive baseline — 64 KiB messages, wait for `bufferedamountlow` above the high-water mark. */
-  async sendRawBench(name: string, totalBytes: number, messageBytes: number, highWaterMark: number, lowWaterMark: number): Promise<number> {
+  async sendRawBench(
+    name: string,
+    totalBytes: number,
+    messageBytes: number,
+    highWaterMark: number,
+    lowWaterMark: number,
+  ): Promise<number> {
     const channel = raw.get(name);
     if (!channel) throw new Error(`no raw channel "${name}"`);
     channel.bufferedAmountLowThreshold = lowWaterMark;
     const startedAt = now();
     for (let sent = 0; sent < totalBytes; sent += messageBytes) {
       if (channel.bufferedAmount > highWaterMark) {
-        await new Promise<void>((resolve) => channel.addEventListener('bufferedamountlow', () => resolve(), { once: true }));
+        await new Promise<void>((resolve) =>
+          channel.addEventListener('bufferedamountlow', () => resolve(), { once: true }),
+        );
       }
       // A fresh buffer per message, as the framing makes one per frame.
       channel.send(new Uint8Array(messageBytes));

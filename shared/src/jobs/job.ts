@@ -55,7 +55,10 @@ export const JobSpecSchema = v.strictObject({
 export type JobSpec = v.InferOutput<typeof JobSpecSchema>;
 
 /** What a job's results are held to, every field present: what checks read and what a form's values must pass. */
-export const JobVerificationSchema = v.strictObject({ tolerance: ToleranceTableSchema, falseAcceptProbability: FalseAcceptProbabilitySchema });
+export const JobVerificationSchema = v.strictObject({
+  tolerance: ToleranceTableSchema,
+  falseAcceptProbability: FalseAcceptProbabilitySchema,
+});
 export type JobVerification = v.InferOutput<typeof JobVerificationSchema>;
 
 /** The job's verification settings, the trust core's defaults where the spec has none (SPEC TRUST-J2). */
@@ -77,7 +80,8 @@ export function unitCount(spec: Pick<JobSpec, 'rows' | 'unitRows'>): number {
 /** Rows [start, end) of the batch that unit `unitId` covers. */
 export function unitRange(spec: Pick<JobSpec, 'rows' | 'unitRows'>, unitId: number): { start: number; end: number } {
   const count = unitCount(spec);
-  if (!Number.isInteger(unitId) || unitId < 0 || unitId >= count) throw new JobSpecError(`unit ${unitId} is outside 0..${count - 1}`);
+  if (!Number.isInteger(unitId) || unitId < 0 || unitId >= count)
+    throw new JobSpecError(`unit ${unitId} is outside 0..${count - 1}`);
   const start = unitId * spec.unitRows;
   return { start, end: Math.min(spec.rows, start + spec.unitRows) };
 }
@@ -86,14 +90,20 @@ export function unitRange(spec: Pick<JobSpec, 'rows' | 'unitRows'>, unitId: numb
 export function checkJobSpec(spec: JobSpec): void {
   const units = unitCount(spec);
   if (units > MAX_UNITS) {
-    throw new JobSpecError(`${units} units is more than ${MAX_UNITS}: raise the unit size to at least ${Math.ceil(spec.rows / MAX_UNITS)} rows`);
+    throw new JobSpecError(
+      `${units} units is more than ${MAX_UNITS}: raise the unit size to at least ${Math.ceil(spec.rows / MAX_UNITS)} rows`,
+    );
   }
   if (spec.redundancy > spec.maxProviders) {
-    throw new JobSpecError(`redundancy ${spec.redundancy} needs at least that many providers; max providers is ${spec.maxProviders}`);
+    throw new JobSpecError(
+      `redundancy ${spec.redundancy} needs at least that many providers; max providers is ${spec.maxProviders}`,
+    );
   }
   for (const input of spec.inputs) {
     if (input.dims[0] !== spec.rows) {
-      throw new JobSpecError(`input "${input.name}" has ${input.dims[0]} rows but the job has ${spec.rows}: every input must share the batch dimension`);
+      throw new JobSpecError(
+        `input "${input.name}" has ${input.dims[0]} rows but the job has ${spec.rows}: every input must share the batch dimension`,
+      );
     }
   }
 }

@@ -67,7 +67,8 @@ describe('UnitQueue', () => {
         }
         // the old providers leave; one fresh provider drains what is left
         for (const peer of ['a', 'b', 'c']) q.releasePeer(peer);
-        for (let id = q.assign('z'); id !== undefined; id = q.assign('z')) if (q.accept(id, 'z') === 'done') doneEvents++;
+        for (let id = q.assign('z'); id !== undefined; id = q.assign('z'))
+          if (q.accept(id, 'z') === 'done') doneEvents++;
         expect(q.complete).toBe(true);
         expect(doneEvents).toBe(units);
       }),

@@ -31,7 +31,12 @@ export class UnitQueue {
     private readonly redundancy: number,
     alreadyDone: Iterable<number> = [],
   ) {
-    this.units = Array.from({ length: unitCount }, () => ({ done: false, inFlight: new Set(), agreed: new Set(), extra: 0 }));
+    this.units = Array.from({ length: unitCount }, () => ({
+      done: false,
+      inFlight: new Set(),
+      agreed: new Set(),
+      extra: 0,
+    }));
     for (const id of alreadyDone) {
       const unit = this.units[id];
       if (unit && !unit.done) {

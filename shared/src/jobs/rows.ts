@@ -12,9 +12,14 @@ export function rowBytes(tensor: Pick<RawTensor, 'dtype' | 'dims'>): number {
 
 export function sliceRows(tensor: RawTensor, start: number, end: number): RawTensor {
   const rows = tensor.dims[0] ?? 0;
-  if (start < 0 || end > rows || start > end) throw new RangeError(`rows [${start}, ${end}) outside tensor "${tensor.name}" of ${rows} rows`);
+  if (start < 0 || end > rows || start > end)
+    throw new RangeError(`rows [${start}, ${end}) outside tensor "${tensor.name}" of ${rows} rows`);
   const stride = rowBytes(tensor);
-  return { ...tensor, dims: [end - start, ...tensor.dims.slice(1)], bytes: tensor.bytes.slice(start * stride, end * stride) };
+  return {
+    ...tensor,
+    dims: [end - start, ...tensor.dims.slice(1)],
+    bytes: tensor.bytes.slice(start * stride, end * stride),
+  };
 }
 
 /** Concatenates per-unit tensors (in unit order) back into one. All parts must agree on name, dtype and trailing dims. */
@@ -26,7 +31,9 @@ export function concatRows(parts: readonly RawTensor[]): RawTensor {
   let total = 0;
   for (const part of parts) {
     if (part.dtype !== first.dtype || part.dims.slice(1).join(',') !== trailing) {
-      throw new RangeError(`unit output "${part.name}" has shape [${part.dims.join(', ')}] ${part.dtype}, expected [*, ${trailing}] ${first.dtype}`);
+      throw new RangeError(
+        `unit output "${part.name}" has shape [${part.dims.join(', ')}] ${part.dtype}, expected [*, ${trailing}] ${first.dtype}`,
+      );
     }
     rows += part.dims[0] ?? 0;
     total += part.bytes.length;

@@ -22,7 +22,15 @@ const outputs: TensorSpec[] = [{ name: 'filtered', dtype: 'float32', dims: [BATC
 
 const weight = new Float32Array(FILTERS.flat());
 const bias = new Float32Array(BIAS);
-const shape = (batch: number): Conv2dShape => ({ batch, inChannels: 1, outChannels: FILTERS.length, height: SIDE, width: SIDE, kernel: KERNEL, pad: 1 });
+const shape = (batch: number): Conv2dShape => ({
+  batch,
+  inChannels: 1,
+  outChannels: FILTERS.length,
+  height: SIDE,
+  width: SIDE,
+  kernel: KERNEL,
+  pad: 1,
+});
 
 /** A tiny convolution model, so the network runs something besides matmuls. */
 export const imageFilter: BuiltinModel = {
@@ -37,20 +45,32 @@ export const imageFilter: BuiltinModel = {
       name: 'image_filter',
       inputs,
       outputs,
-      initializers: [floatInitializer('kernels', [FILTERS.length, 1, KERNEL, KERNEL], weight), floatInitializer('bias', [FILTERS.length], bias)],
+      initializers: [
+        floatInitializer('kernels', [FILTERS.length, 1, KERNEL, KERNEL], weight),
+        floatInitializer('bias', [FILTERS.length], bias),
+      ],
       nodes: [
-        node('Conv', ['image', 'kernels', 'bias'], ['conv'], [
-          { name: 'kernel_shape', ints: [KERNEL, KERNEL] },
-          { name: 'pads', ints: [1, 1, 1, 1] },
-        ]),
+        node(
+          'Conv',
+          ['image', 'kernels', 'bias'],
+          ['conv'],
+          [
+            { name: 'kernel_shape', ints: [KERNEL, KERNEL] },
+            { name: 'pads', ints: [1, 1, 1, 1] },
+          ],
+        ),
         node('Relu', ['conv'], ['filtered']),
       ],
     }),
   ),
-  generateInputs: (rows, seed = 1) => ({ image: float32Tensor([rows, 1, SIDE, SIDE], uniformFloats(seed, rows * SIDE * SIDE, 0, 1)) }),
+  generateInputs: (rows, seed = 1) => ({
+    image: float32Tensor([rows, 1, SIDE, SIDE], uniformFloats(seed, rows * SIDE * SIDE, 0, 1)),
+  }),
   reference(given) {
     checkInputs(inputs, given);
     const { data, rows } = float32Input(given, 'image');
-    return { filtered: float32Tensor([rows, FILTERS.length, SIDE, SIDE], relu(conv2d(data, weight, bias, shape(rows)))) };
+    return {
+      filtered: float32Tensor([rows, FILTERS.length, SIDE, SIDE], relu(conv2d(data, weight, bias, shape(rows)))),
+    };
   },
 };

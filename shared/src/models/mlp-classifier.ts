@@ -55,7 +55,9 @@ export const mlpClassifier: BuiltinModel = {
       ],
     });
   }),
-  generateInputs: (rows, seed = 1) => ({ features: float32Tensor([rows, FEATURES], uniformFloats(seed, rows * FEATURES)) }),
+  generateInputs: (rows, seed = 1) => ({
+    features: float32Tensor([rows, FEATURES], uniformFloats(seed, rows * FEATURES)),
+  }),
   reference(given) {
     checkInputs(inputs, given);
     const { data, rows } = float32Input(given, 'features');

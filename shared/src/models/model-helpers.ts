@@ -5,7 +5,8 @@ import type { Float32Tensor, TensorMap } from '../tensor/types';
 export function float32Input(inputs: TensorMap, name: string): { data: Float32Array; rows: number } {
   const t = Object.hasOwn(inputs, name) ? inputs[name] : undefined;
   if (!t) throw new InputMismatchError('missing-input', name, `input "${name}" is missing`);
-  if (t.dtype !== 'float32') throw new InputMismatchError('wrong-dtype', name, `input "${name}": expected dtype float32, got ${t.dtype}`);
+  if (t.dtype !== 'float32')
+    throw new InputMismatchError('wrong-dtype', name, `input "${name}": expected dtype float32, got ${t.dtype}`);
   return { data: t.data, rows: t.dims[0] ?? 0 };
 }
 

@@ -51,7 +51,8 @@ describe.each(BUILTIN_MODELS.map((m) => [m.id, m] as const))('built-in model %s'
     try {
       const inputs = model.generateInputs(5, 42);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data as Float32Array, t.dims);
+      for (const [name, t] of Object.entries(inputs))
+        feeds[name] = new ort.Tensor(t.dtype, t.data as Float32Array, t.dims);
       const results = await session.run(feeds);
       const expected = model.reference(inputs);
       for (const spec of model.outputs) {

@@ -23,7 +23,12 @@ export function floatInitializer(name: string, dims: readonly number[], values: 
 
 export type Attribute = { name: string; int: number } | { name: string; ints: number[] };
 
-export function node(opType: string, inputs: string[], outputs: string[], attributes: Attribute[] = []): OnnxTypes.INodeProto {
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: Attribute[] = [],
+): OnnxTypes.INodeProto {
   return {
     opType,
     name: `${opType}_${outputs[0] ?? ''}`,

@@ -74,7 +74,9 @@ export function conv2d(x: Float32Array, w: Float32Array, bias: Float32Array, s: 
               for (let kx = 0; kx < s.kernel; kx++) {
                 const ix = xPos + kx - s.pad;
                 if (ix < 0 || ix >= s.width) continue;
-                acc += x[((b * s.inChannels + ic) * s.height + iy) * s.width + ix]! * w[((oc * s.inChannels + ic) * s.kernel + ky) * s.kernel + kx]!;
+                acc +=
+                  x[((b * s.inChannels + ic) * s.height + iy) * s.width + ix]! *
+                  w[((oc * s.inChannels + ic) * s.kernel + ky) * s.kernel + kx]!;
               }
             }
           }

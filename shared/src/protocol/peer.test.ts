@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodePeerMessage, encodePeerMessage, packTensors, PeerProtocolError, unpackTensors, type RawTensor } from './peer';
+import {
+  decodePeerMessage,
+  encodePeerMessage,
+  packTensors,
+  PeerProtocolError,
+  unpackTensors,
+  type RawTensor,
+} from './peer';
 
 const HASH = 'a'.repeat(64);
 
@@ -22,18 +29,35 @@ describe('peer protocol', () => {
   });
 
   it('PEER2: tensors are 8-byte aligned in the body', () => {
-    const { refs } = packTensors([{ name: 'a', dtype: 'uint8', dims: [3], bytes: new Uint8Array(3) }, tensor('b', [2], () => 1)]);
+    const { refs } = packTensors([
+      { name: 'a', dtype: 'uint8', dims: [3], bytes: new Uint8Array(3) },
+      tensor('b', [2], () => 1),
+    ]);
     expect(refs[1]!.byteOffset % 8).toBe(0);
   });
 
   it('PEER3: a tensor that runs past the body, or whose size disagrees with its dims, is rejected', () => {
     const bad = encodePeerMessage(
-      { type: 'result', jobId: 'job-12345', unitId: 0, computeMs: 1, backend: 'wasm', outputs: [{ name: 'y', dtype: 'float32', dims: [4], byteOffset: 0, byteLength: 16 }] },
+      {
+        type: 'result',
+        jobId: 'job-12345',
+        unitId: 0,
+        computeMs: 1,
+        backend: 'wasm',
+        outputs: [{ name: 'y', dtype: 'float32', dims: [4], byteOffset: 0, byteLength: 16 }],
+      },
       new Uint8Array(8),
     );
     expect(() => decodePeerMessage(bad)).toThrow(/past the end/);
     const mismatched = encodePeerMessage(
-      { type: 'result', jobId: 'job-12345', unitId: 0, computeMs: 1, backend: 'wasm', outputs: [{ name: 'y', dtype: 'float32', dims: [3], byteOffset: 0, byteLength: 16 }] },
+      {
+        type: 'result',
+        jobId: 'job-12345',
+        unitId: 0,
+        computeMs: 1,
+        backend: 'wasm',
+        outputs: [{ name: 'y', dtype: 'float32', dims: [3], byteOffset: 0, byteLength: 16 }],
+      },
       new Uint8Array(16),
     );
     expect(() => decodePeerMessage(mismatched)).toThrow(/do not match dims/);
@@ -50,7 +74,10 @@ describe('peer protocol', () => {
     expect(() => decodePeerMessage(raw({ type: 'launch-missiles' }))).toThrow(PeerProtocolError);
     expect(() => decodePeerMessage(raw({ type: 'model', modelHash: HASH, extra: 1 }))).toThrow(/invalid header/);
     expect(() => decodePeerMessage(raw({ type: 'model', modelHash: 'xyz' }))).toThrow(/modelHash/);
-    expect(decodePeerMessage(raw({ type: 'model', modelHash: HASH })).header).toEqual({ type: 'model', modelHash: HASH });
+    expect(decodePeerMessage(raw({ type: 'model', modelHash: HASH })).header).toEqual({
+      type: 'model',
+      modelHash: HASH,
+    });
   });
 
   it('PEER5: arbitrary bytes never crash the decoder — they decode or throw PeerProtocolError', () => {

@@ -48,7 +48,13 @@ const Tensors = v.pipe(v.array(TensorRefSchema), v.maxLength(MAX_TENSORS_PER_MES
 
 export const PeerHeaderSchema = v.variant('type', [
   // requester → provider
-  v.strictObject({ type: v.literal('job'), v: v.pipe(v.number(), v.integer()), jobId: JobId, modelHash: Hash, modelBytes: Bytes }),
+  v.strictObject({
+    type: v.literal('job'),
+    v: v.pipe(v.number(), v.integer()),
+    jobId: JobId,
+    modelHash: Hash,
+    modelBytes: Bytes,
+  }),
   v.strictObject({ type: v.literal('model'), modelHash: Hash }),
   v.strictObject({ type: v.literal('unit'), jobId: JobId, unitId: Index, inputs: Tensors }),
   v.strictObject({ type: v.literal('bye'), jobId: JobId, reason: Text }),
@@ -58,8 +64,12 @@ export const PeerHeaderSchema = v.variant('type', [
   v.strictObject({ type: v.literal('model-status'), modelHash: Hash, cached: v.boolean() }),
   v.strictObject({ type: v.literal('ready'), modelHash: Hash, loadMs: v.pipe(v.number(), v.minValue(0)) }),
   v.strictObject({
-    type: v.literal('result'), jobId: JobId, unitId: Index, outputs: Tensors,
-    computeMs: v.pipe(v.number(), v.minValue(0)), backend: v.picklist(['webgpu', 'wasm']),
+    type: v.literal('result'),
+    jobId: JobId,
+    unitId: Index,
+    outputs: Tensors,
+    computeMs: v.pipe(v.number(), v.minValue(0)),
+    backend: v.picklist(['webgpu', 'wasm']),
     // The provider's signature over (job, unit, input hash, result hash), SPEC TRUST-S2. A requester with an identity drops results without it.
     signed: v.optional(SignedResultSchema),
   }),
@@ -102,10 +112,15 @@ export function encodeFramed(header: object, body: Uint8Array = new Uint8Array(0
  * length is checked before anything is parsed. Throws PeerProtocolError saying
  * what is wrong (`what` names the header in the message).
  */
-export function decodeFramed<T>(bytes: Uint8Array, schema: v.GenericSchema<unknown, T>, what = 'header'): { header: T; body: Uint8Array } {
+export function decodeFramed<T>(
+  bytes: Uint8Array,
+  schema: v.GenericSchema<unknown, T>,
+  what = 'header',
+): { header: T; body: Uint8Array } {
   if (bytes.length < 4) throw new PeerProtocolError('message shorter than its length prefix');
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  if (headerLength > MAX_PEER_HEADER_BYTES) throw new PeerProtocolError(`header of ${headerLength} bytes exceeds ${MAX_PEER_HEADER_BYTES}`);
+  if (headerLength > MAX_PEER_HEADER_BYTES)
+    throw new PeerProtocolError(`header of ${headerLength} bytes exceeds ${MAX_PEER_HEADER_BYTES}`);
   if (4 + headerLength > bytes.length) throw new PeerProtocolError('header runs past the end of the message');
   let raw: unknown;
   try {
@@ -143,10 +158,14 @@ function checkTensorRefs(refs: readonly TensorRef[], bodyLength: number): void {
   for (const ref of refs) {
     const elements = ref.dims.reduce((a, b) => a * b, 1);
     if (elements * dtypeBytes(ref.dtype) !== ref.byteLength) {
-      throw new PeerProtocolError(`tensor ${ref.name}: ${ref.byteLength} bytes do not match dims [${ref.dims.join(', ')}] of ${ref.dtype}`);
+      throw new PeerProtocolError(
+        `tensor ${ref.name}: ${ref.byteLength} bytes do not match dims [${ref.dims.join(', ')}] of ${ref.dtype}`,
+      );
     }
-    if (ref.byteOffset % dtypeBytes(ref.dtype) !== 0) throw new PeerProtocolError(`tensor ${ref.name}: misaligned offset`);
-    if (ref.byteOffset + ref.byteLength > bodyLength) throw new PeerProtocolError(`tensor ${ref.name}: runs past the end of the body`);
+    if (ref.byteOffset % dtypeBytes(ref.dtype) !== 0)
+      throw new PeerProtocolError(`tensor ${ref.name}: misaligned offset`);
+    if (ref.byteOffset + ref.byteLength > bodyLength)
+      throw new PeerProtocolError(`tensor ${ref.name}: runs past the end of the body`);
   }
 }
 
@@ -177,11 +196,19 @@ export function unpackTensors(refs: readonly TensorRef[], body: Uint8Array): Raw
 /** A typed tensor (as models and files use) as wire bytes. Copies. */
 export function rawFromTensor(name: string, tensor: Tensor): RawTensor {
   const { data } = tensor;
-  return { name, dtype: tensor.dtype, dims: [...tensor.dims], bytes: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) };
+  return {
+    name,
+    dtype: tensor.dtype,
+    dims: [...tensor.dims],
+    bytes: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+  };
 }
 
 /** Wire bytes as a typed tensor. Copies, so the typed array is aligned. */
 export function tensorFromRaw(raw: RawTensor): Tensor {
-  const buffer = raw.bytes.buffer.slice(raw.bytes.byteOffset, raw.bytes.byteOffset + raw.bytes.byteLength) as ArrayBuffer;
+  const buffer = raw.bytes.buffer.slice(
+    raw.bytes.byteOffset,
+    raw.bytes.byteOffset + raw.bytes.byteLength,
+  ) as ArrayBuffer;
   return { dtype: raw.dtype, dims: [...raw.dims], data: new TYPED_ARRAY_CTOR[raw.dtype](buffer) } as Tensor;
 }

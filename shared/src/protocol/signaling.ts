@@ -137,9 +137,18 @@ export type LogHeadInfo = v.InferOutput<typeof LogHeadSchema>;
 // ---------------------------------------------------------------- client → server
 
 export const ClientMessageSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('hello'), v: v.pipe(v.number(), v.integer()), role: RoleSchema, client: v.optional(ShortText) }),
+  v.strictObject({
+    type: v.literal('hello'),
+    v: v.pipe(v.number(), v.integer()),
+    role: RoleSchema,
+    client: v.optional(ShortText),
+  }),
   v.strictObject({ type: v.literal('auth'), publicKey: PeerIdSchema, signature: SignatureSchema }),
-  v.strictObject({ type: v.literal('announce'), capabilities: CapabilitiesSchema, slots: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(8)) }),
+  v.strictObject({
+    type: v.literal('announce'),
+    capabilities: CapabilitiesSchema,
+    slots: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(8)),
+  }),
   v.strictObject({ type: v.literal('status'), busy: Count(8), paused: v.boolean() }),
   v.strictObject({ type: v.literal('job-open'), jobId: JobIdSchema, needs: JobNeedsSchema }),
   v.strictObject({ type: v.literal('job-close'), jobId: JobIdSchema }),
@@ -147,25 +156,57 @@ export const ClientMessageSchema = v.variant('type', [
   v.strictObject({ type: v.literal('signal'), to: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
   v.strictObject({ type: v.literal('ping'), t: Finite }),
   /** Requester only: receipts it signed for accepted units, for the server's public log. */
-  v.strictObject({ type: v.literal('receipts'), receipts: v.pipe(v.array(ReceiptSchema), v.minLength(1), v.maxLength(MAX_RECEIPTS_PER_BATCH)) }),
+  v.strictObject({
+    type: v.literal('receipts'),
+    receipts: v.pipe(v.array(ReceiptSchema), v.minLength(1), v.maxLength(MAX_RECEIPTS_PER_BATCH)),
+  }),
   /** Requester only: it caught `peerId` returning wrong results in `jobId`; excludes it from that job. */
-  v.strictObject({ type: v.literal('report'), jobId: JobIdSchema, peerId: PeerIdSchema, verdict: VerdictSchema, reason: ShortText }),
+  v.strictObject({
+    type: v.literal('report'),
+    jobId: JobIdSchema,
+    peerId: PeerIdSchema,
+    verdict: VerdictSchema,
+    reason: ShortText,
+  }),
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 
 // ---------------------------------------------------------------- server → client
 
 export const ErrorCodeSchema = v.picklist([
-  'bad-json', 'too-large', 'invalid', 'unknown-type', 'version', 'auth', 'not-authenticated',
-  'wrong-role', 'rate-limited', 'not-paired', 'unknown-job', 'internal',
+  'bad-json',
+  'too-large',
+  'invalid',
+  'unknown-type',
+  'version',
+  'auth',
+  'not-authenticated',
+  'wrong-role',
+  'rate-limited',
+  'not-paired',
+  'unknown-job',
+  'internal',
 ]);
 export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>;
 
 export const ServerMessageSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('challenge'), v: v.pipe(v.number(), v.integer()), nonce: NonceSchema, expiresInMs: Count(600_000) }),
-  v.strictObject({ type: v.literal('welcome'), peerId: PeerIdSchema, iceServers: v.pipe(v.array(IceServerSchema), v.maxLength(8)), heartbeatMs: Count(600_000) }),
   v.strictObject({
-    type: v.literal('matched'), jobId: JobIdSchema, peerId: PeerIdSchema, role: RoleSchema,
+    type: v.literal('challenge'),
+    v: v.pipe(v.number(), v.integer()),
+    nonce: NonceSchema,
+    expiresInMs: Count(600_000),
+  }),
+  v.strictObject({
+    type: v.literal('welcome'),
+    peerId: PeerIdSchema,
+    iceServers: v.pipe(v.array(IceServerSchema), v.maxLength(8)),
+    heartbeatMs: Count(600_000),
+  }),
+  v.strictObject({
+    type: v.literal('matched'),
+    jobId: JobIdSchema,
+    peerId: PeerIdSchema,
+    role: RoleSchema,
     /** Present when the peer is a provider. */
     capabilities: v.optional(CapabilitiesSchema),
   }),
@@ -173,7 +214,9 @@ export const ServerMessageSchema = v.variant('type', [
   v.strictObject({ type: v.literal('signal'), from: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
   v.strictObject({ type: v.literal('pong'), t: Finite }),
   v.strictObject({
-    type: v.literal('error'), code: ErrorCodeSchema, message: v.pipe(v.string(), v.maxLength(1024)),
+    type: v.literal('error'),
+    code: ErrorCodeSchema,
+    message: v.pipe(v.string(), v.maxLength(1024)),
     supported: v.optional(v.array(v.number())),
   }),
   /** Answer to `receipts`, in batch order: how many were logged, which were refused and why, and the log head after. */
@@ -181,7 +224,13 @@ export const ServerMessageSchema = v.variant('type', [
     type: v.literal('receipts-ack'),
     accepted: Count(MAX_RECEIPTS_PER_BATCH),
     rejected: v.pipe(
-      v.array(v.strictObject({ id: v.pipe(v.string(), v.maxLength(64)), reason: ReceiptRejectReasonSchema, message: ShortText })),
+      v.array(
+        v.strictObject({
+          id: v.pipe(v.string(), v.maxLength(64)),
+          reason: ReceiptRejectReasonSchema,
+          message: ShortText,
+        }),
+      ),
       v.maxLength(MAX_RECEIPTS_PER_BATCH),
     ),
     head: LogHeadSchema,
@@ -196,14 +245,16 @@ export type DecodeResult<T> = { ok: true; message: T } | { ok: false; code: Erro
 
 /** Parses one text frame. Never throws; size is checked before JSON.parse allocates. */
 export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string): DecodeResult<T> {
-  if (text.length > MAX_FRAME_BYTES) return { ok: false, code: 'too-large', error: `frame of ${text.length} bytes exceeds ${MAX_FRAME_BYTES}` };
+  if (text.length > MAX_FRAME_BYTES)
+    return { ok: false, code: 'too-large', error: `frame of ${text.length} bytes exceeds ${MAX_FRAME_BYTES}` };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     return { ok: false, code: 'bad-json', error: 'frame is not valid JSON' };
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, code: 'invalid', error: 'frame must be a JSON object' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { ok: false, code: 'invalid', error: 'frame must be a JSON object' };
   const type = (raw as { type?: unknown }).type;
   if (typeof type !== 'string') return { ok: false, code: 'invalid', error: 'frame has no string "type"' };
   const result = v.safeParse(schema, raw);
@@ -222,7 +273,12 @@ export const decodeServerMessage = (text: string) => decodeFrame(ServerMessageSc
 // ---------------------------------------------------------------- HTTP API (trust)
 
 /** Paths of the server's public trust endpoints (signaling SPEC HTTP9–HTTP12). */
-export const TRUST_PATHS = { leaderboard: '/leaderboard', receipts: '/receipts/', log: '/log', logHead: '/log/head' } as const;
+export const TRUST_PATHS = {
+  leaderboard: '/leaderboard',
+  receipts: '/receipts/',
+  log: '/log',
+  logHead: '/log/head',
+} as const;
 
 export const LeaderboardRowSchema = v.strictObject({
   provider: PeerIdSchema,

@@ -42,19 +42,45 @@ export const WeightsEntrySchema = v.strictObject({
 });
 export type WeightsEntry = v.InferOutput<typeof WeightsEntrySchema>;
 
-export const WeightsErrorCodeSchema = v.picklist(['bad-message', 'unwanted', 'no-base', 'corrupt', 'hash-mismatch', 'forward-failed', 'storage']);
+export const WeightsErrorCodeSchema = v.picklist([
+  'bad-message',
+  'unwanted',
+  'no-base',
+  'corrupt',
+  'hash-mismatch',
+  'forward-failed',
+  'storage',
+]);
 export type WeightsErrorCode = v.InferOutput<typeof WeightsErrorCodeSchema>;
 
 export const WeightsHeaderSchema = v.variant('type', [
   v.strictObject({ type: v.literal('weights-offer'), modelId: ModelId, version: Count, hash: Hash }),
-  v.strictObject({ type: v.literal('weights-have'), modelId: ModelId, held: v.pipe(v.array(Hash), v.maxLength(MAX_HELD_HASHES)) }),
   v.strictObject({
-    type: v.literal('weights-patch'), modelId: ModelId, version: Count, target: Hash,
+    type: v.literal('weights-have'),
+    modelId: ModelId,
+    held: v.pipe(v.array(Hash), v.maxLength(MAX_HELD_HASHES)),
+  }),
+  v.strictObject({
+    type: v.literal('weights-patch'),
+    modelId: ModelId,
+    version: Count,
+    target: Hash,
     entries: v.pipe(v.array(WeightsEntrySchema), v.minLength(1), v.maxLength(MAX_WEIGHTS_ENTRIES)),
   }),
   v.strictObject({ type: v.literal('weights-ack'), modelId: ModelId, hash: Hash }),
-  v.strictObject({ type: v.literal('weights-error'), modelId: ModelId, code: WeightsErrorCodeSchema, reason: Text, peerId: v.optional(PeerId) }),
-  v.strictObject({ type: v.literal('weights-forward'), modelId: ModelId, hash: Hash, to: v.pipe(v.array(PeerId), v.minLength(1), v.maxLength(MAX_FORWARD_TARGETS)) }),
+  v.strictObject({
+    type: v.literal('weights-error'),
+    modelId: ModelId,
+    code: WeightsErrorCodeSchema,
+    reason: Text,
+    peerId: v.optional(PeerId),
+  }),
+  v.strictObject({
+    type: v.literal('weights-forward'),
+    modelId: ModelId,
+    hash: Hash,
+    to: v.pipe(v.array(PeerId), v.minLength(1), v.maxLength(MAX_FORWARD_TARGETS)),
+  }),
   v.strictObject({ type: v.literal('weights-forwarded'), modelId: ModelId, hash: Hash, peerId: PeerId, bytes: Count }),
 ]);
 export type WeightsHeader = v.InferOutput<typeof WeightsHeaderSchema>;
@@ -76,11 +102,14 @@ export function decodeWeightsMessage(bytes: Uint8Array): WeightsMessage {
 
   if (header.type === 'weights-patch') {
     const total = header.entries.reduce((sum, e) => sum + e.byteLength, 0);
-    if (total !== body.length) throw new PeerProtocolError(`patch entries declare ${total} bytes, body has ${body.length}`);
-    if (header.entries.at(-1)!.to !== header.target) throw new PeerProtocolError('the last entry does not reach the target');
+    if (total !== body.length)
+      throw new PeerProtocolError(`patch entries declare ${total} bytes, body has ${body.length}`);
+    if (header.entries.at(-1)!.to !== header.target)
+      throw new PeerProtocolError('the last entry does not reach the target');
     for (let i = 1; i < header.entries.length; i++) {
       const from = header.entries[i]!.from;
-      if (from !== null && from !== header.entries[i - 1]!.to) throw new PeerProtocolError(`entry ${i} does not continue from entry ${i - 1}`);
+      if (from !== null && from !== header.entries[i - 1]!.to)
+        throw new PeerProtocolError(`entry ${i} does not continue from entry ${i - 1}`);
     }
   } else if (body.length !== 0) {
     throw new PeerProtocolError(`${header.type} carries no body`);
@@ -89,7 +118,10 @@ export function decodeWeightsMessage(bytes: Uint8Array): WeightsMessage {
 }
 
 /** Packs entries' PULSE bytes for a weights-patch. */
-export function packEntries(entries: readonly { from: string | null; to: string; payload: Uint8Array }[]): { entries: WeightsEntry[]; body: Uint8Array } {
+export function packEntries(entries: readonly { from: string | null; to: string; payload: Uint8Array }[]): {
+  entries: WeightsEntry[];
+  body: Uint8Array;
+} {
   const body = new Uint8Array(entries.reduce((sum, e) => sum + e.payload.length, 0));
   let offset = 0;
   for (const e of entries) {
@@ -100,7 +132,10 @@ export function packEntries(entries: readonly { from: string | null; to: string;
 }
 
 /** The inverse of packEntries over a validated message: views into the body, in order. */
-export function unpackEntries(entries: readonly WeightsEntry[], body: Uint8Array): { from: string | null; to: string; payload: Uint8Array }[] {
+export function unpackEntries(
+  entries: readonly WeightsEntry[],
+  body: Uint8Array,
+): { from: string | null; to: string; payload: Uint8Array }[] {
   let offset = 0;
   return entries.map((e) => {
     const payload = body.subarray(offset, offset + e.byteLength);

@@ -1,7 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { apply, decode, diff, encode, hashModel, HashMismatchError, InvalidModelError, PulseError, WrongBaseError, type Model, type Patch, type TensorPatch } from './index';
+import {
+  apply,
+  decode,
+  diff,
+  encode,
+  hashModel,
+  HashMismatchError,
+  InvalidModelError,
+  PulseError,
+  WrongBaseError,
+  type Model,
+  type Patch,
+  type TensorPatch,
+} from './index';
 import { setArenaLimitsForTests } from './kernels';
-import { adamStepF32, cloneModel, encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
+import {
+  adamStepF32,
+  cloneModel,
+  encodeValue,
+  gaussian,
+  modelsBitEqual,
+  perturb,
+  randomModel,
+  seededRandom,
+  tensor,
+} from './testing';
 
 describe('PULSE apply', () => {
   it('PULSE5 PULSE7: a patch applied to the wrong base throws WrongBaseError and leaves it untouched', async () => {
@@ -20,7 +43,10 @@ describe('PULSE apply', () => {
     const baseHash = await hashModel(base);
     const patch = decode(encode(await diff(base, next, { baseHash })));
     const order: string[] = [];
-    const done = [apply(base, patch, { baseHash }).then(() => order.push('apply')), hashModel(next).then(() => order.push('hashModel'))];
+    const done = [
+      apply(base, patch, { baseHash }).then(() => order.push('apply')),
+      hashModel(next).then(() => order.push('hashModel')),
+    ];
     // Queued after both calls returned: it runs first if either awaited inside.
     const later = Promise.resolve().then(() => order.push('later'));
     await Promise.all([...done, later]);
@@ -40,16 +66,23 @@ describe('PULSE apply', () => {
     const base = randomModel(6);
     const patch = await diff(base, perturb(base, 7, 0.05));
     const renamed: Model = { tensors: base.tensors.map((t) => ({ ...t, name: `${t.name}-x` })) };
-    await expect(apply(renamed, { ...patch, baseHash: null === patch.baseHash ? null : await hashModel(renamed) })).rejects.toBeInstanceOf(
-      WrongBaseError,
-    );
+    await expect(
+      apply(renamed, { ...patch, baseHash: null === patch.baseHash ? null : await hashModel(renamed) }),
+    ).rejects.toBeInstanceOf(WrongBaseError);
   });
 
   it('PULSE5 PULSE7: a hand-made patch with a position past the end of its tensor is a wrong base, base untouched', async () => {
     const base = randomModel(14, 'bf16', 64, 64);
     const patch = await diff(base, perturb(base, 15, 0.05));
     const before = cloneModel(base);
-    const past: Patch = { ...patch, tensors: patch.tensors.map((t) => (t.kind === 'ulp' ? { ...t, positions: t.positions.map((p, i) => (i === t.positions.length - 1 ? 64 * 64 : p)) } : t)) };
+    const past: Patch = {
+      ...patch,
+      tensors: patch.tensors.map((t) =>
+        t.kind === 'ulp'
+          ? { ...t, positions: t.positions.map((p, i) => (i === t.positions.length - 1 ? 64 * 64 : p)) }
+          : t,
+      ),
+    };
     await expect(apply(base, past)).rejects.toThrow(/beyond/);
     expect(modelsBitEqual(base, before)).toBe(true);
   });
@@ -57,7 +90,12 @@ describe('PULSE apply', () => {
   it('PULSE6 PULSE7: a decoded patch changed in place afterwards is still held to its result hash, whether copied whole or block by block', async () => {
     // Decode's position columns skip apply's scan when the tensor is copied whole; the block pass always scans.
     const rand = seededRandom(16);
-    const base: Model = { tensors: [tensor('small', 'bf16', [64, 64], () => encodeValue('bf16', gaussian(rand))), tensor('large', 'bf16', [2049, 256], () => encodeValue('bf16', gaussian(rand)))] };
+    const base: Model = {
+      tensors: [
+        tensor('small', 'bf16', [64, 64], () => encodeValue('bf16', gaussian(rand))),
+        tensor('large', 'bf16', [2049, 256], () => encodeValue('bf16', gaussian(rand))),
+      ],
+    };
     const next = perturb(base, 17, 0.01);
     const bytes = encode(await diff(base, next));
     const before = cloneModel(base);
@@ -81,7 +119,7 @@ describe('PULSE apply', () => {
       const t = patch.tensors.find((x) => x.name === name)!;
       if (t.kind === 'full' || t.kind === 'scaled') throw new Error('fixture should patch with ulp or raw changes');
       t.positions.reverse();
-      if (t.kind === 'ulp') (t.signFlips.reverse(), t.magnitudeDeltas.reverse());
+      if (t.kind === 'ulp') t.signFlips.reverse(), t.magnitudeDeltas.reverse();
       else t.bits.reverse();
       expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
     }
@@ -93,7 +131,12 @@ describe('PULSE apply', () => {
     const bf16 = randomModel(43, 'bf16', 64, 64);
     const f32 = randomModel(44, 'f32', 64, 64);
     const rand = seededRandom(47);
-    const redrawn: Model = { tensors: bf16.tensors.map((t) => ({ ...t, data: t.data.map((x, i) => (i % 37 === 0 ? Math.floor(rand() * 0x10000) : x)) })) };
+    const redrawn: Model = {
+      tensors: bf16.tensors.map((t) => ({
+        ...t,
+        data: t.data.map((x, i) => (i % 37 === 0 ? Math.floor(rand() * 0x10000) : x)),
+      })),
+    };
     for (const [base, next, kind] of [
       [bf16, perturb(bf16, 45, 0.02), 'ulp'],
       [bf16, redrawn, 'raw'],
@@ -120,7 +163,13 @@ describe('PULSE apply', () => {
     const u = ulp.tensors[0]!;
     if (u.kind !== 'ulp') throw new Error('fixture should have ulp changes');
     // The same changes as raw new values, by hand.
-    const raw: Patch = { ...ulp, tensors: [{ ...u, kind: 'raw', bits: Uint32Array.from(u.positions, (p) => nudged.tensors[0]!.data[p]!) }, ...ulp.tensors.slice(1)] };
+    const raw: Patch = {
+      ...ulp,
+      tensors: [
+        { ...u, kind: 'raw', bits: Uint32Array.from(u.positions, (p) => nudged.tensors[0]!.data[p]!) },
+        ...ulp.tensors.slice(1),
+      ],
+    };
     expect(modelsBitEqual(await apply(base, raw), nudged)).toBe(true);
     const ragged: Patch[] = [];
     for (const patch of [ulp, raw, scaled]) {
@@ -133,10 +182,15 @@ describe('PULSE apply', () => {
             : t.kind === 'raw'
               ? { bits: resized(t.bits, length) }
               : { symbols: resized(t.symbols, length) };
-        ragged.push({ ...patch, tensors: patch.tensors.map((x) => (x === t ? ({ ...t, ...columns } as TensorPatch) : x)) });
+        ragged.push({
+          ...patch,
+          tensors: patch.tensors.map((x) => (x === t ? ({ ...t, ...columns } as TensorPatch) : x)),
+        });
       }
     }
-    expect(new Set(ragged.map((p) => p.tensors.find((x) => x.kind !== 'full')!.kind))).toEqual(new Set(['ulp', 'raw', 'scaled']));
+    expect(new Set(ragged.map((p) => p.tensors.find((x) => x.kind !== 'full')!.kind))).toEqual(
+      new Set(['ulp', 'raw', 'scaled']),
+    );
     for (const patch of ragged) await expect(apply(base, patch)).rejects.toThrow(InvalidModelError);
     expect(modelsBitEqual(base, before)).toBe(true);
   });
@@ -161,7 +215,16 @@ describe('PULSE apply', () => {
     const patch = await diff(base, next);
     const reversed: Patch = {
       ...patch,
-      tensors: patch.tensors.map((t) => (t.kind === 'ulp' ? { ...t, positions: t.positions.slice().reverse(), signFlips: t.signFlips.slice().reverse(), magnitudeDeltas: t.magnitudeDeltas.slice().reverse() } : t)),
+      tensors: patch.tensors.map((t) =>
+        t.kind === 'ulp'
+          ? {
+              ...t,
+              positions: t.positions.slice().reverse(),
+              signFlips: t.signFlips.slice().reverse(),
+              magnitudeDeltas: t.magnitudeDeltas.slice().reverse(),
+            }
+          : t,
+      ),
     };
     expect(modelsBitEqual(await apply(base, reversed), next)).toBe(true);
   });
@@ -169,36 +232,43 @@ describe('PULSE apply', () => {
   it.each([
     ['WebAssembly arena', Infinity],
     ['JS loops', 0],
-  ])('PULSE2: tensors just under and just over the whole-copy size apply exactly, for ulp, raw and scaled changes (%s)', async (_, maxArena) => {
-    // Exactly 1 MiB is one arena chunk, 256 values more a second, partial one (arena-patch.ts ARENA_CHUNK_BYTES = 2^20);
-    // without an arena the same sizes are the JS whole copy and block loop (apply.ts WHOLE_COPY_MAX_BYTES, property.test.ts).
-    const rand = seededRandom(20);
-    const draw = (dtype: 'bf16' | 'f32') => () => encodeValue(dtype, gaussian(rand) * 0.02);
-    const base: Model = {
-      tensors: [0, 1].flatMap((over) => [
-        tensor(`ulp${over}`, 'bf16', [2048 + over, 256], draw('bf16')),
-        tensor(`raw${over}`, 'bf16', [2048 + over, 256], draw('bf16')),
-        tensor(`scaled${over}`, 'f32', [1024 + over, 256], draw('f32')),
-      ]),
-    };
-    const nudged = perturb(base, 21, 0.01);
-    const stepped = adamStepF32(base, 22, 0.01);
-    const next: Model = {
-      tensors: base.tensors.map((t, ti) =>
-        t.name.startsWith('raw') ? { ...t, data: t.data.map((v, i) => (i % 2 === 0 ? draw('bf16')() : v)) } : t.name.startsWith('ulp') ? nudged.tensors[ti]! : stepped.tensors[ti]!,
-      ),
-    };
-    const patch = decode(encode(await diff(base, next)));
-    expect(patch.tensors.map((t) => t.kind)).toEqual(['ulp', 'raw', 'scaled', 'ulp', 'raw', 'scaled']);
-    const before = cloneModel(base);
-    const previous = setArenaLimitsForTests({ max: maxArena });
-    try {
-      expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
-    } finally {
-      setArenaLimitsForTests(previous);
-    }
-    expect(modelsBitEqual(base, before)).toBe(true);
-  });
+  ])(
+    'PULSE2: tensors just under and just over the whole-copy size apply exactly, for ulp, raw and scaled changes (%s)',
+    async (_, maxArena) => {
+      // Exactly 1 MiB is one arena chunk, 256 values more a second, partial one (arena-patch.ts ARENA_CHUNK_BYTES = 2^20);
+      // without an arena the same sizes are the JS whole copy and block loop (apply.ts WHOLE_COPY_MAX_BYTES, property.test.ts).
+      const rand = seededRandom(20);
+      const draw = (dtype: 'bf16' | 'f32') => () => encodeValue(dtype, gaussian(rand) * 0.02);
+      const base: Model = {
+        tensors: [0, 1].flatMap((over) => [
+          tensor(`ulp${over}`, 'bf16', [2048 + over, 256], draw('bf16')),
+          tensor(`raw${over}`, 'bf16', [2048 + over, 256], draw('bf16')),
+          tensor(`scaled${over}`, 'f32', [1024 + over, 256], draw('f32')),
+        ]),
+      };
+      const nudged = perturb(base, 21, 0.01);
+      const stepped = adamStepF32(base, 22, 0.01);
+      const next: Model = {
+        tensors: base.tensors.map((t, ti) =>
+          t.name.startsWith('raw')
+            ? { ...t, data: t.data.map((v, i) => (i % 2 === 0 ? draw('bf16')() : v)) }
+            : t.name.startsWith('ulp')
+              ? nudged.tensors[ti]!
+              : stepped.tensors[ti]!,
+        ),
+      };
+      const patch = decode(encode(await diff(base, next)));
+      expect(patch.tensors.map((t) => t.kind)).toEqual(['ulp', 'raw', 'scaled', 'ulp', 'raw', 'scaled']);
+      const before = cloneModel(base);
+      const previous = setArenaLimitsForTests({ max: maxArena });
+      try {
+        expect(modelsBitEqual(await apply(base, patch), next)).toBe(true);
+      } finally {
+        setArenaLimitsForTests(previous);
+      }
+      expect(modelsBitEqual(base, before)).toBe(true);
+    },
+  );
 
   it('PULSE6 PULSE7: a forged result hash throws HashMismatchError and leaves the base untouched', async () => {
     const base = randomModel(8);
@@ -214,7 +284,13 @@ describe('PULSE apply', () => {
     const patch = await diff(base, perturb(base, 11, 0.05));
     const t = patch.tensors[0]!;
     if (t.kind !== 'ulp') throw new Error('fixture should be ulp');
-    const tampered: Patch = { ...patch, tensors: [{ ...t, magnitudeDeltas: t.magnitudeDeltas.map((d) => (d === 1 ? 2 : d === 2 ? 1 : d)) }, ...patch.tensors.slice(1)] };
+    const tampered: Patch = {
+      ...patch,
+      tensors: [
+        { ...t, magnitudeDeltas: t.magnitudeDeltas.map((d) => (d === 1 ? 2 : d === 2 ? 1 : d)) },
+        ...patch.tensors.slice(1),
+      ],
+    };
     const before = cloneModel(base);
     await expect(apply(base, tampered)).rejects.toBeInstanceOf(HashMismatchError);
     expect(modelsBitEqual(base, before)).toBe(true);

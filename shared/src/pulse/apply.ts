@@ -8,7 +8,19 @@ import { HashMismatchError, InvalidModelError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ARENA_CHUNK_BYTES, patchInArena } from './arena-patch';
 import { applyScaledInArena, ScaledWriter } from './scaled';
-import { allocData, changeColumnsAligned, decodedColumns, type Model, type ModelHash, type Patch, type RawTensorPatch, type Tensor, type TensorData, type TensorPatch, type UlpTensorPatch } from './types';
+import {
+  allocData,
+  changeColumnsAligned,
+  decodedColumns,
+  type Model,
+  type ModelHash,
+  type Patch,
+  type RawTensorPatch,
+  type Tensor,
+  type TensorData,
+  type TensorPatch,
+  type UlpTensorPatch,
+} from './types';
 
 export interface ApplyOptions {
   /**
@@ -36,7 +48,8 @@ export async function apply(base: Model | null, patch: Patch, options: ApplyOpti
   const tensors = patch.tensors.map((t) => applyTensor(byName.get(t.name), t, hasher));
   const result: Model = { tensors };
   const resultHash = hasher.digest();
-  if (!hashesEqual(resultHash, patch.resultHash)) throw new HashMismatchError(hashToHex(patch.resultHash), hashToHex(resultHash));
+  if (!hashesEqual(resultHash, patch.resultHash))
+    throw new HashMismatchError(hashToHex(patch.resultHash), hashToHex(resultHash));
   return result;
 }
 
@@ -74,8 +87,15 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     hasher.update(t.data);
     return { name: header.name, dtype: header.dtype, shape: header.shape, data: t.data.slice() };
   }
-  if (old === undefined || old.dtype !== t.dtype || old.shape.length !== t.shape.length || old.shape.some((d, i) => d !== t.shape[i])) {
-    throw new WrongBaseError(`base has no ${t.dtype} tensor ${JSON.stringify(t.name)} of shape [${t.shape.join(', ')}]`);
+  if (
+    old === undefined ||
+    old.dtype !== t.dtype ||
+    old.shape.length !== t.shape.length ||
+    old.shape.some((d, i) => d !== t.shape[i])
+  ) {
+    throw new WrongBaseError(
+      `base has no ${t.dtype} tensor ${JSON.stringify(t.name)} of shape [${t.shape.join(', ')}]`,
+    );
   }
   const base = old.data;
   const n = base.length;
@@ -101,7 +121,10 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
   }
   if (sorted) {
     // Written by a kernel and hashed in a WebAssembly arena, a chunk at a time (else the JS loops below).
-    const data = t.kind === 'scaled' ? applyScaledInArena(t.name, t.dtype, base, positions, t.symbols, t.low, hasher) : applyInArena(t, base, hasher);
+    const data =
+      t.kind === 'scaled'
+        ? applyScaledInArena(t.name, t.dtype, base, positions, t.symbols, t.low, hasher)
+        : applyInArena(t, base, hasher);
     if (data !== null) return { name: header.name, dtype: header.dtype, shape: header.shape, data };
   }
   const wholeCopy = base.byteLength <= WHOLE_COPY_MAX_BYTES;

@@ -66,7 +66,8 @@ export function patchInArena(
   // One chunk: the kernel refuses a change past the end and names the first (positions may be out of order).
   if (chunks !== 1) {
     const inRange = firstAtOrAbove(positions, 0, n);
-    if (inRange < positions.length) throw new WrongBaseError(`tensor ${name}: change ${inRange} is beyond ${n} elements`);
+    if (inRange < positions.length)
+      throw new WrongBaseError(`tensor ${name}: change ${inRange} is beyond ${n} elements`);
   }
   // Positions rise when there is more than one chunk, so no chunk has more changes than values.
   const most = Math.min(positions.length, chunk);
@@ -94,7 +95,9 @@ export function patchInArena(
     const to = chunks === 1 ? positions.length : firstAtOrAbove(positions, from, last);
     values.set(chunks === 1 ? base : base.subarray(first, last), data / width);
     if (to > from) {
-      columns.forEach((col, i) => viewOf(arena, col).set(chunks === 1 ? col : col.subarray(from, to), at[i]! / col.BYTES_PER_ELEMENT));
+      columns.forEach((col, i) =>
+        viewOf(arena, col).set(chunks === 1 ? col : col.subarray(from, to), at[i]! / col.BYTES_PER_ELEMENT),
+      );
       write((data - first * width) | 0, last, at, to - from, from);
     }
     hasher.updateInPlace(arena, hashState, data, (last - first) * width); // the first chunk with the tensor's header

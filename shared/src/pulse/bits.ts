@@ -104,5 +104,5 @@ export function peekBits(bytes: Uint8Array, pos: number, count: number): number 
 /** Whether a reader of the `endBits`-bit stream `bytes` that stopped at bit `pos` used it all: last byte reached, padding zero. */
 export function bitsConsumedAll(bytes: Uint8Array, pos: number, endBits: number): boolean {
   if (Math.ceil(pos / 8) * 8 !== endBits) return false;
-  return pos % 8 === 0 || (bytes[Math.floor(pos / 8)]! & (0xff >>> pos % 8)) === 0;
+  return pos % 8 === 0 || (bytes[Math.floor(pos / 8)]! & (0xff >>> (pos % 8))) === 0;
 }

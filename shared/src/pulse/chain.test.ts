@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { apply, decode, findChangesCpu, hashModel, hashToHex, NoPathError, planPath, VersionChain, type CatalogEntry, type Model, type TensorData } from './index';
+import {
+  apply,
+  decode,
+  findChangesCpu,
+  hashModel,
+  hashToHex,
+  NoPathError,
+  planPath,
+  VersionChain,
+  type CatalogEntry,
+  type Model,
+  type TensorData,
+} from './index';
 import { modelsBitEqual, perturb, randomModel } from './testing';
 
 const e = (from: string | null, to: string, bytes: number): CatalogEntry => ({ from, to, bytes });
@@ -33,17 +45,20 @@ describe('PULSE chains', () => {
 
   it('PULSE17: the plan is the cheapest over every simple path (random catalogs)', () => {
     let seed = 7;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 200; round++) {
       const nodes = ['a', 'b', 'c', 'd', 'e'];
       const catalog: CatalogEntry[] = [];
-      for (const from of [null, ...nodes]) for (const to of nodes) if (from !== to && rand() < 0.35) catalog.push(e(from, to, Math.floor(rand() * 50)));
+      for (const from of [null, ...nodes])
+        for (const to of nodes) if (from !== to && rand() < 0.35) catalog.push(e(from, to, Math.floor(rand() * 50)));
       const cost = (p: CatalogEntry[]): number => p.reduce((s, x) => s + x.bytes, 0);
       // Brute force over simple paths.
       let bestCost = Infinity;
       const walk = (at: string | null, seen: Set<string>, spent: number): void => {
         if (at === 'e') bestCost = Math.min(bestCost, spent);
-        for (const x of catalog) if ((x.from === at || x.from === null) && !seen.has(x.to)) walk(x.to, new Set([...seen, x.to]), spent + x.bytes);
+        for (const x of catalog)
+          if ((x.from === at || x.from === null) && !seen.has(x.to))
+            walk(x.to, new Set([...seen, x.to]), spent + x.bytes);
       };
       walk('a', new Set(['a']), 0);
       if (bestCost === Infinity) expect(() => planPath(catalog, 'a', 'e')).toThrow(NoPathError);
@@ -87,7 +102,9 @@ describe('PULSE chains', () => {
     for (const m of models) {
       const a = await plain.publish(m);
       const b = await custom.publish(m, { findChanges: finder });
-      expect(b.entries.map((x) => Buffer.from(x.payload).toString('hex'))).toEqual(a.entries.map((x) => Buffer.from(x.payload).toString('hex')));
+      expect(b.entries.map((x) => Buffer.from(x.payload).toString('hex'))).toEqual(
+        a.entries.map((x) => Buffer.from(x.payload).toString('hex')),
+      );
     }
     expect(calls.length).toBe(4 * models[0]!.tensors.length);
     expect(custom.catalog()).toEqual(plain.catalog().slice(-3));

@@ -81,7 +81,8 @@ export class VersionChain {
     readonly anchorInterval: number = DEFAULT_ANCHOR_INTERVAL,
     readonly maxEntries: number = Infinity,
   ) {
-    if (!Number.isInteger(anchorInterval) || anchorInterval < 1) throw new RangeError('anchorInterval must be a positive integer');
+    if (!Number.isInteger(anchorInterval) || anchorInterval < 1)
+      throw new RangeError('anchorInterval must be a positive integer');
     if (!(maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
   }
 
@@ -95,7 +96,10 @@ export class VersionChain {
    * the previous version and/or an anchor). `options` go to diff (e.g. a Web
    * Worker change finder); a `baseHash` there is ignored, the chain knows it.
    */
-  async publish(model: Model, options: DiffOptions = {}): Promise<{ version: number; hash: string; entries: PublishedEntry[] }> {
+  async publish(
+    model: Model,
+    options: DiffOptions = {},
+  ): Promise<{ version: number; hash: string; entries: PublishedEntry[] }> {
     const version = ++this.version;
     const published: PublishedEntry[] = [];
     const prev = this.previous;

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { apply, decode, diff, encode, findChangesCpu, InvalidModelError, snapshot, type Model, type TensorPatch } from './index';
+import {
+  apply,
+  decode,
+  diff,
+  encode,
+  findChangesCpu,
+  InvalidModelError,
+  snapshot,
+  type Model,
+  type TensorPatch,
+} from './index';
 import { cloneModel, modelsBitEqual, perturb, randomModel, tensor } from './testing';
 
 async function roundTrip(base: Model, next: Model): Promise<Model> {
@@ -15,8 +25,12 @@ describe('PULSE codec', () => {
   });
 
   it('PULSE2: edge bit patterns (±0, NaN payloads, ±inf, subnormals) survive exactly', async () => {
-    const edges16 = [0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc1, 0xffff, 0x7f81, 0x0001, 0x8001, 0x007f, 0x3f80, 0x7c00, 0xfc00, 0x7e01];
-    const edges32 = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00001, 0xffffffff, 0x7f800001, 1, 0x80000001, 0x007fffff, 0x3f800000];
+    const edges16 = [
+      0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc1, 0xffff, 0x7f81, 0x0001, 0x8001, 0x007f, 0x3f80, 0x7c00, 0xfc00, 0x7e01,
+    ];
+    const edges32 = [
+      0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00001, 0xffffffff, 0x7f800001, 1, 0x80000001, 0x007fffff, 0x3f800000,
+    ];
     for (const dtype of ['bf16', 'f16', 'f32'] as const) {
       const edges = dtype === 'f32' ? edges32 : edges16;
       const n = edges.length;
@@ -49,10 +63,18 @@ describe('PULSE codec', () => {
 
   it('PULSE1: scalars, zero-size tensors and empty models round-trip', async () => {
     const base: Model = {
-      tensors: [tensor('scalar', 'f32', [], () => 0x3f800000), tensor('empty', 'bf16', [0, 7], () => 0), tensor('v', 'f16', [5], (i) => i)],
+      tensors: [
+        tensor('scalar', 'f32', [], () => 0x3f800000),
+        tensor('empty', 'bf16', [0, 7], () => 0),
+        tensor('v', 'f16', [5], (i) => i),
+      ],
     };
     const next: Model = {
-      tensors: [tensor('scalar', 'f32', [], () => 0x3f800001), tensor('empty', 'bf16', [0, 7], () => 0), tensor('v', 'f16', [5], (i) => i)],
+      tensors: [
+        tensor('scalar', 'f32', [], () => 0x3f800001),
+        tensor('empty', 'bf16', [0, 7], () => 0),
+        tensor('v', 'f16', [5], (i) => i),
+      ],
     };
     expect(modelsBitEqual(await roundTrip(base, next), next)).toBe(true);
     expect(modelsBitEqual(await roundTrip({ tensors: [] }, { tensors: [] }), { tensors: [] })).toBe(true);
@@ -60,10 +82,18 @@ describe('PULSE codec', () => {
 
   it('PULSE8: added, reshaped and re-typed tensors travel in full; dropped ones disappear; order follows next', async () => {
     const base: Model = {
-      tensors: [tensor('a', 'bf16', [4, 4], (i) => i), tensor('b', 'bf16', [16], (i) => i), tensor('gone', 'f32', [3], (i) => i)],
+      tensors: [
+        tensor('a', 'bf16', [4, 4], (i) => i),
+        tensor('b', 'bf16', [16], (i) => i),
+        tensor('gone', 'f32', [3], (i) => i),
+      ],
     };
     const next: Model = {
-      tensors: [tensor('new', 'f16', [2], (i) => i + 7), tensor('b', 'bf16', [4, 4], (i) => i), tensor('a', 'f32', [4, 4], (i) => i)],
+      tensors: [
+        tensor('new', 'f16', [2], (i) => i + 7),
+        tensor('b', 'bf16', [4, 4], (i) => i),
+        tensor('a', 'f32', [4, 4], (i) => i),
+      ],
     };
     const patch = await diff(base, next);
     expect(patch.tensors.map((t) => t.kind)).toEqual(['full', 'full', 'full']);
@@ -94,7 +124,12 @@ describe('PULSE codec', () => {
     const base = randomModel(6, 'bf16', 64, 64);
     const redrawn = randomModel(7, 'bf16', 64, 64);
     // Every other value re-drawn: raw new values at their positions.
-    const next: Model = { tensors: base.tensors.map((t, ti) => ({ ...t, data: t.data.map((v, i) => (i % 2 === 0 ? redrawn.tensors[ti]!.data[i]! : v)) })) };
+    const next: Model = {
+      tensors: base.tensors.map((t, ti) => ({
+        ...t,
+        data: t.data.map((v, i) => (i % 2 === 0 ? redrawn.tensors[ti]!.data[i]! : v)),
+      })),
+    };
     const patch = await diff(base, next);
     expect(patch.tensors[0]!.kind).toBe('raw');
     expect(modelsBitEqual(await apply(base, decode(encode(patch))), next)).toBe(true);
@@ -116,7 +151,12 @@ describe('PULSE codec', () => {
     const old = base.tensors[0]!.data;
     const values = next.tensors[0]!.data;
     const positions = Uint32Array.from(values.keys()).filter((i) => values[i] !== old[i]);
-    const asRaw: TensorPatch = { ...patch.tensors[0]!, kind: 'raw', positions, bits: Uint32Array.from(positions, (i) => values[i]!) };
+    const asRaw: TensorPatch = {
+      ...patch.tensors[0]!,
+      kind: 'raw',
+      positions,
+      bits: Uint32Array.from(positions, (i) => values[i]!),
+    };
     expect(bytes.length).toBeLessThanOrEqual(encode({ ...patch, tensors: [asRaw, ...patch.tensors.slice(1)] }).length);
   });
 
@@ -136,8 +176,16 @@ describe('PULSE codec', () => {
   it('PULSE1: long names sharing long prefixes, multi-byte UTF-8 included, come back exactly', async () => {
     // Front coding over names that outgrow decode's name buffer (256 bytes) in the middle of a shared prefix.
     const stem = 'layers.' + 'a'.repeat(200);
-    const names = [stem + '.x', stem + '.y' + 'é'.repeat(100), stem + '.y' + 'é'.repeat(100) + 'z'.repeat(600), 'short', 'ß→' + 'ü'.repeat(300)];
-    const model = (bump: number): Model => ({ tensors: names.map((name, t) => tensor(name, 'bf16', [4], (i) => 0x3f80 + i + (i === t % 4 ? bump : 0))) });
+    const names = [
+      stem + '.x',
+      stem + '.y' + 'é'.repeat(100),
+      stem + '.y' + 'é'.repeat(100) + 'z'.repeat(600),
+      'short',
+      'ß→' + 'ü'.repeat(300),
+    ];
+    const model = (bump: number): Model => ({
+      tensors: names.map((name, t) => tensor(name, 'bf16', [4], (i) => 0x3f80 + i + (i === t % 4 ? bump : 0))),
+    });
     const bytes = encode(await diff(model(0), model(1)));
     expect(decode(bytes).tensors.map((t) => t.name)).toEqual(names);
     expect(modelsBitEqual(await apply(model(0), decode(bytes)), model(1))).toBe(true);
@@ -161,7 +209,11 @@ describe('PULSE codec', () => {
     if (t.kind !== 'ulp' || t.positions.length < 2) throw new Error('fixture should have ulp changes');
     const unsorted = { ...t, positions: t.positions.slice().reverse() };
     expect(() => encode({ ...patch, tensors: [unsorted] })).toThrow(InvalidModelError);
-    const noop = { ...t, signFlips: new Uint8Array(t.positions.length), magnitudeDeltas: new Uint32Array(t.positions.length) };
+    const noop = {
+      ...t,
+      signFlips: new Uint8Array(t.positions.length),
+      magnitudeDeltas: new Uint32Array(t.positions.length),
+    };
     expect(() => encode({ ...patch, tensors: [noop] })).toThrow(InvalidModelError);
   });
 
@@ -183,8 +235,15 @@ describe('PULSE codec', () => {
     const big = await snapshot(randomModel(16, 'f32', 256, 256));
     const bigBytes = encode(big); // grows the writer past what it keeps
     expect(bigBytes.length).toBeGreaterThan(1 << 16);
-    const t = patch.tensors.find((x) => x.kind === 'ulp' && x.positions.length > 0) as Extract<TensorPatch, { kind: 'ulp' }>;
-    const noop = { ...t, signFlips: new Uint8Array(t.positions.length), magnitudeDeltas: new Uint32Array(t.positions.length) };
+    const t = patch.tensors.find((x) => x.kind === 'ulp' && x.positions.length > 0) as Extract<
+      TensorPatch,
+      { kind: 'ulp' }
+    >;
+    const noop = {
+      ...t,
+      signFlips: new Uint8Array(t.positions.length),
+      magnitudeDeltas: new Uint32Array(t.positions.length),
+    };
     expect(() => encode({ ...patch, tensors: [noop] })).toThrow(InvalidModelError); // fails while writing the body
     expect(Array.from(bytes)).toEqual(Array.from(kept));
     expect(Array.from(encode(patch))).toEqual(Array.from(kept));

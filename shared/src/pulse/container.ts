@@ -11,7 +11,16 @@
  * before allocating anything for the body.
  */
 
-import { DEFAULT_LIMITS, FORMAT_VERSION, HASH_BYTES, MIN_FORMAT_VERSION, MAGIC, MAX_ELEMENTS_FORMAT, MIN_BITS_PER_ELEMENT, type DecodeLimits } from './constants';
+import {
+  DEFAULT_LIMITS,
+  FORMAT_VERSION,
+  HASH_BYTES,
+  MIN_FORMAT_VERSION,
+  MAGIC,
+  MAX_ELEMENTS_FORMAT,
+  MIN_BITS_PER_ELEMENT,
+  type DecodeLimits,
+} from './constants';
 import { ByteReader, ByteWriter, utf8MaxBytes } from './bytes';
 import { CorruptPatchError, InvalidModelError, LimitExceededError, UnsupportedVersionError } from './errors';
 import { decodePayload, encodePayload, runsIfValid, type TensorLayout } from './payload';
@@ -88,7 +97,8 @@ const NO_BYTES = new Uint8Array(0);
 
 export function decode(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Patch {
   if (!(bytes instanceof Uint8Array)) throw new CorruptPatchError('a patch is a Uint8Array');
-  if (bytes.length > limits.maxPatchBytes) throw new LimitExceededError('patch bytes', bytes.length, limits.maxPatchBytes);
+  if (bytes.length > limits.maxPatchBytes)
+    throw new LimitExceededError('patch bytes', bytes.length, limits.maxPatchBytes);
   const r = idleReader ?? new ByteReader(NO_BYTES);
   idleReader = null;
   r.reset(bytes);
@@ -164,12 +174,15 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version
     if (known !== undefined && sameBytes(known.bytes, scratch, nameLength)) name = known.name;
     else {
       try {
-        name = (decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })).decode(scratch.subarray(0, nameLength));
+        name = (decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })).decode(
+          scratch.subarray(0, nameLength),
+        );
       } catch (e) {
         if (e instanceof CorruptPatchError) throw e;
         throw new CorruptPatchError('tensor name is not UTF-8');
       }
-      if (i < RECENT_NAMES && nameLength <= RECENT_NAME_BYTES) recentNames[i] = { bytes: scratch.slice(0, nameLength), name };
+      if (i < RECENT_NAMES && nameLength <= RECENT_NAME_BYTES)
+        recentNames[i] = { bytes: scratch.slice(0, nameLength), name };
     }
     if (names.has(name)) throw new CorruptPatchError(`duplicate tensor ${JSON.stringify(name)}`);
     names.add(name);
@@ -181,13 +194,20 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version
     for (let d = 0; d < rank; d++) shape.push(r.varint());
     const maxElements = Math.min(limits.maxTensorElements, MAX_ELEMENTS_FORMAT);
     const elements = elementCount(shape, maxElements);
-    if (elements < 0) throw new LimitExceededError(`elements of ${name}`, shape.reduce((a, b) => a * b, 1), maxElements);
+    if (elements < 0)
+      throw new LimitExceededError(
+        `elements of ${name}`,
+        shape.reduce((a, b) => a * b, 1),
+        maxElements,
+      );
     totalElements += elements;
-    if (totalElements > limits.maxTotalElements) throw new LimitExceededError('total elements', totalElements, limits.maxTotalElements);
+    if (totalElements > limits.maxTotalElements)
+      throw new LimitExceededError('total elements', totalElements, limits.maxTotalElements);
     const kindByte = r.u8();
     const kind = KINDS[kindByte & ~KIND_FLAG_RUNS];
     const runs = (kindByte & KIND_FLAG_RUNS) !== 0;
-    if (kind === undefined || (runs && kind === 'full') || KIND_SINCE[kind] > version) throw new CorruptPatchError(`tensor ${name}: unknown kind`);
+    if (kind === undefined || (runs && kind === 'full') || KIND_SINCE[kind] > version)
+      throw new CorruptPatchError(`tensor ${name}: unknown kind`);
     let changes = 0;
     if (kind !== 'full') {
       changes = r.varint();
@@ -205,7 +225,8 @@ function checkBodyCanHold(layouts: readonly TensorLayout[], bodyLength: number):
   let coded = 0;
   for (const l of layouts) coded += l.kind === 'full' ? l.elements : l.changes;
   // 64 bits of slack: a stream's final state carries up to 31 bits the count above does not see.
-  if (coded * MIN_BITS_PER_ELEMENT > bodyLength * 8 + 64) throw new CorruptPatchError(`body of ${bodyLength} bytes cannot hold ${coded} coded values`);
+  if (coded * MIN_BITS_PER_ELEMENT > bodyLength * 8 + 64)
+    throw new CorruptPatchError(`body of ${bodyLength} bytes cannot hold ${coded} coded values`);
 }
 
 /**
@@ -232,7 +253,8 @@ function validatePatch(patch: Patch): boolean[] {
       continue;
     }
     const n = t.positions.length;
-    if (!changeColumnsAligned(t) || (t.kind === 'scaled' && !(t.low instanceof Uint8Array))) throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
+    if (!changeColumnsAligned(t) || (t.kind === 'scaled' && !(t.low instanceof Uint8Array)))
+      throw new InvalidModelError(`tensor ${t.name}: ragged change arrays`);
     if (t.kind === 'raw') {
       const bad = badRawChange(t.bits, DTYPES[t.dtype].width);
       if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);

@@ -10,7 +10,15 @@ import { Arena, arenaBytes } from './kernels';
 import { XXH3_STATE_BYTES } from './xxh3';
 import { validateModel } from './model';
 import { scaledFromUlp } from './scaled';
-import { DTYPES, type Model, type ModelHash, type Patch, type Tensor, type TensorData, type TensorPatch } from './types';
+import {
+  DTYPES,
+  type Model,
+  type ModelHash,
+  type Patch,
+  type Tensor,
+  type TensorData,
+  type TensorPatch,
+} from './types';
 
 /** Returns the flat indices where the bit patterns of `a` and `b` differ, ascending. */
 export type ChangeFinder = (a: TensorData, b: TensorData) => Uint32Array | Promise<Uint32Array>;
@@ -186,7 +194,10 @@ export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher
   const { exponentBits } = DTYPES[newT.dtype];
   let changes = scanChangesWithKernels(a, b, exponentBits, hasher);
   if (changes === null) {
-    changes = a instanceof Uint16Array && b instanceof Uint16Array ? scan16(a, b, exponentBits) : scan32(a as Uint32Array, b as Uint32Array, exponentBits);
+    changes =
+      a instanceof Uint16Array && b instanceof Uint16Array
+        ? scan16(a, b, exponentBits)
+        : scan32(a as Uint32Array, b as Uint32Array, exponentBits);
     hasher?.update(b);
   }
   return pickKind(newT, changes);
@@ -215,7 +226,14 @@ function scanWithKernels(
   const sumsBytes = 8 + 4 * (exponentBits === null ? 33 : histogramsLength(exponentBits));
   // The tensor's header, if the hasher holds one, is laid out right before the first chunk and hashed with it.
   const headerRoom = hasher?.headerRoom ?? 0;
-  const arena = Arena.for(headerRoom + 2 * arenaBytes(chunk * width) + 3 * arenaBytes(4 * chunk) + 2 * arenaBytes(chunk) + arenaBytes(sumsBytes) + arenaBytes(XXH3_STATE_BYTES));
+  const arena = Arena.for(
+    headerRoom +
+      2 * arenaBytes(chunk * width) +
+      3 * arenaBytes(4 * chunk) +
+      2 * arenaBytes(chunk) +
+      arenaBytes(sumsBytes) +
+      arenaBytes(XXH3_STATE_BYTES),
+  );
   if (arena === null) return false;
   const { k } = arena;
   const at = {
@@ -236,7 +254,26 @@ function scanWithKernels(
     const last = Math.min(n, first + chunk);
     u8.set(bytesOf(a, first, last), at.a);
     u8.set(bytesOf(b, first, last), at.b);
-    take(k.scan(at.a, at.b, last - first, width, mantissaBits, first, exponentBits === null, at.positions, at.flips, at.mags, at.exps, at.news, at.sums), k.memory.buffer, at, last === n);
+    take(
+      k.scan(
+        at.a,
+        at.b,
+        last - first,
+        width,
+        mantissaBits,
+        first,
+        exponentBits === null,
+        at.positions,
+        at.flips,
+        at.mags,
+        at.exps,
+        at.news,
+        at.sums,
+      ),
+      k.memory.buffer,
+      at,
+      last === n,
+    );
     hasher?.updateInPlace(arena, at.hashState, at.b, (last - first) * width); // the chunk is in the arena already
   }
   return arena.u32.subarray(at.sums / 4, (at.sums + sumsBytes) / 4);
@@ -257,17 +294,28 @@ interface ScanBuffers {
 }
 
 /** scan16/scan32 with the kernel; null without WebAssembly. */
-function scanChangesWithKernels(a: TensorData, b: TensorData, exponentBits: number, hasher?: ModelHasher): Changes | null {
+function scanChangesWithKernels(
+  a: TensorData,
+  b: TensorData,
+  exponentBits: number,
+  hasher?: ModelHasher,
+): Changes | null {
   const st = new ScanState(a.length, a.BYTES_PER_ELEMENT * 8, exponentBits, 0);
-  const sums = scanWithKernels(a, b, exponentBits, (count, memory, at, final) => {
-    st.reserve(st.count + count, final);
-    st.positions.set(new Uint32Array(memory, at.positions, count), st.count);
-    st.flips.set(new Uint8Array(memory, at.flips, count), st.count);
-    st.mags.set(new Uint32Array(memory, at.mags, count), st.count);
-    st.exps.set(new Uint8Array(memory, at.exps, count), st.count);
-    st.news.set(new Uint32Array(memory, at.news, count), st.count);
-    st.count += count;
-  }, hasher);
+  const sums = scanWithKernels(
+    a,
+    b,
+    exponentBits,
+    (count, memory, at, final) => {
+      st.reserve(st.count + count, final);
+      st.positions.set(new Uint32Array(memory, at.positions, count), st.count);
+      st.flips.set(new Uint8Array(memory, at.flips, count), st.count);
+      st.mags.set(new Uint32Array(memory, at.mags, count), st.count);
+      st.exps.set(new Uint8Array(memory, at.exps, count), st.count);
+      st.news.set(new Uint32Array(memory, at.news, count), st.count);
+      st.count += count;
+    },
+    hasher,
+  );
   if (sums === false) return null;
   st.classBits = sums[0]! + sums[1]! * 2 ** 32;
   st.hists.set(sums.subarray(2));
@@ -280,10 +328,20 @@ function histogramsLength(exponentBits: number): number {
 }
 
 /** The three histograms of the kind choice as views of one buffer (a typed array of its own costs ~1 µs; diff makes them per tensor). */
-function histograms(exponentBits: number): { hists: Uint32Array; classHist: Uint32Array; headHist: Uint32Array; scaledHist: Uint32Array } {
+function histograms(exponentBits: number): {
+  hists: Uint32Array;
+  classHist: Uint32Array;
+  headHist: Uint32Array;
+  scaledHist: Uint32Array;
+} {
   const heads = 1 << (1 + exponentBits);
   const hists = new Uint32Array(histogramsLength(exponentBits));
-  return { hists, classHist: hists.subarray(0, 33), headHist: hists.subarray(33, 33 + heads), scaledHist: hists.subarray(33 + heads) };
+  return {
+    hists,
+    classHist: hists.subarray(0, 33),
+    headHist: hists.subarray(33, 33 + heads),
+    scaledHist: hists.subarray(33 + heads),
+  };
 }
 
 /** What the fused scan has gathered so far; `record` appends one change. */
@@ -314,7 +372,12 @@ class ScanState {
     capacity = Math.max(16, Math.min(limit, 1024 + (limit >>> 6))),
   ) {
     [this.positions, this.news, this.mags, this.flips, this.exps] = ScanState.columns(capacity);
-    ({ hists: this.hists, classHist: this.classHist, headHist: this.headHist, scaledHist: this.scaledHist } = histograms(exponentBits));
+    ({
+      hists: this.hists,
+      classHist: this.classHist,
+      headHist: this.headHist,
+      scaledHist: this.scaledHist,
+    } = histograms(exponentBits));
     this.expMask = (1 << exponentBits) - 1;
     this.signShift = width - 1;
     this.magMask = width === 16 ? 0x7fff : 0x7fffffff;
@@ -328,7 +391,8 @@ class ScanState {
 
   /** Room for `total` changes: exactly that many when no more will come (no slice at the end), else at least double. */
   reserve(total: number, final: boolean): void {
-    if (total > this.positions.length) this.resize(final ? total : Math.min(this.limit, Math.max(total, 2 * this.positions.length)));
+    if (total > this.positions.length)
+      this.resize(final ? total : Math.min(this.limit, Math.max(total, 2 * this.positions.length)));
   }
 
   /** The five change columns as views of one buffer (a typed array of its own costs ~1 µs, and diff makes these per tensor). */
@@ -463,7 +527,15 @@ function ulpPass(
   a: TensorData,
   b: TensorData,
   positions: Uint32Array,
-  { signFlips, magnitudeDeltas, oldExponents, newValues, classHist, headHist, scaledHist }: Omit<Changes, 'positions' | 'classBits'>,
+  {
+    signFlips,
+    magnitudeDeltas,
+    oldExponents,
+    newValues,
+    classHist,
+    headHist,
+    scaledHist,
+  }: Omit<Changes, 'positions' | 'classBits'>,
   signShift: number,
   magMask: number,
   half: number,

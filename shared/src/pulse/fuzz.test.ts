@@ -32,7 +32,11 @@ describe.each([
 
   it(`PULSE15: ${ITERATIONS} mutated, truncated, spliced and forged patches end in a typed error or the right model, base untouched`, async () => {
     const rand = seededRandom(20261122);
-    const bases: Model[] = [randomModel(1, 'bf16', 16, 24), randomModel(2, 'f32', 8, 20), randomModel(3, 'f16', 12, 12)];
+    const bases: Model[] = [
+      randomModel(1, 'bf16', 16, 24),
+      randomModel(2, 'f32', 8, 20),
+      randomModel(3, 'f16', 12, 12),
+    ];
     const seeds: { base: Model; bytes: Uint8Array; next: Model }[] = [];
     for (const [i, base] of bases.entries()) {
       for (const fraction of [0.01, 0.1, 0.6]) {
@@ -64,7 +68,8 @@ describe.each([
         bytes = bytes.slice(0, int(bytes.length));
       } else if (strategy === 2) {
         // Forge header bytes (magic, flags, counts, names, dims, kinds live in the first ~80 bytes).
-        for (let k = 1 + int(3); k > 0; k--) bytes[int(Math.min(bytes.length, 80))] = [0, 0x7f, 0x80, 0xff, int(256)][int(5)]!;
+        for (let k = 1 + int(3); k > 0; k--)
+          bytes[int(Math.min(bytes.length, 80))] = [0, 0x7f, 0x80, 0xff, int(256)][int(5)]!;
       } else if (strategy === 3) {
         // Splice: head of one patch, tail of another.
         const other = seeds[int(seeds.length)]!.bytes;
@@ -74,7 +79,10 @@ describe.each([
         // Insert or delete a run of bytes.
         const at = int(bytes.length);
         const run = Array.from({ length: 1 + int(6) }, () => int(256));
-        bytes = rand() < 0.5 ? new Uint8Array([...bytes.subarray(0, at), ...run, ...bytes.subarray(at)]) : new Uint8Array([...bytes.subarray(0, at), ...bytes.subarray(at + run.length)]);
+        bytes =
+          rand() < 0.5
+            ? new Uint8Array([...bytes.subarray(0, at), ...run, ...bytes.subarray(at)])
+            : new Uint8Array([...bytes.subarray(0, at), ...bytes.subarray(at + run.length)]);
       } else {
         // Random garbage body behind a valid header prefix.
         const keep = int(bytes.length);
@@ -93,7 +101,8 @@ describe.each([
       try {
         const result = await apply(seed.base, patch);
         // Only a patch that still proves itself by hash may succeed, and then it must be the promised model.
-        if (patch.resultHash.every((b, i) => b === decode(seed.bytes).resultHash[i])) expect(modelsBitEqual(result, seed.next)).toBe(true);
+        if (patch.resultHash.every((b, i) => b === decode(seed.bytes).resultHash[i]))
+          expect(modelsBitEqual(result, seed.next)).toBe(true);
         outcomes.applied++;
       } catch (e) {
         if (!(e instanceof PulseError)) throw new Error(`iteration ${iter}: apply threw ${String(e)}`);

@@ -10,7 +10,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { apply, decode, diff, encode, snapshot, type Model } from './index';
-import { adamStepF32, encodeValue, gaussian, modelsBitEqual, perturb, randomModel, seededRandom, tensor } from './testing';
+import {
+  adamStepF32,
+  encodeValue,
+  gaussian,
+  modelsBitEqual,
+  perturb,
+  randomModel,
+  seededRandom,
+  tensor,
+} from './testing';
 
 const dir = new URL('./golden/', import.meta.url);
 
@@ -39,7 +48,9 @@ function goldenCase(name: string): { base: Model | null; next: Model } {
       const next: Model = {
         tensors: [
           // Re-drawn values (raw kind), mostly in long runs (run-coded positions).
-          tensor('embed', 'bf16', [32, 32], (i) => (i % 97 < 80 ? encodeValue('bf16', gaussian(rand) * 0.02) : base.tensors[0]!.data[i]!)),
+          tensor('embed', 'bf16', [32, 32], (i) =>
+            i % 97 < 80 ? encodeValue('bf16', gaussian(rand) * 0.02) : base.tensors[0]!.data[i]!,
+          ),
           base.tensors[1]!,
           tensor('added', 'f16', [5, 7], (i) => encodeValue('f16', i / 3 - 4)),
         ],

@@ -41,23 +41,34 @@ describe('model hash', () => {
     ];
     const model: Model = {
       tensors: names.map((name, i) =>
-        tensor(name, (['bf16', 'f16', 'f32'] as const)[i % 3]!, i === 2 ? [2, 1, 3, 1, 2, 1, 1, 2] : [3, 5], (j) => Math.imul(j + 1, 0x9e3779b1 + i) >>> (i % 3 === 2 ? 0 : 16)),
+        tensor(
+          name,
+          (['bf16', 'f16', 'f32'] as const)[i % 3]!,
+          i === 2 ? [2, 1, 3, 1, 2, 1, 1, 2] : [3, 5],
+          (j) => Math.imul(j + 1, 0x9e3779b1 + i) >>> (i % 3 === 2 ? 0 : 16),
+        ),
       ),
     };
     const reference = await createXXHash128();
     reference.init();
     reference.update(canonicalBytes(model));
-    expect(Buffer.from(await hashModel(model)).toString('hex')).toBe(Buffer.from(reference.digest('binary')).toString('hex'));
+    expect(Buffer.from(await hashModel(model)).toString('hex')).toBe(
+      Buffer.from(reference.digest('binary')).toString('hex'),
+    );
   });
 
   it('PULSE3: apply checks the same hash for such names (headers laid out in the arena next to the values)', async () => {
     const base: Model = {
-      tensors: ['层.权重', 'emoji 🧠 weight', '权'.repeat(300)].map((name, i) => tensor(name, 'bf16', [64, 64], (j) => Math.imul(j + 1, 0x9e3779b1 + i) >>> 16)),
+      tensors: ['层.权重', 'emoji 🧠 weight', '权'.repeat(300)].map((name, i) =>
+        tensor(name, 'bf16', [64, 64], (j) => Math.imul(j + 1, 0x9e3779b1 + i) >>> 16),
+      ),
     };
     const next = perturb(base, 5, 0.02);
     const patch = await diff(base, next);
     const result = await apply(base, patch);
-    expect(Buffer.from(await hashModel(result)).toString('hex')).toBe(Buffer.from(await hashModel(next)).toString('hex'));
+    expect(Buffer.from(await hashModel(result)).toString('hex')).toBe(
+      Buffer.from(await hashModel(next)).toString('hex'),
+    );
     const reference = await createXXHash128();
     reference.init();
     reference.update(canonicalBytes(next));
@@ -67,7 +78,9 @@ describe('model hash', () => {
   it('PULSE3: diff hashes the result the same way for empty tensors and tensors of more than one scan chunk', async () => {
     const shapes = [[0], [3, 5], [(1 << 20) + 5], [0, 4], [7]];
     const base: Model = {
-      tensors: shapes.map((shape, i) => tensor(`t${i}.权重`, i === 4 ? 'f32' : 'bf16', shape, (j) => Math.imul(j + 1, 0x9e3779b1 + i) >>> 16)),
+      tensors: shapes.map((shape, i) =>
+        tensor(`t${i}.权重`, i === 4 ? 'f32' : 'bf16', shape, (j) => Math.imul(j + 1, 0x9e3779b1 + i) >>> 16),
+      ),
     };
     const next = perturb(base, 11, 0.01);
     const patch = await diff(base, next);

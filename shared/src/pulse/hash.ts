@@ -74,7 +74,8 @@ export class ModelHasher {
     if (!this.kernel) {
       if (header !== null) this.fallback.update(header);
       this.fallback.update(bytes);
-    } else if (!(header === null ? this.stream.update(bytes) : this.stream.update(header, bytes))) throw new Error('WebAssembly arena lost during a hash');
+    } else if (!(header === null ? this.stream.update(bytes) : this.stream.update(header, bytes)))
+      throw new Error('WebAssembly arena lost during a hash');
   }
 
   /**

@@ -1,6 +1,18 @@
 /** PULSE: lossless sparse weight patches. See SPEC.md for the rules and their IDs. */
 
-export type { DType, Tensor, TensorData, Model, ModelHash, Patch, TensorPatch, FullTensorPatch, UlpTensorPatch, RawTensorPatch, ScaledTensorPatch } from './types';
+export type {
+  DType,
+  Tensor,
+  TensorData,
+  Model,
+  ModelHash,
+  Patch,
+  TensorPatch,
+  FullTensorPatch,
+  UlpTensorPatch,
+  RawTensorPatch,
+  ScaledTensorPatch,
+} from './types';
 export { DTYPES, allocData } from './types';
 export { diff, snapshot, findChangesCpu, sparseTensorPatch, type ChangeFinder, type DiffOptions } from './diff';
 export { encode, decode } from './container';

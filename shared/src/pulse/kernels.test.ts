@@ -54,7 +54,7 @@ describe('PULSE WebAssembly kernels', () => {
     expect(modelsBitEqual(await apply(base, decode(encode(await diff(base, next)))), next)).toBe(true);
   });
 
-  it('PULSE14: the gap kernel that decodes scaled symbols alongside stops at either stream\'s end, not a byte past it', () => {
+  it("PULSE14: the gap kernel that decodes scaled symbols alongside stops at either stream's end, not a byte past it", () => {
     // Gaps of 0 and 1 (bucket symbols without raw bits) and arbitrary scaled symbols: no raw-bit stream at all.
     const n = 300;
     const gaps = Uint16Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
@@ -69,7 +69,16 @@ describe('PULSE WebAssembly kernels', () => {
     const gapBytes = ransEncode(gapTable, gaps, n).slice();
     const scaledBytes = ransEncode(scaledTable, symbols, n).slice();
     const bytes = new Uint8Array([...gapBytes, ...scaledBytes]);
-    const layout = { name: 'w', dtype: 'f32' as const, shape: [2 * n], kind: 'scaled' as const, elements: 2 * n, changes: n, runs: false, count: n };
+    const layout = {
+      name: 'w',
+      dtype: 'f32' as const,
+      shape: [2 * n],
+      kind: 'scaled' as const,
+      elements: 2 * n,
+      changes: n,
+      runs: false,
+      count: n,
+    };
     const run = (gapEnd: number, scaledEnd: number) => {
       const streams: (StreamSpan | null)[] = Array.from({ length: RUN_STREAM + 4 }, () => null);
       streams[GAP_STREAM] = { table: gapTable, start: 0, end: gapEnd };
@@ -79,10 +88,17 @@ describe('PULSE WebAssembly kernels', () => {
     const t = run(gapBytes.length, bytes.length)![0]!;
     let next = 0;
     const positions = Array.from(gaps, (g) => (next += g + 1) - 1);
-    expect(t.kind === 'scaled' && [Array.from(t.positions), Array.from(t.symbols)]).toEqual([positions, Array.from(symbols)]);
+    expect(t.kind === 'scaled' && [Array.from(t.positions), Array.from(t.symbols)]).toEqual([
+      positions,
+      Array.from(symbols),
+    ]);
     // One byte short: the kernel must stop there (reading on would decode and then fail as "trailing bytes").
-    expect(() => run(gapBytes.length - 1, bytes.length)).toThrow(new CorruptPatchError('tensor w: rANS stream is truncated'));
-    expect(() => run(gapBytes.length, bytes.length - 1)).toThrow(new CorruptPatchError('tensor w: rANS stream is truncated'));
+    expect(() => run(gapBytes.length - 1, bytes.length)).toThrow(
+      new CorruptPatchError('tensor w: rANS stream is truncated'),
+    );
+    expect(() => run(gapBytes.length, bytes.length - 1)).toThrow(
+      new CorruptPatchError('tensor w: rANS stream is truncated'),
+    );
   });
 
   it('PULSE13: arena sizes past 2^31 are not wrapped by 32-bit maths, so a huge call is sent to the JS codec', () => {

@@ -32,17 +32,62 @@ export interface KernelExports {
   applyRaw32(data: number, n: number, positions: number, bits: number, count: number): number;
   applyUlp16(data: number, n: number, positions: number, flips: number, mags: number, count: number): number;
   applyUlp32(data: number, n: number, positions: number, flips: number, mags: number, count: number): number;
-  applyScaled16(data: number, n: number, mantissaBits: number, expMask: number, positions: number, symbols: number, count: number, r: number): number;
-  applyScaled32(data: number, n: number, mantissaBits: number, expMask: number, positions: number, symbols: number, count: number, r: number): number;
+  applyScaled16(
+    data: number,
+    n: number,
+    mantissaBits: number,
+    expMask: number,
+    positions: number,
+    symbols: number,
+    count: number,
+    r: number,
+  ): number;
+  applyScaled32(
+    data: number,
+    n: number,
+    mantissaBits: number,
+    expMask: number,
+    positions: number,
+    symbols: number,
+    count: number,
+    r: number,
+  ): number;
   decodeGaps(s: number, r: number, n: number, elements: number, out: number): number;
   decodeGapsPaired(s: number, r: number, n: number, elements: number, out: number, v: number, outSym: number): number;
   decodeRuns(s: number, r: number, n: number, elements: number, out: number): number;
-  decodeDeltas(s: number, r: number, n: number, half: number, magMask: number, outFlips: number, outMags: number): number;
+  decodeDeltas(
+    s: number,
+    r: number,
+    n: number,
+    half: number,
+    magMask: number,
+    outFlips: number,
+    outMags: number,
+  ): number;
   decodeHeads(s: number, r: number, n: number, mantissaBits: number, out: number, width: number): number;
   encodeGaps(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
   encodeRuns(positions: number, n: number, syms: number, at: number, counts: number, w: number): number;
-  encodeDeltas(flips: number, mags: number, exps: number, n: number, half: number, syms: number, at: number, counts: number, w: number): number;
-  encodeHeads(data: number, n: number, width: number, mantissaBits: number, syms: number, at: number, counts: number, w: number): number;
+  encodeDeltas(
+    flips: number,
+    mags: number,
+    exps: number,
+    n: number,
+    half: number,
+    syms: number,
+    at: number,
+    counts: number,
+    w: number,
+  ): number;
+  encodeHeads(
+    data: number,
+    n: number,
+    width: number,
+    mantissaBits: number,
+    syms: number,
+    at: number,
+    counts: number,
+    w: number,
+  ): number;
   finishBits(w: number): number;
   setSecret(at: number): void;
   xxh3Update(st: number, input: number, len: number): void;
@@ -62,7 +107,16 @@ export interface KernelExports {
     news: number,
     sums: number,
   ): number;
-  ransEncode(syms: number, count: number, freq: number, cum: number, alphabet: number, scaleBits: number, enc: number, outEnd: number): number;
+  ransEncode(
+    syms: number,
+    count: number,
+    freq: number,
+    cum: number,
+    alphabet: number,
+    scaleBits: number,
+    enc: number,
+    outEnd: number,
+  ): number;
 }
 
 /** Raw-bit writer struct of the encode kernels (u32 out, u32 length, u64 acc, u32 pending, pad): see pulse.ts. */
@@ -132,7 +186,8 @@ export class Arena {
   constructor() {
     compiled ??= new WebAssembly.Module(base64urlDecode(KERNELS_WASM) as Uint8Array<ArrayBuffer>);
     this.k = new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
-    if (this.k.bucketMantissaBits() !== BUCKET_MANTISSA_BITS) throw new Error('PULSE kernels were built for another bucket layout: run npm run build:wasm');
+    if (this.k.bucketMantissaBits() !== BUCKET_MANTISSA_BITS)
+      throw new Error('PULSE kernels were built for another bucket layout: run npm run build:wasm');
     this.top = 8;
     this.pages = this.k.memory.buffer.byteLength / PAGE;
     const base = this.alloc(BUCKETS.base.byteLength);

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { CorruptPatchError, decode, DEFAULT_LIMITS, diff, encode, FORMAT_VERSION, LimitExceededError, snapshot, UnsupportedVersionError, type DecodeLimits } from './index';
+import {
+  CorruptPatchError,
+  decode,
+  DEFAULT_LIMITS,
+  diff,
+  encode,
+  FORMAT_VERSION,
+  LimitExceededError,
+  snapshot,
+  UnsupportedVersionError,
+  type DecodeLimits,
+} from './index';
 import { perturb, randomModel, tensor } from './testing';
 
 const limits = (over: Partial<DecodeLimits>): DecodeLimits => ({ ...DEFAULT_LIMITS, ...over });
@@ -21,7 +32,16 @@ function forgedHeader(tensors: number[][], body: number[] = [0, 0]): Uint8Array 
 }
 
 /** name "w" (no shared prefix), bf16, rank 1, dims [n], kind ulp with `changes`. */
-const ulpTensor = (n: number, changes: number, name = 0x77): number[] => [0, 1, name, 1, 1, ...varint(n), 1, ...varint(changes)];
+const ulpTensor = (n: number, changes: number, name = 0x77): number[] => [
+  0,
+  1,
+  name,
+  1,
+  1,
+  ...varint(n),
+  1,
+  ...varint(changes),
+];
 
 describe('PULSE limits', () => {
   it('PULSE13: each header size is checked against its limit', async () => {
@@ -86,7 +106,9 @@ describe('PULSE limits', () => {
     const back = decode(bytes);
     back.tensors.forEach((t, i) => {
       const p = patch.tensors[i]!;
-      expect(t.kind === 'full' || p.kind === 'full' ? [] : Array.from(t.positions)).toEqual(t.kind === 'full' || p.kind === 'full' ? [] : Array.from(p.positions));
+      expect(t.kind === 'full' || p.kind === 'full' ? [] : Array.from(t.positions)).toEqual(
+        t.kind === 'full' || p.kind === 'full' ? [] : Array.from(p.positions),
+      );
     });
   });
 

@@ -22,6 +22,7 @@ export function validateModel(model: Model): void {
     }
     const n = elementCount(t.shape, MAX_ELEMENTS_FORMAT);
     if (n < 0 || t.shape.length > 255) throw new InvalidModelError(`tensor ${t.name}: invalid shape`);
-    if (t.data.length !== n) throw new InvalidModelError(`tensor ${t.name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    if (t.data.length !== n)
+      throw new InvalidModelError(`tensor ${t.name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
   }
 }

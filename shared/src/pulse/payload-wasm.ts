@@ -50,13 +50,19 @@ export function decodeWithKernels(
   const rawBytes = bytes.length - rawStart;
   let need = arenaBytes(bytes.length - bodyStart) + rawReaderBytes(rawBytes);
   for (const s of streams) {
-    if (s !== null) need += arenaBytes(DECODER_BYTES) + arenaBytes(2 << s.table.scaleBits) + arenaBytes(4 << s.table.scaleBits) + arenaBytes(4 * s.table.freq.length);
+    if (s !== null)
+      need +=
+        arenaBytes(DECODER_BYTES) +
+        arenaBytes(2 << s.table.scaleBits) +
+        arenaBytes(4 << s.table.scaleBits) +
+        arenaBytes(4 * s.table.freq.length);
   }
   // A full tensor's values pass through one region in turn; sparse tensors' columns sit side by side and leave in one copy.
   let fullOutput = 0;
   let sparseOutput = 0;
   for (const l of layouts) {
-    if (l.kind === 'full') fullOutput = Math.max(fullOutput, columnBytes('full', l.elements, DTYPES[l.dtype].width / 8));
+    if (l.kind === 'full')
+      fullOutput = Math.max(fullOutput, columnBytes('full', l.elements, DTYPES[l.dtype].width / 8));
     else sparseOutput += columnBytes(l.kind, l.changes, 4);
   }
   const arena = Arena.for(need + fullOutput + sparseOutput);
@@ -96,7 +102,9 @@ export function decodeWithKernels(
       const data = allocData(l.dtype, l.elements);
       if (l.elements > 0) {
         check(k.decodeHeads(heads, reader, l.elements, mantissaBits, out, info.width / 8), l);
-        data.set(info.width === 16 ? new Uint16Array(memory, out, l.elements) : new Uint32Array(memory, out, l.elements));
+        data.set(
+          info.width === 16 ? new Uint16Array(memory, out, l.elements) : new Uint32Array(memory, out, l.elements),
+        );
       }
       decoded.push({ name: l.name, dtype: l.dtype, shape: l.shape, kind: 'full', data });
       continue;
@@ -107,12 +115,36 @@ export function decodeWithKernels(
       // A scaled tensor's symbols are decoded in the gap loop (see decodeGaps in shared/assembly/pulse.ts).
       const paired = l.kind === 'scaled' && !l.runs;
       if (l.runs) check(k.decodeRuns(decoders[RUN_STREAM]!, reader, n, l.elements, columnsAt), l);
-      else if (paired) check(k.decodeGapsPaired(decoders[GAP_STREAM]!, reader, n, l.elements, columnsAt, decoders[scaledStream(l.dtype)]!, values), l);
+      else if (paired)
+        check(
+          k.decodeGapsPaired(
+            decoders[GAP_STREAM]!,
+            reader,
+            n,
+            l.elements,
+            columnsAt,
+            decoders[scaledStream(l.dtype)]!,
+            values,
+          ),
+          l,
+        );
       else check(k.decodeGaps(decoders[GAP_STREAM]!, reader, n, l.elements, columnsAt), l);
       if (l.kind === 'raw') check(k.decodeHeads(heads, reader, n, mantissaBits, values, 4), l);
       else if (l.kind === 'scaled') {
         if (!paired) check(k.decodeHeads(decoders[scaledStream(l.dtype)]!, reader, n, 0, values, 2), l); // bare symbols
-      } else check(k.decodeDeltas(decoders[deltaStream(l.dtype)]!, reader, n, info.width === 16 ? 0x4000 : 0x40000000, info.width === 16 ? 0x7fff : 0x7fffffff, values, values + arenaBytes(n)), l);
+      } else
+        check(
+          k.decodeDeltas(
+            decoders[deltaStream(l.dtype)]!,
+            reader,
+            n,
+            info.width === 16 ? 0x4000 : 0x40000000,
+            info.width === 16 ? 0x7fff : 0x7fffffff,
+            values,
+            values + arenaBytes(n),
+          ),
+          l,
+        );
     }
     decoded.push(columnsAt - sparse);
     columnsAt += columnBytes(l.kind, n, 4);
@@ -130,16 +162,36 @@ export function decodeWithKernels(
     const n = l.changes;
     const positions = new Uint32Array(columns, offset, n);
     const values = offset + arenaBytes(4 * n);
-    if (l.kind === 'raw') return { name, dtype, shape, kind: 'raw', positions, bits: new Uint32Array(columns, values, n) };
-    if (l.kind === 'scaled') return { name, dtype, shape, kind: 'scaled', positions, symbols: new Uint16Array(columns, values, n), low: lows[li]! };
-    return { name, dtype, shape, kind: 'ulp', positions, signFlips: new Uint8Array(columns, values, n), magnitudeDeltas: new Uint32Array(columns, values + arenaBytes(n), n) };
+    if (l.kind === 'raw')
+      return { name, dtype, shape, kind: 'raw', positions, bits: new Uint32Array(columns, values, n) };
+    if (l.kind === 'scaled')
+      return {
+        name,
+        dtype,
+        shape,
+        kind: 'scaled',
+        positions,
+        symbols: new Uint16Array(columns, values, n),
+        low: lows[li]!,
+      };
+    return {
+      name,
+      dtype,
+      shape,
+      kind: 'ulp',
+      positions,
+      signFlips: new Uint8Array(columns, values, n),
+      magnitudeDeltas: new Uint32Array(columns, values + arenaBytes(n), n),
+    };
   });
 
   const words = arena.u32;
   decoders.forEach((ptr, i) => {
-    if (ptr !== 0 && (words[ptr / 4] !== RANS_L || words[ptr / 4 + 1] !== shift + streams[i]!.end)) throw new CorruptPatchError('rANS stream has trailing bytes');
+    if (ptr !== 0 && (words[ptr / 4] !== RANS_L || words[ptr / 4 + 1] !== shift + streams[i]!.end))
+      throw new CorruptPatchError('rANS stream has trailing bytes');
   });
-  if (!bitsConsumedAll(bytes.subarray(rawStart), arena.readerBitPos(reader), rawBytes * 8)) throw new CorruptPatchError('raw-bit stream has trailing bytes');
+  if (!bitsConsumedAll(bytes.subarray(rawStart), arena.readerBitPos(reader), rawBytes * 8))
+    throw new CorruptPatchError('raw-bit stream has trailing bytes');
   return tensors;
 }
 
@@ -149,7 +201,12 @@ function check(rc: number, l: TensorLayout): void {
 }
 
 /** Encodes the body with the kernels given its streamCounts; false (nothing written) when the call is too large for them. */
-export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[], counts: readonly number[]): boolean {
+export function encodeWithKernels(
+  w: ByteWriter,
+  tensors: readonly TensorPatch[],
+  runs: readonly boolean[],
+  counts: readonly number[],
+): boolean {
   const alphabets = counts.map((_, s) => alphabetOf(s));
   let symbols = 0;
   let rawBytes = 8;
@@ -164,11 +221,23 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
   for (const t of tensors) {
     // ≤ 31 raw bits per gap or run value and ≤ 31 per delta; mantissas ≤ 23 bits.
     rawBytes += t.kind === 'full' ? 4 * t.data.length : 8 * t.positions.length;
-    input = Math.max(input, t.kind === 'full' ? columnBytes('full', t.data.length, t.data.BYTES_PER_ELEMENT) : columnBytes(t.kind, t.positions.length, 4));
+    input = Math.max(
+      input,
+      t.kind === 'full'
+        ? columnBytes('full', t.data.length, t.data.BYTES_PER_ELEMENT)
+        : columnBytes(t.kind, t.positions.length, 4),
+    );
   }
   const countsBytes = counts.reduce((sum, c, s) => sum + (c > 0 ? arenaBytes(4 * alphabets[s]!) : 0), 0);
   const need =
-    arenaBytes(2 * symbols) + countsBytes + arenaBytes(rawBytes) + input + arenaBytes(WRITER_BYTES) + arenaBytes(maxStream) + 2 * arenaBytes(4 * maxAlphabet) + arenaBytes(16 * maxAlphabet);
+    arenaBytes(2 * symbols) +
+    countsBytes +
+    arenaBytes(rawBytes) +
+    input +
+    arenaBytes(WRITER_BYTES) +
+    arenaBytes(maxStream) +
+    2 * arenaBytes(4 * maxAlphabet) +
+    arenaBytes(16 * maxAlphabet);
   const arena = Arena.for(need);
   if (arena === null) return false;
   const { k } = arena;
@@ -193,7 +262,8 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
   const cum = arena.alloc(4 * maxAlphabet);
   const enc = arena.alloc(16 * maxAlphabet);
   const u8 = arena.u8;
-  const copyIn = (array: Uint8Array | Uint16Array | Uint32Array, to: number): void => u8.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), to);
+  const copyIn = (array: Uint8Array | Uint16Array | Uint32Array, to: number): void =>
+    u8.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), to);
 
   tensors.forEach((t, ti) => {
     const info = DTYPES[t.dtype];
@@ -202,7 +272,16 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
       if (t.data.length === 0) return;
       const s = headStream(t.dtype);
       copyIn(t.data, inAt);
-      length[s] = k.encodeHeads(inAt, t.data.length, t.data.BYTES_PER_ELEMENT, mantissaBits, symsAt[s]!, length[s]!, countsAt[s]!, writer);
+      length[s] = k.encodeHeads(
+        inAt,
+        t.data.length,
+        t.data.BYTES_PER_ELEMENT,
+        mantissaBits,
+        symsAt[s]!,
+        length[s]!,
+        countsAt[s]!,
+        writer,
+      );
       return;
     }
     const n = t.positions.length;
@@ -232,7 +311,17 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
     copyIn(t.signFlips, values);
     copyIn(t.magnitudeDeltas, mags);
     const before = length[s]!;
-    const bad = k.encodeDeltas(values, mags, 0, n, info.width === 16 ? 0x4000 : 0x40000000, symsAt[s]!, before, countsAt[s]!, writer);
+    const bad = k.encodeDeltas(
+      values,
+      mags,
+      0,
+      n,
+      info.width === 16 ? 0x4000 : 0x40000000,
+      symsAt[s]!,
+      before,
+      countsAt[s]!,
+      writer,
+    );
     if (bad >= 0) throw new InvalidModelError(`tensor ${t.name}: change ${bad} is out of range`);
     length[s] = before + n;
   });
@@ -244,7 +333,16 @@ export function encodeWithKernels(w: ByteWriter, tensors: readonly TensorPatch[]
     writeTable(w, table);
     words.set(table.freq, freq / 4);
     words.set(table.cum, cum / 4);
-    const start = k.ransEncode(symsAt[s]!, length[s]!, freq, cum, alphabets[s]!, table.scaleBits, enc, streamOut + maxStream);
+    const start = k.ransEncode(
+      symsAt[s]!,
+      length[s]!,
+      freq,
+      cum,
+      alphabets[s]!,
+      table.scaleBits,
+      enc,
+      streamOut + maxStream,
+    );
     w.varint(streamOut + maxStream - start);
     w.raw(u8.subarray(start, streamOut + maxStream));
   }

@@ -28,10 +28,29 @@ import { BUCKETS, bucketOf, DIRECT_BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
 import type { ByteReader, ByteWriter } from './bytes';
 import { CorruptPatchError, InvalidModelError } from './errors';
-import { decodeTable, normalize, RANS_L, ransEncode, RansDecoder, readTable, writeTable, type DecodeTable } from './rans';
+import {
+  decodeTable,
+  normalize,
+  RANS_L,
+  ransEncode,
+  RansDecoder,
+  readTable,
+  writeTable,
+  type DecodeTable,
+} from './rans';
 import { allocData, decodedColumns, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
 import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
-import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, streamCounts, writeScaledLow, type CodedLayout } from './streams';
+import {
+  alphabetOf,
+  deltaStream,
+  GAP_STREAM,
+  headStream,
+  RUN_STREAM,
+  scaledStream,
+  streamCounts,
+  writeScaledLow,
+  type CodedLayout,
+} from './streams';
 
 /**
  * Positions are run-coded when there are fewer than half as many runs of
@@ -96,7 +115,14 @@ function scratchOf(key: 'raw' | 'rans', bytes: number): Uint8Array {
 
 /** `runs[i]` says whether tensor i (sparse) codes its positions as runs; the container wrote it in the header. */
 export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[]): void {
-  const layouts = tensors.map((t, i): CodedLayout => ({ dtype: t.dtype, kind: t.kind, count: t.kind === 'full' ? t.data.length : t.positions.length, runs: runs[i]! }));
+  const layouts = tensors.map(
+    (t, i): CodedLayout => ({
+      dtype: t.dtype,
+      kind: t.kind,
+      count: t.kind === 'full' ? t.data.length : t.positions.length,
+      runs: runs[i]!,
+    }),
+  );
   const counts = streamCounts(layouts);
   if (encodeWithKernels(w, tensors, runs, counts)) return;
   let totalSymbols = 0;
@@ -300,7 +326,8 @@ export function encodeDeltas(
   for (let i = 0; i < n; i++) {
     const flip = flips[i]!;
     const md = mags[i]!;
-    if (flip > 1 || md >= limit || (flip === 0 && md === 0)) throw new InvalidModelError(`tensor ${t.name}: change ${i} is out of range`);
+    if (flip > 1 || md >= limit || (flip === 0 && md === 0))
+      throw new InvalidModelError(`tensor ${t.name}: change ${i} is out of range`);
     const signed = md >= half ? md - limit : md;
     // Zig-zag; without a flip the delta is never 0, so shift by one.
     const zz = (signed >= 0 ? signed * 2 : -signed * 2 - 1) - (flip ^ 1);
@@ -370,12 +397,16 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
     r.take(length);
     return { table, start, end: start + length };
   });
-  const lows = layouts.map((l) => (l.kind !== 'scaled' ? null : l.changes > 0 ? r.take(r.varint()).slice() : new Uint8Array(0)));
+  const lows = layouts.map((l) =>
+    l.kind !== 'scaled' ? null : l.changes > 0 ? r.take(r.varint()).slice() : new Uint8Array(0),
+  );
   const rawLength = r.varint();
   if (rawLength !== r.remaining) throw new CorruptPatchError('body length does not match the container');
   const decoded = decodeWithKernels(layouts, bytes, spans, r.pos, lows);
   if (decoded !== null) return decoded;
-  const streams = spans.map((s): StreamReader | null => s && { table: decodeTable(s.table), dec: new RansDecoder(bytes, s.start, s.end) });
+  const streams = spans.map(
+    (s): StreamReader | null => s && { table: decodeTable(s.table), dec: new RansDecoder(bytes, s.start, s.end) },
+  );
   const raw = new BitReader(r.take(rawLength));
 
   const out: TensorPatch[] = [];
@@ -416,7 +447,8 @@ export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, b
     if (n > 0) decodeDeltas(streams[deltaStream(l.dtype)]!, raw, signFlips, magnitudeDeltas, l);
     out.push({ name, dtype, shape, kind: 'ulp', positions, signFlips, magnitudeDeltas });
   }
-  for (const s of streams) if (s !== null && !s.dec.finished()) throw new CorruptPatchError('rANS stream has trailing bytes');
+  for (const s of streams)
+    if (s !== null && !s.dec.finished()) throw new CorruptPatchError('rANS stream has trailing bytes');
   if (!raw.consumedAll()) throw new CorruptPatchError('raw-bit stream has trailing bytes');
   return out;
 }
@@ -479,14 +511,20 @@ function decodeRuns({ table, dec }: StreamReader, raw: BitReader, positions: Uin
     s = dec.decode(table);
     e = extra[s]!;
     const length = 1 + base[s]! + (e > 0 ? raw.read(e) : 0);
-    if (length > n - i || start + length > l.elements) throw new CorruptPatchError(`tensor ${l.name}: run out of range`);
+    if (length > n - i || start + length > l.elements)
+      throw new CorruptPatchError(`tensor ${l.name}: run out of range`);
     for (let k = 0; k < length; k++) positions[i + k] = start + k;
     i += length;
     next = start + length;
   }
 }
 
-function decodeHeads({ table, dec }: StreamReader, raw: BitReader, out: Uint16Array | Uint32Array, mantissaBits: number): void {
+function decodeHeads(
+  { table, dec }: StreamReader,
+  raw: BitReader,
+  out: Uint16Array | Uint32Array,
+  mantissaBits: number,
+): void {
   const n = out.length;
   if (raw.pos + n * mantissaBits > raw.endBits) throw new CorruptPatchError('raw-bit stream is truncated');
   // rANS step and bit reads inlined (the dense-tensor hot loop); bounds of the raw stream were checked above.
@@ -518,7 +556,13 @@ function decodeHeads({ table, dec }: StreamReader, raw: BitReader, out: Uint16Ar
   raw.pos = bitPos;
 }
 
-function decodeDeltas({ table, dec }: StreamReader, raw: BitReader, signFlips: Uint8Array, magnitudeDeltas: Uint32Array, l: TensorLayout): void {
+function decodeDeltas(
+  { table, dec }: StreamReader,
+  raw: BitReader,
+  signFlips: Uint8Array,
+  magnitudeDeltas: Uint32Array,
+  l: TensorLayout,
+): void {
   const { base, extra } = BUCKETS;
   const { mask, scaleBits, symbol, step } = table;
   const width = DTYPES[l.dtype].width;

@@ -68,10 +68,13 @@ describe.each([
 
   it('PULSE2 PULSE3: diff → encode → decode → apply reproduces next for any dtypes, shapes and bit patterns', async () => {
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base))), async ([base, next]) => {
-        const result = await apply(base, decode(encode(await diff(base, next))));
-        expect(modelsBitEqual(result, next)).toBe(true);
-      }),
+      fc.asyncProperty(
+        modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base))),
+        async ([base, next]) => {
+          const result = await apply(base, decode(encode(await diff(base, next))));
+          expect(modelsBitEqual(result, next)).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -87,11 +90,14 @@ describe.each([
 
   it('PULSE3: encoding is deterministic (same patch, same bytes)', async () => {
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base))), async ([base, next]) => {
-        const a = encode(await diff(base, next));
-        const b = encode(decode(a));
-        expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
-      }),
+      fc.asyncProperty(
+        modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base))),
+        async ([base, next]) => {
+          const a = encode(await diff(base, next));
+          const b = encode(decode(a));
+          expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -106,12 +112,15 @@ describe.each([
       }),
     });
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base), fc.boolean())), async ([base, next, unaligned]) => {
-        const b = unaligned ? shifted(base) : base;
-        const fused = encode(await diff(b, next));
-        const pluggable = encode(await diff(b, next, { findChanges: findChangesCpu }));
-        expect(Buffer.from(fused).equals(Buffer.from(pluggable))).toBe(true);
-      }),
+      fc.asyncProperty(
+        modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base), fc.boolean())),
+        async ([base, next, unaligned]) => {
+          const b = unaligned ? shifted(base) : base;
+          const fused = encode(await diff(b, next));
+          const pluggable = encode(await diff(b, next, { findChanges: findChangesCpu }));
+          expect(Buffer.from(fused).equals(Buffer.from(pluggable))).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -127,18 +136,22 @@ describe.each([
       }
     };
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base), fc.boolean())), async ([base, next, full]) => {
-        const patch = full ? await snapshot(next) : await diff(base, next);
-        expect(patch).toEqual(await inJs(() => (full ? snapshot(next) : diff(base, next))));
-        for (const [i, t] of next.tensors.entries()) {
-          const old = base.tensors[i];
-          if (old?.data.length === t.data.length) expect(findChangesCpu(old.data, t.data)).toEqual(await inJs(() => findChangesCpu(old.data, t.data)));
-        }
-        const wasm = encode(patch);
-        const js = await inJs(() => encode(patch));
-        expect(Buffer.from(wasm).equals(Buffer.from(js))).toBe(true);
-        expect(decode(wasm)).toEqual(await inJs(() => decode(js)));
-      }),
+      fc.asyncProperty(
+        modelArb.chain((base) => fc.tuple(fc.constant(base), nextArb(base), fc.boolean())),
+        async ([base, next, full]) => {
+          const patch = full ? await snapshot(next) : await diff(base, next);
+          expect(patch).toEqual(await inJs(() => (full ? snapshot(next) : diff(base, next))));
+          for (const [i, t] of next.tensors.entries()) {
+            const old = base.tensors[i];
+            if (old?.data.length === t.data.length)
+              expect(findChangesCpu(old.data, t.data)).toEqual(await inJs(() => findChangesCpu(old.data, t.data)));
+          }
+          const wasm = encode(patch);
+          const js = await inJs(() => encode(patch));
+          expect(Buffer.from(wasm).equals(Buffer.from(js))).toBe(true);
+          expect(decode(wasm)).toEqual(await inJs(() => decode(js)));
+        },
+      ),
       { numRuns: 300 },
     );
   });

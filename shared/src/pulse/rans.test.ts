@@ -46,10 +46,18 @@ describe('PULSE rANS coder', () => {
       ['two symbols, 99.99% skew', Array.from({ length: 20_000 }, (_, i) => (i === 777 ? 1 : 0)), 2],
       ['uniform over 512', Array.from({ length: 10_000 }, () => Math.floor(rand() * 512)), 512],
       ['every symbol once', Array.from({ length: 512 }, (_, i) => i), 512],
-      ['geometric with a long tail', Array.from({ length: 30_000 }, () => Math.min(BUCKET_SYMBOLS - 1, Math.floor(-Math.log(rand()) * 4))), BUCKET_SYMBOLS],
+      [
+        'geometric with a long tail',
+        Array.from({ length: 30_000 }, () => Math.min(BUCKET_SYMBOLS - 1, Math.floor(-Math.log(rand()) * 4))),
+        BUCKET_SYMBOLS,
+      ],
       ['single value', [5], 16],
       ['last symbol of the alphabet', [239, 239, 0], 240],
-      ['many rare symbols and one dominant', Array.from({ length: 50_000 }, (_, i) => (i % 100 === 0 ? 1 + (i % 511) : 0)), 512],
+      [
+        'many rare symbols and one dominant',
+        Array.from({ length: 50_000 }, (_, i) => (i % 100 === 0 ? 1 + (i % 511) : 0)),
+        512,
+      ],
     ];
     for (const [name, symbols, alphabet] of cases) {
       const { decoded } = roundTrip(symbols, alphabet);
@@ -82,16 +90,59 @@ describe('PULSE rANS coder', () => {
 
   it('PULSE15: corrupt tables are rejected with CorruptPatchError', () => {
     const bad: [string, Uint8Array][] = [
-      ['scale too small', tableBytes(7, [[0, 64], [1, 64]])],
-      ['scale too large', tableBytes(MAX_SCALE_BITS + 1, [[0, 1 << MAX_SCALE_BITS], [1, 1 << MAX_SCALE_BITS]])],
-      ['sum below the scale', tableBytes(8, [[0, 100], [1, 100]])],
-      ['sum above the scale', tableBytes(8, [[0, 200], [1, 100]])],
-      ['a symbol above the cap (sum is right)', tableBytes(9, [[0, 511], [1, 1]])],
-      ['symbol beyond the alphabet', tableBytes(8, [[0, 128], [16, 128]])],
+      [
+        'scale too small',
+        tableBytes(7, [
+          [0, 64],
+          [1, 64],
+        ]),
+      ],
+      [
+        'scale too large',
+        tableBytes(MAX_SCALE_BITS + 1, [
+          [0, 1 << MAX_SCALE_BITS],
+          [1, 1 << MAX_SCALE_BITS],
+        ]),
+      ],
+      [
+        'sum below the scale',
+        tableBytes(8, [
+          [0, 100],
+          [1, 100],
+        ]),
+      ],
+      [
+        'sum above the scale',
+        tableBytes(8, [
+          [0, 200],
+          [1, 100],
+        ]),
+      ],
+      [
+        'a symbol above the cap (sum is right)',
+        tableBytes(9, [
+          [0, 511],
+          [1, 1],
+        ]),
+      ],
+      [
+        'symbol beyond the alphabet',
+        tableBytes(8, [
+          [0, 128],
+          [16, 128],
+        ]),
+      ],
       ['a single symbol', tableBytes(8, [[0, 256]])],
-      ['truncated', tableBytes(8, [[0, 128], [1, 128]]).subarray(0, 4)],
+      [
+        'truncated',
+        tableBytes(8, [
+          [0, 128],
+          [1, 128],
+        ]).subarray(0, 4),
+      ],
     ];
-    for (const [name, bytes] of bad) expect(() => readTable(new ByteReader(bytes), 16), name).toThrow(CorruptPatchError);
+    for (const [name, bytes] of bad)
+      expect(() => readTable(new ByteReader(bytes), 16), name).toThrow(CorruptPatchError);
   });
 
   it('PULSE15: truncated, overlong or garbage streams are CorruptPatchError, never a hang', () => {
@@ -110,7 +161,11 @@ describe('PULSE rANS coder', () => {
     const long = new RansDecoder(extra, 0, extra.length);
     symbols.forEach(() => long.decode(dt));
     expect(long.finished()).toBe(false);
-    const garbage = new RansDecoder(Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff | 0x40), 0, 64);
+    const garbage = new RansDecoder(
+      Uint8Array.from({ length: 64 }, (_, i) => ((i * 37 + 11) & 0xff) | 0x40),
+      0,
+      64,
+    );
     expect(() => {
       for (let i = 0; i < 1_000_000; i++) garbage.decode(dt);
     }).toThrow(CorruptPatchError);
@@ -118,7 +173,22 @@ describe('PULSE rANS coder', () => {
 
   it('PULSE10: buckets cover [0, 2^31 − 1] exactly and contiguously', () => {
     const rand = seededRandom(9);
-    const values = [0, 1, 2, 6, 7, 8, 15, 16, 255, 65535, 2 ** 30, 2 ** 31 - 2, 2 ** 31 - 1, ...Array.from({ length: 5000 }, () => Math.floor(2 ** (rand() * 31)) - 1)];
+    const values = [
+      0,
+      1,
+      2,
+      6,
+      7,
+      8,
+      15,
+      16,
+      255,
+      65535,
+      2 ** 30,
+      2 ** 31 - 2,
+      2 ** 31 - 1,
+      ...Array.from({ length: 5000 }, () => Math.floor(2 ** (rand() * 31)) - 1),
+    ];
     for (const v of values) {
       const s = bucketOf(v);
       expect(s).toBeLessThan(BUCKET_SYMBOLS);
@@ -127,7 +197,8 @@ describe('PULSE rANS coder', () => {
       const low = v - BUCKETS.base[s]!;
       expect(low >= 0 && low < 2 ** e).toBe(true);
     }
-    for (let s = 1; s < BUCKET_SYMBOLS; s++) expect(BUCKETS.base[s]).toBe(BUCKETS.base[s - 1]! + 2 ** BUCKETS.extra[s - 1]!);
+    for (let s = 1; s < BUCKET_SYMBOLS; s++)
+      expect(BUCKETS.base[s]).toBe(BUCKETS.base[s - 1]! + 2 ** BUCKETS.extra[s - 1]!);
     // The largest value opens the last bucket (its wider raw range is refused by the decoder's range checks).
     expect(BUCKETS.base[BUCKET_SYMBOLS - 1]).toBe(2 ** 31 - 1);
   });

@@ -125,7 +125,8 @@ export function writeTable(w: ByteWriter, t: FreqTable): void {
 /** Reads and validates a table for an alphabet of `alphabet` symbols; any inconsistency is a CorruptPatchError. */
 export function readTable(r: ByteReader, alphabet: number): FreqTable {
   const scaleBits = r.u8();
-  if (scaleBits < MIN_SCALE_BITS || scaleBits > MAX_SCALE_BITS) throw new CorruptPatchError(`rANS table scale 2^${scaleBits} out of range`);
+  if (scaleBits < MIN_SCALE_BITS || scaleBits > MAX_SCALE_BITS)
+    throw new CorruptPatchError(`rANS table scale 2^${scaleBits} out of range`);
   const present = r.varint();
   if (present < 2 || present > alphabet) throw new CorruptPatchError(`rANS table with ${present} symbols`);
   const scale = 1 << scaleBits;

@@ -26,11 +26,23 @@ import { DTYPES, type DType, type TensorData } from './types';
  * encodeDeltas kernel, or its JS twin in payload.ts for calls too large for
  * an arena.
  */
-export function scaledFromUlp(dtype: DType, flips: Uint8Array, mags: Uint32Array, exps: Uint8Array): { symbols: Uint16Array; low: Uint8Array } {
+export function scaledFromUlp(
+  dtype: DType,
+  flips: Uint8Array,
+  mags: Uint32Array,
+  exps: Uint8Array,
+): { symbols: Uint16Array; low: Uint8Array } {
   const n = flips.length;
   const half = DTYPES[dtype].width === 16 ? 0x4000 : 0x40000000;
   const alphabet = scaledAlphabet(dtype);
-  const arena = Arena.for(2 * arenaBytes(n) + arenaBytes(4 * n) + arenaBytes(2 * n) + arenaBytes(4 * alphabet) + arenaBytes(4 * n + 8) + arenaBytes(WRITER_BYTES));
+  const arena = Arena.for(
+    2 * arenaBytes(n) +
+      arenaBytes(4 * n) +
+      arenaBytes(2 * n) +
+      arenaBytes(4 * alphabet) +
+      arenaBytes(4 * n + 8) +
+      arenaBytes(WRITER_BYTES),
+  );
   if (arena === null) {
     const sink = new SymbolSink(new Uint16Array(n), alphabet);
     const raw = new BitWriter(4 * n + 16);
@@ -38,7 +50,15 @@ export function scaledFromUlp(dtype: DType, flips: Uint8Array, mags: Uint32Array
     return { symbols: sink.symbols, low: raw.finish().slice() };
   }
   const { k, u8 } = arena;
-  const at = { flips: arena.alloc(n), exps: arena.alloc(n), mags: arena.alloc(4 * n), syms: arena.alloc(2 * n), counts: arena.alloc(4 * alphabet), raw: arena.alloc(4 * n + 8), writer: arena.alloc(WRITER_BYTES) };
+  const at = {
+    flips: arena.alloc(n),
+    exps: arena.alloc(n),
+    mags: arena.alloc(4 * n),
+    syms: arena.alloc(2 * n),
+    counts: arena.alloc(4 * alphabet),
+    raw: arena.alloc(4 * n + 8),
+    writer: arena.alloc(WRITER_BYTES),
+  };
   u8.set(flips, at.flips);
   u8.set(exps, at.exps);
   u8.set(new Uint8Array(mags.buffer, mags.byteOffset, mags.byteLength), at.mags);
@@ -105,7 +125,8 @@ export class ScaledWriter {
       const p = positions[i]!;
       const o = data[p]!;
       const b = (s >>> 1) - (((o >>> mantissaBits) & expMask) << BUCKET_MANTISSA_BITS);
-      if (b < 0 || b >= BUCKET_SYMBOLS) throw new CorruptPatchError(`tensor ${name}: change ${i} does not fit its base value`);
+      if (b < 0 || b >= BUCKET_SYMBOLS)
+        throw new CorruptPatchError(`tensor ${name}: change ${i} does not fit its base value`);
       const e = extra[b]!;
       let low = 0;
       if (e > MAX_FIELD) {
@@ -128,7 +149,8 @@ export class ScaledWriter {
   }
 
   finish(): void {
-    if (!this.raw.consumedAll()) throw new CorruptPatchError(`tensor ${this.name}: raw bits do not end with its changes`);
+    if (!this.raw.consumedAll())
+      throw new CorruptPatchError(`tensor ${this.name}: raw bits do not end with its changes`);
   }
 }
 
@@ -139,28 +161,50 @@ export class ScaledWriter {
  * ScaledWriter; this way apply alone is 1.08× and 1.10× faster (same
  * process, alternating, median of 2,000).
  */
-export function applyScaledInArena(name: string, dtype: DType, base: TensorData, positions: Uint32Array, symbols: Uint16Array, low: Uint8Array, hasher: ModelHasher): TensorData | null {
+export function applyScaledInArena(
+  name: string,
+  dtype: DType,
+  base: TensorData,
+  positions: Uint32Array,
+  symbols: Uint16Array,
+  low: Uint8Array,
+  hasher: ModelHasher,
+): TensorData | null {
   const n = base.length;
   let bitPos = (): number => 0;
-  const out = patchInArena(name, base, hasher, [positions, symbols], arenaBytes(low.length) + rawReaderBytes(low.length), (arena) => {
-    const { k } = arena;
-    // The raw bits are read in order across the chunks: one reader for the whole tensor.
-    const lowAt = arena.alloc(low.length);
-    arena.u8.set(low, lowAt);
-    const reader = arena.rawReader(lowAt, low.length);
-    bitPos = () => arena.readerBitPos(reader);
-    const { width, exponentBits } = DTYPES[dtype];
-    const mantissaBits = width - 1 - exponentBits;
-    const expMask = (1 << exponentBits) - 1;
-    const kernel = width === 16 ? k.applyScaled16 : k.applyScaled32;
-    return (shifted, last, [atPositions, atSymbols], chunkCount, from) => {
-      const rc = kernel(shifted, last, mantissaBits, expMask, atPositions!, atSymbols!, chunkCount, reader);
-      if (rc === -3) throw new WrongBaseError(`tensor ${name}: change ${from + arena.readerFailedChange(reader)} is beyond ${n} elements`);
-      if (rc === -6) throw new CorruptPatchError(`tensor ${name}: change ${from + arena.readerFailedChange(reader)} does not fit its base value`);
-      if (rc < 0) throw kernelError(name, rc);
-    };
-  });
+  const out = patchInArena(
+    name,
+    base,
+    hasher,
+    [positions, symbols],
+    arenaBytes(low.length) + rawReaderBytes(low.length),
+    (arena) => {
+      const { k } = arena;
+      // The raw bits are read in order across the chunks: one reader for the whole tensor.
+      const lowAt = arena.alloc(low.length);
+      arena.u8.set(low, lowAt);
+      const reader = arena.rawReader(lowAt, low.length);
+      bitPos = () => arena.readerBitPos(reader);
+      const { width, exponentBits } = DTYPES[dtype];
+      const mantissaBits = width - 1 - exponentBits;
+      const expMask = (1 << exponentBits) - 1;
+      const kernel = width === 16 ? k.applyScaled16 : k.applyScaled32;
+      return (shifted, last, [atPositions, atSymbols], chunkCount, from) => {
+        const rc = kernel(shifted, last, mantissaBits, expMask, atPositions!, atSymbols!, chunkCount, reader);
+        if (rc === -3)
+          throw new WrongBaseError(
+            `tensor ${name}: change ${from + arena.readerFailedChange(reader)} is beyond ${n} elements`,
+          );
+        if (rc === -6)
+          throw new CorruptPatchError(
+            `tensor ${name}: change ${from + arena.readerFailedChange(reader)} does not fit its base value`,
+          );
+        if (rc < 0) throw kernelError(name, rc);
+      };
+    },
+  );
   if (out === null) return null;
-  if (!bitsConsumedAll(low, bitPos(), low.length * 8)) throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
+  if (!bitsConsumedAll(low, bitPos(), low.length * 8))
+    throw new CorruptPatchError(`tensor ${name}: raw bits do not end with its changes`);
   return out;
 }

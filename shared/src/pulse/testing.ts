@@ -102,7 +102,13 @@ export function modelsBitEqual(a: Model, b: Model): boolean {
   if (a.tensors.length !== b.tensors.length) return false;
   return a.tensors.every((t, i) => {
     const u = b.tensors[i]!;
-    if (t.name !== u.name || t.dtype !== u.dtype || t.shape.join() !== u.shape.join() || t.data.length !== u.data.length) return false;
+    if (
+      t.name !== u.name ||
+      t.dtype !== u.dtype ||
+      t.shape.join() !== u.shape.join() ||
+      t.data.length !== u.data.length
+    )
+      return false;
     for (let j = 0; j < t.data.length; j++) if (t.data[j] !== u.data[j]) return false;
     return true;
   });

@@ -77,7 +77,11 @@ export type TensorPatch = FullTensorPatch | UlpTensorPatch | RawTensorPatch | Sc
 /** Whether each change column of a sparse tensor patch is as long as its positions (hand-made patches need not be). */
 export function changeColumnsAligned(t: UlpTensorPatch | RawTensorPatch | ScaledTensorPatch): boolean {
   const n = t.positions.length;
-  return t.kind === 'raw' ? t.bits.length === n : t.kind === 'scaled' ? t.symbols.length === n : t.signFlips.length === n && t.magnitudeDeltas.length === n;
+  return t.kind === 'raw'
+    ? t.bits.length === n
+    : t.kind === 'scaled'
+      ? t.symbols.length === n
+      : t.signFlips.length === n && t.magnitudeDeltas.length === n;
 }
 
 /**

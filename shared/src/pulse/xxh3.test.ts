@@ -8,7 +8,9 @@ describe('xxh3-128 kernel', () => {
     const reference = await createXXHash128();
     const rand = seededRandom(9);
     const data = Uint8Array.from({ length: 40_000 }, () => Math.floor(rand() * 256));
-    const lengths = [241, 255, 256, 257, 319, 320, 321, 1023, 1024, 1025, 1087, 1088, 1089, 2048, 4095, 4096, 4097, 16_385, 40_000];
+    const lengths = [
+      241, 255, 256, 257, 319, 320, 321, 1023, 1024, 1025, 1087, 1088, 1089, 2048, 4095, 4096, 4097, 16_385, 40_000,
+    ];
     for (let i = 0; i < 60; i++) lengths.push(XXH3_MIDSIZE_MAX + 1 + Math.floor(rand() * 39_000));
     for (const length of lengths) {
       const input = data.subarray(0, length);
@@ -18,14 +20,18 @@ describe('xxh3-128 kernel', () => {
       // Whole, then in random pieces (0 to 1,500 bytes, so the 256-byte buffer fills, spills and is skipped).
       const whole = new Xxh3Stream();
       whole.update(input);
-      expect(Buffer.from(whole.digest()).toString('hex'), `length ${length}`).toBe(Buffer.from(expected).toString('hex'));
+      expect(Buffer.from(whole.digest()).toString('hex'), `length ${length}`).toBe(
+        Buffer.from(expected).toString('hex'),
+      );
       const pieces = new Xxh3Stream();
       for (let at = 0; at < length; ) {
         const size = Math.min(length - at, Math.floor(rand() * 1500));
         pieces.update(input.subarray(at, at + size));
         at += size;
       }
-      expect(Buffer.from(pieces.digest()).toString('hex'), `length ${length} in pieces`).toBe(Buffer.from(expected).toString('hex'));
+      expect(Buffer.from(pieces.digest()).toString('hex'), `length ${length} in pieces`).toBe(
+        Buffer.from(expected).toString('hex'),
+      );
     }
   });
 

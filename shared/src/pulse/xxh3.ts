@@ -36,7 +36,16 @@ const CHUNK = 1 << 18;
 /** A fresh state: XXH3_INIT_ACC (little-endian u64s), then zeros. */
 const INIT_STATE = new Uint8Array(XXH3_STATE_BYTES);
 {
-  const acc = [0xc2b2ae3dn, 0x9e3779b185ebca87n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n, 0x85ebca77c2b2ae63n, 0x85ebca77n, 0x27d4eb2f165667c5n, 0x9e3779b1n];
+  const acc = [
+    0xc2b2ae3dn,
+    0x9e3779b185ebca87n,
+    0xc2b2ae3d27d4eb4fn,
+    0x165667b19e3779f9n,
+    0x85ebca77c2b2ae63n,
+    0x85ebca77n,
+    0x27d4eb2f165667c5n,
+    0x9e3779b1n,
+  ];
   const view = new DataView(INIT_STATE.buffer);
   acc.forEach((a, i) => view.setBigUint64(8 * i, a, true));
 }

@@ -24,7 +24,13 @@ export class TensorError extends Error {
   }
 }
 
-export type OnnxErrorCode = 'not-onnx' | 'too-large' | 'no-inputs' | 'no-outputs' | 'unsupported-dtype' | 'external-data';
+export type OnnxErrorCode =
+  | 'not-onnx'
+  | 'too-large'
+  | 'no-inputs'
+  | 'no-outputs'
+  | 'unsupported-dtype'
+  | 'external-data';
 
 export class OnnxModelError extends Error {
   override readonly name = 'OnnxModelError';
@@ -36,7 +42,14 @@ export class OnnxModelError extends Error {
   }
 }
 
-export type InputMismatchCode = 'missing-input' | 'unknown-input' | 'wrong-dtype' | 'wrong-rank' | 'wrong-dim' | 'inconsistent-dim' | 'wrong-length';
+export type InputMismatchCode =
+  | 'missing-input'
+  | 'unknown-input'
+  | 'wrong-dtype'
+  | 'wrong-rank'
+  | 'wrong-dim'
+  | 'inconsistent-dim'
+  | 'wrong-length';
 
 /** Given inputs do not fit a model's declared inputs. `input` names the culprit. */
 export class InputMismatchError extends Error {

@@ -12,14 +12,25 @@ const TWO: TensorSpec[] = [
 
 describe('JSON tensors', () => {
   it('infers dims from nested arrays', () => {
-    const t = parseJsonTensor([[[1], [2]], [[3], [4]]]);
+    const t = parseJsonTensor([
+      [[1], [2]],
+      [[3], [4]],
+    ]);
     expect(t.dims).toEqual([2, 2, 1]);
     expect([...t.data]).toEqual([1, 2, 3, 4]);
   });
 
   it('accepts {dims, data} with flat or nested data', () => {
     expect(parseJsonTensor({ dims: [2, 2], data: [1, 2, 3, 4] }).dims).toEqual([2, 2]);
-    expect([...parseJsonTensor({ dims: [2, 2], data: [[1, 2], [3, 4]] }).data]).toEqual([1, 2, 3, 4]);
+    expect([
+      ...parseJsonTensor({
+        dims: [2, 2],
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      }).data,
+    ]).toEqual([1, 2, 3, 4]);
   });
 
   it('rejects ragged arrays, naming where', () => {
@@ -66,7 +77,11 @@ describe('JSON tensors', () => {
 });
 
 describe('checkInputs', () => {
-  const f32 = (dims: number[]) => ({ dtype: 'float32' as const, dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
+  const f32 = (dims: number[]) => ({
+    dtype: 'float32' as const,
+    dims,
+    data: new Float32Array(dims.reduce((a, b) => a * b, 1)),
+  });
   const i64 = (n: number) => ({ dtype: 'int64' as const, dims: [n], data: new BigInt64Array(n) });
 
   it('binds symbolic dims consistently across inputs', () => {
@@ -91,9 +106,13 @@ describe('checkInputs', () => {
     };
     expect(code(() => checkInputs(TWO, { a: f32([1, 2]) }))).toBe('missing-input');
     expect(code(() => checkInputs(ONE, { x: f32([1, 3]), y: f32([1]) }))).toBe('unknown-input');
-    expect(code(() => checkInputs(ONE, { x: { dtype: 'int32', dims: [1, 3], data: new Int32Array(3) } }))).toBe('wrong-dtype');
+    expect(code(() => checkInputs(ONE, { x: { dtype: 'int32', dims: [1, 3], data: new Int32Array(3) } }))).toBe(
+      'wrong-dtype',
+    );
     expect(code(() => checkInputs(ONE, { x: f32([3]) }))).toBe('wrong-rank');
-    expect(code(() => checkInputs(ONE, { x: { dtype: 'float32', dims: [2, 3], data: new Float32Array(5) } }))).toBe('wrong-length');
+    expect(code(() => checkInputs(ONE, { x: { dtype: 'float32', dims: [2, 3], data: new Float32Array(5) } }))).toBe(
+      'wrong-length',
+    );
     expect(code(() => checkInputs(ONE, { x: f32([2, 3]) }))).toBe('none');
   });
 });

@@ -25,7 +25,10 @@ export function parseJsonTensor(value: unknown, dtype: DType = 'float32', label 
   if (isPlainObject(value) && 'data' in value) {
     const declared = value['dtype'];
     if (declared !== undefined && !isDType(declared)) {
-      throw new TensorError('unsupported-dtype', `${label}: dtype ${JSON.stringify(declared)} is not supported; use float32, float64, int32, int64, int8 or uint8`);
+      throw new TensorError(
+        'unsupported-dtype',
+        `${label}: dtype ${JSON.stringify(declared)} is not supported; use float32, float64, int32, int64, int8 or uint8`,
+      );
     }
     if (declared !== undefined && declared !== dtype) {
       throw new TensorError('bad-value', `${label}: dtype is ${declared} but the model expects ${dtype}`);
@@ -46,7 +49,10 @@ export function parseJsonTensor(value: unknown, dtype: DType = 'float32', label 
  */
 export function parseJsonInputs(text: string, specs: readonly TensorSpec[], maxChars = MAX_JSON_CHARS): TensorMap {
   if (text.length > maxChars) {
-    throw new TensorError('too-large', `JSON input of ${text.length} characters exceeds the ${maxChars} limit; upload large inputs as .npy`);
+    throw new TensorError(
+      'too-large',
+      `JSON input of ${text.length} characters exceeds the ${maxChars} limit; upload large inputs as .npy`,
+    );
   }
   let value: unknown;
   try {
@@ -59,13 +65,20 @@ export function parseJsonInputs(text: string, specs: readonly TensorSpec[], maxC
   if (single) {
     const only = specs[0];
     if (specs.length !== 1 || !only) {
-      throw new TensorError('bad-json', `the model has inputs ${specs.map((s) => `"${s.name}"`).join(', ')}; give an object keyed by input name`);
+      throw new TensorError(
+        'bad-json',
+        `the model has inputs ${specs.map((s) => `"${s.name}"`).join(', ')}; give an object keyed by input name`,
+      );
     }
     inputs[only.name] = parseJsonTensor(value, only.dtype, `input "${only.name}"`);
   } else if (isPlainObject(value)) {
     for (const [name, entry] of Object.entries(value)) {
       const spec = specs.find((s) => s.name === name);
-      if (!spec) throw new TensorError('bad-json', `unknown input "${name.slice(0, 64)}"; the model's inputs are ${specs.map((s) => `"${s.name}"`).join(', ')}`);
+      if (!spec)
+        throw new TensorError(
+          'bad-json',
+          `unknown input "${name.slice(0, 64)}"; the model's inputs are ${specs.map((s) => `"${s.name}"`).join(', ')}`,
+        );
       inputs[name] = parseJsonTensor(entry, spec.dtype, `input "${name}"`);
     }
   } else {
@@ -80,7 +93,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function checkDimList(raw: unknown, label: string): number[] {
-  if (!Array.isArray(raw) || raw.length > MAX_RANK || !raw.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+  if (
+    !Array.isArray(raw) ||
+    raw.length > MAX_RANK ||
+    !raw.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)
+  ) {
     throw new TensorError('bad-shape', `${label}: "dims" must be a list of at most ${MAX_RANK} non-negative integers`);
   }
   return raw as number[];
@@ -104,10 +121,12 @@ function fill(dtype: DType, dims: number[], nested: unknown[], label: string): T
   const range = INT_RANGE[dtype];
   let o = 0;
   const put = (x: unknown, path: string): void => {
-    if (typeof x !== 'number') throw new TensorError('bad-value', `${label}${path}: ${JSON.stringify(x)?.slice(0, 32)} is not a number`);
+    if (typeof x !== 'number')
+      throw new TensorError('bad-value', `${label}${path}: ${JSON.stringify(x)?.slice(0, 32)} is not a number`);
     if (o >= count) throw new TensorError('bad-shape', `${label}: more values than dims [${dims.join(', ')}] hold`);
     if (range) {
-      if (!Number.isInteger(x) || x < range[0] || x > range[1]) throw new TensorError('bad-value', `${label}${path}: ${x} is not a valid ${dtype}`);
+      if (!Number.isInteger(x) || x < range[0] || x > range[1])
+        throw new TensorError('bad-value', `${label}${path}: ${x} is not a valid ${dtype}`);
       if (dtype === 'int64') (data as BigInt64Array)[o++] = BigInt(x);
       else (data as Int32Array)[o++] = x;
     } else {
@@ -121,12 +140,16 @@ function fill(dtype: DType, dims: number[], nested: unknown[], label: string): T
     const walk = (node: unknown, depth: number, path: string): void => {
       if (depth === dims.length) return put(node, path);
       if (!Array.isArray(node) || node.length !== dims[depth]) {
-        throw new TensorError('bad-shape', `${label}${path}: expected ${dims[depth]} entries at depth ${depth} (dims [${dims.join(', ')}]), got ${Array.isArray(node) ? node.length : typeof node}`);
+        throw new TensorError(
+          'bad-shape',
+          `${label}${path}: expected ${dims[depth]} entries at depth ${depth} (dims [${dims.join(', ')}]), got ${Array.isArray(node) ? node.length : typeof node}`,
+        );
       }
       node.forEach((child, i) => walk(child, depth + 1, `${path}[${i}]`));
     };
     walk(nested, 0, '');
   }
-  if (o !== count) throw new TensorError('bad-shape', `${label}: dims [${dims.join(', ')}] need ${count} values, got ${o}`);
+  if (o !== count)
+    throw new TensorError('bad-shape', `${label}: dims [${dims.join(', ')}] need ${count} values, got ${o}`);
   return { dtype, dims, data } as Tensor;
 }

@@ -67,21 +67,31 @@ describe('npy', () => {
   ])('round-trips $dtype $dims', (t) => {
     const back = parseNpy(writeNpy(t));
     expect(back).toEqual(t);
-    expect(writeNpy(t).length % 64).toBe((t.data.byteLength) % 64); // header keeps data 64-aligned
+    expect(writeNpy(t).length % 64).toBe(t.data.byteLength % 64); // header keeps data 64-aligned
   });
 
   it('reads a v2.0 header', () => {
-    const t = parseNpy(npyWith("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", new Uint8Array([1, 0, 0, 0, 2, 0, 0, 0]), 2));
+    const t = parseNpy(
+      npyWith("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", new Uint8Array([1, 0, 0, 0, 2, 0, 0, 0]), 2),
+    );
     expect([...t.data]).toEqual([1, 2]);
   });
 
   it('rejects Fortran order with advice', () => {
-    expectTensorError(() => parseNpy(npyWith("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", new Uint8Array(4))), 'npy-fortran-order');
+    expectTensorError(
+      () => parseNpy(npyWith("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", new Uint8Array(4))),
+      'npy-fortran-order',
+    );
   });
 
   it('rejects unsupported and big-endian dtypes', () => {
-    expectTensorError(() => parseNpy(npyWith("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(8))), 'unsupported-dtype');
-    expect(() => parseNpy(npyWith("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(4)))).toThrow(/big-endian/);
+    expectTensorError(
+      () => parseNpy(npyWith("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(8))),
+      'unsupported-dtype',
+    );
+    expect(() =>
+      parseNpy(npyWith("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(4))),
+    ).toThrow(/big-endian/);
   });
 
   it('rejects truncated data and trailing bytes', () => {
@@ -109,7 +119,10 @@ describe('npy', () => {
 
   it('rejects non-npy bytes and bad shapes', () => {
     expectTensorError(() => parseNpy(new TextEncoder().encode('{"dims": [1]}')), 'npy-magic');
-    expectTensorError(() => parseNpy(npyWith("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", new Uint8Array(0))), 'npy-header');
+    expectTensorError(
+      () => parseNpy(npyWith("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", new Uint8Array(0))),
+      'npy-header',
+    );
     expectTensorError(() => parseNpy(npyWith("{'descr': '<f4', 'shape': (1,), }", new Uint8Array(4))), 'npy-header');
   });
 

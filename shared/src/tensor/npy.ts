@@ -38,7 +38,10 @@ export interface NpyOptions {
 export function parseNpy(bytes: Uint8Array, options: NpyOptions = {}): Tensor {
   const maxBytes = options.maxBytes ?? MAX_TENSOR_BYTES;
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw new TensorError('npy-magic', 'not a .npy file (it does not start with \\x93NUMPY); save arrays with numpy.save');
+    throw new TensorError(
+      'npy-magic',
+      'not a .npy file (it does not start with \\x93NUMPY); save arrays with numpy.save',
+    );
   }
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -52,10 +55,16 @@ export function parseNpy(bytes: Uint8Array, options: NpyOptions = {}): Tensor {
     headerLen = view.getUint32(8, true);
     headerStart = 12;
   } else {
-    throw new TensorError('npy-version', `.npy format version ${major}.${bytes[7]} is not supported (1.0, 2.0, 3.0 are)`);
+    throw new TensorError(
+      'npy-version',
+      `.npy format version ${major}.${bytes[7]} is not supported (1.0, 2.0, 3.0 are)`,
+    );
   }
   if (headerLen > MAX_NPY_HEADER_BYTES) {
-    throw new TensorError('npy-header-too-big', `.npy header of ${headerLen} bytes exceeds ${MAX_NPY_HEADER_BYTES}; the file is damaged or not a plain array`);
+    throw new TensorError(
+      'npy-header-too-big',
+      `.npy header of ${headerLen} bytes exceeds ${MAX_NPY_HEADER_BYTES}; the file is damaged or not a plain array`,
+    );
   }
   const dataStart = headerStart + headerLen;
   if (bytes.length < dataStart) throw new TensorError('truncated', '.npy file ends inside its header');
@@ -67,10 +76,16 @@ export function parseNpy(bytes: Uint8Array, options: NpyOptions = {}): Tensor {
   const dataBytes = count * BYTES_PER_ELEMENT[dtype];
   const available = bytes.length - dataStart;
   if (available < dataBytes) {
-    throw new TensorError('truncated', `.npy data is truncated: shape [${dims.join(', ')}] ${dtype} needs ${dataBytes} bytes, the file has ${available}`);
+    throw new TensorError(
+      'truncated',
+      `.npy data is truncated: shape [${dims.join(', ')}] ${dtype} needs ${dataBytes} bytes, the file has ${available}`,
+    );
   }
   if (available > dataBytes) {
-    throw new TensorError('trailing-bytes', `.npy file has ${available - dataBytes} bytes after the array; it is damaged or holds more than one array (use .npy, not .npz)`);
+    throw new TensorError(
+      'trailing-bytes',
+      `.npy file has ${available - dataBytes} bytes after the array; it is damaged or holds more than one array (use .npy, not .npz)`,
+    );
   }
   // Copy: the source may be unaligned for the element size, and the caller's buffer stays theirs.
   const copy = bytes.slice(dataStart, dataStart + dataBytes);
@@ -80,7 +95,8 @@ export function parseNpy(bytes: Uint8Array, options: NpyOptions = {}): Tensor {
 
 function parseHeader(header: string): { dtype: DType; dims: number[] } {
   const text = header.trim();
-  if (!text.startsWith('{') || !text.endsWith('}')) throw new TensorError('npy-header', '.npy header is not a dictionary');
+  if (!text.startsWith('{') || !text.endsWith('}'))
+    throw new TensorError('npy-header', '.npy header is not a dictionary');
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
@@ -88,16 +104,26 @@ function parseHeader(header: string): { dtype: DType; dims: number[] } {
     throw new TensorError('npy-header', '.npy header lacks descr, fortran_order or shape');
   }
   if (fortran === 'True') {
-    throw new TensorError('npy-fortran-order', '.npy array is in Fortran order; save it with numpy.save(f, numpy.ascontiguousarray(a))');
+    throw new TensorError(
+      'npy-fortran-order',
+      '.npy array is in Fortran order; save it with numpy.save(f, numpy.ascontiguousarray(a))',
+    );
   }
   const dtype = DESCR_TO_DTYPE[descr];
   if (!dtype) {
     const hint = descr.startsWith('>') ? ' (big-endian: convert with a.astype(a.dtype.newbyteorder("<")))' : '';
-    throw new TensorError('unsupported-dtype', `.npy dtype '${descr}' is not supported${hint}; use float32, float64, int32, int64, int8 or uint8`);
+    throw new TensorError(
+      'unsupported-dtype',
+      `.npy dtype '${descr}' is not supported${hint}; use float32, float64, int32, int64, int8 or uint8`,
+    );
   }
-  const parts = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const dims = parts.map((p) => {
-    if (!/^\d{1,15}$/.test(p)) throw new TensorError('npy-header', `.npy shape entry '${p}' is not a non-negative integer`);
+    if (!/^\d{1,15}$/.test(p))
+      throw new TensorError('npy-header', `.npy shape entry '${p}' is not a non-negative integer`);
     return Number(p);
   });
   return { dtype, dims };

@@ -28,11 +28,15 @@ describe('inspectOnnxModel', () => {
   });
 
   it('says "not an ONNX model" for other files', () => {
-    expect(errorCode(() => inspectOnnxModel(new TextEncoder().encode('hello, this is a text file\n')))).toBe('not-onnx');
+    expect(errorCode(() => inspectOnnxModel(new TextEncoder().encode('hello, this is a text file\n')))).toBe(
+      'not-onnx',
+    );
     expect(errorCode(() => inspectOnnxModel(new Uint8Array(0)))).toBe('not-onnx');
     expect(errorCode(() => inspectOnnxModel(new Uint8Array(uniformFloats(3, 1000).buffer)))).toBe('not-onnx');
     // A PNG signature followed by noise.
-    expect(errorCode(() => inspectOnnxModel(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])))).toBe('not-onnx');
+    expect(
+      errorCode(() => inspectOnnxModel(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]))),
+    ).toBe('not-onnx');
   });
 
   it('rejects an oversized model before decoding it', () => {
@@ -59,7 +63,10 @@ describe('inspectOnnxModel', () => {
 
   it('skips initializers that old exporters list as inputs', () => {
     const model = onnx.ModelProto.decode(mlpClassifier.build());
-    model.graph!.input!.push({ name: 'w1', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 64 }, { dimValue: 32 }] } } } });
+    model.graph!.input!.push({
+      name: 'w1',
+      type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 64 }, { dimValue: 32 }] } } },
+    });
     const info = inspectOnnxModel(onnx.ModelProto.encode(model).finish());
     expect(info.inputs.map((i) => i.name)).toEqual(['features']);
   });

@@ -11,12 +11,17 @@ describe('tensor and models stay portable', () => {
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
       it(`${dir}/${file} imports no DOM, Node or browser-only module`, () => {
         const source = readFileSync(join(dir, file), 'utf8');
-        const specifiers = [...source.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+        const specifiers = [...source.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map(
+          (m) => m[1]!,
+        );
         for (const spec of specifiers) {
-          if (spec.startsWith('.')) expect(spec, `${file}: relative imports stay inside shared/`).not.toMatch(/\.\.\/\.\.\//);
+          if (spec.startsWith('.'))
+            expect(spec, `${file}: relative imports stay inside shared/`).not.toMatch(/\.\.\/\.\.\//);
           else expect(PORTABLE_PACKAGES.has(spec), `${file} imports ${spec}`).toBe(true);
         }
-        expect(source, `${file} touches a DOM or Node global`).not.toMatch(/\b(document|window|process|Buffer|require)\s*[.(]/);
+        expect(source, `${file} touches a DOM or Node global`).not.toMatch(
+          /\b(document|window|process|Buffer|require)\s*[.(]/,
+        );
       });
     }
   }

@@ -1,15 +1,25 @@
 import { TensorError } from './errors';
 import { MAX_RANK, MAX_TENSOR_BYTES } from './constants';
-import { BYTES_PER_ELEMENT, TYPED_ARRAY_CTOR, type DType, type Tensor, type TensorOf, type TypedArrayByDType } from './types';
+import {
+  BYTES_PER_ELEMENT,
+  TYPED_ARRAY_CTOR,
+  type DType,
+  type Tensor,
+  type TensorOf,
+  type TypedArrayByDType,
+} from './types';
 
 /** Element count of `dims`; throws on negative, fractional or absurd dims. */
 export function elementCount(dims: readonly number[]): number {
-  if (dims.length > MAX_RANK) throw new TensorError('bad-shape', `rank ${dims.length} exceeds the limit of ${MAX_RANK}`);
+  if (dims.length > MAX_RANK)
+    throw new TensorError('bad-shape', `rank ${dims.length} exceeds the limit of ${MAX_RANK}`);
   let n = 1;
   for (const d of dims) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new TensorError('bad-shape', `dimension ${String(d)} is not a non-negative integer`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new TensorError('bad-shape', `dimension ${String(d)} is not a non-negative integer`);
     n *= d;
-    if (!Number.isSafeInteger(n)) throw new TensorError('too-large', `shape [${dims.join(', ')}] has too many elements`);
+    if (!Number.isSafeInteger(n))
+      throw new TensorError('too-large', `shape [${dims.join(', ')}] has too many elements`);
   }
   return n;
 }
@@ -19,16 +29,24 @@ export function assertTensorFits(dtype: DType, dims: readonly number[], maxBytes
   const count = elementCount(dims);
   const bytes = count * BYTES_PER_ELEMENT[dtype];
   if (bytes > maxBytes) {
-    throw new TensorError('too-large', `tensor [${dims.join(', ')}] ${dtype} needs ${formatBytes(bytes)}, over the ${formatBytes(maxBytes)} limit; split it into smaller files`);
+    throw new TensorError(
+      'too-large',
+      `tensor [${dims.join(', ')}] ${dtype} needs ${formatBytes(bytes)}, over the ${formatBytes(maxBytes)} limit; split it into smaller files`,
+    );
   }
   return count;
 }
 
 /** A zero-filled tensor, or one wrapping `data` (whose length must match). */
-export function createTensor<D extends DType>(dtype: D, dims: readonly number[], data?: TypedArrayByDType[D]): TensorOf<D> {
+export function createTensor<D extends DType>(
+  dtype: D,
+  dims: readonly number[],
+  data?: TypedArrayByDType[D],
+): TensorOf<D> {
   const count = assertTensorFits(dtype, dims);
   const values = data ?? new TYPED_ARRAY_CTOR[dtype](count);
-  if (values.length !== count) throw new TensorError('bad-shape', `shape [${dims.join(', ')}] needs ${count} values, got ${values.length}`);
+  if (values.length !== count)
+    throw new TensorError('bad-shape', `shape [${dims.join(', ')}] needs ${count} values, got ${values.length}`);
   return { dtype, dims: [...dims], data: values } as unknown as TensorOf<D>;
 }
 
@@ -53,7 +71,10 @@ export function concatRows(parts: readonly Tensor[]): Tensor {
   let length = 0;
   for (const p of parts) {
     if (p.dtype !== first.dtype || p.dims.slice(1).join(',') !== tail) {
-      throw new TensorError('bad-shape', `cannot concatenate ${p.dtype}[${p.dims.join(', ')}] with ${first.dtype}[${first.dims.join(', ')}]`);
+      throw new TensorError(
+        'bad-shape',
+        `cannot concatenate ${p.dtype}[${p.dims.join(', ')}] with ${first.dtype}[${first.dims.join(', ')}]`,
+      );
     }
     rows += p.dims[0] ?? 0;
     length += p.data.length;

@@ -41,7 +41,10 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   uint8: 1,
 };
 
-type TypedArrayCtor<D extends DType> = { new (length: number): TypedArrayByDType[D]; new (buffer: ArrayBuffer, byteOffset?: number, length?: number): TypedArrayByDType[D] };
+type TypedArrayCtor<D extends DType> = {
+  new (length: number): TypedArrayByDType[D];
+  new (buffer: ArrayBuffer, byteOffset?: number, length?: number): TypedArrayByDType[D];
+};
 
 export const TYPED_ARRAY_CTOR: { [D in DType]: TypedArrayCtor<D> } = {
   float32: Float32Array,

@@ -9,13 +9,24 @@ const HASH = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
 describe('frame format', () => {
   it('F1 a 0-byte message is one frame with FIRST|LAST and its hash', () => {
     const frame = decodeFrame(encodeFrame(7, 42, 0, new Uint8Array(0), HASH));
-    expect(frame).toMatchObject({ flags: FrameFlag.first | FrameFlag.last, stream: 7, messageId: 42, chunkIndex: 0, totalLength: 0 });
+    expect(frame).toMatchObject({
+      flags: FrameFlag.first | FrameFlag.last,
+      stream: 7,
+      messageId: 42,
+      chunkIndex: 0,
+      totalLength: 0,
+    });
     expect([...frame.hash!]).toEqual([...HASH]);
     expect(frame.payload.length).toBe(0);
   });
 
   it('F2 no frame exceeds 64 KiB, at the edges of the first and later frames', () => {
-    for (const size of [FIRST_PAYLOAD_BYTES, FIRST_PAYLOAD_BYTES + 1, FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES, FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES + 1]) {
+    for (const size of [
+      FIRST_PAYLOAD_BYTES,
+      FIRST_PAYLOAD_BYTES + 1,
+      FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES,
+      FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES + 1,
+    ]) {
       const bytes = new Uint8Array(size);
       const frames = Array.from({ length: frameCount(size) }, (_, i) => encodeFrame(1, 1, i, bytes, HASH));
       for (const frame of frames) expect(frame.length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
@@ -28,18 +39,29 @@ describe('frame format', () => {
 
   it('F3 encode/decode round-trips every frame of any message (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 3 * MAX_FRAME_BYTES }), fc.integer({ min: 0, max: 0xffff }), fc.nat(), (size, stream, id) => {
-        const bytes = new Uint8Array(size).map((_, i) => i * 31);
-        const count = frameCount(size);
-        const rebuilt = new Uint8Array(size);
-        for (let i = 0; i < count; i++) {
-          const frame = decodeFrame(encodeFrame(stream, id, i, bytes, HASH));
-          if (frame.stream !== stream || frame.messageId !== id >>> 0 || frame.chunkIndex !== i || frame.totalLength !== size) return false;
-          if (((frame.flags & FrameFlag.last) !== 0) !== (i === count - 1)) return false;
-          rebuilt.set(frame.payload, chunkOffset(i));
-        }
-        return rebuilt.every((value, i) => value === bytes[i]);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 3 * MAX_FRAME_BYTES }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.nat(),
+        (size, stream, id) => {
+          const bytes = new Uint8Array(size).map((_, i) => i * 31);
+          const count = frameCount(size);
+          const rebuilt = new Uint8Array(size);
+          for (let i = 0; i < count; i++) {
+            const frame = decodeFrame(encodeFrame(stream, id, i, bytes, HASH));
+            if (
+              frame.stream !== stream ||
+              frame.messageId !== id >>> 0 ||
+              frame.chunkIndex !== i ||
+              frame.totalLength !== size
+            )
+              return false;
+            if (((frame.flags & FrameFlag.last) !== 0) !== (i === count - 1)) return false;
+            rebuilt.set(frame.payload, chunkOffset(i));
+          }
+          return rebuilt.every((value, i) => value === bytes[i]);
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -13,7 +13,15 @@
  * Every frame repeats the total length so a receiver can check each chunk
  * against it without trusting earlier state; 4 bytes per 64 KiB is noise.
  */
-import { FIRST_PAYLOAD_BYTES, FRAME_VERSION, HASH_BYTES, HEADER_BYTES, MAX_FRAME_BYTES, MAX_STREAM_ID, NEXT_PAYLOAD_BYTES } from './constants';
+import {
+  FIRST_PAYLOAD_BYTES,
+  FRAME_VERSION,
+  HASH_BYTES,
+  HEADER_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_STREAM_ID,
+  NEXT_PAYLOAD_BYTES,
+} from './constants';
 import { FrameError } from './errors';
 
 export const FrameFlag = { first: 1, last: 2 } as const;
@@ -52,7 +60,13 @@ export function chunkOffset(index: number): number {
  * buffer: the data channel needs header and payload in one message, and a
  * fresh ArrayBuffer per frame lets the channel keep it without aliasing.
  */
-export function encodeFrame(stream: number, messageId: number, chunkIndex: number, message: Uint8Array, hash: Uint8Array): Uint8Array<ArrayBuffer> {
+export function encodeFrame(
+  stream: number,
+  messageId: number,
+  chunkIndex: number,
+  message: Uint8Array,
+  hash: Uint8Array,
+): Uint8Array<ArrayBuffer> {
   const total = message.length;
   const last = frameCount(total) - 1;
   const start = chunkOffset(chunkIndex);
@@ -74,7 +88,8 @@ export function encodeFrame(stream: number, messageId: number, chunkIndex: numbe
 
 /** Checks one frame's own shape (not its place in a message). Throws FrameError. */
 export function decodeFrame(frame: Uint8Array): DecodedFrame {
-  if (frame.length < HEADER_BYTES) throw new FrameError(`frame of ${frame.length} bytes is shorter than its ${HEADER_BYTES}-byte header`);
+  if (frame.length < HEADER_BYTES)
+    throw new FrameError(`frame of ${frame.length} bytes is shorter than its ${HEADER_BYTES}-byte header`);
   if (frame.length > MAX_FRAME_BYTES) throw new FrameError(`frame of ${frame.length} bytes exceeds ${MAX_FRAME_BYTES}`);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const version = view.getUint8(0);
@@ -102,5 +117,6 @@ export function decodeFrame(frame: Uint8Array): DecodedFrame {
 }
 
 export function assertStreamId(stream: number): void {
-  if (!Number.isInteger(stream) || stream < 0 || stream > MAX_STREAM_ID) throw new RangeError(`stream id ${stream} is not an integer in 0..${MAX_STREAM_ID}`);
+  if (!Number.isInteger(stream) || stream < 0 || stream > MAX_STREAM_ID)
+    throw new RangeError(`stream id ${stream} is not an integer in 0..${MAX_STREAM_ID}`);
 }

@@ -86,22 +86,46 @@ export class Reassembler {
       // Ordered delivery and one-message-at-a-time per stream make this a broken sender.
       this.drop(stream);
       if ((frame.flags & FrameFlag.last) === 0) this.skipping.set(stream, messageId);
-      return { kind: 'error', error: new FrameError(`message ${messageId} started on stream ${stream} before message ${previous.messageId} finished`, where) };
+      return {
+        kind: 'error',
+        error: new FrameError(
+          `message ${messageId} started on stream ${stream} before message ${previous.messageId} finished`,
+          where,
+        ),
+      };
     }
     const refuse = this.refusal(frame);
     if (refuse) {
       if ((frame.flags & FrameFlag.last) === 0) this.skipping.set(stream, messageId);
       return { kind: 'error', error: refuse };
     }
-    if (frame.payload.length > totalLength) return { kind: 'error', error: new FrameError(`first frame carries ${frame.payload.length} bytes of a ${totalLength}-byte message`, where) };
+    if (frame.payload.length > totalLength)
+      return {
+        kind: 'error',
+        error: new FrameError(
+          `first frame carries ${frame.payload.length} bytes of a ${totalLength}-byte message`,
+          where,
+        ),
+      };
     if ((frame.flags & FrameFlag.last) !== 0) {
-      if (frame.payload.length !== totalLength) return { kind: 'error', error: new FrameError(`single-frame message carries ${frame.payload.length} of ${totalLength} bytes`, where) };
+      if (frame.payload.length !== totalLength)
+        return {
+          kind: 'error',
+          error: new FrameError(`single-frame message carries ${frame.payload.length} of ${totalLength} bytes`, where),
+        };
       return this.finish(stream, messageId, frame.hash!, frame.payload.slice());
     }
-    if (frame.payload.length === 0) return { kind: 'error', error: new FrameError('a frame before the last must carry bytes', where) };
+    if (frame.payload.length === 0)
+      return { kind: 'error', error: new FrameError('a frame before the last must carry bytes', where) };
     const buffer = new Uint8Array(totalLength);
     buffer.set(frame.payload, 0);
-    this.partials.set(stream, { messageId, hash: frame.hash!.slice(), buffer, nextChunk: 1, received: frame.payload.length });
+    this.partials.set(stream, {
+      messageId,
+      hash: frame.hash!.slice(),
+      buffer,
+      nextChunk: 1,
+      received: frame.payload.length,
+    });
     this.reservedBytes += totalLength;
     return PENDING;
   }
@@ -111,10 +135,16 @@ export class Reassembler {
     const { stream, messageId, totalLength } = frame;
     const where = { stream, messageId };
     const { maxMessageBytes, maxPartialMessages, maxPartialBytes } = this.limits;
-    if (totalLength > maxMessageBytes) return new LimitError(`message of ${totalLength} bytes exceeds the ${maxMessageBytes}-byte limit`, where);
+    if (totalLength > maxMessageBytes)
+      return new LimitError(`message of ${totalLength} bytes exceeds the ${maxMessageBytes}-byte limit`, where);
     if ((frame.flags & FrameFlag.last) !== 0) return undefined; // complete in this frame: nothing to reserve
-    if (this.partials.size >= maxPartialMessages) return new LimitError(`more than ${maxPartialMessages} messages in progress at once`, where);
-    if (this.reservedBytes + totalLength > maxPartialBytes) return new LimitError(`message of ${totalLength} bytes would put in-progress messages over ${maxPartialBytes} bytes`, where);
+    if (this.partials.size >= maxPartialMessages)
+      return new LimitError(`more than ${maxPartialMessages} messages in progress at once`, where);
+    if (this.reservedBytes + totalLength > maxPartialBytes)
+      return new LimitError(
+        `message of ${totalLength} bytes would put in-progress messages over ${maxPartialBytes} bytes`,
+        where,
+      );
     return undefined;
   }
 
@@ -130,7 +160,13 @@ export class Reassembler {
     if (!partial || partial.messageId !== messageId) {
       // A stream carries one message at a time, so the one in progress is broken too.
       this.drop(stream);
-      return { kind: 'error', error: new FrameError(`frame ${chunkIndex} of message ${messageId} on stream ${stream} continues no message in progress`, where) };
+      return {
+        kind: 'error',
+        error: new FrameError(
+          `frame ${chunkIndex} of message ${messageId} on stream ${stream} continues no message in progress`,
+          where,
+        ),
+      };
     }
     const fail = (why: string): ReassemblyResult => {
       this.drop(stream);
@@ -138,11 +174,15 @@ export class Reassembler {
       return { kind: 'error', error: new FrameError(why, where) };
     };
     if (chunkIndex !== partial.nextChunk) return fail(`frame ${chunkIndex} arrived where ${partial.nextChunk} was due`);
-    if (totalLength !== partial.buffer.length) return fail(`frame declares ${totalLength} bytes, message declared ${partial.buffer.length}`);
+    if (totalLength !== partial.buffer.length)
+      return fail(`frame declares ${totalLength} bytes, message declared ${partial.buffer.length}`);
     const offset = chunkOffset(chunkIndex);
-    if (offset !== partial.received) return fail(`frame ${chunkIndex} starts at ${offset}, ${partial.received} bytes received`);
-    if (offset + payload.length > totalLength) return fail(`frame ${chunkIndex} runs past the ${totalLength}-byte message`);
-    if (last ? offset + payload.length !== totalLength : payload.length === 0) return fail(last ? 'last frame leaves the message short' : 'a frame before the last must carry bytes');
+    if (offset !== partial.received)
+      return fail(`frame ${chunkIndex} starts at ${offset}, ${partial.received} bytes received`);
+    if (offset + payload.length > totalLength)
+      return fail(`frame ${chunkIndex} runs past the ${totalLength}-byte message`);
+    if (last ? offset + payload.length !== totalLength : payload.length === 0)
+      return fail(last ? 'last frame leaves the message short' : 'a frame before the last must carry bytes');
     partial.buffer.set(payload, offset);
     partial.received += payload.length;
     partial.nextChunk++;
@@ -151,9 +191,20 @@ export class Reassembler {
     return this.finish(stream, messageId, partial.hash, partial.buffer);
   }
 
-  private finish(stream: number, messageId: number, hash: Uint8Array, bytes: Uint8Array<ArrayBuffer>): ReassemblyResult {
+  private finish(
+    stream: number,
+    messageId: number,
+    hash: Uint8Array,
+    bytes: Uint8Array<ArrayBuffer>,
+  ): ReassemblyResult {
     if (!sameHash(this.hasher.digest(bytes), hash)) {
-      return { kind: 'error', error: new IntegrityError(`message ${messageId} on stream ${stream} (${bytes.length} bytes) does not match its hash`, { stream, messageId }) };
+      return {
+        kind: 'error',
+        error: new IntegrityError(
+          `message ${messageId} on stream ${stream} (${bytes.length} bytes) does not match its hash`,
+          { stream, messageId },
+        ),
+      };
     }
     return { kind: 'message', message: { stream, messageId, bytes } };
   }

@@ -12,7 +12,8 @@ function enqueue(scheduler: ChunkScheduler<string>, stream: number, size: number
 
 function drain(scheduler: ChunkScheduler<string>) {
   const out: { stream: number; finished?: string }[] = [];
-  for (let next = scheduler.next(); next; next = scheduler.next()) out.push({ stream: next.stream, finished: next.finished?.tag });
+  for (let next = scheduler.next(); next; next = scheduler.next())
+    out.push({ stream: next.stream, finished: next.finished?.tag });
   return out;
 }
 
@@ -50,10 +51,18 @@ describe('chunk scheduler', () => {
   it('S4 per stream, messages leave in order and each frame exactly once; finished fires on the last frame (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ stream: fc.integer({ min: 0, max: 4 }), size: fc.integer({ min: 0, max: 3 * FIRST_PAYLOAD_BYTES }) }), { maxLength: 12 }),
+        fc.array(
+          fc.record({
+            stream: fc.integer({ min: 0, max: 4 }),
+            size: fc.integer({ min: 0, max: 3 * FIRST_PAYLOAD_BYTES }),
+          }),
+          { maxLength: 12 },
+        ),
         (messages) => {
           const scheduler = new ChunkScheduler<number>();
-          messages.forEach((m, i) => scheduler.enqueue({ stream: m.stream, messageId: i, bytes: new Uint8Array(m.size), hash: HASH, tag: i }));
+          messages.forEach((m, i) =>
+            scheduler.enqueue({ stream: m.stream, messageId: i, bytes: new Uint8Array(m.size), hash: HASH, tag: i }),
+          );
           const seen = new Map<number, number[]>(); // message id -> chunk indices
           const finishedOrder: number[] = [];
           for (let next = scheduler.next(); next; next = scheduler.next()) {
@@ -61,7 +70,9 @@ describe('chunk scheduler', () => {
             seen.set(frame.messageId, [...(seen.get(frame.messageId) ?? []), frame.chunkIndex]);
             if (next.finished) finishedOrder.push(next.finished.tag);
           }
-          messages.forEach((m, i) => expect(seen.get(i)).toEqual(Array.from({ length: frameCount(m.size) }, (_, k) => k)));
+          messages.forEach((m, i) =>
+            expect(seen.get(i)).toEqual(Array.from({ length: frameCount(m.size) }, (_, k) => k)),
+          );
           for (const stream of [0, 1, 2, 3, 4]) {
             const ids = messages.map((m, i) => (m.stream === stream ? i : -1)).filter((i) => i >= 0);
             expect(finishedOrder.filter((id) => messages[id]!.stream === stream)).toEqual(ids);
@@ -80,7 +91,12 @@ describe('chunk scheduler', () => {
     enqueue(scheduler, 0, 5, 'b');
     enqueue(scheduler, 2, 5, 'c');
     scheduler.next();
-    expect(scheduler.drain().map((m) => m.tag).sort()).toEqual(['a', 'c']);
+    expect(
+      scheduler
+        .drain()
+        .map((m) => m.tag)
+        .sort(),
+    ).toEqual(['a', 'c']);
     expect(scheduler.hasPending).toBe(false);
     expect(scheduler.next()).toBeUndefined();
   });

@@ -2,7 +2,12 @@
 import { frameCount, encodeFrame } from './frame';
 import type { MessageHasher } from './hash';
 
-export function framesOf(stream: number, messageId: number, bytes: Uint8Array, hasher: MessageHasher): Uint8Array<ArrayBuffer>[] {
+export function framesOf(
+  stream: number,
+  messageId: number,
+  bytes: Uint8Array,
+  hasher: MessageHasher,
+): Uint8Array<ArrayBuffer>[] {
   const hash = hasher.digest(bytes);
   return Array.from({ length: frameCount(bytes.length) }, (_, i) => encodeFrame(stream, messageId, i, bytes, hash));
 }

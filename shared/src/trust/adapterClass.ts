@@ -36,12 +36,20 @@ export const DEFAULT_TOLERANCES: ToleranceTable = {
 };
 
 function norm(text: string | undefined): string {
-  return (text ?? '').trim().toLowerCase().replace(/[^a-z0-9._-]/g, '_').slice(0, 64) || 'unknown';
+  return (
+    (text ?? '')
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '_')
+      .slice(0, 64) || 'unknown'
+  );
 }
 
 /** "backend/vendor/architecture/precision", lower-cased; WASM's vendor and architecture are the CPU's, usually unknown. */
 export function adapterClassKey(adapter: AdapterDescription): string {
-  return [norm(adapter.backend), norm(adapter.vendor), norm(adapter.architecture), adapter.precision ?? 'f32'].join('/');
+  return [norm(adapter.backend), norm(adapter.vendor), norm(adapter.architecture), adapter.precision ?? 'f32'].join(
+    '/',
+  );
 }
 
 function isHalf(classKey: string): boolean {

@@ -55,10 +55,15 @@ export function compareTensors(a: ResultTensor, b: ResultTensor, tolerance: Tole
       const q = y[i]!;
       if (p === q) continue; // also equal infinities
       if (Number.isNaN(p) && Number.isNaN(q)) continue;
-      if (!Number.isFinite(p) || !Number.isFinite(q)) return { agree: false, reason: { kind: 'non-finite', output, index: i, a: p, b: q } };
+      if (!Number.isFinite(p) || !Number.isFinite(q))
+        return { agree: false, reason: { kind: 'non-finite', output, index: i, a: p, b: q } };
       const allowed = floor + tolerance.rtol * Math.max(Math.abs(p), Math.abs(q));
       const diff = Math.abs(p - q);
-      if (diff > allowed) return { agree: false, reason: { kind: 'value', output, index: i, a: p, b: q, excess: allowed > 0 ? diff / allowed : Infinity } };
+      if (diff > allowed)
+        return {
+          agree: false,
+          reason: { kind: 'value', output, index: i, a: p, b: q, excess: allowed > 0 ? diff / allowed : Infinity },
+        };
       if (allowed > 0) worst = Math.max(worst, diff / allowed);
     }
     return { agree: true, maxExcessRatio: worst };
@@ -66,7 +71,8 @@ export function compareTensors(a: ResultTensor, b: ResultTensor, tolerance: Tole
   const x = a.data as ArrayLike<number | bigint>;
   const y = b.data as ArrayLike<number | bigint>;
   for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i]) return { agree: false, reason: { kind: 'value', output, index: i, a: x[i]!, b: y[i]!, excess: Infinity } };
+    if (x[i] !== y[i])
+      return { agree: false, reason: { kind: 'value', output, index: i, a: x[i]!, b: y[i]!, excess: Infinity } };
   }
   return { agree: true, maxExcessRatio: 0 };
 }

@@ -23,7 +23,8 @@ function frame(tag: number, payload: Uint8Array): Uint8Array {
 }
 
 function encodeUint(value: number): Uint8Array {
-  if (!Number.isSafeInteger(value) || value < 0) throw new TrustArgumentError(`canonical integers are safe and non-negative, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new TrustArgumentError(`canonical integers are safe and non-negative, got ${value}`);
   const out = new Uint8Array(8);
   const view = new DataView(out.buffer);
   view.setUint32(0, Math.floor(value / 2 ** 32), false);

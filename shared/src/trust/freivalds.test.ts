@@ -36,7 +36,8 @@ describe("Freivalds' check", () => {
     const a = randomMatrix(rng, n * k);
     const b = randomMatrix(rng, k * m);
     const honest = matmul(a, b, n, k, m, BACKEND_VARIANTS[0]!);
-    const check = (c: Float32Array, p: number) => freivaldsCheck(mat(n, k, a), mat(k, m, b), mat(n, m, c), { falseAcceptProbability: p, rng }).ok;
+    const check = (c: Float32Array, p: number) =>
+      freivaldsCheck(mat(n, k, a), mat(k, m, b), mat(n, m, c), { falseAcceptProbability: p, rng }).ok;
     const p = 0.25; // 2 rounds
     const trials = 4000;
     // The hardest case for sign vectors: two errors in one row that cancel when their signs match (miss probability exactly 1/2 per round).
@@ -77,9 +78,13 @@ describe("Freivalds' check", () => {
     for (const bad of [NaN, Infinity]) {
       const c = matmul(a, b, 4, 4, 4, BACKEND_VARIANTS[0]!);
       c[5] = bad;
-      expect(freivaldsCheck(mat(4, 4, a), mat(4, 4, b), mat(4, 4, c), { falseAcceptProbability: 0.5, rng }).ok).toBe(false);
+      expect(freivaldsCheck(mat(4, 4, a), mat(4, 4, b), mat(4, 4, c), { falseAcceptProbability: 0.5, rng }).ok).toBe(
+        false,
+      );
     }
-    expect(() => freivaldsCheck(mat(4, 4, a), mat(2, 8, b), mat(4, 8, new Float32Array(32)), { falseAcceptProbability: 0.5, rng })).toThrow(TrustArgumentError);
+    expect(() =>
+      freivaldsCheck(mat(4, 4, a), mat(2, 8, b), mat(4, 8, new Float32Array(32)), { falseAcceptProbability: 0.5, rng }),
+    ).toThrow(TrustArgumentError);
   });
 
   it('TRUST-F5: the check costs O(rounds·n²), a small fraction of the O(n³) product', () => {

@@ -65,9 +65,12 @@ function matVec(m: Matrix, x: Float64Array, abs: boolean): Float64Array {
 
 export function freivaldsCheck(a: Matrix, b: Matrix, c: Matrix, options: FreivaldsOptions): FreivaldsResult {
   if (a.cols !== b.rows || c.rows !== a.rows || c.cols !== b.cols) {
-    throw new TrustArgumentError(`shapes do not chain: A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}, C ${c.rows}×${c.cols}`);
+    throw new TrustArgumentError(
+      `shapes do not chain: A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}, C ${c.rows}×${c.cols}`,
+    );
   }
-  for (const m of [a, b, c]) if (m.data.length !== m.rows * m.cols) throw new TrustArgumentError('matrix data length ≠ rows·cols');
+  for (const m of [a, b, c])
+    if (m.data.length !== m.rows * m.cols) throw new TrustArgumentError('matrix data length ≠ rows·cols');
   const rounds = freivaldsRounds(options.falseAcceptProbability);
   const n = a.rows;
   const k = a.cols;
@@ -89,7 +92,8 @@ export function freivaldsCheck(a: Matrix, b: Matrix, c: Matrix, options: Freival
     for (let i = 0; i < n; i++) {
       const residual = Math.abs(cr[i]! - abr[i]!);
       // NaN residual (NaN or Inf in C) fails too: !(x <= tol).
-      if (!(residual <= tolerance[i]!)) return { ok: false, rounds, flops, failedRound: round, row: i, residual, tolerance: tolerance[i]! };
+      if (!(residual <= tolerance[i]!))
+        return { ok: false, rounds, flops, failedRound: round, row: i, residual, tolerance: tolerance[i]! };
     }
   }
   return { ok: true, rounds, flops };

@@ -15,7 +15,9 @@ describe('honest providers on different backends', () => {
   it(`TRUST-C2: across ${UNITS} units, no honest result is rejected (redundancy 2 over mixed backends)`, () => {
     const rng = seededRandom(2026);
     const mlp = makeMlp(rng, [16, 32, 8]);
-    const providers: { id: PeerId; variant: (typeof BACKEND_VARIANTS)[number] }[] = BACKEND_VARIANTS.map((variant, i) => ({ id: `p${i}`.padEnd(43, 'x'), variant }));
+    const providers: { id: PeerId; variant: (typeof BACKEND_VARIANTS)[number] }[] = BACKEND_VARIANTS.map(
+      (variant, i) => ({ id: `p${i}`.padEnd(43, 'x'), variant }),
+    );
     const byId = new Map(providers.map((p) => [p.id, p]));
     const inputs = new Map<number, Float32Array>();
     const verifier = new JobVerifier<ResultTensor>({
@@ -30,7 +32,13 @@ describe('honest providers on different backends', () => {
     const compute = (unitId: number, peer: PeerId): void => {
       const p = byId.get(peer)!;
       const out = mlpForward(mlp, inputs.get(unitId)!, 4, p.variant);
-      handle(verifier.resultArrived(unitId, { peerId: peer, adapterClass: p.variant.adapterClass, result: { dtype: 'float32', dims: [4, 8], data: out } }));
+      handle(
+        verifier.resultArrived(unitId, {
+          peerId: peer,
+          adapterClass: p.variant.adapterClass,
+          result: { dtype: 'float32', dims: [4, 8], data: out },
+        }),
+      );
     };
     const handle = (actions: ReturnType<typeof verifier.openUnit>): void => {
       for (const a of actions) {
@@ -51,12 +59,16 @@ describe('honest providers on different backends', () => {
     }
     // also every pair of backends on a sample of units, to report how close honest drift came to the line
     for (let u = 0; u < 100; u++) {
-      const outs = BACKEND_VARIANTS.map((v) => ({ v, t: { dtype: 'float32', dims: [4, 8], data: mlpForward(mlp, inputs.get(u)!, 4, v) } as ResultTensor }));
-      for (const a of outs) for (const b of outs) {
-        const c = compareTensors(a.t, b.t, toleranceFor(a.v.adapterClass, b.v.adapterClass));
-        expect(c.agree).toBe(true);
-        if (c.agree) closest = Math.max(closest, c.maxExcessRatio);
-      }
+      const outs = BACKEND_VARIANTS.map((v) => ({
+        v,
+        t: { dtype: 'float32', dims: [4, 8], data: mlpForward(mlp, inputs.get(u)!, 4, v) } as ResultTensor,
+      }));
+      for (const a of outs)
+        for (const b of outs) {
+          const c = compareTensors(a.t, b.t, toleranceFor(a.v.adapterClass, b.v.adapterClass));
+          expect(c.agree).toBe(true);
+          if (c.agree) closest = Math.max(closest, c.maxExcessRatio);
+        }
     }
     expect(accepted).toBe(UNITS);
     expect(verifier.counts()).toMatchObject({ verified: UNITS, pending: 0, rejectedResults: 0 });

@@ -13,7 +13,10 @@ const agree = (a: { result: number }, b: { result: number }) => Math.abs(a.resul
 const variant = (name: string) => BACKEND_VARIANTS.find((v) => v.name === name)!;
 const HONEST = ['webgpu-nvidia', 'webgpu-amd', 'wasm-simd'].map(variant);
 
-function verifier(policy = resolvePolicy({ adaptive: false, sampleRate: 0 }), reputation = new ReputationBook(() => 0)) {
+function verifier(
+  policy = resolvePolicy({ adaptive: false, sampleRate: 0 }),
+  reputation = new ReputationBook(() => 0),
+) {
   return new JobVerifier<number>({ jobId: 'job-00001', policy, reputation, agree, rng: seededRandom(1) });
 }
 
@@ -25,27 +28,48 @@ describe('job verifier', () => {
     for (const unit of [1, 2]) {
       expect(jv.openUnit(unit, bad)).toEqual([{ kind: 'dispatch', unitId: unit, count: 1, avoid: [] }]);
       jv.dispatched(unit, bad);
-      expect(jv.resultArrived(unit, { peerId: bad, adapterClass: 'x', result: 666 })).toMatchObject([{ kind: 'accept', checked: false }]);
+      expect(jv.resultArrived(unit, { peerId: bad, adapterClass: 'x', result: 666 })).toMatchObject([
+        { kind: 'accept', checked: false },
+      ]);
     }
     expect(jv.counts()).toMatchObject({ unchecked: 2, verified: 0 });
     // unit 3 is checked by the requester and bad is caught
-    const strict = new JobVerifier<number>({ jobId: 'job-00001', policy: resolvePolicy({ checkWith: 'requester' }), reputation: book, agree, rng: seededRandom(2) });
+    const strict = new JobVerifier<number>({
+      jobId: 'job-00001',
+      policy: resolvePolicy({ checkWith: 'requester' }),
+      reputation: book,
+      agree,
+      rng: seededRandom(2),
+    });
     strict.openUnit(3, bad);
     strict.dispatched(3, bad);
-    expect(strict.resultArrived(3, { peerId: bad, adapterClass: 'x', result: 666 })).toEqual([{ kind: 'reexecute', unitId: 3 }]);
+    expect(strict.resultArrived(3, { peerId: bad, adapterClass: 'x', result: 666 })).toEqual([
+      { kind: 'reexecute', unitId: 3 },
+    ]);
     const actions = strict.resultArrived(3, { peerId: 'requester', adapterClass: 'cpu', result: 3, trusted: true });
-    expect(actions).toMatchObject([{ kind: 'accept', unitId: 3, result: 3, providers: [] }, { kind: 'exclude', peerId: bad, rerun: [] }]);
+    expect(actions).toMatchObject([
+      { kind: 'accept', unitId: 3, result: 3, providers: [] },
+      { kind: 'exclude', peerId: bad, rerun: [] },
+    ]);
     expect(book.isExcluded(bad)).toBe(true);
     // the first verifier learns of the exclusion through the shared book: its units from bad drop out of credit
     expect(jv.isExcluded(bad)).toBe(true);
     expect(jv.credits()).toEqual([]);
     // a forced re-check of unit 5 with two honest peers outvoting bad
-    const jv3 = new JobVerifier<number>({ jobId: 'job-00001', policy: resolvePolicy({ redundancy: 2 }), reputation: new ReputationBook(), agree, rng: seededRandom(3) });
+    const jv3 = new JobVerifier<number>({
+      jobId: 'job-00001',
+      policy: resolvePolicy({ redundancy: 2 }),
+      reputation: new ReputationBook(),
+      agree,
+      rng: seededRandom(3),
+    });
     jv3.openUnit(5, bad);
     jv3.dispatched(5, bad);
     jv3.dispatched(5, key('h'));
     jv3.resultArrived(5, { peerId: bad, adapterClass: 'x', result: 1 });
-    expect(jv3.resultArrived(5, { peerId: key('h'), adapterClass: 'x', result: 5 })).toMatchObject([{ kind: 'dispatch', count: 1 }]);
+    expect(jv3.resultArrived(5, { peerId: key('h'), adapterClass: 'x', result: 5 })).toMatchObject([
+      { kind: 'dispatch', count: 1 },
+    ]);
     jv3.dispatched(5, key('i'));
     expect(jv3.resultArrived(5, { peerId: key('i'), adapterClass: 'x', result: 5 })).toMatchObject([
       { kind: 'accept', providers: [key('h'), key('i')], checked: true },
@@ -55,14 +79,22 @@ describe('job verifier', () => {
     // results from an excluded key are treated as lost
     jv3.openUnit(6, key('h'));
     jv3.dispatched(6, bad);
-    expect(jv3.resultArrived(6, { peerId: bad, adapterClass: 'x', result: 6 })).toMatchObject([{ kind: 'dispatch', count: 2 }]);
+    expect(jv3.resultArrived(6, { peerId: bad, adapterClass: 'x', result: 6 })).toMatchObject([
+      { kind: 'dispatch', count: 2 },
+    ]);
   });
 
   it('TRUST-P2: an exclusion inside one job returns every unit the key alone vouched for', () => {
     const book = new ReputationBook(() => 0);
     const bad = key('b');
     for (let i = 0; i < 1000; i++) book.recordAccepted(bad, false); // a long clean history: checked at the 3% floor
-    const jv = new JobVerifier<number>({ jobId: 'job-00001', policy: resolvePolicy({ checkWith: 'requester' }), reputation: book, agree, rng: seededRandom(4) });
+    const jv = new JobVerifier<number>({
+      jobId: 'job-00001',
+      policy: resolvePolicy({ checkWith: 'requester' }),
+      reputation: book,
+      agree,
+      rng: seededRandom(4),
+    });
     const unchecked: number[] = [];
     let exclusion: VerifierAction<number> | undefined;
     for (let unit = 0; unit < 1000 && !exclusion; unit++) {
@@ -74,13 +106,22 @@ describe('job verifier', () => {
         continue;
       }
       expect(first).toEqual([{ kind: 'reexecute', unitId: unit }]);
-      exclusion = jv.resultArrived(unit, { peerId: 'requester', adapterClass: 'cpu', result: unit, trusted: true }).find((a) => a.kind === 'exclude');
+      exclusion = jv
+        .resultArrived(unit, { peerId: 'requester', adapterClass: 'cpu', result: unit, trusted: true })
+        .find((a) => a.kind === 'exclude');
     }
     expect(unchecked.length).toBeGreaterThan(5);
-    expect(exclusion).toEqual({ kind: 'exclude', peerId: bad, reason: 'disagrees with the canonical result', rerun: unchecked });
+    expect(exclusion).toEqual({
+      kind: 'exclude',
+      peerId: bad,
+      reason: 'disagrees with the canonical result',
+      rerun: unchecked,
+    });
     expect(jv.counts()).toMatchObject({ pending: unchecked.length, unchecked: 0, verified: 1 });
     expect(jv.credits()).toEqual([]);
-    expect(jv.resultArrived(unchecked[0]!, { peerId: 'requester', adapterClass: 'cpu', result: 0, trusted: true })).toEqual([]); // a decided unit does not reopen silently
+    expect(
+      jv.resultArrived(unchecked[0]!, { peerId: 'requester', adapterClass: 'cpu', result: 0, trusted: true }),
+    ).toEqual([]); // a decided unit does not reopen silently
   });
 
   it('TRUST-F2: with an algebraic check (Freivalds) every result is verified alone and a wrong one excludes its provider', () => {
@@ -88,18 +129,35 @@ describe('job verifier', () => {
     const [n, k, m] = [16, 16, 16];
     const a = randomMatrix(rng, n * k);
     const b = randomMatrix(rng, k * m);
-    const check = (_unit: number, c: Float32Array) => freivaldsCheck({ rows: n, cols: k, data: a }, { rows: k, cols: m, data: b }, { rows: n, cols: m, data: c }, { falseAcceptProbability: DEFAULT_POLICY.falseAcceptProbability, rng }).ok;
-    const jv = new JobVerifier<Float32Array>({ jobId: 'job-00002', policy: DEFAULT_POLICY, reputation: new ReputationBook(), agree: () => false, algebraicCheck: check, rng });
+    const check = (_unit: number, c: Float32Array) =>
+      freivaldsCheck(
+        { rows: n, cols: k, data: a },
+        { rows: k, cols: m, data: b },
+        { rows: n, cols: m, data: c },
+        { falseAcceptProbability: DEFAULT_POLICY.falseAcceptProbability, rng },
+      ).ok;
+    const jv = new JobVerifier<Float32Array>({
+      jobId: 'job-00002',
+      policy: DEFAULT_POLICY,
+      reputation: new ReputationBook(),
+      agree: () => false,
+      algebraicCheck: check,
+      rng,
+    });
     const good = matmul(a, b, n, k, m, BACKEND_VARIANTS[2]!);
     jv.openUnit(0, key('h'));
     expect(() => jv.resultArrived(0, { peerId: key('h'), adapterClass: 'x', result: good })).toThrow(QuorumStateError); // never sent to h
     jv.dispatched(0, key('h'));
-    expect(jv.resultArrived(0, { peerId: key('h'), adapterClass: 'x', result: good })).toMatchObject([{ kind: 'accept', checked: true }]);
+    expect(jv.resultArrived(0, { peerId: key('h'), adapterClass: 'x', result: good })).toMatchObject([
+      { kind: 'accept', checked: true },
+    ]);
     const wrong = good.slice();
     wrong[7] = wrong[7]! + 0.05;
     jv.openUnit(1, key('b'));
     jv.dispatched(1, key('b'));
-    expect(jv.resultArrived(1, { peerId: key('b'), adapterClass: 'x', result: wrong })).toMatchObject([{ kind: 'exclude', peerId: key('b'), rerun: [1] }]);
+    expect(jv.resultArrived(1, { peerId: key('b'), adapterClass: 'x', result: wrong })).toMatchObject([
+      { kind: 'exclude', peerId: key('b'), rerun: [1] },
+    ]);
     expect(jv.credits()).toEqual([{ unitId: 0, provider: key('h') }]);
   });
 
@@ -107,7 +165,15 @@ describe('job verifier', () => {
     const cache = new UnitCache(3, 4, [16, 32, 8]);
     for (const corruption of CORRUPTIONS) {
       const m = simulateJob(
-        { seed: 3, units: 300, rows: 4, sizes: [16, 32, 8], honest: HONEST, adversary: { variant: variant('webgpu-nvidia'), corruption, fraction: 0.5 }, policy: DEFAULT_POLICY },
+        {
+          seed: 3,
+          units: 300,
+          rows: 4,
+          sizes: [16, 32, 8],
+          honest: HONEST,
+          adversary: { variant: variant('webgpu-nvidia'), corruption, fraction: 0.5 },
+          policy: DEFAULT_POLICY,
+        },
         cache,
       );
       expect(m.caught, corruption).toBe(true);
@@ -120,7 +186,11 @@ describe('job verifier', () => {
 
   it('TRUST-A2: without verification the same adversary corrupts the output (the simulation can fail)', () => {
     const m = simulateJob({
-      seed: 3, units: 200, rows: 4, sizes: [16, 32, 8], honest: HONEST,
+      seed: 3,
+      units: 200,
+      rows: 4,
+      sizes: [16, 32, 8],
+      honest: HONEST,
       adversary: { variant: variant('webgpu-nvidia'), corruption: 'perturb', fraction: 0.5 },
       policy: resolvePolicy({ adaptive: false, sampleRate: 0 }),
     });

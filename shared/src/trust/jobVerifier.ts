@@ -90,7 +90,11 @@ export class JobVerifier<R> {
     );
     this.open.set(unitId, { quorum, results: new Map() });
     const previous = this.units.get(unitId);
-    this.units.set(unitId, { status: 'pending', plan: this.options.algebraicCheck ? 'requester' : plan.check, rejections: previous?.rejections ?? [] });
+    this.units.set(unitId, {
+      status: 'pending',
+      plan: this.options.algebraicCheck ? 'requester' : plan.check,
+      rejections: previous?.rejections ?? [],
+    });
     return this.translate(unitId, quorum.start());
   }
 
@@ -108,7 +112,8 @@ export class JobVerifier<R> {
     if (!replica.trusted) this.options.reputation.recordPending(replica.peerId);
     unit.results.set(replica.peerId, replica);
     if (this.options.algebraicCheck && !replica.trusted) {
-      if (!unit.quorum.isOutstanding(replica.peerId)) throw new QuorumStateError(`no replica outstanding for ${replica.peerId}`);
+      if (!unit.quorum.isOutstanding(replica.peerId))
+        throw new QuorumStateError(`no replica outstanding for ${replica.peerId}`);
       this.open.delete(unitId);
       if (this.options.algebraicCheck(unitId, replica.result)) {
         this.options.reputation.recordAccepted(replica.peerId, true);
@@ -146,7 +151,8 @@ export class JobVerifier<R> {
   /** (unit, provider) pairs that earned a receipt: accepted and not from a key excluded since. */
   credits(): { unitId: number; provider: PeerId }[] {
     const out: { unitId: number; provider: PeerId }[] = [];
-    for (const [unitId, a] of this.accepted) for (const p of a.providers) if (!this.isExcluded(p)) out.push({ unitId, provider: p });
+    for (const [unitId, a] of this.accepted)
+      for (const p of a.providers) if (!this.isExcluded(p)) out.push({ unitId, provider: p });
     return out;
   }
 
@@ -176,7 +182,10 @@ export class JobVerifier<R> {
         const out: VerifierAction<R>[] = [];
         for (const peerId of action.rejected) {
           const wrong = unit.results.get(peerId);
-          const why = wrong && this.options.explain ? this.options.explain(action.canonical, wrong) : 'disagrees with the canonical result';
+          const why =
+            wrong && this.options.explain
+              ? this.options.explain(action.canonical, wrong)
+              : 'disagrees with the canonical result';
           out.push(...this.reject(unitId, peerId, why));
         }
         const providers = action.agreeing.filter((p) => !this.isExcluded(p));

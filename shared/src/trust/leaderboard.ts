@@ -16,7 +16,10 @@ export interface LeaderboardRow {
 }
 
 export class Leaderboard {
-  private readonly rows = new Map<PeerId, { flops: number; units: number; requesters: Set<PeerId>; lastCreditedAt: number }>();
+  private readonly rows = new Map<
+    PeerId,
+    { flops: number; units: number; requesters: Set<PeerId>; lastCreditedAt: number }
+  >();
 
   /** Add an already-verified receipt (e.g. each entry the ReceiptLog appended). */
   add(r: Pick<Receipt, 'provider' | 'requester' | 'flops' | 'issuedAt'>): void {
@@ -35,13 +38,21 @@ export class Leaderboard {
   top(limit = 100, minRequesters = 1): LeaderboardRow[] {
     return [...this.rows.entries()]
       .filter(([, r]) => r.requesters.size >= minRequesters)
-      .map(([provider, r]) => ({ provider, flops: r.flops, units: r.units, requesters: r.requesters.size, lastCreditedAt: r.lastCreditedAt }))
+      .map(([provider, r]) => ({
+        provider,
+        flops: r.flops,
+        units: r.units,
+        requesters: r.requesters.size,
+        lastCreditedAt: r.lastCreditedAt,
+      }))
       .sort((a, b) => b.flops - a.flops || (a.provider < b.provider ? -1 : 1))
       .slice(0, limit);
   }
 }
 
-export function leaderboardFrom(receipts: Iterable<Pick<Receipt, 'provider' | 'requester' | 'flops' | 'issuedAt'>>): Leaderboard {
+export function leaderboardFrom(
+  receipts: Iterable<Pick<Receipt, 'provider' | 'requester' | 'flops' | 'issuedAt'>>,
+): Leaderboard {
   const board = new Leaderboard();
   for (const r of receipts) board.add(r);
   return board;

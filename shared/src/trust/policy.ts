@@ -12,14 +12,26 @@ const Probability = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1))
 
 /** The messages say the allowed range, so a form can show them as they are. */
 const TOLERANCE_RANGE = 'must be a number from 0 to 1';
-const ToleranceBound = v.pipe(v.number(TOLERANCE_RANGE), v.finite(TOLERANCE_RANGE), v.minValue(0, TOLERANCE_RANGE), v.maxValue(1, TOLERANCE_RANGE));
+const ToleranceBound = v.pipe(
+  v.number(TOLERANCE_RANGE),
+  v.finite(TOLERANCE_RANGE),
+  v.minValue(0, TOLERANCE_RANGE),
+  v.maxValue(1, TOLERANCE_RANGE),
+);
 export const ToleranceSchema = v.strictObject({ rtol: ToleranceBound, atol: ToleranceBound });
-export const ToleranceTableSchema = v.strictObject({ sameClass: ToleranceSchema, crossClass: ToleranceSchema, halfPrecision: ToleranceSchema });
+export const ToleranceTableSchema = v.strictObject({
+  sameClass: ToleranceSchema,
+  crossClass: ToleranceSchema,
+  halfPrecision: ToleranceSchema,
+});
 
 /** One ±1 round already bounds false accepts by 1/2 (TRUST-F1), so more buys nothing; 0 would need endless rounds. */
 const FALSE_ACCEPT_RANGE = 'must be a number greater than 0 and at most 0.5';
 export const FalseAcceptProbabilitySchema = v.pipe(
-  v.number(FALSE_ACCEPT_RANGE), v.finite(FALSE_ACCEPT_RANGE), v.gtValue(0, FALSE_ACCEPT_RANGE), v.maxValue(0.5, FALSE_ACCEPT_RANGE),
+  v.number(FALSE_ACCEPT_RANGE),
+  v.finite(FALSE_ACCEPT_RANGE),
+  v.gtValue(0, FALSE_ACCEPT_RANGE),
+  v.maxValue(0.5, FALSE_ACCEPT_RANGE),
 );
 
 export const JobPolicySchema = v.strictObject({
@@ -54,16 +66,22 @@ export const DEFAULT_POLICY: Readonly<JobPolicy> = Object.freeze({
 
 /** Fills defaults and validates; throws InvalidPolicyError with every issue. Input may come from a stored job or a form. */
 export function resolvePolicy(input: unknown = {}): JobPolicy {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidPolicyError('policy must be an object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new InvalidPolicyError('policy must be an object');
   const partial = input as Record<string, unknown>;
   const tolerance = partial['tolerance'];
   const merged = {
     ...DEFAULT_POLICY,
     ...partial,
-    tolerance: { ...DEFAULT_POLICY.tolerance, ...(typeof tolerance === 'object' && tolerance !== null ? tolerance : {}) },
+    tolerance: {
+      ...DEFAULT_POLICY.tolerance,
+      ...(typeof tolerance === 'object' && tolerance !== null ? tolerance : {}),
+    },
   };
   const parsed = v.safeParse(JobPolicySchema, merged);
-  if (!parsed.success) throw new InvalidPolicyError(parsed.issues.map((i) => `${v.getDotPath(i) ?? 'policy'}: ${i.message}`).join('; '));
-  if (parsed.output.maxReplicas < parsed.output.redundancy) throw new InvalidPolicyError('maxReplicas must be ≥ redundancy');
+  if (!parsed.success)
+    throw new InvalidPolicyError(parsed.issues.map((i) => `${v.getDotPath(i) ?? 'policy'}: ${i.message}`).join('; '));
+  if (parsed.output.maxReplicas < parsed.output.redundancy)
+    throw new InvalidPolicyError('maxReplicas must be ≥ redundancy');
   return parsed.output;
 }

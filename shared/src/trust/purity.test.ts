@@ -2,7 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const dir = new URL('./', import.meta.url);
-const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(
+  (f) => f.endsWith('.ts') && !f.endsWith('.test.ts'),
+);
 
 describe('framework-free core', () => {
   it('TRUST-X1: trust sources import no Node, DOM or framework modules and stay small', () => {
@@ -10,7 +12,8 @@ describe('framework-free core', () => {
     for (const file of sources) {
       const text = readFileSync(new URL(file, dir), 'utf8');
       const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-      for (const spec of imports) expect(spec === 'valibot' || spec.startsWith('.'), `${file} imports ${spec}`).toBe(true);
+      for (const spec of imports)
+        expect(spec === 'valibot' || spec.startsWith('.'), `${file} imports ${spec}`).toBe(true);
       expect(text, file).not.toMatch(/\b(window|document|localStorage|indexedDB|Buffer|process)\b\./);
       expect(text.split('\n').length, file).toBeLessThan(300);
     }

@@ -4,7 +4,12 @@ import { UnitQuorum, type ReplicaResult } from './quorum';
 
 // Results are numbers; two agree when they are within 0.01.
 const agree = (a: ReplicaResult<number>, b: ReplicaResult<number>) => Math.abs(a.result - b.result) <= 0.01;
-const r = (peerId: string, result: number, trusted = false): ReplicaResult<number> => ({ peerId, adapterClass: 'x', result, trusted });
+const r = (peerId: string, result: number, trusted = false): ReplicaResult<number> => ({
+  peerId,
+  adapterClass: 'x',
+  result,
+  trusted,
+});
 
 function quorum(initialReplicas: number, q: number, maxReplicas = 5, trustedCheck = false) {
   return new UnitQuorum<number>({ initialReplicas, quorum: q, maxReplicas, trustedCheck }, agree);
@@ -17,7 +22,12 @@ describe('quorum state machine', () => {
     u.dispatched('a');
     u.dispatched('b');
     expect(u.resultArrived(r('a', 1))).toEqual({ kind: 'wait' });
-    expect(u.resultArrived(r('b', 1.001))).toMatchObject({ kind: 'accept', agreeing: ['a', 'b'], rejected: [], checked: true });
+    expect(u.resultArrived(r('b', 1.001))).toMatchObject({
+      kind: 'accept',
+      agreeing: ['a', 'b'],
+      rejected: [],
+      checked: true,
+    });
     expect(u.status).toBe('accepted');
   });
 
@@ -36,7 +46,13 @@ describe('quorum state machine', () => {
     u.resultArrived(r('a', 1));
     expect(u.resultArrived(r('b', 9))).toEqual({ kind: 'dispatch', count: 1, avoid: ['a', 'b'] });
     u.dispatched('c');
-    expect(u.resultArrived(r('c', 9))).toMatchObject({ kind: 'accept', canonical: { peerId: 'b' }, agreeing: ['b', 'c'], rejected: ['a'], checked: true });
+    expect(u.resultArrived(r('c', 9))).toMatchObject({
+      kind: 'accept',
+      canonical: { peerId: 'b' },
+      agreeing: ['b', 'c'],
+      rejected: ['a'],
+      checked: true,
+    });
   });
 
   it('TRUST-Q2: with no majority, after maxReplicas the requester re-executes and its result decides', () => {
@@ -49,7 +65,11 @@ describe('quorum state machine', () => {
       action = u.resultArrived(r(`p${i}`, results[i]!));
     }
     expect(action).toEqual({ kind: 'reexecute' });
-    expect(u.resultArrived(r('requester', 2, true))).toMatchObject({ kind: 'accept', agreeing: ['p1'], rejected: ['p0', 'p2', 'p3'] });
+    expect(u.resultArrived(r('requester', 2, true))).toMatchObject({
+      kind: 'accept',
+      agreeing: ['p1'],
+      rejected: ['p0', 'p2', 'p3'],
+    });
   });
 
   it('TRUST-Q3: a lost replica is replaced; too many losses hand the unit to the requester', () => {
@@ -72,7 +92,13 @@ describe('quorum state machine', () => {
     u.start();
     u.dispatched('a');
     expect(u.resultArrived(r('a', 3))).toEqual({ kind: 'reexecute' });
-    expect(u.resultArrived(r('requester', 4, true))).toMatchObject({ kind: 'accept', canonical: { result: 4 }, agreeing: [], rejected: ['a'], checked: true });
+    expect(u.resultArrived(r('requester', 4, true))).toMatchObject({
+      kind: 'accept',
+      canonical: { result: 4 },
+      agreeing: [],
+      rejected: ['a'],
+      checked: true,
+    });
   });
 
   it('TRUST-Q5: replicas go to distinct providers and results from peers never sent the unit are refused', () => {

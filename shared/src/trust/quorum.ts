@@ -57,7 +57,14 @@ export class UnitQuorum<R> {
   private settled: Extract<QuorumAction<R>, { kind: 'accept' }> | undefined;
 
   constructor(options: QuorumOptions, agree: Agree<R>) {
-    if (!(options.initialReplicas >= 1 && options.quorum >= 1 && options.quorum <= options.initialReplicas && options.maxReplicas >= options.initialReplicas)) {
+    if (
+      !(
+        options.initialReplicas >= 1 &&
+        options.quorum >= 1 &&
+        options.quorum <= options.initialReplicas &&
+        options.maxReplicas >= options.initialReplicas
+      )
+    ) {
       throw new QuorumStateError(`bad quorum options ${JSON.stringify(options)}`);
     }
     this.options = options;
@@ -85,7 +92,8 @@ export class UnitQuorum<R> {
    * sent it again, since it never answered.
    */
   dispatched(peerId: PeerId): void {
-    if (this.outstanding.has(peerId) || this.results.some((r) => r.peerId === peerId)) throw new QuorumStateError(`unit already dispatched to ${peerId}`);
+    if (this.outstanding.has(peerId) || this.results.some((r) => r.peerId === peerId))
+      throw new QuorumStateError(`unit already dispatched to ${peerId}`);
     this.everDispatched.add(peerId);
     this.outstanding.add(peerId);
   }
@@ -94,7 +102,8 @@ export class UnitQuorum<R> {
     if (replica.trusted) {
       if (!this.reexecuteAsked && !this.settled) this.reexecuteAsked = true;
     } else {
-      if (!this.outstanding.has(replica.peerId)) throw new QuorumStateError(`no replica outstanding for ${replica.peerId}`);
+      if (!this.outstanding.has(replica.peerId))
+        throw new QuorumStateError(`no replica outstanding for ${replica.peerId}`);
       this.outstanding.delete(replica.peerId);
     }
     if (this.settled) {

@@ -3,7 +3,15 @@ import { createIdentity, type Identity } from '../identity';
 import { ChainError, ReceiptError } from './errors';
 import { Leaderboard } from './leaderboard';
 import { issueReceipt, type Receipt } from './receipts';
-import { entryHash, GENESIS_HASH, MemoryReceiptLogStorage, ReceiptLog, verifyChain, type LogEntry, type ReceiptLogStorage } from './receiptLog';
+import {
+  entryHash,
+  GENESIS_HASH,
+  MemoryReceiptLogStorage,
+  ReceiptLog,
+  verifyChain,
+  type LogEntry,
+  type ReceiptLogStorage,
+} from './receiptLog';
 
 let requester: Identity;
 let provider: Identity;
@@ -11,7 +19,15 @@ let receipts: Receipt[];
 beforeAll(async () => {
   [requester, provider] = await Promise.all([createIdentity(), createIdentity()]);
   receipts = await Promise.all(
-    Array.from({ length: 6 }, (_, unitId) => issueReceipt(requester, { provider: provider.peerId, jobId: 'job-00001', unitId, flops: 1000 * (unitId + 1), durationMs: 10 })),
+    Array.from({ length: 6 }, (_, unitId) =>
+      issueReceipt(requester, {
+        provider: provider.peerId,
+        jobId: 'job-00001',
+        unitId,
+        flops: 1000 * (unitId + 1),
+        durationMs: 10,
+      }),
+    ),
   );
 });
 
@@ -74,7 +90,15 @@ describe('receipt log', () => {
     const cut = [...entries.slice(0, 2), ...entries.slice(3)];
     await expect(verifyChain(cut)).rejects.toMatchObject({ index: 2 });
     await expect(verifyChain(cut.map((e, i) => ({ ...e, seq: i })))).rejects.toMatchObject({ index: 2 });
-    const duplicated = [...entries, { ...entries[1]!, seq: 6, prevHash: entries[5]!.hash, hash: await entryHash(6, entries[5]!.hash, entries[1]!.receipt) }];
+    const duplicated = [
+      ...entries,
+      {
+        ...entries[1]!,
+        seq: 6,
+        prevHash: entries[5]!.hash,
+        hash: await entryHash(6, entries[5]!.hash, entries[1]!.receipt),
+      },
+    ];
     await expect(verifyChain(duplicated)).rejects.toMatchObject({ index: 6 });
   });
 
@@ -83,12 +107,22 @@ describe('receipt log', () => {
     const published = await verifyChain(entries);
     await expect(verifyChain(entries.slice(0, 4))).resolves.toMatchObject({ seq: 3 }); // alone, a shorter log is self-consistent
     await expect(verifyChain(entries.slice(0, 4), { expectedHead: published })).rejects.toBeInstanceOf(ChainError);
-    await expect(verifyChain(entries, { expectedHead: { seq: 3, hash: entries[3]!.hash } })).resolves.toEqual(published);
+    await expect(verifyChain(entries, { expectedHead: { seq: 3, hash: entries[3]!.hash } })).resolves.toEqual(
+      published,
+    );
   });
 
   it('TRUST-L2: the leaderboard built from the log credits each unit once', async () => {
     const board = new Leaderboard();
     for (const e of await filledLog()) board.add(e.receipt);
-    expect(board.top()).toEqual([{ provider: provider.peerId, flops: 21_000, units: 6, requesters: 1, lastCreditedAt: Math.max(...receipts.map((r) => r.issuedAt)) }]);
+    expect(board.top()).toEqual([
+      {
+        provider: provider.peerId,
+        flops: 21_000,
+        units: 6,
+        requesters: 1,
+        lastCreditedAt: Math.max(...receipts.map((r) => r.issuedAt)),
+      },
+    ]);
   });
 });

@@ -63,7 +63,9 @@ export class MemoryReceiptLogStorage implements ReceiptLogStorage {
 
 /** Commits to the receipt's full signed bytes, so an edited field breaks the chain even without checking signatures. */
 export function entryHash(seq: number, prevHash: string, receipt: Receipt): Promise<string> {
-  return sha256Hex(encodeCanonical(DOMAIN.receiptLog, [seq, prevHash, receipt.id, receiptBytes(receipt), receipt.signature]));
+  return sha256Hex(
+    encodeCanonical(DOMAIN.receiptLog, [seq, prevHash, receipt.id, receiptBytes(receipt), receipt.signature]),
+  );
 }
 
 export class ReceiptLog {
@@ -81,7 +83,8 @@ export class ReceiptLog {
   append(value: unknown): Promise<LogEntry> {
     const run = this.tail.then(async () => {
       const receipt = await verifyReceipt(value);
-      if (await this.storage.hasReceipt(receipt.id, receiptUnitKey(receipt))) throw new ReceiptError('replay', `receipt ${receipt.id} already logged`);
+      if (await this.storage.hasReceipt(receipt.id, receiptUnitKey(receipt)))
+        throw new ReceiptError('replay', `receipt ${receipt.id} already logged`);
       const last = await this.storage.last();
       const seq = last ? last.seq + 1 : 0;
       const prevHash = last ? last.hash : GENESIS_HASH;
@@ -122,7 +125,8 @@ export async function verifyChain(entries: readonly LogEntry[], options: VerifyC
     const e = entries[i]!;
     if (e.seq !== i) throw new ChainError(i, `sequence ${e.seq}, expected ${i}`);
     if (e.prevHash !== prevHash) throw new ChainError(i, 'does not link to the previous entry');
-    if ((await entryHash(e.seq, e.prevHash, e.receipt)) !== e.hash) throw new ChainError(i, 'entry hash does not match its contents');
+    if ((await entryHash(e.seq, e.prevHash, e.receipt)) !== e.hash)
+      throw new ChainError(i, 'entry hash does not match its contents');
     if (options.checkSignatures !== false) {
       try {
         await verifyReceipt(e.receipt);
@@ -139,7 +143,11 @@ export async function verifyChain(entries: readonly LogEntry[], options: VerifyC
   const expected = options.expectedHead;
   if (expected && expected.seq >= 0) {
     const at = entries[expected.seq];
-    if (!at || at.hash !== expected.hash) throw new ChainError(Math.min(expected.seq, entries.length), 'published head is missing: log truncated or rewritten');
+    if (!at || at.hash !== expected.hash)
+      throw new ChainError(
+        Math.min(expected.seq, entries.length),
+        'published head is missing: log truncated or rewritten',
+      );
   }
   return head;
 }

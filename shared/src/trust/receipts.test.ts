@@ -11,7 +11,14 @@ beforeAll(async () => {
   [requester, provider, stranger] = await Promise.all([createIdentity(), createIdentity(), createIdentity()]);
 });
 
-const terms = (unitId = 1, flops = 1e9) => ({ provider: provider.peerId, jobId: 'job-00001', unitId, flops, durationMs: 120, issuedAt: 1_795_000_000_000 });
+const terms = (unitId = 1, flops = 1e9) => ({
+  provider: provider.peerId,
+  jobId: 'job-00001',
+  unitId,
+  flops,
+  durationMs: 120,
+  issuedAt: 1_795_000_000_000,
+});
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
   await expect(p).rejects.toBeInstanceOf(ReceiptError);
@@ -23,7 +30,9 @@ describe('receipts', () => {
     const r = await issueReceipt(requester, terms());
     const copy = JSON.parse(JSON.stringify(r)) as unknown;
     await expect(verifyReceipt(copy)).resolves.toEqual(r);
-    await expect(verifyReceipt(copy, { provider: provider.peerId, requesters: new Set([requester.peerId]) })).resolves.toEqual(r);
+    await expect(
+      verifyReceipt(copy, { provider: provider.peerId, requesters: new Set([requester.peerId]) }),
+    ).resolves.toEqual(r);
     const again = await issueReceipt(requester, terms());
     expect(again.id).not.toBe(r.id); // nonce: two issuances never collide
   });
@@ -44,7 +53,9 @@ describe('receipts', () => {
     // re-deriving the id after an edit still fails on the signature
     const { id: _id, ...body } = { ...r, flops: r.flops * 10 };
     const bytes = (await import('./receipts')).receiptBytes(body);
-    const id = (await import('../bytes')).base64urlEncode(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource)));
+    const id = (await import('../bytes')).base64urlEncode(
+      new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource)),
+    );
     await expectCode(verifyReceipt({ ...body, id }), 'bad-signature');
   });
 
@@ -81,6 +92,10 @@ describe('receipts', () => {
       [stranger.peerId, 1000, 1, 1],
       [provider.peerId, 175, 3, 2],
     ]);
-    expect(leaderboardFrom(receipts).top(10, 2).map((r) => r.provider)).toEqual([provider.peerId]);
+    expect(
+      leaderboardFrom(receipts)
+        .top(10, 2)
+        .map((r) => r.provider),
+    ).toEqual([provider.peerId]);
   });
 });

@@ -37,7 +37,15 @@ export type ReceiptBody = Omit<Receipt, 'id' | 'signature' | 'v'>;
 
 export function receiptBytes(body: ReceiptBody): Uint8Array {
   return encodeCanonical(DOMAIN.receipt, [
-    RECEIPT_VERSION, body.requester, body.provider, body.jobId, body.unitId, body.flops, body.durationMs, body.issuedAt, body.nonce,
+    RECEIPT_VERSION,
+    body.requester,
+    body.provider,
+    body.jobId,
+    body.unitId,
+    body.flops,
+    body.durationMs,
+    body.issuedAt,
+    body.nonce,
   ]);
 }
 
@@ -67,8 +75,17 @@ export async function issueReceipt(requester: Identity, terms: ReceiptTerms): Pr
     nonce: randomId(16),
   };
   const bytes = receiptBytes(body);
-  const parsed = v.safeParse(ReceiptSchema, { v: RECEIPT_VERSION, id: await receiptId(bytes), ...body, signature: await sign(requester, bytes) });
-  if (!parsed.success) throw new ReceiptError('invalid-receipt', parsed.issues.map((i) => `${v.getDotPath(i) ?? 'receipt'}: ${i.message}`).join('; '));
+  const parsed = v.safeParse(ReceiptSchema, {
+    v: RECEIPT_VERSION,
+    id: await receiptId(bytes),
+    ...body,
+    signature: await sign(requester, bytes),
+  });
+  if (!parsed.success)
+    throw new ReceiptError(
+      'invalid-receipt',
+      parsed.issues.map((i) => `${v.getDotPath(i) ?? 'receipt'}: ${i.message}`).join('; '),
+    );
   return parsed.output;
 }
 
@@ -82,13 +99,21 @@ export interface VerifyReceiptOptions {
 /** Offline verification; returns the typed receipt or throws ReceiptError. */
 export async function verifyReceipt(value: unknown, options: VerifyReceiptOptions = {}): Promise<Receipt> {
   const parsed = v.safeParse(ReceiptSchema, value);
-  if (!parsed.success) throw new ReceiptError('invalid-receipt', parsed.issues.map((i) => `${v.getDotPath(i) ?? 'receipt'}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    throw new ReceiptError(
+      'invalid-receipt',
+      parsed.issues.map((i) => `${v.getDotPath(i) ?? 'receipt'}: ${i.message}`).join('; '),
+    );
   const r = parsed.output;
-  if (options.provider !== undefined && r.provider !== options.provider) throw new ReceiptError('wrong-recipient', `receipt is for ${r.provider}`);
-  if (options.requesters && !options.requesters.has(r.requester)) throw new ReceiptError('wrong-recipient', `receipt from unknown requester ${r.requester}`);
+  if (options.provider !== undefined && r.provider !== options.provider)
+    throw new ReceiptError('wrong-recipient', `receipt is for ${r.provider}`);
+  if (options.requesters && !options.requesters.has(r.requester))
+    throw new ReceiptError('wrong-recipient', `receipt from unknown requester ${r.requester}`);
   const bytes = receiptBytes(r);
-  if ((await receiptId(bytes)) !== r.id) throw new ReceiptError('invalid-receipt', 'receipt id does not match its contents');
-  if (!(await verify(r.requester, bytes, r.signature))) throw new ReceiptError('bad-signature', 'requester signature does not verify');
+  if ((await receiptId(bytes)) !== r.id)
+    throw new ReceiptError('invalid-receipt', 'receipt id does not match its contents');
+  if (!(await verify(r.requester, bytes, r.signature)))
+    throw new ReceiptError('bad-signature', 'requester signature does not verify');
   return r;
 }
 
@@ -112,7 +137,11 @@ export class ReceiptStore {
   admit(r: Receipt): void {
     if (this.byId.has(r.id)) throw new ReceiptError('replay', `receipt ${r.id} already recorded`);
     const key = receiptUnitKey(r);
-    if (this.unitKeys.has(key)) throw new ReceiptError('replay', `unit ${r.jobId}/${r.unitId} already credited to this provider by this requester`);
+    if (this.unitKeys.has(key))
+      throw new ReceiptError(
+        'replay',
+        `unit ${r.jobId}/${r.unitId} already credited to this provider by this requester`,
+      );
     this.byId.set(r.id, r);
     this.unitKeys.add(key);
   }

@@ -14,7 +14,14 @@ describe('reputation', () => {
     expect(book.get(key('a'))).toMatchObject({ pending: 2, accepted: 0 });
     book.recordAccepted(key('a'), true);
     book.recordAccepted(key('a'), false);
-    expect(book.get(key('a'))).toMatchObject({ pending: 0, accepted: 2, verified: 1, rejected: 0, excluded: false, firstSeen: 1000 });
+    expect(book.get(key('a'))).toMatchObject({
+      pending: 0,
+      accepted: 2,
+      verified: 1,
+      rejected: 0,
+      excluded: false,
+      firstSeen: 1000,
+    });
   });
 
   it('TRUST-P2: a caught wrong result excludes the key', () => {
@@ -50,11 +57,18 @@ describe('reputation', () => {
     fc.assert(
       fc.property(fc.nat(10_000), fc.nat(100), (clean, more) => {
         const s = reputationScore({ accepted: clean, rejected: 0 });
-        return s >= 0 && s <= 1 && reputationScore({ accepted: clean + more, rejected: 0 }) >= s && reputationScore({ accepted: clean, rejected: 1 }) < s + 1e-12;
+        return (
+          s >= 0 &&
+          s <= 1 &&
+          reputationScore({ accepted: clean + more, rejected: 0 }) >= s &&
+          reputationScore({ accepted: clean, rejected: 1 }) < s + 1e-12
+        );
       }),
       { seed: 1 },
     );
-    expect(reputationScore({ accepted: 1000, rejected: 1 })).toBeLessThan(reputationScore({ accepted: 20, rejected: 0 }));
+    expect(reputationScore({ accepted: 1000, rejected: 1 })).toBeLessThan(
+      reputationScore({ accepted: 20, rejected: 0 }),
+    );
     const book = new ReputationBook(() => 0);
     for (let i = 0; i < 50; i++) book.recordAccepted(key('d'), i % 2 === 0);
     const summary = book.summary(key('d'))!;

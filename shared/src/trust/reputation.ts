@@ -137,7 +137,10 @@ export class ReputationBook {
   /** Restores from storage; throws InvalidRecordError on anything malformed (a corrupted store must not grant trust). */
   static fromJSON(value: unknown, now: () => number = Date.now): ReputationBook {
     const parsed = v.safeParse(ReputationSnapshotSchema, value);
-    if (!parsed.success) throw new InvalidRecordError(parsed.issues.map((i) => `${v.getDotPath(i) ?? 'snapshot'}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      throw new InvalidRecordError(
+        parsed.issues.map((i) => `${v.getDotPath(i) ?? 'snapshot'}: ${i.message}`).join('; '),
+      );
     const book = new ReputationBook(now);
     for (const r of parsed.output.providers) {
       if (book.records.has(r.peerId)) throw new InvalidRecordError(`duplicate provider ${r.peerId}`);

@@ -12,7 +12,10 @@ import type { JobPolicy } from './policy';
 import { nextFloat, type RandomSource } from './random';
 import type { ProviderReputation } from './reputation';
 
-export function checkProbability(policy: Pick<JobPolicy, 'adaptive' | 'sampleRate'>, reputation: Pick<ProviderReputation, 'accepted' | 'rejected'> | undefined): number {
+export function checkProbability(
+  policy: Pick<JobPolicy, 'adaptive' | 'sampleRate'>,
+  reputation: Pick<ProviderReputation, 'accepted' | 'rejected'> | undefined,
+): number {
   if (!policy.adaptive) return policy.sampleRate;
   if (reputation && reputation.rejected > 0) return 1;
   const clean = reputation?.accepted ?? 0;
@@ -33,5 +36,7 @@ export function planCheck(policy: JobPolicy, reputation: ProviderReputation | un
   const probability = checkProbability(policy, reputation);
   const drawn = probability >= 1 || nextFloat(rng) < probability;
   if (!drawn) return { check: 'none', replicas: 1, probability };
-  return policy.checkWith === 'replica' ? { check: 'replica', replicas: 2, probability } : { check: 'requester', replicas: 1, probability };
+  return policy.checkWith === 'replica'
+    ? { check: 'replica', replicas: 2, probability }
+    : { check: 'requester', replicas: 1, probability };
 }

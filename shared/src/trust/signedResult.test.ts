@@ -10,7 +10,11 @@ beforeAll(async () => {
   other = await createIdentity();
 });
 
-const t = (values: number[]): ResultTensor => ({ dtype: 'float32', dims: [values.length], data: Float32Array.from(values) });
+const t = (values: number[]): ResultTensor => ({
+  dtype: 'float32',
+  dims: [values.length],
+  data: Float32Array.from(values),
+});
 
 async function setup() {
   const inputHash = await hashOutputs([t([1, 2, 3])]);
@@ -28,7 +32,9 @@ describe('signed results', () => {
     expect(resultClaimBytes(other.peerId, signed)).not.toEqual(bytes);
     expect(resultClaimBytes(provider.peerId, { ...signed, unitId: 8 })).not.toEqual(bytes);
     // field boundaries are framed: moving characters between fields changes the bytes
-    expect(resultClaimBytes(provider.peerId, { ...signed, jobId: 'ab', unitId: 1 })).not.toEqual(resultClaimBytes(provider.peerId, { ...signed, jobId: 'a', unitId: 1 }));
+    expect(resultClaimBytes(provider.peerId, { ...signed, jobId: 'ab', unitId: 1 })).not.toEqual(
+      resultClaimBytes(provider.peerId, { ...signed, jobId: 'a', unitId: 1 }),
+    );
     // hashes depend on dims and dtype, not only on the raw bytes
     const flat = await hashOutputs([{ dtype: 'float32', dims: [4], data: new Float32Array(4) }]);
     const square = await hashOutputs([{ dtype: 'float32', dims: [2, 2], data: new Float32Array(4) }]);

@@ -31,7 +31,12 @@ export async function signResult(identity: Identity, claim: ResultClaim): Promis
   return { provider: identity.peerId, ...claim, signature };
 }
 
-export type ResultCheck = { ok: true; result: SignedResult } | { ok: false; reason: 'malformed' | 'bad-signature' | 'wrong-provider' | 'wrong-unit' | 'wrong-input' | 'wrong-result' };
+export type ResultCheck =
+  | { ok: true; result: SignedResult }
+  | {
+      ok: false;
+      reason: 'malformed' | 'bad-signature' | 'wrong-provider' | 'wrong-unit' | 'wrong-input' | 'wrong-result';
+    };
 
 export interface ExpectedResult {
   /** The peer the unit was sent to (the data channel's authenticated peer). */
@@ -53,6 +58,7 @@ export async function verifySignedResult(value: unknown, expected: ExpectedResul
   if (r.jobId !== expected.jobId || r.unitId !== expected.unitId) return { ok: false, reason: 'wrong-unit' };
   if (r.inputHash !== expected.inputHash) return { ok: false, reason: 'wrong-input' };
   if (r.resultHash !== expected.resultHash) return { ok: false, reason: 'wrong-result' };
-  if (!(await verify(r.provider, resultClaimBytes(r.provider, r), r.signature))) return { ok: false, reason: 'bad-signature' };
+  if (!(await verify(r.provider, resultClaimBytes(r.provider, r), r.signature)))
+    return { ok: false, reason: 'bad-signature' };
   return { ok: true, result: r };
 }

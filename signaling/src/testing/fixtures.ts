@@ -19,7 +19,9 @@ export function needs(overrides: Partial<JobNeeds> = {}): JobNeeds {
 }
 
 /** Logs only errors, so a failing test shows why the server complained. */
-export const testLogger: Logger = createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error', (line) => process.stderr.write(line + '\n'));
+export const testLogger: Logger = createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error', (line) =>
+  process.stderr.write(line + '\n'),
+);
 
 /** Resolves when `predicate` holds, polling on a timer; rejects after `timeoutMs` with `what`. */
 export async function until(predicate: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {

@@ -17,7 +17,9 @@ export interface Harness {
   stop(): void;
 }
 
-export function createHarness(overrides: Partial<Omit<HubOptions, 'limits'>> & { limits?: Partial<HubLimits> } = {}): Harness {
+export function createHarness(
+  overrides: Partial<Omit<HubOptions, 'limits'>> & { limits?: Partial<HubLimits> } = {},
+): Harness {
   const clock = { now: 1_000_000 };
   const metrics = new Metrics();
   const hub = new Hub({

@@ -65,15 +65,22 @@ export class MemorySocket implements SignalingSocket {
   }
 
   /** The next not-yet-taken frame of `type` (optionally matching `filter`), waiting for it if needed. */
-  async take<T extends ServerMessage['type']>(type: T, filter: (m: ServerMessageOf<T>) => boolean = () => true, timeoutMs = 5_000): Promise<ServerMessageOf<T>> {
+  async take<T extends ServerMessage['type']>(
+    type: T,
+    filter: (m: ServerMessageOf<T>) => boolean = () => true,
+    timeoutMs = 5_000,
+  ): Promise<ServerMessageOf<T>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const index = this.sent.findIndex((m, i) => !this.taken.has(i) && m.type === type && filter(m as ServerMessageOf<T>));
+      const index = this.sent.findIndex(
+        (m, i) => !this.taken.has(i) && m.type === type && filter(m as ServerMessageOf<T>),
+      );
       if (index >= 0) {
         this.taken.add(index);
         return this.sent[index] as ServerMessageOf<T>;
       }
-      if (Date.now() > deadline) throw new Error(`no ${type} frame; got ${JSON.stringify(this.sent.map((m) => m.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`no ${type} frame; got ${JSON.stringify(this.sent.map((m) => m.type))}`);
       await this.changed(deadline - Date.now());
     }
   }
@@ -82,7 +89,8 @@ export class MemorySocket implements SignalingSocket {
   async closedWith(timeoutMs = 5_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
-      if (Date.now() > deadline) throw new Error(`socket not closed; got ${JSON.stringify(this.sent.map((m) => m.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`socket not closed; got ${JSON.stringify(this.sent.map((m) => m.type))}`);
       await this.changed(deadline - Date.now());
     }
     return this.closed.code;

@@ -1,12 +1,22 @@
 /** Receipts for tests: honest ones from the trust core, and hand-built ones the trust core would never issue. */
 import { base64urlEncode, randomId } from '../../../shared/src/bytes';
 import { createIdentity, sign, type Identity } from '../../../shared/src/identity';
-import { issueReceipt, receiptBytes, RECEIPT_VERSION, type Receipt, type ReceiptBody } from '../../../shared/src/trust/receipts';
+import {
+  issueReceipt,
+  receiptBytes,
+  RECEIPT_VERSION,
+  type Receipt,
+  type ReceiptBody,
+} from '../../../shared/src/trust/receipts';
 
 let unit = 0;
 
 /** An honest receipt from `requester` for `provider`; each call credits a new unit unless `unitId` is given. */
-export function receiptFor(requester: Identity, provider: string, terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number } = {}): Promise<Receipt> {
+export function receiptFor(
+  requester: Identity,
+  provider: string,
+  terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number } = {},
+): Promise<Receipt> {
   return issueReceipt(requester, {
     provider,
     jobId: terms.jobId ?? 'job-00001',
@@ -18,8 +28,20 @@ export function receiptFor(requester: Identity, provider: string, terms: { jobId
 }
 
 /** Signs any body with a correct id, e.g. a provider key the trust core's schema admits but the server must not. */
-export async function signBody(requester: Identity, body: Partial<ReceiptBody> & Pick<ReceiptBody, 'provider'>): Promise<Receipt> {
-  const full: ReceiptBody = { requester: requester.peerId, jobId: 'job-00001', unitId: unit++, flops: 1e9, durationMs: 100, issuedAt: 1_000_000, nonce: randomId(16), ...body };
+export async function signBody(
+  requester: Identity,
+  body: Partial<ReceiptBody> & Pick<ReceiptBody, 'provider'>,
+): Promise<Receipt> {
+  const full: ReceiptBody = {
+    requester: requester.peerId,
+    jobId: 'job-00001',
+    unitId: unit++,
+    flops: 1e9,
+    durationMs: 100,
+    issuedAt: 1_000_000,
+    nonce: randomId(16),
+    ...body,
+  };
   const bytes = receiptBytes(full);
   const id = base64urlEncode(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource)));
   return { v: RECEIPT_VERSION, id, ...full, signature: await sign(requester, bytes) };

@@ -8,10 +8,16 @@ export function App() {
   return (
     <div className="app">
       <header className="topbar">
-        <a className="brand" href="#/" onClick={() => go('home')}>Basilica · Templar</a>
+        <a className="brand" href="#/" onClick={() => go('home')}>
+          Basilica · Templar
+        </a>
         <nav>
-          <a href="#/provide" className={route === 'provide' ? 'active' : ''}>Provide compute</a>
-          <a href="#/request" className={route === 'request' ? 'active' : ''}>Run a job</a>
+          <a href="#/provide" className={route === 'provide' ? 'active' : ''}>
+            Provide compute
+          </a>
+          <a href="#/request" className={route === 'request' ? 'active' : ''}>
+            Run a job
+          </a>
         </nav>
       </header>
       <main>

@@ -12,15 +12,23 @@ export function Landing() {
       <div className="cards">
         <a className="card" href="#/provide">
           <h2>Provide compute</h2>
-          <p>Become a Basilica provider: no install, no account. An Ed25519 key made in this browser is your identity.</p>
+          <p>
+            Become a Basilica provider: no install, no account. An Ed25519 key made in this browser is your identity.
+          </p>
         </a>
         <a className="card" href="#/request">
           <h2>Run a job</h2>
-          <p>Open Templar: pick a model and inputs, split them into units, watch providers work, download verified results.</p>
+          <p>
+            Open Templar: pick a model and inputs, split them into units, watch providers work, download verified
+            results.
+          </p>
         </a>
       </div>
       <h2>Leaderboard</h2>
-      <p className="muted">Providers by credit: FLOPs of accepted work, from receipts requesters signed. Anyone can verify a receipt offline.</p>
+      <p className="muted">
+        Providers by credit: FLOPs of accepted work, from receipts requesters signed. Anyone can verify a receipt
+        offline.
+      </p>
       <Leaderboard />
     </section>
   );

@@ -21,27 +21,51 @@ export function Leaderboard({ limit = 20, minRequesters, baseUrl }: LeaderboardP
     fetchLeaderboard({ limit, minRequesters, baseUrl, signal: abort.signal }).then(
       (data) => setState({ kind: 'ready', data }),
       (error: unknown) => {
-        if (!abort.signal.aborted) setState({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+        if (!abort.signal.aborted)
+          setState({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
       },
     );
     return () => abort.abort();
   }, [limit, minRequesters, baseUrl]);
 
-  if (state.kind === 'loading') return <p className="muted" data-testid="leaderboard-loading">Loading leaderboard…</p>;
-  if (state.kind === 'error') return <p className="error" role="alert" data-testid="leaderboard-error">Could not load the leaderboard: {state.message}</p>;
+  if (state.kind === 'loading')
+    return (
+      <p className="muted" data-testid="leaderboard-loading">
+        Loading leaderboard…
+      </p>
+    );
+  if (state.kind === 'error')
+    return (
+      <p className="error" role="alert" data-testid="leaderboard-error">
+        Could not load the leaderboard: {state.message}
+      </p>
+    );
   const { rows, providers, head } = state.data;
-  if (rows.length === 0) return <p className="muted" data-testid="leaderboard-empty">No credited work yet.</p>;
+  if (rows.length === 0)
+    return (
+      <p className="muted" data-testid="leaderboard-empty">
+        No credited work yet.
+      </p>
+    );
   return (
     <section data-testid="leaderboard">
       <table className="providers">
         <thead>
-          <tr><th>#</th><th>Provider</th><th>Units</th><th>Credits (GFLOP)</th><th>Last seen</th></tr>
+          <tr>
+            <th>#</th>
+            <th>Provider</th>
+            <th>Units</th>
+            <th>Credits (GFLOP)</th>
+            <th>Last seen</th>
+          </tr>
         </thead>
         <tbody>
           {rows.map((row, i) => (
             <tr key={row.provider}>
               <td>{i + 1}</td>
-              <td title={row.provider}><code>{shortId(row.provider)}</code></td>
+              <td title={row.provider}>
+                <code>{shortId(row.provider)}</code>
+              </td>
               <td>{row.units.toLocaleString()}</td>
               <td>{formatGflop(row.flops)}</td>
               <td>{formatWhen(row.lastCreditedAt)}</td>
@@ -50,7 +74,8 @@ export function Leaderboard({ limit = 20, minRequesters, baseUrl }: LeaderboardP
         </tbody>
       </table>
       <p className="muted">
-        {providers.toLocaleString()} providers credited · log of {head.length.toLocaleString()} receipts, head <code title={head.hash}>{head.hash.slice(0, 12)}</code>
+        {providers.toLocaleString()} providers credited · log of {head.length.toLocaleString()} receipts, head{' '}
+        <code title={head.hash}>{head.hash.slice(0, 12)}</code>
       </p>
     </section>
   );

@@ -9,7 +9,14 @@ import { rawFromTensor, tensorFromRaw } from '../../../shared/src/protocol/peer'
 import type { Backend, Role } from '../../../shared/src/protocol/signaling';
 import type { TensorMap } from '../../../shared/src/tensor';
 import { ComputeWorker } from '../compute';
-import type { ComputeEngine, ConnectionState, MessageLink, PeerFactory, SignalingEvents, SignalingPort } from '../core/ports';
+import type {
+  ComputeEngine,
+  ConnectionState,
+  MessageLink,
+  PeerFactory,
+  SignalingEvents,
+  SignalingPort,
+} from '../core/ports';
 import { defaultSignalingUrl, SignalingClient } from '../net/signaling-client';
 import { createPeer } from '../transport';
 import type { FramedChannel } from '../transport';
@@ -26,7 +33,9 @@ export function connectSignaling(role: Role, identity: Identity): { client: Sign
     send: (message) => void client.send(message),
     on<K extends keyof SignalingEvents>(event: K, handler: (value: SignalingEvents[K]) => void) {
       if (event === 'state') {
-        return client.on('state', (state) => (handler as (s: ConnectionState) => void)(state === 'idle' ? 'connecting' : state));
+        return client.on('state', (state) =>
+          (handler as (s: ConnectionState) => void)(state === 'idle' ? 'connecting' : state),
+        );
       }
       return client.on(event as Exclude<K, 'state'>, handler as never);
     },
@@ -47,7 +56,11 @@ function messageLink(framed: FramedChannel): MessageLink {
 export function webrtcPeers(client: SignalingClient): PeerFactory {
   return ({ initiator, onSignal }) => {
     const peer = createPeer({ initiator, onSignal, iceServers: client.iceServers as RTCIceServer[] });
-    return { signal: (payload) => peer.signal(payload), ready: peer.ready.then(messageLink), close: () => peer.close() };
+    return {
+      signal: (payload) => peer.signal(payload),
+      ready: peer.ready.then(messageLink),
+      close: () => peer.close(),
+    };
   };
 }
 

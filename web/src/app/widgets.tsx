@@ -4,9 +4,18 @@ import type { ReactNode } from 'react';
 export function ProgressBar({ done, total, label }: { done: number; total: number; label?: string }) {
   const pct = total ? Math.round((done / total) * 1000) / 10 : 0;
   return (
-    <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={total} aria-valuenow={done} aria-label={label ?? 'progress'}>
+    <div
+      className="progress"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={total}
+      aria-valuenow={done}
+      aria-label={label ?? 'progress'}
+    >
       <div className="progress-fill" style={{ width: `${pct}%` }} />
-      <span className="progress-text">{done} / {total} units · {pct}%</span>
+      <span className="progress-text">
+        {done} / {total} units · {pct}%
+      </span>
     </div>
   );
 }
@@ -18,14 +27,18 @@ export function Sparkline({ values, label, unit }: { values: readonly number[]; 
   const points = values.length > 1 ? values : [0, ...values, 0];
   const max = Math.max(1, ...points);
   const step = width / (points.length - 1);
-  const path = points.map((v, i) => `${i ? 'L' : 'M'}${(i * step).toFixed(1)},${(height - (v / max) * (height - 4)).toFixed(1)}`).join(' ');
+  const path = points
+    .map((v, i) => `${i ? 'L' : 'M'}${(i * step).toFixed(1)},${(height - (v / max) * (height - 4)).toFixed(1)}`)
+    .join(' ');
   return (
     <figure className="sparkline">
       <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={`${label} chart`}>
         <path d={`${path} L${width},${height} L0,${height} Z`} className="sparkline-area" />
         <path d={path} className="sparkline-line" />
       </svg>
-      <figcaption>{label} · peak {max.toLocaleString()} {unit}</figcaption>
+      <figcaption>
+        {label} · peak {max.toLocaleString()} {unit}
+      </figcaption>
     </figure>
   );
 }
@@ -33,7 +46,9 @@ export function Sparkline({ values, label, unit }: { values: readonly number[]; 
 export function Stat({ label, value, testId }: { label: string; value: ReactNode; testId?: string }) {
   return (
     <div className="stat">
-      <div className="stat-value" data-testid={testId}>{value}</div>
+      <div className="stat-value" data-testid={testId}>
+        {value}
+      </div>
       <div className="stat-label">{label}</div>
     </div>
   );

@@ -4,7 +4,16 @@
  */
 import type { Backend } from '../../../shared/src/protocol/signaling';
 import { matmul256 } from '../../../shared/src/models/matmul-256';
-import { BENCH_BUDGET_MS, BENCH_MAX_ROWS, BENCH_MIN_ROWS, BENCH_PROBE_ROWS, BENCH_RUNS, BENCH_SIZING_FRACTION, BENCH_SIZING_STEPS, BENCH_TARGET_RUN_MS } from './constants';
+import {
+  BENCH_BUDGET_MS,
+  BENCH_MAX_ROWS,
+  BENCH_MIN_ROWS,
+  BENCH_PROBE_ROWS,
+  BENCH_RUNS,
+  BENCH_SIZING_FRACTION,
+  BENCH_SIZING_STEPS,
+  BENCH_TARGET_RUN_MS,
+} from './constants';
 import { ComputeWorker, type ComputeWorkerOptions } from './client';
 
 export interface BenchmarkResult {
@@ -41,7 +50,10 @@ export function median(values: readonly number[]): number {
 }
 
 /** Benchmarks `backend` in a fresh worker; pass `worker` to measure one already started. */
-export async function benchmarkBackend(backend: Backend, options: ComputeWorkerOptions & { worker?: ComputeWorker } = {}): Promise<BenchmarkResult> {
+export async function benchmarkBackend(
+  backend: Backend,
+  options: ComputeWorkerOptions & { worker?: ComputeWorker } = {},
+): Promise<BenchmarkResult> {
   const worker = options.worker ?? (await ComputeWorker.create(backend, options));
   try {
     await worker.loadModel(BENCH_HASH, matmul256.build());

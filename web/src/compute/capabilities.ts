@@ -50,7 +50,8 @@ export async function detectCapabilities(options: DetectOptions = {}): Promise<C
     },
     ...(webgpu.available ? { adapter: webgpu.adapter } : {}),
     features: webgpu.available ? webgpu.features.slice(0, 64) : [],
-    maxBufferBytes: backend === 'webgpu' && webgpu.available ? webgpu.maxStorageBufferBindingSize : WASM_MAX_BUFFER_BYTES,
+    maxBufferBytes:
+      backend === 'webgpu' && webgpu.available ? webgpu.maxStorageBufferBindingSize : WASM_MAX_BUFFER_BYTES,
     wasm: { simd: wasm.simd, threads: wasm.threads, cores: wasm.cores },
   } satisfies Capabilities);
   return { capabilities, reason, webgpu, wasm, benchmarks, failures };
@@ -66,13 +67,21 @@ export function chooseBackend(
   const cpu = benchmarks.wasm;
   const fmt = (r: BenchmarkResult) => `${r.gflops.toFixed(r.gflops < 10 ? 2 : 1)} GFLOP/s`;
   if (!webgpu.available) return { backend: 'wasm', reason: `WASM${cpu ? ` (${fmt(cpu)})` : ''}: ${webgpu.reason}` };
-  if (!gpu) return { backend: 'wasm', reason: `WASM${cpu ? ` (${fmt(cpu)})` : ''}: WebGPU did not run (${failures.webgpu ?? 'not measured'})` };
-  if (!cpu) return { backend: 'webgpu', reason: `WebGPU (${fmt(gpu)}): WASM did not run (${failures.wasm ?? 'not measured'})` };
+  if (!gpu)
+    return {
+      backend: 'wasm',
+      reason: `WASM${cpu ? ` (${fmt(cpu)})` : ''}: WebGPU did not run (${failures.webgpu ?? 'not measured'})`,
+    };
+  if (!cpu)
+    return { backend: 'webgpu', reason: `WebGPU (${fmt(gpu)}): WASM did not run (${failures.wasm ?? 'not measured'})` };
   const adapter = `${webgpu.adapter.vendor} ${webgpu.adapter.architecture}`.trim() || 'unknown adapter';
   if (gpu.gflops >= WEBGPU_PREFERENCE * cpu.gflops) {
     return { backend: 'webgpu', reason: `WebGPU on ${adapter}: ${fmt(gpu)} vs WASM ${fmt(cpu)}` };
   }
-  const software = webgpu.isFallbackAdapter || /swiftshader|llvmpipe|software/i.test(adapter) ? ' (a software adapter, no real GPU)' : '';
+  const software =
+    webgpu.isFallbackAdapter || /swiftshader|llvmpipe|software/i.test(adapter)
+      ? ' (a software adapter, no real GPU)'
+      : '';
   return { backend: 'wasm', reason: `WASM: ${fmt(cpu)} vs WebGPU on ${adapter}${software} ${fmt(gpu)}` };
 }
 

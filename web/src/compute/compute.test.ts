@@ -17,24 +17,40 @@ const swiftshader: WebGpuProbeResult = {
   maxStorageBufferBindingSize: 2 ** 27,
   isFallbackAdapter: false,
 };
-const result = (backend: 'wasm' | 'webgpu', gflops: number): BenchmarkResult => ({ backend, gflops, rows: 8, medianMs: 1, runs: 5 });
+const result = (backend: 'wasm' | 'webgpu', gflops: number): BenchmarkResult => ({
+  backend,
+  gflops,
+  rows: 8,
+  medianMs: 1,
+  runs: 5,
+});
 
 describe('chooseBackend', () => {
   it('picks WASM over a software WebGPU adapter and says why', () => {
     const choice = chooseBackend({ wasm: result('wasm', 22), webgpu: result('webgpu', 0.2) }, swiftshader);
     expect(choice.backend).toBe('wasm');
-    expect(choice.reason).toBe('WASM: 22.0 GFLOP/s vs WebGPU on google swiftshader (a software adapter, no real GPU) 0.20 GFLOP/s');
+    expect(choice.reason).toBe(
+      'WASM: 22.0 GFLOP/s vs WebGPU on google swiftshader (a software adapter, no real GPU) 0.20 GFLOP/s',
+    );
   });
 
   it('picks WebGPU when it is faster, or nearly as fast', () => {
-    expect(chooseBackend({ wasm: result('wasm', 20), webgpu: result('webgpu', 400) }, swiftshader).backend).toBe('webgpu');
-    expect(chooseBackend({ wasm: result('wasm', 20), webgpu: result('webgpu', 19) }, swiftshader).backend).toBe('webgpu');
+    expect(chooseBackend({ wasm: result('wasm', 20), webgpu: result('webgpu', 400) }, swiftshader).backend).toBe(
+      'webgpu',
+    );
+    expect(chooseBackend({ wasm: result('wasm', 20), webgpu: result('webgpu', 19) }, swiftshader).backend).toBe(
+      'webgpu',
+    );
     expect(chooseBackend({ wasm: result('wasm', 20), webgpu: result('webgpu', 17) }, swiftshader).backend).toBe('wasm');
   });
 
   it('falls back to WASM when WebGPU is missing or failed, naming the cause', () => {
-    expect(chooseBackend({ wasm: result('wasm', 5) }, { available: false, reason: 'no adapter' }).reason).toMatch(/no adapter/);
-    expect(chooseBackend({ wasm: result('wasm', 5) }, swiftshader, { webgpu: 'device lost' }).reason).toMatch(/device lost/);
+    expect(chooseBackend({ wasm: result('wasm', 5) }, { available: false, reason: 'no adapter' }).reason).toMatch(
+      /no adapter/,
+    );
+    expect(chooseBackend({ wasm: result('wasm', 5) }, swiftshader, { webgpu: 'device lost' }).reason).toMatch(
+      /device lost/,
+    );
   });
 });
 
@@ -45,7 +61,12 @@ describe('detectCapabilities', () => {
     vi.stubGlobal('navigator', { hardwareConcurrency: 2 });
     const report = await detectCapabilities({ bench: async (backend) => result(backend, 12.3456) });
     expect(v.parse(CapabilitiesSchema, report.capabilities)).toEqual(report.capabilities);
-    expect(report.capabilities).toMatchObject({ backend: 'wasm', gflops: 12.346, measured: { wasm: 12.346 }, features: [] });
+    expect(report.capabilities).toMatchObject({
+      backend: 'wasm',
+      gflops: 12.346,
+      measured: { wasm: 12.346 },
+      features: [],
+    });
     expect(report.capabilities.wasm).toEqual({ simd: true, threads: false, cores: 2 });
     expect(report.reason).toMatch(/navigator.gpu is missing/);
   });
@@ -101,24 +122,42 @@ describe('ComputeWorker', () => {
 
   it('turns worker error replies into ComputeErrors with their code', async () => {
     const fake = new FakeWorker((r) =>
-      r.type === 'init' ? { type: 'ready', id: r.id, backend: 'wasm', numThreads: 1, ortVersion: 'x' } : { type: 'error', id: r.id, code: 'model-load-failed', message: 'bad graph' },
+      r.type === 'init'
+        ? { type: 'ready', id: r.id, backend: 'wasm', numThreads: 1, ortVersion: 'x' }
+        : { type: 'error', id: r.id, code: 'model-load-failed', message: 'bad graph' },
     );
     const worker = await create(fake);
-    await expect(worker.loadModel('h', new Uint8Array([1]))).rejects.toMatchObject({ name: 'ComputeError', code: 'model-load-failed', message: 'bad graph' });
+    await expect(worker.loadModel('h', new Uint8Array([1]))).rejects.toMatchObject({
+      name: 'ComputeError',
+      code: 'model-load-failed',
+      message: 'bad graph',
+    });
     worker.dispose();
   });
 
   it('rejects create with backend-unavailable and stops the worker', async () => {
-    const fake = new FakeWorker((r) => ({ type: 'error', id: r.id, code: 'backend-unavailable', message: 'WebGPU is not available' }));
+    const fake = new FakeWorker((r) => ({
+      type: 'error',
+      id: r.id,
+      code: 'backend-unavailable',
+      message: 'WebGPU is not available',
+    }));
     await expect(create(fake)).rejects.toMatchObject({ code: 'backend-unavailable' });
     expect(fake.terminated).toBe(true);
   });
 
   const readyThen = (after: (r: { type: string; id: number }) => unknown) =>
-    new FakeWorker((r) => (r.type === 'init' ? { type: 'ready', id: r.id, backend: 'wasm', numThreads: 1, ortVersion: 'x' } : after(r)));
+    new FakeWorker((r) =>
+      r.type === 'init' ? { type: 'ready', id: r.id, backend: 'wasm', numThreads: 1, ortVersion: 'x' } : after(r),
+    );
 
   it('treats a malformed reply as a broken worker', async () => {
-    const fake = readyThen((r) => ({ type: 'result', id: r.id, outputs: { y: { dtype: 'float32', dims: [2], data: [1, 2] } }, ms: 1 }));
+    const fake = readyThen((r) => ({
+      type: 'result',
+      id: r.id,
+      outputs: { y: { dtype: 'float32', dims: [2], data: [1, 2] } },
+      ms: 1,
+    }));
     const worker = await create(fake);
     await expect(worker.run('h', {})).rejects.toMatchObject({ code: 'bad-message' });
     await expect(worker.unloadModel('h')).rejects.toMatchObject({ code: 'bad-message' });
@@ -129,7 +168,10 @@ describe('ComputeWorker', () => {
     const worker = await create(fake);
     const pending = worker.unloadModel('h');
     fake.crash('out of memory');
-    await expect(pending).rejects.toMatchObject({ code: 'worker-crashed', message: expect.stringMatching(/out of memory.*reload/) });
+    await expect(pending).rejects.toMatchObject({
+      code: 'worker-crashed',
+      message: expect.stringMatching(/out of memory.*reload/),
+    });
     await expect(worker.unloadModel('h')).rejects.toMatchObject({ code: 'worker-crashed' });
   });
 

@@ -1,4 +1,10 @@
-export { ComputeWorker, defaultThreadCount, type ComputeWorkerOptions, type RunOptions, type RunResult } from './client';
+export {
+  ComputeWorker,
+  defaultThreadCount,
+  type ComputeWorkerOptions,
+  type RunOptions,
+  type RunResult,
+} from './client';
 export { ComputeError, type ComputeErrorCode } from './errors';
 export { probeWasm, probeWebGpu, type WasmProbe, type WebGpuProbe, type WebGpuProbeResult } from './probe';
 export { benchmarkBackend, median, type BenchmarkResult } from './benchmark';

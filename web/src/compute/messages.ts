@@ -32,12 +32,20 @@ const Id = v.pipe(v.number(), v.integer(), v.minValue(0));
 const Hash = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
 export const WorkerRequestSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('init'), id: Id, backend: BackendSchema, numThreads: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64)) }),
+  v.strictObject({
+    type: v.literal('init'),
+    id: Id,
+    backend: BackendSchema,
+    numThreads: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64)),
+  }),
   v.strictObject({ type: v.literal('load'), id: Id, hash: Hash, bytes: v.instance(Uint8Array) }),
   v.strictObject({ type: v.literal('run'), id: Id, hash: Hash, inputs: TensorMapSchema }),
   /** Runs once untimed (warm-up, shader compile), then up to `runs` times within `budgetMs`. */
   v.strictObject({
-    type: v.literal('bench'), id: Id, hash: Hash, inputs: TensorMapSchema,
+    type: v.literal('bench'),
+    id: Id,
+    hash: Hash,
+    inputs: TensorMapSchema,
     runs: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)),
     budgetMs: v.pipe(v.number(), v.minValue(0), v.maxValue(60_000)),
   }),
@@ -46,13 +54,34 @@ export const WorkerRequestSchema = v.variant('type', [
 export type WorkerRequest = v.InferOutput<typeof WorkerRequestSchema>;
 
 export const WorkerErrorCodeSchema = v.picklist<ComputeErrorCode[]>([
-  'backend-unavailable', 'runtime-load-failed', 'model-load-failed', 'model-not-loaded', 'inference-failed', 'bad-message', 'worker-crashed', 'disposed', 'timeout',
+  'backend-unavailable',
+  'runtime-load-failed',
+  'model-load-failed',
+  'model-not-loaded',
+  'inference-failed',
+  'bad-message',
+  'worker-crashed',
+  'disposed',
+  'timeout',
 ]);
 
 export const WorkerResponseSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('ready'), id: Id, backend: BackendSchema, numThreads: v.number(), ortVersion: v.string() }),
+  v.strictObject({
+    type: v.literal('ready'),
+    id: Id,
+    backend: BackendSchema,
+    numThreads: v.number(),
+    ortVersion: v.string(),
+  }),
   /** `numThreads` as the runtime settled it when it started (it drops to 1 without cross-origin isolation). */
-  v.strictObject({ type: v.literal('loaded'), id: Id, hash: Hash, inputNames: v.array(v.string()), outputNames: v.array(v.string()), numThreads: v.number() }),
+  v.strictObject({
+    type: v.literal('loaded'),
+    id: Id,
+    hash: Hash,
+    inputNames: v.array(v.string()),
+    outputNames: v.array(v.string()),
+    numThreads: v.number(),
+  }),
   v.strictObject({ type: v.literal('result'), id: Id, outputs: TensorMapSchema, ms: v.number() }),
   v.strictObject({ type: v.literal('bench-result'), id: Id, timesMs: v.array(v.number()) }),
   v.strictObject({ type: v.literal('unloaded'), id: Id }),

@@ -13,7 +13,10 @@ import type { Backend } from '../../../shared/src/protocol/signaling';
 export { ort };
 
 export function configureOrt(numThreads: number): void {
-  ort.env.wasm.wasmPaths = { wasm: new URL(wasmUrl, self.location.href).href, mjs: new URL(mjsUrl, self.location.href).href };
+  ort.env.wasm.wasmPaths = {
+    wasm: new URL(wasmUrl, self.location.href).href,
+    mjs: new URL(mjsUrl, self.location.href).href,
+  };
   ort.env.wasm.numThreads = numThreads;
   // We already are a worker; ort's own proxy worker would only add a hop.
   ort.env.wasm.proxy = false;

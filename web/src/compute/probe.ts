@@ -22,7 +22,9 @@ export interface WasmProbe {
 }
 
 /** A 1-function module using v128 ops (from wasm-feature-detect); validates only where SIMD is supported. */
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
 
 const clip = (text: unknown) => String(text ?? '').slice(0, 256);
 
@@ -44,7 +46,10 @@ export function probeWasm(): WasmProbe {
 export async function probeWebGpu(): Promise<WebGpuProbeResult> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) {
-    const reason = typeof isSecureContext !== 'boolean' || isSecureContext ? 'this browser has no WebGPU (navigator.gpu is missing)' : 'WebGPU needs a secure context (https or localhost)';
+    const reason =
+      typeof isSecureContext !== 'boolean' || isSecureContext
+        ? 'this browser has no WebGPU (navigator.gpu is missing)'
+        : 'WebGPU needs a secure context (https or localhost)';
     return { available: false, reason };
   }
   let adapter: GPUAdapter | null;
@@ -57,11 +62,19 @@ export async function probeWebGpu(): Promise<WebGpuProbeResult> {
   const info = await adapterInfo(adapter);
   return {
     available: true,
-    adapter: { vendor: clip(info.vendor), architecture: clip(info.architecture), device: clip(info.device), description: clip(info.description) },
+    adapter: {
+      vendor: clip(info.vendor),
+      architecture: clip(info.architecture),
+      device: clip(info.device),
+      description: clip(info.description),
+    },
     features: [...adapter.features].map(String).sort(),
     maxBufferSize: adapter.limits.maxBufferSize,
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    isFallbackAdapter: Boolean(
+      (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+        (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    ),
   };
 }
 

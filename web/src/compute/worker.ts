@@ -26,7 +26,12 @@ self.onmessage = (event: MessageEvent<unknown>) => {
     const id = typeof rawId === 'number' && Number.isInteger(rawId) && rawId >= 0 ? rawId : null;
     const issue = parsed.issues[0];
     const path = issue.path?.map((p) => String(p.key)).join('.');
-    reply({ type: 'error', id, code: 'bad-message', message: `bad request${path ? ` at ${path}` : ''}: ${issue.message}` });
+    reply({
+      type: 'error',
+      id,
+      code: 'bad-message',
+      message: `bad request${path ? ` at ${path}` : ''}: ${issue.message}`,
+    });
     return;
   }
   const request = parsed.output;
@@ -51,7 +56,10 @@ async function handle(request: WorkerRequest): Promise<void> {
     case 'run': {
       const started = performance.now();
       const outputs = await run(request.hash, request.inputs);
-      return reply({ type: 'result', id: request.id, outputs, ms: performance.now() - started }, transferablesOf(outputs));
+      return reply(
+        { type: 'result', id: request.id, outputs, ms: performance.now() - started },
+        transferablesOf(outputs),
+      );
     }
     case 'bench':
       return bench(request.id, request.hash, request.inputs, request.runs, request.budgetMs);
@@ -65,17 +73,32 @@ async function handle(request: WorkerRequest): Promise<void> {
 }
 
 async function init(id: number, wanted: Backend, numThreads: number): Promise<void> {
-  if (backend) throw new ComputeError('bad-message', `worker already runs on ${backend}; create another worker for ${wanted}`);
+  if (backend)
+    throw new ComputeError('bad-message', `worker already runs on ${backend}; create another worker for ${wanted}`);
   if (wanted === 'webgpu') {
     const gpu = (self.navigator as Navigator & { gpu?: GPU }).gpu;
-    if (!gpu) throw new ComputeError('backend-unavailable', 'WebGPU is not available in this browser; use the WASM backend, or try a recent Chrome or Edge');
+    if (!gpu)
+      throw new ComputeError(
+        'backend-unavailable',
+        'WebGPU is not available in this browser; use the WASM backend, or try a recent Chrome or Edge',
+      );
     const adapter = await gpu.requestAdapter();
-    if (!adapter) throw new ComputeError('backend-unavailable', 'WebGPU has no adapter here (GPU blocklisted or disabled); use the WASM backend');
+    if (!adapter)
+      throw new ComputeError(
+        'backend-unavailable',
+        'WebGPU has no adapter here (GPU blocklisted or disabled); use the WASM backend',
+      );
   }
   // On WebGPU the CPU only runs the few ops the EP lacks; pthreads there would cost workers and memory for nothing.
   configureOrt(wanted === 'webgpu' ? 1 : numThreads);
   backend = wanted;
-  reply({ type: 'ready', id, backend: wanted, numThreads: ort.env.wasm.numThreads ?? 1, ortVersion: ort.env.versions.web ?? 'unknown' });
+  reply({
+    type: 'ready',
+    id,
+    backend: wanted,
+    numThreads: ort.env.wasm.numThreads ?? 1,
+    ortVersion: ort.env.versions.web ?? 'unknown',
+  });
 }
 
 async function load(id: number, hash: string, bytes: Uint8Array): Promise<void> {
@@ -83,40 +106,64 @@ async function load(id: number, hash: string, bytes: Uint8Array): Promise<void> 
   if (!sessions.has(hash)) {
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, { executionProviders: executionProviders(backend), graphOptimizationLevel: 'all' });
+      session = await ort.InferenceSession.create(bytes, {
+        executionProviders: executionProviders(backend),
+        graphOptimizationLevel: 'all',
+      });
     } catch (e) {
       throw describeLoadFailure(e);
     }
     sessions.set(hash, session);
   }
   const session = sessions.get(hash)!;
-  reply({ type: 'loaded', id, hash, inputNames: [...session.inputNames], outputNames: [...session.outputNames], numThreads: ort.env.wasm.numThreads ?? 1 });
+  reply({
+    type: 'loaded',
+    id,
+    hash,
+    inputNames: [...session.inputNames],
+    outputNames: [...session.outputNames],
+    numThreads: ort.env.wasm.numThreads ?? 1,
+  });
 }
 
 function describeLoadFailure(e: unknown): ComputeError {
   const detail = e instanceof Error ? e.message : String(e);
   if (/fetch|wasm|WebAssembly|failed to load|no available backend/i.test(detail) && !/model|graph|node/i.test(detail)) {
-    return new ComputeError('runtime-load-failed', `onnxruntime could not start on ${backend} (${detail}); reload the page, and if it persists use the other backend`);
+    return new ComputeError(
+      'runtime-load-failed',
+      `onnxruntime could not start on ${backend} (${detail}); reload the page, and if it persists use the other backend`,
+    );
   }
-  return new ComputeError('model-load-failed', `the model does not load on ${backend}: ${detail}; check it runs in onnxruntime (opset ≤ 21, no custom ops)`);
+  return new ComputeError(
+    'model-load-failed',
+    `the model does not load on ${backend}: ${detail}; check it runs in onnxruntime (opset ≤ 21, no custom ops)`,
+  );
 }
 
 async function run(hash: string, inputs: TensorMap): Promise<TensorMap> {
   const session = sessions.get(hash);
-  if (!session) throw new ComputeError('model-not-loaded', `model ${hash.slice(0, 16)}… is not loaded in this worker; load it first`);
+  if (!session)
+    throw new ComputeError(
+      'model-not-loaded',
+      `model ${hash.slice(0, 16)}… is not loaded in this worker; load it first`,
+    );
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
   let results: ort.InferenceSession.ReturnType;
   try {
     results = await session.run(feeds);
   } catch (e) {
-    throw new ComputeError('inference-failed', `inference failed on ${backend}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ComputeError(
+      'inference-failed',
+      `inference failed on ${backend}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   const outputs: TensorMap = {};
   for (const [name, value] of Object.entries(results)) {
     // Outputs live on the CPU (ort's default output location), so getData copies nothing we must free.
     const data = (await value.getData()) as Tensor['data'];
-    if (!isDType(value.type)) throw new ComputeError('inference-failed', `output "${name}" has type ${value.type}, which results cannot carry`);
+    if (!isDType(value.type))
+      throw new ComputeError('inference-failed', `output "${name}" has type ${value.type}, which results cannot carry`);
     outputs[name] = { dtype: value.type, dims: [...value.dims], data } as Tensor;
     value.dispose();
   }

@@ -20,7 +20,13 @@ async function startRunner(hub: FakeHub, overrides: Partial<JobSpec> = {}, deps:
   const { spec, inputs } = await makeJob(overrides);
   const jobs = new JobStore(memoryStore());
   await jobs.create(spec, inputs);
-  const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL, ...deps });
+  const runner = new JobRunner(spec, inputs, {
+    signaling: hub.connect('requester'),
+    createPeer: peers,
+    jobs,
+    modelBytes: MODEL,
+    ...deps,
+  });
   await runner.start();
   return { runner, spec, inputs, jobs };
 }
@@ -28,7 +34,11 @@ async function startRunner(hub: FakeHub, overrides: Partial<JobSpec> = {}, deps:
 function startProvider(hub: FakeHub, id: string, fn = f, delayMs = 0) {
   const models = new ModelStore(memoryStore());
   const node = new ProviderNode({
-    signaling: hub.connect(id), createPeer: peers, compute: functionEngine(fn, { delayMs }), models, capabilities: TEST_CAPABILITIES,
+    signaling: hub.connect(id),
+    createPeer: peers,
+    compute: functionEngine(fn, { delayMs }),
+    models,
+    capabilities: TEST_CAPABILITIES,
   });
   node.start();
   return { node, models };
@@ -76,13 +86,23 @@ describe('provider and requester cores over in-memory ports', () => {
     const store = memoryStore();
     const jobs = new JobStore(store);
     await jobs.create(spec, inputs);
-    const first = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    const first = new JobRunner(spec, inputs, {
+      signaling: hub.connect('requester'),
+      createPeer: peers,
+      jobs,
+      modelBytes: MODEL,
+    });
     await first.start();
     await until(() => first.view.get().done >= 20);
     first.stop('paused');
     hub.disconnect('requester');
     const doneBefore = (await jobs.doneUnits(spec.id)).length;
-    const second = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL });
+    const second = new JobRunner(spec, inputs, {
+      signaling: hub.connect('requester'),
+      createPeer: peers,
+      jobs,
+      modelBytes: MODEL,
+    });
     await second.start();
     await until(() => second.view.get().status === 'done');
     expect(await results(jobs, spec)).toEqual(expected(inputs));
@@ -136,7 +156,9 @@ describe('provider and requester cores over in-memory ports', () => {
     await until(() => runner.view.get().status === 'done');
     expect(await results(jobs, spec)).toEqual(expected(inputs));
     // One session before the cut, at least one after it.
-    expect(a.node.view.get().log.filter((line) => line.includes('paired with requester')).length).toBeGreaterThanOrEqual(2);
+    expect(
+      a.node.view.get().log.filter((line) => line.includes('paired with requester')).length,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('NET8: a link extension sees each link open and close and exchanges messages on its own stream, apart from the job', async () => {
@@ -144,17 +166,23 @@ describe('provider and requester cores over in-memory ports', () => {
     const seen: string[] = [];
     const providerExtension = {
       attach: (c: ExtensionChannel) => void c.send(new TextEncoder().encode(`hello from provider to ${c.peerId}`)),
-      receive: (peer: string, _job: string, bytes: Uint8Array) => seen.push(`provider got "${new TextDecoder().decode(bytes)}" from ${peer}`),
+      receive: (peer: string, _job: string, bytes: Uint8Array) =>
+        seen.push(`provider got "${new TextDecoder().decode(bytes)}" from ${peer}`),
       detach: (peer: string) => seen.push(`provider detached ${peer}`),
     };
     const requesterExtension = {
       attach: (c: ExtensionChannel) => void c.send(new TextEncoder().encode('hello from requester')),
-      receive: (peer: string, _job: string, bytes: Uint8Array) => seen.push(`requester got "${new TextDecoder().decode(bytes)}" from ${peer}`),
+      receive: (peer: string, _job: string, bytes: Uint8Array) =>
+        seen.push(`requester got "${new TextDecoder().decode(bytes)}" from ${peer}`),
       detach: (peer: string) => seen.push(`requester detached ${peer}`),
     };
     const node = new ProviderNode({
-      signaling: hub.connect('provider-a'), createPeer: peers, compute: functionEngine(f), models: new ModelStore(memoryStore()),
-      capabilities: TEST_CAPABILITIES, extension: providerExtension,
+      signaling: hub.connect('provider-a'),
+      createPeer: peers,
+      compute: functionEngine(f),
+      models: new ModelStore(memoryStore()),
+      capabilities: TEST_CAPABILITIES,
+      extension: providerExtension,
     });
     node.start();
     const { runner, spec, inputs, jobs } = await startRunner(hub, {}, { extension: requesterExtension });

@@ -34,7 +34,8 @@ export class ThroughputMeter {
     const bucket = Math.floor(at / 1000);
     if (this.lastBucket < 0 || bucket - this.lastBucket > THROUGHPUT_HISTORY_POINTS) {
       // First event, or idle longer than the chart: start a fresh chart instead of looping over every missed second.
-      if (this.lastBucket >= 0) this.series.splice(0, this.series.length, ...new Array<number>(THROUGHPUT_HISTORY_POINTS).fill(0));
+      if (this.lastBucket >= 0)
+        this.series.splice(0, this.series.length, ...new Array<number>(THROUGHPUT_HISTORY_POINTS).fill(0));
       this.lastBucket = bucket;
       this.bucketRows = 0;
     }

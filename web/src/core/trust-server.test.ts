@@ -43,7 +43,8 @@ function connect(wsUrl: string, role: Role, identity: Identity): { port: Signali
       void client.send(message);
     },
     on<K extends keyof SignalingEvents>(event: K, handler: (value: SignalingEvents[K]) => void) {
-      if (event === 'state') return client.on('state', (s) => (handler as (s: ConnectionState) => void)(s === 'idle' ? 'connecting' : s));
+      if (event === 'state')
+        return client.on('state', (s) => (handler as (s: ConnectionState) => void)(s === 'idle' ? 'connecting' : s));
       return client.on(event as Exclude<K, 'state'>, handler as never);
     },
   };
@@ -61,8 +62,13 @@ describe('trust path against the real signaling server', () => {
       const identity = await createIdentity();
       const receipts = new ProviderReceipts(memoryStore(), identity.peerId);
       const node = new ProviderNode({
-        signaling: connect(wsUrl, 'provider', identity).port, createPeer: peers, compute: functionEngine(fn, { delayMs: 1 }),
-        models: new ModelStore(memoryStore()), capabilities: TEST_CAPABILITIES, identity, receipts,
+        signaling: connect(wsUrl, 'provider', identity).port,
+        createPeer: peers,
+        compute: functionEngine(fn, { delayMs: 1 }),
+        models: new ModelStore(memoryStore()),
+        capabilities: TEST_CAPABILITIES,
+        identity,
+        receipts,
       });
       node.start();
       await until(() => node.view.get().connection === 'open', 15_000, 'the provider to connect');
@@ -77,21 +83,34 @@ describe('trust path against the real signaling server', () => {
     const requesterId = await createIdentity();
     const requester = connect(wsUrl, 'requester', requesterId);
     const runner = new JobRunner(spec, inputs, {
-      signaling: requester.port, createPeer: peers, jobs, modelBytes: MODEL, identity: requesterId, local: functionEngine(f), flopsPerRow: 1000,
+      signaling: requester.port,
+      createPeer: peers,
+      jobs,
+      modelBytes: MODEL,
+      identity: requesterId,
+      local: functionEngine(f),
+      flopsPerRow: 1000,
     });
     await runner.start();
     await until(() => runner.view.get().status === 'done', 15_000, 'the job to finish');
     await until(() => runner.view.get().receipts.logged === 64, 15_000, 'all 64 receipts to be logged');
 
     const view = runner.view.get();
-    expect(view.providers.find((p) => p.peerId === cheater.identity.peerId)).toMatchObject({ state: 'rejected', unitsDone: 0 });
+    expect(view.providers.find((p) => p.peerId === cheater.identity.peerId)).toMatchObject({
+      state: 'rejected',
+      unitsDone: 0,
+    });
     expect(view.verification.rejected).toBe(1);
-    expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'report', peerId: cheater.identity.peerId, verdict: 'rejected' }));
+    expect(requester.sent).toContainEqual(
+      expect.objectContaining({ type: 'report', peerId: cheater.identity.peerId, verdict: 'rejected' }),
+    );
     // Every accepted unit was the honest provider's: its receipts, verified and kept, and the server's credit agree.
     await until(() => honest.receipts.all().length === 64, 15_000, 'the provider to hold 64 receipts');
     expect(honest.node.view.get().credits).toEqual({ receipts: 64, flops: 64 * 4 * 1000 });
     expect(cheater.receipts.all()).toHaveLength(0);
     const board = await fetchLeaderboard({ baseUrl: url });
-    expect(board.rows.map((r) => [r.provider, r.flops, r.units])).toEqual([[honest.identity.peerId, 64 * 4 * 1000, 64]]);
+    expect(board.rows.map((r) => [r.provider, r.flops, r.units])).toEqual([
+      [honest.identity.peerId, 64 * 4 * 1000, 64],
+    ]);
   });
 });

@@ -30,13 +30,23 @@ const peers = memoryPeerFactory();
 const makeJob = (overrides: Partial<JobSpec> = {}) => affineJob('job-trust-1', ROWS, overrides);
 
 /** `signAs`: the key that signs (a different one than the connection's = mis-signed); null: unsigned. */
-async function startProvider(hub: FakeHub, fn = f, signAs?: Identity | null, compute: ComputeEngine = functionEngine(fn, { delayMs: 1 })) {
+async function startProvider(
+  hub: FakeHub,
+  fn = f,
+  signAs?: Identity | null,
+  compute: ComputeEngine = functionEngine(fn, { delayMs: 1 }),
+) {
   const identity = await createIdentity();
   const kv = memoryStore();
   const receipts = new ProviderReceipts(kv, identity.peerId);
   const node = new ProviderNode({
-    signaling: hub.connect(identity.peerId), createPeer: peers, compute, models: new ModelStore(memoryStore()),
-    capabilities: TEST_CAPABILITIES, identity: signAs === null ? undefined : (signAs ?? identity), receipts,
+    signaling: hub.connect(identity.peerId),
+    createPeer: peers,
+    compute,
+    models: new ModelStore(memoryStore()),
+    capabilities: TEST_CAPABILITIES,
+    identity: signAs === null ? undefined : (signAs ?? identity),
+    receipts,
   });
   node.start();
   return { node, identity, receipts, kv };
@@ -51,9 +61,14 @@ async function startRequester(hub: FakeHub) {
   port.send = (message) => {
     sent.push(message);
     if (message.type === 'receipts') {
-      queueMicrotask(() => port.events.emit('receipts-ack', {
-        type: 'receipts-ack', accepted: message.receipts.length, rejected: [], head: { seq: 0, hash: '0'.repeat(64) } as never,
-      }));
+      queueMicrotask(() =>
+        port.events.emit('receipts-ack', {
+          type: 'receipts-ack',
+          accepted: message.receipts.length,
+          rejected: [],
+          head: { seq: 0, hash: '0'.repeat(64) } as never,
+        }),
+      );
     }
     send(message);
   };
@@ -62,20 +77,39 @@ async function startRequester(hub: FakeHub) {
 
 const reference = (inputs: RawTensor[]) => new Float32Array(inputs[0]!.bytes.slice().buffer).map(f);
 
-async function runJob(hub: FakeHub, overrides: Partial<JobSpec> = {}, local = false, reputation = new ReputationBook(), random?: () => number) {
+async function runJob(
+  hub: FakeHub,
+  overrides: Partial<JobSpec> = {},
+  local = false,
+  reputation = new ReputationBook(),
+  random?: () => number,
+) {
   const job = await startJob(hub, overrides, local, reputation, random);
   await until(() => job.runner.view.get().status === 'done');
   return job;
 }
 
-async function startJob(hub: FakeHub, overrides: Partial<JobSpec>, local: boolean, reputation: ReputationBook, random?: () => number) {
+async function startJob(
+  hub: FakeHub,
+  overrides: Partial<JobSpec>,
+  local: boolean,
+  reputation: ReputationBook,
+  random?: () => number,
+) {
   const { spec, inputs } = await makeJob(overrides);
   const jobs = new JobStore(memoryStore());
   await jobs.create(spec, inputs);
   const requester = await startRequester(hub);
   const runner = new JobRunner(spec, inputs, {
-    signaling: requester.port, createPeer: peers, jobs, modelBytes: MODEL, identity: requester.identity, reputation, flopsPerRow: 10,
-    local: local ? functionEngine(f) : undefined, random,
+    signaling: requester.port,
+    createPeer: peers,
+    jobs,
+    modelBytes: MODEL,
+    identity: requester.identity,
+    reputation,
+    flopsPerRow: 10,
+    local: local ? functionEngine(f) : undefined,
+    random,
   });
   await runner.start();
   return { runner, spec, inputs, jobs, requester, reputation };
@@ -112,7 +146,9 @@ describe('trust in the job cores', () => {
     expect(p.state).toBe('rejected');
     expect(p.note).toMatch(/unsigned/);
     expect(p.unitsDone).toBe(0);
-    expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'report', peerId: unsigned.identity.peerId, verdict: 'rejected' }));
+    expect(requester.sent).toContainEqual(
+      expect.objectContaining({ type: 'report', peerId: unsigned.identity.peerId, verdict: 'rejected' }),
+    );
     expect(reputation.isExcluded(unsigned.identity.peerId)).toBe(true);
     expect(unsigned.receipts.all()).toHaveLength(0);
   });
@@ -166,7 +202,13 @@ describe('trust in the job cores', () => {
     // A long clean history: checked at the 3% floor, here every 8th result.
     for (let i = 0; i < 500; i++) reputation.recordAccepted(turncoat.identity.peerId, true);
     let draws = 0;
-    const { runner, spec, inputs, jobs } = await startJob(hub, { spotCheckRate: 0.03, maxProviders: 1 }, true, reputation, () => (++draws % 8 === 0 ? 0 : 0.99));
+    const { runner, spec, inputs, jobs } = await startJob(
+      hub,
+      { spotCheckRate: 0.03, maxProviders: 1 },
+      true,
+      reputation,
+      () => (++draws % 8 === 0 ? 0 : 0.99),
+    );
     await until(() => runner.view.get().verification.rejected === 1);
     // Its replacement: a new honest key, paired once the turncoat is released.
     const honest = await startProvider(hub);
@@ -230,7 +272,9 @@ describe('units to re-run survive a reload (SPEC TRUST-P2)', () => {
     const reputation = new ReputationBook();
     for (let i = 0; i < 500; i++) reputation.recordAccepted(turncoat.identity.peerId, true);
     let draws = 0;
-    const first = await startJob(hub, { spotCheckRate: 0.03, maxProviders: 1 }, true, reputation, () => (++draws % 8 === 0 ? 0 : 0.99));
+    const first = await startJob(hub, { spotCheckRate: 0.03, maxProviders: 1 }, true, reputation, () =>
+      ++draws % 8 === 0 ? 0 : 0.99,
+    );
     await until(() => first.runner.view.get().verification.rejected === 1);
     // The page reloads before anything is re-run.
     first.runner.stop('paused');
@@ -243,7 +287,12 @@ describe('units to re-run survive a reload (SPEC TRUST-P2)', () => {
     await startProvider(hub);
     const requester = await startRequester(hub);
     const resumed = new JobRunner(first.spec, first.inputs, {
-      signaling: requester.port, createPeer: peers, jobs: first.jobs, modelBytes: MODEL, identity: requester.identity, reputation,
+      signaling: requester.port,
+      createPeer: peers,
+      jobs: first.jobs,
+      modelBytes: MODEL,
+      identity: requester.identity,
+      reputation,
     });
     await resumed.start();
     expect(resumed.view.get().done).toBe(stored.length - rerun.length);
@@ -261,7 +310,12 @@ describe('redundancy with quorum (SPEC TRUST-Q*)', () => {
     const start = async (fn: (x: number) => number) => {
       const i = names.length;
       names.push('');
-      const p = await startProvider(hub, fn, undefined, recordingEngine(fn, ran, () => names[i]!));
+      const p = await startProvider(
+        hub,
+        fn,
+        undefined,
+        recordingEngine(fn, ran, () => names[i]!),
+      );
       names[i] = p.identity.peerId;
       return p;
     };
@@ -272,12 +326,16 @@ describe('redundancy with quorum (SPEC TRUST-Q*)', () => {
     expect(await results(jobs, spec)).toEqual(reference(inputs));
     const cheaterId = cheater.identity.peerId;
     // Some unit the cheater answered went to both honest providers as well: the third replica.
-    const third = [...ran.values()].filter((who) => who.has(cheaterId) && who.has(a.identity.peerId) && who.has(b.identity.peerId));
+    const third = [...ran.values()].filter(
+      (who) => who.has(cheaterId) && who.has(a.identity.peerId) && who.has(b.identity.peerId),
+    );
     expect(third.length).toBeGreaterThanOrEqual(1);
     const view = runner.view.get();
     expect(view.providers.find((p) => p.peerId === cheaterId)).toMatchObject({ state: 'rejected', unitsDone: 0 });
     expect(view.verification.reasons.join('\n')).toMatch(/disagreed with the majority/);
-    expect(requester.sent).toContainEqual(expect.objectContaining({ type: 'report', peerId: cheaterId, verdict: 'rejected' }));
+    expect(requester.sent).toContainEqual(
+      expect.objectContaining({ type: 'report', peerId: cheaterId, verdict: 'rejected' }),
+    );
     expect(reputation.get(cheaterId)).toMatchObject({ excluded: true, accepted: 0 });
     expect(reputation.get(a.identity.peerId)!.rejected).toBe(0);
     expect(reputation.get(b.identity.peerId)!.rejected).toBe(0);
@@ -310,15 +368,29 @@ describe('algebraic checks (SPEC TRUST-F*)', () => {
     const hub = new FakeHub();
     const honest = await startProvider(hub, f, undefined, matmulEngine());
     // Subtle: one entry of each unit's product off by 1 (far above f32 rounding, far below noise).
-    const cheater = await startProvider(hub, f, undefined, matmulEngine((y) => { y[5] = y[5]! + 1; }));
+    const cheater = await startProvider(
+      hub,
+      f,
+      undefined,
+      matmulEngine((y) => {
+        y[5] = y[5]! + 1;
+      }),
+    );
     const rows = 64;
     const x = Float32Array.from({ length: rows * MM }, (_, i) => Math.sin(i));
     const spec: JobSpec = {
-      schema: 1, id: 'job-matmul-1', name: 'matmul', createdAt: 1,
+      schema: 1,
+      id: 'job-matmul-1',
+      name: 'matmul',
+      createdAt: 1,
       model: { hash: await sha256Hex(MODEL), name: 'matmul', bytes: MODEL.length, builtinId: 'matmul-256' },
       inputs: [{ name: 'x', dtype: 'float32', dims: [rows, MM] }],
       outputs: [{ name: 'y', dtype: 'float32', dims: [-1, MM] }],
-      rows, unitRows: 4, redundancy: 1, spotCheckRate: 0.03, maxProviders: 4,
+      rows,
+      unitRows: 4,
+      redundancy: 1,
+      spotCheckRate: 0.03,
+      maxProviders: 4,
     };
     const inputs: RawTensor[] = [{ name: 'x', dtype: 'float32', dims: [rows, MM], bytes: new Uint8Array(x.buffer) }];
     const jobs = new JobStore(memoryStore());
@@ -326,18 +398,31 @@ describe('algebraic checks (SPEC TRUST-F*)', () => {
     const requester = await startRequester(hub);
     const reputation = new ReputationBook();
     const runner = new JobRunner(spec, inputs, {
-      signaling: requester.port, createPeer: peers, jobs, modelBytes: MODEL, identity: requester.identity, reputation, rng: seededRandom(7),
+      signaling: requester.port,
+      createPeer: peers,
+      jobs,
+      modelBytes: MODEL,
+      identity: requester.identity,
+      reputation,
+      rng: seededRandom(7),
     });
     await runner.start();
     await until(() => runner.view.get().status === 'done');
-    const expected = matmul256.reference({ x: { dtype: 'float32', dims: [rows, MM], data: x } }).y!.data as Float32Array;
+    const expected = matmul256.reference({ x: { dtype: 'float32', dims: [rows, MM], data: x } }).y!
+      .data as Float32Array;
     const parts: RawTensor[] = [];
     for (let u = 0; u < rows / 4; u++) parts.push((await jobs.unitResult(spec.id, u))[0]!);
     expect(new Float32Array(concatRows(parts).bytes.slice().buffer)).toEqual(expected);
     const view = runner.view.get();
-    expect(view.providers.find((p) => p.peerId === cheater.identity.peerId)).toMatchObject({ state: 'rejected', unitsDone: 0 });
+    expect(view.providers.find((p) => p.peerId === cheater.identity.peerId)).toMatchObject({
+      state: 'rejected',
+      unitsDone: 0,
+    });
     expect(view.verification.reasons[0]).toMatch(/Freivalds/);
-    expect(view.providers.find((p) => p.peerId === honest.identity.peerId)).toMatchObject({ state: 'gone', unitsDone: 16 });
+    expect(view.providers.find((p) => p.peerId === honest.identity.peerId)).toMatchObject({
+      state: 'gone',
+      unitsDone: 16,
+    });
     expect(view.spotChecks.failed).toBe(1);
     expect(view.verification.rejected).toBe(1);
     expect(reputation.get(cheater.identity.peerId)).toMatchObject({ excluded: true });
@@ -350,13 +435,31 @@ describe('provider receipts (SPEC TRUST-R*)', () => {
     const provider = await createIdentity();
     const kv = memoryStore();
     const store = new ProviderReceipts(kv, provider.peerId);
-    const good = await issueReceipt(requester, { provider: provider.peerId, jobId: 'job-1', unitId: 0, flops: 100, durationMs: 5 });
+    const good = await issueReceipt(requester, {
+      provider: provider.peerId,
+      jobId: 'job-1',
+      unitId: 0,
+      flops: 100,
+      durationMs: 5,
+    });
     await store.add(good);
     await expect(store.add(good)).rejects.toThrow(/already/);
     await expect(store.add({ ...good, flops: 1e9 })).rejects.toThrow();
-    const other = await issueReceipt(requester, { provider: requester.peerId, jobId: 'job-1', unitId: 1, flops: 1, durationMs: 1 });
+    const other = await issueReceipt(requester, {
+      provider: requester.peerId,
+      jobId: 'job-1',
+      unitId: 1,
+      flops: 1,
+      durationMs: 1,
+    });
     await expect(store.add(other)).rejects.toThrow(/is for/);
-    const second = await issueReceipt(requester, { provider: provider.peerId, jobId: 'job-1', unitId: 2, flops: 50, durationMs: 1 });
+    const second = await issueReceipt(requester, {
+      provider: provider.peerId,
+      jobId: 'job-1',
+      unitId: 2,
+      flops: 50,
+      durationMs: 1,
+    });
     await store.add(second);
     expect(store.summary()).toEqual({ receipts: 2, flops: 150 });
     // Someone edits IndexedDB to inflate a receipt: on the next load it no longer counts.

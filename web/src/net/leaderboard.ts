@@ -4,7 +4,11 @@
  * origin must not put unchecked values into the page. No React here.
  */
 import * as v from 'valibot';
-import { LeaderboardResponseSchema, TRUST_PATHS, type LeaderboardResponse } from '../../../shared/src/protocol/signaling';
+import {
+  LeaderboardResponseSchema,
+  TRUST_PATHS,
+  type LeaderboardResponse,
+} from '../../../shared/src/protocol/signaling';
 
 export type { LeaderboardResponse, LeaderboardRow } from '../../../shared/src/protocol/signaling';
 
@@ -55,7 +59,10 @@ export async function fetchLeaderboard(options: FetchLeaderboardOptions = {}): P
   const parsed = v.safeParse(LeaderboardResponseSchema, raw);
   if (!parsed.success) {
     const issue = parsed.issues[0];
-    throw new LeaderboardError(`leaderboard: unexpected shape at ${v.getDotPath(issue) ?? 'response'}: ${issue.message}`, response.status);
+    throw new LeaderboardError(
+      `leaderboard: unexpected shape at ${v.getDotPath(issue) ?? 'response'}: ${issue.message}`,
+      response.status,
+    );
   }
   return parsed.output;
 }

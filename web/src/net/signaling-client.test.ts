@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 import { SignalingClient, backoffDelay, defaultSignalingUrl, type WebSocketConstructor } from './signaling-client';
 
 // Compile-time proof that both the browser's and ws's WebSocket fit the injected constructor.
-export const constructorsFit: WebSocketConstructor[] = [WebSocket, ...(typeof globalThis.WebSocket === 'function' ? [globalThis.WebSocket] : [])];
+export const constructorsFit: WebSocketConstructor[] = [
+  WebSocket,
+  ...(typeof globalThis.WebSocket === 'function' ? [globalThis.WebSocket] : []),
+];
 
 const servers: SignalingServer[] = [];
 const clients: SignalingClient[] = [];
@@ -24,7 +27,13 @@ async function startServer(port = 0) {
 }
 
 async function client(url: string, role: 'provider' | 'requester') {
-  const c = new SignalingClient({ url, role, identity: await createIdentity(), WebSocket: WebSocket, backoff: { initialMs: 20, maxMs: 200 } });
+  const c = new SignalingClient({
+    url,
+    role,
+    identity: await createIdentity(),
+    WebSocket: WebSocket,
+    backoff: { initialMs: 20, maxMs: 200 },
+  });
   clients.push(c);
   return c;
 }
@@ -39,7 +48,9 @@ describe('signaling client', () => {
     requester.connect();
     await welcomed;
     expect(provider.state).toBe('open');
-    expect(requester.peerId).toBe((requester as unknown as { options: { identity: { peerId: string } } }).options.identity.peerId);
+    expect(requester.peerId).toBe(
+      (requester as unknown as { options: { identity: { peerId: string } } }).options.identity.peerId,
+    );
 
     const matched = Promise.all([provider.once('matched'), requester.once('matched')]);
     provider.announce(caps(), 1);
@@ -52,7 +63,12 @@ describe('signaling client', () => {
     const got = provider.once('signal');
     requester.signal(provider.peerId!, 'job-00001', { type: 'offer', sdp: 'v=0' });
     const signal = await got;
-    expect(signal).toEqual({ type: 'signal', from: requester.peerId, jobId: 'job-00001', payload: { type: 'offer', sdp: 'v=0' } });
+    expect(signal).toEqual({
+      type: 'signal',
+      from: requester.peerId,
+      jobId: 'job-00001',
+      payload: { type: 'offer', sdp: 'v=0' },
+    });
   });
 
   it('CLIENT2: reconnects after a real server restart and resumes announce and open jobs', async () => {
@@ -65,7 +81,10 @@ describe('signaling client', () => {
     requester.openJob('job-restart', needs());
     await Promise.all([provider.once('matched'), requester.once('matched')]);
 
-    const reconnecting = Promise.all([provider.once('state', (s) => s === 'reconnecting'), requester.once('state', (s) => s === 'reconnecting')]);
+    const reconnecting = Promise.all([
+      provider.once('state', (s) => s === 'reconnecting'),
+      requester.once('state', (s) => s === 'reconnecting'),
+    ]);
     await first.server.close();
     servers.splice(servers.indexOf(first.server), 1);
     await reconnecting;
@@ -81,7 +100,14 @@ describe('signaling client', () => {
   it('CLIENT3: a second connection with the same key replaces the first, which stops for good', async () => {
     const { wsUrl } = await startServer();
     const identity = await createIdentity();
-    const make = () => new SignalingClient({ url: wsUrl, role: 'provider', identity, WebSocket: WebSocket, backoff: { initialMs: 20, maxMs: 200 } });
+    const make = () =>
+      new SignalingClient({
+        url: wsUrl,
+        role: 'provider',
+        identity,
+        WebSocket: WebSocket,
+        backoff: { initialMs: 20, maxMs: 200 },
+      });
     const a = make();
     const b = make();
     clients.push(a, b);

@@ -6,9 +6,20 @@
  * exponential backoff + jitter, then re-sends its announce/status/open jobs.
  */
 import {
-  CloseCode, PROTOCOL_VERSION, SIGNALING_PATH, decodeServerMessage,
-  type Capabilities, type ClientMessage, type ClientMessageOf, type ErrorCode, type IceServer, type JobNeeds,
-  type Role, type ServerMessage, type ServerMessageOf, type SignalPayload,
+  CloseCode,
+  PROTOCOL_VERSION,
+  SIGNALING_PATH,
+  decodeServerMessage,
+  type Capabilities,
+  type ClientMessage,
+  type ClientMessageOf,
+  type ErrorCode,
+  type IceServer,
+  type JobNeeds,
+  type Role,
+  type ServerMessage,
+  type ServerMessageOf,
+  type SignalPayload,
 } from '../../../shared/src/protocol/signaling';
 import { authMessage, sign, type Identity } from '../../../shared/src/identity';
 
@@ -123,7 +134,10 @@ export class SignalingClient {
   }
 
   /** Resolves on the next `event` (convenience for tests and one-shot waits). */
-  once<K extends keyof SignalingEvents>(event: K, filter: (value: SignalingEvents[K]) => boolean = () => true): Promise<SignalingEvents[K]> {
+  once<K extends keyof SignalingEvents>(
+    event: K,
+    filter: (value: SignalingEvents[K]) => boolean = () => true,
+  ): Promise<SignalingEvents[K]> {
     return new Promise((resolve) => {
       const off = this.on(event, (value) => {
         if (!filter(value)) return;
@@ -206,7 +220,9 @@ export class SignalingClient {
     this.ws = ws;
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
-      this.onFrame(ws, ev.data).catch((error: unknown) => this.emit('error', { code: 'internal', message: String(error) }));
+      this.onFrame(ws, ev.data).catch((error: unknown) =>
+        this.emit('error', { code: 'internal', message: String(error) }),
+      );
     };
     ws.onerror = () => {
       // The close event follows and carries what we act on.
@@ -239,9 +255,17 @@ export class SignalingClient {
     switch (message.type) {
       case 'challenge': {
         const { role, identity, client } = this.options;
-        ws.send(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION, role, ...(client ? { client } : {}) } satisfies ClientMessage));
+        ws.send(
+          JSON.stringify({
+            type: 'hello',
+            v: PROTOCOL_VERSION,
+            role,
+            ...(client ? { client } : {}),
+          } satisfies ClientMessage),
+        );
         const signature = await sign(identity, authMessage(message.nonce, role));
-        if (this.ws === ws && ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'auth', publicKey: identity.peerId, signature } satisfies ClientMessage));
+        if (this.ws === ws && ws.readyState === OPEN)
+          ws.send(JSON.stringify({ type: 'auth', publicKey: identity.peerId, signature } satisfies ClientMessage));
         return;
       }
       case 'welcome':

@@ -30,7 +30,13 @@ export function ProviderPage() {
         </div>
       ) : null}
       <Capabilities boot={boot} />
-      {node ? <NodeStatus node={node} /> : <p className="muted" data-testid="boot-step">{STEP_TEXT[boot.step]}</p>}
+      {node ? (
+        <NodeStatus node={node} />
+      ) : (
+        <p className="muted" data-testid="boot-step">
+          {STEP_TEXT[boot.step]}
+        </p>
+      )}
       {node ? <WeightsHeldFrom cache={runtime.weights} /> : null}
     </section>
   );
@@ -43,7 +49,9 @@ function Capabilities({ boot }: { boot: BootView }) {
       <h2>This device</h2>
       <dl className="facts">
         <dt>Identity</dt>
-        <dd data-testid="provider-id">{boot.identity ? `${shortId(boot.identity.peerId)}${boot.identityCreated ? ' (new key)' : ''}` : '…'}</dd>
+        <dd data-testid="provider-id">
+          {boot.identity ? `${shortId(boot.identity.peerId)}${boot.identityCreated ? ' (new key)' : ''}` : '…'}
+        </dd>
         <dt>Cached models</dt>
         <dd>{boot.cachedModels ?? '…'}</dd>
         {report ? (
@@ -53,15 +61,22 @@ function Capabilities({ boot }: { boot: BootView }) {
               {report.webgpu.available
                 ? `${report.webgpu.adapter.vendor || 'unknown vendor'} · ${report.webgpu.adapter.architecture || report.webgpu.adapter.description || 'adapter'}`
                 : `unavailable (${report.webgpu.reason})`}
-              {report.capabilities.measured.webgpu !== undefined ? ` — ${report.capabilities.measured.webgpu.toFixed(2)} GFLOP/s` : ''}
+              {report.capabilities.measured.webgpu !== undefined
+                ? ` — ${report.capabilities.measured.webgpu.toFixed(2)} GFLOP/s`
+                : ''}
             </dd>
             <dt>WebAssembly</dt>
             <dd>
-              SIMD {report.wasm.simd ? 'yes' : 'no'} · threads {report.wasm.threads ? `yes (${report.capabilities.wasm.cores} cores)` : 'no'}
-              {report.capabilities.measured.wasm !== undefined ? ` — ${report.capabilities.measured.wasm.toFixed(2)} GFLOP/s` : ''}
+              SIMD {report.wasm.simd ? 'yes' : 'no'} · threads{' '}
+              {report.wasm.threads ? `yes (${report.capabilities.wasm.cores} cores)` : 'no'}
+              {report.capabilities.measured.wasm !== undefined
+                ? ` — ${report.capabilities.measured.wasm.toFixed(2)} GFLOP/s`
+                : ''}
             </dd>
             <dt>Using</dt>
-            <dd data-testid="chosen-backend"><strong>{report.capabilities.backend}</strong> — {report.reason}</dd>
+            <dd data-testid="chosen-backend">
+              <strong>{report.capabilities.backend}</strong> — {report.reason}
+            </dd>
           </>
         ) : null}
       </dl>
@@ -77,22 +92,40 @@ function NodeStatus({ node }: { node: ProviderNode }) {
     <div className="panel">
       <div className="panel-head">
         <h2>Status</h2>
-        <Badge tone={tone}><span data-testid="connection">{view.connection}</span></Badge>
+        <Badge tone={tone}>
+          <span data-testid="connection">{view.connection}</span>
+        </Badge>
         {view.paused ? <Badge tone="warn">paused</Badge> : null}
-        <button type="button" data-testid="pause" onClick={() => node.setPaused(!view.paused)}>{view.paused ? 'Resume' : 'Pause'}</button>
+        <button type="button" data-testid="pause" onClick={() => node.setPaused(!view.paused)}>
+          {view.paused ? 'Resume' : 'Pause'}
+        </button>
       </div>
       <div className="stats">
-        <Stat label="current job" value={current ? `${current.jobId} (${current.state})` : 'waiting for work'} testId="current-job" />
+        <Stat
+          label="current job"
+          value={current ? `${current.jobId} (${current.state})` : 'waiting for work'}
+          testId="current-job"
+        />
         <Stat label="units done" value={view.unitsDone} testId="units-done" />
         <Stat label="rows / s" value={formatRate(view.rowsPerSecond)} />
         <Stat label="units failed" value={view.unitsFailed} />
-        <Stat label="credits earned" value={view.credits ? `${formatFlops(view.credits.flops)} · ${view.credits.receipts} receipts` : '—'} testId="credits" />
+        <Stat
+          label="credits earned"
+          value={view.credits ? `${formatFlops(view.credits.flops)} · ${view.credits.receipts} receipts` : '—'}
+          testId="credits"
+        />
       </div>
-      {view.credits ? <button type="button" data-testid="export-receipts" onClick={() => exportReceipts(node)}>Export receipts (JSON)</button> : null}
+      {view.credits ? (
+        <button type="button" data-testid="export-receipts" onClick={() => exportReceipts(node)}>
+          Export receipts (JSON)
+        </button>
+      ) : null}
       <Sparkline values={view.history} label="rows per second" unit="rows/s" />
       <details>
         <summary>Activity</summary>
-        <pre className="log" data-testid="provider-log">{view.log.join('\n')}</pre>
+        <pre className="log" data-testid="provider-log">
+          {view.log.join('\n')}
+        </pre>
       </details>
     </div>
   );

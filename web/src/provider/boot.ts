@@ -57,15 +57,23 @@ export function startProvider(): ProviderRuntime {
     resolveWeights(weights);
     exposeCache(weights);
     const provider = new ProviderNode({
-      signaling: port, createPeer, compute, models, capabilities: report.capabilities, extension: weights,
-      identity, receipts: new ProviderReceipts(kv, identity.peerId),
+      signaling: port,
+      createPeer,
+      compute,
+      models,
+      capabilities: report.capabilities,
+      extension: weights,
+      identity,
+      receipts: new ProviderReceipts(kv, identity.peerId),
     });
     provider.start();
     client.connect();
     patch({ step: 'ready' });
     return provider;
   })();
-  node.catch((error: unknown) => patch({ step: 'failed', error: error instanceof Error ? error.message : String(error) }));
+  node.catch((error: unknown) =>
+    patch({ step: 'failed', error: error instanceof Error ? error.message : String(error) }),
+  );
   runtime = { boot, node, weights };
   return runtime;
 }

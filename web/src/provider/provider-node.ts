@@ -5,13 +5,29 @@
  * runs work units one at a time on its compute engine and streams results back.
  * Framework-free: the React page only renders `view`.
  */
-import { decodePeerMessage, encodePeerMessage, PeerStream, packTensors, unpackTensors, type PeerHeader, type RawTensor } from '../../../shared/src/protocol/peer';
+import {
+  decodePeerMessage,
+  encodePeerMessage,
+  PeerStream,
+  packTensors,
+  unpackTensors,
+  type PeerHeader,
+  type RawTensor,
+} from '../../../shared/src/protocol/peer';
 import type { Capabilities, SignalPayload } from '../../../shared/src/protocol/signaling';
 import type { Identity } from '../../../shared/src/identity';
 import { signResult, type SignedResult } from '../../../shared/src/trust';
 import { PROVIDER_SLOTS } from '../core/constants';
 import { Observable } from '../core/emitter';
-import type { ComputeEngine, ConnectionState, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
+import type {
+  ComputeEngine,
+  ConnectionState,
+  LinkExtension,
+  MessageLink,
+  PeerFactory,
+  PeerHandle,
+  SignalingPort,
+} from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
 import type { ModelStore } from '../storage/model-store';
 import type { CreditSummary, ProviderReceipts } from '../storage/receipt-store';
@@ -86,7 +102,15 @@ export class ProviderNode {
   constructor(private readonly deps: ProviderDeps) {
     this.meter = new ThroughputMeter(deps.now);
     this.view = new Observable<ProviderView>({
-      connection: 'connecting', paused: false, sessions: [], unitsDone: 0, unitsFailed: 0, running: false, rowsPerSecond: 0, history: [], log: [],
+      connection: 'connecting',
+      paused: false,
+      sessions: [],
+      unitsDone: 0,
+      unitsFailed: 0,
+      running: false,
+      rowsPerSecond: 0,
+      history: [],
+      log: [],
     });
   }
 
@@ -130,7 +154,13 @@ export class ProviderNode {
     this.patch({ paused });
     if (paused) {
       // Units not yet started go back to their requesters at once rather than waiting out the pause.
-      for (const item of this.queue.splice(0)) this.reply(item.session, { type: 'unit-error', jobId: item.header.jobId, unitId: item.header.unitId, message: 'provider paused' });
+      for (const item of this.queue.splice(0))
+        this.reply(item.session, {
+          type: 'unit-error',
+          jobId: item.header.jobId,
+          unitId: item.header.unitId,
+          message: 'provider paused',
+        });
     }
     for (const session of this.sessions.values()) this.reply(session, { type: 'paused', paused });
     this.sendStatus();
@@ -228,7 +258,12 @@ export class ProviderNode {
         }
         case 'unit': {
           if (this.view.get().paused) {
-            this.reply(session, { type: 'unit-error', jobId: header.jobId, unitId: header.unitId, message: 'provider paused' });
+            this.reply(session, {
+              type: 'unit-error',
+              jobId: header.jobId,
+              unitId: header.unitId,
+              message: 'provider paused',
+            });
             return;
           }
           this.queue.push({ session, header, body });
@@ -288,18 +323,44 @@ export class ProviderNode {
       const computeMs = performance.now() - started;
       const packed = packTensors(outputs);
       const signed = await this.sign(header.jobId, header.unitId, unpackTensors(header.inputs, body), outputs);
-      this.reply(session, { type: 'result', jobId: header.jobId, unitId: header.unitId, outputs: packed.refs, computeMs, backend: this.deps.compute.backend, signed }, packed.body);
+      this.reply(
+        session,
+        {
+          type: 'result',
+          jobId: header.jobId,
+          unitId: header.unitId,
+          outputs: packed.refs,
+          computeMs,
+          backend: this.deps.compute.backend,
+          signed,
+        },
+        packed.body,
+      );
       this.meter.record(header.inputs[0]?.dims[0] ?? 0);
       this.setSession(session, { unitsDone: session.view.unitsDone + 1 });
-      this.patch({ unitsDone: this.view.get().unitsDone + 1, rowsPerSecond: this.meter.rate(), history: this.meter.history() });
+      this.patch({
+        unitsDone: this.view.get().unitsDone + 1,
+        rowsPerSecond: this.meter.rate(),
+        history: this.meter.history(),
+      });
     } catch (error) {
-      this.reply(session, { type: 'unit-error', jobId: header.jobId, unitId: header.unitId, message: (error as Error).message });
+      this.reply(session, {
+        type: 'unit-error',
+        jobId: header.jobId,
+        unitId: header.unitId,
+        message: (error as Error).message,
+      });
       this.patch({ unitsFailed: this.view.get().unitsFailed + 1 });
       this.log(`unit ${header.unitId} failed: ${(error as Error).message}`);
     }
   }
 
-  private async sign(jobId: string, unitId: number, inputs: RawTensor[], outputs: RawTensor[]): Promise<SignedResult | undefined> {
+  private async sign(
+    jobId: string,
+    unitId: number,
+    inputs: RawTensor[],
+    outputs: RawTensor[],
+  ): Promise<SignedResult | undefined> {
     const { identity } = this.deps;
     if (!identity) return undefined;
     const [inputHash, resultHash] = await Promise.all([hashTensors(inputs), hashTensors(outputs)]);

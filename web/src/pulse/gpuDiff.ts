@@ -45,14 +45,21 @@ export async function createGpuDiffer(options: GpuDifferOptions = {}): Promise<G
   });
   const lim = device.limits;
   const wg = Math.min(PREFERRED_WORKGROUP_SIZE, lim.maxComputeInvocationsPerWorkgroup, lim.maxComputeWorkgroupSizeX);
-  if (wg < 1 || (wg + 1) * 4 > lim.maxComputeWorkgroupStorageSize) throw new GpuUnavailableError('adapter limits too small for the diff kernels');
+  if (wg < 1 || (wg + 1) * 4 > lim.maxComputeWorkgroupStorageSize)
+    throw new GpuUnavailableError('adapter limits too small for the diff kernels');
   // 4 bytes per element in the offset and position buffers bound the chunk; keep it a multiple of 2·wg so 16-bit chunks start on a word.
   const byLimits = Math.floor(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / 4);
-  const chunkElements = Math.max(2 * wg, Math.floor(Math.min(byLimits, options.maxChunkElements ?? Infinity) / (2 * wg)) * 2 * wg);
+  const chunkElements = Math.max(
+    2 * wg,
+    Math.floor(Math.min(byLimits, options.maxChunkElements ?? Infinity) / (2 * wg)) * 2 * wg,
+  );
   const maxPerDim = Math.min(lim.maxComputeWorkgroupsPerDimension, options.maxGroupsPerDimension ?? Infinity);
 
   const pipeline = (code: string): GPUComputePipeline =>
-    device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main', constants: { WG: wg } } });
+    device.createComputePipeline({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code }), entryPoint: 'main', constants: { WG: wg } },
+    });
   const flags = pipeline(paramsWgsl + flagsWgsl);
   const scan = pipeline(paramsWgsl + scanWgsl);
   const scatter = pipeline(paramsWgsl + scatterWgsl);
@@ -63,7 +70,10 @@ export async function createGpuDiffer(options: GpuDifferOptions = {}): Promise<G
   });
 
   const storage = (size: number, extra = 0): GPUBuffer =>
-    device.createBuffer({ size: Math.max(4, Math.ceil(size / 4) * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extra });
+    device.createBuffer({
+      size: Math.max(4, Math.ceil(size / 4) * 4),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extra,
+    });
 
   async function readU32(src: GPUBuffer, count: number): Promise<Uint32Array> {
     if (count === 0) return new Uint32Array(0);
@@ -108,7 +118,10 @@ export async function createGpuDiffer(options: GpuDifferOptions = {}): Promise<G
     const buffers = [params, bufA, bufB, localOffset, groupCount, total, positions];
     try {
       const bind = (p: GPUComputePipeline, resources: GPUBuffer[]): GPUBindGroup =>
-        device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })) });
+        device.createBindGroup({
+          layout: p.getBindGroupLayout(0),
+          entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        });
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
       pass.setPipeline(flags);
@@ -123,7 +136,8 @@ export async function createGpuDiffer(options: GpuDifferOptions = {}): Promise<G
       pass.end();
       device.queue.submit([enc.finish()]);
       const [changed] = await readU32(total, 1);
-      if (changed === undefined || changed > count) throw new GpuDiffError(`kernel reported ${changed} changes in ${count} elements`);
+      if (changed === undefined || changed > count)
+        throw new GpuDiffError(`kernel reported ${changed} changes in ${count} elements`);
       return await readU32(positions, changed);
     } finally {
       for (const buf of buffers) buf.destroy();
@@ -131,7 +145,8 @@ export async function createGpuDiffer(options: GpuDifferOptions = {}): Promise<G
   }
 
   const findChanges: ChangeFinder = async (a, b) => {
-    if (a.length !== b.length || a.BYTES_PER_ELEMENT !== b.BYTES_PER_ELEMENT) throw new GpuDiffError('tensors differ in length or width');
+    if (a.length !== b.length || a.BYTES_PER_ELEMENT !== b.BYTES_PER_ELEMENT)
+      throw new GpuDiffError('tensors differ in length or width');
     if (lost !== null) throw new GpuDiffError(`WebGPU device lost: ${lost}`);
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
@@ -149,7 +164,8 @@ export async function createGpuDiffer(options: GpuDifferOptions = {}): Promise<G
       failure = e;
     }
     const errors = [await device.popErrorScope(), await device.popErrorScope()].filter((e) => e !== null);
-    if (errors.length > 0) throw new GpuDiffError(`WebGPU error during diff: ${errors.map((e) => e!.message).join('; ')}`);
+    if (errors.length > 0)
+      throw new GpuDiffError(`WebGPU error during diff: ${errors.map((e) => e!.message).join('; ')}`);
     if (failure !== null) throw failure;
     const out = new Uint32Array(total);
     let o = 0;

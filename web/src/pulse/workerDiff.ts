@@ -14,14 +14,19 @@ export interface WorkerDiffRequest {
   readonly b: TensorData;
 }
 
-export type WorkerDiffReply = { readonly id: number; readonly positions: Uint32Array } | { readonly id: number; readonly error: string };
+export type WorkerDiffReply =
+  | { readonly id: number; readonly positions: Uint32Array }
+  | { readonly id: number; readonly error: string };
 
 export interface WorkerDiffer {
   readonly findChanges: ChangeFinder;
   destroy(): void;
 }
 
-export function createWorkerDiffer(spawn: () => Worker = () => new Worker(new URL('./diff.worker.ts', import.meta.url), { type: 'module', name: 'pulse-diff' })): WorkerDiffer {
+export function createWorkerDiffer(
+  spawn: () => Worker = () =>
+    new Worker(new URL('./diff.worker.ts', import.meta.url), { type: 'module', name: 'pulse-diff' }),
+): WorkerDiffer {
   const worker = spawn();
   const pending = new Map<number, { resolve: (p: Uint32Array) => void; reject: (e: Error) => void }>();
   let nextId = 1;

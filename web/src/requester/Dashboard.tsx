@@ -15,17 +15,26 @@ export function Dashboard() {
   const peerId = useObservable(runtime.peerId);
   const [templar, setTemplar] = useState<Templar>();
   const [error, setError] = useState<string>();
-  useEffect(() => void runtime.templar.then(setTemplar, (e: unknown) => setError(e instanceof Error ? e.message : String(e))), [runtime]);
+  useEffect(
+    () => void runtime.templar.then(setTemplar, (e: unknown) => setError(e instanceof Error ? e.message : String(e))),
+    [runtime],
+  );
   const jobs = useObservable(templar?.jobs ?? NO_JOBS);
 
   return (
     <section className="dashboard">
       <div className="panel-head">
         <h1>Templar</h1>
-        <Badge tone={connection === 'open' ? 'ok' : 'warn'}><span data-testid="requester-connection">{connection}</span></Badge>
+        <Badge tone={connection === 'open' ? 'ok' : 'warn'}>
+          <span data-testid="requester-connection">{connection}</span>
+        </Badge>
         <span className="muted">requester {shortId(peerId)}</span>
       </div>
-      {error ? <div className="error" role="alert">Could not open the job store: {error}. Allow site storage for this page and reload.</div> : null}
+      {error ? (
+        <div className="error" role="alert">
+          Could not open the job store: {error}. Allow site storage for this page and reload.
+        </div>
+      ) : null}
       {templar ? <JobForm templar={templar} /> : <p className="muted">Loading jobs…</p>}
       <div className="jobs">
         {templar && jobs.map((job) => <JobCard key={job.spec.id} job={job} templar={templar} />)}

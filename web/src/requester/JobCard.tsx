@@ -33,13 +33,20 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
     <article className="panel job" data-testid="job-card" data-job-id={spec.id} data-status={view.status}>
       <div className="panel-head">
         <h3>{spec.name}</h3>
-        <Badge tone={STATUS_TONE[view.status]}><span data-testid="job-status">{view.status}</span></Badge>
-        <span className="muted">{spec.id} · {spec.model.name} · {spec.rows.toLocaleString()} rows in units of {spec.unitRows}</span>
+        <Badge tone={STATUS_TONE[view.status]}>
+          <span data-testid="job-status">{view.status}</span>
+        </Badge>
+        <span className="muted">
+          {spec.id} · {spec.model.name} · {spec.rows.toLocaleString()} rows in units of {spec.unitRows}
+        </span>
       </div>
       <ProgressBar done={view.done} total={view.total} label={`job ${spec.id} progress`} />
       <dl className="policy" data-testid="job-policy">
         {describePolicy(spec).map((line) => (
-          <div key={line.label}><dt>{line.label}</dt><dd data-testid={`policy-${line.label}`}>{line.value}</dd></div>
+          <div key={line.label}>
+            <dt>{line.label}</dt>
+            <dd data-testid={`policy-${line.label}`}>{line.value}</dd>
+          </div>
         ))}
       </dl>
       <div className="stats">
@@ -52,27 +59,53 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
         <Stat label="pending" value={view.total - view.done} testId="units-pending" />
         <Stat label="rejected" value={view.verification.rejected} testId="units-rejected" />
         <Stat label="receipts (logged)" value={`${view.receipts.issued} (${view.receipts.logged})`} testId="receipts" />
-        <Stat label="providers" value={view.providers.filter((p) => p.state === 'working').length} testId="provider-count" />
+        <Stat
+          label="providers"
+          value={view.providers.filter((p) => p.state === 'working').length}
+          testId="provider-count"
+        />
       </div>
       {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
       {view.status === 'running' ? (
-        <WeightsPanel publisher={startRequester().weights} jobId={spec.id} publishDemo={() => window.basilicaWeights!.publishDemo!()} />
+        <WeightsPanel
+          publisher={startRequester().weights}
+          jobId={spec.id}
+          publishDemo={() => window.basilicaWeights!.publishDemo!()}
+        />
       ) : null}
       {view.message ? <p className="muted">{view.message}</p> : null}
       {view.verification.reasons.length ? (
         <details open>
           <summary>Rejected results and why</summary>
-          <ul data-testid="rejections">{view.verification.reasons.map((r, i) => <li key={i}>{r}</li>)}</ul>
+          <ul data-testid="rejections">
+            {view.verification.reasons.map((r, i) => (
+              <li key={i}>{r}</li>
+            ))}
+          </ul>
         </details>
       ) : null}
       {view.providers.length ? (
         <table className="providers">
-          <thead><tr><th>provider</th><th>state</th><th>backend</th><th>GFLOP/s</th><th>units</th><th>failed</th><th>ms / unit</th><th>note</th></tr></thead>
+          <thead>
+            <tr>
+              <th>provider</th>
+              <th>state</th>
+              <th>backend</th>
+              <th>GFLOP/s</th>
+              <th>units</th>
+              <th>failed</th>
+              <th>ms / unit</th>
+              <th>note</th>
+            </tr>
+          </thead>
           <tbody>
             {view.providers.map((p) => (
               <tr key={p.peerId}>
                 <td title={p.peerId}>{shortId(p.peerId)}</td>
-                <td>{p.state}{p.modelCached ? ' (model cached)' : ''}</td>
+                <td>
+                  {p.state}
+                  {p.modelCached ? ' (model cached)' : ''}
+                </td>
                 <td>{p.backend ?? '—'}</td>
                 <td>{p.gflops?.toFixed(1) ?? '—'}</td>
                 <td>{p.unitsDone}</td>
@@ -83,19 +116,43 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
             ))}
           </tbody>
         </table>
-      ) : view.status === 'running' ? <p className="muted">Waiting for providers — open the provider page in another tab or on another machine.</p> : null}
+      ) : view.status === 'running' ? (
+        <p className="muted">Waiting for providers — open the provider page in another tab or on another machine.</p>
+      ) : null}
       <div className="actions">
         {view.status === 'done' ? (
           <>
-            <button type="button" onClick={() => void download('npy')} data-testid="download-npy">Download .npy</button>
-            <button type="button" onClick={() => void download('json')} data-testid="download-json">Download JSON</button>
+            <button type="button" onClick={() => void download('npy')} data-testid="download-npy">
+              Download .npy
+            </button>
+            <button type="button" onClick={() => void download('json')} data-testid="download-json">
+              Download JSON
+            </button>
           </>
         ) : null}
-        {view.status === 'running' ? <button type="button" onClick={() => templar.pause(spec.id)}>Pause</button> : null}
-        {view.status === 'paused' || view.status === 'failed' ? <button type="button" onClick={() => void templar.resume(spec.id)}>Resume</button> : null}
-        <button type="button" className="danger" onClick={() => confirm(`Delete job ${spec.name} and its results?`) && void templar.remove(spec.id)}>Delete</button>
+        {view.status === 'running' ? (
+          <button type="button" onClick={() => templar.pause(spec.id)}>
+            Pause
+          </button>
+        ) : null}
+        {view.status === 'paused' || view.status === 'failed' ? (
+          <button type="button" onClick={() => void templar.resume(spec.id)}>
+            Resume
+          </button>
+        ) : null}
+        <button
+          type="button"
+          className="danger"
+          onClick={() => confirm(`Delete job ${spec.name} and its results?`) && void templar.remove(spec.id)}
+        >
+          Delete
+        </button>
       </div>
-      {error ? <div className="error" role="alert">{error}</div> : null}
+      {error ? (
+        <div className="error" role="alert">
+          {error}
+        </div>
+      ) : null}
     </article>
   );
 }

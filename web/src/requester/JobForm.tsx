@@ -9,7 +9,8 @@ const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
 async function readUpload(input: HTMLInputElement): Promise<{ fileName: string; bytes: Uint8Array } | undefined> {
   const file = input.files?.[0];
   if (!file) return undefined;
-  if (file.size > MAX_UPLOAD_BYTES) throw new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MiB; the limit is 256 MiB`);
+  if (file.size > MAX_UPLOAD_BYTES)
+    throw new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MiB; the limit is 256 MiB`);
   return { fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
 }
 
@@ -31,12 +32,15 @@ export function JobForm({ templar }: { templar: Templar }) {
     try {
       const modelChoice = field('model').value;
       const modelUpload = modelChoice === 'upload' ? await readUpload(field('modelFile')) : undefined;
-      if (modelChoice === 'upload' && !modelUpload) throw new Error('choose an .onnx file to upload, or pick a built-in model');
+      if (modelChoice === 'upload' && !modelUpload)
+        throw new Error('choose an .onnx file to upload, or pick a built-in model');
       const inputUpload = await readUpload(field('inputFile'));
       const draft: JobDraft = {
         name: field('name').value,
         model: modelUpload ? { kind: 'upload', ...modelUpload } : { kind: 'builtin', id: modelChoice },
-        inputs: inputUpload ? { kind: 'upload', ...inputUpload } : { kind: 'generated', rows: Number(field('rows').value), seed: Number(field('seed').value) },
+        inputs: inputUpload
+          ? { kind: 'upload', ...inputUpload }
+          : { kind: 'generated', rows: Number(field('rows').value), seed: Number(field('seed').value) },
         unitRows: Number(field('unitRows').value),
         redundancy: Number(field('redundancy').value),
         spotCheckRate: Number(field('spotCheck').value) / 100,
@@ -58,44 +62,119 @@ export function JobForm({ templar }: { templar: Templar }) {
   return (
     <form className="panel job-form" onSubmit={(e) => void submit(e)} data-testid="job-form">
       <h2>New batch-inference job</h2>
-      <label>Name <input name="name" placeholder="optional" maxLength={200} /></label>
+      <label>
+        Name <input name="name" placeholder="optional" maxLength={200} />
+      </label>
       <label>
         Model
         <select name="model" defaultValue={BUILTIN_MODELS[0]?.id} data-testid="model-select">
-          {BUILTIN_MODELS.map((m) => <option key={m.id} value={m.id}>{m.name} — {m.description}</option>)}
+          {BUILTIN_MODELS.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.name} — {m.description}
+            </option>
+          ))}
           <option value="upload">Upload my own .onnx…</option>
         </select>
       </label>
-      <label>Model file (.onnx) <input name="modelFile" type="file" accept=".onnx" data-testid="model-file" /></label>
+      <label>
+        Model file (.onnx) <input name="modelFile" type="file" accept=".onnx" data-testid="model-file" />
+      </label>
       <fieldset>
         <legend>Inputs</legend>
-        <label>Rows to generate <input name="rows" type="number" min={1} defaultValue={1024} data-testid="rows" /></label>
-        <label>Seed <input name="seed" type="number" defaultValue={1} data-testid="seed" /></label>
-        <label>…or upload inputs (.npy, or JSON {'{'}"input": [[…]]{'}'}) <input name="inputFile" type="file" accept=".npy,.json" data-testid="input-file" /></label>
+        <label>
+          Rows to generate <input name="rows" type="number" min={1} defaultValue={1024} data-testid="rows" />
+        </label>
+        <label>
+          Seed <input name="seed" type="number" defaultValue={1} data-testid="seed" />
+        </label>
+        <label>
+          …or upload inputs (.npy, or JSON {'{'}"input": [[…]]{'}'}){' '}
+          <input name="inputFile" type="file" accept=".npy,.json" data-testid="input-file" />
+        </label>
       </fieldset>
       <div className="row">
-        <label>Unit size (rows) <input name="unitRows" type="number" min={1} defaultValue={16} data-testid="unit-rows" /></label>
-        <label>Redundancy <input name="redundancy" type="number" min={1} max={5} defaultValue={1} data-testid="redundancy" /></label>
-        <label>Spot-check % <input name="spotCheck" type="number" min={0} max={100} defaultValue={5} data-testid="spot-check" /></label>
-        <label>Max providers <input name="maxProviders" type="number" min={1} max={64} defaultValue={8} /></label>
+        <label>
+          Unit size (rows) <input name="unitRows" type="number" min={1} defaultValue={16} data-testid="unit-rows" />
+        </label>
+        <label>
+          Redundancy <input name="redundancy" type="number" min={1} max={5} defaultValue={1} data-testid="redundancy" />
+        </label>
+        <label>
+          Spot-check %{' '}
+          <input name="spotCheck" type="number" min={0} max={100} defaultValue={5} data-testid="spot-check" />
+        </label>
+        <label>
+          Max providers <input name="maxProviders" type="number" min={1} max={64} defaultValue={8} />
+        </label>
       </div>
       {/* No min/max here: the plan refuses out-of-range values with a message that says the range. */}
       <details className="verification" data-testid="verification">
         <summary>Verification (advanced)</summary>
-        <p className="hint">A checked element passes when |a − b| ≤ atol·scale + rtol·max(|a|, |b|). Same class: both results from one kind of adapter; across classes: different backends or GPUs.</p>
+        <p className="hint">
+          A checked element passes when |a − b| ≤ atol·scale + rtol·max(|a|, |b|). Same class: both results from one
+          kind of adapter; across classes: different backends or GPUs.
+        </p>
         <div className="row">
-          <label>Same-class rtol (0–1) <input name="sameClassRtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.sameClass.rtol} data-testid="same-class-rtol" /></label>
-          <label>Same-class atol (0–1) <input name="sameClassAtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.sameClass.atol} data-testid="same-class-atol" /></label>
-          <label>Cross-class rtol (0–1) <input name="crossClassRtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.crossClass.rtol} data-testid="cross-class-rtol" /></label>
-          <label>Cross-class atol (0–1) <input name="crossClassAtol" type="number" step="any" defaultValue={DEFAULT_TOLERANCES.crossClass.atol} data-testid="cross-class-atol" /></label>
+          <label>
+            Same-class rtol (0–1){' '}
+            <input
+              name="sameClassRtol"
+              type="number"
+              step="any"
+              defaultValue={DEFAULT_TOLERANCES.sameClass.rtol}
+              data-testid="same-class-rtol"
+            />
+          </label>
+          <label>
+            Same-class atol (0–1){' '}
+            <input
+              name="sameClassAtol"
+              type="number"
+              step="any"
+              defaultValue={DEFAULT_TOLERANCES.sameClass.atol}
+              data-testid="same-class-atol"
+            />
+          </label>
+          <label>
+            Cross-class rtol (0–1){' '}
+            <input
+              name="crossClassRtol"
+              type="number"
+              step="any"
+              defaultValue={DEFAULT_TOLERANCES.crossClass.rtol}
+              data-testid="cross-class-rtol"
+            />
+          </label>
+          <label>
+            Cross-class atol (0–1){' '}
+            <input
+              name="crossClassAtol"
+              type="number"
+              step="any"
+              defaultValue={DEFAULT_TOLERANCES.crossClass.atol}
+              data-testid="cross-class-atol"
+            />
+          </label>
         </div>
         <label>
           Freivalds false-accept probability, matrix products (above 0, at most 0.5)
-          <input name="falseAccept" type="number" step="any" defaultValue={DEFAULT_FALSE_ACCEPT_PROBABILITY} data-testid="false-accept" />
+          <input
+            name="falseAccept"
+            type="number"
+            step="any"
+            defaultValue={DEFAULT_FALSE_ACCEPT_PROBABILITY}
+            data-testid="false-accept"
+          />
         </label>
       </details>
-      {error ? <div className="error" role="alert" data-testid="form-error">{error}</div> : null}
-      <button type="submit" disabled={busy} data-testid="submit-job">{busy ? 'Preparing…' : 'Start job'}</button>
+      {error ? (
+        <div className="error" role="alert" data-testid="form-error">
+          {error}
+        </div>
+      ) : null}
+      <button type="submit" disabled={busy} data-testid="submit-job">
+        {busy ? 'Preparing…' : 'Start job'}
+      </button>
     </form>
   );
 }

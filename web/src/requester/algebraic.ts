@@ -42,8 +42,14 @@ export function algebraicCheckFor(spec: JobSpec, rng: RandomSource = cryptoRando
     const a = inputs[0] && asMatrix(inputs[0]);
     const c = outputs[0] && asMatrix(outputs[0]);
     const b = matmul256Weight();
-    if (!a || !c || a.cols !== b.rows || c.rows !== a.rows || c.cols !== b.cols) return { ok: false, reason: 'output is not a matrix of the product\'s shape' };
+    if (!a || !c || a.cols !== b.rows || c.rows !== a.rows || c.cols !== b.cols)
+      return { ok: false, reason: "output is not a matrix of the product's shape" };
     const result = freivaldsCheck(a, b, c, { falseAcceptProbability, rng });
-    return result.ok ? { ok: true, rounds: result.rounds } : { ok: false, reason: `Freivalds check failed (row ${result.row}, residual ${result.residual.toExponential(2)} > ${result.tolerance.toExponential(2)})` };
+    return result.ok
+      ? { ok: true, rounds: result.rounds }
+      : {
+          ok: false,
+          reason: `Freivalds check failed (row ${result.row}, residual ${result.residual.toExponential(2)} > ${result.tolerance.toExponential(2)})`,
+        };
   };
 }

@@ -32,7 +32,14 @@ export function startRequester(): RequesterRuntime {
     const { client, port } = connectSignaling('requester', identity);
     port.on('state', (state) => connection.set(state));
     // Spot checks run on WebAssembly: on this side it is the backend every browser has.
-    const instance = new Templar({ signaling: port, createPeer: webrtcPeers(client), store: kv, local: () => workerEngine('wasm'), extension: weights, identity });
+    const instance = new Templar({
+      signaling: port,
+      createPeer: webrtcPeers(client),
+      store: kv,
+      local: () => workerEngine('wasm'),
+      extension: weights,
+      identity,
+    });
     await instance.init();
     client.connect();
     return instance;

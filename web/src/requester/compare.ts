@@ -13,7 +13,12 @@ import { asUnitOutputs } from '../core/trust';
 export type Agreement = { agree: true } | { agree: false; reason: string };
 
 /** `table`: the job's tolerances (jobVerification); `sameBackend` picks its same-class or cross-class row. */
-export function compareOutputs(a: readonly RawTensor[], b: readonly RawTensor[], sameBackend: boolean, table: ToleranceTable): Agreement {
+export function compareOutputs(
+  a: readonly RawTensor[],
+  b: readonly RawTensor[],
+  sameBackend: boolean,
+  table: ToleranceTable,
+): Agreement {
   const tolerance = sameBackend ? table.sameClass : table.crossClass;
   const result = compareResults(asUnitOutputs(a), asUnitOutputs(b), tolerance);
   return result.agree ? { agree: true } : { agree: false, reason: describeDisagreement(result.reason) };

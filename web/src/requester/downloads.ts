@@ -9,10 +9,19 @@ export function outputAsNpy(output: RawTensor): Blob {
 export function outputsAsJson(jobId: string, outputs: readonly RawTensor[]): Blob {
   const body = {
     job: jobId,
-    outputs: Object.fromEntries(outputs.map((o) => {
-      const t = tensorFromRaw(o);
-      return [o.name, { dtype: o.dtype, dims: o.dims, data: Array.from(t.data as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? x.toString() : x)) }];
-    })),
+    outputs: Object.fromEntries(
+      outputs.map((o) => {
+        const t = tensorFromRaw(o);
+        return [
+          o.name,
+          {
+            dtype: o.dtype,
+            dims: o.dims,
+            data: Array.from(t.data as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? x.toString() : x)),
+          },
+        ];
+      }),
+    ),
   };
   return new Blob([JSON.stringify(body)], { type: 'application/json' });
 }

@@ -22,11 +22,19 @@ const drifted = (x: number) => f(x) * (1 + 1e-3);
 const peers = memoryPeerFactory();
 
 /** Loose in both rows: the spot check compares same-backend results, the quorum's test providers report no adapter (cross class). */
-const LOOSE: ToleranceTable = { ...DEFAULT_TOLERANCES, sameClass: { rtol: 1e-2, atol: 0 }, crossClass: { rtol: 1e-2, atol: 0 } };
+const LOOSE: ToleranceTable = {
+  ...DEFAULT_TOLERANCES,
+  sameClass: { rtol: 1e-2, atol: 0 },
+  crossClass: { rtol: 1e-2, atol: 0 },
+};
 
 function startProvider(hub: FakeHub, id: string, fn: (x: number) => number) {
   const node = new ProviderNode({
-    signaling: hub.connect(id), createPeer: peers, compute: functionEngine(fn, { delayMs: 1 }), models: new ModelStore(memoryStore()), capabilities: TEST_CAPABILITIES,
+    signaling: hub.connect(id),
+    createPeer: peers,
+    compute: functionEngine(fn, { delayMs: 1 }),
+    models: new ModelStore(memoryStore()),
+    capabilities: TEST_CAPABILITIES,
   });
   node.start();
   return node;
@@ -37,7 +45,11 @@ async function startJob(hub: FakeHub, overrides: Partial<JobSpec>, local?: (x: n
   const jobs = new JobStore(memoryStore());
   await jobs.create(spec, inputs);
   const runner = new JobRunner(spec, inputs, {
-    signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL, local: local ? functionEngine(local) : undefined,
+    signaling: hub.connect('requester'),
+    createPeer: peers,
+    jobs,
+    modelBytes: MODEL,
+    local: local ? functionEngine(local) : undefined,
   });
   await runner.start();
   return { runner, spec, inputs, jobs };
@@ -45,14 +57,17 @@ async function startJob(hub: FakeHub, overrides: Partial<JobSpec>, local?: (x: n
 
 const reference = (inputs: RawTensor[]) => new Float32Array(inputs[0]!.bytes.slice().buffer).map(f);
 
-describe('the job\'s tolerance in the runner (SPEC TRUST-J2)', () => {
-  it('TRUST-J2: spot check: results 1e-3 off the requester\'s own are rejected under the default tolerance', async () => {
+describe("the job's tolerance in the runner (SPEC TRUST-J2)", () => {
+  it("TRUST-J2: spot check: results 1e-3 off the requester's own are rejected under the default tolerance", async () => {
     const hub = new FakeHub();
     startProvider(hub, 'provider-drifted', drifted);
     const { runner } = await startJob(hub, {}, f);
     await until(() => runner.view.get().verification.rejected === 1);
     const view = runner.view.get();
-    expect(view.providers.find((p) => p.peerId === 'provider-drifted')).toMatchObject({ state: 'rejected', unitsDone: 0 });
+    expect(view.providers.find((p) => p.peerId === 'provider-drifted')).toMatchObject({
+      state: 'rejected',
+      unitsDone: 0,
+    });
     expect(view.verification.reasons[0]).toMatch(/spot check/);
     runner.stop();
   });
@@ -75,7 +90,10 @@ describe('the job\'s tolerance in the runner (SPEC TRUST-J2)', () => {
     startProvider(tight, 'provider-drifted', drifted);
     const strict = await startJob(tight, { redundancy: 2, spotCheckRate: 0, maxProviders: 3 });
     await until(() => strict.runner.view.get().status === 'done');
-    expect(strict.runner.view.get().providers.find((p) => p.peerId === 'provider-drifted')).toMatchObject({ state: 'rejected', unitsDone: 0 });
+    expect(strict.runner.view.get().providers.find((p) => p.peerId === 'provider-drifted')).toMatchObject({
+      state: 'rejected',
+      unitsDone: 0,
+    });
     expect(strict.runner.view.get().verification.reasons.join('\n')).toMatch(/disagreed/);
     expect(await storedResults(strict.jobs, strict.spec)).toEqual(reference(strict.inputs));
 

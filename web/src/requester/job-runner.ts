@@ -11,19 +11,42 @@
  * writes accepted results to IndexedDB. A reload rebuilds the queue from what is stored, so no finished
  * unit is lost or repeated.
  */
-import { jobVerification, unitCount, unitRange, type JobSpec, type JobVerification } from '../../../shared/src/jobs/job';
+import {
+  jobVerification,
+  unitCount,
+  unitRange,
+  type JobSpec,
+  type JobVerification,
+} from '../../../shared/src/jobs/job';
 import { UnitQueue } from '../../../shared/src/jobs/queue';
 import { sliceRows } from '../../../shared/src/jobs/rows';
 import {
-  decodePeerMessage, encodePeerMessage, PEER_PROTOCOL_VERSION, PeerStream, packTensors, unpackTensors,
-  type PeerHeader, type PeerHeaderOf, type RawTensor,
+  decodePeerMessage,
+  encodePeerMessage,
+  PEER_PROTOCOL_VERSION,
+  PeerStream,
+  packTensors,
+  unpackTensors,
+  type PeerHeader,
+  type PeerHeaderOf,
+  type RawTensor,
 } from '../../../shared/src/protocol/peer';
 import type { Capabilities } from '../../../shared/src/protocol/signaling';
 import type { Identity } from '../../../shared/src/identity';
 import {
-  checkProbability, issueReceipt, ReputationBook, verifySignedResult, type RandomSource,
+  checkProbability,
+  issueReceipt,
+  ReputationBook,
+  verifySignedResult,
+  type RandomSource,
 } from '../../../shared/src/trust';
-import { MAX_PENDING_CHECKS_PER_PROVIDER, MAX_PEER_RECONNECTS, PEER_CONNECT_TIMEOUT_MS, PEER_RECONNECT_DELAY_MS, UNITS_IN_FLIGHT_PER_PROVIDER } from '../core/constants';
+import {
+  MAX_PENDING_CHECKS_PER_PROVIDER,
+  MAX_PEER_RECONNECTS,
+  PEER_CONNECT_TIMEOUT_MS,
+  PEER_RECONNECT_DELAY_MS,
+  UNITS_IN_FLIGHT_PER_PROVIDER,
+} from '../core/constants';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
@@ -34,7 +57,14 @@ import { compareOutputs } from './compare';
 import { providerAdapterClass, ReplicaQuorums, type ReplicaAction } from './replicas';
 import { ReceiptOutbox } from './receipt-outbox';
 
-export type ProviderLinkState = 'connecting' | 'sending-model' | 'loading-model' | 'working' | 'paused' | 'gone' | 'rejected';
+export type ProviderLinkState =
+  | 'connecting'
+  | 'sending-model'
+  | 'loading-model'
+  | 'working'
+  | 'paused'
+  | 'gone'
+  | 'rejected';
 
 export interface ProviderStats {
   peerId: string;
@@ -156,9 +186,18 @@ export class JobRunner {
     if (spec.redundancy > 1) this.quorums = new ReplicaQuorums(spec.redundancy, this.verification.tolerance);
     this.algebraic = algebraicCheckFor(spec, deps.rng);
     this.view = new Observable<JobView>({
-      jobId: spec.id, status: 'running', total: unitCount(spec), done: 0, inFlight: 0, providers: [],
-      spotChecks: { checked: 0, failed: 0 }, verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
-      receipts: { issued: 0, logged: 0 }, duplicatesDiscarded: 0, rowsPerSecond: 0, history: [],
+      jobId: spec.id,
+      status: 'running',
+      total: unitCount(spec),
+      done: 0,
+      inFlight: 0,
+      providers: [],
+      spotChecks: { checked: 0, failed: 0 },
+      verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
+      receipts: { issued: 0, logged: 0 },
+      duplicatesDiscarded: 0,
+      rowsPerSecond: 0,
+      history: [],
     });
   }
 
@@ -191,7 +230,8 @@ export class JobRunner {
   stop(status: JobStatus = 'paused', message?: string): void {
     this.patch({ status, message });
     for (const off of this.unsubscribe.splice(0)) off();
-    for (const peerId of [...this.providers.keys()]) this.dropProvider(this.providers.get(peerId), 'gone', 'job stopped');
+    for (const peerId of [...this.providers.keys()])
+      this.dropProvider(this.providers.get(peerId), 'gone', 'job stopped');
     this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
     void this.deps.jobs.setState(this.spec.id, { status, message });
   }
@@ -200,7 +240,8 @@ export class JobRunner {
     if (this.view.get().status !== 'running') return;
     const maxProviders = Math.max(this.spec.maxProviders, this.spec.redundancy);
     this.deps.signaling.send({
-      type: 'job-open', jobId: this.spec.id,
+      type: 'job-open',
+      jobId: this.spec.id,
       needs: { kind: 'inference', maxProviders, units: unitCount(this.spec), modelBytes: this.deps.modelBytes.length },
     });
   }
@@ -230,11 +271,24 @@ export class JobRunner {
     });
     const provider: ProviderLink = {
       stats: {
-        peerId, state: 'connecting', backend: capabilities?.backend ?? existing?.stats.backend, gflops: capabilities?.gflops ?? existing?.stats.gflops,
-        unitsDone: existing?.stats.unitsDone ?? 0, unitsFailed: existing?.stats.unitsFailed ?? 0, meanComputeMs: 0,
+        peerId,
+        state: 'connecting',
+        backend: capabilities?.backend ?? existing?.stats.backend,
+        gflops: capabilities?.gflops ?? existing?.stats.gflops,
+        unitsDone: existing?.stats.unitsDone ?? 0,
+        unitsFailed: existing?.stats.unitsFailed ?? 0,
+        meanComputeMs: 0,
       },
-      adapterClass: capabilities ? providerAdapterClass(capabilities) : (existing?.adapterClass ?? providerAdapterClass(undefined)),
-      peer, ready: false, inFlight: new Set(), computeMsTotal: 0, computeMs: new Map(), pendingChecks: 0, reconnects: existing?.reconnects ?? 0,
+      adapterClass: capabilities
+        ? providerAdapterClass(capabilities)
+        : (existing?.adapterClass ?? providerAdapterClass(undefined)),
+      peer,
+      ready: false,
+      inFlight: new Set(),
+      computeMsTotal: 0,
+      computeMs: new Map(),
+      pendingChecks: 0,
+      reconnects: existing?.reconnects ?? 0,
     };
     this.providers.set(peerId, provider);
     provider.timer = setTimeout(() => {
@@ -258,7 +312,13 @@ export class JobRunner {
           this.dropProvider(provider, 'gone', `channel closed: ${reason}`);
           this.reconnectLater(provider);
         });
-        this.send(provider, { type: 'job', v: PEER_PROTOCOL_VERSION, jobId: this.spec.id, modelHash: this.spec.model.hash, modelBytes: this.deps.modelBytes.length });
+        this.send(provider, {
+          type: 'job',
+          v: PEER_PROTOCOL_VERSION,
+          jobId: this.spec.id,
+          modelHash: this.spec.model.hash,
+          modelBytes: this.deps.modelBytes.length,
+        });
       },
       (error: unknown) => {
         this.dropProvider(provider, 'gone', `connection failed: ${String(error)}`);
@@ -282,7 +342,8 @@ export class JobRunner {
     }
     provider.reconnects++;
     setTimeout(() => {
-      if (this.providers.get(peerId) === provider && this.paired.has(peerId) && this.view.get().status === 'running') this.connectProvider(peerId, undefined);
+      if (this.providers.get(peerId) === provider && this.paired.has(peerId) && this.view.get().status === 'running')
+        this.connectProvider(peerId, undefined);
     }, PEER_RECONNECT_DELAY_MS * provider.reconnects);
   }
 
@@ -309,8 +370,21 @@ export class JobRunner {
   private recordRejection(peerId: string, note: string): void {
     this.reputation.recordRejected(peerId, note);
     const v = this.view.get().verification;
-    this.patch({ verification: { ...v, rejected: v.rejected + 1, reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${note}`].slice(-MAX_REASONS_SHOWN) } });
-    if (this.deps.identity) this.deps.signaling.send({ type: 'report', jobId: this.spec.id, peerId, verdict: 'rejected', reason: note.slice(0, 200) });
+    this.patch({
+      verification: {
+        ...v,
+        rejected: v.rejected + 1,
+        reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${note}`].slice(-MAX_REASONS_SHOWN),
+      },
+    });
+    if (this.deps.identity)
+      this.deps.signaling.send({
+        type: 'report',
+        jobId: this.spec.id,
+        peerId,
+        verdict: 'rejected',
+        reason: note.slice(0, 200),
+      });
     this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
     this.rerunUnverified(peerId);
   }
@@ -318,7 +392,8 @@ export class JobRunner {
   /** Rejects a provider whether or not its channel is still open (a quorum may outvote one that already left). */
   private rejectPeer(peerId: string, note: string): void {
     const provider = this.providers.get(peerId);
-    if (provider && provider.stats.state !== 'gone' && provider.stats.state !== 'rejected') return this.dropProvider(provider, 'rejected', note);
+    if (provider && provider.stats.state !== 'gone' && provider.stats.state !== 'rejected')
+      return this.dropProvider(provider, 'rejected', note);
     if (provider?.stats.state === 'rejected') return;
     if (provider) provider.stats = { ...provider.stats, state: 'rejected', note };
     this.recordRejection(peerId, note);
@@ -349,7 +424,13 @@ export class JobRunner {
     const v = this.view.get().verification;
     this.patch({
       done: this.queue.finished,
-      verification: { ...v, unchecked: Math.max(0, v.unchecked - units.size), reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${units.size} unverified units re-queued`].slice(-MAX_REASONS_SHOWN) },
+      verification: {
+        ...v,
+        unchecked: Math.max(0, v.unchecked - units.size),
+        reasons: [...v.reasons, `${peerId.slice(0, 8)}…: ${units.size} unverified units re-queued`].slice(
+          -MAX_REASONS_SHOWN,
+        ),
+      },
     });
   }
 
@@ -364,9 +445,18 @@ export class JobRunner {
     }
     switch (header.type) {
       case 'model-status':
-        provider.stats = { ...provider.stats, modelCached: header.cached, state: header.cached ? 'loading-model' : 'sending-model' };
+        provider.stats = {
+          ...provider.stats,
+          modelCached: header.cached,
+          state: header.cached ? 'loading-model' : 'sending-model',
+        };
         if (!header.cached) {
-          this.send(provider, { type: 'model', modelHash: this.spec.model.hash }, this.deps.modelBytes, PeerStream.model);
+          this.send(
+            provider,
+            { type: 'model', modelHash: this.spec.model.hash },
+            this.deps.modelBytes,
+            PeerStream.model,
+          );
         }
         break;
       case 'ready':
@@ -419,11 +509,21 @@ export class JobRunner {
   }
 
   /** SPEC TRUST-S2: a result without a valid signature by the provider's key, over what we sent and what came back, is dropped and its sender rejected. */
-  private async checkSignature(provider: ProviderLink, header: PeerHeaderOf<'result'>, outputs: RawTensor[]): Promise<void> {
+  private async checkSignature(
+    provider: ProviderLink,
+    header: PeerHeaderOf<'result'>,
+    outputs: RawTensor[],
+  ): Promise<void> {
     const { unitId } = header;
     const [inputHash, resultHash] = await Promise.all([hashTensors(this.unitInputs(unitId)), hashTensors(outputs)]);
     const check = header.signed
-      ? await verifySignedResult(header.signed, { provider: provider.stats.peerId, jobId: this.spec.id, unitId, inputHash, resultHash })
+      ? await verifySignedResult(header.signed, {
+          provider: provider.stats.peerId,
+          jobId: this.spec.id,
+          unitId,
+          inputHash,
+          resultHash,
+        })
       : ({ ok: false, reason: 'unsigned' } as const);
     if (this.providers.get(provider.stats.peerId) !== provider || provider.stats.state === 'rejected') return;
     if (!check.ok) {
@@ -439,26 +539,38 @@ export class JobRunner {
     // With replicas the quorum is the check (SPEC TRUST-A2).
     if (this.quorums) return this.onReplica(provider, unitId, outputs);
     const rate = this.spec.spotCheckRate;
-    const probability = rate > 0 ? checkProbability({ adaptive: true, sampleRate: rate }, this.reputation.get(provider.stats.peerId)) : 0;
-    const check = (this.deps.local !== undefined || this.algebraic !== undefined) && probability > 0 && (probability >= 1 || this.random() < probability);
+    const probability =
+      rate > 0 ? checkProbability({ adaptive: true, sampleRate: rate }, this.reputation.get(provider.stats.peerId)) : 0;
+    const check =
+      (this.deps.local !== undefined || this.algebraic !== undefined) &&
+      probability > 0 &&
+      (probability >= 1 || this.random() < probability);
     if (check && this.algebraic) return this.verifyAlgebraically(provider, unitId, outputs, this.algebraic);
     if (check) {
       // Verification runs on the requester's engine one at a time, off the dispatch path.
       provider.pendingChecks++;
-      this.spotChecks = this.spotChecks.then(() => this.verifyLocally(provider, unitId, outputs)).catch((error: unknown) => {
-        // One failed check must not stall the chain every later check waits on.
-        this.patch({ message: `spot check failed to run: ${(error as Error).message}` });
-      }).finally(() => {
-        provider.pendingChecks--;
-        this.pump(provider);
-      });
+      this.spotChecks = this.spotChecks
+        .then(() => this.verifyLocally(provider, unitId, outputs))
+        .catch((error: unknown) => {
+          // One failed check must not stall the chain every later check waits on.
+          this.patch({ message: `spot check failed to run: ${(error as Error).message}` });
+        })
+        .finally(() => {
+          provider.pendingChecks--;
+          this.pump(provider);
+        });
     } else {
       void this.acceptResult(provider, unitId, outputs, false);
     }
   }
 
   /** SPEC TRUST-F*: O(n²) on the requester, synchronously; no local engine needed. */
-  private verifyAlgebraically(provider: ProviderLink, unitId: number, outputs: RawTensor[], algebraic: AlgebraicCheck): void {
+  private verifyAlgebraically(
+    provider: ProviderLink,
+    unitId: number,
+    outputs: RawTensor[],
+    algebraic: AlgebraicCheck,
+  ): void {
     const verdict = algebraic(this.unitInputs(unitId), outputs);
     const checks = this.view.get().spotChecks;
     if (verdict.ok) {
@@ -513,10 +625,17 @@ export class JobRunner {
   /** SPEC TRUST-Q1: the agreeing majority is stored and credited; the minority is rejected. */
   private async acceptQuorum(unitId: number, action: Extract<ReplicaAction, { kind: 'accept' }>): Promise<void> {
     if (!this.queue.settle(unitId)) return;
-    for (const peerId of action.rejected) this.rejectPeer(peerId, `unit ${unitId}: its replica disagreed with the majority`);
+    for (const peerId of action.rejected)
+      this.rejectPeer(peerId, `unit ${unitId}: its replica disagreed with the majority`);
     for (const peerId of action.agreeing) this.creditReplica(peerId, unitId, action.checked);
     const ver = this.view.get().verification;
-    this.patch({ verification: { ...ver, verified: ver.verified + (action.checked ? 1 : 0), unchecked: ver.unchecked + (action.checked ? 0 : 1) } });
+    this.patch({
+      verification: {
+        ...ver,
+        verified: ver.verified + (action.checked ? 1 : 0),
+        unchecked: ver.unchecked + (action.checked ? 0 : 1),
+      },
+    });
     this.quorums!.forgetIfIdle(unitId, this.providers.keys());
     await this.storeUnit(unitId, action.canonical.result);
   }
@@ -525,29 +644,45 @@ export class JobRunner {
   private reexecute(unitId: number): void {
     const local = this.deps.local;
     if (!local) {
-      this.stop('failed', `replicas of unit ${unitId} never agreed and this browser has no engine to decide between them`);
+      this.stop(
+        'failed',
+        `replicas of unit ${unitId} never agreed and this browser has no engine to decide between them`,
+      );
       return;
     }
-    this.spotChecks = this.spotChecks.then(async () => {
-      if (this.view.get().status !== 'running') return;
-      await local.load(this.spec.model.hash, this.deps.modelBytes);
-      const result = await local.run(this.spec.model.hash, this.unitInputs(unitId));
-      const action = this.quorums!.resultArrived(unitId, { peerId: 'requester', adapterClass: providerAdapterClass({ backend: local.backend }), result, trusted: true });
-      this.act(unitId, action, false);
-    }).catch((error: unknown) => {
-      this.stop('failed', `could not re-run unit ${unitId} to settle its replicas: ${(error as Error).message}`);
-    });
+    this.spotChecks = this.spotChecks
+      .then(async () => {
+        if (this.view.get().status !== 'running') return;
+        await local.load(this.spec.model.hash, this.deps.modelBytes);
+        const result = await local.run(this.spec.model.hash, this.unitInputs(unitId));
+        const action = this.quorums!.resultArrived(unitId, {
+          peerId: 'requester',
+          adapterClass: providerAdapterClass({ backend: local.backend }),
+          result,
+          trusted: true,
+        });
+        this.act(unitId, action, false);
+      })
+      .catch((error: unknown) => {
+        this.stop('failed', `could not re-run unit ${unitId} to settle its replicas: ${(error as Error).message}`);
+      });
   }
 
   private creditReplica(peerId: string, unitId: number, verified: boolean): void {
     this.reputation.recordAccepted(peerId, verified);
     const provider = this.providers.get(peerId);
     if (!provider) return;
-    this.crediting = this.crediting.then(() => this.credit(provider, unitId)).catch((error: unknown) => {
-      this.patch({ message: `could not issue a receipt: ${(error as Error).message}` });
-    });
+    this.crediting = this.crediting
+      .then(() => this.credit(provider, unitId))
+      .catch((error: unknown) => {
+        this.patch({ message: `could not issue a receipt: ${(error as Error).message}` });
+      });
     provider.reconnects = 0;
-    provider.stats = { ...provider.stats, unitsDone: provider.stats.unitsDone + 1, meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1) };
+    provider.stats = {
+      ...provider.stats,
+      unitsDone: provider.stats.unitsDone + 1,
+      meanComputeMs: provider.computeMsTotal / (provider.stats.unitsDone + 1),
+    };
   }
 
   private async verifyLocally(provider: ProviderLink, unitId: number, outputs: RawTensor[]): Promise<void> {
@@ -575,7 +710,12 @@ export class JobRunner {
   }
 
   /** Redundancy 1: the one result is the unit's; `verified` when a check confirmed it. */
-  private async acceptResult(provider: ProviderLink, unitId: number, outputs: RawTensor[], verified: boolean): Promise<void> {
+  private async acceptResult(
+    provider: ProviderLink,
+    unitId: number,
+    outputs: RawTensor[],
+    verified: boolean,
+  ): Promise<void> {
     const peerId = provider.stats.peerId;
     if (this.queue.accept(unitId, peerId) === 'duplicate') {
       this.reputation.recordDropped(peerId);
@@ -584,7 +724,13 @@ export class JobRunner {
     }
     this.creditReplica(peerId, unitId, verified);
     const ver = this.view.get().verification;
-    this.patch({ verification: { ...ver, verified: ver.verified + (verified ? 1 : 0), unchecked: ver.unchecked + (verified ? 0 : 1) } });
+    this.patch({
+      verification: {
+        ...ver,
+        verified: ver.verified + (verified ? 1 : 0),
+        unchecked: ver.unchecked + (verified ? 0 : 1),
+      },
+    });
     if (!verified) {
       let units = this.unverified.get(peerId);
       if (!units) this.unverified.set(peerId, (units = new Set()));
@@ -598,7 +744,10 @@ export class JobRunner {
       await this.deps.jobs.putUnitResult(this.spec.id, unitId, outputs);
       if (this.rerun.delete(unitId)) await this.deps.jobs.setRerunUnits(this.spec.id, [...this.rerun]);
     } catch (error) {
-      this.stop('failed', `could not store results (${(error as Error).message}); free some disk space and resume the job`);
+      this.stop(
+        'failed',
+        `could not store results (${(error as Error).message}); free some disk space and resume the job`,
+      );
       return;
     }
     const range = unitRange(this.spec, unitId);
@@ -616,7 +765,11 @@ export class JobRunner {
     const durationMs = provider.computeMs.get(unitId) ?? 0;
     provider.computeMs.delete(unitId);
     const receipt = await issueReceipt(identity, {
-      provider: provider.stats.peerId, jobId: this.spec.id, unitId, flops: (range.end - range.start) * (this.deps.flopsPerRow ?? 0), durationMs,
+      provider: provider.stats.peerId,
+      jobId: this.spec.id,
+      unitId,
+      flops: (range.end - range.start) * (this.deps.flopsPerRow ?? 0),
+      durationMs,
     });
     if (provider.link) this.send(provider, { type: 'receipt', receipt });
     const r = this.view.get().receipts;
@@ -630,7 +783,8 @@ export class JobRunner {
     for (const provider of this.providers.values()) {
       if (provider.link) this.send(provider, { type: 'bye', jobId: this.spec.id, reason: 'job complete' });
     }
-    for (const peerId of [...this.providers.keys()]) this.dropProvider(this.providers.get(peerId), 'gone', 'job complete');
+    for (const peerId of [...this.providers.keys()])
+      this.dropProvider(this.providers.get(peerId), 'gone', 'job complete');
     this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
     await this.deps.jobs.setState(this.spec.id, { status: 'done', finishedAt: this.deps.now?.() ?? Date.now() });
     this.patch({ status: 'done', inFlight: 0 });
@@ -643,13 +797,21 @@ export class JobRunner {
   /** Keeps the provider's window full. */
   private pump(provider: ProviderLink): void {
     if (!provider.ready || this.view.get().status !== 'running') return;
-    while (provider.inFlight.size < UNITS_IN_FLIGHT_PER_PROVIDER && provider.pendingChecks < MAX_PENDING_CHECKS_PER_PROVIDER) {
+    while (
+      provider.inFlight.size < UNITS_IN_FLIGHT_PER_PROVIDER &&
+      provider.pendingChecks < MAX_PENDING_CHECKS_PER_PROVIDER
+    ) {
       const unitId = this.queue.assign(provider.stats.peerId);
       if (unitId === undefined) break;
       provider.inFlight.add(unitId);
       this.quorums?.dispatched(unitId, provider.stats.peerId);
       const packed = packTensors(this.unitInputs(unitId));
-      this.send(provider, { type: 'unit', jobId: this.spec.id, unitId, inputs: packed.refs }, packed.body, PeerStream.work);
+      this.send(
+        provider,
+        { type: 'unit', jobId: this.spec.id, unitId, inputs: packed.refs },
+        packed.body,
+        PeerStream.work,
+      );
     }
     this.refresh();
   }
@@ -662,25 +824,43 @@ export class JobRunner {
   /** Returns why the outputs cannot be this unit's, or undefined if their shapes fit the job. */
   private checkShapes(unitId: number, outputs: RawTensor[]): string | undefined {
     const { start, end } = unitRange(this.spec, unitId);
-    if (outputs.length !== this.spec.outputs.length) return `${outputs.length} outputs, expected ${this.spec.outputs.length}`;
+    if (outputs.length !== this.spec.outputs.length)
+      return `${outputs.length} outputs, expected ${this.spec.outputs.length}`;
     for (let i = 0; i < outputs.length; i++) {
       const got = outputs[i]!;
       const want = this.spec.outputs[i]!;
-      const fits = got.name === want.name && got.dtype === want.dtype && got.dims.length === want.dims.length && got.dims[0] === end - start
-        && want.dims.every((d, k) => k === 0 || d < 0 || d === got.dims[k]);
-      if (!fits) return `${got.name} [${got.dims.join(', ')}] ${got.dtype}, expected ${want.name} [${end - start}, ${want.dims.slice(1).join(', ')}] ${want.dtype}`;
+      const fits =
+        got.name === want.name &&
+        got.dtype === want.dtype &&
+        got.dims.length === want.dims.length &&
+        got.dims[0] === end - start &&
+        want.dims.every((d, k) => k === 0 || d < 0 || d === got.dims[k]);
+      if (!fits)
+        return `${got.name} [${got.dims.join(', ')}] ${got.dtype}, expected ${want.name} [${end - start}, ${want.dims.slice(1).join(', ')}] ${want.dtype}`;
     }
     return undefined;
   }
 
-  private send(provider: ProviderLink, header: PeerHeader, body?: Uint8Array, stream: number = PeerStream.control): void {
-    provider.link?.send(stream, encodePeerMessage(header, body)).catch(() => this.dropProvider(provider, 'gone', 'send failed'));
+  private send(
+    provider: ProviderLink,
+    header: PeerHeader,
+    body?: Uint8Array,
+    stream: number = PeerStream.control,
+  ): void {
+    provider.link
+      ?.send(stream, encodePeerMessage(header, body))
+      .catch(() => this.dropProvider(provider, 'gone', 'send failed'));
   }
 
   private refresh(): void {
     let inFlight = 0;
     for (const p of this.providers.values()) inFlight += p.inFlight.size;
-    this.patch({ providers: [...this.providers.values()].map((p) => p.stats), inFlight, rowsPerSecond: this.meter.rate(), history: this.meter.history() });
+    this.patch({
+      providers: [...this.providers.values()].map((p) => p.stats),
+      inFlight,
+      rowsPerSecond: this.meter.rate(),
+      history: this.meter.history(),
+    });
   }
 
   private patch(change: Partial<JobView>): void {

@@ -6,8 +6,13 @@ import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '../../../s
 import { planJob, type JobDraft } from './plan';
 
 const base: JobDraft = {
-  name: '', model: { kind: 'builtin', id: 'mlp-classifier' }, inputs: { kind: 'generated', rows: 100, seed: 3 },
-  unitRows: 16, redundancy: 1, spotCheckRate: 0.05, maxProviders: 4,
+  name: '',
+  model: { kind: 'builtin', id: 'mlp-classifier' },
+  inputs: { kind: 'generated', rows: 100, seed: 3 },
+  unitRows: 16,
+  redundancy: 1,
+  spotCheckRate: 0.05,
+  maxProviders: 4,
 };
 const mlp = getBuiltinModel('mlp-classifier')!;
 
@@ -34,47 +39,81 @@ describe('planJob', () => {
     expect(spec.rows).toBe(10);
     expect(spec.model.name).toBe('mine.onnx');
     const wrong = writeNpy({ dtype: 'float32', dims: [10, 63], data: new Float32Array(630) });
-    await expect(planJob({ ...draft, inputs: { kind: 'upload', fileName: 'x.npy', bytes: wrong } })).rejects.toThrow(/features.*64/);
+    await expect(planJob({ ...draft, inputs: { kind: 'upload', fileName: 'x.npy', bytes: wrong } })).rejects.toThrow(
+      /features.*64/,
+    );
   });
 
   it('PLAN3: a file that is not ONNX, or inputs that are neither .npy nor JSON, get a clear error', async () => {
-    await expect(planJob({ ...base, model: { kind: 'upload', fileName: 'cat.onnx', bytes: new TextEncoder().encode('meow, not a model') } }))
-      .rejects.toThrow(/ONNX/i);
-    await expect(planJob({ ...base, inputs: { kind: 'upload', fileName: 'x.csv', bytes: new Uint8Array(4) } })).rejects.toThrow(/\.npy nor \.json/);
-    await expect(planJob({ ...base, inputs: { kind: 'upload', fileName: 'x.npy', bytes: new Uint8Array(12) } })).rejects.toThrow();
+    await expect(
+      planJob({
+        ...base,
+        model: { kind: 'upload', fileName: 'cat.onnx', bytes: new TextEncoder().encode('meow, not a model') },
+      }),
+    ).rejects.toThrow(/ONNX/i);
+    await expect(
+      planJob({ ...base, inputs: { kind: 'upload', fileName: 'x.csv', bytes: new Uint8Array(4) } }),
+    ).rejects.toThrow(/\.npy nor \.json/);
+    await expect(
+      planJob({ ...base, inputs: { kind: 'upload', fileName: 'x.npy', bytes: new Uint8Array(12) } }),
+    ).rejects.toThrow();
   });
 
   it('PLAN4: settings that cannot work are refused before anything is stored', async () => {
     await expect(planJob({ ...base, unitRows: 0 })).rejects.toThrow(/unit size/);
     await expect(planJob({ ...base, inputs: { kind: 'generated', rows: 0, seed: 1 } })).rejects.toThrow(/rows/);
-    await expect(planJob({ ...base, inputs: { kind: 'generated', rows: 2_000_000, seed: 1 }, unitRows: 1 })).rejects.toThrow(/unit size/);
+    await expect(
+      planJob({ ...base, inputs: { kind: 'generated', rows: 2_000_000, seed: 1 }, unitRows: 1 }),
+    ).rejects.toThrow(/unit size/);
   });
 
   it('PLAN5: JSON inputs keyed by input name are accepted', async () => {
     const rows = [Array.from({ length: 64 }, (_, i) => i / 64), Array.from({ length: 64 }, () => 0.5)];
-    const { spec } = await planJob({ ...base, inputs: { kind: 'upload', fileName: 'in.json', bytes: new TextEncoder().encode(JSON.stringify({ features: rows })) } });
+    const { spec } = await planJob({
+      ...base,
+      inputs: {
+        kind: 'upload',
+        fileName: 'in.json',
+        bytes: new TextEncoder().encode(JSON.stringify({ features: rows })),
+      },
+    });
     expect(spec.rows).toBe(2);
     expect(spec.unitRows).toBe(2);
   });
 
-  it('PLAN6: the job stores its verification settings: the defaults when left out, the requester\'s own otherwise (half precision keeps its default)', async () => {
+  it("PLAN6: the job stores its verification settings: the defaults when left out, the requester's own otherwise (half precision keeps its default)", async () => {
     const plain = await planJob(base);
     expect(plain.spec.tolerance).toEqual(DEFAULT_TOLERANCES);
     expect(plain.spec.falseAcceptProbability).toBe(DEFAULT_FALSE_ACCEPT_PROBABILITY);
     const loose = { rtol: 1e-2, atol: 1e-3 };
-    const { spec } = await planJob({ ...base, tolerance: { sameClass: { rtol: 1e-5, atol: 0 }, crossClass: loose }, falseAcceptProbability: 0.01 });
-    expect(spec.tolerance).toEqual({ sameClass: { rtol: 1e-5, atol: 0 }, crossClass: loose, halfPrecision: DEFAULT_TOLERANCES.halfPrecision });
+    const { spec } = await planJob({
+      ...base,
+      tolerance: { sameClass: { rtol: 1e-5, atol: 0 }, crossClass: loose },
+      falseAcceptProbability: 0.01,
+    });
+    expect(spec.tolerance).toEqual({
+      sameClass: { rtol: 1e-5, atol: 0 },
+      crossClass: loose,
+      halfPrecision: DEFAULT_TOLERANCES.halfPrecision,
+    });
     expect(spec.falseAcceptProbability).toBe(0.01);
   });
 
   it('PLAN7: out-of-range verification settings are refused with the setting and its allowed range named', async () => {
     const tolerance = (sameClass: { rtol: number; atol: number }) => ({ ...base, tolerance: { sameClass } });
-    await expect(planJob(tolerance({ rtol: -0.1, atol: 0 }))).rejects.toThrow(/same-class rtol must be a number from 0 to 1 \(got -0\.1\)/);
-    await expect(planJob(tolerance({ rtol: 1e-6, atol: 2 }))).rejects.toThrow(/same-class atol must be a number from 0 to 1 \(got 2\)/);
-    await expect(planJob({ ...base, tolerance: { crossClass: { rtol: Number.NaN, atol: 0 } } })).rejects.toThrow(/cross-class rtol must be a number from 0 to 1 \(got NaN\)/);
+    await expect(planJob(tolerance({ rtol: -0.1, atol: 0 }))).rejects.toThrow(
+      /same-class rtol must be a number from 0 to 1 \(got -0\.1\)/,
+    );
+    await expect(planJob(tolerance({ rtol: 1e-6, atol: 2 }))).rejects.toThrow(
+      /same-class atol must be a number from 0 to 1 \(got 2\)/,
+    );
+    await expect(planJob({ ...base, tolerance: { crossClass: { rtol: Number.NaN, atol: 0 } } })).rejects.toThrow(
+      /cross-class rtol must be a number from 0 to 1 \(got NaN\)/,
+    );
     for (const bad of [0, 0.6, -1, Number.NaN]) {
-      await expect(planJob({ ...base, falseAcceptProbability: bad }), String(bad))
-        .rejects.toThrow(/Freivalds false-accept probability must be a number greater than 0 and at most 0\.5/);
+      await expect(planJob({ ...base, falseAcceptProbability: bad }), String(bad)).rejects.toThrow(
+        /Freivalds false-accept probability must be a number greater than 0 and at most 0\.5/,
+      );
     }
   });
 });

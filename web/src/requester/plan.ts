@@ -6,12 +6,27 @@
 import * as v from 'valibot';
 import { sha256Hex } from '../../../shared/src/bytes';
 import {
-  checkJobSpec, JOB_SCHEMA_VERSION, jobVerification, JobVerificationSchema, type JobSpec, type JobVerification, type TensorSpec as JobTensorSpec,
+  checkJobSpec,
+  JOB_SCHEMA_VERSION,
+  jobVerification,
+  JobVerificationSchema,
+  type JobSpec,
+  type JobVerification,
+  type TensorSpec as JobTensorSpec,
 } from '../../../shared/src/jobs/job';
 import { getBuiltinModel } from '../../../shared/src/models';
 import { uniformFloats } from '../../../shared/src/models/random';
 import { rawFromTensor, type RawTensor } from '../../../shared/src/protocol/peer';
-import { checkInputs, inspectOnnxModel, isDType, parseJsonInputs, parseNpy, type Dim, type TensorMap, type TensorSpec } from '../../../shared/src/tensor';
+import {
+  checkInputs,
+  inspectOnnxModel,
+  isDType,
+  parseJsonInputs,
+  parseNpy,
+  type Dim,
+  type TensorMap,
+  type TensorSpec,
+} from '../../../shared/src/tensor';
 import type { ToleranceTable } from '../../../shared/src/trust';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
@@ -54,7 +69,13 @@ function modelFacts(choice: ModelChoice): ModelFacts {
   if (choice.kind === 'builtin') {
     const model = getBuiltinModel(choice.id);
     if (!model) throw new PlanError(`there is no built-in model "${choice.id}"`);
-    return { bytes: model.build(), name: model.name, builtinId: model.id, inputs: model.inputs, outputs: model.outputs };
+    return {
+      bytes: model.build(),
+      name: model.name,
+      builtinId: model.id,
+      inputs: model.inputs,
+      outputs: model.outputs,
+    };
   }
   const info = inspectOnnxModel(choice.bytes);
   return { bytes: choice.bytes, name: choice.fileName, inputs: info.inputs, outputs: info.outputs };
@@ -69,9 +90,14 @@ function generateInputs(facts: ModelFacts, choice: Extract<InputChoice, { kind: 
     const dims = spec.dims.map((d, axis) => {
       if (axis === 0) return choice.rows;
       if (typeof d === 'number' && d > 0) return d;
-      throw new PlanError(`input "${spec.name}" has a free dimension "${d}" at axis ${axis}; upload inputs (.npy or JSON) instead of generating them`);
+      throw new PlanError(
+        `input "${spec.name}" has a free dimension "${d}" at axis ${axis}; upload inputs (.npy or JSON) instead of generating them`,
+      );
     });
-    if (spec.dtype !== 'float32') throw new PlanError(`input "${spec.name}" is ${spec.dtype}; only float32 inputs can be generated — upload inputs instead`);
+    if (spec.dtype !== 'float32')
+      throw new PlanError(
+        `input "${spec.name}" is ${spec.dtype}; only float32 inputs can be generated — upload inputs instead`,
+      );
     const count = dims.reduce((a, b) => a * b, 1);
     out[spec.name] = { dtype: 'float32', dims, data: uniformFloats(choice.seed + i, count) };
   });
@@ -82,7 +108,9 @@ function uploadedInputs(facts: ModelFacts, choice: Extract<InputChoice, { kind: 
   const lower = choice.fileName.toLowerCase();
   if (lower.endsWith('.npy')) {
     if (facts.inputs.length !== 1) {
-      throw new PlanError(`this model has ${facts.inputs.length} inputs but a .npy file holds one tensor; upload a JSON object {"inputName": …} instead`);
+      throw new PlanError(
+        `this model has ${facts.inputs.length} inputs but a .npy file holds one tensor; upload a JSON object {"inputName": …} instead`,
+      );
     }
     return { [facts.inputs[0]!.name]: parseNpy(choice.bytes) };
   }
@@ -90,12 +118,25 @@ function uploadedInputs(facts: ModelFacts, choice: Extract<InputChoice, { kind: 
   throw new PlanError(`"${choice.fileName}" is neither .npy nor .json`);
 }
 
-function toJobTensorSpec(spec: { name: string; dtype: string; dims: readonly Dim[] }, rows: number, what: string): JobTensorSpec {
-  if (!isDType(spec.dtype)) throw new PlanError(`${what} "${spec.name}" has dtype ${spec.dtype}, which the network cannot carry`);
-  return { name: spec.name, dtype: spec.dtype, dims: spec.dims.map((d, axis) => (axis === 0 ? rows : typeof d === 'number' && d >= 0 ? d : -1)) };
+function toJobTensorSpec(
+  spec: { name: string; dtype: string; dims: readonly Dim[] },
+  rows: number,
+  what: string,
+): JobTensorSpec {
+  if (!isDType(spec.dtype))
+    throw new PlanError(`${what} "${spec.name}" has dtype ${spec.dtype}, which the network cannot carry`);
+  return {
+    name: spec.name,
+    dtype: spec.dtype,
+    dims: spec.dims.map((d, axis) => (axis === 0 ? rows : typeof d === 'number' && d >= 0 ? d : -1)),
+  };
 }
 
-const CLASS_NAMES: Record<string, string> = { sameClass: 'same-class', crossClass: 'cross-class', halfPrecision: 'half-precision' };
+const CLASS_NAMES: Record<string, string> = {
+  sameClass: 'same-class',
+  crossClass: 'cross-class',
+  halfPrecision: 'half-precision',
+};
 
 /** "tolerance.sameClass.rtol" → "same-class rtol": the words the form uses. */
 function settingName(path: string | null): string {
@@ -112,22 +153,31 @@ function verificationSettings(draft: JobDraft): JobVerification {
     falseAcceptProbability: draft.falseAcceptProbability ?? defaults.falseAcceptProbability,
   });
   if (parsed.success) return parsed.output;
-  throw new PlanError(parsed.issues.map((issue) => `${settingName(v.getDotPath(issue))} ${issue.message} (got ${String(issue.input)})`).join('; '));
+  throw new PlanError(
+    parsed.issues
+      .map((issue) => `${settingName(v.getDotPath(issue))} ${issue.message} (got ${String(issue.input)})`)
+      .join('; '),
+  );
 }
 
 export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()): Promise<PlannedJob> {
-  if (!Number.isInteger(draft.unitRows) || draft.unitRows < 1) throw new PlanError('unit size must be a whole number of rows, at least 1');
+  if (!Number.isInteger(draft.unitRows) || draft.unitRows < 1)
+    throw new PlanError('unit size must be a whole number of rows, at least 1');
   if (draft.inputs.kind === 'generated' && (!Number.isInteger(draft.inputs.rows) || draft.inputs.rows < 1)) {
     throw new PlanError('rows must be a whole number, at least 1');
   }
   const verification = verificationSettings(draft);
   const facts = modelFacts(draft.model);
-  const tensors = draft.inputs.kind === 'generated' ? generateInputs(facts, draft.inputs) : uploadedInputs(facts, draft.inputs);
+  const tensors =
+    draft.inputs.kind === 'generated' ? generateInputs(facts, draft.inputs) : uploadedInputs(facts, draft.inputs);
   checkInputs(facts.inputs, tensors);
   const ordered = facts.inputs.map((spec) => tensors[spec.name]!);
   const rows = ordered[0]!.dims[0] ?? 0;
   for (const [i, t] of ordered.entries()) {
-    if (t.dims[0] !== rows) throw new PlanError(`input "${facts.inputs[i]!.name}" has ${t.dims[0]} rows but "${facts.inputs[0]!.name}" has ${rows}: inputs must share the batch dimension`);
+    if (t.dims[0] !== rows)
+      throw new PlanError(
+        `input "${facts.inputs[i]!.name}" has ${t.dims[0]} rows but "${facts.inputs[0]!.name}" has ${rows}: inputs must share the batch dimension`,
+      );
   }
   if (rows < 1) throw new PlanError('the inputs have no rows');
   const spec: JobSpec = {
@@ -135,7 +185,12 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
     id,
     name: draft.name.trim() || `${facts.name} × ${rows}`,
     createdAt: now,
-    model: { hash: await sha256Hex(facts.bytes), name: facts.name, bytes: facts.bytes.length, ...(facts.builtinId ? { builtinId: facts.builtinId } : {}) },
+    model: {
+      hash: await sha256Hex(facts.bytes),
+      name: facts.name,
+      bytes: facts.bytes.length,
+      ...(facts.builtinId ? { builtinId: facts.builtinId } : {}),
+    },
     inputs: facts.inputs.map((s) => toJobTensorSpec(s, rows, 'input')),
     outputs: facts.outputs.map((s) => toJobTensorSpec(s, rows, 'output')),
     rows,
@@ -157,5 +212,7 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
 
 function newJobId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
-  return `job-${Array.from(bytes, (b) => b.toString(36).padStart(2, '0')).join('').slice(0, 12)}`;
+  return `job-${Array.from(bytes, (b) => b.toString(36).padStart(2, '0'))
+    .join('')
+    .slice(0, 12)}`;
 }

@@ -23,7 +23,10 @@ export function describePolicy(spec: Pick<JobSpec, PolicyFields>): PolicyLine[] 
   const lines: PolicyLine[] = [];
   if (spec.redundancy > 1) {
     const majority = Math.floor(spec.redundancy / 2) + 1;
-    lines.push({ label: 'redundancy', value: `${spec.redundancy} replicas, ${majority} must agree; another replica on disagreement (up to ${Math.max(DEFAULT_MAX_REPLICAS, spec.redundancy)})` });
+    lines.push({
+      label: 'redundancy',
+      value: `${spec.redundancy} replicas, ${majority} must agree; another replica on disagreement (up to ${Math.max(DEFAULT_MAX_REPLICAS, spec.redundancy)})`,
+    });
   } else {
     lines.push({ label: 'redundancy', value: '1 (no replicas)' });
   }
@@ -32,8 +35,14 @@ export function describePolicy(spec: Pick<JobSpec, PolicyFields>): PolicyLine[] 
   else if (spec.spotCheckRate === 0) lines.push({ label: 'checks', value: 'none (spot checks off)' });
   else {
     const how = algebraic ? `Freivalds (false accept ≤ ${falseAcceptProbability})` : 're-run on this device';
-    lines.push({ label: 'checks', value: `${how}; every unit of a new provider, then down to ${pct(spec.spotCheckRate)}` });
+    lines.push({
+      label: 'checks',
+      value: `${how}; every unit of a new provider, then down to ${pct(spec.spotCheckRate)}`,
+    });
   }
-  lines.push({ label: 'tolerance', value: `same adapter class rtol ${sameClass.rtol} atol ${sameClass.atol}, across classes rtol ${crossClass.rtol} atol ${crossClass.atol}` });
+  lines.push({
+    label: 'tolerance',
+    value: `same adapter class rtol ${sameClass.rtol} atol ${sameClass.atol}, across classes rtol ${crossClass.rtol} atol ${crossClass.atol}`,
+  });
   return lines;
 }

@@ -11,18 +11,34 @@ function fakeSignaling() {
   const sent: ClientMessage[] = [];
   const port: SignalingPort = { send: (m) => void sent.push(m), on: (e, h) => events.on(e, h) };
   const ack = (accepted: number, rejected: { id: string; reason: string }[] = []) =>
-    events.emit('receipts-ack' as never, { type: 'receipts-ack', accepted, rejected: rejected.map((r) => ({ ...r, message: r.reason })), head: { length: 0, hash: '' } } as never);
-  const reconnect = () => events.emit('welcome', { type: 'welcome', peerId: 'x'.repeat(43), iceServers: [], heartbeatMs: 1000 });
+    events.emit(
+      'receipts-ack' as never,
+      {
+        type: 'receipts-ack',
+        accepted,
+        rejected: rejected.map((r) => ({ ...r, message: r.reason })),
+        head: { length: 0, hash: '' },
+      } as never,
+    );
+  const reconnect = () =>
+    events.emit('welcome', { type: 'welcome', peerId: 'x'.repeat(43), iceServers: [], heartbeatMs: 1000 });
   return { port, sent, ack, reconnect };
 }
 
 async function receipts(jobId: string, n: number): Promise<Receipt[]> {
   const requester = await createIdentity();
   const provider = await createIdentity();
-  return Promise.all(Array.from({ length: n }, (_, unitId) => issueReceipt(requester, { provider: provider.peerId, jobId, unitId, flops: 1, durationMs: 1 })));
+  return Promise.all(
+    Array.from({ length: n }, (_, unitId) =>
+      issueReceipt(requester, { provider: provider.peerId, jobId, unitId, flops: 1, durationMs: 1 }),
+    ),
+  );
 }
 
-const batches = (sent: ClientMessage[]) => sent.filter((m) => m.type === 'receipts').map((m) => (m as Extract<ClientMessage, { type: 'receipts' }>).receipts.length);
+const batches = (sent: ClientMessage[]) =>
+  sent
+    .filter((m) => m.type === 'receipts')
+    .map((m) => (m as Extract<ClientMessage, { type: 'receipts' }>).receipts.length);
 
 describe('ReceiptOutbox', () => {
   it('RCPT1: one batch in flight at a time; each ack is credited to the jobs whose receipts it carried', async () => {
@@ -51,7 +67,10 @@ describe('ReceiptOutbox', () => {
     s.reconnect();
     // The lost batch goes again, with everything queued behind it.
     expect(batches(s.sent)).toEqual([1, 3]);
-    s.ack(1, [{ id: rs[0]!.id, reason: 'replay' }, { id: rs[2]!.id, reason: 'bad-signature' }]);
+    s.ack(1, [
+      { id: rs[0]!.id, reason: 'replay' },
+      { id: rs[2]!.id, reason: 'bad-signature' },
+    ]);
     expect(logged).toBe(2);
   });
 

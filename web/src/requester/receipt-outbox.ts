@@ -26,7 +26,8 @@ export class ReceiptOutbox {
       // 'replay' means an earlier send of the same receipt was logged and its ack was lost.
       const refused = new Set(ack.rejected.filter((r) => r.reason !== 'replay').map((r) => r.id));
       const perJob = new Map<string, number>();
-      for (const receipt of this.inFlight) if (!refused.has(receipt.id)) perJob.set(receipt.jobId, (perJob.get(receipt.jobId) ?? 0) + 1);
+      for (const receipt of this.inFlight)
+        if (!refused.has(receipt.id)) perJob.set(receipt.jobId, (perJob.get(receipt.jobId) ?? 0) + 1);
       this.inFlight = [];
       for (const [jobId, count] of perJob) this.events.emit('logged', { jobId, count });
       this.flush();

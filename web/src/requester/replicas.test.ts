@@ -4,12 +4,17 @@ import { DEFAULT_TOLERANCES, type ToleranceTable } from '../../../shared/src/tru
 import { providerAdapterClass, ReplicaQuorums } from './replicas';
 
 const y = Float32Array.from({ length: 16 }, (_, i) => 1 + i / 3);
-const tensor = (data: Float32Array): RawTensor[] => [{ name: 'y', dtype: 'float32', dims: [4, 4], bytes: new Uint8Array(data.buffer) }];
+const tensor = (data: Float32Array): RawTensor[] => [
+  { name: 'y', dtype: 'float32', dims: [4, 4], bytes: new Uint8Array(data.buffer) },
+];
 const honest = tensor(y);
 /** 1e-3 relative off: far outside the default tolerances, inside rtol 1e-2. */
 const drifted = tensor(y.map((v) => v * (1 + 1e-3)));
 
-const gpu = providerAdapterClass({ backend: 'webgpu', adapter: { vendor: 'nvidia', architecture: 'ampere', device: '', description: '' } });
+const gpu = providerAdapterClass({
+  backend: 'webgpu',
+  adapter: { vendor: 'nvidia', architecture: 'ampere', device: '', description: '' },
+});
 const loose = { rtol: 1e-2, atol: 0 };
 
 /** What a 2-replica quorum does once both replicas of unit 0 are in. */
@@ -22,7 +27,7 @@ function secondReplica(table: ToleranceTable, classA: string, classB: string): s
 }
 
 describe('replica quorums', () => {
-  it('TRUST-J2: replicas are compared with the job\'s tolerance table, the row their adapter classes pick', () => {
+  it("TRUST-J2: replicas are compared with the job's tolerance table, the row their adapter classes pick", () => {
     // Same class (same GPU): the same-class row decides.
     expect(secondReplica(DEFAULT_TOLERANCES, gpu, gpu)).toBe('dispatch');
     expect(secondReplica({ ...DEFAULT_TOLERANCES, sameClass: loose }, gpu, gpu)).toBe('accept');

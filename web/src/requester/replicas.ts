@@ -7,7 +7,14 @@
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import type { Capabilities } from '../../../shared/src/protocol/signaling';
 import {
-  adapterClassKey, compareOutputs, DEFAULT_MAX_REPLICAS, toleranceFor, UnitQuorum, type QuorumAction, type ReplicaResult, type ToleranceTable,
+  adapterClassKey,
+  compareOutputs,
+  DEFAULT_MAX_REPLICAS,
+  toleranceFor,
+  UnitQuorum,
+  type QuorumAction,
+  type ReplicaResult,
+  type ToleranceTable,
 } from '../../../shared/src/trust';
 import { asUnitOutputs } from '../core/trust';
 
@@ -16,26 +23,42 @@ export type ReplicaAction = QuorumAction<RawTensor[]>;
 
 /** The class a provider's results are compared under, from what it announced. */
 export function providerAdapterClass(capabilities: Pick<Capabilities, 'backend' | 'adapter'> | undefined): string {
-  return adapterClassKey({ backend: capabilities?.backend ?? 'unknown', vendor: capabilities?.adapter?.vendor, architecture: capabilities?.adapter?.architecture });
+  return adapterClassKey({
+    backend: capabilities?.backend ?? 'unknown',
+    vendor: capabilities?.adapter?.vendor,
+    architecture: capabilities?.adapter?.architecture,
+  });
 }
 
 /** `table`: the job's tolerances (jobVerification); the replicas' adapter classes pick the row. */
 export function replicasAgree(a: Replica, b: Replica, table: ToleranceTable): boolean {
-  return compareOutputs(asUnitOutputs(a.result), asUnitOutputs(b.result), toleranceFor(a.adapterClass, b.adapterClass, table)).agree;
+  return compareOutputs(
+    asUnitOutputs(a.result),
+    asUnitOutputs(b.result),
+    toleranceFor(a.adapterClass, b.adapterClass, table),
+  ).agree;
 }
 
 export class ReplicaQuorums {
   private readonly open = new Map<number, UnitQuorum<RawTensor[]>>();
 
-  constructor(private readonly redundancy: number, private readonly tolerance: ToleranceTable) {}
+  constructor(
+    private readonly redundancy: number,
+    private readonly tolerance: ToleranceTable,
+  ) {}
 
   private quorum(unitId: number): UnitQuorum<RawTensor[]> {
     let q = this.open.get(unitId);
     if (!q) {
       // Majority of the replicas sent up front; more only after a disagreement.
-      q = new UnitQuorum({
-        initialReplicas: this.redundancy, quorum: Math.floor(this.redundancy / 2) + 1, maxReplicas: Math.max(DEFAULT_MAX_REPLICAS, this.redundancy),
-      }, (a, b) => replicasAgree(a, b, this.tolerance));
+      q = new UnitQuorum(
+        {
+          initialReplicas: this.redundancy,
+          quorum: Math.floor(this.redundancy / 2) + 1,
+          maxReplicas: Math.max(DEFAULT_MAX_REPLICAS, this.redundancy),
+        },
+        (a, b) => replicasAgree(a, b, this.tolerance),
+      );
       this.open.set(unitId, q);
     }
     return q;
@@ -52,7 +75,8 @@ export class ReplicaQuorums {
   /** Every open unit `peerId` still owed a replica for: each returns what to do next. */
   peerLost(peerId: string): { unitId: number; action: ReplicaAction }[] {
     const out: { unitId: number; action: ReplicaAction }[] = [];
-    for (const [unitId, q] of this.open) if (q.isOutstanding(peerId)) out.push({ unitId, action: q.replicaLost(peerId) });
+    for (const [unitId, q] of this.open)
+      if (q.isOutstanding(peerId)) out.push({ unitId, action: q.replicaLost(peerId) });
     return out;
   }
 

@@ -65,9 +65,12 @@ export class Templar {
   async init(): Promise<void> {
     this.book = await this.reputationStore.load();
     for (const spec of await this.store.list()) {
-      const state = await this.store.state(spec.id).catch(() => ({ status: 'failed' as const, message: 'stored state unreadable' }));
+      const state = await this.store
+        .state(spec.id)
+        .catch(() => ({ status: 'failed' as const, message: 'stored state unreadable' }));
       if (state.status === 'running') await this.run(spec);
-      else this.publish(spec, staticView(spec, state.status, (await this.store.doneUnits(spec.id)).length, state.message));
+      else
+        this.publish(spec, staticView(spec, state.status, (await this.store.doneUnits(spec.id)).length, state.message));
     }
   }
 
@@ -113,16 +116,32 @@ export class Templar {
     this.detach(spec.id);
     const modelBytes = await this.models.get(spec.model.hash);
     if (!modelBytes) {
-      await this.store.setState(spec.id, { status: 'failed', message: 'the model is no longer stored in this browser' });
-      this.publish(spec, staticView(spec, 'failed', 0, 'the model is no longer stored in this browser; create the job again'));
+      await this.store.setState(spec.id, {
+        status: 'failed',
+        message: 'the model is no longer stored in this browser',
+      });
+      this.publish(
+        spec,
+        staticView(spec, 'failed', 0, 'the model is no longer stored in this browser; create the job again'),
+      );
       return;
     }
     // Spot checks re-run units here; a quorum whose replicas never agree is settled here too (SPEC TRUST-Q2).
     const local = spec.spotCheckRate > 0 || spec.redundancy > 1 ? await this.localEngineOnce() : undefined;
-    const noChecks = spec.spotCheckRate > 0 && !local ? 'spot checks are off: this browser could not start a local engine to re-run units' : undefined;
+    const noChecks =
+      spec.spotCheckRate > 0 && !local
+        ? 'spot checks are off: this browser could not start a local engine to re-run units'
+        : undefined;
     const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
-      signaling: this.deps.signaling, createPeer: this.deps.createPeer, jobs: this.store, modelBytes, local, extension: this.deps.extension,
-      identity: this.deps.identity, reputation: this.book, receipts: this.outbox,
+      signaling: this.deps.signaling,
+      createPeer: this.deps.createPeer,
+      jobs: this.store,
+      modelBytes,
+      local,
+      extension: this.deps.extension,
+      identity: this.deps.identity,
+      reputation: this.book,
+      receipts: this.outbox,
       // Receipts credit FLOPs where the model's cost is known (built-in models); uploaded ONNX models credit 0.
       flopsPerRow: spec.model.builtinId ? getBuiltinModel(spec.model.builtinId)?.flopsPerRow : undefined,
     });
@@ -139,10 +158,11 @@ export class Templar {
   }
 
   private localEngineOnce(): Promise<ComputeEngine | undefined> {
-    this.localEngine ??= this.deps.local?.().catch((error: unknown) => {
-      console.warn('local engine for spot checks failed to start', error);
-      return undefined;
-    }) ?? Promise.resolve(undefined);
+    this.localEngine ??=
+      this.deps.local?.().catch((error: unknown) => {
+        console.warn('local engine for spot checks failed to start', error);
+        return undefined;
+      }) ?? Promise.resolve(undefined);
     return this.localEngine;
   }
 
@@ -165,7 +185,18 @@ export class Templar {
 
 function staticView(spec: JobSpec, status: JobView['status'], done: number, message?: string): JobView {
   return {
-    jobId: spec.id, status, total: unitCount(spec), done, inFlight: 0, providers: [], spotChecks: { checked: 0, failed: 0 },
-    verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] }, receipts: { issued: 0, logged: 0 }, duplicatesDiscarded: 0, rowsPerSecond: 0, history: [], message,
+    jobId: spec.id,
+    status,
+    total: unitCount(spec),
+    done,
+    inFlight: 0,
+    providers: [],
+    spotChecks: { checked: 0, failed: 0 },
+    verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
+    receipts: { issued: 0, logged: 0 },
+    duplicatesDiscarded: 0,
+    rowsPerSecond: 0,
+    history: [],
+    message,
   };
 }

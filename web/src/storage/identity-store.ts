@@ -8,11 +8,19 @@ import type { Role } from '../../../shared/src/protocol/signaling';
 import type { KeyValueStore } from './kv';
 
 function isEd25519Key(value: unknown, type: KeyType): value is CryptoKey {
-  return typeof CryptoKey !== 'undefined' && value instanceof CryptoKey && value.algorithm.name === 'Ed25519' && value.type === type;
+  return (
+    typeof CryptoKey !== 'undefined' &&
+    value instanceof CryptoKey &&
+    value.algorithm.name === 'Ed25519' &&
+    value.type === type
+  );
 }
 
 /** Each role has its own key so one browser can be a provider and a requester at once. */
-export async function loadOrCreateIdentity(store: KeyValueStore, role: Role): Promise<{ identity: Identity; created: boolean }> {
+export async function loadOrCreateIdentity(
+  store: KeyValueStore,
+  role: Role,
+): Promise<{ identity: Identity; created: boolean }> {
   const key = `identity:${role}`;
   const stored = (await store.get(key)) as { publicKey?: unknown; privateKey?: unknown } | undefined;
   if (stored && isEd25519Key(stored.publicKey, 'public') && isEd25519Key(stored.privateKey, 'private')) {

@@ -25,7 +25,10 @@ const RawTensorSchema = v.pipe(
     dims: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))),
     bytes: v.instance(Uint8Array),
   }),
-  v.check((t) => t.dims.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) === t.bytes.length, 'tensor bytes do not match its dims'),
+  v.check(
+    (t) => t.dims.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) === t.bytes.length,
+    'tensor bytes do not match its dims',
+  ),
 );
 const TensorListSchema = v.array(RawTensorSchema);
 
@@ -38,7 +41,10 @@ const UnitListSchema = v.array(v.pipe(v.number(), v.integer(), v.minValue(0)));
 
 function parse<T>(schema: v.GenericSchema<unknown, T>, value: unknown, what: string): T {
   const result = v.safeParse(schema, value);
-  if (!result.success) throw new StoredDataError(`stored ${what} is unreadable (${result.issues[0].message}); delete the job and create it again`);
+  if (!result.success)
+    throw new StoredDataError(
+      `stored ${what} is unreadable (${result.issues[0].message}); delete the job and create it again`,
+    );
   return result.output;
 }
 
@@ -84,12 +90,19 @@ export class JobStore {
   }
 
   async unitResult(id: string, unitId: number): Promise<RawTensor[]> {
-    return parse(TensorListSchema, await this.store.get(`${unitPrefix(id)}${unitId}`), `result of unit ${unitId} of job ${id}`);
+    return parse(
+      TensorListSchema,
+      await this.store.get(`${unitPrefix(id)}${unitId}`),
+      `result of unit ${unitId} of job ${id}`,
+    );
   }
 
   async doneUnits(id: string): Promise<number[]> {
     const prefix = unitPrefix(id);
-    return (await this.store.keys(prefix)).map((k) => Number(k.slice(prefix.length))).filter(Number.isInteger).sort((a, b) => a - b);
+    return (await this.store.keys(prefix))
+      .map((k) => Number(k.slice(prefix.length)))
+      .filter(Number.isInteger)
+      .sort((a, b) => a - b);
   }
 
   /**
@@ -102,7 +115,11 @@ export class JobStore {
 
   async setRerunUnits(id: string, units: number[]): Promise<void> {
     if (units.length === 0) await this.store.del(rerunKey(id));
-    else await this.store.set(rerunKey(id), [...units].sort((a, b) => a - b));
+    else
+      await this.store.set(
+        rerunKey(id),
+        [...units].sort((a, b) => a - b),
+      );
   }
 
   async delete(id: string): Promise<void> {

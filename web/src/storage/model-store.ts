@@ -26,7 +26,8 @@ export class ModelStore {
   /** Stores bytes under their own hash; refuses bytes that don't match the hash they were announced with. */
   async put(hash: string, bytes: Uint8Array): Promise<void> {
     const actual = await sha256Hex(bytes);
-    if (actual !== hash) throw new Error(`model bytes hash to ${actual.slice(0, 12)}…, not the announced ${hash.slice(0, 12)}…`);
+    if (actual !== hash)
+      throw new Error(`model bytes hash to ${actual.slice(0, 12)}…, not the announced ${hash.slice(0, 12)}…`);
     await this.store.set(`model:${hash}`, bytes);
   }
 

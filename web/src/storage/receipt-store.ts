@@ -19,7 +19,10 @@ export class ProviderReceipts {
   private readonly store = new ReceiptStore();
   private loaded?: Promise<number>;
 
-  constructor(private readonly kv: KeyValueStore, private readonly provider: PeerId) {}
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly provider: PeerId,
+  ) {}
 
   /** Reads and re-verifies stored receipts; returns how many were skipped as invalid. */
   load(): Promise<number> {

@@ -40,7 +40,12 @@ describe('ReputationStore', () => {
       expect(book.toJSON().providers).toEqual([]);
       expect(warn).toHaveBeenCalledOnce();
     }
-    const unreadable = { ...memoryStore(), get: async () => { throw new Error('disk gone'); } };
+    const unreadable = {
+      ...memoryStore(),
+      get: async () => {
+        throw new Error('disk gone');
+      },
+    };
     const warn = vi.fn();
     expect((await new ReputationStore(unreadable, warn).load()).toJSON().providers).toEqual([]);
     expect(warn).toHaveBeenCalledOnce();

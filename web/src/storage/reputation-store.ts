@@ -16,7 +16,8 @@ export class ReputationStore {
 
   constructor(
     private readonly store: KeyValueStore,
-    private readonly warn: (message: string, error?: unknown) => void = (message, error) => console.warn(message, error),
+    private readonly warn: (message: string, error?: unknown) => void = (message, error) =>
+      console.warn(message, error),
   ) {}
 
   async load(now?: () => number): Promise<ReputationBook> {

@@ -7,16 +7,31 @@
 import type { RawTensor } from '../../../shared/src/protocol/peer';
 import type { Capabilities, ClientMessage, SignalPayload } from '../../../shared/src/protocol/signaling';
 import { Emitter } from '../core/emitter';
-import type { ComputeEngine, MessageLink, PeerFactory, PeerHandle, SignalingEvents, SignalingPort } from '../core/ports';
+import type {
+  ComputeEngine,
+  MessageLink,
+  PeerFactory,
+  PeerHandle,
+  SignalingEvents,
+  SignalingPort,
+} from '../core/ports';
 
 export const TEST_CAPABILITIES: Capabilities = {
-  backend: 'wasm', gflops: 10, measured: { wasm: 10 }, features: [], maxBufferBytes: 1 << 28, wasm: { simd: true, threads: false, cores: 1 },
+  backend: 'wasm',
+  gflops: 10,
+  measured: { wasm: 10 },
+  features: [],
+  maxBufferBytes: 1 << 28,
+  wasm: { simd: true, threads: false, cores: 1 },
 };
 
 class HubClient implements SignalingPort {
   readonly events = new Emitter<SignalingEvents>();
   role?: 'provider' | 'requester';
-  constructor(readonly hub: FakeHub, readonly peerId: string) {}
+  constructor(
+    readonly hub: FakeHub,
+    readonly peerId: string,
+  ) {}
   send(message: ClientMessage): void {
     queueMicrotask(() => this.hub.receive(this, message));
   }
@@ -29,7 +44,10 @@ class HubClient implements SignalingPort {
 export class FakeHub {
   private readonly clients = new Map<string, HubClient>();
   private readonly providers = new Map<string, { capabilities: Capabilities; paused: boolean; job?: string }>();
-  private readonly jobs = new Map<string, { requester: string; max: number; providers: Set<string>; excluded: Set<string> }>();
+  private readonly jobs = new Map<
+    string,
+    { requester: string; max: number; providers: Set<string>; excluded: Set<string> }
+  >();
 
   connect(peerId: string): HubClient {
     const client = new HubClient(this, peerId);
@@ -66,7 +84,12 @@ export class FakeHub {
         break;
       }
       case 'job-open':
-        this.jobs.set(message.jobId, { requester: from.peerId, max: message.needs.maxProviders, providers: new Set(), excluded: new Set() });
+        this.jobs.set(message.jobId, {
+          requester: from.peerId,
+          max: message.needs.maxProviders,
+          providers: new Set(),
+          excluded: new Set(),
+        });
         break;
       case 'job-close': {
         const job = this.jobs.get(message.jobId);
@@ -80,7 +103,12 @@ export class FakeHub {
         this.unpair(message.jobId, message.peerId, 'released');
         break;
       case 'signal':
-        this.clients.get(message.to)?.events.emit('signal', { type: 'signal', from: from.peerId, jobId: message.jobId, payload: message.payload });
+        this.clients.get(message.to)?.events.emit('signal', {
+          type: 'signal',
+          from: from.peerId,
+          jobId: message.jobId,
+          payload: message.payload,
+        });
         return;
       default:
         return;
@@ -104,8 +132,16 @@ export class FakeHub {
         if (provider.job || provider.paused || job.excluded.has(providerId)) continue;
         provider.job = jobId;
         job.providers.add(providerId);
-        this.clients.get(job.requester)?.events.emit('matched', { type: 'matched', jobId, peerId: providerId, role: 'provider', capabilities: provider.capabilities });
-        this.clients.get(providerId)?.events.emit('matched', { type: 'matched', jobId, peerId: job.requester, role: 'requester' });
+        this.clients.get(job.requester)?.events.emit('matched', {
+          type: 'matched',
+          jobId,
+          peerId: providerId,
+          role: 'provider',
+          capabilities: provider.capabilities,
+        });
+        this.clients
+          .get(providerId)
+          ?.events.emit('matched', { type: 'matched', jobId, peerId: job.requester, role: 'requester' });
       }
     }
   }
@@ -180,7 +216,10 @@ export function memoryPeerFactory(): PeerFactory & { cutAll(): void } {
 }
 
 /** A float32 engine running `fn` elementwise on the first input; output named `y`. */
-export function functionEngine(fn: (x: number) => number, options: { delayMs?: number } = {}): ComputeEngine & { runs: number } {
+export function functionEngine(
+  fn: (x: number) => number,
+  options: { delayMs?: number } = {},
+): ComputeEngine & { runs: number } {
   const engine = {
     backend: 'wasm' as const,
     runs: 0,

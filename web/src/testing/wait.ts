@@ -8,7 +8,12 @@ import type { JobStore } from '../storage/job-store';
 export function until(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const tick = () => (check() ? resolve() : Date.now() - started > ms ? reject(new Error(`timed out waiting for ${what}`)) : setTimeout(tick, 2));
+    const tick = () =>
+      check()
+        ? resolve()
+        : Date.now() - started > ms
+          ? reject(new Error(`timed out waiting for ${what}`))
+          : setTimeout(tick, 2);
     tick();
   });
 }

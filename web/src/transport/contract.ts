@@ -4,7 +4,12 @@
  * (Playwright, through web/harness/transport.ts). Framework-free on purpose:
  * each case is an async function that throws on failure.
  */
-import { ChannelClosedError, CONTROL_STREAM, FIRST_PAYLOAD_BYTES, NEXT_PAYLOAD_BYTES } from '../../../shared/src/transport';
+import {
+  ChannelClosedError,
+  CONTROL_STREAM,
+  FIRST_PAYLOAD_BYTES,
+  NEXT_PAYLOAD_BYTES,
+} from '../../../shared/src/transport';
 import type { FramedChannel, FramedMessage } from './framed-channel';
 
 export interface ChannelPair {
@@ -60,10 +65,18 @@ export function collect(channel: FramedChannel, stream: number, count: number): 
 }
 
 export const EDGE_SIZES = [
-  0, 1, 2, 1000,
-  FIRST_PAYLOAD_BYTES - 1, FIRST_PAYLOAD_BYTES, FIRST_PAYLOAD_BYTES + 1,
-  64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1,
-  FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES, FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES + 1,
+  0,
+  1,
+  2,
+  1000,
+  FIRST_PAYLOAD_BYTES - 1,
+  FIRST_PAYLOAD_BYTES,
+  FIRST_PAYLOAD_BYTES + 1,
+  64 * 1024 - 1,
+  64 * 1024,
+  64 * 1024 + 1,
+  FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES,
+  FIRST_PAYLOAD_BYTES + NEXT_PAYLOAD_BYTES + 1,
   5 * 1024 * 1024,
 ];
 
@@ -74,7 +87,12 @@ export const contractCases: ContractCase[] = [
       const arriving = collect(b, 5, EDGE_SIZES.length);
       await Promise.all(EDGE_SIZES.map((size, i) => a.send(5, patternBytes(size, i + 1))));
       const got = await arriving;
-      got.forEach((message, i) => check(sameBytes(message.bytes, patternBytes(EDGE_SIZES[i]!, i + 1)), `message ${i} (${EDGE_SIZES[i]} bytes) differs`));
+      got.forEach((message, i) =>
+        check(
+          sameBytes(message.bytes, patternBytes(EDGE_SIZES[i]!, i + 1)),
+          `message ${i} (${EDGE_SIZES[i]} bytes) differs`,
+        ),
+      );
     },
   },
   {
@@ -93,8 +111,18 @@ export const contractCases: ContractCase[] = [
       await Promise.all(sends);
       const [b1, b2] = await Promise.all(toB);
       const [a1, a2] = await Promise.all(toA);
-      for (const [got, base, stream] of [[b1!, 100, 1], [b2!, 100, 2], [a1!, 200, 1], [a2!, 200, 2]] as const) {
-        got.forEach((m, i) => check(sameBytes(m.bytes, patternBytes(size, base + stream * 10 + i)), `stream ${stream} message ${i} differs`));
+      for (const [got, base, stream] of [
+        [b1!, 100, 1],
+        [b2!, 100, 2],
+        [a1!, 200, 1],
+        [a2!, 200, 2],
+      ] as const) {
+        got.forEach((m, i) =>
+          check(
+            sameBytes(m.bytes, patternBytes(size, base + stream * 10 + i)),
+            `stream ${stream} message ${i} differs`,
+          ),
+        );
       }
     },
   },
@@ -123,7 +151,10 @@ export const contractCases: ContractCase[] = [
       await closed;
       check(!a.isOpen && !b.isOpen, 'both ends report closed');
       for (const side of [a, b]) {
-        const error = await side.send(1, new Uint8Array(10)).then(() => undefined, (e: unknown) => e);
+        const error = await side.send(1, new Uint8Array(10)).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         check(error instanceof ChannelClosedError, `send after close gave ${String(error)}`);
       }
     },

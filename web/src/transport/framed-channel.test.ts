@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ChannelClosedError, ChannelFailedError, CONTROL_STREAM, encodeFrame, HIGH_WATER_MARK_BYTES, IntegrityError, LimitError, loadHasher, MAX_FRAME_BYTES, type MessageHasher } from '../../../shared/src/transport';
+import {
+  ChannelClosedError,
+  ChannelFailedError,
+  CONTROL_STREAM,
+  encodeFrame,
+  HIGH_WATER_MARK_BYTES,
+  IntegrityError,
+  LimitError,
+  loadHasher,
+  MAX_FRAME_BYTES,
+  type MessageHasher,
+} from '../../../shared/src/transport';
 import { patternBytes, sameBytes } from './contract';
 import { FramedChannel, type FramedMessage } from './framed-channel';
 import { MemoryLink } from './memory-channel';
@@ -13,7 +24,10 @@ beforeAll(async () => {
 /** Lets queued microtasks (the batched pump) run. */
 const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-function pair(options: ConstructorParameters<typeof MemoryLink>[0] = {}, framing: ConstructorParameters<typeof FramedChannel>[2] = {}) {
+function pair(
+  options: ConstructorParameters<typeof MemoryLink>[0] = {},
+  framing: ConstructorParameters<typeof FramedChannel>[2] = {},
+) {
   const link = new MemoryLink(options);
   const a = new FramedChannel(link.a, hasher, framing);
   const b = new FramedChannel(link.b, hasher, framing);
@@ -67,7 +81,10 @@ describe('FramedChannel', () => {
 
   it("FC-B4 the peer's close() reported as an error event (SCTP cause 12) ends the channel as closed; other channel errors fail it", async () => {
     const errorEvent = (errorDetail: string, sctpCauseCode: number | null): RTCErrorEvent =>
-      ({ type: 'error', error: { errorDetail, sctpCauseCode, message: 'User-Initiated Abort, reason=Close called' } }) as unknown as RTCErrorEvent;
+      ({
+        type: 'error',
+        error: { errorDetail, sctpCauseCode, message: 'User-Initiated Abort, reason=Close called' },
+      }) as unknown as RTCErrorEvent;
     const closed = pair();
     closed.link.b.onerror?.(errorEvent('sctp-failure', 12));
     await expect(closed.b.send(1, new Uint8Array(4))).rejects.toBeInstanceOf(ChannelClosedError);
@@ -154,7 +171,9 @@ describe('FramedChannel', () => {
 
   it('FC-C1 frames that arrived before the framing took over, and messages before anyone listened, reach the first listener in order', async () => {
     const link = new MemoryLink();
-    const early = [patternBytes(10, 1), patternBytes(20, 2)].map((bytes, i) => encodeFrame(6, i, 0, bytes, hasher.digest(bytes)).buffer);
+    const early = [patternBytes(10, 1), patternBytes(20, 2)].map(
+      (bytes, i) => encodeFrame(6, i, 0, bytes, hasher.digest(bytes)).buffer,
+    );
     const b = new FramedChannel(link.b, hasher, { earlyFrames: early });
     const third = patternBytes(30, 3);
     link.b.onmessage?.({ data: encodeFrame(6, 2, 0, third, hasher.digest(third)).buffer } as MessageEvent);
@@ -186,7 +205,13 @@ describe('FramedChannel', () => {
   it('FC-P1 any mix of sizes and streams arrives intact and in per-stream order (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ stream: fc.integer({ min: 0, max: 3 }), size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 60_000, max: 300_000 })) }), { minLength: 1, maxLength: 10 }),
+        fc.array(
+          fc.record({
+            stream: fc.integer({ min: 0, max: 3 }),
+            size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 60_000, max: 300_000 })),
+          }),
+          { minLength: 1, maxLength: 10 },
+        ),
         fc.integer({ min: 1, max: 400_000 }),
         async (messages, bytesPerFlush) => {
           const { link, a, received } = pair();
@@ -202,7 +227,9 @@ describe('FramedChannel', () => {
             const expected = messages.map((m, i) => ({ ...m, i })).filter((m) => m.stream === stream);
             const got = received.filter((m) => m.stream === stream);
             expect(got.length).toBe(expected.length);
-            got.forEach((m, k) => expect(sameBytes(m.bytes, patternBytes(expected[k]!.size, expected[k]!.i + 1))).toBe(true));
+            got.forEach((m, k) =>
+              expect(sameBytes(m.bytes, patternBytes(expected[k]!.size, expected[k]!.i + 1))).toBe(true),
+            );
           }
           expect(link.a.peakBufferedAmount).toBeLessThanOrEqual(HIGH_WATER_MARK_BYTES + MAX_FRAME_BYTES);
         },

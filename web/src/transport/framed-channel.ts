@@ -50,7 +50,15 @@ type Settle = { resolve: () => void; reject: (error: Error) => void };
 type Listener<T> = (value: T) => void;
 
 export class FramedChannel {
-  readonly stats: FramedChannelStats = { framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0, errors: 0 };
+  readonly stats: FramedChannelStats = {
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    errors: 0,
+  };
   private readonly scheduler = new ChunkScheduler<Settle>();
   private readonly reassembler: Reassembler;
   private readonly highWaterMark: number;
@@ -74,11 +82,15 @@ export class FramedChannel {
     this.reassembler = new Reassembler(hasher, options.limits);
     this.holdLimit = options.limits?.maxPartialBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
     channel.binaryType = 'arraybuffer';
-    channel.bufferedAmountLowThreshold = Math.min(options.lowWaterMark ?? BUFFERED_AMOUNT_LOW_THRESHOLD, this.highWaterMark);
+    channel.bufferedAmountLowThreshold = Math.min(
+      options.lowWaterMark ?? BUFFERED_AMOUNT_LOW_THRESHOLD,
+      this.highWaterMark,
+    );
     channel.onbufferedamountlow = () => this.pump();
     channel.onmessage = (event) => this.receive(event.data);
     channel.onclose = () => this.finish(undefined);
-    channel.onerror = (event) => this.finish(isPeerClose(event) ? undefined : new ChannelFailedError(describeChannelError(event)));
+    channel.onerror = (event) =>
+      this.finish(isPeerClose(event) ? undefined : new ChannelFailedError(describeChannelError(event)));
     for (const frame of options.earlyFrames ?? []) this.receive(frame);
     if (channel.readyState === 'closing' || channel.readyState === 'closed') this.finish(undefined);
   }
@@ -101,7 +113,10 @@ export class FramedChannel {
   send(stream: number, bytes: Uint8Array): Promise<void> {
     assertStreamId(stream);
     if (this.closedWith) return Promise.reject(this.closedWith.reason ?? new ChannelClosedError());
-    if (bytes.length > MAX_WIRE_MESSAGE_BYTES) return Promise.reject(new RangeError(`message of ${bytes.length} bytes exceeds the wire limit of ${MAX_WIRE_MESSAGE_BYTES}`));
+    if (bytes.length > MAX_WIRE_MESSAGE_BYTES)
+      return Promise.reject(
+        new RangeError(`message of ${bytes.length} bytes exceeds the wire limit of ${MAX_WIRE_MESSAGE_BYTES}`),
+      );
     return new Promise<void>((resolve, reject) => {
       const messageId = this.nextMessageId;
       this.nextMessageId = (this.nextMessageId + 1) >>> 0;
@@ -217,7 +232,12 @@ export class FramedChannel {
       return;
     }
     if (this.heldBytes + message.bytes.length > this.holdLimit) {
-      this.report(new LimitError(`message ${message.messageId} dropped: ${this.heldBytes} bytes already wait for a listener`, message));
+      this.report(
+        new LimitError(
+          `message ${message.messageId} dropped: ${this.heldBytes} bytes already wait for a listener`,
+          message,
+        ),
+      );
       return;
     }
     this.held.push(message);

@@ -73,7 +73,10 @@ export function connectDataChannel(options: PeerOptions): RawPeerLink {
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const connected = new Promise<RTCDataChannel>((resolve, reject) => {
-    timer = setTimeout(() => end(new TransportError('channel', 'peer connection timed out')), options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+    timer = setTimeout(
+      () => end(new TransportError('channel', 'peer connection timed out')),
+      options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    );
     peer.once('connect', () => {
       clearTimeout(timer);
       resolve(channel);

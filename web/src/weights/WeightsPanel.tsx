@@ -22,7 +22,15 @@ export function formatBytes(n: number): string {
 }
 
 /** Versions published and what each of this job's providers holds; a button publishes the next demo version. */
-export function WeightsPanel({ publisher, jobId, publishDemo }: { publisher: WeightsPublisher; jobId: string; publishDemo?: () => Promise<unknown> }) {
+export function WeightsPanel({
+  publisher,
+  jobId,
+  publishDemo,
+}: {
+  publisher: WeightsPublisher;
+  jobId: string;
+  publishDemo?: () => Promise<unknown>;
+}) {
   const view = useView(publisher.view);
   const [busy, setBusy] = useState(false);
   const models = view.models.map((m) => ({ ...m, providers: m.providers.filter((p) => p.jobId === jobId) }));
@@ -36,11 +44,21 @@ export function WeightsPanel({ publisher, jobId, publishDemo }: { publisher: Wei
             <strong>{m.modelId}</strong> v{m.version} <code title={m.hash}>{m.hash.slice(0, 12)}</code>
           </p>
           <table className="weights-versions">
-            <thead><tr><th>version</th><th>published</th><th>uploaded</th><th>forwarded by providers</th></tr></thead>
+            <thead>
+              <tr>
+                <th>version</th>
+                <th>published</th>
+                <th>uploaded</th>
+                <th>forwarded by providers</th>
+              </tr>
+            </thead>
             <tbody>
               {m.versions.slice(-5).map((v) => (
                 <tr key={v.version} data-testid="weights-version">
-                  <td>v{v.version}</td><td>{formatBytes(v.entryBytes)}</td><td data-testid="weights-sent">{formatBytes(v.bytesSent)}</td><td>{formatBytes(v.relayedBytes)}</td>
+                  <td>v{v.version}</td>
+                  <td>{formatBytes(v.entryBytes)}</td>
+                  <td data-testid="weights-sent">{formatBytes(v.bytesSent)}</td>
+                  <td>{formatBytes(v.relayedBytes)}</td>
                 </tr>
               ))}
             </tbody>
@@ -48,14 +66,24 @@ export function WeightsPanel({ publisher, jobId, publishDemo }: { publisher: Wei
           <ul className="weights-providers">
             {m.providers.map((p) => (
               <li key={p.peerId} data-testid="weights-provider" data-state={p.state}>
-                {shortId(p.peerId)}: {p.state}{p.via ? ` (via ${shortId(p.via)})` : ''} · {formatBytes(p.bytesSent)} sent{p.error ? ` · ${p.error}` : ''}
+                {shortId(p.peerId)}: {p.state}
+                {p.via ? ` (via ${shortId(p.via)})` : ''} · {formatBytes(p.bytesSent)} sent
+                {p.error ? ` · ${p.error}` : ''}
               </li>
             ))}
           </ul>
         </div>
       ))}
       {publishDemo && (
-        <button type="button" disabled={busy} data-testid="weights-publish-demo" onClick={() => { setBusy(true); void publishDemo().finally(() => setBusy(false)); }}>
+        <button
+          type="button"
+          disabled={busy}
+          data-testid="weights-publish-demo"
+          onClick={() => {
+            setBusy(true);
+            void publishDemo().finally(() => setBusy(false));
+          }}
+        >
           Publish demo version
         </button>
       )}

@@ -1,6 +1,11 @@
 /** The provider cache against a hand-driven requester link: forged and corrupt input, and what it reads back from storage. */
 import { describe, expect, it } from 'vitest';
-import { decodeWeightsMessage, encodeWeightsMessage, packEntries, type WeightsHeader } from '../../../shared/src/protocol/weights';
+import {
+  decodeWeightsMessage,
+  encodeWeightsMessage,
+  packEntries,
+  type WeightsHeader,
+} from '../../../shared/src/protocol/weights';
 import { encode, hashModel, hashToHex, snapshot, diff, type Model } from '../../../shared/src/pulse/index';
 import { memoryStore, type KeyValueStore } from '../storage/kv';
 import { FakeHub, memoryPeerFactory } from '../testing/doubles';
@@ -10,10 +15,18 @@ import { demoModel, nudge } from './demo';
 const JOB = 'job-weights-1';
 
 async function harness(store: KeyValueStore = memoryStore()) {
-  const cache = new WeightsCache({ store, signaling: new FakeHub().connect('provider'), createPeer: memoryPeerFactory() });
+  const cache = new WeightsCache({
+    store,
+    signaling: new FakeHub().connect('provider'),
+    createPeer: memoryPeerFactory(),
+  });
   await cache.start();
   const replies: WeightsHeader[] = [];
-  cache.attach({ peerId: 'requester', jobId: JOB, send: async (bytes) => void replies.push(decodeWeightsMessage(bytes).header) });
+  cache.attach({
+    peerId: 'requester',
+    jobId: JOB,
+    send: async (bytes) => void replies.push(decodeWeightsMessage(bytes).header),
+  });
   const say = async (header: WeightsHeader, body?: Uint8Array) => {
     const before = replies.length;
     cache.receive('requester', JOB, encodeWeightsMessage(header, body));
@@ -32,7 +45,11 @@ async function holdingV1() {
   await h.say({ type: 'weights-offer', modelId: 'm', version: 0, hash: h1 });
   const anchor = encode(await snapshot(v1));
   const { entries, body } = packEntries([{ from: null, to: h1, payload: anchor }]);
-  expect(await h.say({ type: 'weights-patch', modelId: 'm', version: 0, target: h1, entries }, body)).toEqual({ type: 'weights-ack', modelId: 'm', hash: h1 });
+  expect(await h.say({ type: 'weights-patch', modelId: 'm', version: 0, target: h1, entries }, body)).toEqual({
+    type: 'weights-ack',
+    modelId: 'm',
+    hash: h1,
+  });
   return { ...h, v1, h1 };
 }
 
@@ -64,7 +81,10 @@ describe('WeightsCache on bad input', () => {
     const { cache, say, v1, h1 } = await holdingV1();
     const evil = nudge(v1, 13, 0.5);
     const { entries, body } = packEntries([{ from: h1, to: await hex(evil), payload: encode(await diff(v1, evil)) }]);
-    const reply = await say({ type: 'weights-patch', modelId: 'm', version: 1, target: await hex(evil), entries }, body);
+    const reply = await say(
+      { type: 'weights-patch', modelId: 'm', version: 1, target: await hex(evil), entries },
+      body,
+    );
     expect(reply).toMatchObject({ type: 'weights-error', code: 'unwanted' });
     await expectStillV1(cache, v1, h1);
   });
@@ -91,7 +111,11 @@ describe('WeightsCache on bad input', () => {
     await store.set(key, tampered);
     const reopened = await harness(store);
     expect(await reopened.cache.model('m')).toBeNull();
-    expect(await reopened.say({ type: 'weights-offer', modelId: 'm', version: 1, hash: h1 })).toEqual({ type: 'weights-have', modelId: 'm', held: [] });
+    expect(await reopened.say({ type: 'weights-offer', modelId: 'm', version: 1, hash: h1 })).toEqual({
+      type: 'weights-have',
+      modelId: 'm',
+      held: [],
+    });
     await store.set('weights/index/m', { modelId: 'm', held: 'not a hash' });
     expect(await (await harness(store)).cache.model('m')).toBeNull();
   });

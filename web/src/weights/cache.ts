@@ -6,8 +6,24 @@
  * it; a bad patch leaves the held version as it was. On the requester's
  * `weights-forward` it brings co-providers up from what it has stored.
  */
-import { decodeWeightsMessage, encodeWeightsMessage, packEntries, unpackEntries, type WeightsErrorCode, type WeightsHeader, type WeightsHeaderOf } from '../../../shared/src/protocol/weights';
-import { apply, decode, DEFAULT_LIMITS, hashToHex, PulseError, type DecodeLimits, type Model } from '../../../shared/src/pulse/index';
+import {
+  decodeWeightsMessage,
+  encodeWeightsMessage,
+  packEntries,
+  unpackEntries,
+  type WeightsErrorCode,
+  type WeightsHeader,
+  type WeightsHeaderOf,
+} from '../../../shared/src/protocol/weights';
+import {
+  apply,
+  decode,
+  DEFAULT_LIMITS,
+  hashToHex,
+  PulseError,
+  type DecodeLimits,
+  type Model,
+} from '../../../shared/src/pulse/index';
 import { Observable } from '../core/emitter';
 import type { ExtensionChannel, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import type { KeyValueStore } from '../storage/kv';
@@ -46,7 +62,12 @@ interface Held {
   model: Model;
 }
 
-type Source = { kind: 'requester' | 'co-provider'; peerId: string; jobId: string; send(bytes: Uint8Array): Promise<void> };
+type Source = {
+  kind: 'requester' | 'co-provider';
+  peerId: string;
+  jobId: string;
+  send(bytes: Uint8Array): Promise<void>;
+};
 
 const linkKey = (peerId: string, jobId: string) => `${jobId} ${peerId}`;
 
@@ -66,7 +87,16 @@ export class WeightsCache implements LinkExtension {
     this.coLinks = new CoLinks({
       signaling: deps.signaling,
       createPeer: deps.createPeer,
-      onMessage: (peerId, jobId, bytes) => this.enqueue({ kind: 'co-provider', peerId, jobId, send: (b) => this.coLinks.connect(jobId, peerId).then((send) => send(b)) }, bytes),
+      onMessage: (peerId, jobId, bytes) =>
+        this.enqueue(
+          {
+            kind: 'co-provider',
+            peerId,
+            jobId,
+            send: (b) => this.coLinks.connect(jobId, peerId).then((send) => send(b)),
+          },
+          bytes,
+        ),
     });
   }
 
@@ -109,7 +139,9 @@ export class WeightsCache implements LinkExtension {
 
   /** Messages are handled one at a time, so a patch never applies on top of a half-applied one. */
   private enqueue(source: Source, bytes: Uint8Array): void {
-    this.queue = this.queue.then(() => this.handle(source, bytes)).catch((error: unknown) => this.note(`internal: ${String(error)}`));
+    this.queue = this.queue
+      .then(() => this.handle(source, bytes))
+      .catch((error: unknown) => this.note(`internal: ${String(error)}`));
   }
 
   private async handle(source: Source, bytes: Uint8Array): Promise<void> {
@@ -123,14 +155,16 @@ export class WeightsCache implements LinkExtension {
     const waiter = this.waiters.get(`${source.jobId} ${source.peerId} ${header.modelId}`);
     switch (header.type) {
       case 'weights-offer': {
-        if (source.kind === 'requester') this.wanted.set(header.modelId, { hash: header.hash, version: header.version });
+        if (source.kind === 'requester')
+          this.wanted.set(header.modelId, { hash: header.hash, version: header.version });
         const held = await this.model(header.modelId);
         return this.reply(source, { type: 'weights-have', modelId: header.modelId, held: held ? [held.hash] : [] });
       }
       case 'weights-patch':
         return this.onPatch(source, header, body);
       case 'weights-forward':
-        if (source.kind !== 'requester') return this.note(`ignored a forward request from co-provider ${source.peerId.slice(0, 8)}`);
+        if (source.kind !== 'requester')
+          return this.note(`ignored a forward request from co-provider ${source.peerId.slice(0, 8)}`);
         // Not awaited: forwarding waits on other peers and must not hold up this queue.
         for (const to of header.to) void this.forward(source, header.modelId, header.hash, to);
         return;
@@ -150,25 +184,35 @@ export class WeightsCache implements LinkExtension {
       this.note(`${modelId}: ${reason}`);
       return this.reply(source, { type: 'weights-error', modelId, code, reason: reason.slice(0, 1024) });
     };
-    if (this.wanted.get(modelId)?.hash !== header.target) return fail('unwanted', `version ${header.target} was not offered by this job's requester`);
+    if (this.wanted.get(modelId)?.hash !== header.target)
+      return fail('unwanted', `version ${header.target} was not offered by this job's requester`);
     const before = await this.model(modelId);
     let current: Model | null = before?.model ?? null;
     let currentHash: string | null = before?.hash ?? null;
     const added: (StoredEntry & { payload: Uint8Array })[] = [];
     for (const entry of unpackEntries(header.entries, body)) {
-      if (entry.from !== null && entry.from !== currentHash) return fail('no-base', `entry needs ${entry.from}, held is ${currentHash ?? 'nothing'}`);
+      if (entry.from !== null && entry.from !== currentHash)
+        return fail('no-base', `entry needs ${entry.from}, held is ${currentHash ?? 'nothing'}`);
       try {
         const patch = decode(entry.payload, this.deps.limits ?? DEFAULT_LIMITS);
         const from = patch.baseHash && hashToHex(patch.baseHash);
-        if (from !== entry.from || hashToHex(patch.resultHash) !== entry.to) throw new WeightsError('corrupt', 'entry header does not match its PULSE container');
+        if (from !== entry.from || hashToHex(patch.resultHash) !== entry.to)
+          throw new WeightsError('corrupt', 'entry header does not match its PULSE container');
         current = await apply(entry.from === null ? null : current, patch);
         currentHash = entry.to;
       } catch (error) {
         // `current` is a new model each step; the held one was never touched.
-        const code: WeightsErrorCode = error instanceof PulseError && error.code === 'hash-mismatch' ? 'hash-mismatch' : 'corrupt';
+        const code: WeightsErrorCode =
+          error instanceof PulseError && error.code === 'hash-mismatch' ? 'hash-mismatch' : 'corrupt';
         return fail(code, `rejected ${entry.from ?? 'anchor'} → ${entry.to}: ${(error as Error).message}`);
       }
-      added.push({ from: entry.from, to: entry.to, bytes: entry.payload.length, version: header.version, payload: entry.payload });
+      added.push({
+        from: entry.from,
+        to: entry.to,
+        bytes: entry.payload.length,
+        version: header.version,
+        payload: entry.payload,
+      });
     }
     try {
       await this.store.commit(modelId, header.target, header.version, current!, added);
@@ -189,7 +233,14 @@ export class WeightsCache implements LinkExtension {
 
   /** Brings co-provider `to` up to `hash` over our own link, then tells the requester how many bytes that took. */
   private async forward(requester: Source, modelId: string, hash: string, to: string): Promise<void> {
-    const failed = (reason: string) => this.reply(requester, { type: 'weights-error', modelId, code: 'forward-failed', reason: reason.slice(0, 1024), peerId: to });
+    const failed = (reason: string) =>
+      this.reply(requester, {
+        type: 'weights-error',
+        modelId,
+        code: 'forward-failed',
+        reason: reason.slice(0, 1024),
+        peerId: to,
+      });
     try {
       const held = await this.model(modelId);
       if (held?.hash !== hash) return void (await failed(`holds ${held?.hash ?? 'nothing'}, not ${hash}`));
@@ -201,21 +252,34 @@ export class WeightsCache implements LinkExtension {
       if (answer.type !== 'weights-have') throw new WeightsError('forward-failed', `answered ${answer.type}`);
       const index = await this.store.index(modelId);
       const anchor = await this.store.anchor(modelId, hash);
-      const catalog = [...(index?.entries ?? []), ...(anchor ? [{ from: null, to: hash, bytes: anchor.length, version: held.version }] : [])];
+      const catalog = [
+        ...(index?.entries ?? []),
+        ...(anchor ? [{ from: null, to: hash, bytes: anchor.length, version: held.version }] : []),
+      ];
       const path = planFrom(catalog, answer.held, hash);
-      if (path.length === 0) return void (await this.reply(requester, { type: 'weights-forwarded', modelId, hash, peerId: to, bytes: 0 }));
+      if (path.length === 0)
+        return void (await this.reply(requester, { type: 'weights-forwarded', modelId, hash, peerId: to, bytes: 0 }));
       const payloads = [];
       for (const e of path) {
-        const payload = e.from === null && e.to === hash && anchor ? anchor : await this.store.entry(modelId, e.from, e.to);
-        if (!payload) throw new WeightsError('forward-failed', `entry ${e.from ?? 'anchor'} → ${e.to} is gone from the store`);
+        const payload =
+          e.from === null && e.to === hash && anchor ? anchor : await this.store.entry(modelId, e.from, e.to);
+        if (!payload)
+          throw new WeightsError('forward-failed', `entry ${e.from ?? 'anchor'} → ${e.to} is gone from the store`);
         payloads.push({ from: e.from, to: e.to, payload });
       }
       const { entries, body } = packEntries(payloads);
       const done = this.expect(co, modelId, 'weights-ack');
-      const bytes = encodeWeightsMessage({ type: 'weights-patch', modelId, version: held.version, target: hash, entries }, body);
+      const bytes = encodeWeightsMessage(
+        { type: 'weights-patch', modelId, version: held.version, target: hash, entries },
+        body,
+      );
       await co.send(bytes);
       const result = await done;
-      if (result.type !== 'weights-ack') throw new WeightsError('forward-failed', result.type === 'weights-error' ? result.reason : `answered ${result.type}`);
+      if (result.type !== 'weights-ack')
+        throw new WeightsError(
+          'forward-failed',
+          result.type === 'weights-error' ? result.reason : `answered ${result.type}`,
+        );
       this.view.update((v) => ({ ...v, bytesForwarded: v.bytesForwarded + bytes.length }));
       await this.reply(requester, { type: 'weights-forwarded', modelId, hash, peerId: to, bytes: bytes.length });
     } catch (error) {
@@ -259,7 +323,12 @@ export class WeightsCache implements LinkExtension {
   }
 
   private async refresh(): Promise<void> {
-    const models = (await this.store.indexes()).map((i) => ({ modelId: i.modelId, hash: i.held, version: i.version, updatedAt: i.updatedAt }));
+    const models = (await this.store.indexes()).map((i) => ({
+      modelId: i.modelId,
+      hash: i.held,
+      version: i.version,
+      updatedAt: i.updatedAt,
+    }));
     this.view.update((v) => ({ ...v, models }));
   }
 }

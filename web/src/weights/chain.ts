@@ -5,7 +5,16 @@
  * it keeps, and no new version for a model identical to the latest.
  * Payloads are encoded PULSE containers.
  */
-import { DEFAULT_ANCHOR_INTERVAL, hashModel, hashToHex, planPath, VersionChain, type ChangeFinder, type Model, type PublishedEntry } from '../../../shared/src/pulse/index';
+import {
+  DEFAULT_ANCHOR_INTERVAL,
+  hashModel,
+  hashToHex,
+  planPath,
+  VersionChain,
+  type ChangeFinder,
+  type Model,
+  type PublishedEntry,
+} from '../../../shared/src/pulse/index';
 import { MAX_PUBLISHED_ENTRIES } from './constants';
 
 export interface PublishedVersion {
@@ -31,7 +40,8 @@ export class PublisherChain {
 
   async publish(model: Model): Promise<PublishedVersion> {
     const latest = this.chain.latest;
-    if (latest !== null && hashToHex(await hashModel(model)) === latest.hash) return { version: latest.version, hash: latest.hash, entries: [] };
+    if (latest !== null && hashToHex(await hashModel(model)) === latest.hash)
+      return { version: latest.version, hash: latest.hash, entries: [] };
     return this.chain.publish(model, this.findChanges ? { findChanges: this.findChanges } : {});
   }
 
@@ -45,7 +55,11 @@ export class PublisherChain {
  * `target`; [] when it already holds it. Throws NoPathError if the catalog
  * cannot get there (cannot happen while the catalog holds an anchor of target's chain).
  */
-export function planFrom<E extends { from: string | null; to: string; bytes: number }>(catalog: readonly E[], held: readonly string[], target: string): E[] {
+export function planFrom<E extends { from: string | null; to: string; bytes: number }>(
+  catalog: readonly E[],
+  held: readonly string[],
+  target: string,
+): E[] {
   if (held.includes(target)) return [];
   let best: E[] | null = null;
   let error: unknown = null;

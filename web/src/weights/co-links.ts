@@ -84,7 +84,10 @@ export class CoLinks {
 
   private open(jobId: string, peerId: string, initiator: boolean): CoLink {
     const k = key(jobId, peerId);
-    const peer = this.deps.createPeer({ initiator, onSignal: (payload) => this.deps.signaling.send({ type: 'signal', to: peerId, jobId, payload }) });
+    const peer = this.deps.createPeer({
+      initiator,
+      onSignal: (payload) => this.deps.signaling.send({ type: 'signal', to: peerId, jobId, payload }),
+    });
     const entry: CoLink = { peer, initiator, ready: peer.ready };
     this.links.set(k, entry);
     peer.ready.then(

@@ -44,7 +44,11 @@ export function nudge(model: Model, seed: number, fraction = 0.01): Model {
 }
 
 /** Seeded models for the dashboard's demo button: the first call publishes a fresh model, each later one nudges the last. */
-export function demoSeries(publish: (modelId: string, model: Model) => Promise<{ version: number; hash: string }>, modelId = 'demo', seed = 1) {
+export function demoSeries(
+  publish: (modelId: string, model: Model) => Promise<{ version: number; hash: string }>,
+  modelId = 'demo',
+  seed = 1,
+) {
   let last: Model | null = null;
   let step = 0;
   return {

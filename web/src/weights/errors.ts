@@ -2,7 +2,10 @@
 import type { WeightsErrorCode } from '../../../shared/src/protocol/weights';
 
 export class WeightsError extends Error {
-  constructor(readonly code: WeightsErrorCode, message: string) {
+  constructor(
+    readonly code: WeightsErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'WeightsError';
   }

@@ -6,7 +6,13 @@
  * and brings its co-providers up over their own links, so our upload does not
  * grow with the number of providers; a failed forward falls back to a direct send.
  */
-import { decodeWeightsMessage, encodeWeightsMessage, packEntries, type WeightsHeader, type WeightsHeaderOf } from '../../../shared/src/protocol/weights';
+import {
+  decodeWeightsMessage,
+  encodeWeightsMessage,
+  packEntries,
+  type WeightsHeader,
+  type WeightsHeaderOf,
+} from '../../../shared/src/protocol/weights';
 import type { ChangeFinder, Model, PublishedEntry } from '../../../shared/src/pulse/index';
 import { Observable } from '../core/emitter';
 import type { ExtensionChannel, LinkExtension } from '../core/ports';
@@ -89,7 +95,13 @@ export class WeightsPublisher implements LinkExtension {
     if (this.findChanges === undefined && this.options.findChanges) this.findChanges = this.options.findChanges();
     let state = this.models.get(modelId);
     if (!state) {
-      state = { chain: new PublisherChain(this.findChanges, this.options.anchorInterval), target: null, versions: new Map(), providers: new Map(), seeds: new Map() };
+      state = {
+        chain: new PublisherChain(this.findChanges, this.options.anchorInterval),
+        target: null,
+        versions: new Map(),
+        providers: new Map(),
+        seeds: new Map(),
+      };
       this.models.set(modelId, state);
     }
     const published = await state.chain.publish(model);
@@ -97,10 +109,15 @@ export class WeightsPublisher implements LinkExtension {
     state.target = { version: published.version, hash: published.hash };
     state.seeds.clear();
     state.versions.set(published.version, {
-      version: published.version, hash: published.hash, entryBytes: published.entries.reduce((s, e) => s + e.bytes, 0), bytesSent: 0, relayedBytes: 0,
+      version: published.version,
+      hash: published.hash,
+      entryBytes: published.entries.reduce((s, e) => s + e.bytes, 0),
+      bytesSent: 0,
+      relayedBytes: 0,
     });
     // The view keeps as many versions as the chain keeps entries for: older ones can no longer be served by patch anyway.
-    for (const old of [...state.versions.keys()]) if (old <= published.version - MAX_PUBLISHED_ENTRIES) state.versions.delete(old);
+    for (const old of [...state.versions.keys()])
+      if (old <= published.version - MAX_PUBLISHED_ENTRIES) state.versions.delete(old);
     for (const channel of this.channels.values()) this.offer(modelId, state, channel);
     this.refresh();
     return state.target;
@@ -163,8 +180,19 @@ export class WeightsPublisher implements LinkExtension {
     if (!state.target) return;
     const key = linkKey(channel.peerId, channel.jobId);
     const previous = state.providers.get(key);
-    state.providers.set(key, { peerId: channel.peerId, jobId: channel.jobId, held: previous?.held ?? null, state: 'offered', bytesSent: previous?.bytesSent ?? 0 });
-    this.send(state, channel, { type: 'weights-offer', modelId, version: state.target.version, hash: state.target.hash });
+    state.providers.set(key, {
+      peerId: channel.peerId,
+      jobId: channel.jobId,
+      held: previous?.held ?? null,
+      state: 'offered',
+      bytesSent: previous?.bytesSent ?? 0,
+    });
+    this.send(state, channel, {
+      type: 'weights-offer',
+      modelId,
+      version: state.target.version,
+      hash: state.target.hash,
+    });
   }
 
   private onHave(modelId: string, state: ModelState, provider: ProviderWeightsView, held: readonly string[]): void {
@@ -179,7 +207,8 @@ export class WeightsPublisher implements LinkExtension {
       else seed.waiting.add(provider.peerId);
       return this.refresh();
     }
-    if (this.options.forward !== false) state.seeds.set(seedKey, { peerId: provider.peerId, acked: false, waiting: new Set() });
+    if (this.options.forward !== false)
+      state.seeds.set(seedKey, { peerId: provider.peerId, acked: false, waiting: new Set() });
     this.sendDirect(modelId, state, provider, held);
   }
 
@@ -195,7 +224,12 @@ export class WeightsPublisher implements LinkExtension {
     }
     const { entries, body } = packEntries(path);
     provider.state = 'sending';
-    this.send(state, channel, { type: 'weights-patch', modelId, version: target.version, target: target.hash, entries }, body);
+    this.send(
+      state,
+      channel,
+      { type: 'weights-patch', modelId, version: target.version, target: target.hash, entries },
+      body,
+    );
   }
 
   private onAck(modelId: string, state: ModelState, provider: ProviderWeightsView, hash: string): void {
@@ -222,7 +256,8 @@ export class WeightsPublisher implements LinkExtension {
     if (header.code === 'forward-failed' && header.peerId) {
       // The seed could not reach a co-provider: send to it ourselves, from what it last said it holds.
       const other = state.providers.get(linkKey(header.peerId, provider.jobId));
-      if (other && other.state !== 'current') this.sendDirect(header.modelId, state, other, other.held ? [other.held] : []);
+      if (other && other.state !== 'current')
+        this.sendDirect(header.modelId, state, other, other.held ? [other.held] : []);
       return this.refresh();
     }
     provider.state = 'error';
@@ -245,7 +280,11 @@ export class WeightsPublisher implements LinkExtension {
     if (version) version.bytesSent += bytes.length;
     const provider = state.providers.get(linkKey(channel.peerId, channel.jobId));
     if (provider) provider.bytesSent += bytes.length;
-    channel.send(bytes).catch((error: unknown) => this.markError(channel.peerId, channel.jobId, header.modelId, `send failed: ${String(error)}`));
+    channel
+      .send(bytes)
+      .catch((error: unknown) =>
+        this.markError(channel.peerId, channel.jobId, header.modelId, `send failed: ${String(error)}`),
+      );
   }
 
   private refresh(): void {
@@ -253,7 +292,9 @@ export class WeightsPublisher implements LinkExtension {
     for (const [modelId, state] of this.models) {
       if (!state.target) continue;
       models.push({
-        modelId, version: state.target.version, hash: state.target.hash,
+        modelId,
+        version: state.target.version,
+        hash: state.target.hash,
         versions: [...state.versions.values()].map((ver) => ({ ...ver })),
         providers: [...state.providers.values()].map((p) => ({ ...p })),
       });

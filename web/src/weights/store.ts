@@ -7,7 +7,15 @@
  * checked by the codec when used. Anything invalid is dropped, never trusted.
  */
 import * as v from 'valibot';
-import { apply, decode, encode, hashToHex, snapshot, type DecodeLimits, type Model } from '../../../shared/src/pulse/index';
+import {
+  apply,
+  decode,
+  encode,
+  hashToHex,
+  snapshot,
+  type DecodeLimits,
+  type Model,
+} from '../../../shared/src/pulse/index';
 import type { KeyValueStore } from '../storage/kv';
 import { MAX_CACHED_ENTRIES, MAX_CACHED_MODELS, STORE_PREFIX } from './constants';
 
@@ -30,7 +38,8 @@ export type ModelIndex = v.InferOutput<typeof ModelIndexSchema>;
 
 const indexKey = (modelId: string) => `${STORE_PREFIX}index/${modelId}`;
 const modelKey = (modelId: string, hash: string) => `${STORE_PREFIX}model/${modelId}/${hash}`;
-const entryKey = (modelId: string, from: string | null, to: string) => `${STORE_PREFIX}entry/${modelId}/${from ?? 'anchor'}-${to}`;
+const entryKey = (modelId: string, from: string | null, to: string) =>
+  `${STORE_PREFIX}entry/${modelId}/${from ?? 'anchor'}-${to}`;
 
 export class WeightsStore {
   constructor(
@@ -58,7 +67,8 @@ export class WeightsStore {
     if (bytes === null) return null;
     try {
       const patch = decode(bytes, this.limits);
-      if (patch.baseHash !== null || hashToHex(patch.resultHash) !== hash) throw new Error('not an anchor of this hash');
+      if (patch.baseHash !== null || hashToHex(patch.resultHash) !== hash)
+        throw new Error('not an anchor of this hash');
       return await apply(null, patch);
     } catch {
       await this.kv.del(modelKey(modelId, hash));
@@ -83,15 +93,31 @@ export class WeightsStore {
    * them and old ones deleted after, so a tab closed half-way leaves the old
    * version usable or the new one complete.
    */
-  async commit(modelId: string, hash: string, version: number, model: Model, added: readonly (StoredEntry & { payload: Uint8Array })[]): Promise<ModelIndex> {
+  async commit(
+    modelId: string,
+    hash: string,
+    version: number,
+    model: Model,
+    added: readonly (StoredEntry & { payload: Uint8Array })[],
+  ): Promise<ModelIndex> {
     const before = await this.index(modelId);
     const anchor = encode(await snapshot(model));
     await this.kv.set(modelKey(modelId, hash), anchor);
     for (const e of added) await this.kv.set(entryKey(modelId, e.from, e.to), e.payload.slice());
-    const merged = [...(before?.entries ?? []).filter((e) => !added.some((a) => a.from === e.from && a.to === e.to)), ...added.map(({ payload: _, ...e }) => e)];
+    const merged = [
+      ...(before?.entries ?? []).filter((e) => !added.some((a) => a.from === e.from && a.to === e.to)),
+      ...added.map(({ payload: _, ...e }) => e),
+    ];
     merged.sort((a, b) => a.version - b.version);
     const kept = merged.slice(Math.max(0, merged.length - this.maxEntries));
-    const index: ModelIndex = { modelId, held: hash, version, heldBytes: anchor.length, updatedAt: this.now(), entries: kept };
+    const index: ModelIndex = {
+      modelId,
+      held: hash,
+      version,
+      heldBytes: anchor.length,
+      updatedAt: this.now(),
+      entries: kept,
+    };
     await this.kv.set(indexKey(modelId), index);
     for (const e of merged) if (!kept.includes(e)) await this.kv.del(entryKey(modelId, e.from, e.to));
     if (before && before.held !== hash) await this.kv.del(modelKey(modelId, before.held));

@@ -26,7 +26,8 @@ function gatedEngine(): ComputeEngine & { release(): void } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   return {
-    backend: 'wasm', release,
+    backend: 'wasm',
+    release,
     async load() {},
     async run(_hash: string, inputs: RawTensor[]) {
       await gate;
@@ -38,11 +39,18 @@ function gatedEngine(): ComputeEngine & { release(): void } {
 async function makeJob(id: string): Promise<{ spec: JobSpec; inputs: RawTensor[] }> {
   const rows = 64;
   const spec: JobSpec = {
-    schema: 1, id, name: 'weights', createdAt: 1,
+    schema: 1,
+    id,
+    name: 'weights',
+    createdAt: 1,
     model: { hash: await sha256Hex(MODEL_BYTES), name: 'f', bytes: MODEL_BYTES.length },
     inputs: [{ name: 'x', dtype: 'float32', dims: [rows, 1] }],
     outputs: [{ name: 'y', dtype: 'float32', dims: [-1, 1] }],
-    rows, unitRows: 1, redundancy: 1, spotCheckRate: 0, maxProviders: 4,
+    rows,
+    unitRows: 1,
+    redundancy: 1,
+    spotCheckRate: 0,
+    maxProviders: 4,
   };
   return { spec, inputs: [{ name: 'x', dtype: 'float32', dims: [rows, 1], bytes: new Uint8Array(rows * 4) }] };
 }
@@ -50,7 +58,12 @@ async function makeJob(id: string): Promise<{ spec: JobSpec; inputs: RawTensor[]
 function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const tick = () => (check() ? resolve() : Date.now() - started > ms ? reject(new Error(`timed out waiting for ${what}`)) : setTimeout(tick, 2));
+    const tick = () =>
+      check()
+        ? resolve()
+        : Date.now() - started > ms
+          ? reject(new Error(`timed out waiting for ${what}`))
+          : setTimeout(tick, 2);
     tick();
   });
 }
@@ -67,13 +80,25 @@ interface Provider {
   stop(): void;
 }
 
-async function startProvider(hub: FakeHub, peers: ReturnType<typeof memoryPeerFactory>, id: string, store: KeyValueStore = memoryStore()): Promise<Provider> {
+async function startProvider(
+  hub: FakeHub,
+  peers: ReturnType<typeof memoryPeerFactory>,
+  id: string,
+  store: KeyValueStore = memoryStore(),
+): Promise<Provider> {
   const signaling = hub.connect(id);
   const engine = gatedEngine();
   const cache = new WeightsCache({ store, signaling, createPeer: peers });
   // Both subscribe synchronously, before the double's welcome (a microtask away) arrives.
   const loaded = cache.start();
-  const node = new ProviderNode({ signaling, createPeer: peers, compute: engine, models: new ModelStore(memoryStore()), capabilities: TEST_CAPABILITIES, extension: cache });
+  const node = new ProviderNode({
+    signaling,
+    createPeer: peers,
+    compute: engine,
+    models: new ModelStore(memoryStore()),
+    capabilities: TEST_CAPABILITIES,
+    extension: cache,
+  });
   node.start();
   await loaded;
   const stop = () => {
@@ -85,12 +110,22 @@ async function startProvider(hub: FakeHub, peers: ReturnType<typeof memoryPeerFa
   return { id, cache, store, stop };
 }
 
-async function startRequester(hub: FakeHub, peers: ReturnType<typeof memoryPeerFactory>, options: PublisherOptions = {}) {
+async function startRequester(
+  hub: FakeHub,
+  peers: ReturnType<typeof memoryPeerFactory>,
+  options: PublisherOptions = {},
+) {
   const publisher = new WeightsPublisher(options);
   const { spec, inputs } = await makeJob('job-weights-1');
   const jobs = new JobStore(memoryStore());
   await jobs.create(spec, inputs);
-  const runner = new JobRunner(spec, inputs, { signaling: hub.connect('requester'), createPeer: peers, jobs, modelBytes: MODEL_BYTES, extension: publisher });
+  const runner = new JobRunner(spec, inputs, {
+    signaling: hub.connect('requester'),
+    createPeer: peers,
+    jobs,
+    modelBytes: MODEL_BYTES,
+    extension: publisher,
+  });
   await runner.start();
   cleanups.push(() => runner.stop());
   return { publisher, runner };
@@ -98,9 +133,15 @@ async function startRequester(hub: FakeHub, peers: ReturnType<typeof memoryPeerF
 
 const heldHash = (p: Provider, modelId: string) => p.cache.view.get().models.find((m) => m.modelId === modelId)?.hash;
 const versionOf = (publisher: WeightsPublisher, modelId: string, version: number) =>
-  publisher.view.get().models.find((m) => m.modelId === modelId)!.versions.find((v) => v.version === version)!;
+  publisher.view
+    .get()
+    .models.find((m) => m.modelId === modelId)!
+    .versions.find((v) => v.version === version)!;
 const providerOf = (publisher: WeightsPublisher, modelId: string, peerId: string) =>
-  publisher.view.get().models.find((m) => m.modelId === modelId)!.providers.find((p) => p.peerId === peerId)!;
+  publisher.view
+    .get()
+    .models.find((m) => m.modelId === modelId)!
+    .providers.find((p) => p.peerId === peerId)!;
 const allCurrent = (publisher: WeightsPublisher, modelId: string, count: number) => {
   const m = publisher.view.get().models.find((x) => x.modelId === modelId);
   return m !== undefined && m.providers.length === count && m.providers.every((p) => p.state === 'current');
@@ -112,13 +153,19 @@ describe('weights over the job links', () => {
     const peers = memoryPeerFactory();
     const providers = [await startProvider(hub, peers, 'provider-a'), await startProvider(hub, peers, 'provider-b')];
     const { publisher } = await startRequester(hub, peers);
-    await until(() => providers.every((p) => p.cache !== undefined) && publisher.view.get().models.length === 0, 'start');
+    await until(
+      () => providers.every((p) => p.cache !== undefined) && publisher.view.get().models.length === 0,
+      'start',
+    );
     const v1 = demoModel(1);
     const v2 = nudge(v1, 2, 0.01);
     await publisher.publish('demo', v1);
     await until(() => allCurrent(publisher, 'demo', 2), 'v1 everywhere');
     const r2 = await publisher.publish('demo', v2);
-    await until(() => allCurrent(publisher, 'demo', 2) && providers.every((p) => heldHash(p, 'demo') === r2.hash), 'v2 everywhere');
+    await until(
+      () => allCurrent(publisher, 'demo', 2) && providers.every((p) => heldHash(p, 'demo') === r2.hash),
+      'v2 everywhere',
+    );
     const sent1 = versionOf(publisher, 'demo', 0).bytesSent;
     const sent2 = versionOf(publisher, 'demo', 1).bytesSent;
     expect(sent1).toBeGreaterThan(100_000);
@@ -170,9 +217,14 @@ describe('weights over the job links', () => {
     await until(() => allCurrent(publisher, 'demo', 2), 'v1 everywhere');
     const before = new Map(publisher.view.get().models[0]!.providers.map((p) => [p.peerId, p.bytesSent]));
     const r2 = await publisher.publish('demo', v2);
-    await until(() => allCurrent(publisher, 'demo', 2) && providers.every((p) => heldHash(p, 'demo') === r2.hash), 'v2 everywhere');
+    await until(
+      () => allCurrent(publisher, 'demo', 2) && providers.every((p) => heldHash(p, 'demo') === r2.hash),
+      'v2 everywhere',
+    );
     const patch = versionOf(publisher, 'demo', 1).entryBytes;
-    const deltas = publisher.view.get().models[0]!.providers.map((p) => ({ peerId: p.peerId, delta: p.bytesSent - before.get(p.peerId)!, via: p.via }));
+    const deltas = publisher.view
+      .get()
+      .models[0]!.providers.map((p) => ({ peerId: p.peerId, delta: p.bytesSent - before.get(p.peerId)!, via: p.via }));
     const seeded = deltas.filter((d) => d.delta >= patch);
     const forwarded = deltas.filter((d) => d.delta < patch);
     expect(seeded).toHaveLength(1);
@@ -182,7 +234,8 @@ describe('weights over the job links', () => {
     expect(versionOf(publisher, 'demo', 1).relayedBytes).toBeGreaterThanOrEqual(patch);
     const receiver = providers.find((p) => p.id === forwarded[0]!.peerId)!;
     expect(receiver.cache.view.get().bytesReceived).toBeGreaterThan(0);
-    expect(hashToHex(await hashModel((await receiver.cache.model('demo'))!.model))).toBe(hashToHex(await hashModel(v2)));
+    expect(hashToHex(await hashModel((await receiver.cache.model('demo'))!.model))).toBe(
+      hashToHex(await hashModel(v2)),
+    );
   });
 });
-

@@ -20,12 +20,54 @@ export interface BackendVariant {
 }
 
 export const BACKEND_VARIANTS: readonly BackendVariant[] = [
-  { name: 'wasm-simd', adapterClass: 'wasm/unknown/unknown/f32', order: 'blocked4', fma: false, accumulate: 'f32', tanhViaExp: false },
-  { name: 'wasm-relaxed', adapterClass: 'wasm/unknown/unknown/f32', order: 'blocked4', fma: true, accumulate: 'f32', tanhViaExp: false },
-  { name: 'webgpu-nvidia', adapterClass: 'webgpu/nvidia/ampere/f32', order: 'blocked16', fma: true, accumulate: 'f32', tanhViaExp: true },
-  { name: 'webgpu-amd', adapterClass: 'webgpu/amd/rdna-3/f32', order: 'pairwise', fma: true, accumulate: 'f32', tanhViaExp: true },
-  { name: 'webgpu-swiftshader', adapterClass: 'webgpu/google/swiftshader/f32', order: 'forward', fma: false, accumulate: 'f32', tanhViaExp: false },
-  { name: 'cpu-reference', adapterClass: 'cpu/reference/f64/f32', order: 'reverse', fma: false, accumulate: 'f64', tanhViaExp: false },
+  {
+    name: 'wasm-simd',
+    adapterClass: 'wasm/unknown/unknown/f32',
+    order: 'blocked4',
+    fma: false,
+    accumulate: 'f32',
+    tanhViaExp: false,
+  },
+  {
+    name: 'wasm-relaxed',
+    adapterClass: 'wasm/unknown/unknown/f32',
+    order: 'blocked4',
+    fma: true,
+    accumulate: 'f32',
+    tanhViaExp: false,
+  },
+  {
+    name: 'webgpu-nvidia',
+    adapterClass: 'webgpu/nvidia/ampere/f32',
+    order: 'blocked16',
+    fma: true,
+    accumulate: 'f32',
+    tanhViaExp: true,
+  },
+  {
+    name: 'webgpu-amd',
+    adapterClass: 'webgpu/amd/rdna-3/f32',
+    order: 'pairwise',
+    fma: true,
+    accumulate: 'f32',
+    tanhViaExp: true,
+  },
+  {
+    name: 'webgpu-swiftshader',
+    adapterClass: 'webgpu/google/swiftshader/f32',
+    order: 'forward',
+    fma: false,
+    accumulate: 'f32',
+    tanhViaExp: false,
+  },
+  {
+    name: 'cpu-reference',
+    adapterClass: 'cpu/reference/f64/f32',
+    order: 'reverse',
+    fma: false,
+    accumulate: 'f64',
+    tanhViaExp: false,
+  },
 ];
 
 const f = Math.fround;
@@ -46,7 +88,8 @@ function reduce(products: Float64Array, v: BackendVariant): number {
     case 'reverse':
       return addRange(0, n, true);
     case 'pairwise': {
-      const rec = (lo: number, hi: number): number => (hi - lo <= 8 ? addRange(lo, hi, false) : round(rec(lo, (lo + hi) >> 1) + rec((lo + hi) >> 1, hi)));
+      const rec = (lo: number, hi: number): number =>
+        hi - lo <= 8 ? addRange(lo, hi, false) : round(rec(lo, (lo + hi) >> 1) + rec((lo + hi) >> 1, hi));
       return rec(0, n);
     }
     case 'blocked4':
@@ -62,7 +105,17 @@ function reduce(products: Float64Array, v: BackendVariant): number {
 }
 
 /** One dot product as backend `v` computes it (FMA: exact product, one rounding per add). */
-export function dot(a: Float32Array, aOff: number, aStride: number, b: Float32Array, bOff: number, bStride: number, k: number, v: BackendVariant, scratch = new Float64Array(k)): number {
+export function dot(
+  a: Float32Array,
+  aOff: number,
+  aStride: number,
+  b: Float32Array,
+  bOff: number,
+  bStride: number,
+  k: number,
+  v: BackendVariant,
+  scratch = new Float64Array(k),
+): number {
   for (let i = 0; i < k; i++) {
     const p = a[aOff + i * aStride]! * b[bOff + i * bStride]!; // exact in f64 for f32 inputs
     scratch[i] = v.fma || v.accumulate === 'f64' ? p : f(p);
@@ -71,7 +124,14 @@ export function dot(a: Float32Array, aOff: number, aStride: number, b: Float32Ar
 }
 
 /** C = A·B (row-major n×k by k×m), f32 output. */
-export function matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number, v: BackendVariant): Float32Array {
+export function matmul(
+  a: Float32Array,
+  b: Float32Array,
+  n: number,
+  k: number,
+  m: number,
+  v: BackendVariant,
+): Float32Array {
   const out = new Float32Array(n * m);
   const scratch = new Float64Array(k);
   for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) out[i * m + j] = dot(a, i * k, 1, b, j, m, k, v, scratch);

@@ -11,7 +11,16 @@ import type { JobPolicy } from '../policy';
 import { nextFloat, nextInt, seededRandom, type RandomSource } from '../random';
 import { ReputationBook } from '../reputation';
 import type { ResultTensor } from '../tensor';
-import { BACKEND_VARIANTS, corrupt, makeMlp, mlpForward, randomMatrix, type BackendVariant, type Corruption, type Mlp } from './backends';
+import {
+  BACKEND_VARIANTS,
+  corrupt,
+  makeMlp,
+  mlpForward,
+  randomMatrix,
+  type BackendVariant,
+  type Corruption,
+  type Mlp,
+} from './backends';
 
 export interface AdversarySpec {
   variant: BackendVariant;
@@ -61,7 +70,11 @@ export class UnitCache {
   readonly mlp: Mlp;
   private readonly inputs: Float32Array[] = [];
   private readonly outputs = new Map<string, Float32Array>();
-  constructor(readonly seed: number, readonly rows: number, readonly sizes: number[]) {
+  constructor(
+    readonly seed: number,
+    readonly rows: number,
+    readonly sizes: number[],
+  ) {
     const rng = seededRandom(seed);
     this.mlp = makeMlp(rng, sizes);
     this.inputRng = seededRandom(seed ^ 0x5eed);
@@ -87,15 +100,25 @@ export const EARLY_UNITS = 20;
 
 const REFERENCE = BACKEND_VARIANTS.find((v) => v.name === 'cpu-reference')!;
 
-export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed, config.rows, config.sizes)): SimMetrics {
+export function simulateJob(
+  config: SimConfig,
+  cache = new UnitCache(config.seed, config.rows, config.sizes),
+): SimMetrics {
   // Independent streams: the verifier's draws, the scheduler's choices and the adversary's coin never share state.
   const rng = seededRandom(config.seed * 7919 + 1);
   const verifierRng = seededRandom(config.seed * 104_729 + 2);
-  const corruptionSalt = [...(config.adversary?.corruption ?? '')].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 0);
+  const corruptionSalt = [...(config.adversary?.corruption ?? '')].reduce(
+    (h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0,
+    0,
+  );
   const adversaryRng = seededRandom((config.seed * 15_485_863 + 3 + corruptionSalt) >>> 0);
   const dims = [config.rows, config.sizes.at(-1)!];
   const tensor = (data: Float32Array): ResultTensor => ({ dtype: 'float32', dims, data });
-  const providers = config.honest.map((variant, i) => ({ id: `honest-${i}`.padEnd(43, '_'), variant, adversary: false }));
+  const providers = config.honest.map((variant, i) => ({
+    id: `honest-${i}`.padEnd(43, '_'),
+    variant,
+    adversary: false,
+  }));
   const adversaryId = 'adversary'.padEnd(43, '_');
   if (config.adversary) providers.push({ id: adversaryId, variant: config.adversary.variant, adversary: true });
   const byId = new Map(providers.map((p) => [p.id, p]));
@@ -104,11 +127,21 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
     jobId: `sim-${config.seed}`,
     policy: config.policy,
     reputation: new ReputationBook(() => 0),
-    agree: (a, b) => compareTensors(a.result, b.result, toleranceFor(a.adapterClass, b.adapterClass, config.policy.tolerance)).agree,
+    agree: (a, b) =>
+      compareTensors(a.result, b.result, toleranceFor(a.adapterClass, b.adapterClass, config.policy.tolerance)).agree,
     rng: verifierRng,
   });
 
-  const m = { verification: 0, verificationAfter: 0, openedAfter: 0, reruns: 0, adversaryResults: 0, wrongReturned: 0, honestResults: 0, honestRejected: 0 };
+  const m = {
+    verification: 0,
+    verificationAfter: 0,
+    openedAfter: 0,
+    reruns: 0,
+    adversaryResults: 0,
+    wrongReturned: 0,
+    honestResults: 0,
+    honestRejected: 0,
+  };
   let caughtAt: number | null = null;
   let caughtAtWrong: number | null = null;
   const wrongUnits = new Map<string, number>(); // `${unit}/${peer}` → index of that result among the adversary's results
@@ -128,9 +161,16 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
     let out = cache.output(unit, p.variant);
     if (p.adversary) {
       m.adversaryResults++;
-      if (nextFloat(adversaryRng) < config.adversary!.fraction && m.adversaryResults > (config.adversary!.startAfter ?? 0)) {
+      if (
+        nextFloat(adversaryRng) < config.adversary!.fraction &&
+        m.adversaryResults > (config.adversary!.startAfter ?? 0)
+      ) {
         const other = unit > 0 ? cache.output(nextInt(adversaryRng, unit), REFERENCE) : undefined;
-        out = corrupt(out, config.adversary!.corruption, { rng: adversaryRng, previousOwn: lastAdversaryOutput, otherUnit: other });
+        out = corrupt(out, config.adversary!.corruption, {
+          rng: adversaryRng,
+          previousOwn: lastAdversaryOutput,
+          otherUnit: other,
+        });
         m.wrongReturned++;
         wrongUnits.set(`${unit}/${peerId}`, m.adversaryResults);
       }
@@ -150,7 +190,9 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
     firstDispatch.delete(unit);
     const actions = verifier.openUnit(unit, primary);
     // the primary goes first; the verifier's first dispatch includes it
-    queue.push(...actions.map((a) => (a.kind === 'dispatch' ? { ...a, avoid: [...a.avoid, `primary:${primary}`] } : a)));
+    queue.push(
+      ...actions.map((a) => (a.kind === 'dispatch' ? { ...a, avoid: [...a.avoid, `primary:${primary}`] } : a)),
+    );
   };
 
   const drain = () => {
@@ -159,22 +201,28 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
       if (a.kind === 'accept') {
         final.set(a.unitId, a.result.data as Float32Array);
         const index = wrongUnits.get(`${a.unitId}/${adversaryId}`);
-        if (index !== undefined && index <= EARLY_UNITS && a.providers.includes(adversaryId)) acceptedEarly.add(a.unitId);
-      }
-      else if (a.kind === 'exclude') {
+        if (index !== undefined && index <= EARLY_UNITS && a.providers.includes(adversaryId))
+          acceptedEarly.add(a.unitId);
+      } else if (a.kind === 'exclude') {
         const p = byId.get(a.peerId)!;
         if (p.adversary) {
           caughtAt ??= m.adversaryResults;
           caughtAtWrong ??= m.wrongReturned;
-        }
-        else m.honestRejected++;
+        } else m.honestRejected++;
         for (const unit of a.rerun) {
           final.delete(unit);
           open(unit, true);
         }
       } else if (a.kind === 'reexecute') {
         countCheck(a.unitId);
-        queue.push(...verifier.resultArrived(a.unitId, { peerId: 'requester', adapterClass: REFERENCE.adapterClass, result: tensor(cache.output(a.unitId, REFERENCE)), trusted: true }));
+        queue.push(
+          ...verifier.resultArrived(a.unitId, {
+            peerId: 'requester',
+            adapterClass: REFERENCE.adapterClass,
+            result: tensor(cache.output(a.unitId, REFERENCE)),
+            trusted: true,
+          }),
+        );
       } else if (a.kind === 'dispatch') {
         const primaryTag = a.avoid.find((x) => x.startsWith('primary:'));
         const avoid = new Set(a.avoid);
@@ -185,7 +233,14 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
         for (const id of chosen) verifier.dispatched(a.unitId, id);
         if (chosen.length < a.count) {
           countCheck(a.unitId); // nobody left to ask: the requester runs it
-          queue.push(...verifier.resultArrived(a.unitId, { peerId: 'requester', adapterClass: REFERENCE.adapterClass, result: tensor(cache.output(a.unitId, REFERENCE)), trusted: true }));
+          queue.push(
+            ...verifier.resultArrived(a.unitId, {
+              peerId: 'requester',
+              adapterClass: REFERENCE.adapterClass,
+              result: tensor(cache.output(a.unitId, REFERENCE)),
+              trusted: true,
+            }),
+          );
         }
         for (const id of chosen) {
           if (firstDispatch.has(a.unitId)) countCheck(a.unitId);
@@ -205,13 +260,18 @@ export function simulateJob(config: SimConfig, cache = new UnitCache(config.seed
   let wrongKept = 0;
   for (let unit = 0; unit < config.units; unit++) {
     const out = final.get(unit);
-    const ok = out && compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree;
+    const ok =
+      out &&
+      compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree;
     if (!ok) wrongInOutput++;
   }
   for (const key of wrongUnits.keys()) {
     const unit = Number(key.split('/')[0]);
     const out = final.get(unit);
-    if (!out || !compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree) {
+    if (
+      !out ||
+      !compareTensors(tensor(out), tensor(cache.output(unit, REFERENCE)), config.policy.tolerance.crossClass).agree
+    ) {
       wrongKept++;
     }
   }
