@@ -22,7 +22,11 @@ export type VerifierAction<R> =
   | { kind: 'dispatch'; unitId: number; count: number; avoid: PeerId[] }
   | { kind: 'reexecute'; unitId: number }
   | { kind: 'accept'; unitId: number; result: R; providers: PeerId[]; checked: boolean }
-  | { kind: 'exclude'; peerId: PeerId; reason: string; rerun: number[] };
+  | { kind: 'exclude'; peerId: PeerId; reason: string; rerun: number[] }
+  /** A replica that arrived after its unit was accepted agreed with it: it earns credit too. */
+  | { kind: 'credit'; unitId: number; peerId: PeerId };
+
+export type AlgebraicVerdict = { ok: true } | { ok: false; reason: string };
 
 export type UnitStatus = 'pending' | 'verified' | 'unchecked';
 
@@ -40,8 +44,11 @@ export interface JobVerifierOptions<R> {
   agree: Agree<R>;
   /** Describes why two results disagree (for rejections); defaults to a generic reason. */
   explain?: (canonical: ReplicaResult<R>, wrong: ReplicaResult<R>) => string;
-  /** An algebraic check (e.g. Freivalds) that decides a result alone; replaces replication for this job. */
-  algebraicCheck?: (unitId: number, result: R) => boolean;
+  /**
+   * An algebraic check (e.g. Freivalds) that decides a result alone; replaces replication for this job.
+   * `false` or `{ ok: false, reason }` rejects the result (the reason is shown to the requester).
+   */
+  algebraicCheck?: (unitId: number, result: R) => boolean | AlgebraicVerdict;
   rng?: RandomSource;
 }
 
@@ -115,13 +122,15 @@ export class JobVerifier<R> {
       if (!unit.quorum.isOutstanding(replica.peerId))
         throw new QuorumStateError(`no replica outstanding for ${replica.peerId}`);
       this.open.delete(unitId);
-      if (this.options.algebraicCheck(unitId, replica.result)) {
+      const verdict = this.options.algebraicCheck(unitId, replica.result);
+      if (verdict === true || (typeof verdict === 'object' && verdict.ok)) {
         this.options.reputation.recordAccepted(replica.peerId, true);
         this.accepted.set(unitId, { providers: [replica.peerId], checked: true });
         this.units.get(unitId)!.status = 'verified';
         return [{ kind: 'accept', unitId, result: replica.result, providers: [replica.peerId], checked: true }];
       }
-      const actions = this.reject(unitId, replica.peerId, 'algebraic check failed');
+      const why = typeof verdict === 'object' && !verdict.ok ? verdict.reason : 'algebraic check failed';
+      const actions = this.reject(unitId, replica.peerId, why);
       for (const a of actions) if (a.kind === 'exclude') a.rerun.unshift(unitId);
       return actions;
     }
@@ -132,6 +141,28 @@ export class JobVerifier<R> {
     const unit = this.open.get(unitId);
     if (!unit) return [];
     return this.translate(unitId, unit.quorum.replicaLost(peerId));
+  }
+
+  /**
+   * The requester's check of an open unit cannot run (its engine failed): the
+   * unit is accepted unchecked on the results in hand, and nobody is rejected.
+   */
+  checkUnavailable(unitId: number): VerifierAction<R>[] {
+    const unit = this.open.get(unitId);
+    if (!unit) return [];
+    return this.translate(unitId, unit.quorum.settleUnchecked());
+  }
+
+  /**
+   * `peerId` broke the protocol outside any replica comparison (a bad
+   * signature, a result of the wrong shape): excluded like a caught cheat.
+   */
+  exclude(peerId: PeerId, reason: string): VerifierAction<R>[] {
+    return this.reject(undefined, peerId, reason);
+  }
+
+  isOpen(unitId: number): boolean {
+    return this.open.has(unitId);
   }
 
   status(unitId: number): UnitRecord | undefined {
@@ -174,7 +205,7 @@ export class JobVerifier<R> {
         if (!action.agrees) return this.reject(unitId, action.peerId, 'late result disagrees with the accepted one');
         this.options.reputation.recordAccepted(action.peerId, true);
         this.accepted.get(unitId)?.providers.push(action.peerId);
-        return [];
+        return [{ kind: 'credit', unitId, peerId: action.peerId }];
       case 'accept': {
         const unit = this.open.get(unitId) ?? this.settled.get(unitId)!;
         this.open.delete(unitId);
@@ -200,10 +231,11 @@ export class JobVerifier<R> {
   }
 
   /** Records a caught wrong result, excludes the key, and re-opens every unit it alone vouched for. */
-  private reject(unitId: number, peerId: PeerId, reason: string): VerifierAction<R>[] {
-    this.units.get(unitId)?.rejections.push({ peerId, reason });
+  private reject(unitId: number | undefined, peerId: PeerId, reason: string): VerifierAction<R>[] {
+    if (unitId !== undefined) this.units.get(unitId)?.rejections.push({ peerId, reason });
     if (this.excluded.has(peerId)) return [];
-    this.options.reputation.recordRejected(peerId, `job ${this.jobId} unit ${unitId}: ${reason}`);
+    const where = unitId === undefined ? '' : ` unit ${unitId}`;
+    this.options.reputation.recordRejected(peerId, `job ${this.jobId}${where}: ${reason}`);
     this.excluded.add(peerId);
     const rerun: number[] = [];
     for (const [id, a] of this.accepted) {

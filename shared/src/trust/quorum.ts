@@ -119,6 +119,26 @@ export class UnitQuorum<R> {
     return this.next();
   }
 
+  /**
+   * The trusted check this unit waits for cannot run (the requester's engine
+   * failed): the first untrusted result is accepted as unchecked, as if no
+   * check had been drawn. Nothing is rejected on a check that never ran.
+   */
+  settleUnchecked(): QuorumAction<R> {
+    if (this.settled) return this.settled;
+    const first = this.results.find((r) => !r.trusted);
+    if (!first) return { kind: 'wait' };
+    const agreeing = this.results.filter((r) => !r.trusted && (r === first || this.agree(first, r)));
+    this.settled = {
+      kind: 'accept',
+      canonical: first,
+      agreeing: agreeing.map((r) => r.peerId),
+      rejected: [],
+      checked: false,
+    };
+    return this.settled;
+  }
+
   replicaLost(peerId: PeerId): QuorumAction<R> {
     if (!this.outstanding.delete(peerId)) return this.settled ?? { kind: 'wait' };
     this.lost++;

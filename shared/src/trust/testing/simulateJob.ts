@@ -1,12 +1,15 @@
 /**
- * A seeded, sequential simulation of one job through JobVerifier: honest
- * providers on different simulated backends, optionally one adversary, units
- * computed for real (a small MLP). Used by jobVerifier.test.ts and bench/trust.ts.
- * Compute is counted in units (every unit costs the same FLOPs).
+ * A seeded, sequential simulation of one job through the shipped coordinator
+ * (shared/src/jobs/coordinator.ts, the same JobCoordinator the browser runner
+ * drives): honest providers on different simulated backends, optionally one
+ * adversary, units computed for real (a small MLP). Every provider keeps the
+ * coordinator's window full; results come back in a seeded random order. Used
+ * by jobVerifier.test.ts and bench/trust.ts. Compute is counted in units
+ * (every unit costs the same FLOPs).
  */
 import { toleranceFor } from '../adapterClass';
 import { compareTensors } from '../compare';
-import { JobVerifier, type VerifierAction } from '../jobVerifier';
+import { JobCoordinator, type CoordinatorCommand } from '../../jobs/coordinator';
 import type { JobPolicy } from '../policy';
 import { nextFloat, nextInt, seededRandom, type RandomSource } from '../random';
 import { ReputationBook } from '../reputation';
@@ -55,6 +58,8 @@ export interface SimMetrics {
   /** Wrong results it returned up to and including the one that excluded it (1 = caught on its first). */
   adversaryWrongUntilCaught: number | null;
   wrongReturned: number;
+  /** Of those, speculative copies of units already decided: discarded unseen, as every duplicate is. */
+  wrongDiscarded: number;
   /** Wrong results among the adversary's first EARLY_UNITS results that were accepted, even if re-run later (goal: 0). */
   escapedEarly: number;
   /** Wrong results kept out of the final output (caught, or re-run after exclusion) / wrong returned. */
@@ -123,12 +128,14 @@ export function simulateJob(
   if (config.adversary) providers.push({ id: adversaryId, variant: config.adversary.variant, adversary: true });
   const byId = new Map(providers.map((p) => [p.id, p]));
 
-  const verifier = new JobVerifier<ResultTensor>({
+  const coordinator = new JobCoordinator<ResultTensor>({
     jobId: `sim-${config.seed}`,
+    units: config.units,
     policy: config.policy,
     reputation: new ReputationBook(() => 0),
     agree: (a, b) =>
       compareTensors(a.result, b.result, toleranceFor(a.adapterClass, b.adapterClass, config.policy.tolerance)).agree,
+    canCheck: true,
     rng: verifierRng,
   });
 
@@ -139,6 +146,7 @@ export function simulateJob(
     reruns: 0,
     adversaryResults: 0,
     wrongReturned: 0,
+    wrongDiscarded: 0,
     honestResults: 0,
     honestRejected: 0,
   };
@@ -147,16 +155,25 @@ export function simulateJob(
   const wrongUnits = new Map<string, number>(); // `${unit}/${peer}` → index of that result among the adversary's results
   let lastAdversaryOutput: Float32Array | undefined;
   const final = new Map<number, Float32Array>();
-  const firstDispatch = new Set<number>(); // units whose primary computation is already counted
+  const computed = new Set<number>(); // units whose primary computation is already counted
   const openedAfterExclusion = new Set<number>();
   const acceptedEarly = new Set<number>(); // units where a wrong result among the adversary's first EARLY_UNITS was accepted, even if re-run later
+  const rerunPending = new Set<number>();
+  const inFlight: { peerId: string; unitId: number }[] = [];
 
-  const countCheck = (unit: number) => {
+  const countComputation = (unit: number) => {
+    if (!computed.has(unit)) {
+      computed.add(unit);
+      if (caughtAt !== null || !config.adversary) openedAfterExclusion.add(unit);
+      if (openedAfterExclusion.has(unit)) m.openedAfter++;
+      if (rerunPending.delete(unit)) m.reruns++;
+      return;
+    }
     m.verification++;
     if (openedAfterExclusion.has(unit)) m.verificationAfter++;
   };
 
-  const compute = (unit: number, peerId: string): VerifierAction<ResultTensor>[] => {
+  const compute = (unit: number, peerId: string): Float32Array => {
     const p = byId.get(peerId)!;
     let out = cache.output(unit, p.variant);
     if (p.adversary) {
@@ -176,85 +193,62 @@ export function simulateJob(
       }
       lastAdversaryOutput = out;
     } else m.honestResults++;
-    return verifier.resultArrived(unit, { peerId, adapterClass: p.variant.adapterClass, result: tensor(out) });
+    return out;
   };
 
-  const active = () => providers.filter((p) => !verifier.isExcluded(p.id));
-  const queue: VerifierAction<ResultTensor>[] = [];
-  const open = (unit: number, rerun: boolean) => {
-    const live = active();
-    const primary = live[nextInt(rng, live.length)]!.id;
-    if (caughtAt !== null || !config.adversary) openedAfterExclusion.add(unit);
-    if (openedAfterExclusion.has(unit)) m.openedAfter++;
-    if (rerun) m.reruns++;
-    firstDispatch.delete(unit);
-    const actions = verifier.openUnit(unit, primary);
-    // the primary goes first; the verifier's first dispatch includes it
-    queue.push(
-      ...actions.map((a) => (a.kind === 'dispatch' ? { ...a, avoid: [...a.avoid, `primary:${primary}`] } : a)),
-    );
-  };
-
-  const drain = () => {
+  const carryOut = (commands: CoordinatorCommand<ResultTensor>[]) => {
+    const queue = [...commands];
     while (queue.length) {
-      const a = queue.shift()!;
-      if (a.kind === 'accept') {
-        final.set(a.unitId, a.result.data as Float32Array);
-        const index = wrongUnits.get(`${a.unitId}/${adversaryId}`);
-        if (index !== undefined && index <= EARLY_UNITS && a.providers.includes(adversaryId))
-          acceptedEarly.add(a.unitId);
-      } else if (a.kind === 'exclude') {
-        const p = byId.get(a.peerId)!;
-        if (p.adversary) {
-          caughtAt ??= m.adversaryResults;
-          caughtAtWrong ??= m.wrongReturned;
-        } else m.honestRejected++;
-        for (const unit of a.rerun) {
-          final.delete(unit);
-          open(unit, true);
-        }
-      } else if (a.kind === 'reexecute') {
-        countCheck(a.unitId);
-        queue.push(
-          ...verifier.resultArrived(a.unitId, {
-            peerId: 'requester',
-            adapterClass: REFERENCE.adapterClass,
-            result: tensor(cache.output(a.unitId, REFERENCE)),
-            trusted: true,
-          }),
-        );
-      } else if (a.kind === 'dispatch') {
-        const primaryTag = a.avoid.find((x) => x.startsWith('primary:'));
-        const avoid = new Set(a.avoid);
-        const chosen: string[] = [];
-        if (primaryTag) chosen.push(primaryTag.slice('primary:'.length));
-        const free = active().filter((p) => !avoid.has(p.id) && !chosen.includes(p.id));
-        while (chosen.length < a.count && free.length) chosen.push(free.splice(nextInt(rng, free.length), 1)[0]!.id);
-        for (const id of chosen) verifier.dispatched(a.unitId, id);
-        if (chosen.length < a.count) {
-          countCheck(a.unitId); // nobody left to ask: the requester runs it
+      const c = queue.shift()!;
+      switch (c.type) {
+        case 'send':
+          countComputation(c.unitId);
+          inFlight.push({ peerId: c.peerId, unitId: c.unitId });
+          break;
+        case 'check':
+          countComputation(c.unitId);
           queue.push(
-            ...verifier.resultArrived(a.unitId, {
-              peerId: 'requester',
-              adapterClass: REFERENCE.adapterClass,
-              result: tensor(cache.output(a.unitId, REFERENCE)),
-              trusted: true,
-            }),
+            ...coordinator.checkDone(c.unitId, tensor(cache.output(c.unitId, REFERENCE)), REFERENCE.adapterClass),
           );
+          break;
+        case 'accept': {
+          final.set(c.unitId, c.result.data as Float32Array);
+          const index = wrongUnits.get(`${c.unitId}/${adversaryId}`);
+          if (index !== undefined && index <= EARLY_UNITS && c.providers.includes(adversaryId))
+            acceptedEarly.add(c.unitId);
+          break;
         }
-        for (const id of chosen) {
-          if (firstDispatch.has(a.unitId)) countCheck(a.unitId);
-          else firstDispatch.add(a.unitId);
-          queue.push(...compute(a.unitId, id));
+        case 'reject': {
+          const p = byId.get(c.peerId)!;
+          if (p.adversary) {
+            caughtAt ??= m.adversaryResults;
+            caughtAtWrong ??= m.wrongReturned;
+          } else m.honestRejected++;
+          for (const unit of c.rerun) {
+            final.delete(unit);
+            computed.delete(unit);
+            rerunPending.add(unit);
+          }
+          break;
         }
+        case 'duplicate':
+          if (wrongUnits.delete(`${c.unitId}/${c.peerId}`)) m.wrongDiscarded++;
+          break;
+        case 'fail':
+          throw new Error(`simulated job failed: ${c.reason}`);
+        default:
+          break;
       }
     }
   };
 
-  for (let unit = 0; unit < config.units; unit++) {
-    open(unit, false);
-    drain();
+  for (const p of providers) carryOut(coordinator.providerReady(p.id, p.variant.adapterClass));
+  while (inFlight.length > 0) {
+    const [next] = inFlight.splice(nextInt(rng, inFlight.length), 1);
+    const { peerId, unitId } = next!;
+    carryOut(coordinator.resultArrived(peerId, unitId, tensor(compute(unitId, peerId))));
   }
+  if (!coordinator.complete) throw new Error(`simulated job stalled at ${coordinator.finished}/${config.units} units`);
 
   let wrongInOutput = 0;
   let wrongKept = 0;
@@ -284,6 +278,7 @@ export function simulateJob(
     adversaryUnitsUntilCaught: caughtAt,
     adversaryWrongUntilCaught: caughtAtWrong,
     wrongReturned: m.wrongReturned,
+    wrongDiscarded: m.wrongDiscarded,
     escapedEarly: acceptedEarly.size,
     detectionRate: m.wrongReturned > 0 ? 1 - Math.min(wrongKept, m.wrongReturned) / m.wrongReturned : 1,
     honestResults: m.honestResults,

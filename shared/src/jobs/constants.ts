@@ -1,0 +1,24 @@
+/** Tunables of the job coordinator, each with why. */
+
+/**
+ * Units the coordinator keeps in flight per provider. Two hide one round trip
+ * (the next unit is already there when a result leaves) without letting a
+ * slow provider hoard work that a faster one could take.
+ */
+export const UNITS_IN_FLIGHT_PER_PROVIDER = 2;
+
+/**
+ * Results a provider may have waiting for the requester's own check before it
+ * gets more work. A new key is checked on every unit and the requester's WASM
+ * engine is slower than a GPU provider, so without this an adversary computed
+ * 100–200 units (e2e/trust.spec.ts) before its first check ran; with it, it is
+ * excluded within a few units and little work is wasted.
+ */
+export const MAX_PENDING_CHECKS_PER_PROVIDER = 2;
+
+/**
+ * Copies of one unit in flight at once when an idle provider re-runs a stalled
+ * unit speculatively (redundancy 1): the original and one spare. More would
+ * spend idle providers on one unit without finishing it any sooner.
+ */
+export const MAX_SPECULATIVE_HOLDERS = 2;
