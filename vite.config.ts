@@ -28,9 +28,13 @@ function safeReaddir(dir: string): string[] {
   }
 }
 
+/** `@shared/<folder>`: the shared package by its public folders (tsconfig.json's `paths` say the same). */
+export const sharedAlias = [{ find: /^@shared\//, replacement: `${resolve(import.meta.dirname, 'shared/src')}/` }];
+
 export default defineConfig({
   root: 'web',
   plugins: [react()],
+  resolve: { alias: sharedAlias },
   build: {
     // WEB_OUT_DIR lets parallel e2e runs build into separate folders.
     outDir: resolve(import.meta.dirname, process.env.WEB_OUT_DIR ?? 'dist/web'),

@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { sharedAlias } from './vite.config';
 
 export default defineConfig({
+  resolve: { alias: sharedAlias },
   test: {
     include: ['shared/**/*.test.ts', 'signaling/**/*.test.ts', 'web/**/*.test.ts', 'bench/**/*.test.ts'],
     environment: 'node',

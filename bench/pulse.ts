@@ -12,8 +12,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 import { init as initZstd } from '@bokuweb/zstd-wasm';
-import { apply, decode, diff, encode, hashModel, type Model } from '../shared/src/pulse/index';
-import { modelsBitEqual } from '../shared/src/pulse/testing';
+import { apply, decode, diff, encode, hashModel, type Model } from '@shared/pulse';
+import { modelsBitEqual } from '@shared/pulse/testing';
 import { boundBytes } from './pulse/bound';
 import { sourceBoundBytes } from './pulse/source';
 import { buildCorpus, FULL_SIZE, QUICK_SIZE, type CorpusCase } from './pulse/corpus';

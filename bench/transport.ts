@@ -10,11 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import {
-  BUFFERED_AMOUNT_LOW_THRESHOLD,
-  HIGH_WATER_MARK_BYTES,
-  MAX_FRAME_BYTES,
-} from '../shared/src/transport/constants';
+import { BUFFERED_AMOUNT_LOW_THRESHOLD, HIGH_WATER_MARK_BYTES, MAX_FRAME_BYTES } from '@shared/transport';
 import { buildPages, launchChromium, serveStatic } from './lib/browser';
 import { connectLink, openHarnessPair } from './lib/transport-pages';
 

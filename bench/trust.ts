@@ -9,9 +9,9 @@
  * wrong on 30% — the known limit of adaptive checking (SPEC.md).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolvePolicy, type JobPolicyInput } from '../shared/src/trust/policy';
-import { BACKEND_VARIANTS, CORRUPTIONS } from '../shared/src/trust/testing/backends';
-import { simulateJob, UnitCache, type SimMetrics } from '../shared/src/trust/testing/simulateJob';
+import { resolvePolicy, type JobPolicyInput } from '@shared/trust';
+import { BACKEND_VARIANTS, CORRUPTIONS } from '@shared/trust/testing/backends';
+import { simulateJob, UnitCache, type SimMetrics } from '@shared/trust/testing/simulateJob';
 import { measureSignatureCost } from './trust/signatures';
 
 function arg(name: string, fallback: string): string {

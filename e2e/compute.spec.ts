@@ -6,10 +6,10 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import * as v from 'valibot';
-import { CapabilitiesSchema, type Backend } from '../shared/src/protocol/signaling';
-import { BUILTIN_MODELS } from '../shared/src/models/catalog';
-import { mlpClassifier } from '../shared/src/models/mlp-classifier';
-import { writeNpy } from '../shared/src/tensor/npy';
+import { CapabilitiesSchema, type Backend } from '@shared/protocol';
+import { BUILTIN_MODELS } from '@shared/models';
+import { mlpClassifier } from '@shared/models';
+import { writeNpy } from '@shared/tensor';
 
 /** Rows per run: WebGPU is SwiftShader (~0.2 GFLOP/s) on CI machines, so keep it tiny. */
 const ROWS: Record<Backend, number> = { wasm: 16, webgpu: 2 };

@@ -4,7 +4,7 @@
  * server). Used by e2e/transport.spec.ts and bench/transport.ts.
  */
 import type { Page } from 'playwright-core';
-import type { SignalPayload } from '../../shared/src/protocol/signaling';
+import type { SignalPayload } from '@shared/protocol';
 
 export const TRANSPORT_HARNESS_PATH = '/harness/transport.html';
 

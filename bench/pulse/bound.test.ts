@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../shared/src/pulse/testing';
+import { seededRandom } from '@shared/pulse/testing';
 import { coverageEntropyBits, entropyBits } from './bound';
 
 function histogram(values: number[]): Map<number, number> {

@@ -11,7 +11,7 @@
  * with the Chao–Shen estimator instead and is reported beside it.
  */
 
-import { DTYPES, findChangesCpu, type Model } from '../../shared/src/pulse/index';
+import { DTYPES, findChangesCpu, type Model } from '@shared/pulse';
 
 function log2Binomial(N: number, n: number): number {
   const k = Math.min(n, N - n);

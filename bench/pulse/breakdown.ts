@@ -5,7 +5,7 @@
  */
 
 import { init as initZstd } from '@bokuweb/zstd-wasm';
-import { apply, decode, diff, encode, hashModel } from '../../shared/src/pulse/index';
+import { apply, decode, diff, encode, hashModel } from '@shared/pulse';
 import { buildCorpus, FULL_SIZE, QUICK_SIZE } from './corpus';
 import { decodeReference, encodeReference } from './reference';
 

@@ -5,8 +5,8 @@
  * is calibrated so that a target fraction of the published values change.
  */
 
-import { encodeValue, gaussian, seededRandom } from '../../shared/src/pulse/testing';
-import { allocData, type DType, type Model, type Tensor } from '../../shared/src/pulse/index';
+import { encodeValue, gaussian, seededRandom } from '@shared/pulse/testing';
+import { allocData, type DType, type Model, type Tensor } from '@shared/pulse';
 import type { StepModel } from './source';
 
 export interface CorpusCase {

@@ -12,7 +12,7 @@
  */
 
 import { compress, decompress } from '@bokuweb/zstd-wasm';
-import { findChangesCpu, hashesEqual, hashModel, type Model, type Tensor } from '../../shared/src/pulse/index';
+import { findChangesCpu, hashesEqual, hashModel, type Model, type Tensor } from '@shared/pulse';
 
 const HASH_BYTES_FOR_BENCH = 16;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeValue, gaussian, seededRandom } from '../../shared/src/pulse/testing';
-import { DTYPES, type DType, type Model } from '../../shared/src/pulse/index';
+import { encodeValue, gaussian, seededRandom } from '@shared/pulse/testing';
+import { DTYPES, type DType, type Model } from '@shared/pulse';
 import { cellOf, outcomeProbability, sourceBoundBytes, valueOf, type StepModel } from './source';
 import { boundBytes, ordered, unordered } from './bound';
 

@@ -20,8 +20,8 @@
  * density at ±1) by composite Simpson's rule.
  */
 
-import { DTYPES, type DType, type Model } from '../../shared/src/pulse/index';
-import { bitsToF32 } from '../../shared/src/pulse/testing';
+import { DTYPES, type DType, type Model } from '@shared/pulse';
+import { bitsToF32 } from '@shared/pulse/testing';
 import { ordered, unordered } from './bound';
 
 export interface StepModel {

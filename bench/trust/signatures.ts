@@ -1,6 +1,6 @@
 /** Per-result cost of signing and verifying (provider signs, requester verifies), measured here. */
-import { createIdentity } from '../../shared/src/identity';
-import { signResult, verifySignedResult } from '../../shared/src/trust/signedResult';
+import { createIdentity } from '@shared/identity';
+import { signResult, verifySignedResult } from '@shared/trust';
 
 export async function measureSignatureCost(count: number): Promise<{ signUs: number; verifyUs: number }> {
   const id = await createIdentity();

@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Locator, Page, TestInfo } from '@playwright/test';
 import { expect } from '@playwright/test';
-import { getBuiltinModel } from '../../shared/src/models';
-import { compareTensors, parseNpy, type Tensor } from '../../shared/src/tensor';
+import { getBuiltinModel } from '@shared/models';
+import { compareTensors, parseNpy, type Tensor } from '@shared/tensor';
 
 export interface ServerProcess {
   url: string;

@@ -1,6 +1,6 @@
 /** Command-line flags and environment variables → SignalingServerOptions. Flags win over env. */
 import * as v from 'valibot';
-import { IceServerSchema, type IceServer } from '../../shared/src/protocol/signaling';
+import { IceServerSchema, type IceServer } from '@shared/protocol';
 import * as C from './constants';
 import { ConfigError } from './errors';
 import type { HubLimits } from './hub';

@@ -1,5 +1,5 @@
 /** Typed errors of the signaling server, in one place. */
-import type { ErrorCode } from '../../shared/src/protocol/signaling';
+import type { ErrorCode } from '@shared/protocol';
 
 /** A client broke a protocol rule; `code` is what goes back in the error frame. */
 export class ProtocolError extends Error {

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { PROTOCOL_VERSION, type Role } from '../../shared/src/protocol/signaling';
-import { authMessage, createIdentity, sign, type Identity } from '../../shared/src/identity';
+import { PROTOCOL_VERSION, type Role } from '@shared/protocol';
+import { authMessage, createIdentity, sign, type Identity } from '@shared/identity';
 import { SignalingClient } from '../../web/src/net/signaling-client';
 import { createLogger } from './log';
 import { createSignalingServer, type SignalingServer } from './server';

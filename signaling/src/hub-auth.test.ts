@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION } from '../../shared/src/protocol/signaling';
-import { authMessage, createIdentity, sign } from '../../shared/src/identity';
+import { PROTOCOL_VERSION } from '@shared/protocol';
+import { authMessage, createIdentity, sign } from '@shared/identity';
 import { createHarness, type Harness } from './testing/hub-harness';
 
 let h: Harness;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_FRAME_BYTES, decodeClientMessage } from '../../shared/src/protocol/signaling';
+import { MAX_FRAME_BYTES, decodeClientMessage } from '@shared/protocol';
 import { caps } from './testing/fixtures';
 import { createHarness, type Harness } from './testing/hub-harness';
 

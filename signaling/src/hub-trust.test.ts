@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_RECEIPTS_PER_BATCH } from '../../shared/src/protocol/signaling';
-import { createIdentity } from '../../shared/src/identity';
-import { GENESIS_HASH } from '../../shared/src/trust/receiptLog';
+import { MAX_RECEIPTS_PER_BATCH } from '@shared/protocol';
+import { createIdentity } from '@shared/identity';
+import { GENESIS_HASH } from '@shared/trust';
 import { TrustLedger } from './ledger';
 import { caps, needs } from './testing/fixtures';
 import { createHarness, type Harness } from './testing/hub-harness';

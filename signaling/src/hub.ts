@@ -15,9 +15,9 @@ import {
   type IceServer,
   type Role,
   type ServerMessage,
-} from '../../shared/src/protocol/signaling';
-import { authMessage, verify } from '../../shared/src/identity';
-import { randomId } from '../../shared/src/bytes';
+} from '@shared/protocol';
+import { authMessage, verify } from '@shared/identity';
+import { randomId } from '@shared/bytes';
 import * as C from './constants';
 import { ProtocolError } from './errors';
 import { TrustLedger } from './ledger';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as v from 'valibot';
-import { LeaderboardResponseSchema } from '../../shared/src/protocol/signaling';
-import { createIdentity, type Identity } from '../../shared/src/identity';
-import { ReputationSummarySchema } from '../../shared/src/trust/reputation';
+import { LeaderboardResponseSchema } from '@shared/protocol';
+import { createIdentity, type Identity } from '@shared/identity';
+import { ReputationSummarySchema } from '@shared/trust';
 import { RECEIPT_LOG_FILE } from './constants';
 import { ReceiptLogFileError } from './errors';
 import { TrustLedger } from './ledger';
@@ -88,7 +88,7 @@ describe('receipt log on disk', () => {
 
   it('CREDIT6: an edit with the entry hash recomputed still breaks the next link', async () => {
     await seed(4);
-    const { entryHash } = await import('../../shared/src/trust/receiptLog');
+    const { entryHash } = await import('@shared/trust');
     const lines = readFileSync(file(), 'utf8').trimEnd().split('\n');
     const entry = JSON.parse(lines[1]!) as { seq: number; prevHash: string; hash: string; receipt: { flops: number } };
     entry.receipt.flops = 1e12;

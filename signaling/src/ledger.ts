@@ -6,19 +6,19 @@
  * trust-http.ts call it.
  */
 import { join } from 'node:path';
-import type { LeaderboardResponse, LogHeadInfo, ReceiptRejectReason } from '../../shared/src/protocol/signaling';
-import { base64urlDecode, base64urlEncode } from '../../shared/src/bytes';
-import { ReceiptError } from '../../shared/src/trust/errors';
-import { Leaderboard } from '../../shared/src/trust/leaderboard';
+import type { LeaderboardResponse, LogHeadInfo, ReceiptRejectReason } from '@shared/protocol';
+import { base64urlDecode, base64urlEncode } from '@shared/bytes';
+import { ReceiptError } from '@shared/trust';
+import { Leaderboard } from '@shared/trust';
 import {
   GENESIS_HASH,
   MemoryReceiptLogStorage,
   ReceiptLog,
   type LogEntry,
   type ReceiptLogStorage,
-} from '../../shared/src/trust/receiptLog';
-import type { Receipt } from '../../shared/src/trust/receipts';
-import { reputationScore, type ReputationSummary } from '../../shared/src/trust/reputation';
+} from '@shared/trust';
+import type { Receipt } from '@shared/trust';
+import { reputationScore, type ReputationSummary } from '@shared/trust';
 import * as C from './constants';
 import { FileReceiptLogStorage } from './receipt-file';
 

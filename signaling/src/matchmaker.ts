@@ -15,7 +15,7 @@
  *    (REP2); a report excludes only from the reporting job (REP1);
  *  - load: then the least loaded, then fastest, provider wins (MATCH2).
  */
-import type { Capabilities, JobNeeds } from '../../shared/src/protocol/signaling';
+import type { Capabilities, JobNeeds } from '@shared/protocol';
 
 export interface ProviderEntry {
   id: string;

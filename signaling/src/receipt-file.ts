@@ -11,14 +11,9 @@ import { appendFile, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as v from 'valibot';
-import { ChainError } from '../../shared/src/trust/errors';
-import {
-  MemoryReceiptLogStorage,
-  verifyChain,
-  type LogEntry,
-  type ReceiptLogStorage,
-} from '../../shared/src/trust/receiptLog';
-import { ReceiptSchema } from '../../shared/src/trust/receipts';
+import { ChainError } from '@shared/trust';
+import { MemoryReceiptLogStorage, verifyChain, type LogEntry, type ReceiptLogStorage } from '@shared/trust';
+import { ReceiptSchema } from '@shared/trust';
 import { ReceiptLogFileError } from './errors';
 
 const HashHex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));

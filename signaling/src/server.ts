@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { SIGNALING_PATH, type IceServer } from '../../shared/src/protocol/signaling';
+import { SIGNALING_PATH, type IceServer } from '@shared/protocol';
 import * as C from './constants';
 import { DEFAULT_LIMITS, Hub, type HubLimits } from './hub';
 import { TrustLedger } from './ledger';

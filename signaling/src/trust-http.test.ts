@@ -4,15 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import {
-  PROTOCOL_VERSION,
-  decodeServerMessage,
-  type ServerMessage,
-  type ServerMessageOf,
-} from '../../shared/src/protocol/signaling';
-import { authMessage, createIdentity, sign, type Identity } from '../../shared/src/identity';
-import { verifyChain, type LogEntry } from '../../shared/src/trust/receiptLog';
-import type { Receipt } from '../../shared/src/trust/receipts';
+import { PROTOCOL_VERSION, decodeServerMessage, type ServerMessage, type ServerMessageOf } from '@shared/protocol';
+import { authMessage, createIdentity, sign, type Identity } from '@shared/identity';
+import { verifyChain, type LogEntry } from '@shared/trust';
+import type { Receipt } from '@shared/trust';
 import { fetchLeaderboard, LeaderboardError } from '../../web/src/net/leaderboard';
 import { RECEIPT_LOG_FILE } from './constants';
 import { createSignalingServer, type SignalingServer } from './server';

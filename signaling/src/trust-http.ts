@@ -5,7 +5,7 @@
  * Every response is bounded; query numbers are validated, never trusted.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TRUST_PATHS } from '../../shared/src/protocol/signaling';
+import { TRUST_PATHS } from '@shared/protocol';
 import * as C from './constants';
 import type { TrustLedger } from './ledger';
 import { send } from './static-files';

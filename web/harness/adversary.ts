@@ -8,7 +8,7 @@
  * result replayed; copied: the previous unit's result. It signs what it sends,
  * as a real cheater with its own key would.
  */
-import type { RawTensor } from '../../shared/src/protocol/peer';
+import type { RawTensor } from '@shared/protocol';
 import { connectSignaling, webrtcPeers, workerEngine } from '../src/app/runtime';
 import { detectCapabilities } from '../src/compute';
 import type { ComputeEngine } from '../src/core/ports';

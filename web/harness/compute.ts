@@ -2,11 +2,11 @@
  * Test harness for the compute layer: exposes `window.computeHarness` for
  * Playwright to drive, and logs what it does on the page.
  */
-import { getBuiltinModel } from '../../shared/src/models/catalog';
-import { compareTensors } from '../../shared/src/tensor/tensor';
-import { inspectOnnxModel } from '../../shared/src/tensor/onnx-model';
-import { parseNpy } from '../../shared/src/tensor/npy';
-import type { Backend } from '../../shared/src/protocol/signaling';
+import { getBuiltinModel } from '@shared/models';
+import { compareTensors } from '@shared/tensor';
+import { inspectOnnxModel } from '@shared/tensor';
+import { parseNpy } from '@shared/tensor';
+import type { Backend } from '@shared/protocol';
 import { ComputeWorker, detectCapabilities, type DetectOptions } from '../src/compute';
 
 const log = (line: string) => {

@@ -6,19 +6,10 @@
  * slower than WASM.
  */
 
-import {
-  apply,
-  decode,
-  diff,
-  encode,
-  hashModel,
-  type ChangeFinder,
-  type DType,
-  type Model,
-} from '../../shared/src/pulse/index';
-import { bytesToHex } from '../../shared/src/bytes';
+import { apply, decode, diff, encode, hashModel, type ChangeFinder, type DType, type Model } from '@shared/pulse';
+import { bytesToHex } from '@shared/bytes';
 import { createGpuDiffer, createWorkerDiffer } from '../src/pulse/index';
-import { encodeValue, gaussian, perturb, seededRandom, tensor } from '../../shared/src/pulse/testing';
+import { encodeValue, gaussian, perturb, seededRandom, tensor } from '@shared/pulse/testing';
 
 export interface PulseCaseReport {
   name: string;

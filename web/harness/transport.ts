@@ -4,9 +4,9 @@
  * through the test itself, no signaling server), send, corrupt and time.
  * Content checks use SHA-256 (WebCrypto), independent of the framing's xxh3.
  */
-import type { SignalPayload } from '../../shared/src/protocol/signaling';
-import { sha256Hex } from '../../shared/src/bytes';
-import { encodeFrame, frameCount, loadHasher, type TransportError } from '../../shared/src/transport';
+import type { SignalPayload } from '@shared/protocol';
+import { sha256Hex } from '@shared/bytes';
+import { encodeFrame, frameCount, loadHasher, type TransportError } from '@shared/transport';
 import { contractCases, patternBytes, type ChannelPair } from '../src/transport/contract';
 import type { FramedChannel } from '../src/transport/framed-channel';
 import { connectDataChannel, createPeer, type PeerLinkBase } from '../src/transport/peer';

@@ -1,5 +1,5 @@
 /** Test fixtures shared by the signaling tests: valid capabilities and needs, quiet server options. */
-import type { Capabilities, JobNeeds } from '../../../shared/src/protocol/signaling';
+import type { Capabilities, JobNeeds } from '@shared/protocol';
 import { createLogger, type Logger } from '../log';
 
 export function caps(overrides: Partial<Capabilities> = {}): Capabilities {

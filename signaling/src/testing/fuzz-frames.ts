@@ -3,10 +3,10 @@
  * messages, oversized and binary frames, replays and forged auth.
  * Seeded, so a failing run can be reproduced from its printed seed.
  */
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, decodeClientMessage } from '../../../shared/src/protocol/signaling';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, decodeClientMessage } from '@shared/protocol';
 import { HARD_MAX_PAYLOAD_BYTES } from '../constants';
 import { caps, needs } from './fixtures';
-import { mulberry32 } from '../../../shared/src/random';
+import { mulberry32 } from '@shared/random';
 
 export type Rng = () => number;
 

@@ -1,6 +1,6 @@
 /** Builds a Hub over in-memory sockets and plays authenticated clients against it. */
-import { PROTOCOL_VERSION, type Role } from '../../../shared/src/protocol/signaling';
-import { authMessage, createIdentity, sign, type Identity } from '../../../shared/src/identity';
+import { PROTOCOL_VERSION, type Role } from '@shared/protocol';
+import { authMessage, createIdentity, sign, type Identity } from '@shared/identity';
 import { DEFAULT_LIMITS, Hub, type HubLimits, type HubOptions } from '../hub';
 import { Metrics } from '../metrics';
 import { testLogger } from './fixtures';

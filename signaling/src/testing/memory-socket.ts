@@ -2,7 +2,7 @@
  * An in-memory SignalingSocket for unit tests: the hub talks to `socket`, the test
  * plays the client through `deliver*` and reads what the hub sent with `take`.
  */
-import { decodeServerMessage, type ServerMessage, type ServerMessageOf } from '../../../shared/src/protocol/signaling';
+import { decodeServerMessage, type ServerMessage, type ServerMessageOf } from '@shared/protocol';
 import type { IncomingFrame, SignalingSocket } from '../socket';
 
 export class MemorySocket implements SignalingSocket {

@@ -1,13 +1,7 @@
 /** Receipts for tests: honest ones from the trust core, and hand-built ones the trust core would never issue. */
-import { base64urlEncode, randomId } from '../../../shared/src/bytes';
-import { createIdentity, sign, type Identity } from '../../../shared/src/identity';
-import {
-  issueReceipt,
-  receiptBytes,
-  RECEIPT_VERSION,
-  type Receipt,
-  type ReceiptBody,
-} from '../../../shared/src/trust/receipts';
+import { base64urlEncode, randomId } from '@shared/bytes';
+import { createIdentity, sign, type Identity } from '@shared/identity';
+import { issueReceipt, receiptBytes, RECEIPT_VERSION, type Receipt, type ReceiptBody } from '@shared/trust';
 
 let unit = 0;
 

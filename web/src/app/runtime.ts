@@ -3,11 +3,11 @@
  * client, simple-peer + framed channel, the onnxruntime-web worker and
  * IndexedDB. This is the only place where the cores meet browser APIs.
  */
-import type { Identity } from '../../../shared/src/identity';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { rawFromTensor, tensorFromRaw } from '../../../shared/src/protocol/peer';
-import type { Backend, Role } from '../../../shared/src/protocol/signaling';
-import type { TensorMap } from '../../../shared/src/tensor';
+import type { Identity } from '@shared/identity';
+import type { RawTensor } from '@shared/protocol';
+import { rawFromTensor, tensorFromRaw } from '@shared/protocol';
+import type { Backend, Role } from '@shared/protocol';
+import type { TensorMap } from '@shared/tensor';
 import { ComputeWorker } from '../compute';
 import type {
   ComputeEngine,

@@ -2,8 +2,8 @@
  * A short matmul benchmark per backend, run through the same worker and
  * runtime that will do the work, so the figure is what a unit will see.
  */
-import type { Backend } from '../../../shared/src/protocol/signaling';
-import { matmul256 } from '../../../shared/src/models/matmul-256';
+import type { Backend } from '@shared/protocol';
+import { matmul256 } from '@shared/models';
 import {
   BENCH_BUDGET_MS,
   BENCH_MAX_ROWS,

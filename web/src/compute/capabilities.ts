@@ -1,5 +1,5 @@
 /** Probe + benchmark → the `Capabilities` a provider announces, and why it chose its backend. */
-import { CapabilitiesSchema, type Backend, type Capabilities } from '../../../shared/src/protocol/signaling';
+import { CapabilitiesSchema, type Backend, type Capabilities } from '@shared/protocol';
 import * as v from 'valibot';
 import { WASM_MAX_BUFFER_BYTES, WEBGPU_PREFERENCE } from './constants';
 import { benchmarkBackend, type BenchmarkResult } from './benchmark';

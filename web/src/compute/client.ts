@@ -7,8 +7,8 @@
  *   worker.dispose();
  */
 import * as v from 'valibot';
-import type { Backend } from '../../../shared/src/protocol/signaling';
-import type { TensorMap } from '../../../shared/src/tensor/types';
+import type { Backend } from '@shared/protocol';
+import type { TensorMap } from '@shared/tensor';
 import { MAX_WASM_THREADS, WORKER_INIT_TIMEOUT_MS } from './constants';
 import { ComputeError } from './errors';
 import {

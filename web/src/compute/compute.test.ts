@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as v from 'valibot';
-import { CapabilitiesSchema } from '../../../shared/src/protocol/signaling';
+import { CapabilitiesSchema } from '@shared/protocol';
 import { chooseBackend, detectCapabilities } from './capabilities';
 import { median, type BenchmarkResult } from './benchmark';
 import { ComputeWorker } from './client';

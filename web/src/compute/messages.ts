@@ -4,9 +4,9 @@
  * inputs), and the page checks what comes back before handing it on.
  */
 import * as v from 'valibot';
-import { BackendSchema } from '../../../shared/src/protocol/signaling';
-import { TYPED_ARRAY_CTOR, isDType, type Tensor } from '../../../shared/src/tensor/types';
-import { MAX_RANK } from '../../../shared/src/tensor/constants';
+import { BackendSchema } from '@shared/protocol';
+import { TYPED_ARRAY_CTOR, isDType, type Tensor } from '@shared/tensor';
+import { MAX_RANK } from '@shared/tensor';
 import type { ComputeErrorCode } from './errors';
 
 /** A well-formed tensor: known dtype, dims of safe non-negative ints, data of the matching typed array and length. */

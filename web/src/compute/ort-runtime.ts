@@ -8,7 +8,7 @@
 import * as ort from 'onnxruntime-web';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import mjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
-import type { Backend } from '../../../shared/src/protocol/signaling';
+import type { Backend } from '@shared/protocol';
 
 export { ort };
 

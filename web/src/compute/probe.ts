@@ -1,5 +1,5 @@
 /** What this browser offers for compute, found by feature detection only (no benchmarks here). */
-import type { AdapterInfo } from '../../../shared/src/protocol/signaling';
+import type { AdapterInfo } from '@shared/protocol';
 
 export interface WebGpuProbe {
   available: true;

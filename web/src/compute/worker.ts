@@ -6,9 +6,9 @@
  * queue anyway.
  */
 import * as v from 'valibot';
-import type { Backend } from '../../../shared/src/protocol/signaling';
-import type { Tensor, TensorMap } from '../../../shared/src/tensor/types';
-import { isDType } from '../../../shared/src/tensor/types';
+import type { Backend } from '@shared/protocol';
+import type { Tensor, TensorMap } from '@shared/tensor';
+import { isDType } from '@shared/tensor';
 import { ComputeError } from './errors';
 import { WorkerRequestSchema, transferablesOf, type WorkerRequest, type WorkerResponse } from './messages';
 import { configureOrt, executionProviders, ort } from './ort-runtime';

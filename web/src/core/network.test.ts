@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
+import type { JobSpec } from '@shared/jobs';
+import type { RawTensor } from '@shared/protocol';
 import { ProviderNode } from '../provider/provider-node';
 import { JobRunner, type JobRunnerDeps } from '../requester/job-runner';
 import { memoryStore } from '../storage/kv';

@@ -4,8 +4,8 @@
  * onnxruntime-web worker, idb-keyval) implement them; tests use in-memory
  * doubles. Nothing here imports React or touches the DOM.
  */
-import type { Backend, ClientMessage, ServerMessageOf, SignalPayload } from '../../../shared/src/protocol/signaling';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
+import type { Backend, ClientMessage, ServerMessageOf, SignalPayload } from '@shared/protocol';
+import type { RawTensor } from '@shared/protocol';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 

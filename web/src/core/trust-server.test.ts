@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createIdentity, type Identity } from '../../../shared/src/identity';
-import type { ClientMessage, Role } from '../../../shared/src/protocol/signaling';
+import { createIdentity, type Identity } from '@shared/identity';
+import type { ClientMessage, Role } from '@shared/protocol';
 import { createSignalingServer, type SignalingServer } from '../../../signaling/src/server';
 import { testLogger } from '../../../signaling/src/testing/fixtures';
 import { fetchLeaderboard } from '../net/leaderboard';

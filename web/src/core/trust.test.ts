@@ -5,14 +5,14 @@
  * the providers verify and keep.
  */
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../../shared/src/bytes';
-import { createIdentity, type Identity } from '../../../shared/src/identity';
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import { concatRows } from '../../../shared/src/jobs/rows';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import type { ClientMessage } from '../../../shared/src/protocol/signaling';
-import { matmul256 } from '../../../shared/src/models';
-import { issueReceipt, PROBATION_UNITS, ReputationBook, seededRandom } from '../../../shared/src/trust';
+import { sha256Hex } from '@shared/bytes';
+import { createIdentity, type Identity } from '@shared/identity';
+import type { JobSpec } from '@shared/jobs';
+import { concatRows } from '@shared/jobs';
+import type { RawTensor } from '@shared/protocol';
+import type { ClientMessage } from '@shared/protocol';
+import { matmul256 } from '@shared/models';
+import { issueReceipt, PROBATION_UNITS, ReputationBook, seededRandom } from '@shared/trust';
 import { ProviderNode } from '../provider/provider-node';
 import { JobRunner } from '../requester/job-runner';
 import { JobStore } from '../storage/job-store';

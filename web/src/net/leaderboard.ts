@@ -4,13 +4,9 @@
  * origin must not put unchecked values into the page. No React here.
  */
 import * as v from 'valibot';
-import {
-  LeaderboardResponseSchema,
-  TRUST_PATHS,
-  type LeaderboardResponse,
-} from '../../../shared/src/protocol/signaling';
+import { LeaderboardResponseSchema, TRUST_PATHS, type LeaderboardResponse } from '@shared/protocol';
 
-export type { LeaderboardResponse, LeaderboardRow } from '../../../shared/src/protocol/signaling';
+export type { LeaderboardResponse, LeaderboardRow } from '@shared/protocol';
 
 export interface FetchLeaderboardOptions {
   /** Rows wanted, 1–1000 (server default 100). */

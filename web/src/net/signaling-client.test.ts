@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { authMessage, verify } from '../../../shared/src/identity';
-import { createIdentity } from '../../../shared/src/identity';
+import { authMessage, verify } from '@shared/identity';
+import { createIdentity } from '@shared/identity';
 import { createSignalingServer, type SignalingServer } from '../../../signaling/src/server';
 import { caps, needs, testLogger } from '../../../signaling/src/testing/fixtures';
 import { readFileSync } from 'node:fs';
@@ -137,7 +137,7 @@ describe('signaling client', () => {
     const source = readFileSync(new URL('./signaling-client.ts', import.meta.url), 'utf8');
     const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
     expect(imports.length).toBeGreaterThan(0);
-    for (const spec of imports) expect(spec).toMatch(/^\.\.\/\.\.\/\.\.\/shared\/src\//);
+    for (const spec of imports) expect(spec).toMatch(/^@shared\//);
   });
 
   it('CLIENT7: a server that goes silent (half-open socket) is dropped and reconnected to', async () => {

@@ -20,8 +20,8 @@ import {
   type ServerMessage,
   type ServerMessageOf,
   type SignalPayload,
-} from '../../../shared/src/protocol/signaling';
-import { authMessage, sign, type Identity } from '../../../shared/src/identity';
+} from '@shared/protocol';
+import { authMessage, sign, type Identity } from '@shared/identity';
 
 /** Method-style (bivariant) handler type, so the DOM's and `ws`'s richer event types fit. */
 type EventHandler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];

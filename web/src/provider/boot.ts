@@ -3,7 +3,7 @@
  * IndexedDB, capability probe and benchmark, compute worker, signaling.
  * Each step reports progress so the page can show what is happening.
  */
-import type { Identity } from '../../../shared/src/identity';
+import type { Identity } from '@shared/identity';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';

@@ -13,10 +13,10 @@ import {
   unpackTensors,
   type PeerHeader,
   type RawTensor,
-} from '../../../shared/src/protocol/peer';
-import type { Capabilities, SignalPayload } from '../../../shared/src/protocol/signaling';
-import type { Identity } from '../../../shared/src/identity';
-import { signResult, type SignedResult } from '../../../shared/src/trust';
+} from '@shared/protocol';
+import type { Capabilities, SignalPayload } from '@shared/protocol';
+import type { Identity } from '@shared/identity';
+import { signResult, type SignedResult } from '@shared/trust';
 import { PROVIDER_SLOTS } from '../core/constants';
 import { Observable } from '../core/emitter';
 import type {
@@ -31,7 +31,7 @@ import type {
 import { ThroughputMeter } from '../core/throughput';
 import type { ModelStore } from '../storage/model-store';
 import type { CreditSummary, ProviderReceipts } from '../storage/receipt-store';
-import { hashTensors } from '../core/trust';
+import { hashTensors } from '@shared/jobs';
 
 export type SessionState = 'connecting' | 'fetching-model' | 'loading-model' | 'working' | 'closed';
 

@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 /** Diff worker: runs the CPU change scan off the main thread. */
 
-import { findChangesCpu } from '../../../shared/src/pulse/index';
+import { findChangesCpu } from '@shared/pulse';
 import type { WorkerDiffReply, WorkerDiffRequest } from './workerDiff';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;

@@ -9,7 +9,7 @@ import flagsWgsl from './wgsl/flags.wgsl?raw';
 import paramsWgsl from './wgsl/params.wgsl?raw';
 import scanWgsl from './wgsl/scan.wgsl?raw';
 import scatterWgsl from './wgsl/scatter.wgsl?raw';
-import type { ChangeFinder, TensorData } from '../../../shared/src/pulse/index';
+import type { ChangeFinder, TensorData } from '@shared/pulse';
 import { PREFERRED_WORKGROUP_SIZE } from './constants';
 import { GpuDiffError, GpuUnavailableError } from './errors';
 

@@ -5,7 +5,7 @@
  * transferred.
  */
 
-import type { ChangeFinder, TensorData } from '../../../shared/src/pulse/index';
+import type { ChangeFinder, TensorData } from '@shared/pulse';
 import { WorkerDiffError } from './errors';
 
 export interface WorkerDiffRequest {

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { BUILTIN_MODELS } from '../../../shared/src/models';
-import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '../../../shared/src/trust';
+import { BUILTIN_MODELS } from '@shared/models';
+import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '@shared/trust';
 import type { JobDraft } from './plan';
 import type { Templar } from './templar';
 

@@ -6,9 +6,9 @@
  * cross-class bound: the job's own, or the documented default
  * (shared/src/trust/constants.ts).
  */
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { compareOutputs as compareResults, describeDisagreement, type ToleranceTable } from '../../../shared/src/trust';
-import { asUnitOutputs } from '../core/trust';
+import type { RawTensor } from '@shared/protocol';
+import { compareOutputs as compareResults, describeDisagreement, type ToleranceTable } from '@shared/trust';
+import { asUnitOutputs } from '@shared/jobs';
 
 export type Agreement = { agree: true } | { agree: false; reason: string };
 

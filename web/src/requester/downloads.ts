@@ -1,6 +1,6 @@
 /** Results as files a requester can take away: .npy per output (NumPy's own format) and one JSON for everything. */
-import { tensorFromRaw, type RawTensor } from '../../../shared/src/protocol/peer';
-import { writeNpy } from '../../../shared/src/tensor';
+import { tensorFromRaw, type RawTensor } from '@shared/protocol';
+import { writeNpy } from '@shared/tensor';
 
 export function outputAsNpy(output: RawTensor): Blob {
   return new Blob([writeNpy(tensorFromRaw(output)) as BlobPart], { type: 'application/octet-stream' });

@@ -4,9 +4,9 @@
  * one the requester set, both in the spot check and in the replica quorum.
  */
 import { describe, expect, it } from 'vitest';
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { DEFAULT_TOLERANCES, type ToleranceTable } from '../../../shared/src/trust';
+import type { JobSpec } from '@shared/jobs';
+import type { RawTensor } from '@shared/protocol';
+import { DEFAULT_TOLERANCES, type ToleranceTable } from '@shared/trust';
 import { ProviderNode } from '../provider/provider-node';
 import { JobStore } from '../storage/job-store';
 import { memoryStore } from '../storage/kv';

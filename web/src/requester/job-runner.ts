@@ -11,15 +11,9 @@
  * writes accepted results to IndexedDB. A reload rebuilds the queue from what is stored, so no finished
  * unit is lost or repeated.
  */
-import {
-  jobVerification,
-  unitCount,
-  unitRange,
-  type JobSpec,
-  type JobVerification,
-} from '../../../shared/src/jobs/job';
-import { UnitQueue } from '../../../shared/src/jobs/queue';
-import { sliceRows } from '../../../shared/src/jobs/rows';
+import { jobVerification, unitCount, unitRange, type JobSpec, type JobVerification } from '@shared/jobs';
+import { UnitQueue } from '@shared/jobs';
+import { sliceRows } from '@shared/jobs';
 import {
   decodePeerMessage,
   encodePeerMessage,
@@ -30,16 +24,10 @@ import {
   type PeerHeader,
   type PeerHeaderOf,
   type RawTensor,
-} from '../../../shared/src/protocol/peer';
-import type { Capabilities } from '../../../shared/src/protocol/signaling';
-import type { Identity } from '../../../shared/src/identity';
-import {
-  checkProbability,
-  issueReceipt,
-  ReputationBook,
-  verifySignedResult,
-  type RandomSource,
-} from '../../../shared/src/trust';
+} from '@shared/protocol';
+import type { Capabilities } from '@shared/protocol';
+import type { Identity } from '@shared/identity';
+import { checkProbability, issueReceipt, ReputationBook, verifySignedResult, type RandomSource } from '@shared/trust';
 import {
   MAX_PENDING_CHECKS_PER_PROVIDER,
   MAX_PEER_RECONNECTS,
@@ -51,8 +39,8 @@ import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { ThroughputMeter } from '../core/throughput';
 import type { JobStatus, JobStore } from '../storage/job-store';
-import { hashTensors } from '../core/trust';
-import { algebraicCheckFor, type AlgebraicCheck } from './algebraic';
+import { hashTensors } from '@shared/jobs';
+import { algebraicCheckFor, type AlgebraicCheck } from '@shared/jobs';
 import { compareOutputs } from './compare';
 import { providerAdapterClass, ReplicaQuorums, type ReplicaAction } from './replicas';
 import { ReceiptOutbox } from './receipt-outbox';

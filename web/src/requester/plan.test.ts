@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { getBuiltinModel } from '../../../shared/src/models';
-import { tensorFromRaw } from '../../../shared/src/protocol/peer';
-import { writeNpy } from '../../../shared/src/tensor';
-import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '../../../shared/src/trust';
+import { getBuiltinModel } from '@shared/models';
+import { tensorFromRaw } from '@shared/protocol';
+import { writeNpy } from '@shared/tensor';
+import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '@shared/trust';
 import { planJob, type JobDraft } from './plan';
 
 const base: JobDraft = {

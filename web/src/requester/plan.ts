@@ -4,7 +4,7 @@
  * was wrong and what to do; nothing is stored until the whole plan is valid.
  */
 import * as v from 'valibot';
-import { sha256Hex } from '../../../shared/src/bytes';
+import { sha256Hex } from '@shared/bytes';
 import {
   checkJobSpec,
   JOB_SCHEMA_VERSION,
@@ -13,10 +13,10 @@ import {
   type JobSpec,
   type JobVerification,
   type TensorSpec as JobTensorSpec,
-} from '../../../shared/src/jobs/job';
-import { getBuiltinModel } from '../../../shared/src/models';
-import { uniformFloats } from '../../../shared/src/models/random';
-import { rawFromTensor, type RawTensor } from '../../../shared/src/protocol/peer';
+} from '@shared/jobs';
+import { getBuiltinModel } from '@shared/models';
+import { uniformFloats } from '@shared/models';
+import { rawFromTensor, type RawTensor } from '@shared/protocol';
 import {
   checkInputs,
   inspectOnnxModel,
@@ -26,8 +26,8 @@ import {
   type Dim,
   type TensorMap,
   type TensorSpec,
-} from '../../../shared/src/tensor';
-import type { ToleranceTable } from '../../../shared/src/trust';
+} from '@shared/tensor';
+import type { ToleranceTable } from '@shared/trust';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
 export type InputChoice =

@@ -3,9 +3,9 @@
  * replicas and what majority, how results are checked, and the tolerance
  * replicas are compared with (per adapter class, SPEC TRUST-C1/C2).
  */
-import { jobVerification, type JobSpec } from '../../../shared/src/jobs/job';
-import { matmul256 } from '../../../shared/src/models';
-import { DEFAULT_MAX_REPLICAS } from '../../../shared/src/trust';
+import { jobVerification, type JobSpec } from '@shared/jobs';
+import { matmul256 } from '@shared/models';
+import { DEFAULT_MAX_REPLICAS } from '@shared/trust';
 
 export interface PolicyLine {
   label: string;

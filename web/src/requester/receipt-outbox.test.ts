@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ClientMessage } from '../../../shared/src/protocol/signaling';
-import { createIdentity } from '../../../shared/src/identity';
-import { issueReceipt, type Receipt } from '../../../shared/src/trust';
+import type { ClientMessage } from '@shared/protocol';
+import { createIdentity } from '@shared/identity';
+import { issueReceipt, type Receipt } from '@shared/trust';
 import { Emitter } from '../core/emitter';
 import type { SignalingEvents, SignalingPort } from '../core/ports';
 import { ReceiptOutbox } from './receipt-outbox';

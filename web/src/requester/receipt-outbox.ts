@@ -4,8 +4,8 @@
  * batches in order, so only one batch is in flight and each `receipts-ack`
  * belongs to it. (One outbox per job would let two jobs both claim an ack.)
  */
-import { MAX_RECEIPTS_PER_BATCH } from '../../../shared/src/protocol/signaling';
-import type { Receipt } from '../../../shared/src/trust';
+import { MAX_RECEIPTS_PER_BATCH } from '@shared/protocol';
+import type { Receipt } from '@shared/trust';
 import { Emitter } from '../core/emitter';
 import type { SignalingPort } from '../core/ports';
 

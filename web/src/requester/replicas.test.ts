@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { DEFAULT_TOLERANCES, type ToleranceTable } from '../../../shared/src/trust';
+import type { RawTensor } from '@shared/protocol';
+import { DEFAULT_TOLERANCES, type ToleranceTable } from '@shared/trust';
 import { providerAdapterClass, ReplicaQuorums } from './replicas';
 
 const y = Float32Array.from({ length: 16 }, (_, i) => 1 + i / 3);

@@ -4,8 +4,8 @@
  * for in the job's table (TRUST-C1/C2, TRUST-J2). The runner feeds it dispatches, results and losses and
  * carries out the actions it returns; nothing here does I/O.
  */
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import type { Capabilities } from '../../../shared/src/protocol/signaling';
+import type { RawTensor } from '@shared/protocol';
+import type { Capabilities } from '@shared/protocol';
 import {
   adapterClassKey,
   compareOutputs,
@@ -15,8 +15,8 @@ import {
   type QuorumAction,
   type ReplicaResult,
   type ToleranceTable,
-} from '../../../shared/src/trust';
-import { asUnitOutputs } from '../core/trust';
+} from '@shared/trust';
+import { asUnitOutputs } from '@shared/jobs';
 
 export type Replica = ReplicaResult<RawTensor[]>;
 export type ReplicaAction = QuorumAction<RawTensor[]>;

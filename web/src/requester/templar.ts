@@ -3,12 +3,12 @@
  * browser: plans and stores new ones, resumes unfinished ones after a reload,
  * and assembles verified results. Framework-free; the dashboard renders `jobs`.
  */
-import { unitCount, type JobSpec } from '../../../shared/src/jobs/job';
-import { concatRows } from '../../../shared/src/jobs/rows';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import type { Identity } from '../../../shared/src/identity';
-import { getBuiltinModel } from '../../../shared/src/models';
-import { ReputationBook } from '../../../shared/src/trust';
+import { unitCount, type JobSpec } from '@shared/jobs';
+import { concatRows } from '@shared/jobs';
+import type { RawTensor } from '@shared/protocol';
+import type { Identity } from '@shared/identity';
+import { getBuiltinModel } from '@shared/models';
+import { ReputationBook } from '@shared/trust';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import { JobStore } from '../storage/job-store';

@@ -3,8 +3,8 @@
  * key is a non-extractable CryptoKey: IndexedDB stores it by structured clone,
  * so it survives reloads while page script can never read its bytes.
  */
-import { createIdentity, identityFromKeys, type Identity } from '../../../shared/src/identity';
-import type { Role } from '../../../shared/src/protocol/signaling';
+import { createIdentity, identityFromKeys, type Identity } from '@shared/identity';
+import type { Role } from '@shared/protocol';
 import type { KeyValueStore } from './kv';
 
 function isEd25519Key(value: unknown, type: KeyType): value is CryptoKey {

@@ -4,8 +4,8 @@
  * from which result keys exist, so it can never disagree with the results.
  */
 import * as v from 'valibot';
-import { checkJobSpec, JobSpecSchema, type JobSpec } from '../../../shared/src/jobs/job';
-import { WireDtypeSchema, dtypeBytes, type RawTensor } from '../../../shared/src/protocol/peer';
+import { checkJobSpec, JobSpecSchema, type JobSpec } from '@shared/jobs';
+import { WireDtypeSchema, dtypeBytes, type RawTensor } from '@shared/protocol';
 import { StoredDataError, type KeyValueStore } from './kv';
 
 export const JobStatusSchema = v.picklist(['running', 'paused', 'done', 'failed']);

@@ -3,7 +3,7 @@
  * already holding a model does not download it again. Bytes are re-hashed on
  * read: IndexedDB is a trust boundary and a wrong model would mean wrong results.
  */
-import { sha256Hex } from '../../../shared/src/bytes';
+import { sha256Hex } from '@shared/bytes';
 import type { KeyValueStore } from './kv';
 
 export class ModelStore {

@@ -4,8 +4,8 @@
  * and again on read (storage is untrusted); one that no longer verifies, names
  * another provider, or replays a unit is skipped, not counted.
  */
-import type { PeerId } from '../../../shared/src/identity';
-import { ReceiptStore, verifyReceipt, type Receipt } from '../../../shared/src/trust';
+import type { PeerId } from '@shared/identity';
+import { ReceiptStore, verifyReceipt, type Receipt } from '@shared/trust';
 import type { KeyValueStore } from './kv';
 
 const PREFIX = 'receipt:';

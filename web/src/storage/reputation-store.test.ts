@@ -1,6 +1,6 @@
 /** SPEC TRUST-P3 in the requester's storage: the book survives reloads; corrupted data never crashes nor grants trust. */
 import { describe, expect, it, vi } from 'vitest';
-import { ReputationBook } from '../../../shared/src/trust';
+import { ReputationBook } from '@shared/trust';
 import { memoryStore } from './kv';
 import { REPUTATION_KEY, ReputationStore } from './reputation-store';
 import { Templar } from '../requester/templar';

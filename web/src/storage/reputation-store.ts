@@ -4,7 +4,7 @@
  * by `ReputationBook.fromJSON`; anything it refuses means a fresh book (every
  * key back in probation, so verified more, never less) and a warning, never a crash.
  */
-import { ReputationBook } from '../../../shared/src/trust';
+import { ReputationBook } from '@shared/trust';
 import type { KeyValueStore } from './kv';
 
 export const REPUTATION_KEY = 'trust:reputation';

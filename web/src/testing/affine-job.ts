@@ -3,9 +3,9 @@
  * functionEngine(affine) (y = 2x + 1 per value), over `rows` × 4 float inputs
  * (i / 7), in units of 4 rows, with no spot checks unless overridden.
  */
-import { sha256Hex } from '../../../shared/src/bytes';
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
+import { sha256Hex } from '@shared/bytes';
+import type { JobSpec } from '@shared/jobs';
+import type { RawTensor } from '@shared/protocol';
 
 export const AFFINE_MODEL = new TextEncoder().encode('pretend onnx bytes');
 export const affine = (x: number): number => 2 * x + 1;

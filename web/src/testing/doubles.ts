@@ -4,8 +4,8 @@
  * in-memory links, and a compute engine running a plain function. Tests of
  * the provider and requester cores run the real core code over these.
  */
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import type { Capabilities, ClientMessage, SignalPayload } from '../../../shared/src/protocol/signaling';
+import type { RawTensor } from '@shared/protocol';
+import type { Capabilities, ClientMessage, SignalPayload } from '@shared/protocol';
 import { Emitter } from '../core/emitter';
 import type {
   ComputeEngine,

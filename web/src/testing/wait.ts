@@ -1,7 +1,7 @@
 /** Small helpers for tests that drive the cores over in-memory doubles. */
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import { concatRows } from '../../../shared/src/jobs/rows';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
+import type { JobSpec } from '@shared/jobs';
+import { concatRows } from '@shared/jobs';
+import type { RawTensor } from '@shared/protocol';
 import type { JobStore } from '../storage/job-store';
 
 /** Resolves once `check()` holds; rejects after `ms` naming what it waited for. */

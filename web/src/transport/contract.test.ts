@@ -1,5 +1,5 @@
 import { afterEach, describe, it } from 'vitest';
-import { loadHasher } from '../../../shared/src/transport';
+import { loadHasher } from '@shared/transport';
 import { contractCases, type ChannelPair } from './contract';
 import { FramedChannel } from './framed-channel';
 import { MemoryLink } from './memory-channel';

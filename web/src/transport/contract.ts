@@ -4,12 +4,7 @@
  * (Playwright, through web/harness/transport.ts). Framework-free on purpose:
  * each case is an async function that throws on failure.
  */
-import {
-  ChannelClosedError,
-  CONTROL_STREAM,
-  FIRST_PAYLOAD_BYTES,
-  NEXT_PAYLOAD_BYTES,
-} from '../../../shared/src/transport';
+import { ChannelClosedError, CONTROL_STREAM, FIRST_PAYLOAD_BYTES, NEXT_PAYLOAD_BYTES } from '@shared/transport';
 import type { FramedChannel, FramedMessage } from './framed-channel';
 
 export interface ChannelPair {

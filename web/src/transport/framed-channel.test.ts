@@ -11,7 +11,7 @@ import {
   loadHasher,
   MAX_FRAME_BYTES,
   type MessageHasher,
-} from '../../../shared/src/transport';
+} from '@shared/transport';
 import { patternBytes, sameBytes } from './contract';
 import { FramedChannel, type FramedMessage } from './framed-channel';
 import { MemoryLink } from './memory-channel';

@@ -20,7 +20,7 @@ import {
   type FramedMessage,
   type MessageHasher,
   type ReceiveLimits,
-} from '../../../shared/src/transport';
+} from '@shared/transport';
 import type { DataChannelLike } from './data-channel';
 
 export type { FramedMessage };

@@ -15,4 +15,4 @@ export {
   FrameError,
   ChannelClosedError,
   ChannelFailedError,
-} from '../../../shared/src/transport';
+} from '@shared/transport';

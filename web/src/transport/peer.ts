@@ -12,8 +12,8 @@
  */
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import * as v from 'valibot';
-import { SignalPayloadSchema, type SignalPayload } from '../../../shared/src/protocol/signaling';
-import { loadHasher, TransportError } from '../../../shared/src/transport';
+import { SignalPayloadSchema, type SignalPayload } from '@shared/protocol';
+import { loadHasher, TransportError } from '@shared/transport';
 import { CONNECT_TIMEOUT_MS } from './constants';
 import { FramedChannel, type FramedChannelOptions } from './framed-channel';
 

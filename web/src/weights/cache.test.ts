@@ -1,12 +1,7 @@
 /** The provider cache against a hand-driven requester link: forged and corrupt input, and what it reads back from storage. */
 import { describe, expect, it } from 'vitest';
-import {
-  decodeWeightsMessage,
-  encodeWeightsMessage,
-  packEntries,
-  type WeightsHeader,
-} from '../../../shared/src/protocol/weights';
-import { encode, hashModel, hashToHex, snapshot, diff, type Model } from '../../../shared/src/pulse/index';
+import { decodeWeightsMessage, encodeWeightsMessage, packEntries, type WeightsHeader } from '@shared/protocol';
+import { encode, hashModel, hashToHex, snapshot, diff, type Model } from '@shared/pulse';
 import { memoryStore, type KeyValueStore } from '../storage/kv';
 import { FakeHub, memoryPeerFactory } from '../testing/doubles';
 import { WeightsCache } from './cache';

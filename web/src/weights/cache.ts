@@ -14,16 +14,8 @@ import {
   type WeightsErrorCode,
   type WeightsHeader,
   type WeightsHeaderOf,
-} from '../../../shared/src/protocol/weights';
-import {
-  apply,
-  decode,
-  DEFAULT_LIMITS,
-  hashToHex,
-  PulseError,
-  type DecodeLimits,
-  type Model,
-} from '../../../shared/src/pulse/index';
+} from '@shared/protocol';
+import { apply, decode, DEFAULT_LIMITS, hashToHex, PulseError, type DecodeLimits, type Model } from '@shared/pulse';
 import { Observable } from '../core/emitter';
 import type { ExtensionChannel, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import type { KeyValueStore } from '../storage/kv';

@@ -14,7 +14,7 @@ import {
   type ChangeFinder,
   type Model,
   type PublishedEntry,
-} from '../../../shared/src/pulse/index';
+} from '@shared/pulse';
 import { MAX_PUBLISHED_ENTRIES } from './constants';
 
 export interface PublishedVersion {

@@ -4,8 +4,8 @@
  * requester's signals; every other signal for a job we serve is a co-provider's
  * and lands here. Links carry only PeerStream.weights and close when we leave the job.
  */
-import { PeerStream } from '../../../shared/src/protocol/peer';
-import type { SignalPayload } from '../../../shared/src/protocol/signaling';
+import { PeerStream } from '@shared/protocol';
+import type { SignalPayload } from '@shared/protocol';
 import type { MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
 import { WeightsError } from './errors';
 

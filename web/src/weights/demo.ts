@@ -3,8 +3,8 @@
  * button, the tests, the e2e hook): transformer-ish tensors, and Adam-like
  * updates that move a fraction of the values by ±1–2 units in the last place.
  */
-import type { Model, Tensor } from '../../../shared/src/pulse/index';
-import { bf16Bits, gaussian, seededRandom } from '../../../shared/src/pulse/testing';
+import type { Model, Tensor } from '@shared/pulse';
+import { bf16Bits, gaussian, seededRandom } from '@shared/pulse/testing';
 
 /** A model of `layers` × (attention and MLP matrices of `width`², a norm near 1.0). */
 export function demoModel(seed: number, layers = 2, width = 128): Model {

@@ -6,7 +6,7 @@
  *   requester page: basilicaWeights.publishDemo(fraction?) → {version, hash}; basilicaWeights.publisher.view.get()
  *   provider page:  basilicaWeights.cache.view.get(); await basilicaWeights.rehash('demo') → hex of the held model, recomputed
  */
-import { hashModel, hashToHex } from '../../../shared/src/pulse/index';
+import { hashModel, hashToHex } from '@shared/pulse';
 import type { WeightsCache } from './cache';
 import { demoSeries } from './demo';
 import type { WeightsPublisher } from './publisher';

@@ -12,8 +12,8 @@ import {
   packEntries,
   type WeightsHeader,
   type WeightsHeaderOf,
-} from '../../../shared/src/protocol/weights';
-import type { ChangeFinder, Model, PublishedEntry } from '../../../shared/src/pulse/index';
+} from '@shared/protocol';
+import type { ChangeFinder, Model, PublishedEntry } from '@shared/pulse';
 import { Observable } from '../core/emitter';
 import type { ExtensionChannel, LinkExtension } from '../core/ports';
 import { planFrom, PublisherChain } from './chain';

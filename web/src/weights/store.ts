@@ -7,15 +7,7 @@
  * checked by the codec when used. Anything invalid is dropped, never trusted.
  */
 import * as v from 'valibot';
-import {
-  apply,
-  decode,
-  encode,
-  hashToHex,
-  snapshot,
-  type DecodeLimits,
-  type Model,
-} from '../../../shared/src/pulse/index';
+import { apply, decode, encode, hashToHex, snapshot, type DecodeLimits, type Model } from '@shared/pulse';
 import type { KeyValueStore } from '../storage/kv';
 import { MAX_CACHED_ENTRIES, MAX_CACHED_MODELS, STORE_PREFIX } from './constants';
 

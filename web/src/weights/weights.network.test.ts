@@ -4,10 +4,10 @@
  * while the requester publishes versions of a bf16 model.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../../shared/src/bytes';
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { hashModel, hashToHex } from '../../../shared/src/pulse/index';
+import { sha256Hex } from '@shared/bytes';
+import type { JobSpec } from '@shared/jobs';
+import type { RawTensor } from '@shared/protocol';
+import { hashModel, hashToHex } from '@shared/pulse';
 import type { ComputeEngine } from '../core/ports';
 import { ProviderNode } from '../provider/provider-node';
 import { JobRunner } from '../requester/job-runner';

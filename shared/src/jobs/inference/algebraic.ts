@@ -5,10 +5,10 @@
  * (Y = X·W): W is the model's own weight, recovered once as I·W from its
  * reference implementation, so it cannot drift from what providers run.
  */
-import { jobVerification, type JobSpec } from '../../../shared/src/jobs/job';
-import { matmul256 } from '../../../shared/src/models';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { cryptoRandom, freivaldsCheck, type Matrix, type RandomSource } from '../../../shared/src/trust';
+import { jobVerification, type JobSpec } from '../job';
+import { matmul256 } from '../../models';
+import type { RawTensor } from '../../protocol/peer';
+import { cryptoRandom, freivaldsCheck, type Matrix, type RandomSource } from '../../trust';
 
 /** `rounds`: how many Freivalds rounds the job's false-accept probability called for. */
 export type AlgebraicVerdict = { ok: true; rounds: number } | { ok: false; reason: string };

@@ -3,8 +3,8 @@
  * both sides hash a unit's inputs and outputs the same way before signing or
  * verifying, and compare outputs with the trust core's tolerance rule.
  */
-import { tensorFromRaw, type RawTensor } from '../../../shared/src/protocol/peer';
-import { hashOutputs, type UnitOutputs } from '../../../shared/src/trust';
+import { tensorFromRaw, type RawTensor } from '../../protocol/peer';
+import { hashOutputs, type UnitOutputs } from '../../trust';
 
 export function asUnitOutputs(tensors: readonly RawTensor[]): UnitOutputs {
   // Tensor and ResultTensor are the same shape over the same dtypes.

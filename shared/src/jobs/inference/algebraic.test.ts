@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { JobSpec } from '../../../shared/src/jobs/job';
-import { matmul256 } from '../../../shared/src/models';
-import type { RawTensor } from '../../../shared/src/protocol/peer';
-import { seededRandom } from '../../../shared/src/trust';
+import type { JobSpec } from '../job';
+import { matmul256 } from '../../models';
+import type { RawTensor } from '../../protocol/peer';
+import { seededRandom } from '../../trust';
 import { algebraicCheckFor } from './algebraic';
 
 const N = Number(matmul256.inputs[0]!.dims[1]);

@@ -1,0 +1,3 @@
+/** Batch inference, the first job kind: rows of input tensors in, rows of output tensors out. */
+export * from './algebraic';
+export * from './tensors';

@@ -1,0 +1,4 @@
+/** The wire: signaling messages (client ↔ server), peer messages and weights messages (peer ↔ peer). */
+export * from './signaling';
+export * from './peer';
+export * from './weights';
