@@ -46,6 +46,7 @@ export interface CoordinatorOptions<R> {
   policy: JobPolicy;
   reputation: ReputationBook;
   agree: Agree<R>;
+  /** Why two results disagree (the kind's words); the coordinator adds which check found it. */
   explain?: (canonical: ReplicaResult<R>, wrong: ReplicaResult<R>) => string;
   /** A check that decides a result alone, without re-execution (Freivalds for matrix products). */
   algebraicCheck?: (unitId: number, result: R) => AlgebraicVerdict;
@@ -126,13 +127,20 @@ export class JobCoordinator<R> {
       policy: options.policy,
       reputation: options.reputation,
       agree: options.agree,
-      explain: options.explain,
+      explain: (canonical, wrong, unitId) => {
+        const detail = options.explain?.(canonical, wrong);
+        const why = detail ? ` (${detail})` : '';
+        return canonical.trusted
+          ? `unit ${unitId} failed the spot check${why}`
+          : `unit ${unitId}: its replica disagreed with the majority${why}`;
+      },
       algebraicCheck: algebraic
         ? (unitId, result) => {
             this.stats.checks.checked++;
             const verdict = algebraic(unitId, result);
-            if (!verdict.ok) this.stats.checks.failed++;
-            return verdict;
+            if (verdict.ok) return verdict;
+            this.stats.checks.failed++;
+            return { ok: false, reason: `unit ${unitId} failed the algebraic check: ${verdict.reason}` };
           }
         : undefined,
       rng: options.rng,
@@ -161,6 +169,11 @@ export class JobCoordinator<R> {
     let n = 0;
     for (const p of this.providers.values()) n += p.inFlight.size;
     return n;
+  }
+
+  /** Whether `peerId` was sent `unitId` and has not answered it. */
+  holds(peerId: PeerId, unitId: number): boolean {
+    return this.providers.get(peerId)?.inFlight.has(unitId) ?? false;
   }
 
   isExcluded(peerId: PeerId): boolean {
@@ -383,6 +396,13 @@ export class JobCoordinator<R> {
           break;
         case 'accept': {
           this.wanted.delete(a.unitId);
+          if (a.providers.length === 0 && this.verifier.status(a.unitId)?.plan === 'requester') {
+            // A spot check caught the only result: the unit goes back to the providers (the requester's
+            // own run was a check, not the job's work, and earns nobody a receipt).
+            this.planned.delete(a.unitId);
+            this.cursor = Math.min(this.cursor, a.unitId);
+            break;
+          }
           if (!this.done[a.unitId]) {
             this.done[a.unitId] = 1;
             this.doneCount++;

@@ -1,7 +1,7 @@
 /** Jobs: the job model, the coordinator's pure brain, and one folder per job kind's pure part. */
 export * from './job';
 export * from './rows';
-export * from './queue';
 export * from './constants';
 export * from './coordinator';
 export * from './inference';
+export * from './kind';

@@ -43,7 +43,7 @@ export interface JobVerifierOptions<R> {
   reputation: ReputationBook;
   agree: Agree<R>;
   /** Describes why two results disagree (for rejections); defaults to a generic reason. */
-  explain?: (canonical: ReplicaResult<R>, wrong: ReplicaResult<R>) => string;
+  explain?: (canonical: ReplicaResult<R>, wrong: ReplicaResult<R>, unitId: number) => string;
   /**
    * An algebraic check (e.g. Freivalds) that decides a result alone; replaces replication for this job.
    * `false` or `{ ok: false, reason }` rejects the result (the reason is shown to the requester).
@@ -215,7 +215,7 @@ export class JobVerifier<R> {
           const wrong = unit.results.get(peerId);
           const why =
             wrong && this.options.explain
-              ? this.options.explain(action.canonical, wrong)
+              ? this.options.explain(action.canonical, wrong, unitId)
               : 'disagrees with the canonical result';
           out.push(...this.reject(unitId, peerId, why));
         }

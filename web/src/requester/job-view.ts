@@ -1,0 +1,141 @@
+/**
+ * What the dashboard shows of one running job, kept apart from the runner
+ * that decides: the runner reports what happened (a provider's state, a unit
+ * stored, a receipt issued) and this turns it into the immutable JobView the
+ * React layer renders.
+ */
+import type { CoordinatorStats } from '@shared/jobs';
+import { Observable } from '../core/emitter';
+import { ThroughputMeter } from '../core/throughput';
+import type { JobStatus } from '../storage/job-store';
+
+export type ProviderLinkState =
+  | 'connecting'
+  | 'sending-model'
+  | 'loading-model'
+  | 'working'
+  | 'paused'
+  | 'gone'
+  | 'rejected';
+
+export interface ProviderStats {
+  peerId: string;
+  state: ProviderLinkState;
+  backend?: string;
+  gflops?: number;
+  unitsDone: number;
+  unitsFailed: number;
+  meanComputeMs: number;
+  modelCached?: boolean;
+  note?: string;
+}
+
+export interface JobView {
+  jobId: string;
+  status: JobStatus;
+  total: number;
+  done: number;
+  inFlight: number;
+  providers: ProviderStats[];
+  spotChecks: { checked: number; failed: number };
+  /** Units whose result a check (spot check or replica) confirmed, accepted unchecked, and results refused, with why. */
+  verification: { verified: number; unchecked: number; rejected: number; reasons: string[] };
+  /** Receipts issued / acknowledged by the server's log. */
+  receipts: { issued: number; logged: number };
+  duplicatesDiscarded: number;
+  rowsPerSecond: number;
+  history: number[];
+  message?: string;
+}
+
+export class JobViewModel {
+  readonly view: Observable<JobView>;
+  private readonly providers = new Map<string, ProviderStats>();
+  private readonly meter: ThroughputMeter;
+
+  constructor(jobId: string, total: number, now?: () => number) {
+    this.meter = new ThroughputMeter(now);
+    this.view = new Observable<JobView>({
+      jobId,
+      status: 'running',
+      total,
+      done: 0,
+      inFlight: 0,
+      providers: [],
+      spotChecks: { checked: 0, failed: 0 },
+      verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
+      receipts: { issued: 0, logged: 0 },
+      duplicatesDiscarded: 0,
+      rowsPerSecond: 0,
+      history: [],
+    });
+  }
+
+  get status(): JobStatus {
+    return this.view.get().status;
+  }
+
+  provider(peerId: string): ProviderStats | undefined {
+    return this.providers.get(peerId);
+  }
+
+  /** Creates or changes a provider's row. */
+  setProvider(peerId: string, change: Partial<ProviderStats>): ProviderStats {
+    const previous = this.providers.get(peerId) ?? {
+      peerId,
+      state: 'connecting',
+      unitsDone: 0,
+      unitsFailed: 0,
+      meanComputeMs: 0,
+    };
+    const next = { ...previous, ...change };
+    this.providers.set(peerId, next);
+    return next;
+  }
+
+  /** A provider's unit was accepted; `computeMs` is what it claimed for it. */
+  unitCredited(peerId: string, computeMsTotal: number): void {
+    const p = this.providers.get(peerId);
+    if (!p) return;
+    const unitsDone = p.unitsDone + 1;
+    this.setProvider(peerId, { unitsDone, meanComputeMs: computeMsTotal / unitsDone });
+  }
+
+  unitStored(size: number): void {
+    this.meter.record(size);
+  }
+
+  receiptIssued(): void {
+    const r = this.view.get().receipts;
+    this.patch({ receipts: { ...r, issued: r.issued + 1 } });
+  }
+
+  receiptsLogged(count: number): void {
+    const r = this.view.get().receipts;
+    this.patch({ receipts: { ...r, logged: r.logged + count } });
+  }
+
+  /** Redraws from the coordinator's figures and the providers' rows. */
+  refresh(figures: { done: number; inFlight: number; stats: CoordinatorStats }): void {
+    const { stats } = figures;
+    this.patch({
+      done: figures.done,
+      inFlight: figures.inFlight,
+      providers: [...this.providers.values()],
+      spotChecks: { ...stats.checks },
+      verification: {
+        verified: stats.verified,
+        unchecked: stats.unchecked,
+        rejected: stats.rejected,
+        reasons: [...stats.reasons],
+      },
+      duplicatesDiscarded: stats.duplicates,
+      rowsPerSecond: this.meter.rate(),
+      history: this.meter.history(),
+    });
+  }
+
+  patch(change: Partial<JobView>): void {
+    this.view.set({ ...this.view.get(), ...change });
+  }
+}
