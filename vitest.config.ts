@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { sharedAlias } from './vite.config';
+import { sharedAlias } from './vite.config.ts';
 
 export default defineConfig({
   resolve: { alias: sharedAlias },

@@ -31,6 +31,11 @@ export function nextGaussian(rng: RandomSource): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w);
 }
 
+/** A `() => [0, 1)` function (Math.random, a test's seeded draw) as a RandomSource. */
+export function unitRandomSource(random: () => number): RandomSource {
+  return { nextUint32: () => Math.floor(random() * 2 ** 32) >>> 0 };
+}
+
 /** WebCrypto-backed source, buffered to amortise the call. */
 export function cryptoRandom(): RandomSource {
   const buffer = new Uint32Array(256);

@@ -19,15 +19,8 @@ import type { Identity } from '@shared/identity';
 import { signResult, type SignedResult } from '@shared/trust';
 import { PROVIDER_SLOTS } from '../core/constants';
 import { Observable } from '../core/emitter';
-import type {
-  ComputeEngine,
-  ConnectionState,
-  LinkExtension,
-  MessageLink,
-  PeerFactory,
-  PeerHandle,
-  SignalingPort,
-} from '../core/ports';
+import type { ComputeEngine, ConnectionState, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
+import { PeerSessions, sessionKey, type PeerSession } from '../net/peer-sessions';
 import { ThroughputMeter } from '../core/throughput';
 import type { ModelStore } from '../storage/model-store';
 import type { CreditSummary, ProviderReceipts } from '../storage/receipt-store';
@@ -75,8 +68,7 @@ export interface ProviderDeps {
 
 interface Session {
   view: SessionView;
-  peer: PeerHandle;
-  link?: MessageLink;
+  peer: PeerSession;
   modelHash?: string;
 }
 
@@ -91,6 +83,7 @@ const MAX_LOG_LINES = 50;
 export class ProviderNode {
   readonly view: Observable<ProviderView>;
   private readonly sessions = new Map<string, Session>();
+  private readonly links: PeerSessions;
   /** The requester of each job we are paired for, from the server's `matched`. */
   private readonly requesters = new Map<string, string>();
   private readonly queue: QueuedUnit[] = [];
@@ -100,6 +93,20 @@ export class ProviderNode {
   private working = false;
 
   constructor(private readonly deps: ProviderDeps) {
+    this.links = new PeerSessions({
+      signaling: deps.signaling,
+      createPeer: deps.createPeer,
+      initiator: false,
+      extension: deps.extension,
+      handlers: {
+        onOpen: () => {},
+        onMessage: (peer, _stream, bytes) => {
+          const session = this.sessions.get(peer.key);
+          if (session?.peer === peer) void this.onMessage(session, bytes);
+        },
+        onClose: (peer, reason) => this.sessionClosed(peer, reason),
+      },
+    });
     this.meter = new ThroughputMeter(deps.now);
     this.view = new Observable<ProviderView>({
       connection: 'connecting',
@@ -141,7 +148,7 @@ export class ProviderNode {
 
   stop(): void {
     for (const off of this.unsubscribe.splice(0)) off();
-    for (const session of [...this.sessions.values()]) this.closeSession(session, 'provider stopped');
+    this.links.closeAll('provider stopped');
   }
 
   /** Every kept receipt as JSON (the provider page's export), or undefined without a receipt store. */
@@ -169,65 +176,50 @@ export class ProviderNode {
 
   /**
    * The server relays signals only between paired peers, so a signal proves the
-   * pairing. An offer always starts a new connection (data channels never
-   * renegotiate): the requester is reconnecting after its side of the link died.
+   * pairing. Signals from anyone but the job's requester (e.g. a co-provider
+   * forwarding weights) belong to extensions.
    */
   private onSignal(jobId: string, requesterId: string, payload: SignalPayload): void {
-    // Signals from anyone but the job's requester (e.g. a co-provider forwarding weights) belong to extensions.
     if (this.requesters.get(jobId) !== requesterId) return;
-    const key = sessionKey(jobId, requesterId);
-    let session = this.sessions.get(key);
-    if (payload.type === 'offer' && session?.link) {
-      this.closeSession(session, 'requester reconnected');
-      session = undefined;
-    }
-    if (!session) session = this.openSession(jobId, requesterId);
-    session.peer.signal(payload);
+    this.links.signal(jobId, requesterId, payload);
+    // An offer on a live link starts a new session (the requester reconnected): track it.
+    const peer = this.links.get(jobId, requesterId);
+    if (peer && this.sessions.get(peer.key)?.peer !== peer) this.track(peer);
   }
 
   private openSession(jobId: string, requesterId: string): Session {
-    const key = sessionKey(jobId, requesterId);
-    const existing = this.sessions.get(key);
+    const peer = this.links.open(jobId, requesterId);
+    const existing = this.sessions.get(peer.key);
     // Matched again (e.g. after a server restart) while the data channel still works: keep it.
-    if (existing && existing.view.state !== 'closed') return existing;
-    const peer = this.deps.createPeer({
-      initiator: false,
-      onSignal: (payload) => this.deps.signaling.send({ type: 'signal', to: requesterId, jobId, payload }),
-    });
+    if (existing?.peer === peer) return existing;
+    return this.track(peer);
+  }
+
+  /** A session for a link PeerSessions opened (on a match, or on an offer from the requester). */
+  private track(peer: PeerSession): Session {
+    const { key, jobId, peerId: requesterId } = peer;
     const session: Session = { view: { key, jobId, requesterId, state: 'connecting', unitsDone: 0 }, peer };
     this.sessions.set(key, session);
     this.refreshSessions();
     this.sendStatus();
     this.log(`paired with requester ${requesterId.slice(0, 8)}… for job ${jobId}`);
-    peer.ready.then(
-      (link) => {
-        if (this.sessions.get(key) !== session) return link.close();
-        session.link = link;
-        const { extension } = this.deps;
-        link.onMessage((stream, bytes) => {
-          if (stream === PeerStream.weights) extension?.receive(requesterId, jobId, bytes);
-          else void this.onMessage(session, bytes);
-        });
-        extension?.attach({ peerId: requesterId, jobId, send: (bytes) => link.send(PeerStream.weights, bytes) });
-        link.onClose((reason) => this.closeSession(session, `channel closed: ${reason}`));
-      },
-      (error: unknown) => this.closeSession(session, `connection failed: ${String(error)}`),
-    );
     return session;
   }
 
-  /** Closes `session` if it is still the current one for its key: a late event of an old pairing must not end a new one. */
-  private closeSession(session: Session | undefined, reason: string): void {
-    if (!session || this.sessions.get(session.view.key) !== session) return;
-    this.sessions.delete(session.view.key);
+  /** The link of `session` ended; a late event of an old pairing never reaches here (PeerSessions drops it). */
+  private sessionClosed(peer: PeerSession, reason: string): void {
+    const session = this.sessions.get(peer.key);
+    if (!session || session.peer !== peer) return;
+    this.sessions.delete(peer.key);
     session.view = { ...session.view, state: 'closed' };
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.session === session) this.queue.splice(i, 1);
-    if (session.link) this.deps.extension?.detach(session.view.requesterId, session.view.jobId);
-    session.link?.close();
-    session.peer.close();
     this.refreshSessions();
     this.sendStatus();
     this.log(`job ${session.view.jobId}: ${reason}`);
+  }
+
+  private closeSession(session: Session | undefined, reason: string): void {
+    if (session) this.links.close(session.peer, reason);
   }
 
   private async onMessage(session: Session, bytes: Uint8Array): Promise<void> {
@@ -381,7 +373,7 @@ export class ProviderNode {
 
   private reply(session: Session, header: PeerHeader, body?: Uint8Array): void {
     const stream = header.type === 'result' ? PeerStream.work : PeerStream.control;
-    session.link?.send(stream, encodePeerMessage(header, body)).catch(() => this.closeSession(session, 'send failed'));
+    this.links.send(session.peer, stream, encodePeerMessage(header, body));
   }
 
   private sendStatus(): void {
@@ -406,8 +398,4 @@ export class ProviderNode {
   private patch(change: Partial<ProviderView>): void {
     this.view.set({ ...this.view.get(), ...change });
   }
-}
-
-function sessionKey(jobId: string, peerId: string): string {
-  return `${jobId}|${peerId}`;
 }

@@ -3,106 +3,46 @@
  * goes where, what is checked, what is accepted, who is excluded, what runs
  * again — is the JobCoordinator's (@shared/jobs, the code bench:trust
  * measures). This shell does the I/O around it: it opens the job with the
- * signaling server, keeps a WebRTC session per paired provider, ships the
- * model, turns peer messages into coordinator events, carries out the
- * coordinator's commands (send a unit, re-run one locally, store a result,
- * reject a key), issues receipts, and persists results so a reload resumes
- * without losing or repeating a finished unit.
+ * signaling server, keeps a link per paired provider (provider-links.ts),
+ * ships the model, turns peer messages into coordinator events, carries out
+ * the coordinator's commands, issues receipts, and persists results so a
+ * reload resumes without losing or repeating a finished unit.
  */
 import { messageOf } from '@shared/errors';
-import type { Identity } from '@shared/identity';
 import {
-  hashTensors,
   inferenceKind,
-  jobVerification,
-  JobCoordinator,
-  providerAdapterClass,
+  type JobCoordinator,
   unitCount,
   type CoordinatorCommand,
   type InferenceResult,
   type JobKind,
   type JobSpec,
 } from '@shared/jobs';
-import {
-  decodePeerMessage,
-  encodePeerMessage,
-  PEER_PROTOCOL_VERSION,
-  packTensors,
-  PeerStream,
-  unpackTensors,
-  type Capabilities,
-  type PeerHeader,
-  type PeerHeaderOf,
-  type RawTensor,
-} from '@shared/protocol';
-import {
-  DEFAULT_MAX_REPLICAS,
-  issueReceipt,
-  ReputationBook,
-  resolvePolicy,
-  verifySignedResult,
-  type RandomSource,
-} from '@shared/trust';
-import { MAX_PEER_RECONNECTS, PEER_RECONNECT_DELAY_MS } from '../core/constants';
-import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
-import { PeerSessions, type PeerSession } from '../net/peer-sessions';
-import type { JobStatus, JobStore } from '../storage/job-store';
-import { JobViewModel, type JobView, type ProviderLinkState } from './job-view';
+import { decodePeerMessage, PeerStream, type PeerHeader, type PeerHeaderOf, type RawTensor } from '@shared/protocol';
+import { ReputationBook } from '@shared/trust';
+import type { JobStatus } from '../storage/job-store';
+import type { JobRunnerDeps } from './runner-deps';
+import { inferenceCoordinator } from './inference-coordinator';
+import { InferenceWire } from './inference-wire';
+import { JobReceipts } from './job-receipts';
+import { JobViewModel } from './job-view';
+import { LocalChecks } from './local-checks';
+import { ProviderLinks, type ProviderLink } from './provider-links';
 import { ReceiptOutbox } from './receipt-outbox';
 
 export type { JobView, ProviderLinkState, ProviderStats } from './job-view';
-
-export interface JobRunnerDeps {
-  signaling: SignalingPort;
-  createPeer: PeerFactory;
-  jobs: JobStore;
-  modelBytes: Uint8Array;
-  /** The requester's own engine, for spot checks and settling replicas. Without it no spot checks run. */
-  local?: ComputeEngine;
-  /** Draws which units are checked (tests inject a seeded one); WebCrypto otherwise. */
-  random?: () => number;
-  now?: () => number;
-  extension?: LinkExtension;
-  /**
-   * The requester's key. With it the runner is on the keyed network (peer ids
-   * are public keys): results must carry the provider's signature, caught
-   * providers are reported to the server, and accepted units earn receipts.
-   */
-  identity?: Identity;
-  /** Shared by a requester's jobs; drives adaptive checking (new keys checked more). */
-  reputation?: ReputationBook;
-  /** Work per input row, for receipts; 0 when unknown. */
-  flopsPerRow?: number;
-  /** Draws for Freivalds' vectors (tests inject a seeded one); WebCrypto otherwise. */
-  rng?: RandomSource;
-  /** One outbox per signaling connection (see receipt-outbox.ts); a runner alone makes its own. */
-  receipts?: ReceiptOutbox;
-}
-
-interface Link {
-  session: PeerSession;
-  adapterClass: string;
-  /** Compute time the provider claimed per unit, for its receipt and mean. */
-  computeMs: Map<number, number>;
-  computeMsTotal: number;
-  reconnects: number;
-}
+export type { JobRunnerDeps } from './runner-deps';
 
 export class JobRunner {
   private readonly model: JobViewModel;
   private readonly kind: JobKind<RawTensor[], InferenceResult>;
+  private readonly wire: InferenceWire;
   private coordinator!: JobCoordinator<InferenceResult>;
-  private readonly sessions: PeerSessions;
-  private readonly links = new Map<string, Link>();
-  /** Providers the server currently pairs with this job. */
-  private readonly paired = new Set<string>();
+  private readonly links: ProviderLinks;
+  private readonly receipts: JobReceipts;
+  private readonly checks?: LocalChecks;
   private readonly reputation: ReputationBook;
-  private readonly outbox: ReceiptOutbox;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Local checks run one at a time on the requester's engine, off the dispatch path. */
-  private checks = Promise.resolve();
-  /** Receipts being signed; the job ends only after each reached its provider's channel. */
-  private crediting = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -110,29 +50,41 @@ export class JobRunner {
     inputs: RawTensor[],
     private readonly deps: JobRunnerDeps,
   ) {
+    const { signaling, identity } = deps;
     this.reputation = deps.reputation ?? new ReputationBook(deps.now);
-    this.outbox = deps.receipts ?? new ReceiptOutbox(deps.signaling);
     this.model = new JobViewModel(spec.id, unitCount(spec), deps.now);
     this.kind = inferenceKind(spec, inputs, { flopsPerRow: deps.flopsPerRow, rng: deps.rng });
+    this.wire = new InferenceWire(spec, deps.modelBytes.length, this.kind, identity);
+    if (deps.local) this.checks = new LocalChecks(deps.local, { hash: spec.model.hash, bytes: deps.modelBytes });
+    const outbox = deps.receipts ?? new ReceiptOutbox(signaling);
     // Logging outlives the job's pairing: the count keeps up even after the job is done.
-    this.outbox.onLogged(spec.id, (count) => this.model.receiptsLogged(count));
-    this.sessions = new PeerSessions({
-      signaling: deps.signaling,
-      createPeer: deps.createPeer,
-      initiator: true,
-      extension: deps.extension,
-      handlers: {
-        onOpen: (session) =>
-          this.send(session, {
-            type: 'job',
-            v: PEER_PROTOCOL_VERSION,
-            jobId: spec.id,
-            modelHash: spec.model.hash,
-            modelBytes: deps.modelBytes.length,
-          }),
-        onMessage: (session, _stream, bytes) => this.onMessage(session, bytes),
-        onClose: (session, reason) => this.onSessionClosed(session, reason),
+    outbox.onLogged(spec.id, (count) => this.model.receiptsLogged(count));
+    this.receipts = new JobReceipts({
+      jobId: spec.id,
+      identity,
+      outbox,
+      sendTo: (peerId, header) => {
+        const link = this.links.get(peerId);
+        if (link) this.links.send(link, header);
       },
+      issued: () => this.model.receiptIssued(),
+      failed: (message) => this.model.patch({ message }),
+    });
+    this.links = new ProviderLinks({
+      jobId: spec.id,
+      signaling,
+      createPeer: deps.createPeer,
+      extension: deps.extension,
+      onConnecting: (peerId) => this.model.setProvider(peerId, { state: 'connecting', note: undefined }),
+      onOpen: (link) => this.links.send(link, this.wire.jobMessage()),
+      onMessage: (link, bytes) => this.onMessage(link, bytes),
+      onLost: (link, reason) => {
+        const { peerId } = link.session;
+        if (this.model.provider(peerId)?.state !== 'rejected')
+          this.model.setProvider(peerId, { state: 'gone', note: reason });
+        this.exec(this.coordinator.providerGone(peerId));
+      },
+      wants: (peerId) => !this.closed && this.model.provider(peerId)?.state !== 'rejected',
     });
   }
 
@@ -141,50 +93,34 @@ export class JobRunner {
   }
 
   async start(): Promise<void> {
-    const rerun = await this.deps.jobs.rerunUnits(this.spec.id);
-    const done = await this.deps.jobs.doneUnits(this.spec.id);
-    const canCheck = this.deps.local !== undefined;
-    const checks = this.spec.spotCheckRate > 0;
-    const { tolerance, falseAcceptProbability } = jobVerification(this.spec);
-    this.coordinator = new JobCoordinator({
-      jobId: this.spec.id,
-      units: this.kind.units,
-      policy: resolvePolicy({
-        redundancy: this.spec.redundancy,
-        // SPEC TRUST-A1: checks re-run units on this device; without an engine (or at rate 0) there are none.
-        adaptive: checks && canCheck,
-        sampleRate: checks && canCheck ? this.spec.spotCheckRate : 0,
-        checkWith: 'requester',
-        tolerance,
-        falseAcceptProbability,
-        maxReplicas: Math.max(DEFAULT_MAX_REPLICAS, this.spec.redundancy),
-      }),
+    this.coordinator = inferenceCoordinator({
+      spec: this.spec,
+      kind: this.kind,
       reputation: this.reputation,
-      agree: this.kind.agree,
-      explain: this.kind.explain,
-      algebraicCheck: checks ? this.kind.algebraicCheck : undefined,
-      canCheck,
-      done,
-      rerun,
-      rng: this.deps.random ? fromUnitRandom(this.deps.random) : undefined,
+      canCheck: this.checks !== undefined,
+      done: await this.deps.jobs.doneUnits(this.spec.id),
+      rerun: await this.deps.jobs.rerunUnits(this.spec.id),
+      random: this.deps.random,
     });
     this.refresh();
     if (this.coordinator.complete) return this.finish();
     const { signaling } = this.deps;
+    const mine = (m: { jobId: string }) => m.jobId === this.spec.id;
     this.unsubscribe.push(
       // Every (re)connect: the server forgot the job, so open it again. Providers re-pair.
       signaling.on('welcome', () => this.openJob()),
       signaling.on('matched', (m) => {
-        if (m.jobId !== this.spec.id) return;
-        this.paired.add(m.peerId);
-        this.connect(m.peerId, m.capabilities);
+        if (!mine(m)) return;
+        if (m.capabilities)
+          this.model.setProvider(m.peerId, { backend: m.capabilities.backend, gflops: m.capabilities.gflops });
+        // SPEC TRUST-P2: a key caught here or in an earlier job (the book is persisted) gets no work.
+        if (this.model.provider(m.peerId)?.state === 'rejected' || this.coordinator.isExcluded(m.peerId))
+          return this.links.release(m.peerId, 'excluded');
+        this.links.matched(m.peerId, m.capabilities);
+        this.refresh();
       }),
-      signaling.on('unmatched', (m) => {
-        if (m.jobId !== this.spec.id) return;
-        this.paired.delete(m.peerId);
-        this.sessions.close(this.sessions.get(this.spec.id, m.peerId), m.reason);
-      }),
-      signaling.on('signal', (s) => s.jobId === this.spec.id && this.sessions.signal(s.jobId, s.from, s.payload)),
+      signaling.on('unmatched', (m) => mine(m) && this.links.unmatched(m.peerId, m.reason)),
+      signaling.on('signal', (s) => mine(s) && this.links.signal(s.from, s.payload)),
     );
     this.openJob();
   }
@@ -195,109 +131,37 @@ export class JobRunner {
     this.closed = true;
     this.model.patch({ status, message });
     for (const off of this.unsubscribe.splice(0)) off();
-    this.sessions.closeAll('job stopped');
+    this.links.closeAll('job stopped');
     this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
     void this.deps.jobs.setState(this.spec.id, { status, message });
   }
 
   private openJob(): void {
-    if (this.closed) return;
-    this.deps.signaling.send({
-      type: 'job-open',
-      jobId: this.spec.id,
-      needs: {
-        kind: 'inference',
-        maxProviders: Math.max(this.spec.maxProviders, this.spec.redundancy),
-        units: this.kind.units,
-        modelBytes: this.deps.modelBytes.length,
-      },
-    });
+    if (!this.closed) this.deps.signaling.send({ type: 'job-open', jobId: this.spec.id, needs: this.wire.needs() });
   }
 
-  private connect(peerId: string, capabilities: Capabilities | undefined): void {
-    const previous = this.model.provider(peerId);
-    // SPEC TRUST-P2: a key caught here or in an earlier job (the book is persisted) gets no work.
-    if (previous?.state === 'rejected' || this.coordinator.isExcluded(peerId)) {
-      this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
-      return;
-    }
-    const link = this.links.get(peerId);
-    if (capabilities) this.model.setProvider(peerId, { backend: capabilities.backend, gflops: capabilities.gflops });
-    // Matched again (e.g. after a server restart) while our data channel still works: keep it.
-    if (link && this.sessions.isCurrent(link.session)) {
-      if (capabilities) link.adapterClass = providerAdapterClass(capabilities);
-      return;
-    }
-    this.links.set(peerId, {
-      session: this.sessions.open(this.spec.id, peerId),
-      adapterClass: capabilities ? providerAdapterClass(capabilities) : (link?.adapterClass ?? 'unknown'),
-      computeMs: new Map(),
-      computeMsTotal: link?.computeMsTotal ?? 0,
-      reconnects: link?.reconnects ?? 0,
-    });
-    this.model.setProvider(peerId, { state: 'connecting', note: undefined });
-    this.refresh();
-  }
-
-  private onSessionClosed(session: PeerSession, reason: string): void {
-    const { peerId } = session;
-    const link = this.links.get(peerId);
-    if (link?.session !== session) return;
-    if (this.model.provider(peerId)?.state !== 'rejected')
-      this.model.setProvider(peerId, { state: 'gone', note: reason });
-    this.exec(this.coordinator.providerGone(peerId));
-    this.reconnectLater(link);
-  }
-
-  /**
-   * The data channel died but the server still pairs us: connect again, a few
-   * times with growing pauses, then give the provider back so the matchmaker
-   * can assign another.
-   */
-  private reconnectLater(link: Link): void {
+  private onMessage(link: ProviderLink, bytes: Uint8Array): void {
     const { peerId } = link.session;
-    if (this.closed || !this.paired.has(peerId) || this.model.provider(peerId)?.state === 'rejected') return;
-    if (link.reconnects >= MAX_PEER_RECONNECTS) {
-      this.paired.delete(peerId);
-      this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
-      return;
-    }
-    link.reconnects++;
-    setTimeout(() => {
-      if (!this.closed && this.paired.has(peerId) && this.links.get(peerId) === link) this.connect(peerId, undefined);
-    }, PEER_RECONNECT_DELAY_MS * link.reconnects);
-  }
-
-  private onMessage(session: PeerSession, bytes: Uint8Array): void {
-    const peerId = session.peerId;
-    const link = this.links.get(peerId);
-    if (!link || link.session !== session) return;
-    let header: PeerHeader;
-    let body: Uint8Array;
+    let message: { header: PeerHeader; body: Uint8Array };
     try {
-      ({ header, body } = decodePeerMessage(bytes));
+      message = decodePeerMessage(bytes);
     } catch (error) {
       return this.exec(this.coordinator.refuse(peerId, `sent a malformed message: ${messageOf(error)}`));
     }
+    const { header, body } = message;
     switch (header.type) {
       case 'model-status':
         this.model.setProvider(peerId, {
           modelCached: header.cached,
           state: header.cached ? 'loading-model' : 'sending-model',
         });
-        if (!header.cached)
-          this.send(
-            session,
-            { type: 'model', modelHash: this.spec.model.hash },
-            this.deps.modelBytes,
-            PeerStream.model,
-          );
-        break;
+        if (!header.cached) this.links.send(link, this.wire.modelMessage(), this.deps.modelBytes, PeerStream.model);
+        return this.refresh();
       case 'ready':
         this.model.setProvider(peerId, { state: 'working' });
         return this.exec(this.coordinator.providerReady(peerId, link.adapterClass));
       case 'result':
-        return this.onResult(link, header, body);
+        return void this.onResult(link, header, body);
       case 'unit-error':
         this.model.setProvider(peerId, {
           unitsFailed: (this.model.provider(peerId)?.unitsFailed ?? 0) + 1,
@@ -308,49 +172,25 @@ export class JobRunner {
         this.model.setProvider(peerId, { state: header.paused ? 'paused' : 'working' });
         if (!header.paused) return this.exec(this.coordinator.providerReady(peerId, link.adapterClass));
         this.coordinator.providerPaused(peerId);
-        break;
+        return this.refresh();
       case 'error':
         this.model.setProvider(peerId, { note: header.message });
-        break;
+        return this.refresh();
       default:
         return this.exec(this.coordinator.refuse(peerId, `sent "${header.type}", which only requesters send`));
     }
-    this.refresh();
   }
 
-  private onResult(link: Link, header: PeerHeaderOf<'result'>, body: Uint8Array): void {
-    const { unitId } = header;
+  private async onResult(link: ProviderLink, header: PeerHeaderOf<'result'>, body: Uint8Array): Promise<void> {
+    const { unitId, computeMs } = header;
     const { peerId } = link.session;
     if (!this.coordinator.holds(peerId, unitId)) return; // not ours to answer (late after a re-pair): ignore
-    let outputs: RawTensor[];
-    try {
-      outputs = unpackTensors(header.outputs, body);
-    } catch (error) {
-      return this.exec(this.coordinator.refuse(peerId, `sent a malformed result: ${messageOf(error)}`, unitId));
-    }
-    const shapeError = this.kind.validate(unitId, outputs);
-    if (shapeError)
-      return this.exec(
-        this.coordinator.refuse(peerId, `returned a wrong shape for unit ${unitId}: ${shapeError}`, unitId),
-      );
-    link.computeMs.set(unitId, header.computeMs);
-    link.computeMsTotal += header.computeMs;
-    if (!this.deps.identity) return this.exec(this.coordinator.resultArrived(peerId, unitId, outputs));
-    void this.checkSignature(link, header, outputs);
-  }
-
-  /** SPEC TRUST-S2: a result without a valid signature by the provider's key, over what we sent and what came back, is dropped and its sender rejected. */
-  private async checkSignature(link: Link, header: PeerHeaderOf<'result'>, outputs: RawTensor[]): Promise<void> {
-    const { unitId } = header;
-    const provider = link.session.peerId;
-    const [inputHash, resultHash] = await Promise.all([hashTensors(this.kind.unit(unitId)), hashTensors(outputs)]);
-    const check = header.signed
-      ? await verifySignedResult(header.signed, { provider, jobId: this.spec.id, unitId, inputHash, resultHash })
-      : ({ ok: false, reason: 'unsigned' } as const);
+    const reading = await this.wire.readResult(peerId, header, body);
     if (this.closed) return;
-    if (!check.ok)
-      return this.exec(this.coordinator.refuse(provider, `result for unit ${unitId} dropped: ${check.reason}`, unitId));
-    this.exec(this.coordinator.resultArrived(provider, unitId, outputs));
+    if (!reading.ok) return this.exec(this.coordinator.refuse(peerId, reading.reason, unitId));
+    link.computeMs.set(unitId, computeMs);
+    link.computeMsTotal += computeMs;
+    this.exec(this.coordinator.resultArrived(peerId, unitId, reading.outputs));
   }
 
   /** Carries out the coordinator's commands, in order. */
@@ -360,9 +200,8 @@ export class JobRunner {
         case 'send': {
           const link = this.links.get(c.peerId);
           if (!link || this.closed) break;
-          const packed = packTensors(this.kind.unit(c.unitId));
-          const header = { type: 'unit', jobId: this.spec.id, unitId: c.unitId, inputs: packed.refs } as const;
-          this.send(link.session, header, packed.body, PeerStream.work);
+          const { header, body } = this.wire.unitMessage(c.unitId);
+          this.links.send(link, header, body, PeerStream.work);
           break;
         }
         case 'check':
@@ -391,39 +230,25 @@ export class JobRunner {
     this.refresh();
   }
 
-  /** SPEC TRUST-Q2, TRUST-A1: the requester's own engine re-runs the unit; one check at a time. */
+  /** SPEC TRUST-A1, TRUST-Q2: the requester's own engine re-runs the unit. */
   private checkLocally(unitId: number): void {
-    const local = this.deps.local!;
-    this.checks = this.checks.then(async () => {
-      if (this.closed) return;
-      let own: RawTensor[];
-      try {
-        await local.load(this.spec.model.hash, this.deps.modelBytes);
-        own = await local.run(this.spec.model.hash, this.kind.unit(unitId));
-      } catch (error) {
+    this.checks!.run(
+      () => this.kind.unit(unitId),
+      (outcome) => {
+        if (this.closed) return;
+        if (outcome.ok)
+          return this.exec(this.coordinator.checkDone(unitId, outcome.outputs, this.checks!.adapterClass));
         // Our own engine failed: that says nothing about the provider. Accept unchecked and say so.
-        this.model.patch({ message: `spot check could not run locally: ${messageOf(error)}` });
-        return this.exec(this.coordinator.checkUnavailable(unitId));
-      }
-      if (!this.closed)
-        this.exec(this.coordinator.checkDone(unitId, own, providerAdapterClass({ backend: local.backend })));
-    });
+        this.model.patch({ message: `spot check could not run locally: ${outcome.message}` });
+        this.exec(this.coordinator.checkUnavailable(unitId));
+      },
+    );
   }
 
   /** Reported, released, its link closed; units it alone vouched for are persisted to run again. */
   private rejected(peerId: string, reason: string, rerun: boolean): void {
     this.model.setProvider(peerId, { state: 'rejected', note: reason });
-    if (this.deps.identity)
-      this.deps.signaling.send({
-        type: 'report',
-        jobId: this.spec.id,
-        peerId,
-        verdict: 'rejected',
-        reason: reason.slice(0, 200),
-      });
-    this.deps.signaling.send({ type: 'release', jobId: this.spec.id, peerId });
-    this.paired.delete(peerId);
-    this.sessions.close(this.sessions.get(this.spec.id, peerId), reason);
+    this.links.reject(peerId, reason, this.deps.identity !== undefined);
     // Persisted first: a reload before these are computed again must not take their stored results as final.
     if (rerun) void this.persistRerun();
   }
@@ -447,64 +272,32 @@ export class JobRunner {
     if (this.coordinator.complete && !this.closed) await this.finish();
   }
 
-  /** One receipt per accepted unit: to the provider over its channel, and to the server's log in batches. */
+  /** One receipt per accepted unit, and the provider's figures in the view. */
   private credit(peerId: string, unitId: number): void {
     const link = this.links.get(peerId);
     if (!link) return;
     link.reconnects = 0;
     this.model.unitCredited(peerId, link.computeMsTotal);
-    const { identity } = this.deps;
-    if (!identity) return;
     const durationMs = link.computeMs.get(unitId) ?? 0;
     link.computeMs.delete(unitId);
-    this.crediting = this.crediting
-      .then(async () => {
-        const receipt = await issueReceipt(identity, {
-          provider: peerId,
-          jobId: this.spec.id,
-          unitId,
-          flops: this.kind.flops(unitId),
-          durationMs,
-        });
-        const current = this.links.get(peerId)?.session;
-        if (current) this.send(current, { type: 'receipt', receipt });
-        this.model.receiptIssued();
-        this.outbox.push(receipt);
-      })
-      .catch((error: unknown) => this.model.patch({ message: `could not issue a receipt: ${messageOf(error)}` }));
+    this.receipts.issue(peerId, unitId, this.kind.flops(unitId), durationMs);
   }
 
   private async finish(): Promise<void> {
     this.closed = true;
     for (const off of this.unsubscribe.splice(0)) off();
-    await this.crediting;
-    for (const link of this.links.values())
-      if (this.sessions.isCurrent(link.session))
-        this.send(link.session, { type: 'bye', jobId: this.spec.id, reason: 'job complete' });
-    for (const peerId of this.links.keys())
-      if (this.model.provider(peerId)?.state !== 'rejected') this.model.setProvider(peerId, { state: 'gone' });
-    this.sessions.closeAll('job complete');
+    await this.receipts.settled();
+    this.links.broadcast({ type: 'bye', jobId: this.spec.id, reason: 'job complete' });
+    this.links.closeAll('job complete');
     this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
     await this.deps.jobs.setState(this.spec.id, { status: 'done', finishedAt: this.deps.now?.() ?? Date.now() });
     this.model.patch({ status: 'done', inFlight: 0 });
     this.refresh();
   }
 
-  private send(session: PeerSession, header: PeerHeader, body?: Uint8Array, stream: number = PeerStream.control): void {
-    this.sessions.send(session, stream, encodePeerMessage(header, body));
-  }
-
   private refresh(): void {
     if (!this.coordinator) return;
-    this.model.refresh({
-      done: this.coordinator.finished,
-      inFlight: this.model.status === 'running' ? this.coordinator.inFlight() : 0,
-      stats: this.coordinator.stats,
-    });
+    const inFlight = this.model.status === 'running' ? this.coordinator.inFlight() : 0;
+    this.model.refresh({ done: this.coordinator.finished, inFlight, stats: this.coordinator.stats });
   }
-}
-
-/** A `() => [0, 1)` source as the verifier's RandomSource. */
-function fromUnitRandom(random: () => number): RandomSource {
-  return { nextUint32: () => Math.floor(random() * 2 ** 32) >>> 0 };
 }

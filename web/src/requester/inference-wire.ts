@@ -1,0 +1,77 @@
+/**
+ * Batch inference on the peer wire, the requester's side: what a unit message
+ * carries, and what a result message must be before the coordinator sees it —
+ * tensors that unpack, of the shapes the model gives, signed by the
+ * provider's key over the unit's inputs and outputs (SPEC TRUST-S2).
+ */
+import { messageOf } from '@shared/errors';
+import type { Identity } from '@shared/identity';
+import { hashTensors, type InferenceResult, type JobKind, type JobSpec } from '@shared/jobs';
+import {
+  PEER_PROTOCOL_VERSION,
+  packTensors,
+  unpackTensors,
+  type JobNeeds,
+  type PeerHeaderOf,
+  type RawTensor,
+} from '@shared/protocol';
+import { verifySignedResult } from '@shared/trust';
+
+export type ResultReading = { ok: true; outputs: InferenceResult } | { ok: false; reason: string };
+
+export class InferenceWire {
+  private readonly jobId: string;
+
+  constructor(
+    private readonly spec: JobSpec,
+    private readonly modelBytes: number,
+    private readonly kind: JobKind<RawTensor[], InferenceResult>,
+    /** On the keyed network results must be signed; without a key they are not checked. */
+    private readonly identity: Identity | undefined,
+  ) {
+    this.jobId = spec.id;
+  }
+
+  /** What the job asks of the matchmaker. */
+  needs(): JobNeeds {
+    const maxProviders = Math.max(this.spec.maxProviders, this.spec.redundancy);
+    return { kind: 'inference', maxProviders, units: this.kind.units, modelBytes: this.modelBytes };
+  }
+
+  /** The first message on a new link: which job, and which model by its hash. */
+  jobMessage(): PeerHeaderOf<'job'> {
+    const { hash } = this.spec.model;
+    return { type: 'job', v: PEER_PROTOCOL_VERSION, jobId: this.jobId, modelHash: hash, modelBytes: this.modelBytes };
+  }
+
+  /** Sent with the model's bytes to a provider that does not hold it. */
+  modelMessage(): PeerHeaderOf<'model'> {
+    return { type: 'model', modelHash: this.spec.model.hash };
+  }
+
+  unitMessage(unitId: number): { header: PeerHeaderOf<'unit'>; body: Uint8Array } {
+    const packed = packTensors(this.kind.unit(unitId));
+    return { header: { type: 'unit', jobId: this.jobId, unitId, inputs: packed.refs }, body: packed.body };
+  }
+
+  /** The result's outputs, or why the provider that sent it is at fault. */
+  async readResult(provider: string, header: PeerHeaderOf<'result'>, body: Uint8Array): Promise<ResultReading> {
+    const { unitId } = header;
+    let outputs: RawTensor[];
+    try {
+      outputs = unpackTensors(header.outputs, body);
+    } catch (error) {
+      return { ok: false, reason: `sent a malformed result: ${messageOf(error)}` };
+    }
+    const shapeError = this.kind.validate(unitId, outputs);
+    if (shapeError) return { ok: false, reason: `returned a wrong shape for unit ${unitId}: ${shapeError}` };
+    if (!this.identity) return { ok: true, outputs };
+    const [inputHash, resultHash] = await Promise.all([hashTensors(this.kind.unit(unitId)), hashTensors(outputs)]);
+    const check = header.signed
+      ? await verifySignedResult(header.signed, { provider, jobId: this.jobId, unitId, inputHash, resultHash })
+      : ({ ok: false, reason: 'unsigned' } as const);
+    return check.ok
+      ? { ok: true, outputs }
+      : { ok: false, reason: `result for unit ${unitId} dropped: ${check.reason}` };
+  }
+}
