@@ -20,7 +20,7 @@ import { BUCKETS } from './buckets';
 import { BUCKET_MANTISSA_BITS } from './constants';
 import { CorruptPatchError } from './errors';
 import { KERNELS_WASM } from './kernels.wasm';
-import { XXH3_SECRET } from './xxh3';
+import { XXH3_SECRET } from './xxh3-secret';
 
 export interface KernelExports {
   readonly memory: WebAssembly.Memory;

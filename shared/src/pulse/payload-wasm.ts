@@ -12,7 +12,7 @@ import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
 import { DTYPES, allocData, decodedColumns, type TensorPatch } from './types';
-import type { TensorLayout } from './payload';
+import type { TensorLayout } from './layout';
 
 /** rANS decoder struct (7 u32): see pulse.ts. */
 const DECODER_BYTES = 32;

@@ -40,6 +40,9 @@ import {
 } from './rans';
 import { allocData, decodedColumns, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
 import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
+import type { TensorLayout } from './layout';
+
+export type { TensorLayout };
 import {
   alphabetOf,
   deltaStream,
@@ -366,20 +369,6 @@ export function encodeDeltas(
   raw.acc = acc;
   raw.pending = pending;
   sink.length = d;
-}
-
-/** What the header promised for one tensor; sizes were checked against limits before this runs. */
-export interface TensorLayout {
-  readonly name: string;
-  readonly dtype: DType;
-  readonly shape: readonly number[];
-  readonly kind: TensorPatch['kind'];
-  readonly elements: number;
-  readonly changes: number;
-  /** Positions are run-coded (sparse kinds only). */
-  readonly runs: boolean;
-  /** Coded values: `elements` for a full tensor, else `changes` (streams.ts CodedLayout). */
-  readonly count: number;
 }
 
 interface StreamReader {

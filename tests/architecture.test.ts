@@ -1,0 +1,139 @@
+/**
+ * The layout's rules, checked on the source: shared/ is plain TypeScript for
+ * browser, worker and Node (no DOM, no Node-only API, no framework), its
+ * modules import each other without cycles (type-only imports included), and
+ * the cores — the requester's coordinator shell, the provider, the weights
+ * core — import no React, so a test or a worker can run them without a page.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SHARED = join(ROOT, 'shared/src');
+
+/** npm packages shared/ may use: pure JS or WebAssembly that runs in every realm. */
+const SHARED_PACKAGES = new Set(['valibot', 'hash-wasm', 'onnx-proto']);
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.tsx?$/.test(f) && !/\.test\.tsx?$/.test(f) && !f.includes('testing'))
+    .map((f) => join(dir, f));
+}
+
+/** Source without comments and string contents, so a word in a comment or message is not taken for code. */
+function code(text: string): string {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g, "''");
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '');
+  return [...text.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]!);
+}
+
+/** The file an import names, or undefined for a package. */
+function resolveImport(from: string, spec: string): string | undefined {
+  let base: string;
+  if (spec.startsWith('@shared/')) base = join(SHARED, spec.slice('@shared/'.length));
+  else if (spec.startsWith('.')) base = resolve(dirname(from), spec);
+  else return undefined;
+  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, join(base, 'index.ts')])
+    if (existsSync(candidate) && candidate.match(/\.tsx?$/)) return candidate;
+  throw new Error(`${relative(ROOT, from)}: cannot resolve ${spec}`);
+}
+
+/** Every file reachable from `entries`, with the packages each imports. */
+function closure(entries: string[]): Map<string, string[]> {
+  const seen = new Map<string, string[]>();
+  const stack = [...entries];
+  while (stack.length) {
+    const file = stack.pop()!;
+    if (seen.has(file)) continue;
+    const packages: string[] = [];
+    seen.set(file, packages);
+    for (const spec of importsOf(file)) {
+      const target = resolveImport(file, spec);
+      if (target) stack.push(target);
+      else packages.push(spec);
+    }
+  }
+  return seen;
+}
+
+function findCycle(files: string[]): string[] | undefined {
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (file: string): string[] | undefined => {
+    if (state.get(file) === 'done') return undefined;
+    if (state.get(file) === 'open') return [...path.slice(path.indexOf(file)), file];
+    state.set(file, 'open');
+    path.push(file);
+    for (const spec of importsOf(file)) {
+      const target = resolveImport(file, spec);
+      if (!target?.startsWith(SHARED)) continue;
+      // A folder's index re-exports its files; going through it is not a cycle of the code itself.
+      if (target.endsWith('index.ts') && dirname(target) !== dirname(file)) continue;
+      const cycle = visit(target);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    state.set(file, 'done');
+    return undefined;
+  };
+  for (const file of files) {
+    const cycle = visit(file);
+    if (cycle) return cycle.map((f) => relative(SHARED, f));
+  }
+  return undefined;
+}
+
+describe('layout', () => {
+  const shared = sources(SHARED);
+
+  it('LAYOUT1: shared/ imports only itself and runtime-neutral packages, and uses no DOM or Node-only API', () => {
+    expect(shared.length).toBeGreaterThan(50);
+    for (const file of shared) {
+      const name = relative(ROOT, file);
+      for (const spec of importsOf(file)) {
+        const ok = spec.startsWith('.') || spec.startsWith('@shared/') || SHARED_PACKAGES.has(spec);
+        expect(ok, `${name} imports ${spec}`).toBe(true);
+      }
+      const body = code(readFileSync(file, 'utf8'));
+      expect(body, name).not.toMatch(
+        /\b(window|document|localStorage|sessionStorage|indexedDB|Buffer|process|require|__dirname)\b/,
+      );
+    }
+  });
+
+  it('LAYOUT2: no import cycle inside shared/, type-only imports included', () => {
+    expect(findCycle(shared)).toBeUndefined();
+  });
+
+  it('LAYOUT3: the requester shell, the provider core and the weights core import no React', () => {
+    const entries = [
+      'web/src/requester/job-runner.ts',
+      'web/src/requester/templar.ts',
+      'web/src/provider/provider-node.ts',
+      'web/src/weights/index.ts',
+    ].map((f) => join(ROOT, f));
+    const reached = closure(entries);
+    expect(reached.size).toBeGreaterThan(30);
+    for (const [file, packages] of reached) {
+      const name = relative(ROOT, file);
+      expect(file.endsWith('.tsx'), `${name} is a React component`).toBe(false);
+      for (const p of packages) expect(p.startsWith('react'), `${name} imports ${p}`).toBe(false);
+    }
+  });
+
+  it('LAYOUT4: outside shared/, code reaches shared/ only through @shared/<folder>, never by a relative path', () => {
+    for (const dir of ['web', 'signaling', 'e2e', 'bench', 'tests'])
+      for (const file of sources(join(ROOT, dir)))
+        for (const spec of importsOf(file))
+          expect(spec.includes('shared/src'), `${relative(ROOT, file)} imports ${spec}`).toBe(false);
+  });
+});
