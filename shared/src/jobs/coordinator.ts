@@ -289,7 +289,7 @@ export class JobCoordinator<R> {
     }
     const fresh = this.nextFresh();
     if (fresh !== undefined) {
-      if (this.options.policy.redundancy >= 2) out.push(...this.open(fresh, peerId));
+      if (this.options.policy.redundancy >= 2) out.push(...this.open(fresh, peerId, false));
       return fresh;
     }
     if (this.options.policy.redundancy === 1) return this.speculative(peerId);
@@ -317,16 +317,19 @@ export class JobCoordinator<R> {
     return undefined;
   }
 
-  /** Opens the unit in the verifier with `primary` as its first replica. */
-  private open(unitId: number, primary: PeerId): CoordinatorCommand<R>[] {
+  /**
+   * Opens the unit in the verifier with `primary` as its first replica.
+   * `escalate`: replicas the plan asks for may fall to the requester when no
+   * provider can take them (a sampled check); a job's own redundancy waits.
+   */
+  private open(unitId: number, primary: PeerId, escalate: boolean): CoordinatorCommand<R>[] {
     const actions = this.verifier.openUnit(unitId, primary);
     const out: CoordinatorCommand<R>[] = [];
     for (const a of actions) {
       if (a.kind === 'dispatch') {
         // The primary is one of the `count`; the rest go to other providers.
         const extra = a.count - 1;
-        if (extra > 0)
-          this.wanted.set(unitId, { count: extra, avoid: new Set([...a.avoid, primary]), escalate: false });
+        if (extra > 0) this.wanted.set(unitId, { count: extra, avoid: new Set([...a.avoid, primary]), escalate });
       } else out.push(...this.carryOut([a]));
     }
     return out;
@@ -351,7 +354,7 @@ export class JobCoordinator<R> {
     const out: CoordinatorCommand<R>[] = [];
     if (!this.verifier.isOpen(unitId) && !this.done[unitId]) {
       // Redundancy 1: the unit is opened on the key that answered first, and the check drawn for it.
-      out.push(...this.open(unitId, peerId));
+      out.push(...this.open(unitId, peerId, true));
       this.plan(unitId, peerId);
       if (this.verifier.status(unitId)?.plan !== 'none') {
         // Copies already out elsewhere count as replicas of the check.
