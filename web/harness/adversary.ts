@@ -16,6 +16,7 @@ import { ProviderNode } from '../src/provider/provider-node';
 import { loadOrCreateIdentity } from '../src/storage/identity-store';
 import { idbStore } from '../src/storage/kv';
 import { ModelStore } from '../src/storage/model-store';
+import { messageOf } from '@shared/errors';
 
 type Strategy = 'noise' | 'subtle' | 'stale' | 'copied';
 
@@ -99,4 +100,4 @@ async function main(): Promise<void> {
   client.connect();
 }
 
-main().catch((error: unknown) => text('log', `failed: ${String(error)}`));
+main().catch((error: unknown) => text('log', `failed: ${messageOf(error)}`));

@@ -10,6 +10,7 @@ import { encodeFrame, frameCount, loadHasher, type TransportError } from '@share
 import { contractCases, patternBytes, type ChannelPair } from '../src/transport/contract';
 import type { FramedChannel } from '../src/transport/framed-channel';
 import { connectDataChannel, createPeer, type PeerLinkBase } from '../src/transport/peer';
+import { messageOf } from '@shared/errors';
 
 declare global {
   interface Window {
@@ -169,7 +170,7 @@ const harness = {
         await testCase.run(pair);
         results.push({ name: testCase.name, ok: true });
       } catch (error) {
-        results.push({ name: testCase.name, ok: false, error: String(error) });
+        results.push({ name: testCase.name, ok: false, error: messageOf(error) });
       } finally {
         pair.a.close();
         pair.b.close();

@@ -4,6 +4,7 @@
  * persisted in IndexedDB and validated when read back.
  */
 import * as v from 'valibot';
+import { JobIdSchema } from '../ids';
 import { WireDtypeSchema } from '../protocol/peer';
 import { DEFAULT_TOLERANCES } from '../trust/adapterClass';
 import { DEFAULT_FALSE_ACCEPT_PROBABILITY } from '../trust/constants';
@@ -26,7 +27,7 @@ export type TensorSpec = v.InferOutput<typeof TensorSpecSchema>;
 
 export const JobSpecSchema = v.strictObject({
   schema: v.literal(JOB_SCHEMA_VERSION),
-  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/)),
+  id: JobIdSchema,
   name: v.pipe(v.string(), v.maxLength(200)),
   createdAt: v.number(),
   model: v.strictObject({

@@ -9,6 +9,7 @@
  * 10 MB model or input batch is never JSON-encoded.
  */
 import * as v from 'valibot';
+import { JobIdSchema as JobId } from '../ids';
 import { BYTES_PER_ELEMENT, DTYPES, TYPED_ARRAY_CTOR, type DType, type Tensor } from '../tensor/types';
 import { ReceiptSchema } from '../trust/receipts';
 import { SignedResultSchema } from '../trust/signedResult';
@@ -26,7 +27,6 @@ export const PeerStream = { control: 0, model: 1, work: 2, weights: 3 } as const
 export const MAX_PEER_HEADER_BYTES = 64 * 1024;
 export const MAX_TENSORS_PER_MESSAGE = 16;
 
-const JobId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/));
 const Hash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'hash is 64 lowercase hex characters (SHA-256)'));
 const Index = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
 const Bytes = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32));

@@ -5,6 +5,7 @@
  * Job data never travels here — only pairing and WebRTC handshakes.
  */
 import * as v from 'valibot';
+import { JobIdSchema } from '../ids';
 import { ReceiptSchema } from '../trust/receipts';
 
 export const PROTOCOL_VERSION = 1;
@@ -29,7 +30,6 @@ export const CloseCode = {
 } as const;
 
 const PeerIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/, 'peer id is a base64url Ed25519 public key'));
-const JobIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'job id is 8–64 url-safe characters'));
 const NonceSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/));
 const SignatureSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{86}$/, 'signature is base64url of 64 bytes'));
 const ShortText = v.pipe(v.string(), v.maxLength(256));

@@ -11,6 +11,7 @@ import { DOMAIN } from './constants';
 import { encodeCanonical } from './encoding';
 import { ChainError, ReceiptError } from './errors';
 import { receiptBytes, receiptUnitKey, verifyReceipt, type Receipt } from './receipts';
+import { messageOf } from '../errors';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -131,7 +132,7 @@ export async function verifyChain(entries: readonly LogEntry[], options: VerifyC
       try {
         await verifyReceipt(e.receipt);
       } catch (err) {
-        throw new ChainError(i, `receipt does not verify: ${(err as Error).message}`);
+        throw new ChainError(i, `receipt does not verify: ${messageOf(err)}`);
       }
     }
     const keys = [e.receipt.id, receiptUnitKey(e.receipt)];

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import { fetchLeaderboard, type LeaderboardResponse } from '../net/leaderboard';
 import { shortId } from './widgets';
+import { messageOf } from '@shared/errors';
 
 type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: LeaderboardResponse };
 
@@ -22,7 +23,7 @@ export function Leaderboard({ limit = 20, minRequesters, baseUrl }: LeaderboardP
       (data) => setState({ kind: 'ready', data }),
       (error: unknown) => {
         if (!abort.signal.aborted)
-          setState({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+          setState({ kind: 'error', message: error instanceof Error ? error.message : messageOf(error) });
       },
     );
     return () => abort.abort();

@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { LeaderboardResponseSchema, TRUST_PATHS, type LeaderboardResponse } from '@shared/protocol';
+import { messageOf } from '@shared/errors';
 
 export type { LeaderboardResponse, LeaderboardRow } from '@shared/protocol';
 
@@ -43,7 +44,7 @@ export async function fetchLeaderboard(options: FetchLeaderboardOptions = {}): P
     response = await doFetch(url, { signal: options.signal, headers: { accept: 'application/json' } });
   } catch (error) {
     if (options.signal?.aborted) throw error;
-    throw new LeaderboardError(`leaderboard unreachable: ${error instanceof Error ? error.message : String(error)}`);
+    throw new LeaderboardError(`leaderboard unreachable: ${error instanceof Error ? error.message : messageOf(error)}`);
   }
   if (!response.ok) throw new LeaderboardError(`leaderboard: HTTP ${response.status}`, response.status);
   let raw: unknown;

@@ -22,6 +22,7 @@ import {
   type SignalPayload,
 } from '@shared/protocol';
 import { authMessage, sign, type Identity } from '@shared/identity';
+import { messageOf } from '@shared/errors';
 
 /** Method-style (bivariant) handler type, so the DOM's and `ws`'s richer event types fit. */
 type EventHandler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
@@ -214,14 +215,14 @@ export class SignalingClient {
     try {
       ws = new this.options.WebSocket(this.options.url);
     } catch (error) {
-      this.emit('error', { code: 'invalid', message: `cannot open ${this.options.url}: ${String(error)}` });
+      this.emit('error', { code: 'invalid', message: `cannot open ${this.options.url}: ${messageOf(error)}` });
       return this.scheduleRetry();
     }
     this.ws = ws;
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       this.onFrame(ws, ev.data).catch((error: unknown) =>
-        this.emit('error', { code: 'internal', message: String(error) }),
+        this.emit('error', { code: 'internal', message: messageOf(error) }),
       );
     };
     ws.onerror = () => {

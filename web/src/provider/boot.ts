@@ -13,6 +13,7 @@ import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
 import { ProviderNode } from './provider-node';
 import { exposeCache, WeightsCache } from '../weights';
+import { messageOf } from '@shared/errors';
 
 export type BootStep = 'identity' | 'benchmark' | 'worker' | 'connect' | 'ready' | 'failed';
 
@@ -72,7 +73,7 @@ export function startProvider(): ProviderRuntime {
     return provider;
   })();
   node.catch((error: unknown) =>
-    patch({ step: 'failed', error: error instanceof Error ? error.message : String(error) }),
+    patch({ step: 'failed', error: error instanceof Error ? error.message : messageOf(error) }),
   );
   runtime = { boot, node, weights };
   return runtime;

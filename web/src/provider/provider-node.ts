@@ -25,6 +25,7 @@ import { ThroughputMeter } from '../core/throughput';
 import type { ModelStore } from '../storage/model-store';
 import type { CreditSummary, ProviderReceipts } from '../storage/receipt-store';
 import { hashTensors } from '@shared/jobs';
+import { messageOf } from '@shared/errors';
 
 export type SessionState = 'connecting' | 'fetching-model' | 'loading-model' | 'working' | 'closed';
 
@@ -227,7 +228,7 @@ export class ProviderNode {
     try {
       message = decodePeerMessage(bytes);
     } catch (error) {
-      this.reply(session, { type: 'error', message: `bad message: ${(error as Error).message}` });
+      this.reply(session, { type: 'error', message: `bad message: ${messageOf(error)}` });
       return;
     }
     const { header, body } = message;
@@ -272,8 +273,8 @@ export class ProviderNode {
           this.reply(session, { type: 'error', message: `a provider does not accept "${header.type}"` });
       }
     } catch (error) {
-      this.reply(session, { type: 'error', message: (error as Error).message });
-      this.log(`job ${session.view.jobId}: ${(error as Error).message}`);
+      this.reply(session, { type: 'error', message: messageOf(error) });
+      this.log(`job ${session.view.jobId}: ${messageOf(error)}`);
     }
   }
 
@@ -340,10 +341,10 @@ export class ProviderNode {
         type: 'unit-error',
         jobId: header.jobId,
         unitId: header.unitId,
-        message: (error as Error).message,
+        message: messageOf(error),
       });
       this.patch({ unitsFailed: this.view.get().unitsFailed + 1 });
-      this.log(`unit ${header.unitId} failed: ${(error as Error).message}`);
+      this.log(`unit ${header.unitId} failed: ${messageOf(error)}`);
     }
   }
 
@@ -367,7 +368,7 @@ export class ProviderNode {
       await receipts.add(receipt);
       this.patch({ credits: receipts.summary() });
     } catch (error) {
-      this.log(`job ${session.view.jobId}: receipt refused: ${(error as Error).message}`);
+      this.log(`job ${session.view.jobId}: receipt refused: ${messageOf(error)}`);
     }
   }
 

@@ -28,6 +28,7 @@ import {
   type TensorSpec,
 } from '@shared/tensor';
 import type { ToleranceTable } from '@shared/trust';
+import { messageOf } from '@shared/errors';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
 export type InputChoice =
@@ -205,7 +206,7 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
   try {
     checkJobSpec(spec);
   } catch (error) {
-    throw new PlanError((error as Error).message);
+    throw new PlanError(messageOf(error));
   }
   return { spec, inputs: ordered.map((t, i) => rawFromTensor(facts.inputs[i]!.name, t)), modelBytes: facts.bytes };
 }

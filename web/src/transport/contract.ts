@@ -6,6 +6,7 @@
  */
 import { ChannelClosedError, CONTROL_STREAM, FIRST_PAYLOAD_BYTES, NEXT_PAYLOAD_BYTES } from '@shared/transport';
 import type { FramedChannel, FramedMessage } from './framed-channel';
+import { messageOf } from '@shared/errors';
 
 export interface ChannelPair {
   a: FramedChannel;
@@ -150,7 +151,7 @@ export const contractCases: ContractCase[] = [
           () => undefined,
           (e: unknown) => e,
         );
-        check(error instanceof ChannelClosedError, `send after close gave ${String(error)}`);
+        check(error instanceof ChannelClosedError, `send after close gave ${messageOf(error)}`);
       }
     },
   },

@@ -22,6 +22,7 @@ import {
   type ReceiveLimits,
 } from '@shared/transport';
 import type { DataChannelLike } from './data-channel';
+import { messageOf } from '@shared/errors';
 
 export type { FramedMessage };
 
@@ -194,7 +195,7 @@ export class FramedChannel {
       try {
         this.channel.send(next.frame);
       } catch (error) {
-        this.finish(new ChannelFailedError(`data channel send failed: ${(error as Error).message}`));
+        this.finish(new ChannelFailedError(`data channel send failed: ${messageOf(error)}`));
         next.finished?.tag.reject(this.closedWith!.reason!);
         return;
       }

@@ -24,6 +24,7 @@ import { CoLinks } from './co-links';
 import { FORWARD_TIMEOUT_MS } from './constants';
 import { WeightsError } from './errors';
 import { WeightsStore, type StoredEntry } from './store';
+import { messageOf } from '@shared/errors';
 
 export interface HeldModelView {
   modelId: string;
@@ -133,7 +134,7 @@ export class WeightsCache implements LinkExtension {
   private enqueue(source: Source, bytes: Uint8Array): void {
     this.queue = this.queue
       .then(() => this.handle(source, bytes))
-      .catch((error: unknown) => this.note(`internal: ${String(error)}`));
+      .catch((error: unknown) => this.note(`internal: ${messageOf(error)}`));
   }
 
   private async handle(source: Source, bytes: Uint8Array): Promise<void> {
@@ -141,7 +142,7 @@ export class WeightsCache implements LinkExtension {
     try {
       message = decodeWeightsMessage(bytes);
     } catch (error) {
-      return this.note(`bad message from ${source.peerId.slice(0, 8)}: ${(error as Error).message}`);
+      return this.note(`bad message from ${source.peerId.slice(0, 8)}: ${messageOf(error)}`);
     }
     const { header, body } = message;
     const waiter = this.waiters.get(`${source.jobId} ${source.peerId} ${header.modelId}`);
@@ -196,7 +197,7 @@ export class WeightsCache implements LinkExtension {
         // `current` is a new model each step; the held one was never touched.
         const code: WeightsErrorCode =
           error instanceof PulseError && error.code === 'hash-mismatch' ? 'hash-mismatch' : 'corrupt';
-        return fail(code, `rejected ${entry.from ?? 'anchor'} → ${entry.to}: ${(error as Error).message}`);
+        return fail(code, `rejected ${entry.from ?? 'anchor'} → ${entry.to}: ${messageOf(error)}`);
       }
       added.push({
         from: entry.from,
@@ -209,7 +210,7 @@ export class WeightsCache implements LinkExtension {
     try {
       await this.store.commit(modelId, header.target, header.version, current!, added);
     } catch (error) {
-      return fail('storage', `could not store ${header.target}: ${String(error)}`);
+      return fail('storage', `could not store ${header.target}: ${messageOf(error)}`);
     }
     this.held.set(modelId, { hash: header.target, version: header.version, model: current! });
     this.view.update((v) => ({ ...v, bytesReceived: v.bytesReceived + body.length }));
@@ -275,8 +276,8 @@ export class WeightsCache implements LinkExtension {
       this.view.update((v) => ({ ...v, bytesForwarded: v.bytesForwarded + bytes.length }));
       await this.reply(requester, { type: 'weights-forwarded', modelId, hash, peerId: to, bytes: bytes.length });
     } catch (error) {
-      this.note(`forward of ${modelId} to ${to.slice(0, 8)} failed: ${(error as Error).message}`);
-      await failed((error as Error).message);
+      this.note(`forward of ${modelId} to ${to.slice(0, 8)} failed: ${messageOf(error)}`);
+      await failed(messageOf(error));
     }
   }
 
@@ -306,7 +307,7 @@ export class WeightsCache implements LinkExtension {
     try {
       await to.send(encodeWeightsMessage(header));
     } catch (error) {
-      this.note(`could not send ${header.type} to ${to.peerId.slice(0, 8)}: ${String(error)}`);
+      this.note(`could not send ${header.type} to ${to.peerId.slice(0, 8)}: ${messageOf(error)}`);
     }
   }
 

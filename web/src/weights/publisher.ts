@@ -18,6 +18,7 @@ import { Observable } from '../core/emitter';
 import type { ExtensionChannel, LinkExtension } from '../core/ports';
 import { planFrom, PublisherChain } from './chain';
 import { MAX_PUBLISHED_ENTRIES } from './constants';
+import { messageOf } from '@shared/errors';
 
 export type ProviderWeightsState = 'offered' | 'sending' | 'forwarding' | 'current' | 'error';
 
@@ -152,7 +153,7 @@ export class WeightsPublisher implements LinkExtension {
     try {
       header = decodeWeightsMessage(bytes).header;
     } catch (error) {
-      return this.markError(peerId, jobId, null, `bad message: ${(error as Error).message}`);
+      return this.markError(peerId, jobId, null, `bad message: ${messageOf(error)}`);
     }
     const state = this.models.get(header.modelId);
     const provider = state?.providers.get(linkKey(peerId, jobId));
@@ -220,7 +221,7 @@ export class WeightsPublisher implements LinkExtension {
     try {
       path = planFrom(state.chain.catalog(), held, target.hash);
     } catch (error) {
-      return this.markError(provider.peerId, provider.jobId, modelId, (error as Error).message);
+      return this.markError(provider.peerId, provider.jobId, modelId, messageOf(error));
     }
     const { entries, body } = packEntries(path);
     provider.state = 'sending';
@@ -283,7 +284,7 @@ export class WeightsPublisher implements LinkExtension {
     channel
       .send(bytes)
       .catch((error: unknown) =>
-        this.markError(channel.peerId, channel.jobId, header.modelId, `send failed: ${String(error)}`),
+        this.markError(channel.peerId, channel.jobId, header.modelId, `send failed: ${messageOf(error)}`),
       );
   }
 
