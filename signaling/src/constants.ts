@@ -67,8 +67,15 @@ export const OVERSIZE_STRIKES = 3;
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-/** Frames queued behind an in-flight async handler (auth verify) before we drop the connection. */
-export const MAX_PENDING_FRAMES = 64;
+/**
+ * Frames that may wait behind an in-flight async handler (auth verify, a receipt
+ * batch) before each further frame is refused with `rate-limited` (SPEC RATE6).
+ * The message bucket already bounds a burst to MESSAGE_BURST, so this equals it:
+ * a client within its budget is never refused, and the backlog's memory is bounded
+ * by the bucket (256 × 64 KiB at worst). It was 64 and closed the connection, which
+ * cut off an offer plus 80 ICE candidates arriving in one socket read.
+ */
+export const MAX_PENDING_FRAMES = MESSAGE_BURST;
 
 /** After a close frame, how long a socket gets to finish the handshake before it is destroyed. */
 export const CLOSE_GRACE_MS = 1_000;

@@ -40,6 +40,8 @@ export interface HubLimits {
   maxJobsPerRequester: number;
   receiptBurst: number;
   receiptsPerSecond: number;
+  /** Frames that may wait behind an async handler before each further one is refused (SPEC RATE6). */
+  maxPendingFrames: number;
 }
 
 export const DEFAULT_LIMITS: HubLimits = {
@@ -55,6 +57,7 @@ export const DEFAULT_LIMITS: HubLimits = {
   maxJobsPerRequester: C.MAX_JOBS_PER_REQUESTER,
   receiptBurst: C.RECEIPT_BURST,
   receiptsPerSecond: C.RECEIPTS_PER_SECOND,
+  maxPendingFrames: C.MAX_PENDING_FRAMES,
 };
 
 export interface HubOptions {
@@ -90,8 +93,9 @@ interface Connection {
   protocolStrikes: number;
   oversizeStrikes: number;
   missedPings: number;
-  queue: Promise<void>;
-  pending: number;
+  /** An async handler (auth, receipts) is running; frames wait in `backlog` (SPEC RATE6). */
+  inFlight: boolean;
+  backlog: ClientMessage[];
   authTimer: ReturnType<typeof setTimeout>;
 }
 
@@ -179,8 +183,8 @@ export class Hub {
       protocolStrikes: 0,
       oversizeStrikes: 0,
       missedPings: 0,
-      queue: Promise.resolve(),
-      pending: 0,
+      inFlight: false,
+      backlog: [],
       authTimer: setTimeout(() => {
         if (!conn.peerId)
           this.fail(conn, new ProtocolError('auth', 'challenge expired before auth', CloseCode.authFailed));
@@ -234,18 +238,48 @@ export class Hub {
     if (!decoded.ok) return this.strike(conn, decoded.code, decoded.error);
     const message = decoded.message;
     metrics.inc('signaling_messages_in_total', { type: message.type });
-    if (++conn.pending > C.MAX_PENDING_FRAMES)
-      return this.closeConn(conn, CloseCode.policy, 'too many frames in flight');
-    // Frames are handled strictly in order, even across the async signature check.
-    conn.queue = conn.queue
-      .then(() => (conn.closed ? undefined : this.handle(conn, message)))
-      .catch((error: unknown) => this.fail(conn, error))
-      .finally(() => {
-        conn.pending--;
-      });
+    // Frames are handled strictly in order. Nothing in flight: handle now. Otherwise
+    // wait behind the async handler (auth, receipts); past the cap refuse this frame
+    // alone — a burst the message bucket admitted never closes the connection (SPEC RATE6).
+    if (conn.inFlight) {
+      if (conn.backlog.length >= limits.maxPendingFrames) {
+        metrics.inc('signaling_rate_limited_total', { scope: 'pending' });
+        return this.sendError(conn, 'rate-limited', 'too many frames waiting behind a slow one; slow down');
+      }
+      conn.backlog.push(message);
+      return;
+    }
+    this.run(conn, message);
   }
 
-  private async handle(conn: Connection, message: ClientMessage): Promise<void> {
+  /** Handles one message; when its handler goes async, later frames wait in the backlog until it settles. */
+  private run(conn: Connection, message: ClientMessage): void {
+    let pending: Promise<void> | void;
+    try {
+      pending = this.handle(conn, message);
+    } catch (error) {
+      return this.fail(conn, error);
+    }
+    if (!pending) return;
+    conn.inFlight = true;
+    pending.then(
+      () => this.safely('drain', () => this.drain(conn)),
+      (error: unknown) =>
+        this.safely('drain', () => {
+          this.fail(conn, error);
+          this.drain(conn);
+        }),
+    );
+  }
+
+  private drain(conn: Connection): void {
+    conn.inFlight = false;
+    while (!conn.closed && !conn.inFlight && conn.backlog.length) this.run(conn, conn.backlog.shift()!);
+    if (conn.closed) conn.backlog.length = 0;
+  }
+
+  /** Returns a promise only when the handler has to wait (signature checks); the rest runs synchronously. */
+  private handle(conn: Connection, message: ClientMessage): Promise<void> | void {
     if (message.type === 'hello') return this.onHello(conn, message);
     if (message.type === 'auth') return this.onAuth(conn, message);
     const peerId = conn.peerId;
