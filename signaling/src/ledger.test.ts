@@ -9,7 +9,9 @@ import { ReputationSummarySchema } from '../../shared/src/trust/reputation';
 import { RECEIPT_LOG_FILE } from './constants';
 import { ReceiptLogFileError } from './errors';
 import { TrustLedger } from './ledger';
-import { peerIds, receiptFor } from './testing/receipts';
+import { peerIds, receiptFor, signBody } from './testing/receipts';
+import { base64urlEncode } from '../../shared/src/bytes';
+import { RECEIPT_VERSION, receiptBytes, type Receipt } from '../../shared/src/trust/receipts';
 
 let dir: string;
 let requester: Identity;
@@ -191,5 +193,38 @@ describe('leaderboard and pages', () => {
     expect(v.is(ReputationSummarySchema, summary)).toBe(true);
     expect(summary).toMatchObject({ units: 2, rejected: 2, excluded: false });
     expect(summary.score).toBeLessThan(clean);
+  });
+});
+
+describe('strict keys in receipts', () => {
+  it('CREDIT9: a small-order requester key with R = identity, S = 0 logs nothing; a small-order provider gets no credit', async () => {
+    const ledger = new TrustLedger({ now });
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1;
+    const smallOrder = base64urlEncode(identityPoint);
+    const forged = new Uint8Array(64);
+    forged.set(identityPoint);
+    const body = {
+      requester: smallOrder,
+      provider: providers[0]!,
+      jobId: 'job-00001',
+      unitId: 1,
+      flops: 2 ** 53 - 1,
+      durationMs: 1,
+      issuedAt: 1_000_000,
+      nonce: 'AAAAAAAAAAAAAAAAAAAAAA',
+    };
+    const id = base64urlEncode(
+      new Uint8Array(await crypto.subtle.digest('SHA-256', receiptBytes(body) as BufferSource)),
+    );
+    const receipt: Receipt = { v: RECEIPT_VERSION, id, ...body, signature: base64urlEncode(forged) };
+    const result = await ledger.submit(smallOrder, [receipt]);
+    expect(result.rejected.map((r) => r.reason)).toEqual(['bad-signature']);
+    expect(ledger.head.length).toBe(0);
+
+    const toSmallOrder = await signBody(requester, { provider: smallOrder });
+    expect((await ledger.submit(requester.peerId, [toSmallOrder])).rejected.map((r) => r.reason)).toEqual([
+      'bad-provider',
+    ]);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { LeaderboardResponse, LogHeadInfo, ReceiptRejectReason } from '../../shared/src/protocol/signaling';
-import { base64urlDecode, base64urlEncode } from '../../shared/src/bytes';
+import { isStrictPublicKey } from '../../shared/src/identity';
 import { ReceiptError } from '../../shared/src/trust/errors';
 import { Leaderboard } from '../../shared/src/trust/leaderboard';
 import {
@@ -46,16 +46,6 @@ interface ProviderRecord {
   seqs: number[];
   /** Requester keys that reported it (SPEC REP1): one vote per requester. */
   reporters: Set<string>;
-}
-
-/** True when `peerId` is the canonical base64url of exactly 32 bytes (two spellings of one key would split its credit). */
-export function isCanonicalKey(peerId: string): boolean {
-  try {
-    const bytes = base64urlDecode(peerId);
-    return bytes.length === 32 && base64urlEncode(bytes) === peerId;
-  } catch {
-    return false;
-  }
 }
 
 export class TrustLedger {
@@ -109,13 +99,13 @@ export class TrustLedger {
         refuse(receipt, 'wrong-requester', 'signed by another requester key than this connection’s');
         continue;
       }
-      if (!isCanonicalKey(receipt.provider) || receipt.provider === requester) {
+      if (!isStrictPublicKey(receipt.provider) || receipt.provider === requester) {
         refuse(
           receipt,
           'bad-provider',
           receipt.provider === requester
             ? 'a requester cannot credit its own key'
-            : 'provider is not a canonical 32-byte key',
+            : 'provider is not the canonical spelling of a valid (large-order) Ed25519 key',
         );
         continue;
       }

@@ -5,6 +5,7 @@
  * Job data never travels here — only pairing and WebRTC handshakes.
  */
 import * as v from 'valibot';
+import { PEER_ID_PATTERN, SIGNATURE_PATTERN } from '../identity';
 import { ReceiptSchema } from '../trust/receipts';
 
 export const PROTOCOL_VERSION = 1;
@@ -28,10 +29,16 @@ export const CloseCode = {
   replaced: 4004,
 } as const;
 
-const PeerIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/, 'peer id is a base64url Ed25519 public key'));
+const PeerIdSchema = v.pipe(
+  v.string(),
+  v.regex(PEER_ID_PATTERN, 'peer id is the canonical base64url of an Ed25519 public key'),
+);
 const JobIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'job id is 8–64 url-safe characters'));
 const NonceSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/));
-const SignatureSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{86}$/, 'signature is base64url of 64 bytes'));
+const SignatureSchema = v.pipe(
+  v.string(),
+  v.regex(SIGNATURE_PATTERN, 'signature is the canonical base64url of 64 bytes'),
+);
 const ShortText = v.pipe(v.string(), v.maxLength(256));
 const Finite = v.pipe(v.number(), v.finite());
 const Count = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max));

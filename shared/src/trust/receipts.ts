@@ -15,6 +15,11 @@ import { ReceiptError } from './errors';
 
 export const RECEIPT_VERSION = 1;
 
+/**
+ * Shape only: the one-spelling rule for keys and signatures (identity.ts) is
+ * applied by `verify` (requester, signature) and by whoever credits (provider),
+ * so each receipt of a batch gets its own reason instead of failing the batch.
+ */
 const PeerIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/));
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.idChars));
 const Uint = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max));
