@@ -120,3 +120,32 @@ export const LOG_PAGE_MAX = 500;
 
 /** File name of the receipt log inside --data DIR: one JSON log entry per line, append-only. */
 export const RECEIPT_LOG_FILE = 'receipts.jsonl';
+
+// ---------------------------------------------------------------- pairings bound credit (SPEC CREDIT10–CREDIT12)
+
+/**
+ * A requester may log receipts for a pairing this long after it ended. Its receipt
+ * outbox (IndexedDB) re-sends after reconnects and restarts, e.g. a laptop closed
+ * at the end of a job and opened the next day. Longer buys an attacker nothing
+ * more: the pairing's FLOP budget and unit cap are fixed when it ends.
+ */
+export const PAIRING_GRACE_MS = 24 * 3_600_000;
+
+/**
+ * FLOP/s a pairing can have earned per second paired, by announced backend: the
+ * most the server can check without trusting the requester. WebGPU: f32 peaks of
+ * the fastest cards are ~67 TFLOP/s (H200, DESIGN.md) to ~105 (RTX 5090); 200e12
+ * leaves room for f16 and the next generation. WASM: 64 cores × 32 flop/cycle
+ * (2×AVX-512 FMA, f32) × 4 GHz ≈ 8e12; 10e12 is above any browser's reach.
+ */
+export const FLOPS_CEILING_PER_SECOND = { webgpu: 200e12, wasm: 10e12 } as const;
+
+/**
+ * Units one pairing may be credited for, and never more than the job announced
+ * (`needs.units`). 65,536 is a provider doing a whole large batch job alone; it
+ * bounds the log's growth per real pairing (SPEC CREDIT11).
+ */
+export const MAX_UNITS_PER_PAIRING = 65_536;
+
+/** File of pairing starts and ends inside --data DIR, kept beside the receipt log. */
+export const PAIRINGS_FILE = 'pairings.jsonl';

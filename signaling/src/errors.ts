@@ -33,3 +33,15 @@ export class ReceiptLogFileError extends Error {
     );
   }
 }
+
+/** A middle line of the pairings file does not parse (a torn last line is dropped with a warning instead). */
+export class PairingFileError extends Error {
+  override readonly name = 'PairingFileError';
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    why: string,
+  ) {
+    super(`pairings file ${path}, line ${line}: ${why}. Restore it from a backup, or move it away.`);
+  }
+}

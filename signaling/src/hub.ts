@@ -460,6 +460,14 @@ export class Hub {
       if (event.kind === 'matched') {
         metrics.inc('signaling_matches_total');
         const capabilities = this.matchmaker.capabilitiesOf(event.providerId);
+        // What a receipt may later credit (SPEC CREDIT10): who, which job, which backend, how many units.
+        this.ledger.pairings.start(
+          event.requester,
+          event.jobId,
+          event.providerId,
+          capabilities?.backend ?? 'wasm',
+          this.matchmaker.needsOf(event.requester, event.jobId)?.units ?? 0,
+        );
         if (requester)
           this.send(requester, {
             type: 'matched',
@@ -472,6 +480,7 @@ export class Hub {
           this.send(provider, { type: 'matched', jobId: event.jobId, peerId: event.requester, role: 'requester' });
       } else {
         metrics.inc('signaling_unmatches_total');
+        this.ledger.pairings.end(event.requester, event.jobId, event.providerId);
         if (requester)
           this.send(requester, {
             type: 'unmatched',
@@ -567,6 +576,7 @@ export class Hub {
       conn.socket.ping();
     }
     this.admission.sweep();
+    this.ledger.pairings.expire();
   }
 
   /** Input must never crash the process (SPEC ABUSE3). */

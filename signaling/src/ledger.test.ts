@@ -9,7 +9,7 @@ import { ReputationSummarySchema } from '../../shared/src/trust/reputation';
 import { RECEIPT_LOG_FILE } from './constants';
 import { ReceiptLogFileError } from './errors';
 import { TrustLedger } from './ledger';
-import { peerIds, receiptFor, signBody } from './testing/receipts';
+import { pairWith, peerIds, receiptFor, signBody } from './testing/receipts';
 import { base64urlEncode } from '../../shared/src/bytes';
 import { RECEIPT_VERSION, receiptBytes, type Receipt } from '../../shared/src/trust/receipts';
 
@@ -31,6 +31,7 @@ const now = () => 1_000_000;
 async function seed(n: number): Promise<TrustLedger> {
   const ledger = new TrustLedger({ dataDir: dir, now });
   await ledger.open();
+  pairWith(ledger, requester.peerId, providers); // as if the matchmaker had paired them (CREDIT10)
   for (let i = 0; i < n; i++) {
     const result = await ledger.submit(requester.peerId, [
       await receiptFor(requester, providers[i % 3]!, { flops: 10 + i }),
@@ -138,6 +139,8 @@ describe('leaderboard and pages', () => {
     const ledger = new TrustLedger({ now });
     const [a, b, c] = providers as [string, string, string];
     const other = await createIdentity();
+    pairWith(ledger, requester.peerId, providers);
+    pairWith(ledger, other.peerId, [c]);
     await ledger.submit(requester.peerId, [
       await receiptFor(requester, a, { flops: 100 }),
       await receiptFor(requester, b, { flops: 300 }),
@@ -156,6 +159,7 @@ describe('leaderboard and pages', () => {
     expect(ledger.leaderboard(10, 2).rows.map((r) => r.provider)).toEqual([c]);
     // Equal credit: stable by provider id.
     const tie = new TrustLedger({ now });
+    pairWith(tie, requester.peerId, providers);
     await tie.submit(requester.peerId, [
       await receiptFor(requester, a, { flops: 5 }),
       await receiptFor(requester, b, { flops: 5 }),
@@ -166,6 +170,7 @@ describe('leaderboard and pages', () => {
   it("HTTP10: one provider's receipts come back in log order, paginated", async () => {
     const ledger = new TrustLedger({ now });
     const [a, b] = providers as [string, string];
+    pairWith(ledger, requester.peerId, providers);
     for (let i = 0; i < 5; i++)
       await ledger.submit(requester.peerId, [
         await receiptFor(requester, a, { flops: i }),
@@ -183,6 +188,7 @@ describe('leaderboard and pages', () => {
   it("REP3: the summary is the trust core's ReputationSummary: logged units, distinct reporters, never excluded", async () => {
     const ledger = new TrustLedger({ now });
     const [a] = providers as [string];
+    pairWith(ledger, requester.peerId, providers);
     await ledger.submit(requester.peerId, [await receiptFor(requester, a), await receiptFor(requester, a)]);
     expect(ledger.summary(a)).toMatchObject({ units: 2, rejected: 0, excluded: false });
     const clean = ledger.summary(a).score;
@@ -202,6 +208,8 @@ describe('strict keys in receipts', () => {
     const identityPoint = new Uint8Array(32);
     identityPoint[0] = 1;
     const smallOrder = base64urlEncode(identityPoint);
+    pairWith(ledger, smallOrder, [providers[0]!]);
+    pairWith(ledger, requester.peerId, [smallOrder]);
     const forged = new Uint8Array(64);
     forged.set(identityPoint);
     const body = {

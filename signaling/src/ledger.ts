@@ -20,6 +20,8 @@ import {
 import type { Receipt } from '../../shared/src/trust/receipts';
 import { reputationScore, type ReputationSummary } from '../../shared/src/trust/reputation';
 import * as C from './constants';
+import type { Logger } from './log';
+import { PairingBook } from './pairings';
 import { FileReceiptLogStorage } from './receipt-file';
 
 export interface LedgerOptions {
@@ -27,6 +29,7 @@ export interface LedgerOptions {
   dataDir?: string;
   maxEntries?: number;
   now?: () => number;
+  log?: Logger;
 }
 
 export interface ReceiptRejection {
@@ -58,10 +61,17 @@ export class TrustLedger {
   private _head: LogHeadInfo = { length: 0, hash: GENESIS_HASH };
   private readonly maxEntries: number;
   private readonly now: () => number;
+  /** Pairings the matchmaker made: what a receipt may credit (SPEC CREDIT10–CREDIT12). */
+  readonly pairings: PairingBook;
 
   constructor(private readonly options: LedgerOptions = {}) {
     this.maxEntries = options.maxEntries ?? C.MAX_LOG_ENTRIES;
     this.now = options.now ?? Date.now;
+    this.pairings = new PairingBook({
+      now: this.now,
+      ...(options.dataDir ? { path: join(options.dataDir, C.PAIRINGS_FILE) } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
     if (!options.dataDir) this.attach(new MemoryReceiptLogStorage());
   }
 
@@ -74,6 +84,7 @@ export class TrustLedger {
   async open(): Promise<void> {
     const path = this.path;
     if (!path || this.log) return;
+    await this.pairings.open();
     const storage = await FileReceiptLogStorage.open(path);
     for (const entry of await storage.read(0, await storage.length())) this.index(entry);
     this.attach(storage);
@@ -117,7 +128,15 @@ export class TrustLedger {
         refuse(receipt, 'log-full', `the log holds its limit of ${this.maxEntries} entries`);
         continue;
       }
+      // Before the signature: an unpaired or over-budget receipt costs no verify.
+      const verdict = this.pairings.check(receipt, this.now());
+      if (!verdict.ok) {
+        refuse(receipt, verdict.reason, verdict.message);
+        continue;
+      }
       try {
+        // The pairing is on disk before any receipt that relies on it.
+        await this.pairings.flushed();
         this.index(await log.append(receipt));
         accepted++;
       } catch (error) {
@@ -196,6 +215,7 @@ export class TrustLedger {
   }
 
   private index(entry: LogEntry): void {
+    this.pairings.credit(entry.receipt);
     this.board.add(entry.receipt);
     this.boardCache.clear();
     const record = this.record(entry.receipt.provider);

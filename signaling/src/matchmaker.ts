@@ -188,6 +188,10 @@ export class Matchmaker {
     return this.jobs.get(jobKey(requester, jobId))?.assigned.includes(providerId) ?? false;
   }
 
+  needsOf(requester: string, jobId: string): JobNeeds | undefined {
+    return this.jobs.get(jobKey(requester, jobId))?.needs;
+  }
+
   hasJob(requester: string, jobId: string): boolean {
     return this.jobs.has(jobKey(requester, jobId));
   }

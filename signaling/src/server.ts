@@ -41,13 +41,20 @@ export interface SignalingServer {
   readonly metrics: Metrics;
   /** Open WebSocket connections right now. */
   connectionCount(): number;
+  /** The receipt log, leaderboard and pairings (for tests and operators' scripts). */
+  readonly ledger: TrustLedger;
 }
 
 export function createSignalingServer(options: SignalingServerOptions = {}): SignalingServer {
   const log = options.logger ?? createLogger(parseLogLevel(process.env.LOG_LEVEL));
   const metrics = new Metrics();
   const startedAt = Date.now();
-  const ledger = new TrustLedger({ dataDir: options.dataDir, maxEntries: options.maxLogEntries, now: options.now });
+  const ledger = new TrustLedger({
+    dataDir: options.dataDir,
+    maxEntries: options.maxLogEntries,
+    now: options.now,
+    log,
+  });
   const hub = new Hub({
     ledger,
     iceServers: options.iceServers ?? [],
@@ -110,6 +117,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
 
   return {
     metrics,
+    ledger,
     connectionCount: () => hub.connectionCount,
     async listen() {
       const host = options.host ?? C.DEFAULT_HOST;

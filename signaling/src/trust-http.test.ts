@@ -17,7 +17,7 @@ import { fetchLeaderboard, LeaderboardError } from '../../web/src/net/leaderboar
 import { RECEIPT_LOG_FILE } from './constants';
 import { createSignalingServer, type SignalingServer } from './server';
 import { testLogger } from './testing/fixtures';
-import { peerIds, receiptFor } from './testing/receipts';
+import { pairWith, peerIds, receiptFor } from './testing/receipts';
 
 let dir: string;
 let server: SignalingServer;
@@ -83,6 +83,8 @@ beforeAll(async () => {
   wsUrl = listening.wsUrl;
   requester = await createIdentity();
   providers = await peerIds(3);
+  // As if the matchmaker had paired them an hour ago (CREDIT10).
+  pairWith(server.ledger, requester.peerId, providers, { at: Date.now() - 3_600_000 });
   const client = await requesterClient(requester);
   const receipts = await Promise.all([
     receiptFor(requester, providers[0]!, { flops: 3e9, issuedAt: Date.now() - 1000 }),

@@ -129,6 +129,10 @@ export const ReceiptRejectReasonSchema = v.picklist([
   'replay',
   /** The server's log is at its configured size limit. */
   'log-full',
+  /** The server never paired this provider with this job of this requester, or the pairing's grace has passed. */
+  'not-paired',
+  /** More FLOPs than the time paired × the backend's ceiling, or more units than the pairing may hold. */
+  'over-budget',
 ]);
 export type ReceiptRejectReason = v.InferOutput<typeof ReceiptRejectReasonSchema>;
 

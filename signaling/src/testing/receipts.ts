@@ -1,5 +1,7 @@
 /** Receipts for tests: honest ones from the trust core, and hand-built ones the trust core would never issue. */
 import { base64urlEncode, randomId } from '../../../shared/src/bytes';
+import type { Backend } from '../../../shared/src/protocol/signaling';
+import type { TrustLedger } from '../ledger';
 import { createIdentity, sign, type Identity } from '../../../shared/src/identity';
 import {
   issueReceipt,
@@ -55,4 +57,27 @@ export function nonCanonical(peerId: string): string {
 
 export async function peerIds(n: number): Promise<string[]> {
   return Promise.all(Array.from({ length: n }, async () => (await createIdentity()).peerId));
+}
+
+/**
+ * Registers the pairings receipts need (SPEC CREDIT10) as if the matchmaker had
+ * paired each provider with `requester`'s job at `at` (default 0, long before the
+ * tests' clocks, so the FLOP budget is no constraint) and they are still paired.
+ * Tests of other rules use it; tests of CREDIT10–12 pair through the matchmaker.
+ */
+export function pairWith(
+  ledger: TrustLedger,
+  requester: string,
+  providers: readonly string[],
+  terms: { jobId?: string; at?: number; backend?: Backend; jobUnits?: number } = {},
+): void {
+  for (const provider of providers)
+    ledger.pairings.start(
+      requester,
+      terms.jobId ?? 'job-00001',
+      provider,
+      terms.backend ?? 'webgpu',
+      terms.jobUnits ?? 10_000_000,
+      terms.at ?? 0,
+    );
 }
