@@ -89,13 +89,30 @@ export const MAX_JOBS_PER_REQUESTER = 32;
 // ---------------------------------------------------------------- trust (SPEC CREDIT*, REP*)
 
 /**
- * Receipts per requester connection: a bucket of 2,048 refilled at 256/s, on top
- * of the message bucket (RATE3). A 10,000-unit job credited at its end is ~160
- * batches of 64 and drains in ~40 s; each receipt costs one Ed25519 verify and
- * two SHA-256 (~0.1 ms in Node 20 here), so one requester can use at most ~3% of a core.
+ * Receipts per requester key: a bucket of 2,048 refilled at 256/s, on top of the
+ * message bucket (RATE3). It follows the key, not the connection, so reconnecting
+ * does not refill it. A 10,000-unit job credited at its end is ~160 batches of 64
+ * and drains in ~40 s; each receipt costs one Ed25519 verify and two SHA-256
+ * (~0.1 ms in Node 20 here), so one requester can use at most ~3% of a core.
  */
 export const RECEIPT_BURST = 2_048;
 export const RECEIPTS_PER_SECOND = 256;
+
+/**
+ * Receipts per IP, all keys together: twice one key's budget, so a household or
+ * office NAT with a couple of requesters is never limited by it, while one
+ * address minting keys gets no more than two honest requesters would.
+ */
+export const RECEIPT_IP_BURST = 4_096;
+export const RECEIPTS_PER_IP_PER_SECOND = 512;
+
+/**
+ * Receipts the whole server verifies per second. 2,048/s at ~0.1 ms each is ~20%
+ * of one core: the relay keeps the rest whatever many IPs send. A refused batch
+ * stays in the requester's outbox and is re-sent, so the cost of hitting it is delay.
+ */
+export const RECEIPT_SERVER_BURST = 8_192;
+export const RECEIPTS_PER_SERVER_PER_SECOND = 2_048;
 
 /**
  * Entries the receipt log may hold. The log and its indexes live in memory

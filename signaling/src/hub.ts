@@ -24,7 +24,7 @@ import { TrustLedger } from './ledger';
 import type { Logger } from './log';
 import { Matchmaker, type MatchEvent } from './matchmaker';
 import type { Metrics } from './metrics';
-import { IpAdmission, TokenBucket } from './rate-limit';
+import { IpAdmission, KeyedBuckets, TokenBucket } from './rate-limit';
 import type { IncomingFrame, SignalingSocket } from './socket';
 
 export interface HubLimits {
@@ -40,6 +40,10 @@ export interface HubLimits {
   maxJobsPerRequester: number;
   receiptBurst: number;
   receiptsPerSecond: number;
+  receiptIpBurst: number;
+  receiptsPerIpPerSecond: number;
+  receiptServerBurst: number;
+  receiptsPerServerPerSecond: number;
   /** Frames that may wait behind an async handler before each further one is refused (SPEC RATE6). */
   maxPendingFrames: number;
 }
@@ -57,6 +61,10 @@ export const DEFAULT_LIMITS: HubLimits = {
   maxJobsPerRequester: C.MAX_JOBS_PER_REQUESTER,
   receiptBurst: C.RECEIPT_BURST,
   receiptsPerSecond: C.RECEIPTS_PER_SECOND,
+  receiptIpBurst: C.RECEIPT_IP_BURST,
+  receiptsPerIpPerSecond: C.RECEIPTS_PER_IP_PER_SECOND,
+  receiptServerBurst: C.RECEIPT_SERVER_BURST,
+  receiptsPerServerPerSecond: C.RECEIPTS_PER_SERVER_PER_SECOND,
   maxPendingFrames: C.MAX_PENDING_FRAMES,
 };
 
@@ -87,8 +95,6 @@ interface Connection {
   status?: { busy: number; paused: boolean };
   closed: boolean;
   bucket: TokenBucket;
-  /** Receipts, counted one token each (SPEC CREDIT7). */
-  receiptBucket: TokenBucket;
   rateStrikes: number;
   protocolStrikes: number;
   oversizeStrikes: number;
@@ -110,6 +116,10 @@ export class Hub {
   private readonly matchmaker: Matchmaker;
   readonly ledger: TrustLedger;
   private readonly admission: IpAdmission;
+  /** Receipt budgets per requester key, per IP and for the whole server (SPEC CREDIT7, CREDIT13). */
+  private readonly receiptsByKey: KeyedBuckets;
+  private readonly receiptsByIp: KeyedBuckets;
+  private readonly receiptsServer: TokenBucket;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private nextId = 1;
   private shuttingDown = false;
@@ -119,6 +129,10 @@ export class Hub {
     this.ledger = ledger;
     this.matchmaker = new Matchmaker((id) => ledger.summary(id).rejected);
     this.admission = new IpAdmission(options.limits, options.now);
+    const { limits, now } = options;
+    this.receiptsByKey = new KeyedBuckets(limits.receiptBurst, limits.receiptsPerSecond, now);
+    this.receiptsByIp = new KeyedBuckets(limits.receiptIpBurst, limits.receiptsPerIpPerSecond, now);
+    this.receiptsServer = new TokenBucket(limits.receiptServerBurst, limits.receiptsPerServerPerSecond, now);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
     this.heartbeat.unref?.();
     options.metrics.gauge(
@@ -178,7 +192,6 @@ export class Hub {
       nonceUsed: false,
       closed: false,
       bucket: new TokenBucket(limits.messageBurst, limits.messagesPerSecond, now),
-      receiptBucket: new TokenBucket(limits.receiptBurst, limits.receiptsPerSecond, now),
       rateStrikes: 0,
       protocolStrikes: 0,
       oversizeStrikes: 0,
@@ -380,11 +393,24 @@ export class Hub {
 
   /** Logs a batch of receipts signed by this requester and answers with receipts-ack (SPEC CREDIT1–CREDIT5, CREDIT7). */
   private async onReceipts(conn: Connection, peerId: string, message: ClientMessageOf<'receipts'>): Promise<void> {
-    const { metrics } = this.options;
-    if (!conn.receiptBucket.take(message.receipts.length)) {
-      metrics.inc('signaling_rate_limited_total', { scope: 'receipts' });
-      throw new ProtocolError('rate-limited', `too many receipts; at most ${this.options.limits.receiptsPerSecond}/s`);
+    const { metrics, limits } = this.options;
+    const n = message.receipts.length;
+    // Every budget is checked before any is charged: a batch refused by one costs the others nothing.
+    const budgets = [
+      { bucket: this.receiptsByKey.get(peerId), scope: 'receipts', why: `${limits.receiptsPerSecond}/s per key` },
+      {
+        bucket: this.receiptsByIp.get(conn.ip),
+        scope: 'receipts-ip',
+        why: `${limits.receiptsPerIpPerSecond}/s per IP`,
+      },
+      { bucket: this.receiptsServer, scope: 'receipts-server', why: 'the server is at its verification budget' },
+    ] as const;
+    for (const { bucket, scope, why } of budgets) {
+      if (bucket.has(n)) continue;
+      metrics.inc('signaling_rate_limited_total', { scope });
+      throw new ProtocolError('rate-limited', `too many receipts (${why}); re-send later`);
     }
+    for (const { bucket } of budgets) bucket.take(n);
     const result = await this.ledger.submit(peerId, message.receipts);
     if (result.accepted) metrics.inc('signaling_receipts_accepted_total', {}, result.accepted);
     for (const r of result.rejected) metrics.inc('signaling_receipts_rejected_total', { reason: r.reason });
@@ -576,6 +602,8 @@ export class Hub {
       conn.socket.ping();
     }
     this.admission.sweep();
+    this.receiptsByKey.sweep();
+    this.receiptsByIp.sweep();
     this.ledger.pairings.expire();
   }
 
