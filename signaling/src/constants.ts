@@ -86,6 +86,13 @@ export const SHUTDOWN_GRACE_MS = 2_000;
 /** Open jobs per requester: a dashboard runs a handful; this bounds server memory per key. */
 export const MAX_JOBS_PER_REQUESTER = 32;
 
+/**
+ * Open jobs per IP, all keys together: two full dashboards behind one NAT. Without
+ * it one address minting keys opened 2,048 unmatchable jobs (SPEC RATE7), and every
+ * hungry job is visited when a provider frees up (MATCH9).
+ */
+export const MAX_JOBS_PER_IP = 64;
+
 // ---------------------------------------------------------------- trust (SPEC CREDIT*, REP*)
 
 /**

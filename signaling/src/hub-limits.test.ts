@@ -152,3 +152,28 @@ describe('bursts within the limits (RATE6)', () => {
     expect((await socket.take('pong', (p) => p.t === 99)).t).toBe(99);
   });
 });
+
+describe('open jobs per IP (RATE7)', () => {
+  it('RATE7: keys minted on one IP share its open-job cap; another IP is unaffected', async () => {
+    h = createHarness({ limits: { maxJobsPerRequester: 2, maxJobsPerIp: 3 } });
+    const open = (socket: MemorySocket, jobId: string) => socket.deliver({ type: 'job-open', jobId, needs: needs() });
+    const a = await h.join('requester', undefined, '203.0.113.5');
+    const b = await h.join('requester', undefined, '203.0.113.5');
+    open(a.socket, 'job-00001');
+    open(a.socket, 'job-00002');
+    open(b.socket, 'job-00003');
+    open(b.socket, 'job-00004'); // the IP's fourth
+    expect((await b.socket.take('error')).code).toBe('rate-limited');
+    expect(h.metrics.get('signaling_rate_limited_total', { scope: 'jobs-ip' })).toBe(1);
+    open(b.socket, 'job-00003'); // re-opening an open job only updates it
+    const elsewhere = await h.join('requester', undefined, '198.51.100.5');
+    open(elsewhere.socket, 'job-00001');
+    open(elsewhere.socket, 'job-00002');
+    // a leaving requester frees the IP's share
+    a.socket.disconnect();
+    await until(() => h.hub.connectionCounts().requester === 2, 'a to leave');
+    open(b.socket, 'job-00004');
+    expect(b.socket.all('error')).toHaveLength(1);
+    expect(elsewhere.socket.all('error')).toHaveLength(0);
+  });
+});

@@ -38,6 +38,7 @@ export interface HubLimits {
   oversizeStrikes: number;
   maxBufferedBytes: number;
   maxJobsPerRequester: number;
+  maxJobsPerIp: number;
   receiptBurst: number;
   receiptsPerSecond: number;
   receiptIpBurst: number;
@@ -59,6 +60,7 @@ export const DEFAULT_LIMITS: HubLimits = {
   oversizeStrikes: C.OVERSIZE_STRIKES,
   maxBufferedBytes: C.MAX_BUFFERED_BYTES,
   maxJobsPerRequester: C.MAX_JOBS_PER_REQUESTER,
+  maxJobsPerIp: C.MAX_JOBS_PER_IP,
   receiptBurst: C.RECEIPT_BURST,
   receiptsPerSecond: C.RECEIPTS_PER_SECOND,
   receiptIpBurst: C.RECEIPT_IP_BURST,
@@ -113,6 +115,8 @@ const peerKey = (role: Role, peerId: string) => `${role} ${peerId}`;
 export class Hub {
   private readonly conns = new Set<Connection>();
   private readonly byPeer = new Map<string, Connection>();
+  /** Authenticated requester connections per IP, to count open jobs per IP (SPEC RATE7). */
+  private readonly requestersByIp = new Map<string, Set<Connection>>();
   private readonly matchmaker: Matchmaker;
   readonly ledger: TrustLedger;
   private readonly admission: IpAdmission;
@@ -319,6 +323,13 @@ export class Hub {
             `at most ${this.options.limits.maxJobsPerRequester} open jobs per requester`,
           );
         }
+        if (!mm.hasJob(peerId, message.jobId) && this.jobsOfIp(conn.ip) >= this.options.limits.maxJobsPerIp) {
+          this.options.metrics.inc('signaling_rate_limited_total', { scope: 'jobs-ip' });
+          throw new ProtocolError(
+            'rate-limited',
+            `at most ${this.options.limits.maxJobsPerIp} open jobs per IP address`,
+          );
+        }
         return this.deliver(mm.openJob(peerId, message.jobId, message.needs));
       case 'job-close': {
         const events = mm.closeJob(peerId, message.jobId);
@@ -377,6 +388,11 @@ export class Hub {
     if (previous) this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection with the same key');
     conn.peerId = message.publicKey;
     this.byPeer.set(key, conn);
+    if (role === 'requester') {
+      let set = this.requestersByIp.get(conn.ip);
+      if (!set) this.requestersByIp.set(conn.ip, (set = new Set()));
+      set.add(conn);
+    }
     this.options.log.info('authenticated', {
       conn: conn.id,
       role,
@@ -466,6 +482,13 @@ export class Hub {
       return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
     this.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
     this.options.metrics.inc('signaling_signals_relayed_total');
+  }
+
+  private jobsOfIp(ip: string): number {
+    let n = 0;
+    for (const conn of this.requestersByIp.get(ip) ?? [])
+      if (conn.peerId) n += this.matchmaker.jobsOfRequester(conn.peerId);
+    return n;
   }
 
   /**
@@ -578,6 +601,8 @@ export class Hub {
     clearTimeout(conn.authTimer);
     this.conns.delete(conn);
     this.admission.release(conn.ip);
+    const sameIp = this.requestersByIp.get(conn.ip);
+    if (sameIp?.delete(conn) && sameIp.size === 0) this.requestersByIp.delete(conn.ip);
     this.options.log.debug('connection-closed', { conn: conn.id, peer: conn.peerId && short(conn.peerId), reason });
     if (!conn.peerId || !conn.role) return;
     const key = peerKey(conn.role, conn.peerId);
