@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import type { LeaderboardResponse, LogHeadInfo, ReceiptRejectReason } from '../../shared/src/protocol/signaling';
 import { isStrictPublicKey } from '../../shared/src/identity';
 import { ReceiptError } from '../../shared/src/trust/errors';
-import { Leaderboard } from '../../shared/src/trust/leaderboard';
 import {
   GENESIS_HASH,
   MemoryReceiptLogStorage,
@@ -22,6 +21,7 @@ import { reputationScore, type ReputationSummary } from '../../shared/src/trust/
 import * as C from './constants';
 import type { Logger } from './log';
 import { PairingBook } from './pairings';
+import { RankedBoard } from './ranked-board';
 import { FileReceiptLogStorage } from './receipt-file';
 
 export interface LedgerOptions {
@@ -54,9 +54,9 @@ interface ProviderRecord {
 export class TrustLedger {
   private log: ReceiptLog | null = null;
   private storage: ReceiptLogStorage | null = null;
-  private readonly board = new Leaderboard();
+  /** Kept ranked as receipts are logged, so a GET never sorts (SPEC HTTP13). */
+  private readonly board = new RankedBoard(C.LEADERBOARD_MAX_LIMIT, C.LEADERBOARD_MAX_MIN_REQUESTERS);
   private readonly providers = new Map<string, ProviderRecord>();
-  private readonly boardCache = new Map<number, LeaderboardResponse['rows']>();
   private creditedProviders = 0;
   private _head: LogHeadInfo = { length: 0, hash: GENESIS_HASH };
   private readonly maxEntries: number;
@@ -172,12 +172,7 @@ export class TrustLedger {
   }
 
   leaderboard(limit: number, minRequesters: number): LeaderboardResponse {
-    let rows = this.boardCache.get(minRequesters);
-    if (!rows) {
-      rows = this.board.top(C.LEADERBOARD_MAX_LIMIT, minRequesters);
-      this.boardCache.set(minRequesters, rows);
-    }
-    return { head: this._head, providers: this.creditedProviders, rows: rows.slice(0, limit) };
+    return { head: this._head, providers: this.creditedProviders, rows: this.board.top(limit, minRequesters) };
   }
 
   /** A page of one provider's log entries, oldest first (SPEC HTTP10). */
@@ -217,7 +212,6 @@ export class TrustLedger {
   private index(entry: LogEntry): void {
     this.pairings.credit(entry.receipt);
     this.board.add(entry.receipt);
-    this.boardCache.clear();
     const record = this.record(entry.receipt.provider);
     if (record.seqs.push(entry.seq) === 1) this.creditedProviders++;
     this._head = { length: entry.seq + 1, hash: entry.hash };
