@@ -173,3 +173,15 @@ export const MAX_UNITS_PER_PAIRING = 65_536;
 
 /** File of pairing starts and ends inside --data DIR, kept beside the receipt log. */
 export const PAIRINGS_FILE = 'pairings.jsonl';
+
+/**
+ * A report counts in full once its reporter has credited this many units to
+ * providers other than the one it reports (SPEC REP4), and proportionally below.
+ * Credit is bound to real pairings and time (CREDIT10–11), so standing costs real
+ * paired work; a throwaway key has none and its report weighs 0. 20 units is a
+ * small first job: an honest new requester is believed after one.
+ */
+export const REPORT_FULL_WEIGHT_UNITS = 20;
+
+/** File of reports inside --data DIR, kept beside the receipt log (SPEC REP5). */
+export const REPORTS_FILE = 'reports.jsonl';

@@ -34,14 +34,14 @@ export class ReceiptLogFileError extends Error {
   }
 }
 
-/** A middle line of the pairings file does not parse (a torn last line is dropped with a warning instead). */
-export class PairingFileError extends Error {
-  override readonly name = 'PairingFileError';
+/** A line other than a torn last one of a JSON-lines file (pairings, reports) does not parse (SPEC CREDIT12, REP5). */
+export class JsonlFileError extends Error {
+  override readonly name = 'JsonlFileError';
   constructor(
     readonly path: string,
     readonly line: number,
     why: string,
   ) {
-    super(`pairings file ${path}, line ${line}: ${why}. Restore it from a backup, or move it away.`);
+    super(`${path}, line ${line}: ${why}. Restore it from a backup, or move it away.`);
   }
 }

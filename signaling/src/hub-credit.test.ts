@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PAIRING_GRACE_MS, MAX_UNITS_PER_PAIRING, PAIRINGS_FILE } from './constants';
-import { PairingFileError } from './errors';
+import { JsonlFileError } from './errors';
 import { TrustLedger } from './ledger';
 import { PairingBook } from './pairings';
 import { caps, needs } from './testing/fixtures';
@@ -196,14 +196,14 @@ describe('pairings persist with the receipts (--data)', () => {
     const log = { warn: (event: string) => warnings.push(event) } as never;
     const reopened = new PairingBook({ now: () => 5_000, path: join(dir, PAIRINGS_FILE), log });
     await reopened.open();
-    expect(warnings).toEqual(['pairings-torn-tail']);
+    expect(warnings).toEqual(['jsonl-torn-tail']);
     // Left open by the stop: ended at start-up, with the time until then counted.
     expect(reopened.get(r!, 'job-00001', p!)).toMatchObject({ openSince: null, endedAt: 5_000, pairedMs: 4_000 });
     expect(readFileSync(join(dir, PAIRINGS_FILE), 'utf8').endsWith('\n')).toBe(true);
 
     writeFileSync(join(dir, PAIRINGS_FILE), 'garbage\n' + readFileSync(join(dir, PAIRINGS_FILE), 'utf8'));
     const broken = new PairingBook({ now: () => 5_000, path: join(dir, PAIRINGS_FILE) });
-    await expect(broken.open()).rejects.toBeInstanceOf(PairingFileError);
+    await expect(broken.open()).rejects.toBeInstanceOf(JsonlFileError);
   });
 
   it('CREDIT12: pairings past their grace are forgotten and compacted out of the file', async () => {

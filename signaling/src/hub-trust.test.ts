@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_RECEIPTS_PER_BATCH } from '../../shared/src/protocol/signaling';
 import { createIdentity } from '../../shared/src/identity';
 import { GENESIS_HASH } from '../../shared/src/trust/receiptLog';
+import { REPORT_FULL_WEIGHT_UNITS } from './constants';
 import { TrustLedger } from './ledger';
 import { caps, needs } from './testing/fixtures';
 import { createHarness, type Harness } from './testing/hub-harness';
@@ -216,6 +217,19 @@ describe('receipts over the hub', () => {
   });
 });
 
+/** The requester credits REPORT_FULL_WEIGHT_UNITS units to providers it worked with before, so its reports count in full (REP4). */
+async function giveStanding(req: Awaited<ReturnType<Harness['join']>>): Promise<void> {
+  const others = await peerIds(2);
+  pairWith(h.hub.ledger, req.identity.peerId, others);
+  const receipts = await Promise.all(
+    Array.from({ length: REPORT_FULL_WEIGHT_UNITS }, (_, i) =>
+      receiptFor(req.identity, others[i % 2]!, { issuedAt: h.clock.now }),
+    ),
+  );
+  req.socket.deliver({ type: 'receipts', receipts });
+  expect((await req.socket.take('receipts-ack')).accepted).toBe(REPORT_FULL_WEIGHT_UNITS);
+}
+
 describe('reports and matchmaking through the hub', () => {
   async function pairedOnTwoJobs() {
     const provider = await h.join('provider');
@@ -286,6 +300,7 @@ describe('reports and matchmaking through the hub', () => {
   it('REP2: one requester counts once; a reported provider is chosen after clean ones for new jobs', async () => {
     h = createHarness();
     const { provider: bad, req } = await pairedOnTwoJobs();
+    await giveStanding(req); // REP4: a report weighs by the work its reporter paid out elsewhere
     req.socket.deliver({
       type: 'report',
       jobId: 'job-00001',

@@ -131,7 +131,7 @@ export class Hub {
   constructor(private readonly options: HubOptions) {
     const ledger = options.ledger ?? new TrustLedger({ now: options.now });
     this.ledger = ledger;
-    this.matchmaker = new Matchmaker((id) => ledger.summary(id).rejected);
+    this.matchmaker = new Matchmaker((id) => ledger.reportWeight(id));
     this.admission = new IpAdmission(options.limits, options.now);
     const { limits, now } = options;
     this.receiptsByKey = new KeyedBuckets(limits.receiptBurst, limits.receiptsPerSecond, now);

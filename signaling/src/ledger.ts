@@ -18,8 +18,10 @@ import {
 } from '../../shared/src/trust/receiptLog';
 import type { Receipt } from '../../shared/src/trust/receipts';
 import { reputationScore, type ReputationSummary } from '../../shared/src/trust/reputation';
+import * as v from 'valibot';
 import * as C from './constants';
 import type { Logger } from './log';
+import { JsonlAppender, readJsonl } from './jsonl';
 import { PairingBook } from './pairings';
 import { RankedBoard } from './ranked-board';
 import { FileReceiptLogStorage } from './receipt-file';
@@ -51,6 +53,12 @@ interface ProviderRecord {
   reporters: Set<string>;
 }
 
+const ReportRecordSchema = v.strictObject({
+  provider: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/)),
+  reporter: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/)),
+  at: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+
 export class TrustLedger {
   private log: ReceiptLog | null = null;
   private storage: ReceiptLogStorage | null = null;
@@ -63,6 +71,10 @@ export class TrustLedger {
   private readonly now: () => number;
   /** Pairings the matchmaker made: what a receipt may credit (SPEC CREDIT10–CREDIT12). */
   readonly pairings: PairingBook;
+  /** Units each requester has credited, in all and per provider: its standing as a reporter (SPEC REP4). */
+  private readonly creditedBy = new Map<string, number>();
+  private readonly creditedPair = new Map<string, number>();
+  private readonly reportsFile: JsonlAppender;
 
   constructor(private readonly options: LedgerOptions = {}) {
     this.maxEntries = options.maxEntries ?? C.MAX_LOG_ENTRIES;
@@ -72,6 +84,7 @@ export class TrustLedger {
       ...(options.dataDir ? { path: join(options.dataDir, C.PAIRINGS_FILE) } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
+    this.reportsFile = new JsonlAppender(options.dataDir ? join(options.dataDir, C.REPORTS_FILE) : undefined);
     if (!options.dataDir) this.attach(new MemoryReceiptLogStorage());
   }
 
@@ -85,6 +98,8 @@ export class TrustLedger {
     const path = this.path;
     if (!path || this.log) return;
     await this.pairings.open();
+    const reports = await readJsonl(join(this.options.dataDir!, C.REPORTS_FILE), ReportRecordSchema, this.options.log);
+    for (const r of reports) this.record(r.provider).reporters.add(r.reporter);
     const storage = await FileReceiptLogStorage.open(path);
     for (const entry of await storage.read(0, await storage.length())) this.index(entry);
     this.attach(storage);
@@ -154,7 +169,29 @@ export class TrustLedger {
     const record = this.record(providerId);
     if (record.reporters.has(requester)) return false;
     record.reporters.add(requester);
+    this.reportsFile.append({ provider: providerId, reporter: requester, at: this.now() });
     return true;
+  }
+
+  /**
+   * What the matchmaker ranks by (SPEC REP2, REP4): each reporter weighs
+   * min(1, units it credited to other providers / REPORT_FULL_WEIGHT_UNITS),
+   * so a throwaway key's report weighs 0.
+   */
+  reportWeight(providerId: string): number {
+    let weight = 0;
+    for (const reporter of this.providers.get(providerId)?.reporters ?? []) {
+      const elsewhere =
+        (this.creditedBy.get(reporter) ?? 0) - (this.creditedPair.get(`${reporter} ${providerId}`) ?? 0);
+      weight += Math.min(1, elsewhere / C.REPORT_FULL_WEIGHT_UNITS);
+    }
+    return weight;
+  }
+
+  /** Resolves when pairings and reports written so far are on disk. */
+  async flushed(): Promise<void> {
+    await this.pairings.flushed();
+    await this.reportsFile.flushed();
   }
 
   /** The trust core's summary for matchmaking (SPEC REP2): logged units, distinct reporters as rejections. The server never excludes globally. */
@@ -210,6 +247,10 @@ export class TrustLedger {
   }
 
   private index(entry: LogEntry): void {
+    const { requester, provider } = entry.receipt;
+    this.creditedBy.set(requester, (this.creditedBy.get(requester) ?? 0) + 1);
+    const pair = `${requester} ${provider}`;
+    this.creditedPair.set(pair, (this.creditedPair.get(pair) ?? 0) + 1);
     this.pairings.credit(entry.receipt);
     this.board.add(entry.receipt);
     const record = this.record(entry.receipt.provider);

@@ -12,13 +12,11 @@
  * a crash it did not cause is the worse error), and expired pairings are
  * compacted away.
  */
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import * as v from 'valibot';
 import { BackendSchema, type Backend } from '../../shared/src/protocol/signaling';
 import type { Receipt } from '../../shared/src/trust/receipts';
 import * as C from './constants';
-import { PairingFileError } from './errors';
+import { JsonlAppender, readJsonl, rewriteJsonl } from './jsonl';
 import type { Logger } from './log';
 
 export interface Pairing {
@@ -76,10 +74,11 @@ export interface PairingBookOptions {
 
 export class PairingBook {
   private readonly pairings = new Map<string, Pairing>();
-  private writes: Promise<void> = Promise.resolve();
-  private writeError: unknown = null;
+  private readonly file: JsonlAppender;
 
-  constructor(private readonly options: PairingBookOptions) {}
+  constructor(private readonly options: PairingBookOptions) {
+    this.file = new JsonlAppender(options.path);
+  }
 
   get size(): number {
     return this.pairings.size;
@@ -89,26 +88,7 @@ export class PairingBook {
   async open(): Promise<void> {
     const path = this.options.path;
     if (!path) return;
-    await mkdir(dirname(path), { recursive: true });
-    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return '';
-      throw error;
-    });
-    const lines = text.split('\n');
-    const torn = lines.pop() ?? ''; // '' when the file ends with a newline
-    if (torn !== '')
-      this.options.log?.warn('pairings-torn-tail', { path, line: lines.length + 1, dropped: torn.length });
-    lines.forEach((line, i) => {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        throw new PairingFileError(path, i + 1, 'not valid JSON');
-      }
-      const parsed = v.safeParse(RecordSchema, raw);
-      if (!parsed.success) throw new PairingFileError(path, i + 1, `not a pairing record: ${parsed.issues[0].message}`);
-      this.apply(parsed.output);
-    });
+    for (const record of await readJsonl(path, RecordSchema, this.options.log)) this.apply(record);
     const now = this.options.now();
     for (const p of this.pairings.values()) {
       if (p.openSince === null) continue;
@@ -118,23 +98,16 @@ export class PairingBook {
     }
     this.expire(now);
     // Compact: one start and one end per live pairing, so the file stays bounded by pairings in grace.
-    const compact: string[] = [];
+    const compact: PairingRecord[] = [];
     for (const p of this.pairings.values()) {
+      const { requester, jobId, provider } = p;
+      const endedAt = p.endedAt ?? now;
       compact.push(
-        JSON.stringify({
-          op: 'start',
-          requester: p.requester,
-          jobId: p.jobId,
-          provider: p.provider,
-          backend: p.backend,
-          jobUnits: p.jobUnits,
-          at: p.endedAt! - p.pairedMs,
-        }),
-        JSON.stringify({ op: 'end', requester: p.requester, jobId: p.jobId, provider: p.provider, at: p.endedAt }),
+        { op: 'start', requester, jobId, provider, backend: p.backend, jobUnits: p.jobUnits, at: endedAt - p.pairedMs },
+        { op: 'end', requester, jobId, provider, at: endedAt },
       );
     }
-    await writeFile(path + '.tmp', compact.length ? compact.join('\n') + '\n' : '', 'utf8');
-    await rename(path + '.tmp', path);
+    await rewriteJsonl(path, compact);
   }
 
   /** The matchmaker paired them (MATCH8). */
@@ -209,9 +182,8 @@ export class PairingBook {
   }
 
   /** Resolves when every record so far is on disk; throws if a write failed. */
-  async flushed(): Promise<void> {
-    await this.writes;
-    if (this.writeError) throw this.writeError;
+  flushed(): Promise<void> {
+    return this.file.flushed();
   }
 
   /** Forgets pairings past their grace, so memory is bounded by pairings made within PAIRING_GRACE_MS. */
@@ -252,14 +224,7 @@ export class PairingBook {
   }
 
   private persist(record: PairingRecord): void {
-    const path = this.options.path;
-    if (!path) return;
-    const line = JSON.stringify(record) + '\n';
-    this.writes = this.writes.then(() =>
-      appendFile(path, line, 'utf8').catch((error: unknown) => {
-        this.writeError = error;
-      }),
-    );
+    this.file.append(record);
   }
 }
 
