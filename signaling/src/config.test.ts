@@ -62,4 +62,12 @@ describe('config', () => {
     expect(parseConfig(['--data', 'here'], { DATA_DIR: '/var/lib/x' })).toMatchObject({ options: { dataDir: 'here' } });
     expect(HELP).toContain('--data DIR');
   });
+
+  it('CREDIT16: --fsync (no value) or FSYNC=1 turns fsync on; it is off by default', () => {
+    expect(parseConfig(['--fsync', '--data', 'd'], {})).toMatchObject({ options: { fsync: true, dataDir: 'd' } });
+    expect(parseConfig([], { FSYNC: '1' })).toMatchObject({ options: { fsync: true } });
+    const off = parseConfig([], { FSYNC: '0' });
+    expect(off.help === false && off.options.fsync).toBeFalsy();
+    expect(HELP).toContain('--fsync');
+  });
 });

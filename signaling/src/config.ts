@@ -23,9 +23,13 @@ Options (flag / environment variable, default):
   --conn-rate N     CONN_RATE     ${C.CONNECTIONS_PER_SECOND} new connections/s per IP (burst ${C.CONNECTION_BURST})
   --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
   --data DIR        DATA_DIR      none (receipt log in memory); else DIR/${C.RECEIPT_LOG_FILE}, append-only
+  --fsync           FSYNC=1       off; flush each receipt to disk before acknowledging it (slower, survives power loss)
                     LOG_LEVEL     info (debug | info | warn | error | silent); logs are JSON lines on stdout
   -h, --help        show this help
 `;
+
+/** Flags that take no value. */
+const BOOLEAN_FLAGS = ['fsync'];
 
 export type CliResult = { help: true } | { help: false; options: SignalingServerOptions };
 
@@ -37,6 +41,10 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     const arg = argv[i]!;
     if (arg === '-h' || arg === '--help') return { help: true };
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${arg} (see --help)`);
+    if (BOOLEAN_FLAGS.includes(arg.slice(2))) {
+      flags.set(arg.slice(2), '1');
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
@@ -44,7 +52,18 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     flags.set(name, value);
   }
   const pick = (flag: string, envName: string) => flags.get(flag) ?? env[envName];
-  const known = ['port', 'host', 'static', 'ice', 'heartbeat-ms', 'msg-rate', 'conn-rate', 'max-conns-per-ip', 'data'];
+  const known = [
+    'port',
+    'host',
+    'static',
+    'ice',
+    'heartbeat-ms',
+    'msg-rate',
+    'conn-rate',
+    'max-conns-per-ip',
+    'data',
+    ...BOOLEAN_FLAGS,
+  ];
   for (const name of flags.keys())
     if (!known.includes(name)) throw new ConfigError(`unknown option --${name} (see --help)`);
 
@@ -68,6 +87,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   };
   const dataDir = pick('data', 'DATA_DIR');
   if (dataDir) options.dataDir = dataDir;
+  const fsync = pick('fsync', 'FSYNC');
+  if (fsync !== undefined && fsync !== '' && fsync !== '0') options.fsync = true;
   return { help: false, options };
 }
 

@@ -145,6 +145,16 @@ export const LOG_PAGE_MAX = 500;
 /** File name of the receipt log inside --data DIR: one JSON log entry per line, append-only. */
 export const RECEIPT_LOG_FILE = 'receipts.jsonl';
 
+/** The head last published and verified, beside the log (SPEC CREDIT15). */
+export const RECEIPT_CHECKPOINT_FILE = 'receipts.head.json';
+
+/**
+ * How often the checkpoint follows the log: at most one small atomic write per
+ * second. A tail deleted within the last second before a crash is the only one
+ * start-up cannot notice; every entry older than that is pinned by the checkpoint.
+ */
+export const CHECKPOINT_INTERVAL_MS = 1_000;
+
 // ---------------------------------------------------------------- pairings bound credit (SPEC CREDIT10–CREDIT12)
 
 /**

@@ -6,7 +6,7 @@ import * as v from 'valibot';
 import { LeaderboardResponseSchema } from '../../shared/src/protocol/signaling';
 import { createIdentity, type Identity } from '../../shared/src/identity';
 import { ReputationSummarySchema } from '../../shared/src/trust/reputation';
-import { RECEIPT_LOG_FILE } from './constants';
+import { RECEIPT_CHECKPOINT_FILE, RECEIPT_LOG_FILE } from './constants';
 import { ReceiptLogFileError } from './errors';
 import { TrustLedger } from './ledger';
 import { pairWith, peerIds, receiptFor, signBody } from './testing/receipts';
@@ -115,7 +115,7 @@ describe('receipt log on disk', () => {
     expect((await openError()).line).toBe(5);
   });
 
-  it('CREDIT6: garbage, a foreign shape, a blank line and a torn last line are errors naming the line', async () => {
+  it('CREDIT6: garbage, a foreign shape and a blank line are errors naming the line (a torn last line: CREDIT14)', async () => {
     await seed(2);
     const original = readFileSync(file(), 'utf8');
     rewriteLines((lines) => [lines[0]!, '{not json', lines[1]!]);
@@ -126,11 +126,78 @@ describe('receipt log on disk', () => {
     writeFileSync(file(), original);
     rewriteLines((lines) => [lines[0]!, '', lines[1]!]);
     expect((await openError()).message).toMatch(/line 2: blank line/);
-    writeFileSync(file(), original);
+    // A bad line that is complete (newline-terminated) is damage even at the end.
+    writeFileSync(file(), original + '{"seq":2,"prev\n');
+    expect((await openError()).message).toMatch(/line 3: not valid JSON/);
+  });
+});
+
+describe('recovery without a person', () => {
+  it('CREDIT14: a torn last line (never acknowledged) is dropped with a warning and cut off; appends continue', async () => {
+    const before = await seed(2);
+    await before.close();
+    const original = readFileSync(file(), 'utf8');
     appendFileSync(file(), '{"seq":2,"prev');
-    expect((await openError()).message).toMatch(/line 3: (not valid JSON|incomplete)/);
-    writeFileSync(file(), original.trimEnd());
-    expect((await openError()).message).toMatch(/line 2: incomplete last line/);
+    const warnings: string[] = [];
+    const log = { warn: (event: string) => warnings.push(event), info() {}, error() {}, debug() {} } as never;
+    const after = new TrustLedger({ dataDir: dir, now, log });
+    await after.open();
+    expect(warnings).toContain('receipt-log-torn-tail');
+    expect(after.head).toEqual(before.head);
+    expect(readFileSync(file(), 'utf8')).toBe(original);
+    expect((await after.submit(requester.peerId, [await receiptFor(requester, providers[0]!)])).accepted).toBe(1);
+    await after.close();
+    expect((await reopen()).head.length).toBe(3);
+  });
+
+  it('CREDIT14: a whole last entry missing only its newline is kept and terminated', async () => {
+    const before = await seed(2);
+    await before.close();
+    writeFileSync(file(), readFileSync(file(), 'utf8').trimEnd());
+    const after = await reopen();
+    expect(after.head).toEqual(before.head);
+    expect(readFileSync(file(), 'utf8').endsWith('\n')).toBe(true);
+  });
+
+  it('CREDIT15: a deleted tail is noticed against the head published before the stop', async () => {
+    const before = await seed(4);
+    await before.close(); // writes the checkpoint: the head /log/head last showed
+    rewriteLines((lines) => lines.slice(0, 2));
+    const error = await openError();
+    expect(error.message).toMatch(/ends after 2 entries but a head of 4 was published/);
+  });
+
+  it('CREDIT15: a rewritten log with a valid chain of its own does not match the published head', async () => {
+    const before = await seed(3);
+    await before.close();
+    const checkpoint = readFileSync(join(dir, RECEIPT_CHECKPOINT_FILE), 'utf8');
+    rmSync(file());
+    rmSync(join(dir, RECEIPT_CHECKPOINT_FILE));
+    await (await seed(3)).close(); // three other receipts, a valid chain
+    writeFileSync(join(dir, RECEIPT_CHECKPOINT_FILE), checkpoint);
+    expect((await openError()).message).toMatch(/published head is missing/);
+  });
+
+  it('CREDIT15: start-up re-verifies only the signatures after the checkpoint', async () => {
+    const first = await seed(5);
+    await first.close();
+    const second = await reopen();
+    expect(second.signaturesCheckedAtOpen).toBe(0);
+    for (let i = 0; i < 3; i++)
+      await second.submit(requester.peerId, [await receiptFor(requester, providers[i]!, { flops: 1 })]);
+    // a crash: no close, so the checkpoint still says 5
+    const third = await reopen();
+    expect(third.signaturesCheckedAtOpen).toBe(3);
+    expect(third.head.length).toBe(8);
+  });
+
+  it('CREDIT16: with fsync on, appends are flushed and the log reopens the same', async () => {
+    const ledger = new TrustLedger({ dataDir: dir, now, fsync: true });
+    await ledger.open();
+    pairWith(ledger, requester.peerId, providers);
+    expect((await ledger.submit(requester.peerId, [await receiptFor(requester, providers[0]!)])).accepted).toBe(1);
+    await ledger.close();
+    expect((await reopen()).head).toEqual(ledger.head);
   });
 });
 

@@ -32,6 +32,8 @@ export interface LedgerOptions {
   maxEntries?: number;
   now?: () => number;
   log?: Logger;
+  /** Flush each append to disk before acknowledging it (SPEC CREDIT16). */
+  fsync?: boolean;
 }
 
 export interface ReceiptRejection {
@@ -62,6 +64,7 @@ const ReportRecordSchema = v.strictObject({
 export class TrustLedger {
   private log: ReceiptLog | null = null;
   private storage: ReceiptLogStorage | null = null;
+  private file: FileReceiptLogStorage | null = null;
   /** Kept ranked as receipts are logged, so a GET never sorts (SPEC HTTP13). */
   private readonly board = new RankedBoard(C.LEADERBOARD_MAX_LIMIT, C.LEADERBOARD_MAX_MIN_REQUESTERS);
   private readonly providers = new Map<string, ProviderRecord>();
@@ -100,9 +103,25 @@ export class TrustLedger {
     await this.pairings.open();
     const reports = await readJsonl(join(this.options.dataDir!, C.REPORTS_FILE), ReportRecordSchema, this.options.log);
     for (const r of reports) this.record(r.provider).reporters.add(r.reporter);
-    const storage = await FileReceiptLogStorage.open(path);
+    const storage = await FileReceiptLogStorage.open(path, {
+      ...(this.options.fsync ? { fsync: true } : {}),
+      ...(this.options.log ? { log: this.options.log } : {}),
+    });
+    this.file = storage;
     for (const entry of await storage.read(0, await storage.length())) this.index(entry);
     this.attach(storage);
+  }
+
+  /** Signatures re-verified at open (those after the checkpoint); 0 in memory (SPEC CREDIT15). */
+  get signaturesCheckedAtOpen(): number {
+    return this.file?.signaturesChecked ?? 0;
+  }
+
+  /** Writes the final checkpoint, waits for pending writes and closes the files. */
+  async close(): Promise<void> {
+    await this.flushed();
+    await this.file?.close();
+    this.file = null;
   }
 
   get head(): LogHeadInfo {

@@ -31,6 +31,8 @@ export interface SignalingServerOptions {
   dataDir?: string;
   /** Most entries the receipt log may hold (default MAX_LOG_ENTRIES). */
   maxLogEntries?: number;
+  /** Flush each receipt-log append to disk before acknowledging it (SPEC CREDIT16). */
+  fsync?: boolean;
 }
 
 export interface SignalingServer {
@@ -53,6 +55,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     dataDir: options.dataDir,
     maxEntries: options.maxLogEntries,
     now: options.now,
+    fsync: options.fsync,
     log,
   });
   const hub = new Hub({
@@ -123,7 +126,12 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       const host = options.host ?? C.DEFAULT_HOST;
       await ledger.open();
       if (ledger.path)
-        log.info('receipt-log-verified', { path: ledger.path, entries: ledger.head.length, head: ledger.head.hash });
+        log.info('receipt-log-verified', {
+          path: ledger.path,
+          entries: ledger.head.length,
+          head: ledger.head.hash,
+          signaturesChecked: ledger.signaturesCheckedAtOpen,
+        });
       return new Promise((resolvePromise, reject) => {
         http.once('error', reject);
         http.listen(options.port ?? C.DEFAULT_PORT, host, () => {
@@ -151,6 +159,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       await new Promise<void>((r) => wss.close(() => r()));
       await stopped;
       clearTimeout(deadline);
+      await ledger.close();
       log.info('stopped', {});
     },
   };
