@@ -70,4 +70,22 @@ describe('config', () => {
     expect(off.help === false && off.options.fsync).toBeFalsy();
     expect(HELP).toContain('--fsync');
   });
+
+  it('EDGE1/EDGE2/EDGE3: proxies, origins and the raw connection cap come from flags or env, validated', () => {
+    expect(
+      parseConfig(
+        ['--trust-proxy', '10.0.0.1, ::1', '--origins', 'https://a.example,*', '--max-http-conns', '100'],
+        {},
+      ),
+    ).toMatchObject({
+      options: {
+        trustedProxies: ['10.0.0.1', '::1'],
+        allowedOrigins: ['https://a.example', '*'],
+        maxHttpConnections: 100,
+      },
+    });
+    expect(parseConfig([], { TRUST_PROXY: '127.0.0.1' })).toMatchObject({ options: { trustedProxies: ['127.0.0.1'] } });
+    expect(() => parseConfig(['--trust-proxy', 'proxy.local'], {})).toThrow(ConfigError);
+    expect(() => parseConfig(['--origins', 'evil.example'], {})).toThrow(ConfigError);
+  });
 });

@@ -1,4 +1,5 @@
 /** Command-line flags and environment variables → SignalingServerOptions. Flags win over env. */
+import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { IceServerSchema, type IceServer } from '../../shared/src/protocol/signaling';
 import * as C from './constants';
@@ -24,6 +25,9 @@ Options (flag / environment variable, default):
   --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
   --data DIR        DATA_DIR      none (receipt log in memory); else DIR/${C.RECEIPT_LOG_FILE}, append-only
   --fsync           FSYNC=1       off; flush each receipt to disk before acknowledging it (slower, survives power loss)
+  --trust-proxy LIST  TRUST_PROXY  none; comma-separated proxy IPs whose X-Forwarded-For gives the client address
+  --origins LIST    ORIGINS       the server's own origin only; other page origins allowed to connect ('*' for any)
+  --max-http-conns N  MAX_HTTP_CONNS  ${C.MAX_HTTP_CONNECTIONS} raw TCP connections in all (${C.MAX_HTTP_CONNECTIONS_PER_IP} per IP)
                     LOG_LEVEL     info (debug | info | warn | error | silent); logs are JSON lines on stdout
   -h, --help        show this help
 `;
@@ -62,6 +66,9 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     'conn-rate',
     'max-conns-per-ip',
     'data',
+    'trust-proxy',
+    'origins',
+    'max-http-conns',
     ...BOOLEAN_FLAGS,
   ];
   for (const name of flags.keys())
@@ -87,9 +94,27 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   };
   const dataDir = pick('data', 'DATA_DIR');
   if (dataDir) options.dataDir = dataDir;
+  const proxies = list(pick('trust-proxy', 'TRUST_PROXY'));
+  for (const ip of proxies)
+    if (!isIP(ip)) throw new ConfigError(`--trust-proxy takes IP addresses, got ${JSON.stringify(ip)}`);
+  if (proxies.length) options.trustedProxies = proxies;
+  const origins = list(pick('origins', 'ORIGINS'));
+  for (const origin of origins)
+    if (origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin))
+      throw new ConfigError(`--origins takes origins like https://example.org, got ${JSON.stringify(origin)}`);
+  if (origins.length) options.allowedOrigins = origins;
+  const maxHttp = optionalNumber('max-http-conns', pick('max-http-conns', 'MAX_HTTP_CONNS'), 1);
+  if (maxHttp !== undefined) options.maxHttpConnections = maxHttp;
   const fsync = pick('fsync', 'FSYNC');
   if (fsync !== undefined && fsync !== '' && fsync !== '0') options.fsync = true;
   return { help: false, options };
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function optionalNumber(

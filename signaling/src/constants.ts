@@ -195,3 +195,23 @@ export const REPORT_FULL_WEIGHT_UNITS = 20;
 
 /** File of reports inside --data DIR, kept beside the receipt log (SPEC REP5). */
 export const REPORTS_FILE = 'reports.jsonl';
+
+// ---------------------------------------------------------------- the HTTP edge (SPEC EDGE*)
+
+/**
+ * Raw TCP connections the server keeps open in all, before any HTTP is read.
+ * Each costs a file descriptor; ~20k idle ones exhausted them before any other
+ * cap applied. 16,384 leaves room for the log files and the bench's 6,000
+ * connections; raise `ulimit -n` above it (Debian's soft default is 1,024).
+ */
+export const MAX_HTTP_CONNECTIONS = 16_384;
+
+/**
+ * Raw TCP connections per client address: 4× the WebSocket cap (RATE2), so page
+ * loads, asset fetches and sockets of a busy NAT fit, while one address cannot hold
+ * the server's descriptors. Trusted proxies are exempt (they carry everyone).
+ */
+export const MAX_HTTP_CONNECTIONS_PER_IP = 4 * MAX_CONNECTIONS_PER_IP;
+
+/** A connection must finish its request headers within this: idle sockets do not hold descriptors for Node's 60 s default. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;

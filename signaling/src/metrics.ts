@@ -27,6 +27,11 @@ export class Metrics {
     this.define('signaling_connections_total', 'counter', 'WebSocket connections accepted.');
     this.define('signaling_closes_total', 'counter', 'Connections closed by the server, by close code.');
     this.define('signaling_auth_failures_total', 'counter', 'Failed authentication attempts.');
+    this.define(
+      'signaling_http_refused_total',
+      'counter',
+      'Connections or upgrades refused at the HTTP edge, by reason (origin, http-capacity, http-per-ip, path, closing).',
+    );
     this.define('signaling_receipts_accepted_total', 'counter', 'Receipts verified and appended to the receipt log.');
     this.define('signaling_receipts_rejected_total', 'counter', 'Receipts refused, by reason.');
     this.define(
