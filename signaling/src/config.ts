@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { IceServerSchema, type IceServer } from '../../shared/src/protocol/signaling';
+import { NETWORK_ID_PATTERN } from '../../shared/src/trust/constants';
 import * as C from './constants';
 import { ConfigError } from './errors';
 import type { HubLimits } from './hub';
@@ -25,6 +26,7 @@ Options (flag / environment variable, default):
   --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
   --data DIR        DATA_DIR      none (receipt log in memory); else DIR/${C.RECEIPT_LOG_FILE}, append-only
   --fsync           FSYNC=1       off; flush each receipt to disk before acknowledging it (slower, survives power loss)
+  --network ID      NETWORK       kept in DIR/${C.NETWORK_FILE} with --data, else random; names receipts and results
   --trust-proxy LIST  TRUST_PROXY  none; comma-separated proxy IPs whose X-Forwarded-For gives the client address
   --origins LIST    ORIGINS       the server's own origin only; other page origins allowed to connect ('*' for any)
   --max-http-conns N  MAX_HTTP_CONNS  ${C.MAX_HTTP_CONNECTIONS} raw TCP connections in all (${C.MAX_HTTP_CONNECTIONS_PER_IP} per IP)
@@ -66,6 +68,7 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     'conn-rate',
     'max-conns-per-ip',
     'data',
+    'network',
     'trust-proxy',
     'origins',
     'max-http-conns',
@@ -94,6 +97,12 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   };
   const dataDir = pick('data', 'DATA_DIR');
   if (dataDir) options.dataDir = dataDir;
+  const network = pick('network', 'NETWORK');
+  if (network !== undefined && network !== '') {
+    if (!NETWORK_ID_PATTERN.test(network))
+      throw new ConfigError(`--network is 1–64 of A–Z a–z 0–9 _ . -, got ${JSON.stringify(network)}`);
+    options.network = network;
+  }
   const proxies = list(pick('trust-proxy', 'TRUST_PROXY'));
   for (const ip of proxies)
     if (!isIP(ip)) throw new ConfigError(`--trust-proxy takes IP addresses, got ${JSON.stringify(ip)}`);

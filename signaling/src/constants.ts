@@ -142,6 +142,19 @@ export const LEADERBOARD_MAX_MIN_REQUESTERS = 16;
 export const LOG_PAGE_DEFAULT = 100;
 export const LOG_PAGE_MAX = 500;
 
+/**
+ * The network id of a ledger not told one (library use, tests). The server always
+ * sets one: `--network`, else the id kept in DIR/network.json, else a random one
+ * per process, so two deployments never share an id by default (SPEC BIND1).
+ */
+export const DEFAULT_NETWORK = 'local';
+
+/** Where a server with --data keeps its network id, so it survives restarts with the log. */
+export const NETWORK_FILE = 'network.json';
+
+/** A pairing session id: 16 random bytes (128 bits), unguessable and collision-free. */
+export const SESSION_ID_BYTES = 16;
+
 /** File name of the receipt log inside --data DIR: one JSON log entry per line, append-only. */
 export const RECEIPT_LOG_FILE = 'receipts.jsonl';
 

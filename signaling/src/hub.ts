@@ -517,6 +517,8 @@ export class Hub {
           capabilities?.backend ?? 'wasm',
           this.matchmaker.needsOf(event.requester, event.jobId)?.units ?? 0,
         );
+        // One id per pairing, the same on both sides: results signed in it cannot be replayed into another (SPEC BIND2).
+        const pairing = { session: randomId(C.SESSION_ID_BYTES), network: this.ledger.network };
         if (requester)
           this.send(requester, {
             type: 'matched',
@@ -524,9 +526,16 @@ export class Hub {
             peerId: event.providerId,
             role: 'provider',
             capabilities,
+            ...pairing,
           });
         if (provider)
-          this.send(provider, { type: 'matched', jobId: event.jobId, peerId: event.requester, role: 'requester' });
+          this.send(provider, {
+            type: 'matched',
+            jobId: event.jobId,
+            peerId: event.requester,
+            role: 'requester',
+            ...pairing,
+          });
       } else {
         metrics.inc('signaling_unmatches_total');
         this.ledger.pairings.end(event.requester, event.jobId, event.providerId);

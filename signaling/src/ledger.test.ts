@@ -7,6 +7,7 @@ import { LeaderboardResponseSchema } from '../../shared/src/protocol/signaling';
 import { createIdentity, type Identity } from '../../shared/src/identity';
 import { ReputationSummarySchema } from '../../shared/src/trust/reputation';
 import { RECEIPT_CHECKPOINT_FILE, RECEIPT_LOG_FILE } from './constants';
+import { TEST_NETWORK } from './testing/fixtures';
 import { ReceiptLogFileError } from './errors';
 import { TrustLedger } from './ledger';
 import { pairWith, peerIds, receiptFor, signBody } from './testing/receipts';
@@ -280,6 +281,7 @@ describe('strict keys in receipts', () => {
     const forged = new Uint8Array(64);
     forged.set(identityPoint);
     const body = {
+      network: TEST_NETWORK,
       requester: smallOrder,
       provider: providers[0]!,
       jobId: 'job-00001',

@@ -16,7 +16,9 @@ import {
   type LogEntry,
   type ReceiptLogStorage,
 } from '../../shared/src/trust/receiptLog';
-import type { Receipt } from '../../shared/src/trust/receipts';
+import { RECEIPT_VERSION, type Receipt } from '../../shared/src/trust/receipts';
+import { NETWORK_ID_PATTERN } from '../../shared/src/trust/constants';
+import { readFile, writeFile } from 'node:fs/promises';
 import { reputationScore, type ReputationSummary } from '../../shared/src/trust/reputation';
 import * as v from 'valibot';
 import * as C from './constants';
@@ -34,6 +36,10 @@ export interface LedgerOptions {
   log?: Logger;
   /** Flush each append to disk before acknowledging it (SPEC CREDIT16). */
   fsync?: boolean;
+  /** This deployment's network id (SPEC BIND1); see DEFAULT_NETWORK and NETWORK_FILE. */
+  network?: string;
+  /** Makes a network id when none is given or kept (the server: a random one); else DEFAULT_NETWORK. */
+  newNetwork?: () => string;
 }
 
 export interface ReceiptRejection {
@@ -74,6 +80,8 @@ export class TrustLedger {
   private readonly now: () => number;
   /** Pairings the matchmaker made: what a receipt may credit (SPEC CREDIT10–CREDIT12). */
   readonly pairings: PairingBook;
+  /** The network v2 receipts must name (SPEC BIND1); settled by open() with --data. */
+  network: string;
   /** Units each requester has credited, in all and per provider: its standing as a reporter (SPEC REP4). */
   private readonly creditedBy = new Map<string, number>();
   private readonly creditedPair = new Map<string, number>();
@@ -87,6 +95,8 @@ export class TrustLedger {
       ...(options.dataDir ? { path: join(options.dataDir, C.PAIRINGS_FILE) } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
+    this.network =
+      options.network ?? (options.dataDir ? C.DEFAULT_NETWORK : (options.newNetwork?.() ?? C.DEFAULT_NETWORK));
     this.reportsFile = new JsonlAppender(options.dataDir ? join(options.dataDir, C.REPORTS_FILE) : undefined);
     if (!options.dataDir) this.attach(new MemoryReceiptLogStorage());
   }
@@ -100,6 +110,11 @@ export class TrustLedger {
   async open(): Promise<void> {
     const path = this.path;
     if (!path || this.log) return;
+    this.network = await settleNetwork(
+      join(this.options.dataDir!, C.NETWORK_FILE),
+      this.options.network,
+      this.options.newNetwork ?? (() => C.DEFAULT_NETWORK),
+    );
     await this.pairings.open();
     const reports = await readJsonl(join(this.options.dataDir!, C.REPORTS_FILE), ReportRecordSchema, this.options.log);
     for (const r of reports) this.record(r.provider).reporters.add(r.reporter);
@@ -152,6 +167,11 @@ export class TrustLedger {
             ? 'a requester cannot credit its own key'
             : 'provider is not the canonical spelling of a valid (large-order) Ed25519 key',
         );
+        continue;
+      }
+      // v1 receipts name no network: earlier releases wrote them; they still bind to a pairing here (CREDIT10).
+      if (receipt.v === RECEIPT_VERSION && receipt.network !== this.network) {
+        refuse(receipt, 'wrong-network', `issued for network ${receipt.network}, this is ${this.network}`);
         continue;
       }
       if (receipt.issuedAt > this.now() + C.MAX_RECEIPT_CLOCK_SKEW_MS) {
@@ -276,4 +296,23 @@ export class TrustLedger {
     if (record.seqs.push(entry.seq) === 1) this.creditedProviders++;
     this._head = { length: entry.seq + 1, hash: entry.hash };
   }
+}
+
+const NetworkFileSchema = v.strictObject({ network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)) });
+
+/** The id given, else the one kept in `path`, else a new random one; whichever wins is kept in `path`. */
+async function settleNetwork(path: string, given: string | undefined, make: () => string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  let kept: string | undefined;
+  if (text !== null) {
+    const parsed = v.safeParse(NetworkFileSchema, JSON.parse(text) as unknown);
+    if (!parsed.success) throw new Error(`${path}: not a network id file (${parsed.issues[0].message})`);
+    kept = parsed.output.network;
+  }
+  const network = given ?? kept ?? make();
+  if (network !== kept) await writeFile(path, JSON.stringify({ network }) + '\n', 'utf8');
+  return network;
 }

@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, Hub, type HubLimits } from './hub';
 import { TrustLedger } from './ledger';
 import { createLogger, parseLogLevel, type Logger } from './log';
 import { Metrics } from './metrics';
+import { randomId } from '../../shared/src/bytes';
 import { clientIp, normalizeIp, originAllowed } from './edge';
 import { createStaticHandler, send } from './static-files';
 import { handleTrustHttp } from './trust-http';
@@ -34,6 +35,8 @@ export interface SignalingServerOptions {
   maxLogEntries?: number;
   /** Flush each receipt-log append to disk before acknowledging it (SPEC CREDIT16). */
   fsync?: boolean;
+  /** This deployment's network id, named by receipts and signed results (SPEC BIND1). */
+  network?: string;
   /** Reverse proxies whose X-Forwarded-For is believed (SPEC EDGE1); none by default. */
   trustedProxies?: readonly string[];
   /** Page origins besides the server's own that may open the signaling socket; '*' for any (SPEC EDGE2). */
@@ -64,6 +67,9 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     maxEntries: options.maxLogEntries,
     now: options.now,
     fsync: options.fsync,
+    network: options.network,
+    // Unless told one, a server never shares a network id with another (SPEC BIND1): random, kept with --data.
+    newNetwork: () => `net-${randomId(12)}`,
     log,
   });
   const hub = new Hub({

@@ -16,7 +16,7 @@ import type { Receipt } from '../../shared/src/trust/receipts';
 import { fetchLeaderboard, LeaderboardError } from '../../web/src/net/leaderboard';
 import { RECEIPT_LOG_FILE } from './constants';
 import { createSignalingServer, type SignalingServer } from './server';
-import { testLogger } from './testing/fixtures';
+import { testLogger, TEST_NETWORK } from './testing/fixtures';
 import { pairWith, peerIds, receiptFor } from './testing/receipts';
 
 let dir: string;
@@ -76,6 +76,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     staticDir: join(dir, 'nope'),
     dataDir: dir,
+    network: TEST_NETWORK,
     logger: testLogger,
   });
   const listening = await server.listen();

@@ -6,9 +6,11 @@
  */
 import * as v from 'valibot';
 import { PEER_ID_PATTERN, SIGNATURE_PATTERN } from '../identity';
+import { NETWORK_ID_PATTERN, SESSION_ID_PATTERN } from '../trust/constants';
 import { ReceiptSchema } from '../trust/receipts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: `matched` carries the pairing's session and network, which signed results and receipts bind (SPEC BIND1–BIND3). */
+export const PROTOCOL_VERSION = 2;
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
 
 /** The HTTP path the signaling WebSocket is served on (same origin as the web app). */
@@ -133,6 +135,8 @@ export const ReceiptRejectReasonSchema = v.picklist([
   'not-paired',
   /** More FLOPs than the time paired × the backend's ceiling, or more units than the pairing may hold. */
   'over-budget',
+  /** A v2 receipt naming another network than this server's (SPEC BIND1). */
+  'wrong-network',
 ]);
 export type ReceiptRejectReason = v.InferOutput<typeof ReceiptRejectReasonSchema>;
 
@@ -220,6 +224,10 @@ export const ServerMessageSchema = v.variant('type', [
     role: RoleSchema,
     /** Present when the peer is a provider. */
     capabilities: v.optional(CapabilitiesSchema),
+    /** The pairing's id, the same on both sides: signed results bind it (SPEC BIND2). */
+    session: v.pipe(v.string(), v.regex(SESSION_ID_PATTERN)),
+    /** The server's network id: receipts and signed results name it (SPEC BIND1). */
+    network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)),
   }),
   v.strictObject({ type: v.literal('unmatched'), jobId: JobIdSchema, peerId: PeerIdSchema, reason: ShortText }),
   v.strictObject({ type: v.literal('signal'), from: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),

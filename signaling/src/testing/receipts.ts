@@ -2,6 +2,7 @@
 import { base64urlEncode, randomId } from '../../../shared/src/bytes';
 import type { Backend } from '../../../shared/src/protocol/signaling';
 import type { TrustLedger } from '../ledger';
+import { TEST_NETWORK } from './fixtures';
 import { createIdentity, sign, type Identity } from '../../../shared/src/identity';
 import {
   issueReceipt,
@@ -17,9 +18,10 @@ let unit = 0;
 export function receiptFor(
   requester: Identity,
   provider: string,
-  terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number } = {},
+  terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number; network?: string } = {},
 ): Promise<Receipt> {
   return issueReceipt(requester, {
+    network: terms.network ?? TEST_NETWORK,
     provider,
     jobId: terms.jobId ?? 'job-00001',
     unitId: terms.unitId ?? unit++,
@@ -35,6 +37,7 @@ export async function signBody(
   body: Partial<ReceiptBody> & Pick<ReceiptBody, 'provider'>,
 ): Promise<Receipt> {
   const full: ReceiptBody = {
+    network: TEST_NETWORK,
     requester: requester.peerId,
     jobId: 'job-00001',
     unitId: unit++,

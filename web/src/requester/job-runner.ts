@@ -148,6 +148,8 @@ export class JobRunner {
   private readonly providers = new Map<string, ProviderLink>();
   /** Providers the server currently pairs with this job. */
   private readonly paired = new Set<string>();
+  /** Each provider's pairing session and network from `matched`: results and receipts bind them (SPEC BIND1, BIND2). */
+  private readonly pairings = new Map<string, { session: string; network: string }>();
   /** Redundancy ≥ 2: a quorum per open unit decides which replica is stored (SPEC TRUST-Q*). */
   private readonly quorums?: ReplicaQuorums;
   /** The job's tolerances and Freivalds false-accept probability, defaults filled in. */
@@ -214,6 +216,7 @@ export class JobRunner {
       signaling.on('matched', (m) => {
         if (m.jobId !== this.spec.id) return;
         this.paired.add(m.peerId);
+        this.pairings.set(m.peerId, { session: m.session, network: m.network });
         this.connectProvider(m.peerId, m.capabilities);
       }),
       signaling.on('unmatched', (m) => {
@@ -516,14 +519,20 @@ export class JobRunner {
   ): Promise<void> {
     const { unitId } = header;
     const [inputHash, resultHash] = await Promise.all([hashTensors(this.unitInputs(unitId)), hashTensors(outputs)]);
+    const pairing = this.pairings.get(provider.stats.peerId);
+    const requester = this.deps.identity?.peerId;
     const check = header.signed
-      ? await verifySignedResult(header.signed, {
-          provider: provider.stats.peerId,
-          jobId: this.spec.id,
-          unitId,
-          inputHash,
-          resultHash,
-        })
+      ? pairing && requester
+        ? await verifySignedResult(header.signed, {
+            ...pairing,
+            requester,
+            provider: provider.stats.peerId,
+            jobId: this.spec.id,
+            unitId,
+            inputHash,
+            resultHash,
+          })
+        : ({ ok: false, reason: 'wrong-session' } as const)
       : ({ ok: false, reason: 'unsigned' } as const);
     if (this.providers.get(provider.stats.peerId) !== provider || provider.stats.state === 'rejected') return;
     if (!check.ok) {
@@ -761,10 +770,13 @@ export class JobRunner {
   private async credit(provider: ProviderLink, unitId: number): Promise<void> {
     const { identity } = this.deps;
     if (!identity) return;
+    const network = this.pairings.get(provider.stats.peerId)?.network;
+    if (!network) return; // never paired through a server: nothing to bind the receipt to
     const range = unitRange(this.spec, unitId);
     const durationMs = provider.computeMs.get(unitId) ?? 0;
     provider.computeMs.delete(unitId);
     const receipt = await issueReceipt(identity, {
+      network,
       provider: provider.stats.peerId,
       jobId: this.spec.id,
       unitId,
