@@ -85,6 +85,10 @@ describe('config', () => {
       },
     });
     expect(parseConfig([], { TRUST_PROXY: '127.0.0.1' })).toMatchObject({ options: { trustedProxies: ['127.0.0.1'] } });
+    expect(parseConfig(['--max-http-conns-per-ip', '9'], {})).toMatchObject({
+      options: { maxHttpConnectionsPerIp: 9 },
+    });
+    expect(parseConfig(['--max-jobs-per-ip', '7'], {})).toMatchObject({ options: { limits: { maxJobsPerIp: 7 } } });
     expect(() => parseConfig(['--trust-proxy', 'proxy.local'], {})).toThrow(ConfigError);
     expect(() => parseConfig(['--origins', 'evil.example'], {})).toThrow(ConfigError);
   });

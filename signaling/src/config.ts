@@ -24,12 +24,14 @@ Options (flag / environment variable, default):
   --msg-rate N      MSG_RATE      ${C.MESSAGES_PER_SECOND} messages/s per connection (burst ${C.MESSAGE_BURST})
   --conn-rate N     CONN_RATE     ${C.CONNECTIONS_PER_SECOND} new connections/s per IP (burst ${C.CONNECTION_BURST})
   --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
+  --max-jobs-per-ip N   MAX_JOBS_PER_IP   ${C.MAX_JOBS_PER_IP} open jobs per IP, all keys together
   --data DIR        DATA_DIR      none (receipt log in memory); else DIR/${C.RECEIPT_LOG_FILE}, append-only
   --fsync           FSYNC=1       off; flush each receipt to disk before acknowledging it (slower, survives power loss)
   --network ID      NETWORK       kept in DIR/${C.NETWORK_FILE} with --data, else random; names receipts and results
   --trust-proxy LIST  TRUST_PROXY  none; comma-separated proxy IPs whose X-Forwarded-For gives the client address
   --origins LIST    ORIGINS       the server's own origin only; other page origins allowed to connect ('*' for any)
-  --max-http-conns N  MAX_HTTP_CONNS  ${C.MAX_HTTP_CONNECTIONS} raw TCP connections in all (${C.MAX_HTTP_CONNECTIONS_PER_IP} per IP)
+  --max-http-conns N  MAX_HTTP_CONNS  ${C.MAX_HTTP_CONNECTIONS} raw TCP connections in all
+  --max-http-conns-per-ip N  MAX_HTTP_CONNS_PER_IP  ${C.MAX_HTTP_CONNECTIONS_PER_IP} raw TCP connections per client address
                     LOG_LEVEL     info (debug | info | warn | error | silent); logs are JSON lines on stdout
   -h, --help        show this help
 `;
@@ -67,11 +69,13 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     'msg-rate',
     'conn-rate',
     'max-conns-per-ip',
+    'max-jobs-per-ip',
     'data',
     'network',
     'trust-proxy',
     'origins',
     'max-http-conns',
+    'max-http-conns-per-ip',
     ...BOOLEAN_FLAGS,
   ];
   for (const name of flags.keys())
@@ -84,6 +88,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   if (connRate !== undefined) limits.connectionsPerSecond = connRate;
   const maxConns = optionalNumber('max-conns-per-ip', pick('max-conns-per-ip', 'MAX_CONNS_PER_IP'), 1);
   if (maxConns !== undefined) limits.maxConnectionsPerIp = maxConns;
+  const maxJobsPerIp = optionalNumber('max-jobs-per-ip', pick('max-jobs-per-ip', 'MAX_JOBS_PER_IP'), 1);
+  if (maxJobsPerIp !== undefined) limits.maxJobsPerIp = maxJobsPerIp;
 
   const options: SignalingServerOptions = {
     port: optionalNumber('port', pick('port', 'PORT'), 0, 65535) ?? C.DEFAULT_PORT,
@@ -114,6 +120,12 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   if (origins.length) options.allowedOrigins = origins;
   const maxHttp = optionalNumber('max-http-conns', pick('max-http-conns', 'MAX_HTTP_CONNS'), 1);
   if (maxHttp !== undefined) options.maxHttpConnections = maxHttp;
+  const maxHttpPerIp = optionalNumber(
+    'max-http-conns-per-ip',
+    pick('max-http-conns-per-ip', 'MAX_HTTP_CONNS_PER_IP'),
+    1,
+  );
+  if (maxHttpPerIp !== undefined) options.maxHttpConnectionsPerIp = maxHttpPerIp;
   const fsync = pick('fsync', 'FSYNC');
   if (fsync !== undefined && fsync !== '' && fsync !== '0') options.fsync = true;
   return { help: false, options };
