@@ -23,7 +23,7 @@ import { ProtocolError } from './errors';
 import { TrustLedger } from './ledger';
 import type { Logger } from './log';
 import { Matchmaker, type MatchEvent } from './matchmaker';
-import type { Metrics } from './metrics';
+import type { Counter, Metrics } from './metrics';
 import { IpAdmission, KeyedBuckets, TokenBucket } from './rate-limit';
 import type { IncomingFrame, SignalingSocket } from './socket';
 
@@ -126,11 +126,16 @@ export class Hub {
   private readonly receiptsServer: TokenBucket;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private nextId = 1;
+  /** Hot-path counters, resolved once per message type (no label work per message). */
+  private readonly messagesIn = new Map<string, Counter>();
+  private readonly messagesOut = new Map<string, Counter>();
+  private readonly relayedCounter: Counter;
   private shuttingDown = false;
 
   constructor(private readonly options: HubOptions) {
     const ledger = options.ledger ?? new TrustLedger({ now: options.now });
     this.ledger = ledger;
+    this.relayedCounter = options.metrics.counter('signaling_signals_relayed_total');
     this.matchmaker = new Matchmaker((id) => ledger.reportWeight(id));
     this.admission = new IpAdmission(options.limits, options.now);
     const { limits, now } = options;
@@ -254,7 +259,7 @@ export class Hub {
     const decoded = decodeClientMessage(frame.text);
     if (!decoded.ok) return this.strike(conn, decoded.code, decoded.error);
     const message = decoded.message;
-    metrics.inc('signaling_messages_in_total', { type: message.type });
+    this.typed(this.messagesIn, 'signaling_messages_in_total', message.type).inc();
     // Frames are handled strictly in order. Nothing in flight: handle now. Otherwise
     // wait behind the async handler (auth, receipts); past the cap refuse this frame
     // alone — a burst the message bucket admitted never closes the connection (SPEC RATE6).
@@ -481,7 +486,13 @@ export class Hub {
     if (!paired || !target)
       return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
     this.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
-    this.options.metrics.inc('signaling_signals_relayed_total');
+    this.relayedCounter.inc();
+  }
+
+  private typed(cache: Map<string, Counter>, name: string, type: string): Counter {
+    let counter = cache.get(type);
+    if (!counter) cache.set(type, (counter = this.options.metrics.counter(name, { type })));
+    return counter;
   }
 
   private jobsOfIp(ip: string): number {
@@ -593,7 +604,7 @@ export class Hub {
 
   private sendRaw(socket: SignalingSocket, message: ServerMessage): void {
     socket.send(JSON.stringify(message));
-    this.options.metrics.inc('signaling_messages_out_total', { type: message.type });
+    this.typed(this.messagesOut, 'signaling_messages_out_total', message.type).inc();
   }
 
   private closeConn(conn: Connection, code: number, reason: string): void {

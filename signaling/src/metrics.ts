@@ -6,6 +6,10 @@
 
 type Labels = Record<string, string>;
 
+export interface Counter {
+  inc(by?: number): void;
+}
+
 interface Family {
   help: string;
   type: 'counter' | 'gauge';
@@ -48,6 +52,23 @@ export class Metrics {
     const entry = family.values.get(key);
     if (entry) entry.value += by;
     else family.values.set(key, { labels, value: by });
+  }
+
+  /**
+   * A counter resolved once, for the relay's hot path: incrementing it does no
+   * label-key work and allocates nothing. It appears in /metrics from its first use.
+   */
+  counter(name: string, labels: Labels = {}): Counter {
+    const family = this.families.get(name);
+    if (!family) throw new Error(`unknown metric ${name}`);
+    const key = labelKey(labels);
+    let entry: { labels: Labels; value: number } | undefined;
+    return {
+      inc: (by = 1) => {
+        entry ??= family.values.get(key) ?? family.values.set(key, { labels, value: 0 }).get(key)!;
+        entry.value += by;
+      },
+    };
   }
 
   get(name: string, labels: Labels = {}): number {

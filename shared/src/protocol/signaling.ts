@@ -151,6 +151,14 @@ export type LogHeadInfo = v.InferOutput<typeof LogHeadSchema>;
 
 // ---------------------------------------------------------------- client → server
 
+/** The relay's hot frame: checked with its own schema first (decodeClientMessage), the same object the variant holds. */
+const SignalMessageSchema = v.strictObject({
+  type: v.literal('signal'),
+  to: PeerIdSchema,
+  jobId: JobIdSchema,
+  payload: SignalPayloadSchema,
+});
+
 export const ClientMessageSchema = v.variant('type', [
   v.strictObject({
     type: v.literal('hello'),
@@ -168,7 +176,7 @@ export const ClientMessageSchema = v.variant('type', [
   v.strictObject({ type: v.literal('job-open'), jobId: JobIdSchema, needs: JobNeedsSchema }),
   v.strictObject({ type: v.literal('job-close'), jobId: JobIdSchema }),
   v.strictObject({ type: v.literal('release'), jobId: JobIdSchema, peerId: PeerIdSchema }),
-  v.strictObject({ type: v.literal('signal'), to: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
+  SignalMessageSchema,
   v.strictObject({ type: v.literal('ping'), t: Finite }),
   /** Requester only: receipts it signed for accepted units, for the server's public log. */
   v.strictObject({
@@ -263,7 +271,12 @@ export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMes
 export type DecodeResult<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; error: string };
 
 /** Parses one text frame. Never throws; size is checked before JSON.parse allocates. */
-export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string): DecodeResult<T> {
+export function decodeFrame<T>(
+  schema: v.GenericSchema<unknown, T>,
+  text: string,
+  /** A member of `schema` to try directly for frames of its type (the hot one), skipping the variant dispatch. */
+  fast?: { type: string; schema: v.GenericSchema<unknown, T> },
+): DecodeResult<T> {
   if (text.length > MAX_FRAME_BYTES)
     return { ok: false, code: 'too-large', error: `frame of ${text.length} bytes exceeds ${MAX_FRAME_BYTES}` };
   let raw: unknown;
@@ -276,7 +289,7 @@ export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string
     return { ok: false, code: 'invalid', error: 'frame must be a JSON object' };
   const type = (raw as { type?: unknown }).type;
   if (typeof type !== 'string') return { ok: false, code: 'invalid', error: 'frame has no string "type"' };
-  const result = v.safeParse(schema, raw);
+  const result = v.safeParse(fast && type === fast.type ? fast.schema : schema, raw);
   if (result.success) return { ok: true, message: result.output };
   const issue = result.issues[0];
   const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
@@ -286,7 +299,8 @@ export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string
     : { ok: false, code: 'invalid', error: `${type}: ${path ? path + ': ' : ''}${issue.message}` };
 }
 
-export const decodeClientMessage = (text: string) => decodeFrame(ClientMessageSchema, text);
+const SIGNAL_FAST_PATH = { type: 'signal', schema: SignalMessageSchema as v.GenericSchema<unknown, ClientMessage> };
+export const decodeClientMessage = (text: string) => decodeFrame(ClientMessageSchema, text, SIGNAL_FAST_PATH);
 export const decodeServerMessage = (text: string) => decodeFrame(ServerMessageSchema, text);
 
 // ---------------------------------------------------------------- HTTP API (trust)
