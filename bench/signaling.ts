@@ -12,6 +12,7 @@
  * JSON object per case; saves JSON to bench/results/signaling.json.
  *   --quick: 2,000 and 6,000 connections, 8 s per shape   (default: 15 s per shape)
  *   --sizes 2000,6000  --seconds N  --workers N  --json
+ *   --profile DIR: our server writes a V8 CPU profile there (node --cpu-prof), to see where its time goes
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ const SIZES = arg('sizes', '2000,6000').split(',').map(Number);
 const SECONDS = Number(arg('seconds', QUICK ? '8' : '15'));
 const WORKERS = Number(arg('workers', String(Math.max(2, Math.min(4, cpus().length)))));
 const STEADY_RATE = 5;
+const PROFILE_DIR = arg('profile', '');
 const CLK_TCK = 100; // Linux USER_HZ
 
 interface CaseResult {
@@ -79,6 +81,7 @@ async function startServer(server: Server, port: number): Promise<ChildProcess> 
   const args =
     server === 'ours'
       ? [
+          ...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
           '--import',
           'tsx',
           'signaling/src/main.ts',
@@ -225,7 +228,8 @@ async function main(): Promise<void> {
   say(`bench:signaling — ${SIZES.join(', ')} connections, ${SECONDS} s per shape, ${WORKERS} load-generator processes`);
   const all: CaseResult[] = [];
   for (const connections of SIZES)
-    for (const server of ['peerjs', 'ours'] as const) all.push(...(await runServer(server, connections)));
+    for (const server of PROFILE_DIR ? (['ours'] as const) : (['peerjs', 'ours'] as const))
+      all.push(...(await runServer(server, connections)));
   if (!JSON_OUT) {
     say('\ncase           ours/PeerJS: msgs/s   p99     CPU/msg   connect');
     for (const ours of all.filter((r) => r.server === 'ours')) {
