@@ -5,7 +5,9 @@ import { signResult, verifySignedResult } from '@shared/trust';
 export async function measureSignatureCost(count: number): Promise<{ signUs: number; verifyUs: number }> {
   const id = await createIdentity();
   const hash = 'ab'.repeat(32);
+  const binding = { network: 'bench-network', requester: id.peerId, session: 'B'.repeat(22) };
   const claims = Array.from({ length: count }, (_, unitId) => ({
+    ...binding,
     jobId: 'bench-job',
     unitId,
     inputHash: hash,
@@ -18,6 +20,7 @@ export async function measureSignatureCost(count: number): Promise<{ signUs: num
   t = performance.now();
   for (const s of signed) {
     const r = await verifySignedResult(s, {
+      ...binding,
       provider: id.peerId,
       jobId: s.jobId,
       unitId: s.unitId,

@@ -62,4 +62,34 @@ describe('config', () => {
     expect(parseConfig(['--data', 'here'], { DATA_DIR: '/var/lib/x' })).toMatchObject({ options: { dataDir: 'here' } });
     expect(HELP).toContain('--data DIR');
   });
+
+  it('CREDIT16: --fsync (no value) or FSYNC=1 turns fsync on; it is off by default', () => {
+    expect(parseConfig(['--fsync', '--data', 'd'], {})).toMatchObject({ options: { fsync: true, dataDir: 'd' } });
+    expect(parseConfig([], { FSYNC: '1' })).toMatchObject({ options: { fsync: true } });
+    const off = parseConfig([], { FSYNC: '0' });
+    expect(off.help === false && off.options.fsync).toBeFalsy();
+    expect(HELP).toContain('--fsync');
+  });
+
+  it('EDGE1/EDGE2/EDGE3: proxies, origins and the raw connection cap come from flags or env, validated', () => {
+    expect(
+      parseConfig(
+        ['--trust-proxy', '10.0.0.1, ::1', '--origins', 'https://a.example,*', '--max-http-conns', '100'],
+        {},
+      ),
+    ).toMatchObject({
+      options: {
+        trustedProxies: ['10.0.0.1', '::1'],
+        allowedOrigins: ['https://a.example', '*'],
+        maxHttpConnections: 100,
+      },
+    });
+    expect(parseConfig([], { TRUST_PROXY: '127.0.0.1' })).toMatchObject({ options: { trustedProxies: ['127.0.0.1'] } });
+    expect(parseConfig(['--max-http-conns-per-ip', '9'], {})).toMatchObject({
+      options: { maxHttpConnectionsPerIp: 9 },
+    });
+    expect(parseConfig(['--max-jobs-per-ip', '7'], {})).toMatchObject({ options: { limits: { maxJobsPerIp: 7 } } });
+    expect(() => parseConfig(['--trust-proxy', 'proxy.local'], {})).toThrow(ConfigError);
+    expect(() => parseConfig(['--origins', 'evil.example'], {})).toThrow(ConfigError);
+  });
 });

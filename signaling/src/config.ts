@@ -1,6 +1,8 @@
 /** Command-line flags and environment variables → SignalingServerOptions. Flags win over env. */
+import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { IceServerSchema, type IceServer } from '@shared/protocol';
+import { NETWORK_ID_PATTERN } from '@shared/trust';
 import * as C from './constants';
 import { ConfigError } from './errors';
 import type { HubLimits } from './hub';
@@ -22,10 +24,20 @@ Options (flag / environment variable, default):
   --msg-rate N      MSG_RATE      ${C.MESSAGES_PER_SECOND} messages/s per connection (burst ${C.MESSAGE_BURST})
   --conn-rate N     CONN_RATE     ${C.CONNECTIONS_PER_SECOND} new connections/s per IP (burst ${C.CONNECTION_BURST})
   --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
+  --max-jobs-per-ip N   MAX_JOBS_PER_IP   ${C.MAX_JOBS_PER_IP} open jobs per IP, all keys together
   --data DIR        DATA_DIR      none (receipt log in memory); else DIR/${C.RECEIPT_LOG_FILE}, append-only
+  --fsync           FSYNC=1       off; flush each receipt to disk before acknowledging it (slower, survives power loss)
+  --network ID      NETWORK       kept in DIR/${C.NETWORK_FILE} with --data, else random; names receipts and results
+  --trust-proxy LIST  TRUST_PROXY  none; comma-separated proxy IPs whose X-Forwarded-For gives the client address
+  --origins LIST    ORIGINS       the server's own origin only; other page origins allowed to connect ('*' for any)
+  --max-http-conns N  MAX_HTTP_CONNS  ${C.MAX_HTTP_CONNECTIONS} raw TCP connections in all
+  --max-http-conns-per-ip N  MAX_HTTP_CONNS_PER_IP  ${C.MAX_HTTP_CONNECTIONS_PER_IP} raw TCP connections per client address
                     LOG_LEVEL     info (debug | info | warn | error | silent); logs are JSON lines on stdout
   -h, --help        show this help
 `;
+
+/** Flags that take no value. */
+const BOOLEAN_FLAGS = ['fsync'];
 
 export type CliResult = { help: true } | { help: false; options: SignalingServerOptions };
 
@@ -37,6 +49,10 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     const arg = argv[i]!;
     if (arg === '-h' || arg === '--help') return { help: true };
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${arg} (see --help)`);
+    if (BOOLEAN_FLAGS.includes(arg.slice(2))) {
+      flags.set(arg.slice(2), '1');
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
@@ -44,7 +60,24 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     flags.set(name, value);
   }
   const pick = (flag: string, envName: string) => flags.get(flag) ?? env[envName];
-  const known = ['port', 'host', 'static', 'ice', 'heartbeat-ms', 'msg-rate', 'conn-rate', 'max-conns-per-ip', 'data'];
+  const known = [
+    'port',
+    'host',
+    'static',
+    'ice',
+    'heartbeat-ms',
+    'msg-rate',
+    'conn-rate',
+    'max-conns-per-ip',
+    'max-jobs-per-ip',
+    'data',
+    'network',
+    'trust-proxy',
+    'origins',
+    'max-http-conns',
+    'max-http-conns-per-ip',
+    ...BOOLEAN_FLAGS,
+  ];
   for (const name of flags.keys())
     if (!known.includes(name)) throw new ConfigError(`unknown option --${name} (see --help)`);
 
@@ -55,6 +88,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   if (connRate !== undefined) limits.connectionsPerSecond = connRate;
   const maxConns = optionalNumber('max-conns-per-ip', pick('max-conns-per-ip', 'MAX_CONNS_PER_IP'), 1);
   if (maxConns !== undefined) limits.maxConnectionsPerIp = maxConns;
+  const maxJobsPerIp = optionalNumber('max-jobs-per-ip', pick('max-jobs-per-ip', 'MAX_JOBS_PER_IP'), 1);
+  if (maxJobsPerIp !== undefined) limits.maxJobsPerIp = maxJobsPerIp;
 
   const options: SignalingServerOptions = {
     port: optionalNumber('port', pick('port', 'PORT'), 0, 65535) ?? C.DEFAULT_PORT,
@@ -68,7 +103,39 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
   };
   const dataDir = pick('data', 'DATA_DIR');
   if (dataDir) options.dataDir = dataDir;
+  const network = pick('network', 'NETWORK');
+  if (network !== undefined && network !== '') {
+    if (!NETWORK_ID_PATTERN.test(network))
+      throw new ConfigError(`--network is 1–64 of A–Z a–z 0–9 _ . -, got ${JSON.stringify(network)}`);
+    options.network = network;
+  }
+  const proxies = list(pick('trust-proxy', 'TRUST_PROXY'));
+  for (const ip of proxies)
+    if (!isIP(ip)) throw new ConfigError(`--trust-proxy takes IP addresses, got ${JSON.stringify(ip)}`);
+  if (proxies.length) options.trustedProxies = proxies;
+  const origins = list(pick('origins', 'ORIGINS'));
+  for (const origin of origins)
+    if (origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin))
+      throw new ConfigError(`--origins takes origins like https://example.org, got ${JSON.stringify(origin)}`);
+  if (origins.length) options.allowedOrigins = origins;
+  const maxHttp = optionalNumber('max-http-conns', pick('max-http-conns', 'MAX_HTTP_CONNS'), 1);
+  if (maxHttp !== undefined) options.maxHttpConnections = maxHttp;
+  const maxHttpPerIp = optionalNumber(
+    'max-http-conns-per-ip',
+    pick('max-http-conns-per-ip', 'MAX_HTTP_CONNS_PER_IP'),
+    1,
+  );
+  if (maxHttpPerIp !== undefined) options.maxHttpConnectionsPerIp = maxHttpPerIp;
+  const fsync = pick('fsync', 'FSYNC');
+  if (fsync !== undefined && fsync !== '' && fsync !== '0') options.fsync = true;
   return { help: false, options };
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function optionalNumber(

@@ -67,8 +67,15 @@ export const OVERSIZE_STRIKES = 3;
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-/** Frames queued behind an in-flight async handler (auth verify) before we drop the connection. */
-export const MAX_PENDING_FRAMES = 64;
+/**
+ * Frames that may wait behind an in-flight async handler (auth verify, a receipt
+ * batch) before each further frame is refused with `rate-limited` (SPEC RATE6).
+ * The message bucket already bounds a burst to MESSAGE_BURST, so this equals it:
+ * a client within its budget is never refused, and the backlog's memory is bounded
+ * by the bucket (256 × 64 KiB at worst). It was 64 and closed the connection, which
+ * cut off an offer plus 80 ICE candidates arriving in one socket read.
+ */
+export const MAX_PENDING_FRAMES = MESSAGE_BURST;
 
 /** After a close frame, how long a socket gets to finish the handshake before it is destroyed. */
 export const CLOSE_GRACE_MS = 1_000;
@@ -79,16 +86,40 @@ export const SHUTDOWN_GRACE_MS = 2_000;
 /** Open jobs per requester: a dashboard runs a handful; this bounds server memory per key. */
 export const MAX_JOBS_PER_REQUESTER = 32;
 
+/**
+ * Open jobs per IP, all keys together: two full dashboards behind one NAT. Without
+ * it one address minting keys opened 2,048 unmatchable jobs (SPEC RATE7), and every
+ * hungry job is visited when a provider frees up (MATCH9).
+ */
+export const MAX_JOBS_PER_IP = 64;
+
 // ---------------------------------------------------------------- trust (SPEC CREDIT*, REP*)
 
 /**
- * Receipts per requester connection: a bucket of 2,048 refilled at 256/s, on top
- * of the message bucket (RATE3). A 10,000-unit job credited at its end is ~160
- * batches of 64 and drains in ~40 s; each receipt costs one Ed25519 verify and
- * two SHA-256 (~0.1 ms in Node 20 here), so one requester can use at most ~3% of a core.
+ * Receipts per requester key: a bucket of 2,048 refilled at 256/s, on top of the
+ * message bucket (RATE3). It follows the key, not the connection, so reconnecting
+ * does not refill it. A 10,000-unit job credited at its end is ~160 batches of 64
+ * and drains in ~40 s; each receipt costs one Ed25519 verify and two SHA-256
+ * (~0.1 ms in Node 20 here), so one requester can use at most ~3% of a core.
  */
 export const RECEIPT_BURST = 2_048;
 export const RECEIPTS_PER_SECOND = 256;
+
+/**
+ * Receipts per IP, all keys together: twice one key's budget, so a household or
+ * office NAT with a couple of requesters is never limited by it, while one
+ * address minting keys gets no more than two honest requesters would.
+ */
+export const RECEIPT_IP_BURST = 4_096;
+export const RECEIPTS_PER_IP_PER_SECOND = 512;
+
+/**
+ * Receipts the whole server verifies per second. 2,048/s at ~0.1 ms each is ~20%
+ * of one core: the relay keeps the rest whatever many IPs send. A refused batch
+ * stays in the requester's outbox and is re-sent, so the cost of hitting it is delay.
+ */
+export const RECEIPT_SERVER_BURST = 8_192;
+export const RECEIPTS_PER_SERVER_PER_SECOND = 2_048;
 
 /**
  * Entries the receipt log may hold. The log and its indexes live in memory
@@ -111,5 +142,89 @@ export const LEADERBOARD_MAX_MIN_REQUESTERS = 16;
 export const LOG_PAGE_DEFAULT = 100;
 export const LOG_PAGE_MAX = 500;
 
+/**
+ * The network id of a ledger not told one (library use, tests). The server always
+ * sets one: `--network`, else the id kept in DIR/network.json, else a random one
+ * per process, so two deployments never share an id by default (SPEC BIND1).
+ */
+export const DEFAULT_NETWORK = 'local';
+
+/** Where a server with --data keeps its network id, so it survives restarts with the log. */
+export const NETWORK_FILE = 'network.json';
+
+/** A pairing session id: 16 random bytes (128 bits), unguessable and collision-free. */
+export const SESSION_ID_BYTES = 16;
+
 /** File name of the receipt log inside --data DIR: one JSON log entry per line, append-only. */
 export const RECEIPT_LOG_FILE = 'receipts.jsonl';
+
+/** The head last published and verified, beside the log (SPEC CREDIT15). */
+export const RECEIPT_CHECKPOINT_FILE = 'receipts.head.json';
+
+/**
+ * How often the checkpoint follows the log: at most one small atomic write per
+ * second. A tail deleted within the last second before a crash is the only one
+ * start-up cannot notice; every entry older than that is pinned by the checkpoint.
+ */
+export const CHECKPOINT_INTERVAL_MS = 1_000;
+
+// ---------------------------------------------------------------- pairings bound credit (SPEC CREDIT10–CREDIT12)
+
+/**
+ * A requester may log receipts for a pairing this long after it ended. Its receipt
+ * outbox (IndexedDB) re-sends after reconnects and restarts, e.g. a laptop closed
+ * at the end of a job and opened the next day. Longer buys an attacker nothing
+ * more: the pairing's FLOP budget and unit cap are fixed when it ends.
+ */
+export const PAIRING_GRACE_MS = 24 * 3_600_000;
+
+/**
+ * FLOP/s a pairing can have earned per second paired, by announced backend: the
+ * most the server can check without trusting the requester. WebGPU: f32 peaks of
+ * the fastest cards are ~67 TFLOP/s (H200, DESIGN.md) to ~105 (RTX 5090); 200e12
+ * leaves room for f16 and the next generation. WASM: 64 cores × 32 flop/cycle
+ * (2×AVX-512 FMA, f32) × 4 GHz ≈ 8e12; 10e12 is above any browser's reach.
+ */
+export const FLOPS_CEILING_PER_SECOND = { webgpu: 200e12, wasm: 10e12 } as const;
+
+/**
+ * Units one pairing may be credited for, and never more than the job announced
+ * (`needs.units`). 65,536 is a provider doing a whole large batch job alone; it
+ * bounds the log's growth per real pairing (SPEC CREDIT11).
+ */
+export const MAX_UNITS_PER_PAIRING = 65_536;
+
+/** File of pairing starts and ends inside --data DIR, kept beside the receipt log. */
+export const PAIRINGS_FILE = 'pairings.jsonl';
+
+/**
+ * A report counts in full once its reporter has credited this many units to
+ * providers other than the one it reports (SPEC REP4), and proportionally below.
+ * Credit is bound to real pairings and time (CREDIT10–11), so standing costs real
+ * paired work; a throwaway key has none and its report weighs 0. 20 units is a
+ * small first job: an honest new requester is believed after one.
+ */
+export const REPORT_FULL_WEIGHT_UNITS = 20;
+
+/** File of reports inside --data DIR, kept beside the receipt log (SPEC REP5). */
+export const REPORTS_FILE = 'reports.jsonl';
+
+// ---------------------------------------------------------------- the HTTP edge (SPEC EDGE*)
+
+/**
+ * Raw TCP connections the server keeps open in all, before any HTTP is read.
+ * Each costs a file descriptor; ~20k idle ones exhausted them before any other
+ * cap applied. 16,384 leaves room for the log files and the bench's 6,000
+ * connections; raise `ulimit -n` above it (Debian's soft default is 1,024).
+ */
+export const MAX_HTTP_CONNECTIONS = 16_384;
+
+/**
+ * Raw TCP connections per client address: 4× the WebSocket cap (RATE2), so page
+ * loads, asset fetches and sockets of a busy NAT fit, while one address cannot hold
+ * the server's descriptors. Trusted proxies are exempt (they carry everyone).
+ */
+export const MAX_HTTP_CONNECTIONS_PER_IP = 4 * MAX_CONNECTIONS_PER_IP;
+
+/** A connection must finish its request headers within this: idle sockets do not hold descriptors for Node's 60 s default. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;

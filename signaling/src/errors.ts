@@ -33,3 +33,15 @@ export class ReceiptLogFileError extends Error {
     );
   }
 }
+
+/** A line other than a torn last one of a JSON-lines file (pairings, reports) does not parse (SPEC CREDIT12, REP5). */
+export class JsonlFileError extends Error {
+  override readonly name = 'JsonlFileError';
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    why: string,
+  ) {
+    super(`${path}, line ${line}: ${why}. Restore it from a backup, or move it away.`);
+  }
+}

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@shared/protocol';
 import { authMessage, createIdentity, sign } from '@shared/identity';
+import { base64urlEncode } from '@shared/bytes';
 import { createHarness, type Harness } from './testing/hub-harness';
 
 let h: Harness;
@@ -133,5 +134,44 @@ describe('auth', () => {
     await h.join('provider', id);
     expect(await first.socket.closedWith()).toBe(4004);
     expect(h.hub.connectionCounts().provider).toBe(1);
+  });
+});
+
+describe('one key, one spelling, strict verification', () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const respell = (peerId: string, bits: number) =>
+    peerId.slice(0, -1) + alphabet[alphabet.indexOf(peerId.at(-1)!) ^ bits];
+
+  it('AUTH9: the other 3 spellings of a connected key cannot authenticate as a second peer of that role', async () => {
+    h = createHarness();
+    const id = await createIdentity();
+    const first = await h.join('requester', id);
+    for (const bits of [1, 2, 3]) {
+      const { socket, nonce } = await h.open();
+      socket.deliver({ type: 'hello', v: PROTOCOL_VERSION, role: 'requester' });
+      socket.deliver({
+        type: 'auth',
+        publicKey: respell(id.peerId, bits),
+        signature: await sign(id, authMessage(nonce, 'requester')),
+      });
+      expect((await socket.take('error')).message).toMatch(/canonical/);
+      expect(socket.all('welcome')).toHaveLength(0);
+    }
+    expect(first.socket.closed).toBeNull();
+    expect(h.hub.connectionCounts().requester).toBe(1);
+  });
+
+  it('AUTH10: a small-order key answering with R = identity, S = 0 is refused with 4001', async () => {
+    h = createHarness();
+    const { socket } = await h.open();
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1;
+    const forged = new Uint8Array(64);
+    forged.set(identityPoint);
+    socket.deliver({ type: 'hello', v: PROTOCOL_VERSION, role: 'requester' });
+    socket.deliver({ type: 'auth', publicKey: base64urlEncode(identityPoint), signature: base64urlEncode(forged) });
+    expect((await socket.take('error')).code).toBe('auth');
+    expect(await socket.closedWith()).toBe(4001);
+    expect(socket.all('welcome')).toHaveLength(0);
   });
 });

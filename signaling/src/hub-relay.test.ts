@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { caps, needs } from './testing/fixtures';
+import { caps, needs, TEST_NETWORK } from './testing/fixtures';
 import { createHarness, type Harness } from './testing/hub-harness';
 
 let h: Harness;
@@ -24,18 +24,24 @@ describe('matching and relay through the hub', () => {
     const requester = await h.join('requester');
     provider.socket.deliver({ type: 'announce', capabilities: caps({ gflops: 12 }), slots: 1 });
     requester.socket.deliver({ type: 'job-open', jobId: 'job-00001', needs: needs() });
-    expect(await requester.socket.take('matched')).toEqual({
+    const toRequester = await requester.socket.take('matched');
+    expect(toRequester).toEqual({
       type: 'matched',
       jobId: 'job-00001',
       peerId: provider.identity.peerId,
       role: 'provider',
       capabilities: caps({ gflops: 12 }),
+      session: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      network: TEST_NETWORK,
     });
+    // BIND2: one session id per pairing, the same on both sides
     expect(await provider.socket.take('matched')).toEqual({
       type: 'matched',
       jobId: 'job-00001',
       peerId: requester.identity.peerId,
       role: 'requester',
+      session: toRequester.session,
+      network: TEST_NETWORK,
     });
   });
 

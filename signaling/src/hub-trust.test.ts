@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_RECEIPTS_PER_BATCH } from '@shared/protocol';
 import { createIdentity } from '@shared/identity';
 import { GENESIS_HASH } from '@shared/trust';
+import { REPORT_FULL_WEIGHT_UNITS } from './constants';
 import { TrustLedger } from './ledger';
 import { caps, needs } from './testing/fixtures';
 import { createHarness, type Harness } from './testing/hub-harness';
-import { nonCanonical, peerIds, receiptFor, signBody } from './testing/receipts';
+import { nonCanonical, pairWith, peerIds, receiptFor, signBody } from './testing/receipts';
 
 let h: Harness;
 afterEach(() => h?.stop());
@@ -19,6 +20,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const receipts = [await receiptFor(identity, p!), await receiptFor(identity, p!)];
     socket.deliver({ type: 'receipts', receipts });
     const ack = await socket.take('receipts-ack');
@@ -34,6 +36,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const inflated = { ...(await receiptFor(identity, p!)), flops: 1e15 };
     const a = await receiptFor(identity, p!);
     const b = await receiptFor(identity, p!);
@@ -65,6 +68,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const r = await receiptFor(identity, p!, { unitId: 7 });
     socket.deliver({ type: 'receipts', receipts: [r, r] });
     const first = await socket.take('receipts-ack');
@@ -83,6 +87,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const first = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, first.identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const r = await receiptFor(first.identity, p!);
     first.socket.deliver({ type: 'receipts', receipts: [r] });
     await first.socket.take('receipts-ack');
@@ -95,6 +100,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const { socket, identity } = await requester();
     const [p1, p2] = await peerIds(2);
+    pairWith(h.hub.ledger, identity.peerId, [p1!, p2!]); // as if the matchmaker had paired them (CREDIT10)
     socket.deliver({
       type: 'receipts',
       receipts: [
@@ -116,6 +122,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const alias = await signBody(identity, { provider: nonCanonical(p!) });
     const self = await signBody(identity, { provider: identity.peerId });
     socket.deliver({ type: 'receipts', receipts: [alias, self] });
@@ -127,6 +134,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const ahead = await receiptFor(identity, p!, { issuedAt: h.clock.now + 11 * 60_000 });
     const slightlyAhead = await receiptFor(identity, p!, { issuedAt: h.clock.now + 60_000 });
     socket.deliver({ type: 'receipts', receipts: [ahead, slightlyAhead] });
@@ -139,6 +147,7 @@ describe('receipts over the hub', () => {
     h = createHarness();
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const good = await receiptFor(identity, p!);
     const { signature: _dropped, ...unsigned } = good;
     socket.deliver({ type: 'receipts', receipts: [unsigned] });
@@ -170,6 +179,7 @@ describe('receipts over the hub', () => {
     h = createHarness({ limits: { receiptBurst: 4, receiptsPerSecond: 2 } });
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     const batch = await Promise.all(Array.from({ length: 3 }, () => receiptFor(identity, p!)));
     socket.deliver({ type: 'receipts', receipts: batch });
     expect((await socket.take('receipts-ack')).accepted).toBe(3);
@@ -187,6 +197,7 @@ describe('receipts over the hub', () => {
     h = createHarness({ limits: { messageBurst: 4, messagesPerSecond: 1, rateLimitStrikes: 100 } });
     const { socket, identity } = await requester(); // hello + auth used 2 of 4
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     for (let i = 0; i < 4; i++) socket.deliver({ type: 'receipts', receipts: [await receiptFor(identity, p!)] });
     await socket.take('error', (e) => e.code === 'rate-limited');
     expect(socket.all('error').filter((e) => e.code === 'rate-limited')).toHaveLength(2);
@@ -199,11 +210,25 @@ describe('receipts over the hub', () => {
     h = createHarness({ ledger: new TrustLedger({ maxEntries: 1, now: () => 1_000_000 }) });
     const { socket, identity } = await requester();
     const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]); // as if the matchmaker had paired them (CREDIT10)
     socket.deliver({ type: 'receipts', receipts: [await receiptFor(identity, p!), await receiptFor(identity, p!)] });
     const ack = await socket.take('receipts-ack');
     expect([ack.accepted, ack.rejected.map((r) => r.reason)]).toEqual([1, ['log-full']]);
   });
 });
+
+/** The requester credits REPORT_FULL_WEIGHT_UNITS units to providers it worked with before, so its reports count in full (REP4). */
+async function giveStanding(req: Awaited<ReturnType<Harness['join']>>): Promise<void> {
+  const others = await peerIds(2);
+  pairWith(h.hub.ledger, req.identity.peerId, others);
+  const receipts = await Promise.all(
+    Array.from({ length: REPORT_FULL_WEIGHT_UNITS }, (_, i) =>
+      receiptFor(req.identity, others[i % 2]!, { issuedAt: h.clock.now }),
+    ),
+  );
+  req.socket.deliver({ type: 'receipts', receipts });
+  expect((await req.socket.take('receipts-ack')).accepted).toBe(REPORT_FULL_WEIGHT_UNITS);
+}
 
 describe('reports and matchmaking through the hub', () => {
   async function pairedOnTwoJobs() {
@@ -275,6 +300,7 @@ describe('reports and matchmaking through the hub', () => {
   it('REP2: one requester counts once; a reported provider is chosen after clean ones for new jobs', async () => {
     h = createHarness();
     const { provider: bad, req } = await pairedOnTwoJobs();
+    await giveStanding(req); // REP4: a report weighs by the work its reporter paid out elsewhere
     req.socket.deliver({
       type: 'report',
       jobId: 'job-00001',

@@ -23,8 +23,8 @@ import { ProtocolError } from './errors';
 import { TrustLedger } from './ledger';
 import type { Logger } from './log';
 import { Matchmaker, type MatchEvent } from './matchmaker';
-import type { Metrics } from './metrics';
-import { IpAdmission, TokenBucket } from './rate-limit';
+import type { Counter, Metrics } from './metrics';
+import { IpAdmission, KeyedBuckets, TokenBucket } from './rate-limit';
 import type { IncomingFrame, SignalingSocket } from './socket';
 
 export interface HubLimits {
@@ -38,8 +38,15 @@ export interface HubLimits {
   oversizeStrikes: number;
   maxBufferedBytes: number;
   maxJobsPerRequester: number;
+  maxJobsPerIp: number;
   receiptBurst: number;
   receiptsPerSecond: number;
+  receiptIpBurst: number;
+  receiptsPerIpPerSecond: number;
+  receiptServerBurst: number;
+  receiptsPerServerPerSecond: number;
+  /** Frames that may wait behind an async handler before each further one is refused (SPEC RATE6). */
+  maxPendingFrames: number;
 }
 
 export const DEFAULT_LIMITS: HubLimits = {
@@ -53,8 +60,14 @@ export const DEFAULT_LIMITS: HubLimits = {
   oversizeStrikes: C.OVERSIZE_STRIKES,
   maxBufferedBytes: C.MAX_BUFFERED_BYTES,
   maxJobsPerRequester: C.MAX_JOBS_PER_REQUESTER,
+  maxJobsPerIp: C.MAX_JOBS_PER_IP,
   receiptBurst: C.RECEIPT_BURST,
   receiptsPerSecond: C.RECEIPTS_PER_SECOND,
+  receiptIpBurst: C.RECEIPT_IP_BURST,
+  receiptsPerIpPerSecond: C.RECEIPTS_PER_IP_PER_SECOND,
+  receiptServerBurst: C.RECEIPT_SERVER_BURST,
+  receiptsPerServerPerSecond: C.RECEIPTS_PER_SERVER_PER_SECOND,
+  maxPendingFrames: C.MAX_PENDING_FRAMES,
 };
 
 export interface HubOptions {
@@ -84,14 +97,13 @@ interface Connection {
   status?: { busy: number; paused: boolean };
   closed: boolean;
   bucket: TokenBucket;
-  /** Receipts, counted one token each (SPEC CREDIT7). */
-  receiptBucket: TokenBucket;
   rateStrikes: number;
   protocolStrikes: number;
   oversizeStrikes: number;
   missedPings: number;
-  queue: Promise<void>;
-  pending: number;
+  /** An async handler (auth, receipts) is running; frames wait in `backlog` (SPEC RATE6). */
+  inFlight: boolean;
+  backlog: ClientMessage[];
   authTimer: ReturnType<typeof setTimeout>;
 }
 
@@ -103,18 +115,33 @@ const peerKey = (role: Role, peerId: string) => `${role} ${peerId}`;
 export class Hub {
   private readonly conns = new Set<Connection>();
   private readonly byPeer = new Map<string, Connection>();
+  /** Authenticated requester connections per IP, to count open jobs per IP (SPEC RATE7). */
+  private readonly requestersByIp = new Map<string, Set<Connection>>();
   private readonly matchmaker: Matchmaker;
   readonly ledger: TrustLedger;
   private readonly admission: IpAdmission;
+  /** Receipt budgets per requester key, per IP and for the whole server (SPEC CREDIT7, CREDIT13). */
+  private readonly receiptsByKey: KeyedBuckets;
+  private readonly receiptsByIp: KeyedBuckets;
+  private readonly receiptsServer: TokenBucket;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private nextId = 1;
+  /** Hot-path counters, resolved once per message type (no label work per message). */
+  private readonly messagesIn = new Map<string, Counter>();
+  private readonly messagesOut = new Map<string, Counter>();
+  private readonly relayedCounter: Counter;
   private shuttingDown = false;
 
   constructor(private readonly options: HubOptions) {
     const ledger = options.ledger ?? new TrustLedger({ now: options.now });
     this.ledger = ledger;
-    this.matchmaker = new Matchmaker((id) => ledger.summary(id).rejected);
+    this.relayedCounter = options.metrics.counter('signaling_signals_relayed_total');
+    this.matchmaker = new Matchmaker((id) => ledger.reportWeight(id));
     this.admission = new IpAdmission(options.limits, options.now);
+    const { limits, now } = options;
+    this.receiptsByKey = new KeyedBuckets(limits.receiptBurst, limits.receiptsPerSecond, now);
+    this.receiptsByIp = new KeyedBuckets(limits.receiptIpBurst, limits.receiptsPerIpPerSecond, now);
+    this.receiptsServer = new TokenBucket(limits.receiptServerBurst, limits.receiptsPerServerPerSecond, now);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
     this.heartbeat.unref?.();
     options.metrics.gauge(
@@ -174,13 +201,12 @@ export class Hub {
       nonceUsed: false,
       closed: false,
       bucket: new TokenBucket(limits.messageBurst, limits.messagesPerSecond, now),
-      receiptBucket: new TokenBucket(limits.receiptBurst, limits.receiptsPerSecond, now),
       rateStrikes: 0,
       protocolStrikes: 0,
       oversizeStrikes: 0,
       missedPings: 0,
-      queue: Promise.resolve(),
-      pending: 0,
+      inFlight: false,
+      backlog: [],
       authTimer: setTimeout(() => {
         if (!conn.peerId)
           this.fail(conn, new ProtocolError('auth', 'challenge expired before auth', CloseCode.authFailed));
@@ -233,19 +259,49 @@ export class Hub {
     const decoded = decodeClientMessage(frame.text);
     if (!decoded.ok) return this.strike(conn, decoded.code, decoded.error);
     const message = decoded.message;
-    metrics.inc('signaling_messages_in_total', { type: message.type });
-    if (++conn.pending > C.MAX_PENDING_FRAMES)
-      return this.closeConn(conn, CloseCode.policy, 'too many frames in flight');
-    // Frames are handled strictly in order, even across the async signature check.
-    conn.queue = conn.queue
-      .then(() => (conn.closed ? undefined : this.handle(conn, message)))
-      .catch((error: unknown) => this.fail(conn, error))
-      .finally(() => {
-        conn.pending--;
-      });
+    this.typed(this.messagesIn, 'signaling_messages_in_total', message.type).inc();
+    // Frames are handled strictly in order. Nothing in flight: handle now. Otherwise
+    // wait behind the async handler (auth, receipts); past the cap refuse this frame
+    // alone — a burst the message bucket admitted never closes the connection (SPEC RATE6).
+    if (conn.inFlight) {
+      if (conn.backlog.length >= limits.maxPendingFrames) {
+        metrics.inc('signaling_rate_limited_total', { scope: 'pending' });
+        return this.sendError(conn, 'rate-limited', 'too many frames waiting behind a slow one; slow down');
+      }
+      conn.backlog.push(message);
+      return;
+    }
+    this.run(conn, message);
   }
 
-  private async handle(conn: Connection, message: ClientMessage): Promise<void> {
+  /** Handles one message; when its handler goes async, later frames wait in the backlog until it settles. */
+  private run(conn: Connection, message: ClientMessage): void {
+    let pending: Promise<void> | void;
+    try {
+      pending = this.handle(conn, message);
+    } catch (error) {
+      return this.fail(conn, error);
+    }
+    if (!pending) return;
+    conn.inFlight = true;
+    pending.then(
+      () => this.safely('drain', () => this.drain(conn)),
+      (error: unknown) =>
+        this.safely('drain', () => {
+          this.fail(conn, error);
+          this.drain(conn);
+        }),
+    );
+  }
+
+  private drain(conn: Connection): void {
+    conn.inFlight = false;
+    while (!conn.closed && !conn.inFlight && conn.backlog.length) this.run(conn, conn.backlog.shift()!);
+    if (conn.closed) conn.backlog.length = 0;
+  }
+
+  /** Returns a promise only when the handler has to wait (signature checks); the rest runs synchronously. */
+  private handle(conn: Connection, message: ClientMessage): Promise<void> | void {
     if (message.type === 'hello') return this.onHello(conn, message);
     if (message.type === 'auth') return this.onAuth(conn, message);
     const peerId = conn.peerId;
@@ -270,6 +326,13 @@ export class Hub {
           throw new ProtocolError(
             'rate-limited',
             `at most ${this.options.limits.maxJobsPerRequester} open jobs per requester`,
+          );
+        }
+        if (!mm.hasJob(peerId, message.jobId) && this.jobsOfIp(conn.ip) >= this.options.limits.maxJobsPerIp) {
+          this.options.metrics.inc('signaling_rate_limited_total', { scope: 'jobs-ip' });
+          throw new ProtocolError(
+            'rate-limited',
+            `at most ${this.options.limits.maxJobsPerIp} open jobs per IP address`,
           );
         }
         return this.deliver(mm.openJob(peerId, message.jobId, message.needs));
@@ -330,6 +393,11 @@ export class Hub {
     if (previous) this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection with the same key');
     conn.peerId = message.publicKey;
     this.byPeer.set(key, conn);
+    if (role === 'requester') {
+      let set = this.requestersByIp.get(conn.ip);
+      if (!set) this.requestersByIp.set(conn.ip, (set = new Set()));
+      set.add(conn);
+    }
     this.options.log.info('authenticated', {
       conn: conn.id,
       role,
@@ -346,11 +414,24 @@ export class Hub {
 
   /** Logs a batch of receipts signed by this requester and answers with receipts-ack (SPEC CREDIT1–CREDIT5, CREDIT7). */
   private async onReceipts(conn: Connection, peerId: string, message: ClientMessageOf<'receipts'>): Promise<void> {
-    const { metrics } = this.options;
-    if (!conn.receiptBucket.take(message.receipts.length)) {
-      metrics.inc('signaling_rate_limited_total', { scope: 'receipts' });
-      throw new ProtocolError('rate-limited', `too many receipts; at most ${this.options.limits.receiptsPerSecond}/s`);
+    const { metrics, limits } = this.options;
+    const n = message.receipts.length;
+    // Every budget is checked before any is charged: a batch refused by one costs the others nothing.
+    const budgets = [
+      { bucket: this.receiptsByKey.get(peerId), scope: 'receipts', why: `${limits.receiptsPerSecond}/s per key` },
+      {
+        bucket: this.receiptsByIp.get(conn.ip),
+        scope: 'receipts-ip',
+        why: `${limits.receiptsPerIpPerSecond}/s per IP`,
+      },
+      { bucket: this.receiptsServer, scope: 'receipts-server', why: 'the server is at its verification budget' },
+    ] as const;
+    for (const { bucket, scope, why } of budgets) {
+      if (bucket.has(n)) continue;
+      metrics.inc('signaling_rate_limited_total', { scope });
+      throw new ProtocolError('rate-limited', `too many receipts (${why}); re-send later`);
     }
+    for (const { bucket } of budgets) bucket.take(n);
     const result = await this.ledger.submit(peerId, message.receipts);
     if (result.accepted) metrics.inc('signaling_receipts_accepted_total', {}, result.accepted);
     for (const r of result.rejected) metrics.inc('signaling_receipts_rejected_total', { reason: r.reason });
@@ -405,7 +486,20 @@ export class Hub {
     if (!paired || !target)
       return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
     this.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
-    this.options.metrics.inc('signaling_signals_relayed_total');
+    this.relayedCounter.inc();
+  }
+
+  private typed(cache: Map<string, Counter>, name: string, type: string): Counter {
+    let counter = cache.get(type);
+    if (!counter) cache.set(type, (counter = this.options.metrics.counter(name, { type })));
+    return counter;
+  }
+
+  private jobsOfIp(ip: string): number {
+    let n = 0;
+    for (const conn of this.requestersByIp.get(ip) ?? [])
+      if (conn.peerId) n += this.matchmaker.jobsOfRequester(conn.peerId);
+    return n;
   }
 
   /**
@@ -426,6 +520,16 @@ export class Hub {
       if (event.kind === 'matched') {
         metrics.inc('signaling_matches_total');
         const capabilities = this.matchmaker.capabilitiesOf(event.providerId);
+        // What a receipt may later credit (SPEC CREDIT10): who, which job, which backend, how many units.
+        this.ledger.pairings.start(
+          event.requester,
+          event.jobId,
+          event.providerId,
+          capabilities?.backend ?? 'wasm',
+          this.matchmaker.needsOf(event.requester, event.jobId)?.units ?? 0,
+        );
+        // One id per pairing, the same on both sides: results signed in it cannot be replayed into another (SPEC BIND2).
+        const pairing = { session: randomId(C.SESSION_ID_BYTES), network: this.ledger.network };
         if (requester)
           this.send(requester, {
             type: 'matched',
@@ -433,11 +537,19 @@ export class Hub {
             peerId: event.providerId,
             role: 'provider',
             capabilities,
+            ...pairing,
           });
         if (provider)
-          this.send(provider, { type: 'matched', jobId: event.jobId, peerId: event.requester, role: 'requester' });
+          this.send(provider, {
+            type: 'matched',
+            jobId: event.jobId,
+            peerId: event.requester,
+            role: 'requester',
+            ...pairing,
+          });
       } else {
         metrics.inc('signaling_unmatches_total');
+        this.ledger.pairings.end(event.requester, event.jobId, event.providerId);
         if (requester)
           this.send(requester, {
             type: 'unmatched',
@@ -492,7 +604,7 @@ export class Hub {
 
   private sendRaw(socket: SignalingSocket, message: ServerMessage): void {
     socket.send(JSON.stringify(message));
-    this.options.metrics.inc('signaling_messages_out_total', { type: message.type });
+    this.typed(this.messagesOut, 'signaling_messages_out_total', message.type).inc();
   }
 
   private closeConn(conn: Connection, code: number, reason: string): void {
@@ -509,6 +621,8 @@ export class Hub {
     clearTimeout(conn.authTimer);
     this.conns.delete(conn);
     this.admission.release(conn.ip);
+    const sameIp = this.requestersByIp.get(conn.ip);
+    if (sameIp?.delete(conn) && sameIp.size === 0) this.requestersByIp.delete(conn.ip);
     this.options.log.debug('connection-closed', { conn: conn.id, peer: conn.peerId && short(conn.peerId), reason });
     if (!conn.peerId || !conn.role) return;
     const key = peerKey(conn.role, conn.peerId);
@@ -533,6 +647,9 @@ export class Hub {
       conn.socket.ping();
     }
     this.admission.sweep();
+    this.receiptsByKey.sweep();
+    this.receiptsByIp.sweep();
+    this.ledger.pairings.expire();
   }
 
   /** Input must never crash the process (SPEC ABUSE3). */

@@ -6,10 +6,13 @@ import * as v from 'valibot';
 import { LeaderboardResponseSchema } from '@shared/protocol';
 import { createIdentity, type Identity } from '@shared/identity';
 import { ReputationSummarySchema } from '@shared/trust';
-import { RECEIPT_LOG_FILE } from './constants';
+import { RECEIPT_CHECKPOINT_FILE, RECEIPT_LOG_FILE } from './constants';
+import { TEST_NETWORK } from './testing/fixtures';
 import { ReceiptLogFileError } from './errors';
 import { TrustLedger } from './ledger';
-import { peerIds, receiptFor } from './testing/receipts';
+import { pairWith, peerIds, receiptFor, signBody } from './testing/receipts';
+import { base64urlEncode } from '@shared/bytes';
+import { RECEIPT_VERSION, receiptBytes, type Receipt } from '@shared/trust';
 
 let dir: string;
 let requester: Identity;
@@ -29,6 +32,7 @@ const now = () => 1_000_000;
 async function seed(n: number): Promise<TrustLedger> {
   const ledger = new TrustLedger({ dataDir: dir, now });
   await ledger.open();
+  pairWith(ledger, requester.peerId, providers); // as if the matchmaker had paired them (CREDIT10)
   for (let i = 0; i < n; i++) {
     const result = await ledger.submit(requester.peerId, [
       await receiptFor(requester, providers[i % 3]!, { flops: 10 + i }),
@@ -112,7 +116,7 @@ describe('receipt log on disk', () => {
     expect((await openError()).line).toBe(5);
   });
 
-  it('CREDIT6: garbage, a foreign shape, a blank line and a torn last line are errors naming the line', async () => {
+  it('CREDIT6: garbage, a foreign shape and a blank line are errors naming the line (a torn last line: CREDIT14)', async () => {
     await seed(2);
     const original = readFileSync(file(), 'utf8');
     rewriteLines((lines) => [lines[0]!, '{not json', lines[1]!]);
@@ -123,11 +127,78 @@ describe('receipt log on disk', () => {
     writeFileSync(file(), original);
     rewriteLines((lines) => [lines[0]!, '', lines[1]!]);
     expect((await openError()).message).toMatch(/line 2: blank line/);
-    writeFileSync(file(), original);
+    // A bad line that is complete (newline-terminated) is damage even at the end.
+    writeFileSync(file(), original + '{"seq":2,"prev\n');
+    expect((await openError()).message).toMatch(/line 3: not valid JSON/);
+  });
+});
+
+describe('recovery without a person', () => {
+  it('CREDIT14: a torn last line (never acknowledged) is dropped with a warning and cut off; appends continue', async () => {
+    const before = await seed(2);
+    await before.close();
+    const original = readFileSync(file(), 'utf8');
     appendFileSync(file(), '{"seq":2,"prev');
-    expect((await openError()).message).toMatch(/line 3: (not valid JSON|incomplete)/);
-    writeFileSync(file(), original.trimEnd());
-    expect((await openError()).message).toMatch(/line 2: incomplete last line/);
+    const warnings: string[] = [];
+    const log = { warn: (event: string) => warnings.push(event), info() {}, error() {}, debug() {} } as never;
+    const after = new TrustLedger({ dataDir: dir, now, log });
+    await after.open();
+    expect(warnings).toContain('receipt-log-torn-tail');
+    expect(after.head).toEqual(before.head);
+    expect(readFileSync(file(), 'utf8')).toBe(original);
+    expect((await after.submit(requester.peerId, [await receiptFor(requester, providers[0]!)])).accepted).toBe(1);
+    await after.close();
+    expect((await reopen()).head.length).toBe(3);
+  });
+
+  it('CREDIT14: a whole last entry missing only its newline is kept and terminated', async () => {
+    const before = await seed(2);
+    await before.close();
+    writeFileSync(file(), readFileSync(file(), 'utf8').trimEnd());
+    const after = await reopen();
+    expect(after.head).toEqual(before.head);
+    expect(readFileSync(file(), 'utf8').endsWith('\n')).toBe(true);
+  });
+
+  it('CREDIT15: a deleted tail is noticed against the head published before the stop', async () => {
+    const before = await seed(4);
+    await before.close(); // writes the checkpoint: the head /log/head last showed
+    rewriteLines((lines) => lines.slice(0, 2));
+    const error = await openError();
+    expect(error.message).toMatch(/ends after 2 entries but a head of 4 was published/);
+  });
+
+  it('CREDIT15: a rewritten log with a valid chain of its own does not match the published head', async () => {
+    const before = await seed(3);
+    await before.close();
+    const checkpoint = readFileSync(join(dir, RECEIPT_CHECKPOINT_FILE), 'utf8');
+    rmSync(file());
+    rmSync(join(dir, RECEIPT_CHECKPOINT_FILE));
+    await (await seed(3)).close(); // three other receipts, a valid chain
+    writeFileSync(join(dir, RECEIPT_CHECKPOINT_FILE), checkpoint);
+    expect((await openError()).message).toMatch(/published head is missing/);
+  });
+
+  it('CREDIT15: start-up re-verifies only the signatures after the checkpoint', async () => {
+    const first = await seed(5);
+    await first.close();
+    const second = await reopen();
+    expect(second.signaturesCheckedAtOpen).toBe(0);
+    for (let i = 0; i < 3; i++)
+      await second.submit(requester.peerId, [await receiptFor(requester, providers[i]!, { flops: 1 })]);
+    // a crash: no close, so the checkpoint still says 5
+    const third = await reopen();
+    expect(third.signaturesCheckedAtOpen).toBe(3);
+    expect(third.head.length).toBe(8);
+  });
+
+  it('CREDIT16: with fsync on, appends are flushed and the log reopens the same', async () => {
+    const ledger = new TrustLedger({ dataDir: dir, now, fsync: true });
+    await ledger.open();
+    pairWith(ledger, requester.peerId, providers);
+    expect((await ledger.submit(requester.peerId, [await receiptFor(requester, providers[0]!)])).accepted).toBe(1);
+    await ledger.close();
+    expect((await reopen()).head).toEqual(ledger.head);
   });
 });
 
@@ -136,6 +207,8 @@ describe('leaderboard and pages', () => {
     const ledger = new TrustLedger({ now });
     const [a, b, c] = providers as [string, string, string];
     const other = await createIdentity();
+    pairWith(ledger, requester.peerId, providers);
+    pairWith(ledger, other.peerId, [c]);
     await ledger.submit(requester.peerId, [
       await receiptFor(requester, a, { flops: 100 }),
       await receiptFor(requester, b, { flops: 300 }),
@@ -154,6 +227,7 @@ describe('leaderboard and pages', () => {
     expect(ledger.leaderboard(10, 2).rows.map((r) => r.provider)).toEqual([c]);
     // Equal credit: stable by provider id.
     const tie = new TrustLedger({ now });
+    pairWith(tie, requester.peerId, providers);
     await tie.submit(requester.peerId, [
       await receiptFor(requester, a, { flops: 5 }),
       await receiptFor(requester, b, { flops: 5 }),
@@ -164,6 +238,7 @@ describe('leaderboard and pages', () => {
   it("HTTP10: one provider's receipts come back in log order, paginated", async () => {
     const ledger = new TrustLedger({ now });
     const [a, b] = providers as [string, string];
+    pairWith(ledger, requester.peerId, providers);
     for (let i = 0; i < 5; i++)
       await ledger.submit(requester.peerId, [
         await receiptFor(requester, a, { flops: i }),
@@ -181,6 +256,7 @@ describe('leaderboard and pages', () => {
   it("REP3: the summary is the trust core's ReputationSummary: logged units, distinct reporters, never excluded", async () => {
     const ledger = new TrustLedger({ now });
     const [a] = providers as [string];
+    pairWith(ledger, requester.peerId, providers);
     await ledger.submit(requester.peerId, [await receiptFor(requester, a), await receiptFor(requester, a)]);
     expect(ledger.summary(a)).toMatchObject({ units: 2, rejected: 0, excluded: false });
     const clean = ledger.summary(a).score;
@@ -191,5 +267,41 @@ describe('leaderboard and pages', () => {
     expect(v.is(ReputationSummarySchema, summary)).toBe(true);
     expect(summary).toMatchObject({ units: 2, rejected: 2, excluded: false });
     expect(summary.score).toBeLessThan(clean);
+  });
+});
+
+describe('strict keys in receipts', () => {
+  it('CREDIT9: a small-order requester key with R = identity, S = 0 logs nothing; a small-order provider gets no credit', async () => {
+    const ledger = new TrustLedger({ now });
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1;
+    const smallOrder = base64urlEncode(identityPoint);
+    pairWith(ledger, smallOrder, [providers[0]!]);
+    pairWith(ledger, requester.peerId, [smallOrder]);
+    const forged = new Uint8Array(64);
+    forged.set(identityPoint);
+    const body = {
+      network: TEST_NETWORK,
+      requester: smallOrder,
+      provider: providers[0]!,
+      jobId: 'job-00001',
+      unitId: 1,
+      flops: 2 ** 53 - 1,
+      durationMs: 1,
+      issuedAt: 1_000_000,
+      nonce: 'AAAAAAAAAAAAAAAAAAAAAA',
+    };
+    const id = base64urlEncode(
+      new Uint8Array(await crypto.subtle.digest('SHA-256', receiptBytes(body) as BufferSource)),
+    );
+    const receipt: Receipt = { v: RECEIPT_VERSION, id, ...body, signature: base64urlEncode(forged) };
+    const result = await ledger.submit(smallOrder, [receipt]);
+    expect(result.rejected.map((r) => r.reason)).toEqual(['bad-signature']);
+    expect(ledger.head.length).toBe(0);
+
+    const toSmallOrder = await signBody(requester, { provider: smallOrder });
+    expect((await ledger.submit(requester.peerId, [toSmallOrder])).rejected.map((r) => r.reason)).toEqual([
+      'bad-provider',
+    ]);
   });
 });

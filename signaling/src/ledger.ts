@@ -7,9 +7,8 @@
  */
 import { join } from 'node:path';
 import type { LeaderboardResponse, LogHeadInfo, ReceiptRejectReason } from '@shared/protocol';
-import { base64urlDecode, base64urlEncode } from '@shared/bytes';
+import { isStrictPublicKey } from '@shared/identity';
 import { ReceiptError } from '@shared/trust';
-import { Leaderboard } from '@shared/trust';
 import {
   GENESIS_HASH,
   MemoryReceiptLogStorage,
@@ -17,9 +16,16 @@ import {
   type LogEntry,
   type ReceiptLogStorage,
 } from '@shared/trust';
-import type { Receipt } from '@shared/trust';
+import { RECEIPT_VERSION, type Receipt } from '@shared/trust';
+import { NETWORK_ID_PATTERN } from '@shared/trust';
+import { readFile, writeFile } from 'node:fs/promises';
 import { reputationScore, type ReputationSummary } from '@shared/trust';
+import * as v from 'valibot';
 import * as C from './constants';
+import type { Logger } from './log';
+import { JsonlAppender, readJsonl } from './jsonl';
+import { PairingBook } from './pairings';
+import { RankedBoard } from './ranked-board';
 import { FileReceiptLogStorage } from './receipt-file';
 
 export interface LedgerOptions {
@@ -27,6 +33,13 @@ export interface LedgerOptions {
   dataDir?: string;
   maxEntries?: number;
   now?: () => number;
+  log?: Logger;
+  /** Flush each append to disk before acknowledging it (SPEC CREDIT16). */
+  fsync?: boolean;
+  /** This deployment's network id (SPEC BIND1); see DEFAULT_NETWORK and NETWORK_FILE. */
+  network?: string;
+  /** Makes a network id when none is given or kept (the server: a random one); else DEFAULT_NETWORK. */
+  newNetwork?: () => string;
 }
 
 export interface ReceiptRejection {
@@ -48,30 +61,43 @@ interface ProviderRecord {
   reporters: Set<string>;
 }
 
-/** True when `peerId` is the canonical base64url of exactly 32 bytes (two spellings of one key would split its credit). */
-export function isCanonicalKey(peerId: string): boolean {
-  try {
-    const bytes = base64urlDecode(peerId);
-    return bytes.length === 32 && base64urlEncode(bytes) === peerId;
-  } catch {
-    return false;
-  }
-}
+const ReportRecordSchema = v.strictObject({
+  provider: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/)),
+  reporter: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/)),
+  at: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
 
 export class TrustLedger {
   private log: ReceiptLog | null = null;
   private storage: ReceiptLogStorage | null = null;
-  private readonly board = new Leaderboard();
+  private file: FileReceiptLogStorage | null = null;
+  /** Kept ranked as receipts are logged, so a GET never sorts (SPEC HTTP13). */
+  private readonly board = new RankedBoard(C.LEADERBOARD_MAX_LIMIT, C.LEADERBOARD_MAX_MIN_REQUESTERS);
   private readonly providers = new Map<string, ProviderRecord>();
-  private readonly boardCache = new Map<number, LeaderboardResponse['rows']>();
   private creditedProviders = 0;
   private _head: LogHeadInfo = { length: 0, hash: GENESIS_HASH };
   private readonly maxEntries: number;
   private readonly now: () => number;
+  /** Pairings the matchmaker made: what a receipt may credit (SPEC CREDIT10–CREDIT12). */
+  readonly pairings: PairingBook;
+  /** The network v2 receipts must name (SPEC BIND1); settled by open() with --data. */
+  network: string;
+  /** Units each requester has credited, in all and per provider: its standing as a reporter (SPEC REP4). */
+  private readonly creditedBy = new Map<string, number>();
+  private readonly creditedPair = new Map<string, number>();
+  private readonly reportsFile: JsonlAppender;
 
   constructor(private readonly options: LedgerOptions = {}) {
     this.maxEntries = options.maxEntries ?? C.MAX_LOG_ENTRIES;
     this.now = options.now ?? Date.now;
+    this.pairings = new PairingBook({
+      now: this.now,
+      ...(options.dataDir ? { path: join(options.dataDir, C.PAIRINGS_FILE) } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    this.network =
+      options.network ?? (options.dataDir ? C.DEFAULT_NETWORK : (options.newNetwork?.() ?? C.DEFAULT_NETWORK));
+    this.reportsFile = new JsonlAppender(options.dataDir ? join(options.dataDir, C.REPORTS_FILE) : undefined);
     if (!options.dataDir) this.attach(new MemoryReceiptLogStorage());
   }
 
@@ -84,9 +110,33 @@ export class TrustLedger {
   async open(): Promise<void> {
     const path = this.path;
     if (!path || this.log) return;
-    const storage = await FileReceiptLogStorage.open(path);
+    this.network = await settleNetwork(
+      join(this.options.dataDir!, C.NETWORK_FILE),
+      this.options.network,
+      this.options.newNetwork ?? (() => C.DEFAULT_NETWORK),
+    );
+    await this.pairings.open();
+    const reports = await readJsonl(join(this.options.dataDir!, C.REPORTS_FILE), ReportRecordSchema, this.options.log);
+    for (const r of reports) this.record(r.provider).reporters.add(r.reporter);
+    const storage = await FileReceiptLogStorage.open(path, {
+      ...(this.options.fsync ? { fsync: true } : {}),
+      ...(this.options.log ? { log: this.options.log } : {}),
+    });
+    this.file = storage;
     for (const entry of await storage.read(0, await storage.length())) this.index(entry);
     this.attach(storage);
+  }
+
+  /** Signatures re-verified at open (those after the checkpoint); 0 in memory (SPEC CREDIT15). */
+  get signaturesCheckedAtOpen(): number {
+    return this.file?.signaturesChecked ?? 0;
+  }
+
+  /** Writes the final checkpoint, waits for pending writes and closes the files. */
+  async close(): Promise<void> {
+    await this.flushed();
+    await this.file?.close();
+    this.file = null;
   }
 
   get head(): LogHeadInfo {
@@ -109,14 +159,19 @@ export class TrustLedger {
         refuse(receipt, 'wrong-requester', 'signed by another requester key than this connection’s');
         continue;
       }
-      if (!isCanonicalKey(receipt.provider) || receipt.provider === requester) {
+      if (!isStrictPublicKey(receipt.provider) || receipt.provider === requester) {
         refuse(
           receipt,
           'bad-provider',
           receipt.provider === requester
             ? 'a requester cannot credit its own key'
-            : 'provider is not a canonical 32-byte key',
+            : 'provider is not the canonical spelling of a valid (large-order) Ed25519 key',
         );
+        continue;
+      }
+      // v1 receipts name no network: earlier releases wrote them; they still bind to a pairing here (CREDIT10).
+      if (receipt.v === RECEIPT_VERSION && receipt.network !== this.network) {
+        refuse(receipt, 'wrong-network', `issued for network ${receipt.network}, this is ${this.network}`);
         continue;
       }
       if (receipt.issuedAt > this.now() + C.MAX_RECEIPT_CLOCK_SKEW_MS) {
@@ -127,7 +182,15 @@ export class TrustLedger {
         refuse(receipt, 'log-full', `the log holds its limit of ${this.maxEntries} entries`);
         continue;
       }
+      // Before the signature: an unpaired or over-budget receipt costs no verify.
+      const verdict = this.pairings.check(receipt, this.now());
+      if (!verdict.ok) {
+        refuse(receipt, verdict.reason, verdict.message);
+        continue;
+      }
       try {
+        // The pairing is on disk before any receipt that relies on it.
+        await this.pairings.flushed();
         this.index(await log.append(receipt));
         accepted++;
       } catch (error) {
@@ -145,7 +208,29 @@ export class TrustLedger {
     const record = this.record(providerId);
     if (record.reporters.has(requester)) return false;
     record.reporters.add(requester);
+    this.reportsFile.append({ provider: providerId, reporter: requester, at: this.now() });
     return true;
+  }
+
+  /**
+   * What the matchmaker ranks by (SPEC REP2, REP4): each reporter weighs
+   * min(1, units it credited to other providers / REPORT_FULL_WEIGHT_UNITS),
+   * so a throwaway key's report weighs 0.
+   */
+  reportWeight(providerId: string): number {
+    let weight = 0;
+    for (const reporter of this.providers.get(providerId)?.reporters ?? []) {
+      const elsewhere =
+        (this.creditedBy.get(reporter) ?? 0) - (this.creditedPair.get(`${reporter} ${providerId}`) ?? 0);
+      weight += Math.min(1, elsewhere / C.REPORT_FULL_WEIGHT_UNITS);
+    }
+    return weight;
+  }
+
+  /** Resolves when pairings and reports written so far are on disk. */
+  async flushed(): Promise<void> {
+    await this.pairings.flushed();
+    await this.reportsFile.flushed();
   }
 
   /** The trust core's summary for matchmaking (SPEC REP2): logged units, distinct reporters as rejections. The server never excludes globally. */
@@ -163,12 +248,7 @@ export class TrustLedger {
   }
 
   leaderboard(limit: number, minRequesters: number): LeaderboardResponse {
-    let rows = this.boardCache.get(minRequesters);
-    if (!rows) {
-      rows = this.board.top(C.LEADERBOARD_MAX_LIMIT, minRequesters);
-      this.boardCache.set(minRequesters, rows);
-    }
-    return { head: this._head, providers: this.creditedProviders, rows: rows.slice(0, limit) };
+    return { head: this._head, providers: this.creditedProviders, rows: this.board.top(limit, minRequesters) };
   }
 
   /** A page of one provider's log entries, oldest first (SPEC HTTP10). */
@@ -206,10 +286,33 @@ export class TrustLedger {
   }
 
   private index(entry: LogEntry): void {
+    const { requester, provider } = entry.receipt;
+    this.creditedBy.set(requester, (this.creditedBy.get(requester) ?? 0) + 1);
+    const pair = `${requester} ${provider}`;
+    this.creditedPair.set(pair, (this.creditedPair.get(pair) ?? 0) + 1);
+    this.pairings.credit(entry.receipt);
     this.board.add(entry.receipt);
-    this.boardCache.clear();
     const record = this.record(entry.receipt.provider);
     if (record.seqs.push(entry.seq) === 1) this.creditedProviders++;
     this._head = { length: entry.seq + 1, hash: entry.hash };
   }
+}
+
+const NetworkFileSchema = v.strictObject({ network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)) });
+
+/** The id given, else the one kept in `path`, else a new random one; whichever wins is kept in `path`. */
+async function settleNetwork(path: string, given: string | undefined, make: () => string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  let kept: string | undefined;
+  if (text !== null) {
+    const parsed = v.safeParse(NetworkFileSchema, JSON.parse(text) as unknown);
+    if (!parsed.success) throw new Error(`${path}: not a network id file (${parsed.issues[0].message})`);
+    kept = parsed.output.network;
+  }
+  const network = given ?? kept ?? make();
+  if (network !== kept) await writeFile(path, JSON.stringify({ network }) + '\n', 'utf8');
+  return network;
 }

@@ -14,8 +14,15 @@
  *  - reputation: within a round, providers reported by fewer requesters win
  *    (REP2); a report excludes only from the reporting job (REP1);
  *  - load: then the least loaded, then fastest, provider wins (MATCH2).
+ *
+ * Cost (MATCH9): the state is stable after every call (no free provider can serve
+ * a hungry job, no move would narrow the spread), so a call only looks at what it
+ * could have changed. A status that changes only `busy`, or pauses, does nothing;
+ * fills and moves scan only hungry jobs that a free or movable provider's backend
+ * can serve (jobs are indexed by backend), and validity checks only the provider
+ * or job that changed. `work` counts the entries visited, for tests.
  */
-import type { Capabilities, JobNeeds } from '@shared/protocol';
+import type { Backend, Capabilities, JobNeeds } from '@shared/protocol';
 
 export interface ProviderEntry {
   id: string;
@@ -50,10 +57,20 @@ export type MatchEvent =
 
 export const jobKey = (requester: string, jobId: string) => `${requester} ${jobId}`;
 
+/** Index key of jobs that accept any backend. */
+const ANY_BACKEND = '*';
+
 export class Matchmaker {
   private readonly providers = new Map<string, ProviderEntry>();
   private readonly jobs = new Map<string, JobEntry>();
+  /** Jobs with fewer providers than `maxProviders`, by each backend they accept (or ANY_BACKEND). */
+  private readonly hungry = new Map<string, Set<JobEntry>>();
+  /** Jobs holding at least two providers: the only possible donors (MATCH3). */
+  private readonly rich = new Set<JobEntry>();
+  private readonly jobsByRequester = new Map<string, Set<JobEntry>>();
   private seq = 0;
+  /** Entries visited by matching so far; tests bound it per event (MATCH9). */
+  work = 0;
 
   constructor(private readonly reportsOf: ReportsOf = () => 0) {}
 
@@ -72,21 +89,17 @@ export class Matchmaker {
     slots: number,
     status?: { busy: number; paused: boolean },
   ): MatchEvent[] {
-    const existing = this.providers.get(id);
-    if (existing) {
-      existing.capabilities = capabilities;
-      existing.slots = slots;
+    let provider = this.providers.get(id);
+    if (provider) {
+      provider.capabilities = capabilities;
+      provider.slots = slots;
     } else {
-      this.providers.set(id, {
-        id,
-        capabilities,
-        slots,
-        busy: status?.busy ?? 0,
-        paused: status?.paused ?? false,
-        jobs: [],
-      });
+      provider = { id, capabilities, slots, busy: status?.busy ?? 0, paused: status?.paused ?? false, jobs: [] };
+      this.providers.set(id, provider);
     }
-    return this.rebalance([]);
+    const events: MatchEvent[] = [];
+    this.dropInvalidAssignmentsOf(provider, events);
+    return this.rebalance(events);
   }
 
   capabilitiesOf(id: string): Capabilities | undefined {
@@ -94,17 +107,17 @@ export class Matchmaker {
   }
 
   jobsOfRequester(requester: string): number {
-    let n = 0;
-    for (const job of this.jobs.values()) if (job.requester === requester) n++;
-    return n;
+    return this.jobsByRequester.get(requester)?.size ?? 0;
   }
 
   setProviderStatus(id: string, busy: number, paused: boolean): MatchEvent[] {
     const provider = this.providers.get(id);
     if (!provider) return [];
+    const unpaused = provider.paused && !paused;
     provider.busy = busy;
     provider.paused = paused;
-    return this.rebalance([]);
+    // Free capacity ignores `busy` (it only ranks), and pausing takes nothing away: only an unpause can match.
+    return unpaused ? this.rebalance([]) : [];
   }
 
   removeProvider(id: string, reason = 'provider-left'): MatchEvent[] {
@@ -122,20 +135,20 @@ export class Matchmaker {
   /** Opens a job, or updates its needs if this requester already has it open. */
   openJob(requester: string, jobId: string, needs: JobNeeds): MatchEvent[] {
     const key = jobKey(requester, jobId);
-    const existing = this.jobs.get(key);
-    if (existing) existing.needs = needs;
-    else
-      this.jobs.set(key, {
-        key,
-        requester,
-        jobId,
-        needs,
-        seq: this.seq++,
-        assigned: [],
-        released: new Set(),
-        served: new Set(),
-      });
-    return this.rebalance([]);
+    let job = this.jobs.get(key);
+    const events: MatchEvent[] = [];
+    if (job) {
+      job.needs = needs;
+      this.dropInvalidAssignmentsOf(job, events);
+    } else {
+      job = { key, requester, jobId, needs, seq: this.seq++, assigned: [], released: new Set(), served: new Set() };
+      this.jobs.set(key, job);
+      let mine = this.jobsByRequester.get(requester);
+      if (!mine) this.jobsByRequester.set(requester, (mine = new Set()));
+      mine.add(job);
+    }
+    this.reindex(job);
+    return this.rebalance(events);
   }
 
   /** Returns null when the requester has no such job. */
@@ -149,7 +162,7 @@ export class Matchmaker {
 
   removeRequester(requester: string, reason = 'requester-left'): MatchEvent[] {
     const events: MatchEvent[] = [];
-    for (const job of [...this.jobs.values()]) if (job.requester === requester) this.dropJob(job, reason, events);
+    for (const job of [...(this.jobsByRequester.get(requester) ?? [])]) this.dropJob(job, reason, events);
     return this.rebalance(events);
   }
 
@@ -188,6 +201,10 @@ export class Matchmaker {
     return this.jobs.get(jobKey(requester, jobId))?.assigned.includes(providerId) ?? false;
   }
 
+  needsOf(requester: string, jobId: string): JobNeeds | undefined {
+    return this.jobs.get(jobKey(requester, jobId))?.needs;
+  }
+
   hasJob(requester: string, jobId: string): boolean {
     return this.jobs.has(jobKey(requester, jobId));
   }
@@ -208,31 +225,68 @@ export class Matchmaker {
       if (provider) this.unassign(job, provider, reason, events);
     }
     this.jobs.delete(job.key);
+    this.unindex(job);
+    const mine = this.jobsByRequester.get(job.requester);
+    mine?.delete(job);
+    if (mine?.size === 0) this.jobsByRequester.delete(job.requester);
   }
 
   private assign(job: JobEntry, provider: ProviderEntry, events: MatchEvent[]): void {
     job.assigned.push(provider.id);
     job.served.add(provider.id);
     provider.jobs.push(job.key);
+    this.reindex(job);
     events.push({ kind: 'matched', requester: job.requester, jobId: job.jobId, providerId: provider.id });
   }
 
   private unassign(job: JobEntry, provider: ProviderEntry, reason: string, events: MatchEvent[]): void {
     job.assigned = job.assigned.filter((id) => id !== provider.id);
     provider.jobs = provider.jobs.filter((key) => key !== job.key);
+    this.reindex(job);
     events.push({ kind: 'unmatched', requester: job.requester, jobId: job.jobId, providerId: provider.id, reason });
   }
 
+  /** Keeps the hungry and rich indexes in step with one job's assignments and needs. */
+  private reindex(job: JobEntry): void {
+    this.unindex(job);
+    if (!this.jobs.has(job.key)) return;
+    if (job.assigned.length < job.needs.maxProviders)
+      for (const backend of job.needs.backends ?? [ANY_BACKEND]) {
+        let set = this.hungry.get(backend);
+        if (!set) this.hungry.set(backend, (set = new Set()));
+        set.add(job);
+      }
+    if (job.assigned.length >= 2) this.rich.add(job);
+  }
+
+  private unindex(job: JobEntry): void {
+    for (const set of this.hungry.values()) set.delete(job);
+    this.rich.delete(job);
+  }
+
+  /** Hungry jobs that a provider with one of `backends` might serve, each once. */
+  private hungryFor(backends: ReadonlySet<Backend>): JobEntry[] {
+    const out = new Set<JobEntry>();
+    for (const key of [ANY_BACKEND, ...backends])
+      for (const job of this.hungry.get(key) ?? []) {
+        this.work++;
+        out.add(job);
+      }
+    return [...out];
+  }
+
   private rebalance(events: MatchEvent[]): MatchEvent[] {
-    this.dropInvalidAssignments(events);
     this.fillRounds(events);
     this.rescueStarvedJobs(events);
     return events;
   }
 
-  private dropInvalidAssignments(events: MatchEvent[]): void {
-    for (const provider of this.providers.values()) {
+  /** After a re-announce: drop the jobs this provider can no longer serve or hold. */
+  private dropInvalidAssignmentsOf(target: ProviderEntry | JobEntry, events: MatchEvent[]): void {
+    if ('slots' in target) {
+      const provider = target;
       for (const key of [...provider.jobs]) {
+        this.work++;
         const job = this.jobs.get(key);
         if (job && !capable(provider, job.needs)) this.unassign(job, provider, 'not-capable', events);
       }
@@ -241,22 +295,49 @@ export class Matchmaker {
         if (!job) break;
         this.unassign(job, provider, 'capacity', events);
       }
+      return;
     }
-    for (const job of this.jobs.values()) {
-      while (job.assigned.length > job.needs.maxProviders) {
-        const provider = this.providers.get(job.assigned[job.assigned.length - 1]!);
-        if (!provider) break;
-        this.unassign(job, provider, 'capacity', events);
-      }
+    // After a job's needs changed: drop providers that no longer qualify, then any over maxProviders.
+    const job = target;
+    for (const id of [...job.assigned]) {
+      this.work++;
+      const provider = this.providers.get(id);
+      if (provider && !capable(provider, job.needs)) this.unassign(job, provider, 'not-capable', events);
+    }
+    while (job.assigned.length > job.needs.maxProviders) {
+      const provider = this.providers.get(job.assigned[job.assigned.length - 1]!);
+      if (!provider) break;
+      this.unassign(job, provider, 'capacity', events);
     }
   }
 
+  /**
+   * Rounds of one provider per hungry job, neediest first (MATCH3). Only jobs that a
+   * provider free at the round's start can serve are visited: providers only fill
+   * up during a round, so no other job could be served in it.
+   */
   private fillRounds(events: MatchEvent[]): void {
     for (;;) {
+      const free: ProviderEntry[] = [];
+      const backends = new Set<Backend>();
+      for (const provider of this.providers.values()) {
+        this.work++;
+        if (provider.paused || provider.jobs.length >= provider.slots) continue;
+        free.push(provider);
+        backends.add(provider.capabilities.backend);
+      }
+      if (!free.length) return;
+      const candidates = this.hungryFor(backends).filter((job) =>
+        free.some((provider) => {
+          this.work++;
+          return this.canServe(provider, job);
+        }),
+      );
+      if (!candidates.length) return;
       let assignedAny = false;
-      for (const job of this.jobsByNeed()) {
+      for (const job of candidates.sort(byNeed)) {
         if (job.assigned.length >= job.needs.maxProviders) continue;
-        const best = this.bestFreeProvider(job);
+        const best = this.bestFreeProvider(job, free);
         if (best) {
           this.assign(job, best, events);
           assignedAny = true;
@@ -266,45 +347,56 @@ export class Matchmaker {
     }
   }
 
-  /** A job that wants providers but has at least two fewer than another takes one from it. */
+  /**
+   * A job that wants providers but has at least two fewer than another takes one
+   * from it. Only rich jobs (≥ 2 providers) can donate, and only hungry jobs that a
+   * donor's provider backend can serve are looked at.
+   */
   private rescueStarvedJobs(events: MatchEvent[]): void {
     // Each move strictly narrows the spread of assignment counts, so this terminates;
     // the bound is a guard, not a tuning knob.
     for (let guard = 0; guard < 10_000; guard++) {
-      let moved = false;
-      for (const starved of this.jobsByNeed()) {
-        if (starved.assigned.length >= starved.needs.maxProviders) continue;
-        const donor = this.donorFor(starved);
-        if (!donor) continue;
-        this.unassign(donor.job, donor.provider, 'rebalanced', events);
-        this.assign(starved, donor.provider, events);
-        moved = true;
-        break;
-      }
-      if (!moved) return;
+      if (!this.rich.size) return;
+      const donors = [...this.rich].sort((a, b) => b.assigned.length - a.assigned.length || b.seq - a.seq);
+      const most = donors[0]!.assigned.length;
+      const backends = new Set<Backend>();
+      for (const job of donors)
+        for (const id of job.assigned) {
+          this.work++;
+          const provider = this.providers.get(id);
+          if (provider && !provider.paused) backends.add(provider.capabilities.backend);
+        }
+      const starved = this.hungryFor(backends)
+        .filter((job) => job.assigned.length <= most - 2)
+        .sort(byNeed);
+      const move = this.firstMove(starved, donors);
+      if (!move) return;
+      this.unassign(move.job, move.provider, 'rebalanced', events);
+      this.assign(move.starved, move.provider, events);
     }
   }
 
-  private donorFor(starved: JobEntry): { job: JobEntry; provider: ProviderEntry } | null {
-    const donors = [...this.jobs.values()]
-      .filter((j) => j !== starved && j.assigned.length >= starved.assigned.length + 2)
-      .sort((a, b) => b.assigned.length - a.assigned.length || b.seq - a.seq);
-    for (const job of donors) {
-      for (let i = job.assigned.length - 1; i >= 0; i--) {
-        const provider = this.providers.get(job.assigned[i]!);
-        if (provider && !provider.paused && this.canServe(provider, starved)) return { job, provider };
+  private firstMove(
+    starved: readonly JobEntry[],
+    donors: readonly JobEntry[],
+  ): { starved: JobEntry; job: JobEntry; provider: ProviderEntry } | null {
+    for (const s of starved)
+      for (const job of donors) {
+        if (job.assigned.length < s.assigned.length + 2) break; // donors are sorted, richest first
+        if (job === s) continue;
+        for (let i = job.assigned.length - 1; i >= 0; i--) {
+          this.work++;
+          const provider = this.providers.get(job.assigned[i]!);
+          if (provider && !provider.paused && this.canServe(provider, s)) return { starved: s, job, provider };
+        }
       }
-    }
     return null;
   }
 
-  private jobsByNeed(): JobEntry[] {
-    return [...this.jobs.values()].sort((a, b) => a.assigned.length - b.assigned.length || a.seq - b.seq);
-  }
-
-  private bestFreeProvider(job: JobEntry): ProviderEntry | null {
+  private bestFreeProvider(job: JobEntry, free: readonly ProviderEntry[]): ProviderEntry | null {
     let best: ProviderEntry | null = null;
-    for (const provider of this.providers.values()) {
+    for (const provider of free) {
+      this.work++;
       if (provider.paused || provider.jobs.length >= provider.slots || !this.canServe(provider, job)) continue;
       if (!best || this.rank(provider, best) < 0) best = provider;
     }
@@ -320,6 +412,9 @@ export class Matchmaker {
     return !job.assigned.includes(provider.id) && !job.released.has(provider.id) && capable(provider, job.needs);
   }
 }
+
+/** Neediest first: fewest providers, then oldest. */
+const byNeed = (a: JobEntry, b: JobEntry) => a.assigned.length - b.assigned.length || a.seq - b.seq;
 
 export function capable(provider: Pick<ProviderEntry, 'capabilities'>, needs: JobNeeds): boolean {
   const { backend, gflops } = provider.capabilities;

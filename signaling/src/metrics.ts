@@ -6,6 +6,10 @@
 
 type Labels = Record<string, string>;
 
+export interface Counter {
+  inc(by?: number): void;
+}
+
 interface Family {
   help: string;
   type: 'counter' | 'gauge';
@@ -27,6 +31,11 @@ export class Metrics {
     this.define('signaling_connections_total', 'counter', 'WebSocket connections accepted.');
     this.define('signaling_closes_total', 'counter', 'Connections closed by the server, by close code.');
     this.define('signaling_auth_failures_total', 'counter', 'Failed authentication attempts.');
+    this.define(
+      'signaling_http_refused_total',
+      'counter',
+      'Connections or upgrades refused at the HTTP edge, by reason (origin, http-capacity, http-per-ip, path, closing).',
+    );
     this.define('signaling_receipts_accepted_total', 'counter', 'Receipts verified and appended to the receipt log.');
     this.define('signaling_receipts_rejected_total', 'counter', 'Receipts refused, by reason.');
     this.define(
@@ -43,6 +52,23 @@ export class Metrics {
     const entry = family.values.get(key);
     if (entry) entry.value += by;
     else family.values.set(key, { labels, value: by });
+  }
+
+  /**
+   * A counter resolved once, for the relay's hot path: incrementing it does no
+   * label-key work and allocates nothing. It appears in /metrics from its first use.
+   */
+  counter(name: string, labels: Labels = {}): Counter {
+    const family = this.families.get(name);
+    if (!family) throw new Error(`unknown metric ${name}`);
+    const key = labelKey(labels);
+    let entry: { labels: Labels; value: number } | undefined;
+    return {
+      inc: (by = 1) => {
+        entry ??= family.values.get(key) ?? family.values.set(key, { labels, value: 0 }).get(key)!;
+        entry.value += by;
+      },
+    };
   }
 
   get(name: string, labels: Labels = {}): number {

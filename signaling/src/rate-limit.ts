@@ -15,12 +15,17 @@ export class TokenBucket {
 
   /** Takes `n` tokens, or none when fewer are left. */
   take(n = 1): boolean {
+    if (!this.has(n)) return false;
+    this.tokens -= n;
+    return true;
+  }
+
+  /** Whether `n` tokens are there now, taking none: to check several budgets before charging any. */
+  has(n = 1): boolean {
     const t = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.perSecond);
     this.last = t;
-    if (this.tokens < n) return false;
-    this.tokens -= n;
-    return true;
+    return this.tokens >= n;
   }
 
   /** True when the bucket has refilled completely, so forgetting it changes nothing. */
@@ -69,5 +74,30 @@ export class IpAdmission {
   /** Forgets full buckets of IPs with no open connection, so the map cannot grow without bound. */
   sweep(): void {
     for (const [ip, bucket] of this.buckets) if (!this.open.has(ip) && bucket.isFull()) this.buckets.delete(ip);
+  }
+}
+
+/** One token bucket per key (requester key, IP), created on first use and forgotten once full again. */
+export class KeyedBuckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly perSecond: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(key: string): TokenBucket {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(this.capacity, this.perSecond, this.now);
+      this.buckets.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  /** A full bucket is the same as none, so the map holds only keys that spent recently. */
+  sweep(): void {
+    for (const [key, bucket] of this.buckets) if (bucket.isFull()) this.buckets.delete(key);
   }
 }

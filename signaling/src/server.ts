@@ -12,6 +12,8 @@ import { DEFAULT_LIMITS, Hub, type HubLimits } from './hub';
 import { TrustLedger } from './ledger';
 import { createLogger, parseLogLevel, type Logger } from './log';
 import { Metrics } from './metrics';
+import { randomId } from '@shared/bytes';
+import { clientIp, normalizeIp, originAllowed } from './edge';
 import { createStaticHandler, send } from './static-files';
 import { handleTrustHttp } from './trust-http';
 import { wsSocket } from './ws-socket';
@@ -31,6 +33,17 @@ export interface SignalingServerOptions {
   dataDir?: string;
   /** Most entries the receipt log may hold (default MAX_LOG_ENTRIES). */
   maxLogEntries?: number;
+  /** Flush each receipt-log append to disk before acknowledging it (SPEC CREDIT16). */
+  fsync?: boolean;
+  /** This deployment's network id, named by receipts and signed results (SPEC BIND1). */
+  network?: string;
+  /** Reverse proxies whose X-Forwarded-For is believed (SPEC EDGE1); none by default. */
+  trustedProxies?: readonly string[];
+  /** Page origins besides the server's own that may open the signaling socket; '*' for any (SPEC EDGE2). */
+  allowedOrigins?: readonly string[];
+  /** Raw TCP connections in all and per client address (SPEC EDGE3). */
+  maxHttpConnections?: number;
+  maxHttpConnectionsPerIp?: number;
 }
 
 export interface SignalingServer {
@@ -41,13 +54,24 @@ export interface SignalingServer {
   readonly metrics: Metrics;
   /** Open WebSocket connections right now. */
   connectionCount(): number;
+  /** The receipt log, leaderboard and pairings (for tests and operators' scripts). */
+  readonly ledger: TrustLedger;
 }
 
 export function createSignalingServer(options: SignalingServerOptions = {}): SignalingServer {
   const log = options.logger ?? createLogger(parseLogLevel(process.env.LOG_LEVEL));
   const metrics = new Metrics();
   const startedAt = Date.now();
-  const ledger = new TrustLedger({ dataDir: options.dataDir, maxEntries: options.maxLogEntries, now: options.now });
+  const ledger = new TrustLedger({
+    dataDir: options.dataDir,
+    maxEntries: options.maxLogEntries,
+    now: options.now,
+    fsync: options.fsync,
+    network: options.network,
+    // Unless told one, a server never shares a network id with another (SPEC BIND1): random, kept with --data.
+    newNetwork: () => `net-${randomId(12)}`,
+    log,
+  });
   const hub = new Hub({
     ledger,
     iceServers: options.iceServers ?? [],
@@ -89,33 +113,68 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   const wss = new WebSocketServer({ noServer: true, maxPayload: C.HARD_MAX_PAYLOAD_BYTES, perMessageDeflate: false });
   let closing = false;
   const rawSockets = new Set<Socket>();
+  const trusted = new Set((options.trustedProxies ?? []).map(normalizeIp));
+  const allowedOrigins = options.allowedOrigins ?? [];
+  const maxHttp = options.maxHttpConnections ?? C.MAX_HTTP_CONNECTIONS;
+  const maxHttpPerIp = options.maxHttpConnectionsPerIp ?? C.MAX_HTTP_CONNECTIONS_PER_IP;
+  const rawPerIp = new Map<string, number>();
+  http.headersTimeout = C.HTTP_HEADERS_TIMEOUT_MS;
+  http.requestTimeout = C.HTTP_HEADERS_TIMEOUT_MS;
+  const refuse = (reason: string) => metrics.inc('signaling_http_refused_total', { reason });
   http.on('connection', (socket: Socket) => {
+    // Caps before any byte is read (SPEC EDGE3): descriptors are the scarce thing.
+    const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
+    const fromProxy = trusted.has(ip);
+    if (rawSockets.size >= maxHttp || (!fromProxy && (rawPerIp.get(ip) ?? 0) >= maxHttpPerIp)) {
+      refuse(rawSockets.size >= maxHttp ? 'http-capacity' : 'http-per-ip');
+      socket.destroy();
+      return;
+    }
     rawSockets.add(socket);
-    socket.on('close', () => rawSockets.delete(socket));
+    if (!fromProxy) rawPerIp.set(ip, (rawPerIp.get(ip) ?? 0) + 1);
+    socket.on('close', () => {
+      rawSockets.delete(socket);
+      if (fromProxy) return;
+      const n = (rawPerIp.get(ip) ?? 1) - 1;
+      if (n <= 0) rawPerIp.delete(ip);
+      else rawPerIp.set(ip, n);
+    });
   });
+  const reject = (socket: Socket, status: string) =>
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?')[0];
     if (closing || path !== SIGNALING_PATH) {
-      socket.end(
-        `HTTP/1.1 ${closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
-      return;
+      refuse(closing ? 'closing' : 'path');
+      return reject(socket, closing ? '503 Service Unavailable' : '404 Not Found');
     }
+    // A hostile page on another origin must not spend its visitor's IP quota (SPEC EDGE2).
+    if (!originAllowed(req.headers.origin, req.headers.host, allowedOrigins)) {
+      refuse('origin');
+      return reject(socket, '403 Forbidden');
+    }
+    const ip = clientIp(req.socket.remoteAddress ?? 'unknown', req.headers['x-forwarded-for'], trusted);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      hub.accept(wsSocket(ws, req.socket.remoteAddress ?? 'unknown'));
+      hub.accept(wsSocket(ws, ip));
     });
   });
   http.on('clientError', (_error, socket) => socket.destroy());
 
   return {
     metrics,
+    ledger,
     connectionCount: () => hub.connectionCount,
     async listen() {
       const host = options.host ?? C.DEFAULT_HOST;
       await ledger.open();
       if (ledger.path)
-        log.info('receipt-log-verified', { path: ledger.path, entries: ledger.head.length, head: ledger.head.hash });
+        log.info('receipt-log-verified', {
+          path: ledger.path,
+          entries: ledger.head.length,
+          head: ledger.head.hash,
+          signaturesChecked: ledger.signaturesCheckedAtOpen,
+        });
       return new Promise((resolvePromise, reject) => {
         http.once('error', reject);
         http.listen(options.port ?? C.DEFAULT_PORT, host, () => {
@@ -143,6 +202,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       await new Promise<void>((r) => wss.close(() => r()));
       await stopped;
       clearTimeout(deadline);
+      await ledger.close();
       log.info('stopped', {});
     },
   };

@@ -11,8 +11,8 @@ import type { Receipt } from '@shared/trust';
 import { fetchLeaderboard, LeaderboardError } from '../../web/src/net/leaderboard';
 import { RECEIPT_LOG_FILE } from './constants';
 import { createSignalingServer, type SignalingServer } from './server';
-import { testLogger } from './testing/fixtures';
-import { peerIds, receiptFor } from './testing/receipts';
+import { testLogger, TEST_NETWORK } from './testing/fixtures';
+import { pairWith, peerIds, receiptFor } from './testing/receipts';
 
 let dir: string;
 let server: SignalingServer;
@@ -71,6 +71,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     staticDir: join(dir, 'nope'),
     dataDir: dir,
+    network: TEST_NETWORK,
     logger: testLogger,
   });
   const listening = await server.listen();
@@ -78,6 +79,8 @@ beforeAll(async () => {
   wsUrl = listening.wsUrl;
   requester = await createIdentity();
   providers = await peerIds(3);
+  // As if the matchmaker had paired them an hour ago (CREDIT10).
+  pairWith(server.ledger, requester.peerId, providers, { at: Date.now() - 3_600_000 });
   const client = await requesterClient(requester);
   const receipts = await Promise.all([
     receiptFor(requester, providers[0]!, { flops: 3e9, issuedAt: Date.now() - 1000 }),

@@ -6,7 +6,7 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const SHARED = join(ROOT, 'shared/src');
 
 /** npm packages shared/ may use: pure JS or WebAssembly that runs in every realm. */
-export const SHARED_PACKAGES = new Set(['valibot', 'hash-wasm', 'onnx-proto']);
+export const SHARED_PACKAGES = new Set(['valibot', 'hash-wasm', 'onnx-proto', '@noble/curves/ed25519.js']);
 
 export function sources(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })

@@ -5,10 +5,13 @@
  * Job data never travels here — only pairing and WebRTC handshakes.
  */
 import * as v from 'valibot';
+import { PEER_ID_PATTERN, SIGNATURE_PATTERN } from '../identity';
+import { NETWORK_ID_PATTERN, SESSION_ID_PATTERN } from '../trust/constants';
 import { JobIdSchema } from '../ids';
 import { ReceiptSchema } from '../trust/receipts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: `matched` carries the pairing's session and network, which signed results and receipts bind (SPEC BIND1–BIND3). */
+export const PROTOCOL_VERSION = 2;
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
 
 /** The HTTP path the signaling WebSocket is served on (same origin as the web app). */
@@ -29,9 +32,16 @@ export const CloseCode = {
   replaced: 4004,
 } as const;
 
-const PeerIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/, 'peer id is a base64url Ed25519 public key'));
+const PeerIdSchema = v.pipe(
+  v.string(),
+  v.regex(PEER_ID_PATTERN, 'peer id is the canonical base64url of an Ed25519 public key'),
+);
+
 const NonceSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/));
-const SignatureSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{86}$/, 'signature is base64url of 64 bytes'));
+const SignatureSchema = v.pipe(
+  v.string(),
+  v.regex(SIGNATURE_PATTERN, 'signature is the canonical base64url of 64 bytes'),
+);
 const ShortText = v.pipe(v.string(), v.maxLength(256));
 const Finite = v.pipe(v.number(), v.finite());
 const Count = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max));
@@ -122,6 +132,12 @@ export const ReceiptRejectReasonSchema = v.picklist([
   'replay',
   /** The server's log is at its configured size limit. */
   'log-full',
+  /** The server never paired this provider with this job of this requester, or the pairing's grace has passed. */
+  'not-paired',
+  /** More FLOPs than the time paired × the backend's ceiling, or more units than the pairing may hold. */
+  'over-budget',
+  /** A v2 receipt naming another network than this server's (SPEC BIND1). */
+  'wrong-network',
 ]);
 export type ReceiptRejectReason = v.InferOutput<typeof ReceiptRejectReasonSchema>;
 
@@ -135,6 +151,14 @@ export const LogHeadSchema = v.strictObject({ length: Count(2 ** 53), hash: Hash
 export type LogHeadInfo = v.InferOutput<typeof LogHeadSchema>;
 
 // ---------------------------------------------------------------- client → server
+
+/** The relay's hot frame: checked with its own schema first (decodeClientMessage), the same object the variant holds. */
+const SignalMessageSchema = v.strictObject({
+  type: v.literal('signal'),
+  to: PeerIdSchema,
+  jobId: JobIdSchema,
+  payload: SignalPayloadSchema,
+});
 
 export const ClientMessageSchema = v.variant('type', [
   v.strictObject({
@@ -153,7 +177,7 @@ export const ClientMessageSchema = v.variant('type', [
   v.strictObject({ type: v.literal('job-open'), jobId: JobIdSchema, needs: JobNeedsSchema }),
   v.strictObject({ type: v.literal('job-close'), jobId: JobIdSchema }),
   v.strictObject({ type: v.literal('release'), jobId: JobIdSchema, peerId: PeerIdSchema }),
-  v.strictObject({ type: v.literal('signal'), to: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
+  SignalMessageSchema,
   v.strictObject({ type: v.literal('ping'), t: Finite }),
   /** Requester only: receipts it signed for accepted units, for the server's public log. */
   v.strictObject({
@@ -209,6 +233,10 @@ export const ServerMessageSchema = v.variant('type', [
     role: RoleSchema,
     /** Present when the peer is a provider. */
     capabilities: v.optional(CapabilitiesSchema),
+    /** The pairing's id, the same on both sides: signed results bind it (SPEC BIND2). */
+    session: v.pipe(v.string(), v.regex(SESSION_ID_PATTERN)),
+    /** The server's network id: receipts and signed results name it (SPEC BIND1). */
+    network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)),
   }),
   v.strictObject({ type: v.literal('unmatched'), jobId: JobIdSchema, peerId: PeerIdSchema, reason: ShortText }),
   v.strictObject({ type: v.literal('signal'), from: PeerIdSchema, jobId: JobIdSchema, payload: SignalPayloadSchema }),
@@ -244,7 +272,12 @@ export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMes
 export type DecodeResult<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; error: string };
 
 /** Parses one text frame. Never throws; size is checked before JSON.parse allocates. */
-export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string): DecodeResult<T> {
+export function decodeFrame<T>(
+  schema: v.GenericSchema<unknown, T>,
+  text: string,
+  /** A member of `schema` to try directly for frames of its type (the hot one), skipping the variant dispatch. */
+  fast?: { type: string; schema: v.GenericSchema<unknown, T> },
+): DecodeResult<T> {
   if (text.length > MAX_FRAME_BYTES)
     return { ok: false, code: 'too-large', error: `frame of ${text.length} bytes exceeds ${MAX_FRAME_BYTES}` };
   let raw: unknown;
@@ -257,7 +290,7 @@ export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string
     return { ok: false, code: 'invalid', error: 'frame must be a JSON object' };
   const type = (raw as { type?: unknown }).type;
   if (typeof type !== 'string') return { ok: false, code: 'invalid', error: 'frame has no string "type"' };
-  const result = v.safeParse(schema, raw);
+  const result = v.safeParse(fast && type === fast.type ? fast.schema : schema, raw);
   if (result.success) return { ok: true, message: result.output };
   const issue = result.issues[0];
   const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
@@ -267,7 +300,8 @@ export function decodeFrame<T>(schema: v.GenericSchema<unknown, T>, text: string
     : { ok: false, code: 'invalid', error: `${type}: ${path ? path + ': ' : ''}${issue.message}` };
 }
 
-export const decodeClientMessage = (text: string) => decodeFrame(ClientMessageSchema, text);
+const SIGNAL_FAST_PATH = { type: 'signal', schema: SignalMessageSchema as v.GenericSchema<unknown, ClientMessage> };
+export const decodeClientMessage = (text: string) => decodeFrame(ClientMessageSchema, text, SIGNAL_FAST_PATH);
 export const decodeServerMessage = (text: string) => decodeFrame(ServerMessageSchema, text);
 
 // ---------------------------------------------------------------- HTTP API (trust)

@@ -5,7 +5,8 @@
 
 /** Domain tags: every signed or hashed byte string starts with one, so a signature made for one purpose can never be replayed as another. */
 export const DOMAIN = {
-  result: 'basilica-trust/result/v1',
+  /** v2 binds the network, the requester and the pairing session (signaling SPEC BIND1). */
+  result: 'basilica-trust/result/v2',
   receipt: 'basilica-trust/receipt/v1',
   receiptLog: 'basilica-trust/receipt-log/v1',
   tensor: 'basilica-trust/tensor/v1',
@@ -83,6 +84,12 @@ export const REPUTATION_WILSON_Z = 1.96;
 
 /** A rejected result weighs at least this many clean ones (and at least the key's whole clean history) in the score: a caught wrong answer should sink a key, not dent it. */
 export const REJECTION_WEIGHT = 50;
+
+/** A network id: which deployment a receipt or result belongs to (signaling `--network`). */
+export const NETWORK_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A pairing session id: 16 random bytes, base64url, chosen by the server per pairing. */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** Bounds for untrusted input (receipts, persisted records). */
 export const LIMITS = {

@@ -21,6 +21,7 @@ beforeAll(async () => {
   receipts = await Promise.all(
     Array.from({ length: 6 }, (_, unitId) =>
       issueReceipt(requester, {
+        network: 'test-network',
         provider: provider.peerId,
         jobId: 'job-00001',
         unitId,

@@ -12,6 +12,7 @@ beforeAll(async () => {
 });
 
 const terms = (unitId = 1, flops = 1e9) => ({
+  network: 'test-network',
   provider: provider.peerId,
   jobId: 'job-00001',
   unitId,

@@ -9,18 +9,28 @@
 import * as v from 'valibot';
 import { base64urlEncode, randomId } from '../bytes';
 import { sign, verify, type Identity, type PeerId } from '../identity';
-import { DOMAIN, LIMITS } from './constants';
+import { DOMAIN, LIMITS, NETWORK_ID_PATTERN } from './constants';
 import { encodeCanonical } from './encoding';
 import { ReceiptError } from './errors';
 
-export const RECEIPT_VERSION = 1;
+/**
+ * v2 names the network it was issued on (signaling SPEC BIND1), so a receipt from
+ * one deployment can never be logged by another. v1 receipts (no network) are
+ * what earlier releases wrote: logs holding them still load and verify.
+ */
+export const RECEIPT_VERSION = 2;
+export const LEGACY_RECEIPT_VERSION = 1;
 
+/**
+ * Shape only: the one-spelling rule for keys and signatures (identity.ts) is
+ * applied by `verify` (requester, signature) and by whoever credits (provider),
+ * so each receipt of a batch gets its own reason instead of failing the batch.
+ */
 const PeerIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/));
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.idChars));
 const Uint = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max));
 
-export const ReceiptSchema = v.strictObject({
-  v: v.literal(RECEIPT_VERSION),
+const receiptFields = {
   id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/)),
   requester: PeerIdSchema,
   provider: PeerIdSchema,
@@ -31,13 +41,23 @@ export const ReceiptSchema = v.strictObject({
   issuedAt: Uint(LIMITS.maxFlops),
   nonce: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22}$/)),
   signature: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{86}$/)),
-});
-export type Receipt = v.InferOutput<typeof ReceiptSchema>;
-export type ReceiptBody = Omit<Receipt, 'id' | 'signature' | 'v'>;
+};
 
-export function receiptBytes(body: ReceiptBody): Uint8Array {
-  return encodeCanonical(DOMAIN.receipt, [
-    RECEIPT_VERSION,
+export const ReceiptSchema = v.variant('v', [
+  v.strictObject({
+    v: v.literal(RECEIPT_VERSION),
+    network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)),
+    ...receiptFields,
+  }),
+  v.strictObject({ v: v.literal(LEGACY_RECEIPT_VERSION), ...receiptFields }),
+]);
+export type Receipt = v.InferOutput<typeof ReceiptSchema>;
+/** What the requester signs: every field but the id and the signature (`network` absent only in v1). */
+export type ReceiptBody = Omit<Extract<Receipt, { v: 2 }>, 'id' | 'signature' | 'v'>;
+type AnyReceiptBody = ReceiptBody | Omit<Extract<Receipt, { v: 1 }>, 'id' | 'signature' | 'v'>;
+
+export function receiptBytes(body: AnyReceiptBody): Uint8Array {
+  const common = [
     body.requester,
     body.provider,
     body.jobId,
@@ -46,7 +66,10 @@ export function receiptBytes(body: ReceiptBody): Uint8Array {
     body.durationMs,
     body.issuedAt,
     body.nonce,
-  ]);
+  ];
+  if ('network' in body && body.network !== undefined)
+    return encodeCanonical(DOMAIN.receipt, [RECEIPT_VERSION, body.network, ...common]);
+  return encodeCanonical(DOMAIN.receipt, [LEGACY_RECEIPT_VERSION, ...common]);
 }
 
 async function receiptId(bytes: Uint8Array): Promise<string> {
@@ -54,6 +77,8 @@ async function receiptId(bytes: Uint8Array): Promise<string> {
 }
 
 export interface ReceiptTerms {
+  /** The network the pairing was made on (from the server's `matched`). */
+  network: string;
   provider: PeerId;
   jobId: string;
   unitId: number;
@@ -65,6 +90,7 @@ export interface ReceiptTerms {
 /** Requester side, once per accepted unit per provider. */
 export async function issueReceipt(requester: Identity, terms: ReceiptTerms): Promise<Receipt> {
   const body: ReceiptBody = {
+    network: terms.network,
     requester: requester.peerId,
     provider: terms.provider,
     jobId: terms.jobId,

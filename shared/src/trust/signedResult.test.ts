@@ -19,8 +19,9 @@ const t = (values: number[]): ResultTensor => ({
 async function setup() {
   const inputHash = await hashOutputs([t([1, 2, 3])]);
   const resultHash = await hashOutputs([t([4, 5])]);
-  const signed = await signResult(provider, { jobId: 'job-00001', unitId: 7, inputHash, resultHash });
-  const expected = { provider: provider.peerId, jobId: 'job-00001', unitId: 7, inputHash, resultHash };
+  const binding = { network: 'test-network', requester: other.peerId, session: 'S'.repeat(22) };
+  const signed = await signResult(provider, { ...binding, jobId: 'job-00001', unitId: 7, inputHash, resultHash });
+  const expected = { ...binding, provider: provider.peerId, jobId: 'job-00001', unitId: 7, inputHash, resultHash };
   return { signed, expected };
 }
 
@@ -28,7 +29,7 @@ describe('signed results', () => {
   it('TRUST-S1: the signed bytes are canonical, domain-separated and bind the provider key', async () => {
     const { signed } = await setup();
     const bytes = resultClaimBytes(provider.peerId, signed);
-    expect(new TextDecoder().decode(bytes)).toContain('basilica-trust/result/v1');
+    expect(new TextDecoder().decode(bytes)).toContain('basilica-trust/result/v2');
     expect(resultClaimBytes(other.peerId, signed)).not.toEqual(bytes);
     expect(resultClaimBytes(provider.peerId, { ...signed, unitId: 8 })).not.toEqual(bytes);
     // field boundaries are framed: moving characters between fields changes the bytes
@@ -57,10 +58,22 @@ describe('signed results', () => {
       [signed, { unitId: 8 }, 'wrong-unit'],
       [signed, { jobId: 'job-00002' }, 'wrong-unit'],
       [signed, { inputHash: otherHash }, 'wrong-input'],
+      [signed, { network: 'other-network' }, 'wrong-session'],
+      [signed, { requester: provider.peerId }, 'wrong-session'],
+      [signed, { session: 'T'.repeat(22) }, 'wrong-session'],
+      [{ ...signed, session: 'T'.repeat(22) }, { session: 'T'.repeat(22) }, 'bad-signature'],
       [signed, { resultHash: otherHash }, 'wrong-result'],
     ];
     for (const [value, change, reason] of cases) {
       expect(await verifySignedResult(value, { ...expected, ...change }), reason).toEqual({ ok: false, reason });
     }
+  });
+
+  it('TRUST-S3: the signature binds the network, the requester and the pairing session', async () => {
+    const { signed } = await setup();
+    const bytes = resultClaimBytes(provider.peerId, signed);
+    expect(resultClaimBytes(provider.peerId, { ...signed, network: 'other-network' })).not.toEqual(bytes);
+    expect(resultClaimBytes(provider.peerId, { ...signed, requester: provider.peerId })).not.toEqual(bytes);
+    expect(resultClaimBytes(provider.peerId, { ...signed, session: 'T'.repeat(22) })).not.toEqual(bytes);
   });
 });

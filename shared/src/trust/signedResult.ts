@@ -1,16 +1,22 @@
 /**
- * Signed results. The provider signs (provider, job, unit, input hash, result
- * hash) in the canonical encoding under DOMAIN.result; the requester drops
- * anything unsigned, mis-signed, or signed over other inputs or other outputs
- * than the ones it received, before comparing a single value.
+ * Signed results. The provider signs (network, requester, session, provider,
+ * job, unit, input hash, result hash) in the canonical encoding under
+ * DOMAIN.result; the requester drops anything unsigned, mis-signed, signed for
+ * another network, requester or pairing session, or over other inputs or other
+ * outputs than the ones it received, before comparing a single value. Binding
+ * the session means a result signed for one pairing cannot be replayed into
+ * another, even of the same job (signaling SPEC BIND2).
  */
 import * as v from 'valibot';
 import { sign, verify, type Identity, type PeerId } from '../identity';
-import { DOMAIN, LIMITS } from './constants';
+import { DOMAIN, LIMITS, NETWORK_ID_PATTERN, SESSION_ID_PATTERN } from './constants';
 import { encodeCanonical } from './encoding';
 
 const Hash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 export const SignedResultSchema = v.strictObject({
+  network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)),
+  requester: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/)),
+  session: v.pipe(v.string(), v.regex(SESSION_ID_PATTERN)),
   provider: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/)),
   jobId: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.idChars)),
   unitId: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31)),
@@ -22,7 +28,16 @@ export type SignedResult = v.InferOutput<typeof SignedResultSchema>;
 export type ResultClaim = Omit<SignedResult, 'provider' | 'signature'>;
 
 export function resultClaimBytes(provider: PeerId, claim: ResultClaim): Uint8Array {
-  return encodeCanonical(DOMAIN.result, [provider, claim.jobId, claim.unitId, claim.inputHash, claim.resultHash]);
+  return encodeCanonical(DOMAIN.result, [
+    claim.network,
+    claim.requester,
+    claim.session,
+    provider,
+    claim.jobId,
+    claim.unitId,
+    claim.inputHash,
+    claim.resultHash,
+  ]);
 }
 
 /** Provider side: sign what was computed. Hashes come from `hashOutputs` (tensor.ts). */
@@ -35,10 +50,21 @@ export type ResultCheck =
   | { ok: true; result: SignedResult }
   | {
       ok: false;
-      reason: 'malformed' | 'bad-signature' | 'wrong-provider' | 'wrong-unit' | 'wrong-input' | 'wrong-result';
+      reason:
+        | 'malformed'
+        | 'bad-signature'
+        | 'wrong-provider'
+        | 'wrong-session'
+        | 'wrong-unit'
+        | 'wrong-input'
+        | 'wrong-result';
     };
 
 export interface ExpectedResult {
+  /** The network the pairing was made on, the requester's own key and the pairing's session (server's `matched`). */
+  network: string;
+  requester: PeerId;
+  session: string;
   /** The peer the unit was sent to (the data channel's authenticated peer). */
   provider: PeerId;
   jobId: string;
@@ -55,6 +81,8 @@ export async function verifySignedResult(value: unknown, expected: ExpectedResul
   if (!parsed.success) return { ok: false, reason: 'malformed' };
   const r = parsed.output;
   if (r.provider !== expected.provider) return { ok: false, reason: 'wrong-provider' };
+  if (r.network !== expected.network || r.requester !== expected.requester || r.session !== expected.session)
+    return { ok: false, reason: 'wrong-session' };
   if (r.jobId !== expected.jobId || r.unitId !== expected.unitId) return { ok: false, reason: 'wrong-unit' };
   if (r.inputHash !== expected.inputHash) return { ok: false, reason: 'wrong-input' };
   if (r.resultHash !== expected.resultHash) return { ok: false, reason: 'wrong-result' };

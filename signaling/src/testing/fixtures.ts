@@ -1,5 +1,6 @@
 /** Test fixtures shared by the signaling tests: valid capabilities and needs, quiet server options. */
 import type { Capabilities, JobNeeds } from '@shared/protocol';
+import { DEFAULT_NETWORK } from '../constants';
 import { createLogger, type Logger } from '../log';
 
 export function caps(overrides: Partial<Capabilities> = {}): Capabilities {
@@ -17,6 +18,9 @@ export function caps(overrides: Partial<Capabilities> = {}): Capabilities {
 export function needs(overrides: Partial<JobNeeds> = {}): JobNeeds {
   return { kind: 'inference', maxProviders: 4, units: 64, modelBytes: 1024, ...overrides };
 }
+
+/** The network id the test hubs and servers run as, and test receipts name (SPEC BIND1). */
+export const TEST_NETWORK = DEFAULT_NETWORK;
 
 /** Logs only errors, so a failing test shows why the server complained. */
 export const testLogger: Logger = createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error', (line) =>

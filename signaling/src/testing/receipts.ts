@@ -1,5 +1,8 @@
 /** Receipts for tests: honest ones from the trust core, and hand-built ones the trust core would never issue. */
 import { base64urlEncode, randomId } from '@shared/bytes';
+import type { Backend } from '@shared/protocol';
+import type { TrustLedger } from '../ledger';
+import { TEST_NETWORK } from './fixtures';
 import { createIdentity, sign, type Identity } from '@shared/identity';
 import { issueReceipt, receiptBytes, RECEIPT_VERSION, type Receipt, type ReceiptBody } from '@shared/trust';
 
@@ -9,9 +12,10 @@ let unit = 0;
 export function receiptFor(
   requester: Identity,
   provider: string,
-  terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number } = {},
+  terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number; network?: string } = {},
 ): Promise<Receipt> {
   return issueReceipt(requester, {
+    network: terms.network ?? TEST_NETWORK,
     provider,
     jobId: terms.jobId ?? 'job-00001',
     unitId: terms.unitId ?? unit++,
@@ -27,6 +31,7 @@ export async function signBody(
   body: Partial<ReceiptBody> & Pick<ReceiptBody, 'provider'>,
 ): Promise<Receipt> {
   const full: ReceiptBody = {
+    network: TEST_NETWORK,
     requester: requester.peerId,
     jobId: 'job-00001',
     unitId: unit++,
@@ -49,4 +54,27 @@ export function nonCanonical(peerId: string): string {
 
 export async function peerIds(n: number): Promise<string[]> {
   return Promise.all(Array.from({ length: n }, async () => (await createIdentity()).peerId));
+}
+
+/**
+ * Registers the pairings receipts need (SPEC CREDIT10) as if the matchmaker had
+ * paired each provider with `requester`'s job at `at` (default 0, long before the
+ * tests' clocks, so the FLOP budget is no constraint) and they are still paired.
+ * Tests of other rules use it; tests of CREDIT10–12 pair through the matchmaker.
+ */
+export function pairWith(
+  ledger: TrustLedger,
+  requester: string,
+  providers: readonly string[],
+  terms: { jobId?: string; at?: number; backend?: Backend; jobUnits?: number } = {},
+): void {
+  for (const provider of providers)
+    ledger.pairings.start(
+      requester,
+      terms.jobId ?? 'job-00001',
+      provider,
+      terms.backend ?? 'webgpu',
+      terms.jobUnits ?? 10_000_000,
+      terms.at ?? 0,
+    );
 }

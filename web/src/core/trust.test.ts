@@ -436,6 +436,7 @@ describe('provider receipts (SPEC TRUST-R*)', () => {
     const kv = memoryStore();
     const store = new ProviderReceipts(kv, provider.peerId);
     const good = await issueReceipt(requester, {
+      network: 'test-network',
       provider: provider.peerId,
       jobId: 'job-1',
       unitId: 0,
@@ -446,6 +447,7 @@ describe('provider receipts (SPEC TRUST-R*)', () => {
     await expect(store.add(good)).rejects.toThrow(/already/);
     await expect(store.add({ ...good, flops: 1e9 })).rejects.toThrow();
     const other = await issueReceipt(requester, {
+      network: 'test-network',
       provider: requester.peerId,
       jobId: 'job-1',
       unitId: 1,
@@ -454,6 +456,7 @@ describe('provider receipts (SPEC TRUST-R*)', () => {
     });
     await expect(store.add(other)).rejects.toThrow(/is for/);
     const second = await issueReceipt(requester, {
+      network: 'test-network',
       provider: provider.peerId,
       jobId: 'job-1',
       unitId: 2,

@@ -87,6 +87,8 @@ export class ProviderNode {
   private readonly links: PeerSessions;
   /** The requester of each job we are paired for, from the server's `matched`. */
   private readonly requesters = new Map<string, string>();
+  /** Each pairing's session and network from `matched`: every signed result binds them (SPEC BIND2). */
+  private readonly pairings = new Map<string, { session: string; network: string }>();
   private readonly queue: QueuedUnit[] = [];
   private readonly meter: ThroughputMeter;
   private readonly unsubscribe: (() => void)[] = [];
@@ -136,6 +138,7 @@ export class ProviderNode {
       }),
       signaling.on('matched', (m) => {
         this.requesters.set(m.jobId, m.peerId);
+        this.pairings.set(sessionKey(m.jobId, m.peerId), { session: m.session, network: m.network });
         this.openSession(m.jobId, m.peerId);
       }),
       signaling.on('unmatched', (m) => {
@@ -315,7 +318,13 @@ export class ProviderNode {
       const outputs = await this.deps.compute.run(hash, unpackTensors(header.inputs, body));
       const computeMs = performance.now() - started;
       const packed = packTensors(outputs);
-      const signed = await this.sign(header.jobId, header.unitId, unpackTensors(header.inputs, body), outputs);
+      const signed = await this.sign(
+        session.view.requesterId,
+        header.jobId,
+        header.unitId,
+        unpackTensors(header.inputs, body),
+        outputs,
+      );
       this.reply(
         session,
         {
@@ -349,15 +358,17 @@ export class ProviderNode {
   }
 
   private async sign(
+    requester: string,
     jobId: string,
     unitId: number,
     inputs: RawTensor[],
     outputs: RawTensor[],
   ): Promise<SignedResult | undefined> {
     const { identity } = this.deps;
-    if (!identity) return undefined;
+    const pairing = this.pairings.get(sessionKey(jobId, requester));
+    if (!identity || !pairing) return undefined;
     const [inputHash, resultHash] = await Promise.all([hashTensors(inputs), hashTensors(outputs)]);
-    return signResult(identity, { jobId, unitId, inputHash, resultHash });
+    return signResult(identity, { ...pairing, requester, jobId, unitId, inputHash, resultHash });
   }
 
   /** A receipt is kept only if it verifies, names us, and credits a unit not credited before. */

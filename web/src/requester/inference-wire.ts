@@ -55,7 +55,12 @@ export class InferenceWire {
   }
 
   /** The result's outputs, or why the provider that sent it is at fault. */
-  async readResult(provider: string, header: PeerHeaderOf<'result'>, body: Uint8Array): Promise<ResultReading> {
+  async readResult(
+    provider: string,
+    header: PeerHeaderOf<'result'>,
+    body: Uint8Array,
+    pairing: { session: string; network: string } | undefined,
+  ): Promise<ResultReading> {
     const { unitId } = header;
     let outputs: RawTensor[];
     try {
@@ -67,9 +72,14 @@ export class InferenceWire {
     if (shapeError) return { ok: false, reason: `returned a wrong shape for unit ${unitId}: ${shapeError}` };
     if (!this.identity) return { ok: true, outputs };
     const [inputHash, resultHash] = await Promise.all([hashTensors(this.kind.unit(unitId)), hashTensors(outputs)]);
-    const check = header.signed
-      ? await verifySignedResult(header.signed, { provider, jobId: this.jobId, unitId, inputHash, resultHash })
-      : ({ ok: false, reason: 'unsigned' } as const);
+    const requester = this.identity.peerId;
+    const expected = { ...pairing, requester, provider, jobId: this.jobId, unitId, inputHash, resultHash };
+    // SPEC BIND2: a signature binds the pairing's session and network; without a pairing nothing can match.
+    const check = !header.signed
+      ? ({ ok: false, reason: 'unsigned' } as const)
+      : pairing
+        ? await verifySignedResult(header.signed, { ...expected, ...pairing })
+        : ({ ok: false, reason: 'wrong-session' } as const);
     return check.ok
       ? { ok: true, outputs }
       : { ok: false, reason: `result for unit ${unitId} dropped: ${check.reason}` };

@@ -26,12 +26,13 @@ export class JobReceipts {
 
   constructor(private readonly deps: JobReceiptsDeps) {}
 
-  issue(provider: string, unitId: number, flops: number, durationMs: number): void {
+  /** `network`: the pairing's, which the receipt names (SPEC BIND1); none means no server paired us: no receipt. */
+  issue(provider: string, unitId: number, flops: number, durationMs: number, network: string | undefined): void {
     const { identity, jobId } = this.deps;
-    if (!identity) return;
+    if (!identity || !network) return;
     this.chain = this.chain
       .then(async () => {
-        const receipt = await issueReceipt(identity, { provider, jobId, unitId, flops, durationMs });
+        const receipt = await issueReceipt(identity, { network, provider, jobId, unitId, flops, durationMs });
         this.deps.sendTo(provider, { type: 'receipt', receipt });
         this.deps.issued();
         this.deps.outbox.push(receipt);

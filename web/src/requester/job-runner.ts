@@ -116,7 +116,7 @@ export class JobRunner {
         // SPEC TRUST-P2: a key caught here or in an earlier job (the book is persisted) gets no work.
         if (this.model.provider(m.peerId)?.state === 'rejected' || this.coordinator.isExcluded(m.peerId))
           return this.links.release(m.peerId, 'excluded');
-        this.links.matched(m.peerId, m.capabilities);
+        this.links.matched(m.peerId, m.capabilities, { session: m.session, network: m.network });
         this.refresh();
       }),
       signaling.on('unmatched', (m) => mine(m) && this.links.unmatched(m.peerId, m.reason)),
@@ -185,7 +185,7 @@ export class JobRunner {
     const { unitId, computeMs } = header;
     const { peerId } = link.session;
     if (!this.coordinator.holds(peerId, unitId)) return; // not ours to answer (late after a re-pair): ignore
-    const reading = await this.wire.readResult(peerId, header, body);
+    const reading = await this.wire.readResult(peerId, header, body, link.pairing);
     if (this.closed) return;
     if (!reading.ok) return this.exec(this.coordinator.refuse(peerId, reading.reason, unitId));
     link.computeMs.set(unitId, computeMs);
@@ -280,7 +280,7 @@ export class JobRunner {
     this.model.unitCredited(peerId, link.computeMsTotal);
     const durationMs = link.computeMs.get(unitId) ?? 0;
     link.computeMs.delete(unitId);
-    this.receipts.issue(peerId, unitId, this.kind.flops(unitId), durationMs);
+    this.receipts.issue(peerId, unitId, this.kind.flops(unitId), durationMs, link.pairing?.network);
   }
 
   private async finish(): Promise<void> {

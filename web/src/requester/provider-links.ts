@@ -21,6 +21,13 @@ export interface ProviderLink {
   computeMsTotal: number;
   /** Reconnects tried since this provider last had a unit accepted. */
   reconnects: number;
+  /** The server's session and network for this pairing: signed results and receipts bind them (SPEC BIND1, BIND2). */
+  pairing?: Pairing;
+}
+
+export interface Pairing {
+  session: string;
+  network: string;
 }
 
 export interface ProviderLinksDeps {
@@ -86,12 +93,13 @@ export class ProviderLinks {
   }
 
   /** The server paired `peerId` with the job: connect, unless a live link is there already. */
-  matched(peerId: string, capabilities: Capabilities | undefined): void {
+  matched(peerId: string, capabilities: Capabilities | undefined, pairing: Pairing | undefined): void {
     this.paired.add(peerId);
     const link = this.links.get(peerId);
     // Matched again (e.g. after a server restart) while our data channel still works: keep it.
     if (link && this.isLive(link)) {
       if (capabilities) link.adapterClass = providerAdapterClass(capabilities);
+      if (pairing) link.pairing = pairing;
       return;
     }
     this.links.set(peerId, {
@@ -100,6 +108,7 @@ export class ProviderLinks {
       computeMs: new Map(),
       computeMsTotal: link?.computeMsTotal ?? 0,
       reconnects: link?.reconnects ?? 0,
+      pairing: pairing ?? link?.pairing,
     });
     this.deps.onConnecting(peerId);
   }
@@ -161,7 +170,7 @@ export class ProviderLinks {
     link.reconnects++;
     setTimeout(() => {
       if (this.paired.has(peerId) && this.links.get(peerId) === link && this.deps.wants(peerId))
-        this.matched(peerId, undefined);
+        this.matched(peerId, undefined, undefined);
     }, PEER_RECONNECT_DELAY_MS * link.reconnects);
   }
 }

@@ -30,7 +30,14 @@ async function receipts(jobId: string, n: number): Promise<Receipt[]> {
   const provider = await createIdentity();
   return Promise.all(
     Array.from({ length: n }, (_, unitId) =>
-      issueReceipt(requester, { provider: provider.peerId, jobId, unitId, flops: 1, durationMs: 1 }),
+      issueReceipt(requester, {
+        network: 'test-network',
+        provider: provider.peerId,
+        jobId,
+        unitId,
+        flops: 1,
+        durationMs: 1,
+      }),
     ),
   );
 }

@@ -6,6 +6,7 @@
  */
 import type { RawTensor } from '@shared/protocol';
 import type { Capabilities, ClientMessage, SignalPayload } from '@shared/protocol';
+import { randomId } from '@shared/bytes';
 import { Emitter } from '../core/emitter';
 import type {
   ComputeEngine,
@@ -132,16 +133,19 @@ export class FakeHub {
         if (provider.job || provider.paused || job.excluded.has(providerId)) continue;
         provider.job = jobId;
         job.providers.add(providerId);
+        // Like the server: one session id per pairing, the same on both sides (SPEC BIND2).
+        const pairing = { session: randomId(16), network: 'memory-network' };
         this.clients.get(job.requester)?.events.emit('matched', {
           type: 'matched',
           jobId,
           peerId: providerId,
           role: 'provider',
           capabilities: provider.capabilities,
+          ...pairing,
         });
         this.clients
           .get(providerId)
-          ?.events.emit('matched', { type: 'matched', jobId, peerId: job.requester, role: 'requester' });
+          ?.events.emit('matched', { type: 'matched', jobId, peerId: job.requester, role: 'requester', ...pairing });
       }
     }
   }
