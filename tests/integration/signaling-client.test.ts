@@ -2,10 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { authMessage, verify } from '@shared/identity';
 import { createIdentity } from '@shared/identity';
-import { createSignalingServer, type SignalingServer } from '../../../signaling/src/server';
-import { caps, needs, testLogger } from '../../../signaling/src/testing/fixtures';
+import { createSignalingServer, type SignalingServer } from '../../signaling/src/server';
+import { caps, needs, testLogger } from '../../signaling/src/testing/fixtures';
 import { readFileSync } from 'node:fs';
-import { SignalingClient, backoffDelay, defaultSignalingUrl, type WebSocketConstructor } from './signaling-client';
+import {
+  SignalingClient,
+  backoffDelay,
+  defaultSignalingUrl,
+  type WebSocketConstructor,
+} from '../../web/src/net/signaling-client';
 
 // Compile-time proof that both the browser's and ws's WebSocket fit the injected constructor.
 export const constructorsFit: WebSocketConstructor[] = [
@@ -134,7 +139,7 @@ describe('signaling client', () => {
   });
 
   it('CLIENT6: the client core is framework- and Node-free (imports only shared/)', () => {
-    const source = readFileSync(new URL('./signaling-client.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../web/src/net/signaling-client.ts', import.meta.url), 'utf8');
     const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
     expect(imports.length).toBeGreaterThan(0);
     for (const spec of imports) expect(spec).toMatch(/^@shared\//);

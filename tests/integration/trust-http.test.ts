@@ -9,10 +9,10 @@ import { authMessage, createIdentity, sign, type Identity } from '@shared/identi
 import { verifyChain, type LogEntry } from '@shared/trust';
 import type { Receipt } from '@shared/trust';
 import { fetchLeaderboard, LeaderboardError } from '../../web/src/net/leaderboard';
-import { RECEIPT_LOG_FILE } from './constants';
-import { createSignalingServer, type SignalingServer } from './server';
-import { testLogger, TEST_NETWORK } from './testing/fixtures';
-import { pairWith, peerIds, receiptFor } from './testing/receipts';
+import { RECEIPT_LOG_FILE } from '../../signaling/src/constants';
+import { createSignalingServer, type SignalingServer } from '../../signaling/src/server';
+import { testLogger, TEST_NETWORK } from '../../signaling/src/testing/fixtures';
+import { pairWith, peerIds, receiptFor } from '../../signaling/src/testing/receipts';
 
 let dir: string;
 let server: SignalingServer;

@@ -9,10 +9,10 @@ import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type Role } from '@shared/protocol';
 import { authMessage, createIdentity, sign, type Identity } from '@shared/identity';
 import { SignalingClient } from '../../web/src/net/signaling-client';
-import { createLogger } from './log';
-import { createSignalingServer, type SignalingServer } from './server';
-import { caps, needs } from './testing/fixtures';
-import { randomFrame, seededRng, type Rng } from './testing/fuzz-frames';
+import { createLogger } from '../../signaling/src/log';
+import { createSignalingServer, type SignalingServer } from '../../signaling/src/server';
+import { caps, needs } from '../../signaling/src/testing/fixtures';
+import { randomFrame, seededRng, type Rng } from '../../signaling/src/testing/fuzz-frames';
 
 const FRAMES = 10_000;
 const ATTACKERS = 8;
