@@ -22,3 +22,12 @@ export const MAX_PENDING_CHECKS_PER_PROVIDER = 2;
  * spend idle providers on one unit without finishing it any sooner.
  */
 export const MAX_SPECULATIVE_HOLDERS = 2;
+
+/**
+ * Failed attempts of one unit (different errors each time) before the job
+ * fails with the last error. An error that repeats fails it at the second
+ * attempt already (the model or its input is at fault, not a provider); four
+ * distinct errors cover a provider crash, a lost GPU device and a tab closed
+ * mid-unit without letting a broken unit re-run forever.
+ */
+export const MAX_UNIT_FAILURES = 4;

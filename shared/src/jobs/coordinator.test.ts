@@ -211,3 +211,38 @@ describe('job coordinator: verification', () => {
     });
   });
 });
+
+describe('job coordinator: failing units', () => {
+  it('JOB8: an error that repeats for one unit (one provider or two) fails the job with it; no retry storm', () => {
+    const one = coordinator(2);
+    expect(sends(one.providerReady('p', 'x'))).toEqual([0, 1]);
+    const error = 'Got invalid dimensions for input: 0 Got: 16 Expected: 20';
+    expect(sends(one.unitFailed('p', 0, error))).toEqual([0]); // first failure: tried again
+    expect(one.unitFailed('p', 0, error)).toEqual([
+      { type: 'fail', reason: `unit 0 fails the same way on every try: ${error}` },
+    ]);
+    expect(sends(one.providerReady('q', 'x'))).toEqual([]); // a failed job dispatches nothing more
+
+    const two = coordinator(1);
+    two.providerReady('a', 'x');
+    two.providerReady('b', 'x'); // speculative copy
+    expect(two.unitFailed('a', 0, error)).toEqual([{ type: 'send', peerId: 'a', unitId: 0 }]); // tried again
+    expect(two.unitFailed('b', 0, error)).toContainEqual({
+      type: 'fail',
+      reason: `unit 0 fails the same way on every try: ${error}`,
+    });
+    expect(two.stats.rejected).toBe(0); // nobody is blamed
+  });
+
+  it('JOB8: different errors end the job at the fourth; a declined unit (paused provider) never counts', () => {
+    const c = coordinator(1);
+    c.providerReady('p', 'x');
+    for (let i = 0; i < 10; i++) {
+      expect(sends(c.unitFailed('p', 0))).toEqual([0]); // declined: sent again, nothing counted
+    }
+    expect(sends(c.unitFailed('p', 0, 'device lost'))).toEqual([0]);
+    expect(sends(c.unitFailed('p', 0, 'out of memory'))).toEqual([0]);
+    expect(sends(c.unitFailed('p', 0, 'worker crashed'))).toEqual([0]);
+    expect(c.unitFailed('p', 0, 'tab closed')).toEqual([{ type: 'fail', reason: 'unit 0 failed 4 times: tab closed' }]);
+  });
+});

@@ -20,7 +20,12 @@ import type { JobPolicy } from '../trust/policy';
 import type { Agree, ReplicaResult } from '../trust/quorum';
 import type { RandomSource } from '../trust/random';
 import type { ReputationBook } from '../trust/reputation';
-import { MAX_PENDING_CHECKS_PER_PROVIDER, MAX_SPECULATIVE_HOLDERS, UNITS_IN_FLIGHT_PER_PROVIDER } from './constants';
+import {
+  MAX_PENDING_CHECKS_PER_PROVIDER,
+  MAX_SPECULATIVE_HOLDERS,
+  MAX_UNIT_FAILURES,
+  UNITS_IN_FLIGHT_PER_PROVIDER,
+} from './constants';
 
 export type CoordinatorCommand<R> =
   /** Send unit `unitId` to `peerId`. */
@@ -103,6 +108,8 @@ export class JobCoordinator<R> {
   private readonly checking = new Map<number, PeerId[]>();
   private cursor = 0;
   private failed = false;
+  /** Errors each unit failed with so far. */
+  private readonly failures = new Map<number, string[]>();
   readonly stats: CoordinatorStats = {
     checks: { checked: 0, failed: 0 },
     verified: 0,
@@ -208,11 +215,30 @@ export class JobCoordinator<R> {
     return [...out, ...this.pumpAll()];
   }
 
-  /** The provider could not compute the unit: it goes back to the queue. */
-  unitFailed(peerId: PeerId, unitId: number): CoordinatorCommand<R>[] {
+  /**
+   * The provider did not compute the unit: it goes back to the queue.
+   * `error`: what went wrong, or undefined when the provider only declined it
+   * (paused). An error that repeats for one unit — on one provider or two —
+   * says the model or its input is at fault, not a provider, so the job fails
+   * with it rather than re-sending the unit forever; so does the
+   * MAX_UNIT_FAILURES-th failure of any kind. Nobody is blamed for either.
+   */
+  unitFailed(peerId: PeerId, unitId: number, error?: string): CoordinatorCommand<R>[] {
     const slot = this.providers.get(peerId);
     if (!slot?.inFlight.delete(unitId)) return [];
-    return [...this.release(unitId, peerId), ...this.pumpAll()];
+    const out = this.release(unitId, peerId);
+    if (error !== undefined) {
+      const errors = this.failures.get(unitId) ?? [];
+      const repeated = errors.includes(error);
+      errors.push(error);
+      this.failures.set(unitId, errors);
+      if (repeated || errors.length >= MAX_UNIT_FAILURES) {
+        this.failed = true;
+        const why = repeated ? 'fails the same way on every try' : `failed ${errors.length} times`;
+        return [...out, { type: 'fail', reason: `unit ${unitId} ${why}: ${error}` }];
+      }
+    }
+    return [...out, ...this.pumpAll()];
   }
 
   /**

@@ -73,7 +73,14 @@ export const PeerHeaderSchema = v.variant('type', [
     // The provider's signature over (job, unit, input hash, result hash), SPEC TRUST-S2. A requester with an identity drops results without it.
     signed: v.optional(SignedResultSchema),
   }),
-  v.strictObject({ type: v.literal('unit-error'), jobId: JobId, unitId: Index, message: Text }),
+  v.strictObject({
+    type: v.literal('unit-error'),
+    jobId: JobId,
+    unitId: Index,
+    message: Text,
+    /** The provider did not try the unit (it is paused): nothing is wrong with the unit. */
+    declined: v.optional(v.boolean()),
+  }),
   v.strictObject({ type: v.literal('paused'), paused: v.boolean() }),
   v.strictObject({ type: v.literal('error'), message: Text }),
 ]);

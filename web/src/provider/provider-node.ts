@@ -171,6 +171,7 @@ export class ProviderNode {
           jobId: item.header.jobId,
           unitId: item.header.unitId,
           message: 'provider paused',
+          declined: true,
         });
     }
     for (const session of this.sessions.values()) this.reply(session, { type: 'paused', paused });
@@ -259,6 +260,7 @@ export class ProviderNode {
               jobId: header.jobId,
               unitId: header.unitId,
               message: 'provider paused',
+              declined: true,
             });
             return;
           }

@@ -162,12 +162,13 @@ export class JobRunner {
         return this.exec(this.coordinator.providerReady(peerId, link.adapterClass));
       case 'result':
         return void this.onResult(link, header, body);
-      case 'unit-error':
-        this.model.setProvider(peerId, {
-          unitsFailed: (this.model.provider(peerId)?.unitsFailed ?? 0) + 1,
-          note: header.message,
-        });
-        return this.exec(this.coordinator.unitFailed(peerId, header.unitId));
+      case 'unit-error': {
+        // A unit declined by a paused provider is not a failure of anyone's.
+        const error = header.declined ? undefined : header.message;
+        const failed = (this.model.provider(peerId)?.unitsFailed ?? 0) + (error ? 1 : 0);
+        this.model.setProvider(peerId, { unitsFailed: failed, note: header.message });
+        return this.exec(this.coordinator.unitFailed(peerId, header.unitId, error));
+      }
       case 'paused':
         this.model.setProvider(peerId, { state: header.paused ? 'paused' : 'working' });
         if (!header.paused) return this.exec(this.coordinator.providerReady(peerId, link.adapterClass));
