@@ -6,3 +6,4 @@ export * from './npy';
 export * from './json';
 export * from './check-inputs';
 export * from './onnx-model';
+export * from './onnx-weights';
