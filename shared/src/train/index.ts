@@ -29,3 +29,4 @@ export {
   type TrainState,
 } from './state';
 export { backward, type Batch, evalLoss, forward, loadBatch, trainStep } from './step';
+export { trainKernelsModule, WasmBackend } from './wasm/backend';
