@@ -30,3 +30,5 @@ export {
 } from './state';
 export { backward, type Batch, evalLoss, forward, loadBatch, trainStep } from './step';
 export { trainKernelsModule, WasmBackend } from './wasm/backend';
+export { detagBrown, type LoaderOptions, TokenLoader, textFromBytes, textFromJsonl } from './data';
+export { Tokenizer, type TokenizerJson } from './tokenizer';
