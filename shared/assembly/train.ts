@@ -125,6 +125,12 @@ export function matmulBackward(
   Cin: i32,
   Cout: i32,
 ): void {
+  matmulBackwardInput(dinp, dout, w, N, Cin, Cout);
+  matmulBackwardWeight(dw, dbias, dout, inp, N, Cin, Cout, Cout);
+}
+
+/** dinp[n, :] += dout[n, :] · w for N rows (a thread takes a range of rows). */
+export function matmulBackwardInput(dinp: usize, dout: usize, w: usize, N: i32, Cin: i32, Cout: i32): void {
   const row: usize = <usize>Cin << 2;
   const orow: usize = <usize>Cout << 2;
   // dinp = dout · w
@@ -151,7 +157,24 @@ export function matmulBackward(
     for (; n < N; n++) dinpStrip(dinp, dout, w, n, i, 64, row, orow, Cout);
   }
   if (i < row) for (let n = 0; n < N; n++) dinpStrip(dinp, dout, w, n, i, row - i, row, orow, Cout);
+}
 
+/**
+ * dw[o, :] += Σ_n dout[n, o] · inp[n, :] and dbias[o] += Σ_n dout[n, o] for Cout weight rows, where dout's
+ * rows are doutStride floats apart (a thread takes a range of weight rows: dout + o0, dw + o0·Cin).
+ */
+export function matmulBackwardWeight(
+  dw: usize,
+  dbias: usize,
+  dout: usize,
+  inp: usize,
+  N: i32,
+  Cin: i32,
+  Cout: i32,
+  doutStride: i32,
+): void {
+  const row: usize = <usize>Cin << 2;
+  const orow: usize = <usize>doutStride << 2;
   // dw = doutᵀ · inp: column strips of inp outermost, so a strip (N × 64 bytes) stays in L1 across all o.
   let j: usize = 0;
   for (; j + 64 <= row; j += 64) {
@@ -299,8 +322,18 @@ export function layernormBackward(
 
 // ---------------------------------------------------------------- attention
 
-/** Softmax scores of one query row, T floats; lives in the caller's scratch (page 0). */
-export function attentionForward(out: usize, att: usize, qkv: usize, B: i32, T: i32, C: i32, NH: i32): void {
+/** Heads h0..h1 of every sequence (a thread takes a range of heads). */
+export function attentionForward(
+  out: usize,
+  att: usize,
+  qkv: usize,
+  B: i32,
+  T: i32,
+  C: i32,
+  NH: i32,
+  h0: i32,
+  h1: i32,
+): void {
   const hs = C / NH;
   const hsb: usize = <usize>hs << 2;
   const scale: f32 = 1 / Mathf.sqrt(<f32>hs);
@@ -308,7 +341,7 @@ export function attentionForward(out: usize, att: usize, qkv: usize, B: i32, T: 
   const cb: usize = <usize>C << 2;
   for (let b = 0; b < B; b++)
     for (let t = 0; t < T; t++)
-      for (let h = 0; h < NH; h++) {
+      for (let h = h0; h < h1; h++) {
         const q = qkv + <usize>(b * T + t) * row3 + <usize>h * hsb;
         const a = att + (<usize>((b * NH + h) * T + t) * <usize>T << 2);
         let max: f32 = -Infinity;
@@ -334,7 +367,7 @@ export function attentionForward(out: usize, att: usize, qkv: usize, B: i32, T: 
       }
 }
 
-/** scratch: T floats for datt of one query row. */
+/** Heads h0..h1; scratch: T floats for datt of one query row, one scratch row per thread. */
 export function attentionBackward(
   dqkv: usize,
   dout: usize,
@@ -344,6 +377,8 @@ export function attentionBackward(
   T: i32,
   C: i32,
   NH: i32,
+  h0: i32,
+  h1: i32,
   scratch: usize,
 ): void {
   const hs = C / NH;
@@ -353,7 +388,7 @@ export function attentionBackward(
   const cb: usize = <usize>C << 2;
   for (let b = 0; b < B; b++)
     for (let t = 0; t < T; t++)
-      for (let h = 0; h < NH; h++) {
+      for (let h = h0; h < h1; h++) {
         const hoff = <usize>h * hsb;
         const q = <usize>(b * T + t) * row3 + hoff;
         const a = att + (<usize>((b * NH + h) * T + t) * <usize>T << 2);

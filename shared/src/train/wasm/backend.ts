@@ -2,9 +2,15 @@
  * The WebAssembly backend: the AssemblyScript kernels (shared/assembly/train.ts)
  * over one WebAssembly.Memory holding the whole arena. Runs wherever
  * WebAssembly with SIMD does: Node, a page, a Web Worker. f32 throughout.
+ * With `threads` > 1 the heavy kernels (matmuls, attention, GELU) are split
+ * across worker threads over a shared memory (threads.ts); every split falls
+ * on the kernels' own block boundaries, so results are bit-identical to one
+ * thread's.
  *
- *   bytes [0, 64 KiB)   reserved: the module's statics and the attention scratch row
- *   bytes [64 KiB, …)   the arena (slot s at ARENA_BASE + 4·s)
+ *   bytes [0, 32 KiB)          the module's statics
+ *   bytes [32 KiB, 64 KiB)     thread control block
+ *   bytes [64 KiB, 192 KiB)    attention scratch rows, 32 KiB per thread
+ *   bytes [256 KiB, …)         the arena (slot s at ARENA_BASE + 4·s)
  */
 import { base64urlDecode } from '../../bytes';
 import type { Backend } from '../backend';
@@ -12,14 +18,23 @@ import { TrainError } from '../errors';
 import type { AdamWHyper, Kernels } from '../kernels';
 import { NONE } from '../kernels';
 import type { Arena } from '../layout';
-import { TRAIN_KERNELS_WASM } from './kernels.wasm';
+import { TRAIN_KERNELS_SHARED_WASM, TRAIN_KERNELS_WASM } from './kernels.wasm';
+import { partOf, type Spawn, ThreadPool, type ThreadKernel } from './threads';
 
-/** One page below the arena for AssemblyScript's static data and the T-float attention scratch. */
-const ARENA_BASE = 65536;
-const SCRATCH = 32768;
-/** The scratch row holds T floats: 32 KiB − 32 KiB of statics leaves room for T ≤ 8192. */
-const MAX_T = 8192;
+const ARENA_BASE = 262144;
+const CONTROL = 32768;
+const SCRATCH = 65536;
+/** A scratch row holds T floats: 32 KiB gives T ≤ 8192. */
+const SCRATCH_BYTES = 32768;
+const MAX_T = SCRATCH_BYTES / 4;
+/** Four threads fill the scratch region; beyond that two cores' worth of bandwidth is the limit anyway. */
+export const MAX_THREADS = 4;
 const PAGE = 65536;
+/**
+ * Below this many multiply-adds a kernel stays on the calling thread: a wake-up and join through
+ * Atomics costs some 10–50 µs, a 2-row block of work ~1 µs.
+ */
+const MIN_PARALLEL_MACS = 1 << 18;
 
 interface Exports {
   matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number): void;
@@ -58,7 +73,28 @@ interface Exports {
     N: number,
     C: number,
   ): void;
-  attentionForward(out: number, att: number, qkv: number, B: number, T: number, C: number, NH: number): void;
+  matmulBackwardInput(dinp: number, dout: number, w: number, N: number, Cin: number, Cout: number): void;
+  matmulBackwardWeight(
+    dw: number,
+    dbias: number,
+    dout: number,
+    inp: number,
+    N: number,
+    Cin: number,
+    Cout: number,
+    doutStride: number,
+  ): void;
+  attentionForward(
+    out: number,
+    att: number,
+    qkv: number,
+    B: number,
+    T: number,
+    C: number,
+    NH: number,
+    h0: number,
+    h1: number,
+  ): void;
   attentionBackward(
     dqkv: number,
     dout: number,
@@ -68,6 +104,8 @@ interface Exports {
     T: number,
     C: number,
     NH: number,
+    h0: number,
+    h1: number,
     scratch: number,
   ): void;
   geluForward(out: number, inp: number, n: number): void;
@@ -96,17 +134,43 @@ interface Exports {
   zero(at: number, n: number): void;
 }
 
-let compiled: WebAssembly.Module | null = null;
+const compiled: (WebAssembly.Module | null)[] = [null, null];
 
-/** ~10 KB: compiled synchronously once per realm (fine in Node and workers, and under Chromium's main-thread limit). */
-export function trainKernelsModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(base64urlDecode(TRAIN_KERNELS_WASM) as Uint8Array<ArrayBuffer>);
-  return compiled;
+/** ~10 KB each: compiled synchronously once per realm (fine in Node and workers, and under Chromium's main-thread limit). */
+export function trainKernelsModule(shared = false): WebAssembly.Module {
+  const k = shared ? 1 : 0;
+  compiled[k] ??= new WebAssembly.Module(
+    base64urlDecode(shared ? TRAIN_KERNELS_SHARED_WASM : TRAIN_KERNELS_WASM) as Uint8Array<ArrayBuffer>,
+  );
+  return compiled[k]!;
 }
 
-/** Slot offsets → byte addresses, and the kernel calls themselves. */
+/** Slot offsets → byte addresses, and the kernel calls themselves, split across threads when a pool is given. */
 class WasmKernels implements Kernels {
-  constructor(private readonly x: Exports) {}
+  private readonly threads: number;
+
+  constructor(
+    private readonly x: Exports,
+    private readonly pool: ThreadPool | null,
+  ) {
+    this.threads = pool === null ? 1 : pool.workers + 1;
+  }
+
+  /** Runs part(k) for k = 0..threads−1: parts 1.. on workers, part 0 here, then joins. */
+  private parallel(kernel: ThreadKernel, part: (k: number) => number[] | null) {
+    const pool = this.pool!;
+    for (let k = 1; k < this.threads; k++) {
+      const args = part(k);
+      if (args !== null) pool.post(k, kernel, args);
+    }
+    const own = part(0);
+    if (own !== null) (this.x[kernel] as (...a: number[]) => void)(...own);
+    pool.join();
+  }
+
+  private split(macs: number): boolean {
+    return this.pool !== null && macs >= MIN_PARALLEL_MACS;
+  }
   private static p(slot: number): number {
     return ARENA_BASE + 4 * slot;
   }
@@ -139,7 +203,13 @@ class WasmKernels implements Kernels {
   }
   matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number) {
     const p = WasmKernels.p;
-    this.x.matmulForward(p(out), p(inp), p(w), bias === NONE ? 0 : p(bias), N, Cin, Cout);
+    const b = bias === NONE ? 0 : p(bias);
+    if (!this.split(N * Cin * Cout)) return this.x.matmulForward(p(out), p(inp), p(w), b, N, Cin, Cout);
+    // Rows in multiples of 4: the kernel's 2-row blocks fall the same way as on one thread.
+    this.parallel('matmulForward', (k) => {
+      const [r0, r1] = partOf(N, this.threads, k, 4);
+      return r1 > r0 ? [p(out + r0 * Cout), p(inp + r0 * Cin), p(w), b, r1 - r0, Cin, Cout] : null;
+    });
   }
   matmulBackward(
     dinp: number,
@@ -153,22 +223,53 @@ class WasmKernels implements Kernels {
     Cout: number,
   ) {
     const p = WasmKernels.p;
-    this.x.matmulBackward(p(dinp), p(dw), dbias === NONE ? 0 : p(dbias), p(dout), p(inp), p(w), N, Cin, Cout);
+    const db = dbias === NONE ? 0 : p(dbias);
+    if (!this.split(N * Cin * Cout))
+      return this.x.matmulBackward(p(dinp), p(dw), db, p(dout), p(inp), p(w), N, Cin, Cout);
+    this.parallel('matmulBackwardInput', (k) => {
+      const [r0, r1] = partOf(N, this.threads, k, 4);
+      return r1 > r0 ? [p(dinp + r0 * Cin), p(dout + r0 * Cout), p(w), r1 - r0, Cin, Cout] : null;
+    });
+    this.parallel('matmulBackwardWeight', (k) => {
+      const [o0, o1] = partOf(Cout, this.threads, k, 4);
+      return o1 > o0
+        ? [p(dw + o0 * Cin), db === 0 ? 0 : db + 4 * o0, p(dout + o0), p(inp), N, Cin, o1 - o0, Cout]
+        : null;
+    });
   }
   attentionForward(out: number, att: number, qkv: number, B: number, T: number, C: number, NH: number) {
     const p = WasmKernels.p;
-    this.x.attentionForward(p(out), p(att), p(qkv), B, T, C, NH);
+    if (!this.split(B * T * T * C)) return this.x.attentionForward(p(out), p(att), p(qkv), B, T, C, NH, 0, NH);
+    this.parallel('attentionForward', (k) => {
+      const [h0, h1] = partOf(NH, this.threads, k, 1);
+      return h1 > h0 ? [p(out), p(att), p(qkv), B, T, C, NH, h0, h1] : null;
+    });
   }
   attentionBackward(dqkv: number, dout: number, qkv: number, att: number, B: number, T: number, C: number, NH: number) {
     const p = WasmKernels.p;
-    this.x.attentionBackward(p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, SCRATCH);
+    if (!this.split(B * T * T * C))
+      return this.x.attentionBackward(p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, 0, NH, SCRATCH);
+    this.parallel('attentionBackward', (k) => {
+      const [h0, h1] = partOf(NH, this.threads, k, 1);
+      return h1 > h0 ? [p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, h0, h1, SCRATCH + k * SCRATCH_BYTES] : null;
+    });
   }
   geluForward(out: number, inp: number, n: number) {
-    this.x.geluForward(WasmKernels.p(out), WasmKernels.p(inp), n);
+    const p = WasmKernels.p;
+    // ~20 flops an element (the exp polynomial): weigh it like a 16-wide dot product.
+    if (!this.split(16 * n)) return this.x.geluForward(p(out), p(inp), n);
+    this.parallel('geluForward', (k) => {
+      const [i0, i1] = partOf(n, this.threads, k, 4);
+      return i1 > i0 ? [p(out + i0), p(inp + i0), i1 - i0] : null;
+    });
   }
   geluBackward(dinp: number, inp: number, dout: number, n: number) {
     const p = WasmKernels.p;
-    this.x.geluBackward(p(dinp), p(inp), p(dout), n);
+    if (!this.split(16 * n)) return this.x.geluBackward(p(dinp), p(inp), p(dout), n);
+    this.parallel('geluBackward', (k) => {
+      const [i0, i1] = partOf(n, this.threads, k, 4);
+      return i1 > i0 ? [p(dinp + i0), p(inp + i0), p(dout + i0), i1 - i0] : null;
+    });
   }
   residualForward(out: number, a: number, b: number, n: number) {
     const p = WasmKernels.p;
@@ -217,22 +318,40 @@ class WasmKernels implements Kernels {
   }
 }
 
+export interface WasmOptions {
+  /** Threads including the caller (1..MAX_THREADS); more than 1 needs `spawn` and SharedArrayBuffer. */
+  readonly threads?: number;
+  readonly spawn?: Spawn;
+}
+
 export class WasmBackend implements Backend {
-  readonly name = 'wasm-simd';
+  readonly name: string;
   readonly kernels: Kernels;
   readonly memory: WebAssembly.Memory;
   /** f32 and i32 views of the arena (valid for the backend's lifetime: memory never grows after creation). */
   readonly f: Float32Array;
   readonly i: Int32Array;
+  private readonly pool: ThreadPool | null;
 
-  constructor(readonly arena: Arena) {
+  constructor(
+    readonly arena: Arena,
+    options: WasmOptions = {},
+  ) {
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+      throw new TrainError('backend', `threads must be within 1..${MAX_THREADS}, got ${threads}`);
+    if (threads > 1 && options.spawn === undefined) throw new TrainError('backend', 'threads need a spawn function');
     if (arena.T > MAX_T) throw new TrainError('backend', `sequence length ${arena.T} exceeds ${MAX_T}`);
     const bytes = ARENA_BASE + 4 * arena.size;
     if (bytes > 2 ** 32 - PAGE) throw new TrainError('backend', 'arena exceeds WebAssembly memory (4 GiB)');
     const pages = Math.ceil(bytes / PAGE);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const instance = new WebAssembly.Instance(trainKernelsModule(), { env: { memory: this.memory } });
-    this.kernels = new WasmKernels(instance.exports as unknown as Exports);
+    const shared = threads > 1;
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+    const module = trainKernelsModule(shared);
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.pool = shared ? new ThreadPool(module, this.memory, CONTROL, threads - 1, options.spawn!) : null;
+    this.kernels = new WasmKernels(instance.exports as unknown as Exports, this.pool);
+    this.name = threads > 1 ? `wasm-simd-${threads}t` : 'wasm-simd';
     this.f = new Float32Array(this.memory.buffer, ARENA_BASE, arena.size);
     this.i = new Int32Array(this.memory.buffer, ARENA_BASE, arena.size);
   }
@@ -245,5 +364,10 @@ export class WasmBackend implements Backend {
   }
   writeInts(at: number, data: ArrayLike<number>) {
     this.i.set(data, at);
+  }
+
+  /** Stops the worker threads (a single-threaded backend has none). */
+  dispose(): void {
+    this.pool?.terminate();
   }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compileTrainKernels, TRAIN_MODULE, trainModuleText } from '../../../../scripts/build-train-wasm';
+import { buildTrainModuleText, TRAIN_MODULE } from '../../../../scripts/build-train-wasm';
 import { mulberry32 } from '../../random';
 import { ADAMW_DEFAULTS } from '../adamw';
 import { type Backend, JsBackend } from '../backend';
@@ -59,7 +59,7 @@ function relDiff(a: Float64Array, b: Float64Array): number {
 
 describe('WASM training kernels', () => {
   it('TRAIN-W0: kernels.wasm.ts is built from shared/assembly/train.ts', async () => {
-    const built = trainModuleText(await compileTrainKernels());
+    const built = await buildTrainModuleText();
     expect(readFileSync(TRAIN_MODULE, 'utf8'), 'kernels.wasm.ts is stale: run npm run build:wasm:train').toBe(built);
   });
 
