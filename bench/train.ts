@@ -1,12 +1,14 @@
 /**
  * npm run bench:train — the training engine against TensorFlow.js on the same network, weights, data
- * order and AdamW maths. Node, WebAssembly, one thread on both sides (tfjs-backend-wasm runs
- * single-threaded in Node; the engine's threaded mode is measured when --threads 2 is given).
+ * order and AdamW maths. Node, WebAssembly with SIMD. The engine runs on 1 thread and on --threads
+ * (default 2, worker_threads); tfjs-backend-wasm has no threads in Node, so TF.js runs on 1. The
+ * Chromium variant (threads on both sides, tfjs-backend-webgpu) is not written yet.
  *   --quick        matmul 256/512/1024; tiny preset 50 steps, small preset 8 steps (TF.js takes ~25 s a
  *                  small-preset step here, so 50 would not fit the 10-minute budget)
  *   (default)      matmul up to 2048; 50 steps of both presets
  *   --json         one JSON object per case on stdout
  *   --steps N      training steps for every case (losses are compared after the same seeded steps)
+ *   --threads N    the engine's threads for engineTokensPerS (1..4, default 2)
  * Figures are medians over steps (training) or repeats (matmul); ratios are against TF.js in this run.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -29,6 +31,7 @@ import {
   trainStep,
   WasmBackend,
 } from '../shared/src/train/index';
+import { spawnNode } from '../web/src/engine/wasm/threads.node.ts';
 import { brownText } from './train/corpus';
 import { TfjsGpt } from './train/tfjs-gpt';
 
@@ -42,6 +45,7 @@ const QUICK = flag('quick');
 const JSON_OUT = flag('json');
 const STEPS_SET = args.includes('--steps') ? Number(opt('steps', '50')) : null;
 const stepsFor = (preset: PresetName) => STEPS_SET ?? (QUICK && preset === 'small' ? 8 : 50);
+const THREADS = Number(opt('threads', '2'));
 const SEED = 1234;
 /** Batch shapes: the context fills T; B keeps a step around half a second for the small preset on one core. */
 const SHAPES: Record<PresetName, { B: number; T: number }> = { tiny: { B: 8, T: 64 }, small: { B: 4, T: 128 } };
@@ -69,17 +73,27 @@ async function trainCase(preset: PresetName, text: string) {
   const val = loader.validation(B, 0)!;
   const state = newTrainState(config, HP, SEED);
 
-  const engine = new WasmBackend(arenaFor(config, B, T));
-  restoreInto(engine, state);
-  const engineMs: number[] = [];
-  batches.forEach((batch, k) => {
-    const t0 = performance.now();
-    trainStep(engine, batch, HP, k + 1);
-    engineMs.push(performance.now() - t0);
-  });
-  const lossEngine = evalLoss(engine, val);
+  const runEngine = (threads: number) => {
+    const engine = new WasmBackend(arenaFor(config, B, T), { threads, spawn: spawnNode });
+    restoreInto(engine, state);
+    const ms: number[] = [];
+    batches.forEach((batch, k) => {
+      const t0 = performance.now();
+      trainStep(engine, batch, HP, k + 1);
+      ms.push(performance.now() - t0);
+    });
+    const loss = evalLoss(engine, val);
+    engine.dispose();
+    return { ms, loss, layout: engine.arena.params };
+  };
+  const single = runEngine(1);
+  const threaded = THREADS > 1 ? runEngine(THREADS) : single;
+  // Threads split work on the kernels' block boundaries: the run must be bit-identical to one thread's.
+  if (threaded.loss !== single.loss) throw new Error(`threaded loss ${threaded.loss} != ${single.loss}`);
+  const lossEngine = single.loss;
+  const engineMs = threaded.ms;
 
-  const twin = new TfjsGpt(tf, config, engine.arena.params, state.params, HP);
+  const twin = new TfjsGpt(tf, config, single.layout, state.params, HP);
   const tfMs: number[] = [];
   for (const [k, batch] of batches.entries()) {
     const t0 = performance.now();
@@ -94,6 +108,7 @@ async function trainCase(preset: PresetName, text: string) {
   // The first step of each includes compilation and warm-up.
   const engineTokensPerS = (B * T) / (median(engineMs.slice(1)) / 1000);
   const tfjsTokensPerS = (B * T) / (median(tfMs.slice(1)) / 1000);
+  const engine1 = (B * T) / (median(single.ms.slice(1)) / 1000);
   return {
     case: `train-${preset}`,
     backend: 'wasm',
@@ -101,7 +116,10 @@ async function trainCase(preset: PresetName, text: string) {
     steps,
     batch: B,
     context: T,
+    engineThreads: THREADS,
+    tfjsThreads: 1,
     engineTokensPerS: Math.round(engineTokensPerS),
+    engineTokensPerS1Thread: Math.round(engine1),
     tfjsTokensPerS: Math.round(tfjsTokensPerS),
     ratio: Number((engineTokensPerS / tfjsTokensPerS).toFixed(2)),
     lossEngine: Number(lossEngine.toFixed(6)),
@@ -168,7 +186,8 @@ for (const preset of ['tiny', 'small'] as const) {
   const row = await trainCase(preset, text);
   emit(row);
   log(
-    `${row.case.padEnd(12)} engine ${row.engineTokensPerS} tok/s  TF.js ${row.tfjsTokensPerS} tok/s  ×${row.ratio}` +
+    `${row.case.padEnd(12)} engine ${row.engineTokensPerS} tok/s (${row.engineTokensPerS1Thread} on 1 thread)  ` +
+      `TF.js ${row.tfjsTokensPerS} tok/s  ×${row.ratio}` +
       `   val loss after ${row.steps} steps: engine ${row.lossEngine}  TF.js ${row.lossTfjs}  (|Δ| ${row.lossDiff})`,
   );
 }

@@ -9,7 +9,7 @@ import {
   trainStep,
   WasmBackend,
 } from '../../../../shared/src/train/index';
-import { spawnNode } from './threads.node';
+import { spawnNode } from './threads.node.ts';
 
 /** Big enough that every heavy kernel crosses the parallel threshold; 6 heads split 3 + 3 (or 2+2+2). */
 const CONFIG: GptConfig = { kind: 'gpt', layers: 2, width: 96, heads: 6, context: 64, vocab: 130 };
