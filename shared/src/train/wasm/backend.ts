@@ -366,6 +366,16 @@ export class WasmBackend implements Backend {
     this.i.set(data, at);
   }
 
+  /**
+   * The way to make a threaded backend in a browser (and harmless elsewhere): resolves once its worker
+   * threads run, since a worker cannot start while its creator blocks.
+   */
+  static async create(arena: Arena, options: WasmOptions = {}): Promise<WasmBackend> {
+    const b = new WasmBackend(arena, options);
+    await b.pool?.ready();
+    return b;
+  }
+
   /** Stops the worker threads (a single-threaded backend has none). */
   dispose(): void {
     this.pool?.terminate();

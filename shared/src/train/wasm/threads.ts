@@ -8,7 +8,11 @@
  * Node, a Blob-URL Worker in a cross-origin-isolated page; both run
  * WORKER_SOURCE below.
  *
- * Control slot of worker k (Int32 words): seq · done · kernel · argc · args[ARGS_MAX]
+ * Control slot of worker k (Int32 words): seq · done · kernel · argc · args[ARGS_MAX] · … · ready (last word)
+ *
+ * A browser starts a nested worker only while its creator's event loop
+ * runs, so a pool must be awaited (`ready()`) before the first kernel:
+ * blocking at once would wait forever for a worker that never starts.
  */
 
 /** Kernels a worker may run, by index in the control slot. */
@@ -26,6 +30,7 @@ export type ThreadKernel = (typeof THREAD_KERNELS)[number];
 /** Words per control slot: 4 header words and up to 12 kernel arguments, padded to 128 bytes (no false sharing within a line pair). */
 export const SLOT_WORDS = 32;
 const ARGS_MAX = 12;
+const READY = SLOT_WORDS - 1;
 
 export interface WorkerInit {
   readonly module: WebAssembly.Module;
@@ -46,6 +51,7 @@ const run = (init) => {
   const fns = init.names.map((n) => x[n]);
   const m = new Int32Array(init.memory.buffer);
   const base = (init.control >> 2) + (init.index - 1) * ${SLOT_WORDS};
+  Atomics.store(m, base + ${SLOT_WORDS - 1}, 1);
   let seen = 0;
   for (;;) {
     Atomics.wait(m, base, seen);
@@ -81,6 +87,12 @@ export class ThreadPool {
     this.m = new Int32Array(memory.buffer);
     for (let index = 1; index <= workers; index++)
       this.handles.push(spawn({ module, memory, index, control, names: THREAD_KERNELS }));
+  }
+
+  /** Resolves once every worker has instantiated the module and waits for work. */
+  async ready(): Promise<void> {
+    for (let w = 1; w <= this.workers; w++)
+      while (Atomics.load(this.m, this.base(w) + READY) !== 1) await new Promise((r) => setTimeout(r, 1));
   }
 
   private base(worker: number): number {

@@ -1,0 +1,44 @@
+/**
+ * The training engine in real Chromium: the WASM backend inside a Web Worker, on one thread and on two
+ * (a SharedArrayBuffer in the cross-origin-isolated page), reproduces Node's run bit for bit, and the
+ * JS f32 reference on the page agrees within the engine's stated tolerance.
+ */
+import { expect, test } from '@playwright/test';
+import {
+  ADAMW_DEFAULTS,
+  arenaFor,
+  newTrainState,
+  PRESETS,
+  restoreInto,
+  trainStep,
+  WasmBackend,
+} from '../shared/src/train/index';
+import { checksum, HARNESS_B, HARNESS_SEED, HARNESS_STEPS, harnessBatches } from '../web/harness/train-engine-data';
+import type { TrainHarnessReport } from '../web/harness/train-engine';
+
+function nodeRun() {
+  const config = PRESETS.tiny;
+  const b = new WasmBackend(arenaFor(config, HARNESS_B, config.context));
+  restoreInto(b, newTrainState(config, ADAMW_DEFAULTS, HARNESS_SEED));
+  const losses = harnessBatches(config, HARNESS_B, config.context, HARNESS_STEPS, HARNESS_SEED).map((batch, k) =>
+    trainStep(b, batch, ADAMW_DEFAULTS, k + 1),
+  );
+  return { losses, checksum: checksum(b.f.slice(0, 3 * b.arena.params.size)) };
+}
+
+test('TRAIN-E1: WASM training in a Web Worker (1 and 2 threads) equals Node bit for bit', async ({ page }) => {
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto('/harness/train-engine.html');
+  await page.waitForFunction(() => window.trainHarness !== undefined);
+  const report: TrainHarnessReport = await page.evaluate(() => window.trainHarness!.run());
+  expect(report.isolated, 'the harness page is cross-origin isolated').toBe(true);
+  const expected = nodeRun();
+  for (const w of report.workers) {
+    expect(w.error, w.backend).toBeNull();
+    expect(w.losses, w.backend).toEqual(expected.losses);
+    expect(w.checksum, `${w.backend} weights and moments`).toBe(expected.checksum);
+  }
+  expect(report.workers.map((w) => w.backend)).toEqual(['wasm-simd', 'wasm-simd-2t']);
+  // The f32 reference does its arithmetic in float64: losses agree to rounding (see wasm.test.ts TRAIN-W3).
+  report.jsLosses.forEach((l, k) => expect(Math.abs(l - expected.losses[k]!), `step ${k + 1}`).toBeLessThan(1e-5));
+});
