@@ -42,3 +42,19 @@ test('TRAIN-E1: WASM training in a Web Worker (1 and 2 threads) equals Node bit 
   // The f32 reference does its arithmetic in float64: losses agree to rounding (see wasm.test.ts TRAIN-W3).
   report.jsLosses.forEach((l, k) => expect(Math.abs(l - expected.losses[k]!), `step ${k + 1}`).toBeLessThan(1e-5));
 });
+
+test('TRAIN-E2: WebGPU linear-layer forward and gradients equal WASM within 1e-5 on SwiftShader', async ({ page }) => {
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto('/harness/train-engine.html');
+  await page.waitForFunction(() => window.trainHarness !== undefined);
+  const report: TrainHarnessReport = await page.evaluate(() => window.trainHarness!.run());
+  // No adapter is a failure, not a skip: SwiftShader provides one here.
+  expect(report.gpu.error).toBeNull();
+  expect(report.gpu.tile).toBeGreaterThanOrEqual(8);
+  expect(report.gpu.cases.length).toBe(3);
+  for (const c of report.gpu.cases) {
+    // Both sum in f32, in different orders: rounding only, a few ulps of the largest value per product.
+    expect(c.relDiff, `${c.shape.join('×')}`).toBeLessThan(1e-5);
+    expect(c.maxAbs, `${c.shape.join('×')} computes something`).toBeGreaterThan(0.1);
+  }
+});

@@ -1,24 +1,90 @@
 /**
  * Training-engine harness: the tiny preset trained for a few seeded steps by the WASM backend in a Web
  * Worker (1 thread, and 2 threads over a SharedArrayBuffer — the page is cross-origin isolated) and by
- * the JS f32 reference on the page. e2e/train-engine.spec.ts compares them with Node's run.
+ * the JS f32 reference on the page, and the WebGPU linear-layer kernels against the WASM ones.
+ * e2e/train-engine.spec.ts compares them with Node's run. WebGPU sizes stay tiny: SwiftShader.
  */
 import {
   ADAMW_DEFAULTS,
   arenaFor,
+  WasmBackend,
   JsBackend,
   newTrainState,
   PRESETS,
   restoreInto,
   trainStep,
 } from '../../shared/src/train/index';
+import { mulberry32 } from '../../shared/src/random';
+import { GpuMatmul } from '../src/engine/webgpu/matmul';
 import { HARNESS_B, HARNESS_SEED, HARNESS_STEPS, harnessBatches } from './train-engine-data';
 import type { TrainWorkerReply, TrainWorkerRequest } from './train-engine.worker';
+
+export interface GpuMatmulCase {
+  readonly shape: readonly [number, number, number];
+  /** max |gpu − wasm| / max |wasm| over out, dinp, dw and dbias. */
+  readonly relDiff: number;
+  readonly maxAbs: number;
+}
 
 export interface TrainHarnessReport {
   readonly isolated: boolean;
   readonly workers: TrainWorkerReply[];
   readonly jsLosses: number[];
+  readonly gpu: { tile: number; cases: GpuMatmulCase[]; error: string | null };
+}
+
+/** Matmul shapes (N, Cin, Cout): the tiny preset's qkv and MLP projection, and a ragged one. */
+const GPU_SHAPES: readonly (readonly [number, number, number])[] = [
+  [37, 20, 11],
+  [64, 128, 384],
+  [64, 512, 128],
+];
+
+/** Forward and backward of one linear layer on WebGPU and on the WASM kernels, same data and slots. */
+async function gpuMatmulCases(): Promise<TrainHarnessReport['gpu']> {
+  const cases: GpuMatmulCase[] = [];
+  let tile = 0;
+  try {
+    for (const [N, Cin, Cout] of GPU_SHAPES) {
+      // Slots: inp | w | bias | dout | out | dinp | dw | dbias
+      const sizes = [N * Cin, Cout * Cin, Cout, N * Cout, N * Cout, N * Cin, Cout * Cin, Cout];
+      const at = sizes.map((_, k) => sizes.slice(0, k).reduce((a, b) => a + b, 0));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const u = mulberry32(N * 7 + Cin);
+      const data = Float32Array.from({ length: total }, (_, i) => (i < at[4]! ? u() * 2 - 1 : 0));
+      const [inp, w, bias, dout, out, dinp, dw, dbias] = at as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const wasm = new WasmBackend({ ...arenaFor(PRESETS.tiny, 1, 1), size: total });
+      wasm.writeFloats(0, data);
+      wasm.kernels.matmulForward(out, inp, w, bias, N, Cin, Cout);
+      wasm.kernels.matmulBackward(dinp, dw, dbias, dout, inp, w, N, Cin, Cout);
+      const gpu = await GpuMatmul.create(total);
+      tile = gpu.tile;
+      gpu.write(0, data);
+      gpu.matmulForward(out, inp, w, bias, N, Cin, Cout);
+      gpu.matmulBackward(dinp, dw, dbias, dout, inp, w, N, Cin, Cout);
+      const got = await gpu.read(0, total);
+      gpu.destroy();
+      let worst = 0;
+      let scale = 0;
+      for (let i = at[4]!; i < total; i++) {
+        worst = Math.max(worst, Math.abs(got[i]! - wasm.f[i]!));
+        scale = Math.max(scale, Math.abs(wasm.f[i]!));
+      }
+      cases.push({ shape: [N, Cin, Cout], relDiff: worst / scale, maxAbs: scale });
+    }
+    return { tile, cases, error: null };
+  } catch (err) {
+    return { tile, cases, error: String(err) };
+  }
 }
 
 function inWorker(request: TrainWorkerRequest): Promise<TrainWorkerReply> {
@@ -53,7 +119,8 @@ async function run(): Promise<TrainHarnessReport> {
   const jsLosses = harnessBatches(config, HARNESS_B, config.context, HARNESS_STEPS, HARNESS_SEED).map((batch, k) =>
     trainStep(b, batch, ADAMW_DEFAULTS, k + 1),
   );
-  const report = { isolated: globalThis.crossOriginIsolated === true, workers, jsLosses };
+  const gpu = await gpuMatmulCases();
+  const report = { isolated: globalThis.crossOriginIsolated === true, workers, jsLosses, gpu };
   document.getElementById('log')!.textContent = JSON.stringify(report, null, 2);
   return report;
 }
