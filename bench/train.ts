@@ -9,6 +9,7 @@
  *   --json         one JSON object per case on stdout
  *   --steps N      training steps for every case (losses are compared after the same seeded steps)
  *   --threads N    the engine's threads for engineTokensPerS (1..4, default 2)
+ *   --presets a,b  which presets to train (default tiny,small); --no-matmul skips the matmul rows
  * Figures are medians over steps (training) or repeats (matmul); ratios are against TF.js in this run.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -174,7 +175,7 @@ log(
 const emit = (row: object) => {
   if (JSON_OUT) console.log(JSON.stringify(row));
 };
-for (const n of QUICK ? [256, 512, 1024] : [256, 512, 1024, 2048]) {
+for (const n of flag('no-matmul') ? [] : QUICK ? [256, 512, 1024] : [256, 512, 1024, 2048]) {
   const row = await matmulCase(n);
   emit(row);
   log(
@@ -182,7 +183,8 @@ for (const n of QUICK ? [256, 512, 1024] : [256, 512, 1024, 2048]) {
   );
 }
 const text = brownText(CORPUS_FILES);
-for (const preset of ['tiny', 'small'] as const) {
+for (const preset of opt('presets', 'tiny,small').split(',') as PresetName[]) {
+  if (!(preset in PRESETS)) throw new Error(`unknown preset ${preset}`);
   const row = await trainCase(preset, text);
   emit(row);
   log(
