@@ -15,7 +15,16 @@ export { TokenizerError, TrainConfigError, TrainDataError, TrainError, TrainStat
 export { initParams, normals } from './init';
 export type { AdamWHyper, Kernels } from './kernels';
 export { NONE } from './kernels';
-export { type Arena, arenaFor, type Layout, offsets, type TensorSpec, tensorSpec } from './layout';
+export {
+  type Arena,
+  arenaFor,
+  type Layout,
+  offsets,
+  SCALAR_GRAD_NORM,
+  SCALAR_LOSS,
+  type TensorSpec,
+  tensorSpec,
+} from './layout';
 export {
   captureFrom,
   deserializeState,
@@ -28,7 +37,16 @@ export {
   toBf16,
   type TrainState,
 } from './state';
-export { backward, type Batch, evalLoss, forward, loadBatch, trainStep } from './step';
+export {
+  backward,
+  type Batch,
+  encodeForward,
+  encodeTrainStep,
+  evalLoss,
+  forward,
+  loadBatch,
+  trainStep,
+} from './step';
 export { trainKernelsModule, WasmBackend } from './wasm/backend';
 export { detagBrown, type LoaderOptions, TokenLoader, textFromBytes, textFromJsonl } from './data';
 export { Tokenizer, type TokenizerJson } from './tokenizer';

@@ -3,7 +3,7 @@
  * reference, Float32Array for the f32 JS path (f32 storage, double-precision
  * arithmetic between loads and stores). Offsets become subarray views.
  */
-import { adamwUpdate } from './adamw';
+import { adamwUpdate, clipScale } from './adamw';
 import type { AdamWHyper, Kernels } from './kernels';
 import { NONE } from './kernels';
 import { attentionBackward, attentionForward } from './layers/attention';
@@ -97,17 +97,25 @@ export class JsKernels implements Kernels {
   zero(at: number, n: number) {
     this.f.fill(0, at, at + n);
   }
-  sumSquares(at: number, n: number): number {
-    let s = 0;
-    for (let k = at; k < at + n; k++) s += this.f[k]! * this.f[k]!;
-    return s;
-  }
-  mean(at: number, n: number): number {
+  meanInto(dst: number, at: number, n: number) {
     let s = 0;
     for (let k = at; k < at + n; k++) s += this.f[k]!;
-    return s / n;
+    this.f[dst] = s / n;
   }
-  adamw(params: number, grads: number, m: number, v: number, n: number, hp: AdamWHyper, t: number, gradScale: number) {
-    adamwUpdate(this.v(params), this.v(grads), this.v(m), this.v(v), n, hp, t, gradScale);
+  clipAdamw(
+    params: number,
+    grads: number,
+    m: number,
+    v: number,
+    n: number,
+    hp: AdamWHyper,
+    t: number,
+    maxNorm: number,
+    norm: number,
+  ) {
+    let ss = 0;
+    for (let k = grads; k < grads + n; k++) ss += this.f[k]! * this.f[k]!;
+    this.f[norm] = Math.sqrt(ss);
+    adamwUpdate(this.v(params), this.v(grads), this.v(m), this.v(v), n, hp, t, clipScale(ss, maxNorm));
   }
 }

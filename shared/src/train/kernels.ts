@@ -73,12 +73,14 @@ export interface Kernels {
   crossentropyBackward(dlogits: number, probs: number, targets: number, N: number, V: number): void;
   /** Sets n slots to zero. */
   zero(at: number, n: number): void;
-  /** Σ x² over n slots (for global-norm clipping) — accumulated in float64 where the backend can. */
-  sumSquares(at: number, n: number): number;
-  /** Mean of n slots (the batch loss). */
-  mean(at: number, n: number): number;
-  /** One AdamW update of n parameters with gradients scaled by gradScale (clipping); t counts from 1. */
-  adamw(
+  /** Slot dst = the mean of n slots (the batch loss), left where the kernels run: no read-back mid-step. */
+  meanInto(dst: number, at: number, n: number): void;
+  /**
+   * Clips the gradients' global norm at maxNorm and takes one AdamW step over n parameters (t counts
+   * from 1); the norm before clipping goes to slot `norm`. One call, so a device backend keeps the whole
+   * update on the device.
+   */
+  clipAdamw(
     params: number,
     grads: number,
     m: number,
@@ -86,6 +88,7 @@ export interface Kernels {
     n: number,
     hp: AdamWHyper,
     t: number,
-    gradScale: number,
+    maxNorm: number,
+    norm: number,
   ): void;
 }

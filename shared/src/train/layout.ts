@@ -5,13 +5,18 @@
  * use them as indices into a Float32Array/Float64Array or, ×4, as byte
  * offsets into WebAssembly memory or a GPU buffer.
  *
- *   params | grads | adam m | adam v | acts | dacts | tokens | targets
+ *   params | grads | adam m | adam v | acts | dacts | tokens | targets | scalars
  *
  * grads, m and v share the params' layout; dacts the acts' layout.
  */
 
 import type { GptConfig, MlpConfig, ModelConfig } from './config';
 import { TrainConfigError } from './errors';
+
+/** Scalar slots at arena.scalarsAt: the batch's mean loss and the gradient norm before clipping. */
+export const SCALAR_LOSS = 0;
+export const SCALAR_GRAD_NORM = 1;
+const SCALARS = 4;
 
 /** 4 slots = 16 bytes: every tensor starts on a SIMD lane boundary (f32x4 in WASM, vec4 in WGSL). */
 const ALIGN = 4;
@@ -153,6 +158,8 @@ export interface Arena {
   readonly dactsAt: number;
   readonly tokensAt: number;
   readonly targetsAt: number;
+  /** SCALARS slots of step results kept beside the data (the loss, the gradient norm). */
+  readonly scalarsAt: number;
   /** Total slots. */
   readonly size: number;
   /** Slots actually holding parameters (the layout's size less padding). */
@@ -189,7 +196,8 @@ export function arenaFor(config: ModelConfig, B: number, T: number): Arena {
     dactsAt,
     tokensAt,
     targetsAt,
-    size: targetsAt + align(rows),
+    scalarsAt: targetsAt + align(rows),
+    size: targetsAt + align(rows) + SCALARS,
     paramCount: params.tensors.reduce((s, t) => s + t.size, 0),
   };
 }

@@ -1,15 +1,15 @@
 /**
  * One training step over any backend: forward, mean loss, backward,
- * global-norm clip, AdamW. The caller owns the step counter (state.ts);
+ * global-norm clip, AdamW (encodeTrainStep), then the loss read back (trainStep). The caller owns the step counter (state.ts);
  * nothing here draws random numbers, so a step is a pure function of the
  * buffer's contents and the batch.
  */
-import { clipScale, GRAD_CLIP } from './adamw';
+import { GRAD_CLIP } from './adamw';
 import type { Backend } from './backend';
 import { TrainDataError } from './errors';
 import { gptBackward, gptForward } from './gpt';
 import type { AdamWHyper } from './kernels';
-import { tensorSpec } from './layout';
+import { SCALAR_GRAD_NORM, SCALAR_LOSS, tensorSpec } from './layout';
 import { mlpBackward, mlpForward } from './mlp';
 
 /** One batch: B·T token ids and next-token targets (GPT), or B input rows and class labels (MLP). */
@@ -39,11 +39,17 @@ export function loadBatch(b: Backend, batch: Batch): void {
   b.writeInts(a.targetsAt, batch.targets);
 }
 
-export function forward(b: Backend): number {
+/** Forward pass, leaving the mean loss in the loss scalar slot (nothing read back). */
+export function encodeForward(b: Backend): void {
   const a = b.arena;
   if (a.config.kind === 'gpt') gptForward(b.kernels, a);
   else mlpForward(b.kernels, a);
-  return b.kernels.mean(a.actsAt + tensorSpec(a.acts, 'losses').offset, a.B * a.T);
+  b.kernels.meanInto(a.scalarsAt + SCALAR_LOSS, a.actsAt + tensorSpec(a.acts, 'losses').offset, a.B * a.T);
+}
+
+export function forward(b: Backend): number {
+  encodeForward(b);
+  return b.readFloats(b.arena.scalarsAt + SCALAR_LOSS, 1)[0]!;
 }
 
 export function backward(b: Backend): void {
@@ -57,14 +63,21 @@ export function evalLoss(b: Backend, batch: Batch): number {
   return forward(b);
 }
 
+/**
+ * The whole step as kernel calls, with no read-back: forward, mean loss, backward, clip, AdamW. A device
+ * backend encodes it into few command buffers and reads the loss slot afterwards.
+ */
+export function encodeTrainStep(b: Backend, hp: AdamWHyper, t: number): void {
+  const a = b.arena;
+  encodeForward(b);
+  backward(b);
+  const norm = a.scalarsAt + SCALAR_GRAD_NORM;
+  b.kernels.clipAdamw(a.paramsAt, a.gradsAt, a.mAt, a.vAt, a.params.size, hp, t, GRAD_CLIP, norm);
+}
+
 /** The training step; t is the 1-based step number (AdamW's bias correction). Returns the loss before the update. */
 export function trainStep(b: Backend, batch: Batch, hp: AdamWHyper, t: number): number {
-  const a = b.arena;
-  const k = b.kernels;
   loadBatch(b, batch);
-  const loss = forward(b);
-  backward(b);
-  const scale = clipScale(k.sumSquares(a.gradsAt, a.params.size), GRAD_CLIP);
-  k.adamw(a.paramsAt, a.gradsAt, a.mAt, a.vAt, a.params.size, hp, t, scale);
-  return loss;
+  encodeTrainStep(b, hp, t);
+  return b.readFloats(b.arena.scalarsAt + SCALAR_LOSS, 1)[0]!;
 }

@@ -13,11 +13,13 @@
  *   bytes [256 KiB, …)         the arena (slot s at ARENA_BASE + 4·s)
  */
 import { base64urlDecode } from '../../bytes';
+import { clipScale } from '../adamw';
 import type { Backend } from '../backend';
 import { TrainError } from '../errors';
 import type { AdamWHyper, Kernels } from '../kernels';
 import { NONE } from '../kernels';
 import type { Arena } from '../layout';
+import type { Exports } from './exports';
 import { TRAIN_KERNELS_SHARED_WASM, TRAIN_KERNELS_WASM } from './kernels.wasm';
 import { partOf, type Spawn, ThreadPool, type ThreadKernel } from './threads';
 
@@ -36,104 +38,6 @@ const PAGE = 65536;
  */
 const MIN_PARALLEL_MACS = 1 << 18;
 
-interface Exports {
-  matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number): void;
-  matmulBackward(
-    dinp: number,
-    dw: number,
-    dbias: number,
-    dout: number,
-    inp: number,
-    w: number,
-    N: number,
-    Cin: number,
-    Cout: number,
-  ): void;
-  encoderForward(out: number, tokens: number, wte: number, wpe: number, B: number, T: number, C: number): void;
-  encoderBackward(dwte: number, dwpe: number, dout: number, tokens: number, B: number, T: number, C: number): void;
-  layernormForward(
-    out: number,
-    mean: number,
-    rstd: number,
-    inp: number,
-    w: number,
-    b: number,
-    N: number,
-    C: number,
-  ): void;
-  layernormBackward(
-    dinp: number,
-    dw: number,
-    db: number,
-    dout: number,
-    inp: number,
-    w: number,
-    mean: number,
-    rstd: number,
-    N: number,
-    C: number,
-  ): void;
-  matmulBackwardInput(dinp: number, dout: number, w: number, N: number, Cin: number, Cout: number): void;
-  matmulBackwardWeight(
-    dw: number,
-    dbias: number,
-    dout: number,
-    inp: number,
-    N: number,
-    Cin: number,
-    Cout: number,
-    doutStride: number,
-  ): void;
-  attentionForward(
-    out: number,
-    att: number,
-    qkv: number,
-    B: number,
-    T: number,
-    C: number,
-    NH: number,
-    h0: number,
-    h1: number,
-  ): void;
-  attentionBackward(
-    dqkv: number,
-    dout: number,
-    qkv: number,
-    att: number,
-    B: number,
-    T: number,
-    C: number,
-    NH: number,
-    h0: number,
-    h1: number,
-    scratch: number,
-  ): void;
-  geluForward(out: number, inp: number, n: number): void;
-  geluBackward(dinp: number, inp: number, dout: number, n: number): void;
-  residualForward(out: number, a: number, b: number, n: number): void;
-  residualBackward(da: number, db: number, dout: number, n: number): void;
-  crossentropyForward(losses: number, probs: number, logits: number, targets: number, N: number, V: number): void;
-  crossentropyBackward(dlogits: number, probs: number, targets: number, N: number, V: number): void;
-  sumSquares(at: number, n: number): number;
-  sumOf(at: number, n: number): number;
-  adamw(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    wd: number,
-    c1: number,
-    c2: number,
-    gradScale: number,
-  ): void;
-  zero(at: number, n: number): void;
-}
-
 const compiled: (WebAssembly.Module | null)[] = [null, null];
 
 /** ~10 KB each: compiled synchronously once per realm (fine in Node and workers, and under Chromium's main-thread limit). */
@@ -149,10 +53,15 @@ export function trainKernelsModule(shared = false): WebAssembly.Module {
 class WasmKernels implements Kernels {
   private readonly threads: number;
 
+  /** The whole memory as floats (scalar results are stored through it). */
+  private readonly f: Float32Array;
+
   constructor(
     private readonly x: Exports,
     private readonly pool: ThreadPool | null,
+    memory: WebAssembly.Memory,
   ) {
+    this.f = new Float32Array(memory.buffer);
     this.threads = pool === null ? 1 : pool.workers + 1;
   }
 
@@ -290,14 +199,24 @@ class WasmKernels implements Kernels {
   zero(at: number, n: number) {
     this.x.zero(WasmKernels.p(at), n);
   }
-  sumSquares(at: number, n: number): number {
-    return this.x.sumSquares(WasmKernels.p(at), n);
+  meanInto(dst: number, at: number, n: number) {
+    this.f[WasmKernels.p(dst) >> 2] = this.x.sumOf(WasmKernels.p(at), n) / n;
   }
-  mean(at: number, n: number): number {
-    return this.x.sumOf(WasmKernels.p(at), n) / n;
-  }
-  adamw(params: number, grads: number, m: number, v: number, n: number, hp: AdamWHyper, t: number, gradScale: number) {
+  clipAdamw(
+    params: number,
+    grads: number,
+    m: number,
+    v: number,
+    n: number,
+    hp: AdamWHyper,
+    t: number,
+    maxNorm: number,
+    norm: number,
+  ) {
     const p = WasmKernels.p;
+    const ss = this.x.sumSquares(p(grads), n);
+    this.f[p(norm) >> 2] = Math.sqrt(ss);
+    const gradScale = clipScale(ss, maxNorm);
     const c1 = 1 - hp.beta1 ** t;
     const c2 = 1 - hp.beta2 ** t;
     this.x.adamw(
@@ -350,7 +269,7 @@ export class WasmBackend implements Backend {
     const module = trainKernelsModule(shared);
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.pool = shared ? new ThreadPool(module, this.memory, CONTROL, threads - 1, options.spawn!) : null;
-    this.kernels = new WasmKernels(instance.exports as unknown as Exports, this.pool);
+    this.kernels = new WasmKernels(instance.exports as unknown as Exports, this.pool, this.memory);
     this.name = threads > 1 ? `wasm-simd-${threads}t` : 'wasm-simd';
     this.f = new Float32Array(this.memory.buffer, ARENA_BASE, arena.size);
     this.i = new Int32Array(this.memory.buffer, ARENA_BASE, arena.size);
