@@ -15,6 +15,7 @@ import {
   trainStep,
 } from '../../shared/src/train/index';
 import { mulberry32 } from '../../shared/src/random';
+import { trainStepGpu, WebGpuBackend } from '../src/engine/webgpu/kernels';
 import { GpuMatmul } from '../src/engine/webgpu/matmul';
 import { HARNESS_B, HARNESS_SEED, HARNESS_STEPS, harnessBatches } from './train-engine-data';
 import type { TrainWorkerReply, TrainWorkerRequest } from './train-engine.worker';
@@ -31,6 +32,51 @@ export interface TrainHarnessReport {
   readonly workers: TrainWorkerReply[];
   readonly jsLosses: number[];
   readonly gpu: { tile: number; cases: GpuMatmulCase[]; error: string | null };
+  readonly gpuStep: GpuStepReport;
+}
+
+export interface GpuStepReport {
+  readonly wasmLosses: number[];
+  readonly gpuLosses: number[];
+  /** Step 1's gradients: max |gpu − wasm| / max |wasm|. */
+  readonly gradRelDiff: number;
+  readonly ms: number;
+  readonly error: string | null;
+}
+
+/** Tiny preset at 1 × 32 tokens: SwiftShader runs a whole step in about a second. */
+const GPU_STEP_T = 32;
+
+async function gpuStep(): Promise<GpuStepReport> {
+  const config = PRESETS.tiny;
+  const arena = arenaFor(config, 1, GPU_STEP_T);
+  const batches = harnessBatches(config, 1, GPU_STEP_T, 2, HARNESS_SEED);
+  const state = newTrainState(config, ADAMW_DEFAULTS, HARNESS_SEED);
+  const P = arena.params.size;
+  const wasm = new WasmBackend(arena);
+  restoreInto(wasm, state);
+  const wasmLosses = [trainStep(wasm, batches[0]!, ADAMW_DEFAULTS, 1)];
+  const wasmGrads = wasm.f.slice(arena.gradsAt, arena.gradsAt + P);
+  wasmLosses.push(trainStep(wasm, batches[1]!, ADAMW_DEFAULTS, 2));
+  try {
+    const gpu = await WebGpuBackend.create(arena);
+    restoreInto(gpu, state);
+    const t0 = performance.now();
+    const gpuLosses = [await trainStepGpu(gpu, batches[0]!, ADAMW_DEFAULTS, 1)];
+    const ms = performance.now() - t0;
+    const gpuGrads = await gpu.readAsync(arena.gradsAt, P);
+    gpuLosses.push(await trainStepGpu(gpu, batches[1]!, ADAMW_DEFAULTS, 2));
+    gpu.destroy();
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < P; i++) {
+      worst = Math.max(worst, Math.abs(gpuGrads[i]! - wasmGrads[i]!));
+      scale = Math.max(scale, Math.abs(wasmGrads[i]!));
+    }
+    return { wasmLosses, gpuLosses, gradRelDiff: worst / scale, ms, error: null };
+  } catch (err) {
+    return { wasmLosses, gpuLosses: [], gradRelDiff: NaN, ms: 0, error: String(err) };
+  }
 }
 
 /** Matmul shapes (N, Cin, Cout): the tiny preset's qkv and MLP projection, and a ragged one. */
@@ -120,7 +166,13 @@ async function run(): Promise<TrainHarnessReport> {
     trainStep(b, batch, ADAMW_DEFAULTS, k + 1),
   );
   const gpu = await gpuMatmulCases();
-  const report = { isolated: globalThis.crossOriginIsolated === true, workers, jsLosses, gpu };
+  const report = {
+    isolated: globalThis.crossOriginIsolated === true,
+    workers,
+    jsLosses,
+    gpu,
+    gpuStep: await gpuStep(),
+  };
   document.getElementById('log')!.textContent = JSON.stringify(report, null, 2);
   return report;
 }

@@ -11,7 +11,10 @@ import matmulWgsl from './wgsl/matmul.wgsl?raw';
 /** 16×16 = 256 invocations and 2 KiB of workgroup memory: within WebGPU's guaranteed limits. */
 const PREFERRED_TILE = 16;
 const FALLBACK_TILE = 8;
-const UNIFORM_BYTES = 64;
+/** Every kernel's arguments fit 32 words (params.wgsl: 16 u32 + 8 f32; the GEMM uses 16). */
+const UNIFORM_BYTES = 128;
+/** WebGPU's guaranteed maxComputeWorkgroupsPerDimension; larger 1-D dispatches fold into a second dimension. */
+const MAX_GROUPS = 65535;
 const NO_BIAS = 0xffffffff;
 
 export class WebGpuUnavailableError extends Error {
@@ -46,6 +49,7 @@ interface GemmArgs {
   biasOff: number;
 }
 
+/** A device, one storage buffer holding the arena, and the linear-layer kernels over it. */
 export class GpuMatmul {
   private encoder: GPUCommandEncoder | null = null;
   private readonly uniforms: GPUBuffer[] = [];
@@ -104,13 +108,20 @@ export class GpuMatmul {
   }
 
   private dispatch(pipeline: GPUComputePipeline, args: GemmArgs, groupsX: number, groupsY: number) {
+    const a = args;
+    const words = [a.M, a.N, a.K, a.aOff, a.aRow, a.aCol, a.bOff, a.bRow, a.bCol, a.cOff, a.cRow, a.accumulate ? 1 : 0];
+    this.run(pipeline, new Uint32Array([...words, a.biasOff, 0, 0, 0]).buffer, groupsX, groupsY);
+  }
+
+  /** Encodes one dispatch of `pipeline` over the arena with `args` as its uniform block. */
+  run(pipeline: GPUComputePipeline, args: ArrayBuffer, groupsX: number, groupsY = 1): void {
+    if (groupsX > MAX_GROUPS || groupsY > MAX_GROUPS)
+      throw new WebGpuUnavailableError('dispatch exceeds 65,535 workgroups');
     const u = this.device.createBuffer({
       size: UNIFORM_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const a = args;
-    const words = [a.M, a.N, a.K, a.aOff, a.aRow, a.aCol, a.bOff, a.bRow, a.bCol, a.cOff, a.cRow, a.accumulate ? 1 : 0];
-    this.device.queue.writeBuffer(u, 0, new Uint32Array([...words, a.biasOff, 0, 0, 0]));
+    this.device.queue.writeBuffer(u, 0, args);
     this.uniforms.push(u);
     this.encoder ??= this.device.createCommandEncoder();
     const pass = this.encoder.beginComputePass();
@@ -127,6 +138,12 @@ export class GpuMatmul {
     );
     pass.dispatchWorkgroups(groupsX, groupsY);
     pass.end();
+  }
+
+  /** Workgroups for one invocation per item, folded into 2-D past MAX_GROUPS (params.wgsl flat()). */
+  static groups(items: number, size: number): [number, number] {
+    const g = Math.max(1, Math.ceil(items / size));
+    return g <= MAX_GROUPS ? [g, 1] : [MAX_GROUPS, Math.ceil(g / MAX_GROUPS)];
   }
 
   private gemmCall(a: GemmArgs) {
