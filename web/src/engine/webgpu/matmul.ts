@@ -1,9 +1,9 @@
 /**
- * The first WebGPU training kernels: the linear layer's forward and both gradient products, as one
+ * The WebGPU device and arena buffer, and the linear layer's forward and both gradient products as one
  * tiled GEMM (wgsl/matmul.wgsl) over ONE storage buffer holding the arena, with the same slot-offset
  * signatures as Kernels.matmulForward / matmulBackward. Calls only encode; `flush()` submits everything
  * encoded since the last flush as one command buffer (dispatch overhead dominates small models).
- * The rest of the step's kernels are still to come (see the engine's notes).
+ * kernels.ts builds the rest of the step on `run()`.
  */
 import { NONE } from '../../../../shared/src/train/index';
 import matmulWgsl from './wgsl/matmul.wgsl?raw';
