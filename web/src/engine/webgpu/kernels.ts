@@ -7,6 +7,7 @@ import {
   type AdamWHyper,
   type Arena,
   type Batch,
+  encodeForward,
   encodeTrainStep,
   type GptConfig,
   type Kernels,
@@ -202,6 +203,14 @@ export class WebGpuBackend {
   destroy(): void {
     this.gpu.destroy();
   }
+}
+
+/** Validation loss on the GPU: the forward in one command buffer, then the loss slot. */
+export async function evalLossGpu(b: WebGpuBackend, batch: Batch): Promise<number> {
+  loadBatch(b, batch);
+  encodeForward(b);
+  b.gpu.flush();
+  return (await b.readAsync(b.arena.scalarsAt + SCALAR_LOSS, 1))[0]!;
 }
 
 /** One training step on the GPU: the shared step's kernel list in one command buffer, then the loss. */
