@@ -74,5 +74,6 @@ test('TRAIN-E3: a whole WebGPU training step equals WASM within 1e-4 at the tiny
   expect(g.gradRelDiff).toBeLessThan(1e-4);
   expect(Math.abs(g.gpuLosses[0]! - g.wasmLosses[0]!)).toBeLessThan(1e-5);
   expect(Math.abs(g.gpuLosses[1]! - g.wasmLosses[1]!)).toBeLessThan(1e-4);
+  expect(Math.abs(g.gpuLosses[2]! - g.wasmLosses[2]!), 'validation loss after two steps').toBeLessThan(1e-4);
   expect(g.wasmLosses[1]).toBeLessThan(g.wasmLosses[0]! + 1); // a real step ran
 });

@@ -7,6 +7,7 @@
 import {
   ADAMW_DEFAULTS,
   arenaFor,
+  evalLoss,
   WasmBackend,
   JsBackend,
   newTrainState,
@@ -15,7 +16,7 @@ import {
   trainStep,
 } from '../../shared/src/train/index';
 import { mulberry32 } from '../../shared/src/random';
-import { trainStepGpu, WebGpuBackend } from '../src/engine/webgpu/kernels';
+import { evalLossGpu, trainStepGpu, WebGpuBackend } from '../src/engine/webgpu/kernels';
 import { GpuMatmul } from '../src/engine/webgpu/matmul';
 import { HARNESS_B, HARNESS_SEED, HARNESS_STEPS, harnessBatches } from './train-engine-data';
 import type { TrainWorkerReply, TrainWorkerRequest } from './train-engine.worker';
@@ -36,6 +37,7 @@ export interface TrainHarnessReport {
 }
 
 export interface GpuStepReport {
+  /** Losses of steps 1 and 2, then the validation loss of batch 1 after both. */
   readonly wasmLosses: number[];
   readonly gpuLosses: number[];
   /** Step 1's gradients: max |gpu − wasm| / max |wasm|. */
@@ -58,6 +60,7 @@ async function gpuStep(): Promise<GpuStepReport> {
   const wasmLosses = [trainStep(wasm, batches[0]!, ADAMW_DEFAULTS, 1)];
   const wasmGrads = wasm.f.slice(arena.gradsAt, arena.gradsAt + P);
   wasmLosses.push(trainStep(wasm, batches[1]!, ADAMW_DEFAULTS, 2));
+  wasmLosses.push(evalLoss(wasm, batches[0]!));
   try {
     const gpu = await WebGpuBackend.create(arena);
     restoreInto(gpu, state);
@@ -66,6 +69,7 @@ async function gpuStep(): Promise<GpuStepReport> {
     const ms = performance.now() - t0;
     const gpuGrads = await gpu.readAsync(arena.gradsAt, P);
     gpuLosses.push(await trainStepGpu(gpu, batches[1]!, ADAMW_DEFAULTS, 2));
+    gpuLosses.push(await evalLossGpu(gpu, batches[0]!));
     gpu.destroy();
     let worst = 0;
     let scale = 0;
