@@ -1,0 +1,144 @@
+/**
+ * The GPT forward and backward as readable lists of kernel calls (llm.c's
+ * gpt2_forward / gpt2_backward), over any backend's Kernels and one Arena.
+ * Tokens and targets must already sit in the arena's integer regions.
+ */
+import type { GptConfig } from './config';
+import type { Kernels } from './kernels';
+import { NONE } from './kernels';
+import { type Arena, offsets } from './layout';
+
+interface Views {
+  readonly p: Record<string, number>;
+  readonly g: Record<string, number>;
+  readonly a: Record<string, number>;
+  readonly d: Record<string, number>;
+}
+
+const viewCache = new WeakMap<Arena, Views>();
+
+function views(arena: Arena): Views {
+  let v = viewCache.get(arena);
+  if (v === undefined) {
+    v = {
+      p: offsets(arena.params, arena.paramsAt),
+      g: offsets(arena.params, arena.gradsAt),
+      a: offsets(arena.acts, arena.actsAt),
+      d: offsets(arena.acts, arena.dactsAt),
+    };
+    viewCache.set(arena, v);
+  }
+  return v;
+}
+
+function at(r: Record<string, number>, name: string): number {
+  return r[name]!;
+}
+
+/** Forward pass; returns nothing — the per-position losses are in acts.losses. */
+export function gptForward(k: Kernels, arena: Arena): void {
+  const c = arena.config as GptConfig;
+  const { B, T } = arena;
+  const C = c.width;
+  const N = B * T;
+  const { p, a } = views(arena);
+  k.encoderForward(at(a, 'encoded'), arena.tokensAt, at(p, 'wte'), at(p, 'wpe'), B, T, C);
+  let residual = at(a, 'encoded');
+  for (let l = 0; l < c.layers; l++) {
+    const h = (n: string) => at(p, `h${l}.${n}`);
+    const x = (n: string) => at(a, `h${l}.${n}`);
+    k.layernormForward(x('ln1'), x('ln1Mean'), x('ln1Rstd'), residual, h('ln1w'), h('ln1b'), N, C);
+    k.matmulForward(x('qkv'), x('ln1'), h('qkvw'), h('qkvb'), N, C, 3 * C);
+    k.attentionForward(x('atty'), x('att'), x('qkv'), B, T, C, c.heads);
+    k.matmulForward(x('attproj'), x('atty'), h('attprojw'), h('attprojb'), N, C, C);
+    k.residualForward(x('residual2'), residual, x('attproj'), N * C);
+    k.layernormForward(x('ln2'), x('ln2Mean'), x('ln2Rstd'), x('residual2'), h('ln2w'), h('ln2b'), N, C);
+    k.matmulForward(x('fch'), x('ln2'), h('fcw'), h('fcb'), N, C, 4 * C);
+    k.geluForward(x('fchGelu'), x('fch'), N * 4 * C);
+    k.matmulForward(x('fcproj'), x('fchGelu'), h('fcprojw'), h('fcprojb'), N, 4 * C, C);
+    k.residualForward(x('residual3'), x('residual2'), x('fcproj'), N * C);
+    residual = x('residual3');
+  }
+  k.layernormForward(at(a, 'lnf'), at(a, 'lnfMean'), at(a, 'lnfRstd'), residual, at(p, 'lnfw'), at(p, 'lnfb'), N, C);
+  // Tied head: logits = lnf · wteᵀ.
+  k.matmulForward(at(a, 'logits'), at(a, 'lnf'), at(p, 'wte'), NONE, N, C, c.vocab);
+  k.crossentropyForward(at(a, 'losses'), at(a, 'probs'), at(a, 'logits'), arena.targetsAt, N, c.vocab);
+}
+
+/** Backward of the mean loss; zeroes and then fills grads (and the activation gradients). */
+export function gptBackward(k: Kernels, arena: Arena): void {
+  const c = arena.config as GptConfig;
+  const { B, T } = arena;
+  const C = c.width;
+  const N = B * T;
+  const { p, g, a, d } = views(arena);
+  k.zero(arena.gradsAt, arena.params.size);
+  k.zero(arena.dactsAt, arena.acts.size);
+  k.crossentropyBackward(at(d, 'logits'), at(a, 'probs'), arena.targetsAt, N, c.vocab);
+  k.matmulBackward(at(d, 'lnf'), at(g, 'wte'), NONE, at(d, 'logits'), at(a, 'lnf'), at(p, 'wte'), N, C, c.vocab);
+  const last = c.layers - 1;
+  const residualOf = (l: number, r: Record<string, number>) => (l < 0 ? at(r, 'encoded') : at(r, `h${l}.residual3`));
+  k.layernormBackward(
+    residualOf(last, d),
+    at(g, 'lnfw'),
+    at(g, 'lnfb'),
+    at(d, 'lnf'),
+    residualOf(last, a),
+    at(p, 'lnfw'),
+    at(a, 'lnfMean'),
+    at(a, 'lnfRstd'),
+    N,
+    C,
+  );
+  for (let l = last; l >= 0; l--) {
+    const h = (n: string) => at(p, `h${l}.${n}`);
+    const hg = (n: string) => at(g, `h${l}.${n}`);
+    const x = (n: string) => at(a, `h${l}.${n}`);
+    const dx = (n: string) => at(d, `h${l}.${n}`);
+    const residual = residualOf(l - 1, a);
+    const dresidual = residualOf(l - 1, d);
+    k.residualBackward(dx('residual2'), dx('fcproj'), dx('residual3'), N * C);
+    k.matmulBackward(
+      dx('fchGelu'),
+      hg('fcprojw'),
+      hg('fcprojb'),
+      dx('fcproj'),
+      x('fchGelu'),
+      h('fcprojw'),
+      N,
+      4 * C,
+      C,
+    );
+    k.geluBackward(dx('fch'), x('fch'), dx('fchGelu'), N * 4 * C);
+    k.matmulBackward(dx('ln2'), hg('fcw'), hg('fcb'), dx('fch'), x('ln2'), h('fcw'), N, C, 4 * C);
+    k.layernormBackward(
+      dx('residual2'),
+      hg('ln2w'),
+      hg('ln2b'),
+      dx('ln2'),
+      x('residual2'),
+      h('ln2w'),
+      x('ln2Mean'),
+      x('ln2Rstd'),
+      N,
+      C,
+    );
+    k.residualBackward(dresidual, dx('attproj'), dx('residual2'), N * C);
+    k.matmulBackward(dx('atty'), hg('attprojw'), hg('attprojb'), dx('attproj'), x('atty'), h('attprojw'), N, C, C);
+    k.attentionBackward(dx('qkv'), dx('atty'), x('qkv'), x('att'), B, T, C, c.heads);
+    k.matmulBackward(dx('ln1'), hg('qkvw'), hg('qkvb'), dx('qkv'), x('ln1'), h('qkvw'), N, C, 3 * C);
+    k.layernormBackward(
+      dresidual,
+      hg('ln1w'),
+      hg('ln1b'),
+      dx('ln1'),
+      residual,
+      h('ln1w'),
+      x('ln1Mean'),
+      x('ln1Rstd'),
+      N,
+      C,
+    );
+  }
+  k.encoderBackward(at(g, 'wte'), at(g, 'wpe'), at(d, 'encoded'), arena.tokensAt, B, T, C);
+}
