@@ -48,6 +48,25 @@ export interface JobView {
   message?: string;
 }
 
+/** A job's view with nothing happened yet: for a job that starts, or one shown from storage without running. */
+export function emptyJobView(jobId: string, total: number, status: JobStatus, done = 0, message?: string): JobView {
+  return {
+    jobId,
+    status,
+    total,
+    done,
+    inFlight: 0,
+    providers: [],
+    spotChecks: { checked: 0, failed: 0 },
+    verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
+    receipts: { issued: 0, logged: 0 },
+    duplicatesDiscarded: 0,
+    rowsPerSecond: 0,
+    history: [],
+    message,
+  };
+}
+
 export class JobViewModel {
   readonly view: Observable<JobView>;
   private readonly providers = new Map<string, ProviderStats>();
@@ -55,20 +74,7 @@ export class JobViewModel {
 
   constructor(jobId: string, total: number, now?: () => number) {
     this.meter = new ThroughputMeter(now);
-    this.view = new Observable<JobView>({
-      jobId,
-      status: 'running',
-      total,
-      done: 0,
-      inFlight: 0,
-      providers: [],
-      spotChecks: { checked: 0, failed: 0 },
-      verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
-      receipts: { issued: 0, logged: 0 },
-      duplicatesDiscarded: 0,
-      rowsPerSecond: 0,
-      history: [],
-    });
+    this.view = new Observable<JobView>(emptyJobView(jobId, total, 'running'));
   }
 
   get status(): JobStatus {

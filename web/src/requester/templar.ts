@@ -16,6 +16,7 @@ import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
+import { emptyJobView } from './job-view';
 import { planJob, type JobDraft } from './plan';
 import { ReceiptOutbox } from './receipt-outbox';
 
@@ -184,19 +185,5 @@ export class Templar {
 }
 
 function staticView(spec: JobSpec, status: JobView['status'], done: number, message?: string): JobView {
-  return {
-    jobId: spec.id,
-    status,
-    total: unitCount(spec),
-    done,
-    inFlight: 0,
-    providers: [],
-    spotChecks: { checked: 0, failed: 0 },
-    verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
-    receipts: { issued: 0, logged: 0 },
-    duplicatesDiscarded: 0,
-    rowsPerSecond: 0,
-    history: [],
-    message,
-  };
+  return emptyJobView(spec.id, unitCount(spec), status, done, message);
 }
