@@ -16,11 +16,14 @@ if (unitPath && existsSync(unitPath)) {
 } else missing = true;
 
 if (e2ePath && existsSync(e2ePath)) {
-  const { stats } = JSON.parse(readFileSync(e2ePath, 'utf8'));
+  const { stats, errors = [] } = JSON.parse(readFileSync(e2ePath, 'utf8'));
   passed += stats.expected + stats.flaky;
   failed += stats.unexpected;
   skipped += stats.skipped;
   console.log(`e2e: ${stats.expected + stats.flaky} passed, ${stats.unexpected} failed`);
+  // A suite that could not start (its server's port taken, a config error) reports no test, only errors.
+  for (const error of errors) console.log(`e2e could not run: ${String(error.message ?? error).split('\n')[0]}`);
+  failed += errors.length;
 } else missing = true;
 
 if (missing) console.log('a test report is missing: a suite did not run to the end');
