@@ -93,4 +93,24 @@ describe('ws adapter', () => {
     b.socket.send('"b"');
     expect([await gotA, await gotB]).toEqual(['"a"', '"b"']);
   });
+
+  it('a socket destroyed while corked does not hold back the others, then or later', async () => {
+    const a = await connected();
+    const b = await connected();
+    cleanup = () => (a.client.terminate(), b.client.terminate(), a.http.close(), b.http.close());
+    const got: string[] = [];
+    const two = new Promise<void>((resolve) =>
+      b.client.on('message', (d) => {
+        got.push(String(d));
+        if (got.length === 2) resolve();
+      }),
+    );
+    a.socket.send('"a"');
+    b.socket.send('"b1"');
+    a.raw.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    b.socket.send('"b2"');
+    await two;
+    expect(got).toEqual(['"b1"', '"b2"']);
+  });
 });

@@ -15,7 +15,13 @@ import type { IncomingFrame, SignalingSocket } from './socket';
 const corked: Duplex[] = [];
 
 function flushCorked(): void {
-  for (const raw of corked) raw.uncork();
+  for (const raw of corked) {
+    try {
+      raw.uncork();
+    } catch {
+      // A broken socket reports through 'error' and 'close'; the others must still be flushed.
+    }
+  }
   corked.length = 0;
 }
 
