@@ -37,7 +37,7 @@ let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
 
 describe('ws adapter', () => {
-  it('frames sent in one event-loop turn arrive whole and in order, in one write', async () => {
+  it('frames sent in one callback arrive whole and in order, in one write', async () => {
     const { socket, raw, client, http } = await connected();
     cleanup = () => (client.terminate(), http.close());
     const writes = countWrites(raw);
@@ -55,7 +55,7 @@ describe('ws adapter', () => {
     expect(writes()).toBe(1);
   });
 
-  it('ABUSE2: bytes held back until the end of the turn still count as unsent', async () => {
+  it('ABUSE2: bytes held back until the callback returns still count as unsent', async () => {
     const { socket, client, http } = await connected();
     cleanup = () => (client.terminate(), http.close());
     const text = 'y'.repeat(10_000);
@@ -82,7 +82,7 @@ describe('ws adapter', () => {
     expect(events).toEqual(['{"type":"error","code":"rate-limited","message":"bye"}', 'close 1008']);
   });
 
-  it('sockets corked in one turn are flushed independently', async () => {
+  it('sockets corked in one callback are flushed independently', async () => {
     const a = await connected();
     const b = await connected();
     cleanup = () => (a.client.terminate(), b.client.terminate(), a.http.close(), b.http.close());
@@ -112,5 +112,16 @@ describe('ws adapter', () => {
     b.socket.send('"b2"');
     await two;
     expect(got).toEqual(['"b1"', '"b2"']);
+  });
+
+  it('the flush follows the callback at once, not after the I/O still waiting in this loop iteration', async () => {
+    const { socket, raw, client, http } = await connected();
+    cleanup = () => (client.terminate(), http.close());
+    const writes = countWrites(raw);
+    socket.send('"now"');
+    socket.send('"now too"');
+    expect(writes()).toBe(0);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes()).toBe(1);
   });
 });
