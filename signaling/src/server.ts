@@ -156,7 +156,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     }
     const ip = clientIp(req.socket.remoteAddress ?? 'unknown', req.headers['x-forwarded-for'], trusted);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      hub.accept(wsSocket(ws, ip));
+      hub.accept(wsSocket(ws, ip, socket));
     });
   });
   http.on('clientError', (_error, socket) => socket.destroy());

@@ -28,7 +28,7 @@ function randomString(rng: Rng, max = 40): string {
   return s;
 }
 
-function randomJson(rng: Rng, depth = 0): unknown {
+export function randomJson(rng: Rng, depth = 0): unknown {
   const r = rng();
   if (depth > 3 || r < 0.3)
     return pick(rng, [null, true, false, 0, -1, 1e308, -0.5, 2 ** 53 + 1, '', randomString(rng)]);
@@ -79,7 +79,7 @@ function template(rng: Rng, peers: readonly string[]): Record<string, unknown> {
   }
 }
 
-function mutate(rng: Rng, message: Record<string, unknown>): Record<string, unknown> {
+export function mutate(rng: Rng, message: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = structuredClone(message);
   for (let i = int(rng, 4); i > 0; i--) {
     const keys = Object.keys(out);
