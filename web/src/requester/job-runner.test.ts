@@ -107,3 +107,27 @@ describe("the job's tolerance in the runner (SPEC TRUST-J2)", () => {
     expect(drifter.view.get().unitsDone).toBeGreaterThan(0);
   });
 });
+
+describe('the job on the signaling server', () => {
+  it('a finished job closes once: one job-close, not one per path that ends it', async () => {
+    const hub = new FakeHub();
+    startProvider(hub, 'provider-a', f);
+    const { spec, inputs } = await affineJob('job-close-once', ROWS, { spotCheckRate: 0 });
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const port = hub.connect('requester');
+    const sent: string[] = [];
+    const send = port.send.bind(port);
+    port.send = (message) => {
+      sent.push(message.type);
+      send(message);
+    };
+    const runner = new JobRunner(spec, inputs, { signaling: port, createPeer: peers, jobs, modelBytes: MODEL });
+    await runner.start();
+    await until(() => runner.view.get().status === 'done');
+    runner.stop(); // a later stop (the dashboard's pause of a finished job) sends nothing more
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent.filter((t) => t === 'job-close')).toHaveLength(1);
+    expect(sent.filter((t) => t === 'job-open')).toHaveLength(1);
+  });
+});
