@@ -5,9 +5,9 @@
  * staleness by a unit test. `npm run build:wasm:train`.
  */
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import asc from 'assemblyscript/asc';
+import { compileAssemblyScript } from './build-wasm';
 
 export const TRAIN_SOURCE = fileURLToPath(new URL('../shared/assembly/train.ts', import.meta.url));
 export const TRAIN_MODULE = fileURLToPath(new URL('../shared/src/train/wasm/kernels.wasm.ts', import.meta.url));
@@ -37,26 +37,8 @@ const FLAGS = [
  */
 const SHARED_FLAGS = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
 
-export async function compileTrainKernels(shared = false): Promise<Uint8Array> {
-  let wasm: Uint8Array | null = null;
-  const stderr: string[] = [];
-  const { error } = await asc.main([TRAIN_SOURCE, ...FLAGS, ...(shared ? SHARED_FLAGS : [])], {
-    readFile: (name, baseDir) => {
-      try {
-        return readFileSync(name.startsWith('/') ? name : `${baseDir}/${name}`, 'utf8');
-      } catch {
-        return null;
-      }
-    },
-    writeFile: (name, contents) => {
-      if (name.endsWith('.wasm') && contents instanceof Uint8Array) wasm = contents;
-    },
-    stdout: { write: () => true } as never,
-    stderr: { write: (s: string) => (stderr.push(s), true) } as never,
-  });
-  if (error !== null || wasm === null)
-    throw new Error(`asc failed: ${error?.message ?? 'no output'}\n${stderr.join('')}`);
-  return wasm;
+export function compileTrainKernels(shared = false): Promise<Uint8Array> {
+  return compileAssemblyScript([TRAIN_SOURCE, ...FLAGS, ...(shared ? SHARED_FLAGS : [])]);
 }
 
 export function trainModuleText(wasm: Uint8Array, sharedWasm: Uint8Array): string {

@@ -29,10 +29,11 @@ const FLAGS = [
   'pulse.wasm',
 ];
 
-export async function compileKernels(): Promise<Uint8Array> {
+/** Compiles AssemblyScript with `args` (source first, then flags) in memory and returns the module's bytes. */
+export async function compileAssemblyScript(args: string[]): Promise<Uint8Array> {
   let wasm: Uint8Array | null = null;
   const stderr: string[] = [];
-  const { error } = await asc.main([KERNELS_SOURCE, ...FLAGS], {
+  const { error } = await asc.main(args, {
     readFile: (name, baseDir) => {
       try {
         return readFileSync(name.startsWith('/') ? name : `${baseDir}/${name}`, 'utf8');
@@ -49,6 +50,10 @@ export async function compileKernels(): Promise<Uint8Array> {
   if (error !== null || wasm === null)
     throw new Error(`asc failed: ${error?.message ?? 'no output'}\n${stderr.join('')}`);
   return wasm;
+}
+
+export function compileKernels(): Promise<Uint8Array> {
+  return compileAssemblyScript([KERNELS_SOURCE, ...FLAGS]);
 }
 
 export function kernelsModuleText(wasm: Uint8Array): string {
