@@ -1,22 +1,6 @@
 /** Tunables of the provider and requester cores, each with why. */
 
-/**
- * Units a requester keeps in flight per provider. Two hide one round trip
- * (the next unit is already there when a result leaves) without letting a
- * slow provider hoard work that a faster one could take.
- */
-export const UNITS_IN_FLIGHT_PER_PROVIDER = 2;
-
-/**
- * Results a provider may have waiting for the requester's own spot check
- * before it gets more work. A new key is checked on every unit and the
- * requester's WASM engine is slower than a GPU provider, so without this an
- * adversary computed 100–200 units (e2e/trust.spec.ts) before its first check
- * ran; with it, it is excluded within a few units and little work is wasted.
- */
-export const MAX_PENDING_CHECKS_PER_PROVIDER = 2;
-
-/** How long a requester waits for a provider's data channel to open before giving it back. */
+/** How long either side of a pairing waits for its data channel to open before ending the session (PeerSessions). */
 export const PEER_CONNECT_TIMEOUT_MS = 30_000;
 
 /** Window over which throughput (rows/s) is shown. */
