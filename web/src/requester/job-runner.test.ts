@@ -131,3 +131,34 @@ describe('the job on the signaling server', () => {
     expect(sent.filter((t) => t === 'job-open')).toHaveLength(1);
   });
 });
+
+describe('progress a reload keeps', () => {
+  it('"done" counts a unit only once its result is written: a reload resumes with at least as many', async () => {
+    const hub = new FakeHub();
+    startProvider(hub, 'provider-a', f);
+    const { spec, inputs } = await affineJob('job-durable-done', ROWS, { spotCheckRate: 0 });
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    // Result writes wait until released, as a slow disk would make them.
+    const held: (() => void)[] = [];
+    const put = jobs.putUnitResult.bind(jobs);
+    jobs.putUnitResult = async (...args) => {
+      await new Promise<void>((release) => held.push(release));
+      return put(...args);
+    };
+    const runner = new JobRunner(spec, inputs, {
+      signaling: hub.connect('requester'),
+      createPeer: peers,
+      jobs,
+      modelBytes: MODEL,
+    });
+    await runner.start();
+    await until(() => held.length >= 3);
+    expect(runner.view.get().done).toBe(0);
+    held.splice(0, 2).forEach((release) => release());
+    await until(() => runner.view.get().done === 2);
+    const shown = runner.view.get().done;
+    runner.stop();
+    expect((await jobs.doneUnits(spec.id)).length).toBeGreaterThanOrEqual(shown);
+  });
+});

@@ -44,6 +44,8 @@ export class JobRunner {
   private readonly reputation: ReputationBook;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
+  /** Accepted units whose results are still being written: not yet safe from a reload. */
+  private writing = 0;
 
   constructor(
     private readonly spec: JobSpec,
@@ -261,12 +263,15 @@ export class JobRunner {
   }
 
   private async store(unitId: number, outputs: RawTensor[]): Promise<void> {
+    this.writing++;
     try {
       await this.deps.jobs.putUnitResult(this.spec.id, unitId, outputs);
       await this.persistRerun();
     } catch (error) {
       this.stop('failed', `could not store results (${messageOf(error)}); free some disk space and resume the job`);
       return;
+    } finally {
+      this.writing--;
     }
     this.model.unitStored(this.kind.size(unitId));
     this.refresh();
@@ -299,6 +304,7 @@ export class JobRunner {
   private refresh(): void {
     if (!this.coordinator) return;
     const inFlight = this.model.status === 'running' ? this.coordinator.inFlight() : 0;
-    this.model.refresh({ done: this.coordinator.finished, inFlight, stats: this.coordinator.stats });
+    // "Done" counts what a reload keeps: accepted and written.
+    this.model.refresh({ done: this.coordinator.finished - this.writing, inFlight, stats: this.coordinator.stats });
   }
 }
