@@ -16,7 +16,7 @@ import { JobRunner } from '../web/src/requester/job-runner';
 import { JobStore } from '../web/src/storage/job-store';
 import { memoryStore } from '../web/src/storage/kv';
 import { ModelStore } from '../web/src/storage/model-store';
-import { AFFINE_MODEL, affine, affineJob } from '../web/src/testing/affine-job';
+import { AFFINE_MODEL, affine, affineJob, jobModelOf } from '../web/src/testing/affine-job';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../web/src/testing/doubles';
 import { until } from '../web/src/testing/wait';
 import { closure, code, ROOT } from './support/imports';
@@ -69,7 +69,7 @@ describe('one brain', () => {
       signaling: hub.connect('requester'),
       createPeer: peers,
       jobs,
-      modelBytes: AFFINE_MODEL,
+      model: await jobModelOf(AFFINE_MODEL),
     });
     await runner.start();
     await until(() => runner.view.get().status === 'done');

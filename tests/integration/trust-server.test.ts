@@ -18,7 +18,7 @@ import { JobStore } from '../../web/src/storage/job-store';
 import { memoryStore } from '../../web/src/storage/kv';
 import { ModelStore } from '../../web/src/storage/model-store';
 import { ProviderReceipts } from '../../web/src/storage/receipt-store';
-import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../../web/src/testing/affine-job';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob, jobModelOf } from '../../web/src/testing/affine-job';
 import { functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../../web/src/testing/doubles';
 import type { ConnectionState, SignalingEvents, SignalingPort } from '../../web/src/core/ports';
 import { until } from '../../web/src/testing/wait';
@@ -86,7 +86,7 @@ describe('trust path against the real signaling server', () => {
       signaling: requester.port,
       createPeer: peers,
       jobs,
-      modelBytes: MODEL,
+      model: await jobModelOf(MODEL),
       identity: requesterId,
       local: functionEngine(f),
       flopsPerRow: 1000,

@@ -6,11 +6,11 @@ import { concatRows, sliceRows } from './rows';
 import type { RawTensor } from '../protocol/peer';
 
 const spec: JobSpec = {
-  schema: 1,
+  schema: 2,
   id: 'job-abcdefgh',
   name: 'test',
   createdAt: 0,
-  model: { hash: 'b'.repeat(64), name: 'm', bytes: 10 },
+  model: { hash: 'b'.repeat(32), name: 'm', bytes: 10 },
   inputs: [{ name: 'x', dtype: 'float32', dims: [10, 4] }],
   outputs: [{ name: 'y', dtype: 'float32', dims: [10, 2] }],
   rows: 10,

@@ -6,15 +6,17 @@
 import * as v from 'valibot';
 import { JobIdSchema } from '../ids';
 import { WireDtypeSchema } from '../protocol/peer';
+import { MODEL_HASH_PATTERN } from '../tensor/model-version';
 import { DEFAULT_TOLERANCES } from '../trust/adapterClass';
 import { DEFAULT_FALSE_ACCEPT_PROBABILITY } from '../trust/constants';
 import { FalseAcceptProbabilitySchema, ToleranceTableSchema } from '../trust/policy';
 
-export const JOB_SCHEMA_VERSION = 1;
+/** 2: the model is named by its xxh3-128 version hash (tensor/model-version.ts); 1 named it by SHA-256 of the file. */
+export const JOB_SCHEMA_VERSION = 2;
 export const MAX_UNITS = 100_000;
 export const MAX_REDUNDANCY = 5;
 
-const Hash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
+const Hash = v.pipe(v.string(), v.regex(MODEL_HASH_PATTERN));
 const Count = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 
 export const TensorSpecSchema = v.strictObject({

@@ -9,7 +9,7 @@ import {
   type RawTensor,
 } from './peer';
 
-const HASH = 'a'.repeat(64);
+const HASH = 'a'.repeat(32);
 
 function tensor(name: string, dims: number[], fill: (i: number) => number): RawTensor {
   const n = dims.reduce((a, b) => a * b, 1);
@@ -21,7 +21,10 @@ describe('peer protocol', () => {
   it('PEER1: a unit with tensors round-trips through encode/decode', () => {
     const inputs = [tensor('x', [3, 5], (i) => i * 0.5), tensor('y', [3], (i) => -i)];
     const { refs, body } = packTensors(inputs);
-    const wire = encodePeerMessage({ type: 'unit', jobId: 'job-12345', unitId: 7, inputs: refs }, body);
+    const wire = encodePeerMessage(
+      { type: 'unit', jobId: 'job-12345', unitId: 7, modelHash: 'a'.repeat(32), inputs: refs },
+      body,
+    );
     const { header, body: got } = decodePeerMessage(wire);
     expect(header.type).toBe('unit');
     if (header.type !== 'unit') return;
@@ -42,6 +45,7 @@ describe('peer protocol', () => {
         type: 'result',
         jobId: 'job-12345',
         unitId: 0,
+        modelHash: 'a'.repeat(32),
         computeMs: 1,
         backend: 'wasm',
         outputs: [{ name: 'y', dtype: 'float32', dims: [4], byteOffset: 0, byteLength: 16 }],
@@ -54,6 +58,7 @@ describe('peer protocol', () => {
         type: 'result',
         jobId: 'job-12345',
         unitId: 0,
+        modelHash: 'a'.repeat(32),
         computeMs: 1,
         backend: 'wasm',
         outputs: [{ name: 'y', dtype: 'float32', dims: [3], byteOffset: 0, byteLength: 16 }],
@@ -72,12 +77,10 @@ describe('peer protocol', () => {
       return out;
     };
     expect(() => decodePeerMessage(raw({ type: 'launch-missiles' }))).toThrow(PeerProtocolError);
-    expect(() => decodePeerMessage(raw({ type: 'model', modelHash: HASH, extra: 1 }))).toThrow(/invalid header/);
-    expect(() => decodePeerMessage(raw({ type: 'model', modelHash: 'xyz' }))).toThrow(/modelHash/);
-    expect(decodePeerMessage(raw({ type: 'model', modelHash: HASH })).header).toEqual({
-      type: 'model',
-      modelHash: HASH,
-    });
+    const model = { type: 'model', modelHash: HASH, frameBytes: 0, entries: [{ from: null, to: HASH, byteLength: 0 }] };
+    expect(() => decodePeerMessage(raw({ ...model, extra: 1 }))).toThrow(/invalid header/);
+    expect(() => decodePeerMessage(raw({ ...model, modelHash: 'xyz' }))).toThrow(/modelHash/);
+    expect(decodePeerMessage(raw(model)).header).toEqual(model);
   });
 
   it('PEER5: arbitrary bytes never crash the decoder — they decode or throw PeerProtocolError', () => {
@@ -97,5 +100,22 @@ describe('peer protocol', () => {
     const bytes = new Uint8Array(8);
     new DataView(bytes.buffer).setUint32(0, 0xffffffff, true);
     expect(() => decodePeerMessage(bytes)).toThrow(/exceeds/);
+  });
+});
+
+describe('model messages', () => {
+  const entry = (byteLength: number) => ({ from: null, to: 'c'.repeat(32), byteLength });
+
+  it('PEER-M1: a model message whose body is not its frame plus its entries is refused', () => {
+    const header = { type: 'model' as const, modelHash: 'a'.repeat(32), frameBytes: 3, entries: [entry(5)] };
+    expect(decodePeerMessage(encodePeerMessage(header, new Uint8Array(8))).header).toEqual(header);
+    expect(() => decodePeerMessage(encodePeerMessage(header, new Uint8Array(7)))).toThrow(/announces 8 bytes/);
+  });
+
+  it('PEER-M2: a model hash that is not xxh3-128 hex (e.g. an old SHA-256 one) is refused', () => {
+    const job = { type: 'job', v: 2, jobId: 'job-12345', frameHash: 'b'.repeat(32), modelBytes: 1 };
+    expect(() => decodePeerMessage(encodePeerMessage({ ...job, modelHash: 'a'.repeat(64) } as never))).toThrow(
+      /32 lowercase hex/,
+    );
   });
 });

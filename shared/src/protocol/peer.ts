@@ -14,7 +14,8 @@ import { BYTES_PER_ELEMENT, DTYPES, TYPED_ARRAY_CTOR, type DType, type Tensor } 
 import { ReceiptSchema } from '../trust/receipts';
 import { SignedResultSchema } from '../trust/signedResult';
 
-export const PEER_PROTOCOL_VERSION = 1;
+/** 2: models are named by their xxh3-128 version hash and travel as a frame plus PULSE entries; units and results name their version. */
+export const PEER_PROTOCOL_VERSION = 2;
 
 /**
  * Streams of the framed channel: control never waits behind a model upload.
@@ -27,7 +28,8 @@ export const PeerStream = { control: 0, model: 1, work: 2, weights: 3 } as const
 export const MAX_PEER_HEADER_BYTES = 64 * 1024;
 export const MAX_TENSORS_PER_MESSAGE = 16;
 
-const Hash = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'hash is 64 lowercase hex characters (SHA-256)'));
+/** A model version (tensor/model-version.ts), a frame or a PULSE weights hash: xxh3-128, 32 lowercase hex digits. */
+const Hash = v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/, 'hash is 32 lowercase hex characters (xxh3-128)'));
 const Index = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
 const Bytes = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32));
 const Text = v.pipe(v.string(), v.maxLength(1024));
@@ -46,27 +48,58 @@ export const TensorRefSchema = v.strictObject({
 export type TensorRef = v.InferOutput<typeof TensorRefSchema>;
 const Tensors = v.pipe(v.array(TensorRefSchema), v.maxLength(MAX_TENSORS_PER_MESSAGE));
 
+/** Most versions a provider lists as held for one model; more never make a shorter chain. */
+export const MAX_HELD_VERSIONS = 8;
+/** Most PULSE entries in one model message: a chain longer than an anchor interval (10) plus its anchor is never the cheapest. */
+export const MAX_MODEL_ENTRIES = 32;
+
+/** One PULSE container in a model message's body: from a weights hash (null: a full snapshot) to another. */
+export const ModelEntrySchema = v.strictObject({ from: v.nullable(Hash), to: Hash, byteLength: Bytes });
+export type ModelEntry = v.InferOutput<typeof ModelEntrySchema>;
+
 export const PeerHeaderSchema = v.variant('type', [
   // requester → provider
   v.strictObject({
     type: v.literal('job'),
     v: v.pipe(v.number(), v.integer()),
     jobId: JobId,
+    /** The job's current model version; the requester sends `job` again when it publishes a new one. */
     modelHash: Hash,
+    /** The version's frame: versions of one model share it, so what a provider holds of it can be patched. */
+    frameHash: Hash,
     modelBytes: Bytes,
   }),
-  v.strictObject({ type: v.literal('model'), modelHash: Hash }),
-  v.strictObject({ type: v.literal('unit'), jobId: JobId, unitId: Index, inputs: Tensors }),
+  /**
+   * A model version: the body is the frame (frameBytes long, 0 when the provider said it holds it) and then
+   * the PULSE entries end to end, a chain from a version the provider holds (or from nothing) to `modelHash`.
+   */
+  v.strictObject({
+    type: v.literal('model'),
+    modelHash: Hash,
+    frameBytes: Bytes,
+    entries: v.pipe(v.array(ModelEntrySchema), v.minLength(1), v.maxLength(MAX_MODEL_ENTRIES)),
+  }),
+  /** A unit names the model version it is to be computed with. */
+  v.strictObject({ type: v.literal('unit'), jobId: JobId, unitId: Index, modelHash: Hash, inputs: Tensors }),
   v.strictObject({ type: v.literal('bye'), jobId: JobId, reason: Text }),
   // Credit for an accepted unit, signed by the requester (SPEC TRUST-R*); the provider verifies and keeps it.
   v.strictObject({ type: v.literal('receipt'), receipt: ReceiptSchema }),
   // provider → requester
-  v.strictObject({ type: v.literal('model-status'), modelHash: Hash, cached: v.boolean() }),
+  /** Whether the provider holds `modelHash`; if not, the versions of the same frame it does hold (newest first) and whether it holds the frame. */
+  v.strictObject({
+    type: v.literal('model-status'),
+    modelHash: Hash,
+    cached: v.boolean(),
+    held: v.optional(v.pipe(v.array(Hash), v.maxLength(MAX_HELD_VERSIONS))),
+    frame: v.optional(v.boolean()),
+  }),
   v.strictObject({ type: v.literal('ready'), modelHash: Hash, loadMs: v.pipe(v.number(), v.minValue(0)) }),
   v.strictObject({
     type: v.literal('result'),
     jobId: JobId,
     unitId: Index,
+    /** The version the unit was computed with: the one the unit named. */
+    modelHash: Hash,
     outputs: Tensors,
     computeMs: v.pipe(v.number(), v.minValue(0)),
     backend: v.picklist(['webgpu', 'wasm']),
@@ -153,6 +186,11 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
   const { header, body } = decodeFramed(bytes, PeerHeaderSchema);
   if (header.type === 'unit') checkTensorRefs(header.inputs, body.length);
   if (header.type === 'result') checkTensorRefs(header.outputs, body.length);
+  if (header.type === 'model') {
+    const length = header.entries.reduce((sum, e) => sum + e.byteLength, header.frameBytes);
+    if (length !== body.length)
+      throw new PeerProtocolError(`model message announces ${length} bytes but carries ${body.length}`);
+  }
   return { header, body };
 }
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** shared/ runs in the browser, in workers and in Node: its code may import only portable packages. */
-const PORTABLE_PACKAGES = new Set(['valibot', 'onnx-proto']);
+// hash-wasm: xxh3-128 in WebAssembly, which runs in every realm shared/ does (PULSE hashes with it too).
+const PORTABLE_PACKAGES = new Set(['valibot', 'onnx-proto', 'hash-wasm']);
 const DIRS = ['shared/src/tensor', 'shared/src/models'];
 
 describe('tensor and models stay portable', () => {

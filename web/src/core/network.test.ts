@@ -6,7 +6,7 @@ import { JobRunner, type JobRunnerDeps } from '../requester/job-runner';
 import { memoryStore } from '../storage/kv';
 import { JobStore } from '../storage/job-store';
 import { ModelStore } from '../storage/model-store';
-import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../testing/affine-job';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob, jobModelOf } from '../testing/affine-job';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import type { ExtensionChannel } from './ports';
 import { until, storedResults as results } from '../testing/wait';
@@ -24,7 +24,7 @@ async function startRunner(hub: FakeHub, overrides: Partial<JobSpec> = {}, deps:
     signaling: hub.connect('requester'),
     createPeer: peers,
     jobs,
-    modelBytes: MODEL,
+    model: await jobModelOf(MODEL),
     ...deps,
   });
   await runner.start();
@@ -90,7 +90,7 @@ describe('provider and requester cores over in-memory ports', () => {
       signaling: hub.connect('requester'),
       createPeer: peers,
       jobs,
-      modelBytes: MODEL,
+      model: await jobModelOf(MODEL),
     });
     await first.start();
     await until(() => first.view.get().done >= 20);
@@ -101,7 +101,7 @@ describe('provider and requester cores over in-memory ports', () => {
       signaling: hub.connect('requester'),
       createPeer: peers,
       jobs,
-      modelBytes: MODEL,
+      model: await jobModelOf(MODEL),
     });
     await second.start();
     await until(() => second.view.get().status === 'done');

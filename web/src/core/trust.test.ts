@@ -5,7 +5,7 @@
  * the providers verify and keep.
  */
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '@shared/bytes';
+import { modelVersion } from '@shared/tensor';
 import { createIdentity, type Identity } from '@shared/identity';
 import type { JobSpec } from '@shared/jobs';
 import { concatRows } from '@shared/jobs';
@@ -20,7 +20,7 @@ import { memoryStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
 import type { ComputeEngine } from './ports';
-import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../testing/affine-job';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob, jobModelOf } from '../testing/affine-job';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import { until, storedResults as results } from '../testing/wait';
 
@@ -104,7 +104,7 @@ async function startJob(
     signaling: requester.port,
     createPeer: peers,
     jobs,
-    modelBytes: MODEL,
+    model: await jobModelOf(MODEL),
     identity: requester.identity,
     reputation,
     flopsPerRow: 10,
@@ -290,7 +290,7 @@ describe('units to re-run survive a reload (SPEC TRUST-P2)', () => {
       signaling: requester.port,
       createPeer: peers,
       jobs: first.jobs,
-      modelBytes: MODEL,
+      model: await jobModelOf(MODEL),
       identity: requester.identity,
       reputation,
     });
@@ -379,11 +379,11 @@ describe('algebraic checks (SPEC TRUST-F*)', () => {
     const rows = 64;
     const x = Float32Array.from({ length: rows * MM }, (_, i) => Math.sin(i));
     const spec: JobSpec = {
-      schema: 1,
+      schema: 2,
       id: 'job-matmul-1',
       name: 'matmul',
       createdAt: 1,
-      model: { hash: await sha256Hex(MODEL), name: 'matmul', bytes: MODEL.length, builtinId: 'matmul-256' },
+      model: { hash: (await modelVersion(MODEL)).hash, name: 'matmul', bytes: MODEL.length, builtinId: 'matmul-256' },
       inputs: [{ name: 'x', dtype: 'float32', dims: [rows, MM] }],
       outputs: [{ name: 'y', dtype: 'float32', dims: [-1, MM] }],
       rows,
@@ -401,7 +401,7 @@ describe('algebraic checks (SPEC TRUST-F*)', () => {
       signaling: requester.port,
       createPeer: peers,
       jobs,
-      modelBytes: MODEL,
+      model: await jobModelOf(MODEL),
       identity: requester.identity,
       reputation,
       rng: seededRandom(7),

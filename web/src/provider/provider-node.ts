@@ -23,6 +23,7 @@ import type { ComputeEngine, ConnectionState, LinkExtension, PeerFactory, Signal
 import { PeerSessions, sessionKey, type PeerSession } from '../net/peer-sessions';
 import { ThroughputMeter } from '../core/throughput';
 import type { ModelStore } from '../storage/model-store';
+import { ProviderModels, VERSION_MISSING, type VersionSession } from './provider-models';
 import type { CreditSummary, ProviderReceipts } from '../storage/receipt-store';
 import { hashTensors } from '@shared/jobs';
 import { messageOf } from '@shared/errors';
@@ -67,10 +68,9 @@ export interface ProviderDeps {
   receipts?: ProviderReceipts;
 }
 
-interface Session {
+interface Session extends VersionSession {
   view: SessionView;
   peer: PeerSession;
-  modelHash?: string;
 }
 
 interface QueuedUnit {
@@ -92,7 +92,7 @@ export class ProviderNode {
   private readonly queue: QueuedUnit[] = [];
   private readonly meter: ThroughputMeter;
   private readonly unsubscribe: (() => void)[] = [];
-  private loadedModel?: string;
+  private readonly versions: ProviderModels<Session>;
   private working = false;
 
   constructor(private readonly deps: ProviderDeps) {
@@ -111,6 +111,13 @@ export class ProviderNode {
       },
     });
     this.meter = new ThroughputMeter(deps.now);
+    this.versions = new ProviderModels<Session>({
+      models: deps.models,
+      compute: deps.compute,
+      reply: (session, header, body) => this.reply(session, header, body),
+      state: (session, change) => this.setSession(session, change),
+      log: (line) => this.log(line),
+    });
     this.view = new Observable<ProviderView>({
       connection: 'connecting',
       paused: false,
@@ -238,21 +245,14 @@ export class ProviderNode {
     const { header, body } = message;
     try {
       switch (header.type) {
-        case 'job': {
+        case 'job':
           session.modelHash = header.modelHash;
-          const cached = await this.deps.models.has(header.modelHash);
-          this.setSession(session, { state: cached ? 'loading-model' : 'fetching-model', modelCached: cached });
-          this.reply(session, { type: 'model-status', modelHash: header.modelHash, cached });
-          if (cached) await this.loadModel(session, header.modelHash);
+          session.frameHash = header.frameHash;
+          await this.versions.want(session, header.modelHash);
           return;
-        }
-        case 'model': {
-          if (header.modelHash !== session.modelHash) throw new Error('model does not match the job');
-          this.setSession(session, { state: 'loading-model' });
-          await this.deps.models.put(header.modelHash, body);
-          await this.loadModel(session, header.modelHash);
+        case 'model':
+          await this.versions.receive(session, header, body);
           return;
-        }
         case 'unit': {
           if (this.view.get().paused) {
             this.reply(session, {
@@ -283,16 +283,6 @@ export class ProviderNode {
     }
   }
 
-  private async loadModel(session: Session, hash: string): Promise<void> {
-    const started = performance.now();
-    const bytes = await this.deps.models.get(hash);
-    if (!bytes) throw new Error('model vanished from the cache');
-    await this.deps.compute.load(hash, bytes);
-    this.loadedModel = hash;
-    this.setSession(session, { state: 'working' });
-    this.reply(session, { type: 'ready', modelHash: hash, loadMs: performance.now() - started });
-  }
-
   /** Runs queued units one at a time: the engine (a GPU or the WASM threads) is one resource. */
   private async drain(): Promise<void> {
     if (this.working) return;
@@ -307,14 +297,18 @@ export class ProviderNode {
   }
 
   private async runUnit({ session, header, body }: QueuedUnit): Promise<void> {
-    const hash = session.modelHash;
+    const hash = header.modelHash;
     try {
-      if (!hash) throw new Error('no model for this job yet');
-      if (this.loadedModel !== hash) {
-        const bytes = await this.deps.models.get(hash);
-        if (!bytes) throw new Error('model not cached');
-        await this.deps.compute.load(hash, bytes);
-        this.loadedModel = hash;
+      if (!(await this.versions.ready(session, hash))) {
+        // Not a failure of the unit: the version never arrived (the requester will say why, or send it again).
+        this.reply(session, {
+          type: 'unit-error',
+          jobId: header.jobId,
+          unitId: header.unitId,
+          message: VERSION_MISSING,
+          declined: true,
+        });
+        return;
       }
       const started = performance.now();
       const outputs = await this.deps.compute.run(hash, unpackTensors(header.inputs, body));
@@ -333,6 +327,7 @@ export class ProviderNode {
           type: 'result',
           jobId: header.jobId,
           unitId: header.unitId,
+          modelHash: hash,
           outputs: packed.refs,
           computeMs,
           backend: this.deps.compute.backend,

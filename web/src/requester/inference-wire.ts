@@ -16,6 +16,7 @@ import {
   type RawTensor,
 } from '@shared/protocol';
 import { verifySignedResult } from '@shared/trust';
+import type { JobModel } from './job-model';
 
 export type ResultReading = { ok: true; outputs: InferenceResult } | { ok: false; reason: string };
 
@@ -24,7 +25,7 @@ export class InferenceWire {
 
   constructor(
     private readonly spec: JobSpec,
-    private readonly modelBytes: number,
+    private readonly model: JobModel,
     private readonly kind: JobKind<RawTensor[], InferenceResult>,
     /** On the keyed network results must be signed; without a key they are not checked. */
     private readonly identity: Identity | undefined,
@@ -35,23 +36,19 @@ export class InferenceWire {
   /** What the job asks of the matchmaker. */
   needs(): JobNeeds {
     const maxProviders = Math.max(this.spec.maxProviders, this.spec.redundancy);
-    return { kind: 'inference', maxProviders, units: this.kind.units, modelBytes: this.modelBytes };
+    return { kind: 'inference', maxProviders, units: this.kind.units, modelBytes: this.spec.model.bytes };
   }
 
-  /** The first message on a new link: which job, and which model by its hash. */
+  /** The first message on a new link, and again to every link when a new version is published: which job, which model version. */
   jobMessage(): PeerHeaderOf<'job'> {
-    const { hash } = this.spec.model;
-    return { type: 'job', v: PEER_PROTOCOL_VERSION, jobId: this.jobId, modelHash: hash, modelBytes: this.modelBytes };
+    const { hash, frameHash } = this.model.current;
+    const modelBytes = this.spec.model.bytes;
+    return { type: 'job', v: PEER_PROTOCOL_VERSION, jobId: this.jobId, modelHash: hash, frameHash, modelBytes };
   }
 
-  /** Sent with the model's bytes to a provider that does not hold it. */
-  modelMessage(): PeerHeaderOf<'model'> {
-    return { type: 'model', modelHash: this.spec.model.hash };
-  }
-
-  unitMessage(unitId: number): { header: PeerHeaderOf<'unit'>; body: Uint8Array } {
+  unitMessage(unitId: number, modelHash: string): { header: PeerHeaderOf<'unit'>; body: Uint8Array } {
     const packed = packTensors(this.kind.unit(unitId));
-    return { header: { type: 'unit', jobId: this.jobId, unitId, inputs: packed.refs }, body: packed.body };
+    return { header: { type: 'unit', jobId: this.jobId, unitId, modelHash, inputs: packed.refs }, body: packed.body };
   }
 
   /** The result's outputs, or why the provider that sent it is at fault. */
@@ -60,8 +57,15 @@ export class InferenceWire {
     header: PeerHeaderOf<'result'>,
     body: Uint8Array,
     pairing: { session: string; network: string } | undefined,
+    /** The version the unit was sent with: a result of any other is not an answer to it. */
+    version: string | undefined,
   ): Promise<ResultReading> {
     const { unitId } = header;
+    if (header.modelHash !== version)
+      return {
+        ok: false,
+        reason: `answered unit ${unitId} with model version ${header.modelHash.slice(0, 8)}…, not the one it was sent`,
+      };
     let outputs: RawTensor[];
     try {
       outputs = unpackTensors(header.outputs, body);

@@ -11,7 +11,7 @@ import { ProviderNode } from '../provider/provider-node';
 import { JobStore } from '../storage/job-store';
 import { memoryStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
-import { AFFINE_MODEL as MODEL, affine as f, affineJob } from '../testing/affine-job';
+import { AFFINE_MODEL as MODEL, affine as f, affineJob, jobModelOf } from '../testing/affine-job';
 import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import { storedResults, until } from '../testing/wait';
 import { JobRunner } from './job-runner';
@@ -48,7 +48,7 @@ async function startJob(hub: FakeHub, overrides: Partial<JobSpec>, local?: (x: n
     signaling: hub.connect('requester'),
     createPeer: peers,
     jobs,
-    modelBytes: MODEL,
+    model: await jobModelOf(MODEL),
     local: local ? functionEngine(local) : undefined,
   });
   await runner.start();
@@ -122,7 +122,12 @@ describe('the job on the signaling server', () => {
       sent.push(message.type);
       send(message);
     };
-    const runner = new JobRunner(spec, inputs, { signaling: port, createPeer: peers, jobs, modelBytes: MODEL });
+    const runner = new JobRunner(spec, inputs, {
+      signaling: port,
+      createPeer: peers,
+      jobs,
+      model: await jobModelOf(MODEL),
+    });
     await runner.start();
     await until(() => runner.view.get().status === 'done');
     runner.stop(); // a later stop (the dashboard's pause of a finished job) sends nothing more
@@ -150,7 +155,7 @@ describe('progress a reload keeps', () => {
       signaling: hub.connect('requester'),
       createPeer: peers,
       jobs,
-      modelBytes: MODEL,
+      model: await jobModelOf(MODEL),
     });
     await runner.start();
     await until(() => held.length >= 3);

@@ -20,6 +20,7 @@ import {
 } from '@shared/jobs';
 import { decodePeerMessage, PeerStream, type PeerHeader, type PeerHeaderOf, type RawTensor } from '@shared/protocol';
 import { ReputationBook } from '@shared/trust';
+import type { ModelVersion } from '@shared/tensor';
 import type { JobStatus } from '../storage/job-store';
 import type { JobRunnerDeps } from './runner-deps';
 import { inferenceCoordinator } from './inference-coordinator';
@@ -29,6 +30,7 @@ import { JobViewModel } from './job-view';
 import { LocalChecks } from './local-checks';
 import { ProviderLinks, type ProviderLink } from './provider-links';
 import { ReceiptOutbox } from './receipt-outbox';
+import { ModelDelivery } from './model-delivery';
 
 export type { JobView, ProviderLinkState, ProviderStats } from './job-view';
 export type { JobRunnerDeps } from './runner-deps';
@@ -37,6 +39,7 @@ export class JobRunner {
   private readonly model: JobViewModel;
   private readonly kind: JobKind<RawTensor[], InferenceResult>;
   private readonly wire: InferenceWire;
+  private readonly delivery: ModelDelivery;
   private coordinator!: JobCoordinator<InferenceResult>;
   private readonly links: ProviderLinks;
   private readonly receipts: JobReceipts;
@@ -56,8 +59,18 @@ export class JobRunner {
     this.reputation = deps.reputation ?? new ReputationBook(deps.now);
     this.model = new JobViewModel(spec.id, unitCount(spec), deps.now);
     this.kind = inferenceKind(spec, inputs, { flopsPerRow: deps.flopsPerRow, rng: deps.rng });
-    this.wire = new InferenceWire(spec, deps.modelBytes.length, this.kind, identity);
-    if (deps.local) this.checks = new LocalChecks(deps.local, { hash: spec.model.hash, bytes: deps.modelBytes });
+    this.wire = new InferenceWire(spec, deps.model, this.kind, identity);
+    if (deps.local) this.checks = new LocalChecks(deps.local, deps.model);
+    this.delivery = new ModelDelivery({
+      model: deps.model,
+      send: (peerId, header, body, stream) => {
+        const link = this.links.get(peerId);
+        if (link) this.links.send(link, header, body, stream);
+        return link !== undefined;
+      },
+      changed: () => this.refresh(),
+      failed: (message) => this.model.patch({ message }),
+    });
     const outbox = deps.receipts ?? new ReceiptOutbox(signaling);
     // Logging outlives the job's pairing: the count keeps up even after the job is done.
     outbox.onLogged(spec.id, (count) => this.model.receiptsLogged(count));
@@ -84,6 +97,7 @@ export class JobRunner {
         const { peerId } = link.session;
         if (this.model.provider(peerId)?.state !== 'rejected')
           this.model.setProvider(peerId, { state: 'gone', note: reason });
+        this.delivery.providerGone(peerId);
         this.exec(this.coordinator.providerGone(peerId));
       },
       wants: (peerId) => !this.closed && this.model.provider(peerId)?.state !== 'rejected',
@@ -127,6 +141,22 @@ export class JobRunner {
     this.openJob();
   }
 
+  /**
+   * Makes `version` the job's model from the next unit sent: every provider is
+   * told and fetches it as a patch from the version it holds. Refused (a
+   * ModelVersionError naming what differs) unless only weight values changed.
+   */
+  async publish(version: ModelVersion): Promise<number> {
+    const { number } = await this.deps.model.publish(version);
+    await this.deps.jobs.setModelVersions(
+      this.spec.id,
+      this.delivery.figures().map((v) => v.hash),
+    );
+    this.links.broadcast(this.wire.jobMessage());
+    this.refresh();
+    return number;
+  }
+
   /** Stops dispatching; in-flight units are abandoned and stay undone. */
   stop(status: JobStatus = 'paused', message?: string): void {
     if (this.closed) return;
@@ -153,14 +183,16 @@ export class JobRunner {
     const { header, body } = message;
     switch (header.type) {
       case 'model-status':
-        this.model.setProvider(peerId, {
-          modelCached: header.cached,
-          state: header.cached ? 'loading-model' : 'sending-model',
-        });
-        if (!header.cached) this.links.send(link, this.wire.modelMessage(), this.deps.modelBytes, PeerStream.model);
+        if (this.model.provider(peerId)?.state !== 'working')
+          this.model.setProvider(peerId, {
+            modelCached: header.cached,
+            state: header.cached ? 'loading-model' : 'sending-model',
+          });
+        if (!header.cached) void this.delivery.requested(peerId, header);
         return this.refresh();
       case 'ready':
         this.model.setProvider(peerId, { state: 'working' });
+        if (!this.delivery.ready(peerId, header.modelHash)) return;
         return this.exec(this.coordinator.providerReady(peerId, link.adapterClass));
       case 'result':
         return void this.onResult(link, header, body);
@@ -169,6 +201,7 @@ export class JobRunner {
         const error = header.declined ? undefined : header.message;
         const failed = (this.model.provider(peerId)?.unitsFailed ?? 0) + (error ? 1 : 0);
         this.model.setProvider(peerId, { unitsFailed: failed, note: header.message });
+        this.delivery.returned(peerId, header.unitId);
         return this.exec(this.coordinator.unitFailed(peerId, header.unitId, error));
       }
       case 'paused':
@@ -188,7 +221,8 @@ export class JobRunner {
     const { unitId, computeMs } = header;
     const { peerId } = link.session;
     if (!this.coordinator.holds(peerId, unitId)) return; // not ours to answer (late after a re-pair): ignore
-    const reading = await this.wire.readResult(peerId, header, body, link.pairing);
+    const version = this.delivery.arrived(peerId, unitId);
+    const reading = await this.wire.readResult(peerId, header, body, link.pairing, version);
     if (this.closed) return;
     if (!reading.ok) return this.exec(this.coordinator.refuse(peerId, reading.reason, unitId));
     link.computeMs.set(unitId, computeMs);
@@ -203,7 +237,7 @@ export class JobRunner {
         case 'send': {
           const link = this.links.get(c.peerId);
           if (!link || this.closed) break;
-          const { header, body } = this.wire.unitMessage(c.unitId);
+          const { header, body } = this.wire.unitMessage(c.unitId, this.delivery.dispatch(c.peerId, c.unitId));
           this.links.send(link, header, body, PeerStream.work);
           break;
         }
@@ -211,6 +245,7 @@ export class JobRunner {
           this.checkLocally(c.unitId);
           break;
         case 'accept':
+          this.delivery.settled(c.unitId);
           for (const p of c.providers) this.credit(p, c.unitId);
           void this.store(c.unitId, c.result);
           break;
@@ -236,6 +271,7 @@ export class JobRunner {
   /** SPEC TRUST-A1, TRUST-Q2: the requester's own engine re-runs the unit. */
   private checkLocally(unitId: number): void {
     this.checks!.run(
+      this.delivery.versionOf(unitId),
       () => this.kind.unit(unitId),
       (outcome) => {
         if (this.closed) return;
@@ -305,6 +341,11 @@ export class JobRunner {
     if (!this.coordinator) return;
     const inFlight = this.model.status === 'running' ? this.coordinator.inFlight() : 0;
     // "Done" counts what a reload keeps: accepted and written.
-    this.model.refresh({ done: this.coordinator.finished - this.writing, inFlight, stats: this.coordinator.stats });
+    this.model.refresh({
+      done: this.coordinator.finished - this.writing,
+      inFlight,
+      stats: this.coordinator.stats,
+      versions: this.delivery.figures(),
+    });
   }
 }

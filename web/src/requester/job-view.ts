@@ -8,6 +8,7 @@ import type { CoordinatorStats } from '@shared/jobs';
 import { Observable } from '../core/emitter';
 import { ThroughputMeter } from '../core/throughput';
 import type { JobStatus } from '../storage/job-store';
+import type { VersionFigures } from './model-delivery';
 
 export type ProviderLinkState =
   | 'connecting'
@@ -45,6 +46,8 @@ export interface JobView {
   duplicatesDiscarded: number;
   rowsPerSecond: number;
   history: number[];
+  /** The model's versions: 1 is the uploaded model, later ones were published while the job ran. */
+  versions: VersionFigures[];
   message?: string;
 }
 
@@ -63,6 +66,7 @@ export function emptyJobView(jobId: string, total: number, status: JobStatus, do
     duplicatesDiscarded: 0,
     rowsPerSecond: 0,
     history: [],
+    versions: [],
     message,
   };
 }
@@ -122,9 +126,10 @@ export class JobViewModel {
   }
 
   /** Redraws from the coordinator's figures and the providers' rows. */
-  refresh(figures: { done: number; inFlight: number; stats: CoordinatorStats }): void {
+  refresh(figures: { done: number; inFlight: number; stats: CoordinatorStats; versions: VersionFigures[] }): void {
     const { stats } = figures;
     this.patch({
+      versions: figures.versions,
       done: figures.done,
       inFlight: figures.inFlight,
       providers: [...this.providers.values()],

@@ -15,7 +15,7 @@ export class LocalChecks {
 
   constructor(
     private readonly engine: ComputeEngine,
-    private readonly model: { hash: string; bytes: Uint8Array },
+    private readonly model: { onnx(hash: string): Uint8Array },
   ) {}
 
   /** The class the requester's own results are compared under. */
@@ -23,13 +23,13 @@ export class LocalChecks {
     return providerAdapterClass({ backend: this.engine.backend });
   }
 
-  /** Runs `inputs` after every earlier check; `done` gets the outputs, or why the engine failed. */
-  run(inputs: () => RawTensor[], done: (outcome: CheckOutcome) => void): void {
+  /** Runs `inputs` on model version `hash` after every earlier check; `done` gets the outputs, or why the engine failed. */
+  run(hash: string, inputs: () => RawTensor[], done: (outcome: CheckOutcome) => void): void {
     this.chain = this.chain.then(async () => {
       let outcome: CheckOutcome;
       try {
-        await this.engine.load(this.model.hash, this.model.bytes);
-        outcome = { ok: true, outputs: await this.engine.run(this.model.hash, inputs()) };
+        await this.engine.load(hash, this.model.onnx(hash));
+        outcome = { ok: true, outputs: await this.engine.run(hash, inputs()) };
       } catch (error) {
         outcome = { ok: false, message: messageOf(error) };
       }

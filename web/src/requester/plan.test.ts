@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { getBuiltinModel } from '@shared/models';
 import { tensorFromRaw } from '@shared/protocol';
-import { writeNpy } from '@shared/tensor';
+import { modelVersion, writeNpy } from '@shared/tensor';
 import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '@shared/trust';
 import { planJob, type JobDraft } from './plan';
 
@@ -25,7 +25,8 @@ describe('planJob', () => {
     expect(spec.outputs).toEqual([{ name: 'probabilities', dtype: 'float32', dims: [100, 10] }]);
     expect(modelBytes).toEqual(mlp.build());
     expect(tensorFromRaw(inputs[0]!).data).toEqual(mlp.generateInputs(100, 3).features!.data);
-    expect(spec.model.hash).toMatch(/^[0-9a-f]{64}$/);
+    // The model is named by its version hash (xxh3-128 of frame and weights), the name providers store it under.
+    expect(spec.model.hash).toBe((await modelVersion(modelBytes)).hash);
   });
 
   it('PLAN2: an uploaded .onnx with uploaded .npy inputs is accepted; its declared shapes are checked', async () => {

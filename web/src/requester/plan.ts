@@ -4,7 +4,6 @@
  * was wrong and what to do; nothing is stored until the whole plan is valid.
  */
 import * as v from 'valibot';
-import { sha256Hex } from '@shared/bytes';
 import {
   checkJobSpec,
   JOB_SCHEMA_VERSION,
@@ -21,6 +20,7 @@ import {
   checkInputs,
   inspectOnnxModel,
   isDType,
+  modelVersion,
   parseJsonInputs,
   parseNpy,
   type Dim,
@@ -187,7 +187,7 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
     name: draft.name.trim() || `${facts.name} × ${rows}`,
     createdAt: now,
     model: {
-      hash: await sha256Hex(facts.bytes),
+      hash: (await modelVersion(facts.bytes)).hash,
       name: facts.name,
       bytes: facts.bytes.length,
       ...(facts.builtinId ? { builtinId: facts.builtinId } : {}),

@@ -4,12 +4,14 @@ import type { RandomSource, ReputationBook } from '@shared/trust';
 import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import type { JobStore } from '../storage/job-store';
 import type { ReceiptOutbox } from './receipt-outbox';
+import type { JobModel } from './job-model';
 
 export interface JobRunnerDeps {
   signaling: SignalingPort;
   createPeer: PeerFactory;
   jobs: JobStore;
-  modelBytes: Uint8Array;
+  /** The job's model: its versions, and what each provider is sent to build one. */
+  model: JobModel;
   /** The requester's own engine, for spot checks and settling replicas. Without it no spot checks run. */
   local?: ComputeEngine;
   /** Draws which units are checked (tests inject a seeded one); WebCrypto otherwise. */

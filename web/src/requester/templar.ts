@@ -14,6 +14,9 @@ import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '.
 import { JobStore } from '../storage/job-store';
 import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
+import { modelVersion, type ModelVersion } from '@shared/tensor';
+import type { ChangeFinder } from '@shared/pulse';
+import { JobModel } from './job-model';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
 import { emptyJobView } from './job-view';
@@ -33,6 +36,8 @@ export interface TemplarDeps {
   local?: () => Promise<ComputeEngine>;
   /** Rides every job's provider links (PULSE weight distribution). */
   extension?: LinkExtension;
+  /** How a new version's changed weights are found: the Web Worker differ in the browser; the CPU scan without it. */
+  findChanges?: () => ChangeFinder;
   /** The requester's key: results must be signed, caught providers are reported, accepted units earn receipts. */
   identity?: Identity;
 }
@@ -77,7 +82,8 @@ export class Templar {
 
   async submit(draft: JobDraft): Promise<JobSpec> {
     const planned = await planJob(draft);
-    await this.models.put(planned.spec.model.hash, planned.modelBytes);
+    const version = await this.models.putOnnx(planned.modelBytes);
+    if (version.hash !== planned.spec.model.hash) throw new Error('the model changed while the job was planned');
     await this.store.create(planned.spec, planned.inputs);
     await this.run(planned.spec);
     return planned.spec;
@@ -113,18 +119,26 @@ export class Templar {
     return perOutput.map((parts) => concatRows(parts));
   }
 
+  /**
+   * Publishes a new version of a running job's model (a fine-tuned .onnx of the
+   * same graph). Throws, naming what differs, for anything else; the job runs on.
+   */
+  async publishVersion(id: string, bytes: Uint8Array): Promise<number> {
+    const entry = this.runners.get(id);
+    if (!entry) throw new Error('the job is not running; resume it to publish a new version');
+    const version = await modelVersion(bytes);
+    const number = await entry.runner.publish(version);
+    await this.models.put(version);
+    return number;
+  }
+
   private async run(spec: JobSpec): Promise<void> {
     this.detach(spec.id);
-    const modelBytes = await this.models.get(spec.model.hash);
-    if (!modelBytes) {
-      await this.store.setState(spec.id, {
-        status: 'failed',
-        message: 'the model is no longer stored in this browser',
-      });
-      this.publish(
-        spec,
-        staticView(spec, 'failed', 0, 'the model is no longer stored in this browser; create the job again'),
-      );
+    const model = await this.openModel(spec);
+    if (!model) {
+      const message = 'the model is no longer stored in this browser; create the job again';
+      await this.store.setState(spec.id, { status: 'failed', message });
+      this.publish(spec, staticView(spec, 'failed', 0, message));
       return;
     }
     // Spot checks re-run units here; a quorum whose replicas never agree is settled here too (SPEC TRUST-Q2).
@@ -137,7 +151,7 @@ export class Templar {
       signaling: this.deps.signaling,
       createPeer: this.deps.createPeer,
       jobs: this.store,
-      modelBytes,
+      model,
       local,
       extension: this.deps.extension,
       identity: this.deps.identity,
@@ -156,6 +170,17 @@ export class Templar {
     if (noChecks) runner.view.set({ ...runner.view.get(), message: noChecks });
     this.publish(spec, runner.view.get());
     await runner.start();
+  }
+
+  /** Every version the job has had, from the one model store; undefined if one is gone. */
+  private async openModel(spec: JobSpec): Promise<JobModel | undefined> {
+    const versions: ModelVersion[] = [];
+    for (const hash of await this.store.modelVersions(spec.id)) {
+      const version = await this.models.version(hash);
+      if (!version) return undefined;
+      versions.push(version);
+    }
+    return JobModel.open(versions, this.deps.findChanges?.());
   }
 
   private localEngineOnce(): Promise<ComputeEngine | undefined> {

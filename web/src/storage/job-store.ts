@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { checkJobSpec, JobSpecSchema, type JobSpec } from '@shared/jobs';
 import { WireDtypeSchema, dtypeBytes, type RawTensor } from '@shared/protocol';
+import { MODEL_HASH_PATTERN } from '@shared/tensor';
 import { StoredDataError, type KeyValueStore } from './kv';
 
 export const JobStatusSchema = v.picklist(['running', 'paused', 'done', 'failed']);
@@ -37,6 +38,8 @@ const stateKey = (id: string) => `job:${id}:state`;
 const inputsKey = (id: string) => `job:${id}:inputs`;
 const unitPrefix = (id: string) => `job:${id}:unit:`;
 const rerunKey = (id: string) => `job:${id}:rerun`;
+const versionsKey = (id: string) => `job:${id}:model-versions`;
+const VersionListSchema = v.pipe(v.array(v.pipe(v.string(), v.regex(MODEL_HASH_PATTERN))), v.minLength(1));
 const UnitListSchema = v.array(v.pipe(v.number(), v.integer(), v.minValue(0)));
 
 function parse<T>(schema: v.GenericSchema<unknown, T>, value: unknown, what: string): T {
@@ -120,6 +123,20 @@ export class JobStore {
         rerunKey(id),
         [...units].sort((a, b) => a - b),
       );
+  }
+
+  /**
+   * The model versions the job has had, first to current (the first is the
+   * spec's). Each names a version in the model store.
+   */
+  async modelVersions(id: string): Promise<string[]> {
+    const stored = await this.store.get(versionsKey(id));
+    if (stored === undefined) return [(await this.spec(id)).model.hash];
+    return parse(VersionListSchema, stored, `model versions of job ${id}`);
+  }
+
+  async setModelVersions(id: string, hashes: string[]): Promise<void> {
+    await this.store.set(versionsKey(id), hashes);
   }
 
   async delete(id: string): Promise<void> {

@@ -7,6 +7,7 @@
 import type { RawTensor } from '@shared/protocol';
 import type { Capabilities, ClientMessage, SignalPayload } from '@shared/protocol';
 import { randomId } from '@shared/bytes';
+import { splitOnnx } from '@shared/tensor';
 import { Emitter } from '../core/emitter';
 import type {
   ComputeEngine,
@@ -220,6 +221,37 @@ export function memoryPeerFactory(): PeerFactory & { cutAll(): void } {
 }
 
 /** A float32 engine running `fn` elementwise on the first input; output named `y`. */
+/**
+ * An engine for affineModel versions: reads a and b from the model it loads
+ * (so units computed with another version give other values) and computes
+ * a·x + b in float32, like onnxruntime would.
+ */
+export function affineEngine(options: { delayMs?: number } = {}): ComputeEngine & { runs: number } {
+  const params = new Map<string, { a: number; b: number }>();
+  const engine = {
+    backend: 'wasm' as const,
+    runs: 0,
+    async load(hash: string, bytes: Uint8Array) {
+      const value = (name: string) => {
+        const t = splitOnnx(bytes).weights.tensors.find((w) => w.name === name)!;
+        return new Float32Array(Uint32Array.from(t.data).buffer)[0]!;
+      };
+      params.set(hash, { a: value('a'), b: value('b') });
+    },
+    async run(hash: string, inputs: RawTensor[]): Promise<RawTensor[]> {
+      const p = params.get(hash);
+      if (!p) throw new Error(`model ${hash} is not loaded`);
+      engine.runs++;
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      const x = inputs[0]!;
+      const xs = new Float32Array(x.bytes.slice().buffer);
+      const ys = xs.map((v) => Math.fround(Math.fround(p.a * v) + p.b));
+      return [{ name: 'y', dtype: 'float32', dims: [...x.dims], bytes: new Uint8Array(ys.buffer) }];
+    },
+  };
+  return engine;
+}
+
 export function functionEngine(
   fn: (x: number) => number,
   options: { delayMs?: number } = {},

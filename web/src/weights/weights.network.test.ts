@@ -4,22 +4,23 @@
  * while the requester publishes versions of a bf16 model.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { sha256Hex } from '@shared/bytes';
 import type { JobSpec } from '@shared/jobs';
 import type { RawTensor } from '@shared/protocol';
 import { hashModel, hashToHex } from '@shared/pulse';
+import { modelVersion } from '@shared/tensor';
 import type { ComputeEngine } from '../core/ports';
 import { ProviderNode } from '../provider/provider-node';
 import { JobRunner } from '../requester/job-runner';
 import { JobStore } from '../storage/job-store';
 import { memoryStore, type KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
+import { AFFINE_MODEL, jobModelOf } from '../testing/affine-job';
 import { FakeHub, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import { WeightsCache } from './cache';
 import { demoModel, nudge } from './demo';
 import { WeightsPublisher, type PublisherOptions } from './publisher';
 
-const MODEL_BYTES = new TextEncoder().encode('pretend onnx bytes');
+const MODEL_BYTES = AFFINE_MODEL;
 
 /** Units never finish until the test ends, so the job's links stay open. */
 function gatedEngine(): ComputeEngine & { release(): void } {
@@ -39,11 +40,11 @@ function gatedEngine(): ComputeEngine & { release(): void } {
 async function makeJob(id: string): Promise<{ spec: JobSpec; inputs: RawTensor[] }> {
   const rows = 64;
   const spec: JobSpec = {
-    schema: 1,
+    schema: 2,
     id,
     name: 'weights',
     createdAt: 1,
-    model: { hash: await sha256Hex(MODEL_BYTES), name: 'f', bytes: MODEL_BYTES.length },
+    model: { hash: (await modelVersion(MODEL_BYTES)).hash, name: 'f', bytes: MODEL_BYTES.length },
     inputs: [{ name: 'x', dtype: 'float32', dims: [rows, 1] }],
     outputs: [{ name: 'y', dtype: 'float32', dims: [-1, 1] }],
     rows,
@@ -123,7 +124,7 @@ async function startRequester(
     signaling: hub.connect('requester'),
     createPeer: peers,
     jobs,
-    modelBytes: MODEL_BYTES,
+    model: await jobModelOf(MODEL_BYTES),
     extension: publisher,
   });
   await runner.start();

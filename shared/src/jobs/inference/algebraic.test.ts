@@ -9,11 +9,11 @@ const N = Number(matmul256.inputs[0]!.dims[1]);
 const ROWS = 4;
 
 const spec: JobSpec = {
-  schema: 1,
+  schema: 2,
   id: 'job-matmul-p',
   name: 'matmul',
   createdAt: 1,
-  model: { hash: '0'.repeat(64), name: 'matmul', bytes: 1, builtinId: matmul256.id },
+  model: { hash: '0'.repeat(32), name: 'matmul', bytes: 1, builtinId: matmul256.id },
   inputs: [{ name: 'x', dtype: 'float32', dims: [ROWS, N] }],
   outputs: [{ name: 'y', dtype: 'float32', dims: [-1, N] }],
   rows: ROWS,

@@ -21,11 +21,11 @@ const loose = { rtol: 1e-2, atol: 0 };
 
 function spec(tolerance: ToleranceTable): JobSpec {
   return {
-    schema: 1,
+    schema: 2,
     id: 'job-replicas',
     name: 'replicas',
     createdAt: 0,
-    model: { hash: '0'.repeat(64), name: 'm', bytes: 1 },
+    model: { hash: '0'.repeat(32), name: 'm', bytes: 1 },
     inputs: [{ name: 'x', dtype: 'float32', dims: [4, 4] }],
     outputs: [{ name: 'y', dtype: 'float32', dims: [-1, 4] }],
     rows: 4,
