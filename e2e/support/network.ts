@@ -87,11 +87,15 @@ export async function openRequester(browser: Browser, base: string, testInfo: Te
 }
 
 export interface JobSettings {
+  /** A built-in model's id, or 'upload' with modelFile. */
   model: string;
   rows: number;
   unitRows: number;
   seed: number;
   spotCheckPercent?: number;
+  /** Paths of files to upload: the .onnx (with model 'upload') and the inputs (.npy or JSON). */
+  modelFile?: string;
+  inputFile?: string;
 }
 
 /** Fills the form like a user and returns the new job's card. */
@@ -99,6 +103,8 @@ export async function submitJob(page: Page, job: JobSettings): Promise<Locator> 
   const cards = page.getByTestId('job-card');
   const before = await cards.count();
   await page.getByTestId('model-select').selectOption(job.model);
+  if (job.modelFile) await page.getByTestId('model-file').setInputFiles(job.modelFile);
+  if (job.inputFile) await page.getByTestId('input-file').setInputFiles(job.inputFile);
   await page.getByTestId('rows').fill(String(job.rows));
   await page.getByTestId('seed').fill(String(job.seed));
   await page.getByTestId('unit-rows').fill(String(job.unitRows));

@@ -108,6 +108,10 @@ describe('publishing a new version of a running job', () => {
     expect(used.filter((v) => v === 1).length).toBeLessThanOrEqual(doneAtSwitch + 6);
     expect(used.filter((v) => v === 2).length).toBeGreaterThanOrEqual(UNITS - doneAtSwitch - 6);
     expect(await jobs.modelVersions(spec.id)).toEqual([view.versions[0]!.hash, v2.hash]);
+    // Each stored result names the version that computed it, and the view counts them.
+    const named = await Promise.all(used.map((_, u) => jobs.unitRecord(spec.id, u).then((r) => r.modelHash)));
+    expect(named).toEqual(used.map((v) => view.versions[v - 1]!.hash));
+    expect(view.versions.map((v) => v.units)).toEqual([1, 2].map((n) => used.filter((v) => v === n).length));
   });
 
   it('MV2: with redundancy 2, replicas of a unit in flight at the switch are computed with the same version and agree', async () => {

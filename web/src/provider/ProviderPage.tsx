@@ -3,7 +3,6 @@ import { useObservable } from '../app/hooks';
 import { Badge, formatRate, shortId, Sparkline, Stat } from '../app/widgets';
 import { startProvider, type BootView } from './boot';
 import type { ProviderNode } from './provider-node';
-import { WeightsHeldFrom } from '../weights/WeightsPanel';
 
 const STEP_TEXT: Record<BootView['step'], string> = {
   identity: 'Loading this browser’s provider key…',
@@ -37,7 +36,6 @@ export function ProviderPage() {
           {STEP_TEXT[boot.step]}
         </p>
       )}
-      {node ? <WeightsHeldFrom cache={runtime.weights} /> : null}
     </section>
   );
 }
@@ -53,7 +51,10 @@ function Capabilities({ boot }: { boot: BootView }) {
           {boot.identity ? `${shortId(boot.identity.peerId)}${boot.identityCreated ? ' (new key)' : ''}` : '…'}
         </dd>
         <dt>Cached models</dt>
-        <dd>{boot.cachedModels ?? '…'}</dd>
+        <dd data-testid="cached-models">
+          {boot.cachedModels ?? '…'}
+          {boot.modelNote ? <span className="muted"> ({boot.modelNote})</span> : null}
+        </dd>
         {report ? (
           <>
             <dt>WebGPU</dt>

@@ -12,7 +12,7 @@ import { idbStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
 import { ProviderNode } from './provider-node';
-import { exposeCache, WeightsCache } from '../weights';
+import { formatBytes } from '@shared/tensor';
 import { messageOf } from '@shared/errors';
 
 export type BootStep = 'identity' | 'benchmark' | 'worker' | 'connect' | 'ready' | 'failed';
@@ -23,14 +23,14 @@ export interface BootView {
   identityCreated?: boolean;
   report?: CapabilityReport;
   cachedModels?: number;
+  /** What the model store holds, and what an earlier release's caches held that was dropped. */
+  modelNote?: string;
   error?: string;
 }
 
 export interface ProviderRuntime {
   boot: Observable<BootView>;
   node: Promise<ProviderNode>;
-  /** PULSE weights this tab holds and forwards (for WeightsHeld). */
-  weights: Promise<WeightsCache>;
 }
 
 let runtime: ProviderRuntime | undefined;
@@ -39,31 +39,30 @@ export function startProvider(): ProviderRuntime {
   if (runtime) return runtime;
   const boot = new Observable<BootView>({ step: 'identity' });
   const patch = (change: Partial<BootView>) => boot.set({ ...boot.get(), ...change });
-  let resolveWeights!: (cache: WeightsCache) => void;
-  const weights = new Promise<WeightsCache>((resolve) => (resolveWeights = resolve));
   const node = (async () => {
     const kv = idbStore();
     const { identity, created } = await loadOrCreateIdentity(kv, 'provider');
     const models = new ModelStore(kv);
-    patch({ identity, identityCreated: created, cachedModels: (await models.list()).length, step: 'benchmark' });
+    const dropped = await models.migrate();
+    const held = await models.list();
+    const modelNote =
+      `${formatBytes(await models.bytes())} on disk` +
+      (dropped > 0
+        ? `; ${dropped} entries cached by an earlier release were dropped and are fetched again when needed`
+        : '');
+    patch({ identity, identityCreated: created, cachedModels: held.length, modelNote, step: 'benchmark' });
     const report = await detectCapabilities();
     patch({ report, step: 'worker' });
     const compute = await workerEngine(report.capabilities.backend);
     patch({ step: 'connect' });
     const { client, port } = connectSignaling('provider', identity);
     const createPeer = webrtcPeers(client);
-    const weights = new WeightsCache({ store: kv, signaling: port, createPeer });
-    // Subscribes before the node so it sees every `matched`; the store listing may finish later.
-    void weights.start();
-    resolveWeights(weights);
-    exposeCache(weights);
     const provider = new ProviderNode({
       signaling: port,
       createPeer,
       compute,
       models,
       capabilities: report.capabilities,
-      extension: weights,
       identity,
       receipts: new ProviderReceipts(kv, identity.peerId),
     });
@@ -75,6 +74,6 @@ export function startProvider(): ProviderRuntime {
   node.catch((error: unknown) =>
     patch({ step: 'failed', error: error instanceof Error ? error.message : messageOf(error) }),
   );
-  runtime = { boot, node, weights };
+  runtime = { boot, node };
   return runtime;
 }

@@ -2,8 +2,7 @@ import { useState } from 'react';
 import { Badge, formatRate, ProgressBar, shortId, Sparkline, Stat } from '../app/widgets';
 import { outputAsNpy, outputsAsJson } from './downloads';
 import type { JobSummary, Templar } from './templar';
-import { WeightsPanel } from '../weights/WeightsPanel';
-import { startRequester } from './boot';
+import { ModelVersions } from './ModelVersions';
 import { describePolicy } from './policy';
 
 const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad' } as const;
@@ -66,13 +65,7 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
         />
       </div>
       {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
-      {view.status === 'running' ? (
-        <WeightsPanel
-          publisher={startRequester().weights}
-          jobId={spec.id}
-          publishDemo={() => window.basilicaWeights!.publishDemo!()}
-        />
-      ) : null}
+      <ModelVersions jobId={spec.id} view={view} templar={templar} />
       {view.message ? <p className="muted">{view.message}</p> : null}
       {view.verification.reasons.length ? (
         <details open>

@@ -6,14 +6,11 @@ import { idbStore } from '../storage/kv';
 import { Templar } from './templar';
 import type { ConnectionState } from '../core/ports';
 import { createWorkerDiffer } from '../pulse';
-import { exposePublisher, WeightsPublisher } from '../weights';
 
 export interface RequesterRuntime {
   templar: Promise<Templar>;
   connection: Observable<ConnectionState>;
   peerId: Observable<string | undefined>;
-  /** Publishes PULSE weight versions to the providers of running jobs (for WeightsPanel). */
-  weights: WeightsPublisher;
 }
 
 let runtime: RequesterRuntime | undefined;
@@ -22,9 +19,6 @@ export function startRequester(): RequesterRuntime {
   if (runtime) return runtime;
   const connection = new Observable<ConnectionState>('connecting');
   const peerId = new Observable<string | undefined>(undefined);
-  // The diff worker starts on the first publish, not with every dashboard.
-  const weights = new WeightsPublisher({ findChanges: () => createWorkerDiffer().findChanges });
-  exposePublisher(weights);
   const templar = (async () => {
     const kv = idbStore();
     const { identity } = await loadOrCreateIdentity(kv, 'requester');
@@ -37,13 +31,14 @@ export function startRequester(): RequesterRuntime {
       createPeer: webrtcPeers(client),
       store: kv,
       local: () => workerEngine('wasm'),
-      extension: weights,
+      // A new model version is diffed in a Web Worker; the worker starts with the first resumed or published job.
+      findChanges: () => createWorkerDiffer().findChanges,
       identity,
     });
     await instance.init();
     client.connect();
     return instance;
   })();
-  runtime = { templar, connection, peerId, weights };
+  runtime = { templar, connection, peerId };
   return runtime;
 }

@@ -84,16 +84,20 @@ export class JobModel {
    * weights as the current version publish nothing.
    */
   async publish(next: ModelVersion): Promise<{ number: number; hash: string }> {
+    this.check(next);
     const latest = this.published.at(-1);
-    if (latest) {
-      const mismatch = versionMismatch(latest.version.parts, next.parts);
-      if (mismatch) throw new ModelVersionError(`not a new version of this job's model: ${mismatch}`);
-      if (latest.version.hash === next.hash) return { number: latest.number, hash: next.hash };
-    }
+    if (latest?.version.hash === next.hash) return { number: latest.number, hash: next.hash };
     await this.chain.publish(next.parts.weights);
     const entry = { number: this.published.length + 1, version: next };
     this.published.push(entry);
     return { number: entry.number, hash: next.hash };
+  }
+
+  /** Throws a ModelVersionError naming what differs unless `next` can be a new version of this model. */
+  check(next: ModelVersion): void {
+    const latest = this.published.at(-1);
+    const mismatch = latest && versionMismatch(latest.version.parts, next.parts);
+    if (mismatch) throw new ModelVersionError(`not a new version of this job's model: ${mismatch}`);
   }
 
   /**

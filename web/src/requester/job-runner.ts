@@ -21,6 +21,7 @@ import {
 import { decodePeerMessage, PeerStream, type PeerHeader, type PeerHeaderOf, type RawTensor } from '@shared/protocol';
 import { ReputationBook } from '@shared/trust';
 import type { ModelVersion } from '@shared/tensor';
+import type { JobModel } from './job-model';
 import type { JobStatus } from '../storage/job-store';
 import type { JobRunnerDeps } from './runner-deps';
 import { inferenceCoordinator } from './inference-coordinator';
@@ -49,6 +50,10 @@ export class JobRunner {
   private closed = false;
   /** Accepted units whose results are still being written: not yet safe from a reload. */
   private writing = 0;
+  private readonly unwritten: { unitId: number; outputs: RawTensor[]; modelHash: string }[] = [];
+  private flushing?: Promise<void>;
+  /** The re-run list as last written (joined), to skip writes that change nothing. */
+  private rerunStored = '';
 
   constructor(
     private readonly spec: JobSpec,
@@ -104,6 +109,11 @@ export class JobRunner {
     });
   }
 
+  /** The job's model and its versions. */
+  get jobModel(): JobModel {
+    return this.deps.model;
+  }
+
   get view(): JobViewModel['view'] {
     return this.model.view;
   }
@@ -115,7 +125,10 @@ export class JobRunner {
       reputation: this.reputation,
       canCheck: this.checks !== undefined,
       done: await this.deps.jobs.doneUnits(this.spec.id),
-      rerun: await this.deps.jobs.rerunUnits(this.spec.id),
+      rerun: await this.deps.jobs.rerunUnits(this.spec.id).then((units) => {
+        this.rerunStored = units.join();
+        return units;
+      }),
       random: this.deps.random,
     });
     this.refresh();
@@ -245,9 +258,8 @@ export class JobRunner {
           this.checkLocally(c.unitId);
           break;
         case 'accept':
-          this.delivery.settled(c.unitId);
           for (const p of c.providers) this.credit(p, c.unitId);
-          void this.store(c.unitId, c.result);
+          this.store(c.unitId, c.result, this.delivery.settled(c.unitId));
           break;
         case 'credit':
           this.credit(c.peerId, c.unitId);
@@ -292,25 +304,39 @@ export class JobRunner {
     if (rerun) void this.persistRerun();
   }
 
-  private persistRerun(): Promise<void> {
-    return this.deps.jobs.setRerunUnits(this.spec.id, this.coordinator.rerunUnits()).catch((error: unknown) => {
+  /** Writes the units to re-run when they changed (one IndexedDB write per accepted unit is the budget). */
+  private async persistRerun(): Promise<void> {
+    const units = this.coordinator.rerunUnits();
+    if (units.join() === this.rerunStored) return;
+    this.rerunStored = units.join();
+    return this.deps.jobs.setRerunUnits(this.spec.id, units).catch((error: unknown) => {
       this.model.patch({ message: `could not store the units to re-run: ${messageOf(error)}` });
     });
   }
 
-  private async store(unitId: number, outputs: RawTensor[]): Promise<void> {
+  /** Queues an accepted unit's result; writes go out in batches, one transaction each, as fast as IndexedDB takes them. */
+  private store(unitId: number, outputs: RawTensor[], modelHash: string): void {
     this.writing++;
-    try {
-      await this.deps.jobs.putUnitResult(this.spec.id, unitId, outputs);
-      await this.persistRerun();
-    } catch (error) {
-      this.stop('failed', `could not store results (${messageOf(error)}); free some disk space and resume the job`);
-      return;
-    } finally {
-      this.writing--;
+    this.unwritten.push({ unitId, outputs, modelHash });
+    this.flushing ??= this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    while (this.unwritten.length > 0) {
+      const batch = this.unwritten.splice(0);
+      try {
+        await this.deps.jobs.putUnitResults(this.spec.id, batch);
+        await this.persistRerun();
+      } catch (error) {
+        this.stop('failed', `could not store results (${messageOf(error)}); free some disk space and resume the job`);
+        return;
+      } finally {
+        this.writing -= batch.length;
+      }
+      for (const { unitId } of batch) this.model.unitStored(this.kind.size(unitId));
+      this.refresh();
     }
-    this.model.unitStored(this.kind.size(unitId));
-    this.refresh();
+    this.flushing = undefined;
     if (this.coordinator.complete && !this.closed) await this.finish();
   }
 

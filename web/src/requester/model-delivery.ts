@@ -20,6 +20,8 @@ export interface VersionFigures {
   providers: number;
   /** Providers that loaded it during the job, gone ones included. */
   reached: number;
+  /** Units accepted in this run of the job that were computed with it. */
+  units: number;
 }
 
 export interface ModelDeliveryDeps {
@@ -42,6 +44,7 @@ export class ModelDelivery {
   private readonly loaded = new Map<string, Set<string>>();
   private readonly sentBytes = new Map<string, number>();
   private readonly reached = new Map<string, Set<string>>();
+  private readonly accepted = new Map<string, number>();
 
   constructor(private readonly deps: ModelDeliveryDeps) {}
 
@@ -83,9 +86,13 @@ export class ModelDelivery {
     return this.tags.get(unitId) ?? this.deps.model.current.hash;
   }
 
-  settled(unitId: number): void {
+  /** The unit was accepted: returns the version its result was computed with. */
+  settled(unitId: number): string {
+    const version = this.versionOf(unitId);
+    this.accepted.set(version, (this.accepted.get(version) ?? 0) + 1);
     this.pending.delete(unitId);
     if (![...this.out.keys()].some((k) => k.endsWith(` ${unitId}`))) this.tags.delete(unitId);
+    return version;
   }
 
   /** A provider loaded a version; true the first time it has any (it can take work now). */
@@ -124,7 +131,8 @@ export class ModelDelivery {
       const hash = model.hashOf(number);
       const providers = [...this.loaded.values()].filter((s) => s.has(hash)).length;
       const reached = this.reached.get(hash)?.size ?? 0;
-      out.push({ number, hash, bytesSent: this.sentBytes.get(hash) ?? 0, providers, reached });
+      const units = this.accepted.get(hash) ?? 0;
+      out.push({ number, hash, bytesSent: this.sentBytes.get(hash) ?? 0, providers, reached, units });
     }
     return out;
   }

@@ -49,6 +49,7 @@ export class Templar {
   private readonly runners = new Map<string, { runner: JobRunner; off: () => void }>();
   private readonly summaries = new Map<string, JobSummary>();
   private localEngine?: Promise<ComputeEngine | undefined>;
+  private finder?: ChangeFinder;
   /** One reputation per requester, across its jobs and reloads: a key caught in one job is checked on every unit in the next. */
   private book = new ReputationBook();
   private readonly reputationStore: ReputationStore;
@@ -127,9 +128,10 @@ export class Templar {
     const entry = this.runners.get(id);
     if (!entry) throw new Error('the job is not running; resume it to publish a new version');
     const version = await modelVersion(bytes);
-    const number = await entry.runner.publish(version);
+    // Checked, then stored, then switched to: a reload after the switch finds every version it needs.
+    entry.runner.jobModel.check(version);
     await this.models.put(version);
-    return number;
+    return entry.runner.publish(version);
   }
 
   private async run(spec: JobSpec): Promise<void> {
@@ -180,7 +182,17 @@ export class Templar {
       if (!version) return undefined;
       versions.push(version);
     }
-    return JobModel.open(versions, this.deps.findChanges?.());
+    return JobModel.open(versions, this.changeFinder());
+  }
+
+  /** One diff worker for every job, started on the first diff (a job's first version needs none). */
+  private changeFinder(): ChangeFinder | undefined {
+    const make = this.deps.findChanges;
+    if (!make) return undefined;
+    return (a, b) => {
+      this.finder ??= make();
+      return this.finder(a, b);
+    };
   }
 
   private localEngineOnce(): Promise<ComputeEngine | undefined> {

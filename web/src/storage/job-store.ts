@@ -32,6 +32,11 @@ const RawTensorSchema = v.pipe(
   ),
 );
 const TensorListSchema = v.array(RawTensorSchema);
+/** Results stored before model versions were a bare tensor list; since, the list and the version that computed it. */
+const UnitRecordSchema = v.union([
+  TensorListSchema,
+  v.strictObject({ outputs: TensorListSchema, modelHash: v.pipe(v.string(), v.regex(MODEL_HASH_PATTERN)) }),
+]);
 
 const specKey = (id: string) => `job:${id}:spec`;
 const stateKey = (id: string) => `job:${id}:state`;
@@ -88,16 +93,32 @@ export class JobStore {
     await this.store.set(stateKey(id), state);
   }
 
-  async putUnitResult(id: string, unitId: number, outputs: RawTensor[]): Promise<void> {
-    await this.store.set(`${unitPrefix(id)}${unitId}`, outputs);
+  /** A unit's accepted outputs, with the model version that computed them (absent for results stored before versions). */
+  async putUnitResult(id: string, unitId: number, outputs: RawTensor[], modelHash?: string): Promise<void> {
+    await this.store.set(`${unitPrefix(id)}${unitId}`, modelHash ? { outputs, modelHash } : outputs);
+  }
+
+  /** Accepted units' results in one transaction (see putUnitResult). */
+  async putUnitResults(
+    id: string,
+    units: { unitId: number; outputs: RawTensor[]; modelHash: string }[],
+  ): Promise<void> {
+    await this.store.setMany(
+      units.map((u) => [`${unitPrefix(id)}${u.unitId}`, { outputs: u.outputs, modelHash: u.modelHash }]),
+    );
   }
 
   async unitResult(id: string, unitId: number): Promise<RawTensor[]> {
-    return parse(
-      TensorListSchema,
+    return (await this.unitRecord(id, unitId)).outputs;
+  }
+
+  async unitRecord(id: string, unitId: number): Promise<{ outputs: RawTensor[]; modelHash?: string }> {
+    const stored = parse(
+      UnitRecordSchema,
       await this.store.get(`${unitPrefix(id)}${unitId}`),
       `result of unit ${unitId} of job ${id}`,
     );
+    return Array.isArray(stored) ? { outputs: stored } : stored;
   }
 
   async doneUnits(id: string): Promise<number[]> {

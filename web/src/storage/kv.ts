@@ -4,11 +4,13 @@
  * the app, a user's devtools, a corrupted profile wrote them) and every reader
  * validates them.
  */
-import { createStore, del, get, keys, set } from 'idb-keyval';
+import { createStore, del, get, keys, set, setMany } from 'idb-keyval';
 
 export interface KeyValueStore {
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown): Promise<void>;
+  /** Several values in one transaction: all or none. IndexedDB serialises write transactions, so batching is what keeps up. */
+  setMany(entries: [string, unknown][]): Promise<void>;
   del(key: string): Promise<void>;
   keys(prefix: string): Promise<string[]>;
 }
@@ -18,6 +20,7 @@ export function idbStore(dbName = 'basilica', storeName = 'kv'): KeyValueStore {
   return {
     get: (key) => get(key, store),
     set: (key, value) => set(key, value, store),
+    setMany: (entries) => setMany(entries, store),
     del: (key) => del(key, store),
     keys: async (prefix) => (await keys(store)).map(String).filter((k) => k.startsWith(prefix)),
   };
@@ -29,6 +32,7 @@ export function memoryStore(): KeyValueStore & { map: Map<string, unknown> } {
     map,
     get: async (key) => map.get(key),
     set: async (key, value) => void map.set(key, value),
+    setMany: async (entries) => entries.forEach(([key, value]) => map.set(key, value)),
     del: async (key) => void map.delete(key),
     keys: async (prefix) => [...map.keys()].filter((k) => k.startsWith(prefix)),
   };
