@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { BUILTIN_MODELS } from '@shared/models';
 import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '@shared/trust';
-import type { JobDraft } from './plan';
+import { describeRoles, readBatchRoles } from '@shared/jobs';
+import { inspectOnnxModel } from '@shared/tensor';
+import { PlanError, type JobDraft } from './plan';
 import type { Templar } from './templar';
 
 const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
@@ -19,9 +21,62 @@ function numberIn(input: HTMLInputElement): number {
   return input.value.trim() === '' ? Number.NaN : Number(input.value);
 }
 
+type ModelIo = { ok: true; lines: ReturnType<typeof describeRoles> } | { ok: false; error: string };
+
+/** What the chosen .onnx takes and returns, read from the file alone (nothing runs yet). */
+async function readModelIo(input: HTMLInputElement): Promise<ModelIo | undefined> {
+  try {
+    const upload = await readUpload(input);
+    if (!upload) return undefined;
+    return { ok: true, lines: describeRoles(readBatchRoles(inspectOnnxModel(upload.bytes))) };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+function ModelIoView({ io }: { io: ModelIo }) {
+  if (!io.ok)
+    return (
+      <div className="error" role="alert" data-testid="model-io-error">
+        {io.error}
+      </div>
+    );
+  return (
+    <div className="model-io" data-testid="model-io">
+      <p data-testid="model-io-batch">{io.lines.batch}</p>
+      <p>Takes:</p>
+      <ul>
+        {io.lines.inputs.map((line) => (
+          <li key={line} data-testid="model-io-input">
+            {line}
+          </li>
+        ))}
+      </ul>
+      <p>Returns:</p>
+      <ul>
+        {io.lines.outputs.map((line) => (
+          <li key={line} data-testid="model-io-output">
+            {line}
+          </li>
+        ))}
+      </ul>
+      <p className="hint">
+        Before the job opens, this browser loads the model in onnxruntime-web and runs the first unit on your inputs.
+      </p>
+    </div>
+  );
+}
+
 export function JobForm({ templar }: { templar: Templar }) {
-  const [error, setError] = useState<string>();
+  const [error, setError] = useState<{ message: string; details?: string }>();
   const [busy, setBusy] = useState(false);
+  const [modelIo, setModelIo] = useState<ModelIo>();
+
+  async function modelChosen(input: HTMLInputElement) {
+    const select = input.form?.elements.namedItem('model');
+    if (input.files?.length && select instanceof HTMLSelectElement) select.value = 'upload';
+    setModelIo(await readModelIo(input));
+  }
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -53,7 +108,8 @@ export function JobForm({ templar }: { templar: Templar }) {
       };
       await templar.submit(draft);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      const details = e instanceof PlanError ? e.details : undefined;
+      setError({ message: e instanceof Error ? e.message : String(e), ...(details ? { details } : {}) });
     } finally {
       setBusy(false);
     }
@@ -77,8 +133,16 @@ export function JobForm({ templar }: { templar: Templar }) {
         </select>
       </label>
       <label>
-        Model file (.onnx) <input name="modelFile" type="file" accept=".onnx" data-testid="model-file" />
+        Model file (.onnx){' '}
+        <input
+          name="modelFile"
+          type="file"
+          accept=".onnx"
+          data-testid="model-file"
+          onChange={(e) => void modelChosen(e.currentTarget)}
+        />
       </label>
+      {modelIo ? <ModelIoView io={modelIo} /> : null}
       <fieldset>
         <legend>Inputs</legend>
         <label>
@@ -169,7 +233,15 @@ export function JobForm({ templar }: { templar: Templar }) {
       </details>
       {error ? (
         <div className="error" role="alert" data-testid="form-error">
-          {error}
+          {error.message}
+          {error.details ? (
+            <details className="explained">
+              <summary>details</summary>
+              <pre className="raw" data-testid="form-error-details">
+                {error.details}
+              </pre>
+            </details>
+          ) : null}
         </div>
       ) : null}
       <button type="submit" disabled={busy} data-testid="submit-job">

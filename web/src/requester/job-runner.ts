@@ -82,11 +82,10 @@ export class JobRunner {
       onMessage: (link, bytes) => this.onMessage(link, bytes),
       onLost: (link, reason) => {
         const { peerId } = link.session;
-        if (this.model.provider(peerId)?.state !== 'rejected')
-          this.model.setProvider(peerId, { state: 'gone', note: reason });
+        if (!this.model.isSettled(peerId)) this.model.setProvider(peerId, { state: 'gone', note: reason });
         this.exec(this.coordinator.providerGone(peerId));
       },
-      wants: (peerId) => !this.closed && this.model.provider(peerId)?.state !== 'rejected',
+      wants: (peerId) => !this.closed && !this.model.isSettled(peerId),
     });
   }
 
@@ -116,7 +115,7 @@ export class JobRunner {
         if (m.capabilities)
           this.model.setProvider(m.peerId, { backend: m.capabilities.backend, gflops: m.capabilities.gflops });
         // SPEC TRUST-P2: a key caught here or in an earlier job (the book is persisted) gets no work.
-        if (this.model.provider(m.peerId)?.state === 'rejected' || this.coordinator.isExcluded(m.peerId))
+        if (this.model.isSettled(m.peerId) || this.coordinator.isExcluded(m.peerId))
           return this.links.release(m.peerId, 'excluded');
         this.links.matched(m.peerId, m.capabilities, { session: m.session, network: m.network });
         this.refresh();
@@ -178,6 +177,8 @@ export class JobRunner {
         return this.refresh();
       case 'error':
         this.model.setProvider(peerId, { note: header.message });
+        // It cannot load the model: it takes no units and is not counted as faulty.
+        if (header.declined) return this.exec(this.coordinator.providerDeclined(peerId, header.message));
         return this.refresh();
       default:
         return this.exec(this.coordinator.refuse(peerId, `sent "${header.type}", which only requesters send`));
@@ -222,6 +223,10 @@ export class JobRunner {
           break;
         case 'disagreement':
           this.model.patch({ message: `replicas of unit ${c.unitId} disagreed; asking another provider` });
+          break;
+        case 'drop':
+          this.model.setProvider(c.peerId, { state: 'declined', note: c.reason });
+          this.links.release(c.peerId, c.reason);
           break;
         case 'duplicate':
           break;
@@ -305,6 +310,11 @@ export class JobRunner {
     if (!this.coordinator) return;
     const inFlight = this.model.status === 'running' ? this.coordinator.inFlight() : 0;
     // "Done" counts what a reload keeps: accepted and written.
-    this.model.refresh({ done: this.coordinator.finished - this.writing, inFlight, stats: this.coordinator.stats });
+    this.model.refresh({
+      done: this.coordinator.finished - this.writing,
+      inFlight,
+      stats: this.coordinator.stats,
+      canRun: this.coordinator.canRun,
+    });
   }
 }

@@ -16,6 +16,8 @@ export type ProviderLinkState =
   | 'working'
   | 'paused'
   | 'gone'
+  /** It cannot run this job (the model does not load there, its device keeps failing); not faulty. */
+  | 'declined'
   | 'rejected';
 
 export interface ProviderStats {
@@ -46,6 +48,8 @@ export interface JobView {
   rowsPerSecond: number;
   history: number[];
   message?: string;
+  /** Why nothing runs now, while the job is running but no provider can take work. */
+  waiting?: string;
 }
 
 /** A job's view with nothing happened yet: for a job that starts, or one shown from storage without running. */
@@ -85,6 +89,21 @@ export class JobViewModel {
     return this.providers.get(peerId);
   }
 
+  /** Whether the job is done with `peerId` (caught, or it cannot run the job): it is not reconnected. */
+  isSettled(peerId: string): boolean {
+    const state = this.providers.get(peerId)?.state;
+    return state === 'rejected' || state === 'declined';
+  }
+
+  /** Why nothing runs, in words for the card. */
+  private waitingReason(): string {
+    const declined = [...this.providers.values()].filter((p) => p.state === 'declined');
+    const last = declined.at(-1);
+    return last
+      ? `waiting: ${declined.length} provider${declined.length > 1 ? 's' : ''} could not run this model (${last.note ?? 'no reason given'}); another provider may`
+      : 'waiting for providers: open the provider page in another tab or on another machine';
+  }
+
   /** Creates or changes a provider's row. */
   setProvider(peerId: string, change: Partial<ProviderStats>): ProviderStats {
     const previous = this.providers.get(peerId) ?? {
@@ -122,9 +141,10 @@ export class JobViewModel {
   }
 
   /** Redraws from the coordinator's figures and the providers' rows. */
-  refresh(figures: { done: number; inFlight: number; stats: CoordinatorStats }): void {
+  refresh(figures: { done: number; inFlight: number; stats: CoordinatorStats; canRun?: boolean }): void {
     const { stats } = figures;
     this.patch({
+      waiting: figures.canRun === false && this.status === 'running' ? this.waitingReason() : undefined,
       done: figures.done,
       inFlight: figures.inFlight,
       providers: [...this.providers.values()],

@@ -17,7 +17,8 @@ import { ModelStore } from '../storage/model-store';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
 import { emptyJobView } from './job-view';
-import { planJob, type JobDraft } from './plan';
+import { checkModelRuns } from './model-check';
+import { planJob, type JobDraft, type PlannedJob } from './plan';
 import { ReceiptOutbox } from './receipt-outbox';
 
 export interface JobSummary {
@@ -76,11 +77,21 @@ export class Templar {
   }
 
   async submit(draft: JobDraft): Promise<JobSpec> {
-    const planned = await planJob(draft);
+    const planned = await this.checked(await planJob(draft));
     await this.models.put(planned.spec.model.hash, planned.modelBytes);
     await this.store.create(planned.spec, planned.inputs);
     await this.run(planned.spec);
     return planned.spec;
+  }
+
+  /**
+   * An uploaded model must load and run here before its job opens (built-in ones are known to).
+   * Without a local engine the job opens unchecked and the providers' errors decide.
+   */
+  private async checked(planned: PlannedJob): Promise<PlannedJob> {
+    if (planned.spec.model.builtinId) return planned;
+    const engine = await this.localEngineOnce();
+    return engine ? checkModelRuns(engine, planned) : planned;
   }
 
   pause(id: string): void {
@@ -110,7 +121,10 @@ export class Templar {
       const outputs = await this.store.unitResult(id, unit);
       outputs.forEach((t, i) => perOutput[i]?.push(t));
     }
-    return perOutput.map((parts) => concatRows(parts));
+    // An output without a batch axis belongs to the whole batch, which ran as one unit.
+    return perOutput.map((parts, i) =>
+      spec.outputs[i]?.batched === false && parts.length === 1 ? parts[0]! : concatRows(parts),
+    );
   }
 
   private async run(spec: JobSpec): Promise<void> {
