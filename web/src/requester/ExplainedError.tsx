@@ -7,6 +7,13 @@ import { explainModelError } from '@shared/jobs';
 
 export function ExplainedError({ text, testId, prefix }: { text: string; testId?: string; prefix?: string }) {
   const e = explainModelError(text);
+  // A short note in plain words already ("job complete") needs no details to open.
+  if (!e.known && e.summary === text && !prefix)
+    return (
+      <span title={text} data-testid={testId}>
+        {text}
+      </span>
+    );
   return (
     <details className="explained" data-testid={testId}>
       <summary title={text}>

@@ -232,6 +232,7 @@ export class JobRunner {
           break;
         case 'fail':
           this.stop('failed', c.reason);
+          this.refresh(); // nothing is in flight once it failed
           return;
       }
     }
