@@ -49,6 +49,8 @@ async function chooseModel(page: Page, name: string, bytes: Uint8Array): Promise
     .setInputFiles({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
   const io = page.getByTestId('model-io');
   await expect(io).toBeVisible();
+  // Loading it starts this browser's onnxruntime-web worker the first time: allow for that.
+  await expect(io.getByTestId('model-io-loading')).toHaveCount(0, { timeout: 30_000 });
   return io;
 }
 
@@ -92,6 +94,11 @@ test('E2E-BYOM1: a model onnxruntime-web cannot load is refused at the form, wit
   await expect(io.getByTestId('model-io-input')).toHaveText([
     'x: float32 [N, 4] — axis 0 is the batch, split into units',
   ]);
+  // Refused as soon as it is chosen...
+  const loadError = io.getByTestId('model-io-load-error');
+  await expect(loadError).toContainText('this model does not load in onnxruntime-web');
+  await expect(loadError).toContainText('Next step: re-export with torch.onnx.export(');
+  // ...and again if submitted anyway.
   const cards = await page.getByTestId('job-card').count();
   await submit(page, { x: rowsOf(4, 4) }, 16);
   const error = page.getByTestId('form-error');
@@ -112,6 +119,7 @@ test('E2E-BYOM1: a model onnxruntime-web cannot load is refused at the form, wit
 test('E2E-BYOM2: a batch fixed at 20 in the model sets the unit size; the job completes equal to the reference', async () => {
   const page = requester.page;
   const io = await chooseModel(page, 'fixed-batch.onnx', fixedBatchModel());
+  await expect(io.getByTestId('model-io-loads')).toBeVisible();
   await expect(io.getByTestId('model-io-batch')).toHaveText(
     'batch fixed at 20 rows by the export: every unit is 20 rows',
   );
@@ -126,6 +134,7 @@ test('E2E-BYOM2: a batch fixed at 20 in the model sets the unit size; the job co
 test('E2E-BYOM3: a second input without a batch axis is sent whole with every unit; results equal the reference', async () => {
   const page = requester.page;
   const io = await chooseModel(page, 'bias-input.onnx', biasInputModel());
+  await expect(io.getByTestId('model-io-loads')).toBeVisible();
   await expect(io.getByTestId('model-io-input')).toHaveText([
     'x: float32 [batch, 3] — axis 0 is the batch, split into units',
     'b: float32 [3] — no batch axis: sent whole with every unit',
@@ -143,6 +152,7 @@ test('E2E-BYOM3: a second input without a batch axis is sent whole with every un
 test('E2E-BYOM4: an output without a batch axis runs the whole batch as one unit, as the form says; nobody is rejected', async ({}, testInfo) => {
   const page = requester.page;
   const io = await chooseModel(page, 'batch-mean.onnx', batchMeanModel());
+  await expect(io.getByTestId('model-io-loads')).toBeVisible();
   await expect(io.getByTestId('model-io-output')).toHaveText([
     'r: float32 [N, 4] — axis 0 is the batch, joined in unit order',
     'mean: float32 [4] — no batch axis: the whole batch runs as one unit',

@@ -21,17 +21,46 @@ function numberIn(input: HTMLInputElement): number {
   return input.value.trim() === '' ? Number.NaN : Number(input.value);
 }
 
-type ModelIo = { ok: true; lines: ReturnType<typeof describeRoles> } | { ok: false; error: string };
+interface Problem {
+  message: string;
+  details?: string;
+}
+
+type ModelIo =
+  | { ok: true; lines: ReturnType<typeof describeRoles>; bytes: Uint8Array; load: 'checking' | 'ok' | Problem }
+  | { ok: false; error: string };
+
+const problemOf = (e: unknown): Problem => ({
+  message: e instanceof Error ? e.message : String(e),
+  ...(e instanceof PlanError && e.details ? { details: e.details } : {}),
+});
 
 /** What the chosen .onnx takes and returns, read from the file alone (nothing runs yet). */
 async function readModelIo(input: HTMLInputElement): Promise<ModelIo | undefined> {
   try {
     const upload = await readUpload(input);
     if (!upload) return undefined;
-    return { ok: true, lines: describeRoles(readBatchRoles(inspectOnnxModel(upload.bytes))) };
+    const lines = describeRoles(readBatchRoles(inspectOnnxModel(upload.bytes)));
+    return { ok: true, lines, bytes: upload.bytes, load: 'checking' };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+function ProblemView({ problem, testId }: { problem: Problem; testId: string }) {
+  return (
+    <div className="error" role="alert" data-testid={testId}>
+      {problem.message}
+      {problem.details ? (
+        <details className="explained">
+          <summary>details</summary>
+          <pre className="raw" data-testid={`${testId}-details`}>
+            {problem.details}
+          </pre>
+        </details>
+      ) : null}
+    </div>
+  );
 }
 
 function ModelIoView({ io }: { io: ModelIo }) {
@@ -60,22 +89,35 @@ function ModelIoView({ io }: { io: ModelIo }) {
           </li>
         ))}
       </ul>
-      <p className="hint">
-        Before the job opens, this browser loads the model in onnxruntime-web and runs the first unit on your inputs.
-      </p>
+      {io.load === 'checking' ? (
+        <p className="hint" data-testid="model-io-loading">
+          Loading it in onnxruntime-web…
+        </p>
+      ) : io.load === 'ok' ? (
+        <p className="hint" data-testid="model-io-loads">
+          It loads in onnxruntime-web. Before the job opens, this browser also runs the first unit on your inputs.
+        </p>
+      ) : (
+        <ProblemView problem={io.load} testId="model-io-load-error" />
+      )}
     </div>
   );
 }
 
 export function JobForm({ templar }: { templar: Templar }) {
-  const [error, setError] = useState<{ message: string; details?: string }>();
+  const [error, setError] = useState<Problem>();
   const [busy, setBusy] = useState(false);
   const [modelIo, setModelIo] = useState<ModelIo>();
 
   async function modelChosen(input: HTMLInputElement) {
     const select = input.form?.elements.namedItem('model');
     if (input.files?.length && select instanceof HTMLSelectElement) select.value = 'upload';
-    setModelIo(await readModelIo(input));
+    const io = await readModelIo(input);
+    setModelIo(io);
+    if (!io?.ok) return;
+    // Refused as soon as it is chosen when it does not load; the submit check runs it too.
+    const load = await templar.checkModelLoads(io.bytes).then(() => 'ok' as const, problemOf);
+    setModelIo((now) => (now === io ? { ...io, load } : now));
   }
 
   async function submit(event: FormEvent<HTMLFormElement>) {
@@ -108,8 +150,7 @@ export function JobForm({ templar }: { templar: Templar }) {
       };
       await templar.submit(draft);
     } catch (e) {
-      const details = e instanceof PlanError ? e.details : undefined;
-      setError({ message: e instanceof Error ? e.message : String(e), ...(details ? { details } : {}) });
+      setError(problemOf(e));
     } finally {
       setBusy(false);
     }
@@ -231,19 +272,7 @@ export function JobForm({ templar }: { templar: Templar }) {
           />
         </label>
       </details>
-      {error ? (
-        <div className="error" role="alert" data-testid="form-error">
-          {error.message}
-          {error.details ? (
-            <details className="explained">
-              <summary>details</summary>
-              <pre className="raw" data-testid="form-error-details">
-                {error.details}
-              </pre>
-            </details>
-          ) : null}
-        </div>
-      ) : null}
+      {error ? <ProblemView problem={error} testId="form-error" /> : null}
       <button type="submit" disabled={busy} data-testid="submit-job">
         {busy ? 'Preparing…' : 'Start job'}
       </button>

@@ -281,7 +281,8 @@ export class JobRunner {
     }
     this.model.unitStored(this.kind.size(unitId));
     this.refresh();
-    if (this.coordinator.complete && !this.closed) await this.finish();
+    // The last write to land finishes the job: "done" before every result is written could lose one.
+    if (this.coordinator.complete && !this.closed && this.writing === 0) await this.finish();
   }
 
   /** One receipt per accepted unit, and the provider's figures in the view. */

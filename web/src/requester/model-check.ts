@@ -44,15 +44,20 @@ async function runOnce(engine: Engine, hash: string, inputs: RawTensor[], stage:
   return { rows: batched?.dims[0] ?? 0, outputs };
 }
 
+/** Loads the model in onnxruntime-web; throws PlanError with the reason and a next step when it does not load. */
+export async function checkModelLoads(engine: Engine, hash: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await engine.load(hash, bytes);
+  } catch (error) {
+    throw refusal('this model does not load in onnxruntime-web', error);
+  }
+}
+
 /** The planned job, its outputs' roles and shapes settled by running it; throws PlanError when it cannot run. */
 export async function checkModelRuns(engine: Engine, planned: PlannedJob): Promise<PlannedJob> {
   const { spec, roles } = planned;
   const hash = spec.model.hash;
-  try {
-    await engine.load(hash, planned.modelBytes);
-  } catch (error) {
-    throw refusal('this model does not load in onnxruntime-web', error);
-  }
+  await checkModelLoads(engine, hash, planned.modelBytes);
   const kind = inferenceKind(spec, planned.inputs);
   const first = kind.unit(0);
   const firstRows = unitRange(spec, 0).end;

@@ -3,6 +3,7 @@
  * browser: plans and stores new ones, resumes unfinished ones after a reload,
  * and assembles verified results. Framework-free; the dashboard renders `jobs`.
  */
+import { sha256Hex } from '@shared/bytes';
 import { unitCount, type JobSpec } from '@shared/jobs';
 import { concatRows } from '@shared/jobs';
 import type { RawTensor } from '@shared/protocol';
@@ -17,7 +18,7 @@ import { ModelStore } from '../storage/model-store';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
 import { emptyJobView } from './job-view';
-import { checkModelRuns } from './model-check';
+import { checkModelLoads, checkModelRuns } from './model-check';
 import { planJob, type JobDraft, type PlannedJob } from './plan';
 import { ReceiptOutbox } from './receipt-outbox';
 
@@ -92,6 +93,12 @@ export class Templar {
     if (planned.spec.model.builtinId) return planned;
     const engine = await this.localEngineOnce();
     return engine ? checkModelRuns(engine, planned) : planned;
+  }
+
+  /** Whether a chosen .onnx loads in this browser's onnxruntime-web, before any job is planned; throws PlanError. */
+  async checkModelLoads(bytes: Uint8Array): Promise<void> {
+    const engine = await this.localEngineOnce();
+    if (engine) await checkModelLoads(engine, await sha256Hex(bytes), bytes);
   }
 
   pause(id: string): void {

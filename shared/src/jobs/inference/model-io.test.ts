@@ -29,6 +29,18 @@ describe('BYOM1: batch roles read from the model', () => {
     expect(describeRoles(r).inputs[1]).toBe('b: float32 [3] — no batch axis: sent whole with every unit');
   });
 
+  it('a bias listed before the batched input does not fix the batch at its length', () => {
+    const r = readBatchRoles({
+      inputs: [
+        { name: 'b', dtype: 'float32', dims: [3] },
+        { name: 'x', dtype: 'float32', dims: ['batch', 3] },
+      ],
+      outputs: [{ name: 'y', dtype: 'float32', dims: ['batch', 3] }],
+    });
+    expect(r.batch).toEqual({ kind: 'free', name: 'batch' });
+    expect(r.inputs.map((i) => i.batched)).toEqual([false, true]);
+  });
+
   it('a number as the first axis fixes the batch (an export without dynamic_axes)', () => {
     const r = roles(fixedBatchModel());
     expect(r.batch).toEqual({ kind: 'fixed', rows: 20 });

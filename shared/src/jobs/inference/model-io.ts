@@ -1,7 +1,7 @@
 /**
  * Which axis of each input and output is the batch, read from the model
- * rather than assumed. The batch is the first axis of the model's first
- * input: a name ("batch", from dynamic_axes) lets units take any number of
+ * rather than assumed. The batch is the first axis of the first input whose
+ * first axis is named (else of the first input with an axis): a name ("batch", from dynamic_axes) lets units take any number of
  * rows, a number (an export without dynamic_axes) fixes every unit at that
  * many rows. An input whose first axis is something else (a weight, a bias)
  * has no batch axis and is sent whole with every unit. An output's role is
@@ -31,7 +31,10 @@ type Declared = { name: string; dtype: string; dims: readonly Dim[] };
 
 /** The batch roles the model declares. */
 export function readBatchRoles(model: { inputs: readonly Declared[]; outputs: readonly Declared[] }): ModelRoles {
-  const first = model.inputs.find((i) => i.dims.length > 0)?.dims[0];
+  // A named axis says "batch" more surely than a number: a bias listed first must not fix the batch at its length.
+  const first =
+    model.inputs.find((i) => typeof i.dims[0] === 'string')?.dims[0] ??
+    model.inputs.find((i) => i.dims.length > 0)?.dims[0];
   const batch: BatchAxis | undefined =
     first === undefined
       ? undefined
