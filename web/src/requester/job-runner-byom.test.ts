@@ -91,4 +91,32 @@ describe('issue 17 in the runner', () => {
     expect(view.inFlight).toBe(0);
     expect(runs).toBeLessThanOrEqual(8); // a few tries, not a retry storm
   });
+
+  it('JOB-DONE: a job is done only once every accepted result is written, whatever order the writes land in', async () => {
+    const hub = new FakeHub();
+    const { spec, inputs } = await affineJob('job-byom-writes', 32, { spotCheckRate: 0 });
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    // The first unit's write is slow: the others land before it.
+    const put = jobs.putUnitResult.bind(jobs);
+    jobs.putUnitResult = async (jobId, unitId, outputs) => {
+      if (unitId === 0) await new Promise((r) => setTimeout(r, 50));
+      return put(jobId, unitId, outputs);
+    };
+    const runner = new JobRunner(spec, inputs, {
+      signaling: hub.connect('requester'),
+      createPeer: peers,
+      jobs,
+      modelBytes: MODEL,
+    });
+    await runner.start();
+    let doneAtFinish: number | undefined;
+    runner.view.subscribe((view) => {
+      if (view.status === 'done' && doneAtFinish === undefined) doneAtFinish = view.done;
+    });
+    startProvider(hub, 'provider-ok', functionEngine(f));
+    await until(() => runner.view.get().status === 'done');
+    expect(doneAtFinish).toBe(runner.view.get().total);
+    expect((await jobs.doneUnits(spec.id)).length).toBe(runner.view.get().total);
+  });
 });
