@@ -22,7 +22,7 @@ import {
 import { rawFromTensor, tensorFromRaw, type RawTensor } from '@shared/protocol';
 import { ReputationBook, resolvePolicy } from '@shared/trust';
 import { checkModelRuns } from './model-check';
-import { PlanError, planJob, type JobDraft, type PlannedJob } from './plan';
+import { checkUnitFits, PlanError, planJob, type JobDraft, type PlannedJob } from './plan';
 
 /** The compute engine's contract on onnxruntime-web in Node. */
 function ortEngine() {
@@ -192,5 +192,21 @@ describe('BYOM4: fixed batch, inputs and outputs without a batch axis', () => {
     expect(kind.validate(0, honest)).toBeUndefined();
     const batchShaped = [honest[0]!, { ...honest[1]!, dims: [8, 4], bytes: new Uint8Array(128) }];
     expect(kind.validate(0, batchShaped)).toBe('mean [8, 4] float32, expected mean [4] float32');
+  });
+
+  it('a unit larger than a provider takes in one message is refused with what to change', () => {
+    // Only the sizes matter: no 300 MiB buffer is allocated.
+    const big = {
+      name: 'x',
+      dtype: 'float32',
+      dims: [1000, 1],
+      bytes: { length: 300 * 2 ** 20 },
+    } as unknown as RawTensor;
+    const spec = { rows: 1000, inputs: [{ name: 'x', dtype: 'float32' as const, dims: [1000, 1] }] };
+    expect(() => checkUnitFits(spec, [big], 1000)).toThrow(
+      /^one unit of 1000 rows would carry 300 MiB of inputs, more than the 256 MiB .*; split the inputs into smaller jobs$/,
+    );
+    expect(() => checkUnitFits(spec, [big], 900)).toThrow(/lower the unit size$/);
+    expect(() => checkUnitFits(spec, [big], 500)).not.toThrow();
   });
 });

@@ -23,7 +23,7 @@ import { messageOf } from '@shared/errors';
 import type { RawTensor } from '@shared/protocol';
 import { isDType } from '@shared/tensor';
 import type { ComputeEngine } from '../core/ports';
-import { PlanError, type PlannedJob } from './plan';
+import { checkUnitFits, PlanError, type PlannedJob } from './plan';
 
 type Engine = Pick<ComputeEngine, 'load' | 'run'>;
 
@@ -93,6 +93,7 @@ export async function checkModelRuns(engine: Engine, planned: PlannedJob): Promi
       );
     notes.push(`output ${wholeBatch.join(', ')} has no batch axis: the whole batch runs as one unit`);
     unitRows = spec.rows;
+    checkUnitFits(spec, planned.inputs, unitRows);
   }
   return { ...planned, spec: { ...spec, outputs, unitRows }, notes };
 }

@@ -32,6 +32,7 @@ import {
 } from '@shared/tensor';
 import type { ToleranceTable } from '@shared/trust';
 import { messageOf } from '@shared/errors';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '@shared/transport';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
 export type InputChoice =
@@ -69,6 +70,26 @@ export class PlanError extends Error {
     super(message);
     if (details !== undefined) this.details = details;
   }
+}
+
+/** Bytes one unit's inputs take on the wire: its rows of each batched input, and every unbatched input whole. */
+function unitBytes(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number): number {
+  return inputs.reduce((sum, t, i) => {
+    const whole = spec.inputs[i]?.batched === false;
+    return sum + (whole ? t.bytes.length : Math.ceil((t.bytes.length / spec.rows) * unitRows));
+  }, 0);
+}
+
+/** A unit is one message to a provider: refuses one larger than a provider accepts, saying what to change. */
+export function checkUnitFits(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number) {
+  const bytes = unitBytes(spec, inputs, unitRows);
+  if (bytes <= DEFAULT_MAX_MESSAGE_BYTES) return;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  throw new PlanError(
+    `one unit of ${unitRows} rows would carry ${mib(bytes)} of inputs, more than the ${mib(DEFAULT_MAX_MESSAGE_BYTES)} a provider accepts in one message; ${
+      unitRows === spec.rows ? 'split the inputs into smaller jobs' : 'lower the unit size'
+    }`,
+  );
 }
 
 /** The batch axis's name while inputs are checked: any size, the same in every batched input. */
@@ -273,9 +294,11 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
   } catch (error) {
     throw new PlanError(messageOf(error));
   }
+  const raw = ordered.map((t, i) => rawFromTensor(facts.inputs[i]!.name, t));
+  checkUnitFits(spec, raw, spec.unitRows);
   return {
     spec,
-    inputs: ordered.map((t, i) => rawFromTensor(facts.inputs[i]!.name, t)),
+    inputs: raw,
     modelBytes: facts.bytes,
     roles,
     notes,
