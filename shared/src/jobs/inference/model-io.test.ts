@@ -89,6 +89,32 @@ describe('BYOM1: batch roles read from the model', () => {
   });
 });
 
+describe('BYOM1: result shapes never blame a provider for what the model gives', () => {
+  it('an axis is held to a size only where the model declares that number; a named or undeclared one may vary', () => {
+    const r = readBatchRoles({
+      inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 4] }],
+      outputs: [
+        { name: 'fixed', dtype: 'float32', dims: ['N', 4] },
+        { name: 'seq', dtype: 'float32', dims: ['N', 'L'] },
+        { name: 'undeclared', dtype: 'int64', dims: [] },
+      ],
+    });
+    const run = (rows: number): ModelRun => ({
+      rows,
+      outputs: [
+        { name: 'fixed', dtype: 'float32', dims: [rows, 4] },
+        { name: 'seq', dtype: 'float32', dims: [rows, 5] }, // 5 on both runs, but the model says "L"
+        { name: 'undeclared', dtype: 'int64', dims: [2, 3] },
+      ],
+    });
+    expect(settleOutputs(r, [run(8), run(1)])).toEqual([
+      { name: 'fixed', dtype: 'float32', batched: true, dims: [4] },
+      { name: 'seq', dtype: 'float32', batched: true, dims: [-1] },
+      { name: 'undeclared', dtype: 'int64', batched: false, dims: [-1, -1] },
+    ]);
+  });
+});
+
 describe('BYOM2: onnxruntime-web errors in words a PyTorch user knows, with a next step', () => {
   it('an old-opset operator does not load: the reason and a re-export with opset 17 and dynamic_axes', async () => {
     const raw = await ortError(() => ort.InferenceSession.create(oldOpsetModel(), { executionProviders: ['wasm'] }));

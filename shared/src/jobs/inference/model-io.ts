@@ -85,10 +85,14 @@ export function settleOutputs(roles: ModelRoles, runs: readonly ModelRun[]): Set
       throw new ModelRunError(
         `output "${out.name}" changes its name or number of axes with the batch size; export it with a fixed rank`,
       );
-    const declared = roles.outputs.find((o) => o.name === out.name)?.batched;
+    const declared = roles.outputs.find((o) => o.name === out.name);
     const follows = runs.every((r, k) => out.dims.length > 0 && seen[k]!.dims[0] === r.rows);
-    const batched = distinctRows ? follows : (declared ?? follows);
-    const axes = out.dims.map((d, axis) => (seen.every((o) => o!.dims[axis] === d) ? d : -1));
+    const batched = distinctRows ? follows : (declared?.batched ?? follows);
+    // An axis is held to a size only where the model declares that number and every run gave it:
+    // a named or undeclared axis may vary with the data (NonZero, a sequence length), and a provider
+    // must never be blamed for a shape the model itself gives.
+    const fixed = (d: number, axis: number) => declared?.dims[axis] === d && seen.every((o) => o!.dims[axis] === d);
+    const axes = out.dims.map((d, axis) => (fixed(d, axis) ? d : -1));
     return { name: out.name, dtype: out.dtype, batched, dims: batched ? axes.slice(1) : axes };
   });
 }
