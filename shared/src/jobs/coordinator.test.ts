@@ -285,6 +285,25 @@ describe('job coordinator: failing units, whose fault', () => {
     expect(sends(c.resultArrived('q', 2, 2), 'q')).toEqual([0]);
   });
 
+  it('JOB9: a unit that only ever fails on devices still ends the job at MAX_UNIT_FAILURES, not after every provider', () => {
+    const c = coordinator(1, {}, { blamesModel: deviceFault });
+    const queue: Cmd[] = [];
+    for (const p of ['a', 'b', 'c', 'd', 'e', 'f']) queue.push(...c.providerReady(p, 'x'));
+    let failures = 0;
+    let fail: Cmd | undefined;
+    while (!fail && queue.length > 0) {
+      const next = queue.shift()!;
+      if (next.type !== 'send') continue;
+      failures++;
+      const out = c.unitFailed(next.peerId, next.unitId, 'out of memory');
+      fail = out.find((x) => x.type === 'fail');
+      queue.push(...out);
+    }
+    expect(failures).toBe(4);
+    expect(fail).toEqual({ type: 'fail', reason: 'unit 0 failed 4 times: out of memory' });
+    expect(c.stats.rejected).toBe(0);
+  });
+
   it('JOB10: a provider that cannot load the model declines it: its units go back, nobody is blamed', () => {
     const c = coordinator(3, {}, { blamesModel: deviceFault });
     expect(sends(c.providerReady('p', 'x'))).toEqual([0, 1]);

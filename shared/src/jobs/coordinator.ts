@@ -233,23 +233,24 @@ export class JobCoordinator<R> {
    * (paused). An error that repeats for one unit — on one provider or two —
    * and says the model or its input is at fault (options.blamesModel) fails
    * the job with it rather than re-sending the unit forever; so does the
-   * MAX_UNIT_FAILURES-th such failure of one unit. An error that blames the
-   * provider's device counts against the provider instead: after
-   * MAX_PROVIDER_FAILURES in a row it is dropped from the job. Nobody is
-   * blamed for any of them.
+   * MAX_UNIT_FAILURES-th failure of one unit, of any kind. An error that
+   * blames the provider's device may repeat, and counts against the provider
+   * too: after MAX_PROVIDER_FAILURES in a row it is dropped from the job.
+   * Nobody is blamed for any of them.
    */
   unitFailed(peerId: PeerId, unitId: number, error?: string): CoordinatorCommand<R>[] {
     const slot = this.providers.get(peerId);
     if (!slot?.inFlight.delete(unitId)) return [];
     const out = this.release(unitId, peerId);
-    if (error !== undefined && !(this.options.blamesModel?.(error) ?? true)) {
-      if (++slot.deviceFailures >= MAX_PROVIDER_FAILURES)
+    if (error !== undefined) {
+      const modelFault = this.options.blamesModel?.(error) ?? true;
+      if (!modelFault && ++slot.deviceFailures >= MAX_PROVIDER_FAILURES)
         out.push(...this.drop(peerId, `failed ${slot.deviceFailures} units in a row: ${error}`));
-    } else if (error !== undefined) {
       const errors = this.failures.get(unitId) ?? [];
-      const repeated = errors.includes(error);
+      const repeated = modelFault && errors.includes(error);
       errors.push(error);
       this.failures.set(unitId, errors);
+      // Device errors count towards the unit's cap too: one that only ever fails "out of memory" is too big to run.
       if (repeated || errors.length >= MAX_UNIT_FAILURES) {
         this.failed = true;
         const why = repeated ? 'fails the same way on every try' : `failed ${errors.length} times`;
