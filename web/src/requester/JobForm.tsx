@@ -108,10 +108,15 @@ export function JobForm({ templar }: { templar: Templar }) {
   const [error, setError] = useState<Problem>();
   const [busy, setBusy] = useState(false);
   const [modelIo, setModelIo] = useState<ModelIo>();
+  /** Whether "Upload my own .onnx" is chosen: what the file takes and returns shows only then. */
+  const [uploading, setUploading] = useState(false);
 
   async function modelChosen(input: HTMLInputElement) {
     const select = input.form?.elements.namedItem('model');
-    if (input.files?.length && select instanceof HTMLSelectElement) select.value = 'upload';
+    if (input.files?.length && select instanceof HTMLSelectElement) {
+      select.value = 'upload';
+      setUploading(true);
+    }
     const io = await readModelIo(input);
     setModelIo(io);
     if (!io?.ok) return;
@@ -164,7 +169,12 @@ export function JobForm({ templar }: { templar: Templar }) {
       </label>
       <label>
         Model
-        <select name="model" defaultValue={BUILTIN_MODELS[0]?.id} data-testid="model-select">
+        <select
+          name="model"
+          defaultValue={BUILTIN_MODELS[0]?.id}
+          data-testid="model-select"
+          onChange={(e) => setUploading(e.currentTarget.value === 'upload')}
+        >
           {BUILTIN_MODELS.map((m) => (
             <option key={m.id} value={m.id}>
               {m.name} — {m.description}
@@ -183,7 +193,7 @@ export function JobForm({ templar }: { templar: Templar }) {
           onChange={(e) => void modelChosen(e.currentTarget)}
         />
       </label>
-      {modelIo ? <ModelIoView io={modelIo} /> : null}
+      {modelIo && uploading ? <ModelIoView io={modelIo} /> : null}
       <fieldset>
         <legend>Inputs</legend>
         <label>
