@@ -102,7 +102,8 @@ const RULES: Rule[] = [
     }),
   },
   {
-    test: /device (?:was )?lost|out of memory|OOM|GPUDevice|worker crashed|terminated|timed? ?out|disposed|could not start|no available backend|Aborted\(/i,
+    // The provider's own trouble: its GPU, memory, worker, runtime download or model cache.
+    test: /device (?:was )?lost|out of memory|OOM|GPUDevice|worker (?:crashed|stopped|was stopped)|compute worker|terminated|timed? ?out|did not start|disposed|could not start|no available backend|Aborted\(|not cached|vanished from the cache|no model for this job|not loaded in this worker/i,
     blamesModel: false,
     explain: () => ({
       summary: "the provider's device or browser failed while running the unit",

@@ -158,5 +158,15 @@ describe('BYOM2: onnxruntime-web errors in words a PyTorch user knows, with a ne
       'a weird message at here',
     );
     expect(explainModelError('GPUDevice was lost: device lost').blamesModel).toBe(false);
+    // What the provider's own compute worker and model cache say blames the provider, not the model.
+    for (const providerSide of [
+      'the compute worker stopped (script error); reload the page to start a new one',
+      'the wasm runtime did not start within 30 s; check the network tab for a failed .wasm download, then reload',
+      'model not cached',
+      'model vanished from the cache',
+      'no model for this job yet',
+      'model 0123456789abcdef… is not loaded in this worker; load it first',
+    ])
+      expect(explainModelError(providerSide).blamesModel, providerSide).toBe(false);
   });
 });
