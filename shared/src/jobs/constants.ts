@@ -31,3 +31,12 @@ export const MAX_SPECULATIVE_HOLDERS = 2;
  * mid-unit without letting a broken unit re-run forever.
  */
 export const MAX_UNIT_FAILURES = 4;
+
+/**
+ * Units one provider may fail in a row, with errors that blame its device
+ * rather than the model (device lost, out of memory), before the job stops
+ * sending it work. Two: one lost GPU device can happen to anyone; a second
+ * in a row says this tab cannot run the job, and its units do better elsewhere.
+ * It is dropped, not blamed: nothing it returned was wrong.
+ */
+export const MAX_PROVIDER_FAILURES = 2;

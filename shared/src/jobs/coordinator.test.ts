@@ -5,8 +5,13 @@ import { JobCoordinator, type CoordinatorCommand } from './coordinator';
 
 type Cmd = CoordinatorCommand<number>;
 
-function coordinator(units: number, policy: JobPolicyInput = {}, extra: { done?: number[]; canCheck?: boolean } = {}) {
+function coordinator(
+  units: number,
+  policy: JobPolicyInput = {},
+  extra: { done?: number[]; canCheck?: boolean; blamesModel?: (error: string) => boolean } = {},
+) {
   return new JobCoordinator<number>({
+    blamesModel: extra.blamesModel,
     jobId: 'job-coord',
     units,
     policy: resolvePolicy({ adaptive: false, sampleRate: 0, ...policy }),
@@ -244,5 +249,74 @@ describe('job coordinator: failing units', () => {
     expect(sends(c.unitFailed('p', 0, 'out of memory'))).toEqual([0]);
     expect(sends(c.unitFailed('p', 0, 'worker crashed'))).toEqual([0]);
     expect(c.unitFailed('p', 0, 'tab closed')).toEqual([{ type: 'fail', reason: 'unit 0 failed 4 times: tab closed' }]);
+  });
+});
+
+describe('job coordinator: failing units, whose fault', () => {
+  const deviceFault = (error: string) => !/device|memory/.test(error);
+
+  it('JOB9: an error that blames the model may not repeat; one that blames the device does not end the job', () => {
+    const c = coordinator(1, {}, { blamesModel: deviceFault });
+    c.providerReady('p', 'x');
+    c.providerReady('q', 'x'); // a speculative copy
+    expect(sends(c.unitFailed('p', 0, 'device lost'))).toEqual([0]); // the provider's device, not the unit: again
+    expect(sends(c.unitFailed('q', 0, 'device lost'))).toEqual([0]); // the same words on another device: again
+    expect(sends(c.unitFailed('p', 0, 'indices element out of data bounds'))).toEqual([0]); // first time: again
+    expect(c.unitFailed('q', 0, 'indices element out of data bounds')).toEqual([
+      { type: 'fail', reason: 'unit 0 fails the same way on every try: indices element out of data bounds' },
+    ]);
+    expect(c.stats.rejected).toBe(0);
+  });
+
+  it('JOB9: a provider whose device fails twice in a row is dropped, not blamed; its units go to others', () => {
+    const c = coordinator(4, {}, { blamesModel: deviceFault });
+    expect(sends(c.providerReady('p', 'x'))).toEqual([0, 1]);
+    expect(sends(c.providerReady('q', 'x'))).toEqual([2, 3]);
+    expect(sends(c.unitFailed('p', 0, 'device lost'))).toEqual([0]);
+    expect(c.resultArrived('p', 1, 1).some((x) => x.type === 'accept')).toBe(true); // a success resets the count
+    expect(sends(c.unitFailed('p', 0, 'out of memory'))).toEqual([0]);
+    const out = c.unitFailed('p', 0, 'device lost');
+    expect(out).toContainEqual({ type: 'drop', peerId: 'p', reason: 'failed 2 units in a row: device lost' });
+    expect(sends(out, 'p')).toEqual([]);
+    expect(sends(c.providerReady('p', 'x'))).toEqual([]); // dropped for this job, even when it says ready again
+    expect(c.stats.rejected).toBe(0);
+    expect(c.isExcluded('p')).toBe(false);
+    // q takes unit 0 once it has room.
+    expect(sends(c.resultArrived('q', 2, 2), 'q')).toEqual([0]);
+  });
+
+  it('JOB9: a unit that only ever fails on devices still ends the job at MAX_UNIT_FAILURES, not after every provider', () => {
+    const c = coordinator(1, {}, { blamesModel: deviceFault });
+    const queue: Cmd[] = [];
+    for (const p of ['a', 'b', 'c', 'd', 'e', 'f']) queue.push(...c.providerReady(p, 'x'));
+    let failures = 0;
+    let fail: Cmd | undefined;
+    while (!fail && queue.length > 0) {
+      const next = queue.shift()!;
+      if (next.type !== 'send') continue;
+      failures++;
+      const out = c.unitFailed(next.peerId, next.unitId, 'out of memory');
+      fail = out.find((x) => x.type === 'fail');
+      queue.push(...out);
+    }
+    expect(failures).toBe(4);
+    expect(fail).toEqual({ type: 'fail', reason: 'unit 0 failed 4 times: out of memory' });
+    expect(c.stats.rejected).toBe(0);
+  });
+
+  it('JOB10: a provider that cannot load the model declines it: its units go back, nobody is blamed', () => {
+    const c = coordinator(3, {}, { blamesModel: deviceFault });
+    expect(sends(c.providerReady('p', 'x'))).toEqual([0, 1]);
+    expect(c.canRun).toBe(true);
+    const out = c.providerDeclined('p', 'the model does not load on webgpu');
+    expect(out).toContainEqual({ type: 'drop', peerId: 'p', reason: 'the model does not load on webgpu' });
+    expect(c.inFlight()).toBe(0);
+    expect(c.canRun).toBe(false); // nothing can run: the job waits for another provider
+    expect(c.stats.rejected).toBe(0);
+    expect(sends(c.providerReady('q', 'x'))).toEqual([0, 1]);
+    expect(c.canRun).toBe(true);
+    // A provider declining before it ever was ready is remembered too.
+    expect(c.providerDeclined('r', 'no')).toContainEqual({ type: 'drop', peerId: 'r', reason: 'no' });
+    expect(sends(c.providerReady('r', 'x'))).toEqual([]);
   });
 });

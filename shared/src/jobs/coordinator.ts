@@ -22,6 +22,7 @@ import type { RandomSource } from '../trust/random';
 import type { ReputationBook } from '../trust/reputation';
 import {
   MAX_PENDING_CHECKS_PER_PROVIDER,
+  MAX_PROVIDER_FAILURES,
   MAX_SPECULATIVE_HOLDERS,
   MAX_UNIT_FAILURES,
   UNITS_IN_FLIGHT_PER_PROVIDER,
@@ -36,6 +37,8 @@ export type CoordinatorCommand<R> =
   | { type: 'accept'; unitId: number; result: R; providers: PeerId[]; checked: boolean }
   /** A replica that arrived after its unit was accepted agreed with it. */
   | { type: 'credit'; peerId: PeerId; unitId: number }
+  /** `peerId` cannot run this job (its model does not load there, its device keeps failing): release it, blame nobody. */
+  | { type: 'drop'; peerId: PeerId; reason: string }
   /** `peerId` is excluded from the job; `rerun` lists accepted units it alone vouched for, now to compute again. */
   | { type: 'reject'; peerId: PeerId; reason: string; rerun: number[] }
   /** A speculative copy arrived after its unit was decided: discarded. */
@@ -55,6 +58,11 @@ export interface CoordinatorOptions<R> {
   explain?: (canonical: ReplicaResult<R>, wrong: ReplicaResult<R>) => string;
   /** A check that decides a result alone, without re-execution (Freivalds for matrix products). */
   algebraicCheck?: (unitId: number, result: R) => AlgebraicVerdict;
+  /**
+   * Whether a unit's error says the model or its input is at fault (the kind's words); such an
+   * error that repeats ends the job. Without it every repeated error does.
+   */
+  blamesModel?: (error: string) => boolean;
   /** Whether the requester can run units itself ('check' commands). */
   canCheck: boolean;
   /** Units already stored (a resumed job). */
@@ -81,6 +89,10 @@ interface ProviderSlot {
   inFlight: Set<number>;
   /** Results of this provider waiting for a requester check. */
   pendingChecks: number;
+  /** Units it failed in a row with errors that blame its device. */
+  deviceFailures: number;
+  /** It cannot run this job (providerDeclined, or MAX_PROVIDER_FAILURES): it gets no more work. */
+  dropped: boolean;
 }
 
 interface Wanted {
@@ -191,11 +203,11 @@ export class JobCoordinator<R> {
   providerReady(peerId: PeerId, adapterClass: string): CoordinatorCommand<R>[] {
     let slot = this.providers.get(peerId);
     if (!slot) {
-      slot = { adapterClass, ready: false, inFlight: new Set(), pendingChecks: 0 };
+      slot = { adapterClass, ready: false, inFlight: new Set(), pendingChecks: 0, deviceFailures: 0, dropped: false };
       this.providers.set(peerId, slot);
     }
     slot.adapterClass = adapterClass;
-    slot.ready = !this.isExcluded(peerId);
+    slot.ready = !this.isExcluded(peerId) && !slot.dropped;
     return this.pump(peerId);
   }
 
@@ -219,19 +231,26 @@ export class JobCoordinator<R> {
    * The provider did not compute the unit: it goes back to the queue.
    * `error`: what went wrong, or undefined when the provider only declined it
    * (paused). An error that repeats for one unit — on one provider or two —
-   * says the model or its input is at fault, not a provider, so the job fails
-   * with it rather than re-sending the unit forever; so does the
-   * MAX_UNIT_FAILURES-th failure of any kind. Nobody is blamed for either.
+   * and says the model or its input is at fault (options.blamesModel) fails
+   * the job with it rather than re-sending the unit forever; so does the
+   * MAX_UNIT_FAILURES-th failure of one unit, of any kind. An error that
+   * blames the provider's device may repeat, and counts against the provider
+   * too: after MAX_PROVIDER_FAILURES in a row it is dropped from the job.
+   * Nobody is blamed for any of them.
    */
   unitFailed(peerId: PeerId, unitId: number, error?: string): CoordinatorCommand<R>[] {
     const slot = this.providers.get(peerId);
     if (!slot?.inFlight.delete(unitId)) return [];
     const out = this.release(unitId, peerId);
     if (error !== undefined) {
+      const modelFault = this.options.blamesModel?.(error) ?? true;
+      if (!modelFault && ++slot.deviceFailures >= MAX_PROVIDER_FAILURES)
+        out.push(...this.drop(peerId, `failed ${slot.deviceFailures} units in a row: ${error}`));
       const errors = this.failures.get(unitId) ?? [];
-      const repeated = errors.includes(error);
+      const repeated = modelFault && errors.includes(error);
       errors.push(error);
       this.failures.set(unitId, errors);
+      // Device errors count towards the unit's cap too: one that only ever fails "out of memory" is too big to run.
       if (repeated || errors.length >= MAX_UNIT_FAILURES) {
         this.failed = true;
         const why = repeated ? 'fails the same way on every try' : `failed ${errors.length} times`;
@@ -242,6 +261,43 @@ export class JobCoordinator<R> {
   }
 
   /**
+   * `peerId` cannot run this job (e.g. the model does not load on its backend): what it holds goes
+   * back to the queue, it gets nothing more, and it is not counted as faulty.
+   */
+  providerDeclined(peerId: PeerId, reason: string): CoordinatorCommand<R>[] {
+    if (!this.providers.has(peerId))
+      this.providers.set(peerId, {
+        adapterClass: '',
+        ready: false,
+        inFlight: new Set(),
+        pendingChecks: 0,
+        deviceFailures: 0,
+        dropped: false,
+      });
+    return [...this.drop(peerId, reason), ...this.pumpAll()];
+  }
+
+  /** Whether any provider can take work now; false while the job waits for one. */
+  get canRun(): boolean {
+    for (const [peerId, slot] of this.providers)
+      if ((slot.ready || slot.inFlight.size > 0) && !this.isExcluded(peerId)) return true;
+    return this.checking.size > 0;
+  }
+
+  private drop(peerId: PeerId, reason: string): CoordinatorCommand<R>[] {
+    const slot = this.providers.get(peerId);
+    if (!slot || slot.dropped) return [];
+    slot.dropped = true;
+    slot.ready = false;
+    const out: CoordinatorCommand<R>[] = [{ type: 'drop', peerId, reason }];
+    for (const unitId of [...slot.inFlight]) {
+      slot.inFlight.delete(unitId);
+      out.push(...this.release(unitId, peerId));
+    }
+    return out;
+  }
+
+  /**
    * A result whose signature and shape the shell already checked. A result
    * for a unit the provider does not hold (late after a re-pair) is ignored.
    */
@@ -249,6 +305,7 @@ export class JobCoordinator<R> {
     const slot = this.providers.get(peerId);
     if (!slot?.inFlight.delete(unitId)) return [];
     this.holders.get(unitId)?.delete(peerId);
+    slot.deviceFailures = 0;
     const out = this.judge(slot, peerId, unitId, result);
     return [...out, ...this.pumpAll()];
   }

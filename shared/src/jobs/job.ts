@@ -22,8 +22,13 @@ const Count = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.mi
 export const TensorSpecSchema = v.strictObject({
   name: v.pipe(v.string(), v.maxLength(256)),
   dtype: WireDtypeSchema,
-  /** Dims with the batch dimension first; -1 means "per unit". */
+  /** Dims with the batch dimension first (all of them where `batched` is false); -1 means "per unit". */
   dims: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(-1))), v.maxLength(8)),
+  /**
+   * false: the tensor has no batch axis (an input sent whole with every unit, an output of the
+   * whole unit). Absent means batched, as every job stored before roles were read from the model.
+   */
+  batched: v.optional(v.boolean()),
 });
 export type TensorSpec = v.InferOutput<typeof TensorSpecSchema>;
 
@@ -103,9 +108,9 @@ export function checkJobSpec(spec: JobSpec): void {
     );
   }
   for (const input of spec.inputs) {
-    if (input.dims[0] !== spec.rows) {
+    if (input.batched !== false && input.dims[0] !== spec.rows) {
       throw new JobSpecError(
-        `input "${input.name}" has ${input.dims[0]} rows but the job has ${spec.rows}: every input must share the batch dimension`,
+        `input "${input.name}" has ${input.dims[0]} rows but the job has ${spec.rows}: every batched input must share the batch dimension`,
       );
     }
   }

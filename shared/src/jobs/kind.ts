@@ -26,6 +26,8 @@ export interface JobKind<Unit, Result> {
   agree(a: ReplicaResult<Result>, b: ReplicaResult<Result>): boolean;
   /** Why two results disagree, in words for the dashboard. */
   explain?(canonical: ReplicaResult<Result>, wrong: ReplicaResult<Result>): string;
+  /** Whether a unit's error says the unit itself is at fault (it repeats on any provider), not the provider. */
+  blamesModel?(error: string): boolean;
   /** A check that decides a result alone (e.g. Freivalds), where the kind has one. */
   algebraicCheck?(unitId: number, result: Result): AlgebraicVerdict;
 }

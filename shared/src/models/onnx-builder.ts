@@ -60,6 +60,8 @@ export interface GraphDefinition {
   outputs: readonly TensorSpec[];
   nodes: OnnxTypes.INodeProto[];
   initializers: OnnxTypes.ITensorProto[];
+  /** The default domain's opset; OPSET unless a test needs an old export. */
+  opset?: number;
 }
 
 /** Serialises a graph to .onnx bytes; the same definition always gives the same bytes. */
@@ -68,7 +70,7 @@ export function encodeModel(graph: GraphDefinition): Uint8Array {
     irVersion: IR_VERSION,
     producerName: PRODUCER,
     producerVersion: '1',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: graph.opset ?? OPSET }],
     graph: {
       name: graph.name,
       node: graph.nodes,

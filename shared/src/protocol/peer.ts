@@ -115,7 +115,12 @@ export const PeerHeaderSchema = v.variant('type', [
     declined: v.optional(v.boolean()),
   }),
   v.strictObject({ type: v.literal('paused'), paused: v.boolean() }),
-  v.strictObject({ type: v.literal('error'), message: Text }),
+  v.strictObject({
+    type: v.literal('error'),
+    message: Text,
+    /** The provider cannot run this job (its model does not load there) and takes none of its units. */
+    declined: v.optional(v.boolean()),
+  }),
 ]);
 export type PeerHeader = v.InferOutput<typeof PeerHeaderSchema>;
 export type PeerHeaderOf<T extends PeerHeader['type']> = Extract<PeerHeader, { type: T }>;

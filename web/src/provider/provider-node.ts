@@ -278,7 +278,9 @@ export class ProviderNode {
           this.reply(session, { type: 'error', message: `a provider does not accept "${header.type}"` });
       }
     } catch (error) {
-      this.reply(session, { type: 'error', message: messageOf(error) });
+      // A model that does not load here is declined: the requester sends its units elsewhere.
+      const declined = header.type === 'job' || header.type === 'model';
+      this.reply(session, { type: 'error', message: messageOf(error).slice(0, 1024), ...(declined && { declined }) });
       this.log(`job ${session.view.jobId}: ${messageOf(error)}`);
     }
   }
@@ -347,7 +349,7 @@ export class ProviderNode {
         type: 'unit-error',
         jobId: header.jobId,
         unitId: header.unitId,
-        message: messageOf(error),
+        message: messageOf(error).slice(0, 1024), // the wire's limit: a longer one would not decode
       });
       this.patch({ unitsFailed: this.view.get().unitsFailed + 1 });
       this.log(`unit ${header.unitId} failed: ${messageOf(error)}`);

@@ -4,6 +4,7 @@ import { outputAsNpy, outputsAsJson } from './downloads';
 import type { JobSummary, Templar } from './templar';
 import { ModelVersions } from './ModelVersions';
 import { describePolicy } from './policy';
+import { ExplainedError } from './ExplainedError';
 
 const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad' } as const;
 
@@ -17,6 +18,8 @@ function save(blob: Blob, fileName: string) {
 export function JobCard({ job, templar }: { job: JobSummary; templar: Templar }) {
   const { spec, view } = job;
   const [error, setError] = useState<string>();
+  // "Running" only while something can run: otherwise the card says what it waits for.
+  const waiting = view.status === 'running' ? view.waiting : undefined;
 
   async function download(kind: 'npy' | 'json') {
     try {
@@ -32,8 +35,8 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
     <article className="panel job" data-testid="job-card" data-job-id={spec.id} data-status={view.status}>
       <div className="panel-head">
         <h3>{spec.name}</h3>
-        <Badge tone={STATUS_TONE[view.status]}>
-          <span data-testid="job-status">{view.status}</span>
+        <Badge tone={waiting ? 'warn' : STATUS_TONE[view.status]}>
+          <span data-testid="job-status">{waiting ? 'waiting' : view.status}</span>
         </Badge>
         <span className="muted">
           {spec.id} · {spec.model.name} · {spec.rows.toLocaleString()} rows in units of {spec.unitRows}
@@ -66,13 +69,26 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
       </div>
       {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
       <ModelVersions jobId={spec.id} view={view} templar={templar} />
-      {view.message ? <p className="muted">{view.message}</p> : null}
+      {waiting ? (
+        <p className="muted" data-testid="job-waiting">
+          {waiting}
+        </p>
+      ) : null}
+      {view.status === 'failed' && view.message ? (
+        <div className="error" role="alert">
+          <ExplainedError text={view.message} prefix="Job failed: " testId="job-failure" />
+        </div>
+      ) : view.message ? (
+        <p className="muted">{view.message}</p>
+      ) : null}
       {view.verification.reasons.length ? (
         <details open>
           <summary>Rejected results and why</summary>
           <ul data-testid="rejections">
             {view.verification.reasons.map((r, i) => (
-              <li key={i}>{r}</li>
+              <li key={i}>
+                <ExplainedError text={r} />
+              </li>
             ))}
           </ul>
         </details>
@@ -104,7 +120,9 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
                 <td>{p.unitsDone}</td>
                 <td>{p.unitsFailed}</td>
                 <td>{p.meanComputeMs ? p.meanComputeMs.toFixed(1) : '—'}</td>
-                <td className="note">{p.note ?? ''}</td>
+                <td className="note" data-testid="provider-note">
+                  {p.note ? <ExplainedError text={p.note} /> : ''}
+                </td>
               </tr>
             ))}
           </tbody>

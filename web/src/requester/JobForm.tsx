@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { BUILTIN_MODELS } from '@shared/models';
 import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '@shared/trust';
-import type { JobDraft } from './plan';
+import { describeRoles, readBatchRoles } from '@shared/jobs';
+import { inspectOnnxModel } from '@shared/tensor';
+import { PlanError, type JobDraft } from './plan';
 import type { Templar } from './templar';
 
 const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
@@ -19,9 +21,109 @@ function numberIn(input: HTMLInputElement): number {
   return input.value.trim() === '' ? Number.NaN : Number(input.value);
 }
 
+interface Problem {
+  message: string;
+  details?: string;
+}
+
+type ModelIo =
+  | { ok: true; lines: ReturnType<typeof describeRoles>; bytes: Uint8Array; load: 'checking' | 'ok' | Problem }
+  | { ok: false; error: string };
+
+const problemOf = (e: unknown): Problem => ({
+  message: e instanceof Error ? e.message : String(e),
+  ...(e instanceof PlanError && e.details ? { details: e.details } : {}),
+});
+
+/** What the chosen .onnx takes and returns, read from the file alone (nothing runs yet). */
+async function readModelIo(input: HTMLInputElement): Promise<ModelIo | undefined> {
+  try {
+    const upload = await readUpload(input);
+    if (!upload) return undefined;
+    const lines = describeRoles(readBatchRoles(inspectOnnxModel(upload.bytes)));
+    return { ok: true, lines, bytes: upload.bytes, load: 'checking' };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+function ProblemView({ problem, testId }: { problem: Problem; testId: string }) {
+  return (
+    <div className="error" role="alert" data-testid={testId}>
+      {problem.message}
+      {problem.details ? (
+        <details className="explained">
+          <summary>details</summary>
+          <pre className="raw" data-testid={`${testId}-details`}>
+            {problem.details}
+          </pre>
+        </details>
+      ) : null}
+    </div>
+  );
+}
+
+function ModelIoView({ io }: { io: ModelIo }) {
+  if (!io.ok)
+    return (
+      <div className="error" role="alert" data-testid="model-io-error">
+        {io.error}
+      </div>
+    );
+  return (
+    <div className="model-io" data-testid="model-io">
+      <p data-testid="model-io-batch">{io.lines.batch}</p>
+      <p>Takes:</p>
+      <ul>
+        {io.lines.inputs.map((line) => (
+          <li key={line} data-testid="model-io-input">
+            {line}
+          </li>
+        ))}
+      </ul>
+      <p>Returns:</p>
+      <ul>
+        {io.lines.outputs.map((line) => (
+          <li key={line} data-testid="model-io-output">
+            {line}
+          </li>
+        ))}
+      </ul>
+      {io.load === 'checking' ? (
+        <p className="hint" data-testid="model-io-loading">
+          Loading it in onnxruntime-web…
+        </p>
+      ) : io.load === 'ok' ? (
+        <p className="hint" data-testid="model-io-loads">
+          It loads in onnxruntime-web. Before the job opens, this browser also runs the first unit on your inputs.
+        </p>
+      ) : (
+        <ProblemView problem={io.load} testId="model-io-load-error" />
+      )}
+    </div>
+  );
+}
+
 export function JobForm({ templar }: { templar: Templar }) {
-  const [error, setError] = useState<string>();
+  const [error, setError] = useState<Problem>();
   const [busy, setBusy] = useState(false);
+  const [modelIo, setModelIo] = useState<ModelIo>();
+  /** Whether "Upload my own .onnx" is chosen: what the file takes and returns shows only then. */
+  const [uploading, setUploading] = useState(false);
+
+  async function modelChosen(input: HTMLInputElement) {
+    const select = input.form?.elements.namedItem('model');
+    if (input.files?.length && select instanceof HTMLSelectElement) {
+      select.value = 'upload';
+      setUploading(true);
+    }
+    const io = await readModelIo(input);
+    setModelIo(io);
+    if (!io?.ok) return;
+    // Refused as soon as it is chosen when it does not load; the submit check runs it too.
+    const load = await templar.checkModelLoads(io.bytes).then(() => 'ok' as const, problemOf);
+    setModelIo((now) => (now === io ? { ...io, load } : now));
+  }
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -53,7 +155,7 @@ export function JobForm({ templar }: { templar: Templar }) {
       };
       await templar.submit(draft);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(problemOf(e));
     } finally {
       setBusy(false);
     }
@@ -67,7 +169,12 @@ export function JobForm({ templar }: { templar: Templar }) {
       </label>
       <label>
         Model
-        <select name="model" defaultValue={BUILTIN_MODELS[0]?.id} data-testid="model-select">
+        <select
+          name="model"
+          defaultValue={BUILTIN_MODELS[0]?.id}
+          data-testid="model-select"
+          onChange={(e) => setUploading(e.currentTarget.value === 'upload')}
+        >
           {BUILTIN_MODELS.map((m) => (
             <option key={m.id} value={m.id}>
               {m.name} — {m.description}
@@ -77,8 +184,16 @@ export function JobForm({ templar }: { templar: Templar }) {
         </select>
       </label>
       <label>
-        Model file (.onnx) <input name="modelFile" type="file" accept=".onnx" data-testid="model-file" />
+        Model file (.onnx){' '}
+        <input
+          name="modelFile"
+          type="file"
+          accept=".onnx"
+          data-testid="model-file"
+          onChange={(e) => void modelChosen(e.currentTarget)}
+        />
       </label>
+      {modelIo && uploading ? <ModelIoView io={modelIo} /> : null}
       <fieldset>
         <legend>Inputs</legend>
         <label>
@@ -167,11 +282,7 @@ export function JobForm({ templar }: { templar: Templar }) {
           />
         </label>
       </details>
-      {error ? (
-        <div className="error" role="alert" data-testid="form-error">
-          {error}
-        </div>
-      ) : null}
+      {error ? <ProblemView problem={error} testId="form-error" /> : null}
       <button type="submit" disabled={busy} data-testid="submit-job">
         {busy ? 'Preparing…' : 'Start job'}
       </button>

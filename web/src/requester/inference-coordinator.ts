@@ -50,6 +50,7 @@ export function inferenceCoordinator(o: InferenceCoordinatorOptions): JobCoordin
     reputation: o.reputation,
     agree: o.kind.agree,
     explain: o.kind.explain,
+    blamesModel: o.kind.blamesModel,
     // SPEC TRUST-F*: a matrix product is checked by Freivalds on every unit once checks are on.
     algebraicCheck: o.spec.spotCheckRate > 0 ? o.kind.algebraicCheck : undefined,
     canCheck: o.canCheck,

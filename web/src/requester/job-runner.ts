@@ -100,12 +100,11 @@ export class JobRunner {
       onMessage: (link, bytes) => this.onMessage(link, bytes),
       onLost: (link, reason) => {
         const { peerId } = link.session;
-        if (this.model.provider(peerId)?.state !== 'rejected')
-          this.model.setProvider(peerId, { state: 'gone', note: reason });
+        if (!this.model.isSettled(peerId)) this.model.setProvider(peerId, { state: 'gone', note: reason });
         this.delivery.providerGone(peerId);
         this.exec(this.coordinator.providerGone(peerId));
       },
-      wants: (peerId) => !this.closed && this.model.provider(peerId)?.state !== 'rejected',
+      wants: (peerId) => !this.closed && !this.model.isSettled(peerId),
     });
   }
 
@@ -143,7 +142,7 @@ export class JobRunner {
         if (m.capabilities)
           this.model.setProvider(m.peerId, { backend: m.capabilities.backend, gflops: m.capabilities.gflops });
         // SPEC TRUST-P2: a key caught here or in an earlier job (the book is persisted) gets no work.
-        if (this.model.provider(m.peerId)?.state === 'rejected' || this.coordinator.isExcluded(m.peerId))
+        if (this.model.isSettled(m.peerId) || this.coordinator.isExcluded(m.peerId))
           return this.links.release(m.peerId, 'excluded');
         this.links.matched(m.peerId, m.capabilities, { session: m.session, network: m.network });
         this.refresh();
@@ -224,6 +223,8 @@ export class JobRunner {
         return this.refresh();
       case 'error':
         this.model.setProvider(peerId, { note: header.message });
+        // It cannot load the model: it takes no units and is not counted as faulty.
+        if (header.declined) return this.exec(this.coordinator.providerDeclined(peerId, header.message));
         return this.refresh();
       default:
         return this.exec(this.coordinator.refuse(peerId, `sent "${header.type}", which only requesters send`));
@@ -270,10 +271,15 @@ export class JobRunner {
         case 'disagreement':
           this.model.patch({ message: `replicas of unit ${c.unitId} disagreed; asking another provider` });
           break;
+        case 'drop':
+          this.model.setProvider(c.peerId, { state: 'declined', note: c.reason });
+          this.links.release(c.peerId, c.reason);
+          break;
         case 'duplicate':
           break;
         case 'fail':
           this.stop('failed', c.reason);
+          this.refresh(); // nothing is in flight once it failed
           return;
       }
     }
@@ -337,7 +343,8 @@ export class JobRunner {
       this.refresh();
     }
     this.flushing = undefined;
-    if (this.coordinator.complete && !this.closed) await this.finish();
+    // The last write to land finishes the job: "done" before every result is written could lose one.
+    if (this.coordinator.complete && !this.closed && this.writing === 0) await this.finish();
   }
 
   /** One receipt per accepted unit, and the provider's figures in the view. */
@@ -372,6 +379,7 @@ export class JobRunner {
       inFlight,
       stats: this.coordinator.stats,
       versions: this.delivery.figures(),
+      canRun: this.coordinator.canRun,
     });
   }
 }

@@ -17,6 +17,8 @@ export type ProviderLinkState =
   | 'working'
   | 'paused'
   | 'gone'
+  /** It cannot run this job (the model does not load there, its device keeps failing); not faulty. */
+  | 'declined'
   | 'rejected';
 
 export interface ProviderStats {
@@ -49,6 +51,8 @@ export interface JobView {
   /** The model's versions: 1 is the uploaded model, later ones were published while the job ran. */
   versions: VersionFigures[];
   message?: string;
+  /** Why nothing runs now, while the job is running but no provider can take work. */
+  waiting?: string;
 }
 
 /** A job's view with nothing happened yet: for a job that starts, or one shown from storage without running. */
@@ -89,6 +93,21 @@ export class JobViewModel {
     return this.providers.get(peerId);
   }
 
+  /** Whether the job is done with `peerId` (caught, or it cannot run the job): it is not reconnected. */
+  isSettled(peerId: string): boolean {
+    const state = this.providers.get(peerId)?.state;
+    return state === 'rejected' || state === 'declined';
+  }
+
+  /** Why nothing runs, in words for the card. */
+  private waitingReason(): string {
+    const declined = [...this.providers.values()].filter((p) => p.state === 'declined');
+    const last = declined.at(-1);
+    return last
+      ? `waiting: ${declined.length} provider${declined.length > 1 ? 's' : ''} could not run this model (${last.note ?? 'no reason given'}); another provider may`
+      : 'waiting for providers: open the provider page in another tab or on another machine';
+  }
+
   /** Creates or changes a provider's row. */
   setProvider(peerId: string, change: Partial<ProviderStats>): ProviderStats {
     const previous = this.providers.get(peerId) ?? {
@@ -126,10 +145,17 @@ export class JobViewModel {
   }
 
   /** Redraws from the coordinator's figures and the providers' rows. */
-  refresh(figures: { done: number; inFlight: number; stats: CoordinatorStats; versions: VersionFigures[] }): void {
+  refresh(figures: {
+    done: number;
+    inFlight: number;
+    stats: CoordinatorStats;
+    versions: VersionFigures[];
+    canRun?: boolean;
+  }): void {
     const { stats } = figures;
     this.patch({
       versions: figures.versions,
+      waiting: figures.canRun === false && this.status === 'running' ? this.waitingReason() : undefined,
       done: figures.done,
       inFlight: figures.inFlight,
       providers: [...this.providers.values()],

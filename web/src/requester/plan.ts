@@ -11,6 +11,9 @@ import {
   JobVerificationSchema,
   type JobSpec,
   type JobVerification,
+  type ModelRoles,
+  readBatchRoles,
+  REEXPORT_HINT,
   type TensorSpec as JobTensorSpec,
 } from '@shared/jobs';
 import { getBuiltinModel } from '@shared/models';
@@ -29,6 +32,7 @@ import {
 } from '@shared/tensor';
 import type { ToleranceTable } from '@shared/trust';
 import { messageOf } from '@shared/errors';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '@shared/transport';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
 export type InputChoice =
@@ -52,10 +56,50 @@ export interface PlannedJob {
   spec: JobSpec;
   inputs: RawTensor[];
   modelBytes: Uint8Array;
+  /** Which axis of each input and output the model says is the batch (the submit check settles outputs). */
+  roles: ModelRoles;
+  /** What the plan decided that the requester did not ask for (e.g. the unit size a fixed batch sets). */
+  notes: string[];
 }
 
 export class PlanError extends Error {
   override name = 'PlanError';
+  /** onnxruntime's own words, for a "details" view, where they were reworded in the message. */
+  readonly details?: string;
+  constructor(message: string, details?: string) {
+    super(message);
+    if (details !== undefined) this.details = details;
+  }
+}
+
+/** Bytes one unit's inputs take on the wire: its rows of each batched input, and every unbatched input whole. */
+function unitBytes(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number): number {
+  return inputs.reduce((sum, t, i) => {
+    const whole = spec.inputs[i]?.batched === false;
+    return sum + (whole ? t.bytes.length : Math.ceil((t.bytes.length / spec.rows) * unitRows));
+  }, 0);
+}
+
+/** A unit is one message to a provider: refuses one larger than a provider accepts, saying what to change. */
+export function checkUnitFits(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number) {
+  const bytes = unitBytes(spec, inputs, unitRows);
+  if (bytes <= DEFAULT_MAX_MESSAGE_BYTES) return;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  throw new PlanError(
+    `one unit of ${unitRows} rows would carry ${mib(bytes)} of inputs, more than the ${mib(DEFAULT_MAX_MESSAGE_BYTES)} a provider accepts in one message; ${
+      unitRows === spec.rows ? 'split the inputs into smaller jobs' : 'lower the unit size'
+    }`,
+  );
+}
+
+/** The batch axis's name while inputs are checked: any size, the same in every batched input. */
+const BATCH = 'batch (axis 0)';
+
+/** The model's inputs as the uploaded tensors must fit them: a fixed batch may hold any multiple of itself. */
+function inputShapes(facts: ModelFacts, roles: ModelRoles): TensorSpec[] {
+  return facts.inputs.map((spec, i) =>
+    roles.inputs[i]?.batched ? { ...spec, dims: [BATCH, ...spec.dims.slice(1)] } : spec,
+  );
 }
 
 interface ModelFacts {
@@ -83,13 +127,17 @@ function modelFacts(choice: ModelChoice): ModelFacts {
 }
 
 /** Random inputs for a model: the batch (first) dim is `rows`; any other symbolic dim cannot be guessed. */
-function generateInputs(facts: ModelFacts, choice: Extract<InputChoice, { kind: 'generated' }>): TensorMap {
+function generateInputs(
+  facts: ModelFacts,
+  roles: ModelRoles,
+  choice: Extract<InputChoice, { kind: 'generated' }>,
+): TensorMap {
   const builtin = facts.builtinId ? getBuiltinModel(facts.builtinId) : undefined;
   if (builtin) return builtin.generateInputs(choice.rows, choice.seed);
   const out: TensorMap = {};
   facts.inputs.forEach((spec, i) => {
     const dims = spec.dims.map((d, axis) => {
-      if (axis === 0) return choice.rows;
+      if (axis === 0 && roles.inputs[i]?.batched) return choice.rows;
       if (typeof d === 'number' && d > 0) return d;
       throw new PlanError(
         `input "${spec.name}" has a free dimension "${d}" at axis ${axis}; upload inputs (.npy or JSON) instead of generating them`,
@@ -105,7 +153,11 @@ function generateInputs(facts: ModelFacts, choice: Extract<InputChoice, { kind: 
   return out;
 }
 
-function uploadedInputs(facts: ModelFacts, choice: Extract<InputChoice, { kind: 'upload' }>): TensorMap {
+function uploadedInputs(
+  facts: ModelFacts,
+  shapes: readonly TensorSpec[],
+  choice: Extract<InputChoice, { kind: 'upload' }>,
+): TensorMap {
   const lower = choice.fileName.toLowerCase();
   if (lower.endsWith('.npy')) {
     if (facts.inputs.length !== 1) {
@@ -115,7 +167,7 @@ function uploadedInputs(facts: ModelFacts, choice: Extract<InputChoice, { kind: 
     }
     return { [facts.inputs[0]!.name]: parseNpy(choice.bytes) };
   }
-  if (lower.endsWith('.json')) return parseJsonInputs(new TextDecoder().decode(choice.bytes), facts.inputs);
+  if (lower.endsWith('.json')) return parseJsonInputs(new TextDecoder().decode(choice.bytes), shapes);
   throw new PlanError(`"${choice.fileName}" is neither .npy nor .json`);
 }
 
@@ -123,14 +175,14 @@ function toJobTensorSpec(
   spec: { name: string; dtype: string; dims: readonly Dim[] },
   rows: number,
   what: string,
+  batched = true,
 ): JobTensorSpec {
   if (!isDType(spec.dtype))
-    throw new PlanError(`${what} "${spec.name}" has dtype ${spec.dtype}, which the network cannot carry`);
-  return {
-    name: spec.name,
-    dtype: spec.dtype,
-    dims: spec.dims.map((d, axis) => (axis === 0 ? rows : typeof d === 'number' && d >= 0 ? d : -1)),
-  };
+    throw new PlanError(
+      `${what} "${spec.name}" has dtype ${spec.dtype}, which the network cannot carry; cast it to float32, float64, int32 or int64 in the model`,
+    );
+  const dims = spec.dims.map((d, axis) => (axis === 0 && batched ? rows : typeof d === 'number' && d >= 0 ? d : -1));
+  return { name: spec.name, dtype: spec.dtype, dims, ...(batched ? {} : { batched: false }) };
 }
 
 const CLASS_NAMES: Record<string, string> = {
@@ -169,18 +221,48 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
   }
   const verification = verificationSettings(draft);
   const facts = modelFacts(draft.model);
+  const roles = readBatchRoles(facts);
+  if (!roles.batch)
+    throw new PlanError(
+      `no input of this model has an axis to split into units (every input is a scalar); ${REEXPORT_HINT}`,
+    );
+  const shapes = inputShapes(facts, roles);
   const tensors =
-    draft.inputs.kind === 'generated' ? generateInputs(facts, draft.inputs) : uploadedInputs(facts, draft.inputs);
-  checkInputs(facts.inputs, tensors);
+    draft.inputs.kind === 'generated'
+      ? generateInputs(facts, roles, draft.inputs)
+      : uploadedInputs(facts, shapes, draft.inputs);
+  checkInputs(shapes, tensors);
   const ordered = facts.inputs.map((spec) => tensors[spec.name]!);
-  const rows = ordered[0]!.dims[0] ?? 0;
+  const batchedAt = roles.inputs.findIndex((r) => r.batched);
+  const rows = ordered[batchedAt]!.dims[0] ?? 0;
   for (const [i, t] of ordered.entries()) {
-    if (t.dims[0] !== rows)
+    if (roles.inputs[i]!.batched && t.dims[0] !== rows)
       throw new PlanError(
-        `input "${facts.inputs[i]!.name}" has ${t.dims[0]} rows but "${facts.inputs[0]!.name}" has ${rows}: inputs must share the batch dimension`,
+        `input "${facts.inputs[i]!.name}" has ${t.dims[0]} rows but "${facts.inputs[batchedAt]!.name}" has ${rows}: the inputs with a batch axis must have the same number of rows`,
       );
   }
   if (rows < 1) throw new PlanError('the inputs have no rows');
+  const notes: string[] = [];
+  let unitRows = Math.min(draft.unitRows, rows);
+  if (roles.batch.kind === 'fixed') {
+    const fixed = roles.batch.rows;
+    if (rows % fixed !== 0)
+      throw new PlanError(
+        `the model takes exactly ${fixed} rows per run (its batch size was fixed at export) and the inputs have ${rows}: give a multiple of ${fixed} rows, or ${REEXPORT_HINT} to use any number`,
+      );
+    if (draft.unitRows !== fixed) notes.push(`units are ${fixed} rows, the batch size fixed in the model`);
+    unitRows = fixed;
+  }
+  const wholeBatch = roles.outputs.filter((o) => o.batched === false).map((o) => `"${o.name}"`);
+  if (wholeBatch.length > 0) {
+    if (roles.batch.kind === 'fixed' && rows !== roles.batch.rows)
+      throw new PlanError(
+        `output ${wholeBatch.join(', ')} has no batch axis, so it needs the whole batch in one run, and the model takes exactly ${roles.batch.rows} rows per run: give ${roles.batch.rows} rows, or ${REEXPORT_HINT}`,
+      );
+    if (unitRows < rows)
+      notes.push(`output ${wholeBatch.join(', ')} has no batch axis: the whole batch runs as one unit`);
+    unitRows = rows;
+  }
   const spec: JobSpec = {
     schema: JOB_SCHEMA_VERSION,
     id,
@@ -192,10 +274,14 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
       bytes: facts.bytes.length,
       ...(facts.builtinId ? { builtinId: facts.builtinId } : {}),
     },
-    inputs: facts.inputs.map((s) => toJobTensorSpec(s, rows, 'input')),
-    outputs: facts.outputs.map((s) => toJobTensorSpec(s, rows, 'output')),
+    inputs: facts.inputs.map((s, i) =>
+      roles.inputs[i]!.batched
+        ? toJobTensorSpec(s, rows, 'input')
+        : toJobTensorSpec({ ...s, dims: ordered[i]!.dims }, rows, 'input', false),
+    ),
+    outputs: facts.outputs.map((s, i) => toJobTensorSpec(s, rows, 'output', roles.outputs[i]!.batched !== false)),
     rows,
-    unitRows: Math.min(draft.unitRows, rows),
+    unitRows,
     redundancy: draft.redundancy,
     spotCheckRate: draft.spotCheckRate,
     maxProviders: Math.max(draft.maxProviders, draft.redundancy),
@@ -208,7 +294,15 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
   } catch (error) {
     throw new PlanError(messageOf(error));
   }
-  return { spec, inputs: ordered.map((t, i) => rawFromTensor(facts.inputs[i]!.name, t)), modelBytes: facts.bytes };
+  const raw = ordered.map((t, i) => rawFromTensor(facts.inputs[i]!.name, t));
+  checkUnitFits(spec, raw, spec.unitRows);
+  return {
+    spec,
+    inputs: raw,
+    modelBytes: facts.bytes,
+    roles,
+    notes,
+  };
 }
 
 function newJobId(): string {

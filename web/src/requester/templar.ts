@@ -3,6 +3,7 @@
  * browser: plans and stores new ones, resumes unfinished ones after a reload,
  * and assembles verified results. Framework-free; the dashboard renders `jobs`.
  */
+import { sha256Hex } from '@shared/bytes';
 import { unitCount, type JobSpec } from '@shared/jobs';
 import { concatRows } from '@shared/jobs';
 import type { RawTensor } from '@shared/protocol';
@@ -20,7 +21,8 @@ import { JobModel } from './job-model';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
 import { emptyJobView } from './job-view';
-import { planJob, type JobDraft } from './plan';
+import { checkModelLoads, checkModelRuns } from './model-check';
+import { planJob, type JobDraft, type PlannedJob } from './plan';
 import { ReceiptOutbox } from './receipt-outbox';
 
 export interface JobSummary {
@@ -82,12 +84,28 @@ export class Templar {
   }
 
   async submit(draft: JobDraft): Promise<JobSpec> {
-    const planned = await planJob(draft);
+    const planned = await this.checked(await planJob(draft));
     const version = await this.models.putOnnx(planned.modelBytes);
     if (version.hash !== planned.spec.model.hash) throw new Error('the model changed while the job was planned');
     await this.store.create(planned.spec, planned.inputs);
     await this.run(planned.spec);
     return planned.spec;
+  }
+
+  /**
+   * An uploaded model must load and run here before its job opens (built-in ones are known to).
+   * Without a local engine the job opens unchecked and the providers' errors decide.
+   */
+  private async checked(planned: PlannedJob): Promise<PlannedJob> {
+    if (planned.spec.model.builtinId) return planned;
+    const engine = await this.localEngineOnce();
+    return engine ? checkModelRuns(engine, planned) : planned;
+  }
+
+  /** Whether a chosen .onnx loads in this browser's onnxruntime-web, before any job is planned; throws PlanError. */
+  async checkModelLoads(bytes: Uint8Array): Promise<void> {
+    const engine = await this.localEngineOnce();
+    if (engine) await checkModelLoads(engine, await sha256Hex(bytes), bytes);
   }
 
   pause(id: string): void {
@@ -117,7 +135,10 @@ export class Templar {
       const outputs = await this.store.unitResult(id, unit);
       outputs.forEach((t, i) => perOutput[i]?.push(t));
     }
-    return perOutput.map((parts) => concatRows(parts));
+    // An output without a batch axis belongs to the whole batch, which ran as one unit.
+    return perOutput.map((parts, i) =>
+      spec.outputs[i]?.batched === false && parts.length === 1 ? parts[0]! : concatRows(parts),
+    );
   }
 
   /**

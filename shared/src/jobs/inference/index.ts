@@ -2,3 +2,5 @@
 export * from './algebraic';
 export * from './tensors';
 export * from './kind';
+export * from './model-errors';
+export * from './model-io';

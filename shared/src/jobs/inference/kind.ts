@@ -19,6 +19,7 @@ import { jobVerification, unitCount, unitRange, type JobSpec } from '../job';
 import type { JobKind } from '../kind';
 import { sliceRows } from '../rows';
 import { algebraicCheckFor } from './algebraic';
+import { blamesModel } from './model-errors';
 import { asUnitOutputs } from './tensors';
 
 export type InferenceResult = RawTensor[];
@@ -39,20 +40,25 @@ export function providerAdapterClass(capabilities: Pick<Capabilities, 'backend' 
   });
 }
 
-/** Why `outputs` cannot be the outputs of `rows` rows of this job's model, or undefined when their shapes fit. */
+/**
+ * Why `outputs` cannot be the outputs of `rows` rows of this job's model, or undefined when their shapes fit.
+ * An output without a batch axis is held to the shape the model gave in the job's test run, so no
+ * provider is blamed for a shape the model itself produces.
+ */
 export function checkOutputShapes(spec: JobSpec, rows: number, outputs: RawTensor[]): string | undefined {
   if (outputs.length !== spec.outputs.length) return `${outputs.length} outputs, expected ${spec.outputs.length}`;
   for (let i = 0; i < outputs.length; i++) {
     const got = outputs[i]!;
     const want = spec.outputs[i]!;
+    const batched = want.batched !== false;
+    const expected = batched ? [rows, ...want.dims.slice(1)] : want.dims;
     const fits =
       got.name === want.name &&
       got.dtype === want.dtype &&
-      got.dims.length === want.dims.length &&
-      got.dims[0] === rows &&
-      want.dims.every((d, k) => k === 0 || d < 0 || d === got.dims[k]);
+      got.dims.length === expected.length &&
+      expected.every((d, k) => d < 0 || d === got.dims[k]);
     if (!fits)
-      return `${got.name} [${got.dims.join(', ')}] ${got.dtype}, expected ${want.name} [${rows}, ${want.dims.slice(1).join(', ')}] ${want.dtype}`;
+      return `${got.name} [${got.dims.join(', ')}] ${got.dtype}, expected ${want.name} [${expected.map((d) => (d < 0 ? '*' : d)).join(', ')}] ${want.dtype}`;
   }
   return undefined;
 }
@@ -72,7 +78,8 @@ export function inferenceKind(
   };
   const unit = (unitId: number) => {
     const { start, end } = unitRange(spec, unitId);
-    return inputs.map((t) => sliceRows(t, start, end));
+    // An input without a batch axis (a weight, a bias) goes whole with every unit.
+    return inputs.map((t, i) => (spec.inputs[i]?.batched === false ? t : sliceRows(t, start, end)));
   };
   const compare = (a: ReplicaResult<InferenceResult>, b: ReplicaResult<InferenceResult>) =>
     compareOutputs(asUnitOutputs(a.result), asUnitOutputs(b.result), toleranceOf(a, b));
@@ -91,6 +98,7 @@ export function inferenceKind(
     flops: (unitId) => rows(unitId) * (options.flopsPerRow ?? 0),
     validate: (unitId, result) => checkOutputShapes(spec, rows(unitId), result),
     agree: (a, b) => compare(a, b).agree,
+    blamesModel,
     explain: (canonical, wrong) => {
       const c = compare(canonical, wrong);
       return c.agree ? 'agrees' : describeDisagreement(c.reason);
