@@ -7,3 +7,4 @@ export * from './json';
 export * from './check-inputs';
 export * from './onnx-model';
 export * from './onnx-weights';
+export * from './safetensors';

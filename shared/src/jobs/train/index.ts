@@ -6,3 +6,4 @@ export * from './checkpoint';
 export * from './engine';
 export * from './sample';
 export * from './session';
+export * from './safetensors-state';

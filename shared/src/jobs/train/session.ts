@@ -40,6 +40,9 @@ export type TrainEvent =
   | { type: 'eval'; step: number; valLoss: number }
   | { type: 'sample'; step: number; text: string }
   | { type: 'checkpoint'; step: number; record: CheckpointRecord }
+  /** The loop holds between steps; the record lets a paused job survive a reload without losing steps. */
+  | { type: 'paused'; step: number; record: CheckpointRecord }
+  | { type: 'resumed'; step: number }
   | { type: 'done'; step: number; record: CheckpointRecord }
   | { type: 'failed'; step: number; message: string }
   | { type: 'cancelled'; step: number };
@@ -157,7 +160,11 @@ export class TrainSession {
       if (this.state.step === 0 && this.history.val.length === 0) await this.evaluate();
       while (this.state.step < spec.steps) {
         await yieldNow();
-        while (this.paused && !this.cancelled) await new Promise<void>((r) => (this.wake = r));
+        if (this.paused && !this.cancelled) {
+          emit({ type: 'paused', step: this.state.step, record: await this.record() });
+          while (this.paused && !this.cancelled) await new Promise<void>((r) => (this.wake = r));
+          if (!this.cancelled) emit({ type: 'resumed', step: this.state.step });
+        }
         if (this.cancelled) {
           emit({ type: 'cancelled', step: this.state.step });
           return;

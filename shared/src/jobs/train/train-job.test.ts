@@ -7,6 +7,8 @@ import { learningRate } from './schedule';
 import { type TrainEvent, prepareData, TrainSession, MAX_CONSECUTIVE_NONFINITE } from './session';
 import { defaultTrainSpec, parseTrainSpec, type TrainSpec } from './spec';
 import { GreedySampler } from './sample';
+import { stateFromSafetensors, stateToSafetensors } from './safetensors-state';
+import { readSafetensors, writeSafetensors } from '../../tensor';
 
 const TEXT = Array.from(
   { length: 400 },
@@ -205,6 +207,8 @@ describe('train job', () => {
     await new Promise((r) => setTimeout(r, 200));
     paused.push(session.step);
     expect(paused).toEqual([2]);
+    const p = events.find((e) => e.type === 'paused');
+    expect(p?.type === 'paused' && p.record.step).toBe(2);
     session.resume();
     for (let i = 0; i < 200 && session.step < 3; i++) await new Promise((r) => setTimeout(r, 5));
     session.cancel();
@@ -216,5 +220,41 @@ describe('train job', () => {
 
   it('TRAINJOB-9: a corpus too small for the context is refused with what to do', () => {
     expect(() => prepareData(PRESETS.tiny, 'hello world')).toThrow(/upload more text/);
+  });
+});
+
+describe('train checkpoints as safetensors', () => {
+  it('TRAINJOB-10: a state round-trips through safetensors; a file for another config is refused naming what differs', async () => {
+    const s = spec({ steps: 2 });
+    const { events } = await run(s);
+    const done = events.at(-1)!;
+    if (done.type !== 'done') throw new Error('run finishes');
+    const ck = readCheckpoint(done.record, s.model);
+    const bytes = stateToSafetensors(ck.state, ck.tokenizer);
+    const back = stateFromSafetensors(bytes, s.model, ck.state.hyper);
+    expect(back.state.step).toBe(2);
+    expect(firstDiff(back.state.params, ck.state.params)).toBe(-1);
+    expect(firstDiff(back.state.v, ck.state.v)).toBe(-1);
+    expect(back.tokenizer.toJSON()).toEqual(ck.tokenizer.toJSON());
+    expect(() => stateFromSafetensors(bytes, { ...s.model, layers: 3, width: 64 }, ck.state.hyper)).toThrow(
+      /another model \(layers: file 2, job 3; width: file 128, job 64\)/,
+    );
+    // A tensor of the wrong shape under the right config is named.
+    const file = readSafetensors(bytes);
+    const bad = writeSafetensors(
+      file.tensors.map((t) => (t.name === 'h1.fcb' ? { ...t, shape: [2, 256], data: t.data } : t)),
+      file.metadata,
+    );
+    expect(() => stateFromSafetensors(bad, s.model, ck.state.hyper)).toThrow(
+      /h1\.fcb has shape \[2,256\], the job needs \[512\]/,
+    );
+    // Weights only: AdamW starts afresh at step 0.
+    const weightsOnly = writeSafetensors(
+      file.tensors.filter((t) => !t.name.startsWith('adam.')),
+      file.metadata,
+    );
+    const fresh = stateFromSafetensors(weightsOnly, s.model, ck.state.hyper);
+    expect(fresh.state.step).toBe(0);
+    expect(fresh.state.m.every((x) => x === 0)).toBe(true);
   });
 });
