@@ -135,6 +135,18 @@ export function TrainJobCard({
         >
           Download checkpoint (.safetensors)
         </button>
+        <button
+          type="button"
+          disabled={job.checkpointStep === null}
+          onClick={act(async () => {
+            const f = await trainer.onnxFile(id);
+            download(f.name, f.bytes);
+          })}
+          data-testid="train-export-onnx"
+          title="input_ids int32 [batch, seq] → logits [batch, seq, vocab]; run it as a batch-inference job"
+        >
+          Export ONNX
+        </button>
         {job.status !== 'running' && job.status !== 'starting' ? (
           <button type="button" onClick={act(() => trainer.remove(id))}>
             Delete

@@ -9,6 +9,7 @@ import {
   checkFits,
   checkpointRecord,
   emptyHistory,
+  exportGptOnnx,
   hyperFor,
   stateFromSafetensors,
   stateToSafetensors,
@@ -294,12 +295,20 @@ export class Trainer {
     };
   }
 
-  /** The newest checkpoint, validated, for exports. */
-  async checkpoint(id: string) {
+  /**
+   * The newest checkpoint's f32 master weights as ONNX (input_ids in, logits out, tokenizer in the
+   * metadata): upload it in a batch-inference job to run the trained model on the network.
+   */
+  async onnxFile(id: string): Promise<{ name: string; bytes: Uint8Array }> {
     const j = this.view(id);
     if (!j) throw new Error('no such job');
     const latest = await this.store.latestCheckpoint(j.spec);
     if (!latest.checkpoint) throw new Error('this job has no checkpoint yet: wait for the first one or pause it');
-    return { spec: j.spec, ...latest.checkpoint };
+    const { state, tokenizer } = latest.checkpoint;
+    const base = j.spec.name.replace(/[^\w.-]+/g, '_');
+    return {
+      name: `${base}-step${state.step}.onnx`,
+      bytes: exportGptOnnx(j.spec.model, state.params, tokenizer, base),
+    };
   }
 }

@@ -7,3 +7,4 @@ export * from './engine';
 export * from './sample';
 export * from './session';
 export * from './safetensors-state';
+export * from './onnx-export';
