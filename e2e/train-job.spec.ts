@@ -5,7 +5,11 @@
  * mid-training, resumes from its IndexedDB checkpoint and reproduces the uninterrupted run's loss curve
  * bit for bit.
  */
+import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { GreedySampler, hyperFor, stateFromSafetensors, defaultTrainSpec } from '@shared/jobs';
+import { PRESETS } from '@shared/train';
+import * as ort from 'onnxruntime-web';
 
 /** Measured in Node on the same code (TRAINJOB tests' session): ~4.63 after 200 steps from ln(512) ≈ 6.24. */
 const VAL_LOSS_BELOW = 5.0;
@@ -76,6 +80,7 @@ test('E2E-TRAIN1: tiny trains 200 steps in the dashboard, validation loss falls,
   await expect(chart).toHaveAttribute('data-points', `${STEPS},${STEPS / 25 + 1}`);
   await expect(jobA.getByTestId('train-val-loss')).toHaveText(lastVal.toFixed(4));
   await expect(jobA.getByTestId('train-sample')).not.toBeEmpty();
+  console.log(`tokens/s (smoothed, last steps): ${await jobA.getByTestId('train-speed').textContent()}`);
   // Last K checkpoints only.
   expect(historyA.keys).toBe(3);
 
@@ -97,4 +102,97 @@ test('E2E-TRAIN1: tiny trains 200 steps in the dashboard, validation loss falls,
   // Bit-identical: every loss of the resumed run equals the uninterrupted one (JSON numbers are exact f32 values).
   expect(historyB.train).toEqual(historyA.train);
   expect(historyB.val).toEqual(historyA.val);
+});
+
+async function downloadOf(page: Page, button: ReturnType<Page['getByTestId']>): Promise<Uint8Array> {
+  const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+  return new Uint8Array(readFileSync((await download.path())!));
+}
+
+test('E2E-TRAIN2: bad uploads and oversized configs are refused; a checkpoint downloads, restarts a job, and exports to ONNX', async ({
+  page,
+}) => {
+  test.setTimeout(150_000);
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto('/#/train');
+  await expect(page.getByTestId('train-view')).toHaveAttribute('data-loaded', 'true');
+  const formError = page.getByTestId('train-form-error');
+
+  // Empty and binary corpora are refused when chosen, with what is wrong.
+  await page.getByTestId('train-corpus-upload').check();
+  const corpusFile = page.getByTestId('train-corpus-file');
+  await corpusFile.setInputFiles({ name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
+  await expect(formError).toContainText('empty.txt is empty');
+  await corpusFile.setInputFiles({
+    name: 'blob.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from([0x50, 0x4b, 3, 4, 0, 0, 9]),
+  });
+  await expect(formError).toContainText('blob.txt is binary');
+  await page.getByTestId('train-submit').click();
+  await expect(formError).toContainText('choose a .txt or .jsonl file');
+
+  // A config past WebAssembly's 4 GiB is refused before anything is allocated, naming the estimate and the limit.
+  await page.getByRole('radio').first().check();
+  await page.getByTestId('train-preset').selectOption('custom');
+  await page.getByTestId('train-custom-layers').fill('48');
+  await page.getByTestId('train-custom-width').fill('4096');
+  await page.getByTestId('train-custom-context').fill('2048');
+  await expect(page.getByTestId('train-estimate')).toContainText(
+    "of WebAssembly memory, over WebAssembly's limit of 4.00 GiB",
+  );
+  await page.getByTestId('train-submit').click();
+  await expect(formError).toContainText("over WebAssembly's limit of 4.00 GiB");
+  await expect(page.getByTestId('train-job')).toHaveCount(0);
+
+  // A short tiny run on Brown, then its checkpoint and its ONNX export as files.
+  await page.getByTestId('train-preset').selectOption('tiny');
+  for (const [id, v] of [
+    ['train-steps', '20'],
+    ['train-warmup', '5'],
+    ['train-eval-every', '10'],
+    ['train-sample-every', '10'],
+    ['train-checkpoint-every', '10'],
+  ] as const)
+    await page.getByTestId(id).fill(v);
+  const a = await startJob(page);
+  await expect(card(page, a).getByTestId('train-status')).toHaveText('done', { timeout: 60_000 });
+  const safetensors = await downloadOf(page, card(page, a).getByTestId('train-download'));
+  const onnx = await downloadOf(page, card(page, a).getByTestId('train-export-onnx'));
+
+  // The exported model's logits equal the engine's on the downloaded weights (onnxruntime-web, here in Node).
+  const spec = defaultTrainSpec('train-e2efiles', 0);
+  const { state, tokenizer } = stateFromSafetensors(safetensors, PRESETS.tiny, hyperFor(spec));
+  expect(state.step).toBe(20);
+  const sampler = new GreedySampler(PRESETS.tiny);
+  sampler.setParams(state.params);
+  const ids = tokenizer.encode('The jury said it did not find any evidence that the election');
+  const want = sampler.logits(ids);
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(onnx, { executionProviders: ['wasm'] });
+  const got = (await session.run({ input_ids: new ort.Tensor('int32', ids, [1, ids.length]) })).logits!
+    .data as Float32Array;
+  await session.release();
+  let maxDiff = 0;
+  for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+  console.log(`ONNX export vs engine: max |Δlogit| ${maxDiff.toExponential(2)} over ${ids.length} positions`);
+  expect(got.length).toBe(want.length);
+  expect(maxDiff).toBeLessThan(1e-4);
+
+  // A checkpoint for another config is refused, naming what differs.
+  await page
+    .getByTestId('train-initial-file')
+    .setInputFiles({ name: 'a.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(safetensors) });
+  await page.getByTestId('train-preset').selectOption('small');
+  await page.getByTestId('train-submit').click();
+  await expect(formError).toContainText('another model (layers: file 2, job 6; width: file 128, job 256');
+
+  // The matching one starts a job at its step: 20 → 30.
+  await page.getByTestId('train-preset').selectOption('tiny');
+  await page.getByTestId('train-steps').fill('30');
+  const b = await startJob(page);
+  await expect(card(page, b).getByTestId('train-status')).toHaveText('done', { timeout: 60_000 });
+  const history = await storedHistory(page, b);
+  expect(history.step).toBe(30);
+  expect(history.train.map(([s]) => s)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i));
 });
