@@ -14,6 +14,8 @@ export type ToTrainWorker =
   | { readonly type: 'cancel' };
 
 export type FromTrainWorker =
+  /** Long set-up work (learning the tokenizer, encoding the corpus) before the first step. */
+  | { readonly type: 'preparing'; readonly message: string }
   | { readonly type: 'started'; readonly backend: string; readonly step: number; readonly note: string }
   | { readonly type: 'event'; readonly event: TrainEvent }
   /** Failure before the loop ran (config, data, backend); `code` is the TrainError code when there is one. */

@@ -50,6 +50,12 @@ async function engineFor(spec: TrainSpec): Promise<{ engine: TrainEngine; note: 
 
 async function start(m: Extract<ToTrainWorker, { type: 'start' }>) {
   const from = m.checkpoint === null ? undefined : readCheckpoint(m.checkpoint, m.spec.model);
+  post({
+    type: 'preparing',
+    message: from
+      ? `encoding ${m.text.length.toLocaleString()} characters with the checkpoint's tokenizer`
+      : `learning a ${m.spec.model.vocab}-token BPE tokenizer on ${m.text.length.toLocaleString()} characters`,
+  });
   const data = prepareData(m.spec.model, m.text, from?.tokenizer);
   const { engine, note } = await engineFor(m.spec);
   const s = new TrainSession(

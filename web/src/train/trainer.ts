@@ -179,8 +179,9 @@ export class Trainer {
 
   private async onWorker(spec: TrainSpec, m: FromTrainWorker): Promise<void> {
     const id = spec.id;
-    if (m.type === 'started') {
-      this.patch(id, { status: 'running', backend: `${m.backend} (${m.note})`, step: m.step });
+    if (m.type === 'preparing') this.patch(id, { message: m.message });
+    else if (m.type === 'started') {
+      this.patch(id, { status: 'running', backend: `${m.backend} (${m.note})`, step: m.step, message: '' });
       await this.store.putJob({ spec, status: 'running', message: '' });
     } else if (m.type === 'error') await this.finish(spec, 'failed', m.message);
     else await this.onEvent(spec, m.event);
