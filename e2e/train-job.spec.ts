@@ -7,8 +7,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
-import { GreedySampler, hyperFor, stateFromSafetensors, defaultTrainSpec } from '@shared/jobs';
-import { PRESETS } from '@shared/train';
+import {
+  defaultTrainSpec,
+  GreedySampler,
+  hyperFor,
+  prepareData,
+  stateFromSafetensors,
+  TrainSession,
+  WasmTrainEngine,
+} from '@shared/jobs';
+import { arenaFor, PRESETS, WasmBackend } from '@shared/train';
+import { brownText } from '../bench/train/corpus';
+import { DEFAULT_FORM, specFromForm } from '../web/src/train/form';
 import * as ort from 'onnxruntime-web';
 
 /** Measured in Node on the same code (TRAINJOB tests' session): ~4.63 after 200 steps from ln(512) ≈ 6.24. */
@@ -195,4 +205,59 @@ test('E2E-TRAIN2: bad uploads and oversized configs are refused; a checkpoint do
   const history = await storedHistory(page, b);
   expect(history.step).toBe(30);
   expect(history.train.map(([s]) => s)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i));
+});
+
+test('E2E-TRAIN3: the WebGPU backend (SwiftShader) trains the same job as WASM within 1e-4 per step', async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto('/#/train');
+  await expect(page.getByTestId('train-view')).toHaveAttribute('data-loaded', 'true');
+  // SwiftShader runs a tiny step in seconds: one sequence per batch, three steps.
+  const form = {
+    ...DEFAULT_FORM,
+    backend: 'webgpu' as const,
+    steps: 3,
+    batch: 1,
+    warmup: 1,
+    evalEvery: 3,
+    sampleEvery: 3,
+    checkpointEvery: 3,
+  };
+  await page.getByTestId('train-backend').selectOption('webgpu');
+  for (const [id, v] of [
+    ['train-steps', '3'],
+    ['train-batch', '1'],
+    ['train-warmup', '1'],
+    ['train-eval-every', '3'],
+    ['train-sample-every', '3'],
+    ['train-checkpoint-every', '3'],
+  ] as const)
+    await page.getByTestId(id).fill(v);
+  const id = await startJob(page);
+  const job = card(page, id);
+  await expect(job.getByTestId('train-status')).toHaveText('done', { timeout: 100_000 });
+  await expect(job).toContainText('webgpu');
+  const gpu = await storedHistory(page, id);
+
+  // The same spec on the WASM engine in Node, over the same corpus.
+  const spec = specFromForm(form, null, id, 0);
+  const data = prepareData(spec.model, brownText(spec.corpus.kind === 'brown' ? spec.corpus.files : 0));
+  const engine = new WasmTrainEngine(new WasmBackend(arenaFor(spec.model, spec.batch, spec.model.context)));
+  const session = new TrainSession(spec, {
+    engine,
+    sampler: null,
+    data,
+    emit: () => {},
+    now: () => 0,
+    yieldNow: async () => {},
+  });
+  await session.run();
+  const wasm = session.history;
+  console.log(`WebGPU losses ${JSON.stringify(gpu.train)} vs WASM ${JSON.stringify(wasm.train)}`);
+  expect(gpu.train.map(([s]) => s)).toEqual([1, 2, 3]);
+  gpu.train.forEach(([, l], k) => expect(Math.abs(l - wasm.train[k]![1]), `step ${k + 1}`).toBeLessThan(1e-4));
+  gpu.val.forEach(([, l], k) => expect(Math.abs(l - wasm.val[k]![1]), `validation ${k}`).toBeLessThan(1e-4));
+  expect(gpu.val.length).toBe(2);
 });
