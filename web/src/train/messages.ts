@@ -18,5 +18,7 @@ export type FromTrainWorker =
   | { readonly type: 'preparing'; readonly message: string }
   | { readonly type: 'started'; readonly backend: string; readonly step: number; readonly note: string }
   | { readonly type: 'event'; readonly event: TrainEvent }
+  /** The WebGPU device was lost mid-run: the page restarts the job on WASM from its newest checkpoint. */
+  | { readonly type: 'device-lost'; readonly message: string }
   /** Failure before the loop ran (config, data, backend); `code` is the TrainError code when there is one. */
   | { readonly type: 'error'; readonly code: string; readonly message: string };

@@ -9,6 +9,7 @@ import {
   prepareData,
   readCheckpoint,
   type TrainEngine,
+  type TrainEvent,
   TrainSession,
   type TrainSpec,
   WasmTrainEngine,
@@ -58,13 +59,18 @@ async function start(m: Extract<ToTrainWorker, { type: 'start' }>) {
   });
   const data = prepareData(m.spec.model, m.text, from?.tokenizer);
   const { engine, note } = await engineFor(m.spec);
+  let failure: TrainEvent | null = null;
   const s = new TrainSession(
     m.spec,
     {
       engine,
       sampler: new GreedySampler(m.spec.model),
       data,
-      emit: (event) => post({ type: 'event', event }),
+      emit: (event) => {
+        // On WebGPU a failure is held until the run ends: if the device was lost, the page falls back instead.
+        if (event.type === 'failed' && engine instanceof WebGpuTrainEngine) failure = event;
+        else post({ type: 'event', event });
+      },
       now: () => performance.now(),
       yieldNow: () => new Promise((r) => setTimeout(r, 0)),
     },
@@ -73,6 +79,12 @@ async function start(m: Extract<ToTrainWorker, { type: 'start' }>) {
   session = s;
   post({ type: 'started', backend: engine.name, step: s.step, note });
   await s.run();
+  if (failure !== null) {
+    // device.lost settles on its own task; give it one before deciding what the failure was.
+    await new Promise((r) => setTimeout(r, 0));
+    const lost = engine instanceof WebGpuTrainEngine ? engine.lost : null;
+    post(lost !== null ? { type: 'device-lost', message: lost } : { type: 'event', event: failure });
+  }
   engine.dispose();
 }
 

@@ -123,3 +123,28 @@ describe('Trainer (the page side of a Train job)', () => {
     expect(workers[1]!.terminated).toBe(true);
   });
 });
+
+describe('Trainer on a lost WebGPU device', () => {
+  it('TRAINUI-11: a lost device restarts the job on WASM from its newest checkpoint and says so', async () => {
+    const { store, trainer, workers } = setup();
+    const s = { ...spec('train-gggggggg'), backend: 'webgpu' as const };
+    await trainer.create(s, TEXT);
+    const w = workers[0]!;
+    w.reply({ type: 'started', backend: 'webgpu', step: 0, note: 'hardware adapter' });
+    w.reply({ type: 'event', event: { type: 'checkpoint', step: 25, record: record(25) } });
+    w.reply({ type: 'device-lost', message: 'GPU process exited' });
+    await settle();
+    await settle();
+    expect(w.terminated).toBe(true);
+    const again = workers[1]!;
+    const start = again.sent[0];
+    expect(start?.type === 'start' && start.spec.backend).toBe('wasm');
+    expect(start?.type === 'start' && start.checkpoint?.step).toBe(25);
+    again.reply({ type: 'started', backend: 'wasm-simd', step: 25, note: 'chosen' });
+    await settle();
+    expect(trainer.view(s.id)!.message).toMatch(
+      /WebGPU device was lost \(GPU process exited\): continuing on WebAssembly from the checkpoint at step 25/,
+    );
+    expect((await store.jobs()).jobs[0]!.spec.backend).toBe('wasm');
+  });
+});

@@ -63,6 +63,8 @@ export class Trainer {
   private readonly workers = new Map<string, WorkerLike>();
   /** Worker messages are handled one at a time, in order, though storing a checkpoint awaits. */
   private queue: Promise<void> = Promise.resolve();
+  /** Notes that outlive a restart of the job's worker (why it now runs on another backend). */
+  private readonly notes = new Map<string, string>();
 
   constructor(
     private readonly store: TrainStore,
@@ -181,9 +183,11 @@ export class Trainer {
     const id = spec.id;
     if (m.type === 'preparing') this.patch(id, { message: m.message });
     else if (m.type === 'started') {
-      this.patch(id, { status: 'running', backend: `${m.backend} (${m.note})`, step: m.step, message: '' });
-      await this.store.putJob({ spec, status: 'running', message: '' });
+      const note = this.notes.get(id) ?? '';
+      this.patch(id, { status: 'running', backend: `${m.backend} (${m.note})`, step: m.step, message: note });
+      await this.store.putJob({ spec, status: 'running', message: note });
     } else if (m.type === 'error') await this.finish(spec, 'failed', m.message);
+    else if (m.type === 'device-lost') await this.fallBackToWasm(spec, m.message);
     else await this.onEvent(spec, m.event);
   }
 
@@ -253,6 +257,22 @@ export class Trainer {
     this.workers.delete(spec.id);
     this.patch(spec.id, { status, message });
     await this.store.putJob({ spec, status, message });
+  }
+
+  /**
+   * A lost WebGPU device: the job continues on WebAssembly from its newest checkpoint (steps since then are
+   * redone; results match within the backends' tolerance, not bit for bit).
+   */
+  private async fallBackToWasm(spec: TrainSpec, reason: string) {
+    this.workers.get(spec.id)?.terminate();
+    this.workers.delete(spec.id);
+    const wasm: TrainSpec = { ...spec, backend: 'wasm' };
+    const from = this.view(spec.id)?.checkpointStep;
+    const message = `the WebGPU device was lost (${reason}): continuing on WebAssembly from ${from == null ? 'the start' : `the checkpoint at step ${from}`}`;
+    this.notes.set(spec.id, message);
+    this.patch(spec.id, { spec: wasm });
+    await this.store.putJob({ spec: wasm, status: 'running', message });
+    await this.launch(wasm);
   }
 
   pause(id: string): void {

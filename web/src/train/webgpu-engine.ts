@@ -20,7 +20,14 @@ import { evalLossGpu, WebGpuBackend } from '../engine/webgpu/kernels';
 
 export class WebGpuTrainEngine implements TrainEngine {
   readonly name = 'webgpu';
-  private constructor(private readonly b: WebGpuBackend) {}
+  /** Set when the device goes away (driver reset, GPU process crash, tab backgrounded on some systems). */
+  lost: string | null = null;
+  private constructor(private readonly b: WebGpuBackend) {
+    b.gpu.device.lost.then((info) => {
+      // destroy() on our own dispose is not a loss to recover from.
+      if (info.reason !== 'destroyed') this.lost = info.message || 'unknown reason';
+    });
+  }
 
   static async create(arena: Arena): Promise<WebGpuTrainEngine> {
     return new WebGpuTrainEngine(await WebGpuBackend.create(arena));
