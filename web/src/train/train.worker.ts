@@ -17,7 +17,7 @@ import {
 import { arenaFor, TrainError, WasmBackend } from '@shared/train';
 import { spawnBrowser, threadsAvailable } from '../engine/wasm/threads.browser';
 import type { FromTrainWorker, ToTrainWorker } from './messages';
-import { hardwareAdapterLimit, WebGpuTrainEngine } from './webgpu-engine';
+import { webGpuAdapter, WebGpuTrainEngine } from './webgpu-engine';
 
 /** Two threads: the machines this is tested on have two cores, and a volunteer's page keeps one for itself. */
 const MAX_TRAIN_THREADS = 2;
@@ -27,7 +27,7 @@ let session: TrainSession | null = null;
 
 async function engineFor(spec: TrainSpec): Promise<{ engine: TrainEngine; note: string }> {
   const arena = arenaFor(spec.model, spec.batch, spec.model.context);
-  const gpu = spec.backend === 'wasm' ? null : await hardwareAdapterLimit();
+  const gpu = spec.backend === 'wasm' ? null : await webGpuAdapter();
   const useGpu = spec.backend === 'webgpu' || (spec.backend === 'auto' && gpu !== null && !gpu.software);
   if (useGpu) {
     if (gpu === null) throw new TrainError('backend', 'WebGPU has no adapter in this browser: choose the WASM backend');

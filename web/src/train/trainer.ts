@@ -11,6 +11,7 @@ import {
   emptyHistory,
   exportGptOnnx,
   hyperFor,
+  MAX_SAMPLES_KEPT,
   stateFromSafetensors,
   stateToSafetensors,
   type TrainEvent,
@@ -215,7 +216,7 @@ export class Trainer {
       case 'sample':
         this.bump(id, {}, (h) => {
           h.samples.push({ step: e.step, text: e.text });
-          if (h.samples.length > 10) h.samples.shift();
+          if (h.samples.length > MAX_SAMPLES_KEPT) h.samples.shift();
         });
         return;
       case 'skipped':

@@ -79,8 +79,8 @@ export class WebGpuTrainEngine implements TrainEngine {
   }
 }
 
-/** min(maxStorageBufferBindingSize, maxBufferSize), or null when there is no usable hardware adapter. */
-export async function hardwareAdapterLimit(): Promise<{ maxBytes: number; software: boolean } | null> {
+/** The adapter's largest usable buffer (min of binding and buffer size) and whether it is software, or null without one. */
+export async function webGpuAdapter(): Promise<{ maxBytes: number; software: boolean } | null> {
   const gpu = globalThis.navigator?.gpu;
   if (!gpu) return null;
   const adapter = await gpu.requestAdapter();

@@ -20,6 +20,7 @@ import {
   type CheckpointRecord,
   checkpointRecord,
   emptyHistory,
+  MAX_SAMPLES_KEPT,
   type TrainHistory,
 } from './checkpoint';
 import type { TrainEngine } from './engine';
@@ -200,7 +201,7 @@ export class TrainSession {
         if (t % spec.sampleEvery === 0 || t === spec.steps) {
           const text = await this.sample();
           this.history.samples.push({ step: t, text });
-          if (this.history.samples.length > 10) this.history.samples.shift();
+          if (this.history.samples.length > MAX_SAMPLES_KEPT) this.history.samples.shift();
           emit({ type: 'sample', step: t, text });
         }
         if (t % spec.checkpointEvery === 0 && t < spec.steps)
