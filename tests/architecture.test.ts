@@ -59,12 +59,13 @@ describe('layout', () => {
     expect(findCycle(shared)).toBeUndefined();
   });
 
-  it('LAYOUT3: the requester shell, the provider core and the weights core import no React', () => {
+  it('LAYOUT3: the requester shell, the provider core, the weights core and the trainer import no React', () => {
     const entries = [
       'web/src/requester/job-runner.ts',
       'web/src/requester/templar.ts',
       'web/src/provider/provider-node.ts',
       'web/src/weights/index.ts',
+      'web/src/train/trainer.ts',
     ].map((f) => join(ROOT, f));
     const reached = closure(entries);
     expect(reached.size).toBeGreaterThan(30);

@@ -5,3 +5,4 @@ export * from './constants';
 export * from './coordinator';
 export * from './inference';
 export * from './kind';
+export * from './train';

@@ -21,7 +21,10 @@ export function floatInitializer(name: string, dims: readonly number[], values: 
   };
 }
 
-export type Attribute = { name: string; int: number } | { name: string; ints: number[] };
+export type Attribute =
+  | { name: string; int: number }
+  | { name: string; ints: number[] }
+  | { name: string; float: number };
 
 export function node(
   opType: string,
@@ -37,7 +40,9 @@ export function node(
     attribute: attributes.map((a) =>
       'int' in a
         ? { name: a.name, type: onnx.AttributeProto.AttributeType.INT, i: a.int }
-        : { name: a.name, type: onnx.AttributeProto.AttributeType.INTS, ints: a.ints },
+        : 'float' in a
+          ? { name: a.name, type: onnx.AttributeProto.AttributeType.FLOAT, f: a.float }
+          : { name: a.name, type: onnx.AttributeProto.AttributeType.INTS, ints: a.ints },
     ),
   };
 }
@@ -62,6 +67,8 @@ export interface GraphDefinition {
   initializers: OnnxTypes.ITensorProto[];
   /** The default domain's opset; OPSET unless a test needs an old export. */
   opset?: number;
+  /** ModelProto.metadata_props (e.g. a trained model's tokenizer); absent leaves the bytes as before. */
+  metadata?: Record<string, string>;
 }
 
 /** Serialises a graph to .onnx bytes; the same definition always gives the same bytes. */
@@ -71,6 +78,9 @@ export function encodeModel(graph: GraphDefinition): Uint8Array {
     producerName: PRODUCER,
     producerVersion: '1',
     opsetImport: [{ domain: '', version: graph.opset ?? OPSET }],
+    ...(graph.metadata
+      ? { metadataProps: Object.entries(graph.metadata).map(([key, value]) => ({ key, value })) }
+      : {}),
     graph: {
       name: graph.name,
       node: graph.nodes,

@@ -28,3 +28,9 @@ export const MAX_JSON_CHARS = 64 * 1024 * 1024;
  * (bytes + ort session); beyond this a unit's setup dwarfs its compute.
  */
 export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
+
+/**
+ * safetensors header limit: 100 MB, the reference implementation's own cap (a header names each tensor
+ * in ~80 bytes, so this is over a million tensors).
+ */
+export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;

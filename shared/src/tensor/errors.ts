@@ -12,7 +12,8 @@ export type TensorErrorCode =
   | 'too-large'
   | 'bad-shape'
   | 'bad-json'
-  | 'bad-value';
+  | 'bad-value'
+  | 'safetensors-header';
 
 export class TensorError extends Error {
   override readonly name = 'TensorError';

@@ -8,3 +8,4 @@ export * from './check-inputs';
 export * from './onnx-model';
 export * from './onnx-weights';
 export * from './model-version';
+export * from './safetensors';

@@ -47,7 +47,7 @@ export {
   loadBatch,
   trainStep,
 } from './step';
-export { trainKernelsModule, WasmBackend } from './wasm/backend';
+export { trainKernelsModule, WASM_MAX_BYTES, WasmBackend, wasmMemoryBytes } from './wasm/backend';
 export { type Spawn, type WorkerInit, WORKER_SOURCE } from './wasm/threads';
 export { detagBrown, type LoaderOptions, TokenLoader, textFromBytes, textFromJsonl } from './data';
 export { Tokenizer, type TokenizerJson } from './tokenizer';

@@ -1,5 +1,6 @@
 import { ProviderPage } from '../provider/ProviderPage';
 import { Dashboard } from '../requester/Dashboard';
+import { TrainView } from '../train/TrainView';
 import { Landing } from './Landing';
 import { useRoute } from './route-store';
 
@@ -18,11 +19,15 @@ export function App() {
           <a href="#/request" className={route === 'request' ? 'active' : ''}>
             Run a job
           </a>
+          <a href="#/train" className={route === 'train' ? 'active' : ''}>
+            Train a model
+          </a>
         </nav>
       </header>
       <main>
         {route === 'provide' && <ProviderPage />}
         {route === 'request' && <Dashboard />}
+        {route === 'train' && <TrainView />}
         {route === 'home' && <Landing />}
       </main>
     </div>

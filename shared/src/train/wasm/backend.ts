@@ -32,6 +32,13 @@ const MAX_T = SCRATCH_BYTES / 4;
 /** Four threads fill the scratch region; beyond that two cores' worth of bandwidth is the limit anyway. */
 export const MAX_THREADS = 4;
 const PAGE = 65536;
+/** WebAssembly (wasm32) memory ends at 4 GiB; one page stays unused so the last byte address fits an i32 pair. */
+export const WASM_MAX_BYTES = 2 ** 32 - PAGE;
+
+/** Bytes of WebAssembly memory a backend over this arena allocates (statics, threads' scratch, arena). */
+export function wasmMemoryBytes(arena: Arena): number {
+  return Math.ceil((ARENA_BASE + 4 * arena.size) / PAGE) * PAGE;
+}
 /**
  * Below this many multiply-adds a kernel stays on the calling thread: a wake-up and join through
  * Atomics costs some 10–50 µs, a 2-row block of work ~1 µs.
@@ -262,7 +269,7 @@ export class WasmBackend implements Backend {
     if (threads > 1 && options.spawn === undefined) throw new TrainError('backend', 'threads need a spawn function');
     if (arena.T > MAX_T) throw new TrainError('backend', `sequence length ${arena.T} exceeds ${MAX_T}`);
     const bytes = ARENA_BASE + 4 * arena.size;
-    if (bytes > 2 ** 32 - PAGE) throw new TrainError('backend', 'arena exceeds WebAssembly memory (4 GiB)');
+    if (bytes > WASM_MAX_BYTES) throw new TrainError('backend', 'arena exceeds WebAssembly memory (4 GiB)');
     const pages = Math.ceil(bytes / PAGE);
     const shared = threads > 1;
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
