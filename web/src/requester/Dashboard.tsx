@@ -8,6 +8,7 @@ import { JobForm } from './JobForm';
 import type { JobSummary, Templar } from './templar';
 
 const NO_JOBS = new Observable<JobSummary[]>([]);
+const NO_NOTICES = new Observable<string[]>([]);
 
 export function Dashboard() {
   const runtime = startRequester();
@@ -20,6 +21,7 @@ export function Dashboard() {
     [runtime],
   );
   const jobs = useObservable(templar?.jobs ?? NO_JOBS);
+  const notices = useObservable(templar?.notices ?? NO_NOTICES);
 
   return (
     <section className="dashboard">
@@ -34,6 +36,13 @@ export function Dashboard() {
         <div className="error" role="alert">
           Could not open the job store: {error}. Allow site storage for this page and reload.
         </div>
+      ) : null}
+      {notices.length > 0 ? (
+        <ul className="panel notices" data-testid="storage-notices">
+          {notices.map((n) => (
+            <li key={n}>{n}</li>
+          ))}
+        </ul>
       ) : null}
       {templar ? <JobForm templar={templar} /> : <p className="muted">Loading jobs…</p>}
       <div className="jobs">

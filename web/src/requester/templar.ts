@@ -15,6 +15,7 @@ import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '.
 import { JobStore } from '../storage/job-store';
 import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
+import { migrateLegacyJobs } from '../storage/migrate';
 import { modelVersion, type ModelVersion } from '@shared/tensor';
 import type { ChangeFinder } from '@shared/pulse';
 import { JobModel } from './job-model';
@@ -70,9 +71,17 @@ export class Templar {
     return this.book;
   }
 
+  /** What happened to data an earlier release stored (jobs moved or removed, caches dropped), for the dashboard. */
+  readonly notices = new Observable<string[]>([]);
+
   /** Lists stored jobs and resumes the ones that were running when the page closed. */
   async init(): Promise<void> {
     this.book = await this.reputationStore.load();
+    // Jobs first: they read their models from the old cache, which the store's migration then drops.
+    const notes = await migrateLegacyJobs(this.deps.store, this.models);
+    const dropped = await this.models.migrate();
+    if (dropped > 0) notes.push(`${dropped} cached models from an earlier release were dropped`);
+    this.notices.set(notes);
     for (const spec of await this.store.list()) {
       const state = await this.store
         .state(spec.id)
