@@ -92,9 +92,12 @@ describe('protocol validation', () => {
     h = createHarness({ heartbeatMs: 10 });
     const alive = await h.join('provider');
     const dead = await h.join('provider');
+    // Pings sent while it joined were answered (on a loaded machine a 10 ms heartbeat can fire during the join):
+    // count only those it leaves unanswered.
     dead.socket.answerPings = false;
+    const answered = dead.socket.pings;
     expect(await dead.socket.closedWith()).toBe(4003);
-    expect(dead.socket.pings).toBe(2);
+    expect(dead.socket.pings - answered).toBe(2);
     expect(alive.socket.closed).toBeNull();
     expect(alive.socket.pings).toBeGreaterThanOrEqual(2);
   });

@@ -7,7 +7,13 @@
  * matchmaker can assign another.
  */
 import { providerAdapterClass } from '@shared/jobs';
-import { encodePeerMessage, PeerStream, type Capabilities, type PeerHeader } from '@shared/protocol';
+import {
+  encodePeerMessage,
+  PeerStream,
+  type Capabilities,
+  type PeerHeader,
+  type ServerMessageOf,
+} from '@shared/protocol';
 import { MAX_PEER_RECONNECTS, PEER_RECONNECT_DELAY_MS } from '../core/constants';
 import type { LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import { PeerSessions, type PeerSession } from '../net/peer-sessions';
@@ -92,6 +98,27 @@ export class ProviderLinks {
     return this.sessions.isCurrent(link.session);
   }
 
+  /**
+   * Follows the server's pairing of this job: `welcome` after every (re)connect
+   * (the server forgot the job: open it again), each `matched` provider linked
+   * unless `admit` says no (then it is handed back), unmatched and signals
+   * routed. Returns the unsubscribe.
+   */
+  follow(events: { welcome(): void; admit(m: ServerMessageOf<'matched'>): boolean }): () => void {
+    const { signaling, jobId } = this.deps;
+    const offs = [
+      signaling.on('welcome', () => events.welcome()),
+      signaling.on('matched', (m) => {
+        if (m.jobId !== jobId) return;
+        if (!events.admit(m)) return this.release(m.peerId, 'excluded');
+        this.matched(m.peerId, m.capabilities, { session: m.session, network: m.network });
+      }),
+      signaling.on('unmatched', (m) => m.jobId === jobId && this.unmatched(m.peerId, m.reason)),
+      signaling.on('signal', (s) => s.jobId === jobId && this.signal(s.from, s.payload)),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+
   /** The server paired `peerId` with the job: connect, unless a live link is there already. */
   matched(peerId: string, capabilities: Capabilities | undefined, pairing: Pairing | undefined): void {
     this.paired.add(peerId);
@@ -131,6 +158,13 @@ export class ProviderLinks {
 
   send(link: ProviderLink, header: PeerHeader, body?: Uint8Array, stream: number = PeerStream.control): void {
     this.sessions.send(link.session, stream, encodePeerMessage(header, body));
+  }
+
+  /** Sends to `peerId`'s link if it has one; says whether it did. */
+  sendTo(peerId: string, header: PeerHeader, body?: Uint8Array, stream?: number): boolean {
+    const link = this.links.get(peerId);
+    if (link) this.send(link, header, body, stream);
+    return link !== undefined;
   }
 
   /** Sends `header` to every provider whose link is up. */
