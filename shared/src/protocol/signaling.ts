@@ -32,7 +32,7 @@ export const CloseCode = {
   replaced: 4004,
 } as const;
 
-const PeerIdSchema = v.pipe(
+export const PeerIdSchema = v.pipe(
   v.string(),
   v.regex(PEER_ID_PATTERN, 'peer id is the canonical base64url of an Ed25519 public key'),
 );
@@ -211,6 +211,8 @@ export const ErrorCodeSchema = v.picklist([
   'rate-limited',
   'not-paired',
   'unknown-job',
+  /** Shared state (Redis) is out of reach: what needs it is refused until it returns; try another server. */
+  'unavailable',
   'internal',
 ]);
 export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>;
