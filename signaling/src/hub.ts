@@ -204,6 +204,17 @@ export class Hub {
     options.metrics.gauge('signaling_receipt_log_entries', 'Entries in the receipt log.', () => [
       { labels: {}, value: ledger.head.length },
     ]);
+    options.metrics.gauge(
+      'signaling_shared_state_up',
+      'Whether what needs shared state (presence, matching, relay across instances, receipts) can be served: 1 or 0, by kind (memory or redis).',
+      () => {
+        const health = this.shared.health();
+        return [{ labels: { kind: health.kind }, value: health.up ? 1 : 0 }];
+      },
+    );
+    options.metrics.gauge('signaling_shared_ops_applied', 'Ops of the shared log applied by this instance.', () => [
+      { labels: {}, value: this.shared.health().applied },
+    ]);
     options.metrics.gauge('signaling_jobs_open', 'Jobs open across all requesters.', () => [
       { labels: {}, value: this.matchmaker.jobCount },
     ]);
@@ -437,7 +448,7 @@ export class Hub {
     if (conn.closed) return;
     if (!ok) throw fail('signature does not verify for this key, challenge and role');
     // Presence is shared: a peer that cannot be registered everywhere is not welcomed (SPEC SCALE3).
-    if (!this.shared.health().up) throw this.unavailable('cannot register new peers');
+    if (!this.shared.health().up) throw this.unavailable('cannot register new peers', CloseCode.tryAgainLater);
     clearTimeout(conn.authTimer);
     const key = peerKey(role, message.publicKey);
     const previous = this.byPeer.get(key);
@@ -655,10 +666,11 @@ export class Hub {
     }
   }
 
-  private unavailable(what: string): ProtocolError {
+  private unavailable(what: string, closeWith?: number): ProtocolError {
     return new ProtocolError(
       'unavailable',
       `shared state is unreachable, so this server ${what} for now; retry, or use another server`,
+      closeWith,
     );
   }
 
@@ -685,6 +697,18 @@ export class Hub {
         this.owners.delete(key);
         return this.removePeer(op.role, op.peer, op);
       }
+      case 'instance-gone':
+        return this.forgetInstance(op.gone, op);
+      case 'credit':
+        return this.ledger.applyCredit(op.entry);
+    }
+    // A peer's changes count only from the instance holding it now: a late op from an instance declared gone
+    // (or from a connection since replaced) would otherwise leave a ghost in every replica.
+    const [role, peer] =
+      op.op === 'announce' || op.op === 'status' ? ['provider', op.peer] : ['requester', op.requester];
+    const owner = this.owners.get(peerKey(role as Role, peer));
+    if (owner?.instance !== op.instance) return;
+    switch (op.op) {
       case 'announce':
         return this.deliver(mm.upsertProvider(op.peer, op.capabilities, op.slots, op.status), op);
       case 'status':
@@ -703,10 +727,6 @@ export class Hub {
           this.options.metrics.inc('signaling_reports_total', { counted: String(counted) });
         return this.deliver(mm.report(op.requester, op.jobId, op.provider) ?? [], op);
       }
-      case 'instance-gone':
-        return this.forgetInstance(op.gone, op);
-      case 'credit':
-        return this.ledger.applyCredit(op.entry);
     }
   }
 
@@ -763,7 +783,9 @@ export class Hub {
     if (error instanceof SharedStateUnavailable) error = this.unavailable(error.message);
     if (error instanceof ProtocolError && error.code === 'unavailable') {
       this.options.metrics.inc('signaling_shared_state_refused_total');
-      return this.sendError(conn, error.code, error.message);
+      this.sendError(conn, error.code, error.message);
+      if (error.closeWith !== undefined) this.closeConn(conn, error.closeWith, 'shared state unreachable');
+      return;
     }
     if (error instanceof ProtocolError) {
       if (error.closeWith === undefined) return this.strike(conn, error.code, error.message);
@@ -814,8 +836,8 @@ export class Hub {
     const key = peerKey(conn.role, conn.peerId);
     if (this.byPeer.get(key) !== conn) return;
     this.byPeer.delete(key);
-    // In one process a stop forgets everything anyway; shared, the others must hear that its peers left.
-    if (this.shuttingDown && this.shared.health().kind === 'memory') return;
+    // A stop forgets everything; shared, the others hear it once, from the closing state (instance-gone).
+    if (this.shuttingDown) return;
     this.publishLeave({ op: 'leave', role: conn.role, peer: conn.peerId, conn: conn.id });
   }
 

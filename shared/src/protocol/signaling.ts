@@ -25,6 +25,8 @@ export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
   policy: 1008,
+  /** RFC 6455 "try again later": this server cannot serve a newcomer now (shared state down); try another. */
+  tryAgainLater: 1013,
   tooBig: 1009,
   authFailed: 4001,
   versionMismatch: 4002,
