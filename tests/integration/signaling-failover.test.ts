@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { createIdentity } from '@shared/identity';
 import { createSignalingServer, type SignalingServer } from '../../signaling/src/server';
 import { caps, testLogger } from '../../signaling/src/testing/fixtures';
-import { SignalingClient } from '../../web/src/net/signaling-client';
+import { SignalingClient, signalingUrls } from '../../web/src/net/signaling-client';
 import { freePort } from '../support/redis-server';
 
 const servers: SignalingServer[] = [];
@@ -66,5 +66,17 @@ describe('signaling client failover', () => {
       check();
     });
     expect(b.server.metrics.get('signaling_messages_in_total', { type: 'announce' })).toBe(1);
+  });
+
+  it('CLIENT8: a page takes its server list from ?signal=, else signals through its own origin', () => {
+    const page = { protocol: 'https:', host: 'net.example' };
+    expect(signalingUrls({ ...page, search: '' })).toEqual(['wss://net.example/ws']);
+    expect(signalingUrls({ ...page, search: '?signal=wss://a.example/ws,wss://b.example/ws' })).toEqual([
+      'wss://a.example/ws',
+      'wss://b.example/ws',
+    ]);
+    expect(signalingUrls({ ...page, search: '?signal=javascript:alert(1),http://x/ws' })).toEqual([
+      'wss://net.example/ws',
+    ]);
   });
 });

@@ -95,6 +95,19 @@ export function defaultSignalingUrl(location: { protocol: string; host: string }
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SIGNALING_PATH}`;
 }
 
+/**
+ * The servers a page signals through: the `signal` query parameter's
+ * comma-separated ws(s):// URLs (instances of one network, tried in order,
+ * SPEC CLIENT8), else the page origin's own (CLIENT5).
+ */
+export function signalingUrls(location: { protocol: string; host: string; search: string }): string[] {
+  const listed = (new URLSearchParams(location.search).get('signal') ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => /^wss?:\/\/[^\s/]+\/\S*$/.test(url));
+  return listed.length ? listed : [defaultSignalingUrl(location)];
+}
+
 /** Full-jitter backoff: uniform in [delay/2, delay) where delay doubles per attempt up to maxMs. */
 export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number): number {
   const delay = Math.min(options.maxMs, options.initialMs * options.factor ** attempt);
