@@ -71,6 +71,10 @@ async function pairAcross(a: string, b: string) {
   return { provider, requester, toProvider, toRequester };
 }
 
+/** Ops of the shared log this instance has read and applied (or skipped as not its holder's). */
+const applied = (server: SignalingServer) =>
+  Number(/^signaling_shared_ops_applied (\d+)$/m.exec(server.metrics.render())?.[1] ?? Number.NaN);
+
 const prefix = () => `test-${randomId(6)}:`;
 
 describe('instances sharing Redis', () => {
@@ -164,6 +168,62 @@ describe('instances sharing Redis', () => {
     const unmatched = await requester.once('unmatched');
     expect(unmatched).toMatchObject({ peerId: ghost.peerId, reason: 'provider-left' });
     raw.disconnect();
+  });
+
+  it('SCALE5: an instance that reads it was declared gone closes its clients; they come back and are paired again', async () => {
+    const ns = prefix();
+    const b = await instance(ns);
+    const { provider, requester } = await pairAcross(b.wsUrl, b.wsUrl);
+    const health = (await (await fetch(`${b.url}healthz`)).json()) as { shared: { instance: string } };
+    const dropped = provider.once('disconnected');
+    const rematched = Promise.all([provider.once('matched'), requester.once('matched')]);
+    const raw = new Redis(redis.url);
+    await raw.xadd(
+      `${ns}ops`,
+      '*',
+      'op',
+      JSON.stringify({
+        op: 'instance-gone',
+        gone: health.shared.instance,
+        instance: 'other',
+        at: 1,
+        nonce: randomId(16),
+      }),
+    );
+    raw.disconnect();
+    expect(await dropped).toMatchObject({ code: 1001, willReconnect: true });
+    const [toProvider, toRequester] = await rematched;
+    expect(toProvider.session).toBe(toRequester.session);
+  });
+
+  it('SCALE4: a change to a peer published by an instance that does not hold it is ignored', async () => {
+    const ns = prefix();
+    const b = await instance(ns);
+    const { provider, requester } = await pairAcross(b.wsUrl, b.wsUrl);
+    const unmatched: unknown[] = [];
+    requester.on('unmatched', (event) => unmatched.push(event));
+    const before = applied(b.server);
+    const raw = new Redis(redis.url);
+    // Applied, this would close the requester's job and end the pairing (job-closed).
+    await raw.xadd(
+      `${ns}ops`,
+      '*',
+      'op',
+      JSON.stringify({
+        op: 'job-close',
+        requester: requester.peerId,
+        jobId: 'job-00001',
+        instance: 'zombie',
+        at: 1,
+        nonce: randomId(16),
+      }),
+    );
+    raw.disconnect();
+    await until(() => applied(b.server) === before + 1, 'the zombie op to be read');
+    const atProvider = provider.once('signal');
+    requester.signal(provider.peerId!, 'job-00001', { type: 'offer', sdp: 'still paired' });
+    expect(await atProvider).toMatchObject({ payload: { sdp: 'still paired' } });
+    expect(unmatched).toEqual([]);
   });
 
   it('SCALE7: an entry in the shared log that does not parse is skipped; later ops still apply', async () => {
