@@ -84,7 +84,7 @@ test('E2E-SCALE1: across two instances on Redis a job completes; after A crashes
   await expect(standby.page.getByTestId('connection')).toHaveText('open', { timeout: 20_000 });
   await standby.page.getByTestId('pause').click();
   await waitForJobDone(card, 60_000);
-  expect(Number(await standby.page.getByTestId('units-done').textContent())).toBeGreaterThan(0);
+  await expect.poll(async () => Number(await standby.page.getByTestId('units-done').textContent())).toBeGreaterThan(0);
   expectClose(await downloadResult(card), referenceOutput(MODEL, second.rows, second.seed));
 
   const health = (await (await fetch(`${b!.url}/healthz`)).json()) as { shared: { kind: string; up: boolean } };
