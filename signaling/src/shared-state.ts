@@ -100,7 +100,7 @@ export interface SharedState {
   publish(op: SharedOpInput): Promise<void> | void;
   /** Sends a frame to a peer held by `instance`. Throws SharedStateUnavailable when down. */
   relay(instance: string, frame: RelayedFrame): void;
-  /** The receipt log's storage: shared by every instance. */
+  /** The receipt log every instance appends to; null in one process, where the ledger keeps its own. */
   receiptStorage(): ReceiptLogStorage | null;
   /** The network id every instance names in pairings; the first instance settles it. */
   settleNetwork(proposed: string): Promise<string>;
