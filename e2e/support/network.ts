@@ -4,6 +4,8 @@
  * its own IndexedDB, so its own identity), talking over real WebRTC.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Locator, Page, TestInfo } from '@playwright/test';
 import { expect } from '@playwright/test';
@@ -13,10 +15,15 @@ import { compareTensors, parseNpy, type Tensor } from '@shared/tensor';
 export interface ServerProcess {
   url: string;
   stop(): Promise<void>;
+  /** SIGKILL: a crash, with no chance to say goodbye. */
+  kill(): Promise<void>;
 }
 
-/** Starts `tsx signaling/src/main.ts` on loopback and waits until /healthz answers. */
-export async function startServer(port: number): Promise<ServerProcess> {
+/** Starts `tsx signaling/src/main.ts` on loopback and waits until /healthz answers; `extra` adds flags and environment. */
+export async function startServer(
+  port: number,
+  extra: { args?: string[]; env?: Record<string, string>; logFile?: string } = {},
+): Promise<ServerProcess> {
   const url = `http://localhost:${port}`;
   // A server left over from an earlier run would answer /healthz and silently take this test's place.
   if (
@@ -26,13 +33,15 @@ export async function startServer(port: number): Promise<ServerProcess> {
     )
   )
     throw new Error(`port ${port} is already in use; stop whatever listens there`);
+  if (extra.logFile) mkdirSync(dirname(extra.logFile), { recursive: true });
   // node itself (not npx) so SIGTERM reaches the server and tests its graceful shutdown.
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', 'signaling/src/main.ts', '--port', String(port), '--host', '127.0.0.1'],
+    ['--import', 'tsx', 'signaling/src/main.ts', '--port', String(port), '--host', '127.0.0.1', ...(extra.args ?? [])],
     {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+      // With logFile the server's JSON log lines (info and up) are kept for the report.
+      stdio: ['ignore', extra.logFile ? openSync(extra.logFile, 'a') : 'ignore', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: extra.logFile ? 'info' : 'warn', ...extra.env },
     },
   );
   let stderr = '';
@@ -48,15 +57,13 @@ export async function startServer(port: number): Promise<ServerProcess> {
     if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  const end = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  return { url, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }
 
 export interface Tab {
@@ -74,8 +81,15 @@ async function openTab(browser: Browser, url: string, name: string, testInfo: Te
   return { context, page };
 }
 
-export async function openProvider(browser: Browser, base: string, name: string, testInfo: TestInfo): Promise<Tab> {
-  const tab = await openTab(browser, `${base}/#/provide`, name, testInfo);
+/** `query` (e.g. `?signal=…`) goes before the route. */
+export async function openProvider(
+  browser: Browser,
+  base: string,
+  name: string,
+  testInfo: TestInfo,
+  query = '',
+): Promise<Tab> {
+  const tab = await openTab(browser, `${base}/${query}#/provide`, name, testInfo);
   await expect(tab.page.getByTestId('connection')).toHaveText('open', { timeout: 90_000 });
   return tab;
 }

@@ -92,4 +92,18 @@ describe('config', () => {
     expect(() => parseConfig(['--trust-proxy', 'proxy.local'], {})).toThrow(ConfigError);
     expect(() => parseConfig(['--origins', 'evil.example'], {})).toThrow(ConfigError);
   });
+
+  it('SCALE1: --redis or REDIS_URL shares state through Redis; the password comes only from the environment', () => {
+    expect(parseConfig([], {})).not.toMatchObject({ options: { redis: expect.anything() } });
+    expect(parseConfig(['--redis', 'redis://10.0.0.5:6379/2'], { REDIS_PASSWORD: 's3cret' })).toMatchObject({
+      options: { redis: { url: 'redis://10.0.0.5:6379/2', password: 's3cret' } },
+    });
+    expect(parseConfig([], { REDIS_URL: 'redis://:pw@r.local:6379', REDIS_PREFIX: 'net1:' })).toMatchObject({
+      options: { redis: { url: 'redis://:pw@r.local:6379', prefix: 'net1:' } },
+    });
+    expect(() => parseConfig(['--redis', 'redis://:pw@r.local:6379'], {})).toThrow(/REDIS_PASSWORD/);
+    expect(() => parseConfig(['--redis', 'http://r.local'], {})).toThrow(ConfigError);
+    expect(() => parseConfig(['--redis', 'not a url'], {})).toThrow(ConfigError);
+    expect(() => parseConfig(['--redis', 'redis://r.local', '--data', '/tmp/x'], {})).toThrow(/exclude/);
+  });
 });

@@ -26,6 +26,10 @@ Options (flag / environment variable, default):
   --max-conns-per-ip N  MAX_CONNS_PER_IP  ${C.MAX_CONNECTIONS_PER_IP}
   --max-jobs-per-ip N   MAX_JOBS_PER_IP   ${C.MAX_JOBS_PER_IP} open jobs per IP, all keys together
   --data DIR        DATA_DIR      none (receipt log in memory); else DIR/${C.RECEIPT_LOG_FILE}, append-only
+  --redis URL       REDIS_URL     none (one process, state in memory); redis://host:port[/db] shared by any number of
+                                  instances: presence, matching, relay, pairings and the receipt log live there.
+                                  The password comes from REDIS_PASSWORD (never argv: ps shows it to everyone);
+                                  REDIS_PREFIX (default ${C.DEFAULT_REDIS_PREFIX}) namespaces the keys
   --fsync           FSYNC=1       off; flush each receipt to disk before acknowledging it (slower, survives power loss)
   --network ID      NETWORK       kept in DIR/${C.NETWORK_FILE} with --data, else random; names receipts and results
   --trust-proxy LIST  TRUST_PROXY  none; comma-separated proxy IPs whose X-Forwarded-For gives the client address
@@ -76,6 +80,7 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     'origins',
     'max-http-conns',
     'max-http-conns-per-ip',
+    'redis',
     ...BOOLEAN_FLAGS,
   ];
   for (const name of flags.keys())
@@ -126,6 +131,26 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
     1,
   );
   if (maxHttpPerIp !== undefined) options.maxHttpConnectionsPerIp = maxHttpPerIp;
+  const redisUrl = pick('redis', 'REDIS_URL');
+  if (redisUrl) {
+    let url: URL;
+    try {
+      url = new URL(redisUrl);
+    } catch {
+      throw new ConfigError(`--redis takes a URL like redis://127.0.0.1:6379, got ${JSON.stringify(redisUrl)}`);
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+      throw new ConfigError(`--redis takes a redis:// or rediss:// URL, got ${url.protocol}`);
+    if (flags.has('redis') && url.password)
+      throw new ConfigError('put the Redis password in REDIS_PASSWORD, not in --redis: every user can read argv');
+    if (dataDir)
+      throw new ConfigError('--data and --redis exclude each other: with Redis the log and pairings live there');
+    options.redis = {
+      url: redisUrl,
+      ...(env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {}),
+      ...(env.REDIS_PREFIX ? { prefix: env.REDIS_PREFIX } : {}),
+    };
+  }
   const fsync = pick('fsync', 'FSYNC');
   if (fsync !== undefined && fsync !== '' && fsync !== '0') options.fsync = true;
   return { help: false, options };

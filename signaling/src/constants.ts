@@ -228,3 +228,28 @@ export const MAX_HTTP_CONNECTIONS_PER_IP = 4 * MAX_CONNECTIONS_PER_IP;
 
 /** A connection must finish its request headers within this: idle sockets do not hold descriptors for Node's 60 s default. */
 export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+// ---------------------------------------------------------------- shared state (--redis, SPEC SCALE*)
+
+/** Appends retried when another instance appended to the shared receipt log first; contention is per receipt, so a few suffice. */
+export const SHARED_LOG_APPEND_ATTEMPTS = 8;
+/**
+ * How long a published op may take to come back through the shared log before
+ * the request is refused as unavailable. A Redis round trip is ~1 ms on a LAN;
+ * 5 s covers a busy server without leaving a client waiting forever.
+ */
+export const SHARED_APPLY_TIMEOUT_MS = 5_000;
+/**
+ * An instance renews its liveness key this often, and the key lives
+ * LIVENESS_TTL_MS: three missed renewals and the others drop its peers. Short,
+ * because its requesters wait that long to be re-paired; not shorter, because
+ * a GC pause or a Redis failover must not drop a healthy instance.
+ */
+export const LIVENESS_RENEW_MS = 1_000;
+export const LIVENESS_TTL_MS = 3_000;
+/** How long one blocking read of the shared log waits; bounds how late a close is noticed, not latency. */
+export const SHARED_LOG_BLOCK_MS = 1_000;
+/** Ops read per round trip while replaying or catching up. */
+export const SHARED_LOG_BATCH = 512;
+/** Key prefix of everything the server keeps in Redis, so one Redis can hold other data (or a test's) beside it. */
+export const DEFAULT_REDIS_PREFIX = 'bcn:';

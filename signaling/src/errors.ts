@@ -45,3 +45,8 @@ export class JsonlFileError extends Error {
     super(`${path}, line ${line}: ${why}. Restore it from a backup, or move it away.`);
   }
 }
+
+/** The shared receipt log moved on between reading its head and appending: read it again and retry. */
+export class LogConflictError extends Error {
+  override readonly name = 'LogConflictError';
+}

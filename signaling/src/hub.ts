@@ -18,6 +18,7 @@ import {
 } from '@shared/protocol';
 import { authMessage, verify } from '@shared/identity';
 import { randomId } from '@shared/bytes';
+import { createHash } from 'node:crypto';
 import * as C from './constants';
 import { ProtocolError } from './errors';
 import { TrustLedger } from './ledger';
@@ -25,6 +26,14 @@ import type { Logger } from './log';
 import { Matchmaker, type MatchEvent } from './matchmaker';
 import type { Counter, Metrics } from './metrics';
 import { IpAdmission, KeyedBuckets, TokenBucket } from './rate-limit';
+import {
+  MemorySharedState,
+  SharedStateUnavailable,
+  type RelayedFrame,
+  type SharedOp,
+  type SharedOpInput,
+  type SharedState,
+} from './shared-state';
 import type { IncomingFrame, SignalingSocket } from './socket';
 
 export interface HubLimits {
@@ -80,6 +89,17 @@ export interface HubOptions {
   metrics: Metrics;
   /** The receipt log, leaderboard and reports; in memory when not given. */
   ledger?: TrustLedger;
+  /**
+   * What instances share (SPEC SCALE1): the hub publishes every change to it and
+   * applies what it hands back. One process when not given; start() it before serving otherwise.
+   */
+  shared?: SharedState;
+}
+
+/** Which instance holds a peer's connection, and which connection there. */
+interface Owner {
+  instance: string;
+  conn: number;
 }
 
 interface Connection {
@@ -112,9 +132,17 @@ const REQUESTER_ONLY = new Set<ClientMessage['type']>(['job-open', 'job-close', 
 
 const peerKey = (role: Role, peerId: string) => `${role} ${peerId}`;
 
+/** The pairing's session id (SPEC BIND2): the same on every instance that applies the op that made it. */
+const sessionOf = (nonce: string, index: number) =>
+  createHash('sha256').update(`${nonce} ${index}`).digest('base64url').slice(0, 22);
+
 export class Hub {
   private readonly conns = new Set<Connection>();
+  /** Connections held by this instance, by role and key. */
   private readonly byPeer = new Map<string, Connection>();
+  /** Who holds every authenticated peer of the network, this instance's included: part of the shared replica. */
+  private readonly owners = new Map<string, Owner>();
+  readonly shared: SharedState;
   /** Authenticated requester connections per IP, to count open jobs per IP (SPEC RATE7). */
   private readonly requestersByIp = new Map<string, Set<Connection>>();
   private readonly matchmaker: Matchmaker;
@@ -131,6 +159,10 @@ export class Hub {
   private readonly messagesOut = new Map<string, Counter>();
   private readonly relayedCounter: Counter;
   private shuttingDown = false;
+  /** Starts applying the shared log (a no-op in one process); the server awaits it before listening. */
+  readonly startShared: () => Promise<void>;
+  /** Leaves that could not be published while shared state was down: published when it returns. */
+  private readonly pendingLeaves: SharedOpInput[] = [];
 
   constructor(private readonly options: HubOptions) {
     const ledger = options.ledger ?? new TrustLedger({ now: options.now });
@@ -142,6 +174,20 @@ export class Hub {
     this.receiptsByKey = new KeyedBuckets(limits.receiptBurst, limits.receiptsPerSecond, now);
     this.receiptsByIp = new KeyedBuckets(limits.receiptIpBurst, limits.receiptsPerIpPerSecond, now);
     this.receiptsServer = new TokenBucket(limits.receiptServerBurst, limits.receiptsPerServerPerSecond, now);
+    const handlers = {
+      apply: (op: SharedOp) => this.safely('apply', () => this.apply(op)),
+      deliver: (frame: RelayedFrame) => this.safely('relayed', () => this.deliverRelayed(frame)),
+      instancesHolding: () => this.instancesHolding(),
+    };
+    if (options.shared) {
+      this.shared = options.shared;
+      this.startShared = () => options.shared!.start(handlers);
+    } else {
+      const memory = new MemorySharedState(options.now, () => randomId(C.SESSION_ID_BYTES));
+      memory.startNow(handlers);
+      this.shared = memory;
+      this.startShared = async () => undefined;
+    }
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
     this.heartbeat.unref?.();
     options.metrics.gauge(
@@ -157,6 +203,17 @@ export class Hub {
     ]);
     options.metrics.gauge('signaling_receipt_log_entries', 'Entries in the receipt log.', () => [
       { labels: {}, value: ledger.head.length },
+    ]);
+    options.metrics.gauge(
+      'signaling_shared_state_up',
+      'Whether what needs shared state (presence, matching, relay across instances, receipts) can be served: 1 or 0, by kind (memory or redis).',
+      () => {
+        const health = this.shared.health();
+        return [{ labels: { kind: health.kind }, value: health.up ? 1 : 0 }];
+      },
+    );
+    options.metrics.gauge('signaling_shared_ops_applied', 'Ops of the shared log applied by this instance.', () => [
+      { labels: {}, value: this.shared.health().applied },
     ]);
     options.metrics.gauge('signaling_jobs_open', 'Jobs open across all requesters.', () => [
       { labels: {}, value: this.matchmaker.jobCount },
@@ -314,10 +371,16 @@ export class Hub {
     const mm = this.matchmaker;
     switch (message.type) {
       case 'announce':
-        return this.deliver(mm.upsertProvider(peerId, message.capabilities, message.slots, conn.status));
+        return this.publish({
+          op: 'announce',
+          peer: peerId,
+          capabilities: message.capabilities,
+          slots: message.slots,
+          ...(conn.status ? { status: conn.status } : {}),
+        });
       case 'status':
         conn.status = { busy: message.busy, paused: message.paused };
-        return this.deliver(mm.setProviderStatus(peerId, message.busy, message.paused));
+        return this.publish({ op: 'status', peer: peerId, busy: message.busy, paused: message.paused });
       case 'job-open':
         if (
           !mm.hasJob(peerId, message.jobId) &&
@@ -335,18 +398,15 @@ export class Hub {
             `at most ${this.options.limits.maxJobsPerIp} open jobs per IP address`,
           );
         }
-        return this.deliver(mm.openJob(peerId, message.jobId, message.needs));
-      case 'job-close': {
-        const events = mm.closeJob(peerId, message.jobId);
-        if (!events) return this.sendError(conn, 'unknown-job', `no open job ${message.jobId}`);
-        return this.deliver(events);
-      }
-      case 'release': {
-        const events = mm.release(peerId, message.jobId, message.peerId);
-        if (!events)
+        return this.publish({ op: 'job-open', requester: peerId, jobId: message.jobId, needs: message.needs });
+      case 'job-close':
+        if (!mm.hasJob(peerId, message.jobId))
+          return this.sendError(conn, 'unknown-job', `no open job ${message.jobId}`);
+        return this.publish({ op: 'job-close', requester: peerId, jobId: message.jobId });
+      case 'release':
+        if (!mm.isPaired(peerId, message.jobId, message.peerId))
           return this.sendError(conn, 'not-paired', `${message.peerId} is not matched to job ${message.jobId}`);
-        return this.deliver(events);
-      }
+        return this.publish({ op: 'release', requester: peerId, jobId: message.jobId, provider: message.peerId });
       case 'receipts':
         return this.onReceipts(conn, peerId, message);
       case 'report':
@@ -387,12 +447,17 @@ export class Hub {
     const ok = await verify(message.publicKey, authMessage(conn.nonce, role), message.signature);
     if (conn.closed) return;
     if (!ok) throw fail('signature does not verify for this key, challenge and role');
+    // Presence is shared: a peer that cannot be registered everywhere is not welcomed (SPEC SCALE3).
+    if (!this.shared.health().up) throw this.unavailable('cannot register new peers', CloseCode.tryAgainLater);
     clearTimeout(conn.authTimer);
     const key = peerKey(role, message.publicKey);
     const previous = this.byPeer.get(key);
     if (previous) this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection with the same key');
     conn.peerId = message.publicKey;
     this.byPeer.set(key, conn);
+    // A newer connection on another instance replaces this one there too (apply: join).
+    await this.publish({ op: 'join', role, peer: conn.peerId, conn: conn.id });
+    if (conn.closed) return;
     if (role === 'requester') {
       let set = this.requestersByIp.get(conn.ip);
       if (!set) this.requestersByIp.set(conn.ip, (set = new Set()));
@@ -446,13 +511,10 @@ export class Hub {
   }
 
   /** A requester caught a provider: out of this job, lower priority elsewhere (SPEC REP1, REP2). */
-  private onReport(conn: Connection, peerId: string, message: ClientMessageOf<'report'>): void {
+  private onReport(conn: Connection, peerId: string, message: ClientMessageOf<'report'>): Promise<void> | void {
     if (!this.matchmaker.hasServed(peerId, message.jobId, message.peerId)) {
       return this.sendError(conn, 'not-paired', `${short(message.peerId)} has not served job ${message.jobId}`);
     }
-    // Counted before the matchmaker re-runs, so the re-match already sees the lower priority.
-    const counted = this.ledger.report(message.peerId, peerId);
-    this.options.metrics.inc('signaling_reports_total', { counted: String(counted) });
     this.options.log.info('provider-reported', {
       requester: short(peerId),
       provider: short(message.peerId),
@@ -460,7 +522,7 @@ export class Hub {
       verdict: message.verdict,
       reason: message.reason,
     });
-    this.deliver(this.matchmaker.report(peerId, message.jobId, message.peerId) ?? []);
+    return this.publish({ op: 'report', requester: peerId, jobId: message.jobId, provider: message.peerId });
   }
 
   /**
@@ -473,19 +535,32 @@ export class Hub {
       role === 'requester'
         ? this.matchmaker.isPaired(peerId, message.jobId, message.to)
         : this.matchmaker.isPaired(message.to, message.jobId, peerId);
-    let target = this.byPeer.get(peerKey(role === 'requester' ? 'provider' : 'requester', message.to));
+    let targetKey = peerKey(role === 'requester' ? 'provider' : 'requester', message.to);
     if (
       role === 'provider' &&
-      (!paired || !target) &&
+      (!paired || !this.owners.has(targetKey)) &&
       message.to !== peerId &&
       this.coAssigned(peerId, message.to, message.jobId)
     ) {
       paired = true;
-      target = this.byPeer.get(peerKey('provider', message.to));
+      targetKey = peerKey('provider', message.to);
     }
-    if (!paired || !target)
+    const target = this.byPeer.get(targetKey);
+    const owner = this.owners.get(targetKey);
+    if (!paired || (!target && !owner))
       return this.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
-    this.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
+    const frame: ServerMessage = { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload };
+    if (target) this.send(target, frame);
+    else {
+      // Held by another instance (SPEC SCALE2): its replica has the same pairing, so it forwards without asking.
+      const { role: targetRole, peer } = splitPeerKey(targetKey);
+      try {
+        this.shared.relay(owner!.instance, { role: targetRole, peer, frame });
+      } catch (error) {
+        if (error instanceof SharedStateUnavailable) throw this.unavailable('cannot reach peers on other servers');
+        throw error;
+      }
+    }
     this.relayedCounter.inc();
   }
 
@@ -512,9 +587,9 @@ export class Hub {
     return this.matchmaker.jobsOfProvider(a).some((key) => ofB.has(key) && key.endsWith(` ${jobId}`));
   }
 
-  private deliver(events: MatchEvent[]): void {
+  private deliver(events: MatchEvent[], op: SharedOp): void {
     const { metrics } = this.options;
-    for (const event of events) {
+    for (const [index, event] of events.entries()) {
       const requester = this.byPeer.get(peerKey('requester', event.requester));
       const provider = this.byPeer.get(peerKey('provider', event.providerId));
       if (event.kind === 'matched') {
@@ -527,9 +602,10 @@ export class Hub {
           event.providerId,
           capabilities?.backend ?? 'wasm',
           this.matchmaker.needsOf(event.requester, event.jobId)?.units ?? 0,
+          op.at,
         );
         // One id per pairing, the same on both sides: results signed in it cannot be replayed into another (SPEC BIND2).
-        const pairing = { session: randomId(C.SESSION_ID_BYTES), network: this.ledger.network };
+        const pairing = { session: sessionOf(op.nonce, index), network: this.ledger.network };
         if (requester)
           this.send(requester, {
             type: 'matched',
@@ -549,7 +625,7 @@ export class Hub {
           });
       } else {
         metrics.inc('signaling_unmatches_total');
-        this.ledger.pairings.end(event.requester, event.jobId, event.providerId);
+        this.ledger.pairings.end(event.requester, event.jobId, event.providerId, op.at);
         if (requester)
           this.send(requester, {
             type: 'unmatched',
@@ -568,6 +644,130 @@ export class Hub {
     }
   }
 
+  // ------------------------------------------------------------------ shared state
+
+  /** Publishes a change; the matchmaker sees it when the shared log hands it back (apply). */
+  private publish(op: SharedOpInput): Promise<void> | void {
+    if (!this.shared.health().up) throw this.unavailable('cannot change shared state');
+    return this.shared.publish(op);
+  }
+
+  /** A leave is never lost: while shared state is down it waits, else the others would keep a ghost. */
+  private publishLeave(op: SharedOpInput): void {
+    const retryLater = () => {
+      this.pendingLeaves.push(op);
+    };
+    if (!this.shared.health().up) return retryLater();
+    try {
+      const pending = this.shared.publish(op);
+      if (pending) pending.catch(retryLater);
+    } catch {
+      retryLater();
+    }
+  }
+
+  private unavailable(what: string, closeWith?: number): ProtocolError {
+    return new ProtocolError(
+      'unavailable',
+      `shared state is unreachable, so this server ${what} for now; retry, or use another server`,
+      closeWith,
+    );
+  }
+
+  /** Applies one op of the shared log to this replica; every instance runs the same ops in the same order. */
+  private apply(op: SharedOp): void {
+    const mm = this.matchmaker;
+    switch (op.op) {
+      case 'join': {
+        const key = peerKey(op.role, op.peer);
+        const before = this.owners.get(key);
+        this.owners.set(key, { instance: op.instance, conn: op.conn });
+        // The key moved: drop what the older connection held, as if it had left first (SPEC SCALE4).
+        if (before && (before.instance !== op.instance || before.conn !== op.conn))
+          this.removePeer(op.role, op.peer, op);
+        const local = this.byPeer.get(key);
+        if (local && op.instance !== this.shared.instance)
+          this.closeConn(local, CloseCode.replaced, 'replaced by a newer connection with the same key');
+        return;
+      }
+      case 'leave': {
+        const key = peerKey(op.role, op.peer);
+        const owner = this.owners.get(key);
+        if (!owner || owner.instance !== op.instance || owner.conn !== op.conn) return;
+        this.owners.delete(key);
+        return this.removePeer(op.role, op.peer, op);
+      }
+      case 'instance-gone':
+        return this.forgetInstance(op.gone, op);
+      case 'credit':
+        return this.ledger.applyCredit(op.entry);
+    }
+    // A peer's changes count only from the instance holding it now: a late op from an instance declared gone
+    // (or from a connection since replaced) would otherwise leave a ghost in every replica.
+    const [role, peer] =
+      op.op === 'announce' || op.op === 'status' ? ['provider', op.peer] : ['requester', op.requester];
+    const owner = this.owners.get(peerKey(role as Role, peer));
+    if (owner?.instance !== op.instance) return;
+    switch (op.op) {
+      case 'announce':
+        return this.deliver(mm.upsertProvider(op.peer, op.capabilities, op.slots, op.status), op);
+      case 'status':
+        return this.deliver(mm.setProviderStatus(op.peer, op.busy, op.paused), op);
+      case 'job-open':
+        return this.deliver(mm.openJob(op.requester, op.jobId, op.needs), op);
+      case 'job-close':
+        return this.deliver(mm.closeJob(op.requester, op.jobId) ?? [], op);
+      case 'release':
+        return this.deliver(mm.release(op.requester, op.jobId, op.provider) ?? [], op);
+      case 'report': {
+        if (!mm.hasServed(op.requester, op.jobId, op.provider)) return;
+        // Counted before the matchmaker re-runs, so the re-match already sees the lower priority.
+        const counted = this.ledger.report(op.provider, op.requester);
+        if (op.instance === this.shared.instance)
+          this.options.metrics.inc('signaling_reports_total', { counted: String(counted) });
+        return this.deliver(mm.report(op.requester, op.jobId, op.provider) ?? [], op);
+      }
+    }
+  }
+
+  private removePeer(role: Role, peer: string, op: SharedOp): void {
+    this.deliver(
+      role === 'provider' ? this.matchmaker.removeProvider(peer) : this.matchmaker.removeRequester(peer),
+      op,
+    );
+  }
+
+  /**
+   * Every peer an instance held has left (SPEC SCALE5). When the gone instance is
+   * this one (it lost shared state for longer than its liveness lasts), the
+   * others have dropped its peers: they must reconnect and announce again.
+   */
+  private forgetInstance(gone: string, op: SharedOp): void {
+    for (const [key, owner] of [...this.owners]) {
+      if (owner.instance !== gone) continue;
+      this.owners.delete(key);
+      const { role, peer } = splitPeerKey(key);
+      this.removePeer(role, peer, op);
+    }
+    if (gone !== this.shared.instance) return;
+    this.options.log.warn('declared-gone', { instance: gone });
+    for (const conn of [...this.conns])
+      if (conn.peerId) this.closeConn(conn, CloseCode.goingAway, 'this server lost shared state; reconnect');
+  }
+
+  /** Other instances that hold peers here: the shared state watches their liveness. */
+  private instancesHolding(): Set<string> {
+    const out = new Set<string>();
+    for (const owner of this.owners.values()) if (owner.instance !== this.shared.instance) out.add(owner.instance);
+    return out;
+  }
+
+  /** A frame another instance relayed to a peer it believes this one holds. */
+  private deliverRelayed(relayed: RelayedFrame): void {
+    const target = this.byPeer.get(peerKey(relayed.role, relayed.peer));
+    if (target) this.send(target, relayed.frame);
+  }
+
   // ------------------------------------------------------------------ errors, sends, closes
 
   /** A protocol violation that does not end the connection by itself; too many do (SPEC ABUSE1). */
@@ -579,6 +779,14 @@ export class Hub {
 
   private fail(conn: Connection, error: unknown): void {
     if (conn.closed) return;
+    // Not the client's fault: refused with its own code, no strike (SPEC SCALE3).
+    if (error instanceof SharedStateUnavailable) error = this.unavailable(error.message);
+    if (error instanceof ProtocolError && error.code === 'unavailable') {
+      this.options.metrics.inc('signaling_shared_state_refused_total');
+      this.sendError(conn, error.code, error.message);
+      if (error.closeWith !== undefined) this.closeConn(conn, error.closeWith, 'shared state unreachable');
+      return;
+    }
     if (error instanceof ProtocolError) {
       if (error.closeWith === undefined) return this.strike(conn, error.code, error.message);
       this.sendError(conn, error.code, error.message);
@@ -628,12 +836,9 @@ export class Hub {
     const key = peerKey(conn.role, conn.peerId);
     if (this.byPeer.get(key) !== conn) return;
     this.byPeer.delete(key);
+    // A stop forgets everything; shared, the others hear it once, from the closing state (instance-gone).
     if (this.shuttingDown) return;
-    this.deliver(
-      conn.role === 'provider'
-        ? this.matchmaker.removeProvider(conn.peerId)
-        : this.matchmaker.removeRequester(conn.peerId),
-    );
+    this.publishLeave({ op: 'leave', role: conn.role, peer: conn.peerId, conn: conn.id });
   }
 
   private tick(): void {
@@ -647,6 +852,8 @@ export class Hub {
       conn.socket.ping();
     }
     this.admission.sweep();
+    if (this.pendingLeaves.length && this.shared.health().up)
+      for (const leave of this.pendingLeaves.splice(0)) this.publishLeave(leave);
     this.receiptsByKey.sweep();
     this.receiptsByIp.sweep();
     this.ledger.pairings.expire();
@@ -663,3 +870,8 @@ export class Hub {
 }
 
 const short = (peerId: string) => peerId.slice(0, 8);
+
+function splitPeerKey(key: string): { role: Role; peer: string } {
+  const space = key.indexOf(' ');
+  return { role: key.slice(0, space) as Role, peer: key.slice(space + 1) };
+}

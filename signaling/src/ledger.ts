@@ -25,6 +25,8 @@ import * as C from './constants';
 import type { Logger } from './log';
 import { JsonlAppender, readJsonl } from './jsonl';
 import { PairingBook } from './pairings';
+import { LogConflictError } from './errors';
+import { SharedStateUnavailable } from './shared-state';
 import { RankedBoard } from './ranked-board';
 import { FileReceiptLogStorage } from './receipt-file';
 
@@ -40,6 +42,12 @@ export interface LedgerOptions {
   network?: string;
   /** Makes a network id when none is given or kept (the server: a random one); else DEFAULT_NETWORK. */
   newNetwork?: () => string;
+  /**
+   * A log shared by several instances (Redis, SPEC SCALE6). Its appends come back
+   * to every instance as `credit` ops, and only applyCredit() indexes them, so all
+   * replicas index the same entries in the same order.
+   */
+  sharedStorage?: ReceiptLogStorage;
 }
 
 export interface ReceiptRejection {
@@ -86,6 +94,8 @@ export class TrustLedger {
   private readonly creditedBy = new Map<string, number>();
   private readonly creditedPair = new Map<string, number>();
   private readonly reportsFile: JsonlAppender;
+  /** Appends of this instance waiting for their `credit` op to come back (shared log only). */
+  private readonly waiting = new Map<number, () => void>();
 
   constructor(private readonly options: LedgerOptions = {}) {
     this.maxEntries = options.maxEntries ?? C.MAX_LOG_ENTRIES;
@@ -98,7 +108,8 @@ export class TrustLedger {
     this.network =
       options.network ?? (options.dataDir ? C.DEFAULT_NETWORK : (options.newNetwork?.() ?? C.DEFAULT_NETWORK));
     this.reportsFile = new JsonlAppender(options.dataDir ? join(options.dataDir, C.REPORTS_FILE) : undefined);
-    if (!options.dataDir) this.attach(new MemoryReceiptLogStorage());
+    if (options.sharedStorage) this.attach(options.sharedStorage);
+    else if (!options.dataDir) this.attach(new MemoryReceiptLogStorage());
   }
 
   /** Where the log is kept, for logs and errors; null in memory. */
@@ -191,7 +202,7 @@ export class TrustLedger {
       try {
         // The pairing is on disk before any receipt that relies on it.
         await this.pairings.flushed();
-        this.index(await log.append(receipt));
+        await this.append(log, receipt);
         accepted++;
       } catch (error) {
         if (!(error instanceof ReceiptError)) throw error;
@@ -201,6 +212,47 @@ export class TrustLedger {
       }
     }
     return { accepted, rejected, head: this._head };
+  }
+
+  /** Appends and indexes one receipt; on a shared log, retries when another instance appended first. */
+  private async append(log: ReceiptLog, receipt: Receipt): Promise<void> {
+    if (!this.options.sharedStorage) return this.index(await log.append(receipt));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const entry = await log.append(receipt);
+        return await this.indexed(entry.seq);
+      } catch (error) {
+        if (!(error instanceof LogConflictError) || attempt >= C.SHARED_LOG_APPEND_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** Resolves when this replica has indexed entry `seq` (its credit op came back). */
+  private indexed(seq: number): Promise<void> {
+    if (seq < this._head.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(seq);
+        reject(new SharedStateUnavailable('the shared receipt log did not confirm an append in time'));
+      }, C.SHARED_APPLY_TIMEOUT_MS);
+      this.waiting.set(seq, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** An entry appended to the shared log, by any instance, in log order (SPEC SCALE6). */
+  applyCredit(entry: LogEntry): void {
+    if (entry.seq < this._head.length) return;
+    if (entry.seq !== this._head.length || entry.prevHash !== this._head.hash) {
+      this.options.log?.error('shared-log-gap', { expected: this._head.length, got: entry.seq });
+      return;
+    }
+    this.index(entry);
+    const done = this.waiting.get(entry.seq);
+    this.waiting.delete(entry.seq);
+    done?.();
   }
 
   /** A requester reports a provider it was paired with (SPEC REP1). Returns true if this requester had not reported it before. */

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HELP, parseConfig } from './config';
 import { ConfigError } from './errors';
+import { messageOf } from '@shared/errors';
 import { createLogger, parseLogLevel } from './log';
 import { createSignalingServer } from './server';
 import * as C from './constants';
@@ -51,6 +52,6 @@ process.on('uncaughtException', (error) => {
 });
 
 main().catch((error: unknown) => {
-  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`error: ${messageOf(error)}\n`);
   process.exit(1);
 });

@@ -39,6 +39,11 @@ export class Metrics {
     this.define('signaling_receipts_accepted_total', 'counter', 'Receipts verified and appended to the receipt log.');
     this.define('signaling_receipts_rejected_total', 'counter', 'Receipts refused, by reason.');
     this.define(
+      'signaling_shared_state_refused_total',
+      'counter',
+      'Requests refused with code unavailable because shared state (Redis) was out of reach.',
+    );
+    this.define(
       'signaling_reports_total',
       'counter',
       'Reports of providers by requesters; counted=false when that requester had reported the provider before.',

@@ -26,6 +26,7 @@ import { ReceiptSchema, verifyReceipt } from '@shared/trust';
 import * as C from './constants';
 import { ReceiptLogFileError } from './errors';
 import type { Logger } from './log';
+import { messageOf } from '@shared/errors';
 
 const HashHex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 
@@ -99,7 +100,7 @@ export class FileReceiptLogStorage implements ReceiptLogStorage {
           await verifyReceipt(entries[i]!.receipt);
           checked++;
         } catch (error) {
-          throw new ChainError(i, `receipt does not verify: ${(error as Error).message}`);
+          throw new ChainError(i, `receipt does not verify: ${messageOf(error)}`);
         }
       }
       if (chainError) throw chainError;

@@ -17,6 +17,8 @@ import { clientIp, normalizeIp, originAllowed } from './edge';
 import { createStaticHandler, send } from './static-files';
 import { handleTrustHttp } from './trust-http';
 import { wsSocket } from './ws-socket';
+import { RedisSharedState } from './redis-state';
+import type { SharedState } from './shared-state';
 
 export interface SignalingServerOptions {
   port?: number;
@@ -44,6 +46,11 @@ export interface SignalingServerOptions {
   /** Raw TCP connections in all and per client address (SPEC EDGE3). */
   maxHttpConnections?: number;
   maxHttpConnectionsPerIp?: number;
+  /**
+   * Share presence, matching, relay, pairings and the receipt log with every
+   * other instance on this Redis (SPEC SCALE1); one process in memory when absent.
+   */
+  redis?: { url: string; password?: string; prefix?: string };
 }
 
 export interface SignalingServer {
@@ -62,7 +69,13 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   const log = options.logger ?? createLogger(parseLogLevel(process.env.LOG_LEVEL));
   const metrics = new Metrics();
   const startedAt = Date.now();
+  const now = options.now ?? Date.now;
+  const shared: SharedState | undefined = options.redis
+    ? new RedisSharedState({ ...options.redis, log, now })
+    : undefined;
+  const sharedStorage = shared?.receiptStorage();
   const ledger = new TrustLedger({
+    ...(sharedStorage ? { sharedStorage } : {}),
     dataDir: options.dataDir,
     maxEntries: options.maxLogEntries,
     now: options.now,
@@ -74,6 +87,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   });
   const hub = new Hub({
     ledger,
+    ...(shared ? { shared } : {}),
     iceServers: options.iceServers ?? [],
     heartbeatMs: options.heartbeatMs ?? C.DEFAULT_HEARTBEAT_MS,
     nonceTtlMs: options.nonceTtlMs ?? C.NONCE_TTL_MS,
@@ -95,12 +109,15 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
+      const health = hub.shared.health();
+      // Down shared state answers 503, so a proxy sends new clients to an instance that can serve them (SPEC SCALE3).
       const body = JSON.stringify({
-        ok: true,
+        ok: health.up,
         uptime: (Date.now() - startedAt) / 1000,
         connections: hub.connectionCounts(),
+        shared: { kind: health.kind, up: health.up, instance: hub.shared.instance },
       });
-      return send(res, 200, 'application/json; charset=utf-8', body);
+      return send(res, health.up ? 200 : 503, 'application/json; charset=utf-8', body);
     }
     if (path === '/metrics') {
       const uptime = `# HELP process_uptime_seconds Seconds since the server started.\n# TYPE process_uptime_seconds gauge\nprocess_uptime_seconds ${(Date.now() - startedAt) / 1000}\n`;
@@ -168,6 +185,17 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     async listen() {
       const host = options.host ?? C.DEFAULT_HOST;
       await ledger.open();
+      if (shared) {
+        // Every instance names the network the first one settled (SPEC BIND1).
+        const network = await shared.settleNetwork(ledger.network);
+        if (options.network && network !== options.network)
+          throw new Error(
+            `--network ${options.network} differs from ${network}, the network this Redis already serves`,
+          );
+        ledger.network = network;
+        await hub.startShared();
+        log.info('shared-state-ready', { instance: shared.instance, applied: shared.health().applied });
+      }
       if (ledger.path)
         log.info('receipt-log-verified', {
           path: ledger.path,
@@ -203,6 +231,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       await stopped;
       clearTimeout(deadline);
       await ledger.close();
+      await shared?.close();
       log.info('stopped', {});
     },
   };

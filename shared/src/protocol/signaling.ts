@@ -25,6 +25,8 @@ export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
   policy: 1008,
+  /** RFC 6455 "try again later": this server cannot serve a newcomer now (shared state down); try another. */
+  tryAgainLater: 1013,
   tooBig: 1009,
   authFailed: 4001,
   versionMismatch: 4002,
@@ -32,7 +34,7 @@ export const CloseCode = {
   replaced: 4004,
 } as const;
 
-const PeerIdSchema = v.pipe(
+export const PeerIdSchema = v.pipe(
   v.string(),
   v.regex(PEER_ID_PATTERN, 'peer id is the canonical base64url of an Ed25519 public key'),
 );
@@ -211,6 +213,8 @@ export const ErrorCodeSchema = v.picklist([
   'rate-limited',
   'not-paired',
   'unknown-job',
+  /** Shared state (Redis) is out of reach: what needs it is refused until it returns; try another server. */
+  'unavailable',
   'internal',
 ]);
 export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>;

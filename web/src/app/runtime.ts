@@ -17,13 +17,13 @@ import type {
   SignalingEvents,
   SignalingPort,
 } from '../core/ports';
-import { defaultSignalingUrl, SignalingClient } from '../net/signaling-client';
+import { signalingUrls, SignalingClient } from '../net/signaling-client';
 import { createPeer } from '../transport';
 import type { FramedChannel } from '../transport';
 
 export function connectSignaling(role: Role, identity: Identity): { client: SignalingClient; port: SignalingPort } {
   const client = new SignalingClient({
-    url: defaultSignalingUrl(location),
+    url: signalingUrls(location),
     role,
     identity,
     WebSocket: WebSocket as unknown as ConstructorParameters<typeof SignalingClient>[0]['WebSocket'],

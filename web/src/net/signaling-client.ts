@@ -4,6 +4,8 @@
  * pass `ws`'s. It authenticates with the page's Ed25519 identity, validates every
  * server frame with the shared schemas, and after a drop reconnects with
  * exponential backoff + jitter, then re-sends its announce/status/open jobs.
+ * Given several server URLs (instances sharing Redis), it fails over to the
+ * next one when its server goes away or refuses it (SPEC CLIENT8).
  */
 import {
   CloseCode,
@@ -61,7 +63,8 @@ export interface BackoffOptions {
 }
 
 export interface SignalingClientOptions {
-  url: string;
+  /** One server, or several instances of one network: tried in order, the next after each drop. */
+  url: string | readonly string[];
   role: Role;
   identity: Identity;
   WebSocket: WebSocketConstructor;
@@ -75,6 +78,13 @@ export interface SignalingClientOptions {
 /** Backoff defaults: first retry ~0.25–0.5 s, then doubling up to 10 s so a restarted server is not stampeded. */
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 10_000, factor: 2 };
 
+/**
+ * Delay before trying the next server in the list: short, because the other
+ * instances are most likely up; jittered like the backoff, so the clients of a
+ * dead instance do not all land on the next one in the same millisecond.
+ */
+export const FAILOVER_DELAY_MS = 250;
+
 /** Close codes after which retrying cannot help. */
 const FINAL_CLOSES = new Set<number>([CloseCode.versionMismatch, CloseCode.replaced]);
 
@@ -83,6 +93,19 @@ const OPEN = 1;
 /** ws(s)://host/ws for the page's own origin (the server serves app and signaling on one port). */
 export function defaultSignalingUrl(location: { protocol: string; host: string }): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SIGNALING_PATH}`;
+}
+
+/**
+ * The servers a page signals through: the `signal` query parameter's
+ * comma-separated ws(s):// URLs (instances of one network, tried in order,
+ * SPEC CLIENT8), else the page origin's own (CLIENT5).
+ */
+export function signalingUrls(location: { protocol: string; host: string; search: string }): string[] {
+  const listed = (new URLSearchParams(location.search).get('signal') ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => /^wss?:\/\/[^\s/]+\/\S*$/.test(url));
+  return listed.length ? listed : [defaultSignalingUrl(location)];
 }
 
 /** Full-jitter backoff: uniform in [delay/2, delay) where delay doubles per attempt up to maxMs. */
@@ -109,10 +132,22 @@ export class SignalingClient {
   private announced: ClientMessageOf<'announce'> | null = null;
   private status: ClientMessageOf<'status'> | null = null;
   private readonly openJobs = new Map<string, ClientMessageOf<'job-open'>>();
+  private readonly urls: readonly string[];
+  /** Index in `urls` of the server in use (or tried next). */
+  private current = 0;
+  /** Whether the socket in use was welcomed: a server that worked gets one immediate retry elsewhere. */
+  private welcomed = false;
 
   constructor(private readonly options: SignalingClientOptions) {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.random = options.random ?? Math.random;
+    this.urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (!this.urls.length) throw new Error('SignalingClient needs at least one server URL');
+  }
+
+  /** The server URL in use, or tried next. */
+  get url(): string {
+    return this.urls[this.current]!;
   }
 
   get state(): SignalingState {
@@ -212,10 +247,11 @@ export class SignalingClient {
   private open(): void {
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     let ws: WebSocketLike;
+    this.welcomed = false;
     try {
-      ws = new this.options.WebSocket(this.options.url);
+      ws = new this.options.WebSocket(this.url);
     } catch (error) {
-      this.emit('error', { code: 'invalid', message: `cannot open ${this.options.url}: ${messageOf(error)}` });
+      this.emit('error', { code: 'invalid', message: `cannot open ${this.url}: ${messageOf(error)}` });
       return this.scheduleRetry();
     }
     this.ws = ws;
@@ -271,6 +307,7 @@ export class SignalingClient {
       }
       case 'welcome':
         this.attempt = 0;
+        this.welcomed = true;
         this._peerId = message.peerId;
         this._iceServers = message.iceServers;
         this.setState('open');
@@ -299,7 +336,15 @@ export class SignalingClient {
 
   private scheduleRetry(): void {
     this.clearRetry();
-    const delay = backoffDelay(this.attempt++, this.backoff, this.random);
+    // The next server in the list; the backoff grows once per full round, so a
+    // dead instance costs one quick hop while all being down still backs off.
+    const hop = this.urls.length > 1;
+    if (hop) this.current = (this.current + 1) % this.urls.length;
+    const delay =
+      hop && (this.welcomed || this.current !== 0)
+        ? backoffDelay(0, { initialMs: FAILOVER_DELAY_MS, maxMs: FAILOVER_DELAY_MS, factor: 1 }, this.random)
+        : backoffDelay(this.attempt++, this.backoff, this.random);
+    this.welcomed = false;
     this.setState('reconnecting');
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;

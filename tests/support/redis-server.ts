@@ -1,0 +1,82 @@
+/**
+ * A throwaway redis-server for tests: Debian's `redis-server` on a free
+ * loopback port, no persistence, killed by stop(). Missing redis-server is a
+ * failure that says what to install, never a skip: CI installs it (.ci/run).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+
+export interface RedisProcess {
+  port: number;
+  url: string;
+  /** Kills the server (SIGKILL: a crash, not a clean stop) and waits until it has exited. */
+  stop(): Promise<void>;
+}
+
+export function redisServerPath(): string {
+  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  if (found.status !== 0 || !path)
+    throw new Error(
+      'redis-server is not installed: these tests need a real one. Install it with `sudo apt-get install -y redis-server` (Debian package redis-server); .ci/run does this in CI.',
+    );
+  return path;
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.write('PING\r\n');
+    });
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts redis-server on `port` (a free one when not given) and resolves once it answers PING. */
+export async function startRedis(port?: number): Promise<RedisProcess> {
+  const binary = redisServerPath();
+  const chosen = port ?? (await freePort());
+  const child: ChildProcess = spawn(
+    binary,
+    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited early: ${stderr}`);
+    if (await answers(chosen)) break;
+    if (attempt > 100) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not answer on port ${chosen}: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port: chosen,
+    url: `redis://127.0.0.1:${chosen}`,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
