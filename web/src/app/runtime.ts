@@ -81,5 +81,9 @@ export async function workerEngine(backend: Backend): Promise<ComputeEngine> {
       const names = outputNames.get(hash) ?? Object.keys(outputs);
       return names.map((name) => rawFromTensor(name, outputs[name]!));
     },
+    async unload(hash) {
+      if (!outputNames.delete(hash)) return;
+      await worker.unloadModel(hash);
+    },
   };
 }

@@ -166,4 +166,25 @@ describe('a provider receiving a version', () => {
     expect(await store.has(v2.hash)).toBe(true);
     expect(replies.at(-1)).toMatchObject({ type: 'ready', modelHash: v2.hash });
   });
+
+  it('MV4: the engine keeps two versions loaded; a unit naming an older one loads it again from the store', async () => {
+    const store = new ModelStore(memoryStore());
+    const versions = [];
+    for (const b of [1, 2, 3]) versions.push(await store.putOnnx(affineModel(2, b)));
+    const engine = affineEngine();
+    const unloaded: string[] = [];
+    engine.unload = async (hash) => void unloaded.push(hash);
+    const models = new ProviderModels({
+      models: store,
+      compute: engine,
+      reply: () => {},
+      state: () => {},
+      log: () => {},
+    });
+    const session = { frameHash: versions[0]!.frameHash, view: { jobId: 'job-x' } };
+    for (const v of versions) expect(await models.ready(session, v.hash)).toBe(true);
+    expect(unloaded).toEqual([versions[0]!.hash]);
+    expect(await models.ready(session, versions[0]!.hash)).toBe(true);
+    expect(unloaded).toEqual([versions[0]!.hash, versions[1]!.hash]);
+  });
 });

@@ -47,6 +47,8 @@ export interface ComputeEngine {
   readonly backend: Backend;
   load(modelHash: string, modelBytes: Uint8Array): Promise<void>;
   run(modelHash: string, inputs: RawTensor[]): Promise<RawTensor[]>;
+  /** Frees a loaded model's session (optional: engines without it keep every model they loaded). */
+  unload?(modelHash: string): Promise<void>;
 }
 
 /** One peer link as an extension sees it: the other side, the job, and a way to send on the extension's stream. */

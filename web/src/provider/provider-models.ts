@@ -17,6 +17,12 @@ import type { ModelStore } from '../storage/model-store';
 
 /** Said when a unit's version did not arrive in time: the unit is declined, not failed. */
 export const VERSION_MISSING = 'the model version this unit names did not arrive; declined';
+/**
+ * Versions kept loaded in the engine: the current one and the one before (units
+ * sent just before a switch). An older one is unloaded; a unit that still names
+ * it loads it again from the model store.
+ */
+export const MAX_LOADED_VERSIONS = 2;
 /** How long a unit waits for its version: a 256 MiB model at WebRTC's ~20 MB/s takes ~13 s. */
 export const VERSION_WAIT_MS = 60_000;
 
@@ -39,7 +45,7 @@ const short = (hash: string) => `${hash.slice(0, 8)}…`;
 class VersionCheckError extends Error {}
 
 export class ProviderModels<S extends VersionSession> {
-  /** Versions the compute engine has a session for. */
+  /** Versions the compute engine has a session for, least recently used first. */
   private readonly loaded = new Set<string>();
   private readonly waiters = new Map<string, Set<(ok: boolean) => void>>();
   /** Versions asked for, per session: one request each until it arrives or fails. */
@@ -59,7 +65,10 @@ export class ProviderModels<S extends VersionSession> {
 
   /** Whether the unit's version can run now; waits for one on its way (asking for it first). */
   async ready(session: S, hash: string): Promise<boolean> {
-    if (this.loaded.has(hash)) return true;
+    if (this.loaded.delete(hash)) {
+      this.loaded.add(hash);
+      return true;
+    }
     if ((await this.deps.models.has(hash)) && (await this.load(session, hash))) return true;
     const arrived = new Promise<boolean>((resolve) => {
       const set = this.waiters.get(hash) ?? new Set();
@@ -145,6 +154,11 @@ export class ProviderModels<S extends VersionSession> {
       if (!bytes) return false;
       await this.deps.compute.load(hash, bytes);
       this.loaded.add(hash);
+      for (const old of this.loaded) {
+        if (this.loaded.size <= MAX_LOADED_VERSIONS) break;
+        this.loaded.delete(old);
+        await this.deps.compute.unload?.(old);
+      }
     }
     this.deps.state(session, { state: 'working' });
     this.deps.reply(session, { type: 'ready', modelHash: hash, loadMs: performance.now() - started });
