@@ -168,3 +168,30 @@ describe('progress a reload keeps', () => {
     expect((await jobs.doneUnits(spec.id)).length).toBeGreaterThanOrEqual(shown);
   });
 });
+
+describe('the provider table tells what happened (issue 21, defect 6)', () => {
+  it('a provider linked when the job completes shows finished, not gone; a resumed one loses its "paused" note', async () => {
+    const hub = new FakeHub();
+    const node = startProvider(hub, 'provider-a', f);
+    const { spec, inputs } = await affineJob('job-table', ROWS, { spotCheckRate: 0 });
+    const jobs = new JobStore(memoryStore());
+    await jobs.create(spec, inputs);
+    const runner = new JobRunner(spec, inputs, {
+      signaling: hub.connect('requester'),
+      createPeer: peers,
+      jobs,
+      model: await jobModelOf(MODEL),
+    });
+    await runner.start();
+    const row = () => runner.view.get().providers.find((p) => p.peerId === 'provider-a');
+    await until(() => row()?.state === 'working');
+    node.setPaused(true);
+    await until(() => row()?.state === 'paused');
+    node.setPaused(false);
+    await until(() => row()?.state === 'working');
+    expect(row()?.note).toBeUndefined();
+    await until(() => runner.view.get().status === 'done');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(row()?.state).toBe('finished');
+  });
+});

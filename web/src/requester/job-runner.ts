@@ -270,6 +270,7 @@ export class JobRunner {
     this.closed = true;
     for (const off of this.unsubscribe.splice(0)) off();
     await this.receipts.settled();
+    this.model.allFinished();
     this.links.broadcast({ type: 'bye', jobId: this.spec.id, reason: 'job complete' });
     this.links.closeAll('job complete');
     this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });

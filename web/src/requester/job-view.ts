@@ -17,6 +17,8 @@ export type ProviderLinkState =
   | 'working'
   | 'paused'
   | 'gone'
+  /** The job completed while it was linked: it left because the work was done. */
+  | 'finished'
   /** It cannot run this job (the model does not load there, its device keeps failing); not faulty. */
   | 'declined'
   | 'rejected';
@@ -96,7 +98,14 @@ export class JobViewModel {
   /** Whether the job is done with `peerId` (caught, or it cannot run the job): it is not reconnected. */
   isSettled(peerId: string): boolean {
     const state = this.providers.get(peerId)?.state;
-    return state === 'rejected' || state === 'declined';
+    return state === 'rejected' || state === 'declined' || state === 'finished';
+  }
+
+  /** The job is complete: every provider still linked leaves as finished, not gone. */
+  allFinished(): void {
+    for (const [peerId, p] of this.providers)
+      if (p.state !== 'rejected' && p.state !== 'declined' && p.state !== 'gone')
+        this.setProvider(peerId, { state: 'finished', note: undefined });
   }
 
   /** Why nothing runs, in words for the card. */

@@ -59,7 +59,8 @@ export class ProviderInbox {
         return this.deps.exec(this.deps.coordinator().unitFailed(peerId, header.unitId, error));
       }
       case 'paused':
-        this.deps.view.setProvider(peerId, { state: header.paused ? 'paused' : 'working' });
+        // Resumed: the note it left when pausing ("provider paused") no longer holds.
+        this.deps.view.setProvider(peerId, header.paused ? { state: 'paused' } : { state: 'working', note: undefined });
         if (!header.paused) return this.deps.exec(this.deps.coordinator().providerReady(peerId, link.adapterClass));
         this.deps.coordinator().providerPaused(peerId);
         return this.deps.refresh();
