@@ -42,6 +42,21 @@ async function legacyReceipt(requester: Identity, provider: string, unitId: numb
 }
 
 describe('binding to a network and a session', () => {
+  it('BIND1: a receipt naming its model version is held to the network like any other, and logged', async () => {
+    h = createHarness();
+    const { socket, identity } = await h.join('requester');
+    const [p] = await peerIds(1);
+    pairWith(h.hub.ledger, identity.peerId, [p!]);
+    const model = 'ab'.repeat(16);
+    const foreign = await receiptFor(identity, p!, { network: 'other-network', issuedAt: h.clock.now, model });
+    const ours = await receiptFor(identity, p!, { issuedAt: h.clock.now, model });
+    expect(ours.v).toBe(3);
+    socket.deliver({ type: 'receipts', receipts: [foreign, ours] });
+    const ack = await socket.take('receipts-ack');
+    expect(ack.accepted).toBe(1);
+    expect(ack.rejected).toEqual([{ id: foreign.id, reason: 'wrong-network', message: expect.any(String) }]);
+  });
+
   it('BIND1: a receipt issued for another network is refused wrong-network, even for a real pairing', async () => {
     h = createHarness();
     const { socket, identity } = await h.join('requester');

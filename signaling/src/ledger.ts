@@ -16,7 +16,7 @@ import {
   type LogEntry,
   type ReceiptLogStorage,
 } from '@shared/trust';
-import { RECEIPT_VERSION, type Receipt } from '@shared/trust';
+import { LEGACY_RECEIPT_VERSION, type Receipt } from '@shared/trust';
 import { NETWORK_ID_PATTERN } from '@shared/trust';
 import { readFile, writeFile } from 'node:fs/promises';
 import { reputationScore, type ReputationSummary } from '@shared/trust';
@@ -181,7 +181,7 @@ export class TrustLedger {
         continue;
       }
       // v1 receipts name no network: earlier releases wrote them; they still bind to a pairing here (CREDIT10).
-      if (receipt.v === RECEIPT_VERSION && receipt.network !== this.network) {
+      if (receipt.v !== LEGACY_RECEIPT_VERSION && receipt.network !== this.network) {
         refuse(receipt, 'wrong-network', `issued for network ${receipt.network}, this is ${this.network}`);
         continue;
       }

@@ -38,6 +38,18 @@ describe('receipts', () => {
     expect(again.id).not.toBe(r.id); // nonce: two issuances never collide
   });
 
+  it('TRUST-R6: a receipt names the model version that computed the unit, signed with the rest', async () => {
+    const model = 'ab'.repeat(16);
+    const r = await issueReceipt(requester, { ...terms(), model });
+    expect(r).toMatchObject({ v: 3, model });
+    await expect(verifyReceipt(JSON.parse(JSON.stringify(r)))).resolves.toEqual(r);
+    // Another version in its place breaks the id and the signature.
+    await expect(verifyReceipt({ ...r, model: 'cd'.repeat(16) })).rejects.toBeInstanceOf(ReceiptError);
+    await expect(verifyReceipt({ ...r, model: 'not a hash' })).rejects.toBeInstanceOf(ReceiptError);
+    // Without a version it is the network-bound receipt of before.
+    expect((await issueReceipt(requester, terms())).v).toBe(2);
+  });
+
   it('TRUST-R2: forged or altered receipts are rejected', async () => {
     const r = await issueReceipt(requester, terms());
     const forged = await issueReceipt(stranger, terms());

@@ -18,7 +18,9 @@ import { ReceiptError } from './errors';
  * one deployment can never be logged by another. v1 receipts (no network) are
  * what earlier releases wrote: logs holding them still load and verify.
  */
+/** Receipts that name the network (BIND1); MODEL_RECEIPT_VERSION ones also name the model version that computed the unit. */
 export const RECEIPT_VERSION = 2;
+export const MODEL_RECEIPT_VERSION = 3;
 export const LEGACY_RECEIPT_VERSION = 1;
 
 /**
@@ -45,6 +47,13 @@ const receiptFields = {
 
 export const ReceiptSchema = v.variant('v', [
   v.strictObject({
+    v: v.literal(MODEL_RECEIPT_VERSION),
+    network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)),
+    /** The model version (xxh3-128, tensor/model-version.ts) the unit was computed with. */
+    model: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)),
+    ...receiptFields,
+  }),
+  v.strictObject({
     v: v.literal(RECEIPT_VERSION),
     network: v.pipe(v.string(), v.regex(NETWORK_ID_PATTERN)),
     ...receiptFields,
@@ -53,7 +62,7 @@ export const ReceiptSchema = v.variant('v', [
 ]);
 export type Receipt = v.InferOutput<typeof ReceiptSchema>;
 /** What the requester signs: every field but the id and the signature (`network` absent only in v1). */
-export type ReceiptBody = Omit<Extract<Receipt, { v: 2 }>, 'id' | 'signature' | 'v'>;
+export type ReceiptBody = Omit<Extract<Receipt, { v: 2 }>, 'id' | 'signature' | 'v'> & { model?: string };
 type AnyReceiptBody = ReceiptBody | Omit<Extract<Receipt, { v: 1 }>, 'id' | 'signature' | 'v'>;
 
 export function receiptBytes(body: AnyReceiptBody): Uint8Array {
@@ -67,6 +76,8 @@ export function receiptBytes(body: AnyReceiptBody): Uint8Array {
     body.issuedAt,
     body.nonce,
   ];
+  if ('model' in body && body.model !== undefined)
+    return encodeCanonical(DOMAIN.receipt, [MODEL_RECEIPT_VERSION, body.network, body.model, ...common]);
   if ('network' in body && body.network !== undefined)
     return encodeCanonical(DOMAIN.receipt, [RECEIPT_VERSION, body.network, ...common]);
   return encodeCanonical(DOMAIN.receipt, [LEGACY_RECEIPT_VERSION, ...common]);
@@ -85,6 +96,8 @@ export interface ReceiptTerms {
   flops: number;
   durationMs: number;
   issuedAt?: number;
+  /** The model version that computed the unit; the receipt names it (version 3) when given. */
+  model?: string;
 }
 
 /** Requester side, once per accepted unit per provider. */
@@ -99,10 +112,11 @@ export async function issueReceipt(requester: Identity, terms: ReceiptTerms): Pr
     durationMs: Math.round(terms.durationMs),
     issuedAt: Math.floor(terms.issuedAt ?? Date.now()),
     nonce: randomId(16),
+    ...(terms.model !== undefined && { model: terms.model }),
   };
   const bytes = receiptBytes(body);
   const parsed = v.safeParse(ReceiptSchema, {
-    v: RECEIPT_VERSION,
+    v: terms.model !== undefined ? MODEL_RECEIPT_VERSION : RECEIPT_VERSION,
     id: await receiptId(bytes),
     ...body,
     signature: await sign(requester, bytes),

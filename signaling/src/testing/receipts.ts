@@ -12,7 +12,7 @@ let unit = 0;
 export function receiptFor(
   requester: Identity,
   provider: string,
-  terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number; network?: string } = {},
+  terms: { jobId?: string; unitId?: number; flops?: number; issuedAt?: number; network?: string; model?: string } = {},
 ): Promise<Receipt> {
   return issueReceipt(requester, {
     network: terms.network ?? TEST_NETWORK,
@@ -22,6 +22,7 @@ export function receiptFor(
     flops: terms.flops ?? 1e9,
     durationMs: 100,
     issuedAt: terms.issuedAt ?? 1_000_000,
+    model: terms.model,
   });
 }
 

@@ -27,12 +27,21 @@ export class JobReceipts {
   constructor(private readonly deps: JobReceiptsDeps) {}
 
   /** `network`: the pairing's, which the receipt names (SPEC BIND1); none means no server paired us: no receipt. */
-  issue(provider: string, unitId: number, flops: number, durationMs: number, network: string | undefined): void {
+  /** `model`: the model version that computed the unit; the receipt names it. */
+  issue(
+    provider: string,
+    unitId: number,
+    flops: number,
+    durationMs: number,
+    network: string | undefined,
+    model?: string,
+  ): void {
     const { identity, jobId } = this.deps;
     if (!identity || !network) return;
     this.chain = this.chain
       .then(async () => {
-        const receipt = await issueReceipt(identity, { network, provider, jobId, unitId, flops, durationMs });
+        const terms = { network, provider, jobId, unitId, flops, durationMs, model };
+        const receipt = await issueReceipt(identity, terms);
         this.deps.sendTo(provider, { type: 'receipt', receipt });
         this.deps.issued();
         this.deps.outbox.push(receipt);

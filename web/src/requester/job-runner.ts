@@ -197,12 +197,14 @@ export class JobRunner {
         case 'check':
           this.checkLocally(c.unitId);
           break;
-        case 'accept':
-          for (const p of c.providers) this.credit(p, c.unitId);
-          void this.store(c.unitId, c.result, this.delivery.settled(c.unitId));
+        case 'accept': {
+          const version = this.delivery.settled(c.unitId);
+          for (const p of c.providers) this.credit(p, c.unitId, version);
+          void this.store(c.unitId, c.result, version);
           break;
+        }
         case 'credit':
-          this.credit(c.peerId, c.unitId);
+          this.credit(c.peerId, c.unitId, this.delivery.versionOf(c.unitId));
           break;
         case 'reject':
           this.rejected(c.peerId, c.reason, c.rerun.length > 0);
@@ -256,14 +258,14 @@ export class JobRunner {
   }
 
   /** One receipt per accepted unit, and the provider's figures in the view. */
-  private credit(peerId: string, unitId: number): void {
+  private credit(peerId: string, unitId: number, version: string): void {
     const link = this.links.get(peerId);
     if (!link) return;
     link.reconnects = 0;
     this.model.unitCredited(peerId, link.computeMsTotal);
     const durationMs = link.computeMs.get(unitId) ?? 0;
     link.computeMs.delete(unitId);
-    this.receipts.issue(peerId, unitId, this.kind.flops(unitId), durationMs, link.pairing?.network);
+    this.receipts.issue(peerId, unitId, this.kind.flops(unitId), durationMs, link.pairing?.network, version);
   }
 
   private async finish(): Promise<void> {
