@@ -69,11 +69,20 @@ export class RemoteTrainRun implements WorkerLike {
   /** Provider messages are handled one at a time, in order, though verifying a checkpoint awaits. */
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: RemoteRunDeps) {}
+  private deps: RemoteRunDeps | null = null;
+
+  /** `deps` may still be on its way (the requester's signaling starts with the first remote job). */
+  constructor(private readonly pending: RemoteRunDeps | Promise<RemoteRunDeps>) {}
 
   postMessage(m: ToTrainWorker): void {
     if (this.ended) return;
-    if (m.type === 'start') return this.begin(m.spec, m.text, m.checkpoint);
+    if (m.type === 'start') {
+      void Promise.resolve(this.pending).then((deps) => {
+        this.deps = deps;
+        if (!this.ended) this.begin(m.spec, m.text, m.checkpoint);
+      });
+      return;
+    }
     if (m.type === 'pause') this.paused = true;
     if (m.type === 'resume') {
       this.paused = false;
@@ -89,8 +98,8 @@ export class RemoteTrainRun implements WorkerLike {
     if (this.current !== null) this.control(this.current, 'cancel');
     for (const off of this.unsubscribe.splice(0)) off();
     this.links?.closeAll('job stopped');
-    if (this.spec) this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
-    this.deps.verifier.dispose?.();
+    if (this.spec) this.deps?.signaling.send({ type: 'job-close', jobId: this.spec.id });
+    this.deps?.verifier.dispose?.();
   }
 
   private emit(m: FromTrainWorker): void {
@@ -112,7 +121,7 @@ export class RemoteTrainRun implements WorkerLike {
       this.baseStep = checkpoint.step;
     }
     this.reached = this.baseStep;
-    const { signaling, createPeer } = this.deps;
+    const { signaling, createPeer } = this.deps!;
     this.links = new ProviderLinks({
       jobId: spec.id,
       signaling,
@@ -138,7 +147,7 @@ export class RemoteTrainRun implements WorkerLike {
   }
 
   private open(): void {
-    if (!this.ended) this.deps.signaling.send({ type: 'job-open', jobId: this.spec.id, needs: this.needs() });
+    if (!this.ended) this.deps!.signaling.send({ type: 'job-open', jobId: this.spec.id, needs: this.needs() });
   }
 
   private needs(): JobNeeds {
@@ -281,7 +290,7 @@ export class RemoteTrainRun implements WorkerLike {
     const base = this.base === null ? null : readCheckpoint(this.base, this.spec.model);
     let recomputed: number;
     try {
-      recomputed = await this.deps.verifier.valLoss(this.spec, this.text, received.record);
+      recomputed = await this.deps!.verifier.valLoss(this.spec, this.text, received.record);
     } catch (error) {
       return this.reject(link, `sent a checkpoint this browser cannot evaluate (${messageOf(error)})`, true);
     }
