@@ -64,6 +64,8 @@ export class RemoteTrainRun implements WorkerLike {
   private reached = 0;
   private paused = false;
   private ended = false;
+  /** Why the job moved to the provider it is on now; stays in the job's backend line. */
+  private moved = '';
   private links!: ProviderLinks;
   private readonly unsubscribe: (() => void)[] = [];
   /** Provider messages are handled one at a time, in order, though verifying a checkpoint awaits. */
@@ -216,10 +218,10 @@ export class RemoteTrainRun implements WorkerLike {
     const lostSteps = Math.max(0, this.reached - this.baseStep);
     this.reached = this.baseStep;
     this.emit({ type: 'started', backend: 'waiting for a provider', step: this.baseStep, note: '' });
-    this.say(
-      `${why}: resuming on another provider from ${this.baseStep === 0 ? 'the start' : `the checkpoint at step ${this.baseStep}`}` +
-        (lostSteps > 0 ? ` (the ${lostSteps} steps since are redone)` : ''),
-    );
+    const from = this.baseStep === 0 ? 'the start' : `the checkpoint at step ${this.baseStep}`;
+    const redone = lostSteps > 0 ? ` (the ${lostSteps} steps since are redone)` : '';
+    this.moved = `${why}; resumed from ${from}${redone}`;
+    this.say(`${why}: resuming on another provider from ${from}${redone}`);
   }
 
   private reject(link: ProviderLink, reason: string, report: boolean): void {
@@ -243,15 +245,17 @@ export class RemoteTrainRun implements WorkerLike {
     switch (header.type) {
       case 'train-preparing':
         return this.say(`provider ${peer}: ${header.message}`);
-      case 'train-started':
+      case 'train-started': {
         if (header.step !== this.baseStep)
           return this.reject(link, `started at step ${header.step}, not at ${this.baseStep}`, true);
+        const note = this.moved ? `${header.note}; ${this.moved}` : header.note;
         return this.emit({
           type: 'started',
           backend: `${header.backend} on provider ${peer}`,
           step: header.step,
-          note: header.note,
+          note,
         });
+      }
       case 'train-error':
         if (JOB_FAULTS.has(header.code))
           return this.emit({ type: 'error', code: header.code, message: header.message });
