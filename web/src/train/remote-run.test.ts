@@ -9,6 +9,7 @@ import { ModelStore } from '../storage/model-store';
 import { affineEngine, FakeHub, memoryPeerFactory, TEST_CAPABILITIES } from '../testing/doubles';
 import { InProcessTrainWorker } from '../testing/train-worker';
 import { until } from '../testing/wait';
+import { decodeTrainFromProvider, encodeTrainMessage, TRAIN_WIRE_VERSION } from '@shared/protocol';
 import type { FromTrainWorker } from './messages';
 import { RemoteTrainRun } from './remote-run';
 import { EngineVerifier } from './verifier';
@@ -166,4 +167,92 @@ describe('Train on one provider (issue 18)', () => {
     const local = await localRun(s);
     expect(finalWeights(got)).toEqual(local.params);
   }, 120_000);
+
+  it('TRAIN-R6: pause, resume and cancel reach the provider; a pause sends a checkpoint that is verified like any other', async () => {
+    const hub = new FakeHub();
+    const peers = memoryPeerFactory();
+    const workers: InProcessTrainWorker[] = [];
+    const node = new ProviderNode({
+      signaling: hub.connect('provider-a'),
+      createPeer: peers,
+      compute: affineEngine(),
+      models: new ModelStore(memoryStore()),
+      capabilities: TEST_CAPABILITIES,
+      training: new ProviderTraining({
+        makeWorker: () => {
+          const w = new InProcessTrainWorker();
+          workers.push(w);
+          return w;
+        },
+        log: () => {},
+      }),
+    });
+    node.start();
+    const s = { ...spec('train-remote06'), steps: 200 };
+    const { run, got } = startRun(hub, peers, s);
+    await until(() => events(got).some((e) => e.type === 'step' && e.step >= 3), 60_000, 'a few steps');
+    run.postMessage({ type: 'pause' });
+    await until(() => events(got).some((e) => e.type === 'paused'), 60_000, 'the pause');
+    const paused = events(got).find((e) => e.type === 'paused');
+    const at = paused?.step ?? -1;
+    expect(at).toBeGreaterThanOrEqual(3);
+    const stepsThen = events(got).filter((e) => e.type === 'step').length;
+    run.postMessage({ type: 'resume' });
+    await until(() => events(got).some((e) => e.type === 'resumed'), 60_000, 'the resume');
+    await until(() => events(got).some((e) => e.type === 'step' && e.step > at), 60_000, 'steps after the resume');
+    expect(events(got).filter((e) => e.type === 'step').length).toBeGreaterThan(stepsThen);
+    run.postMessage({ type: 'cancel' });
+    await until(() => events(got).some((e) => e.type === 'cancelled'), 60_000, 'the cancel');
+    run.terminate();
+    await until(() => workers[0]!.terminated, 10_000, 'the provider to stop its worker');
+    expect(events(got).some((e) => e.type === 'done')).toBe(false);
+  }, 120_000);
+
+  it('TRAIN-R7: the provider refuses a malformed start and a second job while training one, saying why', async () => {
+    const sent: Uint8Array[] = [];
+    const workers: InProcessTrainWorker[] = [];
+    const training = new ProviderTraining({
+      makeWorker: () => {
+        const w = new InProcessTrainWorker({ stallAfter: 0 });
+        workers.push(w);
+        return w;
+      },
+      log: () => {},
+    });
+    const reply = (b: Uint8Array) => sent.push(b);
+    const last = () => decodeTrainFromProvider(sent.at(-1)!).header;
+    training.receive('job/r', 'train-remote07', reply, Uint8Array.of(1, 2, 3));
+    expect(last()).toMatchObject({ type: 'train-error', code: 'provider', message: /bad train message/ });
+    const s = spec('train-remote07');
+    const text = new TextEncoder().encode(TEXT);
+    const start = (jobId: string, sp: TrainSpec) =>
+      encodeTrainMessage(
+        {
+          type: 'train-start',
+          v: TRAIN_WIRE_VERSION,
+          jobId,
+          spec: sp,
+          fromStep: 0,
+          corpusBytes: text.length,
+          stateBytes: 0,
+          extraBytes: 0,
+        },
+        text,
+      );
+    // A config that cannot fit WebAssembly's memory is the job's fault: the requester fails the job.
+    const huge = {
+      ...s,
+      preset: 'custom' as const,
+      model: { ...s.model, layers: 48, width: 4096, heads: 32, context: 2048 },
+    };
+    training.receive('job/r', 'train-remote07', reply, start('train-remote07', huge));
+    expect(last()).toMatchObject({ type: 'train-error', code: 'config' });
+    expect(workers).toHaveLength(0);
+    training.receive('job/r', 'train-remote07', reply, start('train-remote07', s));
+    expect(workers).toHaveLength(1);
+    training.receive('other/r', 'train-remote08', reply, start('train-remote08', { ...s, id: 'train-remote08' }));
+    expect(last()).toMatchObject({ type: 'train-error', code: 'provider', message: /already training/ });
+    training.close('job/r');
+    expect(workers[0]!.terminated).toBe(true);
+  });
 });
