@@ -10,7 +10,7 @@ import { E2E_PORT } from '../playwright.config';
 import { openProvider } from './support/network';
 
 const BASE = `http://localhost:${E2E_PORT}`;
-const STEPS = 80;
+const STEPS = 60;
 
 async function storedHistory(page: Page, id: string) {
   return page.evaluate(async (jobId) => {
@@ -50,7 +50,7 @@ async function startJob(page: Page, where: 'here' | 'provider'): Promise<string>
 test('E2E-TRAINREMOTE1: a provider trains the tiny preset, checkpoints arrive, and the curve equals a local run; a provider closed mid-run is replaced from the last checkpoint', async ({
   browser,
 }, testInfo) => {
-  test.setTimeout(150_000);
+  test.setTimeout(120_000);
   const providers = [
     await openProvider(browser, BASE, 'provider-1', testInfo),
     await openProvider(browser, BASE, 'provider-2', testInfo),
@@ -97,7 +97,8 @@ test('E2E-TRAINREMOTE1: a provider trains the tiny preset, checkpoints arrive, a
 
   // 3. Again on a provider; the one training it is closed after the first checkpoint and the other takes over.
   const c = await startJob(page, 'provider');
-  await expect(card(page, c).getByTestId('train-checkpoint')).toHaveText('step 20', { timeout: 60_000 });
+  // After the first or second of its three checkpoints, so that steps remain to be redone elsewhere.
+  await expect(card(page, c).getByTestId('train-checkpoint')).toHaveText(/step (20|40)/, { timeout: 60_000 });
   const logs = await Promise.all(providers.map((p) => p.page.getByTestId('provider-log').textContent()));
   const busy = logs.findIndex((log) => log?.includes(`training job ${c}`));
   expect(busy).toBeGreaterThanOrEqual(0);
