@@ -2,3 +2,4 @@
 export * from './signaling';
 export * from './peer';
 export * from './weights';
+export * from './train';

@@ -20,9 +20,10 @@ export const PEER_PROTOCOL_VERSION = 2;
 /**
  * Streams of the framed channel: control never waits behind a model upload.
  * `weights` carries PULSE weight distribution; the job cores hand it to their
- * LinkExtension untouched (its own module validates it).
+ * LinkExtension untouched (its own module validates it). `train` carries a Train
+ * job's messages (train.ts), which only the training cores decode.
  */
-export const PeerStream = { control: 0, model: 1, work: 2, weights: 3 } as const;
+export const PeerStream = { control: 0, model: 1, work: 2, weights: 3, train: 4 } as const;
 
 /** Limits a receiver enforces before allocating. */
 export const MAX_PEER_HEADER_BYTES = 64 * 1024;

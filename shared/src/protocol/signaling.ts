@@ -77,7 +77,8 @@ export const CapabilitiesSchema = v.strictObject({
 });
 export type Capabilities = v.InferOutput<typeof CapabilitiesSchema>;
 
-export const JobKindSchema = v.picklist(['inference']);
+/** `train`: one provider trains a model for the requester (issue 18); the matchmaker pairs it like any job. */
+export const JobKindSchema = v.picklist(['inference', 'train']);
 export const JobNeedsSchema = v.strictObject({
   kind: JobKindSchema,
   /** Most providers this job wants at once. */

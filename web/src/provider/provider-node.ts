@@ -27,6 +27,8 @@ import { ProviderModels, VERSION_MISSING, type VersionSession } from './provider
 import type { CreditSummary, ProviderReceipts } from '../storage/receipt-store';
 import { hashTensors } from '@shared/jobs';
 import { messageOf } from '@shared/errors';
+import { browserWorker } from '../train/train-worker-factory';
+import { ProviderTraining } from './provider-training';
 
 export type SessionState = 'connecting' | 'fetching-model' | 'loading-model' | 'working' | 'closed';
 
@@ -66,6 +68,8 @@ export interface ProviderDeps {
   identity?: Identity;
   /** Where receipts from requesters are verified and kept. */
   receipts?: ProviderReceipts;
+  /** Runs Train jobs (PeerStream.train); by default in the Train tab's own worker. */
+  training?: ProviderTraining;
 }
 
 interface Session extends VersionSession {
@@ -94,8 +98,10 @@ export class ProviderNode {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly versions: ProviderModels<Session>;
   private working = false;
+  private readonly training: ProviderTraining;
 
   constructor(private readonly deps: ProviderDeps) {
+    this.training = deps.training ?? new ProviderTraining({ makeWorker: browserWorker, log: (line) => this.log(line) });
     this.links = new PeerSessions({
       signaling: deps.signaling,
       createPeer: deps.createPeer,
@@ -103,9 +109,12 @@ export class ProviderNode {
       extension: deps.extension,
       handlers: {
         onOpen: () => {},
-        onMessage: (peer, _stream, bytes) => {
+        onMessage: (peer, stream, bytes) => {
           const session = this.sessions.get(peer.key);
-          if (session?.peer === peer) void this.onMessage(session, bytes);
+          if (session?.peer !== peer) return;
+          if (stream === PeerStream.train)
+            this.training.receive(peer.key, peer.jobId, (b) => this.links.send(peer, PeerStream.train, b), bytes);
+          else void this.onMessage(session, bytes);
         },
         onClose: (peer, reason) => this.sessionClosed(peer, reason),
       },
@@ -160,6 +169,7 @@ export class ProviderNode {
   stop(): void {
     for (const off of this.unsubscribe.splice(0)) off();
     this.links.closeAll('provider stopped');
+    this.training.closeAll();
   }
 
   /** Every kept receipt as JSON (the provider page's export), or undefined without a receipt store. */
@@ -223,6 +233,7 @@ export class ProviderNode {
     const session = this.sessions.get(peer.key);
     if (!session || session.peer !== peer) return;
     this.sessions.delete(peer.key);
+    this.training.close(peer.key);
     session.view = { ...session.view, state: 'closed' };
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.session === session) this.queue.splice(i, 1);
     this.refreshSessions();

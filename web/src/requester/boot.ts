@@ -4,13 +4,15 @@ import { Observable } from '../core/emitter';
 import { loadOrCreateIdentity } from '../storage/identity-store';
 import { idbStore } from '../storage/kv';
 import { Templar } from './templar';
-import type { ConnectionState } from '../core/ports';
+import type { ConnectionState, PeerFactory, SignalingPort } from '../core/ports';
 import { createWorkerDiffer } from '../pulse';
 
 export interface RequesterRuntime {
   templar: Promise<Templar>;
   connection: Observable<ConnectionState>;
   peerId: Observable<string | undefined>;
+  /** The requester's signaling and WebRTC peers, for the Train tab's jobs on a provider (one key, one socket). */
+  network: Promise<{ signaling: SignalingPort; createPeer: PeerFactory }>;
 }
 
 let runtime: RequesterRuntime | undefined;
@@ -19,6 +21,8 @@ export function startRequester(): RequesterRuntime {
   if (runtime) return runtime;
   const connection = new Observable<ConnectionState>('connecting');
   const peerId = new Observable<string | undefined>(undefined);
+  let reachable!: (n: { signaling: SignalingPort; createPeer: PeerFactory }) => void;
+  const network = new Promise<{ signaling: SignalingPort; createPeer: PeerFactory }>((r) => (reachable = r));
   const templar = (async () => {
     const kv = idbStore();
     const { identity } = await loadOrCreateIdentity(kv, 'requester');
@@ -35,10 +39,11 @@ export function startRequester(): RequesterRuntime {
       findChanges: () => createWorkerDiffer().findChanges,
       identity,
     });
+    reachable({ signaling: port, createPeer: webrtcPeers(client) });
     await instance.init();
     client.connect();
     return instance;
   })();
-  runtime = { templar, connection, peerId };
+  runtime = { templar, connection, peerId, network };
   return runtime;
 }

@@ -167,6 +167,11 @@ export class ProviderLinks {
     return link !== undefined;
   }
 
+  /** Sends bytes another job kind framed itself (a Train job's messages on PeerStream.train). */
+  sendBytes(link: ProviderLink, bytes: Uint8Array, stream: number): void {
+    this.sessions.send(link.session, stream, bytes);
+  }
+
   /** Sends `header` to every provider whose link is up. */
   broadcast(header: PeerHeader): void {
     for (const link of this.links.values()) if (this.isLive(link)) this.send(link, header);

@@ -72,6 +72,8 @@ export class FakeHub {
       for (const p of job.providers) this.unpair(jobId, p, 'requester left');
       this.jobs.delete(jobId);
     }
+    // Like the server: a job that lost its provider is offered the free ones.
+    this.match();
   }
 
   receive(from: HubClient, message: ClientMessage): void {
@@ -86,6 +88,11 @@ export class FakeHub {
         break;
       }
       case 'job-open':
+        // Like the server's matchmaker: opening a job this requester already has open only updates its needs.
+        if (this.jobs.get(message.jobId)?.requester === from.peerId) {
+          this.jobs.get(message.jobId)!.max = message.needs.maxProviders;
+          break;
+        }
         this.jobs.set(message.jobId, {
           requester: from.peerId,
           max: message.needs.maxProviders,

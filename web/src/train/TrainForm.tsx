@@ -122,6 +122,17 @@ export function TrainForm({ trainer }: { trainer: Trainer }) {
             <option value="webgpu">WebGPU</option>
           </select>
         </label>
+        <label>
+          Where
+          <select
+            value={f.where}
+            data-testid="train-where"
+            onChange={(e) => set('where', e.target.value as TrainFormValues['where'])}
+          >
+            <option value="here">this device</option>
+            <option value="provider">one provider from the network (the corpus is sent to it)</option>
+          </select>
+        </label>
       </div>
       {f.preset === 'custom' ? (
         <div className="row">

@@ -24,7 +24,9 @@ export function TrainView() {
     <section className="dashboard" data-testid="train-view" data-loaded={loaded}>
       <div className="panel-head">
         <h1>Templar · Train</h1>
-        <span className="muted">GPT training in this tab (Web Worker); checkpoints stay in this browser</span>
+        <span className="muted">
+          GPT training in this tab (Web Worker) or on one provider; checkpoints stay in this browser
+        </span>
       </div>
       {error ? (
         <div className="error" role="alert">

@@ -26,6 +26,7 @@ export interface TrainFormValues {
   readonly checkpointEvery: number;
   readonly keepCheckpoints: number;
   readonly backend: 'auto' | 'wasm' | 'webgpu';
+  readonly where: 'here' | 'provider';
 }
 
 export const DEFAULT_FORM: TrainFormValues = {
@@ -45,6 +46,7 @@ export const DEFAULT_FORM: TrainFormValues = {
   checkpointEvery: 25,
   keepCheckpoints: 3,
   backend: 'auto',
+  where: 'here',
 };
 
 export function newTrainJobId(): string {
@@ -101,5 +103,6 @@ export function specFromForm(f: TrainFormValues, upload: UploadedCorpus | null, 
     checkpointEvery: f.checkpointEvery,
     keepCheckpoints: f.keepCheckpoints,
     backend: f.backend,
+    where: f.where,
   });
 }

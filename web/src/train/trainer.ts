@@ -20,8 +20,11 @@ import {
 } from '@shared/jobs';
 import { Observable } from '../core/emitter';
 import { brownCorpus } from './corpus';
-import type { FromTrainWorker, ToTrainWorker } from './messages';
+import type { FromTrainWorker } from './messages';
+import { browserWorker, type WorkerFactory, type WorkerLike } from './train-worker-factory';
 import type { TrainStatus, TrainStore } from './train-store';
+
+export { browserWorker, type WorkerFactory, type WorkerLike };
 
 export interface TrainJobView {
   readonly spec: TrainSpec;
@@ -40,18 +43,6 @@ export interface TrainJobView {
   readonly revision: number;
   readonly checkpointStep: number | null;
 }
-
-export interface WorkerLike {
-  postMessage(m: ToTrainWorker): void;
-  onmessage: ((e: MessageEvent<FromTrainWorker>) => void) | null;
-  onerror: ((e: ErrorEvent) => void) | null;
-  terminate(): void;
-}
-
-export type WorkerFactory = () => WorkerLike;
-
-export const browserWorker: WorkerFactory = () =>
-  new Worker(new URL('./train.worker.ts', import.meta.url), { type: 'module', name: 'train' }) as unknown as WorkerLike;
 
 export class TrainBusyError extends Error {
   override name = 'TrainBusyError';
@@ -163,7 +154,7 @@ export class Trainer {
       const text = await this.corpusText(spec);
       if (latest.checkpoint)
         this.patch(id, { history: structuredClone(latest.checkpoint.history), step: latest.checkpoint.state.step });
-      const w = this.makeWorker();
+      const w = this.makeWorker(spec);
       this.workers.set(id, w);
       w.onmessage = (e) => {
         this.queue = this.queue.then(() => this.onWorker(spec, e.data));
@@ -185,7 +176,10 @@ export class Trainer {
     if (m.type === 'preparing') this.patch(id, { message: m.message });
     else if (m.type === 'started') {
       const note = this.notes.get(id) ?? '';
-      this.patch(id, { status: 'running', backend: `${m.backend} (${m.note})`, step: m.step, message: note });
+      // A run that restarts from a checkpoint (a provider left) redoes the steps after it: the curves rewind.
+      this.bump(id, {}, (h) => rewind(h, m.step));
+      const backend = m.note ? `${m.backend} (${m.note})` : m.backend;
+      this.patch(id, { status: 'running', backend, step: m.step, message: note });
       await this.store.putJob({ spec, status: 'running', message: note });
     } else if (m.type === 'error') await this.finish(spec, 'failed', m.message);
     else if (m.type === 'device-lost') await this.fallBackToWasm(spec, m.message);
@@ -333,4 +327,10 @@ export class Trainer {
       bytes: exportGptOnnx(j.spec.model, state.params, tokenizer, base),
     };
   }
+}
+
+function rewind(h: TrainHistory, step: number): void {
+  for (const curve of [h.train, h.val, h.speed])
+    while (curve.length > 0 && curve[curve.length - 1]![0] > step) curve.pop();
+  while (h.samples.length > 0 && h.samples[h.samples.length - 1]!.step > step) h.samples.pop();
 }

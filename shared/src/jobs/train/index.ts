@@ -8,3 +8,4 @@ export * from './sample';
 export * from './session';
 export * from './safetensors-state';
 export * from './onnx-export';
+export * from './remote';

@@ -40,11 +40,12 @@ export type TrainEvent =
   | { type: 'skipped'; step: number; loss: number; message: string }
   | { type: 'eval'; step: number; valLoss: number }
   | { type: 'sample'; step: number; text: string }
-  | { type: 'checkpoint'; step: number; record: CheckpointRecord }
+  /** `valLoss` is the validation loss of exactly the record's weights (a remote requester recomputes it). */
+  | { type: 'checkpoint'; step: number; record: CheckpointRecord; valLoss?: number }
   /** The loop holds between steps; the record lets a paused job survive a reload without losing steps. */
-  | { type: 'paused'; step: number; record: CheckpointRecord }
+  | { type: 'paused'; step: number; record: CheckpointRecord; valLoss?: number }
   | { type: 'resumed'; step: number }
-  | { type: 'done'; step: number; record: CheckpointRecord }
+  | { type: 'done'; step: number; record: CheckpointRecord; valLoss?: number }
   | { type: 'failed'; step: number; message: string }
   | { type: 'cancelled'; step: number };
 
@@ -89,6 +90,8 @@ export class TrainSession {
   private cancelled = false;
   private wake: (() => void) | null = null;
   private tokensPerS = 0;
+  /** The last validation loss and its step: a checkpoint at that step reuses it rather than evaluating twice. */
+  private lastEval: { step: number; valLoss: number } | null = null;
 
   constructor(
     readonly spec: TrainSpec,
@@ -162,7 +165,12 @@ export class TrainSession {
       while (this.state.step < spec.steps) {
         await yieldNow();
         if (this.paused && !this.cancelled) {
-          emit({ type: 'paused', step: this.state.step, record: await this.record() });
+          emit({
+            type: 'paused',
+            step: this.state.step,
+            record: await this.record(),
+            valLoss: await this.valLossNow(),
+          });
           while (this.paused && !this.cancelled) await new Promise<void>((r) => (this.wake = r));
           if (!this.cancelled) emit({ type: 'resumed', step: this.state.step });
         }
@@ -205,16 +213,24 @@ export class TrainSession {
           emit({ type: 'sample', step: t, text });
         }
         if (t % spec.checkpointEvery === 0 && t < spec.steps)
-          emit({ type: 'checkpoint', step: t, record: await this.record() });
+          emit({ type: 'checkpoint', step: t, record: await this.record(), valLoss: await this.valLossNow() });
       }
-      emit({ type: 'done', step: this.state.step, record: await this.record() });
+      emit({ type: 'done', step: this.state.step, record: await this.record(), valLoss: await this.valLossNow() });
     } catch (e) {
       emit({ type: 'failed', step: this.state.step, message: e instanceof Error ? e.message : String(e) });
     }
   }
 
+  /** The validation loss of the current weights, evaluated only if this step has none yet. */
+  private async valLossNow(): Promise<number> {
+    if (this.lastEval?.step !== this.state.step)
+      this.lastEval = { step: this.state.step, valLoss: await this.validationLoss() };
+    return this.lastEval.valLoss;
+  }
+
   private async evaluate(): Promise<void> {
     const valLoss = await this.validationLoss();
+    this.lastEval = { step: this.state.step, valLoss };
     if (Number.isFinite(valLoss)) this.history.val.push([this.state.step, valLoss]);
     this.deps.emit({ type: 'eval', step: this.state.step, valLoss });
   }

@@ -69,6 +69,8 @@ export const TrainSpecSchema = v.strictObject({
   /** Checkpoints kept in IndexedDB; older ones are deleted first. */
   keepCheckpoints: Int(1, 20),
   backend: TrainBackendSchema,
+  /** Where the job trains: this device (the default, and every record from before the choice) or one provider. */
+  where: v.optional(v.picklist(['here', 'provider'])),
 });
 export type TrainSpec = v.InferOutput<typeof TrainSpecSchema>;
 
