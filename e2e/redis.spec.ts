@@ -69,7 +69,9 @@ test('E2E-SCALE1: across two instances on Redis a job completes; after A crashes
   expectClose(await downloadResult(firstCard), referenceOutput(MODEL, first.rows, first.seed));
   expect(Number(await standby.page.getByTestId('units-done').textContent())).toBe(0);
 
-  const second = { model: MODEL, rows: 256, unitRows: 4, seed: 22 };
+  // Enough units that the provider on A cannot finish them all before A is killed (results are written in
+  // batches now, so a 64-unit job could end first and leave the standby nothing to do).
+  const second = { model: MODEL, rows: 2048, unitRows: 4, seed: 22 };
   const doneBefore = Number(await onA.page.getByTestId('units-done').textContent());
   const card = await submitJob(requester.page, second);
   await expect

@@ -87,7 +87,7 @@ test('E2E-TRUST4: 1,024 honest units from a WebGPU and a WASM provider, every on
   await closeAll([gpu, cpu, requester]);
 });
 
-test('E2E-TRUST5: redundancy 2 with no spot checks: the adversary is outvoted by a third replica, excluded, and the output equals the reference', async ({
+test('E2E-TRUST5: redundancy 2 with no spot checks: the adversary is outvoted (by a third replica, or the requester when none is free), excluded, and the output equals the reference', async ({
   browser,
 }, testInfo) => {
   const adversary = await openAdversary(browser, BASE, 'noise', 0.5, testInfo);
@@ -105,7 +105,12 @@ test('E2E-TRUST5: redundancy 2 with no spot checks: the adversary is outvoted by
   expect(await adversary.wrongSent()).toBeGreaterThanOrEqual(1);
   const row = card.locator(`table.providers tbody tr:has(td[title="${adversary.peerId}"])`);
   await expect(row.locator('td:nth-child(2)')).toHaveText('rejected');
-  await expect(card.getByTestId('rejections')).toContainText(/disagreed with the (majority|accepted result)/);
+  // Outvoted by a third replica; or, when no third provider was ready at that moment (a loaded machine starts
+  // tabs slowly), the split is settled by the requester's own run of the unit (SPEC TRUST-Q2). Either way the
+  // adversary alone is rejected and every unit is verified.
+  await expect(card.getByTestId('rejections')).toContainText(
+    /disagreed with the (majority|accepted result)|failed the spot check/,
+  );
   const states = await card.locator('table.providers tbody tr td:nth-child(2)').allTextContents();
   expect(states.filter((s) => s === 'rejected')).toHaveLength(1);
   expect(Number(await card.getByTestId('units-verified').textContent())).toBe(job.rows / job.unitRows);
