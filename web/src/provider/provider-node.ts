@@ -229,6 +229,11 @@ export class ProviderNode {
     this.log(`capacity announced: ${capabilities.backend}, ${capabilities.gflops.toFixed(2)} GFLOP/s on average`);
   }
 
+  /** A line in the activity log from the page's adapters (engine restarts, a lost WebGPU device). */
+  note(line: string): void {
+    this.log(line);
+  }
+
   /** Once a second: the rate and chart move on while idle or paused instead of freezing at the last unit's value. */
   tick(): void {
     const rowsPerSecond = this.meter.rate();

@@ -48,11 +48,11 @@ describe('switching engine', () => {
     const engine = await SwitchingEngine.start({ backend: 'wasm', threads: 0 }, create, (l) => log.push(l));
     await engine.load('m', new Uint8Array([1]));
     const inFlight = engine.run('m', input);
-    engine.configure({ backend: 'wasm', threads: 2 });
-    await inFlight; // the unit in flight finished on the old worker
-    expect(made).toHaveLength(1);
-    await engine.run('m', input);
+    const applied = engine.configure({ backend: 'wasm', threads: 2 });
+    await inFlight; // the fake refuses to run on a disposed worker: this unit finished on the old one
+    await applied;
     expect(made).toHaveLength(2);
+    await engine.run('m', input);
     expect(made[0]!.disposed).toBe(true);
     expect(made[1]!.threads).toBe(2);
     expect(made[1]!.loads).toEqual(['m']);
@@ -68,7 +68,7 @@ describe('switching engine', () => {
     await expect(engine.run('m', input)).resolves.toBe(input);
     expect(engine.backend).toBe('wasm');
     expect(log[0]).toMatch(/WebGPU device lost .*switched to WebAssembly/);
-    engine.configure({ backend: 'webgpu', threads: 0 });
+    await engine.configure({ backend: 'webgpu', threads: 0 });
     await engine.run('m', input);
     expect(engine.backend).toBe('wasm');
   });
@@ -83,7 +83,7 @@ describe('switching engine', () => {
     const engine = await SwitchingEngine.start({ backend: 'webgpu', threads: 0 }, failing, (l) => log.push(l));
     await expect(engine.run('absent', input)).rejects.toThrow('not loaded');
     expect(engine.backend).toBe('webgpu');
-    engine.configure({ backend: 'wasm', threads: 1 });
+    await engine.configure({ backend: 'wasm', threads: 1 });
     await engine.load('m', new Uint8Array([1]));
     expect(engine.backend).toBe('webgpu');
     expect(log[0]).toMatch(/could not start a wasm worker \(no adapter\); still on webgpu/);

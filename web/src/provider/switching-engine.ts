@@ -60,9 +60,14 @@ export class SwitchingEngine implements ComputeEngine {
     return this.setting;
   }
 
-  /** Takes effect before the next load or unit. */
-  configure(setting: EngineSetting): void {
-    this.wanted = this.deviceLost ? { ...setting, backend: 'wasm' } : setting;
+  /**
+   * Restarts the worker now if it is idle, else right after the unit in
+   * flight; resolves once the worker runs with `setting` (or failed to start).
+   */
+  configure(setting: EngineSetting): Promise<void> {
+    const want = this.deviceLost ? { ...setting, backend: 'wasm' as const } : setting;
+    this.wanted = want;
+    return this.serial(() => this.apply(want));
   }
 
   load(hash: string, bytes: Uint8Array): Promise<void> {
