@@ -69,7 +69,7 @@ describe('work limits', () => {
 
   it('LIMITS5: power and visibility rules, with Pause first and no battery API meaning no power rule', () => {
     const limits = { ...DEFAULT_LIMITS, mainsOnly: true, minBatteryPercent: 30, pauseWhenHidden: true };
-    expect(pauseReason({ ...limits, paused: true }, undefined, false)).toBe('paused by you');
+    expect(pauseReason({ ...limits, paused: true }, undefined, false)).toBe('by you');
     expect(pauseReason(limits, undefined, false)).toBeUndefined();
     expect(pauseReason(limits, { charging: false, level: 0.9 }, false)).toBe('on battery');
     expect(pauseReason(limits, { charging: true, level: 0.1 }, false)).toBeUndefined();

@@ -66,7 +66,7 @@ export interface PowerState {
  * cannot know, and say so on the page rather than refuse to run).
  */
 export function pauseReason(limits: WorkLimits, power: PowerState | undefined, hidden: boolean): string | undefined {
-  if (limits.paused) return 'paused by you';
+  if (limits.paused) return 'by you';
   if (limits.pauseWhenHidden && hidden) return 'tab hidden';
   if (power && !power.charging) {
     if (limits.mainsOnly) return 'on battery';
