@@ -128,6 +128,19 @@ test('E2E-VOL2: a 50% duty cycle halves the provider’s CPU time (±10%), and s
     await expect(provider.getByTestId('connection')).toHaveText('open', { timeout: 90_000 });
     await expect(provider.getByTestId('limit-duty-value')).toHaveText('50% of the time');
     await expect(provider.getByTestId('limit-threads')).toHaveValue('1');
+    // Units done come back from IndexedDB, and the contribution view charts them by day.
+    expect(Number(await provider.getByTestId('lifetime-units').textContent())).toBeGreaterThanOrEqual(unitsAtFull);
+    await expect(provider.getByTestId('contribution-chart')).toBeVisible();
+    for (const [width, height, label] of [
+      [1200, 900, 'desktop'],
+      [390, 844, 'phone'],
+    ] as const) {
+      await provider.setViewportSize({ width, height });
+      await provider.waitForTimeout(300);
+      const path = testInfo.outputPath(`provider-working-${label}.png`);
+      await provider.screenshot({ path, fullPage: true });
+      await testInfo.attach(`provider-working-${label}.png`, { path, contentType: 'image/png' });
+    }
   } finally {
     await requesterBrowser?.close();
     await context.close();
