@@ -31,8 +31,9 @@ export default defineConfig({
     trace: 'off',
   },
   webServer: {
-    // The real signaling server, serving the freshly built app and harness pages (with COOP/COEP).
-    command: `npx vite build --logLevel warn && npx tsx signaling/src/main.ts --port ${E2E_PORT} --host 127.0.0.1`,
+    // The real signaling server, serving the freshly built app and harness pages (with COOP/COEP);
+    // `--mode test` is the build that keeps web/harness/*.html (production leaves them out).
+    command: `npx vite build --mode test --logLevel warn && npx tsx signaling/src/main.ts --port ${E2E_PORT} --host 127.0.0.1`,
     url: `http://localhost:${E2E_PORT}/healthz`,
     stdout: 'ignore',
     stderr: 'pipe',

@@ -10,9 +10,14 @@ const isolationHeaders = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-/** The app's page plus every test/bench harness page in web/harness/. */
-function pageInputs(): Record<string, string> {
+/**
+ * The app's page, plus every test/bench harness page in web/harness/ in the
+ * test build only (`vite build --mode test`, which the e2e suite runs): a
+ * production build must not serve test pages (issue 21 #9).
+ */
+export function pageInputs(withHarness: boolean): Record<string, string> {
   const inputs: Record<string, string> = { index: resolve(import.meta.dirname, 'web/index.html') };
+  if (!withHarness) return inputs;
   const harnessDir = resolve(import.meta.dirname, 'web/harness');
   for (const file of safeReaddir(harnessDir)) {
     if (file.endsWith('.html')) inputs[`harness-${file.slice(0, -5)}`] = resolve(harnessDir, file);
@@ -31,7 +36,10 @@ function safeReaddir(dir: string): string[] {
 /** `@shared/<folder>`: the shared package by its public folders (tsconfig.json's `paths` say the same). */
 export const sharedAlias = [{ find: /^@shared\//, replacement: `${resolve(import.meta.dirname, 'shared/src')}/` }];
 
-export default defineConfig({
+/** The mode whose build keeps the harness pages. */
+export const TEST_MODE = 'test';
+
+export default defineConfig(({ mode }) => ({
   root: 'web',
   plugins: [react()],
   resolve: { alias: sharedAlias },
@@ -42,11 +50,11 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 30_000,
     rollupOptions: {
-      input: pageInputs(),
+      input: pageInputs(mode === TEST_MODE),
     },
   },
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   server: { headers: isolationHeaders },
   preview: { headers: isolationHeaders },
-});
+}));

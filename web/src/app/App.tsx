@@ -1,4 +1,5 @@
 import { ProviderPage } from '../provider/ProviderPage';
+import { ProvidingIndicator } from '../provider/ProvidingIndicator';
 import { Dashboard } from '../requester/Dashboard';
 import { TrainView } from '../train/TrainView';
 import { Landing } from './Landing';
@@ -22,6 +23,7 @@ export function App() {
           <a href="#/train" className={route === 'train' ? 'active' : ''}>
             Train a model
           </a>
+          {route !== 'provide' && <ProvidingIndicator />}
         </nav>
       </header>
       <main>

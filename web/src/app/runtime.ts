@@ -64,12 +64,13 @@ export function webrtcPeers(client: SignalingClient): PeerFactory {
   };
 }
 
-/** The onnxruntime-web worker as a ComputeEngine speaking wire tensors. */
-export async function workerEngine(backend: Backend): Promise<ComputeEngine> {
-  const worker = await ComputeWorker.create(backend);
+/** The onnxruntime-web worker as a ComputeEngine speaking wire tensors; `numThreads` 0 or absent: the default. */
+export async function workerEngine(backend: Backend, numThreads = 0): Promise<ComputeEngine & { dispose(): void }> {
+  const worker = await ComputeWorker.create(backend, numThreads > 0 ? { numThreads } : {});
   const outputNames = new Map<string, string[]>();
   return {
     backend,
+    dispose: () => worker.dispose(),
     async load(hash, bytes) {
       if (outputNames.has(hash)) return;
       outputNames.set(hash, (await worker.loadModel(hash, bytes)).outputNames);

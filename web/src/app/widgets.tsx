@@ -25,7 +25,8 @@ export function Sparkline({ values, label, unit }: { values: readonly number[]; 
   const width = 320;
   const height = 64;
   const points = values.length > 1 ? values : [0, ...values, 0];
-  const max = Math.max(1, ...points);
+  const peak = Math.max(0, ...points);
+  const max = Math.max(1, peak);
   const step = width / (points.length - 1);
   const path = points
     .map((v, i) => `${i ? 'L' : 'M'}${(i * step).toFixed(1)},${(height - (v / max) * (height - 4)).toFixed(1)}`)
@@ -37,7 +38,7 @@ export function Sparkline({ values, label, unit }: { values: readonly number[]; 
         <path d={path} className="sparkline-line" />
       </svg>
       <figcaption>
-        {label} · peak {max.toLocaleString()} {unit}
+        {peak > 0 ? `${label} · peak ${peak.toLocaleString()} ${unit}` : `${label} · no work yet`}
       </figcaption>
     </figure>
   );

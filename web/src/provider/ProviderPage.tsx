@@ -1,8 +1,11 @@
 import { useEffect, useState } from 'react';
 import { useObservable } from '../app/hooks';
 import { Badge, formatRate, shortId, Sparkline, Stat } from '../app/widgets';
-import { startProvider, type BootView } from './boot';
+import { startProvider, type BootView, type ProviderRuntime } from './boot';
+import { ContributionPanel, formatFlops } from './ContributionPanel';
 import type { ProviderNode } from './provider-node';
+import type { WorkLimitsStore } from './work-limits';
+import { WorkLimitsPanel } from './WorkLimitsPanel';
 
 const STEP_TEXT: Record<BootView['step'], string> = {
   identity: 'Loading this browser’s provider key…',
@@ -17,7 +20,9 @@ export function ProviderPage() {
   const runtime = startProvider();
   const boot = useObservable(runtime.boot);
   const [node, setNode] = useState<ProviderNode>();
+  const [limits, setLimits] = useState<WorkLimitsStore>();
   useEffect(() => void runtime.node.then(setNode, () => undefined), [runtime]);
+  useEffect(() => void runtime.limits.then(setLimits, () => undefined), [runtime]);
 
   return (
     <section className="provider">
@@ -28,9 +33,19 @@ export function ProviderPage() {
           <strong>This tab cannot provide compute:</strong> {boot.error}. Try a current Chrome or Edge, and reload.
         </div>
       ) : null}
-      <Capabilities boot={boot} />
-      {node ? (
-        <NodeStatus node={node} />
+      <Capabilities boot={boot} node={node} />
+      {node && limits ? (
+        <>
+          <NodeStatus node={node} limits={limits} />
+          <WorkLimitsPanel
+            store={limits}
+            power={runtime.power}
+            batteryApi={runtime.batteryApi}
+            webgpuAvailable={boot.report?.webgpu.available ?? false}
+            cores={boot.report?.capabilities.wasm.cores ?? navigator.hardwareConcurrency ?? 1}
+          />
+          <Contribution node={node} runtime={runtime} />
+        </>
       ) : (
         <p className="muted" data-testid="boot-step">
           {STEP_TEXT[boot.step]}
@@ -40,15 +55,18 @@ export function ProviderPage() {
   );
 }
 
-function Capabilities({ boot }: { boot: BootView }) {
+function Capabilities({ boot, node }: { boot: BootView; node: ProviderNode | undefined }) {
   const report = boot.report;
+  const registered = useRegistered(node);
   return (
     <div className="panel">
       <h2>This device</h2>
       <dl className="facts">
         <dt>Identity</dt>
         <dd data-testid="provider-id">
-          {boot.identity ? `${shortId(boot.identity.peerId)}${boot.identityCreated ? ' (new key)' : ''}` : '…'}
+          {boot.identity
+            ? `${shortId(boot.identity.peerId)}${boot.identityCreated && !registered ? ' (new key)' : ''}`
+            : '…'}
         </dd>
         <dt>Cached models</dt>
         <dd data-testid="cached-models">
@@ -85,8 +103,33 @@ function Capabilities({ boot }: { boot: BootView }) {
   );
 }
 
-function NodeStatus({ node }: { node: ProviderNode }) {
+/** "(new key)" is news only until the key first registers with the server. */
+function useRegistered(node: ProviderNode | undefined): boolean {
+  const [registered, setRegistered] = useState(false);
+  useEffect(() => {
+    if (!node) return;
+    const check = () => node.view.get().peerId !== undefined && setRegistered(true);
+    check();
+    return node.view.subscribe(check);
+  }, [node]);
+  return registered;
+}
+
+function Contribution({ node, runtime }: { node: ProviderNode; runtime: ProviderRuntime }) {
   const view = useObservable(node.view);
+  return (
+    <ContributionPanel
+      view={view}
+      contribution={runtime.contribution}
+      peerId={view.peerId}
+      onExport={() => exportReceipts(node)}
+    />
+  );
+}
+
+function NodeStatus({ node, limits }: { node: ProviderNode; limits: WorkLimitsStore }) {
+  const view = useObservable(node.view);
+  const userPaused = useObservable(limits.limits).paused;
   const tone = view.connection === 'open' ? 'ok' : view.connection === 'closed' ? 'bad' : 'warn';
   const current = view.sessions.find((s) => s.state !== 'closed');
   return (
@@ -96,18 +139,29 @@ function NodeStatus({ node }: { node: ProviderNode }) {
         <Badge tone={tone}>
           <span data-testid="connection">{view.connection}</span>
         </Badge>
-        {view.paused ? <Badge tone="warn">paused</Badge> : null}
-        <button type="button" data-testid="pause" onClick={() => node.setPaused(!view.paused)}>
-          {view.paused ? 'Resume' : 'Pause'}
+        {view.paused ? (
+          <Badge tone="warn">
+            <span data-testid="paused-reason">paused{view.pauseReason ? `: ${view.pauseReason}` : ''}</span>
+          </Badge>
+        ) : null}
+        <button type="button" data-testid="pause" onClick={() => void limits.update({ paused: !userPaused })}>
+          {userPaused ? 'Resume' : 'Pause'}
         </button>
       </div>
       <div className="stats">
         <Stat
           label="current job"
-          value={current ? `${current.jobId} (${current.state})` : 'waiting for work'}
+          value={
+            current
+              ? `${current.jobId} (${view.paused && current.state === 'working' ? 'paused' : current.state})`
+              : view.paused
+                ? 'paused'
+                : 'waiting for work'
+          }
           testId="current-job"
         />
         <Stat label="units done" value={view.unitsDone} testId="units-done" />
+        <Stat label="backend now" value={view.backend} testId="backend-now" />
         <Stat label="rows / s" value={formatRate(view.rowsPerSecond)} />
         <Stat label="units failed" value={view.unitsFailed} />
         <Stat
@@ -116,11 +170,6 @@ function NodeStatus({ node }: { node: ProviderNode }) {
           testId="credits"
         />
       </div>
-      {view.credits ? (
-        <button type="button" data-testid="export-receipts" onClick={() => exportReceipts(node)}>
-          Export receipts (JSON)
-        </button>
-      ) : null}
       <Sparkline values={view.history} label="rows per second" unit="rows/s" />
       <details>
         <summary>Activity</summary>
@@ -130,17 +179,6 @@ function NodeStatus({ node }: { node: ProviderNode }) {
       </details>
     </div>
   );
-}
-
-function formatFlops(flops: number): string {
-  const units = ['FLOP', 'kFLOP', 'MFLOP', 'GFLOP', 'TFLOP', 'PFLOP'];
-  let value = flops;
-  let i = 0;
-  while (value >= 1000 && i < units.length - 1) {
-    value /= 1000;
-    i++;
-  }
-  return `${i === 0 ? value : value.toFixed(2)} ${units[i]}`;
 }
 
 /** Receipts verify offline with the requesters' public keys, so the file is the provider's proof of work. */

@@ -14,6 +14,16 @@ import { ProviderReceipts } from '../storage/receipt-store';
 import { ProviderNode } from './provider-node';
 import { formatBytes } from '@shared/tensor';
 import { messageOf } from '@shared/errors';
+import { ContributionStore } from '../storage/contribution-store';
+import { bindLimits, dutyPacer } from './limits-controller';
+import { SwitchingEngine } from './switching-engine';
+import {
+  limitedCapabilities,
+  LIMITS_CHANNEL,
+  WorkLimitsStore,
+  type LimitsChannel,
+  type PowerState,
+} from './work-limits';
 
 export type BootStep = 'identity' | 'benchmark' | 'worker' | 'connect' | 'ready' | 'failed';
 
@@ -31,6 +41,53 @@ export interface BootView {
 export interface ProviderRuntime {
   boot: Observable<BootView>;
   node: Promise<ProviderNode>;
+  /** The volunteer's limits, shared by every provider tab of this browser. */
+  limits: Promise<WorkLimitsStore>;
+  /** What the Battery Status API says; undefined while unknown or where the browser lacks it. */
+  power: Observable<PowerState | undefined>;
+  /** False where the browser has no Battery Status API (the page says so next to the power limits). */
+  batteryApi: boolean;
+  contribution: ContributionStore;
+  receipts: Promise<ProviderReceipts>;
+}
+
+/** The provider runtime if this tab started one (the nav shows that it keeps running on other pages). */
+export function startedProvider(): ProviderRuntime | undefined {
+  return runtime;
+}
+
+function watchBattery(power: Observable<PowerState | undefined>): boolean {
+  type Battery = EventTarget & PowerState;
+  const nav = navigator as Navigator & { getBattery?: () => Promise<Battery> };
+  if (typeof nav.getBattery !== 'function') return false;
+  void nav.getBattery().then(
+    (battery) => {
+      const read = () => power.set({ charging: battery.charging, level: battery.level });
+      read();
+      battery.addEventListener('chargingchange', read);
+      battery.addEventListener('levelchange', read);
+    },
+    () => undefined,
+  );
+  return true;
+}
+
+function limitsChannel(): LimitsChannel | undefined {
+  if (typeof BroadcastChannel !== 'function') return undefined;
+  const channel = new BroadcastChannel(LIMITS_CHANNEL);
+  const port: LimitsChannel = {
+    postMessage: (message) => channel.postMessage(message),
+    onmessage: null,
+    close: () => channel.close(),
+  };
+  channel.onmessage = (event: MessageEvent<unknown>) => port.onmessage?.({ data: event.data });
+  return port;
+}
+
+function watchHidden(): Observable<boolean> {
+  const hidden = new Observable(document.hidden);
+  document.addEventListener('visibilitychange', () => hidden.set(document.hidden));
+  return hidden;
 }
 
 let runtime: ProviderRuntime | undefined;
@@ -39,9 +96,18 @@ export function startProvider(): ProviderRuntime {
   if (runtime) return runtime;
   const boot = new Observable<BootView>({ step: 'identity' });
   const patch = (change: Partial<BootView>) => boot.set({ ...boot.get(), ...change });
+  const kv = idbStore();
+  const limits = WorkLimitsStore.open(kv, limitsChannel());
+  const power = new Observable<PowerState | undefined>(undefined);
+  const batteryApi = watchBattery(power);
+  const contribution = new ContributionStore(kv);
+  let provider: ProviderNode | undefined;
+  const early: string[] = [];
+  const note = (line: string) => (provider ? provider.note(line) : early.push(line));
+  const identityReady = loadOrCreateIdentity(kv, 'provider');
+  const receipts = identityReady.then(({ identity }) => new ProviderReceipts(kv, identity.peerId));
   const node = (async () => {
-    const kv = idbStore();
-    const { identity, created } = await loadOrCreateIdentity(kv, 'provider');
+    const { identity, created } = await identityReady;
     const models = new ModelStore(kv);
     const dropped = await models.migrate();
     const held = await models.list();
@@ -53,18 +119,37 @@ export function startProvider(): ProviderRuntime {
     patch({ identity, identityCreated: created, cachedModels: held.length, modelNote, step: 'benchmark' });
     const report = await detectCapabilities();
     patch({ report, step: 'worker' });
-    const compute = await workerEngine(report.capabilities.backend);
+    const store = await limits;
+    if (store.problem) note(store.problem);
+    const start = limitedCapabilities(report.capabilities, store.limits.get());
+    const compute = await SwitchingEngine.start(
+      { backend: start.backend, threads: store.limits.get().threads },
+      (backend, threads) => workerEngine(backend, threads),
+      note,
+    );
     patch({ step: 'connect' });
     const { client, port } = connectSignaling('provider', identity);
     const createPeer = webrtcPeers(client);
-    const provider = new ProviderNode({
+    provider = new ProviderNode({
       signaling: port,
       createPeer,
       compute,
       models,
-      capabilities: report.capabilities,
+      capabilities: start,
       identity,
-      receipts: new ProviderReceipts(kv, identity.peerId),
+      receipts: await receipts,
+      contribution,
+      pace: dutyPacer(store.limits),
+    });
+    for (const line of early.splice(0)) provider.note(line);
+    bindLimits({ limits: store.limits, power, hidden: watchHidden() }, provider, compute, report.capabilities);
+    // "Cached models" follows the store: recount whenever a session reaches its model.
+    let states = '';
+    provider.view.subscribe((view) => {
+      const next = view.sessions.map((s) => s.state).join();
+      if (next === states) return;
+      states = next;
+      void models.list().then((held) => patch({ cachedModels: held.length }));
     });
     provider.start();
     client.connect();
@@ -74,6 +159,6 @@ export function startProvider(): ProviderRuntime {
   node.catch((error: unknown) =>
     patch({ step: 'failed', error: error instanceof Error ? error.message : messageOf(error) }),
   );
-  runtime = { boot, node };
+  runtime = { boot, node, limits, power, batteryApi, contribution, receipts };
   return runtime;
 }

@@ -29,6 +29,10 @@ import { hashTensors } from '@shared/jobs';
 import { messageOf } from '@shared/errors';
 import { browserWorker } from '../train/train-worker-factory';
 import { ProviderTraining } from './provider-training';
+// Work limits and contribution (issue 21).
+import type { Backend } from '@shared/protocol';
+import type { ContributionStore } from '../storage/contribution-store';
+import { sessionEnded } from './activity-log';
 
 export type SessionState = 'connecting' | 'fetching-model' | 'loading-model' | 'working' | 'closed';
 
@@ -54,6 +58,10 @@ export interface ProviderView {
   log: string[];
   /** Receipts kept (verified) and the FLOPs they credit; absent without a receipt store. */
   credits?: CreditSummary;
+  /** Why work is paused (the volunteer's Pause, a power or visibility limit). */
+  pauseReason?: string;
+  /** The backend units run on now (it changes with the limits and on a lost WebGPU device). */
+  backend: Backend;
 }
 
 export interface ProviderDeps {
@@ -70,6 +78,10 @@ export interface ProviderDeps {
   receipts?: ProviderReceipts;
   /** Runs Train jobs (PeerStream.train); by default in the Train tab's own worker. */
   training?: ProviderTraining;
+  /** Work limits (issue 21): rests after each unit (the duty cycle); called with the unit's compute time. */
+  pace?: (computeMs: number) => Promise<void>;
+  /** Lifetime units done, by day: `unitsDone` starts from it and survives a reload. */
+  contribution?: ContributionStore;
 }
 
 interface Session extends VersionSession {
@@ -99,6 +111,9 @@ export class ProviderNode {
   private readonly versions: ProviderModels<Session>;
   private working = false;
   private readonly training: ProviderTraining;
+  // Work limits (issue 21): what is announced now, and the timer that lets an idle rate decay.
+  private capabilities: Capabilities;
+  private ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly deps: ProviderDeps) {
     this.training = deps.training ?? new ProviderTraining({ makeWorker: browserWorker, log: (line) => this.log(line) });
@@ -119,6 +134,7 @@ export class ProviderNode {
         onClose: (peer, reason) => this.sessionClosed(peer, reason),
       },
     });
+    this.capabilities = deps.capabilities;
     this.meter = new ThroughputMeter(deps.now);
     this.versions = new ProviderModels<Session>({
       models: deps.models,
@@ -137,20 +153,27 @@ export class ProviderNode {
       rowsPerSecond: 0,
       history: [],
       log: [],
+      backend: deps.compute.backend,
     });
   }
 
   start(): void {
     const { signaling, receipts } = this.deps;
     if (receipts) void receipts.load().then(() => this.patch({ credits: receipts.summary() }));
+    const { contribution } = this.deps;
+    if (contribution)
+      void contribution
+        .load()
+        .then(() => this.patch({ unitsDone: this.view.get().unitsDone + contribution.lifetime().units }));
+    this.ticker = setInterval(() => this.tick(), 1000);
     this.unsubscribe.push(
       signaling.on('state', (connection) => this.patch({ connection })),
       signaling.on('welcome', (welcome) => {
         this.patch({ peerId: welcome.peerId });
         // After every (re)connect the server knows nothing about us: announce again.
-        signaling.send({ type: 'announce', capabilities: this.deps.capabilities, slots: PROVIDER_SLOTS });
+        signaling.send({ type: 'announce', capabilities: this.capabilities, slots: PROVIDER_SLOTS });
         this.sendStatus();
-        this.log(`registered as ${welcome.peerId.slice(0, 8)}… (${this.deps.capabilities.backend})`);
+        this.log(`registered as ${welcome.peerId.slice(0, 8)}… (${this.capabilities.backend})`);
       }),
       signaling.on('matched', (m) => {
         this.requesters.set(m.jobId, m.peerId);
@@ -167,6 +190,7 @@ export class ProviderNode {
   }
 
   stop(): void {
+    clearInterval(this.ticker);
     for (const off of this.unsubscribe.splice(0)) off();
     this.links.closeAll('provider stopped');
     this.training.closeAll();
@@ -177,9 +201,12 @@ export class ProviderNode {
     return this.deps.receipts?.exportJson();
   }
 
-  setPaused(paused: boolean): void {
-    if (this.view.get().paused === paused) return;
-    this.patch({ paused });
+  setPaused(paused: boolean, reason?: string): void {
+    if (this.view.get().paused === paused) {
+      if (paused && reason !== this.view.get().pauseReason) this.patch({ pauseReason: reason });
+      return;
+    }
+    this.patch({ paused, pauseReason: paused ? reason : undefined });
     if (paused) {
       // Units not yet started go back to their requesters at once rather than waiting out the pause.
       for (const item of this.queue.splice(0))
@@ -193,7 +220,36 @@ export class ProviderNode {
     }
     for (const session of this.sessions.values()) this.reply(session, { type: 'paused', paused });
     this.sendStatus();
-    this.log(paused ? 'paused: no new work will be accepted' : 'resumed');
+    this.log(paused ? `paused${reason ? ` (${reason})` : ''}: no new work will be accepted` : 'resumed');
+  }
+
+  /**
+   * Work limits (issue 21): tells the server (and through it the requesters'
+   * matchmaking) this provider's capacity under the new limits. The server
+   * replaces what an earlier announce said.
+   */
+  announce(capabilities: Capabilities): void {
+    const before = this.capabilities;
+    this.capabilities = capabilities;
+    this.patch({ backend: this.deps.compute.backend });
+    if (before.backend === capabilities.backend && before.gflops === capabilities.gflops) return;
+    if (this.view.get().connection !== 'open') return; // the welcome announces it
+    this.deps.signaling.send({ type: 'announce', capabilities, slots: PROVIDER_SLOTS });
+    this.sendStatus();
+    this.log(`capacity announced: ${capabilities.backend}, ${capabilities.gflops.toFixed(2)} GFLOP/s on average`);
+  }
+
+  /** A line in the activity log from the page's adapters (engine restarts, a lost WebGPU device). */
+  note(line: string): void {
+    this.log(line);
+  }
+
+  /** Once a second: the rate and chart move on while idle or paused instead of freezing at the last unit's value. */
+  tick(): void {
+    const rowsPerSecond = this.meter.rate();
+    const view = this.view.get();
+    if (rowsPerSecond === view.rowsPerSecond && rowsPerSecond === 0 && view.history.every((x) => x === 0)) return;
+    this.patch({ rowsPerSecond, history: this.meter.history() });
   }
 
   /**
@@ -238,7 +294,7 @@ export class ProviderNode {
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.session === session) this.queue.splice(i, 1);
     this.refreshSessions();
     this.sendStatus();
-    this.log(`job ${session.view.jobId}: ${reason}`);
+    this.log(sessionEnded(session.view.jobId, reason));
   }
 
   private closeSession(session: Session | undefined, reason: string): void {
@@ -302,14 +358,19 @@ export class ProviderNode {
     this.working = true;
     this.patch({ running: true });
     try {
-      for (let item = this.queue.shift(); item; item = this.queue.shift()) await this.runUnit(item);
+      for (let item = this.queue.shift(); item; item = this.queue.shift()) {
+        const computeMs = await this.runUnit(item);
+        // The duty cycle rests between units, never inside one; queued units wait (the requester sees them in flight).
+        if (computeMs > 0 && this.deps.pace) await this.deps.pace(computeMs);
+      }
     } finally {
       this.working = false;
       this.patch({ running: false });
     }
   }
 
-  private async runUnit({ session, header, body }: QueuedUnit): Promise<void> {
+  /** Returns the unit's compute time in ms (0 when nothing ran). */
+  private async runUnit({ session, header, body }: QueuedUnit): Promise<number> {
     const hash = header.modelHash;
     try {
       if (!(await this.versions.ready(session, hash))) {
@@ -321,7 +382,7 @@ export class ProviderNode {
           message: VERSION_MISSING,
           declined: true,
         });
-        return;
+        return 0;
       }
       const started = performance.now();
       const outputs = await this.deps.compute.run(hash, unpackTensors(header.inputs, body));
@@ -354,7 +415,12 @@ export class ProviderNode {
         unitsDone: this.view.get().unitsDone + 1,
         rowsPerSecond: this.meter.rate(),
         history: this.meter.history(),
+        backend: this.deps.compute.backend,
       });
+      void this.deps.contribution
+        ?.record(header.inputs[0]?.dims[0] ?? 0, computeMs)
+        .catch((error: unknown) => this.log(`could not save the contribution tally: ${messageOf(error)}`));
+      return computeMs;
     } catch (error) {
       this.reply(session, {
         type: 'unit-error',
@@ -362,8 +428,9 @@ export class ProviderNode {
         unitId: header.unitId,
         message: messageOf(error).slice(0, 1024), // the wire's limit: a longer one would not decode
       });
-      this.patch({ unitsFailed: this.view.get().unitsFailed + 1 });
+      this.patch({ unitsFailed: this.view.get().unitsFailed + 1, backend: this.deps.compute.backend });
       this.log(`unit ${header.unitId} failed: ${messageOf(error)}`);
+      return 0;
     }
   }
 

@@ -1,0 +1,60 @@
+/** Bars over labelled categories (e.g. days) on uPlot, with labelled axes; shared by the provider's views. */
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+export function BarChart({
+  labels,
+  values,
+  xLabel,
+  yLabel,
+  testId,
+}: {
+  labels: readonly string[];
+  values: readonly number[];
+  xLabel: string;
+  yLabel: string;
+  testId: string;
+}) {
+  const host = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (!host.current || labels.length === 0) return;
+    const width = Math.min(520, host.current.clientWidth || 520);
+    const bars = uPlot.paths.bars?.({ size: [0.6, 48] });
+    const plot = new uPlot(
+      {
+        width,
+        height: 180,
+        legend: { show: false },
+        scales: {
+          x: { time: false, range: [-0.5, labels.length - 0.5] },
+          y: { range: (_u, _min, max) => [0, max || 1] },
+        },
+        axes: [
+          {
+            label: xLabel,
+            stroke: 'currentColor',
+            splits: () => labels.map((_, i) => i),
+            values: (_u, splits) => splits.map((i) => labels[i]?.slice(5) ?? ''),
+          },
+          { label: yLabel, stroke: 'currentColor', size: 60 },
+        ],
+        series: [{}, { label: yLabel, stroke: '#7aa2ff', fill: 'rgba(122,162,255,0.4)', paths: bars }],
+      },
+      [labels.map((_, i) => i), [...values]],
+      host.current,
+    );
+    return () => plot.destroy();
+  }, [labels, values, xLabel, yLabel]);
+
+  return (
+    <div
+      ref={host}
+      className="chart"
+      data-testid={testId}
+      role="img"
+      aria-label={`${yLabel} by ${xLabel}: ${labels.map((l, i) => `${l} ${values[i]}`).join(', ') || 'none yet'}`}
+    />
+  );
+}
