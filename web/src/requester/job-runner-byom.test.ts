@@ -97,11 +97,11 @@ describe('issue 17 in the runner', () => {
     const { spec, inputs } = await affineJob('job-byom-writes', 32, { spotCheckRate: 0 });
     const jobs = new JobStore(memoryStore());
     await jobs.create(spec, inputs);
-    // The first unit's write is slow: the others land before it.
-    const put = jobs.putUnitResult.bind(jobs);
-    jobs.putUnitResult = async (jobId, unitId, outputs) => {
-      if (unitId === 0) await new Promise((r) => setTimeout(r, 50));
-      return put(jobId, unitId, outputs);
+    // The write holding unit 0 is slow: the coordinator accepts the other units while it is out.
+    const put = jobs.putUnitResults.bind(jobs);
+    jobs.putUnitResults = async (jobId, units) => {
+      if (units.some((u) => u.unitId === 0)) await new Promise((r) => setTimeout(r, 50));
+      return put(jobId, units);
     };
     const runner = new JobRunner(spec, inputs, {
       signaling: hub.connect('requester'),

@@ -93,12 +93,7 @@ export class JobStore {
     await this.store.set(stateKey(id), state);
   }
 
-  /** A unit's accepted outputs, with the model version that computed them (absent for results stored before versions). */
-  async putUnitResult(id: string, unitId: number, outputs: RawTensor[], modelHash?: string): Promise<void> {
-    await this.store.set(`${unitPrefix(id)}${unitId}`, modelHash ? { outputs, modelHash } : outputs);
-  }
-
-  /** Accepted units' results in one transaction (see putUnitResult). */
+  /** Accepted units' outputs, each with the model version that computed it, in one transaction. */
   async putUnitResults(
     id: string,
     units: { unitId: number; outputs: RawTensor[]; modelHash: string }[],
