@@ -1,0 +1,474 @@
+/**
+ * npm run bench:train-net — training together (issue 19) in one seeded Node process: the real engine
+ * (WASM), the shipped compressor, Gauntlet, rounds and round patches, real Ed25519 commitments, with
+ * simulated links. Beside it, a single worker trains the same model with AdamW at batch N·B for the same
+ * number of steps on the same batches (equal tokens: the data-parallel equivalent).
+ *   --quick   fewer rounds and inner steps (≤ 10 minutes on 2 cores)
+ *   --json    one JSON object per case on stdout
+ *   --cases a,b  only these cases (4-providers, 8-providers, adversaries)
+ * commOverhead = (wall − slowest provider's compute) / wall over all rounds, wall = compute + commit +
+ * reveal + the requester's blocking scoring + broadcast + apply + background scoring beyond the next
+ * round's compute + the first round's data. Transfers are modelled from the link; every compute figure is
+ * measured on this machine, one simulated provider at a time.
+ */
+import { createIdentity, type Identity, sign } from '@shared/identity';
+import {
+  ADVERSARY_KINDS,
+  type AdversaryKind,
+  BackendLossProbe,
+  COMPRESS_DEFAULTS,
+  commitDigest,
+  commitMessage,
+  contributionBoundBytes,
+  type Contribution,
+  decodeContribution,
+  decodeRoundPatch,
+  encodeContribution,
+  entryFromReveal,
+  ErrorFeedback,
+  GAUNTLET_DEFAULTS,
+  makeVersion,
+  noiseLike,
+  roundBatches,
+  roundPatchBoundBytes,
+  RoundTrainer,
+  scaled,
+  signFlipped,
+  TogetherRounds,
+  validationBatches,
+  versionModel,
+  zero,
+  type DataPlan,
+  type Entry,
+  type Verdict,
+  applyRoundPatch,
+} from '@shared/jobs/together';
+import { WasmTrainEngine } from '@shared/jobs/train';
+import { diff, encode } from '@shared/pulse';
+import { mulberry32 } from '@shared/random';
+import {
+  ADAMW_DEFAULTS,
+  type AdamWHyper,
+  arenaFor,
+  type Batch,
+  newTrainState,
+  PRESETS,
+  restoreInto,
+  Tokenizer,
+  trainStep,
+  WasmBackend,
+} from '@shared/train';
+import { brownText } from './train/corpus';
+import { broadcastMs, type Link, roundWall, type RoundTimes, transferMs } from './train-net/links';
+
+const args = process.argv.slice(2);
+const flag = (n: string) => args.includes(`--${n}`);
+const opt = (n: string, d: string) => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
+};
+const QUICK = flag('quick');
+const JSON_OUT = flag('json');
+const CASES = new Set(opt('cases', '4-providers,8-providers,adversaries').split(','));
+const SEED = 4242;
+const PRESET = 'tiny' as const;
+const config = PRESETS[PRESET];
+const B = 4;
+const T = 64;
+const HP: AdamWHyper = { ...ADAMW_DEFAULTS, lr: Number(opt('inner-lr', '1e-3')) };
+const OUTER_LR = Number(opt('outer-lr', '1'));
+const VAL_BATCHES = 16;
+const COMPRESS = { ...COMPRESS_DEFAULTS, topK: Number(opt('top-k', String(COMPRESS_DEFAULTS.topK))) };
+const ROUNDS_SET = args.includes('--rounds') ? Number(opt('rounds', '0')) : null;
+const INNER_SET = args.includes('--inner-steps') ? Number(opt('inner-steps', '0')) : null;
+const JOB = 'bench-train-net';
+
+const log = (s: string) => {
+  if (!JSON_OUT) console.log(s);
+};
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const now = () => performance.now();
+
+const text = brownText(60);
+const tokenizer = Tokenizer.train(text, config.vocab);
+const tokens = Int32Array.from(tokenizer.encode(text));
+
+const trainBackend = new WasmBackend(arenaFor(config, B, T), { threads: 1 });
+const engine = new WasmTrainEngine(trainBackend);
+const probeBackend = new WasmBackend(arenaFor(config, B, T), { threads: 1 });
+const probe = new BackendLossProbe(probeBackend);
+
+interface Provider {
+  readonly identity: Identity;
+  readonly kind: 'honest' | AdversaryKind;
+  readonly shard: number;
+  readonly trainShard: number;
+  readonly joinRound: number;
+  readonly trainer: RoundTrainer;
+  readonly sent: Uint8Array[];
+  firstBadRound: number | null;
+}
+
+interface CaseSpec {
+  readonly name: string;
+  readonly providers: number;
+  readonly adversary: AdversaryKind | null;
+  readonly rounds: number;
+  readonly innerSteps: number;
+  readonly link: Link;
+}
+
+async function makeProvider(kind: Provider['kind'], shard: number, trainShard: number, joinRound: number, n: number) {
+  const state = newTrainState(config, HP, SEED);
+  return {
+    identity: await createIdentity(),
+    kind,
+    shard,
+    trainShard,
+    joinRound,
+    trainer: new RoundTrainer(engine, state, new ErrorFeedback(n, COMPRESS), HP),
+    sent: [],
+    firstBadRound: null,
+  } satisfies Provider as Provider;
+}
+
+const valLossOf = async (params: Float32Array, val: Batch[]) => {
+  const losses = await probe.losses(params, val);
+  return losses.reduce((s, x) => s + x, 0) / losses.length;
+};
+
+/** The adversary's bytes for this round, from its honest work (null: it sends the honest bytes). */
+function tamper(p: Provider, round: number, delta: Float32Array, honest: Contribution, lastPatch: Uint8Array | null) {
+  switch (p.kind) {
+    case 'honest':
+      return null;
+    case 'noise':
+      return encodeContribution(noiseLike(delta, honest, SEED + round));
+    case 'scaled':
+      return encodeContribution(scaled(honest, 10));
+    case 'sign-flip':
+      return encodeContribution(signFlipped(honest));
+    case 'zero':
+      return encodeContribution(zero(honest));
+    case 'copy': {
+      const entries = lastPatch ? decodeRoundPatch(lastPatch).entries : [];
+      return entries.length > 0 ? entries[round % entries.length]!.bytes.slice() : null;
+    }
+    case 'stale':
+      // Honest for two rounds, then it replays what it sent in its first.
+      return round >= p.joinRound + 2 ? p.sent[0]!.slice() : null;
+    case 'wrong-shard':
+      return null;
+  }
+}
+
+async function runTogether(spec: CaseSpec, val: Batch[]) {
+  const honestCount = spec.adversary ? spec.providers - 1 : spec.providers;
+  const plan: DataPlan = {
+    seed: SEED,
+    shards: spec.providers + 1,
+    innerSteps: spec.innerSteps,
+    batch: B,
+    T,
+    validationShare: 0.05,
+  };
+  const init = newTrainState(config, HP, SEED);
+  const n = init.params.length;
+  const shape = { n, chunk: COMPRESS.chunk, topK: COMPRESS.topK };
+  const providers: Provider[] = [];
+  for (let i = 0; i < honestCount; i++) providers.push(await makeProvider('honest', i, i, 0, n));
+  if (spec.adversary) {
+    const k = spec.adversary;
+    // The spare shard spec.providers is nobody's: the wrong-shard adversary trains on it.
+    const join = k === 'stale' ? 0 : 1;
+    providers.push(await makeProvider(k, honestCount, k === 'wrong-shard' ? spec.providers : honestCount, join, n));
+  }
+  const shardOf = new Map(providers.map((p) => [p.identity.peerId, p.shard]));
+  const batchesCache = new Map<string, Batch[]>();
+  const batchesOf = (shard: number, round: number) => {
+    const key = `${shard}/${round}`;
+    let b = batchesCache.get(key);
+    if (!b) batchesCache.set(key, (b = roundBatches(tokens, config, plan, shard, round)));
+    return b;
+  };
+  const rng = mulberry32(SEED ^ 0x5eed);
+  const rounds = new TogetherRounds(
+    await makeVersion(0, init.params.slice(), null),
+    {
+      outer: { lr: OUTER_LR, momentum: 0 },
+      gauntlet: GAUNTLET_DEFAULTS,
+      validationChecks: 2,
+      assignedChecks: 2,
+      maxNewPerRound: 4,
+    },
+    {
+      shape,
+      probe,
+      assigned: (provider, round) => batchesOf(shardOf.get(provider)!, round),
+      validation: val.slice(0, 8),
+      random: rng,
+    },
+  );
+  const times: RoundTimes[] = [];
+  const contributionBytes: number[] = [];
+  const patchBytes: number[] = [];
+  const patchBounds: number[] = [];
+  const pulseF32: number[] = [];
+  const verdicts: Verdict[] = [];
+  let pending: Awaited<ReturnType<TogetherRounds['close']>>['background'] = [];
+  let lastPatch: Uint8Array | null = null;
+  let lastCompute = 0;
+  const valCurve: number[] = [];
+  for (let r = 0; r < spec.rounds; r++) {
+    const version = rounds.version;
+    const entries: Entry[] = [];
+    let computeMs = 0;
+    for (const p of providers) {
+      if (r < p.joinRound) continue;
+      const t0 = now();
+      const start = version.params;
+      const work = await p.trainer.train(start, batchesOf(p.trainShard, r));
+      const ms = now() - t0;
+      computeMs = Math.max(computeMs, ms);
+      let bytes = work.bytes;
+      const bad = tamper(p, r, deltaOf(p, start), work.contribution, lastPatch);
+      if (bad) bytes = bad;
+      if (p.kind !== 'honest' && p.firstBadRound === null && (bad || p.kind === 'wrong-shard')) p.firstBadRound = r;
+      p.sent.push(bytes);
+      const digest = await commitDigest(bytes);
+      const signature = await sign(p.identity, commitMessage(JOB, r, version.hash, digest));
+      entries.push(
+        await entryFromReveal(
+          JOB,
+          r,
+          { provider: p.identity.peerId, baseHash: version.hash, digest, signature },
+          bytes,
+          shape,
+        ),
+      );
+      if (p.kind === 'honest') contributionBytes.push(bytes.length);
+    }
+    const t1 = now();
+    const result = await rounds.close(entries);
+    const scoringMs = now() - t1;
+    verdicts.push(...result.verdicts);
+    const t2 = now();
+    const bg = await rounds.scoreBackground(pending);
+    const bgMs = now() - t2;
+    verdicts.push(...bg.verdicts);
+    pending = result.background;
+    const t3 = now();
+    const rebuilt = await applyRoundPatch(version, decodeRoundPatch(result.patchBytes), shape);
+    const applyMs = now() - t3;
+    if (rebuilt.hash !== result.version.hash) throw new Error('a provider rebuilt another version');
+    patchBytes.push(result.patchBytes.length);
+    patchBounds.push(roundPatchBoundBytes(result.patch, shape));
+    if (r < 3 && !spec.adversary) {
+      const f32 = encode(await diff(versionModel(version.params, null), versionModel(result.version.params, null)));
+      pulseF32.push(f32.length);
+    }
+    lastPatch = result.patchBytes;
+    const maxReveal = Math.max(...entries.map((e) => e.bytes.length));
+    const sumReveal = entries.reduce((s, e) => s + e.bytes.length, 0);
+    times.push({
+      computeMs,
+      commitMs: spec.link.latencyMs,
+      // "reveal now" to every provider, then the reveals: one uplink each, all into the requester's downlink.
+      revealMs: 2 * spec.link.latencyMs + Math.max(transferMs(spec.link, maxReveal), transferMs(spec.link, sumReveal)),
+      scoringMs,
+      broadcastMs: broadcastMs(spec.link, providers.length, result.patchBytes.length),
+      applyMs,
+      backgroundExtraMs: Math.max(0, bgMs - (r > 0 ? computeMs : lastCompute)),
+      // Each round's windows stream while the round before trains; only the first waits for them.
+      dataMs: r === 0 ? spec.link.latencyMs + transferMs(spec.link, spec.innerSteps * B * (T + 1) * 2) : 0,
+    });
+    lastCompute = computeMs;
+    valCurve.push(await valLossOf(result.version.params, val));
+    const acc = result.verdicts.filter((v) => v.status === 'accepted').length;
+    log(
+      `  ${spec.name} round ${r + 1}/${spec.rounds}: val ${valCurve.at(-1)!.toFixed(4)}, accepted ${acc}/${entries.length}, ` +
+        `compute ${computeMs.toFixed(0)} ms, scoring ${scoringMs.toFixed(0)} ms, patch ${result.patchBytes.length} B`,
+    );
+  }
+  return { providers, rounds, times, contributionBytes, patchBytes, patchBounds, pulseF32, verdicts, valCurve, n };
+}
+
+/** Δ of a provider's last round (from its trainer state): start − end, for the noise adversary's norm. */
+function deltaOf(p: Provider, start: Float32Array): Float32Array {
+  const d = new Float32Array(start.length);
+  const end = p.trainer.state.params;
+  for (let i = 0; i < d.length; i++) d[i] = start[i]! - end[i]!;
+  return d;
+}
+
+async function runSingle(providers: number, rounds: number, innerSteps: number, val: Batch[]) {
+  const plan: DataPlan = { seed: SEED, shards: providers + 1, innerSteps, batch: B, T, validationShare: 0.05 };
+  const backend = new WasmBackend(arenaFor(config, providers * B, T), { threads: 1 });
+  const state = newTrainState(config, HP, SEED);
+  restoreInto(backend, state);
+  let t = 0;
+  for (let r = 0; r < rounds; r++) {
+    const per = Array.from({ length: providers }, (_, s) => roundBatches(tokens, config, plan, s, r));
+    for (let h = 0; h < innerSteps; h++) {
+      const inputs = new Int32Array(providers * B * T);
+      const targets = new Int32Array(providers * B * T);
+      per.forEach((bs, s) => {
+        inputs.set(bs[h]!.inputs as Int32Array, s * B * T);
+        targets.set(bs[h]!.targets, s * B * T);
+      });
+      trainStep(backend, { inputs, targets }, HP, ++t);
+    }
+  }
+  const params = Float32Array.from(backend.readFloats(backend.arena.paramsAt, backend.arena.params.size));
+  backend.dispose();
+  return valLossOf(params, val);
+}
+
+function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, valLossSingle: number, clean?: number) {
+  const honest = new Set(run.providers.filter((p) => p.kind === 'honest').map((p) => p.identity.peerId));
+  const honestVerdicts = run.verdicts.filter((v) => honest.has(v.provider) && v.scored !== 'sampled');
+  const honestRejected = run.verdicts.filter((v) => honest.has(v.provider) && v.status === 'refused').length;
+  const adversaries = run.providers.filter((p) => p.kind !== 'honest');
+  const caught = adversaries.filter((p) =>
+    run.verdicts.some((v) => v.provider === p.identity.peerId && v.status === 'refused'),
+  );
+  const caughtFirst = adversaries.filter((p) =>
+    run.verdicts.some((v) => v.provider === p.identity.peerId && v.status === 'refused' && v.round === p.firstBadRound),
+  );
+  const accepted = run.verdicts.filter((v) => v.status === 'accepted' && v.scored === 'full');
+  const wall = run.times.reduce((s, t) => s + roundWall(t), 0);
+  const compute = run.times.reduce((s, t) => s + t.computeMs, 0);
+  const valLossTogether = run.valCurve.at(-1)!;
+  const modelBytes = 2 * run.n;
+  const broadcastBytes = median(run.patchBytes);
+  const adversaryVerdicts = adversaries.map((p) => ({
+    kind: p.kind,
+    reasons: [
+      ...new Set(
+        run.verdicts.filter((v) => v.provider === p.identity.peerId && v.status === 'refused').map((v) => v.reason),
+      ),
+    ],
+  }));
+  return {
+    case: spec.name,
+    preset: PRESET,
+    providers: spec.providers,
+    innerSteps: spec.innerSteps,
+    rounds: spec.rounds,
+    linkMbps: spec.link.mbps,
+    latencyMs: spec.link.latencyMs,
+    valLossTogether,
+    valLossSingle,
+    lossRatio: valLossTogether / valLossSingle,
+    ...(clean !== undefined ? { valLossClean: clean, lossVsClean: valLossTogether / clean } : {}),
+    bytesPerContribution: median(run.contributionBytes),
+    denseBytes: 4 * run.n,
+    contributionRatio: (4 * run.n) / median(run.contributionBytes),
+    broadcastBytes,
+    broadcastBoundBytes: median(run.patchBounds),
+    broadcastOverBound: broadcastBytes / median(run.patchBounds),
+    modelBytes,
+    broadcastRatio: modelBytes / broadcastBytes,
+    pulseF32PatchBytes: run.pulseF32.length ? median(run.pulseF32) : null,
+    commOverhead: (wall - compute) / wall,
+    medianRoundComputeMs: median(run.times.map((t) => t.computeMs)),
+    medianRoundWallMs: median(run.times.map(roundWall)),
+    adversaries: adversaries.length,
+    adversariesCaught: caught.length,
+    caughtInFirstRound: caughtFirst.length,
+    adversaryVerdicts,
+    honestRejected,
+    honestRefusals: [
+      ...new Set(
+        run.verdicts
+          .filter((v) => honest.has(v.provider) && v.status === 'refused')
+          .map((v) => `${v.reason} r${v.round}`),
+      ),
+    ],
+    honestContributions: honestVerdicts.length,
+    maxHonestCosine: Math.max(0, ...run.verdicts.filter((v) => honest.has(v.provider)).map((v) => v.maxCosine)),
+    minHonestShardGap: Math.min(
+      ...accepted.filter((v) => honest.has(v.provider) && v.gainV! > 0).map((v) => (v.gainA! - v.gainV!) / v.gainV!),
+    ),
+    valCurve: run.valCurve,
+    shardGaps: run.verdicts
+      .filter((v) => v.gainV !== null && v.gainV > 0)
+      .map((v) => `${honest.has(v.provider) ? 'h' : 'A'}${((v.gainA! - v.gainV!) / v.gainV!).toFixed(3)}`)
+      .join(' '),
+  };
+}
+
+function print(row: ReturnType<typeof summary>) {
+  if (JSON_OUT) {
+    console.log(JSON.stringify(row));
+    return;
+  }
+  const f = (x: number | null, d = 3) => (x === null ? '—' : x.toFixed(d));
+  console.log(
+    [
+      `${row.case}: ${row.providers} providers × ${row.innerSteps} inner steps × ${row.rounds} rounds, ${row.linkMbps} Mbit/s, ${row.latencyMs} ms`,
+      `  val loss together ${f(row.valLossTogether, 4)} vs single ${f(row.valLossSingle, 4)} (×${f(row.lossRatio)})` +
+        (row.valLossClean !== undefined
+          ? `, clean run ${f(row.valLossClean, 4)} (×${f(row.lossVsClean ?? null)})`
+          : ''),
+      `  contribution ${row.bytesPerContribution} B = dense/${f(row.contributionRatio, 0)}; broadcast ${row.broadcastBytes} B = bf16/${f(row.broadcastRatio, 1)}, ${f((row.broadcastOverBound - 1) * 100, 1)}% over its bound; PULSE f32 patch ${row.pulseF32PatchBytes ?? '—'} B`,
+      `  comm overhead ${f(row.commOverhead)} (round: compute ${f(row.medianRoundComputeMs, 0)} ms, wall ${f(row.medianRoundWallMs, 0)} ms)`,
+      `  shard gaps ${row.shardGaps}`,
+      `  adversaries ${row.adversariesCaught}/${row.adversaries} caught (${row.caughtInFirstRound} in their first round) ${JSON.stringify(row.adversaryVerdicts)}; honest refused ${row.honestRejected} of ${row.honestContributions} ${JSON.stringify(row.honestRefusals)}; max honest cosine ${f(row.maxHonestCosine)}, min honest shard gap ${f(row.minHonestShardGap)}`,
+    ].join('\n'),
+  );
+}
+
+const val = validationBatches(
+  tokens,
+  config,
+  { seed: SEED, shards: 9, innerSteps: 1, batch: B, T, validationShare: 0.05 },
+  VAL_BATCHES,
+);
+log(
+  `bench:train-net — ${PRESET} preset (${newTrainState(config, HP, SEED).params.length} parameters), B=${B}, T=${T}, ${tokens.length} tokens`,
+);
+const linkCases: CaseSpec[] = [
+  {
+    name: '4-providers',
+    providers: 4,
+    adversary: null,
+    rounds: QUICK ? 6 : 12,
+    innerSteps: QUICK ? 30 : 60,
+    link: { mbps: 20, latencyMs: 50 },
+  },
+  {
+    name: '8-providers',
+    providers: 8,
+    adversary: null,
+    rounds: QUICK ? 4 : 12,
+    innerSteps: QUICK ? 30 : 60,
+    link: { mbps: 5, latencyMs: 50 },
+  },
+];
+for (const preset of linkCases) {
+  if (!CASES.has(preset.name)) continue;
+  const spec = { ...preset, rounds: ROUNDS_SET ?? preset.rounds, innerSteps: INNER_SET ?? preset.innerSteps };
+  const run = await runTogether(spec, val);
+  const single = await runSingle(spec.providers, spec.rounds, spec.innerSteps, val);
+  print(summary(spec, run, single));
+}
+if (CASES.has('adversaries')) {
+  const base = { providers: 5, rounds: QUICK ? 10 : 16, innerSteps: 8, link: { mbps: 20, latencyMs: 50 } };
+  const cleanSpec: CaseSpec = { name: 'clean-5', adversary: null, ...base };
+  const clean = await runTogether(cleanSpec, val);
+  const single = await runSingle(5, base.rounds, base.innerSteps, val);
+  print(summary(cleanSpec, clean, single));
+  const kinds = opt('kinds', ADVERSARY_KINDS.join(',')).split(',');
+  for (const kind of ADVERSARY_KINDS.filter((k) => kinds.includes(k))) {
+    const spec: CaseSpec = { name: `adversary-${kind}`, adversary: kind, ...base };
+    const run = await runTogether(spec, val);
+    print(summary(spec, run, single, clean.valCurve.at(-1)!));
+  }
+}
+trainBackend.dispose();
+probeBackend.dispose();

@@ -1,0 +1,28 @@
+/** Why a contribution, a round patch or a round event was refused; `code` survives postMessage. */
+export type TogetherErrorCode = 'contribution' | 'patch' | 'round' | 'config';
+
+export class TogetherError extends Error {
+  constructor(
+    readonly code: TogetherErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TogetherError';
+  }
+}
+
+/** A contribution's bytes are malformed, forged or for another job's shape. */
+export class ContributionError extends TogetherError {
+  constructor(message: string) {
+    super('contribution', message);
+    this.name = 'ContributionError';
+  }
+}
+
+/** A round patch does not decode, or does not rebuild the version it names. */
+export class RoundPatchError extends TogetherError {
+  constructor(message: string) {
+    super('patch', message);
+    this.name = 'RoundPatchError';
+  }
+}

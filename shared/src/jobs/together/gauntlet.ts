@@ -1,0 +1,187 @@
+/**
+ * Gauntlet: scoring untrusted contributions (TRAINING.md), as pure decisions over a loss probe.
+ *
+ * Screening (cheap, every contribution, every round):
+ *   - out of sync: trained from another version than the round's;
+ *   - empty: nothing in it (a free rider);
+ *   - norm: more than `maxNormRatio` × the round's median norm (a scaled-up gradient);
+ *   - copy / stale: cosine ≥ `copyCosine` with a contribution of an earlier round (another provider's:
+ *     copy; its own: stale) or with another provider's in this round (duplicate: both refused). Honest
+ *     error-feedback contributions of one provider share positions from round to round but their values
+ *     move; bench:train-net prints the largest honest cosine it saw next to the threshold.
+ * Loss test (scoring): with θ' = θ − lr·ĉ (the contribution applied alone),
+ *   gainV = mean over the round's random validation batches of L(θ) − L(θ'),
+ *   gainA = the same over batches assigned to this provider this round (drawn by the requester after
+ *           the reveal, so a provider cannot know which of its batches are checked).
+ *   Refused when gainV ≤ minGain (it does not help) or gainA − gainV < shardGap·|gainV| (it helps no more
+ *   on its own shard than on unseen data: it did not train on what it was given).
+ */
+import type { Batch } from '../../train';
+import type { Contribution } from './compress';
+import { forEachValue } from './compress';
+import { cosine, type Sparse, sparseOf } from './similarity';
+
+export interface LossProbe {
+  /** The mean loss of `params` on each batch. */
+  losses(params: Float32Array, batches: readonly Batch[]): Promise<number[]>;
+}
+
+export interface GauntletOptions {
+  readonly maxNormRatio: number;
+  readonly copyCosine: number;
+  readonly minGain: number;
+  readonly shardGap: number;
+  /** How many earlier rounds' contributions a new one is compared with. */
+  readonly historyRounds: number;
+}
+
+export const GAUNTLET_DEFAULTS: GauntletOptions = {
+  maxNormRatio: 3,
+  copyCosine: 0.9,
+  minGain: 0,
+  shardGap: 0.05,
+  historyRounds: 8,
+};
+
+export type RefusalReason =
+  | 'out-of-sync'
+  | 'empty'
+  | 'norm'
+  | 'copy'
+  | 'stale'
+  | 'duplicate'
+  | 'no-gain'
+  | 'wrong-shard'
+  | 'malformed'
+  | 'late'
+  | 'commitment'
+  | 'banned';
+
+export const REFUSAL_TEXT: Record<RefusalReason, string> = {
+  'out-of-sync': 'trained from an old version',
+  empty: 'carried nothing',
+  norm: "far larger than the round's median",
+  copy: "a copy of another provider's contribution",
+  stale: 'a replay of its own earlier contribution',
+  duplicate: "identical to another provider's in the same round",
+  'no-gain': 'did not lower the validation loss',
+  'wrong-shard': 'helped no more on its own shard than on unseen data',
+  malformed: 'did not decode',
+  late: 'revealed after the deadline',
+  commitment: 'did not match its commitment or signature',
+  banned: 'this key was refused before',
+};
+
+export interface Screened {
+  readonly provider: string;
+  readonly contribution: Contribution;
+  readonly sparse: Sparse;
+  /** Norm over the round's median norm. */
+  readonly normRatio: number;
+  /** Largest cosine with any earlier or same-round contribution of another provider, or its own earlier. */
+  readonly maxCosine: number;
+  readonly refusal: RefusalReason | null;
+}
+
+export interface Score {
+  readonly gainV: number;
+  readonly gainA: number;
+  readonly refusal: RefusalReason | null;
+  /** Forward passes the score cost. */
+  readonly forwards: number;
+}
+
+interface Past {
+  readonly round: number;
+  readonly provider: string;
+  readonly sparse: Sparse;
+}
+
+export interface Submission {
+  readonly provider: string;
+  /** The version hash the provider says it trained from. */
+  readonly baseHash: string;
+  readonly contribution: Contribution;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export class Gauntlet {
+  private history: Past[] = [];
+
+  constructor(
+    readonly probe: LossProbe,
+    readonly options: GauntletOptions = GAUNTLET_DEFAULTS,
+  ) {}
+
+  /** The cheap checks for one round's submissions (in commit order). */
+  screen(round: number, baseHash: string, submissions: readonly Submission[]): Screened[] {
+    const sparse = submissions.map((s) => sparseOf(s.contribution));
+    const norms = sparse.filter((s, i) => submissions[i]!.baseHash === baseHash && s.norm > 0).map((s) => s.norm);
+    const mid = median(norms);
+    const earlier = this.history.filter((p) => p.round < round && p.round >= round - this.options.historyRounds);
+    const out = submissions.map((s, i) => {
+      const sp = sparse[i]!;
+      let refusal: RefusalReason | null = null;
+      let maxCosine = 0;
+      for (const p of earlier) {
+        const c = cosine(sp, p.sparse);
+        if (c > maxCosine) maxCosine = c;
+        if (c >= this.options.copyCosine && refusal === null) refusal = p.provider === s.provider ? 'stale' : 'copy';
+      }
+      submissions.forEach((o, j) => {
+        if (j === i || o.provider === s.provider) return;
+        const c = cosine(sp, sparse[j]!);
+        if (c > maxCosine) maxCosine = c;
+        if (c >= this.options.copyCosine && refusal === null) refusal = 'duplicate';
+      });
+      const normRatio = mid > 0 ? sp.norm / mid : 0;
+      if (s.baseHash !== baseHash) refusal = 'out-of-sync';
+      else if (sp.norm === 0) refusal = 'empty';
+      else if (normRatio > this.options.maxNormRatio) refusal ??= 'norm';
+      return { provider: s.provider, contribution: s.contribution, sparse: sp, normRatio, maxCosine, refusal };
+    });
+    for (const s of out) this.history.push({ round, provider: s.provider, sparse: s.sparse });
+    this.history = this.history.filter((p) => p.round > round - this.options.historyRounds);
+    return out;
+  }
+
+  /** Losses of the base on the round's validation batches: computed once and shared by every score. */
+  async baseLosses(base: Float32Array, batches: readonly Batch[]): Promise<number[]> {
+    return this.probe.losses(base, batches);
+  }
+
+  /**
+   * The loss test for one contribution. `before` holds the base's losses on `validation` (baseLosses);
+   * `assigned` are batches of this provider's round, drawn by the requester.
+   */
+  async score(
+    base: Float32Array,
+    lr: number,
+    contribution: Contribution,
+    validation: readonly Batch[],
+    before: readonly number[],
+    assigned: readonly Batch[],
+  ): Promise<Score> {
+    const alone = base.slice();
+    forEachValue(contribution, (p, v) => {
+      alone[p] = alone[p]! - lr * v;
+    });
+    const [afterV, beforeA, afterA] = await Promise.all([
+      this.probe.losses(alone, validation),
+      this.probe.losses(base, assigned),
+      this.probe.losses(alone, assigned),
+    ]);
+    const mean = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, i) => s + x - b[i]!, 0) / a.length;
+    const gainV = mean(before, afterV);
+    const gainA = assigned.length > 0 ? mean(beforeA, afterA) : gainV;
+    let refusal: RefusalReason | null = null;
+    if (!(gainV > this.options.minGain)) refusal = 'no-gain';
+    else if (assigned.length > 0 && gainA - gainV < this.options.shardGap * Math.abs(gainV)) refusal = 'wrong-shard';
+    return { gainV, gainA, refusal, forwards: validation.length + 2 * assigned.length };
+  }
+}

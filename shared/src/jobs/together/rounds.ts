@@ -1,0 +1,240 @@
+/**
+ * The requester's side of a round, as decisions over a loss probe: which contributions count, with what
+ * weight, the new version, its round patch, and the verdicts the dashboard, receipts and ratings use.
+ * The bench (bench:train-net) and the browser requester both drive this class.
+ *
+ * Order of a round's close: refusals already known (late, bad commitment, malformed, banned) → screening
+ * (gauntlet.ts) → new keys loss-tested in full (at most ratings.maxNewPerRound; the rest are deferred to
+ * a later round, neither counted nor refused) → trusted keys counted after screening, a sample of them
+ * loss-tested in the background while providers train the next round (scoreBackground): a trusted key
+ * that fails then is refused from that round on — its one contribution already counted at its weight.
+ */
+import type { Batch } from '../../train';
+import type { ContributionShape } from './codec';
+import type { Contribution } from './compress';
+import { Gauntlet, type GauntletOptions, type LossProbe, type RefusalReason, type Screened } from './gauntlet';
+import { type OuterOptions, outerStep, type Version } from './outer';
+import { encodeRoundPatch, type RoundPatch } from './patch';
+import { Ratings } from './ratings';
+
+export interface RoundsOptions {
+  readonly outer: OuterOptions;
+  readonly gauntlet: GauntletOptions;
+  /** Validation batches drawn per round for the loss test. */
+  readonly validationChecks: number;
+  /** Of a provider's H batches, how many the loss test uses. */
+  readonly assignedChecks: number;
+  readonly maxNewPerRound: number;
+}
+
+export interface Entry {
+  readonly provider: string;
+  readonly baseHash: string;
+  /** The revealed bytes (they go into the patch as they are). */
+  readonly bytes: Uint8Array;
+  readonly contribution: Contribution | null;
+  /** A refusal found before the close (late, commitment, malformed). */
+  readonly refused?: RefusalReason;
+}
+
+export type Status = 'accepted' | 'refused' | 'deferred';
+
+export interface Verdict {
+  readonly provider: string;
+  readonly round: number;
+  readonly status: Status;
+  readonly reason: RefusalReason | null;
+  readonly weight: number;
+  readonly gainV: number | null;
+  readonly gainA: number | null;
+  readonly normRatio: number;
+  readonly maxCosine: number;
+  readonly scored: 'full' | 'sampled' | 'screened' | 'none';
+  readonly bytes: number;
+}
+
+export interface Pending {
+  readonly round: number;
+  readonly base: Version;
+  readonly screened: Screened;
+  readonly bytes: number;
+}
+
+export interface RoundResult {
+  readonly version: Version;
+  readonly patch: RoundPatch;
+  readonly patchBytes: Uint8Array;
+  readonly verdicts: Verdict[];
+  /** Trusted contributions sampled for a loss test after the round (scoreBackground). */
+  readonly background: Pending[];
+  /** Forward passes spent scoring before the version could be published. */
+  readonly forwards: number;
+}
+
+export interface RoundsDeps {
+  readonly shape: ContributionShape;
+  readonly probe: LossProbe;
+  /** The provider's H batches this round. */
+  readonly assigned: (provider: string, round: number) => Batch[];
+  readonly validation: readonly Batch[];
+  /** The requester's own randomness (never seen by providers): which batches and which keys are checked. */
+  readonly random: () => number;
+}
+
+export class TogetherRounds {
+  readonly ratings: Ratings;
+  readonly gauntlet: Gauntlet;
+  readonly audit: Uint8Array[] = [];
+
+  constructor(
+    public version: Version,
+    readonly options: RoundsOptions,
+    readonly deps: RoundsDeps,
+  ) {
+    this.ratings = new Ratings(options.maxNewPerRound);
+    this.gauntlet = new Gauntlet(deps.probe, options.gauntlet);
+  }
+
+  private pick<T>(xs: readonly T[], k: number): T[] {
+    const pool = [...xs];
+    const out: T[] = [];
+    while (out.length < k && pool.length > 0)
+      out.push(pool.splice(Math.floor(this.deps.random() * pool.length), 1)[0]!);
+    return out;
+  }
+
+  private async lossTest(round: number, base: Version, s: Screened) {
+    const validation = this.pick(this.deps.validation, this.options.validationChecks);
+    const before = await this.gauntlet.baseLosses(base.params, validation);
+    const assigned = this.pick(this.deps.assigned(s.provider, round), this.options.assignedChecks);
+    return this.gauntlet.score(base.params, this.options.outer.lr, s.contribution, validation, before, assigned);
+  }
+
+  /** Closes the current round with its reveals, in commit order. */
+  async close(entries: readonly Entry[]): Promise<RoundResult> {
+    const base = this.version;
+    const round = base.round;
+    const verdicts: Verdict[] = [];
+    const verdict = (e: Entry, v: Partial<Verdict> & Pick<Verdict, 'status'>): Verdict => {
+      const out: Verdict = {
+        provider: e.provider,
+        round,
+        reason: null,
+        weight: 0,
+        gainV: null,
+        gainA: null,
+        normRatio: 0,
+        maxCosine: 0,
+        scored: 'none',
+        bytes: e.bytes.length,
+        ...v,
+      };
+      verdicts.push(out);
+      return out;
+    };
+    const live: Entry[] = [];
+    for (const e of entries) {
+      const banned = this.ratings.entry(e.provider).banned;
+      const reason: RefusalReason | undefined = banned
+        ? 'banned'
+        : (e.refused ?? (e.contribution ? undefined : 'malformed'));
+      if (reason) {
+        if (!banned) this.ratings.refuse(e.provider);
+        verdict(e, { status: 'refused', reason });
+      } else live.push(e);
+    }
+    const screened = this.gauntlet.screen(
+      round,
+      base.hash,
+      live.map((e) => ({ provider: e.provider, baseHash: e.baseHash, contribution: e.contribution! })),
+    );
+    const counted: { entry: Entry; weight: number }[] = [];
+    const background: Pending[] = [];
+    let forwards = 0;
+    // New keys queue for the loss test: those that waited longest first, then in commit order.
+    const queue = live
+      .map((e, i) => ({ e, i }))
+      .filter(({ e, i }) => !screened[i]!.refusal && !this.ratings.trusted(e.provider))
+      .sort((a, b) => this.ratings.entry(b.e.provider).waiting - this.ratings.entry(a.e.provider).waiting || a.i - b.i);
+    const testNow = new Set(queue.slice(0, this.options.maxNewPerRound).map(({ i }) => i));
+    for (let i = 0; i < live.length; i++) {
+      const e = live[i]!;
+      const s = screened[i]!;
+      const geo = { normRatio: s.normRatio, maxCosine: s.maxCosine };
+      if (s.refusal) {
+        this.ratings.refuse(e.provider);
+        verdict(e, { status: 'refused', reason: s.refusal, scored: 'screened', ...geo });
+        continue;
+      }
+      const weight = this.ratings.weight(e.provider);
+      if (this.ratings.trusted(e.provider)) {
+        counted.push({ entry: e, weight });
+        if (this.deps.random() < this.ratings.sampleRate(e.provider))
+          background.push({ round, base, screened: s, bytes: e.bytes.length });
+        this.ratings.accept(e.provider);
+        verdict(e, { status: 'accepted', weight, scored: 'screened', ...geo });
+        continue;
+      }
+      if (!testNow.has(i)) {
+        this.ratings.entry(e.provider).waiting++;
+        verdict(e, { status: 'deferred', scored: 'none', ...geo });
+        continue;
+      }
+      this.ratings.entry(e.provider).waiting = 0;
+      const score = await this.lossTest(round, base, s);
+      forwards += score.forwards;
+      const scores = { gainV: score.gainV, gainA: score.gainA, scored: 'full' as const, ...geo };
+      if (score.refusal) {
+        this.ratings.refuse(e.provider);
+        verdict(e, { status: 'refused', reason: score.refusal, ...scores });
+      } else {
+        counted.push({ entry: e, weight });
+        this.ratings.accept(e.provider);
+        verdict(e, { status: 'accepted', weight, ...scores });
+      }
+    }
+    // Canonical order: by provider key, so the patch does not depend on arrival order.
+    counted.sort((a, b) => (a.entry.provider < b.entry.provider ? -1 : a.entry.provider > b.entry.provider ? 1 : 0));
+    const version = await outerStep(
+      base,
+      counted.map((c) => ({ contribution: c.entry.contribution!, weight: c.weight })),
+      this.options.outer,
+    );
+    const patch: RoundPatch = {
+      round,
+      baseHash: base.hash,
+      resultHash: version.hash,
+      outer: this.options.outer,
+      entries: counted.map((c) => ({ provider: c.entry.provider, weight: c.weight, bytes: c.entry.bytes })),
+    };
+    const patchBytes = encodeRoundPatch(patch);
+    this.audit.push(patchBytes);
+    this.version = version;
+    return { version, patch, patchBytes, verdicts, background, forwards };
+  }
+
+  /** Loss-tests sampled trusted contributions after their round; a failure refuses the key from now on. */
+  async scoreBackground(items: readonly Pending[]): Promise<{ verdicts: Verdict[]; forwards: number }> {
+    const verdicts: Verdict[] = [];
+    let forwards = 0;
+    for (const p of items) {
+      const score = await this.lossTest(p.round, p.base, p.screened);
+      forwards += score.forwards;
+      if (score.refusal) this.ratings.refuse(p.screened.provider);
+      verdicts.push({
+        provider: p.screened.provider,
+        round: p.round,
+        status: score.refusal ? 'refused' : 'accepted',
+        reason: score.refusal,
+        weight: 0,
+        gainV: score.gainV,
+        gainA: score.gainA,
+        normRatio: p.screened.normRatio,
+        maxCosine: p.screened.maxCosine,
+        scored: 'sampled',
+        bytes: p.bytes,
+      });
+    }
+    return { verdicts, forwards };
+  }
+}

@@ -1,0 +1,276 @@
+import { describe, expect, it } from 'vitest';
+import { createIdentity, sign } from '../../identity';
+import { mulberry32 } from '../../random';
+import { compress, type Contribution, ErrorFeedback } from './compress';
+import { encodeContribution } from './codec';
+import { ContributionError, RoundPatchError } from './errors';
+import { GAUNTLET_DEFAULTS, Gauntlet } from './gauntlet';
+import { makeVersion, outerStep } from './outer';
+import { applyRoundPatch, decodeRoundPatch, encodeRoundPatch } from './patch';
+import { commitDigest, commitMessage, entryFromReveal } from './provider';
+import { scaled, signFlipped, zero } from './adversary';
+import { type Entry, TogetherRounds, type Verdict } from './rounds';
+import { QuadraticProbe } from './testing';
+
+const N = 2048;
+const OPTS = { chunk: 256, topK: 16, decay: 0.95 };
+const SHAPE = { n: N, chunk: OPTS.chunk, topK: OPTS.topK };
+
+function gaussian(n: number, seed: number, scale = 0.1): Float32Array {
+  const u = mulberry32(seed);
+  return Float32Array.from(
+    { length: n },
+    () => scale * Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u()),
+  );
+}
+
+describe('outer step and round patches', () => {
+  it('TOGETHER-O1: SGD moves only the kept positions, by lr × the weighted mean; no contributions keep the version', async () => {
+    const v0 = await makeVersion(0, gaussian(N, 1), null);
+    const a = compress(gaussian(N, 2), OPTS);
+    const b = compress(gaussian(N, 3), OPTS);
+    const v1 = await outerStep(
+      v0,
+      [
+        { contribution: a, weight: 1 },
+        { contribution: b, weight: 3 },
+      ],
+      { lr: 0.5, momentum: 0 },
+    );
+    const touched = new Set([...a.positions, ...b.positions]);
+    let moved = 0;
+    for (let i = 0; i < N; i++) {
+      if (!touched.has(i)) expect(v1.params[i]).toBe(v0.params[i]);
+      else if (v1.params[i] !== v0.params[i]) moved++;
+    }
+    expect(moved).toBeGreaterThan(0.9 * touched.size);
+    const same = await outerStep(v0, [], { lr: 0.5, momentum: 0 });
+    expect(same.hash).toBe(v0.hash);
+    expect(same.round).toBe(1);
+  });
+
+  it('TOGETHER-P1: a round patch rebuilds the version bit for bit, with momentum too, and an lr that is not an f32', async () => {
+    for (const outer of [
+      { lr: 0.7, momentum: 0 },
+      { lr: 0.7, momentum: 0.9 },
+    ]) {
+      const v0 = await makeVersion(0, gaussian(N, 4), outer.momentum ? gaussian(N, 5, 0.01) : null);
+      const cs = [6, 7, 8].map((s) => compress(gaussian(N, s), OPTS));
+      const entries = cs.map((c, i) => ({ provider: `p${i}`, weight: 0.5 + i / 4, bytes: encodeContribution(c) }));
+      const v1 = await outerStep(
+        v0,
+        cs.map((c, i) => ({ contribution: c, weight: entries[i]!.weight })),
+        outer,
+      );
+      const bytes = encodeRoundPatch({ round: 0, baseHash: v0.hash, resultHash: v1.hash, outer, entries });
+      const rebuilt = await applyRoundPatch(v0, decodeRoundPatch(bytes), SHAPE);
+      expect(rebuilt.hash).toBe(v1.hash);
+      expect(Buffer.from(rebuilt.params.buffer).equals(Buffer.from(v1.params.buffer))).toBe(true);
+    }
+  });
+
+  it('TOGETHER-P2: the wrong base, a swapped weight, a flipped bit and a truncation are RoundPatchErrors', async () => {
+    const outer = { lr: 1, momentum: 0 };
+    const v0 = await makeVersion(0, gaussian(N, 9), null);
+    const c = compress(gaussian(N, 10), OPTS);
+    const v1 = await outerStep(v0, [{ contribution: c, weight: 1 }], outer);
+    const entries = [{ provider: 'p', weight: 1, bytes: encodeContribution(c) }];
+    const bytes = encodeRoundPatch({ round: 0, baseHash: v0.hash, resultHash: v1.hash, outer, entries });
+    await expect(applyRoundPatch(v1, decodeRoundPatch(bytes), SHAPE)).rejects.toThrow(RoundPatchError);
+    const flipped = bytes.slice();
+    flipped[bytes.length - 3]! ^= 0x10;
+    await expect((async () => applyRoundPatch(v0, decodeRoundPatch(flipped), SHAPE))()).rejects.toThrow(
+      RoundPatchError,
+    );
+    expect(() => decodeRoundPatch(bytes.subarray(0, bytes.length - 1))).toThrow(RoundPatchError);
+    const other = await outerStep(v0, [{ contribution: c, weight: 1 }], { lr: 0.5, momentum: 0 });
+    const lying = encodeRoundPatch({ round: 0, baseHash: v0.hash, resultHash: other.hash, outer, entries });
+    await expect(applyRoundPatch(v0, decodeRoundPatch(lying), SHAPE)).rejects.toThrow(/ask for the snapshot/);
+  });
+});
+
+describe('Gauntlet', () => {
+  const common = gaussian(N, 20, 1);
+  const probe = new QuadraticProbe(N, 40, common, 3);
+  const start = new Float32Array(N);
+  /** Provider p's batches in round r: ids 4r+p·… of its own shard. */
+  const shardIds = (p: number, r: number) => [8 + p * 8 + (r % 4) * 2, 9 + p * 8 + (r % 4) * 2];
+  const validation = [0, 1, 2, 3].map((id) => probe.batch(id));
+
+  it('TOGETHER-G1: screening refuses scaled, empty, replayed, copied, duplicated and out-of-sync contributions, and lets honest error feedback through', () => {
+    const g = new Gauntlet(probe);
+    const efs = [0, 1, 2, 3].map(() => new ErrorFeedback(N, OPTS));
+    const honest = (p: number, r: number) => efs[p]!.step(probe.delta(start, shardIds(p, r), 0.01, 4));
+    const r0 = [0, 1, 2].map((p) => honest(p, 0));
+    const s0 = g.screen(
+      0,
+      'v0',
+      r0.map((c, p) => ({ provider: `p${p}`, baseHash: 'v0', contribution: c })),
+    );
+    expect(s0.map((s) => s.refusal)).toEqual([null, null, null]);
+    const r1 = [0, 1, 2].map((p) => honest(p, 1));
+    const subs = (cs: Contribution[], base = 'v1') =>
+      cs.map((c, p) => ({ provider: `p${p}`, baseHash: base, contribution: c }));
+    const s1 = g.screen(1, 'v1', [
+      ...subs(r1),
+      { provider: 'x10', baseHash: 'v1', contribution: scaled(honest(3, 1), 10) },
+      { provider: 'zero', baseHash: 'v1', contribution: zero(r1[0]!) },
+      { provider: 'copy', baseHash: 'v1', contribution: r0[1]! },
+      { provider: 'lag', baseHash: 'v0', contribution: honest(2, 3) },
+    ]);
+    expect(s1.map((s) => s.refusal)).toEqual([null, null, null, 'norm', 'empty', 'copy', 'out-of-sync']);
+    for (const s of s1.slice(0, 3)) expect(s.maxCosine).toBeLessThan(GAUNTLET_DEFAULTS.copyCosine);
+    const s2 = g.screen(2, 'v2', [
+      { provider: 'p0', baseHash: 'v2', contribution: r0[0]! },
+      { provider: 'p1', baseHash: 'v2', contribution: r1[2]! },
+      { provider: 'a', baseHash: 'v2', contribution: r1[1]! },
+    ]);
+    expect(s2.map((s) => s.refusal)).toEqual(['stale', 'copy', 'copy']);
+    const twin = honest(0, 2);
+    const s3 = g.screen(3, 'v3', [
+      { provider: 'p0', baseHash: 'v3', contribution: twin },
+      { provider: 'sybil', baseHash: 'v3', contribution: twin },
+    ]);
+    expect(s3.map((s) => s.refusal)).toEqual(['duplicate', 'duplicate']);
+  });
+
+  it('TOGETHER-G2: the loss test refuses a sign flip and training on the wrong shard, and accepts honest work', async () => {
+    const g = new Gauntlet(probe);
+    const before = await g.baseLosses(start, validation);
+    const score = async (c: Contribution, assignedIds: number[]) =>
+      g.score(
+        start,
+        1,
+        c,
+        validation,
+        before,
+        assignedIds.map((id) => probe.batch(id)),
+      );
+    const honest = compress(probe.delta(start, shardIds(0, 0), 0.01, 4), { ...OPTS, decay: 1 });
+    const ok = await score(honest, shardIds(0, 0));
+    expect(ok.refusal).toBeNull();
+    expect(ok.gainA).toBeGreaterThan(ok.gainV);
+    expect((await score(signFlipped(honest), shardIds(0, 0))).refusal).toBe('no-gain');
+    const elsewhere = compress(probe.delta(start, shardIds(3, 0), 0.01, 4), { ...OPTS, decay: 1 });
+    expect((await score(elsewhere, shardIds(0, 0))).refusal).toBe('wrong-shard');
+  });
+});
+
+describe('rounds', () => {
+  const common = gaussian(N, 30, 1);
+  const probe = new QuadraticProbe(N, 80, common, 3, 3);
+  const validation = [0, 1, 2, 3].map((id) => probe.batch(id));
+  const shardIds = (p: number, r: number) => [8 + p * 8 + (r % 4) * 2, 9 + p * 8 + (r % 4) * 2];
+
+  async function setup(maxNewPerRound = 4) {
+    const v0 = await makeVersion(0, new Float32Array(N), null);
+    const assigned = new Map<string, number>();
+    const rounds = new TogetherRounds(
+      v0,
+      {
+        outer: { lr: 1, momentum: 0 },
+        gauntlet: GAUNTLET_DEFAULTS,
+        validationChecks: 4,
+        assignedChecks: 2,
+        maxNewPerRound,
+      },
+      {
+        shape: SHAPE,
+        probe,
+        assigned: (p, r) => shardIds(assigned.get(p)!, r).map((id) => probe.batch(id)),
+        validation,
+        random: mulberry32(5),
+      },
+    );
+    return { v0, rounds, assigned };
+  }
+
+  function honestEntry(
+    ef: ErrorFeedback,
+    provider: string,
+    shard: number,
+    base: Float32Array,
+    hash: string,
+    r: number,
+  ): Entry {
+    const c = ef.step(probe.delta(base, shardIds(shard, r), 0.01, 4));
+    return { provider, baseHash: hash, bytes: encodeContribution(c), contribution: c };
+  }
+
+  it('TOGETHER-R1: keys earn trust in three rounds, a crowd of new keys waits its turn, a second refusal bans, and the audit log replays', async () => {
+    const { v0, rounds, assigned } = await setup(2);
+    const efs = [0, 1, 2, 3].map(() => new ErrorFeedback(N, OPTS));
+    [0, 1, 2, 3].forEach((p) => assigned.set(`k${p}`, p));
+    assigned.set('bad', 5);
+    const verdicts: Verdict[][] = [];
+    for (let r = 0; r < 9; r++) {
+      const v = rounds.version;
+      const entries = [0, 1, 2, 3].map((p) => honestEntry(efs[p]!, `k${p}`, p, v.params, v.hash, r));
+      const honest = entries[0]!.contribution!;
+      entries.push({ provider: 'bad', baseHash: v.hash, bytes: new Uint8Array(), contribution: signFlipped(honest) });
+      verdicts.push((await rounds.close(entries)).verdicts);
+    }
+    // No more than two keys without a record are loss-tested in a round; the rest wait, and take turns.
+    for (const round of verdicts) {
+      const tested = round.filter((x) => x.scored === 'full');
+      expect(tested.length).toBeLessThanOrEqual(2);
+    }
+    expect(verdicts[0]!.map((x) => x.status)).toEqual(['accepted', 'accepted', 'deferred', 'deferred', 'deferred']);
+    expect(verdicts[1]!.filter((x) => x.scored === 'full').map((x) => x.provider)).toEqual(['k2', 'k3']);
+    const bad = verdicts.flat().filter((x) => x.provider === 'bad' && x.status !== 'deferred');
+    expect(bad[0]!.reason).toBe('no-gain');
+    expect(rounds.ratings.entry('bad').banned).toBe(true);
+    expect(bad.at(-1)!.reason).toBe('banned');
+    for (const p of ['k0', 'k1', 'k2', 'k3']) {
+      expect(verdicts.flat().filter((x) => x.provider === p && x.status === 'refused')).toEqual([]);
+      expect(rounds.ratings.trusted(p)).toBe(true);
+    }
+    // Anyone holding v0 and the audit log rebuilds the final version.
+    let v = v0;
+    for (const bytes of rounds.audit) v = await applyRoundPatch(v, decodeRoundPatch(bytes), SHAPE);
+    expect(v.hash).toBe(rounds.version.hash);
+    expect(probe.loss(v.params, 0)).toBeLessThan(probe.loss(v0.params, 0));
+  });
+
+  it('TOGETHER-R2: the new version does not depend on the order reveals arrive in', async () => {
+    const a = await setup();
+    const b = await setup();
+    for (const s of [a, b]) [0, 1, 2].forEach((p) => s.assigned.set(`k${p}`, p));
+    const mk = (v: { params: Float32Array; hash: string }) =>
+      [0, 1, 2].map((p) => honestEntry(new ErrorFeedback(N, OPTS), `k${p}`, p, v.params, v.hash, 0));
+    const ea = mk(a.rounds.version);
+    const ra = await a.rounds.close(ea);
+    const rb = await b.rounds.close([ea[2]!, ea[0]!, ea[1]!]);
+    expect(rb.version.hash).toBe(ra.version.hash);
+    expect(rb.patchBytes).toEqual(ra.patchBytes);
+  });
+});
+
+describe('commit and reveal', () => {
+  it('TOGETHER-E1: a reveal must match its signed commitment; bytes that do not decode are malformed', async () => {
+    const id = await createIdentity();
+    const other = await createIdentity();
+    const c = compress(gaussian(N, 40), OPTS);
+    const bytes = encodeContribution(c);
+    const digest = await commitDigest(bytes);
+    const signature = await sign(id, commitMessage('job', 3, 'v3', digest));
+    const commitment = { provider: id.peerId, baseHash: 'v3', digest, signature };
+    const ok = await entryFromReveal('job', 3, commitment, bytes, SHAPE);
+    expect(ok.refused).toBeUndefined();
+    expect(ok.contribution?.positions).toEqual(c.positions);
+    const swapped = encodeContribution(compress(gaussian(N, 41), OPTS));
+    expect((await entryFromReveal('job', 3, commitment, swapped, SHAPE)).refused).toBe('commitment');
+    expect((await entryFromReveal('job', 4, commitment, bytes, SHAPE)).refused).toBe('commitment');
+    expect((await entryFromReveal('job', 3, { ...commitment, provider: other.peerId }, bytes, SHAPE)).refused).toBe(
+      'commitment',
+    );
+    const junk = Uint8Array.of(1, 2, 3);
+    const junkCommit = {
+      ...commitment,
+      digest: await commitDigest(junk),
+      signature: await sign(id, commitMessage('job', 3, 'v3', await commitDigest(junk))),
+    };
+    expect((await entryFromReveal('job', 3, junkCommit, junk, SHAPE)).refused).toBe('malformed');
+    expect(() => new ErrorFeedback(N, OPTS).step(new Float32Array(N + 1))).toThrow(ContributionError);
+  });
+});
