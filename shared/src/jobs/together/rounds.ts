@@ -47,6 +47,7 @@ export interface Verdict {
   readonly weight: number;
   readonly gainV: number | null;
   readonly gainA: number | null;
+  readonly gainC: number | null;
   readonly normRatio: number;
   readonly maxCosine: number;
   readonly scored: 'full' | 'sampled' | 'screened' | 'none';
@@ -55,6 +56,8 @@ export interface Verdict {
 
 export interface Pending {
   readonly round: number;
+  /** The round's other providers (their batches are the loss test's control). */
+  readonly others: readonly string[];
   readonly base: Version;
   readonly screened: Screened;
   readonly bytes: number;
@@ -103,11 +106,16 @@ export class TogetherRounds {
     return out;
   }
 
-  private async lossTest(round: number, base: Version, s: Screened) {
+  private async lossTest(round: number, base: Version, s: Screened, others: readonly string[]) {
     const validation = this.pick(this.deps.validation, this.options.validationChecks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
-    const assigned = this.pick(this.deps.assigned(s.provider, round), this.options.assignedChecks);
-    return this.gauntlet.score(base.params, this.options.outer.lr, s.contribution, validation, before, assigned);
+    const own = this.deps.assigned(s.provider, round);
+    const assigned = this.pick(own.slice(own.length >> 1), this.options.assignedChecks);
+    const pool = others.filter((o) => o !== s.provider).flatMap((o) => this.deps.assigned(o, round));
+    const control = this.pick(pool, assigned.length);
+    // Applied alone at its share of the average (equal weights), as it would move the model in the round.
+    const lr = this.options.outer.lr / Math.max(1, others.length);
+    return this.gauntlet.score(base.params, lr, s.contribution, validation, before, assigned, control);
   }
 
   /** Closes the current round with its reveals, in commit order. */
@@ -123,6 +131,7 @@ export class TogetherRounds {
         weight: 0,
         gainV: null,
         gainA: null,
+        gainC: null,
         normRatio: 0,
         maxCosine: 0,
         scored: 'none',
@@ -170,7 +179,7 @@ export class TogetherRounds {
       if (this.ratings.trusted(e.provider)) {
         counted.push({ entry: e, weight });
         if (this.deps.random() < this.ratings.sampleRate(e.provider))
-          background.push({ round, base, screened: s, bytes: e.bytes.length });
+          background.push({ round, others: live.map((x) => x.provider), base, screened: s, bytes: e.bytes.length });
         this.ratings.accept(e.provider);
         verdict(e, { status: 'accepted', weight, scored: 'screened', ...geo });
         continue;
@@ -181,15 +190,16 @@ export class TogetherRounds {
         continue;
       }
       this.ratings.entry(e.provider).waiting = 0;
-      const score = await this.lossTest(round, base, s);
+      const score = await this.lossTest(round, base, s, live.map((x) => x.provider));
       forwards += score.forwards;
-      const scores = { gainV: score.gainV, gainA: score.gainA, scored: 'full' as const, ...geo };
+      const scores = { gainV: score.gainV, gainA: score.gainA, gainC: score.gainC, scored: 'full' as const, ...geo };
       if (score.refusal) {
         this.ratings.refuse(e.provider);
         verdict(e, { status: 'refused', reason: score.refusal, ...scores });
       } else {
         counted.push({ entry: e, weight });
         this.ratings.accept(e.provider);
+        this.gauntlet.noteAccepted(score.gainV);
         verdict(e, { status: 'accepted', weight, ...scores });
       }
     }
@@ -218,9 +228,10 @@ export class TogetherRounds {
     const verdicts: Verdict[] = [];
     let forwards = 0;
     for (const p of items) {
-      const score = await this.lossTest(p.round, p.base, p.screened);
+      const score = await this.lossTest(p.round, p.base, p.screened, p.others);
       forwards += score.forwards;
       if (score.refusal) this.ratings.refuse(p.screened.provider);
+      else this.gauntlet.noteAccepted(score.gainV);
       verdicts.push({
         provider: p.screened.provider,
         round: p.round,
@@ -229,6 +240,7 @@ export class TogetherRounds {
         weight: 0,
         gainV: score.gainV,
         gainA: score.gainA,
+        gainC: score.gainC,
         normRatio: p.screened.normRatio,
         maxCosine: p.screened.maxCosine,
         scored: 'sampled',

@@ -145,14 +145,22 @@ describe('Gauntlet', () => {
         validation,
         before,
         assignedIds.map((id) => probe.batch(id)),
+        shardIds(1, 0).map((id) => probe.batch(id)),
       );
     const honest = compress(probe.delta(start, shardIds(0, 0), 0.01, 4), { ...OPTS, decay: 1 });
     const ok = await score(honest, shardIds(0, 0));
     expect(ok.refusal).toBeNull();
-    expect(ok.gainA).toBeGreaterThan(ok.gainV);
+    expect(ok.gainA).toBeGreaterThan(ok.gainC);
     expect((await score(signFlipped(honest), shardIds(0, 0))).refusal).toBe('no-gain');
     const elsewhere = compress(probe.delta(start, shardIds(3, 0), 0.01, 4), { ...OPTS, decay: 1 });
-    expect((await score(elsewhere, shardIds(0, 0))).refusal).toBe('wrong-shard');
+    expect((await score(elsewhere, shardIds(0, 0))).refusal).toBeNull();
+    const strict = new Gauntlet(probe, { ...GAUNTLET_DEFAULTS, shardGap: 0.05 });
+    const args = [validation, before, shardIds(0, 0).map((id) => probe.batch(id)), shardIds(1, 0).map((id) => probe.batch(id))] as const;
+    expect((await strict.score(start, 1, elsewhere, ...args)).refusal).toBe('wrong-shard');
+    expect((await strict.score(start, 1, honest, ...args)).refusal).toBeNull();
+    // A gain far below what accepted contributions recently gained is no gain.
+    strict.noteAccepted(10 * ok.gainV);
+    expect((await strict.score(start, 1, honest, ...args)).refusal).toBe('no-gain');
   });
 });
 
