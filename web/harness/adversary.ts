@@ -7,6 +7,8 @@
  * noise: random values; subtle: one element off by 1%; stale: the first unit's
  * result replayed; copied: the previous unit's result. It signs what it sends,
  * as a real cheater with its own key would.
+ *   together = noise | scaled | sign-flip | zero | stale | wrong-shard: in a training-together job it
+ *   cheats this way (shared/src/jobs/together/adversary.ts) every round.
  */
 import type { RawTensor } from '@shared/protocol';
 import { connectSignaling, webrtcPeers, workerEngine } from '../src/app/runtime';
@@ -17,6 +19,9 @@ import { loadOrCreateIdentity } from '../src/storage/identity-store';
 import { idbStore } from '../src/storage/kv';
 import { ModelStore } from '../src/storage/model-store';
 import { messageOf } from '@shared/errors';
+import { sign } from '@shared/identity';
+import { ADVERSARY_KINDS } from '@shared/jobs/together';
+import { ProviderTogether } from '../src/provider/provider-together';
 
 type Strategy = 'noise' | 'subtle' | 'stale' | 'copied';
 
@@ -25,6 +30,8 @@ const strategy = (params.get('strategy') ?? 'noise') as Strategy;
 const fraction = Number(params.get('fraction') ?? '0.5');
 let seed = Number(params.get('seed') ?? '1') >>> 0 || 1;
 const forcedBackend = params.get('backend');
+const togetherKind = params.get('together');
+const together = ADVERSARY_KINDS.find((k) => k === togetherKind);
 const text = (id: string, value: string) => void (document.getElementById(id)!.textContent = value);
 
 function random(): number {
@@ -88,6 +95,12 @@ async function main(): Promise<void> {
     models: new ModelStore(kv),
     capabilities,
     identity,
+    together: new ProviderTogether({
+      sign: (m) => sign(identity, m),
+      store: kv,
+      log: (line) => console.log(line),
+      ...(together && { adversary: together }),
+    }),
   });
   node.view.subscribe((view) => {
     text('connection', view.connection);

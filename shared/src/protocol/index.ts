@@ -3,3 +3,4 @@ export * from './signaling';
 export * from './peer';
 export * from './weights';
 export * from './train';
+export * from './together';

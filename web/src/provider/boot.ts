@@ -3,7 +3,8 @@
  * IndexedDB, capability probe and benchmark, compute worker, signaling.
  * Each step reports progress so the page can show what is happening.
  */
-import type { Identity } from '@shared/identity';
+import { type Identity, sign } from '@shared/identity';
+import { ProviderTogether } from './provider-together';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';
@@ -140,6 +141,7 @@ export function startProvider(): ProviderRuntime {
       receipts: await receipts,
       contribution,
       pace: dutyPacer(store.limits),
+      together: new ProviderTogether({ sign: (m) => sign(identity, m), store: kv, log: note }),
     });
     for (const line of early.splice(0)) provider.note(line);
     bindLimits({ limits: store.limits, power, hidden: watchHidden() }, provider, compute, report.capabilities);

@@ -13,6 +13,8 @@ import {
   unpackTensors,
   type PeerHeader,
   type RawTensor,
+  encodeTogether,
+  isTogetherMessage,
 } from '@shared/protocol';
 import type { Capabilities, SignalPayload } from '@shared/protocol';
 import type { Identity } from '@shared/identity';
@@ -29,6 +31,7 @@ import { hashTensors } from '@shared/jobs';
 import { messageOf } from '@shared/errors';
 import { browserWorker } from '../train/train-worker-factory';
 import { ProviderTraining } from './provider-training';
+import type { ProviderTogether } from './provider-together';
 // Work limits and contribution (issue 21).
 import type { Backend } from '@shared/protocol';
 import type { ContributionStore } from '../storage/contribution-store';
@@ -78,6 +81,8 @@ export interface ProviderDeps {
   receipts?: ProviderReceipts;
   /** Runs Train jobs (PeerStream.train); by default in the Train tab's own worker. */
   training?: ProviderTraining;
+  /** Trains together with other volunteers (together-* messages on PeerStream.train); absent: refused. */
+  together?: ProviderTogether;
   /** Work limits (issue 21): rests after each unit (the duty cycle); called with the unit's compute time. */
   pace?: (computeMs: number) => Promise<void>;
   /** Lifetime units done, by day: `unitsDone` starts from it and survives a reload. */
@@ -127,8 +132,19 @@ export class ProviderNode {
         onMessage: (peer, stream, bytes) => {
           const session = this.sessions.get(peer.key);
           if (session?.peer !== peer) return;
-          if (stream === PeerStream.train)
-            this.training.receive(peer.key, peer.jobId, (b) => this.links.send(peer, PeerStream.train, b), bytes);
+          const send = (b: Uint8Array) => this.links.send(peer, PeerStream.train, b);
+          if (stream === PeerStream.train && isTogetherMessage(bytes)) {
+            if (this.deps.together) this.deps.together.receive(peer.key, peer.jobId, send, bytes);
+            else
+              send(
+                encodeTogether({
+                  type: 'together-error',
+                  jobId: peer.jobId,
+                  code: 'provider',
+                  message: 'this provider does not train together',
+                }),
+              );
+          } else if (stream === PeerStream.train) this.training.receive(peer.key, peer.jobId, send, bytes);
           else void this.onMessage(session, bytes);
         },
         onClose: (peer, reason) => this.sessionClosed(peer, reason),
@@ -290,6 +306,7 @@ export class ProviderNode {
     if (!session || session.peer !== peer) return;
     this.sessions.delete(peer.key);
     this.training.close(peer.key);
+    this.deps.together?.close(peer.key);
     session.view = { ...session.view, state: 'closed' };
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.session === session) this.queue.splice(i, 1);
     this.refreshSessions();

@@ -131,9 +131,43 @@ export function TrainForm({ trainer }: { trainer: Trainer }) {
           >
             <option value="here">this device</option>
             <option value="provider">one provider from the network (the corpus is sent to it)</option>
+            <option value="together">volunteers together (the corpus is sent to every one of them)</option>
           </select>
         </label>
       </div>
+      {f.where === 'together' ? (
+        <div className="row" data-testid="train-together">
+          <NumberField
+            label="volunteers"
+            value={f.providers}
+            onChange={(v) => set('providers', v)}
+            testId="train-providers"
+          />
+          <NumberField
+            label="inner steps per round"
+            value={f.innerSteps}
+            onChange={(v) => set('innerSteps', v)}
+            testId="train-inner-steps"
+          />
+          <NumberField
+            label="outer learning rate"
+            value={f.outerLr}
+            onChange={(v) => set('outerLr', v)}
+            testId="train-outer-lr"
+          />
+          <NumberField
+            label="kept values per 4096"
+            value={f.topK}
+            onChange={(v) => set('topK', v)}
+            testId="train-top-k"
+          />
+          <p className="hint" role="note">
+            Your corpus is sent to every volunteer who trains it: do not use text you may not share. Each round every
+            volunteer trains its own shard from the current version and sends a compressed update; updates that do not
+            help are refused, and the new version goes back as a round patch.
+          </p>
+        </div>
+      ) : null}
       {f.preset === 'custom' ? (
         <div className="row">
           {(['layers', 'width', 'heads', 'context', 'vocab'] as const).map((k) => (

@@ -4,6 +4,7 @@ import { Badge, Stat } from '../app/widgets';
 import { lossSeries, speedSeries } from './chart-data';
 import { type ChartSeries, LineChart } from './LossChart';
 import type { Trainer, TrainJobView } from './trainer';
+import { TogetherPanel } from './TogetherPanel';
 
 const LOSS_SERIES: readonly ChartSeries[] = [
   { label: 'train loss', stroke: '#3b82f6' },
@@ -91,6 +92,7 @@ export function TrainJobCard({
         <LineChart data={loss} series={LOSS_SERIES} title="loss" testId="train-loss-chart" />
         <LineChart data={speed} series={SPEED_SERIES} title="tokens/s" testId="train-speed-chart" />
       </div>
+      {job.spec.where === 'together' ? <TogetherPanel spec={job.spec} onDownload={download} /> : null}
       {sample ? (
         <p className="sample">
           <span className="muted">step {sample.step}, greedy: </span>

@@ -2,6 +2,7 @@
 import { startRequester } from '../requester/boot';
 import { idbStore } from '../storage/kv';
 import { RemoteTrainRun } from './remote-run';
+import { TogetherRun } from './together-run';
 import { browserWorker, type WorkerFactory } from './train-worker-factory';
 import { Trainer } from './trainer';
 import { TrainStore } from './train-store';
@@ -16,11 +17,20 @@ let trainer: { trainer: Trainer; ready: Promise<void> } | null = null;
 const workerFor: WorkerFactory = (spec) =>
   spec.where === 'provider'
     ? new RemoteTrainRun(startRequester().network.then((n) => ({ ...n, verifier: new EngineVerifier() })))
-    : browserWorker(spec);
+    : spec.where === 'together'
+      ? new TogetherRun(startRequester().network.then((n) => ({ ...n, store: trainKv() })))
+      : browserWorker(spec);
+
+let kv: ReturnType<typeof idbStore> | null = null;
+/** The Train tab's IndexedDB store (checkpoints, and a together job's audit log). */
+export function trainKv() {
+  kv ??= idbStore(TRAIN_DB, 'kv');
+  return kv;
+}
 
 export function startTrainer(): { trainer: Trainer; ready: Promise<void> } {
   if (trainer === null) {
-    const t = new Trainer(new TrainStore(idbStore(TRAIN_DB, 'kv')), workerFor);
+    const t = new Trainer(new TrainStore(trainKv()), workerFor);
     trainer = { trainer: t, ready: t.restore() };
   }
   return trainer;

@@ -26,7 +26,12 @@ export interface TrainFormValues {
   readonly checkpointEvery: number;
   readonly keepCheckpoints: number;
   readonly backend: 'auto' | 'wasm' | 'webgpu';
-  readonly where: 'here' | 'provider';
+  readonly where: 'here' | 'provider' | 'together';
+  /** Training together: volunteers wanted, inner steps per round, the outer learning rate and top-k of 4096. */
+  readonly providers: number;
+  readonly innerSteps: number;
+  readonly outerLr: number;
+  readonly topK: number;
 }
 
 export const DEFAULT_FORM: TrainFormValues = {
@@ -47,6 +52,10 @@ export const DEFAULT_FORM: TrainFormValues = {
   keepCheckpoints: 3,
   backend: 'auto',
   where: 'here',
+  providers: 2,
+  innerSteps: 10,
+  outerLr: 3,
+  topK: 32,
 };
 
 export function newTrainJobId(): string {
@@ -80,6 +89,10 @@ export function specFromForm(f: TrainFormValues, upload: UploadedCorpus | null, 
     if (upload === null) throw new TrainDataError('choose a .txt or .jsonl file to train on, or pick the Brown corpus');
     corpus = { kind: 'upload', name: upload.name, format: upload.format };
   } else corpus = { kind: 'brown', files: Math.min(Math.max(1, f.brownFiles), MAX_BROWN_FILES) };
+  if (f.where === 'together' && f.steps % f.innerSteps !== 0)
+    throw new TrainConfigError(
+      `steps (${f.steps}) must be a whole number of rounds: a multiple of the ${f.innerSteps} inner steps per round`,
+    );
   if (f.warmup >= f.steps)
     throw new TrainConfigError(`warmup (${f.warmup}) must be shorter than the run (${f.steps} steps)`);
   return parseTrainSpec({
@@ -104,5 +117,8 @@ export function specFromForm(f: TrainFormValues, upload: UploadedCorpus | null, 
     keepCheckpoints: f.keepCheckpoints,
     backend: f.backend,
     where: f.where,
+    ...(f.where === 'together' && {
+      together: { providers: f.providers, innerSteps: f.innerSteps, outerLr: f.outerLr, topK: f.topK },
+    }),
   });
 }

@@ -12,3 +12,4 @@ export * from './rounds';
 export * from './probe';
 export * from './provider';
 export * from './adversary';
+export * from './audit';

@@ -7,6 +7,9 @@
 import { type Batch, type GptConfig, type LoaderPosition, TokenLoader } from '../../train';
 import { TogetherError } from './errors';
 
+/** The share of the corpus, from its end, the requester keeps for validation in a together job. */
+export const TOGETHER_VALIDATION_SHARE = 0.05;
+
 export interface DataPlan {
   readonly seed: number;
   readonly shards: number;

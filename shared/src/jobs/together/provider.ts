@@ -30,7 +30,8 @@ export class RoundTrainer {
     readonly hyper: AdamWHyper,
   ) {}
 
-  async train(start: Float32Array, batches: readonly Batch[]): Promise<RoundWork> {
+  /** `between` runs after each inner step (a page yields there so it stays responsive). */
+  async train(start: Float32Array, batches: readonly Batch[], between?: () => Promise<void>): Promise<RoundWork> {
     const s = this.state;
     if (start.length !== s.params.length) throw new TogetherError('round', 'the version does not fit this model');
     s.params.set(start);
@@ -40,6 +41,7 @@ export class RoundTrainer {
       s.step++;
       const r = await this.engine.step(batch, this.hyper, s.step);
       losses.push(r.loss);
+      await between?.();
     }
     await this.engine.save(s);
     const delta = new Float32Array(start.length);

@@ -190,7 +190,12 @@ export class TogetherRounds {
         continue;
       }
       this.ratings.entry(e.provider).waiting = 0;
-      const score = await this.lossTest(round, base, s, live.map((x) => x.provider));
+      const score = await this.lossTest(
+        round,
+        base,
+        s,
+        live.map((x) => x.provider),
+      );
       forwards += score.forwards;
       const scores = { gainV: score.gainV, gainA: score.gainA, gainC: score.gainC, scored: 'full' as const, ...geo };
       if (score.refusal) {

@@ -155,7 +155,12 @@ describe('Gauntlet', () => {
     const elsewhere = compress(probe.delta(start, shardIds(3, 0), 0.01, 4), { ...OPTS, decay: 1 });
     expect((await score(elsewhere, shardIds(0, 0))).refusal).toBeNull();
     const strict = new Gauntlet(probe, { ...GAUNTLET_DEFAULTS, shardGap: 0.05 });
-    const args = [validation, before, shardIds(0, 0).map((id) => probe.batch(id)), shardIds(1, 0).map((id) => probe.batch(id))] as const;
+    const args = [
+      validation,
+      before,
+      shardIds(0, 0).map((id) => probe.batch(id)),
+      shardIds(1, 0).map((id) => probe.batch(id)),
+    ] as const;
     expect((await strict.score(start, 1, elsewhere, ...args)).refusal).toBe('wrong-shard');
     expect((await strict.score(start, 1, honest, ...args)).refusal).toBeNull();
     // A gain far below what accepted contributions recently gained is no gain.

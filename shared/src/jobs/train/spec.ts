@@ -69,8 +69,20 @@ export const TrainSpecSchema = v.strictObject({
   /** Checkpoints kept in IndexedDB; older ones are deleted first. */
   keepCheckpoints: Int(1, 20),
   backend: TrainBackendSchema,
-  /** Where the job trains: this device (the default, and every record from before the choice) or one provider. */
-  where: v.optional(v.picklist(['here', 'provider'])),
+  /**
+   * Where the job trains: this device (the default, and every record from before the choice), one
+   * provider, or many volunteers together (SparseLoCo rounds, issue 19).
+   */
+  where: v.optional(v.picklist(['here', 'provider', 'together'])),
+  /** Rounds of training together: `steps` is rounds × innerSteps. */
+  together: v.optional(
+    v.strictObject({
+      providers: Int(1, 64),
+      innerSteps: Int(1, 10_000),
+      outerLr: v.pipe(v.number(), v.gtValue(0), v.maxValue(10)),
+      topK: Int(1, 4096),
+    }),
+  ),
 });
 export type TrainSpec = v.InferOutput<typeof TrainSpecSchema>;
 

@@ -1,0 +1,92 @@
+/**
+ * Training together (issue 19) in real Chromium against the real server: a requester's Train tab trains the
+ * tiny preset with two honest provider tabs and one adversary tab (web/harness/adversary.html, sign-flipped
+ * contributions) in SparseLoCo rounds. The adversary is refused in its first round; validation loss falls;
+ * and the final version's hash equals a Node replay of the audit log the dashboard exports.
+ */
+import { readFile } from 'node:fs/promises';
+import { expect, type Page, test } from '@playwright/test';
+import { replayAudit } from '@shared/jobs/together';
+import { E2E_PORT } from '../playwright.config';
+import { openProvider } from './support/network';
+
+const BASE = `http://localhost:${E2E_PORT}`;
+const INNER = 5;
+const ROUNDS = 10;
+
+const card = (page: Page, id: string) => page.locator(`[data-testid="train-job"][data-job-id="${id}"]`);
+
+test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 rounds; the cheater is refused in its first round and the audit log replays to the final version', async ({
+  browser,
+}, testInfo) => {
+  test.setTimeout(240_000);
+  const honest = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
+  const cheatContext = await browser.newContext();
+  const cheat = await cheatContext.newPage();
+  await cheat.goto(`${BASE}/harness/adversary.html?fraction=0&together=sign-flip`);
+  await expect(cheat.locator('#connection')).toHaveText('open', { timeout: 90_000 });
+  const cheatId = (await cheat.locator('#peer-id').textContent())!;
+
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`requester page error: ${e.message}`));
+  await page.goto(`${BASE}/#/train`);
+  await expect(page.getByTestId('train-view')).toHaveAttribute('data-loaded', 'true');
+  await page.getByTestId('train-backend').selectOption('wasm');
+  await page.getByTestId('train-where').selectOption('together');
+  for (const [id, v] of [
+    ['train-steps', String(INNER * ROUNDS)],
+    ['train-warmup', '5'],
+    ['train-providers', '3'],
+    ['train-inner-steps', String(INNER)],
+    ['train-outer-lr', '3'],
+  ] as const)
+    await page.getByTestId(id).fill(v);
+  await page.getByTestId('train-submit').click();
+  await expect(page.getByTestId('train-job')).toHaveCount(1);
+  const id = (await page.getByTestId('train-job').first().getAttribute('data-job-id'))!;
+  const job = card(page, id);
+  const t0 = Date.now();
+  await expect(job.getByTestId('train-status'))
+    .toHaveText('done', { timeout: 200_000 })
+    .catch(async (e) => {
+      console.log(`requester card: ${await job.textContent()}`);
+      throw e;
+    });
+  console.log(
+    `${ROUNDS} rounds in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${await job.getByTestId('together-summary').textContent()}`,
+  );
+
+  // The cheater was refused the first round it took part in, and never counted.
+  const row = job.locator(`[data-testid="together-provider"][data-peer="${cheatId}"]`);
+  await expect(row).toHaveCount(1);
+  console.log(`cheater: ${await row.textContent()}`);
+  const first = await row.getAttribute('data-first-round');
+  expect(Number(first)).toBeGreaterThanOrEqual(0);
+  expect(await row.getAttribute('data-first-refused')).toBe(first);
+  expect(await row.locator('td').nth(2).textContent()).toBe('0');
+  // Honest volunteers were never refused.
+  for (const r of await job.getByTestId('together-provider').all()) {
+    if ((await r.getAttribute('data-peer')) === cheatId) continue;
+    expect(await r.getAttribute('data-refused')).toBe('0');
+  }
+  // Validation loss fell from ln(512) ≈ 6.24 at version 0.
+  const val = Number(await job.getByTestId('train-val-loss').textContent());
+  console.log(`validation loss after ${ROUNDS} rounds: ${val}`);
+  expect(val).toBeLessThan(6.1);
+
+  // A Node replay of the exported audit log lands on the version the dashboard shows.
+  const download = page.waitForEvent('download');
+  await job.getByTestId('together-audit').click();
+  const file = await (await download).path();
+  const replayed = await replayAudit(new Uint8Array(await readFile(file!)));
+  expect(replayed.round).toBe(ROUNDS);
+  await expect(job.getByTestId('together-panel')).toHaveAttribute('data-version', replayed.hash);
+
+  for (const t of honest) await t.context.close();
+  await cheatContext.close();
+  await context.close();
+});

@@ -1,0 +1,269 @@
+/**
+ * The provider's side of training together (issue 19). A requester sends the job, this tab's shard and
+ * the current version; each round this tab trains H inner steps on its shard from that version (WASM,
+ * yielding to the page between steps), compresses its pseudo-gradient with error feedback (the residual
+ * is kept in IndexedDB, so a reload keeps it), commits to it with a signature, reveals it when asked,
+ * then applies the round patch and reports the hash it rebuilt. A version it cannot rebuild is replaced
+ * by the snapshot the requester sends. Messages of one job are handled strictly in order.
+ */
+import { messageOf } from '@shared/errors';
+import {
+  type AdversaryKind,
+  applyRoundPatch,
+  COMPRESS_DEFAULTS,
+  commitDigest,
+  commitMessage,
+  type ContributionShape,
+  type DataPlan,
+  decodeRoundPatch,
+  encodeContribution,
+  ErrorFeedback,
+  makeVersion,
+  noiseLike,
+  roundBatches,
+  RoundTrainer,
+  scaled,
+  signFlipped,
+  TOGETHER_VALIDATION_SHARE,
+  type Version,
+  zero,
+} from '@shared/jobs/together';
+import { hyperFor, parseTrainSpec, type TrainSpec, WasmTrainEngine } from '@shared/jobs';
+import {
+  decodeTogetherToProvider,
+  encodeTogether,
+  type TogetherFromProvider,
+  type TogetherToProvider,
+  TOGETHER_WIRE_VERSION,
+} from '@shared/protocol';
+import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
+import type { KeyValueStore } from '../storage/kv';
+
+export interface ProviderTogetherDeps {
+  /** Signs a commitment with this provider's key. */
+  sign(message: Uint8Array): Promise<string>;
+  store: KeyValueStore;
+  log(line: string): void;
+  /** Test harness only: cheat this way (bench/e2e adversaries). */
+  adversary?: AdversaryKind;
+}
+
+interface Job {
+  readonly jobId: string;
+  readonly spec: TrainSpec;
+  readonly plan: DataPlan;
+  readonly shard: number;
+  readonly tokens: Int32Array;
+  readonly shape: ContributionShape;
+  readonly trainer: RoundTrainer;
+  readonly engine: WasmTrainEngine;
+  version: Version;
+  /** The round committed to and its bytes, until revealed. */
+  pending: { round: number; bytes: Uint8Array } | null;
+  readonly send: (bytes: Uint8Array) => void;
+  lastSent: Uint8Array | null;
+}
+
+const residualKey = (jobId: string) => `together-residual:${jobId}`;
+const yieldToPage = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export class ProviderTogether {
+  private readonly jobs = new Map<string, Job>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: ProviderTogetherDeps) {}
+
+  get busy(): boolean {
+    return this.jobs.size > 0;
+  }
+
+  receive(key: string, jobId: string, send: (bytes: Uint8Array) => void, bytes: Uint8Array): void {
+    this.queue = this.queue.then(() => this.handle(key, jobId, send, bytes)).catch(() => {});
+  }
+
+  close(key: string): void {
+    const job = this.jobs.get(key);
+    if (!job) return;
+    this.jobs.delete(key);
+    job.engine.dispose();
+  }
+
+  private async handle(key: string, jobId: string, send: (bytes: Uint8Array) => void, bytes: Uint8Array) {
+    const reply = (m: TogetherFromProvider, body?: Uint8Array) => send(encodeTogether(m, body));
+    const refuse = (code: string, message: string) =>
+      reply({ type: 'together-error', jobId, code, message: message.slice(0, 1024) });
+    let m: { header: TogetherToProvider; body: Uint8Array };
+    try {
+      m = decodeTogetherToProvider(bytes);
+    } catch (error) {
+      return refuse('provider', `bad together message: ${messageOf(error)}`);
+    }
+    const { header, body } = m;
+    if (header.jobId !== jobId) return refuse('provider', `this link is for job ${jobId}, not ${header.jobId}`);
+    try {
+      if (header.type === 'together-start') return await this.start(key, header, body, send);
+      const job = this.jobs.get(key);
+      if (!job) return refuse('provider', 'no together job on this link: send together-start first');
+      switch (header.type) {
+        case 'together-round':
+          return await this.round(job, header.round, header.versionHash);
+        case 'together-reveal':
+          if (job.pending?.round !== header.round) return;
+          reply({ type: 'together-contribution', jobId, round: header.round }, job.pending.bytes);
+          job.pending = null;
+          return;
+        case 'together-patch': {
+          job.version = await applyRoundPatch(job.version, decodeRoundPatch(body), job.shape);
+          await this.deps.store.set(residualKey(jobId), job.trainer.feedback.residual.slice());
+          return this.ready(job);
+        }
+        case 'together-snapshot': {
+          const v = await makeVersion(header.round, new Float32Array(body.slice().buffer), null);
+          if (v.hash !== header.versionHash) return refuse('provider', 'the snapshot does not hash to its version');
+          job.version = v;
+          return this.ready(job);
+        }
+      }
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      this.deps.log(`together job ${jobId}: ${messageOf(error)}`);
+      // A patch this tab cannot apply: say which version it holds, and the requester sends a snapshot.
+      if (header.type === 'together-patch') {
+        const job = this.jobs.get(key);
+        if (job) return this.ready(job);
+      }
+      return refuse(typeof code === 'string' && code !== 'patch' ? code : 'provider', messageOf(error));
+    }
+  }
+
+  private async start(
+    key: string,
+    h: Extract<TogetherToProvider, { type: 'together-start' }>,
+    body: Uint8Array,
+    send: (bytes: Uint8Array) => void,
+  ): Promise<void> {
+    if (h.v !== TOGETHER_WIRE_VERSION)
+      throw Object.assign(new Error(`together protocol ${h.v} is not ${TOGETHER_WIRE_VERSION}: reload the page`), {
+        code: 'provider',
+      });
+    this.close(key);
+    const spec = parseTrainSpec(h.spec);
+    const together = spec.together;
+    if (!together) throw Object.assign(new Error('the job has no together settings'), { code: 'config' });
+    const config = spec.model;
+    const u16 = new Uint16Array(body.slice(0, 2 * h.tokens).buffer);
+    const tokens = Int32Array.from(u16);
+    const params = new Float32Array(body.slice(2 * h.tokens, 2 * h.tokens + h.paramBytes).buffer);
+    const version = await makeVersion(h.round, params, null);
+    if (version.hash !== h.versionHash) throw new Error('the version sent does not hash to its name');
+    const plan: DataPlan = {
+      seed: spec.seed,
+      shards: h.shards,
+      innerSteps: together.innerSteps,
+      batch: spec.batch,
+      T: config.context,
+      validationShare: TOGETHER_VALIDATION_SHARE,
+    };
+    // Check the shard before allocating an engine: a corpus too small for the plan throws here.
+    roundBatches(tokens, config, { ...plan, innerSteps: 1 }, h.shard, 0);
+    const compress = { ...COMPRESS_DEFAULTS, topK: together.topK };
+    const saved = await this.deps.store.get(residualKey(h.jobId));
+    const residual = saved instanceof Float32Array && saved.length === params.length ? saved : undefined;
+    const backend = await WasmBackend.create(arenaFor(config, spec.batch, config.context));
+    const engine = new WasmTrainEngine(backend);
+    const state = newTrainState(config, hyperFor(spec), spec.seed);
+    const job: Job = {
+      jobId: h.jobId,
+      spec,
+      plan,
+      shard: h.shard,
+      tokens,
+      shape: { n: params.length, chunk: compress.chunk, topK: compress.topK },
+      trainer: new RoundTrainer(engine, state, new ErrorFeedback(params.length, compress, residual), hyperFor(spec)),
+      engine,
+      version,
+      pending: null,
+      send,
+      lastSent: null,
+    };
+    this.jobs.set(key, job);
+    this.deps.log(
+      `training together: job ${h.jobId}, shard ${h.shard + 1} of ${h.shards}, from round ${h.round}` +
+        (residual ? ' (error-feedback residual restored)' : ''),
+    );
+    this.ready(job);
+  }
+
+  private ready(job: Job): void {
+    job.send(
+      encodeTogether({
+        type: 'together-ready',
+        jobId: job.jobId,
+        round: job.version.round,
+        versionHash: job.version.hash,
+        backend: job.engine.name,
+      }),
+    );
+  }
+
+  private async round(job: Job, round: number, versionHash: string): Promise<void> {
+    if (job.version.hash !== versionHash) return this.ready(job);
+    const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
+    const t0 = performance.now();
+    const start = job.version.params;
+    const work = await job.trainer.train(start, batches, yieldToPage);
+    const seconds = (performance.now() - t0) / 1000;
+    const bytes = this.tamper(job, round, start, work) ?? work.bytes;
+    job.lastSent ??= bytes;
+    const digest = await commitDigest(bytes);
+    const signature = await this.deps.sign(commitMessage(job.jobId, round, versionHash, digest));
+    job.pending = { round, bytes };
+    const finite = work.losses.filter(Number.isFinite);
+    const loss = finite.length ? finite.reduce((s, x) => s + x, 0) / finite.length : null;
+    const tokensPerS = (batches.length * job.spec.batch * job.spec.model.context) / Math.max(seconds, 1e-3);
+    this.deps.log(`round ${round + 1}: trained ${batches.length} steps, loss ${loss?.toFixed(3) ?? '—'}, committed`);
+    job.send(
+      encodeTogether({
+        type: 'together-commit',
+        jobId: job.jobId,
+        round,
+        baseHash: versionHash,
+        digest,
+        signature,
+        loss,
+        tokensPerS,
+      }),
+    );
+  }
+
+  private trainShard(job: Job): number {
+    return this.deps.adversary === 'wrong-shard' ? (job.shard + 1) % job.plan.shards : job.shard;
+  }
+
+  /** The harness's adversaries (never set in the product). */
+  private tamper(
+    job: Job,
+    round: number,
+    start: Float32Array,
+    work: { contribution: import('@shared/jobs/together').Contribution },
+  ) {
+    const kind = this.deps.adversary;
+    if (!kind) return null;
+    const end = job.trainer.state.params;
+    const delta = start.map((x, i) => x - end[i]!);
+    switch (kind) {
+      case 'noise':
+        return encodeContribution(noiseLike(delta, work.contribution, round + 1));
+      case 'scaled':
+        return encodeContribution(scaled(work.contribution, 10));
+      case 'sign-flip':
+        return encodeContribution(signFlipped(work.contribution));
+      case 'zero':
+        return encodeContribution(zero(work.contribution));
+      case 'stale':
+        return job.lastSent;
+      default:
+        return null;
+    }
+  }
+}

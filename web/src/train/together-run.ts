@@ -1,0 +1,549 @@
+/**
+ * A Train job trained by many volunteers together (issue 19), seen by the Trainer as one more training
+ * worker: it takes start/pause/resume/cancel and answers with steps, validation losses and a checkpoint
+ * per round, so curves, storage, reload and export work as for the other runs.
+ *
+ * Inside, rounds of SparseLoCo: it opens a `train` job for spec.together.providers providers, gives each
+ * linked provider a shard and the current version, then per round asks every provider holding the
+ * version to train, waits for their signed commitments (or the round's deadline), asks for the reveals,
+ * and closes the round with TogetherRounds (shared/src/jobs/together: screening, loss test, ratings, the
+ * outer step). The round patch goes to every provider, which reports the hash it rebuilt; a mismatch gets
+ * the whole version. A provider that leaves mid-round costs only its contribution; a reload resumes from
+ * the last completed round (its checkpoint) with the audit log kept in IndexedDB.
+ */
+import { messageOf } from '@shared/errors';
+import {
+  type CheckpointRecord,
+  checkpointRecord,
+  emptyHistory,
+  hyperFor,
+  prepareData,
+  readCheckpoint,
+  type TrainData,
+  type TrainEvent,
+  type TrainHistory,
+  type TrainSpec,
+} from '@shared/jobs';
+import {
+  BackendLossProbe,
+  COMPRESS_DEFAULTS,
+  type Commitment,
+  type ContributionShape,
+  type DataPlan,
+  type Entry,
+  entryFromReveal,
+  GAUNTLET_DEFAULTS,
+  makeVersion,
+  REFUSAL_TEXT,
+  roundBatches,
+  TOGETHER_VALIDATION_SHARE,
+  TogetherRounds,
+  validationBatches,
+  type Version,
+} from '@shared/jobs/together';
+import {
+  decodeTogetherFromProvider,
+  encodeTogether,
+  type JobNeeds,
+  PeerStream,
+  type TogetherFromProvider,
+  type TogetherToProvider,
+  TOGETHER_WIRE_VERSION,
+} from '@shared/protocol';
+import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
+import type { PeerFactory, SignalingPort } from '../core/ports';
+import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
+import type { KeyValueStore } from '../storage/kv';
+import type { FromTrainWorker, ToTrainWorker } from './messages';
+import { useTogether } from './together-view';
+import type { WorkerLike } from './train-worker-factory';
+
+export interface TogetherRunDeps {
+  signaling: SignalingPort;
+  createPeer: PeerFactory;
+  store: KeyValueStore;
+}
+
+/** How long a round waits for commitments after its first one, at least (then 3× the first one's time). */
+const MIN_COMMIT_WAIT_MS = 5_000;
+const REVEAL_WAIT_MS = 10_000;
+/** The first round waits this long for the wanted number of providers once one is ready. */
+const GATHER_MS = 3_000;
+
+interface Member {
+  readonly link: ProviderLink;
+  readonly shard: number;
+  holds: string;
+  commit: (Commitment & { loss: number | null; tokensPerS: number }) | null;
+  reveal: Uint8Array | null;
+}
+
+const short = (peerId: string) => `${peerId.slice(0, 8)}…`;
+const auditKey = (jobId: string, round: number) => `together-audit:${jobId}:${String(round).padStart(8, '0')}`;
+
+export class TogetherRun implements WorkerLike {
+  onmessage: ((e: MessageEvent<FromTrainWorker>) => void) | null = null;
+  onerror: ((e: ErrorEvent) => void) | null = null;
+  private deps: TogetherRunDeps | null = null;
+  private spec!: TrainSpec;
+  private data!: TrainData;
+  private plan!: DataPlan;
+  private shape!: ContributionShape;
+  private rounds!: TogetherRounds;
+  private probeBackend: WasmBackend | null = null;
+  private history: TrainHistory = emptyHistory();
+  private links!: ProviderLinks;
+  private readonly members = new Map<string, Member>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private paused = false;
+  private ended = false;
+  /** Wakes the round loop when a provider answers. */
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly pending: TogetherRunDeps | Promise<TogetherRunDeps>) {}
+
+  postMessage(m: ToTrainWorker): void {
+    if (this.ended) return;
+    if (m.type === 'start') {
+      void Promise.resolve(this.pending)
+        .then((deps) => {
+          this.deps = deps;
+          if (!this.ended) return this.begin(m.spec, m.text, m.checkpoint);
+        })
+        .catch((error) => this.emit({ type: 'error', code: 'config', message: messageOf(error) }));
+      return;
+    }
+    if (m.type === 'pause') {
+      this.paused = true;
+      this.view((j) => ({ ...j, phase: 'paused: the round in progress finishes, then none starts' }));
+    }
+    if (m.type === 'resume') {
+      this.paused = false;
+      this.event({ type: 'resumed', step: this.step() });
+      this.poke();
+    }
+    if (m.type === 'cancel') {
+      this.event({ type: 'cancelled', step: this.step() });
+      this.terminate();
+    }
+  }
+
+  terminate(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.poke();
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.links?.closeAll('job stopped');
+    if (this.spec) this.deps?.signaling.send({ type: 'job-close', jobId: this.spec.id });
+    this.probeBackend?.dispose();
+  }
+
+  private emit(m: FromTrainWorker): void {
+    queueMicrotask(() => {
+      if (!this.ended || m.type === 'event') this.onmessage?.({ data: m } as MessageEvent<FromTrainWorker>);
+    });
+  }
+
+  private event(event: TrainEvent): void {
+    this.emit({ type: 'event', event });
+  }
+
+  private view(change: Parameters<ReturnType<typeof useTogether.getState>['update']>[1]): void {
+    useTogether.getState().update(this.spec.id, change);
+  }
+
+  private step(): number {
+    return (this.rounds?.version.round ?? 0) * (this.spec.together?.innerSteps ?? 1);
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** Waits until `ready()` or `ms` pass (or the run ends). */
+  private async until(ready: () => boolean, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (!ready() && !this.ended && Date.now() < end) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, Math.min(250, Math.max(0, end - Date.now())));
+      });
+    }
+  }
+
+  private async begin(spec: TrainSpec, text: string, checkpoint: CheckpointRecord | null): Promise<void> {
+    const together = spec.together;
+    if (!together) return this.emit({ type: 'error', code: 'config', message: 'the job has no together settings' });
+    if (spec.steps % together.innerSteps !== 0)
+      return this.emit({
+        type: 'error',
+        code: 'config',
+        message: `steps (${spec.steps}) must be a whole number of rounds of ${together.innerSteps} inner steps`,
+      });
+    this.spec = spec;
+    this.emit({ type: 'preparing', message: 'learning the tokenizer and encoding the corpus' });
+    const resumed = checkpoint ? readCheckpoint(checkpoint, spec.model) : null;
+    this.data = prepareData(spec.model, text, resumed?.tokenizer);
+    if (resumed) this.history = structuredClone(resumed.history);
+    const config = spec.model;
+    this.plan = {
+      seed: spec.seed,
+      shards: together.providers,
+      innerSteps: together.innerSteps,
+      batch: spec.batch,
+      T: config.context,
+      validationShare: TOGETHER_VALIDATION_SHARE,
+    };
+    const init = resumed?.state ?? newTrainState(config, hyperFor(spec), spec.seed);
+    const round = resumed ? Math.floor(resumed.state.step / together.innerSteps) : 0;
+    for (let s = 0; s < together.providers; s++)
+      roundBatches(this.data.tokens, config, { ...this.plan, innerSteps: 1 }, s, 0);
+    const validation = validationBatches(this.data.tokens, config, this.plan, spec.evalBatches);
+    this.shape = { n: init.params.length, chunk: COMPRESS_DEFAULTS.chunk, topK: together.topK };
+    this.probeBackend = await WasmBackend.create(arenaFor(config, spec.batch, config.context));
+    const probe = new BackendLossProbe(this.probeBackend);
+    const shardOf = (peerId: string) => this.members.get(peerId)?.shard ?? 0;
+    this.rounds = new TogetherRounds(
+      await makeVersion(round, init.params.slice(), null),
+      {
+        outer: { lr: together.outerLr, momentum: 0 },
+        gauntlet: GAUNTLET_DEFAULTS,
+        validationChecks: Math.min(2, validation.length),
+        assignedChecks: Math.min(2, together.innerSteps),
+        maxNewPerRound: 8,
+      },
+      {
+        shape: this.shape,
+        probe,
+        assigned: (peerId, r) => roundBatches(this.data.tokens, config, this.plan, shardOf(peerId), r),
+        validation,
+        random: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32,
+      },
+    );
+    this.view(() => ({
+      rounds: [],
+      providers: {},
+      versionHash: this.rounds.version.hash,
+      phase: 'waiting for volunteers',
+    }));
+    this.connect();
+    this.emit({
+      type: 'started',
+      backend: `together: waiting for ${together.providers} volunteers`,
+      step: this.step(),
+      note: '',
+    });
+    if (this.history.val.length === 0) {
+      const val = await this.valLoss(this.rounds.version.params, validation);
+      this.history.val.push([this.step(), val]);
+      this.event({ type: 'eval', step: this.step(), valLoss: val });
+    }
+    void this.loop(validation).catch((error) => {
+      if (!this.ended) this.event({ type: 'failed', step: this.step(), message: messageOf(error) });
+    });
+  }
+
+  private async valLoss(params: Float32Array, validation: Parameters<BackendLossProbe['losses']>[1]) {
+    const losses = await this.rounds.deps.probe.losses(params, validation);
+    return losses.reduce((s, x) => s + x, 0) / losses.length;
+  }
+
+  private connect(): void {
+    const { signaling, createPeer } = this.deps!;
+    const spec = this.spec;
+    this.links = new ProviderLinks({
+      jobId: spec.id,
+      signaling,
+      createPeer,
+      onConnecting: () => {},
+      onOpen: (link) => this.linked(link),
+      onMessage: (link, bytes) => this.fromProvider(link, bytes),
+      onLost: (link, reason) => this.lost(link, reason),
+      wants: () => !this.ended,
+    });
+    const mine = (m: { jobId: string }) => m.jobId === spec.id;
+    this.unsubscribe.push(
+      signaling.on('welcome', () => this.open()),
+      signaling.on('matched', (m) => mine(m) && this.links.matched(m.peerId, m.capabilities, undefined)),
+      signaling.on('unmatched', (m) => mine(m) && this.links.unmatched(m.peerId, m.reason)),
+      signaling.on('signal', (s) => mine(s) && this.links.signal(s.from, s.payload)),
+    );
+    this.open();
+  }
+
+  private open(): void {
+    if (this.ended) return;
+    const needs: JobNeeds = {
+      kind: 'train',
+      maxProviders: this.spec.together!.providers,
+      units: this.spec.steps,
+      modelBytes: 4 * this.shape.n,
+      ...(this.spec.backend !== 'auto' && { backends: ['wasm'] }),
+    };
+    this.deps!.signaling.send({ type: 'job-open', jobId: this.spec.id, needs });
+  }
+
+  private send(link: ProviderLink, header: TogetherToProvider, body?: Uint8Array): void {
+    this.links.sendBytes(link, encodeTogether(header, body), PeerStream.train);
+  }
+
+  private versionBytes(v: Version): Uint8Array {
+    return new Uint8Array(v.params.buffer.slice(v.params.byteOffset, v.params.byteOffset + v.params.byteLength));
+  }
+
+  private linked(link: ProviderLink): void {
+    const peerId = link.session.peerId;
+    const taken = new Set([...this.members.values()].map((m) => m.shard));
+    let shard = 0;
+    while (taken.has(shard)) shard++;
+    if (shard >= this.plan.shards) return this.links.release(peerId, 'the job has all the providers it asked for');
+    const member: Member = { link, shard, holds: '', commit: null, reveal: null };
+    this.members.set(peerId, member);
+    const tokens = Uint16Array.from(this.data.tokens);
+    const version = this.rounds.version;
+    const params = this.versionBytes(version);
+    const body = new Uint8Array(tokens.byteLength + params.length);
+    body.set(new Uint8Array(tokens.buffer), 0);
+    body.set(params, tokens.byteLength);
+    this.send(
+      link,
+      {
+        type: 'together-start',
+        v: TOGETHER_WIRE_VERSION,
+        jobId: this.spec.id,
+        spec: this.spec,
+        shard,
+        shards: this.plan.shards,
+        round: version.round,
+        versionHash: version.hash,
+        tokens: tokens.length,
+        paramBytes: params.length,
+        momentumBytes: 0,
+      },
+      body,
+    );
+    this.provider(peerId, { shard, lastStatus: 'joined' });
+  }
+
+  private lost(link: ProviderLink, reason: string): void {
+    const peerId = link.session.peerId;
+    if (this.members.get(peerId)?.link !== link) return;
+    this.members.delete(peerId);
+    this.provider(peerId, { lastStatus: `left (${reason})` });
+    this.poke();
+  }
+
+  private provider(
+    peerId: string,
+    change: Partial<TogetherJobProviderChange>,
+    verdict?: { round: number; refused: boolean },
+  ): void {
+    this.view((j) => {
+      const old = j.providers[peerId] ?? {
+        peerId,
+        shard: 0,
+        accepted: 0,
+        refused: 0,
+        lastStatus: '',
+        lastReason: '',
+        rating: 0,
+        bytes: 0,
+        tokensPerS: 0,
+        holds: '',
+        firstRound: -1,
+        firstRefused: -1,
+      };
+      const next = { ...old, ...change };
+      if (verdict && next.firstRound < 0) next.firstRound = verdict.round;
+      if (verdict?.refused && next.firstRefused < 0) next.firstRefused = verdict.round;
+      return { ...j, providers: { ...j.providers, [peerId]: next } };
+    });
+  }
+
+  private fromProvider(link: ProviderLink, bytes: Uint8Array): void {
+    const peerId = link.session.peerId;
+    const member = this.members.get(peerId);
+    if (this.ended || member?.link !== link) return;
+    let m: { header: TogetherFromProvider; body: Uint8Array };
+    try {
+      m = decodeTogetherFromProvider(bytes);
+    } catch (error) {
+      this.links.reject(peerId, `sent a malformed message (${messageOf(error)})`, true);
+      return this.lost(link, 'malformed message');
+    }
+    const { header, body } = m;
+    if (header.jobId !== this.spec.id) return;
+    switch (header.type) {
+      case 'together-ready': {
+        member.holds = header.versionHash;
+        const current = this.rounds.version;
+        if (header.versionHash !== current.hash) {
+          const params = this.versionBytes(current);
+          this.send(
+            link,
+            {
+              type: 'together-snapshot',
+              jobId: this.spec.id,
+              round: current.round,
+              versionHash: current.hash,
+              paramBytes: params.length,
+            },
+            params,
+          );
+        }
+        this.provider(peerId, { holds: header.versionHash });
+        break;
+      }
+      case 'together-commit':
+        if (header.round === this.rounds.version.round && member.commit === null)
+          member.commit = { provider: peerId, ...header };
+        break;
+      case 'together-contribution':
+        if (header.round === this.rounds.version.round && member.commit !== null) member.reveal = body.slice();
+        break;
+      case 'together-error':
+        this.provider(peerId, { lastStatus: `cannot take part: ${header.message}` });
+        if (header.code !== 'provider') {
+          this.event({ type: 'failed', step: this.step(), message: header.message });
+          this.terminate();
+          return;
+        }
+        this.links.release(peerId, header.message);
+        this.members.delete(peerId);
+        break;
+    }
+    this.poke();
+  }
+
+  private holders(): Member[] {
+    const hash = this.rounds.version.hash;
+    return [...this.members.values()].filter((m) => m.holds === hash);
+  }
+
+  private async loop(validation: Parameters<BackendLossProbe['losses']>[1]): Promise<void> {
+    const together = this.spec.together!;
+    const total = this.spec.steps / together.innerSteps;
+    let pendingScores: Awaited<ReturnType<TogetherRounds['close']>>['background'] = [];
+    let firstRound = true;
+    while (!this.ended && this.rounds.version.round < total) {
+      await this.until(() => !this.paused && this.holders().length > 0, 60_000);
+      if (this.ended) return;
+      if (this.paused || this.holders().length === 0) continue;
+      if (firstRound) await this.until(() => this.holders().length >= together.providers, GATHER_MS);
+      firstRound = false;
+      const version = this.rounds.version;
+      const round = version.round;
+      const started = Date.now();
+      const members = this.holders();
+      for (const m of members) {
+        m.commit = null;
+        m.reveal = null;
+        this.send(m.link, { type: 'together-round', jobId: this.spec.id, round, versionHash: version.hash });
+      }
+      this.view((j) => ({ ...j, phase: `round ${round + 1} of ${total}: ${members.length} training` }));
+      const live = () => members.filter((m) => this.members.get(m.link.session.peerId) === m);
+      await this.until(() => live().some((m) => m.commit !== null), 10 * 60_000);
+      const firstCommit = Date.now() - started;
+      await this.until(() => live().every((m) => m.commit !== null), Math.max(MIN_COMMIT_WAIT_MS, 3 * firstCommit));
+      const computeS = (Date.now() - started) / 1000;
+      const committed = live().filter((m) => m.commit !== null);
+      for (const m of committed) this.send(m.link, { type: 'together-reveal', jobId: this.spec.id, round });
+      await this.until(() => committed.every((m) => m.reveal !== null || !live().includes(m)), REVEAL_WAIT_MS);
+      const entries: Entry[] = [];
+      for (const m of committed) {
+        const c = m.commit!;
+        if (m.reveal === null) {
+          entries.push({
+            provider: c.provider,
+            baseHash: c.baseHash,
+            bytes: new Uint8Array(),
+            contribution: null,
+            refused: 'late',
+          });
+        } else entries.push(await entryFromReveal(this.spec.id, round, c, m.reveal, this.shape));
+      }
+      const result = await this.rounds.close(entries);
+      await this.deps!.store.set(auditKey(this.spec.id, round), result.patchBytes);
+      for (const m of [...this.members.values()])
+        if (m.holds === version.hash)
+          this.send(m.link, { type: 'together-patch', jobId: this.spec.id, round }, result.patchBytes);
+      const background = await this.rounds.scoreBackground(pendingScores);
+      pendingScores = result.background;
+      const verdicts = [...result.verdicts, ...background.verdicts];
+      for (const v of verdicts) {
+        const rating = this.rounds.ratings.entry(v.provider);
+        const member = committed.find((m) => m.commit!.provider === v.provider);
+        this.provider(
+          v.provider,
+          {
+            accepted: rating.accepted,
+            refused: rating.refused,
+            rating: rating.rating,
+            lastStatus: `round ${v.round + 1}: ${v.status}`,
+            lastReason: v.reason ? REFUSAL_TEXT[v.reason] : '',
+            ...(member && { bytes: v.bytes, tokensPerS: member.commit!.tokensPerS }),
+          },
+          v.status === 'deferred' ? undefined : { round: v.round, refused: v.status === 'refused' },
+        );
+      }
+      const step = (round + 1) * together.innerSteps;
+      const losses = committed.map((m) => m.commit!.loss).filter((x): x is number => x !== null);
+      const loss = losses.length ? losses.reduce((s, x) => s + x, 0) / losses.length : Number.NaN;
+      const tokensPerS = committed.reduce((s, m) => s + m.commit!.tokensPerS, 0);
+      const valLoss = await this.valLoss(result.version.params, validation);
+      const left = total - round - 1;
+      const wallS = (Date.now() - started) / 1000;
+      if (Number.isFinite(loss)) {
+        this.history.train.push([step, loss]);
+        this.history.speed.push([step, tokensPerS]);
+        this.event({ type: 'step', step, loss, lr: together.outerLr, tokensPerS, etaS: left * wallS });
+      }
+      this.history.val.push([step, valLoss]);
+      this.event({ type: 'eval', step, valLoss });
+      const count = (s: string) => result.verdicts.filter((v) => v.status === s).length;
+      this.view((j) => ({
+        ...j,
+        versionHash: result.version.hash,
+        rounds: [
+          ...j.rounds,
+          {
+            round,
+            valLoss,
+            accepted: count('accepted'),
+            refused: count('refused'),
+            deferred: count('deferred'),
+            patchBytes: result.patchBytes.length,
+            denseBytes: 4 * this.shape.n * Math.max(1, committed.length),
+            wallS,
+            computeS,
+          },
+        ],
+      }));
+      const record = this.record(result.version, step);
+      this.event(left === 0 ? { type: 'done', step, record, valLoss } : { type: 'checkpoint', step, record, valLoss });
+    }
+    if (!this.ended) this.view((j) => ({ ...j, phase: 'done' }));
+  }
+
+  private record(version: Version, step: number): CheckpointRecord {
+    const state = newTrainState(this.spec.model, hyperFor(this.spec), this.spec.seed);
+    state.params.set(version.params);
+    state.step = step;
+    return checkpointRecord(state, this.data.tokenizer.toJSON(), this.history, Date.now());
+  }
+}
+
+type TogetherJobProviderChange = import('./together-view').TogetherProviderRow;
+
+/** The job's audit log from IndexedDB: every round patch in order, for export and replay. */
+export async function togetherAudit(store: KeyValueStore, jobId: string): Promise<Uint8Array[]> {
+  const keys = (await store.keys(`together-audit:${jobId}:`)).sort();
+  const out: Uint8Array[] = [];
+  for (const k of keys) {
+    const v = await store.get(k);
+    if (v instanceof Uint8Array) out.push(v);
+  }
+  return out;
+}
