@@ -1,0 +1,74 @@
+/**
+ * The signal relay: a signal goes only to a current pairing (SPEC RELAY1) or
+ * between two providers assigned to the same job (RELAY3), to the peer's socket
+ * here or through shared state to the instance that holds it (SCALE2).
+ */
+import type { ClientMessageOf, Role, ServerMessage } from '@shared/protocol';
+import type { Counter } from '../metrics';
+import { SharedStateUnavailable, type RelayedFrame } from '../shared-state';
+import { peerKey, short, splitPeerKey, unavailable, type Connection } from './connection';
+import type { HubContext } from './context';
+
+export class Relay {
+  private readonly relayedCounter: Counter;
+
+  constructor(private readonly ctx: HubContext) {
+    this.relayedCounter = ctx.options.metrics.counter('signaling_signals_relayed_total');
+  }
+
+  /**
+   * Forwards a signal only within a current pairing (SPEC RELAY1), or between
+   * two providers both assigned to the same job right now (SPEC RELAY3). `from`
+   * is always the sender's own key.
+   */
+  relay(conn: Connection, peerId: string, role: Role, message: ClientMessageOf<'signal'>): void {
+    const { ctx } = this;
+    let paired =
+      role === 'requester'
+        ? ctx.matchmaker.isPaired(peerId, message.jobId, message.to)
+        : ctx.matchmaker.isPaired(message.to, message.jobId, peerId);
+    let targetKey = peerKey(role === 'requester' ? 'provider' : 'requester', message.to);
+    if (
+      role === 'provider' &&
+      (!paired || !ctx.owners.has(targetKey)) &&
+      message.to !== peerId &&
+      this.coAssigned(peerId, message.to, message.jobId)
+    ) {
+      paired = true;
+      targetKey = peerKey('provider', message.to);
+    }
+    const target = ctx.byPeer.get(targetKey);
+    const owner = ctx.owners.get(targetKey);
+    if (!paired || (!target && !owner))
+      return ctx.wire.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
+    const frame: ServerMessage = { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload };
+    if (target) ctx.wire.send(target, frame);
+    else {
+      // Held by another instance (SPEC SCALE2): its replica has the same pairing, so it forwards without asking.
+      const { role: targetRole, peer } = splitPeerKey(targetKey);
+      try {
+        ctx.shared.relay(owner!.instance, { role: targetRole, peer, frame });
+      } catch (error) {
+        if (error instanceof SharedStateUnavailable) throw unavailable('cannot reach peers on other servers');
+        throw error;
+      }
+    }
+    this.relayedCounter.inc();
+  }
+
+  /** A frame another instance relayed to a peer it believes this one holds. */
+  deliverRelayed(relayed: RelayedFrame): void {
+    const target = this.ctx.byPeer.get(peerKey(relayed.role, relayed.peer));
+    if (target) this.ctx.wire.send(target, relayed.frame);
+  }
+
+  /**
+   * Whether both providers are assigned right now to the same open job with
+   * this id. Job ids are scoped per requester, so it must be one requester's
+   * job: the matchmaker's job keys (requester + id) are compared, not the ids.
+   */
+  private coAssigned(a: string, b: string, jobId: string): boolean {
+    const ofB = new Set(this.ctx.matchmaker.jobsOfProvider(b));
+    return this.ctx.matchmaker.jobsOfProvider(a).some((key) => ofB.has(key) && key.endsWith(` ${jobId}`));
+  }
+}
