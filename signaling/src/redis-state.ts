@@ -17,6 +17,7 @@ import * as C from './constants';
 import { LogConflictError } from './errors';
 import type { Logger } from './log';
 import { LogEntrySchema } from './receipt-file';
+import { RedisQuotas } from './redis-quotas';
 import {
   RelayedFrameSchema,
   SharedOpSchema,
@@ -27,6 +28,8 @@ import {
   type SharedState,
   type SharedStateHandlers,
   type SharedStateHealth,
+  type IpQuotaLimits,
+  type SharedQuotas,
 } from './shared-state';
 
 export interface RedisStateOptions {
@@ -174,6 +177,18 @@ export class RedisSharedState implements SharedState {
         } satisfies SharedOp),
       this.key('ops'),
     );
+  }
+
+  quotas(limits: IpQuotaLimits): SharedQuotas {
+    return new RedisQuotas({
+      redis: this.cmd,
+      prefix: this.prefix,
+      instance: this.instance,
+      livenessPrefix: this.key('live:'),
+      limits,
+      up: () => this.health().up,
+      log: this.options.log,
+    });
   }
 
   async settleNetwork(proposed: string): Promise<string> {

@@ -65,7 +65,11 @@ export class FrameIntake {
     } catch (error) {
       return this.wire.fail(conn, error);
     }
-    if (!pending) return;
+    if (pending) this.waitFor(conn, pending);
+  }
+
+  /** Holds the connection's frames in its backlog until `pending` settles; a rejection fails the connection. */
+  waitFor(conn: Connection, pending: Promise<void>): void {
     conn.inFlight = true;
     const log = this.options.log;
     pending.then(

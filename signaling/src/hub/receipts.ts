@@ -2,6 +2,7 @@
 import type { ClientMessageOf } from '@shared/protocol';
 import { ProtocolError } from '../errors';
 import { KeyedBuckets, TokenBucket } from '../rate-limit';
+import type { SharedQuotas } from '../shared-state';
 import { short, type Connection } from './connection';
 import type { HubContext } from './context';
 import type { Replica } from './replica';
@@ -15,6 +16,8 @@ export class Receipts {
   constructor(
     private readonly ctx: HubContext,
     private readonly replica: Replica,
+    /** The IP budget over every instance (SPEC RATE8); null in one process, where `byIp` is the network's. */
+    private readonly quotas: SharedQuotas | null,
   ) {
     const { limits, now } = ctx.options;
     this.byKey = new KeyedBuckets(limits.receiptBurst, limits.receiptsPerSecond, now);
@@ -26,21 +29,20 @@ export class Receipts {
   async onReceipts(conn: Connection, peerId: string, message: ClientMessageOf<'receipts'>): Promise<void> {
     const { metrics, limits, log } = this.ctx.options;
     const n = message.receipts.length;
+    const ipWhy = `${limits.receiptsPerIpPerSecond}/s per IP`;
     // Every budget is checked before any is charged: a batch refused by one costs the others nothing.
     const budgets = [
       { bucket: this.byKey.get(peerId), scope: 'receipts', why: `${limits.receiptsPerSecond}/s per key` },
-      {
-        bucket: this.byIp.get(conn.ip),
-        scope: 'receipts-ip',
-        why: `${limits.receiptsPerIpPerSecond}/s per IP`,
-      },
+      ...(this.quotas ? [] : [{ bucket: this.byIp.get(conn.ip), scope: 'receipts-ip', why: ipWhy }]),
       { bucket: this.server, scope: 'receipts-server', why: 'the server is at its verification budget' },
-    ] as const;
-    for (const { bucket, scope, why } of budgets) {
-      if (bucket.has(n)) continue;
+    ];
+    const refuse = (scope: string, why: string) => {
       metrics.inc('signaling_rate_limited_total', { scope });
-      throw new ProtocolError('rate-limited', `too many receipts (${why}); re-send later`);
-    }
+      return new ProtocolError('rate-limited', `too many receipts (${why}); re-send later`);
+    };
+    for (const { bucket, scope, why } of budgets) if (!bucket.has(n)) throw refuse(scope, why);
+    // Shared, the IP's budget is taken last, all or none, in one step on Redis; the local ones only refill meanwhile.
+    if (this.quotas && !(await this.quotas.takeReceipts(conn.ip, n))) throw refuse('receipts-ip', ipWhy);
     for (const { bucket } of budgets) bucket.take(n);
     const result = await this.ctx.ledger.submit(peerId, message.receipts);
     if (result.accepted) metrics.inc('signaling_receipts_accepted_total', {}, result.accepted);
