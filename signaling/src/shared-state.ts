@@ -22,6 +22,7 @@ import {
 import type { ReceiptLogStorage } from '@shared/trust';
 import { JobIdSchema as JobId } from '@shared/ids';
 import { LogEntrySchema } from './receipt-file';
+import type { ReplicaSnapshot } from './replica-snapshot';
 
 const InstanceId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/));
 const Time = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -148,6 +149,13 @@ export interface SharedStateHandlers {
   deliver(frame: RelayedFrame): void;
   /** Other instances that hold peers in this replica: the ones whose liveness is watched. */
   instancesHolding(): Iterable<string>;
+  /**
+   * The replica as it stands after the last op applied (SPEC SCALE7). Without it
+   * the shared log is never compacted.
+   */
+  snapshot?(): ReplicaSnapshot;
+  /** Loads a snapshot before any op is applied; rejects when it cannot be loaded. */
+  restore?(snapshot: ReplicaSnapshot): Promise<void>;
 }
 
 /** One process: ops are applied as they are published; nothing is relayed. */

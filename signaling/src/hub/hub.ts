@@ -14,6 +14,7 @@ import { ProtocolError } from '../errors';
 import { TrustLedger } from '../ledger';
 import { Matchmaker } from '../matchmaker';
 import { IpAdmission, TokenBucket } from '../rate-limit';
+import type { ReplicaSnapshot } from '../replica-snapshot';
 import {
   MemorySharedState,
   SharedStateUnavailable,
@@ -63,6 +64,8 @@ export class Hub {
       apply: (op: SharedOp) => this.safely('apply', () => this.replica.apply(op)),
       deliver: (frame: RelayedFrame) => this.safely('relayed', () => this.relay.deliverRelayed(frame)),
       instancesHolding: () => this.replica.instancesHolding(),
+      snapshot: () => this.replica.snapshot(),
+      restore: (snapshot: ReplicaSnapshot) => this.replica.restore(snapshot),
     };
     if (options.shared) {
       this.shared = options.shared;
@@ -100,6 +103,11 @@ export class Hub {
     const counts = { provider: 0, requester: 0, unauthenticated: 0 };
     for (const conn of this.ctx.conns) counts[conn.peerId && conn.role ? conn.role : 'unauthenticated']++;
     return counts;
+  }
+
+  /** This replica of the shared state as a snapshot keeps it (SPEC SCALE7). */
+  replicaSnapshot(): ReplicaSnapshot {
+    return this.replica.snapshot();
   }
 
   get connectionCount(): number {

@@ -4,6 +4,7 @@
  * instance; apply() drives the matchmaker and the ledger and delivers what they decide.
  */
 import { CloseCode, type Role } from '@shared/protocol';
+import type { ReplicaSnapshot } from '../replica-snapshot';
 import type { SharedOp, SharedOpInput } from '../shared-state';
 import { peerKey, splitPeerKey, unavailable } from './connection';
 import type { HubContext } from './context';
@@ -120,6 +121,26 @@ export class Replica {
     ctx.options.log.warn('declared-gone', { instance: gone });
     for (const conn of [...ctx.conns])
       if (conn.peerId) ctx.wire.closeConn(conn, CloseCode.goingAway, 'this server lost shared state; reconnect');
+  }
+
+  /** This replica after the last op applied (SPEC SCALE7): what a new instance loads instead of the ops before it. */
+  snapshot(): ReplicaSnapshot {
+    const { ctx } = this;
+    return {
+      v: 1,
+      owners: [...ctx.owners].map(([key, owner]) => [key, owner.instance, owner.conn]),
+      matchmaker: ctx.matchmaker.snapshot(),
+      ledger: ctx.ledger.snapshot(),
+    };
+  }
+
+  /** Loads a snapshot another replica took; called once, before any op is applied here. */
+  async restore(snapshot: ReplicaSnapshot): Promise<void> {
+    const { ctx } = this;
+    ctx.owners.clear();
+    for (const [key, instance, conn] of snapshot.owners) ctx.owners.set(key, { instance, conn });
+    ctx.matchmaker.restore(snapshot.matchmaker);
+    await ctx.ledger.restore(snapshot.ledger);
   }
 
   /** Other instances that hold peers here: the shared state watches their liveness. */
