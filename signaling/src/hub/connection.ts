@@ -137,6 +137,17 @@ export class Wire {
     typedCounter(this.messagesOut, this.options.metrics, 'signaling_messages_out_total', message.type).inc();
   }
 
+  /** Sends a frame already serialised (a relayed signal's text, RELAY4), with send()'s checks and counting. */
+  sendText(conn: Connection, text: string, type: ServerMessage['type']): void {
+    if (conn.closed) return;
+    if (conn.socket.bufferedAmount > this.options.limits.maxBufferedBytes) {
+      this.options.log.warn('slow-consumer', { conn: conn.id, buffered: conn.socket.bufferedAmount });
+      return this.closeConn(conn, CloseCode.policy, 'not reading fast enough');
+    }
+    conn.socket.send(text);
+    typedCounter(this.messagesOut, this.options.metrics, 'signaling_messages_out_total', type).inc();
+  }
+
   closeConn(conn: Connection, code: number, reason: string): void {
     if (conn.closed) return;
     this.options.metrics.inc('signaling_closes_total', { code: String(code) });

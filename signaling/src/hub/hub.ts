@@ -92,7 +92,7 @@ export class Hub {
     this.auth = new Auth(this.ctx, this.replica);
     this.matching = new MatchRequests(this.ctx, this.replica);
     this.receipts = new Receipts(this.ctx, this.replica, this.quotas);
-    this.intake = new FrameIntake(options, this.ctx.wire, (conn, message) => this.handle(conn, message));
+    this.intake = new FrameIntake(options, this.ctx.wire, (conn, message, text) => this.handle(conn, message, text));
     if (this.shared instanceof MemorySharedState) this.shared.startNow(handlers);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
     this.heartbeat.unref?.();
@@ -212,7 +212,7 @@ export class Hub {
   }
 
   /** Returns a promise only when the handler has to wait (signature checks); the rest runs synchronously. */
-  private handle(conn: Connection, message: ClientMessage): Promise<void> | void {
+  private handle(conn: Connection, message: ClientMessage, text?: string): Promise<void> | void {
     if (message.type === 'hello') return this.auth.onHello(conn, message);
     if (message.type === 'auth') return this.auth.onAuth(conn, message);
     const peerId = conn.peerId;
@@ -238,7 +238,7 @@ export class Hub {
       case 'report':
         return this.receipts.onReport(conn, peerId, message);
       case 'signal':
-        return this.relay.relay(conn, peerId, conn.role, message);
+        return this.relay.relay(conn, peerId, conn.role, message, text);
       case 'ping':
         return this.ctx.wire.send(conn, { type: 'pong', t: message.t });
     }

@@ -9,8 +9,11 @@ import type { IncomingFrame } from '../socket';
 import { safely, typedCounter, type Connection, type Wire } from './connection';
 import type { HubOptions } from './options';
 
-/** Handles one message; returns a promise only when it has to wait. */
-export type MessageHandler = (conn: Connection, message: ClientMessage) => Promise<void> | void;
+/**
+ * Handles one message; returns a promise only when it has to wait. `text` is the
+ * frame it was decoded from, when at hand (the relay forwards a signal's text, RELAY4).
+ */
+export type MessageHandler = (conn: Connection, message: ClientMessage, text?: string) => Promise<void> | void;
 
 export class FrameIntake {
   private readonly messagesIn = new Map<string, Counter>();
@@ -54,14 +57,14 @@ export class FrameIntake {
       conn.backlog.push(message);
       return;
     }
-    this.run(conn, message);
+    this.run(conn, message, frame.text);
   }
 
   /** Handles one message; when its handler goes async, later frames wait in the backlog until it settles. */
-  private run(conn: Connection, message: ClientMessage): void {
+  private run(conn: Connection, message: ClientMessage, text?: string): void {
     let pending: Promise<void> | void;
     try {
-      pending = this.handle(conn, message);
+      pending = this.handle(conn, message, text);
     } catch (error) {
       return this.wire.fail(conn, error);
     }

@@ -3,7 +3,7 @@
  * between two providers assigned to the same job (RELAY3), to the peer's socket
  * here or through shared state to the instance that holds it (SCALE2).
  */
-import type { ClientMessageOf, Role, ServerMessage } from '@shared/protocol';
+import { spliceSignalFrame, type ClientMessageOf, type Role, type ServerMessage } from '@shared/protocol';
 import type { Counter } from '../metrics';
 import { SharedStateUnavailable, type RelayedFrame } from '../shared-state';
 import { peerKey, short, splitPeerKey, unavailable, type Connection } from './connection';
@@ -19,9 +19,10 @@ export class Relay {
   /**
    * Forwards a signal only within a current pairing (SPEC RELAY1), or between
    * two providers both assigned to the same job right now (SPEC RELAY3). `from`
-   * is always the sender's own key.
+   * is always the sender's own key. To a peer held here, the sender's `text` is
+   * forwarded with `to` swapped for `from` (RELAY4), not serialised again.
    */
-  relay(conn: Connection, peerId: string, role: Role, message: ClientMessageOf<'signal'>): void {
+  relay(conn: Connection, peerId: string, role: Role, message: ClientMessageOf<'signal'>, text?: string): void {
     const { ctx } = this;
     let paired =
       role === 'requester'
@@ -41,9 +42,12 @@ export class Relay {
     const owner = ctx.owners.get(targetKey);
     if (!paired || (!target && !owner))
       return ctx.wire.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
-    const frame: ServerMessage = { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload };
-    if (target) ctx.wire.send(target, frame);
-    else {
+    if (target) {
+      const spliced = text === undefined ? null : spliceSignalFrame(text, message.to, peerId);
+      if (spliced !== null) ctx.wire.sendText(target, spliced, 'signal');
+      else ctx.wire.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
+    } else {
+      const frame: ServerMessage = { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload };
       // Held by another instance (SPEC SCALE2): its replica has the same pairing, so it forwards without asking.
       const { role: targetRole, peer } = splitPeerKey(targetKey);
       try {
