@@ -52,6 +52,7 @@ export class Auth {
     if (previous) wire.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection with the same key');
     conn.peerId = message.publicKey;
     ctx.byPeer.set(key, conn);
+    ctx.routes.value++;
     // A newer connection on another instance replaces this one there too (apply: join).
     await this.replica.publish({ op: 'join', role, peer: conn.peerId, conn: conn.id });
     if (conn.closed) return;

@@ -35,6 +35,8 @@ export interface Connection {
   inFlight: boolean;
   backlog: ClientMessage[];
   authTimer: ReturnType<typeof setTimeout>;
+  /** The last signal's checked route to a peer held here, valid while the route epoch is unchanged. */
+  route?: { to: string; jobId: string; target: Connection; epoch: number };
 }
 
 /** Which instance holds a peer's connection, and which connection there. */

@@ -5,7 +5,17 @@ import type { SharedState } from '../shared-state';
 import type { Connection, Owner, Wire } from './connection';
 import type { HubOptions } from './options';
 
+/**
+ * Bumped whenever who is paired with whom or who holds which key may have
+ * changed (an op applied, a peer welcomed or gone): a relay route cached under
+ * an older value is looked up again.
+ */
+export interface RouteEpoch {
+  value: number;
+}
+
 export interface HubContext {
+  readonly routes: RouteEpoch;
   readonly options: HubOptions;
   readonly wire: Wire;
   readonly conns: Set<Connection>;

@@ -75,6 +75,7 @@ export class Hub {
       this.startShared = async () => undefined;
     }
     this.ctx = {
+      routes: { value: 0 },
       options,
       wire: new Wire(options, (conn, reason) => this.drop(conn, reason)),
       conns: new Set(),
@@ -157,7 +158,14 @@ export class Hub {
     conn.authTimer.unref?.();
     this.ctx.conns.add(conn);
     metrics.inc('signaling_connections_total');
-    socket.onmessage = (frame) => this.safely('frame', () => this.intake.onFrame(conn, frame));
+    // safely() inlined: a closure per frame is an allocation on the relay's hot path.
+    socket.onmessage = (frame) => {
+      try {
+        this.intake.onFrame(conn, frame);
+      } catch (error) {
+        log.error('hub-error', { where: 'frame', error });
+      }
+    };
     socket.onpong = () => {
       conn.missedPings = 0;
     };
@@ -260,6 +268,7 @@ export class Hub {
     const key = peerKey(conn.role, conn.peerId);
     if (ctx.byPeer.get(key) !== conn) return;
     ctx.byPeer.delete(key);
+    ctx.routes.value++;
     // A stop forgets everything; shared, the others hear it once, from the closing state (instance-gone).
     if (this.shuttingDown) return;
     this.replica.publishLeave({ op: 'leave', role: conn.role, peer: conn.peerId, conn: conn.id });

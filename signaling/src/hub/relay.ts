@@ -24,6 +24,18 @@ export class Relay {
    */
   relay(conn: Connection, peerId: string, role: Role, message: ClientMessageOf<'signal'>, text?: string): void {
     const { ctx } = this;
+    // The same route as the last signal, and nothing changed since: no lookups (the rounds shape's common case).
+    const route = conn.route;
+    if (
+      route !== undefined &&
+      route.epoch === ctx.routes.value &&
+      route.to === message.to &&
+      route.jobId === message.jobId
+    ) {
+      this.forward(route.target, peerId, message, text);
+      this.relayedCounter.inc();
+      return;
+    }
     let paired =
       role === 'requester'
         ? ctx.matchmaker.isPaired(peerId, message.jobId, message.to)
@@ -43,9 +55,8 @@ export class Relay {
     if (!paired || (!target && !owner))
       return ctx.wire.sendError(conn, 'not-paired', `not paired with ${short(message.to)} for job ${message.jobId}`);
     if (target) {
-      const spliced = text === undefined ? null : spliceSignalFrame(text, message.to, peerId);
-      if (spliced !== null) ctx.wire.sendText(target, spliced, 'signal');
-      else ctx.wire.send(target, { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload });
+      conn.route = { to: message.to, jobId: message.jobId, target, epoch: ctx.routes.value };
+      this.forward(target, peerId, message, text);
     } else {
       const frame: ServerMessage = { type: 'signal', from: peerId, jobId: message.jobId, payload: message.payload };
       // Held by another instance (SPEC SCALE2): its replica has the same pairing, so it forwards without asking.
@@ -58,6 +69,13 @@ export class Relay {
       }
     }
     this.relayedCounter.inc();
+  }
+
+  /** To a peer held here: the sender's text with `to` swapped for `from` when it can be (RELAY4), else serialised. */
+  private forward(target: Connection, from: string, message: ClientMessageOf<'signal'>, text?: string): void {
+    const spliced = text === undefined ? null : spliceSignalFrame(text, message.to, from);
+    if (spliced !== null) this.ctx.wire.sendText(target, spliced, 'signal');
+    else this.ctx.wire.send(target, { type: 'signal', from, jobId: message.jobId, payload: message.payload });
   }
 
   /** A frame another instance relayed to a peer it believes this one holds. */

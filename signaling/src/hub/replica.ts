@@ -45,6 +45,7 @@ export class Replica {
   /** Applies one op of the shared log to this replica; every instance runs the same ops in the same order. */
   apply(op: SharedOp): void {
     const { ctx } = this;
+    ctx.routes.value++;
     const mm = ctx.matchmaker;
     switch (op.op) {
       case 'join': {
