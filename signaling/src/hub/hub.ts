@@ -13,19 +13,13 @@ import * as C from '../constants';
 import { ProtocolError } from '../errors';
 import { TrustLedger } from '../ledger';
 import { Matchmaker } from '../matchmaker';
-import { IpAdmission, TokenBucket } from '../rate-limit';
+import { TokenBucket } from '../rate-limit';
 import type { ReplicaSnapshot } from '../replica-snapshot';
-import {
-  MemorySharedState,
-  SharedStateUnavailable,
-  type RelayedFrame,
-  type SharedOp,
-  type SharedQuotas,
-  type SharedState,
-} from '../shared-state';
+import { MemorySharedState, type RelayedFrame, type SharedOp, type SharedState } from '../shared-state';
 import type { SignalingSocket } from '../socket';
+import { Admission } from './admission';
 import { Auth } from './auth';
-import { peerKey, safely, short, unavailable, Wire, type Connection } from './connection';
+import { peerKey, safely, short, Wire, type Connection } from './connection';
 import type { HubContext } from './context';
 import { registerHubGauges } from './gauges';
 import { FrameIntake } from './intake';
@@ -42,9 +36,7 @@ export class Hub {
   readonly shared: SharedState;
   readonly ledger: TrustLedger;
   private readonly ctx: HubContext;
-  private readonly admission: IpAdmission;
-  /** Per-IP quotas over every instance (SPEC RATE8); null in one process, where `admission` is the network's. */
-  private readonly quotas: SharedQuotas | null;
+  private readonly admission: Admission;
   private readonly intake: FrameIntake;
   private readonly replica: Replica;
   private readonly auth: Auth;
@@ -87,12 +79,11 @@ export class Hub {
       shared: this.shared,
     };
     this.relay = new Relay(this.ctx);
-    this.admission = new IpAdmission(options.limits, options.now);
-    this.quotas = this.shared.quotas(options.limits);
+    this.admission = new Admission(this.ctx, this.shared.quotas(options.limits));
     this.replica = new Replica(this.ctx);
     this.auth = new Auth(this.ctx, this.replica);
     this.matching = new MatchRequests(this.ctx, this.replica);
-    this.receipts = new Receipts(this.ctx, this.replica, this.quotas);
+    this.receipts = new Receipts(this.ctx, this.replica, this.admission.quotas);
     this.intake = new FrameIntake(options, this.ctx.wire, (conn, message, text) => this.handle(conn, message, text));
     if (this.shared instanceof MemorySharedState) this.shared.startNow(handlers);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
@@ -119,22 +110,7 @@ export class Hub {
   accept(socket: SignalingSocket): void {
     const { metrics, limits, now, log } = this.options;
     const { wire } = this.ctx;
-    const admission = this.admission.admit(socket.remoteAddress);
-    if (!admission.ok) {
-      metrics.inc('signaling_rate_limited_total', { scope: admission.reason === 'rate' ? 'ip-rate' : 'ip-concurrent' });
-      log.warn('connection-refused', { ip: socket.remoteAddress, reason: admission.reason });
-      wire.sendRaw(socket, {
-        type: 'error',
-        code: 'rate-limited',
-        message:
-          admission.reason === 'rate'
-            ? 'too many new connections from this address'
-            : 'too many open connections from this address',
-      });
-      socket.close(CloseCode.policy, 'rate limited');
-      metrics.inc('signaling_closes_total', { code: String(CloseCode.policy) });
-      return;
-    }
+    if (!this.admission.admitHere(socket)) return;
     const conn: Connection = {
       id: this.nextId++,
       socket,
@@ -173,37 +149,17 @@ export class Hub {
       this.safely('close', () => this.drop(conn, `socket closed ${code} ${reason}`.trim()));
     log.debug('connection-open', { conn: conn.id, ip: conn.ip });
     // Shared, this instance's count is a first line; the network's is checked before the challenge goes out.
-    if (this.quotas) this.intake.waitFor(conn, this.admitShared(conn, this.quotas));
+    const quotas = this.admission.quotas;
+    if (quotas)
+      this.intake.waitFor(
+        conn,
+        this.admission.admitShared(conn, quotas).then(() => this.challenge(conn)),
+      );
     else this.challenge(conn);
   }
 
-  /** Admits a connection against the per-IP quotas of every instance together (SPEC RATE8). */
-  private async admitShared(conn: Connection, quotas: SharedQuotas): Promise<void> {
-    const { metrics, log } = this.options;
-    let verdict: Awaited<ReturnType<SharedQuotas['admitConnection']>>;
-    try {
-      verdict = await quotas.admitConnection(conn.ip, this.admission.openOf(conn.ip));
-    } catch (error) {
-      if (error instanceof SharedStateUnavailable)
-        throw unavailable('cannot admit new connections', CloseCode.tryAgainLater);
-      throw error;
-    }
-    if (conn.closed) return;
-    if (verdict !== 'ok') {
-      metrics.inc('signaling_rate_limited_total', { scope: verdict === 'rate' ? 'ip-rate' : 'ip-concurrent' });
-      log.warn('connection-refused', { ip: conn.ip, reason: verdict, across: 'instances' });
-      throw new ProtocolError(
-        'rate-limited',
-        verdict === 'rate'
-          ? 'too many new connections from this address'
-          : 'too many open connections from this address',
-        CloseCode.policy,
-      );
-    }
-    this.challenge(conn);
-  }
-
   private challenge(conn: Connection): void {
+    if (conn.closed) return;
     this.ctx.wire.send(conn, {
       type: 'challenge',
       v: PROTOCOL_VERSION,
@@ -258,9 +214,7 @@ export class Hub {
     conn.closed = true;
     clearTimeout(conn.authTimer);
     ctx.conns.delete(conn);
-    this.admission.release(conn.ip);
-    // A stopping instance's counts go with its liveness key; the others stop counting them.
-    if (!this.shuttingDown) this.quotas?.holding(conn.ip, this.admission.openOf(conn.ip));
+    this.admission.release(conn.ip, this.shuttingDown);
     const sameIp = ctx.requestersByIp.get(conn.ip);
     if (sameIp?.delete(conn) && sameIp.size === 0) ctx.requestersByIp.delete(conn.ip);
     this.options.log.debug('connection-closed', { conn: conn.id, peer: conn.peerId && short(conn.peerId), reason });
@@ -285,7 +239,6 @@ export class Hub {
       conn.socket.ping();
     }
     this.admission.sweep();
-    this.quotas?.flush((ip) => this.admission.openOf(ip));
     this.replica.retryLeaves();
     this.receipts.sweep();
     this.ledger.pairings.expire();
