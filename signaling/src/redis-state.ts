@@ -18,7 +18,7 @@ import { LogConflictError } from './errors';
 import type { Logger } from './log';
 import { LogEntrySchema } from './receipt-file';
 import { RedisQuotas } from './redis-quotas';
-import { ReplicaSnapshotSchema } from './replica-snapshot';
+import { OpLogCompaction } from './redis-compaction';
 import {
   RelayedFrameSchema,
   SharedOpSchema,
@@ -60,57 +60,6 @@ redis.call('XADD', KEYS[3], '*', 'op', ARGV[5])
 return 'ok'
 `;
 
-/** Lua helpers: stream ids `ms-seq` compared as numbers (exact: ms stays far below 2^53). */
-const STREAM_IDS = `
-local function parse(id)
-  local dash = string.find(id, '-', 1, true)
-  return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
-end
-local function less(a, b)
-  local am, as = parse(a)
-  local bm, bs = parse(b)
-  return am < bm or (am == bm and as < bs)
-end
-`;
-
-/** Keeps snapshot ARGV[2], taken after op ARGV[1], unless a newer one is kept. KEYS[1]: snapshot. Returns 1 if kept. */
-const SNAPSHOT_SCRIPT = `${STREAM_IDS}
-local current = redis.call('HGET', KEYS[1], 'id')
-if current and not less(current, ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', ARGV[2])
-return 1
-`;
-
-/**
- * Trims the op stream below the oldest of the kept snapshot's id and every live
- * instance's position (an instance still reading older ops keeps them; a dead
- * one's position is dropped), and records how far it trimmed.
- * KEYS: snapshot, ops, positions, trimmed-to; ARGV[1]: liveness key prefix.
- * Returns the ops trimmed.
- */
-const TRIM_SCRIPT = `${STREAM_IDS}
-local bound = redis.call('HGET', KEYS[1], 'id')
-if not bound then return 0 end
-local positions = redis.call('HGETALL', KEYS[3])
-for i = 1, #positions, 2 do
-  if redis.call('EXISTS', ARGV[1] .. positions[i]) == 1 then
-    if less(positions[i + 1], bound) then bound = positions[i + 1] end
-  else
-    redis.call('HDEL', KEYS[3], positions[i])
-  end
-end
-local trimmed = redis.call('GET', KEYS[4])
-if not trimmed or less(trimmed, bound) then redis.call('SET', KEYS[4], bound) end
-return redis.call('XTRIM', KEYS[2], 'MINID', bound)
-`;
-
-/** Whether stream id `a` is below `b`. */
-function idBelow(a: string, b: string): boolean {
-  const [am, as] = a.split('-').map(Number) as [number, number];
-  const [bm, bs] = b.split('-').map(Number) as [number, number];
-  return am < bm || (am === bm && as < bs);
-}
-
 type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
 
 export class RedisSharedState implements SharedState {
@@ -129,13 +78,8 @@ export class RedisSharedState implements SharedState {
   private liveness: ReturnType<typeof setInterval> | null = null;
   private reading: Promise<void> = Promise.resolve();
   private renewFailed = false;
-  /** Ops applied since the last snapshot this instance took or loaded. */
-  private sinceSnapshot = 0;
-  private snapshotting = false;
-  /** Set after Redis was out of reach: the next read first checks that no op it needs was trimmed meanwhile. */
-  private checkTrim = false;
-  /** Ops this replica needed were trimmed away: it can no longer agree with the others; restart it. */
-  private missedOps = false;
+  /** Snapshots of the replica and trimming of the op stream (SPEC SCALE7). */
+  private readonly compaction: OpLogCompaction;
 
   constructor(private readonly options: RedisStateOptions) {
     this.prefix = options.prefix ?? C.DEFAULT_REDIS_PREFIX;
@@ -159,6 +103,18 @@ export class RedisSharedState implements SharedState {
     this.cmd = connect('cmd');
     this.reader = connect('reader');
     this.sub = connect('sub');
+    this.compaction = new OpLogCompaction(
+      {
+        cmd: this.cmd,
+        reader: this.reader,
+        instance: this.instance,
+        log: options.log,
+        key: (name) => this.key(name),
+        lastId: () => this.lastId,
+        handlers: () => this.handlers,
+      },
+      options.snapshotEveryOps,
+    );
   }
 
   private key(name: string): string {
@@ -173,7 +129,7 @@ export class RedisSharedState implements SharedState {
     const up =
       !this.closed &&
       !this.renewFailed &&
-      !this.missedOps &&
+      !this.compaction.missedOps &&
       this.cmd.status === 'ready' &&
       this.reader.status === 'ready' &&
       this.sub.status === 'ready';
@@ -187,7 +143,7 @@ export class RedisSharedState implements SharedState {
     this.sub.on('message', (_channel: string, text: string) => this.onRelayed(text));
     await this.sub.subscribe(this.channel(this.instance));
     // Start from the last snapshot, if the log was ever compacted; replay what came after it, then follow.
-    await this.loadSnapshot();
+    this.lastId = (await this.compaction.load()) ?? this.lastId;
     while (await this.readOnce(0)) {}
     this.liveness = setInterval(() => void this.watch(), C.LIVENESS_RENEW_MS);
     this.liveness.unref?.();
@@ -309,8 +265,8 @@ export class RedisSharedState implements SharedState {
 
   /** Reads one batch of the op log after lastId and applies it; returns whether it read anything. */
   private async readOnce(blockMs: number): Promise<boolean> {
-    if (this.checkTrim) await this.checkNothingMissed();
-    if (this.missedOps) {
+    if (this.compaction.checkTrim) await this.compaction.checkNothingMissed(this.lastId);
+    if (this.compaction.missedOps) {
       await new Promise((r) => setTimeout(r, blockMs));
       return false;
     }
@@ -322,95 +278,9 @@ export class RedisSharedState implements SharedState {
       for (const [id, fields] of entries) {
         this.lastId = id;
         this.applyEntry(fields);
-        this.sinceSnapshot++;
       }
-    if (this.sinceSnapshot >= (this.options.snapshotEveryOps ?? C.SNAPSHOT_EVERY_OPS)) void this.snapshot();
+    this.compaction.applied(reply.reduce((n, [, entries]) => n + entries.length, 0));
     return true;
-  }
-
-  /**
-   * Writes a snapshot of this replica and trims the op stream behind it (SPEC
-   * SCALE7). One instance per round: the others skip while it holds the lock.
-   */
-  private async snapshot(): Promise<void> {
-    const handlers = this.handlers;
-    if (!handlers?.snapshot || this.snapshotting) return;
-    this.snapshotting = true;
-    this.sinceSnapshot = 0;
-    try {
-      const lock = this.key('snapshot-lock');
-      if ((await this.cmd.set(lock, this.instance, 'PX', C.SNAPSHOT_LOCK_MS, 'NX')) !== 'OK') return;
-      // Both read in one turn of the event loop: the state is exactly the one after op `id`.
-      const id = this.lastId;
-      const state = JSON.stringify(handlers.snapshot());
-      const kept = await this.cmd.eval(SNAPSHOT_SCRIPT, 1, this.key('snapshot'), id, state);
-      this.options.log.info('shared-log-snapshot', { id, bytes: state.length, kept: kept === 1 });
-      await this.trim();
-      await this.cmd.del(lock);
-    } catch (error) {
-      this.options.log.warn('snapshot-failed', { error: messageOf(error) });
-    } finally {
-      this.snapshotting = false;
-    }
-  }
-
-  /**
-   * Trims the op stream behind the last snapshot, keeping what any live instance
-   * has not read yet (SPEC SCALE7). Run after each snapshot and each liveness
-   * renewal, so the stream shrinks once the others have read past the snapshot.
-   */
-  private async trim(): Promise<void> {
-    const trimmed = await this.cmd.eval(
-      TRIM_SCRIPT,
-      4,
-      this.key('snapshot'),
-      this.key('ops'),
-      this.key('positions'),
-      this.key('ops-trimmed-to'),
-      this.key('live:'),
-    );
-    if (typeof trimmed === 'number' && trimmed > 0) this.options.log.debug('shared-log-trimmed', { ops: trimmed });
-  }
-
-  /** Loads the last snapshot into the replica, when the log was ever compacted. */
-  private async loadSnapshot(): Promise<void> {
-    const [id, text] = await this.cmd.hmget(this.key('snapshot'), 'id', 'state');
-    if (!id || !text) return;
-    if (!this.handlers?.restore)
-      throw new Error('the shared log was compacted, and this replica cannot load its snapshot');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      // Reported below like any other bad snapshot.
-    }
-    const parsed = v.safeParse(ReplicaSnapshotSchema, json);
-    if (!parsed.success)
-      throw new Error(
-        `the snapshot of the shared log in Redis (${this.key('snapshot')}) does not parse: ${parsed.issues[0].message}`,
-      );
-    await this.handlers.restore(parsed.output);
-    this.lastId = id;
-    this.options.log.info('snapshot-loaded', { id, bytes: text.length });
-  }
-
-  /**
-   * After an outage: were ops this replica had not read trimmed meanwhile (its
-   * liveness lapsed, so its position stopped holding them)? Then it can never
-   * agree with the others again: it says so in /healthz and refuses what needs
-   * shared state until it is restarted.
-   */
-  private async checkNothingMissed(): Promise<void> {
-    const trimmed = await this.reader.get(this.key('ops-trimmed-to'));
-    this.checkTrim = false;
-    if (trimmed === null || !idBelow(this.lastId, trimmed)) return;
-    this.missedOps = true;
-    this.options.log.error('shared-log-missed', {
-      instance: this.instance,
-      at: this.lastId,
-      trimmedTo: trimmed,
-      action: 'restart this instance: ops it had not applied were compacted away',
-    });
   }
 
   private async follow(): Promise<void> {
@@ -419,7 +289,7 @@ export class RedisSharedState implements SharedState {
         await this.readOnce(C.SHARED_LOG_BLOCK_MS);
       } catch (error) {
         if (this.closed) return;
-        this.checkTrim = true;
+        this.compaction.checkTrim = true;
         this.options.log.debug('shared-log-read-failed', { error: messageOf(error) });
         await new Promise((r) => setTimeout(r, C.SHARED_LOG_BLOCK_MS / 4));
       }
@@ -474,7 +344,7 @@ export class RedisSharedState implements SharedState {
     try {
       await this.renew();
       this.renewFailed = false;
-      await this.trim();
+      await this.compaction.trim();
       for (const other of this.handlers?.instancesHolding() ?? []) {
         if (await this.cmd.exists(this.key(`live:${other}`))) continue;
         this.options.log.info('instance-gone', { gone: other });
@@ -482,7 +352,7 @@ export class RedisSharedState implements SharedState {
       }
     } catch (error) {
       this.renewFailed = true;
-      this.checkTrim = true;
+      this.compaction.checkTrim = true;
       this.options.log.debug('liveness-failed', { error: messageOf(error) });
     }
   }
