@@ -253,3 +253,16 @@ export const SHARED_LOG_BLOCK_MS = 1_000;
 export const SHARED_LOG_BATCH = 512;
 /** Key prefix of everything the server keeps in Redis, so one Redis can hold other data (or a test's) beside it. */
 export const DEFAULT_REDIS_PREFIX = 'bcn:';
+/**
+ * Ops an instance applies between snapshots of its replica (SPEC SCALE7). After
+ * one, the op stream is trimmed to what the last snapshot and every live
+ * instance still need, so it holds about this many ops instead of every change
+ * since the first start. A snapshot is a few hundred bytes per peer and job, so
+ * at the default caps (thousands of peers) it is a few MB written every
+ * 10,000 changes: cheap next to replaying an unbounded stream on every start.
+ */
+export const SNAPSHOT_EVERY_OPS = 10_000;
+/** Receipt log entries read per round trip while a snapshot's credit index is rebuilt. */
+export const SNAPSHOT_READ_BATCH = 2_048;
+/** How long the instance that writes a snapshot holds the right to; the others skip that round. */
+export const SNAPSHOT_LOCK_MS = 30_000;

@@ -88,6 +88,29 @@ describe('matching and relay through the hub', () => {
     expect(provider.socket.all('matched')).toHaveLength(1);
   });
 
+  it('RELAY2: a route signalled before is checked again after any change: a reconnected provider, then a release', async () => {
+    h = createHarness();
+    const { provider, requester } = await paired(h);
+    const signal = () =>
+      requester.socket.deliver({ type: 'signal', to: provider.identity.peerId, jobId: 'job-00001', payload: offer });
+    signal();
+    await provider.socket.take('signal');
+    // The provider's key comes back on a new connection and is paired again: signals reach the new one.
+    provider.socket.disconnect();
+    await requester.socket.take('unmatched');
+    const again = await h.join('provider', provider.identity);
+    again.socket.deliver({ type: 'announce', capabilities: caps(), slots: 1 });
+    await again.socket.take('matched');
+    await requester.socket.take('matched');
+    signal();
+    expect((await again.socket.take('signal')).from).toBe(requester.identity.peerId);
+    requester.socket.deliver({ type: 'release', jobId: 'job-00001', peerId: provider.identity.peerId });
+    await requester.socket.take('unmatched');
+    signal();
+    expect((await requester.socket.take('error')).code).toBe('not-paired');
+    expect(again.socket.all('signal')).toHaveLength(1);
+  });
+
   it('MATCH7: a requester that disconnects has its jobs dropped; reconnecting and re-opening matches again', async () => {
     h = createHarness();
     const { provider, requester } = await paired(h);

@@ -24,7 +24,7 @@ import * as v from 'valibot';
 import * as C from './constants';
 import type { Logger } from './log';
 import { JsonlAppender, readJsonl } from './jsonl';
-import { PairingBook } from './pairings';
+import { PairingBook, type Pairing } from './pairings';
 import { LogConflictError } from './errors';
 import { SharedStateUnavailable } from './shared-state';
 import { RankedBoard } from './ranked-board';
@@ -60,6 +60,18 @@ export interface SubmitResult {
   accepted: number;
   rejected: ReceiptRejection[];
   head: LogHeadInfo;
+}
+
+/**
+ * What a snapshot of the shared state keeps of the ledger (SPEC SCALE7): the
+ * head it had indexed, the reports and the pairings. The credit index is rebuilt
+ * from the receipt log itself, which is never compacted.
+ */
+export interface LedgerSnapshot {
+  head: LogHeadInfo;
+  /** Reporters of each provider, in the order they reported. */
+  reporters: Array<[provider: string, reporters: string[]]>;
+  pairings: Pairing[];
 }
 
 interface ProviderRecord {
@@ -316,6 +328,35 @@ export class TrustLedger {
     return this.ready().entries(offset, Math.min(offset + limit, this._head.length));
   }
 
+  snapshot(): LedgerSnapshot {
+    const reporters: LedgerSnapshot['reporters'] = [];
+    for (const [provider, record] of this.providers)
+      if (record.reporters.size) reporters.push([provider, [...record.reporters]]);
+    return { head: this._head, reporters, pairings: this.pairings.snapshot() };
+  }
+
+  /**
+   * Loads a snapshot taken by another replica of the shared log (SPEC SCALE7):
+   * indexes the receipt log up to the snapshot's head, then takes its reports
+   * and pairings (whose credits already count those entries). Throws if the log
+   * does not reach that head with that hash.
+   */
+  async restore(snapshot: LedgerSnapshot): Promise<void> {
+    const log = this.ready();
+    for (let from = this._head.length; from < snapshot.head.length; from += C.SNAPSHOT_READ_BATCH)
+      for (const entry of await log.entries(from, Math.min(from + C.SNAPSHOT_READ_BATCH, snapshot.head.length)))
+        this.index(entry, false);
+    if (this._head.length !== snapshot.head.length || this._head.hash !== snapshot.head.hash)
+      throw new Error(
+        `the receipt log does not match the snapshot: ${this._head.length} entries indexed, the snapshot has ${snapshot.head.length}`,
+      );
+    for (const [provider, reporters] of snapshot.reporters) {
+      const record = this.record(provider);
+      for (const reporter of reporters) record.reporters.add(reporter);
+    }
+    this.pairings.restore(snapshot.pairings);
+  }
+
   // ------------------------------------------------------------------ internals
 
   private attach(storage: ReceiptLogStorage): void {
@@ -337,12 +378,13 @@ export class TrustLedger {
     return record;
   }
 
-  private index(entry: LogEntry): void {
+  /** `pairings` false: the pairings' credits come from a snapshot that already counted this entry. */
+  private index(entry: LogEntry, pairings = true): void {
     const { requester, provider } = entry.receipt;
     this.creditedBy.set(requester, (this.creditedBy.get(requester) ?? 0) + 1);
     const pair = `${requester} ${provider}`;
     this.creditedPair.set(pair, (this.creditedPair.get(pair) ?? 0) + 1);
-    this.pairings.credit(entry.receipt);
+    if (pairings) this.pairings.credit(entry.receipt);
     this.board.add(entry.receipt);
     const record = this.record(entry.receipt.provider);
     if (record.seqs.push(entry.seq) === 1) this.creditedProviders++;

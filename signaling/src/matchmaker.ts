@@ -57,6 +57,21 @@ export type MatchEvent =
 
 export const jobKey = (requester: string, jobId: string) => `${requester} ${jobId}`;
 
+/** A matchmaker's whole state, in its maps' order: another replica restored from it matches the same way. */
+export interface MatchmakerSnapshot {
+  seq: number;
+  providers: ProviderEntry[];
+  jobs: Array<{
+    requester: string;
+    jobId: string;
+    needs: JobNeeds;
+    seq: number;
+    assigned: string[];
+    released: string[];
+    served: string[];
+  }>;
+}
+
 /** Index key of jobs that accept any backend. */
 const ANY_BACKEND = '*';
 
@@ -215,6 +230,54 @@ export class Matchmaker {
 
   jobsOfProvider(providerId: string): readonly string[] {
     return this.providers.get(providerId)?.jobs ?? [];
+  }
+
+  snapshot(): MatchmakerSnapshot {
+    return {
+      seq: this.seq,
+      providers: [...this.providers.values()].map((p) => ({ ...p, jobs: [...p.jobs] })),
+      jobs: [...this.jobs.values()].map((j) => ({
+        requester: j.requester,
+        jobId: j.jobId,
+        needs: j.needs,
+        seq: j.seq,
+        assigned: [...j.assigned],
+        released: [...j.released],
+        served: [...j.served],
+      })),
+    };
+  }
+
+  /**
+   * Replaces this state with a snapshot. Matching orders by sorted keys (need,
+   * seq, rank by id) and walks providers in map order, which the snapshot keeps,
+   * so the restored replica decides as the one that took it.
+   */
+  restore(snapshot: MatchmakerSnapshot): void {
+    this.providers.clear();
+    this.jobs.clear();
+    this.hungry.clear();
+    this.rich.clear();
+    this.jobsByRequester.clear();
+    this.seq = snapshot.seq;
+    for (const p of snapshot.providers) this.providers.set(p.id, { ...p, jobs: [...p.jobs] });
+    for (const j of snapshot.jobs) {
+      const job: JobEntry = {
+        key: jobKey(j.requester, j.jobId),
+        requester: j.requester,
+        jobId: j.jobId,
+        needs: j.needs,
+        seq: j.seq,
+        assigned: [...j.assigned],
+        released: new Set(j.released),
+        served: new Set(j.served),
+      };
+      this.jobs.set(job.key, job);
+      let mine = this.jobsByRequester.get(job.requester);
+      if (!mine) this.jobsByRequester.set(job.requester, (mine = new Set()));
+      mine.add(job);
+    }
+    for (const job of this.jobs.values()) this.reindex(job);
   }
 
   // ------------------------------------------------------------------ internals

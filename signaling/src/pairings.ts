@@ -181,6 +181,17 @@ export class PairingBook {
     p.flops += receipt.flops;
   }
 
+  /** Every pairing, credits included, in map order (SPEC SCALE7). */
+  snapshot(): Pairing[] {
+    return [...this.pairings.values()].map((p) => ({ ...p }));
+  }
+
+  /** Replaces every pairing with a snapshot's; nothing is written to the file (shared state keeps no file). */
+  restore(pairings: readonly Pairing[]): void {
+    this.pairings.clear();
+    for (const p of pairings) this.pairings.set(pairingKey(p.requester, p.jobId, p.provider), { ...p });
+  }
+
   /** Resolves when every record so far is on disk; throws if a write failed. */
   flushed(): Promise<void> {
     return this.file.flushed();

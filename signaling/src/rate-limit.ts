@@ -64,6 +64,11 @@ export class IpAdmission {
     return { ok: true };
   }
 
+  /** Connections admitted from `ip` and not yet released. */
+  openOf(ip: string): number {
+    return this.open.get(ip) ?? 0;
+  }
+
   /** Call once for every admitted connection when it ends. */
   release(ip: string): void {
     const n = (this.open.get(ip) ?? 1) - 1;

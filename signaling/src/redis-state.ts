@@ -17,6 +17,8 @@ import * as C from './constants';
 import { LogConflictError } from './errors';
 import type { Logger } from './log';
 import { LogEntrySchema } from './receipt-file';
+import { RedisQuotas } from './redis-quotas';
+import { OpLogCompaction } from './redis-compaction';
 import {
   RelayedFrameSchema,
   SharedOpSchema,
@@ -27,6 +29,8 @@ import {
   type SharedState,
   type SharedStateHandlers,
   type SharedStateHealth,
+  type IpQuotaLimits,
+  type SharedQuotas,
 } from './shared-state';
 
 export interface RedisStateOptions {
@@ -37,6 +41,8 @@ export interface RedisStateOptions {
   prefix?: string;
   log: Logger;
   now: () => number;
+  /** Ops applied between snapshots of the replica (default SNAPSHOT_EVERY_OPS; SPEC SCALE7). */
+  snapshotEveryOps?: number;
 }
 
 /**
@@ -72,6 +78,8 @@ export class RedisSharedState implements SharedState {
   private liveness: ReturnType<typeof setInterval> | null = null;
   private reading: Promise<void> = Promise.resolve();
   private renewFailed = false;
+  /** Snapshots of the replica and trimming of the op stream (SPEC SCALE7). */
+  private readonly compaction: OpLogCompaction;
 
   constructor(private readonly options: RedisStateOptions) {
     this.prefix = options.prefix ?? C.DEFAULT_REDIS_PREFIX;
@@ -95,6 +103,18 @@ export class RedisSharedState implements SharedState {
     this.cmd = connect('cmd');
     this.reader = connect('reader');
     this.sub = connect('sub');
+    this.compaction = new OpLogCompaction(
+      {
+        cmd: this.cmd,
+        reader: this.reader,
+        instance: this.instance,
+        log: options.log,
+        key: (name) => this.key(name),
+        lastId: () => this.lastId,
+        handlers: () => this.handlers,
+      },
+      options.snapshotEveryOps,
+    );
   }
 
   private key(name: string): string {
@@ -109,6 +129,7 @@ export class RedisSharedState implements SharedState {
     const up =
       !this.closed &&
       !this.renewFailed &&
+      !this.compaction.missedOps &&
       this.cmd.status === 'ready' &&
       this.reader.status === 'ready' &&
       this.sub.status === 'ready';
@@ -121,7 +142,8 @@ export class RedisSharedState implements SharedState {
     await this.renew();
     this.sub.on('message', (_channel: string, text: string) => this.onRelayed(text));
     await this.sub.subscribe(this.channel(this.instance));
-    // Replay what happened before this instance started, then follow.
+    // Start from the last snapshot, if the log was ever compacted; replay what came after it, then follow.
+    this.lastId = (await this.compaction.load()) ?? this.lastId;
     while (await this.readOnce(0)) {}
     this.liveness = setInterval(() => void this.watch(), C.LIVENESS_RENEW_MS);
     this.liveness.unref?.();
@@ -176,6 +198,18 @@ export class RedisSharedState implements SharedState {
     );
   }
 
+  quotas(limits: IpQuotaLimits): SharedQuotas {
+    return new RedisQuotas({
+      redis: this.cmd,
+      prefix: this.prefix,
+      instance: this.instance,
+      livenessPrefix: this.key('live:'),
+      limits,
+      up: () => this.health().up,
+      log: this.options.log,
+    });
+  }
+
   async settleNetwork(proposed: string): Promise<string> {
     await this.connected();
     await this.cmd.set(this.key('network'), proposed, 'NX');
@@ -203,7 +237,13 @@ export class RedisSharedState implements SharedState {
             nonce: randomId(16),
           } satisfies SharedOp),
         )
-        .then(() => this.cmd.del(this.key(`live:${this.instance}`)))
+        .then(() =>
+          this.cmd
+            .multi()
+            .del(this.key(`live:${this.instance}`))
+            .hdel(this.key('positions'), this.instance)
+            .exec(),
+        )
         .catch(() => undefined);
     this.closed = true;
     this.reader.disconnect();
@@ -225,6 +265,11 @@ export class RedisSharedState implements SharedState {
 
   /** Reads one batch of the op log after lastId and applies it; returns whether it read anything. */
   private async readOnce(blockMs: number): Promise<boolean> {
+    if (this.compaction.checkTrim) await this.compaction.checkNothingMissed(this.lastId);
+    if (this.compaction.missedOps) {
+      await new Promise((r) => setTimeout(r, blockMs));
+      return false;
+    }
     const args: Array<string | number> = ['COUNT', C.SHARED_LOG_BATCH];
     if (blockMs > 0) args.push('BLOCK', blockMs);
     const reply = (await this.reader.call('XREAD', ...args, 'STREAMS', this.key('ops'), this.lastId)) as StreamReply;
@@ -234,6 +279,7 @@ export class RedisSharedState implements SharedState {
         this.lastId = id;
         this.applyEntry(fields);
       }
+    this.compaction.applied(reply.reduce((n, [, entries]) => n + entries.length, 0));
     return true;
   }
 
@@ -243,6 +289,7 @@ export class RedisSharedState implements SharedState {
         await this.readOnce(C.SHARED_LOG_BLOCK_MS);
       } catch (error) {
         if (this.closed) return;
+        this.compaction.checkTrim = true;
         this.options.log.debug('shared-log-read-failed', { error: messageOf(error) });
         await new Promise((r) => setTimeout(r, C.SHARED_LOG_BLOCK_MS / 4));
       }
@@ -281,8 +328,15 @@ export class RedisSharedState implements SharedState {
     this.handlers?.deliver(parsed.output as RelayedFrame);
   }
 
+  /** Renews this instance's liveness and the op it has read up to, which compaction keeps (SPEC SCALE5, SCALE7). */
   private async renew(): Promise<void> {
-    await this.cmd.set(this.key(`live:${this.instance}`), '1', 'PX', C.LIVENESS_TTL_MS);
+    const replies = await this.cmd
+      .multi()
+      .set(this.key(`live:${this.instance}`), '1', 'PX', C.LIVENESS_TTL_MS)
+      .hset(this.key('positions'), this.instance, this.lastId)
+      .exec();
+    const failed = replies?.find(([error]) => error)?.[0];
+    if (!replies || failed) throw failed ?? new Error('the liveness transaction was aborted');
   }
 
   /** Renews this instance's liveness and declares gone the instances whose liveness expired (SPEC SCALE5). */
@@ -290,6 +344,7 @@ export class RedisSharedState implements SharedState {
     try {
       await this.renew();
       this.renewFailed = false;
+      await this.compaction.trim();
       for (const other of this.handlers?.instancesHolding() ?? []) {
         if (await this.cmd.exists(this.key(`live:${other}`))) continue;
         this.options.log.info('instance-gone', { gone: other });
@@ -297,6 +352,7 @@ export class RedisSharedState implements SharedState {
       }
     } catch (error) {
       this.renewFailed = true;
+      this.compaction.checkTrim = true;
       this.options.log.debug('liveness-failed', { error: messageOf(error) });
     }
   }

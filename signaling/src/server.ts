@@ -19,6 +19,7 @@ import { handleTrustHttp } from './trust-http';
 import { wsSocket } from './ws-socket';
 import { RedisSharedState } from './redis-state';
 import type { SharedState } from './shared-state';
+import type { ReplicaSnapshot } from './replica-snapshot';
 
 export interface SignalingServerOptions {
   port?: number;
@@ -50,7 +51,7 @@ export interface SignalingServerOptions {
    * Share presence, matching, relay, pairings and the receipt log with every
    * other instance on this Redis (SPEC SCALE1); one process in memory when absent.
    */
-  redis?: { url: string; password?: string; prefix?: string };
+  redis?: { url: string; password?: string; prefix?: string; snapshotEveryOps?: number };
 }
 
 export interface SignalingServer {
@@ -63,6 +64,8 @@ export interface SignalingServer {
   connectionCount(): number;
   /** The receipt log, leaderboard and pairings (for tests and operators' scripts). */
   readonly ledger: TrustLedger;
+  /** This instance's replica of the shared state, as a snapshot would keep it (SPEC SCALE7; tests, operators). */
+  replica(): ReplicaSnapshot;
 }
 
 export function createSignalingServer(options: SignalingServerOptions = {}): SignalingServer {
@@ -182,6 +185,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     metrics,
     ledger,
     connectionCount: () => hub.connectionCount,
+    replica: () => hub.replicaSnapshot(),
     async listen() {
       const host = options.host ?? C.DEFAULT_HOST;
       await ledger.open();

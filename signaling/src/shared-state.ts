@@ -22,6 +22,7 @@ import {
 import type { ReceiptLogStorage } from '@shared/trust';
 import { JobIdSchema as JobId } from '@shared/ids';
 import { LogEntrySchema } from './receipt-file';
+import type { ReplicaSnapshot } from './replica-snapshot';
 
 const InstanceId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/));
 const Time = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -88,10 +89,41 @@ export interface SharedStateHealth {
   applied: number;
 }
 
+/** The per-IP budgets that hold across instances (SPEC RATE8): the hub's limits of the same names. */
+export interface IpQuotaLimits {
+  connectionBurst: number;
+  connectionsPerSecond: number;
+  maxConnectionsPerIp: number;
+  receiptIpBurst: number;
+  receiptsPerIpPerSecond: number;
+}
+
+/**
+ * Per-IP quotas counted over every instance (SPEC RATE8), on top of the ones
+ * each instance keeps for itself. Every method throws (or rejects with)
+ * SharedStateUnavailable while shared state cannot be reached.
+ */
+export interface SharedQuotas {
+  /**
+   * Whether a new connection from `ip` fits the network's RATE1 and RATE2
+   * budgets, given that this instance would then hold `heldHere` connections
+   * from it (this one included); when it fits, that count is recorded.
+   */
+  admitConnection(ip: string, heldHere: number): Promise<'ok' | 'rate' | 'concurrent'>;
+  /** This instance now holds `heldHere` connections from `ip`. Never throws: a failed write is retried by flush(). */
+  holding(ip: string, heldHere: number): void;
+  /** Takes `n` receipts from the IP's shared budget (CREDIT13), all or none. */
+  takeReceipts(ip: string, n: number): Promise<boolean>;
+  /** Writes, as `heldHere` gives them now, the counts that could not be written before. */
+  flush(heldHere: (ip: string) => number): void;
+}
+
 export interface SharedState {
   /** This instance's id, unique among live instances. */
   readonly instance: string;
   health(): SharedStateHealth;
+  /** Quotas every instance counts together; null in one process, where the hub's own are the network's. */
+  quotas(limits: IpQuotaLimits): SharedQuotas | null;
   /**
    * Appends an op to the shared log. Every instance, this one included, applies
    * it through the handler given to start(), in log order. In memory it is
@@ -117,6 +149,13 @@ export interface SharedStateHandlers {
   deliver(frame: RelayedFrame): void;
   /** Other instances that hold peers in this replica: the ones whose liveness is watched. */
   instancesHolding(): Iterable<string>;
+  /**
+   * The replica as it stands after the last op applied (SPEC SCALE7). Without it
+   * the shared log is never compacted.
+   */
+  snapshot?(): ReplicaSnapshot;
+  /** Loads a snapshot before any op is applied; rejects when it cannot be loaded. */
+  restore?(snapshot: ReplicaSnapshot): Promise<void>;
 }
 
 /** One process: ops are applied as they are published; nothing is relayed. */
@@ -145,6 +184,10 @@ export class MemorySharedState implements SharedState {
   }
 
   receiptStorage(): null {
+    return null;
+  }
+
+  quotas(): null {
     return null;
   }
 

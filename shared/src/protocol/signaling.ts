@@ -360,6 +360,29 @@ export const decodeClientMessageBySchema = (text: string) => decodeFrame(ClientM
 export const decodeClientMessage = (text: string) => decodeFrame(ClientMessageSchema, text, SIGNAL_FAST_PATH);
 export const decodeServerMessage = (text: string) => decodeFrame(ServerMessageSchema, text);
 
+const TO_KEY = '"to"';
+
+/**
+ * The `signal` frame the relay forwards, made from the sender's own text: its
+ * `"to":"<id>"` member becomes `"from":"<sender>"` and the rest, the payload
+ * above all, is passed on as it came instead of being serialised again. The
+ * text must have decoded to a signal (so its keys are exactly type, to, jobId
+ * and payload, all valid). Only when `"to"` occurs once in the text, followed
+ * at once by `:"<to>"`: an unescaped quote cannot sit inside a JSON string, so
+ * that occurrence is the key, and there is no duplicate `to` (JSON.parse keeps
+ * a duplicate key's last value; a receiver parsing this text sees the same
+ * members the relay checked). Otherwise null: serialise the frame instead.
+ */
+export function spliceSignalFrame(text: string, to: string, from: string): string | null {
+  const at = text.indexOf(TO_KEY);
+  if (at < 0 || text.indexOf(TO_KEY, at + TO_KEY.length) >= 0) return null;
+  const value = at + TO_KEY.length;
+  if (text.charCodeAt(value) !== 58 /* : */ || text.charCodeAt(value + 1) !== 34 /* " */) return null;
+  const end = value + 2 + to.length;
+  if (text.charCodeAt(end) !== 34 || !text.startsWith(to, value + 2)) return null;
+  return `${text.slice(0, at)}"from":"${from}"${text.slice(end + 1)}`;
+}
+
 // ---------------------------------------------------------------- HTTP API (trust)
 
 /** Paths of the server's public trust endpoints (signaling SPEC HTTP9–HTTP12). */

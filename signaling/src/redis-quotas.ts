@@ -1,0 +1,155 @@
+/**
+ * Per-IP quotas shared by every instance on one Redis (SPEC RATE8). Each check
+ * is one Lua script, so two instances admitting the same IP at once cannot both
+ * take the last slot.
+ *
+ * Concurrent connections are kept as one hash per IP: a field per instance
+ * holding that instance's own count, written as an absolute value (never an
+ * increment), so a lost write is repaired by the next one. A field whose
+ * instance's liveness key (SCALE5) has expired is dropped by the next check:
+ * a crashed instance's connections stop counting once the others would drop
+ * its peers. Rates are token buckets kept in Redis and refilled by Redis's
+ * clock, so instances with skewed clocks still share one budget.
+ */
+import type { Redis } from 'ioredis';
+import { messageOf } from '@shared/errors';
+import type { Logger } from './log';
+import { SharedStateUnavailable, type IpQuotaLimits, type SharedQuotas } from './shared-state';
+
+/**
+ * A token bucket in hash KEYS[1] (fields tokens, at); ARGV: capacity, per second, n.
+ * Returns 1 and takes n tokens when there are n, else 0 and takes none. A refused
+ * take writes nothing: the stored tokens and time still give the same refill.
+ */
+const BUCKET = `
+local function take(key, capacity, rate, n)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local b = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(b[1]) or capacity
+  local at = tonumber(b[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) / 1000 * rate)
+  if tokens < n then return 0 end
+  tokens = tokens - n
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  -- Once full again a bucket is the same as none: let Redis forget it.
+  if rate > 0 then redis.call('PEXPIRE', key, math.ceil((capacity - tokens) / rate * 1000) + 1000) end
+  return 1
+end
+`;
+
+/** ARGV: capacity, per second, n. */
+const TAKE_SCRIPT = `${BUCKET}
+return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+`;
+
+/**
+ * KEYS[1]: the IP's per-instance counts; KEYS[2]: its connection-rate bucket.
+ * ARGV: instance, held here (this one included), max per IP, burst, per second, liveness key prefix.
+ * Reads the liveness keys by name: fine on one Redis, not on a Redis Cluster.
+ */
+const ADMIT_SCRIPT = `${BUCKET}
+local others = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local instance = fields[i]
+  if instance ~= ARGV[1] then
+    if redis.call('EXISTS', ARGV[6] .. instance) == 1 then others = others + tonumber(fields[i + 1])
+    else redis.call('HDEL', KEYS[1], instance) end
+  end
+end
+if others + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 'concurrent' end
+if take(KEYS[2], tonumber(ARGV[4]), tonumber(ARGV[5]), 1) == 0 then return 'rate' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'ok'
+`;
+
+export interface RedisQuotasOptions {
+  redis: Redis;
+  /** Prepended to every key: the network's prefix. */
+  prefix: string;
+  instance: string;
+  /** Prefix of the instances' liveness keys (SCALE5). */
+  livenessPrefix: string;
+  limits: IpQuotaLimits;
+  /** Whether Redis can be reached now; checked first so a refusal is quick. */
+  up: () => boolean;
+  log: Logger;
+}
+
+export class RedisQuotas implements SharedQuotas {
+  /** IPs whose count could not be written: flush() writes their count as it is then. */
+  private readonly unwritten = new Set<string>();
+
+  constructor(private readonly options: RedisQuotasOptions) {}
+
+  async admitConnection(ip: string, heldHere: number): Promise<'ok' | 'rate' | 'concurrent'> {
+    const { limits, instance, livenessPrefix } = this.options;
+    const reply = await this.call(() =>
+      this.options.redis.eval(
+        ADMIT_SCRIPT,
+        2,
+        this.key('ip-conns', ip),
+        this.key('ip-conn-rate', ip),
+        instance,
+        heldHere,
+        limits.maxConnectionsPerIp,
+        limits.connectionBurst,
+        limits.connectionsPerSecond,
+        livenessPrefix,
+      ),
+    );
+    // An admission writes this instance's count for the IP, so an older failed write is repaired.
+    if (reply === 'ok') this.unwritten.delete(ip);
+    if (reply === 'ok' || reply === 'rate' || reply === 'concurrent') return reply;
+    throw new Error(`unexpected reply from the admission script: ${String(reply)}`);
+  }
+
+  holding(ip: string, heldHere: number): void {
+    this.unwritten.delete(ip);
+    if (!this.options.up()) {
+      this.unwritten.add(ip);
+      return;
+    }
+    const key = this.key('ip-conns', ip);
+    const { redis, instance } = this.options;
+    const write = heldHere > 0 ? redis.hset(key, instance, heldHere) : redis.hdel(key, instance);
+    write.catch((error: unknown) => {
+      this.unwritten.add(ip);
+      this.options.log.debug('quota-write-failed', { error: messageOf(error) });
+    });
+  }
+
+  async takeReceipts(ip: string, n: number): Promise<boolean> {
+    const { limits } = this.options;
+    const reply = await this.call(() =>
+      this.options.redis.eval(
+        TAKE_SCRIPT,
+        1,
+        this.key('ip-receipts', ip),
+        limits.receiptIpBurst,
+        limits.receiptsPerIpPerSecond,
+        n,
+      ),
+    );
+    return reply === 1;
+  }
+
+  flush(heldHere: (ip: string) => number): void {
+    if (!this.unwritten.size || !this.options.up()) return;
+    for (const ip of [...this.unwritten]) this.holding(ip, heldHere(ip));
+  }
+
+  private key(kind: string, ip: string): string {
+    return `${this.options.prefix}${kind}:${ip}`;
+  }
+
+  private async call(run: () => Promise<unknown>): Promise<unknown> {
+    if (!this.options.up()) throw new SharedStateUnavailable('shared state (Redis) is unreachable');
+    try {
+      return await run();
+    } catch (error) {
+      throw new SharedStateUnavailable(`shared state (Redis) could not check a quota: ${messageOf(error)}`);
+    }
+  }
+}
