@@ -1,0 +1,7 @@
+/** The RL job's pure core (GRAIL-style): tasks and rewards, seeded sampling, hidden-state sketches, GRPO, rollout verification. */
+export * from './constants';
+export * from './errors';
+export * from './hash';
+export * from './jsonl';
+export * from './tasks';
+export * from './vocab';
