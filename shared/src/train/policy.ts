@@ -31,6 +31,13 @@ export function readProbs(b: Backend): Float64Array {
   return b.readFloats(a.actsAt + tensorSpec(a.acts, 'probs').offset, a.B * a.T * c.vocab);
 }
 
+/** The logits after the last forward, [B·T, V] row-major (samplers temper them: softmax(logits / τ)). */
+export function readLogits(b: Backend): Float64Array {
+  const c = gptOnly(b);
+  const a = b.arena;
+  return b.readFloats(a.actsAt + tensorSpec(a.acts, 'logits').offset, a.B * a.T * c.vocab);
+}
+
 /** log p(target_n) per position after the last forward (the negated per-position losses). */
 export function readTargetLogprobs(b: Backend): Float64Array {
   gptOnly(b);

@@ -5,3 +5,6 @@ export * from './hash';
 export * from './jsonl';
 export * from './tasks';
 export * from './vocab';
+export * from './runner';
+export * from './sampling';
+export * from './sketch';
