@@ -57,20 +57,21 @@ export function weightedBackward(b: Backend, weights: ArrayLike<number>): void {
 }
 
 /**
- * One policy step: forward, weighted backward, global-norm clip and AdamW. Returns log p(y_n) per position
- * before the update (what the trainer's verification reads from the same pass).
+ * One policy step: forward, weighted backward, global-norm clip and AdamW. The weights may depend on this
+ * pass's log-probabilities (an importance ratio does): give a function of them. Returns log p(y_n) per
+ * position before the update (what the trainer's verification reads from the same pass).
  */
 export function weightedTrainStep(
   b: Backend,
   batch: Batch,
-  weights: ArrayLike<number>,
+  weights: ArrayLike<number> | ((logprobs: Float64Array) => ArrayLike<number>),
   hp: AdamWHyper,
   t: number,
 ): Float64Array {
   loadBatch(b, batch);
   encodeForward(b);
   const logprobs = readTargetLogprobs(b);
-  weightedBackward(b, weights);
+  weightedBackward(b, typeof weights === 'function' ? weights(logprobs) : weights);
   const a = b.arena;
   const norm = a.scalarsAt + SCALAR_GRAD_NORM;
   b.kernels.clipAdamw(a.paramsAt, a.gradsAt, a.mAt, a.vAt, a.params.size, hp, t, GRAD_CLIP, norm);

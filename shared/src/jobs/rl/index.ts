@@ -8,3 +8,5 @@ export * from './vocab';
 export * from './runner';
 export * from './sampling';
 export * from './sketch';
+export * from './grpo';
+export * from './grpo-step';
