@@ -12,9 +12,9 @@ export const JSONL_MAX_LINES = 100_000;
 export const JSONL_MAX_FIELD_CHARS = 200;
 
 /**
- * Cumulative-probability slack for a token at a CDF boundary. Across JS f32 and WASM the recomputed
- * distributions differ by ≤ ~1e-6 per entry at the test sizes (sampling.test.ts measures the largest CDF
- * gap); 1e-4 leaves ~100× for WebGPU's different summation orders and exp, while a cheater may move only
+ * Cumulative-probability slack for a token at a CDF boundary. Across JS f32 and WASM the cumulative
+ * probabilities differ by at most 2.4e-7 at the test sizes (sampling.test.ts asserts < 1e-6); 1e-4 leaves
+ * ~400× for WebGPU's different summation orders and exp (not yet measured here: no WebGPU in Node), while a cheater may move only
  * the tokens whose uniform falls within 1e-4 of a boundary: ~2e-4 of tokens, to a neighbouring token.
  */
 export const CDF_BOUNDARY_TOL = 1e-4;
@@ -23,9 +23,10 @@ export const CDF_BOUNDARY_TOL = 1e-4;
 export const MAX_BOUNDARY_FRACTION = 0.05;
 
 /**
- * |claimed − recomputed| log-probability allowed per token, nats. Backend noise is ~1e-5 nats at these
- * sizes (measured in verify.test.ts); 1e-2 still catches any tampering that matters to the update (a 1%
- * shift of the importance ratio).
+ * |claimed − recomputed| log-probability allowed per token, nats. Backend noise is ≤ 1.6e-6 nats at these
+ * sizes (JS f32 vs WASM; sampling.test.ts asserts < 1e-4); 1e-2 still catches any tampering that matters
+ * to the update (a 1% shift of the importance ratio), and a policy 1 step of AdamW at lr 1e-5 away
+ * already moves log-probs by ~0.04 nats.
  */
 export const LOGPROB_TOL = 1e-2;
 

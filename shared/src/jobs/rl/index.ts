@@ -10,3 +10,4 @@ export * from './sampling';
 export * from './sketch';
 export * from './grpo';
 export * from './grpo-step';
+export * from './verify';

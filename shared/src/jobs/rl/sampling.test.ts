@@ -75,7 +75,7 @@ describe('seeded sampling that the trainer replays', () => {
       }
     }
     expect(tokens).toBeGreaterThan(40);
-    // Measured ~1e-7 here: the tolerance leaves ≥ 100× for WebGPU's different exp and summation order.
+    // Measured ≤ 2.4e-7 (up to 160 tokens): the tolerance leaves ~400× for WebGPU's different exp and summation order.
     expect(worstDelta).toBeLessThan(CDF_BOUNDARY_TOL / 100);
   });
 
