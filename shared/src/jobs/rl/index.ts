@@ -11,3 +11,5 @@ export * from './sketch';
 export * from './grpo';
 export * from './grpo-step';
 export * from './verify';
+export * from './audit';
+export * from './round';
