@@ -34,8 +34,10 @@ function int(rng: () => number, lo: number, hi: number): number {
 
 /**
  * Addition writes its answer ones digit first (`reversed`, the default): each answer digit then depends on
- * two operand digits at fixed offsets and the carry from the digit just written, which a 1–2 layer GPT can
- * learn; most-significant-first needs the whole carry chain before the first token. Always digits + 1 wide.
+ * two operand digits at fixed offsets and the carry from the digit just written; most-significant-first
+ * needs the whole carry chain before the first token. Both are learnable at this size, reversed faster:
+ * 2 layers × 64 wide, batch 32, lr 3e-3, answer-only loss, WASM (one seed, 200 held-out prompts) reached
+ * 50% / 90% greedy accuracy after ~1000 / ~1250 steps reversed, ~1250 / ~2250 plain. Always digits + 1 wide.
  */
 function addition(digits: number, reversed: boolean): Draw {
   if (!Number.isInteger(digits) || digits < 1 || digits > 7)
