@@ -57,6 +57,17 @@ export function weightedBackward(b: Backend, weights: ArrayLike<number>): void {
 }
 
 /**
+ * The update half of a policy step, after a forward over the batch the weights refer to (the caller may
+ * read and judge that pass first): weighted backward, global-norm clip and AdamW.
+ */
+export function weightedUpdate(b: Backend, weights: ArrayLike<number>, hp: AdamWHyper, t: number): void {
+  weightedBackward(b, weights);
+  const a = b.arena;
+  const norm = a.scalarsAt + SCALAR_GRAD_NORM;
+  b.kernels.clipAdamw(a.paramsAt, a.gradsAt, a.mAt, a.vAt, a.params.size, hp, t, GRAD_CLIP, norm);
+}
+
+/**
  * One policy step: forward, weighted backward, global-norm clip and AdamW. The weights may depend on this
  * pass's log-probabilities (an importance ratio does): give a function of them. Returns log p(y_n) per
  * position before the update (what the trainer's verification reads from the same pass).
@@ -71,9 +82,6 @@ export function weightedTrainStep(
   loadBatch(b, batch);
   encodeForward(b);
   const logprobs = readTargetLogprobs(b);
-  weightedBackward(b, typeof weights === 'function' ? weights(logprobs) : weights);
-  const a = b.arena;
-  const norm = a.scalarsAt + SCALAR_GRAD_NORM;
-  b.kernels.clipAdamw(a.paramsAt, a.gradsAt, a.mAt, a.vAt, a.params.size, hp, t, GRAD_CLIP, norm);
+  weightedUpdate(b, typeof weights === 'function' ? weights(logprobs) : weights, hp, t);
   return logprobs;
 }

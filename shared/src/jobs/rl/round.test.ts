@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ADAMW_DEFAULTS, arenaFor, WasmBackend } from '../../train';
+import { ADAMW_DEFAULTS, arenaFor, newTrainState, restoreInto, WasmBackend } from '../../train';
 import { AUDIT_MIN_RATE, AUDIT_TRUST_AFTER, auditRate, chosenForAudit, recordVerdict } from './audit';
-import { grpoStep } from './grpo-step';
+import { forwardRollouts, grpoUpdate } from './grpo-step';
 import { type RoundConfig, planRound, scoreAccepted } from './round';
-import { generate, teacherForce } from './runner';
+import { generate } from './runner';
 import { rolloutSeed } from './sampling';
 import { ADDITION_3, taskSet } from './tasks';
 import { backendWith, policyParams, RL_TEST_CONFIG } from './testing';
@@ -52,13 +52,12 @@ describe('an RL round: plan, rollouts, verification, rewards, update', () => {
     expect(rollouts.map((r) => Math.sign(r.advantage))).toEqual([1, -1, -1]);
   });
 
-  it('RL-R3: two honest providers (WASM, JS f32) and a faker: honest all accepted, faker refused, the policy steps', () => {
+  it('RL-R3: two honest providers (WASM, JS f32) and a faker, checked on the one forward GRPO reuses', () => {
     const params = policyParams(1);
     const plan = planRound(task, CFG, ['wasm-key', 'js-key', 'faker'], 0);
     const seen = new Set<string>();
-    const accepted: RolloutClaim[] = [];
+    const claims: RolloutClaim[] = [];
     const refused: string[] = [];
-    const trainer = backendWith('js', params);
     for (const [key, a] of plan.assignments) {
       const provider = backendWith(key === 'js-key' ? 'js' : 'wasm', params);
       for (const [promptIndex, prompt] of a.prompts)
@@ -80,27 +79,62 @@ describe('an RL round: plan, rollouts, verification, rewards, update', () => {
             claim = { ...claim, completion, logprobs: completion.map(() => -0.1) };
           }
           const pre = precheckRollout(claim, a, 0, seen);
-          const forced = pre.ok ? teacherForce(trainer, [...prompt, ...claim.completion]) : null;
-          const v = pre.ok && forced ? checkRecomputed(claim, pre, forced, RL_TEST_CONFIG, 1, 'nonce-1') : pre;
-          if (v.ok) {
-            seen.add(v.hash);
-            accepted.push(claim);
-          } else refused.push(`${key}:${v.reason}`);
+          if (pre.ok) claims.push(claim);
+          else refused.push(`${key}:${pre.reason}`);
         }
     }
+    // The trainer's one forward over every prechecked rollout (current version: lag 0).
+    const b = new WasmBackend(arenaFor(RL_TEST_CONFIG, claims.length, RL_TEST_CONFIG.context));
+    restoreInto(b, newTrainState(RL_TEST_CONFIG, ADAMW_DEFAULTS, 0));
+    b.writeFloats(b.arena.paramsAt, params);
+    const f = forwardRollouts(b, claims);
+    const accepted: RolloutClaim[] = [];
+    claims.forEach((c, i) => {
+      const pre = precheckRollout(c, plan.assignments.get(c.providerKey)!, 0, seen);
+      const v = pre.ok ? checkRecomputed(c, pre, f.passes[i]!, RL_TEST_CONFIG, 1, 'nonce-1') : pre;
+      if (v.ok) {
+        seen.add(v.hash);
+        accepted.push(c);
+      } else refused.push(`${c.providerKey}:${v.reason}`);
+    });
     expect(accepted.filter((c) => c.providerKey !== 'faker')).toHaveLength(16);
     expect(refused).toHaveLength(8);
-    expect(refused.every((r) => r.startsWith('faker:'))).toBe(true);
-    const { rollouts } = scoreAccepted(plan, accepted);
-    const b = new WasmBackend(arenaFor(RL_TEST_CONFIG, rollouts.length, RL_TEST_CONFIG.context));
-    b.writeFloats(b.arena.paramsAt, params);
-    const step = grpoStep(b, rollouts, { ...ADAMW_DEFAULTS, lr: 1e-4 }, 1);
+    expect(refused.every((r) => /^faker:(malformed|sketch|sampling)$/.test(r)), refused.join()).toBe(true);
+    const { rollouts, sources } = scoreAccepted(plan, accepted);
+    const rows = sources.map((c) => claims.indexOf(c));
+    const step = grpoUpdate(
+      b,
+      rollouts,
+      rows,
+      rows.map((r) => f.newLogprobs[r]!),
+      { ...ADAMW_DEFAULTS, lr: 1e-4 },
+      1,
+    );
     // Fresh rollouts: π_θ = π_old up to backend noise, so nothing is clipped.
     expect(step.clippedFraction).toBe(0);
-    rollouts.forEach((r, i) =>
-      Array.from(r.oldLogprobs).forEach((x, j) => expect(Math.abs(step.newLogprobs[i]![j]! - x)).toBeLessThan(1e-4)),
+    rollouts.forEach((r, k) =>
+      Array.from(r.oldLogprobs).forEach((x, j) =>
+        expect(Math.abs(f.newLogprobs[rows[k]!]![j]! - x)).toBeLessThan(1e-4),
+      ),
     );
-    expect(b.readFloats(b.arena.paramsAt, 8)).not.toEqual(Float64Array.from(params.subarray(0, 8)));
+    // The faker's rows weigh nothing: its tokens get no gradient (compare with an update on the accepted rows alone).
+    const alone = new WasmBackend(arenaFor(RL_TEST_CONFIG, accepted.length, RL_TEST_CONFIG.context));
+    restoreInto(alone, newTrainState(RL_TEST_CONFIG, ADAMW_DEFAULTS, 0));
+    alone.writeFloats(alone.arena.paramsAt, params);
+    const g = forwardRollouts(alone, sources);
+    grpoUpdate(
+      alone,
+      rollouts,
+      rollouts.map((_, k) => k),
+      g.newLogprobs,
+      { ...ADAMW_DEFAULTS, lr: 1e-4 },
+      1,
+    );
+    const [p1, p2] = [b, alone].map((x) => x.readFloats(x.arena.paramsAt, x.arena.params.size));
+    let worst = 0;
+    for (let i = 0; i < p1!.length; i++) worst = Math.max(worst, Math.abs(p1![i]! - p2![i]!));
+    expect(worst).toBeLessThan(1e-6);
+    expect(p1!.some((x, i) => x !== params[i])).toBe(true);
   });
 });
 

@@ -59,11 +59,12 @@ export interface ScoredGroup {
 /**
  * Rewards and group-relative advantages for accepted claims: one group per (provider, prompt), since each
  * provider's G samples of a prompt share its seed stream. Claims for prompts the plan lacks are skipped.
+ * sources[i] is the claim behind rollouts[i] (to find its row in the trainer's forward).
  */
 export function scoreAccepted(
   plan: RoundPlan,
   accepted: readonly RolloutClaim[],
-): { readonly rollouts: TrainingRollout[]; readonly groups: ScoredGroup[] } {
+): { readonly rollouts: TrainingRollout[]; readonly sources: RolloutClaim[]; readonly groups: ScoredGroup[] } {
   const byGroup = new Map<string, RolloutClaim[]>();
   for (const c of accepted) {
     if (!plan.examples.has(c.promptIndex)) continue;
@@ -71,15 +72,17 @@ export function scoreAccepted(
     byGroup.set(key, [...(byGroup.get(key) ?? []), c]);
   }
   const rollouts: TrainingRollout[] = [];
+  const sources: RolloutClaim[] = [];
   const groups: ScoredGroup[] = [];
   for (const claims of byGroup.values()) {
     const example = plan.examples.get(claims[0]!.promptIndex)!;
     const rewards = claims.map((c) => exactMatchReward(example, decodeIds(c.completion)));
     const advantages = groupAdvantages(rewards);
     groups.push({ promptIndex: claims[0]!.promptIndex, rewards });
-    claims.forEach((c, i) =>
-      rollouts.push({ prompt: c.prompt, completion: c.completion, oldLogprobs: c.logprobs, advantage: advantages[i]! }),
-    );
+    claims.forEach((c, i) => {
+      rollouts.push({ prompt: c.prompt, completion: c.completion, oldLogprobs: c.logprobs, advantage: advantages[i]! });
+      sources.push(c);
+    });
   }
-  return { rollouts, groups };
+  return { rollouts, sources, groups };
 }
