@@ -8,8 +8,16 @@
  * per-token weights (0 on prompt and padding positions and on refused rows)
  * and takes the weighted backward and AdamW on the same pass.
  */
-import { type AdamWHyper, type Backend, readHidden, readLogits, readTargetLogprobs, weightedUpdate } from '../../train';
-import { loadBatch, encodeForward } from '../../train';
+import {
+  type AdamWHyper,
+  type Backend,
+  encodeForward,
+  loadBatch,
+  readHidden,
+  readLogits,
+  readTargetLogprobs,
+  weightedUpdate,
+} from '../../train';
 import { GRPO_CLIP_EPS } from './constants';
 import { type ScoredRollout, tokenWeights } from './grpo';
 import type { ForcedPass } from './runner';

@@ -99,7 +99,10 @@ describe('an RL round: plan, rollouts, verification, rewards, update', () => {
     });
     expect(accepted.filter((c) => c.providerKey !== 'faker')).toHaveLength(16);
     expect(refused).toHaveLength(8);
-    expect(refused.every((r) => /^faker:(malformed|sketch|sampling)$/.test(r)), refused.join()).toBe(true);
+    expect(
+      refused.every((r) => /^faker:(malformed|sketch|sampling)$/.test(r)),
+      refused.join(),
+    ).toBe(true);
     const { rollouts, sources } = scoreAccepted(plan, accepted);
     const rows = sources.map((c) => claims.indexOf(c));
     const step = grpoUpdate(
