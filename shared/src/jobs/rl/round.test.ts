@@ -78,7 +78,7 @@ describe('an RL round: plan, rollouts, verification, rewards, update', () => {
             const completion = [...encodeText(plan.examples.get(promptIndex)!.answer), EOS];
             claim = { ...claim, completion, logprobs: completion.map(() => -0.1) };
           }
-          const pre = precheckRollout(claim, a, 0, seen);
+          const pre = precheckRollout(claim, a, 0, seen, RL_TEST_CONFIG);
           if (pre.ok) claims.push(claim);
           else refused.push(`${key}:${pre.reason}`);
         }
@@ -90,7 +90,7 @@ describe('an RL round: plan, rollouts, verification, rewards, update', () => {
     const f = forwardRollouts(b, claims);
     const accepted: RolloutClaim[] = [];
     claims.forEach((c, i) => {
-      const pre = precheckRollout(c, plan.assignments.get(c.providerKey)!, 0, seen);
+      const pre = precheckRollout(c, plan.assignments.get(c.providerKey)!, 0, seen, RL_TEST_CONFIG);
       const v = pre.ok ? checkRecomputed(c, pre, f.passes[i]!, RL_TEST_CONFIG, 1, 'nonce-1') : pre;
       if (v.ok) {
         seen.add(v.hash);

@@ -48,7 +48,7 @@ function honest(b: Backend, a: Assignment, promptIndex: number, sample: number, 
 
 /** The trainer: precheck, then one JS f32 forward with the claimed version's weights. */
 function trainerVerify(claim: RolloutClaim, a: Assignment, seen: Set<string>, trainerKind: 'js' | 'wasm' = 'js') {
-  const pre = precheckRollout(claim, a, CURRENT, seen);
+  const pre = precheckRollout(claim, a, CURRENT, seen, RL_TEST_CONFIG);
   if (!pre.ok) return pre;
   const b = backendWith(trainerKind, VERSIONS.get(claim.version)!);
   const forced = teacherForce(b, [...claim.prompt, ...claim.completion]);
@@ -147,7 +147,7 @@ describe('rollout verification decisions', () => {
     });
   });
 
-  it('RL-V8: unassigned prompts, samples and malformed sketches are refused before any forward pass', () => {
+  it('RL-V8: unassigned prompts or samples, out-of-vocabulary tokens and malformed sketches are refused before any forward pass', () => {
     const a = assignment('sloppy');
     const b = backendWith('wasm', VERSIONS.get(CURRENT)!);
     const claim = honest(b, a, 4, 0);
@@ -157,11 +157,15 @@ describe('rollout verification decisions', () => {
       { ...claim, prompt: encodeText('999+999=') },
       { ...claim, sketch: { ...claim.sketch, positions: 3 } },
       { ...claim, completion: [], logprobs: [] },
-    ].map((c) => precheckRollout(c, a, CURRENT, new Set()));
+      { ...claim, completion: [V, ...claim.completion.slice(1)] },
+      { ...claim, completion: [1.5, ...claim.completion.slice(1)] },
+    ].map((c) => precheckRollout(c, a, CURRENT, new Set(), RL_TEST_CONFIG));
     expect(refusals.map((r) => (r.ok ? 'ok' : r.reason))).toEqual([
       'not-assigned',
       'not-assigned',
       'not-assigned',
+      'malformed',
+      'malformed',
       'malformed',
       'malformed',
     ]);

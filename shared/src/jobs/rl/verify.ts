@@ -78,17 +78,23 @@ export function rolloutHash(c: Pick<RolloutClaim, 'seed' | 'prompt' | 'completio
   return hashHex(['rollout', c.seed, c.prompt, c.completion]);
 }
 
-const isId = (x: number) => Number.isInteger(x) && x >= 0 && x < 65536;
+/** The policy's shape, so that nothing a provider sends can make the trainer's forward pass throw. */
+export interface PolicyShape {
+  readonly vocab: number;
+  readonly context: number;
+}
 
 export function precheckRollout(
   c: RolloutClaim,
   a: Assignment,
   currentVersion: number,
   seen: ReadonlySet<string>,
+  shape: PolicyShape,
 ): Prechecked | Refusal {
   const n = c.prompt.length + c.completion.length;
-  if (c.completion.length < 1 || c.completion.length > a.maxNew)
-    return refuse('malformed', `completion of ${c.completion.length} tokens (1..${a.maxNew})`);
+  if (c.completion.length < 1 || c.completion.length > a.maxNew || n > shape.context)
+    return refuse('malformed', `completion of ${c.completion.length} tokens (1..${a.maxNew}, ${shape.context} in all)`);
+  const isId = (x: number) => Number.isInteger(x) && x >= 0 && x < shape.vocab;
   if (!c.prompt.every(isId) || !c.completion.every(isId)) return refuse('malformed', 'a token is not a valid id');
   if (c.logprobs.length !== c.completion.length || !c.logprobs.every((x) => Number.isFinite(x) && x <= 0))
     return refuse('malformed', 'one finite log-probability ≤ 0 per completion token');
