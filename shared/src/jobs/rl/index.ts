@@ -13,3 +13,4 @@ export * from './grpo-step';
 export * from './verify';
 export * from './audit';
 export * from './round';
+export * from './wire';
