@@ -526,6 +526,28 @@ export function crossentropyBackward(dlogits: usize, probs: usize, targets: usiz
   }
 }
 
+/** dlogits += dlosses[n] · (probs − onehot): the per-row-weighted backward (policy gradients; 0 masks a row). */
+export function crossentropyBackwardWeighted(
+  dlogits: usize,
+  probs: usize,
+  targets: usize,
+  dlosses: usize,
+  N: i32,
+  V: i32,
+): void {
+  for (let n = 0; n < N; n++) {
+    const w = load<f32>(dlosses + (<usize>n << 2));
+    if (w == 0) continue;
+    const row = <usize>n * <usize>V << 2;
+    const y = load<i32>(targets + (<usize>n << 2));
+    for (let i = 0; i < V; i++) {
+      const p = load<f32>(probs + row + (<usize>i << 2));
+      const g = (p - (i == y ? <f32>1 : <f32>0)) * w;
+      store<f32>(dlogits + row + (<usize>i << 2), load<f32>(dlogits + row + (<usize>i << 2)) + g);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- optimizer
 
 /** Σ x² in f64 (the clip norm should not depend on summation order more than it must). */

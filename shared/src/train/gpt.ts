@@ -4,6 +4,7 @@
  * Tokens and targets must already sit in the arena's integer regions.
  */
 import type { GptConfig } from './config';
+import { TrainError } from './errors';
 import type { Kernels } from './kernels';
 import { NONE } from './kernels';
 import { type Arena, offsets } from './layout';
@@ -65,16 +66,41 @@ export function gptForward(k: Kernels, arena: Arena): void {
   k.crossentropyForward(at(a, 'losses'), at(a, 'probs'), at(a, 'logits'), arena.targetsAt, N, c.vocab);
 }
 
-/** Backward of the mean loss; zeroes and then fills grads (and the activation gradients). */
-export function gptBackward(k: Kernels, arena: Arena): void {
+/**
+ * The policy's hidden state: the final LayerNorm's output per position, [B, T, C] at this slot after
+ * gptForward (what the head reads; GRAIL's sketches commit to it).
+ */
+export function gptHiddenAt(arena: Arena): number {
+  return at(views(arena).a, 'lnf');
+}
+
+/** Where the per-position weights of a weighted backward go: the losses' gradient slots, [B, T]. */
+export function gptLossWeightsAt(arena: Arena): number {
+  return at(views(arena).d, 'losses');
+}
+
+/**
+ * Backward of the mean loss; zeroes and then fills grads (and the activation gradients). With `weighted`,
+ * the backward of Σ w_n · losses[n] instead, the weights read from gptLossWeightsAt (left as the caller wrote them).
+ */
+export function gptBackward(k: Kernels, arena: Arena, weighted = false): void {
   const c = arena.config as GptConfig;
   const { B, T } = arena;
   const C = c.width;
   const N = B * T;
   const { p, g, a, d } = views(arena);
   k.zero(arena.gradsAt, arena.params.size);
-  k.zero(arena.dactsAt, arena.acts.size);
-  k.crossentropyBackward(at(d, 'logits'), at(a, 'probs'), arena.targetsAt, N, c.vocab);
+  if (weighted) {
+    if (k.crossentropyBackwardWeighted === undefined) throw new TrainError('backend', 'no weighted cross-entropy here');
+    const w = at(d, 'losses');
+    k.zero(arena.dactsAt, w - arena.dactsAt);
+    const after = w + N;
+    k.zero(after, arena.dactsAt + arena.acts.size - after);
+    k.crossentropyBackwardWeighted(at(d, 'logits'), at(a, 'probs'), arena.targetsAt, w, N, c.vocab);
+  } else {
+    k.zero(arena.dactsAt, arena.acts.size);
+    k.crossentropyBackward(at(d, 'logits'), at(a, 'probs'), arena.targetsAt, N, c.vocab);
+  }
   k.matmulBackward(at(d, 'lnf'), at(g, 'wte'), NONE, at(d, 'logits'), at(a, 'lnf'), at(p, 'wte'), N, C, c.vocab);
   const last = c.layers - 1;
   const residualOf = (l: number, r: Record<string, number>) => (l < 0 ? at(r, 'encoded') : at(r, `h${l}.residual3`));

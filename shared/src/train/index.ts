@@ -51,3 +51,13 @@ export { trainKernelsModule, WASM_MAX_BYTES, WasmBackend, wasmMemoryBytes } from
 export { type Spawn, type WorkerInit, WORKER_SOURCE } from './wasm/threads';
 export { detagBrown, type LoaderOptions, TokenLoader, textFromBytes, textFromJsonl } from './data';
 export { Tokenizer, type TokenizerJson } from './tokenizer';
+export {
+  readHidden,
+  readLogits,
+  readProbs,
+  readTargetLogprobs,
+  weightedBackward,
+  weightedTrainStep,
+  weightedUpdate,
+} from './policy';
+export { gptHiddenAt, gptLossWeightsAt } from './gpt';

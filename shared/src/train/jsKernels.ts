@@ -7,7 +7,7 @@ import { adamwUpdate, clipScale } from './adamw';
 import type { AdamWHyper, Kernels } from './kernels';
 import { NONE } from './kernels';
 import { attentionBackward, attentionForward } from './layers/attention';
-import { crossentropyBackward, crossentropyForward } from './layers/crossentropy';
+import { crossentropyBackward, crossentropyBackwardWeighted, crossentropyForward } from './layers/crossentropy';
 import { encoderBackward, encoderForward } from './layers/embedding';
 import { geluBackward, geluForward } from './layers/gelu';
 import { layernormBackward, layernormForward } from './layers/layernorm';
@@ -93,6 +93,9 @@ export class JsKernels implements Kernels {
   }
   crossentropyBackward(dlogits: number, probs: number, targets: number, N: number, V: number) {
     crossentropyBackward(this.v(dlogits), this.v(probs), this.ints(targets), N, V);
+  }
+  crossentropyBackwardWeighted(dlogits: number, probs: number, targets: number, dlosses: number, N: number, V: number) {
+    crossentropyBackwardWeighted(this.v(dlogits), this.v(probs), this.ints(targets), this.v(dlosses), N, V);
   }
   zero(at: number, n: number) {
     this.f.fill(0, at, at + n);

@@ -71,6 +71,18 @@ export interface Kernels {
   residualBackward(da: number, db: number, dout: number, n: number): void;
   crossentropyForward(losses: number, probs: number, logits: number, targets: number, N: number, V: number): void;
   crossentropyBackward(dlogits: number, probs: number, targets: number, N: number, V: number): void;
+  /**
+   * dlogits += dlosses[n] · (probs − onehot): the backward of Σ w_n · losses[n] with the weights in slots
+   * dlosses. Optional: the JS and WASM backends have it, the WebGPU one not yet (gptBackward says so).
+   */
+  crossentropyBackwardWeighted?(
+    dlogits: number,
+    probs: number,
+    targets: number,
+    dlosses: number,
+    N: number,
+    V: number,
+  ): void;
   /** Sets n slots to zero. */
   zero(at: number, n: number): void;
   /** Slot dst = the mean of n slots (the batch loss), left where the kernels run: no read-back mid-step. */

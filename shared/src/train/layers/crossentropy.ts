@@ -2,6 +2,9 @@
  * Softmax cross-entropy over the vocabulary, fused: probs = softmax(logits)
  * (max-subtracted), losses[n] = -log probs[n, target]. The backward of the
  * mean loss, with dloss = 1/N per row, is dlogits += (probs - onehot) / N.
+ * The weighted backward takes dloss per row from dlosses (llm.c's form), for
+ * losses L = Σ w_n · losses[n] = −Σ w_n log p(y_n): policy gradients weigh
+ * each token by its advantage, and a weight of 0 masks a prompt token.
  */
 import type { Vec } from './types';
 
@@ -30,6 +33,27 @@ export function crossentropyBackward(dlogits: Vec, probs: Vec, targets: Int32Arr
     for (let i = 0; i < V; i++) {
       const p = probs[r + i]!;
       dlogits[r + i] = dlogits[r + i]! + (p - (i === y ? 1 : 0)) * dloss;
+    }
+  }
+}
+
+/** Accumulates into dlogits the gradient of Σ dlosses[n] · losses[n]: dlogits += dlosses[n] · (probs − onehot). */
+export function crossentropyBackwardWeighted(
+  dlogits: Vec,
+  probs: Vec,
+  targets: Int32Array,
+  dlosses: Vec,
+  N: number,
+  V: number,
+) {
+  for (let n = 0; n < N; n++) {
+    const r = n * V;
+    const y = targets[n]!;
+    const w = dlosses[n]!;
+    if (w === 0) continue;
+    for (let i = 0; i < V; i++) {
+      const p = probs[r + i]!;
+      dlogits[r + i] = dlogits[r + i]! + (p - (i === y ? 1 : 0)) * w;
     }
   }
 }

@@ -203,6 +203,10 @@ class WasmKernels implements Kernels {
     const p = WasmKernels.p;
     this.x.crossentropyBackward(p(dlogits), p(probs), p(targets), N, V);
   }
+  crossentropyBackwardWeighted(dlogits: number, probs: number, targets: number, dlosses: number, N: number, V: number) {
+    const p = WasmKernels.p;
+    this.x.crossentropyBackwardWeighted(p(dlogits), p(probs), p(targets), p(dlosses), N, V);
+  }
   zero(at: number, n: number) {
     this.x.zero(WasmKernels.p(at), n);
   }

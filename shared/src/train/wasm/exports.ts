@@ -77,6 +77,14 @@ export interface Exports {
   residualBackward(da: number, db: number, dout: number, n: number): void;
   crossentropyForward(losses: number, probs: number, logits: number, targets: number, N: number, V: number): void;
   crossentropyBackward(dlogits: number, probs: number, targets: number, N: number, V: number): void;
+  crossentropyBackwardWeighted(
+    dlogits: number,
+    probs: number,
+    targets: number,
+    dlosses: number,
+    N: number,
+    V: number,
+  ): void;
   sumSquares(at: number, n: number): number;
   sumOf(at: number, n: number): number;
   adamw(

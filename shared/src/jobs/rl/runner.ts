@@ -1,0 +1,84 @@
+/**
+ * The policy on the engine: what a provider runs to roll out (generate) and
+ * what the trainer runs to check and learn (teacherForce: one forward over
+ * prompt + completion gives the distributions for the sampling replay, the
+ * hidden states for the sketch, and the log-probabilities for GRPO).
+ * Backends hold one row of `context` positions; positions past the sequence
+ * hold PAD, which causal attention keeps from touching the positions read.
+ */
+import { type Backend, encodeForward, type GptConfig, readHidden, readLogits } from '../../train';
+import { tempered, uniforms, inverseCdf } from './sampling';
+import { type Sketch, sketchHidden } from './sketch';
+import { EOS, PAD } from './vocab';
+
+export interface Rollout {
+  /** Completion ids, ending with EOS unless cut at maxNew or the context. */
+  readonly completion: number[];
+  /** log p_τ of each completion token under the distribution it was sampled from. */
+  readonly logprobs: number[];
+  readonly sketch: Sketch;
+}
+
+export interface ForcedPass {
+  /** Row j (V wide) predicts sequence[j + 1]; sequence.length − 1 rows. */
+  readonly logits: Float64Array;
+  /** Final-LayerNorm output per position, sequence.length rows of C. */
+  readonly hidden: Float64Array;
+}
+
+function config(b: Backend): GptConfig {
+  const c = b.arena.config;
+  if (c.kind !== 'gpt' || b.arena.B !== 1) throw new RangeError('a policy runner needs a one-row GPT backend');
+  return c;
+}
+
+/** One forward over `sequence` (1..T ids) with everything read back. */
+export function teacherForce(b: Backend, sequence: readonly number[]): ForcedPass {
+  const c = config(b);
+  const T = b.arena.T;
+  if (sequence.length < 1 || sequence.length > T) throw new RangeError(`a sequence holds 1..${T} tokens`);
+  const row = new Int32Array(T).fill(PAD);
+  row.set(sequence);
+  const targets = new Int32Array(T).fill(PAD);
+  targets.set(sequence.slice(1));
+  b.writeInts(b.arena.tokensAt, row);
+  b.writeInts(b.arena.targetsAt, targets);
+  encodeForward(b);
+  const n = sequence.length;
+  return {
+    logits: readLogits(b).slice(0, (n - 1) * c.vocab),
+    hidden: readHidden(b).slice(0, n * c.width),
+  };
+}
+
+/**
+ * Samples a completion of `prompt` under `seed` (one forward per token), then commits to its hidden
+ * states with the teacher-forced pass a trainer will repeat.
+ */
+export function generate(
+  b: Backend,
+  prompt: readonly number[],
+  seed: number,
+  maxNew: number,
+  temperature = 1,
+  topK?: number,
+): Rollout {
+  const c = config(b);
+  const room = Math.min(maxNew, b.arena.T - prompt.length);
+  if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
+  const us = uniforms(seed, room);
+  const seq = [...prompt];
+  const completion: number[] = [];
+  const logprobs: number[] = [];
+  for (let j = 0; j < room; j++) {
+    const { logits } = teacherForce(b, seq.concat(PAD));
+    const p = tempered(logits, temperature, (seq.length - 1) * c.vocab, c.vocab);
+    const id = inverseCdf(p, us[j]!);
+    completion.push(id);
+    logprobs.push(Math.log(p[id]!));
+    seq.push(id);
+    if (id === EOS) break;
+  }
+  const { hidden } = teacherForce(b, seq);
+  return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, c.width, topK) };
+}
