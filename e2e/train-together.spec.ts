@@ -90,3 +90,69 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   await cheatContext.close();
   await context.close();
 });
+
+test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, and a requester reload resumes from the last round', async ({
+  browser,
+}, testInfo) => {
+  test.setTimeout(240_000);
+  const rounds = 12;
+  const tabs = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`requester page error: ${e.message}`));
+  await page.goto(`${BASE}/#/train`);
+  await expect(page.getByTestId('train-view')).toHaveAttribute('data-loaded', 'true');
+  await page.getByTestId('train-backend').selectOption('wasm');
+  await page.getByTestId('train-where').selectOption('together');
+  for (const [id, v] of [
+    ['train-steps', String(10 * rounds)],
+    ['train-warmup', '5'],
+    ['train-providers', '2'],
+    ['train-inner-steps', '10'],
+  ] as const)
+    await page.getByTestId(id).fill(v);
+  await page.getByTestId('train-submit').click();
+  const id = (await page.getByTestId('train-job').first().getAttribute('data-job-id'))!;
+  const job = () => card(page, id);
+  const roundsShown = () => job().getByTestId('together-round').count();
+
+  // Round 2's patch has gone out, so both volunteers are training round 3: close one of them now.
+  await expect.poll(roundsShown, { timeout: 90_000, intervals: [50] }).toBeGreaterThanOrEqual(2);
+  await tabs[1]!.context.close();
+  const closedAt = await roundsShown();
+  await expect
+    .poll(roundsShown, { timeout: 60_000 })
+    .toBeGreaterThanOrEqual(closedAt + 2)
+    .catch(async (e) => {
+      console.log(`requester: ${await job().textContent()}`);
+      console.log(`volunteer: ${await tabs[0]!.page.getByTestId('provider-log').textContent()}`);
+      throw e;
+    });
+  const afterClose = job().getByTestId('together-round').nth(closedAt);
+  console.log(`round after the close: ${await afterClose.textContent()}`);
+  // The round the closed tab left still closed, on the one contribution it had.
+  await expect(afterClose.locator('td').nth(2)).toHaveText(/^1 \/ 0 \/ 0$/);
+
+  // Reload mid-training: the job resumes from its last completed round and finishes.
+  const beforeReload = Number(await job().getByTestId('train-step').textContent());
+  expect(beforeReload).toBeLessThan(10 * rounds);
+  await page.reload();
+  await expect(page.getByTestId('train-view')).toHaveAttribute('data-loaded', 'true');
+  await expect(job().getByTestId('train-status')).toHaveText('done', { timeout: 150_000 });
+  console.log(`reloaded at step ${beforeReload}; ${await job().getByTestId('together-summary').textContent()}`);
+  for (const r of await job().getByTestId('together-provider').all()) {
+    console.log(`volunteer after the reload: ${await r.textContent()} ${await r.getAttribute('title')}`);
+    expect(await r.getAttribute('data-refused')).toBe('0');
+  }
+
+  const download = page.waitForEvent('download');
+  await job().getByTestId('together-audit').click();
+  const replayed = await replayAudit(new Uint8Array(await readFile((await (await download).path())!)));
+  expect(replayed.round).toBe(rounds);
+  await expect(job().getByTestId('together-panel')).toHaveAttribute('data-version', replayed.hash);
+  await tabs[0]!.context.close();
+  await context.close();
+});

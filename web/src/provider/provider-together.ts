@@ -65,7 +65,35 @@ interface Job {
 }
 
 const residualKey = (jobId: string) => `together-residual:${jobId}`;
-const yieldToPage = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+/** The inner AdamW moments and step: restarting them would make the next round's first steps far too large. */
+const innerKey = (jobId: string) => `together-inner:${jobId}`;
+
+interface InnerSaved {
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  readonly step: number;
+}
+
+function innerFrom(raw: unknown, n: number): InnerSaved | null {
+  const o = raw as Partial<InnerSaved> | undefined;
+  if (!o || !(o.m instanceof Float32Array) || !(o.v instanceof Float32Array)) return null;
+  if (o.m.length !== n || o.v.length !== n || !Number.isInteger(o.step) || (o.step ?? -1) < 0) return null;
+  return { m: o.m, v: o.v, step: o.step! };
+}
+/**
+ * Lets the page handle its events between inner steps. A message to itself, not setTimeout: timers in a
+ * tab the user is not looking at are throttled to one a second or slower, which would stall a round.
+ */
+function yieldToPage(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(0);
+  });
+}
 
 export class ProviderTogether {
   private readonly jobs = new Map<string, Job>();
@@ -114,7 +142,11 @@ export class ProviderTogether {
           return;
         case 'together-patch': {
           job.version = await applyRoundPatch(job.version, decodeRoundPatch(body), job.shape);
-          await this.deps.store.set(residualKey(jobId), job.trainer.feedback.residual.slice());
+          const inner = job.trainer.state;
+          await this.deps.store.setMany([
+            [residualKey(jobId), job.trainer.feedback.residual.slice()],
+            [innerKey(jobId), { m: inner.m.slice(), v: inner.v.slice(), step: inner.step }],
+          ]);
           return this.ready(job);
         }
         case 'together-snapshot': {
@@ -172,6 +204,12 @@ export class ProviderTogether {
     const backend = await WasmBackend.create(arenaFor(config, spec.batch, config.context));
     const engine = new WasmTrainEngine(backend);
     const state = newTrainState(config, hyperFor(spec), spec.seed);
+    const inner = innerFrom(await this.deps.store.get(innerKey(h.jobId)), params.length);
+    if (inner) {
+      state.m.set(inner.m);
+      state.v.set(inner.v);
+      state.step = inner.step;
+    }
     const job: Job = {
       jobId: h.jobId,
       spec,
@@ -189,7 +227,8 @@ export class ProviderTogether {
     this.jobs.set(key, job);
     this.deps.log(
       `training together: job ${h.jobId}, shard ${h.shard + 1} of ${h.shards}, from round ${h.round}` +
-        (residual ? ' (error-feedback residual restored)' : ''),
+        (residual ? ' (error-feedback residual restored)' : '') +
+        (inner ? ` (inner optimizer restored at step ${inner.step})` : ''),
     );
     this.ready(job);
   }

@@ -67,6 +67,7 @@ export function TogetherPanel({
               data-refused={p.refused}
               data-first-round={p.firstRound}
               data-first-refused={p.firstRefused}
+              title={p.firstReason ? `first refused in round ${p.firstRefused + 1}: ${p.firstReason}` : undefined}
             >
               <td title={p.peerId}>{short(p.peerId)}</td>
               <td>{p.shard + 1}</td>

@@ -97,6 +97,8 @@ export class TogetherRun implements WorkerLike {
   private readonly unsubscribe: (() => void)[] = [];
   private paused = false;
   private ended = false;
+  /** The round collecting commitments, and who was asked to train it. */
+  private openRound: { round: number; sent: Set<string> } | null = null;
   /** Wakes the round loop when a provider answers. */
   private wake: (() => void) | null = null;
 
@@ -354,10 +356,14 @@ export class TogetherRun implements WorkerLike {
         holds: '',
         firstRound: -1,
         firstRefused: -1,
+        firstReason: '',
       };
       const next = { ...old, ...change };
       if (verdict && next.firstRound < 0) next.firstRound = verdict.round;
-      if (verdict?.refused && next.firstRefused < 0) next.firstRefused = verdict.round;
+      if (verdict?.refused && next.firstRefused < 0) {
+        next.firstRefused = verdict.round;
+        next.firstReason = next.lastReason;
+      }
       return { ...j, providers: { ...j.providers, [peerId]: next } };
     });
   }
@@ -394,6 +400,19 @@ export class TogetherRun implements WorkerLike {
           );
         }
         this.provider(peerId, { holds: header.versionHash });
+        // It caught up (snapshot, or joined) while a round collects commitments: it trains this round too.
+        const open = this.openRound;
+        if (open && header.versionHash === current.hash && !open.sent.has(peerId)) {
+          open.sent.add(peerId);
+          member.commit = null;
+          member.reveal = null;
+          this.send(link, {
+            type: 'together-round',
+            jobId: this.spec.id,
+            round: open.round,
+            versionHash: current.hash,
+          });
+        }
         break;
       }
       case 'together-commit':
@@ -436,18 +455,21 @@ export class TogetherRun implements WorkerLike {
       const version = this.rounds.version;
       const round = version.round;
       const started = Date.now();
-      const members = this.holders();
-      for (const m of members) {
+      const sent = new Set<string>();
+      this.openRound = { round, sent };
+      for (const m of this.holders()) {
         m.commit = null;
         m.reveal = null;
+        sent.add(m.link.session.peerId);
         this.send(m.link, { type: 'together-round', jobId: this.spec.id, round, versionHash: version.hash });
       }
-      this.view((j) => ({ ...j, phase: `round ${round + 1} of ${total}: ${members.length} training` }));
-      const live = () => members.filter((m) => this.members.get(m.link.session.peerId) === m);
+      this.view((j) => ({ ...j, phase: `round ${round + 1} of ${total}: ${sent.size} training` }));
+      const live = () => [...sent].map((p) => this.members.get(p)).filter((m): m is Member => m !== undefined);
       await this.until(() => live().some((m) => m.commit !== null), 10 * 60_000);
       const firstCommit = Date.now() - started;
       await this.until(() => live().every((m) => m.commit !== null), Math.max(MIN_COMMIT_WAIT_MS, 3 * firstCommit));
       const computeS = (Date.now() - started) / 1000;
+      this.openRound = null;
       const committed = live().filter((m) => m.commit !== null);
       for (const m of committed) this.send(m.link, { type: 'together-reveal', jobId: this.spec.id, round });
       await this.until(() => committed.every((m) => m.reveal !== null || !live().includes(m)), REVEAL_WAIT_MS);

@@ -35,6 +35,8 @@ export interface TogetherProviderRow {
   /** The first round it had a verdict in, and the first it was refused in (-1: none yet). */
   firstRound: number;
   firstRefused: number;
+  /** Why it was first refused. */
+  firstReason: string;
 }
 
 export interface TogetherJobView {
