@@ -6,7 +6,7 @@ import { ModelVersions } from './ModelVersions';
 import { describePolicy } from './policy';
 import { ExplainedError } from './ExplainedError';
 
-const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad' } as const;
+const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad', cancelled: 'idle' } as const;
 
 function save(blob: Blob, fileName: string) {
   const url = URL.createObjectURL(blob);
