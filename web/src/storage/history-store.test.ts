@@ -65,3 +65,20 @@ describe('chunked inputs (issue 21: no stored value nears the size IndexedDB ref
     await expect(jobs.inputs(spec.id)).rejects.toThrow(/inputs of job job-chunked2/);
   });
 });
+
+describe('a refused input write leaves nothing behind', () => {
+  it('CHUNK3: when the store refuses a chunk (quota), the job is not half-stored and the error says so', async () => {
+    const kv = memoryStore();
+    let writes = 0;
+    const set = kv.set;
+    kv.set = async (key, value) => {
+      if (++writes === 2) throw Object.assign(new Error('quota'), { name: 'QuotaExceededError' });
+      return set(key, value);
+    };
+    const jobs = new JobStore(kv);
+    const rows = Math.ceil((INPUT_CHUNK_BYTES * 1.5) / 16);
+    const { spec, inputs } = await affineJob('job-chunked3', rows, { unitRows: Math.ceil(rows / 100) });
+    await expect(jobs.create(spec, inputs)).rejects.toThrow(/refused to store this job's inputs \(QuotaExceededError/);
+    expect([...kv.map.keys()].filter((k) => k.startsWith(`job:${spec.id}:`))).toEqual([]);
+  });
+});

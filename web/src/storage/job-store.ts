@@ -87,7 +87,15 @@ export class JobStore {
   /** Stores a new job; `progress` hears how many input bytes are stored so far, after each chunk. */
   async create(spec: JobSpec, inputs: RawTensor[], progress?: (stored: number, total: number) => void): Promise<void> {
     checkJobSpec(spec);
-    await this.putInputs(spec.id, inputs, progress);
+    try {
+      await this.putInputs(spec.id, inputs, progress);
+    } catch (error) {
+      // The browser's real quota can be below what it reports (Chromium reports usage + 10 GiB): leave nothing half-stored.
+      await this.delete(spec.id).catch(() => undefined);
+      throw new StoredDataError(
+        `the browser refused to store this job's inputs (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}); free some space or use fewer rows`,
+      );
+    }
     await this.store.set(stateKey(spec.id), { status: 'running' } satisfies JobState);
     // The spec goes last: a job is listed only once everything it needs is stored.
     await this.store.set(specKey(spec.id), spec);
