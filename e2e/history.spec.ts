@@ -83,7 +83,17 @@ test('E2E-HIST1: with the quota lowered, an oversized job is refused with its es
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: BASE, quotaSize: quota });
   expect(await page.evaluate(async () => (await navigator.storage.estimate()).quota)).toBe(quota);
 
-  // Fields first: checked in the app, one message style for each.
+  // A chosen .onnx is the model until a built-in is chosen again: then the file is set aside, in words (defect 2).
+  await page
+    .getByTestId('model-file')
+    .setInputFiles({ name: 'mine.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from([8, 7]) });
+  await expect(page.getByTestId('model-select')).toHaveValue('upload');
+  await expect(page.getByTestId('model-choice')).toHaveText('The job runs your file mine.onnx.');
+  await page.getByTestId('model-select').selectOption('mlp-classifier');
+  await expect(page.getByTestId('model-choice')).toHaveText('The job runs the built-in MLP classifier.');
+  expect(await page.getByTestId('model-file').inputValue()).toBe('');
+
+  // Fields: checked in the app, one message style for each.
   await page.getByTestId('rows').fill('0');
   await page.getByTestId('unit-rows').fill('0');
   await page.getByTestId('redundancy').fill('9');
