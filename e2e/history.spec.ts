@@ -160,7 +160,8 @@ test('E2E-HIST2: a finished job shows the same history after a reload, and its e
   const before = await historyFigures(card);
   expect(before.figures).toContain('512 of 512');
   expect(Number(before.verified) + Number(before.unchecked)).toBe(64);
-  expect(before.receipts).toMatch(/^64 /);
+  // A receipt per accepted unit, and one per speculative copy that agreed with it.
+  expect(Number(before.receipts.split(' ')[0])).toBeGreaterThanOrEqual(64);
 
   await requester.page.reload();
   await expect(requester.page.getByTestId('requester-connection')).toHaveText('open', { timeout: 30_000 });
