@@ -9,6 +9,8 @@
 import {
   EVENTS_PER_CHUNK,
   newJobHistory,
+  unitRange,
+  type JobSpec,
   withProgressPoint,
   type JobEvent,
   type JobEventKind,
@@ -74,6 +76,20 @@ export class JobRecorder {
     });
     const last = await deps.store.lastChunk(job.id).catch(() => ({ index: 0, events: [] }));
     return new JobRecorder(deps, stored ?? newJobHistory(job.id, job.createdAt), last, stored === undefined);
+  }
+
+  /** The recorder of `spec`'s job: rows per unit from the spec, reissues counted past its redundancy. */
+  static forJob(
+    spec: JobSpec,
+    store: HistoryStore,
+    now?: () => number,
+    warn?: (message: string) => void,
+  ): Promise<JobRecorder> {
+    const rowsOf = (unitId: number) => {
+      const { start, end } = unitRange(spec, unitId);
+      return end - start;
+    };
+    return JobRecorder.open({ store, rowsOf, redundancy: spec.redundancy, now, warn }, spec);
   }
 
   /** The history now, running time included up to this moment. */

@@ -12,7 +12,6 @@ import {
   inferenceKind,
   type JobCoordinator,
   unitCount,
-  unitRange,
   type CoordinatorCommand,
   type InferenceResult,
   type JobKind,
@@ -146,18 +145,11 @@ export class JobRunner {
 
   async start(): Promise<void> {
     const done = await this.deps.jobs.doneUnits(this.spec.id);
-    const recorder = await JobRecorder.open(
-      {
-        store: this.deps.history ?? new HistoryStore(memoryStore()),
-        rowsOf: (unitId) => {
-          const { start, end } = unitRange(this.spec, unitId);
-          return end - start;
-        },
-        redundancy: this.spec.redundancy,
-        now: this.deps.now,
-        warn: (message) => this.model.patch({ message }),
-      },
+    const recorder = await JobRecorder.forJob(
       this.spec,
+      this.deps.history ?? new HistoryStore(memoryStore()),
+      this.deps.now,
+      (message) => this.model.patch({ message }),
     );
     this.recorder = recorder;
     this.model.setBase(recorder.figures);

@@ -10,6 +10,7 @@ import {
   type CoordinatorStats,
   type JobEvent,
   type JobFigures,
+  type JobSpec,
   type JobHistory,
 } from '@shared/jobs';
 import { Observable } from '../core/emitter';
@@ -231,4 +232,25 @@ export class JobViewModel {
   patch(change: Partial<JobView>): void {
     this.view.set({ ...this.view.get(), ...change });
   }
+}
+
+/** A view whose counters are the stored history's, for a job that stopped. */
+export function storedJobView(view: JobView): JobView {
+  const stored = emptyJobView(view.jobId, view.total, view.status, view.done, view.message, view.record, view.events);
+  return {
+    ...view,
+    inFlight: 0,
+    spotChecks: stored.spotChecks,
+    verification: { ...stored.verification, reasons: view.verification.reasons },
+    receipts: stored.receipts,
+    duplicatesDiscarded: stored.duplicatesDiscarded,
+  };
+}
+
+/** What a notification says when a job ends; undefined for a pause. */
+export function endNotice(spec: JobSpec, view: JobView): { title: string; body: string } | undefined {
+  if (view.status === 'done')
+    return { title: `Job done: ${spec.name}`, body: `${spec.rows.toLocaleString()} rows computed` };
+  if (view.status === 'failed') return { title: `Job failed: ${spec.name}`, body: view.message ?? 'see its card' };
+  return undefined;
 }

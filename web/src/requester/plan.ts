@@ -5,11 +5,8 @@
  */
 import * as v from 'valibot';
 import {
-  checkJobFits,
   checkJobSpec,
-  estimateJobSize,
   JOB_SCHEMA_VERSION,
-  JobSizeError,
   MAX_UNITS,
   jobVerification,
   JobVerificationSchema,
@@ -36,7 +33,8 @@ import {
 } from '@shared/tensor';
 import type { ToleranceTable } from '@shared/trust';
 import { messageOf } from '@shared/errors';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '@shared/transport';
+import { checkJobFitsBrowser, checkUnitFits } from './plan-limits';
+import { PlanError } from './plan-error';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
 export type InputChoice =
@@ -79,36 +77,6 @@ export interface PlanOptions {
   /** Bytes the origin may still store; the job is refused before anything is generated if it needs more. */
   storageLeft?: number;
   progress?: (stage: PlanProgress) => void;
-}
-
-export class PlanError extends Error {
-  override name = 'PlanError';
-  /** onnxruntime's own words, for a "details" view, where they were reworded in the message. */
-  readonly details?: string;
-  constructor(message: string, details?: string) {
-    super(message);
-    if (details !== undefined) this.details = details;
-  }
-}
-
-/** Bytes one unit's inputs take on the wire: its rows of each batched input, and every unbatched input whole. */
-function unitBytes(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number): number {
-  return inputs.reduce((sum, t, i) => {
-    const whole = spec.inputs[i]?.batched === false;
-    return sum + (whole ? t.bytes.length : Math.ceil((t.bytes.length / spec.rows) * unitRows));
-  }, 0);
-}
-
-/** A unit is one message to a provider: refuses one larger than a provider accepts, saying what to change. */
-export function checkUnitFits(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number) {
-  const bytes = unitBytes(spec, inputs, unitRows);
-  if (bytes <= DEFAULT_MAX_MESSAGE_BYTES) return;
-  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-  throw new PlanError(
-    `one unit of ${unitRows} rows would carry ${mib(bytes)} of inputs, more than the ${mib(DEFAULT_MAX_MESSAGE_BYTES)} a provider accepts in one message; ${
-      unitRows === spec.rows ? 'split the inputs into smaller jobs' : 'lower the unit size'
-    }`,
-  );
 }
 
 /** The batch axis's name while inputs are checked: any size, the same in every batched input. */
@@ -232,23 +200,8 @@ function verificationSettings(draft: JobDraft): JobVerification {
   );
 }
 
-/** Refuses a job of `rows` rows that cannot fit this browser (one typed array, the storage left), with both figures. */
-function checkFits(facts: ModelFacts, roles: ModelRoles, rows: number, storageLeft: number | undefined): void {
-  const batched = <T>(list: readonly T[], role: readonly { batched?: boolean }[]) =>
-    list.map((t, i) => ({ ...t, batched: role[i]?.batched !== false }));
-  const size = estimateJobSize(
-    batched(facts.inputs, roles.inputs),
-    batched(facts.outputs, roles.outputs),
-    rows,
-    facts.bytes.length,
-  );
-  try {
-    checkJobFits(size, storageLeft);
-  } catch (error) {
-    if (error instanceof JobSizeError) throw new PlanError(error.message);
-    throw error;
-  }
-}
+export { PlanError } from './plan-error';
+export { checkUnitFits } from './plan-limits';
 
 export async function planJob(draft: JobDraft, options: PlanOptions = {}): Promise<PlannedJob> {
   const { now = Date.now(), id = newJobId(), storageLeft, progress } = options;
@@ -272,7 +225,7 @@ export async function planJob(draft: JobDraft, options: PlanOptions = {}): Promi
       throw new PlanError(
         `${units} units is more than ${MAX_UNITS}: raise the unit size to at least ${Math.ceil(draft.inputs.rows / MAX_UNITS)} rows`,
       );
-    checkFits(facts, roles, draft.inputs.rows, storageLeft);
+    checkJobFitsBrowser(facts, roles, draft.inputs.rows, storageLeft);
     progress?.({ stage: 'generating inputs' });
   } else progress?.({ stage: 'reading inputs' });
   const tensors =
@@ -290,7 +243,7 @@ export async function planJob(draft: JobDraft, options: PlanOptions = {}): Promi
       );
   }
   if (rows < 1) throw new PlanError('the inputs have no rows');
-  if (draft.inputs.kind === 'upload') checkFits(facts, roles, rows, storageLeft);
+  if (draft.inputs.kind === 'upload') checkJobFitsBrowser(facts, roles, rows, storageLeft);
   const notes: string[] = [];
   let unitRows = Math.min(draft.unitRows, rows);
   if (roles.batch.kind === 'fixed') {

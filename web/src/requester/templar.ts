@@ -22,12 +22,12 @@ import type { ChangeFinder } from '@shared/pulse';
 import { JobModel } from './job-model';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
-import { emptyJobView } from './job-view';
+import { emptyJobView, endNotice, storedJobView } from './job-view';
+import { rerunSpec } from './rerun';
 import { JobRecorder } from './job-recorder';
 import { checkModelLoads, checkModelRuns } from './model-check';
-import { planJob, type JobDraft, type PlannedJob, type PlanProgress } from './plan';
+import { newJobId, planJob, type JobDraft, type PlannedJob, type PlanProgress } from './plan';
 import { ReceiptOutbox } from './receipt-outbox';
-import { newJobId } from './plan';
 
 export interface JobSummary {
   spec: JobSpec;
@@ -125,21 +125,11 @@ export class Templar {
     const spec = await this.store.spec(id);
     const versions = await this.store.modelVersions(id);
     const hash = versions.at(-1) ?? spec.model.hash;
-    const copy: JobSpec = {
-      ...spec,
-      id: newJobId(),
-      createdAt: Date.now(),
-      name: `${spec.name.replace(/ \(re-run \d+\)$/, '').slice(0, 180)} (re-run ${this.reruns(spec.name)})`,
-      model: { ...spec.model, hash },
-    };
+    const names = [...this.summaries.values()].map((summary) => summary.spec.name);
+    const copy = rerunSpec(spec, hash, names, newJobId(), Date.now());
     await this.store.create(copy, await this.store.inputs(id));
     await this.run(copy);
     return copy;
-  }
-
-  private reruns(name: string): number {
-    const base = name.replace(/ \(re-run \d+\)$/, '');
-    return [...this.summaries.values()].filter((s) => s.spec.name.startsWith(base)).length;
   }
 
   /** Stops a job for good: it keeps its history and results so far, and is not resumed. */
@@ -268,7 +258,7 @@ export class Templar {
       void this.reputationStore.save(this.book);
       if (view.status === 'running') return this.publish(spec, view);
       // Ended: the card shows the figures as stored, so a reload shows the same (defect 1).
-      this.publish(spec, storedFigures(view));
+      this.publish(spec, storedJobView(view));
       this.detach(spec.id);
       this.ended(spec, view);
     });
@@ -324,15 +314,13 @@ export class Templar {
   }
 
   private recorderOf(spec: JobSpec): Promise<JobRecorder> {
-    return JobRecorder.open({ store: this.histories, rowsOf: () => 0, redundancy: spec.redundancy }, spec);
+    return JobRecorder.forJob(spec, this.histories);
   }
 
   /** A job that ends while its card asked to be told: one notification. */
   private ended(spec: JobSpec, view: JobView): void {
-    if (!view.record.notify || !this.deps.notify) return;
-    if (view.status === 'done')
-      this.deps.notify(`Job done: ${spec.name}`, `${spec.rows.toLocaleString()} rows computed`);
-    else if (view.status === 'failed') this.deps.notify(`Job failed: ${spec.name}`, view.message ?? 'see its card');
+    const notice = view.record.notify ? endNotice(spec, view) : undefined;
+    if (notice) this.deps.notify?.(notice.title, notice.body);
   }
 
   private publish(spec: JobSpec, view: JobView): void {
@@ -343,17 +331,4 @@ export class Templar {
   private emit(): void {
     this.jobs.set([...this.summaries.values()].sort((a, b) => b.spec.createdAt - a.spec.createdAt));
   }
-}
-
-/** A view whose counters are the stored history's, for a job that stopped. */
-function storedFigures(view: JobView): JobView {
-  const stored = emptyJobView(view.jobId, view.total, view.status, view.done, view.message, view.record, view.events);
-  return {
-    ...view,
-    inFlight: 0,
-    spotChecks: stored.spotChecks,
-    verification: { ...stored.verification, reasons: view.verification.reasons },
-    receipts: stored.receipts,
-    duplicatesDiscarded: stored.duplicatesDiscarded,
-  };
 }
