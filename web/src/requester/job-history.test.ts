@@ -4,7 +4,7 @@
  * on from what it stored, and the event log says who joined, was checked and left.
  */
 import { describe, expect, it } from 'vitest';
-import { averageRowsPerSecond } from '@shared/jobs';
+import { averageRowsPerSecond, emptyFigures } from '@shared/jobs';
 import { ProviderNode } from '../provider/provider-node';
 import { HistoryStore } from '../storage/history-store';
 import { JobStore } from '../storage/job-store';
@@ -15,6 +15,7 @@ import { FakeHub, functionEngine, memoryPeerFactory, TEST_CAPABILITIES } from '.
 import { until } from '../testing/wait';
 import { JobRunner } from './job-runner';
 import { figuresOf } from './job-view';
+import { acceptedAtMost } from './job-recorder';
 
 const peers = memoryPeerFactory();
 
@@ -109,14 +110,25 @@ describe('job history (issue 21, defect 1)', () => {
 
     const second = await runnerFor(hub, kv, 'job-history-3', 128);
     await second.runner.start();
-    // The reload's first view already carries the stored counters.
-    expect(second.runner.view.get().verification.unchecked).toBeGreaterThanOrEqual(before);
+    // The reload's first view already carries the stored counters, and counts no more accepted units than stored ones.
+    const resumed = second.runner.view.get();
+    expect(resumed.verification.unchecked).toBeGreaterThan(0);
+    expect(resumed.verification.unchecked).toBeLessThanOrEqual(before);
+    expect(resumed.verification.verified + resumed.verification.unchecked).toBe(resumed.done);
     await until(() => second.runner.view.get().status === 'done', 20_000);
     const done = (await new HistoryStore(kv).history(first.spec.id))!;
     expect(done.rowsDone).toBe(128);
+    expect(done.figures.verified + done.figures.unchecked).toBe(32);
     expect(done.activeMs).toBeGreaterThanOrEqual(paused.activeMs);
     const events = await new HistoryStore(kv).events(first.spec.id);
     expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(['created', 'paused', 'started', 'done']));
+  });
+
+  it('HIST-R5: counters stored beside units accepted but not yet written are taken back on reload (unchecked first)', () => {
+    const stored = { ...emptyFigures(), verified: 6, unchecked: 65, receiptsIssued: 71 };
+    expect(acceptedAtMost(stored, 69)).toEqual({ ...stored, unchecked: 63 });
+    expect(acceptedAtMost(stored, 4)).toEqual({ ...stored, unchecked: 0, verified: 4 });
+    expect(acceptedAtMost(stored, 80)).toBe(stored);
   });
 
   it('HIST-R4 (defect 8): a job already complete when resumed sends no job-close for a job it never opened', async () => {

@@ -116,6 +116,7 @@ export class JobRecorder {
       ...this.history,
       unitsDone: doneUnits.length,
       rowsDone: doneUnits.reduce((n, u) => n + this.deps.rowsOf(u), 0),
+      figures: acceptedAtMost(this.history.figures, doneUnits.length),
       finishedAt: undefined,
     };
     this.event(first ? 'created' : 'started', first ? 'job created' : 'job resumed');
@@ -258,4 +259,17 @@ export class JobRecorder {
     const next = last && recent.at(-1) !== last ? [...recent, last].slice(-RECENT_EVENTS) : recent;
     this.state.set({ history: this.snapshot(), recent: next });
   }
+}
+
+/**
+ * Counters stored with a batch may count units accepted but not yet written
+ * when the page closed; those run again after a reload and are counted again.
+ * Taken off here (unchecked first), accepted units never exceed stored ones.
+ */
+export function acceptedAtMost(figures: JobFigures, stored: number): JobFigures {
+  const excess = figures.verified + figures.unchecked - stored;
+  if (excess <= 0) return figures;
+  const unchecked = Math.max(0, figures.unchecked - excess);
+  const verified = Math.max(0, figures.verified - (excess - (figures.unchecked - unchecked)));
+  return { ...figures, unchecked, verified };
 }

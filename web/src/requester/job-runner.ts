@@ -152,10 +152,10 @@ export class JobRunner {
       (message) => this.model.patch({ message }),
     );
     this.recorder = recorder;
-    this.model.setBase(recorder.figures);
     // For the runner's lifetime: the history's last change (the job's end) comes after everything else stops.
     recorder.state.subscribe(({ history, recent }) => this.model.patch({ record: history, events: recent }));
     recorder.started(done);
+    this.model.setBase(recorder.figures);
     this.coordinator = inferenceCoordinator({
       spec: this.spec,
       kind: this.kind,
