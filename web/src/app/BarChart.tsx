@@ -9,7 +9,10 @@ export function BarChart({
   xLabel,
   yLabel,
   testId,
+  tick = (label) => label.slice(5),
 }: {
+  /** What an x tick shows of its label; by default a day's label without its year. */
+  tick?: (label: string) => string;
   labels: readonly string[];
   values: readonly number[];
   xLabel: string;
@@ -36,7 +39,7 @@ export function BarChart({
             label: xLabel,
             stroke: 'currentColor',
             splits: () => labels.map((_, i) => i),
-            values: (_u, splits) => splits.map((i) => labels[i]?.slice(5) ?? ''),
+            values: (_u, splits) => splits.map((i) => tick(labels[i] ?? '')),
           },
           { label: yLabel, stroke: 'currentColor', size: 60 },
         ],
@@ -46,6 +49,7 @@ export function BarChart({
       host.current,
     );
     return () => plot.destroy();
+    // `tick` is a rendering detail: a new function each render must not rebuild the chart.
   }, [labels, values, xLabel, yLabel]);
 
   return (

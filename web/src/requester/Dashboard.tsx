@@ -5,6 +5,7 @@ import { Badge, shortId } from '../app/widgets';
 import { startRequester } from './boot';
 import { JobCard } from './JobCard';
 import { JobForm } from './JobForm';
+import { JobList } from './JobList';
 import type { JobSummary, Templar } from './templar';
 
 const NO_JOBS = new Observable<JobSummary[]>([]);
@@ -45,6 +46,7 @@ export function Dashboard() {
         </ul>
       ) : null}
       {templar ? <JobForm templar={templar} /> : <p className="muted">Loading jobs…</p>}
+      <JobList jobs={jobs} />
       <div className="jobs">
         {templar && jobs.map((job) => <JobCard key={job.spec.id} job={job} templar={templar} />)}
       </div>

@@ -1,38 +1,38 @@
-import { useState } from 'react';
 import { Badge, formatRate, ProgressBar, shortId, Sparkline, Stat } from '../app/widgets';
-import { outputAsNpy, outputsAsJson } from './downloads';
+import type { JobView } from './job-view';
 import type { JobSummary, Templar } from './templar';
+import { JobActions } from './JobActions';
+import { JobEventLog } from './JobEventLog';
+import { JobHistoryPanel } from './JobHistoryPanel';
 import { ModelVersions } from './ModelVersions';
 import { describePolicy } from './policy';
 import { ExplainedError } from './ExplainedError';
 
-const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad' } as const;
+const STATUS_TONE = { running: 'ok', paused: 'warn', done: 'ok', failed: 'bad', cancelled: 'idle' } as const;
 
-function save(blob: Blob, fileName: string) {
-  const url = URL.createObjectURL(blob);
-  const a = Object.assign(document.createElement('a'), { href: url, download: fileName });
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+/** States in which a provider is (or is about to be) working for the job. */
+const WITH_US = new Set(['connecting', 'sending-model', 'loading-model', 'working']);
+
+/**
+ * "Running" only while something can run: otherwise the card says what it
+ * waits for — no provider at all included (defect 3: that showed a green
+ * "running" with the hint under another panel).
+ */
+function waitingFor(view: JobView): string | undefined {
+  if (view.status !== 'running') return undefined;
+  if (view.waiting) return view.waiting;
+  if (view.done >= view.total) return undefined;
+  return view.providers.some((p) => WITH_US.has(p.state))
+    ? undefined
+    : 'Waiting for providers — open the provider page in another tab or on another machine.';
 }
 
 export function JobCard({ job, templar }: { job: JobSummary; templar: Templar }) {
   const { spec, view } = job;
-  const [error, setError] = useState<string>();
-  // "Running" only while something can run: otherwise the card says what it waits for.
-  const waiting = view.status === 'running' ? view.waiting : undefined;
-
-  async function download(kind: 'npy' | 'json') {
-    try {
-      const outputs = await templar.results(spec.id);
-      if (kind === 'json') save(outputsAsJson(spec.id, outputs), `${spec.id}.json`);
-      else for (const output of outputs) save(outputAsNpy(output), `${spec.id}-${output.name}.npy`);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  }
+  const waiting = waitingFor(view);
 
   return (
-    <article className="panel job" data-testid="job-card" data-job-id={spec.id} data-status={view.status}>
+    <article className="panel job" tabIndex={-1} data-testid="job-card" data-job-id={spec.id} data-status={view.status}>
       <div className="panel-head">
         <h3>{spec.name}</h3>
         <Badge tone={waiting ? 'warn' : STATUS_TONE[view.status]}>
@@ -54,7 +54,7 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
       <div className="stats">
         <Stat label="done" value={view.done} testId="units-complete" />
         <Stat label="in flight" value={view.inFlight} />
-        <Stat label="rows / s" value={formatRate(view.rowsPerSecond)} />
+        <Stat label="rows / s now" value={view.status === 'running' ? formatRate(view.rowsPerSecond) : '—'} />
         <Stat label="spot checks (failed)" value={`${view.spotChecks.checked} (${view.spotChecks.failed})`} />
         <Stat label="verified" value={view.verification.verified} testId="units-verified" />
         <Stat label="accepted unchecked" value={view.verification.unchecked} testId="units-unchecked" />
@@ -67,13 +67,14 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
           testId="provider-count"
         />
       </div>
-      {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
-      <ModelVersions jobId={spec.id} view={view} templar={templar} />
       {waiting ? (
-        <p className="muted" data-testid="job-waiting">
+        <p className="hint waiting" data-testid="job-waiting" role="status">
           {waiting}
         </p>
       ) : null}
+      {view.status === 'running' ? <Sparkline values={view.history} label="rows per second" unit="rows/s" /> : null}
+      <JobHistoryPanel job={job} />
+      <ModelVersions jobId={spec.id} view={view} templar={templar} />
       {view.status === 'failed' && view.message ? (
         <div className="error" role="alert">
           <ExplainedError text={view.message} prefix="Job failed: " testId="job-failure" />
@@ -127,43 +128,9 @@ export function JobCard({ job, templar }: { job: JobSummary; templar: Templar })
             ))}
           </tbody>
         </table>
-      ) : view.status === 'running' ? (
-        <p className="muted">Waiting for providers — open the provider page in another tab or on another machine.</p>
       ) : null}
-      <div className="actions">
-        {view.status === 'done' ? (
-          <>
-            <button type="button" onClick={() => void download('npy')} data-testid="download-npy">
-              Download .npy
-            </button>
-            <button type="button" onClick={() => void download('json')} data-testid="download-json">
-              Download JSON
-            </button>
-          </>
-        ) : null}
-        {view.status === 'running' ? (
-          <button type="button" onClick={() => templar.pause(spec.id)}>
-            Pause
-          </button>
-        ) : null}
-        {view.status === 'paused' || view.status === 'failed' ? (
-          <button type="button" onClick={() => void templar.resume(spec.id)}>
-            Resume
-          </button>
-        ) : null}
-        <button
-          type="button"
-          className="danger"
-          onClick={() => confirm(`Delete job ${spec.name} and its results?`) && void templar.remove(spec.id)}
-        >
-          Delete
-        </button>
-      </div>
-      {error ? (
-        <div className="error" role="alert">
-          {error}
-        </div>
-      ) : null}
+      <JobEventLog job={job} templar={templar} />
+      <JobActions job={job} templar={templar} />
     </article>
   );
 }

@@ -1,122 +1,80 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { BUILTIN_MODELS } from '@shared/models';
 import { DEFAULT_FALSE_ACCEPT_PROBABILITY, DEFAULT_TOLERANCES } from '@shared/trust';
-import { describeRoles, readBatchRoles } from '@shared/jobs';
-import { inspectOnnxModel } from '@shared/tensor';
-import { PlanError, type JobDraft } from './plan';
+import { formatBytes } from '@shared/jobs';
+import { formProblems, JOB_FORM_FIELDS, type JobFormField } from './form-fields';
+import {
+  ModelIoView,
+  problemOf,
+  ProblemView,
+  readModelIo,
+  readUpload,
+  type ModelIo,
+  type Problem,
+} from './ModelIoView';
+import type { JobDraft, PlanProgress } from './plan';
 import type { Templar } from './templar';
 
-const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
+type Problems = Partial<Record<JobFormField, string>>;
 
-async function readUpload(input: HTMLInputElement): Promise<{ fileName: string; bytes: Uint8Array } | undefined> {
-  const file = input.files?.[0];
-  if (!file) return undefined;
-  if (file.size > MAX_UPLOAD_BYTES)
-    throw new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MiB; the limit is 256 MiB`);
-  return { fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
-}
-
-/** An emptied number field reads as NaN, not 0, so the plan refuses it instead of tightening a tolerance to nothing. */
-function numberIn(input: HTMLInputElement): number {
-  return input.value.trim() === '' ? Number.NaN : Number(input.value);
-}
-
-interface Problem {
-  message: string;
-  details?: string;
-}
-
-type ModelIo =
-  | { ok: true; lines: ReturnType<typeof describeRoles>; bytes: Uint8Array; load: 'checking' | 'ok' | Problem }
-  | { ok: false; error: string };
-
-const problemOf = (e: unknown): Problem => ({
-  message: e instanceof Error ? e.message : String(e),
-  ...(e instanceof PlanError && e.details ? { details: e.details } : {}),
-});
-
-/** What the chosen .onnx takes and returns, read from the file alone (nothing runs yet). */
-async function readModelIo(input: HTMLInputElement): Promise<ModelIo | undefined> {
-  try {
-    const upload = await readUpload(input);
-    if (!upload) return undefined;
-    const lines = describeRoles(readBatchRoles(inspectOnnxModel(upload.bytes)));
-    return { ok: true, lines, bytes: upload.bytes, load: 'checking' };
-  } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
-  }
-}
-
-function ProblemView({ problem, testId }: { problem: Problem; testId: string }) {
+/** A number field checked by the app (form-fields.ts): its message sits under it and is linked for screen readers. */
+function NumberField({
+  name,
+  defaultValue,
+  testId,
+  problems,
+  hint,
+  step,
+}: {
+  name: JobFormField;
+  defaultValue: number;
+  testId?: string;
+  problems: Problems;
+  hint?: ReactNode;
+  step?: string;
+}) {
+  const problem = problems[name];
   return (
-    <div className="error" role="alert" data-testid={testId}>
-      {problem.message}
-      {problem.details ? (
-        <details className="explained">
-          <summary>details</summary>
-          <pre className="raw" data-testid={`${testId}-details`}>
-            {problem.details}
-          </pre>
-        </details>
+    <label>
+      {JOB_FORM_FIELDS[name].label}
+      {hint ? <> {hint}</> : null}{' '}
+      <input
+        name={name}
+        type="number"
+        step={step}
+        defaultValue={defaultValue}
+        data-testid={testId}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? `field-error-${name}` : undefined}
+      />
+      {problem ? (
+        <span className="field-error" id={`field-error-${name}`} data-testid={`field-error-${name}`}>
+          {problem}
+        </span>
       ) : null}
-    </div>
+    </label>
   );
 }
 
-function ModelIoView({ io }: { io: ModelIo }) {
-  if (!io.ok)
-    return (
-      <div className="error" role="alert" data-testid="model-io-error">
-        {io.error}
-      </div>
-    );
-  return (
-    <div className="model-io" data-testid="model-io">
-      <p data-testid="model-io-batch">{io.lines.batch}</p>
-      <p>Takes:</p>
-      <ul>
-        {io.lines.inputs.map((line) => (
-          <li key={line} data-testid="model-io-input">
-            {line}
-          </li>
-        ))}
-      </ul>
-      <p>Returns:</p>
-      <ul>
-        {io.lines.outputs.map((line) => (
-          <li key={line} data-testid="model-io-output">
-            {line}
-          </li>
-        ))}
-      </ul>
-      {io.load === 'checking' ? (
-        <p className="hint" data-testid="model-io-loading">
-          Loading it in onnxruntime-web…
-        </p>
-      ) : io.load === 'ok' ? (
-        <p className="hint" data-testid="model-io-loads">
-          It loads in onnxruntime-web. Before the job opens, this browser also runs the first unit on your inputs.
-        </p>
-      ) : (
-        <ProblemView problem={io.load} testId="model-io-load-error" />
-      )}
-    </div>
-  );
+/** "storing inputs 45%": what Preparing… is doing now. */
+function describeStage(p: PlanProgress): string {
+  if (p.total === undefined || p.done === undefined) return p.stage;
+  return `${p.stage} ${p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100}% of ${formatBytes(p.total)}`;
 }
 
 export function JobForm({ templar }: { templar: Templar }) {
   const [error, setError] = useState<Problem>();
-  const [busy, setBusy] = useState(false);
+  const [problems, setProblems] = useState<Problems>({});
+  const [stage, setStage] = useState<string>();
   const [modelIo, setModelIo] = useState<ModelIo>();
-  /** Whether "Upload my own .onnx" is chosen: what the file takes and returns shows only then. */
-  const [uploading, setUploading] = useState(false);
+  const [modelFileName, setModelFileName] = useState<string>();
+  /** Which model the job runs: a built-in's id or "upload" — one choice, shown in words (defect 2). */
+  const [modelChoice, setModelChoice] = useState<string>(BUILTIN_MODELS[0]?.id ?? 'upload');
+  const uploading = modelChoice === 'upload';
 
   async function modelChosen(input: HTMLInputElement) {
-    const select = input.form?.elements.namedItem('model');
-    if (input.files?.length && select instanceof HTMLSelectElement) {
-      select.value = 'upload';
-      setUploading(true);
-    }
+    setModelFileName(input.files?.[0]?.name);
+    if (input.files?.length) setModelChoice('upload');
     const io = await readModelIo(input);
     setModelIo(io);
     if (!io?.ok) return;
@@ -125,44 +83,60 @@ export function JobForm({ templar }: { templar: Templar }) {
     setModelIo((now) => (now === io ? { ...io, load } : now));
   }
 
+  /** A built-in chosen after a file: the file is set aside, not kept silently beside the built-in. */
+  function builtinChosen(select: HTMLSelectElement) {
+    setModelChoice(select.value);
+    if (select.value === 'upload') return;
+    const file = select.form?.elements.namedItem('modelFile');
+    if (file instanceof HTMLInputElement) file.value = '';
+    setModelFileName(undefined);
+    setModelIo(undefined);
+  }
+
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = event.currentTarget;
     const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
     setError(undefined);
-    setBusy(true);
+    const values = Object.fromEntries(Object.keys(JOB_FORM_FIELDS).map((name) => [name, field(name).value]));
+    const inputFile = field('inputFile').files?.length ? true : false;
+    const found = formProblems(values, new Set<JobFormField>(inputFile ? ['rows', 'seed'] : []));
+    setProblems(found);
+    const first = Object.keys(found)[0];
+    if (first) return field(first).focus();
+    setStage('checking the job');
     try {
-      const modelChoice = field('model').value;
-      const modelUpload = modelChoice === 'upload' ? await readUpload(field('modelFile')) : undefined;
-      if (modelChoice === 'upload' && !modelUpload)
-        throw new Error('choose an .onnx file to upload, or pick a built-in model');
+      const modelUpload = uploading ? await readUpload(field('modelFile')) : undefined;
+      if (uploading && !modelUpload) throw new Error('Choose an .onnx file to upload, or pick a built-in model.');
       const inputUpload = await readUpload(field('inputFile'));
+      const number = (name: JobFormField) => Number(values[name]);
       const draft: JobDraft = {
         name: field('name').value,
         model: modelUpload ? { kind: 'upload', ...modelUpload } : { kind: 'builtin', id: modelChoice },
         inputs: inputUpload
           ? { kind: 'upload', ...inputUpload }
-          : { kind: 'generated', rows: Number(field('rows').value), seed: Number(field('seed').value) },
-        unitRows: Number(field('unitRows').value),
-        redundancy: Number(field('redundancy').value),
-        spotCheckRate: Number(field('spotCheck').value) / 100,
-        maxProviders: Number(field('maxProviders').value),
+          : { kind: 'generated', rows: number('rows'), seed: number('seed') },
+        unitRows: number('unitRows'),
+        redundancy: number('redundancy'),
+        spotCheckRate: number('spotCheck') / 100,
+        maxProviders: number('maxProviders'),
         tolerance: {
-          sameClass: { rtol: numberIn(field('sameClassRtol')), atol: numberIn(field('sameClassAtol')) },
-          crossClass: { rtol: numberIn(field('crossClassRtol')), atol: numberIn(field('crossClassAtol')) },
+          sameClass: { rtol: number('sameClassRtol'), atol: number('sameClassAtol') },
+          crossClass: { rtol: number('crossClassRtol'), atol: number('crossClassAtol') },
         },
-        falseAcceptProbability: numberIn(field('falseAccept')),
+        falseAcceptProbability: number('falseAccept'),
       };
-      await templar.submit(draft);
+      await templar.submit(draft, (p) => setStage(describeStage(p)));
     } catch (e) {
       setError(problemOf(e));
     } finally {
-      setBusy(false);
+      setStage(undefined);
     }
   }
 
+  const builtin = BUILTIN_MODELS.find((m) => m.id === modelChoice);
   return (
-    <form className="panel job-form" onSubmit={(e) => void submit(e)} data-testid="job-form">
+    <form className="panel job-form" onSubmit={(e) => void submit(e)} data-testid="job-form" noValidate>
       <h2>New batch-inference job</h2>
       <label>
         Name <input name="name" placeholder="optional" maxLength={200} />
@@ -171,9 +145,9 @@ export function JobForm({ templar }: { templar: Templar }) {
         Model
         <select
           name="model"
-          defaultValue={BUILTIN_MODELS[0]?.id}
+          value={modelChoice}
           data-testid="model-select"
-          onChange={(e) => setUploading(e.currentTarget.value === 'upload')}
+          onChange={(e) => builtinChosen(e.currentTarget)}
         >
           {BUILTIN_MODELS.map((m) => (
             <option key={m.id} value={m.id}>
@@ -193,99 +167,97 @@ export function JobForm({ templar }: { templar: Templar }) {
           onChange={(e) => void modelChosen(e.currentTarget)}
         />
       </label>
+      <p className="hint" data-testid="model-choice" aria-live="polite">
+        {builtin
+          ? `The job runs the built-in ${builtin.name}.`
+          : modelFileName
+            ? `The job runs your file ${modelFileName}.`
+            : 'Choose the .onnx file the job runs.'}
+      </p>
       {modelIo && uploading ? <ModelIoView io={modelIo} /> : null}
       <fieldset>
         <legend>Inputs</legend>
-        <label>
-          Rows to generate <input name="rows" type="number" min={1} defaultValue={1024} data-testid="rows" />
-        </label>
-        <label>
-          Seed <input name="seed" type="number" defaultValue={1} data-testid="seed" />
-        </label>
+        <NumberField name="rows" defaultValue={1024} testId="rows" problems={problems} />
+        <NumberField name="seed" defaultValue={1} testId="seed" problems={problems} />
         <label>
           …or upload inputs (.npy, or JSON {'{'}"input": [[…]]{'}'}){' '}
           <input name="inputFile" type="file" accept=".npy,.json" data-testid="input-file" />
         </label>
       </fieldset>
       <div className="row">
-        <label>
-          Unit size (rows) <input name="unitRows" type="number" min={1} defaultValue={16} data-testid="unit-rows" />
-        </label>
-        <label>
-          Redundancy <input name="redundancy" type="number" min={1} max={5} defaultValue={1} data-testid="redundancy" />
-        </label>
-        <label>
-          Spot-check %{' '}
-          <input name="spotCheck" type="number" min={0} max={100} defaultValue={5} data-testid="spot-check" />
-        </label>
-        <label>
-          Max providers <input name="maxProviders" type="number" min={1} max={64} defaultValue={8} />
-        </label>
+        <NumberField name="unitRows" hint="(rows)" defaultValue={16} testId="unit-rows" problems={problems} />
+        <NumberField name="redundancy" defaultValue={1} testId="redundancy" problems={problems} />
+        <NumberField name="spotCheck" defaultValue={5} testId="spot-check" problems={problems} step="any" />
+        <NumberField name="maxProviders" defaultValue={8} problems={problems} />
       </div>
-      {/* No min/max here: the plan refuses out-of-range values with a message that says the range. */}
-      <details className="verification" data-testid="verification">
+      <details className="verification" data-testid="verification" open={hasAdvancedProblem(problems) || undefined}>
         <summary>Verification (advanced)</summary>
         <p className="hint">
           A checked element passes when |a − b| ≤ atol·scale + rtol·max(|a|, |b|). Same class: both results from one
           kind of adapter; across classes: different backends or GPUs.
         </p>
         <div className="row">
-          <label>
-            Same-class rtol (0–1){' '}
-            <input
-              name="sameClassRtol"
-              type="number"
-              step="any"
-              defaultValue={DEFAULT_TOLERANCES.sameClass.rtol}
-              data-testid="same-class-rtol"
-            />
-          </label>
-          <label>
-            Same-class atol (0–1){' '}
-            <input
-              name="sameClassAtol"
-              type="number"
-              step="any"
-              defaultValue={DEFAULT_TOLERANCES.sameClass.atol}
-              data-testid="same-class-atol"
-            />
-          </label>
-          <label>
-            Cross-class rtol (0–1){' '}
-            <input
-              name="crossClassRtol"
-              type="number"
-              step="any"
-              defaultValue={DEFAULT_TOLERANCES.crossClass.rtol}
-              data-testid="cross-class-rtol"
-            />
-          </label>
-          <label>
-            Cross-class atol (0–1){' '}
-            <input
-              name="crossClassAtol"
-              type="number"
-              step="any"
-              defaultValue={DEFAULT_TOLERANCES.crossClass.atol}
-              data-testid="cross-class-atol"
-            />
-          </label>
-        </div>
-        <label>
-          Freivalds false-accept probability, matrix products (above 0, at most 0.5)
-          <input
-            name="falseAccept"
-            type="number"
+          <NumberField
+            name="sameClassRtol"
+            hint="(0–1)"
             step="any"
-            defaultValue={DEFAULT_FALSE_ACCEPT_PROBABILITY}
-            data-testid="false-accept"
+            defaultValue={DEFAULT_TOLERANCES.sameClass.rtol}
+            testId="same-class-rtol"
+            problems={problems}
           />
-        </label>
+          <NumberField
+            name="sameClassAtol"
+            hint="(0–1)"
+            step="any"
+            defaultValue={DEFAULT_TOLERANCES.sameClass.atol}
+            testId="same-class-atol"
+            problems={problems}
+          />
+          <NumberField
+            name="crossClassRtol"
+            hint="(0–1)"
+            step="any"
+            defaultValue={DEFAULT_TOLERANCES.crossClass.rtol}
+            testId="cross-class-rtol"
+            problems={problems}
+          />
+          <NumberField
+            name="crossClassAtol"
+            hint="(0–1)"
+            step="any"
+            defaultValue={DEFAULT_TOLERANCES.crossClass.atol}
+            testId="cross-class-atol"
+            problems={problems}
+          />
+        </div>
+        <NumberField
+          name="falseAccept"
+          hint="for matrix products (above 0, at most 0.5)"
+          step="any"
+          defaultValue={DEFAULT_FALSE_ACCEPT_PROBABILITY}
+          testId="false-accept"
+          problems={problems}
+        />
       </details>
+      {Object.keys(problems).length ? (
+        <p className="field-error" role="alert" data-testid="form-problems">
+          {Object.keys(problems).length === 1 ? 'One field needs' : `${Object.keys(problems).length} fields need`} a
+          change before the job can start.
+        </p>
+      ) : null}
       {error ? <ProblemView problem={error} testId="form-error" /> : null}
-      <button type="submit" disabled={busy} data-testid="submit-job">
-        {busy ? 'Preparing…' : 'Start job'}
+      <button type="submit" disabled={stage !== undefined} data-testid="submit-job">
+        {stage !== undefined ? 'Preparing…' : 'Start job'}
       </button>
+      {stage !== undefined ? (
+        <p className="hint" data-testid="preparing" role="status">
+          Preparing: {stage}
+        </p>
+      ) : null}
     </form>
   );
+}
+
+function hasAdvancedProblem(problems: Problems): boolean {
+  return Object.keys(problems).some((name) => /Rtol|Atol|falseAccept/.test(name));
 }

@@ -38,6 +38,11 @@ export function startRequester(): RequesterRuntime {
       // A new model version is diffed in a Web Worker; the worker starts with the first resumed or published job.
       findChanges: () => createWorkerDiffer().findChanges,
       identity,
+      storageLeft,
+      notify: (title, body) => {
+        if (typeof Notification !== 'undefined' && Notification.permission === 'granted')
+          new Notification(title, { body });
+      },
     });
     reachable({ signaling: port, createPeer: webrtcPeers(client) });
     await instance.init();
@@ -46,4 +51,11 @@ export function startRequester(): RequesterRuntime {
   })();
   runtime = { templar, connection, peerId, network };
   return runtime;
+}
+
+/** What the origin may still store, from the browser's own estimate; undefined where it gives none. */
+async function storageLeft(): Promise<number | undefined> {
+  const estimate = await navigator.storage?.estimate?.();
+  if (estimate?.quota === undefined) return undefined;
+  return estimate.quota - (estimate.usage ?? 0);
 }

@@ -26,7 +26,10 @@ import type { JobRunnerDeps } from './runner-deps';
 import { inferenceCoordinator } from './inference-coordinator';
 import { InferenceWire } from './inference-wire';
 import { JobReceipts } from './job-receipts';
-import { JobViewModel } from './job-view';
+import { figuresOf, JobViewModel } from './job-view';
+import { JobRecorder } from './job-recorder';
+import { HistoryStore } from '../storage/history-store';
+import { memoryStore } from '../storage/kv';
 import { LocalChecks } from './local-checks';
 import { ProviderLinks } from './provider-links';
 import { ReceiptOutbox } from './receipt-outbox';
@@ -51,6 +54,9 @@ export class JobRunner {
   private readonly reputation: ReputationBook;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
+  /** job-open was sent: only then is there a job for job-close to close (defect 8). */
+  private opened = false;
+  private recorder?: JobRecorder;
 
   constructor(
     private readonly spec: JobSpec,
@@ -66,6 +72,7 @@ export class JobRunner {
     this.results = new ResultWriter({
       jobs: deps.jobs,
       jobId: spec.id,
+      alsoWrite: (unitIds) => this.recorder?.batchEntries(unitIds) ?? [],
       rerunUnits: () => this.coordinator.rerunUnits(),
       written: (units) => {
         for (const unitId of units) this.model.unitStored(this.kind.size(unitId));
@@ -106,10 +113,14 @@ export class JobRunner {
       createPeer: deps.createPeer,
       extension: deps.extension,
       onConnecting: (peerId) => this.model.setProvider(peerId, { state: 'connecting', note: undefined }),
-      onOpen: (link) => this.links.send(link, this.wire.jobMessage()),
+      onOpen: (link) => {
+        this.recorder?.joined(link.session.peerId);
+        this.links.send(link, this.wire.jobMessage());
+      },
       onMessage: (link, bytes) => this.inbox.receive(link, bytes),
       onLost: (link, reason) => {
         const { peerId } = link.session;
+        this.recorder?.left(peerId, reason);
         if (!this.model.isSettled(peerId)) this.model.setProvider(peerId, { state: 'gone', note: reason });
         this.delivery.providerGone(peerId);
         this.exec(this.coordinator.providerGone(peerId));
@@ -127,13 +138,30 @@ export class JobRunner {
     return this.model.view;
   }
 
+  /** The job's history and event log. */
+  get history(): JobRecorder | undefined {
+    return this.recorder;
+  }
+
   async start(): Promise<void> {
+    const done = await this.deps.jobs.doneUnits(this.spec.id);
+    const recorder = await JobRecorder.forJob(
+      this.spec,
+      this.deps.history ?? new HistoryStore(memoryStore()),
+      this.deps.now,
+      (message) => this.model.patch({ message }),
+    );
+    this.recorder = recorder;
+    // For the runner's lifetime: the history's last change (the job's end) comes after everything else stops.
+    recorder.state.subscribe(({ history, recent }) => this.model.patch({ record: history, events: recent }));
+    recorder.started(done);
+    this.model.setBase(recorder.figures);
     this.coordinator = inferenceCoordinator({
       spec: this.spec,
       kind: this.kind,
       reputation: this.reputation,
       canCheck: this.checks !== undefined,
-      done: await this.deps.jobs.doneUnits(this.spec.id),
+      done,
       rerun: await this.results.loadRerun(),
       random: this.deps.random,
     });
@@ -173,15 +201,26 @@ export class JobRunner {
   stop(status: JobStatus = 'paused', message?: string): void {
     if (this.closed) return;
     this.closed = true;
+    // The history first: the view's change of status is the last one the dashboard follows.
+    const kind = status === 'running' || status === 'done' ? 'paused' : status;
+    void this.recorder?.stopped(kind, message ?? `job ${kind}`);
     this.model.patch({ status, message });
     for (const off of this.unsubscribe.splice(0)) off();
     this.links.closeAll('job stopped');
-    this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
+    this.closeJob();
     void this.deps.jobs.setState(this.spec.id, { status, message });
   }
 
   private openJob(): void {
-    if (!this.closed) this.deps.signaling.send({ type: 'job-open', jobId: this.spec.id, needs: this.wire.needs() });
+    if (this.closed) return;
+    this.opened = true;
+    this.deps.signaling.send({ type: 'job-open', jobId: this.spec.id, needs: this.wire.needs() });
+  }
+
+  private closeJob(): void {
+    if (!this.opened) return;
+    this.opened = false;
+    this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
   }
 
   /** Carries out the coordinator's commands, in order. */
@@ -190,6 +229,7 @@ export class JobRunner {
       switch (c.type) {
         case 'send': {
           if (!this.links.get(c.peerId) || this.closed) break;
+          this.recorder?.sent(c.peerId, c.unitId);
           const { header, body } = this.wire.unitMessage(c.unitId, this.delivery.dispatch(c.peerId, c.unitId));
           this.links.sendTo(c.peerId, header, body, PeerStream.work);
           break;
@@ -213,6 +253,7 @@ export class JobRunner {
           this.model.patch({ message: `replicas of unit ${c.unitId} disagreed; asking another provider` });
           break;
         case 'drop':
+          this.recorder?.declined(c.peerId, c.reason);
           this.model.setProvider(c.peerId, { state: 'declined', note: c.reason });
           this.links.release(c.peerId, c.reason);
           break;
@@ -234,8 +275,11 @@ export class JobRunner {
       () => this.kind.unit(unitId),
       (outcome) => {
         if (this.closed) return;
-        if (outcome.ok)
-          return this.exec(this.coordinator.checkDone(unitId, outcome.outputs, this.checks!.adapterClass));
+        if (outcome.ok) {
+          const commands = this.coordinator.checkDone(unitId, outcome.outputs, this.checks!.adapterClass);
+          this.recorder?.checked(unitId, !commands.some((c) => c.type === 'reject'));
+          return this.exec(commands);
+        }
         // Our own engine failed: that says nothing about the provider. Accept unchecked and say so.
         this.model.patch({ message: `spot check could not run locally: ${outcome.message}` });
         this.exec(this.coordinator.checkUnavailable(unitId));
@@ -245,6 +289,7 @@ export class JobRunner {
 
   /** Reported, released, its link closed; units it alone vouched for are persisted to run again. */
   private rejected(peerId: string, reason: string, rerun: boolean): void {
+    this.recorder?.rejected(peerId, reason);
     this.model.setProvider(peerId, { state: 'rejected', note: reason });
     this.links.reject(peerId, reason, this.deps.identity !== undefined);
     // Persisted first: a reload before these are computed again must not take their stored results as final.
@@ -262,6 +307,7 @@ export class JobRunner {
     const link = this.links.get(peerId);
     if (!link) return;
     link.reconnects = 0;
+    this.recorder?.credited(peerId, unitId);
     this.model.unitCredited(peerId, link.computeMsTotal);
     const durationMs = link.computeMs.get(unitId) ?? 0;
     link.computeMs.delete(unitId);
@@ -275,7 +321,10 @@ export class JobRunner {
     this.model.allFinished();
     this.links.broadcast({ type: 'bye', jobId: this.spec.id, reason: 'job complete' });
     this.links.closeAll('job complete');
-    this.deps.signaling.send({ type: 'job-close', jobId: this.spec.id });
+    this.closeJob();
+    this.refresh();
+    // The history is final before the state says done: a reload that reads "done" finds the figures it showed.
+    await this.recorder?.stopped('done', `all ${unitCount(this.spec)} units done`);
     await this.deps.jobs.setState(this.spec.id, { status: 'done', finishedAt: this.deps.now?.() ?? Date.now() });
     this.model.patch({ status: 'done', inFlight: 0 });
     this.refresh();
@@ -292,5 +341,6 @@ export class JobRunner {
       versions: this.delivery.figures(),
       canRun: this.coordinator.canRun,
     });
+    this.recorder?.setFigures(figuresOf(this.model.view.get()));
   }
 }

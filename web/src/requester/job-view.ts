@@ -4,7 +4,15 @@
  * stored, a receipt issued) and this turns it into the immutable JobView the
  * React layer renders.
  */
-import type { CoordinatorStats } from '@shared/jobs';
+import {
+  emptyFigures,
+  newJobHistory,
+  type CoordinatorStats,
+  type JobEvent,
+  type JobFigures,
+  type JobSpec,
+  type JobHistory,
+} from '@shared/jobs';
 import { Observable } from '../core/emitter';
 import { ThroughputMeter } from '../core/throughput';
 import type { JobStatus } from '../storage/job-store';
@@ -55,10 +63,23 @@ export interface JobView {
   message?: string;
   /** Why nothing runs now, while the job is running but no provider can take work. */
   waiting?: string;
+  /** What the job did, as stored: the figures a reload shows (job-recorder.ts). */
+  record: JobHistory;
+  /** The newest events of its log. */
+  events: JobEvent[];
 }
 
 /** A job's view with nothing happened yet: for a job that starts, or one shown from storage without running. */
-export function emptyJobView(jobId: string, total: number, status: JobStatus, done = 0, message?: string): JobView {
+export function emptyJobView(
+  jobId: string,
+  total: number,
+  status: JobStatus,
+  done = 0,
+  message?: string,
+  record: JobHistory = newJobHistory(jobId, 0),
+  events: JobEvent[] = [],
+): JobView {
+  const f = record.figures;
   return {
     jobId,
     status,
@@ -66,14 +87,30 @@ export function emptyJobView(jobId: string, total: number, status: JobStatus, do
     done,
     inFlight: 0,
     providers: [],
-    spotChecks: { checked: 0, failed: 0 },
-    verification: { verified: 0, unchecked: 0, rejected: 0, reasons: [] },
-    receipts: { issued: 0, logged: 0 },
-    duplicatesDiscarded: 0,
+    spotChecks: { checked: f.checked, failed: f.checksFailed },
+    verification: { verified: f.verified, unchecked: f.unchecked, rejected: f.rejected, reasons: [] },
+    receipts: { issued: f.receiptsIssued, logged: f.receiptsLogged },
+    duplicatesDiscarded: f.duplicates,
     rowsPerSecond: 0,
     history: [],
     versions: [],
     message,
+    record,
+    events,
+  };
+}
+
+/** The counters a view shows, for the job's stored history. */
+export function figuresOf(view: JobView): JobFigures {
+  return {
+    verified: view.verification.verified,
+    unchecked: view.verification.unchecked,
+    rejected: view.verification.rejected,
+    checked: view.spotChecks.checked,
+    checksFailed: view.spotChecks.failed,
+    receiptsIssued: view.receipts.issued,
+    receiptsLogged: view.receipts.logged,
+    duplicates: view.duplicatesDiscarded,
   };
 }
 
@@ -81,10 +118,18 @@ export class JobViewModel {
   readonly view: Observable<JobView>;
   private readonly providers = new Map<string, ProviderStats>();
   private readonly meter: ThroughputMeter;
+  /** Counters stored by earlier sessions of this job: a resumed job counts on from them (defect 1). */
+  private base: JobFigures = emptyFigures();
 
   constructor(jobId: string, total: number, now?: () => number) {
     this.meter = new ThroughputMeter(now);
     this.view = new Observable<JobView>(emptyJobView(jobId, total, 'running'));
+  }
+
+  /** Counts on from a resumed job's stored figures. */
+  setBase(base: JobFigures): void {
+    this.base = base;
+    this.patch({ receipts: { issued: base.receiptsIssued, logged: base.receiptsLogged } });
   }
 
   get status(): JobStatus {
@@ -168,14 +213,17 @@ export class JobViewModel {
       done: figures.done,
       inFlight: figures.inFlight,
       providers: [...this.providers.values()],
-      spotChecks: { ...stats.checks },
+      spotChecks: {
+        checked: this.base.checked + stats.checks.checked,
+        failed: this.base.checksFailed + stats.checks.failed,
+      },
       verification: {
-        verified: stats.verified,
-        unchecked: stats.unchecked,
-        rejected: stats.rejected,
+        verified: this.base.verified + stats.verified,
+        unchecked: this.base.unchecked + stats.unchecked,
+        rejected: this.base.rejected + stats.rejected,
         reasons: [...stats.reasons],
       },
-      duplicatesDiscarded: stats.duplicates,
+      duplicatesDiscarded: this.base.duplicates + stats.duplicates,
       rowsPerSecond: this.meter.rate(),
       history: this.meter.history(),
     });
@@ -184,4 +232,25 @@ export class JobViewModel {
   patch(change: Partial<JobView>): void {
     this.view.set({ ...this.view.get(), ...change });
   }
+}
+
+/** A view whose counters are the stored history's, for a job that stopped. */
+export function storedJobView(view: JobView): JobView {
+  const stored = emptyJobView(view.jobId, view.total, view.status, view.done, view.message, view.record, view.events);
+  return {
+    ...view,
+    inFlight: 0,
+    spotChecks: stored.spotChecks,
+    verification: { ...stored.verification, reasons: view.verification.reasons },
+    receipts: stored.receipts,
+    duplicatesDiscarded: stored.duplicatesDiscarded,
+  };
+}
+
+/** What a notification says when a job ends; undefined for a pause. */
+export function endNotice(spec: JobSpec, view: JobView): { title: string; body: string } | undefined {
+  if (view.status === 'done')
+    return { title: `Job done: ${spec.name}`, body: `${spec.rows.toLocaleString()} rows computed` };
+  if (view.status === 'failed') return { title: `Job failed: ${spec.name}`, body: view.message ?? 'see its card' };
+  return undefined;
 }

@@ -118,3 +118,33 @@ describe('planJob', () => {
     }
   });
 });
+
+describe('limits stated before they bite (issue 21)', () => {
+  const matmul: JobDraft = { ...base, model: { kind: 'builtin', id: 'matmul-256' }, unitRows: 1000 };
+
+  it('PLAN-SIZE1: 2,000,000 MatMul rows against 50 MiB of storage left are refused before any input is generated', async () => {
+    const stages: string[] = [];
+    const started = performance.now();
+    await expect(
+      planJob(
+        { ...matmul, inputs: { kind: 'generated', rows: 2_000_000, seed: 1 } },
+        { storageLeft: 50 * 2 ** 20, progress: (p) => stages.push(p.stage) },
+      ),
+    ).rejects.toThrow(/needs about 4\.\d+ GiB of storage .* store 50\.0 MiB more/);
+    // Generating those rows took 29 s in the browser; refusing them takes no generation at all.
+    expect(stages).not.toContain('generating inputs');
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('PLAN-SIZE2: 1e8 rows are refused for the typed-array limit, naming the tensor, whatever the quota', async () => {
+    await expect(
+      planJob({ ...matmul, inputs: { kind: 'generated', rows: 1e8, seed: 1 }, unitRows: 10_000 }, {}),
+    ).rejects.toThrow(/"x" would be .* in one array, more than the 2\.00 GiB/);
+  });
+
+  it('PLAN-SIZE3: a job that fits plans as before and reports its stages', async () => {
+    const stages: string[] = [];
+    await planJob(matmul, { storageLeft: 2 ** 30, progress: (p) => stages.push(p.stage) });
+    expect(stages).toEqual(['generating inputs']);
+  });
+});

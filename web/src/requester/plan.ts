@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import {
   checkJobSpec,
   JOB_SCHEMA_VERSION,
+  MAX_UNITS,
   jobVerification,
   JobVerificationSchema,
   type JobSpec,
@@ -32,7 +33,8 @@ import {
 } from '@shared/tensor';
 import type { ToleranceTable } from '@shared/trust';
 import { messageOf } from '@shared/errors';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '@shared/transport';
+import { checkJobFitsBrowser, checkUnitFits } from './plan-limits';
+import { PlanError } from './plan-error';
 
 export type ModelChoice = { kind: 'builtin'; id: string } | { kind: 'upload'; fileName: string; bytes: Uint8Array };
 export type InputChoice =
@@ -62,34 +64,19 @@ export interface PlannedJob {
   notes: string[];
 }
 
-export class PlanError extends Error {
-  override name = 'PlanError';
-  /** onnxruntime's own words, for a "details" view, where they were reworded in the message. */
-  readonly details?: string;
-  constructor(message: string, details?: string) {
-    super(message);
-    if (details !== undefined) this.details = details;
-  }
+/** A stage of preparing a job, for the form's "Preparing…"; `done`/`total` in bytes where it has them. */
+export interface PlanProgress {
+  stage: string;
+  done?: number;
+  total?: number;
 }
 
-/** Bytes one unit's inputs take on the wire: its rows of each batched input, and every unbatched input whole. */
-function unitBytes(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number): number {
-  return inputs.reduce((sum, t, i) => {
-    const whole = spec.inputs[i]?.batched === false;
-    return sum + (whole ? t.bytes.length : Math.ceil((t.bytes.length / spec.rows) * unitRows));
-  }, 0);
-}
-
-/** A unit is one message to a provider: refuses one larger than a provider accepts, saying what to change. */
-export function checkUnitFits(spec: Pick<JobSpec, 'inputs' | 'rows'>, inputs: readonly RawTensor[], unitRows: number) {
-  const bytes = unitBytes(spec, inputs, unitRows);
-  if (bytes <= DEFAULT_MAX_MESSAGE_BYTES) return;
-  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-  throw new PlanError(
-    `one unit of ${unitRows} rows would carry ${mib(bytes)} of inputs, more than the ${mib(DEFAULT_MAX_MESSAGE_BYTES)} a provider accepts in one message; ${
-      unitRows === spec.rows ? 'split the inputs into smaller jobs' : 'lower the unit size'
-    }`,
-  );
+export interface PlanOptions {
+  now?: number;
+  id?: string;
+  /** Bytes the origin may still store; the job is refused before anything is generated if it needs more. */
+  storageLeft?: number;
+  progress?: (stage: PlanProgress) => void;
 }
 
 /** The batch axis's name while inputs are checked: any size, the same in every batched input. */
@@ -213,7 +200,11 @@ function verificationSettings(draft: JobDraft): JobVerification {
   );
 }
 
-export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()): Promise<PlannedJob> {
+export { PlanError } from './plan-error';
+export { checkUnitFits } from './plan-limits';
+
+export async function planJob(draft: JobDraft, options: PlanOptions = {}): Promise<PlannedJob> {
+  const { now = Date.now(), id = newJobId(), storageLeft, progress } = options;
   if (!Number.isInteger(draft.unitRows) || draft.unitRows < 1)
     throw new PlanError('unit size must be a whole number of rows, at least 1');
   if (draft.inputs.kind === 'generated' && (!Number.isInteger(draft.inputs.rows) || draft.inputs.rows < 1)) {
@@ -227,6 +218,16 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
       `no input of this model has an axis to split into units (every input is a scalar); ${REEXPORT_HINT}`,
     );
   const shapes = inputShapes(facts, roles);
+  if (draft.inputs.kind === 'generated') {
+    // Before anything is generated: 2,000,000 rows took 29 s to generate and then failed to store.
+    const units = Math.ceil(draft.inputs.rows / draft.unitRows);
+    if (units > MAX_UNITS)
+      throw new PlanError(
+        `${units} units is more than ${MAX_UNITS}: raise the unit size to at least ${Math.ceil(draft.inputs.rows / MAX_UNITS)} rows`,
+      );
+    checkJobFitsBrowser(facts, roles, draft.inputs.rows, storageLeft);
+    progress?.({ stage: 'generating inputs' });
+  } else progress?.({ stage: 'reading inputs' });
   const tensors =
     draft.inputs.kind === 'generated'
       ? generateInputs(facts, roles, draft.inputs)
@@ -242,6 +243,7 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
       );
   }
   if (rows < 1) throw new PlanError('the inputs have no rows');
+  if (draft.inputs.kind === 'upload') checkJobFitsBrowser(facts, roles, rows, storageLeft);
   const notes: string[] = [];
   let unitRows = Math.min(draft.unitRows, rows);
   if (roles.batch.kind === 'fixed') {
@@ -305,7 +307,7 @@ export async function planJob(draft: JobDraft, now = Date.now(), id = newJobId()
   };
 }
 
-function newJobId(): string {
+export function newJobId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   return `job-${Array.from(bytes, (b) => b.toString(36).padStart(2, '0'))
     .join('')

@@ -19,6 +19,8 @@ interface Unwritten {
 export interface ResultWriterDeps {
   jobs: JobStore;
   jobId: string;
+  /** Entries to store in the same transaction as a batch (the job's history as it is once the batch is written). */
+  alsoWrite?(unitIds: number[]): [string, unknown][];
   /** The coordinator's current list of units to run again. */
   rerunUnits(): number[];
   /** A batch landed: these units are safe from a reload. */
@@ -71,7 +73,8 @@ export class ResultWriter {
     while (this.unwritten.length > 0) {
       const batch = this.unwritten.splice(0);
       try {
-        await this.deps.jobs.putUnitResults(this.deps.jobId, batch);
+        const also = this.deps.alsoWrite?.(batch.map((u) => u.unitId)) ?? [];
+        await this.deps.jobs.putUnitResults(this.deps.jobId, batch, also);
         await this.persistRerun();
       } catch (error) {
         this.writing -= batch.length;

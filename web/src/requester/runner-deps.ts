@@ -2,6 +2,7 @@
 import type { Identity } from '@shared/identity';
 import type { RandomSource, ReputationBook } from '@shared/trust';
 import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
+import type { HistoryStore } from '../storage/history-store';
 import type { JobStore } from '../storage/job-store';
 import type { ReceiptOutbox } from './receipt-outbox';
 import type { JobModel } from './job-model';
@@ -10,6 +11,8 @@ export interface JobRunnerDeps {
   signaling: SignalingPort;
   createPeer: PeerFactory;
   jobs: JobStore;
+  /** Where the job's history and event log are kept; in memory only without it. */
+  history?: HistoryStore;
   /** The job's model: its versions, and what each provider is sent to build one. */
   model: JobModel;
   /** The requester's own engine, for spot checks and settling replicas. Without it no spot checks run. */

@@ -4,7 +4,7 @@
  * and assembles verified results. Framework-free; the dashboard renders `jobs`.
  */
 import { sha256Hex } from '@shared/bytes';
-import { unitCount, type JobSpec } from '@shared/jobs';
+import { eventsAsJsonl, unitCount, type JobSpec } from '@shared/jobs';
 import { concatRows } from '@shared/jobs';
 import type { RawTensor } from '@shared/protocol';
 import type { Identity } from '@shared/identity';
@@ -12,7 +12,8 @@ import { getBuiltinModel } from '@shared/models';
 import { ReputationBook } from '@shared/trust';
 import { Observable } from '../core/emitter';
 import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
-import { JobStore } from '../storage/job-store';
+import { HistoryStore } from '../storage/history-store';
+import { JobStore, type JobStatus } from '../storage/job-store';
 import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { migrateLegacyJobs } from '../storage/migrate';
@@ -21,9 +22,11 @@ import type { ChangeFinder } from '@shared/pulse';
 import { JobModel } from './job-model';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
-import { emptyJobView } from './job-view';
+import { emptyJobView, endNotice, storedJobView } from './job-view';
+import { rerunSpec } from './rerun';
+import { JobRecorder } from './job-recorder';
 import { checkModelLoads, checkModelRuns } from './model-check';
-import { planJob, type JobDraft, type PlannedJob } from './plan';
+import { newJobId, planJob, type JobDraft, type PlannedJob, type PlanProgress } from './plan';
 import { ReceiptOutbox } from './receipt-outbox';
 
 export interface JobSummary {
@@ -43,11 +46,16 @@ export interface TemplarDeps {
   findChanges?: () => ChangeFinder;
   /** The requester's key: results must be signed, caught providers are reported, accepted units earn receipts. */
   identity?: Identity;
+  /** Bytes the origin may still store (navigator.storage.estimate(): quota − usage); undefined where unknown. */
+  storageLeft?: () => Promise<number | undefined>;
+  /** Tells the requester a job ended, for a job whose card asked to be told (the Notification API in the browser). */
+  notify?: (title: string, body: string) => void;
 }
 
 export class Templar {
   readonly jobs = new Observable<JobSummary[]>([]);
   private readonly store: JobStore;
+  private readonly histories: HistoryStore;
   private readonly models: ModelStore;
   private readonly runners = new Map<string, { runner: JobRunner; off: () => void }>();
   private readonly summaries = new Map<string, JobSummary>();
@@ -63,6 +71,7 @@ export class Templar {
   constructor(private readonly deps: TemplarDeps) {
     this.outbox = new ReceiptOutbox(deps.signaling);
     this.store = new JobStore(deps.store);
+    this.histories = new HistoryStore(deps.store);
     this.models = new ModelStore(deps.store);
     this.reputationStore = new ReputationStore(deps.store);
   }
@@ -87,26 +96,76 @@ export class Templar {
         .state(spec.id)
         .catch(() => ({ status: 'failed' as const, message: 'stored state unreadable' }));
       if (state.status === 'running') await this.run(spec);
-      else
-        this.publish(spec, staticView(spec, state.status, (await this.store.doneUnits(spec.id)).length, state.message));
+      else await this.publishStored(spec, state.status, state.message);
     }
   }
 
-  async submit(draft: JobDraft): Promise<JobSpec> {
-    const planned = await this.checked(await planJob(draft));
+  /**
+   * Plans, checks and stores a new job, then runs it. Nothing is stored until
+   * the plan (its size against the storage left included) holds; `progress`
+   * hears each stage for the form's "Preparing…".
+   */
+  async submit(draft: JobDraft, progress?: (stage: PlanProgress) => void): Promise<JobSpec> {
+    const storageLeft = await this.deps.storageLeft?.().catch(() => undefined);
+    const planned = await this.checked(await planJob(draft, { storageLeft, progress }), progress);
+    progress?.({ stage: 'storing the model' });
     const version = await this.models.putOnnx(planned.modelBytes);
     if (version.hash !== planned.spec.model.hash) throw new Error('the model changed while the job was planned');
-    await this.store.create(planned.spec, planned.inputs);
+    const total = planned.inputs.reduce((n, t) => n + t.bytes.length, 0);
+    progress?.({ stage: 'storing inputs', done: 0, total });
+    await this.store.create(planned.spec, planned.inputs, (done) =>
+      progress?.({ stage: 'storing inputs', done, total }),
+    );
     await this.run(planned.spec);
     return planned.spec;
+  }
+
+  /** A new job with the same model, inputs and settings as `id` (its latest model version), run from the start. */
+  async clone(id: string): Promise<JobSpec> {
+    const spec = await this.store.spec(id);
+    const versions = await this.store.modelVersions(id);
+    const hash = versions.at(-1) ?? spec.model.hash;
+    const names = [...this.summaries.values()].map((summary) => summary.spec.name);
+    const copy = rerunSpec(spec, hash, names, newJobId(), Date.now());
+    await this.store.create(copy, await this.store.inputs(id));
+    await this.run(copy);
+    return copy;
+  }
+
+  /** Stops a job for good: it keeps its history and results so far, and is not resumed. */
+  async cancel(id: string): Promise<void> {
+    const entry = this.runners.get(id);
+    if (entry) return entry.runner.stop('cancelled', 'cancelled by you');
+    const spec = await this.store.spec(id);
+    const recorder = await this.recorderOf(spec);
+    await recorder.stopped('cancelled', 'cancelled by you');
+    await this.store.setState(id, { status: 'cancelled', message: 'cancelled by you' });
+    await this.publishStored(spec, 'cancelled', 'cancelled by you');
+  }
+
+  /** Whether to be told when the job ends; the caller has the browser's permission already. */
+  async setNotify(id: string, notify: boolean): Promise<void> {
+    const running = this.runners.get(id)?.runner.history;
+    if (running) return running.setNotify(notify);
+    const spec = await this.store.spec(id);
+    await (await this.recorderOf(spec)).setNotify(notify);
+    const summary = this.summaries.get(id);
+    if (summary) await this.publishStored(spec, summary.view.status, summary.view.message);
+  }
+
+  /** The job's whole event log, one JSON object per line. */
+  async exportEvents(id: string): Promise<string> {
+    await this.runners.get(id)?.runner.history?.save();
+    return eventsAsJsonl(await this.histories.events(id));
   }
 
   /**
    * An uploaded model must load and run here before its job opens (built-in ones are known to).
    * Without a local engine the job opens unchecked and the providers' errors decide.
    */
-  private async checked(planned: PlannedJob): Promise<PlannedJob> {
+  private async checked(planned: PlannedJob, progress?: (stage: PlanProgress) => void): Promise<PlannedJob> {
     if (planned.spec.model.builtinId) return planned;
+    progress?.({ stage: 'running the first unit here' });
     const engine = await this.localEngineOnce();
     return engine ? checkModelRuns(engine, planned) : planned;
   }
@@ -122,6 +181,7 @@ export class Templar {
   }
 
   async resume(id: string): Promise<void> {
+    if (this.summaries.get(id)?.view.status === 'cancelled') return;
     if (this.runners.has(id)) return;
     await this.store.setState(id, { status: 'running' });
     await this.run(await this.store.spec(id));
@@ -170,7 +230,7 @@ export class Templar {
     if (!model) {
       const message = 'the model is no longer stored in this browser; create the job again';
       await this.store.setState(spec.id, { status: 'failed', message });
-      this.publish(spec, staticView(spec, 'failed', 0, message));
+      await this.publishStored(spec, 'failed', message);
       return;
     }
     // Spot checks re-run units here; a quorum whose replicas never agree is settled here too (SPEC TRUST-Q2).
@@ -183,6 +243,7 @@ export class Templar {
       signaling: this.deps.signaling,
       createPeer: this.deps.createPeer,
       jobs: this.store,
+      history: this.histories,
       model,
       local,
       extension: this.deps.extension,
@@ -195,8 +256,11 @@ export class Templar {
     const off = runner.view.subscribe((view) => {
       // Every change of a job's view may follow a verdict on a provider: keep the book on disk (writes coalesce).
       void this.reputationStore.save(this.book);
-      this.publish(spec, view);
-      if (view.status !== 'running') this.detach(spec.id);
+      if (view.status === 'running') return this.publish(spec, view);
+      // Ended: the card shows the figures as stored, so a reload shows the same (defect 1).
+      this.publish(spec, storedJobView(view));
+      this.detach(spec.id);
+      this.ended(spec, view);
     });
     this.runners.set(spec.id, { runner, off });
     if (noChecks) runner.view.set({ ...runner.view.get(), message: noChecks });
@@ -241,6 +305,24 @@ export class Templar {
     this.runners.delete(id);
   }
 
+  /** A stored job that is not running, shown from its stored history. */
+  private async publishStored(spec: JobSpec, status: JobStatus, message?: string): Promise<void> {
+    const done = (await this.store.doneUnits(spec.id)).length;
+    const recorder = await this.recorderOf(spec);
+    const { history, recent } = recorder.state.get();
+    this.publish(spec, emptyJobView(spec.id, unitCount(spec), status, done, message, history, recent));
+  }
+
+  private recorderOf(spec: JobSpec): Promise<JobRecorder> {
+    return JobRecorder.forJob(spec, this.histories);
+  }
+
+  /** A job that ends while its card asked to be told: one notification. */
+  private ended(spec: JobSpec, view: JobView): void {
+    const notice = view.record.notify ? endNotice(spec, view) : undefined;
+    if (notice) this.deps.notify?.(notice.title, notice.body);
+  }
+
   private publish(spec: JobSpec, view: JobView): void {
     this.summaries.set(spec.id, { spec, view });
     this.emit();
@@ -249,8 +331,4 @@ export class Templar {
   private emit(): void {
     this.jobs.set([...this.summaries.values()].sort((a, b) => b.spec.createdAt - a.spec.createdAt));
   }
-}
-
-function staticView(spec: JobSpec, status: JobView['status'], done: number, message?: string): JobView {
-  return emptyJobView(spec.id, unitCount(spec), status, done, message);
 }

@@ -2,6 +2,8 @@
  * Jobs in IndexedDB so a reload resumes them. A unit's result is one key,
  * written once when the unit is accepted: "which units are done" is derived
  * from which result keys exist, so it can never disagree with the results.
+ * Inputs are stored in chunks of INPUT_CHUNK_BYTES under a small manifest, so
+ * no single value nears the size IndexedDB refuses.
  */
 import * as v from 'valibot';
 import { checkJobSpec, JobSpecSchema, type JobSpec } from '@shared/jobs';
@@ -9,7 +11,8 @@ import { WireDtypeSchema, dtypeBytes, type RawTensor } from '@shared/protocol';
 import { MODEL_HASH_PATTERN } from '@shared/tensor';
 import { StoredDataError, type KeyValueStore } from './kv';
 
-export const JobStatusSchema = v.picklist(['running', 'paused', 'done', 'failed']);
+/** cancelled: stopped for good by the requester (its results so far stay until the job is deleted). */
+export const JobStatusSchema = v.picklist(['running', 'paused', 'done', 'failed', 'cancelled']);
 export type JobStatus = v.InferOutput<typeof JobStatusSchema>;
 
 const JobStateSchema = v.strictObject({
@@ -38,7 +41,29 @@ const UnitRecordSchema = v.union([
   v.strictObject({ outputs: TensorListSchema, modelHash: v.pipe(v.string(), v.regex(MODEL_HASH_PATTERN)) }),
 ]);
 
+/**
+ * Bytes per stored input chunk. Chromium refused a ~2 GB value ("The serialized
+ * keys and/or value are too large"); 32 MiB keeps each write far below that and
+ * short enough (tens of ms) for "Preparing…" to show progress between chunks.
+ */
+export const INPUT_CHUNK_BYTES = 32 * 2 ** 20;
+
+const InputManifestSchema = v.strictObject({
+  chunked: v.literal(1),
+  tensors: v.array(
+    v.strictObject({
+      name: v.string(),
+      dtype: WireDtypeSchema,
+      dims: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))),
+      bytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      chunks: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    }),
+  ),
+});
+const ChunkSchema = v.instance(Uint8Array);
+
 const specKey = (id: string) => `job:${id}:spec`;
+const inputChunkKey = (id: string, tensor: number, chunk: number) => `job:${id}:input:${tensor}:${chunk}`;
 const stateKey = (id: string) => `job:${id}:state`;
 const inputsKey = (id: string) => `job:${id}:inputs`;
 const unitPrefix = (id: string) => `job:${id}:unit:`;
@@ -59,9 +84,18 @@ function parse<T>(schema: v.GenericSchema<unknown, T>, value: unknown, what: str
 export class JobStore {
   constructor(private readonly store: KeyValueStore) {}
 
-  async create(spec: JobSpec, inputs: RawTensor[]): Promise<void> {
+  /** Stores a new job; `progress` hears how many input bytes are stored so far, after each chunk. */
+  async create(spec: JobSpec, inputs: RawTensor[], progress?: (stored: number, total: number) => void): Promise<void> {
     checkJobSpec(spec);
-    await this.store.set(inputsKey(spec.id), inputs);
+    try {
+      await this.putInputs(spec.id, inputs, progress);
+    } catch (error) {
+      // The browser's real quota can be below what it reports (Chromium reports usage + 10 GiB): leave nothing half-stored.
+      await this.delete(spec.id).catch(() => undefined);
+      throw new StoredDataError(
+        `the browser refused to store this job's inputs (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}); free some space or use fewer rows`,
+      );
+    }
     await this.store.set(stateKey(spec.id), { status: 'running' } satisfies JobState);
     // The spec goes last: a job is listed only once everything it needs is stored.
     await this.store.set(specKey(spec.id), spec);
@@ -82,7 +116,53 @@ export class JobStore {
   }
 
   async inputs(id: string): Promise<RawTensor[]> {
-    return parse(TensorListSchema, await this.store.get(inputsKey(id)), `inputs of job ${id}`);
+    const stored = await this.store.get(inputsKey(id));
+    // Jobs stored before inputs were chunked hold the tensors themselves.
+    if (Array.isArray(stored)) return parse(TensorListSchema, stored, `inputs of job ${id}`);
+    const manifest = parse(InputManifestSchema, stored, `inputs of job ${id}`);
+    const tensors: RawTensor[] = [];
+    for (const [t, entry] of manifest.tensors.entries()) {
+      const bytes = new Uint8Array(entry.bytes);
+      let at = 0;
+      for (let c = 0; c < entry.chunks; c++) {
+        const chunk = parse(ChunkSchema, await this.store.get(inputChunkKey(id, t, c)), `inputs of job ${id}`);
+        if (at + chunk.length > bytes.length) break;
+        bytes.set(chunk, at);
+        at += chunk.length;
+      }
+      if (at !== entry.bytes)
+        throw new StoredDataError(`stored inputs of job ${id} are incomplete; delete the job and create it again`);
+      tensors.push(
+        parse(
+          RawTensorSchema,
+          { name: entry.name, dtype: entry.dtype, dims: entry.dims, bytes },
+          `inputs of job ${id}`,
+        ),
+      );
+    }
+    return tensors;
+  }
+
+  /** Each tensor in chunks, one transaction per chunk; the manifest last, so a half-written set is never read. */
+  private async putInputs(
+    id: string,
+    inputs: RawTensor[],
+    progress?: (stored: number, total: number) => void,
+  ): Promise<void> {
+    const total = inputs.reduce((n, t) => n + t.bytes.length, 0);
+    let stored = 0;
+    const tensors = [];
+    for (const [t, tensor] of inputs.entries()) {
+      const chunks = Math.ceil(tensor.bytes.length / INPUT_CHUNK_BYTES);
+      for (let c = 0; c < chunks; c++) {
+        const chunk = tensor.bytes.slice(c * INPUT_CHUNK_BYTES, (c + 1) * INPUT_CHUNK_BYTES);
+        await this.store.set(inputChunkKey(id, t, c), chunk);
+        stored += chunk.length;
+        progress?.(stored, total);
+      }
+      tensors.push({ name: tensor.name, dtype: tensor.dtype, dims: tensor.dims, bytes: tensor.bytes.length, chunks });
+    }
+    await this.store.set(inputsKey(id), { chunked: 1, tensors } satisfies v.InferOutput<typeof InputManifestSchema>);
   }
 
   async state(id: string): Promise<JobState> {
@@ -97,10 +177,16 @@ export class JobStore {
   async putUnitResults(
     id: string,
     units: { unitId: number; outputs: RawTensor[]; modelHash: string }[],
+    also: [string, unknown][] = [],
   ): Promise<void> {
-    await this.store.setMany(
-      units.map((u) => [`${unitPrefix(id)}${u.unitId}`, { outputs: u.outputs, modelHash: u.modelHash }]),
-    );
+    // `also` (the job's history) lands in the same transaction: its figures never disagree with the results.
+    await this.store.setMany([
+      ...units.map((u): [string, unknown] => [
+        `${unitPrefix(id)}${u.unitId}`,
+        { outputs: u.outputs, modelHash: u.modelHash },
+      ]),
+      ...also,
+    ]);
   }
 
   async unitResult(id: string, unitId: number): Promise<RawTensor[]> {

@@ -2,7 +2,7 @@
 import { useMemo } from 'react';
 import { Badge, Stat } from '../app/widgets';
 import { lossSeries, speedSeries } from './chart-data';
-import { type ChartSeries, LineChart } from './LossChart';
+import { type ChartSeries, LineChart } from '../app/LineChart';
 import type { Trainer, TrainJobView } from './trainer';
 import { TogetherPanel } from './TogetherPanel';
 

@@ -1,8 +1,9 @@
-/** Live training curves on uPlot (canvas, fast enough to redraw every step); the data comes from chart-data.ts. */
+/** Line charts on uPlot (canvas, fast enough to redraw every step): training curves, a job's progress. Labelled axes. */
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Aligned } from './chart-data';
+/** uPlot's aligned columns: x values, then one column per series (null where a series has no point). */
+type Aligned = readonly (readonly (number | null)[])[];
 
 export interface ChartSeries {
   readonly label: string;
@@ -14,11 +15,15 @@ export function LineChart({
   series,
   title,
   testId,
+  xLabel = 'step',
+  yLabel,
 }: {
   data: Aligned;
   series: readonly ChartSeries[];
   title: string;
   testId: string;
+  xLabel?: string;
+  yLabel?: string;
 }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -28,12 +33,16 @@ export function LineChart({
     const p = new uPlot(
       {
         title,
-        width: 420,
+        // Narrower than 420 px on a phone: the chart fits its panel instead of widening the page.
+        width: Math.min(420, host.current.parentElement?.clientWidth || 420),
         height: 200,
         scales: { x: { time: false } },
-        axes: [{ label: 'step' }, {}],
+        axes: [
+          { label: xLabel, stroke: 'currentColor' },
+          { label: yLabel, stroke: 'currentColor', size: 60 },
+        ],
         series: [
-          { label: 'step' },
+          { label: xLabel },
           ...series.map((s) => ({ label: s.label, stroke: s.stroke, spanGaps: true, width: 1.5 })),
         ],
       },
@@ -41,12 +50,20 @@ export function LineChart({
       host.current,
     );
     plot.current = p;
+    // Follows its panel's width (a phone, a rotated screen) instead of keeping the width it was drawn at.
+    const parent = host.current.parentElement;
+    const resize = new ResizeObserver(() => {
+      const width = Math.min(420, parent?.clientWidth || 420);
+      if (width !== p.width) p.setSize({ width, height: 200 });
+    });
+    if (parent) resize.observe(parent);
     return () => {
+      resize.disconnect();
       p.destroy();
       plot.current = null;
     };
     // The chart is made once per series set; data changes go through setData below.
-  }, [title, series]);
+  }, [title, series, xLabel, yLabel]);
 
   useEffect(() => {
     plot.current?.setData(data as uPlot.AlignedData);
