@@ -3,15 +3,10 @@
  * work into what a cheating provider would send. Not used by the product's provider.
  */
 import { mulberry32 } from '../../random';
-import { compress, type Contribution, fromBf16Bits } from './compress';
+import { bf16Bits, compress, type Contribution, fromBf16Bits } from './compress';
 
 export const ADVERSARY_KINDS = ['noise', 'scaled', 'sign-flip', 'copy', 'stale', 'zero', 'wrong-shard'] as const;
 export type AdversaryKind = (typeof ADVERSARY_KINDS)[number];
-
-function bf16(x: number): number {
-  const u = new Uint32Array(Float32Array.of(x).buffer)[0]!;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
-}
 
 /** Gaussian noise with the honest pseudo-gradient's norm, compressed the same way. */
 export function noiseLike(delta: Float32Array, honest: Contribution, seed: number): Contribution {
@@ -31,7 +26,7 @@ export function noiseLike(delta: Float32Array, honest: Contribution, seed: numbe
 }
 
 export function scaled(c: Contribution, factor: number): Contribution {
-  return { ...c, scales: c.scales.map((s) => bf16(fromBf16Bits(s) * factor)) };
+  return { ...c, scales: c.scales.map((s) => bf16Bits(fromBf16Bits(s) * factor)) };
 }
 
 export function signFlipped(c: Contribution): Contribution {

@@ -58,8 +58,8 @@ export function validateCompressOptions(o: CompressOptions): void {
   if (!(o.decay >= 0 && o.decay <= 1)) throw new ContributionError(`decay must be in 0..1, not ${o.decay}`);
 }
 
-/** bf16 bits of x, rounded to nearest even (finite, non-negative inputs only). */
-function bf16(x: number): number {
+/** bf16 bits of x, rounded to nearest even (finite inputs only). */
+export function bf16Bits(x: number): number {
   const u = new Uint32Array(Float32Array.of(x).buffer)[0]!;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
@@ -106,8 +106,8 @@ function quantise(values: Float32Array, symbols: Uint8Array, at: number, scales:
   }
   const high = highSum / (k - half);
   const low = half > 0 ? lowSum / half : high;
-  const lo = bf16(low);
-  const hi = bf16(high);
+  const lo = bf16Bits(low);
+  const hi = bf16Bits(high);
   scales[2 * c] = lo;
   scales[2 * c + 1] = hi;
   const cut = (fromBf16Bits(lo) + fromBf16Bits(hi)) / 2;
