@@ -78,6 +78,8 @@ const T = 64;
 const HP: AdamWHyper = { ...ADAMW_DEFAULTS, lr: Number(opt('inner-lr', '1e-3')) };
 /** Outer SGD learning rate: 3 measured best of 1, 3, 5, 8 (5 diverged) on the 4-provider case. */
 const OUTER_LR = Number(opt('outer-lr', '3'));
+/** Nesterov outer momentum (0: SparseLoCo's plain SGD). */
+const OUTER_MOMENTUM = Number(opt('outer-momentum', '0'));
 const VAL_BATCHES = 16;
 const COMPRESS = { ...COMPRESS_DEFAULTS, topK: Number(opt('top-k', String(COMPRESS_DEFAULTS.topK))) };
 const ROUNDS_SET = args.includes('--rounds') ? Number(opt('rounds', '0')) : null;
@@ -198,9 +200,9 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
   };
   const rng = mulberry32(SEED ^ 0x5eed);
   const rounds = new TogetherRounds(
-    await makeVersion(0, init.params.slice(), null),
+    await makeVersion(0, init.params.slice(), OUTER_MOMENTUM > 0 ? new Float32Array(init.params.length) : null),
     {
-      outer: { lr: OUTER_LR, momentum: 0 },
+      outer: { lr: OUTER_LR, momentum: OUTER_MOMENTUM },
       gauntlet: GAUNTLET_DEFAULTS,
       validationChecks: 2,
       assignedChecks: 2,
