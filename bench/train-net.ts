@@ -395,7 +395,9 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     honestContributions: honestVerdicts.length,
     maxHonestCosine: Math.max(0, ...run.verdicts.filter((v) => honest.has(v.provider)).map((v) => v.maxCosine)),
     minHonestShardGap: Math.min(
-      ...accepted.filter((v) => honest.has(v.provider) && v.gainC !== null).map((v) => (v.gainA! - v.gainC!) / Math.abs(v.gainC!)),
+      ...accepted
+        .filter((v) => honest.has(v.provider) && v.gainC !== null)
+        .map((v) => (v.gainA! - v.gainC!) / Math.abs(v.gainC!)),
     ),
     valCurve: run.valCurve,
     shardGaps: run.verdicts
