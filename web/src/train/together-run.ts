@@ -297,8 +297,10 @@ export class TogetherRun implements WorkerLike {
 
   private linked(link: ProviderLink): void {
     const peerId = link.session.peerId;
-    const taken = new Set([...this.members.values()].map((m) => m.shard));
-    let shard = 0;
+    // A volunteer linked again (a new session after a reconnect or a second pairing) keeps its shard.
+    const again = this.members.get(peerId);
+    const taken = new Set([...this.members.values()].filter((m) => m !== again).map((m) => m.shard));
+    let shard = again?.shard ?? 0;
     while (taken.has(shard)) shard++;
     if (shard >= this.plan.shards) return this.links.release(peerId, 'the job has all the providers it asked for');
     const member: Member = { link, shard, holds: '', commit: null, reveal: null };
