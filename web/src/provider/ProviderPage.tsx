@@ -3,6 +3,7 @@ import { useObservable } from '../app/hooks';
 import { Badge, formatRate, shortId, Sparkline, Stat } from '../app/widgets';
 import { startProvider, type BootView, type ProviderRuntime } from './boot';
 import { ContributionPanel, formatFlops } from './ContributionPanel';
+import type { DisplayNameController } from './display-name';
 import type { ProviderNode } from './provider-node';
 import type { WorkLimitsStore } from './work-limits';
 import { WorkLimitsPanel } from './WorkLimitsPanel';
@@ -117,8 +118,11 @@ function useRegistered(node: ProviderNode | undefined): boolean {
 
 function Contribution({ node, runtime }: { node: ProviderNode; runtime: ProviderRuntime }) {
   const view = useObservable(node.view);
+  const [names, setNames] = useState<DisplayNameController>();
+  useEffect(() => void runtime.displayName.then(setNames), [runtime]);
   return (
     <ContributionPanel
+      names={names}
       view={view}
       contribution={runtime.contribution}
       peerId={view.peerId}

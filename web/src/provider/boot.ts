@@ -16,6 +16,7 @@ import { ProviderNode } from './provider-node';
 import { formatBytes } from '@shared/tensor';
 import { messageOf } from '@shared/errors';
 import { ContributionStore } from '../storage/contribution-store';
+import { DisplayNameController } from './display-name';
 import { bindLimits, dutyPacer } from './limits-controller';
 import { SwitchingEngine } from './switching-engine';
 import {
@@ -50,6 +51,8 @@ export interface ProviderRuntime {
   batteryApi: boolean;
   contribution: ContributionStore;
   receipts: Promise<ProviderReceipts>;
+  /** The signed leaderboard name, once signaling is set up. */
+  displayName: Promise<DisplayNameController>;
 }
 
 /** The provider runtime if this tab started one (the nav shows that it keeps running on other pages). */
@@ -107,6 +110,8 @@ export function startProvider(): ProviderRuntime {
   const note = (line: string) => (provider ? provider.note(line) : early.push(line));
   const identityReady = loadOrCreateIdentity(kv, 'provider');
   const receipts = identityReady.then(({ identity }) => new ProviderReceipts(kv, identity.peerId));
+  let nameReady: (controller: DisplayNameController) => void = () => undefined;
+  const displayName = new Promise<DisplayNameController>((resolve) => (nameReady = resolve));
   const node = (async () => {
     const { identity, created } = await identityReady;
     const models = new ModelStore(kv);
@@ -153,6 +158,9 @@ export function startProvider(): ProviderRuntime {
       states = next;
       void models.list().then((held) => patch({ cachedModels: held.length }));
     });
+    const names = new DisplayNameController({ store: kv, identity, signaling: port });
+    await names.start().catch((error: unknown) => note(`display name not sent: ${messageOf(error)}`));
+    nameReady(names);
     provider.start();
     client.connect();
     patch({ step: 'ready' });
@@ -161,6 +169,6 @@ export function startProvider(): ProviderRuntime {
   node.catch((error: unknown) =>
     patch({ step: 'failed', error: error instanceof Error ? error.message : messageOf(error) }),
   );
-  runtime = { boot, node, limits, power, batteryApi, contribution, receipts };
+  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName };
   return runtime;
 }
