@@ -88,11 +88,6 @@ export function ContributionPanel({
           Export {receiptCount} receipts (JSON)
         </button>
       ) : null}
-      <p className="muted">
-        Your identity is a key kept only in this browser&rsquo;s site data. Clearing site data (or this site&rsquo;s
-        cookies and storage) deletes it for good: receipts already exported still verify, but new work will go to a new
-        key. The key cannot be exported (it is stored non-extractable so page script can never read it).
-      </p>
     </div>
   );
 }

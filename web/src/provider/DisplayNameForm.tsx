@@ -15,7 +15,7 @@ export function DisplayNameForm({ names }: { names: DisplayNameController }) {
       : (view.shown ?? 'your key prefix (no name set)');
   return (
     <form
-      className="display-name"
+      className="display-name stacked-form"
       data-testid="display-name-form"
       onSubmit={(event) => {
         event.preventDefault();

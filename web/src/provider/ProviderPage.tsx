@@ -6,6 +6,7 @@ import { ContributionPanel, formatFlops } from './ContributionPanel';
 import type { DisplayNameController } from './display-name';
 import type { ProviderNode } from './provider-node';
 import type { WorkLimitsStore } from './work-limits';
+import { IdentityBackupPanel } from './IdentityBackupPanel';
 import { WorkLimitsPanel } from './WorkLimitsPanel';
 
 const STEP_TEXT: Record<BootView['step'], string> = {
@@ -46,6 +47,7 @@ export function ProviderPage() {
             cores={boot.report?.capabilities.wasm.cores ?? navigator.hardwareConcurrency ?? 1}
           />
           <Contribution node={node} runtime={runtime} />
+          <IdentityBackupPanel backup={runtime.backup} extractable={boot.identity?.privateKey.extractable ?? false} />
         </>
       ) : (
         <p className="muted" data-testid="boot-step">

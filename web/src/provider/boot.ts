@@ -8,7 +8,8 @@ import { ProviderTogether } from './provider-together';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';
-import { loadOrCreateIdentity } from '../storage/identity-store';
+import { exportIdentity, importIdentity } from '../storage/identity-file';
+import { loadOrCreateIdentity, storeIdentity } from '../storage/identity-store';
 import { idbStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
@@ -53,6 +54,15 @@ export interface ProviderRuntime {
   receipts: Promise<ProviderReceipts>;
   /** The signed leaderboard name, once signaling is set up. */
   displayName: Promise<DisplayNameController>;
+  /** The identity key as a passphrase-encrypted file, and back (identity-file.ts). */
+  backup: IdentityBackup;
+}
+
+export interface IdentityBackup {
+  /** The encrypted file's text; throws IdentityFileError. */
+  export(passphrase: string): Promise<string>;
+  /** Stores the file's key for the next load, only once it is fully checked; returns its peer id. */
+  import(text: string, passphrase: string): Promise<string>;
 }
 
 /** The provider runtime if this tab started one (the nav shows that it keeps running on other pages). */
@@ -169,6 +179,14 @@ export function startProvider(): ProviderRuntime {
   node.catch((error: unknown) =>
     patch({ step: 'failed', error: error instanceof Error ? error.message : messageOf(error) }),
   );
-  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName };
+  const backup: IdentityBackup = {
+    export: async (passphrase) => exportIdentity((await identityReady).identity, 'provider', passphrase),
+    import: async (text, passphrase) => {
+      const identity = await importIdentity(text, 'provider', passphrase);
+      await storeIdentity(kv, 'provider', identity);
+      return identity.peerId;
+    },
+  };
+  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName, backup };
   return runtime;
 }
