@@ -84,3 +84,62 @@ test('E2E-VOL1: work limits and Pause persist across a reload and are shared by 
   }
   await context.close();
 });
+
+test('E2E-VOL2: a signed display name, and the key exported encrypted and imported in another browser', async ({
+  browser,
+}, testInfo) => {
+  const first = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+  const a = await first.newPage();
+  await openProviderPage(a, testInfo, 'vol2-a');
+  const keyA = await a.getByTestId('provider-id').textContent();
+
+  // A name that imitates another script is explained in the app, not sent.
+  await a.getByTestId('display-name-input').fill('p\u0430ypal');
+  await a.getByTestId('display-name-save').click();
+  await expect(a.getByTestId('display-name-error')).toContainText('several scripts');
+  await a.getByTestId('display-name-input').fill('Ada Lovelace');
+  await a.getByTestId('display-name-save').click();
+  await expect(a.getByTestId('display-name-shown')).toHaveText('Ada Lovelace');
+  await expect(a.getByTestId('display-name-error')).toHaveCount(0);
+  await a.reload();
+  await expect(a.getByTestId('connection')).toHaveText('open', { timeout: 90_000 });
+  await expect(a.getByTestId('display-name-shown')).toHaveText('Ada Lovelace');
+
+  // Export, encrypted: a short passphrase is refused with what to do.
+  await expect(a.getByTestId('identity-warning')).toContainText('Clearing site data');
+  await a.getByTestId('export-pass').fill('short');
+  await a.getByTestId('export-identity').click();
+  await expect(a.getByTestId('identity-backup-outcome')).toContainText('at least 8 characters');
+  await a.getByTestId('export-pass').fill('correct horse battery');
+  const download = a.waitForEvent('download');
+  await a.getByTestId('export-identity').click();
+  const file = testInfo.outputPath('basilica-key.json');
+  await (await download).saveAs(file);
+  await expect(a.getByTestId('identity-backup-outcome')).toContainText('Exported');
+
+  // Another browser: a wrong passphrase changes nothing; the right one brings the key over.
+  const second = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const b = await second.newPage();
+  await openProviderPage(b, testInfo, 'vol2-b');
+  const keyB = await b.getByTestId('provider-id').textContent();
+  expect(keyB).not.toBe(keyA);
+  await b.getByTestId('import-file').setInputFiles(file);
+  await b.getByTestId('import-pass').fill('wrong passphrase');
+  await b.getByTestId('import-identity').click();
+  await expect(b.getByTestId('identity-backup-outcome')).toContainText('passphrase does not open this file');
+  await shoot(b, testInfo, 'identity-import-error-phone.png');
+  await b.reload();
+  await expect(b.getByTestId('connection')).toHaveText('open', { timeout: 90_000 });
+  await expect(b.getByTestId('provider-id')).toHaveText(keyB!);
+  await b.getByTestId('import-file').setInputFiles(file);
+  await b.getByTestId('import-pass').fill('correct horse battery');
+  await b.getByTestId('import-identity').click();
+  await expect(b.getByTestId('identity-backup-outcome')).toContainText('Imported key');
+  await b.getByTestId('reload-after-import').click();
+  await expect(b.getByTestId('connection')).toHaveText('open', { timeout: 90_000 });
+  await expect(b.getByTestId('provider-id')).toHaveText(keyA!.replace(' (new key)', ''));
+  await shoot(a, testInfo, 'identity-and-name-desktop.png');
+  await shoot(b, testInfo, 'identity-and-name-phone.png');
+  await first.close();
+  await second.close();
+});

@@ -131,6 +131,12 @@ export const MAX_LOG_ENTRIES = 1_000_000;
 /** A receipt issued further in the future than this (requester clock ahead of ours) is refused: `lastCreditedAt` must not be forgeable forward. */
 export const MAX_RECEIPT_CLOCK_SKEW_MS = 10 * 60_000;
 
+/**
+ * Display names kept (SPEC NAME3): ~100 bytes each, so 100,000 is ~10 MiB, more keys than a leaderboard's
+ * 1,000 rows ever show. Past it the oldest-set name goes; its provider's page sets it again on reconnect.
+ */
+export const MAX_DISPLAY_NAMES = 100_000;
+
 /** Leaderboard rows: 100 by default fills a landing-page table; 1,000 caps the cost of one request. */
 export const LEADERBOARD_DEFAULT_LIMIT = 100;
 export const LEADERBOARD_MAX_LIMIT = 1_000;

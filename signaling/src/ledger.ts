@@ -106,6 +106,8 @@ export class TrustLedger {
   private readonly creditedBy = new Map<string, number>();
   private readonly creditedPair = new Map<string, number>();
   private readonly reportsFile: JsonlAppender;
+  /** Providers' signed display names (SPEC NAME3), in the order set: memory only, resent by providers on welcome. */
+  private readonly names = new Map<string, string>();
   /** Appends of this instance waiting for their `credit` op to come back (shared log only). */
   private readonly waiting = new Map<number, () => void>();
 
@@ -312,7 +314,23 @@ export class TrustLedger {
   }
 
   leaderboard(limit: number, minRequesters: number): LeaderboardResponse {
-    return { head: this._head, providers: this.creditedProviders, rows: this.board.top(limit, minRequesters) };
+    const rows = this.board.top(limit, minRequesters).map((row) => {
+      const name = this.names.get(row.provider);
+      return name === undefined ? row : { ...row, name };
+    });
+    return { head: this._head, providers: this.creditedProviders, rows };
+  }
+
+  /** The name a provider's key signed, already checked (SPEC NAME2); null clears it. */
+  setName(providerId: string, name: string | null): void {
+    this.names.delete(providerId);
+    if (name === null) return;
+    if (this.names.size >= C.MAX_DISPLAY_NAMES) this.names.delete(this.names.keys().next().value!);
+    this.names.set(providerId, name);
+  }
+
+  nameOf(providerId: string): string | null {
+    return this.names.get(providerId) ?? null;
   }
 
   /** A page of one provider's log entries, oldest first (SPEC HTTP10). */

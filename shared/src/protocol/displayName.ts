@@ -76,3 +76,11 @@ export const DisplayNameSchema = v.pipe(
   v.maxLength(4 * DISPLAY_NAME_MAX_CHARS),
   v.check((name) => checkDisplayName(name).ok, 'not a valid display name (SPEC NAME1)'),
 );
+
+/**
+ * The bytes a provider signs to claim `name` for its key (SPEC NAME2): domain-separated and bound to the
+ * key, so a signed name cannot be replayed for another key. `''` signs "no name" (clears it).
+ */
+export function displayNameMessage(peerId: string, name: string): Uint8Array {
+  return new TextEncoder().encode(`basilica-name/v1\n${peerId}\n${name}`);
+}

@@ -4,3 +4,4 @@ export * from './peer';
 export * from './weights';
 export * from './train';
 export * from './together';
+export * from './displayName';

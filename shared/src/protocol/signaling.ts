@@ -9,6 +9,7 @@ import { PEER_ID_PATTERN, SIGNATURE_PATTERN } from '../identity';
 import { NETWORK_ID_PATTERN, SESSION_ID_PATTERN } from '../trust/constants';
 import { JOB_ID_PATTERN, JobIdSchema } from '../ids';
 import { ReceiptSchema } from '../trust/receipts';
+import { DISPLAY_NAME_MAX_CHARS, DisplayNameSchema } from './displayName';
 
 /** 2: `matched` carries the pairing's session and network, which signed results and receipts bind (SPEC BIND1–BIND3). */
 export const PROTOCOL_VERSION = 2;
@@ -184,6 +185,15 @@ export const ClientMessageSchema = v.variant('type', [
   v.strictObject({ type: v.literal('release'), jobId: JobIdSchema, peerId: PeerIdSchema }),
   SignalMessageSchema,
   v.strictObject({ type: v.literal('ping'), t: Finite }),
+  /**
+   * Provider only: the leaderboard name for this key, signed over displayNameMessage (SPEC NAME2); `''` clears it.
+   * Only the length is bounded here: the server checks NAME1 itself so its answer can say what to change.
+   */
+  v.strictObject({
+    type: v.literal('display-name'),
+    name: v.pipe(v.string(), v.maxLength(4 * DISPLAY_NAME_MAX_CHARS)),
+    signature: SignatureSchema,
+  }),
   /** Requester only: receipts it signed for accepted units, for the server's public log. */
   v.strictObject({
     type: v.literal('receipts'),
@@ -269,6 +279,13 @@ export const ServerMessageSchema = v.variant('type', [
       v.maxLength(MAX_RECEIPTS_PER_BATCH),
     ),
     head: LogHeadSchema,
+  }),
+  /** Answer to `display-name` (SPEC NAME2): the name now shown (null: none), or why this one was refused. */
+  v.strictObject({
+    type: v.literal('display-name-ack'),
+    accepted: v.boolean(),
+    name: v.nullable(DisplayNameSchema),
+    message: ShortText,
   }),
 ]);
 export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
@@ -395,6 +412,8 @@ export const TRUST_PATHS = {
 
 export const LeaderboardRowSchema = v.strictObject({
   provider: PeerIdSchema,
+  /** The name the provider's key signed (SPEC NAME2), when it set one on this server. */
+  name: v.optional(DisplayNameSchema),
   /** Credit: sum of FLOPs over the provider's logged receipts. */
   flops: v.pipe(Finite, v.minValue(0)),
   units: Count(2 ** 53),

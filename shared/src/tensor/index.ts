@@ -9,3 +9,4 @@ export * from './onnx-model';
 export * from './onnx-weights';
 export * from './model-version';
 export * from './safetensors';
+export * from './onnx-flops';

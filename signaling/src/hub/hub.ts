@@ -5,7 +5,7 @@
  *
  * This file owns the connections' lifecycle (accept, dispatch, drop, heartbeat);
  * each kind of request is handled by its own part: auth.ts, matching.ts,
- * relay.ts, receipts.ts, and replica.ts applies the shared log.
+ * relay.ts, receipts.ts, names.ts, and replica.ts applies the shared log.
  */
 import { CloseCode, PROTOCOL_VERSION, type ClientMessage, type Role } from '@shared/protocol';
 import { randomId } from '@shared/bytes';
@@ -25,11 +25,12 @@ import { registerHubGauges } from './gauges';
 import { FrameIntake } from './intake';
 import { MatchRequests } from './matching';
 import type { HubOptions } from './options';
+import { DisplayNames } from './names';
 import { Receipts } from './receipts';
 import { Relay } from './relay';
 import { Replica } from './replica';
 
-const PROVIDER_ONLY = new Set<ClientMessage['type']>(['announce', 'status']);
+const PROVIDER_ONLY = new Set<ClientMessage['type']>(['announce', 'status', 'display-name']);
 const REQUESTER_ONLY = new Set<ClientMessage['type']>(['job-open', 'job-close', 'release', 'receipts', 'report']);
 
 export class Hub {
@@ -43,6 +44,7 @@ export class Hub {
   private readonly matching: MatchRequests;
   private readonly relay: Relay;
   private readonly receipts: Receipts;
+  private readonly names: DisplayNames;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private nextId = 1;
   private shuttingDown = false;
@@ -84,6 +86,7 @@ export class Hub {
     this.auth = new Auth(this.ctx, this.replica);
     this.matching = new MatchRequests(this.ctx, this.replica);
     this.receipts = new Receipts(this.ctx, this.replica, this.admission.quotas);
+    this.names = new DisplayNames(this.ctx);
     this.intake = new FrameIntake(options, this.ctx.wire, (conn, message, text) => this.handle(conn, message, text));
     if (this.shared instanceof MemorySharedState) this.shared.startNow(handlers);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);
@@ -201,6 +204,8 @@ export class Hub {
         return this.receipts.onReceipts(conn, peerId, message);
       case 'report':
         return this.receipts.onReport(conn, peerId, message);
+      case 'display-name':
+        return this.names.onDisplayName(conn, peerId, message);
       case 'signal':
         return this.relay.relay(conn, peerId, conn.role, message, text);
       case 'ping':

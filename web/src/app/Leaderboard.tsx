@@ -64,8 +64,9 @@ export function Leaderboard({ limit = 20, minRequesters, baseUrl }: LeaderboardP
           {rows.map((row, i) => (
             <tr key={row.provider}>
               <td>{i + 1}</td>
-              <td title={row.provider}>
-                <code>{shortId(row.provider)}</code>
+              <td title={row.provider} data-testid="leaderboard-provider">
+                {/* A signed name (SPEC NAME2) instead of the key prefix; bdi keeps a right-to-left name from reordering the row. */}
+                {row.name ? <bdi>{row.name}</bdi> : <code>{shortId(row.provider)}</code>}
               </td>
               <td>{row.units.toLocaleString()}</td>
               <td>{formatGflop(row.flops)}</td>

@@ -17,6 +17,7 @@ export interface SignalingEvents {
   signal: ServerMessageOf<'signal'>;
   error: ServerMessageOf<'error'>;
   'receipts-ack': ServerMessageOf<'receipts-ack'>;
+  'display-name-ack': ServerMessageOf<'display-name-ack'>;
 }
 
 export interface SignalingPort {

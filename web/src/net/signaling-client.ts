@@ -50,6 +50,7 @@ export interface SignalingEvents {
   signal: ServerMessageOf<'signal'>;
   pong: ServerMessageOf<'pong'>;
   'receipts-ack': ServerMessageOf<'receipts-ack'>;
+  'display-name-ack': ServerMessageOf<'display-name-ack'>;
   /** Error frames from the server, and server frames that failed validation (code 'invalid'). */
   error: { code: ErrorCode; message: string; supported?: number[] };
   /** The connection dropped; `willReconnect` is false for final closes (version, replaced, close()). */
@@ -132,6 +133,8 @@ export class SignalingClient {
   private announced: ClientMessageOf<'announce'> | null = null;
   private status: ClientMessageOf<'status'> | null = null;
   private readonly openJobs = new Map<string, ClientMessageOf<'job-open'>>();
+  /** The signed leaderboard name: the server keeps names in memory only (SPEC NAME3). */
+  private displayName: ClientMessageOf<'display-name'> | null = null;
   private readonly urls: readonly string[];
   /** Index in `urls` of the server in use (or tried next). */
   private current = 0;
@@ -206,7 +209,7 @@ export class SignalingClient {
 
   /**
    * Sends when welcomed; returns false if not currently open. announce, status,
-   * job-open and job-close also update the state re-sent after a reconnect, so
+   * job-open, job-close and display-name also update the state re-sent after a reconnect, so
    * they take effect on the next connection even when sent while offline.
    */
   send(message: ClientMessage): boolean {
@@ -242,6 +245,7 @@ export class SignalingClient {
     else if (message.type === 'status') this.status = message;
     else if (message.type === 'job-open') this.openJobs.set(message.jobId, message);
     else if (message.type === 'job-close') this.openJobs.delete(message.jobId);
+    else if (message.type === 'display-name') this.displayName = message;
   }
 
   private open(): void {
@@ -331,6 +335,7 @@ export class SignalingClient {
     if (this.status) frames.push(this.status);
     if (this.announced) frames.push(this.announced);
     frames.push(...this.openJobs.values());
+    if (this.displayName) frames.push(this.displayName);
     for (const frame of frames) ws.send(JSON.stringify(frame));
   }
 

@@ -8,6 +8,8 @@ import { BarChart } from '../app/BarChart';
 import { Stat } from '../app/widgets';
 import { fetchLeaderboard } from '../net/leaderboard';
 import type { ContributionStore, DayTally } from '../storage/contribution-store';
+import type { DisplayNameController } from './display-name';
+import { DisplayNameForm } from './DisplayNameForm';
 import type { ProviderView } from './provider-node';
 
 /** The server's largest page (signaling LEADERBOARD_MAX_LIMIT): beyond it we say "not in the top 1000". */
@@ -18,11 +20,13 @@ export function ContributionPanel({
   contribution,
   peerId,
   onExport,
+  names,
 }: {
   view: ProviderView;
   contribution: ContributionStore;
   peerId: string | undefined;
   onExport: () => void;
+  names: DisplayNameController | undefined;
 }) {
   const [days, setDays] = useState<DayTally[]>([]);
   const [rank, setRank] = useState<string>('…');
@@ -65,6 +69,7 @@ export function ContributionPanel({
           testId="rank"
         />
       </div>
+      {names ? <DisplayNameForm names={names} /> : null}
       {recent.length ? (
         <BarChart
           labels={recent.map((d) => d.day)}
@@ -83,11 +88,6 @@ export function ContributionPanel({
           Export {receiptCount} receipts (JSON)
         </button>
       ) : null}
-      <p className="muted">
-        Your identity is a key kept only in this browser&rsquo;s site data. Clearing site data (or this site&rsquo;s
-        cookies and storage) deletes it for good: receipts already exported still verify, but new work will go to a new
-        key. The key cannot be exported (it is stored non-extractable so page script can never read it).
-      </p>
     </div>
   );
 }

@@ -3,8 +3,10 @@ import { useObservable } from '../app/hooks';
 import { Badge, formatRate, shortId, Sparkline, Stat } from '../app/widgets';
 import { startProvider, type BootView, type ProviderRuntime } from './boot';
 import { ContributionPanel, formatFlops } from './ContributionPanel';
+import type { DisplayNameController } from './display-name';
 import type { ProviderNode } from './provider-node';
 import type { WorkLimitsStore } from './work-limits';
+import { IdentityBackupPanel } from './IdentityBackupPanel';
 import { WorkLimitsPanel } from './WorkLimitsPanel';
 
 const STEP_TEXT: Record<BootView['step'], string> = {
@@ -45,6 +47,7 @@ export function ProviderPage() {
             cores={boot.report?.capabilities.wasm.cores ?? navigator.hardwareConcurrency ?? 1}
           />
           <Contribution node={node} runtime={runtime} />
+          <IdentityBackupPanel backup={runtime.backup} extractable={boot.identity?.privateKey.extractable ?? false} />
         </>
       ) : (
         <p className="muted" data-testid="boot-step">
@@ -117,8 +120,11 @@ function useRegistered(node: ProviderNode | undefined): boolean {
 
 function Contribution({ node, runtime }: { node: ProviderNode; runtime: ProviderRuntime }) {
   const view = useObservable(node.view);
+  const [names, setNames] = useState<DisplayNameController>();
+  useEffect(() => void runtime.displayName.then(setNames), [runtime]);
   return (
     <ContributionPanel
+      names={names}
       view={view}
       contribution={runtime.contribution}
       peerId={view.peerId}

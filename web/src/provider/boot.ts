@@ -8,7 +8,8 @@ import { ProviderTogether } from './provider-together';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';
-import { loadOrCreateIdentity } from '../storage/identity-store';
+import { exportIdentity, importIdentity } from '../storage/identity-file';
+import { loadOrCreateIdentity, storeIdentity } from '../storage/identity-store';
 import { idbStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
@@ -16,6 +17,7 @@ import { ProviderNode } from './provider-node';
 import { formatBytes } from '@shared/tensor';
 import { messageOf } from '@shared/errors';
 import { ContributionStore } from '../storage/contribution-store';
+import { DisplayNameController } from './display-name';
 import { bindLimits, dutyPacer } from './limits-controller';
 import { SwitchingEngine } from './switching-engine';
 import {
@@ -50,6 +52,17 @@ export interface ProviderRuntime {
   batteryApi: boolean;
   contribution: ContributionStore;
   receipts: Promise<ProviderReceipts>;
+  /** The signed leaderboard name, once signaling is set up. */
+  displayName: Promise<DisplayNameController>;
+  /** The identity key as a passphrase-encrypted file, and back (identity-file.ts). */
+  backup: IdentityBackup;
+}
+
+export interface IdentityBackup {
+  /** The encrypted file's text; throws IdentityFileError. */
+  export(passphrase: string): Promise<string>;
+  /** Stores the file's key for the next load, only once it is fully checked; returns its peer id. */
+  import(text: string, passphrase: string): Promise<string>;
 }
 
 /** The provider runtime if this tab started one (the nav shows that it keeps running on other pages). */
@@ -107,6 +120,8 @@ export function startProvider(): ProviderRuntime {
   const note = (line: string) => (provider ? provider.note(line) : early.push(line));
   const identityReady = loadOrCreateIdentity(kv, 'provider');
   const receipts = identityReady.then(({ identity }) => new ProviderReceipts(kv, identity.peerId));
+  let nameReady: (controller: DisplayNameController) => void = () => undefined;
+  const displayName = new Promise<DisplayNameController>((resolve) => (nameReady = resolve));
   const node = (async () => {
     const { identity, created } = await identityReady;
     const models = new ModelStore(kv);
@@ -153,6 +168,9 @@ export function startProvider(): ProviderRuntime {
       states = next;
       void models.list().then((held) => patch({ cachedModels: held.length }));
     });
+    const names = new DisplayNameController({ store: kv, identity, signaling: port });
+    await names.start().catch((error: unknown) => note(`display name not sent: ${messageOf(error)}`));
+    nameReady(names);
     provider.start();
     client.connect();
     patch({ step: 'ready' });
@@ -161,6 +179,14 @@ export function startProvider(): ProviderRuntime {
   node.catch((error: unknown) =>
     patch({ step: 'failed', error: error instanceof Error ? error.message : messageOf(error) }),
   );
-  runtime = { boot, node, limits, power, batteryApi, contribution, receipts };
+  const backup: IdentityBackup = {
+    export: async (passphrase) => exportIdentity((await identityReady).identity, 'provider', passphrase),
+    import: async (text, passphrase) => {
+      const identity = await importIdentity(text, 'provider', passphrase);
+      await storeIdentity(kv, 'provider', identity);
+      return identity.peerId;
+    },
+  };
+  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName, backup };
   return runtime;
 }

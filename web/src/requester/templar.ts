@@ -17,7 +17,7 @@ import { JobStore, type JobStatus } from '../storage/job-store';
 import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { migrateLegacyJobs } from '../storage/migrate';
-import { modelVersion, type ModelVersion } from '@shared/tensor';
+import { estimateOnnxFlopsPerRow, joinOnnx, modelVersion, type ModelVersion } from '@shared/tensor';
 import type { ChangeFinder } from '@shared/pulse';
 import { JobModel } from './job-model';
 import { ReputationStore } from '../storage/reputation-store';
@@ -250,8 +250,11 @@ export class Templar {
       identity: this.deps.identity,
       reputation: this.book,
       receipts: this.outbox,
-      // Receipts credit FLOPs where the model's cost is known (built-in models); uploaded ONNX models credit 0.
-      flopsPerRow: spec.model.builtinId ? getBuiltinModel(spec.model.builtinId)?.flopsPerRow : undefined,
+      // Receipts credit FLOPs: a built-in model's declared cost, an uploaded one's read from its graph
+      // (MatMul, Gemm, Conv); 0 only when the graph gives no sizes to count.
+      flopsPerRow: spec.model.builtinId
+        ? getBuiltinModel(spec.model.builtinId)?.flopsPerRow
+        : estimateOnnxFlopsPerRow(joinOnnx(model.current.parts)),
     });
     const off = runner.view.subscribe((view) => {
       // Every change of a job's view may follow a verdict on a provider: keep the book on disk (writes coalesce).

@@ -1,7 +1,17 @@
 /**
- * The volunteer's (or requester's) identity, kept in IndexedDB. The private
- * key is a non-extractable CryptoKey: IndexedDB stores it by structured clone,
- * so it survives reloads while page script can never read its bytes.
+ * The volunteer's (or requester's) identity, kept in IndexedDB as CryptoKeys
+ * (structured clone), so it survives reloads.
+ *
+ * Why new private keys are extractable: a non-extractable key dies with the
+ * site data, and with it every credit the volunteer earned; the issue asks for
+ * an export. WebCrypto cannot wrap a non-extractable key, so the only ways out
+ * are an extractable key or none. Extractable costs little: a script injected
+ * into this page can already sign anything with the key while it runs; what
+ * it gains is a copy that outlives the tab. We accept that, and the page's own
+ * code only ever takes the key out through `exportIdentity` (identity-file.ts),
+ * encrypted under the volunteer's passphrase. Keys made before this change
+ * stay non-extractable (no way to change that) and the page says they cannot
+ * be exported.
  */
 import { createIdentity, identityFromKeys, type Identity } from '@shared/identity';
 import type { Role } from '@shared/protocol';
@@ -27,7 +37,12 @@ export async function loadOrCreateIdentity(
     return { identity: await identityFromKeys(stored.publicKey, stored.privateKey), created: false };
   }
   // Missing or unreadable: a fresh key. The old one (if any) was unusable anyway.
-  const identity = await createIdentity(false);
-  await store.set(key, { publicKey: identity.publicKey, privateKey: identity.privateKey });
+  const identity = await createIdentity(true);
+  await storeIdentity(store, role, identity);
   return { identity, created: true };
+}
+
+/** Replaces the stored key for `role` (an import that has already been fully checked). */
+export async function storeIdentity(store: KeyValueStore, role: Role, identity: Identity): Promise<void> {
+  await store.set(`identity:${role}`, { publicKey: identity.publicKey, privateKey: identity.privateKey });
 }
