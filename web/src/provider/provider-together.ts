@@ -10,6 +10,7 @@ import { messageOf } from '@shared/errors';
 import {
   type AdversaryKind,
   applyRoundPatch,
+  type Contribution,
   COMPRESS_DEFAULTS,
   commitDigest,
   commitMessage,
@@ -280,12 +281,7 @@ export class ProviderTogether {
   }
 
   /** The harness's adversaries (never set in the product). */
-  private tamper(
-    job: Job,
-    round: number,
-    start: Float32Array,
-    work: { contribution: import('@shared/jobs/together').Contribution },
-  ) {
+  private tamper(job: Job, round: number, start: Float32Array, work: { contribution: Contribution }) {
     const kind = this.deps.adversary;
     if (!kind) return null;
     const end = job.trainer.state.params;

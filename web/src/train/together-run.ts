@@ -55,7 +55,7 @@ import type { PeerFactory, SignalingPort } from '../core/ports';
 import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
 import type { KeyValueStore } from '../storage/kv';
 import type { FromTrainWorker, ToTrainWorker } from './messages';
-import { useTogether } from './together-view';
+import { type TogetherProviderRow, useTogether } from './together-view';
 import type { WorkerLike } from './train-worker-factory';
 
 export interface TogetherRunDeps {
@@ -97,6 +97,10 @@ export class TogetherRun implements WorkerLike {
   private readonly unsubscribe: (() => void)[] = [];
   private paused = false;
   private ended = false;
+  private batchCache: { round: number; byShard: Map<number, ReturnType<typeof roundBatches>> } = {
+    round: -1,
+    byShard: new Map(),
+  };
   /** The round collecting commitments, and who was asked to train it. */
   private openRound: { round: number; sent: Set<string> } | null = null;
   /** Wakes the round loop when a provider answers. */
@@ -219,7 +223,7 @@ export class TogetherRun implements WorkerLike {
       {
         shape: this.shape,
         probe,
-        assigned: (peerId, r) => roundBatches(this.data.tokens, config, this.plan, shardOf(peerId), r),
+        assigned: (peerId, r) => this.batchesOf(shardOf(peerId), r),
         validation,
         random: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32,
       },
@@ -245,6 +249,20 @@ export class TogetherRun implements WorkerLike {
     void this.loop(validation).catch((error) => {
       if (!this.ended) this.event({ type: 'failed', step: this.step(), message: messageOf(error) });
     });
+  }
+
+  /**
+   * A shard's batches in a round, built once: every loss test of the round draws its control batches from
+   * the other shards', and building them reads the whole corpus.
+   */
+  private batchesOf(shard: number, round: number) {
+    if (this.batchCache.round !== round) this.batchCache = { round, byShard: new Map() };
+    let batches = this.batchCache.byShard.get(shard);
+    if (!batches) {
+      batches = roundBatches(this.data.tokens, this.spec.model, this.plan, shard, round);
+      this.batchCache.byShard.set(shard, batches);
+    }
+    return batches;
   }
 
   private async valLoss(params: Float32Array, validation: Parameters<BackendLossProbe['losses']>[1]) {
@@ -341,7 +359,7 @@ export class TogetherRun implements WorkerLike {
 
   private provider(
     peerId: string,
-    change: Partial<TogetherJobProviderChange>,
+    change: Partial<TogetherProviderRow>,
     verdict?: { round: number; refused: boolean },
   ): void {
     this.view((j) => {
@@ -558,8 +576,6 @@ export class TogetherRun implements WorkerLike {
     return checkpointRecord(state, this.data.tokenizer.toJSON(), this.history, Date.now());
   }
 }
-
-type TogetherJobProviderChange = import('./together-view').TogetherProviderRow;
 
 /** The job's audit log from IndexedDB: every round patch in order, for export and replay. */
 export async function togetherAudit(store: KeyValueStore, jobId: string): Promise<Uint8Array[]> {

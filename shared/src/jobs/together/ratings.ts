@@ -3,7 +3,7 @@
  * accepted contribution moves it a quarter of the way to 1; a refusal sets it to 0, and a second refusal
  * bans the key from the job. A key is trusted from 0.75 (three accepted rounds in a row): trusted keys are
  * screened every round and loss-tested on a sample (1 − 0.8·rating), while new keys are loss-tested in
- * full before their contribution counts, at most `maxNewPerRound` a round so a crowd of fresh keys
+ * full before their contribution counts, at most RoundsOptions.maxNewPerRound a round so a crowd of fresh keys
  * cannot exhaust the requester (the rest wait for a later round). A contribution's weight in the average
  * is 0.5 + 0.5·rating, so a key that has just arrived counts half as much as one with a record.
  */
@@ -22,8 +22,6 @@ const BAN_AFTER = 2;
 
 export class Ratings {
   private readonly entries = new Map<string, RatingEntry>();
-
-  constructor(readonly maxNewPerRound = 4) {}
 
   entry(key: string): RatingEntry {
     let e = this.entries.get(key);

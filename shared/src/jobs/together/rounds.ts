@@ -4,7 +4,7 @@
  * The bench (bench:train-net) and the browser requester both drive this class.
  *
  * Order of a round's close: refusals already known (late, bad commitment, malformed, banned) → screening
- * (gauntlet.ts) → new keys loss-tested in full (at most ratings.maxNewPerRound; the rest are deferred to
+ * (gauntlet.ts) → new keys loss-tested in full (at most options.maxNewPerRound; the rest are deferred to
  * a later round, neither counted nor refused) → trusted keys counted after screening, a sample of them
  * loss-tested in the background while providers train the next round (scoreBackground): a trusted key
  * that fails then is refused from that round on — its one contribution already counted at its weight.
@@ -94,7 +94,7 @@ export class TogetherRounds {
     readonly options: RoundsOptions,
     readonly deps: RoundsDeps,
   ) {
-    this.ratings = new Ratings(options.maxNewPerRound);
+    this.ratings = new Ratings();
     this.gauntlet = new Gauntlet(deps.probe, options.gauntlet);
   }
 
