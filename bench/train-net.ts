@@ -28,16 +28,13 @@ import {
   ErrorFeedback,
   GAUNTLET_DEFAULTS,
   makeVersion,
-  noiseLike,
   roundBatches,
+  tamperedWork,
   roundPatchBoundBytes,
   RoundTrainer,
-  scaled,
-  signFlipped,
   TogetherRounds,
   validationBatches,
   versionModel,
-  zero,
   type DataPlan,
   type Entry,
   type Verdict,
@@ -146,17 +143,10 @@ const valLossOf = async (params: Float32Array, val: Batch[]) => {
 
 /** The adversary's bytes for this round, from its honest work (null: it sends the honest bytes). */
 function tamper(p: Provider, round: number, delta: Float32Array, honest: Contribution, lastPatch: Uint8Array | null) {
+  if (p.kind === 'honest') return null;
+  const rewritten = tamperedWork(p.kind, honest, delta, SEED + round);
+  if (rewritten) return encodeContribution(rewritten);
   switch (p.kind) {
-    case 'honest':
-      return null;
-    case 'noise':
-      return encodeContribution(noiseLike(delta, honest, SEED + round));
-    case 'scaled':
-      return encodeContribution(scaled(honest, 10));
-    case 'sign-flip':
-      return encodeContribution(signFlipped(honest));
-    case 'zero':
-      return encodeContribution(zero(honest));
     case 'copy': {
       const entries = lastPatch ? decodeRoundPatch(lastPatch).entries : [];
       return entries.length > 0 ? entries[round % entries.length]!.bytes.slice() : null;
@@ -164,7 +154,7 @@ function tamper(p: Provider, round: number, delta: Float32Array, honest: Contrib
     case 'stale':
       // Honest for two rounds, then it replays what it sent in its first.
       return round >= p.joinRound + 2 ? p.sent[0]!.slice() : null;
-    case 'wrong-shard':
+    default:
       return null;
   }
 }
@@ -238,7 +228,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
       const ms = now() - t0;
       computeMs = Math.max(computeMs, ms);
       let bytes = work.bytes;
-      const bad = tamper(p, r, deltaOf(p, start), work.contribution, lastPatch);
+      const bad = tamper(p, r, work.delta, work.contribution, lastPatch);
       if (bad) bytes = bad;
       if (p.kind !== 'honest' && p.firstBadRound === null && (bad || p.kind === 'wrong-shard')) p.firstBadRound = r;
       p.sent.push(bytes);
@@ -298,14 +288,6 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     );
   }
   return { providers, rounds, times, contributionBytes, patchBytes, patchBounds, pulseF32, verdicts, valCurve, n };
-}
-
-/** Δ of a provider's last round (from its trainer state): start − end, for the noise adversary's norm. */
-function deltaOf(p: Provider, start: Float32Array): Float32Array {
-  const d = new Float32Array(start.length);
-  const end = p.trainer.state.params;
-  for (let i = 0; i < d.length; i++) d[i] = start[i]! - end[i]!;
-  return d;
 }
 
 async function runSingle(providers: number, rounds: number, innerSteps: number, val: Batch[]) {

@@ -20,14 +20,11 @@ import {
   encodeContribution,
   ErrorFeedback,
   makeVersion,
-  noiseLike,
   roundBatches,
+  tamperedWork,
   RoundTrainer,
-  scaled,
-  signFlipped,
   TOGETHER_VALIDATION_SHARE,
   type Version,
-  zero,
 } from '@shared/jobs/together';
 import { hyperFor, parseTrainSpec, type TrainSpec, WasmTrainEngine } from '@shared/jobs';
 import {
@@ -253,7 +250,7 @@ export class ProviderTogether {
     const start = job.version.params;
     const work = await job.trainer.train(start, batches, yieldToPage);
     const seconds = (performance.now() - t0) / 1000;
-    const bytes = this.tamper(job, round, start, work) ?? work.bytes;
+    const bytes = this.tamper(job, round, work) ?? work.bytes;
     job.lastSent ??= bytes;
     const digest = await commitDigest(bytes);
     const signature = await this.deps.sign(commitMessage(job.jobId, round, versionHash, digest));
@@ -281,24 +278,11 @@ export class ProviderTogether {
   }
 
   /** The harness's adversaries (never set in the product). */
-  private tamper(job: Job, round: number, start: Float32Array, work: { contribution: Contribution }) {
+  private tamper(job: Job, round: number, work: { contribution: Contribution; delta: Float32Array }) {
     const kind = this.deps.adversary;
     if (!kind) return null;
-    const end = job.trainer.state.params;
-    const delta = start.map((x, i) => x - end[i]!);
-    switch (kind) {
-      case 'noise':
-        return encodeContribution(noiseLike(delta, work.contribution, round + 1));
-      case 'scaled':
-        return encodeContribution(scaled(work.contribution, 10));
-      case 'sign-flip':
-        return encodeContribution(signFlipped(work.contribution));
-      case 'zero':
-        return encodeContribution(zero(work.contribution));
-      case 'stale':
-        return job.lastSent;
-      default:
-        return null;
-    }
+    if (kind === 'stale') return job.lastSent;
+    const rewritten = tamperedWork(kind, work.contribution, work.delta, round + 1);
+    return rewritten ? encodeContribution(rewritten) : null;
   }
 }

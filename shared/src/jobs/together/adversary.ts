@@ -36,3 +36,27 @@ export function signFlipped(c: Contribution): Contribution {
 export function zero(c: Contribution): Contribution {
   return { ...c, scales: new Uint16Array(c.scales.length) };
 }
+
+/**
+ * The cheats that rewrite this round's honest work — noise, ×10, sign flip, zero — or null for the kinds
+ * that cheat otherwise (copy, stale, wrong shard). `delta` is the honest pseudo-gradient (noise takes its norm).
+ */
+export function tamperedWork(
+  kind: AdversaryKind,
+  honest: Contribution,
+  delta: Float32Array,
+  seed: number,
+): Contribution | null {
+  switch (kind) {
+    case 'noise':
+      return noiseLike(delta, honest, seed);
+    case 'scaled':
+      return scaled(honest, 10);
+    case 'sign-flip':
+      return signFlipped(honest);
+    case 'zero':
+      return zero(honest);
+    default:
+      return null;
+  }
+}

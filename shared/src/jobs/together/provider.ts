@@ -17,6 +17,8 @@ import type { Entry } from './rounds';
 export interface RoundWork {
   readonly contribution: Contribution;
   readonly bytes: Uint8Array;
+  /** The pseudo-gradient Δ = θ_start − θ_end the contribution was compressed from. */
+  readonly delta: Float32Array;
   /** Training losses of the inner steps (before each update). */
   readonly losses: number[];
 }
@@ -51,7 +53,7 @@ export class RoundTrainer {
       delta[i] = d;
     }
     const contribution = this.feedback.step(delta);
-    return { contribution, bytes: encodeContribution(contribution), losses };
+    return { contribution, bytes: encodeContribution(contribution), delta, losses };
   }
 }
 
