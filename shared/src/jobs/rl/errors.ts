@@ -1,5 +1,5 @@
 /** Typed errors of the RL job's pure core; the code survives postMessage. */
-export type RlErrorCode = 'task' | 'jsonl' | 'vocab' | 'config';
+export type RlErrorCode = 'task' | 'jsonl' | 'vocab' | 'config' | 'policy';
 
 export class RlError extends Error {
   constructor(

@@ -14,3 +14,5 @@ export * from './verify';
 export * from './audit';
 export * from './round';
 export * from './wire';
+export * from './policy-version';
+export * from './rollout';
