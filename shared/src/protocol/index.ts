@@ -5,3 +5,4 @@ export * from './weights';
 export * from './train';
 export * from './together';
 export * from './displayName';
+export * from './rl';

@@ -16,3 +16,4 @@ export * from './round';
 export * from './wire';
 export * from './policy-version';
 export * from './rollout';
+export * from './spec';
