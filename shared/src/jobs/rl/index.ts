@@ -17,3 +17,4 @@ export * from './wire';
 export * from './policy-version';
 export * from './rollout';
 export * from './spec';
+export * from './refusals';
