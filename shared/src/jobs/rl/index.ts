@@ -16,3 +16,6 @@ export * from './round';
 export * from './wire';
 export * from './policy-version';
 export * from './rollout';
+export * from './accuracy';
+export * from './trainer';
+export * from './warmup';
