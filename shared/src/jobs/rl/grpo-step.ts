@@ -12,10 +12,13 @@ import {
   type AdamWHyper,
   type Backend,
   encodeForward,
+  GRAD_CLIP,
   loadBatch,
   readHidden,
   readLogits,
   readTargetLogprobs,
+  SCALAR_GRAD_NORM,
+  weightedBackward,
   weightedUpdate,
 } from '../../train';
 import { GRPO_CLIP_EPS } from './constants';
@@ -68,7 +71,10 @@ export function forwardRollouts(b: Backend, rollouts: readonly RolloutTokens[]):
 
 /**
  * The update on the forward forwardRollouts just ran: `rows[k]` is the row of `rollouts[k]` (accepted and
- * scored); every other row weighs nothing.
+ * scored); every other row weighs nothing. With `onto`, the forward ran on a rounding of those weights (the
+ * published bf16 policy): the gradient is taken there, at the values providers sampled from, and AdamW then
+ * steps `onto` (the f32 master weights), which the backend's parameter buffer holds afterwards — so steps
+ * smaller than a bf16 ulp accumulate in the master instead of being rounded away.
  */
 export function grpoUpdate(
   b: Backend,
@@ -78,6 +84,7 @@ export function grpoUpdate(
   hp: AdamWHyper,
   t: number,
   eps = GRPO_CLIP_EPS,
+  onto?: ArrayLike<number>,
 ): { readonly clippedFraction: number } {
   const { B, T } = b.arena;
   if (rows.length !== rollouts.length || newLogprobs.length !== rollouts.length)
@@ -89,7 +96,24 @@ export function grpoUpdate(
   const tw = tokenWeights(rollouts, newLogprobs, eps);
   const w = new Float64Array(B * T);
   tw.weights.forEach((row, k) => row.forEach((x, j) => (w[rows[k]! * T + rollouts[k]!.prompt.length - 1 + j] = x)));
-  weightedUpdate(b, w, hp, t);
+  if (onto === undefined) weightedUpdate(b, w, hp, t);
+  else {
+    if (onto.length !== b.arena.params.size) throw new RangeError('master weights of another size');
+    weightedBackward(b, w);
+    const a = b.arena;
+    b.writeFloats(a.paramsAt, onto);
+    b.kernels.clipAdamw(
+      a.paramsAt,
+      a.gradsAt,
+      a.mAt,
+      a.vAt,
+      a.params.size,
+      hp,
+      t,
+      GRAD_CLIP,
+      a.scalarsAt + SCALAR_GRAD_NORM,
+    );
+  }
   return { clippedFraction: tw.clippedFraction };
 }
 

@@ -18,3 +18,6 @@ export * from './policy-version';
 export * from './rollout';
 export * from './spec';
 export * from './refusals';
+export * from './accuracy';
+export * from './trainer';
+export * from './warmup';
