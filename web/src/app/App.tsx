@@ -2,6 +2,7 @@ import { ProviderPage } from '../provider/ProviderPage';
 import { ProvidingIndicator } from '../provider/ProvidingIndicator';
 import { Dashboard } from '../requester/Dashboard';
 import { TrainView } from '../train/TrainView';
+import { RlView } from '../rl/RlView';
 import { Landing } from './Landing';
 import { useRoute } from './route-store';
 
@@ -23,6 +24,9 @@ export function App() {
           <a href="#/train" className={route === 'train' ? 'active' : ''}>
             Train a model
           </a>
+          <a href="#/rl" className={route === 'rl' ? 'active' : ''}>
+            Reinforce (GRAIL)
+          </a>
           {route !== 'provide' && <ProvidingIndicator />}
         </nav>
       </header>
@@ -30,6 +34,7 @@ export function App() {
         {route === 'provide' && <ProviderPage />}
         {route === 'request' && <Dashboard />}
         {route === 'train' && <TrainView />}
+        {route === 'rl' && <RlView />}
         {route === 'home' && <Landing />}
       </main>
     </div>

@@ -1,12 +1,13 @@
 /** The app's route, kept in the URL hash so pages can be bookmarked and reloaded. */
 import { create } from 'zustand';
 
-export type Route = 'home' | 'provide' | 'request' | 'train';
+export type Route = 'home' | 'provide' | 'request' | 'train' | 'rl';
 
 function routeFromHash(hash: string): Route {
   if (hash.startsWith('#/provide')) return 'provide';
   if (hash.startsWith('#/request')) return 'request';
   if (hash.startsWith('#/train')) return 'train';
+  if (hash.startsWith('#/rl')) return 'rl';
   return 'home';
 }
 

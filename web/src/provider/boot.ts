@@ -5,6 +5,7 @@
  */
 import { type Identity, sign } from '@shared/identity';
 import { ProviderTogether } from './provider-together';
+import { ProviderRl } from './provider-rl';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';
@@ -157,6 +158,7 @@ export function startProvider(): ProviderRuntime {
       contribution,
       pace: dutyPacer(store.limits),
       together: new ProviderTogether({ sign: (m) => sign(identity, m), store: kv, log: note }),
+      rl: new ProviderRl({ selfId: () => identity.peerId, log: note }),
     });
     for (const line of early.splice(0)) provider.note(line);
     bindLimits({ limits: store.limits, power, hidden: watchHidden() }, provider, compute, report.capabilities);

@@ -15,6 +15,8 @@ import {
   type RawTensor,
   encodeTogether,
   isTogetherMessage,
+  isRlMessage,
+  encodeRl,
 } from '@shared/protocol';
 import type { Capabilities, SignalPayload } from '@shared/protocol';
 import type { Identity } from '@shared/identity';
@@ -32,6 +34,7 @@ import { messageOf } from '@shared/errors';
 import { browserWorker } from '../train/train-worker-factory';
 import { ProviderTraining } from './provider-training';
 import type { ProviderTogether } from './provider-together';
+import type { ProviderRl } from './provider-rl';
 // Work limits and contribution (issue 21).
 import type { Backend } from '@shared/protocol';
 import type { ContributionStore } from '../storage/contribution-store';
@@ -83,6 +86,8 @@ export interface ProviderDeps {
   training?: ProviderTraining;
   /** Trains together with other volunteers (together-* messages on PeerStream.train); absent: refused. */
   together?: ProviderTogether;
+  /** Rolls out RL policies (rl-* messages on PeerStream.train); absent: refused. */
+  rl?: ProviderRl;
   /** Work limits (issue 21): rests after each unit (the duty cycle); called with the unit's compute time. */
   pace?: (computeMs: number) => Promise<void>;
   /** Lifetime units done, by day: `unitsDone` starts from it and survives a reload. */
@@ -142,6 +147,17 @@ export class ProviderNode {
                   jobId: peer.jobId,
                   code: 'provider',
                   message: 'this provider does not train together',
+                }),
+              );
+          } else if (stream === PeerStream.train && isRlMessage(bytes)) {
+            if (this.deps.rl) this.deps.rl.receive(peer.key, peer.jobId, send, bytes);
+            else
+              send(
+                encodeRl({
+                  type: 'rl-error',
+                  jobId: peer.jobId,
+                  code: 'provider',
+                  message: 'this provider does not roll out RL policies',
                 }),
               );
           } else if (stream === PeerStream.train) this.training.receive(peer.key, peer.jobId, send, bytes);
@@ -307,6 +323,7 @@ export class ProviderNode {
     this.sessions.delete(peer.key);
     this.training.close(peer.key);
     this.deps.together?.close(peer.key);
+    this.deps.rl?.close(peer.key);
     session.view = { ...session.view, state: 'closed' };
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.session === session) this.queue.splice(i, 1);
     this.refreshSessions();

@@ -36,6 +36,7 @@ import {
 } from '@shared/protocol';
 import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
 import type { KeyValueStore } from '../storage/kv';
+import { yieldToPage } from '../core/yield-to-page';
 
 export interface ProviderTogetherDeps {
   /** Signs a commitment with this provider's key. */
@@ -78,21 +79,6 @@ function innerFrom(raw: unknown, n: number): InnerSaved | null {
   if (o.m.length !== n || o.v.length !== n || !Number.isInteger(o.step) || (o.step ?? -1) < 0) return null;
   return { m: o.m, v: o.v, step: o.step! };
 }
-/**
- * Lets the page handle its events between inner steps. A message to itself, not setTimeout: timers in a
- * tab the user is not looking at are throttled to one a second or slower, which would stall a round.
- */
-function yieldToPage(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(0);
-  });
-}
-
 export class ProviderTogether {
   private readonly jobs = new Map<string, Job>();
   private queue: Promise<void> = Promise.resolve();

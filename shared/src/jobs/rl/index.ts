@@ -21,3 +21,4 @@ export * from './refusals';
 export * from './accuracy';
 export * from './trainer';
 export * from './warmup';
+export * from './export';

@@ -40,7 +40,12 @@ function transposed(params: Float32Array, layout: Layout, name: string): { dims:
   return { dims: [cols, rows], data: out };
 }
 
-export function exportGptOnnx(config: GptConfig, params: Float32Array, tokenizer: Tokenizer, name = 'gpt'): Uint8Array {
+export function exportGptOnnx(
+  config: GptConfig,
+  params: Float32Array,
+  tokenizer: { toJSON(): unknown },
+  name = 'gpt',
+): Uint8Array {
   const layout = paramLayout(config);
   if (params.length !== layout.size) throw new TrainConfigError('weights do not match the config');
   const C = config.width;

@@ -17,7 +17,7 @@ import {
 
 export const SAFETENSORS_FORMAT = 'gpt-train-1';
 
-export function stateToSafetensors(state: TrainState, tokenizer: Tokenizer): Uint8Array {
+export function stateToSafetensors(state: TrainState, tokenizer: { toJSON(): unknown }): Uint8Array {
   const layout = paramLayout(state.config);
   const tensors: NamedF32[] = [];
   const put = (prefix: string, arr: Float32Array) => {

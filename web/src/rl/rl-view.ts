@@ -1,0 +1,84 @@
+/**
+ * What the RL dashboard shows: each job's stored record (curves, samples) plus what only a running page
+ * knows: its phase, the version it serves, and per provider its verdicts, why it was refused and the
+ * version it holds. A zustand store, so the panels re-render when a step closes.
+ */
+import { create } from 'zustand';
+import type { RlRecord } from './rl-store';
+
+export interface RlProviderRow {
+  readonly peerId: string;
+  backend: string;
+  /** The version and hash it last reported holding. */
+  holdsVersion: number;
+  holds: string;
+  accepted: number;
+  refused: number;
+  /** Refusals by reason (verify.ts's RefuseReason). */
+  reasons: Record<string, number>;
+  lastReason: string;
+  /** The first round it had a verdict in, and the first it was refused in (-1: none yet). */
+  firstRound: number;
+  firstRefused: number;
+  status: string;
+}
+
+export interface RlJobView {
+  readonly record: RlRecord;
+  readonly phase: string;
+  readonly version: number;
+  readonly versionHash: string;
+  readonly providers: Record<string, RlProviderRow>;
+  /** Kept versions a rollback can return to. */
+  readonly kept: readonly number[];
+  readonly running: boolean;
+}
+
+interface RlState {
+  readonly jobs: Record<string, RlJobView>;
+  readonly problems: readonly string[];
+  put(record: RlRecord): void;
+  update(id: string, change: (j: RlJobView) => RlJobView): void;
+  remove(id: string): void;
+  setProblems(problems: readonly string[]): void;
+}
+
+function fresh(record: RlRecord): RlJobView {
+  return { record, phase: '', version: 0, versionHash: '', providers: {}, kept: [], running: false };
+}
+
+export const useRl = create<RlState>((set) => ({
+  jobs: {},
+  problems: [],
+  put: (record) =>
+    set((s) => ({
+      jobs: { ...s.jobs, [record.spec.id]: { ...(s.jobs[record.spec.id] ?? fresh(record)), record } },
+    })),
+  update: (id, change) =>
+    set((s) => {
+      const j = s.jobs[id];
+      return j ? { jobs: { ...s.jobs, [id]: change(j) } } : s;
+    }),
+  remove: (id) =>
+    set((s) => {
+      const { [id]: _, ...rest } = s.jobs;
+      return { jobs: rest };
+    }),
+  setProblems: (problems) => set({ problems }),
+}));
+
+export function emptyProvider(peerId: string): RlProviderRow {
+  return {
+    peerId,
+    backend: '',
+    holdsVersion: -1,
+    holds: '',
+    accepted: 0,
+    refused: 0,
+    reasons: {},
+    lastReason: '',
+    firstRound: -1,
+    firstRefused: -1,
+    status: '',
+  };
+}
