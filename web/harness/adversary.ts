@@ -9,6 +9,8 @@
  * as a real cheater with its own key would.
  *   together = noise | scaled | sign-flip | zero | stale | wrong-shard: in a training-together job it
  *   cheats this way (shared/src/jobs/together/adversary.ts) every round.
+ *   rl = hand-written | own-seeds | tampered-logprobs | replay: in an RL job it sends rollouts cheated this
+ *   way (shared/src/jobs/rl/adversary.ts) every round; hand-written answers addition prompts correctly.
  */
 import type { RawTensor } from '@shared/protocol';
 import { connectSignaling, webrtcPeers, workerEngine } from '../src/app/runtime';
@@ -22,6 +24,8 @@ import { messageOf } from '@shared/errors';
 import { sign } from '@shared/identity';
 import { ADVERSARY_KINDS } from '@shared/jobs/together';
 import { ProviderTogether } from '../src/provider/provider-together';
+import { ProviderRl, type RolloutRewrite } from '../src/provider/provider-rl';
+import { cheatClaims, decodeIds, RL_ADVERSARY_KINDS, type RolloutClaim } from '@shared/jobs/rl';
 
 type Strategy = 'noise' | 'subtle' | 'stale' | 'copied';
 
@@ -32,6 +36,7 @@ let seed = Number(params.get('seed') ?? '1') >>> 0 || 1;
 const forcedBackend = params.get('backend');
 const togetherKind = params.get('together');
 const together = ADVERSARY_KINDS.find((k) => k === togetherKind);
+const rlKind = RL_ADVERSARY_KINDS.find((k) => k === params.get('rl'));
 const text = (id: string, value: string) => void (document.getElementById(id)!.textContent = value);
 
 function random(): number {
@@ -77,6 +82,30 @@ function lying(honest: ComputeEngine): ComputeEngine & { wrong: number } {
   return engine;
 }
 
+/** The right answer of an addition prompt ("12+34=" → "640": the tasks write sums ones digit first). */
+function additionAnswer(prompt: string): string {
+  const m = /^(\d+)\+(\d+)=$/.exec(prompt);
+  if (!m) return '';
+  const sum = String(Number(m[1]) + Number(m[2])).padStart(m[1]!.length + 1, '0');
+  return [...sum].reverse().join('');
+}
+
+/** An RL cheat of `kind`: what it would send in place of the honest claims. */
+function rlCheat(kind: NonNullable<typeof rlKind>): RolloutRewrite {
+  let previous: RolloutClaim[] = [];
+  return async (_honest, { assignment, policy, backend }) => {
+    const claims = await cheatClaims(kind, {
+      backend,
+      assignment,
+      version: policy.version,
+      answer: (i) => additionAnswer(decodeIds(assignment.prompts.get(i) ?? [])),
+      previous,
+    });
+    previous = claims;
+    return claims;
+  };
+}
+
 async function main(): Promise<void> {
   const kv = idbStore('basilica-adversary');
   const { identity } = await loadOrCreateIdentity(kv, 'provider');
@@ -100,6 +129,11 @@ async function main(): Promise<void> {
       store: kv,
       log: (line) => console.log(line),
       ...(together && { adversary: together }),
+    }),
+    rl: new ProviderRl({
+      selfId: () => identity.peerId,
+      log: (line) => console.log(line),
+      ...(rlKind && { rewrite: rlCheat(rlKind) }),
     }),
   });
   node.view.subscribe((view) => {

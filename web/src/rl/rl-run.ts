@@ -197,7 +197,7 @@ export class RlRun {
       temperature: s.temperature,
       hp: { ...ADAMW_DEFAULTS, lr: s.lr, weightDecay: 0 },
       maxProviders: s.providers,
-      evalSize: s.evalSize,
+      evalSize: Math.min(s.evalSize, this.set.eval.length),
       random: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32,
     };
   }

@@ -22,3 +22,4 @@ export * from './accuracy';
 export * from './trainer';
 export * from './warmup';
 export * from './export';
+export * from './adversary';

@@ -1,0 +1,171 @@
+/**
+ * GRAIL in real Chromium against the real server (issue 22): a requester's RL tab warms a tiny policy up
+ * on the requester's own examples (a JSONL upload of 2-digit sums), then volunteers roll it out and the
+ * tab verifies every rollout, learns with GRPO and sends each new version as a PULSE patch.
+ *
+ * E2E-RL1: two honest volunteers and a third tab sending hand-written (correct!) answers. The cheat is
+ * refused from its first batch (the tokens are not what the seed draws), the honest ones never are, every
+ * honest volunteer ends on the latest version's hash, and mean reward over the last two steps exceeds the
+ * first two by at least REWARD_MARGIN. Each step covers every training prompt, so the steps compare the
+ * same prompts; in Node the same job (bench/rl's code path) rose by 0.15–0.2 over 12 steps (one run each at two learning rates).
+ * E2E-RL2: a volunteer closed mid-step costs only its rollouts, and a requester reload mid-run resumes
+ * from the last completed step.
+ */
+import { expect, type Page, test } from '@playwright/test';
+import { mulberry32 } from '@shared/random';
+import { E2E_PORT } from '../playwright.config';
+import { openProvider } from './support/network';
+
+const BASE = `http://localhost:${E2E_PORT}`;
+const REWARD_MARGIN = 0.05;
+
+/** 16 sums of two 2-digit numbers, answers written ones digit first (as the built-in addition task). */
+function sumsJsonl(): string {
+  const u = mulberry32(5);
+  return Array.from({ length: 16 }, () => {
+    const a = Math.floor(u() * 100);
+    const b = Math.floor(u() * 100);
+    const s = String(a + b).padStart(3, '0');
+    const pad = (x: number) => String(x).padStart(2, '0');
+    return JSON.stringify({ prompt: `${pad(a)}+${pad(b)}=`, answer: [...s].reverse().join('') });
+  }).join('\n');
+}
+
+async function startJob(page: Page, fields: Record<string, string>): Promise<void> {
+  page.on('pageerror', (e) => console.error(`requester page error: ${e.message}`));
+  await page.goto(`${BASE}/#/rl`);
+  await expect(page.getByTestId('rl-view')).toHaveAttribute('data-loaded', 'true');
+  await page.getByTestId('rl-task').selectOption('jsonl');
+  await page
+    .getByTestId('rl-jsonl')
+    .setInputFiles({ name: 'sums.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(sumsJsonl()) });
+  for (const [id, v] of Object.entries({
+    'rl-lr': '3e-4',
+    'rl-prompts': '4',
+    'rl-samples': '16',
+    'rl-warmup-steps': '25',
+    'rl-warmup-target': '1',
+    ...fields,
+  }))
+    await page.getByTestId(id).fill(v);
+  await page.getByTestId('rl-submit').click();
+  await expect(page.getByTestId('rl-job')).toHaveCount(1);
+}
+
+const rewards = async (page: Page) =>
+  (await page.getByTestId('rl-step').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-reward')))).map(Number);
+
+test('E2E-RL1: two volunteers and a cheat run 16 GRPO steps; the cheat is refused from its first batch, reward rises, and every volunteer ends on the latest version', async ({
+  browser,
+}, testInfo) => {
+  test.setTimeout(240_000);
+  const honest = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
+  const cheatContext = await browser.newContext();
+  const cheat = await cheatContext.newPage();
+  cheat.on('console', (m) => m.type() === 'error' && console.log(`cheat: ${m.text()}`));
+  await cheat.goto(`${BASE}/harness/adversary.html?fraction=0&rl=hand-written`);
+  await expect(cheat.locator('#connection')).toHaveText('open', { timeout: 90_000 });
+  const cheatId = (await cheat.locator('#peer-id').textContent())!;
+
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const steps = 16;
+  await startJob(page, { 'rl-steps': String(steps), 'rl-providers': '3' });
+  const job = page.getByTestId('rl-job');
+  const t0 = Date.now();
+  await expect(job)
+    .toHaveAttribute('data-status', 'done', { timeout: 200_000 })
+    .catch(async (e) => {
+      console.log(`requester card: ${await job.textContent()}`);
+      throw e;
+    });
+  console.log(
+    `${steps} steps in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${await job.getByTestId('rl-summary').textContent()}`,
+  );
+
+  // The cheat's first batch was refused.
+  const row = job.locator(`[data-testid="rl-provider"][data-peer="${cheatId}"]`);
+  console.log(`cheat: ${await row.textContent()}`);
+  const first = await row.getAttribute('data-first-round');
+  expect(Number(first)).toBeGreaterThanOrEqual(0);
+  expect(await row.getAttribute('data-first-refused')).toBe(first);
+  // Its hand-written answers pass only where they are exactly what the policy samples under the seed (then
+  // they are honest work); refused in two rounds, it is dropped from the job.
+  await expect(row).toContainText('dropped');
+  // The honest volunteers: never refused, and on the latest version.
+  const hash = await job.getAttribute('data-hash');
+  expect(hash).toMatch(/^[0-9a-f]{32}$/);
+  let honestRows = 0;
+  for (const r of await job.getByTestId('rl-provider').all()) {
+    if ((await r.getAttribute('data-peer')) === cheatId) continue;
+    honestRows++;
+    console.log(`volunteer: ${await r.textContent()}`);
+    expect(await r.getAttribute('data-refused')).toBe('0');
+    expect(Number(await r.getAttribute('data-accepted'))).toBeGreaterThan(0);
+    await expect(r).toHaveAttribute('data-holds', hash!, { timeout: 10_000 });
+  }
+  expect(honestRows).toBe(2);
+
+  // Reward rose.
+  const shown = await rewards(page);
+  console.log(`mean reward per step: ${shown.map((r) => r.toFixed(3)).join(' ')}`);
+  expect(shown.length).toBe(steps);
+  const firstTwo = (shown[0]! + shown[1]!) / 2;
+  const lastTwo = (shown.at(-1)! + shown.at(-2)!) / 2;
+  expect(lastTwo - firstTwo).toBeGreaterThanOrEqual(REWARD_MARGIN);
+
+  for (const t of honest) await t.context.close();
+  await cheatContext.close();
+  await context.close();
+});
+
+test('E2E-RL2: a volunteer closed mid-step costs only its rollouts, and a requester reload resumes from the last step', async ({
+  browser,
+}, testInfo) => {
+  test.setTimeout(240_000);
+  const tabs = [
+    await openProvider(browser, BASE, 'provider-1', testInfo),
+    await openProvider(browser, BASE, 'provider-2', testInfo),
+  ];
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const steps = 10;
+  await startJob(page, { 'rl-steps': String(steps), 'rl-providers': '2' });
+  const job = () => page.getByTestId('rl-job');
+  const done = async () => Number(await job().getAttribute('data-steps'));
+
+  await expect.poll(done, { timeout: 120_000, intervals: [50] }).toBeGreaterThanOrEqual(2);
+  await tabs[1]!.context.close();
+  const closedAt = await done();
+  await expect
+    .poll(done, { timeout: 60_000 })
+    .toBeGreaterThanOrEqual(closedAt + 2)
+    .catch(async (e) => {
+      console.log(`requester: ${await job().textContent()}`);
+      throw e;
+    });
+
+  const beforeReload = await done();
+  expect(beforeReload).toBeLessThan(steps);
+  await page.reload();
+  await expect(page.getByTestId('rl-view')).toHaveAttribute('data-loaded', 'true');
+  await expect(job()).toHaveAttribute('data-status', 'done', { timeout: 150_000 });
+  console.log(`reloaded after step ${beforeReload}; ${await job().getByTestId('rl-summary').textContent()}`);
+  // Every step ran, none twice: the version count is the step count.
+  expect(await done()).toBe(steps);
+  await expect(job()).toHaveAttribute('data-version', String(steps));
+  const hash = await job().getAttribute('data-hash');
+  const rows = await job().getByTestId('rl-provider').all();
+  for (const r of rows) {
+    console.log(`volunteer after the reload: ${await r.textContent()}`);
+    expect(await r.getAttribute('data-refused')).toBe('0');
+  }
+  // The volunteer still open followed the job across the reload onto its last version.
+  const live = job().locator(`[data-testid="rl-provider"][data-holds="${hash}"]`);
+  await expect(live).toHaveCount(1, { timeout: 10_000 });
+  await tabs[0]!.context.close();
+  await context.close();
+});
