@@ -169,3 +169,40 @@ test('E2E-RL2: a volunteer closed mid-step costs only its rollouts, and a reques
   await tabs[0]!.context.close();
   await context.close();
 });
+
+test('E2E-RL3: a volunteer rolling out on WebGPU (SwiftShader) beside one on WASM is never refused and ends on the latest version', async ({
+  browser,
+}, testInfo) => {
+  test.setTimeout(240_000);
+  const wasm = await openProvider(browser, BASE, 'provider-wasm', testInfo);
+  const gpuContext = await browser.newContext();
+  const gpu = await gpuContext.newPage();
+  gpu.on('console', (m) => console.log(`webgpu volunteer: ${m.text()}`));
+  await gpu.goto(`${BASE}/harness/adversary.html?fraction=0&backend=webgpu`);
+  await expect(gpu.locator('#connection')).toHaveText('open', { timeout: 90_000 });
+  const gpuId = (await gpu.locator('#peer-id').textContent())!;
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const steps = 6;
+  await startJob(page, { 'rl-steps': String(steps), 'rl-providers': '2', 'rl-prompts': '1', 'rl-samples': '2' });
+  const job = page.getByTestId('rl-job');
+  await expect(job)
+    .toHaveAttribute('data-status', 'done', { timeout: 200_000 })
+    .catch(async (e) => {
+      console.log(`requester card: ${await job.textContent()}`);
+      throw e;
+    });
+  const hash = await job.getAttribute('data-hash');
+  const row = job.locator(`[data-testid="rl-provider"][data-peer="${gpuId}"]`);
+  console.log(`webgpu volunteer: ${await row.textContent()}`);
+  await expect(row.locator('td').nth(1)).toHaveText('webgpu');
+  for (const r of await job.getByTestId('rl-provider').all()) {
+    expect(await r.getAttribute('data-refused')).toBe('0');
+    expect(Number(await r.getAttribute('data-accepted'))).toBeGreaterThan(0);
+    await expect(r).toHaveAttribute('data-holds', hash!, { timeout: 10_000 });
+  }
+  await wasm.context.close();
+  await gpuContext.close();
+  await context.close();
+});

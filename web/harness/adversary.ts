@@ -25,6 +25,7 @@ import { sign } from '@shared/identity';
 import { ADVERSARY_KINDS } from '@shared/jobs/together';
 import { ProviderTogether } from '../src/provider/provider-together';
 import { ProviderRl, type RolloutRewrite } from '../src/provider/provider-rl';
+import { webgpuRolloutEngine } from '../src/provider/rl-webgpu';
 import { cheatClaims, decodeIds, RL_ADVERSARY_KINDS, type RolloutClaim } from '@shared/jobs/rl';
 
 type Strategy = 'noise' | 'subtle' | 'stale' | 'copied';
@@ -134,6 +135,8 @@ async function main(): Promise<void> {
       selfId: () => identity.peerId,
       log: (line) => console.log(line),
       ...(rlKind && { rewrite: rlCheat(rlKind) }),
+      // backend=webgpu: RL rollouts on WebGPU too (the product's provider page rolls out on WASM).
+      ...(backend === 'webgpu' && { engine: webgpuRolloutEngine }),
     }),
   });
   node.view.subscribe((view) => {

@@ -5,7 +5,8 @@
  */
 import { type Identity, sign } from '@shared/identity';
 import { ProviderTogether } from './provider-together';
-import { ProviderRl } from './provider-rl';
+import { ProviderRl, wasmRolloutEngine } from './provider-rl';
+import { webgpuRolloutEngine } from './rl-webgpu';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';
@@ -158,7 +159,12 @@ export function startProvider(): ProviderRuntime {
       contribution,
       pace: dutyPacer(store.limits),
       together: new ProviderTogether({ sign: (m) => sign(identity, m), store: kv, log: note }),
-      rl: new ProviderRl({ selfId: () => identity.peerId, log: note }),
+      rl: new ProviderRl({
+        selfId: () => identity.peerId,
+        log: note,
+        // The backend the probe (or the volunteer's limits) chose for this tab, when a job starts.
+        engine: (arena) => (compute.backend === 'webgpu' ? webgpuRolloutEngine : wasmRolloutEngine)(arena),
+      }),
     });
     for (const line of early.splice(0)) provider.note(line);
     bindLimits({ limits: store.limits, power, hidden: watchHidden() }, provider, compute, report.capabilities);

@@ -13,6 +13,7 @@ import {
   claimToWire,
   type PolicyVersion,
   policyFromSnapshot,
+  type ReadAsync,
   type RolloutClaim,
   rollOut,
 } from '@shared/jobs/rl';
@@ -24,19 +25,45 @@ import {
   RL_WIRE_VERSION,
   rolloutsBody,
 } from '@shared/protocol';
-import { arenaFor, type GptConfig, newTrainState, restoreInto, ADAMW_DEFAULTS, WasmBackend } from '@shared/train';
+import {
+  ADAMW_DEFAULTS,
+  type Arena,
+  arenaFor,
+  type Backend,
+  type GptConfig,
+  newTrainState,
+  restoreInto,
+  WasmBackend,
+} from '@shared/train';
 import { yieldToPage } from '../core/yield-to-page';
+
+/** The backend a tab rolls out on: WASM (synchronous reads) or WebGPU (reads come back asynchronously). */
+export interface RolloutEngine {
+  readonly backend: Backend;
+  readonly name: string;
+  readonly read?: ReadAsync;
+  dispose(): void;
+}
+
+export type RolloutEngineFactory = (arena: Arena) => Promise<RolloutEngine>;
+
+export const wasmRolloutEngine: RolloutEngineFactory = async (arena) => {
+  const b = await WasmBackend.create(arena);
+  return { backend: b, name: b.name, dispose: () => b.dispose() };
+};
 
 /** What a cheating provider does with its honest work (test harness only; never set in the product). */
 export type RolloutRewrite = (
   honest: RolloutClaim[],
-  ctx: { readonly assignment: Assignment; readonly policy: PolicyVersion; readonly backend: WasmBackend },
+  ctx: { readonly assignment: Assignment; readonly policy: PolicyVersion; readonly backend: Backend },
 ) => Promise<RolloutClaim[]>;
 
 export interface ProviderRlDeps {
   /** This provider's id (its public key): the seeds hash it, so an assignment for another key is refused. */
   selfId(): string | undefined;
   log(line: string): void;
+  /** Where rollouts run (default WASM). */
+  engine?: RolloutEngineFactory;
   /** Test harness only: cheat this way (bench/e2e adversaries). */
   rewrite?: RolloutRewrite;
 }
@@ -44,7 +71,7 @@ export interface ProviderRlDeps {
 interface Job {
   readonly jobId: string;
   readonly config: GptConfig;
-  readonly backend: WasmBackend;
+  readonly engine: RolloutEngine;
   readonly providerKey: string;
   policy: PolicyVersion;
   readonly send: (bytes: Uint8Array) => void;
@@ -68,7 +95,7 @@ export class ProviderRl {
     const job = this.jobs.get(key);
     if (!job) return;
     this.jobs.delete(key);
-    job.backend.dispose();
+    job.engine.dispose();
   }
 
   private async handle(key: string, jobId: string, send: (bytes: Uint8Array) => void, bytes: Uint8Array) {
@@ -129,28 +156,30 @@ export class ProviderRl {
       throw new Error(`the job names this provider ${h.providerKey.slice(0, 8)}…, not ${self.slice(0, 8)}…`);
     this.close(key);
     const config: GptConfig = h.config;
-    const backend = await WasmBackend.create(arenaFor(config, 1, config.context));
-    restoreInto(backend, newTrainState(config, ADAMW_DEFAULTS, 0));
-    const policy = await policyFromSnapshot(body, h.version, backend.arena.params.size).catch((error: unknown) => {
-      backend.dispose();
-      throw error;
-    });
+    const engine = await (this.deps.engine ?? wasmRolloutEngine)(arenaFor(config, 1, config.context));
+    restoreInto(engine.backend, newTrainState(config, ADAMW_DEFAULTS, 0));
+    const policy = await policyFromSnapshot(body, h.version, engine.backend.arena.params.size).catch(
+      (error: unknown) => {
+        engine.dispose();
+        throw error;
+      },
+    );
     if (policy.hash !== h.versionHash) {
-      backend.dispose();
+      engine.dispose();
       throw new Error('the policy sent does not hash to its name');
     }
-    const job: Job = { jobId: h.jobId, config, backend, providerKey: h.providerKey, policy, send };
+    const job: Job = { jobId: h.jobId, config, engine, providerKey: h.providerKey, policy, send };
     this.hold(job, policy);
     this.jobs.set(key, job);
     this.deps.log(
-      `rolling out for RL job ${h.jobId}: policy v${h.version} (${config.layers}×${config.width}, ${policy.bf16.length.toLocaleString()} weights)`,
+      `rolling out for RL job ${h.jobId} on ${engine.name}: policy v${h.version} (${config.layers}×${config.width}, ${policy.bf16.length.toLocaleString()} weights)`,
     );
     this.ready(job);
   }
 
   private hold(job: Job, policy: PolicyVersion): void {
     job.policy = policy;
-    job.backend.writeFloats(job.backend.arena.paramsAt, policy.params);
+    job.engine.backend.writeFloats(job.engine.backend.arena.paramsAt, policy.params);
   }
 
   private ready(job: Job): void {
@@ -160,7 +189,7 @@ export class ProviderRl {
         jobId: job.jobId,
         version: job.policy.version,
         versionHash: job.policy.hash,
-        backend: job.backend.name,
+        backend: job.engine.name,
       }),
     );
   }
@@ -178,10 +207,11 @@ export class ProviderRl {
       temperature: h.temperature,
     };
     const t0 = performance.now();
-    const honest = await rollOut(job.backend, assignment, job.policy.version, () => yieldToPage());
+    const { backend, read } = job.engine;
+    const honest = await rollOut(backend, assignment, job.policy.version, () => yieldToPage(), read);
     const seconds = (performance.now() - t0) / 1000;
     const rewrite = this.deps.rewrite;
-    const claims = rewrite ? await rewrite(honest, { assignment, policy: job.policy, backend: job.backend }) : honest;
+    const claims = rewrite ? await rewrite(honest, { assignment, policy: job.policy, backend }) : honest;
     this.deps.log(
       `RL round ${h.round + 1}: ${claims.length} completions of ${h.prompts.length} prompts with policy v${job.policy.version} in ${seconds.toFixed(1)} s`,
     );

@@ -4,7 +4,7 @@
  * its hidden-state sketch. The same function runs in the bench (Node, WASM) and in a volunteer's tab.
  */
 import type { Backend } from '../../train';
-import { generate } from './runner';
+import { generate, generateAsync, type ReadAsync } from './runner';
 import { rolloutSeed } from './sampling';
 import type { Assignment, RolloutClaim } from './verify';
 
@@ -22,6 +22,8 @@ export async function rollOut(
   a: Assignment,
   version: number,
   between?: (p: RolloutProgress) => void | Promise<void>,
+  /** For a backend read asynchronously (WebGPU): its read. */
+  read?: ReadAsync,
 ): Promise<RolloutClaim[]> {
   const claims: RolloutClaim[] = [];
   const indices = [...a.prompts.keys()].sort((x, y) => x - y);
@@ -30,7 +32,9 @@ export async function rollOut(
     const prompt = a.prompts.get(promptIndex)!;
     for (let sample = 0; sample < a.samples; sample++) {
       const seed = rolloutSeed({ ...a, promptIndex, sample });
-      const r = generate(b, prompt, seed, a.maxNew, a.temperature);
+      const r = read
+        ? await generateAsync(b, read, prompt, seed, a.maxNew, a.temperature)
+        : generate(b, prompt, seed, a.maxNew, a.temperature);
       claims.push({
         providerKey: a.providerKey,
         round: a.round,

@@ -6,7 +6,15 @@
  * Backends hold one row of `context` positions; positions past the sequence
  * hold PAD, which causal attention keeps from touching the positions read.
  */
-import { type Backend, encodeForward, type GptConfig, readHidden, readLogits } from '../../train';
+import {
+  type Backend,
+  encodeForward,
+  type GptConfig,
+  gptHiddenAt,
+  readHidden,
+  readLogits,
+  tensorSpec,
+} from '../../train';
 import { tempered, uniforms, inverseCdf } from './sampling';
 import { type Sketch, sketchHidden } from './sketch';
 import { EOS, PAD } from './vocab';
@@ -80,5 +88,57 @@ export function generate(
     if (id === EOS) break;
   }
   const { hidden } = teacherForce(b, seq);
+  return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, c.width, topK) };
+}
+
+/** How a backend whose reads are asynchronous (WebGPU) gives values back; a read submits queued work first. */
+export type ReadAsync = (at: number, n: number) => Promise<ArrayLike<number>>;
+
+function loadRow(b: Backend, sequence: readonly number[]): void {
+  const T = b.arena.T;
+  if (sequence.length < 1 || sequence.length > T) throw new RangeError(`a sequence holds 1..${T} tokens`);
+  const row = new Int32Array(T).fill(PAD);
+  row.set(sequence);
+  const targets = new Int32Array(T).fill(PAD);
+  targets.set(sequence.slice(1));
+  b.writeInts(b.arena.tokensAt, row);
+  b.writeInts(b.arena.targetsAt, targets);
+  encodeForward(b);
+}
+
+/**
+ * generate() for a backend read asynchronously: per token only the row of logits that predicts it comes
+ * back (V values instead of T·V), then the hidden states of the finished sequence for its sketch. The
+ * seeds, the sampling and the sketch are generate()'s, so a trainer on another backend checks it alike.
+ */
+export async function generateAsync(
+  b: Backend,
+  read: ReadAsync,
+  prompt: readonly number[],
+  seed: number,
+  maxNew: number,
+  temperature = 1,
+  topK?: number,
+): Promise<Rollout> {
+  const c = config(b);
+  const room = Math.min(maxNew, b.arena.T - prompt.length);
+  if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
+  const logitsAt = b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset;
+  const us = uniforms(seed, room);
+  const seq = [...prompt];
+  const completion: number[] = [];
+  const logprobs: number[] = [];
+  for (let j = 0; j < room; j++) {
+    loadRow(b, seq);
+    const row = await read(logitsAt + (seq.length - 1) * c.vocab, c.vocab);
+    const p = tempered(row, temperature, 0, c.vocab);
+    const id = inverseCdf(p, us[j]!);
+    completion.push(id);
+    logprobs.push(Math.log(p[id]!));
+    seq.push(id);
+    if (id === EOS) break;
+  }
+  loadRow(b, seq);
+  const hidden = await read(gptHiddenAt(b.arena), seq.length * c.width);
   return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, c.width, topK) };
 }
