@@ -6,13 +6,23 @@ import { idbStore } from '../storage/kv';
 import { Templar } from './templar';
 import type { ConnectionState, PeerFactory, SignalingPort } from '../core/ports';
 import { createWorkerDiffer } from '../pulse';
+import type { Identity } from '@shared/identity';
+import { ReceiptOutbox } from './receipt-outbox';
+
+/** What the Train and RL tabs' jobs share with Templar: one key, one socket, one receipt outbox. */
+export interface RequesterNetwork {
+  signaling: SignalingPort;
+  createPeer: PeerFactory;
+  identity: Identity;
+  receipts: ReceiptOutbox;
+}
 
 export interface RequesterRuntime {
   templar: Promise<Templar>;
   connection: Observable<ConnectionState>;
   peerId: Observable<string | undefined>;
-  /** The requester's signaling and WebRTC peers, for the Train tab's jobs on a provider (one key, one socket). */
-  network: Promise<{ signaling: SignalingPort; createPeer: PeerFactory }>;
+  /** The requester's signaling, WebRTC peers, key and receipt outbox, for the Train and RL tabs' jobs. */
+  network: Promise<RequesterNetwork>;
 }
 
 let runtime: RequesterRuntime | undefined;
@@ -21,14 +31,15 @@ export function startRequester(): RequesterRuntime {
   if (runtime) return runtime;
   const connection = new Observable<ConnectionState>('connecting');
   const peerId = new Observable<string | undefined>(undefined);
-  let reachable!: (n: { signaling: SignalingPort; createPeer: PeerFactory }) => void;
-  const network = new Promise<{ signaling: SignalingPort; createPeer: PeerFactory }>((r) => (reachable = r));
+  let reachable!: (n: RequesterNetwork) => void;
+  const network = new Promise<RequesterNetwork>((r) => (reachable = r));
   const templar = (async () => {
     const kv = idbStore();
     const { identity } = await loadOrCreateIdentity(kv, 'requester');
     peerId.set(identity.peerId);
     const { client, port } = connectSignaling('requester', identity);
     port.on('state', (state) => connection.set(state));
+    const receipts = new ReceiptOutbox(port);
     // Spot checks run on WebAssembly: on this side it is the backend every browser has.
     const instance = new Templar({
       signaling: port,
@@ -38,13 +49,14 @@ export function startRequester(): RequesterRuntime {
       // A new model version is diffed in a Web Worker; the worker starts with the first resumed or published job.
       findChanges: () => createWorkerDiffer().findChanges,
       identity,
+      receipts,
       storageLeft,
       notify: (title, body) => {
         if (typeof Notification !== 'undefined' && Notification.permission === 'granted')
           new Notification(title, { body });
       },
     });
-    reachable({ signaling: port, createPeer: webrtcPeers(client) });
+    reachable({ signaling: port, createPeer: webrtcPeers(client), identity, receipts });
     await instance.init();
     client.connect();
     return instance;

@@ -50,6 +50,8 @@ export interface TemplarDeps {
   storageLeft?: () => Promise<number | undefined>;
   /** Tells the requester a job ended, for a job whose card asked to be told (the Notification API in the browser). */
   notify?: (title: string, body: string) => void;
+  /** The connection's receipt outbox when other tabs' jobs (RL) share it; otherwise Templar makes its own. */
+  receipts?: ReceiptOutbox;
 }
 
 export class Templar {
@@ -69,7 +71,7 @@ export class Templar {
   private readonly outbox: ReceiptOutbox;
 
   constructor(private readonly deps: TemplarDeps) {
-    this.outbox = new ReceiptOutbox(deps.signaling);
+    this.outbox = deps.receipts ?? new ReceiptOutbox(deps.signaling);
     this.store = new JobStore(deps.store);
     this.histories = new HistoryStore(deps.store);
     this.models = new ModelStore(deps.store);

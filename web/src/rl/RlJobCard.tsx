@@ -67,6 +67,7 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
       data-version={job.version}
       data-hash={job.versionHash}
       data-steps={steps.length}
+      data-receipts={job.receipts}
       data-rewards={steps.map((s) => s.meanReward ?? '').join(',')}
     >
       <header>

@@ -15,6 +15,8 @@ import {
 } from '@shared/jobs/rl';
 import { ADAMW_DEFAULTS, newTrainState } from '@shared/train';
 import type { PeerFactory, SignalingPort } from '../core/ports';
+import type { Identity } from '@shared/identity';
+import type { ReceiptOutbox } from '../requester/receipt-outbox';
 import { RlRun } from './rl-run';
 import type { RlRecord, RlStore } from './rl-store';
 import { useRl } from './rl-view';
@@ -22,6 +24,8 @@ import { useRl } from './rl-view';
 export interface RlNetwork {
   signaling: SignalingPort;
   createPeer: PeerFactory;
+  identity?: Identity;
+  receipts?: ReceiptOutbox;
 }
 
 export type NewRlJob = Omit<RlSpec, 'v' | 'id' | 'createdAt'>;

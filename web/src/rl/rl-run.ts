@@ -45,6 +45,9 @@ import { ADAMW_DEFAULTS, newTrainState } from '@shared/train';
 import type { PeerFactory, SignalingPort } from '../core/ports';
 import { yieldToPage } from '../core/yield-to-page';
 import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
+import { JobReceipts } from '../requester/job-receipts';
+import type { ReceiptOutbox } from '../requester/receipt-outbox';
+import type { Identity } from '@shared/identity';
 import { MAX_SAMPLES_SHOWN, type RlRecord, type RlSample, type RlStatus, type RlStore } from './rl-store';
 import { emptyProvider, type RlProviderRow, useRl } from './rl-view';
 
@@ -52,6 +55,9 @@ export interface RlRunDeps {
   signaling: SignalingPort;
   createPeer: PeerFactory;
   store: RlStore;
+  /** The requester's key and the connection's outbox: accepted rollouts earn receipts (none without them). */
+  identity?: Identity;
+  receipts?: ReceiptOutbox;
 }
 
 /** A step waits at least this long for rollouts after its first provider's arrive (then 3× that time). */
@@ -87,6 +93,7 @@ export class RlRun {
   private ended = false;
   private wake: (() => void) | null = null;
   private pendingRollback: number | null = null;
+  private receipts: JobReceipts | null = null;
 
   constructor(
     private readonly deps: RlRunDeps,
@@ -257,8 +264,17 @@ export class RlRun {
   }
 
   private connect(): void {
-    const { signaling, createPeer } = this.deps;
+    const { signaling, createPeer, identity, receipts } = this.deps;
     const id = this.id;
+    if (identity && receipts)
+      this.receipts = new JobReceipts({
+        jobId: id,
+        identity,
+        outbox: receipts,
+        sendTo: (peerId, header) => void this.links?.sendTo(peerId, header),
+        issued: () => this.view((j) => ({ ...j, receipts: j.receipts + 1 })),
+        failed: (message) => this.phase(message),
+      });
     this.links = new ProviderLinks({
       jobId: id,
       signaling,
@@ -273,7 +289,10 @@ export class RlRun {
     const links = this.links;
     this.unsubscribe.push(
       signaling.on('welcome', () => this.open()),
-      signaling.on('matched', (m) => mine(m) && links.matched(m.peerId, m.capabilities, undefined)),
+      signaling.on(
+        'matched',
+        (m) => mine(m) && links.matched(m.peerId, m.capabilities, { session: m.session, network: m.network }),
+      ),
       signaling.on('unmatched', (m) => mine(m) && links.unmatched(m.peerId, m.reason)),
       signaling.on('signal', (s) => mine(s) && links.signal(s.from, s.payload)),
     );
@@ -526,6 +545,7 @@ export class RlRun {
     this.judged(result.verdicts.filter((v) => !v.ok));
     this.judged(result.verdicts.filter((v) => v.ok));
     const generateS = holders.reduce((s, m) => s + m.seconds, 0);
+    this.issueReceipts(result.verdicts, result.policy.version, before.hash);
     await this.publish(before, result.policy, result.patch);
     const accuracy = trainer.evaluate();
     const samples = this.samples(result.verdicts, result.policy.version);
@@ -552,6 +572,26 @@ export class RlRun {
     });
     const kept = await this.deps.store.versions(this.id);
     this.view((j) => ({ ...j, kept }));
+  }
+
+  /**
+   * One receipt per volunteer per step with accepted rollouts (unit = the version the step made), worth the
+   * forward FLOPs of the accepted tokens (2 · parameters · tokens) and naming the policy they sampled.
+   */
+  private issueReceipts(verdicts: readonly RolloutVerdict[], version: number, policyHash: string): void {
+    if (!this.receipts) return;
+    const parameters = this.trainer!.policy.bf16.length;
+    const tokens = new Map<string, number>();
+    for (const v of verdicts) {
+      const c = this.claims.get(claimKey(v));
+      if (v.ok && c)
+        tokens.set(v.providerKey, (tokens.get(v.providerKey) ?? 0) + c.prompt.length + c.completion.length);
+    }
+    for (const [peerId, n] of tokens) {
+      const m = this.members.get(peerId);
+      const durationMs = Math.round(1000 * (m?.seconds ?? 0));
+      this.receipts.issue(peerId, version, 2 * parameters * n, durationMs, m?.link.pairing?.network, policyHash);
+    }
   }
 
   /** Sends the patch to every volunteer holding `before`; the others get a snapshot when they report. */

@@ -32,6 +32,8 @@ export interface RlJobView {
   /** Kept versions a rollback can return to. */
   readonly kept: readonly number[];
   readonly running: boolean;
+  /** Receipts signed for accepted rollouts since the page opened. */
+  readonly receipts: number;
 }
 
 interface RlState {
@@ -44,7 +46,7 @@ interface RlState {
 }
 
 function fresh(record: RlRecord): RlJobView {
-  return { record, phase: '', version: 0, versionHash: '', providers: {}, kept: [], running: false };
+  return { record, phase: '', version: 0, versionHash: '', providers: {}, kept: [], running: false, receipts: 0 };
 }
 
 export const useRl = create<RlState>((set) => ({
