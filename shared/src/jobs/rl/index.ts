@@ -19,3 +19,4 @@ export * from './rollout';
 export * from './accuracy';
 export * from './trainer';
 export * from './warmup';
+export * from './adversary';
