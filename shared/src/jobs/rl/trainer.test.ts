@@ -236,6 +236,29 @@ describe('RlTrainer: a round from plan to published version', () => {
   });
 });
 
+describe('RlTrainer: the batch and its limits', () => {
+  it('RL-TR9: a step takes one round of rows, oldest first; the rest wait and are judged by the next step', async () => {
+    const trainer = await RlTrainer.create(options({ maxProviders: 1 }), MASTER);
+    expect(trainer.rows).toBe(8);
+    expect(() => trainer.openRound(['a', 'b'])).toThrow(/maxProviders/);
+    const first = await honestRound(trainer, ['a']);
+    const second = await honestRound(trainer, ['a']);
+    trainer.submit([...first.claims.get('a')!, ...second.claims.get('a')!]);
+    const r1 = await trainer.step();
+    expect(r1.verdicts.map((v) => v.round)).toEqual(Array(8).fill(first.round));
+    expect(trainer.pending).toBe(8);
+    const r2 = await trainer.step();
+    expect(reasons(r2)).toEqual([]);
+    expect(r2.verdicts.map((v) => `${v.round}:${v.lag}`)).toEqual(Array(8).fill(`${second.round}:1`));
+    // An empty step still publishes the next version (the same weights).
+    const r3 = await trainer.step();
+    expect(r3.verdicts).toEqual([]);
+    expect(r3.policy.version).toBe(3);
+    expect(r3.policy.hash).toBe(r2.policy.hash);
+    trainer.dispose();
+  });
+});
+
 describe('cheating providers (adversary.ts)', () => {
   it('RL-ADV1: every kind of cheat has claims refused, with the reason its kind predicts; the honest key none', async () => {
     const trainer = await RlTrainer.create(options({ maxProviders: 7 }), MASTER);
