@@ -10,8 +10,8 @@
  *   --warmup-lr, --warmup-steps, --warmup-target lo,hi, --grail-lrs a,b
  * Cases: addition-3digit (warm up to 20–50% held-out accuracy, then GRPO; goal: +0.30), grail-regime (the
  * small preset at GRAIL's lr; goal: median patch ≥ 100× under the bf16 model, within 15% of its bound),
- * adversaries (one cheat of each RL_ADVERSARY_KINDS beside honest providers; goal: all caught, no honest
- * refusal), tiny-step (the tiny preset's trainer and provider seconds per RL step).
+ * adversaries (one cheat of each RL_ADVERSARY_KINDS beside honest providers, one of which delivers every
+ * round a step late, so its rollouts are checked and trained on at lag 1; goal: all caught, no honest refusal), tiny-step (the tiny preset's trainer and provider seconds per RL step).
  * verifyCostRatio = the trainer's verification-only seconds (older versions' forwards, sketch, replay and
  * log-prob checks) / the honest providers' generation seconds, both measured here one at a time (in the
  * adversaries case the trainer also verifies the cheats' claims, which no honest generation pays for).
@@ -102,6 +102,8 @@ interface CaseSpec {
   readonly lr: number;
   readonly steps: number;
   readonly honest: number;
+  /** Of the honest providers, how many deliver each round's claims one step late (lag 1). */
+  readonly late?: number;
   readonly adversaries: readonly RlAdversaryKind[];
   readonly promptsPerProvider: number;
   readonly samples: number;
@@ -153,6 +155,7 @@ async function run(spec: CaseSpec): Promise<Run> {
   const other = oneRow(spec.config, newTrainState(spec.config, ADAMW_DEFAULTS, SEED + 1).params);
   const stale = oneRow(spec.config, held.params);
   const answers = new Map<number, string>();
+  const late = new Map(providers.slice(0, spec.late ?? 0).map((p) => [p.key, [] as RolloutClaim[]]));
   const accuracyBefore = trainer.evaluate();
   const accuracies = [accuracyBefore];
   const steps: RlStepResult[] = [];
@@ -181,12 +184,12 @@ async function run(spec: CaseSpec): Promise<Run> {
             previous: p.previous,
           })
         : await rollOut(p.backend, a, held.version);
-      if (p.kind === 'honest') {
-        generationSeconds += seconds() - t0;
-        honestRollouts += claims.length;
-      }
+      if (p.kind === 'honest') generationSeconds += seconds() - t0;
       p.previous = claims;
-      verdicts.push(...trainer.submit(claims));
+      const sent = late.has(p.key) ? late.get(p.key)! : claims;
+      if (late.has(p.key)) late.set(p.key, claims);
+      if (p.kind === 'honest') honestRollouts += sent.length;
+      verdicts.push(...trainer.submit(sent));
     }
     const r = await trainer.step();
     steps.push(r);
@@ -270,6 +273,7 @@ function summary(spec: CaseSpec, r: Run) {
     caughtBy,
     honestRefused,
     honestRollouts: r.honestRollouts,
+    honestLagAccepted: r.verdicts.filter((v) => v.ok && v.providerKey.startsWith('honest-') && v.lag! > 0).length,
     honestRefusals: r.verdicts
       .filter((v) => !v.ok && v.providerKey.startsWith('honest-'))
       .map((v) => `${v.reason}: ${v.detail}`)
@@ -294,7 +298,7 @@ function print(row: Row) {
       `  held-out accuracy ${f(row.accuracyBefore)} → ${f(row.accuracyAfter)} (${row.accuracyGain >= 0 ? '+' : ''}${f(row.accuracyGain)})`,
       `  patch median ${row.patchBytesMedian} B (bound ${row.patchBoundBytes} B, ×${f(row.patchOverBound)}); bf16 model ${row.modelBytes} B = patch ×${f(row.modelOverPatch, 0)}`,
       `  trainer step median ${f(row.trainerStepSecondsMedian)} s (verify ${f(row.verifySecondsMedian)} s); generation ${f(row.generationSecondsPerStep)} s/step, ${f(row.generationSecondsPerRollout * 1000, 2)} ms/rollout; verifyCostRatio ${f(row.verifyCostRatio, 4)}`,
-      `  adversaries ${row.adversariesCaught}/${row.adversaries} caught ${JSON.stringify(row.caughtBy)}; honest refused ${row.honestRefused} of ${row.honestRollouts}`,
+      `  adversaries ${row.adversariesCaught}/${row.adversaries} caught ${JSON.stringify(row.caughtBy)}; honest refused ${row.honestRefused} of ${row.honestRollouts} (${row.honestLagAccepted} accepted one version late)`,
     ].join('\n'),
   );
 }
@@ -442,6 +446,7 @@ if (CASES.has('adversaries')) {
     lr: RL_LR,
     steps: QUICK ? 6 : 10,
     honest: 3,
+    late: 1,
     adversaries: RL_ADVERSARY_KINDS,
     promptsPerProvider: 4,
     samples: 4,
