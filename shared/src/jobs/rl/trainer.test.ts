@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../random';
 import { ADAMW_DEFAULTS, arenaFor, type Backend, fromBf16, toBf16, WasmBackend } from '../../train';
 import { greedyAccuracy, greedyCompletions } from './accuracy';
+import { cheatClaims, RL_ADVERSARY_KINDS, type RlAdversaryKind } from './adversary';
 import { applyPolicyPatch, type PolicyVersion } from './policy-version';
 import { rollOut } from './rollout';
 import { teacherForce } from './runner';
@@ -231,6 +232,77 @@ describe('RlTrainer: a round from plan to published version', () => {
     expect(moved).toBeGreaterThan(m0.length / 2);
     expect(crossed).toBeLessThan(moved / 10);
     expect(Array.from(r.policy.params)).toEqual(Array.from(fromBf16(toBf16(m1))));
+    trainer.dispose();
+  });
+});
+
+describe('RlTrainer: the batch and its limits', () => {
+  it('RL-TR9: a step takes one round of rows, oldest first; the rest wait and are judged by the next step', async () => {
+    const trainer = await RlTrainer.create(options({ maxProviders: 1 }), MASTER);
+    expect(trainer.rows).toBe(8);
+    expect(() => trainer.openRound(['a', 'b'])).toThrow(/maxProviders/);
+    const first = await honestRound(trainer, ['a']);
+    const second = await honestRound(trainer, ['a']);
+    trainer.submit([...first.claims.get('a')!, ...second.claims.get('a')!]);
+    const r1 = await trainer.step();
+    expect(r1.verdicts.map((v) => v.round)).toEqual(Array(8).fill(first.round));
+    expect(trainer.pending).toBe(8);
+    const r2 = await trainer.step();
+    expect(reasons(r2)).toEqual([]);
+    expect(r2.verdicts.map((v) => `${v.round}:${v.lag}`)).toEqual(Array(8).fill(`${second.round}:1`));
+    // An empty step still publishes the next version (the same weights).
+    const r3 = await trainer.step();
+    expect(r3.verdicts).toEqual([]);
+    expect(r3.policy.version).toBe(3);
+    expect(r3.policy.hash).toBe(r2.policy.hash);
+    trainer.dispose();
+  });
+});
+
+describe('cheating providers (adversary.ts)', () => {
+  it('RL-ADV1: every kind of cheat has claims refused, with the reason its kind predicts; the honest key none', async () => {
+    const trainer = await RlTrainer.create(options({ maxProviders: 7 }), MASTER);
+    const v0 = trainer.policy;
+    // Three honest steps first, so that a policy MAX_VERSION_LAG + 1 versions old exists and differs.
+    for (let i = 0; i < 3; i++) {
+      const { claims } = await honestRound(trainer, ['warm']);
+      trainer.submit(claims.get('warm')!);
+      await trainer.step();
+    }
+    const keys = ['honest', ...RL_ADVERSARY_KINDS];
+    const { assignments, claims: previous } = await honestRound(trainer, keys);
+    trainer.submit(previous.get('replay')!);
+    const round = trainer.openRound(keys);
+    const held = provider(trainer.policy);
+    const verdicts = [];
+    for (const key of keys) {
+      const a = round.assignments.get(key)!;
+      const claims =
+        key === 'honest'
+          ? await rollOut(held, a, trainer.policy.version)
+          : await cheatClaims(key as RlAdversaryKind, {
+              backend: held,
+              assignment: a,
+              version: trainer.policy.version,
+              answer: (i) => addition.train(i).answer,
+              other: backendWith('wasm', policyParams(2)),
+              stale: provider(v0),
+              previous: previous.get(key)!,
+            });
+      verdicts.push(...trainer.submit(claims));
+    }
+    verdicts.push(...(await trainer.step()).verdicts);
+    const refused = new Map<string, Set<string>>();
+    for (const v of verdicts)
+      if (!v.ok) refused.set(v.providerKey, (refused.get(v.providerKey) ?? new Set()).add(v.reason!));
+    expect(refused.has('honest')).toBe(false);
+    expect([...refused.get('hand-written')!]).toEqual(['sampling']);
+    expect([...refused.get('other-model')!]).toEqual(['sketch']);
+    expect([...refused.get('stale-version')!].every((r) => /^(sketch|sampling|logprobs)$/.test(r))).toBe(true);
+    expect([...refused.get('own-seeds')!]).toEqual(['sampling']);
+    expect([...refused.get('tampered-logprobs')!]).toEqual(['logprobs']);
+    expect([...refused.get('replay')!]).toEqual(['replay']);
+    expect(assignments.size).toBe(keys.length);
     trainer.dispose();
   });
 });

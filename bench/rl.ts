@@ -1,0 +1,488 @@
+/**
+ * npm run bench:rl — GRAIL in the browser (issue 22) in one seeded Node process: the real engine (WASM),
+ * real PULSE patches between policy versions, the shipped RlTrainer, rollOut and cheatClaims, with several
+ * providers simulated in-process (each its own key and one-row backend).
+ *   --quick      fewer steps (≤ 10 minutes on 2 cores)
+ *   --json       one JSON object per case on stdout
+ *   --cases a,b  only these cases (addition-3digit, grail-regime, adversaries, tiny-step)
+ *   --rl-lr x    GRPO's learning rate in addition-3digit and adversaries
+ *   --addition-preset tiny  the tiny preset itself in addition-3digit (default: its shape at width 64)
+ *   --warmup-lr, --warmup-steps, --warmup-target lo,hi, --grail-lrs a,b
+ * Cases: addition-3digit (warm up to 20–50% held-out accuracy, then GRPO; goal: +0.30), grail-regime (the
+ * small preset at GRAIL's lr; goal: median patch ≥ 100× under the bf16 model, within 15% of its bound),
+ * adversaries (one cheat of each RL_ADVERSARY_KINDS beside honest providers, one of which delivers every
+ * round a step late, so its rollouts are checked and trained on at lag 1; goal: all caught, no honest refusal), tiny-step (the tiny preset's trainer and provider seconds per RL step).
+ * verifyCostRatio = the trainer's verification-only seconds (older versions' forwards, sketch, replay and
+ * log-prob checks) / the honest providers' generation seconds, both measured here one at a time (in the
+ * adversaries case the trainer also verifies the cheats' claims, which no honest generation pays for).
+ * patchBoundBytes: bench/pulse/bound.ts's entropy bound between consecutive bf16 policies (median). Providers
+ * hold the version the last patch built; the patch is applied once per step (every provider would compute
+ * the same bytes) and its hash checked against the trainer's.
+ */
+import {
+  ADDITION_3,
+  applyPolicyPatch,
+  cheatClaims,
+  maxAnswerTokens,
+  type PolicyVersion,
+  policyModel,
+  RL_ADVERSARY_KINDS,
+  type RlAdversaryKind,
+  type RlStepResult,
+  RlTrainer,
+  type RolloutClaim,
+  type RolloutVerdict,
+  rollOut,
+  type TaskSet,
+  taskSet,
+  VOCAB_SIZE,
+  warmUp,
+} from '@shared/jobs/rl';
+import { mulberry32 } from '@shared/random';
+import { ADAMW_DEFAULTS, arenaFor, type GptConfig, newTrainState, PRESETS, WasmBackend } from '@shared/train';
+import { boundBytes } from './pulse/bound';
+
+const args = process.argv.slice(2);
+const flag = (n: string) => args.includes(`--${n}`);
+const opt = (n: string, d: string) => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
+};
+const QUICK = flag('quick');
+const JSON_OUT = flag('json');
+const CASES = new Set(opt('cases', 'addition-3digit,grail-regime,adversaries,tiny-step').split(','));
+const SEED = 2222;
+/** GRPO's AdamW lr on the warmed-up addition policy. */
+const RL_LR = Number(opt('rl-lr', '3e-4'));
+
+const log = (s: string) => {
+  if (!JSON_OUT) console.log(s);
+};
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const seconds = () => performance.now() / 1000;
+
+/** 3-digit addition: the prompt (8) plus the answer and EOS (5) fit 16 positions. */
+const CONTEXT = 16;
+/**
+ * addition-3digit runs the tiny preset's shape at width 64 (RL_TEST_CONFIG's), vocabulary VOCAB_SIZE,
+ * context 16 by default: warm-up 650 steps (~12 s) to 46%, then GRPO 0.46 → 0.79 in 40 steps (0.885 in 150).
+ * The tiny preset itself (width 128, --addition-preset tiny), measured here at seed 2222: warm-up to 20% in
+ * 450 steps (41 s), to 43.5% in 600 (34–43 s); GRPO at lr 3e-4 then 0.435 → 0.535 in 40 steps and → 0.660 in
+ * 150 (+0.225, ~0.5 s a trainer step), while from 20% it stayed at ~20% (lr 3e-4 and 1e-3, 40 steps): its
+ * temperature-1 samples score ~0.05 there, so most groups teach nothing.
+ */
+const TINY_CONFIG: GptConfig = { ...PRESETS.tiny, vocab: VOCAB_SIZE, context: CONTEXT };
+const ADDITION_PRESET = opt('addition-preset', 'tiny@width64');
+const ADDITION_CONFIG: GptConfig =
+  ADDITION_PRESET === 'tiny' ? TINY_CONFIG : { ...PRESETS.tiny, width: 64, vocab: VOCAB_SIZE, context: CONTEXT };
+const WARMUP_LR = Number(opt('warmup-lr', '3e-3'));
+/** Issue 22: warm up to 20–50% held-out accuracy, then RL. */
+const WARMUP_TARGET = opt('warmup-target', '0.2,0.5').split(',').map(Number) as [number, number];
+/** GRAIL trains at lr 1e-6; a smaller one shows how the patch scales. */
+const GRAIL_LRS = opt('grail-lrs', '1e-6,1e-7').split(',').map(Number);
+const SMALL_CONFIG: GptConfig = { ...PRESETS.small, vocab: VOCAB_SIZE, context: CONTEXT };
+
+interface Provider {
+  readonly key: string;
+  readonly kind: 'honest' | RlAdversaryKind;
+  readonly backend: WasmBackend;
+  previous: RolloutClaim[];
+}
+
+interface CaseSpec {
+  readonly name: string;
+  readonly preset: string;
+  readonly config: GptConfig;
+  readonly task: TaskSet;
+  readonly master: Float32Array;
+  readonly lr: number;
+  readonly steps: number;
+  readonly honest: number;
+  /** Of the honest providers, how many deliver each round's claims one step late (lag 1). */
+  readonly late?: number;
+  readonly adversaries: readonly RlAdversaryKind[];
+  readonly promptsPerProvider: number;
+  readonly samples: number;
+  readonly evalSize: number;
+  readonly warmUp: { steps: number; seconds: number; accuracy: number } | null;
+}
+
+interface Run {
+  readonly accuracyBefore: number;
+  readonly accuracyAfter: number;
+  readonly steps: RlStepResult[];
+  readonly bounds: number[];
+  readonly generationSeconds: number;
+  readonly honestRollouts: number;
+  readonly verdicts: RolloutVerdict[];
+  readonly providers: Provider[];
+  readonly accuracies: number[];
+}
+
+function oneRow(config: GptConfig, params: Float32Array): WasmBackend {
+  const b = new WasmBackend(arenaFor(config, 1, config.context));
+  b.writeFloats(b.arena.paramsAt, params);
+  return b;
+}
+
+async function run(spec: CaseSpec): Promise<Run> {
+  const maxNew = maxAnswerTokens(spec.task);
+  const trainer = await RlTrainer.create(
+    {
+      task: spec.task,
+      config: spec.config,
+      promptsPerProvider: spec.promptsPerProvider,
+      samples: spec.samples,
+      maxNew,
+      temperature: 1,
+      hp: { ...ADAMW_DEFAULTS, lr: spec.lr, weightDecay: 0 },
+      maxProviders: spec.honest + spec.adversaries.length,
+      evalSize: spec.evalSize,
+      random: mulberry32(SEED),
+    },
+    spec.master,
+  );
+  let held: PolicyVersion = trainer.policy;
+  const history: PolicyVersion[] = [held];
+  const providers: Provider[] = [
+    ...Array.from({ length: spec.honest }, (_, i) => ({ key: `honest-${i}`, kind: 'honest' as const })),
+    ...spec.adversaries.map((kind) => ({ key: `cheat-${kind}`, kind })),
+  ].map((p) => ({ ...p, backend: oneRow(spec.config, held.params), previous: [] }));
+  const other = oneRow(spec.config, newTrainState(spec.config, ADAMW_DEFAULTS, SEED + 1).params);
+  const stale = oneRow(spec.config, held.params);
+  const answers = new Map<number, string>();
+  const late = new Map(providers.slice(0, spec.late ?? 0).map((p) => [p.key, [] as RolloutClaim[]]));
+  const accuracyBefore = trainer.evaluate();
+  const accuracies = [accuracyBefore];
+  const steps: RlStepResult[] = [];
+  const bounds: number[] = [];
+  const verdicts: RolloutVerdict[] = [];
+  let generationSeconds = 0;
+  let honestRollouts = 0;
+  for (let s = 0; s < spec.steps; s++) {
+    const { assignments } = trainer.openRound(providers.map((p) => p.key));
+    for (const a of assignments.values()) for (const i of a.prompts.keys()) answers.set(i, spec.task.train(i).answer);
+    // A stale cheat needs a policy MAX_VERSION_LAG + 1 versions old; until one exists it works honestly.
+    const old = history.length > 3 ? history[history.length - 4]! : null;
+    if (old) stale.writeFloats(stale.arena.paramsAt, old.params);
+    for (const p of providers) {
+      const a = assignments.get(p.key)!;
+      const cheating = p.kind !== 'honest' && (p.kind !== 'stale-version' || old !== null);
+      const t0 = seconds();
+      const claims = cheating
+        ? await cheatClaims(p.kind as RlAdversaryKind, {
+            backend: p.backend,
+            assignment: a,
+            version: held.version,
+            answer: (i) => answers.get(i)!,
+            other,
+            stale,
+            previous: p.previous,
+          })
+        : await rollOut(p.backend, a, held.version);
+      if (p.kind === 'honest') generationSeconds += seconds() - t0;
+      p.previous = claims;
+      const sent = late.has(p.key) ? late.get(p.key)! : claims;
+      if (late.has(p.key)) late.set(p.key, claims);
+      if (p.kind === 'honest') honestRollouts += sent.length;
+      verdicts.push(...trainer.submit(sent));
+    }
+    const r = await trainer.step();
+    steps.push(r);
+    verdicts.push(...r.verdicts);
+    bounds.push(boundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
+    const next = await applyPolicyPatch(held, r.patch, r.policy.version);
+    if (next.hash !== r.policy.hash) throw new Error(`step ${s}: the patch rebuilt ${next.hash}, not ${r.policy.hash}`);
+    held = next;
+    history.push(held);
+    for (const p of providers) p.backend.writeFloats(p.backend.arena.paramsAt, held.params);
+    if (spec.name === 'addition-3digit' && (s + 1) % 5 === 0) {
+      accuracies.push(trainer.evaluate());
+      log(
+        `  step ${s + 1}: reward ${r.meanReward?.toFixed(3)}, held-out ${accuracies.at(-1)!.toFixed(3)}, patch ${r.patch.length} B, clipped ${r.clippedFraction.toFixed(3)}`,
+      );
+    }
+  }
+  const accuracyAfter = trainer.evaluate();
+  trainer.dispose();
+  for (const p of providers) p.backend.dispose();
+  other.dispose();
+  stale.dispose();
+  return {
+    accuracyBefore,
+    accuracyAfter,
+    steps,
+    bounds,
+    generationSeconds,
+    honestRollouts,
+    verdicts,
+    providers,
+    accuracies,
+  };
+}
+
+function summary(spec: CaseSpec, r: Run) {
+  const parameters = spec.master.length;
+  const patches = r.steps.map((s) => s.patch.length);
+  const cheats = r.providers.filter((p) => p.kind !== 'honest');
+  const refusedKeys = new Map<string, string[]>();
+  for (const v of r.verdicts)
+    if (!v.ok) refusedKeys.set(v.providerKey, [...(refusedKeys.get(v.providerKey) ?? []), v.reason!]);
+  const honestRefused = r.verdicts.filter((v) => !v.ok && v.providerKey.startsWith('honest-')).length;
+  const verifySeconds = r.steps.reduce((s, x) => s + x.verifySeconds, 0);
+  const trainSeconds = r.steps.reduce((s, x) => s + x.trainSeconds, 0);
+  const caughtBy = Object.fromEntries(
+    cheats.map((p) => {
+      const reasons = refusedKeys.get(p.key) ?? [];
+      return [p.kind, [...new Set(reasons)].join('/') || 'NOT CAUGHT'];
+    }),
+  );
+  return {
+    case: spec.name,
+    preset: spec.preset,
+    parameters,
+    learningRate: spec.lr,
+    warmUpSteps: spec.warmUp?.steps ?? null,
+    warmUpSeconds: spec.warmUp?.seconds ?? null,
+    warmUpAccuracy: spec.warmUp?.accuracy ?? null,
+    steps: r.steps.length,
+    rolloutsPerStep: (spec.honest + spec.adversaries.length) * spec.promptsPerProvider * spec.samples,
+    accuracyBefore: r.accuracyBefore,
+    accuracyAfter: r.accuracyAfter,
+    accuracyGain: r.accuracyAfter - r.accuracyBefore,
+    accuracies: r.accuracies,
+    meanRewards: r.steps.map((s) => s.meanReward),
+    patchBytesMedian: median(patches),
+    patchBoundBytes: median(r.bounds),
+    patchOverBound: median(r.bounds) > 0 ? median(patches) / median(r.bounds) : null,
+    modelBytes: 2 * parameters,
+    modelOverPatch: (2 * parameters) / Math.max(1, median(patches)),
+    trainerStepSecondsMedian: median(r.steps.map((s) => s.verifySeconds + s.trainSeconds)),
+    trainSecondsMedian: median(r.steps.map((s) => s.trainSeconds)),
+    verifySecondsMedian: median(r.steps.map((s) => s.verifySeconds)),
+    generationSecondsPerStep: r.generationSeconds / Math.max(1, r.steps.length),
+    generationSecondsPerRollout: r.generationSeconds / Math.max(1, r.honestRollouts),
+    verifyCostRatio: r.generationSeconds > 0 ? verifySeconds / r.generationSeconds : null,
+    trainerSeconds: verifySeconds + trainSeconds,
+    adversaries: cheats.length,
+    adversariesCaught: cheats.filter((p) => refusedKeys.has(p.key)).length,
+    caughtBy,
+    honestRefused,
+    honestRollouts: r.honestRollouts,
+    honestLagAccepted: r.verdicts.filter((v) => v.ok && v.providerKey.startsWith('honest-') && v.lag! > 0).length,
+    honestRefusals: r.verdicts
+      .filter((v) => !v.ok && v.providerKey.startsWith('honest-'))
+      .map((v) => `${v.reason}: ${v.detail}`)
+      .slice(0, 5),
+  };
+}
+
+type Row = ReturnType<typeof summary>;
+
+function print(row: Row) {
+  if (JSON_OUT) {
+    console.log(JSON.stringify(row));
+    return;
+  }
+  const f = (x: number | null, d = 3) => (x === null ? '—' : x.toFixed(d));
+  console.log(
+    [
+      `${row.case}: ${row.preset} (${row.parameters} parameters), lr ${row.learningRate}, ${row.steps} steps × ${row.rolloutsPerStep} rollouts` +
+        (row.warmUpSteps === null
+          ? ''
+          : `; warm-up ${row.warmUpSteps} steps, ${f(row.warmUpSeconds, 1)} s, to ${f(row.warmUpAccuracy)}`),
+      `  held-out accuracy ${f(row.accuracyBefore)} → ${f(row.accuracyAfter)} (${row.accuracyGain >= 0 ? '+' : ''}${f(row.accuracyGain)})`,
+      `  patch median ${row.patchBytesMedian} B (bound ${row.patchBoundBytes} B, ×${f(row.patchOverBound)}); bf16 model ${row.modelBytes} B = patch ×${f(row.modelOverPatch, 0)}`,
+      `  trainer step median ${f(row.trainerStepSecondsMedian)} s (verify ${f(row.verifySecondsMedian)} s); generation ${f(row.generationSecondsPerStep)} s/step, ${f(row.generationSecondsPerRollout * 1000, 2)} ms/rollout; verifyCostRatio ${f(row.verifyCostRatio, 4)}`,
+      `  adversaries ${row.adversariesCaught}/${row.adversaries} caught ${JSON.stringify(row.caughtBy)}; honest refused ${row.honestRefused} of ${row.honestRollouts} (${row.honestLagAccepted} accepted one version late)`,
+    ].join('\n'),
+  );
+}
+
+function table(rows: Row[]) {
+  if (JSON_OUT || rows.length === 0) return;
+  const head = [
+    'case',
+    'preset',
+    'lr',
+    'steps',
+    'acc before',
+    'acc after',
+    'patch B (median)',
+    'bound B',
+    'model B',
+    'verify/gen',
+    'caught',
+    'honest refused',
+  ];
+  const body = rows.map((r) => [
+    r.case,
+    r.preset,
+    String(r.learningRate),
+    String(r.steps),
+    r.accuracyBefore.toFixed(3),
+    r.accuracyAfter.toFixed(3),
+    String(r.patchBytesMedian),
+    String(r.patchBoundBytes),
+    String(r.modelBytes),
+    r.verifyCostRatio === null ? '—' : r.verifyCostRatio.toFixed(4),
+    `${r.adversariesCaught}/${r.adversaries}`,
+    `${r.honestRefused}/${r.honestRollouts}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(['', line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n'));
+}
+
+/** The warmed-up addition policy, shared by the cases that need a policy that learns. */
+let warmed: { master: Float32Array; steps: number; seconds: number; accuracy: number } | null = null;
+const additionTask = taskSet(ADDITION_3, SEED, 200);
+
+async function warmedAddition() {
+  if (warmed) return warmed;
+  const t0 = seconds();
+  const r = await warmUp(
+    newTrainState(ADDITION_CONFIG, ADAMW_DEFAULTS, SEED).params,
+    {
+      task: additionTask,
+      config: ADDITION_CONFIG,
+      lr: WARMUP_LR,
+      batch: 32,
+      maxSteps: Number(opt('warmup-steps', '4000')),
+      evalEvery: 50,
+      target: WARMUP_TARGET,
+      seed: 1,
+      evalSize: 200,
+    },
+    (p) => {
+      if (p.accuracy !== undefined && p.step % 500 === 0)
+        log(`  warm-up step ${p.step}: loss ${p.loss.toFixed(3)}, held-out ${p.accuracy.toFixed(3)}`);
+    },
+  );
+  warmed = { master: r.master, steps: r.steps, seconds: seconds() - t0, accuracy: r.accuracy };
+  log(`  warm-up: ${r.steps} steps, ${warmed.seconds.toFixed(1)} s, held-out ${r.accuracy.toFixed(3)}`);
+  return warmed;
+}
+
+const rows: Row[] = [];
+log(`bench:rl — ${QUICK ? 'quick' : 'full'}, seed ${SEED}`);
+
+if (CASES.has('addition-3digit')) {
+  const w = await warmedAddition();
+  const spec: CaseSpec = {
+    name: 'addition-3digit',
+    preset: ADDITION_PRESET,
+    config: ADDITION_CONFIG,
+    task: additionTask,
+    master: w.master,
+    lr: RL_LR,
+    steps: QUICK ? 40 : 150,
+    honest: 4,
+    adversaries: [],
+    promptsPerProvider: 8,
+    samples: 8,
+    evalSize: 200,
+    warmUp: w,
+  };
+  const t0 = seconds();
+  const row = summary(spec, await run(spec));
+  log(`  (${(seconds() - t0).toFixed(1)} s)`);
+  print(row);
+  rows.push(row);
+}
+
+if (CASES.has('grail-regime')) {
+  // The small preset at GRAIL's learning rate; a short supervised warm-up on 1-letter reversal first, so that
+  // groups have differing rewards and the update is not zero (an untrained policy never scores).
+  const task = taskSet({ kind: 'reverse', minLength: 1, maxLength: 1 }, SEED, 8);
+  const t0 = seconds();
+  const w = await warmUp(newTrainState(SMALL_CONFIG, ADAMW_DEFAULTS, SEED).params, {
+    task,
+    config: SMALL_CONFIG,
+    lr: 1e-3,
+    batch: 16,
+    maxSteps: 60,
+    evalEvery: 20,
+    target: [0.2, 0.9],
+    seed: 1,
+  });
+  const warm = { steps: w.steps, seconds: seconds() - t0, accuracy: w.accuracy };
+  for (const lr of GRAIL_LRS) {
+    const spec: CaseSpec = {
+      name: 'grail-regime',
+      preset: 'small',
+      config: SMALL_CONFIG,
+      task,
+      master: w.master,
+      lr,
+      steps: QUICK ? 4 : 10,
+      honest: 2,
+      adversaries: [],
+      promptsPerProvider: 4,
+      samples: 8,
+      evalSize: 8,
+      warmUp: warm,
+    };
+    const t1 = seconds();
+    const row = summary(spec, await run(spec));
+    log(`  (${(seconds() - t1).toFixed(1)} s)`);
+    print(row);
+    rows.push(row);
+  }
+}
+
+if (CASES.has('adversaries')) {
+  const w = await warmedAddition();
+  const spec: CaseSpec = {
+    name: 'adversaries',
+    preset: ADDITION_PRESET,
+    config: ADDITION_CONFIG,
+    task: additionTask,
+    master: w.master,
+    lr: RL_LR,
+    steps: QUICK ? 6 : 10,
+    honest: 3,
+    late: 1,
+    adversaries: RL_ADVERSARY_KINDS,
+    promptsPerProvider: 4,
+    samples: 4,
+    evalSize: 50,
+    warmUp: w,
+  };
+  const t0 = seconds();
+  const row = summary(spec, await run(spec));
+  log(`  (${(seconds() - t0).toFixed(1)} s)`);
+  print(row);
+  rows.push(row);
+}
+
+if (CASES.has('tiny-step')) {
+  // The tiny preset itself (width 128) per RL step: untrained, so rewards are 0, but every forward, check and
+  // update runs at full size.
+  const spec: CaseSpec = {
+    name: 'tiny-step',
+    preset: 'tiny',
+    config: TINY_CONFIG,
+    task: additionTask,
+    master: newTrainState(TINY_CONFIG, ADAMW_DEFAULTS, SEED).params,
+    lr: RL_LR,
+    steps: 3,
+    honest: 4,
+    adversaries: [],
+    promptsPerProvider: 8,
+    samples: 8,
+    evalSize: 50,
+    warmUp: null,
+  };
+  const t0 = seconds();
+  const row = summary(spec, await run(spec));
+  log(`  (${(seconds() - t0).toFixed(1)} s)`);
+  print(row);
+  rows.push(row);
+}
+
+table(rows);
