@@ -66,3 +66,33 @@ export function shortId(peerId: string | undefined): string {
 export function formatRate(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString() : n.toFixed(1);
 }
+
+/** A labelled number input; `hint` is its tooltip. */
+export function NumberField({
+  label,
+  value,
+  onChange,
+  step,
+  testId,
+  hint,
+}: {
+  label: string;
+  value: number;
+  onChange: (v: number) => void;
+  step?: number | 'any';
+  testId: string;
+  hint?: string;
+}) {
+  return (
+    <label title={hint}>
+      {label}{' '}
+      <input
+        type="number"
+        value={value}
+        step={step ?? 1}
+        data-testid={testId}
+        onChange={(e) => onChange(Number(e.target.value))}
+      />
+    </label>
+  );
+}

@@ -2,6 +2,7 @@
 import { JSONL_MAX_BYTES, parseExamplesJsonl, type RlTask } from '@shared/jobs/rl';
 import { type FormEvent, useState } from 'react';
 import type { NewRlJob, RlJobs } from './rl-jobs';
+import { NumberField } from '../app/widgets';
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -31,35 +32,6 @@ export const DEFAULT_RL_FORM: NewRlJob = {
   warmupLr: 3e-3,
   warmupTarget: 0.2,
 };
-
-function Num({
-  label,
-  value,
-  onChange,
-  step,
-  testId,
-  hint,
-}: {
-  label: string;
-  value: number;
-  onChange: (v: number) => void;
-  step?: number | 'any';
-  testId: string;
-  hint?: string;
-}) {
-  return (
-    <label title={hint}>
-      {label}{' '}
-      <input
-        type="number"
-        value={value}
-        step={step ?? 1}
-        data-testid={testId}
-        onChange={(e) => onChange(Number(e.target.value))}
-      />
-    </label>
-  );
-}
 
 export function RlForm({ jobs }: { jobs: RlJobs }) {
   const [f, setF] = useState<NewRlJob>(DEFAULT_RL_FORM);
@@ -148,58 +120,63 @@ export function RlForm({ jobs }: { jobs: RlJobs }) {
           <option value="small">small (6 layers, width 256)</option>
         </select>
       </label>
-      <Num
+      <NumberField
         label="Steps"
         value={f.steps}
         onChange={(v) => set('steps', v)}
         testId="rl-steps"
         hint="GRPO updates; one round of rollouts each"
       />
-      <Num label="Learning rate" value={f.lr} step="any" onChange={(v) => set('lr', v)} testId="rl-lr" />
-      <Num label="Volunteers" value={f.providers} onChange={(v) => set('providers', v)} testId="rl-providers" />
-      <Num
+      <NumberField label="Learning rate" value={f.lr} step="any" onChange={(v) => set('lr', v)} testId="rl-lr" />
+      <NumberField label="Volunteers" value={f.providers} onChange={(v) => set('providers', v)} testId="rl-providers" />
+      <NumberField
         label="Prompts per volunteer"
         value={f.promptsPerProvider}
         onChange={(v) => set('promptsPerProvider', v)}
         testId="rl-prompts"
       />
-      <Num
+      <NumberField
         label="Completions per prompt"
         value={f.samples}
         onChange={(v) => set('samples', v)}
         testId="rl-samples"
         hint="GRPO's group: advantages are relative to the other completions of the same prompt"
       />
-      <Num
+      <NumberField
         label="Temperature"
         value={f.temperature}
         step="any"
         onChange={(v) => set('temperature', v)}
         testId="rl-temperature"
       />
-      <Num label="Held-out prompts" value={f.evalSize} onChange={(v) => set('evalSize', v)} testId="rl-eval-size" />
-      <Num
+      <NumberField
+        label="Held-out prompts"
+        value={f.evalSize}
+        onChange={(v) => set('evalSize', v)}
+        testId="rl-eval-size"
+      />
+      <NumberField
         label="Warm-up steps (at most)"
         value={f.warmupSteps}
         onChange={(v) => set('warmupSteps', v)}
         testId="rl-warmup-steps"
         hint="Supervised training on the task format in this tab before RL starts"
       />
-      <Num
+      <NumberField
         label="Warm-up learning rate"
         value={f.warmupLr}
         step="any"
         onChange={(v) => set('warmupLr', v)}
         testId="rl-warmup-lr"
       />
-      <Num
+      <NumberField
         label="Warm-up stops at accuracy"
         value={f.warmupTarget}
         step="any"
         onChange={(v) => set('warmupTarget', v)}
         testId="rl-warmup-target"
       />
-      <Num label="Seed" value={f.seed} onChange={(v) => set('seed', v)} testId="rl-seed" />
+      <NumberField label="Seed" value={f.seed} onChange={(v) => set('seed', v)} testId="rl-seed" />
       <p className="hint">
         Volunteers receive the policy and the training prompts (never the answers or the held-out set): do not use
         private data. Rewards are computed here, from the task.

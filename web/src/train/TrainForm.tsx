@@ -11,35 +11,9 @@ import {
   type UploadedCorpus,
 } from './form';
 import type { Trainer } from './trainer';
+import { NumberField } from '../app/widgets';
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function NumberField({
-  label,
-  value,
-  onChange,
-  step,
-  testId,
-}: {
-  label: string;
-  value: number;
-  onChange: (v: number) => void;
-  step?: number;
-  testId: string;
-}) {
-  return (
-    <label>
-      {label}{' '}
-      <input
-        type="number"
-        value={value}
-        step={step ?? 1}
-        data-testid={testId}
-        onChange={(e) => onChange(Number(e.target.value))}
-      />
-    </label>
-  );
-}
 
 export function TrainForm({ trainer }: { trainer: Trainer }) {
   const [f, setF] = useState<TrainFormValues>(DEFAULT_FORM);
