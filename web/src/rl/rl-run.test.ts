@@ -123,3 +123,30 @@ describe('RlRun (RL-RUN1..2)', () => {
     expect(rolledBack?.master).toEqual(original?.master);
   }, 60_000);
 });
+
+describe('RlRun across a reload (RL-RUN3)', () => {
+  it('RL-RUN3: a run stopped mid-job and started again goes on from its last step with its optimizer state', async () => {
+    const { hub, peers } = network();
+    const store = new RlStore(memoryStore());
+    const r = record('rl-run-3', 4);
+    useRl.getState().put(r);
+    const first = new RlRun({ signaling: hub.connect('requester'), createPeer: peers, store }, r, JSONL);
+    const stopped = first.run();
+    await until(() => (useRl.getState().jobs['rl-run-3']?.record.steps.length ?? 0) >= 2, 30_000);
+    await first.cancel();
+    await stopped;
+    const { records } = await store.list();
+    const saved = records.find((x) => x.spec.id === 'rl-run-3')!;
+    const doneBefore = saved.steps.length;
+    expect(doneBefore).toBeGreaterThanOrEqual(2);
+    // What a reload finds: the record as it was while running.
+    const reloaded: RlRecord = { ...saved, status: 'running', message: '' };
+    useRl.getState().put(reloaded);
+    await new RlRun({ signaling: hub.connect('requester-2'), createPeer: peers, store }, reloaded, JSONL).run();
+    const job = useRl.getState().jobs['rl-run-3']!;
+    expect(job.record.status).toBe('done');
+    expect(job.record.steps.map((s) => s.version)).toEqual([1, 2, 3, 4]);
+    // AdamW's step counter went on from where the first run left it: one update per step, none restarted.
+    expect((await store.state('rl-run-3', 4))?.t).toBe(4);
+  }, 60_000);
+});

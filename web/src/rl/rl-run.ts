@@ -253,7 +253,7 @@ export class RlRun {
       start = { version: 0, master };
       await this.deps.store.saveMaster(spec.id, start);
     }
-    this.trainer = await RlTrainer.create(this.options(), start.master, start.version);
+    this.trainer = await this.resumeTrainer(start.master, start.version);
     const policy = this.trainer.policy;
     if (this.record.accuracyBefore === null)
       await this.save({ accuracyBefore: this.trainer.evaluate(), modelBytes: 2 * policy.bf16.length });
@@ -261,6 +261,18 @@ export class RlRun {
     this.view((j) => ({ ...j, version: policy.version, versionHash: policy.hash }));
     void this.deps.store.versions(spec.id).then((kept) => this.view((j) => ({ ...j, kept })));
     this.connect();
+  }
+
+  /** The trainer at a kept version, with the optimizer state saved with it when it is readable. */
+  private async resumeTrainer(master: Float32Array, version: number): Promise<RlTrainer> {
+    const state = await this.deps.store.state(this.id, version);
+    if (state)
+      try {
+        return await RlTrainer.create(this.options(), master, version, state);
+      } catch (error) {
+        this.phase(`the saved optimizer state was not usable (${messageOf(error)}): AdamW restarts`);
+      }
+    return RlTrainer.create(this.options(), master, version);
   }
 
   private connect(): void {
@@ -550,7 +562,8 @@ export class RlRun {
     const accuracy = trainer.evaluate();
     const samples = this.samples(result.verdicts, result.policy.version);
     this.claims.clear();
-    await this.deps.store.saveMaster(this.id, { version: result.policy.version, master: trainer.master.slice() });
+    await this.deps.store.saveMaster(this.id, { version: result.policy.version, master: trainer.master });
+    await this.deps.store.saveState(this.id, result.policy.version, trainer.exportState());
     await this.save({
       steps: [
         ...this.record.steps,

@@ -4,7 +4,7 @@
  * (the last one resumes a reloaded run; earlier ones are what "roll back" returns to). Everything read
  * back is validated: another version of the app or a damaged profile may have written it.
  */
-import { parseRlSpec, type RlSpec } from '@shared/jobs/rl';
+import { parseRlSpec, type RlSpec, type RlTrainerState } from '@shared/jobs/rl';
 import * as v from 'valibot';
 import type { KeyValueStore } from '../storage/kv';
 
@@ -65,6 +65,7 @@ export interface RlMaster {
 
 const jobKey = (id: string) => `rl-job:${id}`;
 const jsonlKey = (id: string) => `rl-jsonl:${id}`;
+const stateKey = (id: string) => `rl-state:${id}`;
 const masterKey = (id: string, version: number) => `rl-master:${id}:${String(version).padStart(10, '0')}`;
 
 export class RlStore {
@@ -135,7 +136,23 @@ export class RlStore {
     return null;
   }
 
+  /** The trainer's optimizer state as of version `version` (one kept: the newest). */
+  saveState(id: string, version: number, state: RlTrainerState): Promise<void> {
+    return this.kv.set(stateKey(id), { version, ...state });
+  }
+
+  /** The saved trainer state if it belongs to `version` and has its shape; RlTrainer checks the values. */
+  async state(id: string, version: number): Promise<RlTrainerState | null> {
+    const raw = (await this.kv.get(stateKey(id))) as Partial<RlTrainerState & { version: number }> | undefined;
+    if (!raw || raw.version !== version || !(raw.m instanceof Float32Array) || !(raw.v instanceof Float32Array))
+      return null;
+    const ints = [raw.t, raw.nextIndex, raw.nextRound];
+    if (!ints.every((x) => Number.isInteger(x))) return null;
+    return { t: raw.t!, nextIndex: raw.nextIndex!, nextRound: raw.nextRound!, m: raw.m, v: raw.v };
+  }
+
   async remove(id: string): Promise<void> {
-    for (const k of [jobKey(id), jsonlKey(id), ...(await this.kv.keys(`rl-master:${id}:`))]) await this.kv.del(k);
+    for (const k of [jobKey(id), jsonlKey(id), stateKey(id), ...(await this.kv.keys(`rl-master:${id}:`))])
+      await this.kv.del(k);
   }
 }

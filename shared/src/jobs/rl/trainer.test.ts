@@ -347,3 +347,28 @@ describe('greedy accuracy and the supervised warm-up', () => {
     expect(Array.from(none.master)).toEqual(Array.from(r.master));
   });
 });
+
+describe('RlTrainer across a reload (RL-TR10)', () => {
+  it('RL-TR10: a trainer made from the master, version and exported state takes the step the first would have', async () => {
+    // A constant nonce source: both trainers deal the same seeds, so the same claims are valid for both.
+    const same = () => 0.5;
+    const a = await RlTrainer.create(options({ random: same }), MASTER);
+    const first = await honestRound(a, ['p']);
+    a.submit(first.claims.get('p')!);
+    await a.step();
+    const b = await RlTrainer.create(options({ random: same }), a.master, a.policy.version, a.exportState());
+    const next = await honestRound(a, ['p']);
+    expect(b.openRound(['p']).assignments.get('p')).toEqual(next.assignments.get('p'));
+    a.submit(next.claims.get('p')!);
+    b.submit(next.claims.get('p')!);
+    const [sa, sb] = [await a.step(), await b.step()];
+    expect(sb.accepted).toBe(sa.accepted);
+    expect(sa.accepted).toBeGreaterThan(0);
+    expect(Array.from(b.master)).toEqual(Array.from(a.master));
+    expect(b.policy.hash).toBe(a.policy.hash);
+    a.dispose();
+    b.dispose();
+    const wrong = { t: 1, nextIndex: 0, nextRound: 1, m: new Float32Array(3), v: new Float32Array(3) };
+    await expect(RlTrainer.create(options(), MASTER, 0, wrong)).rejects.toThrow(/optimizer state/);
+  });
+});

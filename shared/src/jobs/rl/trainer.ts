@@ -101,6 +101,19 @@ export interface RlStepResult {
   readonly trainSeconds: number;
 }
 
+/**
+ * What a reload needs beyond the master weights to go on as if it never happened: AdamW's moments and
+ * step (restarting them makes the next updates sign-sized in every weight), where the prompt stream is
+ * (restarting it deals the first prompts again) and the next round's number.
+ */
+export interface RlTrainerState {
+  readonly t: number;
+  readonly nextIndex: number;
+  readonly nextRound: number;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+}
+
 interface OpenedRound {
   readonly plan: RoundPlan;
   /** Rollout hashes submitted (replays). */
@@ -176,7 +189,12 @@ export class RlTrainer {
     this.rows = main.arena.B;
   }
 
-  static async create(options: RlTrainerOptions, master: Float32Array, version = 0): Promise<RlTrainer> {
+  static async create(
+    options: RlTrainerOptions,
+    master: Float32Array,
+    version = 0,
+    state?: RlTrainerState,
+  ): Promise<RlTrainer> {
     const c = options.config;
     if (c.kind !== 'gpt' || c.vocab !== VOCAB_SIZE)
       throw new RlError('config', `a policy is a GPT over the ${VOCAB_SIZE}-id vocabulary`);
@@ -196,7 +214,44 @@ export class RlTrainer {
     const copy = Float32Array.from(master);
     const first = await policyFromBf16(version, toBf16(copy));
     main.writeFloats(main.arena.paramsAt, first.params);
-    return new RlTrainer(options, copy, first, main, verifier);
+    const trainer = new RlTrainer(options, copy, first, main, verifier);
+    if (state) trainer.restoreState(state);
+    return trainer;
+  }
+
+  /** The optimizer's moments and step and the prompt stream's position (see RlTrainerState). */
+  exportState(): RlTrainerState {
+    const a = this.main.arena;
+    const n = a.params.size;
+    return {
+      t: this.t,
+      nextIndex: this.nextIndex,
+      nextRound: this.nextRound,
+      m: Float32Array.from(this.main.readFloats(a.mAt, n)),
+      v: Float32Array.from(this.main.readFloats(a.vAt, n)),
+    };
+  }
+
+  private restoreState(s: RlTrainerState): void {
+    const a = this.main.arena;
+    const n = a.params.size;
+    const ok =
+      Number.isInteger(s.t) &&
+      s.t >= 0 &&
+      Number.isInteger(s.nextIndex) &&
+      s.nextIndex >= 0 &&
+      Number.isInteger(s.nextRound) &&
+      s.nextRound >= 1 &&
+      s.m.length === n &&
+      s.v.length === n &&
+      s.m.every(Number.isFinite) &&
+      s.v.every((x) => Number.isFinite(x) && x >= 0);
+    if (!ok) throw new RlError('config', 'the saved optimizer state does not fit this policy');
+    this.t = s.t;
+    this.nextIndex = s.nextIndex;
+    this.nextRound = s.nextRound;
+    this.main.writeFloats(a.mAt, s.m);
+    this.main.writeFloats(a.vAt, s.v);
   }
 
   /** The current published version. */
