@@ -97,6 +97,10 @@ test('E2E-RL1: two volunteers and a cheat run 16 GRPO steps; the cheat is refuse
   await startJob(page, { 'rl-steps': String(steps), 'rl-providers': '3' });
   const job = page.getByTestId('rl-job');
   const t0 = Date.now();
+  // The volunteer's page says what it does for the job.
+  await expect(honest[0]!.page.getByTestId('rl-activity')).toHaveAttribute('data-rollouts', /^[1-9]/, {
+    timeout: 90_000,
+  });
   await expect(job)
     .toHaveAttribute('data-status', 'done', { timeout: 200_000 })
     .catch(async (e) => {

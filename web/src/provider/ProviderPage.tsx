@@ -46,6 +46,7 @@ export function ProviderPage() {
             webgpuAvailable={boot.report?.webgpu.available ?? false}
             cores={boot.report?.capabilities.wasm.cores ?? navigator.hardwareConcurrency ?? 1}
           />
+          <RlActivityPanel activity={runtime.rl} />
           <Contribution node={node} runtime={runtime} />
           <IdentityBackupPanel backup={runtime.backup} extractable={boot.identity?.privateKey.extractable ?? false} />
         </>
@@ -116,6 +117,22 @@ function useRegistered(node: ProviderNode | undefined): boolean {
     return node.view.subscribe(check);
   }, [node]);
   return registered;
+}
+
+/** What this tab does for an RL job: the policy version it holds and the rollouts it has sent. */
+function RlActivityPanel({ activity }: { activity: ProviderRuntime['rl'] }) {
+  const a = useObservable(activity);
+  if (!a) return null;
+  return (
+    <div className="panel" data-testid="rl-activity" data-version={a.version} data-rollouts={a.rollouts}>
+      <h2>Reinforcement learning (GRAIL)</h2>
+      <p>
+        Rolling out policy v{a.version} on {a.backend} for job <code>{a.jobId}</code>: {a.rollouts} completions in{' '}
+        {a.rounds} rounds{a.lastSeconds ? `, the last in ${a.lastSeconds.toFixed(1)} s` : ''}.
+      </p>
+      <p className="muted">{a.status}</p>
+    </div>
+  );
 }
 
 function Contribution({ node, runtime }: { node: ProviderNode; runtime: ProviderRuntime }) {

@@ -5,7 +5,7 @@
  */
 import { type Identity, sign } from '@shared/identity';
 import { ProviderTogether } from './provider-together';
-import { ProviderRl, wasmRolloutEngine } from './provider-rl';
+import { ProviderRl, type RlActivity, wasmRolloutEngine } from './provider-rl';
 import { webgpuRolloutEngine } from './rl-webgpu';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
@@ -58,6 +58,8 @@ export interface ProviderRuntime {
   displayName: Promise<DisplayNameController>;
   /** The identity key as a passphrase-encrypted file, and back (identity-file.ts). */
   backup: IdentityBackup;
+  /** The RL job this tab rolls out for, if any. */
+  rl: Observable<RlActivity | null>;
 }
 
 export interface IdentityBackup {
@@ -117,6 +119,7 @@ export function startProvider(): ProviderRuntime {
   const power = new Observable<PowerState | undefined>(undefined);
   const batteryApi = watchBattery(power);
   const contribution = new ContributionStore(kv);
+  const rl = new Observable<RlActivity | null>(null);
   let provider: ProviderNode | undefined;
   const early: string[] = [];
   const note = (line: string) => (provider ? provider.note(line) : early.push(line));
@@ -162,6 +165,7 @@ export function startProvider(): ProviderRuntime {
       rl: new ProviderRl({
         selfId: () => identity.peerId,
         log: note,
+        report: (activity) => rl.set(activity),
         // The backend the probe (or the volunteer's limits) chose for this tab, when a job starts.
         engine: (arena) => (compute.backend === 'webgpu' ? webgpuRolloutEngine : wasmRolloutEngine)(arena),
       }),
@@ -195,6 +199,6 @@ export function startProvider(): ProviderRuntime {
       return identity.peerId;
     },
   };
-  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName, backup };
+  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName, backup, rl };
   return runtime;
 }

@@ -58,10 +58,25 @@ export type RolloutRewrite = (
   ctx: { readonly assignment: Assignment; readonly policy: PolicyVersion; readonly backend: Backend },
 ) => Promise<RolloutClaim[]>;
 
+/** What the volunteer's page shows of the RL job this tab rolls out for. */
+export interface RlActivity {
+  readonly jobId: string;
+  readonly backend: string;
+  /** The policy version it holds. */
+  readonly version: number;
+  readonly rounds: number;
+  readonly rollouts: number;
+  /** Seconds the last round's rollouts took. */
+  readonly lastSeconds: number;
+  readonly status: string;
+}
+
 export interface ProviderRlDeps {
   /** This provider's id (its public key): the seeds hash it, so an assignment for another key is refused. */
   selfId(): string | undefined;
   log(line: string): void;
+  /** Each change of what this tab does for an RL job. */
+  report?(activity: RlActivity): void;
   /** Where rollouts run (default WASM). */
   engine?: RolloutEngineFactory;
   /** Test harness only: cheat this way (bench/e2e adversaries). */
@@ -75,6 +90,9 @@ interface Job {
   readonly providerKey: string;
   policy: PolicyVersion;
   readonly send: (bytes: Uint8Array) => void;
+  rounds: number;
+  rollouts: number;
+  lastSeconds: number;
 }
 
 export class ProviderRl {
@@ -96,6 +114,12 @@ export class ProviderRl {
     if (!job) return;
     this.jobs.delete(key);
     job.engine.dispose();
+    this.report(job, 'the link to its requester closed (the job ended, or the requester left)');
+  }
+
+  private report(job: Job, status: string): void {
+    const { jobId, engine, policy, rounds, rollouts, lastSeconds } = job;
+    this.deps.report?.({ jobId, backend: engine.name, version: policy.version, rounds, rollouts, lastSeconds, status });
   }
 
   private async handle(key: string, jobId: string, send: (bytes: Uint8Array) => void, bytes: Uint8Array) {
@@ -168,7 +192,17 @@ export class ProviderRl {
       engine.dispose();
       throw new Error('the policy sent does not hash to its name');
     }
-    const job: Job = { jobId: h.jobId, config, engine, providerKey: h.providerKey, policy, send };
+    const job: Job = {
+      jobId: h.jobId,
+      config,
+      engine,
+      providerKey: h.providerKey,
+      policy,
+      send,
+      rounds: 0,
+      rollouts: 0,
+      lastSeconds: 0,
+    };
     this.hold(job, policy);
     this.jobs.set(key, job);
     this.deps.log(
@@ -183,6 +217,7 @@ export class ProviderRl {
   }
 
   private ready(job: Job): void {
+    this.report(job, `holds policy v${job.policy.version}`);
     job.send(
       encodeRl({
         type: 'rl-ready',
@@ -208,10 +243,23 @@ export class ProviderRl {
     };
     const t0 = performance.now();
     const { backend, read } = job.engine;
-    const honest = await rollOut(backend, assignment, job.policy.version, () => yieldToPage(), read);
+    const honest = await rollOut(
+      backend,
+      assignment,
+      job.policy.version,
+      (p) => {
+        this.report(job, `round ${h.round}: completion ${p.done} of ${p.total}`);
+        return yieldToPage();
+      },
+      read,
+    );
     const seconds = (performance.now() - t0) / 1000;
     const rewrite = this.deps.rewrite;
     const claims = rewrite ? await rewrite(honest, { assignment, policy: job.policy, backend }) : honest;
+    job.rounds++;
+    job.rollouts += claims.length;
+    job.lastSeconds = seconds;
+    this.report(job, `round ${h.round}: sent ${claims.length} completions`);
     this.deps.log(
       `RL round ${h.round + 1}: ${claims.length} completions of ${h.prompts.length} prompts with policy v${job.policy.version} in ${seconds.toFixed(1)} s`,
     );
