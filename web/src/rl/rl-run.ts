@@ -24,6 +24,7 @@ import {
   rlShape,
   RlTrainer,
   type RlTrainerOptions,
+  type RlTrainerState,
   rlTaskSet,
   type RolloutClaim,
   type RolloutVerdict,
@@ -48,7 +49,14 @@ import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
 import { JobReceipts } from '../requester/job-receipts';
 import type { ReceiptOutbox } from '../requester/receipt-outbox';
 import type { Identity } from '@shared/identity';
-import { MAX_SAMPLES_SHOWN, type RlRecord, type RlSample, type RlStatus, type RlStore } from './rl-store';
+import {
+  MAX_SAMPLES_SHOWN,
+  type RlMaster,
+  type RlRecord,
+  type RlSample,
+  type RlStatus,
+  type RlStore,
+} from './rl-store';
 import { emptyProvider, type RlProviderRow, useRl } from './rl-view';
 
 export interface RlRunDeps {
@@ -165,6 +173,13 @@ export class RlRun {
     this.record = { ...this.record, ...change };
     useRl.getState().put(this.record);
     await this.deps.store.save(this.record);
+  }
+
+  /** A record change that goes with a new version: stored in one transaction with its weights and state. */
+  private async commit(change: Partial<RlRecord>, master: RlMaster, state?: RlTrainerState): Promise<void> {
+    this.record = { ...this.record, ...change };
+    useRl.getState().put(this.record);
+    await this.deps.store.commit(this.record, master, state);
   }
 
   private view(
@@ -562,27 +577,29 @@ export class RlRun {
     const accuracy = trainer.evaluate();
     const samples = this.samples(result.verdicts, result.policy.version);
     this.claims.clear();
-    await this.deps.store.saveMaster(this.id, { version: result.policy.version, master: trainer.master });
-    await this.deps.store.saveState(this.id, result.policy.version, trainer.exportState());
-    await this.save({
-      steps: [
-        ...this.record.steps,
-        {
-          version: result.policy.version,
-          meanReward: result.meanReward,
-          accuracy,
-          accepted: result.accepted,
-          refused: result.refused,
-          patchBytes: result.patch.length,
-          clippedFraction: result.clippedFraction,
-          verifyS: result.verifySeconds,
-          trainS: result.trainSeconds,
-          generateS,
-          wallS: (Date.now() - started) / 1000,
-        },
-      ],
-      samples: [...samples, ...this.record.samples].slice(0, MAX_SAMPLES_SHOWN),
-    });
+    await this.commit(
+      {
+        steps: [
+          ...this.record.steps,
+          {
+            version: result.policy.version,
+            meanReward: result.meanReward,
+            accuracy,
+            accepted: result.accepted,
+            refused: result.refused,
+            patchBytes: result.patch.length,
+            clippedFraction: result.clippedFraction,
+            verifyS: result.verifySeconds,
+            trainS: result.trainSeconds,
+            generateS,
+            wallS: (Date.now() - started) / 1000,
+          },
+        ],
+        samples: [...samples, ...this.record.samples].slice(0, MAX_SAMPLES_SHOWN),
+      },
+      { version: result.policy.version, master: trainer.master },
+      trainer.exportState(),
+    );
     const kept = await this.deps.store.versions(this.id);
     this.view((j) => ({ ...j, kept }));
   }
@@ -655,8 +672,7 @@ export class RlRun {
     this.trainer = await RlTrainer.create(this.options(), kept.master, version);
     const policy = this.trainer.policy;
     await this.publish(before, policy, await encodePolicyPatch(before, await publishPolicy(version, kept.master)));
-    await this.deps.store.saveMaster(this.id, { version, master: kept.master.slice() });
-    await this.save({ rollbacks: [...this.record.rollbacks, { at: version, to }] });
+    await this.commit({ rollbacks: [...this.record.rollbacks, { at: version, to }] }, { version, master: kept.master });
     this.phase(`rolled back: version ${version} holds version ${to}'s weights`);
   }
 }

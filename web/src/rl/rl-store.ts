@@ -111,6 +111,24 @@ export class RlStore {
   /** Keeps version `version`'s master weights, dropping all but the newest KEPT_VERSIONS. */
   async saveMaster(id: string, m: RlMaster): Promise<void> {
     await this.kv.set(masterKey(id, m.version), m.master);
+    await this.prune(id);
+  }
+
+  /**
+   * A step's outcome in one transaction: the record that counts it, the version's master weights and the
+   * trainer's state. Separately, a reload between the writes would find a version the record does not count.
+   */
+  async commit(record: RlRecord, m: RlMaster, state?: RlTrainerState): Promise<void> {
+    const id = record.spec.id;
+    await this.kv.setMany([
+      [jobKey(id), record],
+      [masterKey(id, m.version), m.master],
+      ...(state ? ([[stateKey(id), { version: m.version, ...state }]] as [string, unknown][]) : []),
+    ]);
+    await this.prune(id);
+  }
+
+  private async prune(id: string): Promise<void> {
     const keys = (await this.kv.keys(`rl-master:${id}:`)).sort();
     for (const k of keys.slice(0, Math.max(0, keys.length - KEPT_VERSIONS))) await this.kv.del(k);
   }
@@ -134,11 +152,6 @@ export class RlStore {
       if (m) return m;
     }
     return null;
-  }
-
-  /** The trainer's optimizer state as of version `version` (one kept: the newest). */
-  saveState(id: string, version: number, state: RlTrainerState): Promise<void> {
-    return this.kv.set(stateKey(id), { version, ...state });
   }
 
   /** The saved trainer state if it belongs to `version` and has its shape; RlTrainer checks the values. */
