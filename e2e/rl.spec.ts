@@ -225,6 +225,11 @@ test('E2E-RL3: a volunteer rolling out on WebGPU (SwiftShader) beside one on WAS
   const hash = await job.getAttribute('data-hash');
   const row = job.locator(`[data-testid="rl-provider"][data-peer="${gpuId}"]`);
   console.log(`webgpu volunteer: ${await row.textContent()}`);
+  // How far SwiftShader's WebGPU and the trainer's WASM disagree, within the tolerances the checks allow.
+  for (const r of await job.getByTestId('rl-provider').all())
+    console.log(
+      `${(await r.locator('td').nth(1).textContent())!}: largest log-prob gap ${await r.getAttribute('data-logprob-gap')} nats, ${await r.getAttribute('data-boundary')} tokens at a CDF boundary`,
+    );
   await expect(row.locator('td').nth(1)).toHaveText('webgpu');
   for (const r of await job.getByTestId('rl-provider').all()) {
     expect(await r.getAttribute('data-refused')).toBe('0');

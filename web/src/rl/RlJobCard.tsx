@@ -136,6 +136,9 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
               data-first-round={p.firstRound}
               data-first-refused={p.firstRefused}
               data-holds={p.holds}
+              data-logprob-gap={p.logprobGap}
+              data-boundary={p.boundary}
+              title={`largest log-prob gap to this tab's recomputation ${p.logprobGap.toExponential(1)} nats; ${p.boundary} tokens at a CDF boundary`}
             >
               <td title={p.peerId}>{short(p.peerId)}</td>
               <td>{p.backend || '—'}</td>

@@ -496,6 +496,8 @@ export class RlRun {
           lastReason: v.ok ? p.lastReason : `${REFUSE_TEXT[v.reason!]}${v.detail ? ` (${v.detail})` : ''}`,
           firstRound: p.firstRound < 0 ? v.round : p.firstRound,
           firstRefused: !v.ok && p.firstRefused < 0 ? v.round : p.firstRefused,
+          boundary: p.boundary + (v.boundaryTokens ?? 0),
+          logprobGap: Math.max(p.logprobGap, v.logprobGap ?? 0),
         };
       });
       const member = this.members.get(v.providerKey);

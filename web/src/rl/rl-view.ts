@@ -17,6 +17,10 @@ export interface RlProviderRow {
   /** Refusals by reason (verify.ts's RefuseReason). */
   reasons: Record<string, number>;
   lastReason: string;
+  /** Over its fully checked rollouts: tokens let through by the CDF boundary slack, and the largest
+   * |claimed − recomputed| log-probability (how far its backend and the trainer's disagree). */
+  boundary: number;
+  logprobGap: number;
   /** The first round it had a verdict in, and the first it was refused in (-1: none yet). */
   firstRound: number;
   firstRefused: number;
@@ -79,6 +83,8 @@ export function emptyProvider(peerId: string): RlProviderRow {
     refused: 0,
     reasons: {},
     lastReason: '',
+    boundary: 0,
+    logprobGap: 0,
     firstRound: -1,
     firstRefused: -1,
     status: '',

@@ -14,7 +14,8 @@ export const JSONL_MAX_FIELD_CHARS = 200;
 /**
  * Cumulative-probability slack for a token at a CDF boundary. Across JS f32 and WASM the cumulative
  * probabilities differ by at most 2.4e-7 at the test sizes (sampling.test.ts asserts < 1e-6); 1e-4 leaves
- * ~400× for WebGPU's different summation orders and exp (not yet measured here: no WebGPU in Node), while a cheater may move only
+ * ~400× for WebGPU's different summation orders and exp (E2E-RL3: a WebGPU tab on SwiftShader beside the WASM
+ * trainer, tiny preset, had no token at a boundary and log-probs within 1.2e-6 nats), while a cheater may move only
  * the tokens whose uniform falls within 1e-4 of a boundary: ~2e-4 of tokens, to a neighbouring token.
  */
 export const CDF_BOUNDARY_TOL = 1e-4;

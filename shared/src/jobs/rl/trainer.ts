@@ -81,6 +81,9 @@ export interface RolloutVerdict {
   readonly checked: boolean;
   /** decodeIds(completion), for the dashboard's sample rollouts. */
   readonly completionText?: string;
+  /** Fully checked and accepted: tokens let through only by the CDF boundary slack, and the largest log-prob gap. */
+  readonly boundaryTokens?: number;
+  readonly logprobGap?: number;
 }
 
 export interface RlStepResult {
@@ -382,6 +385,7 @@ export class RlTrainer {
       taken.forEach((w, i) => {
         const record = this.recordOf(w.claim.providerKey);
         const full = chosenForAudit(record, auditNonce, w.hash);
+        let measured = {};
         if (full) {
           const t0 = now();
           const pass = w.lag === 0 ? f.passes[i]! : this.olderPass(w.claim);
@@ -399,6 +403,7 @@ export class RlTrainer {
             verdicts.push({ ...refusal(w.claim, v.reason, v.detail, w.lag), checked: true });
             return;
           }
+          measured = { boundaryTokens: v.boundaryTokens, logprobGap: v.logprobGap };
         } else this.records.set(w.claim.providerKey, recordVerdict(record, true));
         accepted.push(w);
         const example = w.plan.examples.get(w.claim.promptIndex)!;
@@ -413,6 +418,7 @@ export class RlTrainer {
           lag: w.lag,
           checked: full,
           completionText: text,
+          ...measured,
         });
       });
 

@@ -68,6 +68,8 @@ export interface Prechecked {
 export interface Accepted extends Prechecked {
   /** Tokens accepted only through the CDF boundary slack. */
   readonly boundaryTokens: number;
+  /** Largest |claimed − recomputed| log-probability over the completion (nats): the backends' disagreement. */
+  readonly logprobGap: number;
 }
 
 function refuse(reason: RefuseReason, detail: string): Refusal {
@@ -149,11 +151,14 @@ export function checkRecomputed(
     );
   if (replay.boundary > Math.max(1, MAX_BOUNDARY_FRACTION * c.completion.length))
     return refuse('sampling', `${replay.boundary} tokens only at a CDF boundary`);
+  let logprobGap = 0;
   for (let j = 0; j < c.completion.length; j++) {
     const p = tempered(rows, temperature, j * V, V);
     const mine = Math.log(p[c.completion[j]!]!);
-    if (!(Math.abs(mine - c.logprobs[j]!) <= LOGPROB_TOL))
+    const gap = Math.abs(mine - c.logprobs[j]!);
+    if (!(gap <= LOGPROB_TOL))
       return refuse('logprobs', `token ${j}: claimed ${c.logprobs[j]!.toFixed(4)}, recomputed ${mine.toFixed(4)}`);
+    logprobGap = Math.max(logprobGap, gap);
   }
-  return { ...pre, boundaryTokens: replay.boundary };
+  return { ...pre, boundaryTokens: replay.boundary, logprobGap };
 }
