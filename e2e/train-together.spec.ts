@@ -50,6 +50,10 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   const id = (await page.getByTestId('train-job').first().getAttribute('data-job-id'))!;
   const job = card(page, id);
   const t0 = Date.now();
+  // A volunteer's page says what it does for the job.
+  await expect(honest[0]!.page.getByTestId('together-activity')).toHaveAttribute('data-rounds-trained', /^[1-9]/, {
+    timeout: 90_000,
+  });
   await expect(job.getByTestId('train-status'))
     .toHaveText('done', { timeout: 200_000 })
     .catch(async (e) => {

@@ -46,6 +46,7 @@ export function ProviderPage() {
             webgpuAvailable={boot.report?.webgpu.available ?? false}
             cores={boot.report?.capabilities.wasm.cores ?? navigator.hardwareConcurrency ?? 1}
           />
+          <TogetherActivityPanel activity={runtime.together} />
           <RlActivityPanel activity={runtime.rl} />
           <Contribution node={node} runtime={runtime} />
           <IdentityBackupPanel backup={runtime.backup} extractable={boot.identity?.privateKey.extractable ?? false} />
@@ -117,6 +118,24 @@ function useRegistered(node: ProviderNode | undefined): boolean {
     return node.view.subscribe(check);
   }, [node]);
   return registered;
+}
+
+/** What this tab does for a training-together job: its shard, the rounds it trained, its last loss. */
+function TogetherActivityPanel({ activity }: { activity: ProviderRuntime['together'] }) {
+  const a = useObservable(activity);
+  if (!a) return null;
+  return (
+    <div className="panel" data-testid="together-activity" data-round={a.round} data-rounds-trained={a.roundsTrained}>
+      <h2>Training together</h2>
+      <p>
+        Shard {a.shard + 1} of {a.shards} for job <code>{a.jobId}</code>: {a.roundsTrained} rounds trained, holding the
+        version of round {a.round}
+        {a.lastLoss !== null ? `; last round's loss ${a.lastLoss.toFixed(3)}` : ''}
+        {a.tokensPerS ? ` at ${Math.round(a.tokensPerS).toLocaleString()} tokens/s` : ''}.
+      </p>
+      <p className="muted">{a.status}</p>
+    </div>
+  );
 }
 
 /** What this tab does for an RL job: the policy version it holds and the rollouts it has sent. */

@@ -4,7 +4,7 @@
  * Each step reports progress so the page can show what is happening.
  */
 import { type Identity, sign } from '@shared/identity';
-import { ProviderTogether } from './provider-together';
+import { ProviderTogether, type TogetherActivity } from './provider-together';
 import { ProviderRl, type RlActivity, wasmRolloutEngine } from './provider-rl';
 import { webgpuRolloutEngine } from './rl-webgpu';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
@@ -60,6 +60,8 @@ export interface ProviderRuntime {
   backup: IdentityBackup;
   /** The RL job this tab rolls out for, if any. */
   rl: Observable<RlActivity | null>;
+  /** The training-together job this tab trains in, if any. */
+  together: Observable<TogetherActivity | null>;
 }
 
 export interface IdentityBackup {
@@ -120,6 +122,7 @@ export function startProvider(): ProviderRuntime {
   const batteryApi = watchBattery(power);
   const contribution = new ContributionStore(kv);
   const rl = new Observable<RlActivity | null>(null);
+  const together = new Observable<TogetherActivity | null>(null);
   let provider: ProviderNode | undefined;
   const early: string[] = [];
   const note = (line: string) => (provider ? provider.note(line) : early.push(line));
@@ -161,7 +164,12 @@ export function startProvider(): ProviderRuntime {
       receipts: await receipts,
       contribution,
       pace: dutyPacer(store.limits),
-      together: new ProviderTogether({ sign: (m) => sign(identity, m), store: kv, log: note }),
+      together: new ProviderTogether({
+        sign: (m) => sign(identity, m),
+        store: kv,
+        log: note,
+        report: (activity) => together.set(activity),
+      }),
       rl: new ProviderRl({
         selfId: () => identity.peerId,
         log: note,
@@ -199,6 +207,6 @@ export function startProvider(): ProviderRuntime {
       return identity.peerId;
     },
   };
-  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName, backup, rl };
+  runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName, backup, rl, together };
   return runtime;
 }

@@ -38,11 +38,26 @@ import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
 import type { KeyValueStore } from '../storage/kv';
 import { yieldToPage } from '../core/yield-to-page';
 
+/** What the volunteer's page shows of the training-together job this tab is in. */
+export interface TogetherActivity {
+  readonly jobId: string;
+  readonly shard: number;
+  readonly shards: number;
+  /** The round of the version it holds. */
+  readonly round: number;
+  readonly roundsTrained: number;
+  readonly lastLoss: number | null;
+  readonly tokensPerS: number;
+  readonly status: string;
+}
+
 export interface ProviderTogetherDeps {
   /** Signs a commitment with this provider's key. */
   sign(message: Uint8Array): Promise<string>;
   store: KeyValueStore;
   log(line: string): void;
+  /** Each change of what this tab does for a together job. */
+  report?(activity: TogetherActivity): void;
   /** Test harness only: cheat this way (bench/e2e adversaries). */
   adversary?: AdversaryKind;
 }
@@ -61,6 +76,9 @@ interface Job {
   pending: { round: number; bytes: Uint8Array } | null;
   readonly send: (bytes: Uint8Array) => void;
   lastSent: Uint8Array | null;
+  roundsTrained: number;
+  lastLoss: number | null;
+  tokensPerS: number;
 }
 
 const residualKey = (jobId: string) => `together-residual:${jobId}`;
@@ -98,6 +116,20 @@ export class ProviderTogether {
     if (!job) return;
     this.jobs.delete(key);
     job.engine.dispose();
+    this.report(job, 'the link to its requester closed (the job ended, or the requester left)');
+  }
+
+  private report(job: Job, status: string): void {
+    this.deps.report?.({
+      jobId: job.jobId,
+      shard: job.shard,
+      shards: job.plan.shards,
+      round: job.version.round,
+      roundsTrained: job.roundsTrained,
+      lastLoss: job.lastLoss,
+      tokensPerS: job.tokensPerS,
+      status,
+    });
   }
 
   private async handle(key: string, jobId: string, send: (bytes: Uint8Array) => void, bytes: Uint8Array) {
@@ -207,6 +239,9 @@ export class ProviderTogether {
       pending: null,
       send,
       lastSent: null,
+      roundsTrained: 0,
+      lastLoss: null,
+      tokensPerS: 0,
     };
     this.jobs.set(key, job);
     this.deps.log(
@@ -218,6 +253,7 @@ export class ProviderTogether {
   }
 
   private ready(job: Job): void {
+    this.report(job, `holds the version of round ${job.version.round}`);
     job.send(
       encodeTogether({
         type: 'together-ready',
@@ -233,6 +269,7 @@ export class ProviderTogether {
     if (job.version.hash !== versionHash) return this.ready(job);
     const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
     const t0 = performance.now();
+    this.report(job, `training round ${round + 1}: ${batches.length} steps on shard ${job.shard + 1}`);
     const start = job.version.params;
     const work = await job.trainer.train(start, batches, yieldToPage);
     const seconds = (performance.now() - t0) / 1000;
@@ -244,6 +281,10 @@ export class ProviderTogether {
     const finite = work.losses.filter(Number.isFinite);
     const loss = finite.length ? finite.reduce((s, x) => s + x, 0) / finite.length : null;
     const tokensPerS = (batches.length * job.spec.batch * job.spec.model.context) / Math.max(seconds, 1e-3);
+    job.roundsTrained++;
+    job.lastLoss = loss;
+    job.tokensPerS = tokensPerS;
+    this.report(job, `round ${round + 1}: committed; waiting for the round to close`);
     this.deps.log(`round ${round + 1}: trained ${batches.length} steps, loss ${loss?.toFixed(3) ?? '—'}, committed`);
     job.send(
       encodeTogether({
