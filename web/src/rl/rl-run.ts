@@ -86,8 +86,6 @@ interface Member {
   seconds: number;
 }
 
-const short = (peerId: string) => `${peerId.slice(0, 8)}…`;
-
 export class RlRun {
   private links: ProviderLinks | null = null;
   private trainer: RlTrainer | null = null;
@@ -568,6 +566,9 @@ export class RlRun {
     const firstMs = Date.now() - started;
     await this.until(() => asked().every((m) => m.answered), Math.max(MIN_ROLLOUT_WAIT_MS, 3 * firstMs));
     if (this.ended) return;
+    // Nobody delivered (every volunteer asked left, or all it sent was refused at once): no step is taken,
+    // so a version is never spent on nothing; the next round asks whoever holds the policy then.
+    if (trainer.pending === 0) return;
     this.phase(`step ${step} of ${spec.steps}: verifying and learning`);
     await yieldToPage();
     const result = await trainer.step();
@@ -578,7 +579,8 @@ export class RlRun {
     await this.publish(before, result.policy, result.patch);
     const accuracy = trainer.evaluate();
     const samples = this.samples(result.verdicts, result.policy.version);
-    this.claims.clear();
+    // Claims that arrived while the step ran wait for the next one, which needs them for its receipts and samples.
+    for (const v of result.verdicts) this.claims.delete(claimKey(v));
     await this.commit(
       {
         steps: [
@@ -682,5 +684,3 @@ export class RlRun {
 function claimKey(c: { providerKey: string; round: number; promptIndex: number; sample: number }): string {
   return `${c.providerKey}\u0000${c.round}\u0000${c.promptIndex}\u0000${c.sample}`;
 }
-
-export { short };
