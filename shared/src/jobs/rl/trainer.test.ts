@@ -368,6 +368,7 @@ describe('RlTrainer across a reload (RL-TR10)', () => {
     expect(b.policy.hash).toBe(a.policy.hash);
     a.dispose();
     b.dispose();
+    await expect(RlTrainer.create(options({ temperature: 0.7 }), MASTER)).rejects.toThrow(/temperature 1/);
     const wrong = { t: 1, nextIndex: 0, nextRound: 1, m: new Float32Array(3), v: new Float32Array(3) };
     await expect(RlTrainer.create(options(), MASTER, 0, wrong)).rejects.toThrow(/optimizer state/);
   });

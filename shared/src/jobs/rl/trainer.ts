@@ -201,6 +201,10 @@ export class RlTrainer {
     const c = options.config;
     if (c.kind !== 'gpt' || c.vocab !== VOCAB_SIZE)
       throw new RlError('config', `a policy is a GPT over the ${VOCAB_SIZE}-id vocabulary`);
+    // GRPO's ratio compares the sampled log-probs with π_θ at temperature 1 (grpo.ts): other temperatures would
+    // bias every update without any check failing.
+    if (options.temperature !== 1)
+      throw new RlError('config', `RL rollouts are sampled at temperature 1, not ${options.temperature}`);
     for (const k of ['promptsPerProvider', 'samples', 'maxNew', 'maxProviders'] as const)
       if (!Number.isInteger(options[k]) || options[k] < 1)
         throw new RlError('config', `${k} must be a positive integer`);
