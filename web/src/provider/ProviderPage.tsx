@@ -128,8 +128,8 @@ function TogetherActivityPanel({ activity }: { activity: ProviderRuntime['togeth
     <div className="panel" data-testid="together-activity" data-round={a.round} data-rounds-trained={a.roundsTrained}>
       <h2>Training together</h2>
       <p>
-        Shard {a.shard + 1} of {a.shards} for job <code>{a.jobId}</code>: {a.roundsTrained} rounds trained, holding the
-        version of round {a.round}
+        Shard {a.shard + 1} of {a.shards} for job <code>{a.jobId}</code>: {a.roundsTrained} rounds trained,{' '}
+        {a.active ? 'holding' : 'ending on'} the version of round {a.round}
         {a.lastLoss !== null ? `; last round's loss ${a.lastLoss.toFixed(3)}` : ''}
         {a.tokensPerS ? ` at ${Math.round(a.tokensPerS).toLocaleString()} tokens/s` : ''}.
       </p>
@@ -146,8 +146,9 @@ function RlActivityPanel({ activity }: { activity: ProviderRuntime['rl'] }) {
     <div className="panel" data-testid="rl-activity" data-version={a.version} data-rollouts={a.rollouts}>
       <h2>Reinforcement learning (GRAIL)</h2>
       <p>
-        Rolling out policy v{a.version} on {a.backend} for job <code>{a.jobId}</code>: {a.rollouts} completions in{' '}
-        {a.rounds} rounds{a.lastSeconds ? `, the last in ${a.lastSeconds.toFixed(1)} s` : ''}.
+        {a.active ? 'Rolling out' : 'Rolled out'} policy v{a.version} on {a.backend} for job <code>{a.jobId}</code>:{' '}
+        {a.rollouts} completions in {a.rounds} rounds
+        {a.lastSeconds ? `, the last in ${a.lastSeconds.toFixed(1)} s` : ''}.
       </p>
       <p className="muted">{a.status}</p>
     </div>

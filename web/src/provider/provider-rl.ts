@@ -69,6 +69,8 @@ export interface RlActivity {
   /** Seconds the last round's rollouts took. */
   readonly lastSeconds: number;
   readonly status: string;
+  /** False once the link to its requester closed. */
+  readonly active: boolean;
 }
 
 export interface ProviderRlDeps {
@@ -114,12 +116,21 @@ export class ProviderRl {
     if (!job) return;
     this.jobs.delete(key);
     job.engine.dispose();
-    this.report(job, 'the link to its requester closed (the job ended, or the requester left)');
+    this.report(job, 'the link to its requester closed (the job ended, or the requester left)', false);
   }
 
-  private report(job: Job, status: string): void {
+  private report(job: Job, status: string, active = true): void {
     const { jobId, engine, policy, rounds, rollouts, lastSeconds } = job;
-    this.deps.report?.({ jobId, backend: engine.name, version: policy.version, rounds, rollouts, lastSeconds, status });
+    this.deps.report?.({
+      jobId,
+      backend: engine.name,
+      version: policy.version,
+      rounds,
+      rollouts,
+      lastSeconds,
+      status,
+      active,
+    });
   }
 
   private async handle(key: string, jobId: string, send: (bytes: Uint8Array) => void, bytes: Uint8Array) {

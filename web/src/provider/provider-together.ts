@@ -49,6 +49,8 @@ export interface TogetherActivity {
   readonly lastLoss: number | null;
   readonly tokensPerS: number;
   readonly status: string;
+  /** False once the link to its requester closed. */
+  readonly active: boolean;
 }
 
 export interface ProviderTogetherDeps {
@@ -116,10 +118,10 @@ export class ProviderTogether {
     if (!job) return;
     this.jobs.delete(key);
     job.engine.dispose();
-    this.report(job, 'the link to its requester closed (the job ended, or the requester left)');
+    this.report(job, 'the link to its requester closed (the job ended, or the requester left)', false);
   }
 
-  private report(job: Job, status: string): void {
+  private report(job: Job, status: string, active = true): void {
     this.deps.report?.({
       jobId: job.jobId,
       shard: job.shard,
@@ -129,6 +131,7 @@ export class ProviderTogether {
       lastLoss: job.lastLoss,
       tokensPerS: job.tokensPerS,
       status,
+      active,
     });
   }
 
