@@ -135,7 +135,10 @@ test('E2E-RL1: two volunteers and a cheat run 16 GRPO steps; the cheat is refuse
   expect(honestRows).toBe(2);
 
   // Accepted rollouts earned signed receipts, which the volunteers' pages credit.
-  expect(Number(await job.getAttribute('data-receipts'))).toBeGreaterThan(0);
+  const receipts = await job.getAttribute('data-receipts');
+  expect(Number(receipts)).toBeGreaterThan(0);
+  // …and the server's log took every one (it checks each against the pairing, the job's units and a FLOP cap).
+  await expect(job).toHaveAttribute('data-receipts-logged', receipts!, { timeout: 10_000 });
   for (const t of honest) await expect(t.page.getByTestId('lifetime-flops')).not.toHaveText('—', { timeout: 10_000 });
 
   // Reward rose.

@@ -82,6 +82,13 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   console.log(`validation loss after ${ROUNDS} rounds: ${val}`);
   expect(val).toBeLessThan(6.1);
 
+  // Accepted contributions earned receipts, the server's log took every one, and the volunteers' pages credit them.
+  const panel = job.getByTestId('together-panel');
+  const receipts = await panel.getAttribute('data-receipts');
+  expect(Number(receipts)).toBeGreaterThan(0);
+  await expect(panel).toHaveAttribute('data-receipts-logged', receipts!, { timeout: 10_000 });
+  for (const t of honest) await expect(t.page.getByTestId('lifetime-flops')).not.toHaveText('—', { timeout: 10_000 });
+
   // A Node replay of the exported audit log lands on the version the dashboard shows.
   const download = page.waitForEvent('download');
   await job.getByTestId('together-audit').click();

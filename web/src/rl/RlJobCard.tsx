@@ -68,6 +68,7 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
       data-hash={job.versionHash}
       data-steps={steps.length}
       data-receipts={job.receipts}
+      data-receipts-logged={job.receiptsLogged}
       data-rewards={steps.map((s) => s.meanReward ?? '').join(',')}
     >
       <header>

@@ -291,7 +291,10 @@ export class RlRun {
   private connect(): void {
     const { signaling, createPeer, identity, receipts } = this.deps;
     const id = this.id;
-    if (identity && receipts)
+    if (identity && receipts) {
+      this.unsubscribe.push(
+        receipts.onLogged(id, (count) => this.view((j) => ({ ...j, receiptsLogged: j.receiptsLogged + count }))),
+      );
       this.receipts = new JobReceipts({
         jobId: id,
         identity,
@@ -300,6 +303,7 @@ export class RlRun {
         issued: () => this.view((j) => ({ ...j, receipts: j.receipts + 1 })),
         failed: (message) => this.phase(message),
       });
+    }
     this.links = new ProviderLinks({
       jobId: id,
       signaling,
@@ -575,7 +579,7 @@ export class RlRun {
     this.judged(result.verdicts.filter((v) => !v.ok));
     this.judged(result.verdicts.filter((v) => v.ok));
     const generateS = holders.reduce((s, m) => s + m.seconds, 0);
-    this.issueReceipts(result.verdicts, result.policy.version, before.hash);
+    this.issueReceipts(result.verdicts, this.record.steps.length, before.hash);
     await this.publish(before, result.policy, result.patch);
     const accuracy = trainer.evaluate();
     const samples = this.samples(result.verdicts, result.policy.version);
@@ -609,10 +613,11 @@ export class RlRun {
   }
 
   /**
-   * One receipt per volunteer per step with accepted rollouts (unit = the version the step made), worth the
+   * One receipt per volunteer per step with accepted rollouts (unit = the step's index: 0 .. steps − 1, inside
+   * the units the job announced, which the server checks), worth the
    * forward FLOPs of the accepted tokens (2 · parameters · tokens) and naming the policy they sampled.
    */
-  private issueReceipts(verdicts: readonly RolloutVerdict[], version: number, policyHash: string): void {
+  private issueReceipts(verdicts: readonly RolloutVerdict[], unit: number, policyHash: string): void {
     if (!this.receipts) return;
     const parameters = this.trainer!.policy.bf16.length;
     const tokens = new Map<string, number>();
@@ -624,7 +629,7 @@ export class RlRun {
     for (const [peerId, n] of tokens) {
       const m = this.members.get(peerId);
       const durationMs = Math.round(1000 * (m?.seconds ?? 0));
-      this.receipts.issue(peerId, version, 2 * parameters * n, durationMs, m?.link.pairing?.network, policyHash);
+      this.receipts.issue(peerId, unit, 2 * parameters * n, durationMs, m?.link.pairing?.network, policyHash);
     }
   }
 

@@ -36,8 +36,9 @@ export interface RlJobView {
   /** Kept versions a rollback can return to. */
   readonly kept: readonly number[];
   readonly running: boolean;
-  /** Receipts signed for accepted rollouts since the page opened. */
+  /** Receipts signed for accepted rollouts since the page opened, and of those the server's log took. */
   readonly receipts: number;
+  readonly receiptsLogged: number;
 }
 
 interface RlState {
@@ -50,7 +51,17 @@ interface RlState {
 }
 
 function fresh(record: RlRecord): RlJobView {
-  return { record, phase: '', version: 0, versionHash: '', providers: {}, kept: [], running: false, receipts: 0 };
+  return {
+    record,
+    phase: '',
+    version: 0,
+    versionHash: '',
+    providers: {},
+    kept: [],
+    running: false,
+    receipts: 0,
+    receiptsLogged: 0,
+  };
 }
 
 export const useRl = create<RlState>((set) => ({

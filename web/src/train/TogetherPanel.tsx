@@ -31,7 +31,13 @@ export function TogetherPanel({
     onDownload(`${spec.id}.audit`, encodeAudit(spec, patches));
   };
   return (
-    <section className="together" data-testid="together-panel" data-version={job?.versionHash ?? ''}>
+    <section
+      className="together"
+      data-testid="together-panel"
+      data-version={job?.versionHash ?? ''}
+      data-receipts={job?.receipts ?? 0}
+      data-receipts-logged={job?.receiptsLogged ?? 0}
+    >
       <h3>Training together</h3>
       <p className="muted" data-testid="together-phase">
         {job?.phase ?? 'not started in this page'}
@@ -42,6 +48,7 @@ export function TogetherPanel({
           {rounds.length} rounds · round patches {formatBytes(patch)} against {formatBytes(dense)} of dense f32 updates
           ({(dense / Math.max(1, patch)).toFixed(0)}× smaller) · time not spent training{' '}
           {((100 * Math.max(0, wall - compute)) / Math.max(wall, 1e-9)).toFixed(1)}%
+          {job?.receipts ? ` · ${job.receipts} receipts signed, ${job.receiptsLogged ?? 0} in the server's log` : ''}
         </p>
       ) : null}
       <table data-testid="together-providers">

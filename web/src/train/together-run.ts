@@ -53,6 +53,9 @@ import {
 import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
 import type { PeerFactory, SignalingPort } from '../core/ports';
 import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
+import { JobReceipts } from '../requester/job-receipts';
+import type { ReceiptOutbox } from '../requester/receipt-outbox';
+import type { Identity } from '@shared/identity';
 import type { KeyValueStore } from '../storage/kv';
 import type { FromTrainWorker, ToTrainWorker } from './messages';
 import { type TogetherProviderRow, useTogether } from './together-view';
@@ -62,6 +65,9 @@ export interface TogetherRunDeps {
   signaling: SignalingPort;
   createPeer: PeerFactory;
   store: KeyValueStore;
+  /** The requester's key and the connection's outbox: accepted contributions earn receipts (none without them). */
+  identity?: Identity;
+  receipts?: ReceiptOutbox;
 }
 
 /** How long a round waits for commitments after its first one, at least (then 3× the first one's time). */
@@ -105,6 +111,7 @@ export class TogetherRun implements WorkerLike {
   private openRound: { round: number; sent: Set<string> } | null = null;
   /** Wakes the round loop when a provider answers. */
   private wake: (() => void) | null = null;
+  private receipts: JobReceipts | null = null;
 
   constructor(private readonly pending: TogetherRunDeps | Promise<TogetherRunDeps>) {}
 
@@ -271,8 +278,23 @@ export class TogetherRun implements WorkerLike {
   }
 
   private connect(): void {
-    const { signaling, createPeer } = this.deps!;
+    const { signaling, createPeer, identity, receipts } = this.deps!;
     const spec = this.spec;
+    if (identity && receipts) {
+      this.unsubscribe.push(
+        receipts.onLogged(spec.id, (count) =>
+          this.view((j) => ({ ...j, receiptsLogged: (j.receiptsLogged ?? 0) + count })),
+        ),
+      );
+      this.receipts = new JobReceipts({
+        jobId: spec.id,
+        identity,
+        outbox: receipts,
+        sendTo: (peerId, header) => void this.links.sendTo(peerId, header),
+        issued: () => this.view((j) => ({ ...j, receipts: (j.receipts ?? 0) + 1 })),
+        failed: (message) => this.view((j) => ({ ...j, phase: message })),
+      });
+    }
     this.links = new ProviderLinks({
       jobId: spec.id,
       signaling,
@@ -286,7 +308,10 @@ export class TogetherRun implements WorkerLike {
     const mine = (m: { jobId: string }) => m.jobId === spec.id;
     this.unsubscribe.push(
       signaling.on('welcome', () => this.open()),
-      signaling.on('matched', (m) => mine(m) && this.links.matched(m.peerId, m.capabilities, undefined)),
+      signaling.on(
+        'matched',
+        (m) => mine(m) && this.links.matched(m.peerId, m.capabilities, { session: m.session, network: m.network }),
+      ),
       signaling.on('unmatched', (m) => mine(m) && this.links.unmatched(m.peerId, m.reason)),
       signaling.on('signal', (s) => mine(s) && this.links.signal(s.from, s.payload)),
     );
@@ -514,6 +539,7 @@ export class TogetherRun implements WorkerLike {
       const background = await this.rounds.scoreBackground(pendingScores);
       pendingScores = result.background;
       const verdicts = [...result.verdicts, ...background.verdicts];
+      this.issueReceipts(verdicts, committed);
       for (const v of verdicts) {
         const rating = this.rounds.ratings.entry(v.provider);
         const member = committed.find((m) => m.commit!.provider === v.provider);
@@ -567,6 +593,23 @@ export class TogetherRun implements WorkerLike {
       this.event(left === 0 ? { type: 'done', step, record, valLoss } : { type: 'checkpoint', step, record, valLoss });
     }
     if (!this.ended) this.view((j) => ({ ...j, phase: 'done' }));
+  }
+
+  /**
+   * One receipt per accepted contribution (unit = its round), worth the training FLOPs of its inner steps
+   * (6 · parameters · tokens) and the time its speed says they took.
+   */
+  private issueReceipts(verdicts: readonly { provider: string; round: number; status: string }[], committed: Member[]) {
+    if (!this.receipts) return;
+    const { innerSteps } = this.spec.together!;
+    const tokens = innerSteps * this.spec.batch * this.spec.model.context;
+    for (const v of verdicts) {
+      if (v.status !== 'accepted') continue;
+      const member = this.members.get(v.provider);
+      const speed = committed.find((m) => m.commit?.provider === v.provider)?.commit?.tokensPerS ?? 0;
+      const durationMs = speed > 0 ? Math.round((1000 * tokens) / speed) : 0;
+      this.receipts.issue(v.provider, v.round, 6 * this.shape.n * tokens, durationMs, member?.link.pairing?.network);
+    }
   }
 
   private record(version: Version, step: number): CheckpointRecord {

@@ -44,6 +44,9 @@ export interface TogetherJobView {
   readonly providers: Record<string, TogetherProviderRow>;
   readonly versionHash: string;
   readonly phase: string;
+  /** Receipts signed for accepted contributions since the page opened, and of those the server's log took. */
+  readonly receipts?: number;
+  readonly receiptsLogged?: number;
 }
 
 interface TogetherState {
