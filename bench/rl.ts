@@ -371,6 +371,15 @@ async function warmedAddition() {
 const rows: Row[] = [];
 log(`bench:rl — ${QUICK ? 'quick' : 'full'}, seed ${SEED}`);
 
+/** Runs one case, prints its row and keeps it for the table. */
+async function runCase(spec: CaseSpec): Promise<void> {
+  const t0 = seconds();
+  const row = summary(spec, await run(spec));
+  log(`  (${(seconds() - t0).toFixed(1)} s)`);
+  print(row);
+  rows.push(row);
+}
+
 if (CASES.has('addition-3digit')) {
   const w = await warmedAddition();
   const spec: CaseSpec = {
@@ -388,11 +397,7 @@ if (CASES.has('addition-3digit')) {
     evalSize: 200,
     warmUp: w,
   };
-  const t0 = seconds();
-  const row = summary(spec, await run(spec));
-  log(`  (${(seconds() - t0).toFixed(1)} s)`);
-  print(row);
-  rows.push(row);
+  await runCase(spec);
 }
 
 if (CASES.has('grail-regime')) {
@@ -427,11 +432,7 @@ if (CASES.has('grail-regime')) {
       evalSize: 8,
       warmUp: warm,
     };
-    const t1 = seconds();
-    const row = summary(spec, await run(spec));
-    log(`  (${(seconds() - t1).toFixed(1)} s)`);
-    print(row);
-    rows.push(row);
+    await runCase(spec);
   }
 }
 
@@ -453,11 +454,7 @@ if (CASES.has('adversaries')) {
     evalSize: 50,
     warmUp: w,
   };
-  const t0 = seconds();
-  const row = summary(spec, await run(spec));
-  log(`  (${(seconds() - t0).toFixed(1)} s)`);
-  print(row);
-  rows.push(row);
+  await runCase(spec);
 }
 
 if (CASES.has('tiny-step')) {
@@ -478,11 +475,7 @@ if (CASES.has('tiny-step')) {
     evalSize: 50,
     warmUp: null,
   };
-  const t0 = seconds();
-  const row = summary(spec, await run(spec));
-  log(`  (${(seconds() - t0).toFixed(1)} s)`);
-  print(row);
-  rows.push(row);
+  await runCase(spec);
 }
 
 table(rows);
