@@ -100,6 +100,7 @@ export class RlRun {
   private wake: (() => void) | null = null;
   private pendingRollback: number | null = null;
   private receipts: JobReceipts | null = null;
+  private snapshot: { hash: string; bytes: Promise<Uint8Array> } | null = null;
 
   constructor(
     private readonly deps: RlRunDeps,
@@ -363,7 +364,7 @@ export class RlRun {
       answered: false,
       seconds: 0,
     });
-    const snapshot = await encodePolicySnapshot(policy);
+    const snapshot = await this.snapshotOf(policy);
     if (this.members.get(peerId)?.link !== link) return;
     this.send(
       link,
@@ -429,9 +430,15 @@ export class RlRun {
     this.poke();
   }
 
+  /** The policy as a PULSE snapshot, encoded once per version for every volunteer that links or mismatches. */
+  private snapshotOf(policy: PolicyVersion): Promise<Uint8Array> {
+    if (this.snapshot?.hash !== policy.hash) this.snapshot = { hash: policy.hash, bytes: encodePolicySnapshot(policy) };
+    return this.snapshot.bytes;
+  }
+
   private async sendSnapshot(member: Member): Promise<void> {
     const policy = this.trainer!.policy;
-    const bytes = await encodePolicySnapshot(policy);
+    const bytes = await this.snapshotOf(policy);
     if (this.ended || this.trainer?.policy !== policy) return;
     this.send(
       member.link,
