@@ -89,6 +89,20 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   await expect(panel).toHaveAttribute('data-receipts-logged', receipts!, { timeout: 10_000 });
   for (const t of honest) await expect(t.page.getByTestId('lifetime-flops')).not.toHaveText('—', { timeout: 10_000 });
 
+  // Round patches travelled volunteer to volunteer: the requester uploaded each once (plus any fallback).
+  const [uploads = 0, relayed = 0, fallbacks = 0] = await Promise.all(
+    ['data-uploads', 'data-relayed', 'data-fallbacks'].map(async (a) => Number(await panel.getAttribute(a))),
+  );
+  console.log(
+    `round patches: ${uploads} uploads by the requester, ${relayed} relayed by volunteers, ${fallbacks} fallbacks`,
+  );
+  expect(relayed).toBeGreaterThanOrEqual(ROUNDS / 2);
+  expect(uploads).toBe(ROUNDS + fallbacks);
+  const relayedIn = await Promise.all(
+    honest.map(async (t) => Number(await t.page.getByTestId('together-activity').getAttribute('data-relayed-in'))),
+  );
+  expect(relayedIn.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+
   // A Node replay of the exported audit log lands on the version the dashboard shows.
   const download = page.waitForEvent('download');
   await job.getByTestId('together-audit').click();

@@ -25,6 +25,7 @@ import { sign } from '@shared/identity';
 import { ADVERSARY_KINDS } from '@shared/jobs/together';
 import { ProviderTogether } from '../src/provider/provider-together';
 import { ProviderRl, type RolloutRewrite } from '../src/provider/provider-rl';
+import { CoVolunteers } from '../src/provider/co-volunteers';
 import { webgpuRolloutEngine } from '../src/provider/rl-webgpu';
 import { cheatClaims, decodeIds, RL_ADVERSARY_KINDS, type RolloutClaim } from '@shared/jobs/rl';
 
@@ -118,26 +119,33 @@ async function main(): Promise<void> {
   text('backend', backend);
   const compute = lying(await workerEngine(backend));
   const { client, port } = connectSignaling('provider', identity);
+  const createPeer = webrtcPeers(client);
+  const coVolunteers = new CoVolunteers(port, createPeer);
+  const rl = new ProviderRl({
+    selfId: () => identity.peerId,
+    log: (line) => console.log(line),
+    ...(rlKind && { rewrite: rlCheat(rlKind) }),
+    // backend=webgpu: RL rollouts on WebGPU too (the product's provider page rolls out on WASM).
+    ...(backend === 'webgpu' && { engine: webgpuRolloutEngine }),
+    forward: coVolunteers.forward,
+  });
+  const togetherNode = new ProviderTogether({
+    sign: (m) => sign(identity, m),
+    store: kv,
+    log: (line) => console.log(line),
+    ...(together && { adversary: together }),
+    forward: coVolunteers.forward,
+  });
+  coVolunteers.serve({ rl, together: togetherNode });
   const node = new ProviderNode({
     signaling: port,
-    createPeer: webrtcPeers(client),
+    createPeer,
     compute,
     models: new ModelStore(kv),
     capabilities,
     identity,
-    together: new ProviderTogether({
-      sign: (m) => sign(identity, m),
-      store: kv,
-      log: (line) => console.log(line),
-      ...(together && { adversary: together }),
-    }),
-    rl: new ProviderRl({
-      selfId: () => identity.peerId,
-      log: (line) => console.log(line),
-      ...(rlKind && { rewrite: rlCheat(rlKind) }),
-      // backend=webgpu: RL rollouts on WebGPU too (the product's provider page rolls out on WASM).
-      ...(backend === 'webgpu' && { engine: webgpuRolloutEngine }),
-    }),
+    together: togetherNode,
+    rl,
   });
   node.view.subscribe((view) => {
     text('connection', view.connection);

@@ -6,3 +6,4 @@ export * from './train';
 export * from './together';
 export * from './displayName';
 export * from './rl';
+export * from './relay';

@@ -6,7 +6,10 @@
  *   rl-start     the policy's config and sampling settings; body: the current policy as a PULSE snapshot
  *   rl-round     roll out these prompts with version `version` under the seeds the round fixes
  *                (rolloutSeed of round, roundNonce, providerKey, prompt index, sample)
- *   rl-patch     body: the PULSE patch from version − 1 (hash baseHash) to `version` (hash versionHash)
+ *   rl-patch     body: the PULSE patch from version − 1 (hash baseHash) to `version` (hash versionHash);
+ *                `relay` names the volunteers this one forwards it to (relay.ts). A co-volunteer forwards
+ *                the same message on a direct link, and it is taken only as the requester's rl-relayed says
+ *   rl-relayed   version `version` (hash versionHash, from baseHash) comes from a co-volunteer: expect it
  *   rl-snapshot  body: the whole policy, for a provider whose rebuilt hash did not match
  * provider → requester
  *   rl-ready     holds version `version` with hash `versionHash` (after start, patch or snapshot)
@@ -17,6 +20,7 @@ import * as v from 'valibot';
 import { JobIdSchema } from '../ids';
 import { MAX_CLAIM_TOKENS } from '../jobs/rl/wire';
 import { decodeFramed, encodeFramed, PeerProtocolError } from './peer';
+import { RelayListSchema } from './relay';
 
 export const RL_WIRE_VERSION = 1;
 /** A round's claims: 64 prompts × 32 samples of ≤ 512 tokens would be ~100 MB; a tab sends far less. */
@@ -71,6 +75,14 @@ export const RlToProviderSchema = v.variant('type', [
   }),
   v.strictObject({
     type: v.literal('rl-patch'),
+    jobId: JobIdSchema,
+    version: Version,
+    baseHash: Hash,
+    versionHash: Hash,
+    relay: v.optional(RelayListSchema),
+  }),
+  v.strictObject({
+    type: v.literal('rl-relayed'),
     jobId: JobIdSchema,
     version: Version,
     baseHash: Hash,

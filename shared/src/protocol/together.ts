@@ -7,7 +7,10 @@
  *                      body: the corpus's token ids (u16 LE), then the version (f32 params, f32 momentum)
  *   together-round     train round `round` from version `versionHash`
  *   together-reveal    the round's deadline has passed: send the contribution committed to
- *   together-patch     body: the round patch (shared/src/jobs/together/patch.ts)
+ *   together-patch     body: the round patch (shared/src/jobs/together/patch.ts); `relay` names the
+ *                      volunteers this one forwards it to (relay.ts). A co-volunteer forwards the same
+ *                      message on a direct link, taken only as the requester's together-relayed says
+ *   together-relayed   the round's patch (baseHash → versionHash) comes from a co-volunteer: expect it
  *   together-snapshot  body: a whole version, for a provider whose rebuilt hash did not match
  * provider → requester
  *   together-ready     holds version `versionHash` (after start, patch or snapshot)
@@ -21,6 +24,7 @@ import { JobIdSchema } from '../ids';
 import { TrainSpecSchema } from '../jobs/train/spec';
 import { SIGNATURE_PATTERN } from '../identity';
 import { decodeFramed, encodeFramed, PeerProtocolError } from './peer';
+import { RelayListSchema } from './relay';
 
 export const TOGETHER_WIRE_VERSION = 1;
 /** 2^24 tokens (32 MiB as u16) bound a corpus a browser tab trains on together. */
@@ -50,7 +54,19 @@ export const TogetherToProviderSchema = v.variant('type', [
   }),
   v.strictObject({ type: v.literal('together-round'), jobId: JobIdSchema, round: Round, versionHash: Hash }),
   v.strictObject({ type: v.literal('together-reveal'), jobId: JobIdSchema, round: Round }),
-  v.strictObject({ type: v.literal('together-patch'), jobId: JobIdSchema, round: Round }),
+  v.strictObject({
+    type: v.literal('together-patch'),
+    jobId: JobIdSchema,
+    round: Round,
+    relay: v.optional(RelayListSchema),
+  }),
+  v.strictObject({
+    type: v.literal('together-relayed'),
+    jobId: JobIdSchema,
+    round: Round,
+    baseHash: Hash,
+    versionHash: Hash,
+  }),
   v.strictObject({
     type: v.literal('together-snapshot'),
     jobId: JobIdSchema,

@@ -125,7 +125,14 @@ function TogetherActivityPanel({ activity }: { activity: ProviderRuntime['togeth
   const a = useObservable(activity);
   if (!a) return null;
   return (
-    <div className="panel" data-testid="together-activity" data-round={a.round} data-rounds-trained={a.roundsTrained}>
+    <div
+      className="panel"
+      data-testid="together-activity"
+      data-round={a.round}
+      data-rounds-trained={a.roundsTrained}
+      data-relayed-in={a.relayedIn}
+      data-forwarded={a.forwarded}
+    >
       <h2>Training together</h2>
       <p>
         Shard {a.shard + 1} of {a.shards} for job <code>{a.jobId}</code>: {a.roundsTrained} rounds trained,{' '}
@@ -133,8 +140,20 @@ function TogetherActivityPanel({ activity }: { activity: ProviderRuntime['togeth
         {a.lastLoss !== null ? `; last round's loss ${a.lastLoss.toFixed(3)}` : ''}
         {a.tokensPerS ? ` at ${Math.round(a.tokensPerS).toLocaleString()} tokens/s` : ''}.
       </p>
+      <RelayLine relayedIn={a.relayedIn} forwarded={a.forwarded} />
       <p className="muted">{a.status}</p>
     </div>
+  );
+}
+
+/** How many new versions this tab took from other volunteers and passed on to them. */
+function RelayLine({ relayedIn, forwarded }: { relayedIn: number; forwarded: number }) {
+  if (relayedIn + forwarded === 0) return null;
+  return (
+    <p className="hint">
+      New versions: {relayedIn} received from other volunteers, {forwarded} forwarded to them (so the requester uploads
+      each version once).
+    </p>
   );
 }
 
@@ -143,13 +162,21 @@ function RlActivityPanel({ activity }: { activity: ProviderRuntime['rl'] }) {
   const a = useObservable(activity);
   if (!a) return null;
   return (
-    <div className="panel" data-testid="rl-activity" data-version={a.version} data-rollouts={a.rollouts}>
+    <div
+      className="panel"
+      data-testid="rl-activity"
+      data-version={a.version}
+      data-rollouts={a.rollouts}
+      data-relayed-in={a.relayedIn}
+      data-forwarded={a.forwarded}
+    >
       <h2>Reinforcement learning (GRAIL)</h2>
       <p>
         {a.active ? 'Rolling out' : 'Rolled out'} policy v{a.version} on {a.backend} for job <code>{a.jobId}</code>:{' '}
         {a.rollouts} completions in {a.rounds} rounds
         {a.lastSeconds ? `, the last in ${a.lastSeconds.toFixed(1)} s` : ''}.
       </p>
+      <RelayLine relayedIn={a.relayedIn} forwarded={a.forwarded} />
       <p className="muted">{a.status}</p>
     </div>
   );

@@ -16,6 +16,7 @@ import { idbStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { ProviderReceipts } from '../storage/receipt-store';
 import { ProviderNode } from './provider-node';
+import { CoVolunteers } from './co-volunteers';
 import { formatBytes } from '@shared/tensor';
 import { messageOf } from '@shared/errors';
 import { ContributionStore } from '../storage/contribution-store';
@@ -154,6 +155,24 @@ export function startProvider(): ProviderRuntime {
     patch({ step: 'connect' });
     const { client, port } = connectSignaling('provider', identity);
     const createPeer = webrtcPeers(client);
+    // Direct links to co-volunteers of a job: new versions of RL and together jobs are relayed over them.
+    const coVolunteers = new CoVolunteers(port, createPeer);
+    const rlNode = new ProviderRl({
+      selfId: () => identity.peerId,
+      log: note,
+      report: (activity) => rl.set(activity),
+      // The backend the probe (or the volunteer's limits) chose for this tab, when a job starts.
+      engine: (arena) => (compute.backend === 'webgpu' ? webgpuRolloutEngine : wasmRolloutEngine)(arena),
+      forward: coVolunteers.forward,
+    });
+    const togetherNode = new ProviderTogether({
+      sign: (m) => sign(identity, m),
+      store: kv,
+      log: note,
+      report: (activity) => together.set(activity),
+      forward: coVolunteers.forward,
+    });
+    coVolunteers.serve({ rl: rlNode, together: togetherNode });
     provider = new ProviderNode({
       signaling: port,
       createPeer,
@@ -164,19 +183,8 @@ export function startProvider(): ProviderRuntime {
       receipts: await receipts,
       contribution,
       pace: dutyPacer(store.limits),
-      together: new ProviderTogether({
-        sign: (m) => sign(identity, m),
-        store: kv,
-        log: note,
-        report: (activity) => together.set(activity),
-      }),
-      rl: new ProviderRl({
-        selfId: () => identity.peerId,
-        log: note,
-        report: (activity) => rl.set(activity),
-        // The backend the probe (or the volunteer's limits) chose for this tab, when a job starts.
-        engine: (arena) => (compute.backend === 'webgpu' ? webgpuRolloutEngine : wasmRolloutEngine)(arena),
-      }),
+      together: togetherNode,
+      rl: rlNode,
     });
     for (const line of early.splice(0)) provider.note(line);
     bindLimits({ limits: store.limits, power, hidden: watchHidden() }, provider, compute, report.capabilities);

@@ -2,6 +2,7 @@ import { encodePolicyPatch, encodePolicySnapshot, publishPolicy } from '@shared/
 import { policyParams, RL_TEST_CONFIG } from '@shared/jobs/rl/testing';
 import {
   decodeRlFromProvider,
+  decodeRlToProvider,
   encodeRl,
   type RlFromProvider,
   type RlToProvider,
@@ -111,5 +112,80 @@ describe('ProviderRl (RL-PR1..3)', () => {
     await until(() => got.length >= 2);
     expect(got[1]!.header).toMatchObject({ type: 'rl-ready', version: 0, versionHash: v0.hash });
     rl.close('link');
+  });
+});
+
+describe('ProviderRl relays new versions (RL-RELAY1..2)', () => {
+  async function started() {
+    const forwarded: { peerId: string; header: RlToProvider; body: Uint8Array }[] = [];
+    const got: { header: RlFromProvider; body: Uint8Array }[] = [];
+    const rl = new ProviderRl({
+      selfId: () => KEY,
+      log: () => {},
+      forward: async (jobId, peerId, bytes) => {
+        expect(jobId).toBe(JOB);
+        forwarded.push({ peerId, ...decodeRlToProvider(bytes) });
+      },
+    });
+    const send = (header: RlToProvider, body?: Uint8Array) =>
+      rl.receive('link', JOB, (b) => got.push(decodeRlFromProvider(b)), encodeRl(header, body));
+    const v0 = await publishPolicy(0, policyParams(4));
+    const v1 = await publishPolicy(
+      1,
+      Float32Array.from(v0.params, (x, i) => (i % 7 === 0 ? x * 1.25 : x)),
+    );
+    send(
+      {
+        type: 'rl-start',
+        v: RL_WIRE_VERSION,
+        jobId: JOB,
+        config: RL_TEST_CONFIG,
+        providerKey: KEY,
+        version: 0,
+        versionHash: v0.hash,
+      },
+      await encodePolicySnapshot(v0),
+    );
+    const patch = { type: 'rl-patch', jobId: JOB, version: 1, baseHash: v0.hash, versionHash: v1.hash } as const;
+    return { rl, got, send, forwarded, v0, v1, patch, body: await encodePolicyPatch(v0, v1) };
+  }
+  const peers = ['A', 'B', 'C', 'D', 'E'].map((c) => `${c.repeat(42)}A`);
+
+  it('RL-RELAY1: a patch naming volunteers is applied, then forwarded to the heads of its list with their shares', async () => {
+    const { rl, got, send, forwarded, v1, patch, body } = await started();
+    send({ ...patch, relay: peers }, body);
+    await until(() => forwarded.length >= 2);
+    expect(got.at(-1)!.header).toMatchObject({ type: 'rl-ready', version: 1, versionHash: v1.hash });
+    expect(forwarded.map((f) => [f.peerId, f.header.type === 'rl-patch' && f.header.relay])).toEqual([
+      [peers[0], [peers[2], peers[3]]],
+      [peers[1], [peers[4]]],
+    ]);
+    expect(forwarded.every((f) => f.body.length === body.length)).toBe(true);
+    rl.close('link');
+  });
+
+  it('RL-RELAY2: a forwarded patch is taken only as the requester announced it; a forged one leaves the policy as it was', async () => {
+    const { rl, got, send, v0, v1, patch, body } = await started();
+    const other = await publishPolicy(1, policyParams(9));
+    const from = peers[0]!;
+    // Forged: announced v1, but the co-volunteer's patch builds another policy under v1's name.
+    send({ type: 'rl-relayed', jobId: JOB, version: 1, baseHash: v0.hash, versionHash: v1.hash });
+    rl.relayed(JOB, from, encodeRl(patch, await encodePolicyPatch(v0, other)));
+    await until(() => got.length >= 2);
+    expect(got[1]!.header).toMatchObject({ type: 'rl-ready', version: 0, versionHash: v0.hash });
+    // Early: the true patch before the notice waits for it, then applies.
+    const { rl: rl2, got: got2, send: send2 } = await started();
+    rl2.relayed(JOB, from, encodeRl(patch, body));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got2).toHaveLength(1);
+    send2({ type: 'rl-relayed', jobId: JOB, version: 1, baseHash: v0.hash, versionHash: v1.hash });
+    await until(() => got2.length >= 2);
+    expect(got2[1]!.header).toMatchObject({ type: 'rl-ready', version: 1, versionHash: v1.hash });
+    // A co-volunteer cannot start rounds or send snapshots: only patches are taken from it.
+    rl2.relayed(JOB, from, encodeRl({ type: 'rl-snapshot', jobId: JOB, version: 1, versionHash: v1.hash }, body));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got2).toHaveLength(2);
+    rl.close('link');
+    rl2.close('link');
   });
 });

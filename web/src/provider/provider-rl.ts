@@ -3,8 +3,10 @@
  * each round, prompts with the seeds' inputs; this tab samples every completion under its assigned seed
  * with the version it holds (WASM, yielding to the page between completions), commits to each with its
  * hidden-state sketch, and sends the claims back. After each update the requester sends a PULSE patch;
- * the tab applies it and reports the hash it rebuilt, and a mismatch gets the whole policy. Messages of
- * one job are handled strictly in order.
+ * the tab applies it and reports the hash it rebuilt, and a mismatch gets the whole policy. A patch whose
+ * header names volunteers to relay to is forwarded to them over direct links (relay.ts); one forwarded to
+ * this tab is taken only when the requester's rl-relayed announced its hashes. Messages of one job are
+ * handled strictly in order.
  */
 import { messageOf } from '@shared/errors';
 import {
@@ -24,6 +26,7 @@ import {
   type RlToProvider,
   RL_WIRE_VERSION,
   rolloutsBody,
+  splitRelay,
 } from '@shared/protocol';
 import {
   ADAMW_DEFAULTS,
@@ -69,6 +72,9 @@ export interface RlActivity {
   /** Seconds the last round's rollouts took. */
   readonly lastSeconds: number;
   readonly status: string;
+  /** Versions this tab got from a co-volunteer, and patches it forwarded to co-volunteers. */
+  readonly relayedIn: number;
+  readonly forwarded: number;
   /** False once the link to its requester closed. */
   readonly active: boolean;
 }
@@ -81,9 +87,18 @@ export interface ProviderRlDeps {
   report?(activity: RlActivity): void;
   /** Where rollouts run (default WASM). */
   engine?: RolloutEngineFactory;
+  /** Sends a message to co-volunteer `peerId` of `jobId` over a direct link (absent: this tab does not relay). */
+  forward?(jobId: string, peerId: string, bytes: Uint8Array): Promise<void>;
   /** Test harness only: cheat this way (bench/e2e adversaries). */
   rewrite?: RolloutRewrite;
 }
+
+type PatchHeader = Extract<RlToProvider, { type: 'rl-patch' }>;
+type Expected = Pick<PatchHeader, 'version' | 'baseHash' | 'versionHash'>;
+/** An update can leave every bf16 value as it was: the version then moves on under the same hash. */
+const holds = (job: Job, v: Expected) => job.policy.version === v.version && job.policy.hash === v.versionHash;
+const sameVersion = (a: Expected, b: Expected) =>
+  a.version === b.version && a.baseHash === b.baseHash && a.versionHash === b.versionHash;
 
 interface Job {
   readonly jobId: string;
@@ -95,6 +110,11 @@ interface Job {
   rounds: number;
   rollouts: number;
   lastSeconds: number;
+  /** The version the requester said a co-volunteer brings, and a forwarded patch that came before it did. */
+  expect?: Expected;
+  early?: { header: PatchHeader; body: Uint8Array; from: string };
+  relayedIn: number;
+  forwarded: number;
 }
 
 export class ProviderRl {
@@ -111,6 +131,11 @@ export class ProviderRl {
     this.queue = this.queue.then(() => this.handle(key, jobId, send, bytes)).catch(() => {});
   }
 
+  /** A message a co-volunteer forwarded over a direct link: only an announced patch is taken. */
+  relayed(jobId: string, from: string, bytes: Uint8Array): void {
+    this.queue = this.queue.then(() => this.fromCoVolunteer(jobId, from, bytes)).catch(() => {});
+  }
+
   close(key: string): void {
     const job = this.jobs.get(key);
     if (!job) return;
@@ -120,7 +145,7 @@ export class ProviderRl {
   }
 
   private report(job: Job, status: string, active = true): void {
-    const { jobId, engine, policy, rounds, rollouts, lastSeconds } = job;
+    const { jobId, engine, policy, rounds, rollouts, lastSeconds, relayedIn, forwarded } = job;
     this.deps.report?.({
       jobId,
       backend: engine.name,
@@ -129,6 +154,8 @@ export class ProviderRl {
       rollouts,
       lastSeconds,
       status,
+      relayedIn,
+      forwarded,
       active,
     });
   }
@@ -152,12 +179,15 @@ export class ProviderRl {
       switch (header.type) {
         case 'rl-round':
           return await this.round(job, header);
-        case 'rl-patch': {
-          if (job.policy.hash !== header.baseHash) return this.ready(job);
-          const next = await applyPolicyPatch(job.policy, body, header.version);
-          this.hold(job, next);
-          if (next.hash !== header.versionHash) this.deps.log(`RL job ${jobId}: the patch rebuilt another hash`);
-          return this.ready(job);
+        case 'rl-patch':
+          return await this.patch(job, header, body, null);
+        case 'rl-relayed': {
+          job.expect = header;
+          const early = job.early;
+          job.early = undefined;
+          if (early && sameVersion(early.header, header))
+            return await this.patch(job, early.header, early.body, early.from);
+          return;
         }
         case 'rl-snapshot': {
           const next = await policyFromSnapshot(body, header.version, job.policy.bf16.length);
@@ -173,6 +203,77 @@ export class ProviderRl {
       if (job && header.type === 'rl-patch') return this.ready(job);
       const code = (error as { code?: unknown }).code;
       return refuse(code === 'config' ? 'config' : 'provider', messageOf(error));
+    }
+  }
+
+  private async fromCoVolunteer(jobId: string, from: string, bytes: Uint8Array): Promise<void> {
+    const job = [...this.jobs.values()].find((j) => j.jobId === jobId);
+    if (!job) return;
+    let m: { header: RlToProvider; body: Uint8Array };
+    try {
+      m = decodeRlToProvider(bytes);
+    } catch (error) {
+      return this.deps.log(
+        `RL job ${jobId}: co-volunteer ${from.slice(0, 8)}… sent no RL message (${messageOf(error)})`,
+      );
+    }
+    const { header, body } = m;
+    if (header.type !== 'rl-patch' || header.jobId !== jobId)
+      return this.deps.log(`RL job ${jobId}: ignored ${header.type} from co-volunteer ${from.slice(0, 8)}…`);
+    if (holds(job, header)) return;
+    // The requester's notice usually comes first; a patch that overtook it waits for it (only the latest).
+    if (!job.expect || job.expect.version < header.version) return void (job.early = { header, body, from });
+    if (!sameVersion(job.expect, header))
+      return this.deps.log(
+        `RL job ${jobId}: co-volunteer ${from.slice(0, 8)}… forwarded v${header.version}, not the version announced`,
+      );
+    try {
+      await this.patch(job, header, body, from);
+    } catch (error) {
+      this.deps.log(
+        `RL job ${jobId}: the patch co-volunteer ${from.slice(0, 8)}… forwarded fails (${messageOf(error)})`,
+      );
+      this.ready(job);
+    }
+  }
+
+  /**
+   * Applies a patch from the requester (`from` null) or a co-volunteer. Only a patch that rebuilds the hash
+   * its header names is held and forwarded; otherwise the tab reports what it still holds, and the
+   * requester sends the patch itself or the whole policy.
+   */
+  private async patch(job: Job, header: PatchHeader, body: Uint8Array, from: string | null): Promise<void> {
+    if (holds(job, header) || job.policy.hash !== header.baseHash) return this.ready(job);
+    const next = await applyPolicyPatch(job.policy, body, header.version);
+    if (next.hash !== header.versionHash) {
+      this.deps.log(
+        `RL job ${job.jobId}: the patch ${from ? `from co-volunteer ${from.slice(0, 8)}… ` : ''}rebuilt another hash`,
+      );
+      return this.ready(job);
+    }
+    this.hold(job, next);
+    if (from) job.relayedIn++;
+    job.expect = undefined;
+    this.ready(job);
+    if (header.relay?.length) this.forward(job, header, body);
+  }
+
+  /** Forwards the patch just applied to the heads of its relay list, each with its share of the rest. */
+  private forward(job: Job, header: PatchHeader, body: Uint8Array): void {
+    const send = this.deps.forward;
+    if (!send) return;
+    for (const branch of splitRelay(header.relay ?? [])) {
+      const bytes = encodeRl({ ...header, relay: [...branch.relay] }, body);
+      send(job.jobId, branch.peerId, bytes).then(
+        () => {
+          job.forwarded++;
+          this.report(job, `forwarded policy v${header.version} to a co-volunteer`);
+        },
+        (error: unknown) =>
+          this.deps.log(
+            `RL job ${job.jobId}: could not forward v${header.version} to ${branch.peerId.slice(0, 8)}… (${messageOf(error)}); the requester sends it`,
+          ),
+      );
     }
   }
 
@@ -213,6 +314,8 @@ export class ProviderRl {
       rounds: 0,
       rollouts: 0,
       lastSeconds: 0,
+      relayedIn: 0,
+      forwarded: 0,
     };
     this.hold(job, policy);
     this.jobs.set(key, job);

@@ -4,7 +4,10 @@
  * yielding to the page between steps), compresses its pseudo-gradient with error feedback (the residual
  * is kept in IndexedDB, so a reload keeps it), commits to it with a signature, reveals it when asked,
  * then applies the round patch and reports the hash it rebuilt. A version it cannot rebuild is replaced
- * by the snapshot the requester sends. Messages of one job are handled strictly in order.
+ * by the snapshot the requester sends. A patch naming volunteers to relay to is forwarded to them over
+ * direct links (protocol/relay.ts); one a co-volunteer forwards is applied only as the requester's
+ * together-relayed announced it, and kept only if it rebuilds the announced hash. Messages of one job are
+ * handled strictly in order.
  */
 import { messageOf } from '@shared/errors';
 import {
@@ -33,6 +36,7 @@ import {
   type TogetherFromProvider,
   type TogetherToProvider,
   TOGETHER_WIRE_VERSION,
+  splitRelay,
 } from '@shared/protocol';
 import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
 import type { KeyValueStore } from '../storage/kv';
@@ -49,6 +53,9 @@ export interface TogetherActivity {
   readonly lastLoss: number | null;
   readonly tokensPerS: number;
   readonly status: string;
+  /** Round patches this tab got from a co-volunteer, and patches it forwarded to co-volunteers. */
+  readonly relayedIn: number;
+  readonly forwarded: number;
   /** False once the link to its requester closed. */
   readonly active: boolean;
 }
@@ -60,9 +67,14 @@ export interface ProviderTogetherDeps {
   log(line: string): void;
   /** Each change of what this tab does for a together job. */
   report?(activity: TogetherActivity): void;
+  /** Sends a message to co-volunteer `peerId` of `jobId` over a direct link (absent: this tab does not relay). */
+  forward?(jobId: string, peerId: string, bytes: Uint8Array): Promise<void>;
   /** Test harness only: cheat this way (bench/e2e adversaries). */
   adversary?: AdversaryKind;
 }
+
+type PatchHeader = Extract<TogetherToProvider, { type: 'together-patch' }>;
+type Notice = Extract<TogetherToProvider, { type: 'together-relayed' }>;
 
 interface Job {
   readonly jobId: string;
@@ -81,6 +93,11 @@ interface Job {
   roundsTrained: number;
   lastLoss: number | null;
   tokensPerS: number;
+  /** The round patch the requester said a co-volunteer brings, and a forwarded one that came before it did. */
+  expect?: Notice;
+  early?: { header: PatchHeader; body: Uint8Array; from: string };
+  relayedIn: number;
+  forwarded: number;
 }
 
 const residualKey = (jobId: string) => `together-residual:${jobId}`;
@@ -113,6 +130,11 @@ export class ProviderTogether {
     this.queue = this.queue.then(() => this.handle(key, jobId, send, bytes)).catch(() => {});
   }
 
+  /** A message a co-volunteer forwarded over a direct link: only an announced round patch is taken. */
+  relayed(jobId: string, from: string, bytes: Uint8Array): void {
+    this.queue = this.queue.then(() => this.fromCoVolunteer(jobId, from, bytes)).catch(() => {});
+  }
+
   close(key: string): void {
     const job = this.jobs.get(key);
     if (!job) return;
@@ -131,6 +153,8 @@ export class ProviderTogether {
       lastLoss: job.lastLoss,
       tokensPerS: job.tokensPerS,
       status,
+      relayedIn: job.relayedIn,
+      forwarded: job.forwarded,
       active,
     });
   }
@@ -159,14 +183,14 @@ export class ProviderTogether {
           reply({ type: 'together-contribution', jobId, round: header.round }, job.pending.bytes);
           job.pending = null;
           return;
-        case 'together-patch': {
-          job.version = await applyRoundPatch(job.version, decodeRoundPatch(body), job.shape);
-          const inner = job.trainer.state;
-          await this.deps.store.setMany([
-            [residualKey(jobId), job.trainer.feedback.residual.slice()],
-            [innerKey(jobId), { m: inner.m.slice(), v: inner.v.slice(), step: inner.step }],
-          ]);
-          return this.ready(job);
+        case 'together-patch':
+          return await this.patch(job, header, body, null);
+        case 'together-relayed': {
+          job.expect = header;
+          const early = job.early;
+          job.early = undefined;
+          if (early?.header.round === header.round) return await this.patch(job, early.header, early.body, early.from);
+          return;
         }
         case 'together-snapshot': {
           const v = await makeVersion(header.round, new Float32Array(body.slice().buffer), null);
@@ -184,6 +208,76 @@ export class ProviderTogether {
         if (job) return this.ready(job);
       }
       return refuse(typeof code === 'string' && code !== 'patch' ? code : 'provider', messageOf(error));
+    }
+  }
+
+  private async fromCoVolunteer(jobId: string, from: string, bytes: Uint8Array): Promise<void> {
+    const job = [...this.jobs.values()].find((j) => j.jobId === jobId);
+    if (!job) return;
+    const who = `co-volunteer ${from.slice(0, 8)}…`;
+    let m: { header: TogetherToProvider; body: Uint8Array };
+    try {
+      m = decodeTogetherToProvider(bytes);
+    } catch (error) {
+      return this.deps.log(`together job ${jobId}: ${who} sent no together message (${messageOf(error)})`);
+    }
+    const { header, body } = m;
+    if (header.type !== 'together-patch' || header.jobId !== jobId)
+      return this.deps.log(`together job ${jobId}: ignored ${header.type} from ${who}`);
+    // The requester's notice usually comes first; a patch that overtook it waits for it (only the latest).
+    if (!job.expect || job.expect.round < header.round) return void (job.early = { header, body, from });
+    if (job.expect.round !== header.round)
+      return this.deps.log(`together job ${jobId}: ${who} forwarded round ${header.round}, not the one announced`);
+    try {
+      await this.patch(job, header, body, from);
+    } catch (error) {
+      this.deps.log(`together job ${jobId}: the patch ${who} forwarded fails (${messageOf(error)})`);
+      this.ready(job);
+    }
+  }
+
+  /**
+   * Applies a round patch from the requester (`from` null) or a co-volunteer, whose patch is taken only if
+   * it names the base and result the requester announced; then forwards it down the relay list.
+   */
+  private async patch(job: Job, header: PatchHeader, body: Uint8Array, from: string | null): Promise<void> {
+    const p = decodeRoundPatch(body);
+    // Already applied (a relayed copy and the requester's own both came): nothing to do.
+    if (job.version.hash === p.resultHash) return this.ready(job);
+    const expect = job.expect;
+    if (from !== null && (expect?.baseHash !== p.baseHash || expect.versionHash !== p.resultHash)) {
+      this.deps.log(`together job ${job.jobId}: co-volunteer ${from.slice(0, 8)}… forwarded a patch not announced`);
+      return this.ready(job);
+    }
+    // applyRoundPatch checks that it starts from the patch's base and rebuilds the patch's result.
+    job.version = await applyRoundPatch(job.version, p, job.shape);
+    if (from !== null) job.relayedIn++;
+    job.expect = undefined;
+    const inner = job.trainer.state;
+    await this.deps.store.setMany([
+      [residualKey(job.jobId), job.trainer.feedback.residual.slice()],
+      [innerKey(job.jobId), { m: inner.m.slice(), v: inner.v.slice(), step: inner.step }],
+    ]);
+    this.ready(job);
+    if (header.relay?.length) this.forward(job, header, body);
+  }
+
+  /** Forwards the patch just applied to the heads of its relay list, each with its share of the rest. */
+  private forward(job: Job, header: PatchHeader, body: Uint8Array): void {
+    const send = this.deps.forward;
+    if (!send) return;
+    for (const branch of splitRelay(header.relay ?? [])) {
+      const bytes = encodeTogether({ ...header, relay: [...branch.relay] }, body);
+      send(job.jobId, branch.peerId, bytes).then(
+        () => {
+          job.forwarded++;
+          this.report(job, `forwarded round ${header.round}'s patch to a co-volunteer`);
+        },
+        (error: unknown) =>
+          this.deps.log(
+            `together job ${job.jobId}: could not forward round ${header.round}'s patch to ${branch.peerId.slice(0, 8)}… (${messageOf(error)}); the requester sends it`,
+          ),
+      );
     }
   }
 
@@ -245,6 +339,8 @@ export class ProviderTogether {
       roundsTrained: 0,
       lastLoss: null,
       tokensPerS: 0,
+      relayedIn: 0,
+      forwarded: 0,
     };
     this.jobs.set(key, job);
     this.deps.log(

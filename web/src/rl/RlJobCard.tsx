@@ -3,6 +3,7 @@
  * bf16 policy, every volunteer's verdicts and why, the version each holds, sample rollouts to read; pause,
  * roll back to a kept version, export the policy.
  */
+import { DELIVERY_TEXT, relaySummary } from '../requester/version-relay';
 import { formatBytes } from '@shared/jobs';
 import { useMemo, useState } from 'react';
 import { saveBlob } from '../app/save-file';
@@ -69,6 +70,9 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
       data-steps={steps.length}
       data-receipts={job.receipts}
       data-receipts-logged={job.receiptsLogged}
+      data-uploads={job.relay.uploads}
+      data-relayed={job.relay.relayed}
+      data-fallbacks={job.relay.fallbacks}
       data-rewards={steps.map((s) => s.meanReward ?? '').join(',')}
     >
       <header>
@@ -93,6 +97,7 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
         {generateS > 0
           ? ` · verification ${((100 * verifyS) / generateS).toFixed(1)}% of volunteers' generation time`
           : ''}
+        {job.relay.uploads > 0 ? ` · ${relaySummary(job.relay)}` : ''}
       </p>
       {steps.length > 0 ? (
         <div className="charts">
@@ -121,6 +126,7 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
             <th scope="col">key</th>
             <th scope="col">backend</th>
             <th scope="col">holds</th>
+            <th scope="col">last update from</th>
             <th scope="col">accepted</th>
             <th scope="col">refused (why)</th>
             <th scope="col">status</th>
@@ -137,6 +143,7 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
               data-first-round={p.firstRound}
               data-first-refused={p.firstRefused}
               data-holds={p.holds}
+              data-via={p.via}
               data-logprob-gap={p.logprobGap}
               data-boundary={p.boundary}
               title={`largest log-prob gap to this tab's recomputation ${p.logprobGap.toExponential(1)} nats; ${p.boundary} tokens at a CDF boundary`}
@@ -146,6 +153,7 @@ export function RlJobCard({ job, jobs }: { job: RlJobView; jobs: RlJobs }) {
               <td>
                 {p.holdsVersion >= 0 ? `v${p.holdsVersion}${p.holds === job.versionHash ? ' (latest)' : ''}` : '—'}
               </td>
+              <td>{DELIVERY_TEXT[p.via]}</td>
               <td>{p.accepted}</td>
               <td title={p.lastReason}>
                 {p.refused}

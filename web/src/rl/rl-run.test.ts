@@ -1,6 +1,7 @@
 import { hash32, type RlSpec } from '@shared/jobs/rl';
 import { describe, expect, it } from 'vitest';
 import { ProviderNode } from '../provider/provider-node';
+import { CoVolunteers } from '../provider/co-volunteers';
 import { ProviderRl } from '../provider/provider-rl';
 import { memoryStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
@@ -60,14 +61,23 @@ function record(id: string, steps: number): RlRecord {
 function network() {
   const hub = new FakeHub();
   const peers = memoryPeerFactory();
-  const providers = ['provider-1', 'provider-2'].map((id) => {
+  // Peer ids as the server spells them (the relay list in a patch's header is checked against that form).
+  const providers = ['P', 'Q'].map((c) => {
+    const signaling = hub.connect(`${c.repeat(42)}A`);
+    const coVolunteers = new CoVolunteers(signaling, peers);
+    const rl = new ProviderRl({
+      selfId: () => undefined,
+      log: () => {},
+      forward: coVolunteers.forward,
+    });
+    coVolunteers.serve({ rl });
     const node = new ProviderNode({
-      signaling: hub.connect(id),
+      signaling,
       createPeer: peers,
       compute: affineEngine(),
       models: new ModelStore(memoryStore()),
       capabilities: TEST_CAPABILITIES,
-      rl: new ProviderRl({ selfId: () => undefined, log: () => {} }),
+      rl,
     });
     node.start();
     return node;
@@ -97,6 +107,9 @@ describe('RlRun (RL-RUN1..2)', () => {
     await until(() =>
       Object.values(useRl.getState().jobs['rl-run-1']!.providers).every((p) => p.holds === job.versionHash),
     );
+    // Each version was uploaded once and relayed by one volunteer to the other (none fell back).
+    await until(() => useRl.getState().jobs['rl-run-1']!.relay.relayed === 3);
+    expect(useRl.getState().jobs['rl-run-1']!.relay).toEqual({ uploads: 3, relayed: 3, fallbacks: 0 });
     expect((await store.versions('rl-run-1')).at(-1)).toBe(3);
   }, 60_000);
 

@@ -6,8 +6,10 @@
  * the policy as a PULSE snapshot, and per step assigns every volunteer holding the current version its
  * prompts (the seeds follow from the round, its nonce and the volunteer's key), takes their rollouts as
  * they come (RlTrainer refuses what fails the cheap checks at once), and at the step's deadline verifies
- * the rest, learns from the accepted ones and publishes the next version as a PULSE patch to every
- * volunteer holding the last one. A volunteer that rebuilds another hash gets the whole policy. A
+ * the rest, learns from the accepted ones and publishes the next version as a PULSE patch, which its
+ * volunteers relay to each other (version-relay.ts): the requester uploads it once whatever their number.
+ * A volunteer the relay misses gets the patch from the requester; one that rebuilds another hash after
+ * that gets the whole policy. A
  * volunteer that leaves costs only its rollouts; a late one's rollouts count in the next step with an
  * importance ratio. Every step's master weights are kept (the last few) in IndexedDB, so a reload resumes
  * from the last completed step and a collapse can be rolled back.
@@ -47,6 +49,7 @@ import type { PeerFactory, SignalingPort } from '../core/ports';
 import { yieldToPage } from '../core/yield-to-page';
 import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
 import { JobReceipts } from '../requester/job-receipts';
+import { VersionRelay } from '../requester/version-relay';
 import type { ReceiptOutbox } from '../requester/receipt-outbox';
 import type { Identity } from '@shared/identity';
 import {
@@ -74,6 +77,10 @@ const MIN_ROLLOUT_WAIT_MS = 5_000;
 const GATHER_MS = 3_000;
 /** A key refused in this many steps is reported to the server and dropped from the job. */
 const REFUSED_STEPS_TO_DROP = 2;
+/** A volunteer a new version is relayed to gets it from the requester if it has not reported it by then. */
+const RELAY_WAIT_MS = 6_000;
+/** The next step waits at most this long for every volunteer to hold the version (the relay's deadline included). */
+const SYNC_WAIT_MS = RELAY_WAIT_MS + 4_000;
 
 interface Member {
   readonly link: ProviderLink;
@@ -101,6 +108,25 @@ export class RlRun {
   private pendingRollback: number | null = null;
   private receipts: JobReceipts | null = null;
   private snapshot: { hash: string; bytes: Promise<Uint8Array> } | null = null;
+  /** The last version's patch, which the relay's heads and fallbacks get. */
+  private patch: { header: Omit<Extract<RlToProvider, { type: 'rl-patch' }>, 'relay'>; bytes: Uint8Array } | null =
+    null;
+  private readonly relay = new VersionRelay({
+    waitMs: RELAY_WAIT_MS,
+    sendPatch: (peerId, relay) => {
+      const m = this.members.get(peerId);
+      if (m && this.patch)
+        this.send(
+          m.link,
+          relay.length ? { ...this.patch.header, relay: [...relay] } : this.patch.header,
+          this.patch.bytes,
+        );
+    },
+    sendNotice: (peerId) => {
+      const m = this.members.get(peerId);
+      if (m && this.patch) this.send(m.link, { ...this.patch.header, type: 'rl-relayed' });
+    },
+  });
 
   constructor(
     private readonly deps: RlRunDeps,
@@ -155,6 +181,7 @@ export class RlRun {
   private stop(): void {
     if (this.ended) return;
     this.ended = true;
+    this.relay.cancel();
     this.poke();
     for (const off of this.unsubscribe.splice(0)) off();
     this.links?.closeAll('job stopped');
@@ -386,6 +413,7 @@ export class RlRun {
     const peerId = link.session.peerId;
     if (this.members.get(peerId)?.link !== link) return;
     this.members.delete(peerId);
+    this.relay.left(peerId);
     this.provider(peerId, () => ({ status: `left (${reason})` }));
     this.poke();
   }
@@ -404,16 +432,26 @@ export class RlRun {
     const { header, body } = m;
     if (header.jobId !== this.id) return;
     switch (header.type) {
-      case 'rl-ready':
+      case 'rl-ready': {
         member.holds = header.versionHash;
-        this.provider(peerId, () => ({
+        const current = header.versionHash === this.trainer.policy.hash;
+        const via = current ? this.relay.reported(peerId, `${header.version} ${header.versionHash}`) : null;
+        this.provider(peerId, (p) => ({
           holds: header.versionHash,
           holdsVersion: header.version,
           backend: header.backend,
           status: `holds v${header.version}`,
+          via: via ?? p.via,
         }));
-        if (header.versionHash !== this.trainer.policy.hash) void this.sendSnapshot(member);
+        if (via) this.view((j) => ({ ...j, relay: this.relay.counts }));
+        if (current) break;
+        // One version behind: the patch itself (the relay missed it); anything else: the whole policy.
+        const behind =
+          this.patch?.header.versionHash === this.trainer.policy.hash &&
+          this.patch.header.baseHash === header.versionHash;
+        if (!behind || this.relay.mismatched(peerId) === 'snapshot') void this.sendSnapshot(member);
         break;
+      }
       case 'rl-rollouts':
         this.rollouts(peerId, member, header, body);
         break;
@@ -536,9 +574,14 @@ export class RlRun {
       if (this.ended) return;
       if (this.paused || this.holders().length === 0) continue;
       if (first) await this.until(() => this.holders().length >= spec.providers, GATHER_MS);
+      // Volunteers still receiving the version (relayed, or sent it after the relay missed them) join this step.
+      else await this.until(() => this.relay.settled || this.paused, SYNC_WAIT_MS);
       first = false;
       await this.step();
     }
+    if (this.ended) return;
+    // The last version reaches every volunteer before the job closes its links.
+    await this.until(() => this.relay.settled, SYNC_WAIT_MS);
     if (!this.ended) await this.finish('done', `done: ${this.record.steps.length} steps`);
   }
 
@@ -640,22 +683,31 @@ export class RlRun {
     }
   }
 
-  /** Sends the patch to every volunteer holding `before`; the others get a snapshot when they report. */
+  /**
+   * Relays the patch to every volunteer holding `before`, the most trusted at the top of the tree; the
+   * others get a snapshot when they report.
+   */
   private async publish(before: PolicyVersion, policy: PolicyVersion, patch: Uint8Array): Promise<void> {
     this.view((j) => ({ ...j, version: policy.version, versionHash: policy.hash }));
-    for (const m of this.members.values())
-      if (m.holds === before.hash)
-        this.send(
-          m.link,
-          {
-            type: 'rl-patch',
-            jobId: this.id,
-            version: policy.version,
-            baseHash: before.hash,
-            versionHash: policy.hash,
-          },
-          patch,
-        );
+    this.patch = {
+      header: {
+        type: 'rl-patch',
+        jobId: this.id,
+        version: policy.version,
+        baseHash: before.hash,
+        versionHash: policy.hash,
+      },
+      bytes: patch,
+    };
+    const rows = useRl.getState().jobs[this.id]?.providers ?? {};
+    const trust = (peerId: string) => (rows[peerId]?.accepted ?? 0) - 1000 * (rows[peerId]?.refused ?? 0);
+    const holders = [...this.members.values()]
+      .filter((m) => m.holds === before.hash)
+      .map((m) => m.link.session.peerId)
+      .sort((a, b) => trust(b) - trust(a));
+    // An update can leave the bf16 values, so the hash, as they were: the relay tells versions apart by number too.
+    this.relay.publish(`${policy.version} ${policy.hash}`, holders);
+    this.view((j) => ({ ...j, relay: this.relay.counts }));
   }
 
   private samples(verdicts: readonly RolloutVerdict[], version: number): RlSample[] {

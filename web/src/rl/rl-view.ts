@@ -4,6 +4,7 @@
  * version it holds. A zustand store, so the panels re-render when a step closes.
  */
 import { create } from 'zustand';
+import type { Delivery, RelayTotals } from '../requester/version-relay';
 import type { RlRecord } from './rl-store';
 
 export interface RlProviderRow {
@@ -24,6 +25,8 @@ export interface RlProviderRow {
   /** The first round it had a verdict in, and the first it was refused in (-1: none yet). */
   firstRound: number;
   firstRefused: number;
+  /** How the last version reached it ('' before the first update). */
+  via: Delivery | '';
   status: string;
 }
 
@@ -39,6 +42,8 @@ export interface RlJobView {
   /** Receipts signed for accepted rollouts since the page opened, and of those the server's log took. */
   readonly receipts: number;
   readonly receiptsLogged: number;
+  /** Since the page opened: patches the requester uploaded, versions volunteers relayed, and fallbacks. */
+  readonly relay: RelayTotals;
 }
 
 interface RlState {
@@ -61,6 +66,7 @@ function fresh(record: RlRecord): RlJobView {
     running: false,
     receipts: 0,
     receiptsLogged: 0,
+    relay: { uploads: 0, relayed: 0, fallbacks: 0 },
   };
 }
 
@@ -98,6 +104,7 @@ export function emptyProvider(peerId: string): RlProviderRow {
     logprobGap: 0,
     firstRound: -1,
     firstRefused: -1,
+    via: '',
     status: '',
   };
 }

@@ -3,6 +3,7 @@
  * round patch took against dense f32 updates; per volunteer its verdicts and why, its bytes and speed,
  * and the version it holds; the audit log to download and replay.
  */
+import { DELIVERY_TEXT, relaySummary } from '../requester/version-relay';
 import { formatBytes, type TrainSpec } from '@shared/jobs';
 import { encodeAudit } from '@shared/jobs/together';
 
@@ -37,6 +38,9 @@ export function TogetherPanel({
       data-version={job?.versionHash ?? ''}
       data-receipts={job?.receipts ?? 0}
       data-receipts-logged={job?.receiptsLogged ?? 0}
+      data-uploads={job?.relay?.uploads ?? 0}
+      data-relayed={job?.relay?.relayed ?? 0}
+      data-fallbacks={job?.relay?.fallbacks ?? 0}
     >
       <h3>Training together</h3>
       <p className="muted" data-testid="together-phase">
@@ -49,6 +53,7 @@ export function TogetherPanel({
           ({(dense / Math.max(1, patch)).toFixed(0)}× smaller) · time not spent training{' '}
           {((100 * Math.max(0, wall - compute)) / Math.max(wall, 1e-9)).toFixed(1)}%
           {job?.receipts ? ` · ${job.receipts} receipts signed, ${job.receiptsLogged ?? 0} in the server's log` : ''}
+          {job?.relay?.uploads ? ` · ${relaySummary(job.relay)}` : ''}
         </p>
       ) : null}
       <table data-testid="together-providers">
@@ -63,6 +68,7 @@ export function TogetherPanel({
             <th scope="col">last round</th>
             <th scope="col">bytes</th>
             <th scope="col">tokens/s</th>
+            <th scope="col">last version from</th>
           </tr>
         </thead>
         <tbody>
@@ -74,6 +80,7 @@ export function TogetherPanel({
               data-refused={p.refused}
               data-first-round={p.firstRound}
               data-first-refused={p.firstRefused}
+              data-via={p.via ?? ''}
               title={p.firstReason ? `first refused in round ${p.firstRefused + 1}: ${p.firstReason}` : undefined}
             >
               <td title={p.peerId}>{short(p.peerId)}</td>
@@ -87,6 +94,7 @@ export function TogetherPanel({
               </td>
               <td>{p.bytes ? formatBytes(p.bytes) : '—'}</td>
               <td>{p.tokensPerS ? Math.round(p.tokensPerS).toLocaleString() : '—'}</td>
+              <td>{DELIVERY_TEXT[p.via ?? '']}</td>
             </tr>
           ))}
         </tbody>

@@ -7,8 +7,9 @@
  * linked provider a shard and the current version, then per round asks every provider holding the
  * version to train, waits for their signed commitments (or the round's deadline), asks for the reveals,
  * and closes the round with TogetherRounds (shared/src/jobs/together: screening, loss test, ratings, the
- * outer step). The round patch goes to every provider, which reports the hash it rebuilt; a mismatch gets
- * the whole version. A provider that leaves mid-round costs only its contribution; a reload resumes from
+ * outer step). The round patch is relayed through the providers (version-relay.ts: the requester uploads it
+ * once), each reports the hash it rebuilt; one the relay missed gets the patch from the requester, and a
+ * mismatch after that the whole version. A provider that leaves mid-round costs only its contribution; a reload resumes from
  * the last completed round (its checkpoint) with the audit log kept in IndexedDB.
  */
 import { messageOf } from '@shared/errors';
@@ -59,6 +60,7 @@ import type { Identity } from '@shared/identity';
 import type { KeyValueStore } from '../storage/kv';
 import type { FromTrainWorker, ToTrainWorker } from './messages';
 import { type TogetherProviderRow, useTogether } from './together-view';
+import { VersionRelay } from '../requester/version-relay';
 import type { WorkerLike } from './train-worker-factory';
 
 export interface TogetherRunDeps {
@@ -75,6 +77,10 @@ const MIN_COMMIT_WAIT_MS = 5_000;
 const REVEAL_WAIT_MS = 10_000;
 /** The first round waits this long for the wanted number of providers once one is ready. */
 const GATHER_MS = 3_000;
+/** A provider a round patch is relayed to gets it from the requester if it has not reported it by then. */
+const RELAY_WAIT_MS = 6_000;
+/** The next round waits at most this long for every provider to hold the version (the relay's deadline included). */
+const SYNC_WAIT_MS = RELAY_WAIT_MS + 4_000;
 
 interface Member {
   readonly link: ProviderLink;
@@ -112,6 +118,23 @@ export class TogetherRun implements WorkerLike {
   /** Wakes the round loop when a provider answers. */
   private wake: (() => void) | null = null;
   private receipts: JobReceipts | null = null;
+  /** The last round's patch: the relay's heads and fallbacks get it. */
+  private patch: { round: number; baseHash: string; versionHash: string; bytes: Uint8Array } | null = null;
+  private readonly relay = new VersionRelay({
+    waitMs: RELAY_WAIT_MS,
+    sendPatch: (peerId, relay) => {
+      const m = this.members.get(peerId);
+      if (!m || !this.patch) return;
+      const header = { type: 'together-patch', jobId: this.spec.id, round: this.patch.round } as const;
+      this.send(m.link, relay.length ? { ...header, relay: [...relay] } : header, this.patch.bytes);
+    },
+    sendNotice: (peerId) => {
+      const m = this.members.get(peerId);
+      if (!m || !this.patch) return;
+      const { round, baseHash, versionHash } = this.patch;
+      this.send(m.link, { type: 'together-relayed', jobId: this.spec.id, round, baseHash, versionHash });
+    },
+  });
 
   constructor(private readonly pending: TogetherRunDeps | Promise<TogetherRunDeps>) {}
 
@@ -144,6 +167,7 @@ export class TogetherRun implements WorkerLike {
   terminate(): void {
     if (this.ended) return;
     this.ended = true;
+    this.relay.cancel();
     this.poke();
     for (const off of this.unsubscribe.splice(0)) off();
     this.links?.closeAll('job stopped');
@@ -378,6 +402,7 @@ export class TogetherRun implements WorkerLike {
     const peerId = link.session.peerId;
     if (this.members.get(peerId)?.link !== link) return;
     this.members.delete(peerId);
+    this.relay.left(peerId);
     this.provider(peerId, { lastStatus: `left (${reason})` });
     this.poke();
   }
@@ -430,7 +455,17 @@ export class TogetherRun implements WorkerLike {
       case 'together-ready': {
         member.holds = header.versionHash;
         const current = this.rounds.version;
-        if (header.versionHash !== current.hash) {
+        const via =
+          header.versionHash === current.hash
+            ? this.relay.reported(peerId, `${header.round} ${header.versionHash}`)
+            : null;
+        if (via) this.view((j) => ({ ...j, relay: this.relay.counts }));
+        // One round behind: the patch itself (the relay missed it); anything else: the whole version.
+        const behind =
+          this.patch?.versionHash === current.hash &&
+          this.patch.baseHash === header.versionHash &&
+          this.relay.mismatched(peerId) === 'patch';
+        if (header.versionHash !== current.hash && !behind) {
           const params = this.versionBytes(current);
           this.send(
             link,
@@ -444,7 +479,7 @@ export class TogetherRun implements WorkerLike {
             params,
           );
         }
-        this.provider(peerId, { holds: header.versionHash });
+        this.provider(peerId, { holds: header.versionHash, ...(via && { via }) });
         // It caught up (snapshot, or joined) while a round collects commitments: it trains this round too.
         const open = this.openRound;
         if (open && header.versionHash === current.hash && !open.sent.has(peerId)) {
@@ -496,6 +531,8 @@ export class TogetherRun implements WorkerLike {
       if (this.ended) return;
       if (this.paused || this.holders().length === 0) continue;
       if (firstRound) await this.until(() => this.holders().length >= together.providers, GATHER_MS);
+      // Providers still receiving the version (relayed, or sent it after the relay missed them) train this round.
+      else await this.until(() => this.relay.settled || this.paused, SYNC_WAIT_MS);
       firstRound = false;
       const version = this.rounds.version;
       const round = version.round;
@@ -533,9 +570,7 @@ export class TogetherRun implements WorkerLike {
       }
       const result = await this.rounds.close(entries);
       await this.deps!.store.set(auditKey(this.spec.id, round), result.patchBytes);
-      for (const m of [...this.members.values()])
-        if (m.holds === version.hash)
-          this.send(m.link, { type: 'together-patch', jobId: this.spec.id, round }, result.patchBytes);
+      this.publish(round, version.hash, result.version, result.patchBytes);
       const background = await this.rounds.scoreBackground(pendingScores);
       pendingScores = result.background;
       const verdicts = [...result.verdicts, ...background.verdicts];
@@ -592,7 +627,22 @@ export class TogetherRun implements WorkerLike {
       const record = this.record(result.version, step);
       this.event(left === 0 ? { type: 'done', step, record, valLoss } : { type: 'checkpoint', step, record, valLoss });
     }
+    if (this.ended) return;
+    // The last version reaches every provider before the job is done.
+    await this.until(() => this.relay.settled, SYNC_WAIT_MS);
     if (!this.ended) this.view((j) => ({ ...j, phase: 'done' }));
+  }
+
+  /** Relays round `round`'s patch to every provider holding its base, the best rated at the top of the tree. */
+  private publish(round: number, baseHash: string, next: Version, bytes: Uint8Array): void {
+    this.patch = { round, baseHash, versionHash: next.hash, bytes };
+    const rating = (peerId: string) => this.rounds.ratings.entry(peerId).rating;
+    const holders = [...this.members.values()]
+      .filter((m) => m.holds === baseHash)
+      .map((m) => m.link.session.peerId)
+      .sort((a, b) => rating(b) - rating(a));
+    this.relay.publish(`${next.round} ${next.hash}`, holders);
+    this.view((j) => ({ ...j, relay: this.relay.counts }));
   }
 
   /**

@@ -5,6 +5,7 @@
  * re-renders when a round closes.
  */
 import { create } from 'zustand';
+import type { Delivery, RelayTotals } from '../requester/version-relay';
 
 export interface TogetherRoundRow {
   readonly round: number;
@@ -37,6 +38,8 @@ export interface TogetherProviderRow {
   firstRefused: number;
   /** Why it was first refused. */
   firstReason: string;
+  /** How the last version reached it (absent before the first round closes). */
+  via?: Delivery;
 }
 
 export interface TogetherJobView {
@@ -47,6 +50,8 @@ export interface TogetherJobView {
   /** Receipts signed for accepted contributions since the page opened, and of those the server's log took. */
   readonly receipts?: number;
   readonly receiptsLogged?: number;
+  /** Since the page opened: patches the requester uploaded, versions providers relayed, and fallbacks. */
+  readonly relay?: RelayTotals;
 }
 
 interface TogetherState {

@@ -9,6 +9,7 @@
 import {
   decodeWeightsMessage,
   encodeWeightsMessage,
+  PeerStream,
   packEntries,
   unpackEntries,
   type WeightsErrorCode,
@@ -20,7 +21,7 @@ import { Observable } from '../core/emitter';
 import type { ExtensionChannel, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import type { KeyValueStore } from '../storage/kv';
 import { planFrom } from './chain';
-import { CoLinks } from './co-links';
+import { CoLinks } from '../net/co-links';
 import { FORWARD_TIMEOUT_MS } from './constants';
 import { WeightsError } from './errors';
 import { WeightsStore, type StoredEntry } from './store';
@@ -80,17 +81,19 @@ export class WeightsCache implements LinkExtension {
     this.coLinks = new CoLinks({
       signaling: deps.signaling,
       createPeer: deps.createPeer,
-      onMessage: (peerId, jobId, bytes) =>
-        this.enqueue(
-          {
-            kind: 'co-provider',
-            peerId,
-            jobId,
-            send: (b) => this.coLinks.connect(jobId, peerId).then((send) => send(b)),
-          },
-          bytes,
-        ),
+      onMessage: (peerId, jobId, stream, bytes) => {
+        if (stream !== PeerStream.weights) return;
+        this.enqueue({ kind: 'co-provider', peerId, jobId, send: (b) => this.send(jobId, peerId, b) }, bytes);
+      },
     });
+  }
+
+  /** Sends on the weights stream of a co-provider link, opened if needed. */
+  private async send(jobId: string, peerId: string, bytes: Uint8Array): Promise<void> {
+    const link = await this.coLinks.connect(jobId, peerId).catch((error: unknown) => {
+      throw new WeightsError('forward-failed', messageOf(error));
+    });
+    return link.send(PeerStream.weights, bytes);
   }
 
   /** Subscribes to signaling (co-provider links) at once, so call it before the ProviderNode starts; resolves once the store is listed. */
@@ -237,8 +240,13 @@ export class WeightsCache implements LinkExtension {
     try {
       const held = await this.model(modelId);
       if (held?.hash !== hash) return void (await failed(`holds ${held?.hash ?? 'nothing'}, not ${hash}`));
-      const send = await this.withTimeout(this.coLinks.connect(requester.jobId, to), 'link');
-      const co: Source = { kind: 'co-provider', peerId: to, jobId: requester.jobId, send };
+      const link = await this.withTimeout(this.coLinks.connect(requester.jobId, to), 'link');
+      const co: Source = {
+        kind: 'co-provider',
+        peerId: to,
+        jobId: requester.jobId,
+        send: (b) => link.send(PeerStream.weights, b),
+      };
       const have = this.expect(co, modelId, 'weights-have');
       await this.reply(co, { type: 'weights-offer', modelId, version: held.version, hash });
       const answer = await have;

@@ -1,20 +1,23 @@
 /**
- * Provider ↔ provider links for forwarding weights between co-providers of a
- * job (signaling SPEC RELAY3). The ProviderNode answers only its job's
- * requester's signals; every other signal for a job we serve is a co-provider's
- * and lands here. Links carry only PeerStream.weights and close when we leave the job.
+ * Provider ↔ provider links between co-providers of a job (signaling SPEC RELAY3), for forwarding weights
+ * (PULSE, web/src/weights) and new versions of a training or RL job (protocol/relay.ts). The ProviderNode
+ * answers only its job's requester's signals; every other signal for a job we serve is a co-provider's
+ * and lands here. Links close when we leave the job.
  */
-import { PeerStream } from '@shared/protocol';
 import type { SignalPayload } from '@shared/protocol';
 import type { MessageLink, PeerFactory, PeerHandle, SignalingPort } from '../core/ports';
-import { WeightsError } from './errors';
 
 export interface CoLinkDeps {
   signaling: SignalingPort;
   createPeer: PeerFactory;
-  /** Every message on the weights stream of a co-provider link. */
-  onMessage(peerId: string, jobId: string, bytes: Uint8Array): void;
+  /** Every message of a co-provider link, on whichever stream it came. */
+  onMessage(peerId: string, jobId: string, stream: number, bytes: Uint8Array): void;
   onClose?(peerId: string, jobId: string): void;
+}
+
+/** A link that cannot be opened: we do not serve the job (any more), or the connection failed. */
+export class CoLinkError extends Error {
+  override readonly name = 'CoLinkError';
 }
 
 interface CoLink {
@@ -55,13 +58,12 @@ export class CoLinks {
   }
 
   /** A link to co-provider `peerId` of `jobId`, opened if needed; rejects if it cannot be opened. */
-  async connect(jobId: string, peerId: string): Promise<(bytes: Uint8Array) => Promise<void>> {
-    if (!this.requesters.has(jobId)) throw new WeightsError('forward-failed', `not serving job ${jobId}`);
+  async connect(jobId: string, peerId: string): Promise<MessageLink> {
+    if (!this.requesters.has(jobId)) throw new CoLinkError(`not serving job ${jobId}`);
     const k = key(jobId, peerId);
     let entry = this.links.get(k);
     if (!entry) entry = this.open(jobId, peerId, true);
-    const link = await entry.ready;
-    return (bytes) => link.send(PeerStream.weights, bytes);
+    return entry.ready;
   }
 
   private onSignal(jobId: string, from: string, payload: SignalPayload): void {
@@ -94,9 +96,7 @@ export class CoLinks {
       (link) => {
         if (this.links.get(k) !== entry) return link.close();
         entry.link = link;
-        link.onMessage((stream, bytes) => {
-          if (stream === PeerStream.weights) this.deps.onMessage(peerId, jobId, bytes);
-        });
+        link.onMessage((stream, bytes) => this.deps.onMessage(peerId, jobId, stream, bytes));
         link.onClose(() => this.drop(k, entry));
       },
       () => this.drop(k, entry),

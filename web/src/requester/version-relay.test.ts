@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { VersionRelay } from './version-relay';
+
+afterEach(() => vi.useRealTimers());
+
+function harness() {
+  const patches: [string, readonly string[]][] = [];
+  const notices: string[] = [];
+  const relay = new VersionRelay({
+    waitMs: 1000,
+    sendPatch: (peerId, list) => patches.push([peerId, list]),
+    sendNotice: (peerId) => notices.push(peerId),
+  });
+  return { relay, patches, notices };
+}
+const peers = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+describe('VersionRelay (RELAY-R1..3)', () => {
+  it('RELAY-R1: one upload per version whatever the number of volunteers; the rest are told to expect it', () => {
+    const { relay, patches, notices } = harness();
+    relay.publish('h1', peers);
+    expect(patches).toEqual([['a', ['b', 'c', 'd', 'e', 'f']]]);
+    expect(notices.sort()).toEqual(['b', 'c', 'd', 'e', 'f']);
+    expect(relay.reported('a', 'h1')).toBe('requester');
+    for (const p of ['b', 'c', 'd', 'e']) expect(relay.reported(p, 'h1')).toBe('volunteer');
+    expect(relay.reported('f', 'h0')).toBeNull();
+    expect(relay.settled).toBe(false);
+    expect(relay.reported('f', 'h1')).toBe('volunteer');
+    expect(relay.settled).toBe(true);
+    expect(relay.counts).toEqual({ uploads: 1, relayed: 5, fallbacks: 0 });
+    relay.cancel();
+  });
+
+  it('RELAY-R2: a volunteer the relay misses gets the patch from the requester at the deadline, and its forwarder goes last next time', () => {
+    vi.useFakeTimers();
+    const { relay, patches } = harness();
+    relay.publish('h1', ['a', 'b', 'c']);
+    // a forwards to b and c; b arrives, c does not.
+    expect(relay.reported('a', 'h1')).toBe('requester');
+    expect(relay.reported('b', 'h1')).toBe('volunteer');
+    vi.advanceTimersByTime(999);
+    expect(patches).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(patches[1]).toEqual(['c', []]);
+    expect(relay.reported('c', 'h1')).toBe('fallback');
+    expect(relay.counts).toEqual({ uploads: 2, relayed: 1, fallbacks: 1 });
+    relay.publish('h2', ['a', 'b', 'c']);
+    expect(patches[2]).toEqual(['b', ['c', 'a']]);
+    relay.cancel();
+  });
+
+  it('RELAY-R3: a volunteer one version behind gets the patch once, then the whole version; one that left is not waited for', () => {
+    const { relay, patches } = harness();
+    relay.publish('h1', ['a', 'b', 'c']);
+    expect(relay.mismatched('b')).toBe('patch');
+    expect(patches.at(-1)).toEqual(['b', []]);
+    expect(relay.mismatched('b')).toBe('snapshot');
+    relay.left('c');
+    expect(relay.reported('a', 'h1')).toBe('requester');
+    expect(relay.settled).toBe(true);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * The requester's side of relaying a new version through its volunteers (shared/src/protocol/relay.ts),
+ * for the training-together and RL jobs alike. Per version it sends the patch itself to the first
+ * RELAY_ROOTS volunteers, naming who each forwards to, and a bodiless notice to everyone else. A volunteer
+ * that has not reported the version by the deadline gets the patch from the requester after all, and the
+ * volunteer that should have forwarded it goes to the back of the next version's order, so a forwarder that
+ * fails, or cheats, stops delaying others.
+ */
+import { RELAY_FANOUT, RELAY_ROOTS, splitRelay } from '@shared/protocol';
+
+export interface VersionRelayDeps {
+  /** Sends the patch to `peerId`, naming the volunteers it forwards to (none: deliver only). */
+  sendPatch(peerId: string, relay: readonly string[]): void;
+  /** Tells `peerId` which version to expect from a co-volunteer. */
+  sendNotice(peerId: string): void;
+  /** How long a relayed volunteer has to report the version before the requester sends it itself. */
+  waitMs: number;
+}
+
+/** How the last version reached a volunteer. */
+export type Delivery = 'requester' | 'volunteer' | 'fallback';
+
+/** How a dashboard names each way a version reached a volunteer. */
+export const DELIVERY_TEXT: Record<Delivery | '', string> = {
+  '': '—',
+  requester: 'this tab',
+  volunteer: 'a volunteer (relayed)',
+  fallback: 'this tab (the relay missed)',
+};
+
+/** The dashboards' one-line account of how versions travelled. */
+export function relaySummary(t: RelayTotals): string {
+  return `versions reached volunteers ${t.relayed} times relayed by a volunteer; this tab uploaded ${t.uploads} patches (${t.fallbacks} because a relay missed)`;
+}
+
+export interface RelayTotals {
+  /** Patches the requester uploaded (to heads of the tree and as fallbacks), and deliveries by volunteers. */
+  readonly uploads: number;
+  readonly relayed: number;
+  readonly fallbacks: number;
+}
+
+export class VersionRelay {
+  /** The caller's name for the version being published (RL: its number and hash). */
+  private version = '';
+  /** Volunteers still to report this version → the volunteer that forwards to them (null: the requester). */
+  private readonly waiting = new Map<string, string | null>();
+  private readonly sentDirect = new Set<string>();
+  private readonly fellBack = new Set<string>();
+  /** Volunteers whose subtree needed a fallback, and how often: they go last next time. */
+  private readonly failures = new Map<string, number>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private totals = { uploads: 0, relayed: 0, fallbacks: 0 };
+
+  constructor(private readonly deps: VersionRelayDeps) {}
+
+  get counts(): RelayTotals {
+    return { ...this.totals };
+  }
+
+  /** True once every volunteer sent this version has reported it (or left). */
+  get settled(): boolean {
+    return this.waiting.size === 0;
+  }
+
+  /**
+   * Publishes `version` to `holders` (the order is the caller's preference for the top of the tree:
+   * trusted volunteers first); volunteers that failed to forward before move to the back.
+   */
+  publish(version: string, holders: readonly string[]): void {
+    this.cancel();
+    this.version = version;
+    this.sentDirect.clear();
+    this.fellBack.clear();
+    this.waiting.clear();
+    const order = holders
+      .map((peerId, i) => ({ peerId, i, failed: this.failures.get(peerId) ?? 0 }))
+      .sort((a, b) => a.failed - b.failed || a.i - b.i)
+      .map((x) => x.peerId);
+    const parents = new Map<string, string | null>();
+    // The tree the volunteers build: each splits the list its patch names as splitRelay does by default.
+    const walk = (parent: string | null, peers: readonly string[], fanout: number) => {
+      for (const b of splitRelay(peers, fanout)) {
+        parents.set(b.peerId, parent);
+        walk(b.peerId, b.relay, RELAY_FANOUT);
+      }
+    };
+    walk(null, order, RELAY_ROOTS);
+    for (const [peerId, parent] of parents) this.waiting.set(peerId, parent);
+    for (const b of splitRelay(order, RELAY_ROOTS)) this.direct(b.peerId, b.relay);
+    for (const [peerId, parent] of parents) if (parent !== null) this.deps.sendNotice(peerId);
+    if (parents.size > RELAY_ROOTS) this.timer = setTimeout(() => this.fallback(), this.deps.waitMs);
+  }
+
+  /**
+   * A volunteer reported holding `version`: how it reached it (null when it is not the one being
+   * published or it was not waited for).
+   */
+  reported(peerId: string, version: string): Delivery | null {
+    if (version !== this.version || !this.waiting.has(peerId)) return null;
+    this.waiting.delete(peerId);
+    if (this.waiting.size === 0) this.cancel();
+    if (this.fellBack.has(peerId)) return 'fallback';
+    if (this.sentDirect.has(peerId)) return 'requester';
+    this.totals.relayed++;
+    return 'volunteer';
+  }
+
+  /**
+   * A volunteer that holds the version this one was patched from reported it (a forwarded patch failed to
+   * rebuild, or it joined just before the version): the patch straight from the requester, once; after
+   * that, or for any other version it holds, the caller sends the whole version.
+   */
+  mismatched(peerId: string): 'patch' | 'snapshot' {
+    if (!this.sentDirect.has(peerId)) {
+      this.waiting.set(peerId, this.waiting.get(peerId) ?? null);
+      this.fallbackTo(peerId);
+      return 'patch';
+    }
+    this.left(peerId);
+    return 'snapshot';
+  }
+
+  /** A volunteer left: nobody waits for it (its subtree still gets the version by the deadline). */
+  left(peerId: string): void {
+    this.waiting.delete(peerId);
+    if (this.waiting.size === 0) this.cancel();
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private direct(peerId: string, relay: readonly string[]): void {
+    this.sentDirect.add(peerId);
+    this.totals.uploads++;
+    this.deps.sendPatch(peerId, relay);
+  }
+
+  private fallbackTo(peerId: string): void {
+    const parent = this.waiting.get(peerId);
+    if (parent) this.failures.set(parent, (this.failures.get(parent) ?? 0) + 1);
+    this.fellBack.add(peerId);
+    this.totals.fallbacks++;
+    this.direct(peerId, []);
+  }
+
+  /** The deadline passed: everyone still waiting and not yet sent the patch gets it from the requester. */
+  private fallback(): void {
+    this.timer = null;
+    for (const peerId of [...this.waiting.keys()]) if (!this.sentDirect.has(peerId)) this.fallbackTo(peerId);
+  }
+}
