@@ -103,6 +103,9 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   );
   expect(relayedIn.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
 
+  // The card offers the single-worker baseline (none was run in this browser).
+  await expect(job.getByTestId('train-baseline-start')).toBeVisible();
+
   // A Node replay of the exported audit log lands on the version the dashboard shows.
   const download = page.waitForEvent('download');
   await job.getByTestId('together-audit').click();

@@ -5,10 +5,16 @@ import { lossSeries, speedSeries } from './chart-data';
 import { type ChartSeries, LineChart } from '../app/LineChart';
 import type { Trainer, TrainJobView } from './trainer';
 import { TogetherPanel } from './TogetherPanel';
+import { newTrainJobId } from './form';
 
 const LOSS_SERIES: readonly ChartSeries[] = [
   { label: 'train loss', stroke: '#3b82f6' },
   { label: 'validation loss', stroke: '#f97316' },
+];
+/** A together job's chart adds its single-worker baseline's validation loss. */
+const LOSS_WITH_BASELINE: readonly ChartSeries[] = [
+  ...LOSS_SERIES,
+  { label: 'validation loss, one worker', stroke: '#8b5cf6' },
 ];
 const SPEED_SERIES: readonly ChartSeries[] = [{ label: 'tokens/s', stroke: '#10b981' }];
 
@@ -32,14 +38,20 @@ export function TrainJobCard({
   job,
   trainer,
   onError,
+  baseline,
 }: {
   job: TrainJobView;
   trainer: Trainer;
   onError: (m: string) => void;
+  /** For a job trained together: its single-worker baseline, when one was run (baseline.ts). */
+  baseline?: TrainJobView | undefined;
 }) {
   const id = job.spec.id;
   // The history arrays grow in place; the revision says when to rebuild the chart's arrays.
-  const loss = useMemo(() => lossSeries(job.history), [job.history, job.revision]);
+  const loss = useMemo(
+    () => lossSeries(job.history, baseline?.history),
+    [job.history, job.revision, baseline?.history, baseline?.revision],
+  );
   const speed = useMemo(() => speedSeries(job.history), [job.history, job.revision]);
   const tone =
     job.status === 'done' ? 'ok' : job.status === 'failed' ? 'bad' : job.status === 'running' ? 'ok' : 'idle';
@@ -89,10 +101,20 @@ export function TrainJobCard({
         />
       </div>
       <div className="charts">
-        <LineChart data={loss} series={LOSS_SERIES} title="loss" testId="train-loss-chart" />
+        <LineChart
+          data={loss}
+          series={baseline ? LOSS_WITH_BASELINE : LOSS_SERIES}
+          title="loss"
+          testId="train-loss-chart"
+        />
         <LineChart data={speed} series={SPEED_SERIES} title="tokens/s" testId="train-speed-chart" />
       </div>
-      {job.spec.where === 'together' ? <TogetherPanel spec={job.spec} onDownload={download} /> : null}
+      {job.spec.where === 'together' ? (
+        <>
+          <TogetherPanel spec={job.spec} onDownload={download} />
+          <Baseline job={job} baseline={baseline} onStart={act(() => trainer.createBaseline(id, newTrainJobId()))} />
+        </>
+      ) : null}
       {sample ? (
         <p className="sample">
           <span className="muted">step {sample.step}, greedy: </span>
@@ -156,5 +178,47 @@ export function TrainJobCard({
         ) : null}
       </div>
     </article>
+  );
+}
+
+/**
+ * What training together cost against one worker: its validation loss beside the baseline's at the last
+ * step both reached, or a button that starts the baseline on this device.
+ */
+function Baseline({
+  job,
+  baseline,
+  onStart,
+}: {
+  job: TrainJobView;
+  baseline: TrainJobView | undefined;
+  onStart: () => void;
+}) {
+  if (!baseline)
+    return (
+      <p className="hint" data-testid="train-baseline">
+        No single-worker baseline in this browser.{' '}
+        <button type="button" onClick={onStart} data-testid="train-baseline-start">
+          Train the one-worker baseline here
+        </button>{' '}
+        (same model, corpus and seed at batch {job.spec.batch * (job.spec.together?.providers ?? 1)} for{' '}
+        {job.spec.steps} steps, in this tab) to put its validation loss on this chart.
+      </p>
+    );
+  const mine = new Map(job.history.val);
+  const both = baseline.history.val.filter(([step]) => mine.has(step)).at(-1);
+  return (
+    <p
+      className="hint"
+      data-testid="train-baseline"
+      data-baseline={baseline.spec.id}
+      data-ratio={both ? mine.get(both[0])! / both[1] : ''}
+    >
+      One-worker baseline “{baseline.spec.name}” ({baseline.status}, step {baseline.step}):{' '}
+      {both
+        ? `at step ${both[0]} validation loss ${mine.get(both[0])!.toFixed(4)} together against ${both[1].toFixed(4)} alone (${(mine.get(both[0])! / both[1]).toFixed(3)}×)`
+        : 'no validation point at a step both have reached yet'}
+      .
+    </p>
   );
 }

@@ -4,6 +4,7 @@ import { useObservable } from '../app/hooks';
 import { startTrainer } from './boot';
 import { TrainForm } from './TrainForm';
 import { TrainJobCard } from './TrainJobCard';
+import { findBaseline } from './baseline';
 
 export function TrainView() {
   const { trainer, ready } = startTrainer();
@@ -41,7 +42,13 @@ export function TrainView() {
       <TrainForm trainer={trainer} />
       <div className="jobs">
         {[...jobs].reverse().map((job) => (
-          <TrainJobCard key={job.spec.id} job={job} trainer={trainer} onError={setError} />
+          <TrainJobCard
+            key={job.spec.id}
+            job={job}
+            trainer={trainer}
+            onError={setError}
+            baseline={job.spec.where === 'together' ? findBaseline(jobs, job.spec) : undefined}
+          />
         ))}
       </div>
     </section>

@@ -6,14 +6,21 @@ import type { TrainHistory } from '@shared/jobs';
 
 export type Aligned = [number[], ...(number | null)[][]];
 
-export function lossSeries(h: TrainHistory): Aligned {
+/** Train and validation loss by step; with `baseline`, a third series: its validation loss (one worker). */
+export function lossSeries(h: TrainHistory, baseline?: TrainHistory): Aligned {
   const steps = new Set<number>();
   for (const [s] of h.train) steps.add(s);
   for (const [s] of h.val) steps.add(s);
+  for (const [s] of baseline?.val ?? []) steps.add(s);
   const xs = [...steps].sort((a, b) => a - b);
   const train = new Map(h.train);
   const val = new Map(h.val);
-  return [xs, xs.map((s) => train.get(s) ?? null), xs.map((s) => val.get(s) ?? null)];
+  const out: Aligned = [xs, xs.map((s) => train.get(s) ?? null), xs.map((s) => val.get(s) ?? null)];
+  if (baseline) {
+    const one = new Map(baseline.val);
+    out.push(xs.map((s) => one.get(s) ?? null));
+  }
+  return out;
 }
 
 export function speedSeries(h: TrainHistory): Aligned {

@@ -4,6 +4,7 @@
  * page load resumes what was running from its newest checkpoint. One job trains at a time: two would only
  * share the same cores.
  */
+import { baselineSpec } from './baseline';
 import {
   type CheckpointRecord,
   checkFits,
@@ -268,6 +269,17 @@ export class Trainer {
     this.patch(spec.id, { spec: wasm });
     await this.store.putJob({ spec: wasm, status: 'running', message });
     await this.launch(wasm);
+  }
+
+  /**
+   * Starts the single-worker baseline of together job `id` (baseline.ts) on this device, with the same corpus.
+   * One job trains at a time: pause or cancel the one training first.
+   */
+  async createBaseline(id: string, newId: string): Promise<void> {
+    const j = this.view(id);
+    if (!j) throw new Error(`no training job ${id}`);
+    const spec = baselineSpec(j.spec, newId, Date.now());
+    await this.create(spec, spec.corpus.kind === 'upload' ? await this.corpusText(j.spec) : null);
   }
 
   pause(id: string): void {
