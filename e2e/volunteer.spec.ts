@@ -85,7 +85,7 @@ test('E2E-VOL1: work limits and Pause persist across a reload and are shared by 
   await context.close();
 });
 
-test('E2E-VOL2: a signed display name, and the key exported encrypted and imported in another browser', async ({
+test('E2E-VOL2: a signed display name, and the key exported encrypted and imported with its name in another browser', async ({
   browser,
 }, testInfo) => {
   const first = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
@@ -135,9 +135,12 @@ test('E2E-VOL2: a signed display name, and the key exported encrypted and import
   await b.getByTestId('import-pass').fill('correct horse battery');
   await b.getByTestId('import-identity').click();
   await expect(b.getByTestId('identity-backup-outcome')).toContainText('Imported key');
+  await expect(b.getByTestId('identity-backup-outcome')).toContainText('Ada Lovelace');
   await b.getByTestId('reload-after-import').click();
   await expect(b.getByTestId('connection')).toHaveText('open', { timeout: 90_000 });
   await expect(b.getByTestId('provider-id')).toHaveText(keyA!.replace(' (new key)', ''));
+  // The display name came with the key, and the server shows it for this key (signed again by this browser).
+  await expect(b.getByTestId('display-name-shown')).toHaveText('Ada Lovelace');
   await shoot(a, testInfo, 'identity-and-name-desktop.png');
   await shoot(b, testInfo, 'identity-and-name-phone.png');
   await first.close();

@@ -74,9 +74,10 @@ export function IdentityBackupPanel({ backup, extractable }: { backup: IdentityB
           void run(async () => {
             if (file.size > MAX_IDENTITY_FILE_BYTES)
               throw new Error(`That file is ${file.size} bytes: not a key file (they are under 2 KiB).`);
-            const peerId = await backup.import(await file.text(), importPass);
+            const { peerId, displayName } = await backup.import(await file.text(), importPass);
             setImportPass('');
-            return `Imported key ${shortId(peerId)}. Reload the page to provide with it.`;
+            const name = displayName ? ` with the display name “${displayName}”` : '';
+            return `Imported key ${shortId(peerId)}${name}. Reload the page to provide with it.`;
           });
         }}
       >

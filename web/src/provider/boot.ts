@@ -10,7 +10,7 @@ import { webgpuRolloutEngine } from './rl-webgpu';
 import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';
-import { exportIdentity, importIdentity } from '../storage/identity-file';
+import { exportIdentity, openIdentityFile } from '../storage/identity-file';
 import { loadOrCreateIdentity, storeIdentity } from '../storage/identity-store';
 import { idbStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
@@ -20,7 +20,7 @@ import { CoVolunteers } from './co-volunteers';
 import { formatBytes } from '@shared/tensor';
 import { messageOf } from '@shared/errors';
 import { ContributionStore } from '../storage/contribution-store';
-import { DisplayNameController } from './display-name';
+import { DisplayNameController, saveDisplayName, storedDisplayName } from './display-name';
 import { bindLimits, dutyPacer } from './limits-controller';
 import { SwitchingEngine } from './switching-engine';
 import {
@@ -68,8 +68,11 @@ export interface ProviderRuntime {
 export interface IdentityBackup {
   /** The encrypted file's text; throws IdentityFileError. */
   export(passphrase: string): Promise<string>;
-  /** Stores the file's key for the next load, only once it is fully checked; returns its peer id. */
-  import(text: string, passphrase: string): Promise<string>;
+  /**
+   * Stores the file's key (and the display name saved with it) for the next load, only once it is fully
+   * checked; returns its peer id and that name.
+   */
+  import(text: string, passphrase: string): Promise<{ peerId: string; displayName: string | null }>;
 }
 
 /** The provider runtime if this tab started one (the nav shows that it keeps running on other pages). */
@@ -208,11 +211,16 @@ export function startProvider(): ProviderRuntime {
     patch({ step: 'failed', error: error instanceof Error ? error.message : messageOf(error) }),
   );
   const backup: IdentityBackup = {
-    export: async (passphrase) => exportIdentity((await identityReady).identity, 'provider', passphrase),
+    // The display name goes with the key, so credit and name move to another browser together.
+    export: async (passphrase) =>
+      exportIdentity((await identityReady).identity, 'provider', passphrase, {
+        displayName: await storedDisplayName(kv),
+      }),
     import: async (text, passphrase) => {
-      const identity = await importIdentity(text, 'provider', passphrase);
+      const { identity, displayName: name } = await openIdentityFile(text, 'provider', passphrase);
       await storeIdentity(kv, 'provider', identity);
-      return identity.peerId;
+      if (name !== null) await saveDisplayName(kv, name);
+      return { peerId: identity.peerId, displayName: name };
     },
   };
   runtime = { boot, node, limits, power, batteryApi, contribution, receipts, displayName, backup, rl, together };

@@ -13,6 +13,17 @@ import type { KeyValueStore } from '../storage/kv';
 
 const STORE_KEY = 'display-name:provider';
 
+/** The name chosen in this browser, if any (checked as it is read: IndexedDB is a trust boundary too). */
+export async function storedDisplayName(store: KeyValueStore): Promise<string | null> {
+  const stored = v.safeParse(DisplayNameSchema, await store.get(STORE_KEY));
+  return stored.success ? stored.output : null;
+}
+
+/** Keeps `name` (already checked) as this browser's choice; it is sent, signed, on the next start. */
+export async function saveDisplayName(store: KeyValueStore, name: string): Promise<void> {
+  await store.set(STORE_KEY, name);
+}
+
 export interface DisplayNameView {
   /** The name chosen in this browser (null: none). */
   chosen: string | null;
@@ -38,10 +49,10 @@ export class DisplayNameController {
 
   /** Sends the stored name, if any; the signaling client resends it after every welcome. */
   async start(): Promise<void> {
-    const stored = v.safeParse(DisplayNameSchema, await this.deps.store.get(STORE_KEY));
-    if (!stored.success) return;
-    this.view.set({ chosen: stored.output });
-    await this.send(stored.output);
+    const stored = await storedDisplayName(this.deps.store);
+    if (stored === null) return;
+    this.view.set({ chosen: stored });
+    await this.send(stored);
   }
 
   /** Sets (or with blank text clears) the name; returns the error shown, or null when it was sent. */
@@ -59,7 +70,7 @@ export class DisplayNameController {
       this.view.set({ ...this.view.get(), error });
       return error;
     }
-    await this.deps.store.set(STORE_KEY, checked.name);
+    await saveDisplayName(this.deps.store, checked.name);
     this.view.set({ chosen: checked.name, shown: this.view.get().shown });
     await this.send(checked.name);
     return null;

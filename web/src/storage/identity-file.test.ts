@@ -5,6 +5,7 @@ import {
   exportIdentity,
   IdentityFileError,
   importIdentity,
+  openIdentityFile,
   PBKDF2_ITERATIONS,
   sealIdentityFile,
   type IdentityFile,
@@ -103,6 +104,30 @@ describe('identity file (export / import)', () => {
       PASS,
     );
     await failsWith(importIdentity(text, 'provider', PASS), 'key-mismatch');
+  });
+
+  it('IDFILE9: the display name travels inside the encrypted part; a name the rules refuse is dropped, the key kept', async () => {
+    const identity = await createIdentity(true);
+    const text = await exportIdentity(identity, 'provider', PASS, { displayName: 'Ada Lovelace' });
+    expect(text).not.toContain('Ada');
+    expect(await openIdentityFile(text, 'provider', PASS)).toMatchObject({
+      identity: { peerId: identity.peerId },
+      displayName: 'Ada Lovelace',
+    });
+    const plain = await exportIdentity(identity, 'provider', PASS);
+    expect((await openIdentityFile(plain, 'provider', PASS)).displayName).toBeNull();
+    const jwk = await crypto.subtle.exportKey('jwk', identity.privateKey);
+    const { kty, crv, x, d } = jwk;
+    const spoof = await sealIdentityFile(
+      { kty, crv, x, d, displayName: 'p\u0430ypal' },
+      identity.peerId,
+      'provider',
+      PASS,
+    );
+    expect(await openIdentityFile(spoof, 'provider', PASS)).toMatchObject({
+      identity: { peerId: identity.peerId },
+      displayName: null,
+    });
   });
 
   it('IDFILE8: new keys are extractable; a failed import leaves the stored key as it was', async () => {

@@ -5,12 +5,15 @@
  * id, KDF and IV) is the AES-GCM additional data, so no field can be changed
  * without the file failing to open. Files are untrusted input: every field is
  * checked with valibot, the iteration count is bounded both ways, and the key
- * inside must sign for the peer id the file names before it is accepted.
+ * inside must sign for the peer id the file names before it is accepted. The
+ * volunteer's display name travels inside the encrypted part (an extra member
+ * beside the JWK's, which older imports ignore) and is checked with the
+ * server's rules on the way in.
  */
 import * as v from 'valibot';
 import { base64urlDecode, base64urlEncode } from '@shared/bytes';
 import { identityFromKeys, PEER_ID_PATTERN, sign, verify, type Identity } from '@shared/identity';
-import { RoleSchema, type Role } from '@shared/protocol';
+import { checkDisplayName, RoleSchema, type Role } from '@shared/protocol';
 
 /** OWASP's 2023 figure for PBKDF2-HMAC-SHA256; ~0.3 s in a current browser, paid once per export or import. */
 export const PBKDF2_ITERATIONS = 310_000;
@@ -44,13 +47,24 @@ const HeaderSchema = v.strictObject({
 export const IdentityFileSchema = v.strictObject({ ...HeaderSchema.entries, ciphertext: B64(MAX_CIPHERTEXT_CHARS) });
 export type IdentityFile = v.InferOutput<typeof IdentityFileSchema>;
 
-/** What is encrypted: the private key as JWK (its `x` is the public key, so the pair comes back whole). */
+/**
+ * What is encrypted: the private key as JWK (its `x` is the public key, so the pair comes back whole) and,
+ * optionally, the display name chosen with it (unknown members are ignored, so files stay readable both ways).
+ */
 const PrivateJwkSchema = v.object({
   kty: v.literal('OKP'),
   crv: v.literal('Ed25519'),
   x: B64(64),
   d: B64(64),
+  displayName: v.optional(v.unknown()),
 });
+
+/** An identity file's contents once opened. */
+export interface OpenedIdentity {
+  readonly identity: Identity;
+  /** The display name saved with the key, when it had one that the server's rules accept. */
+  readonly displayName: string | null;
+}
 
 export type IdentityFileErrorCode =
   | 'not-extractable'
@@ -124,7 +138,7 @@ export async function exportIdentity(
   identity: Identity,
   role: Role,
   passphrase: string,
-  iterations = PBKDF2_ITERATIONS,
+  options: { displayName?: string | null; iterations?: number } = {},
 ): Promise<string> {
   if (!identity.privateKey.extractable)
     throw new IdentityFileError(
@@ -133,12 +147,13 @@ export async function exportIdentity(
     );
   checkPassphrase(passphrase);
   const { kty, crv, x, d } = await crypto.subtle.exportKey('jwk', identity.privateKey);
-  return sealIdentityFile({ kty, crv, x, d }, identity.peerId, role, passphrase, iterations);
+  const name = options.displayName ? { displayName: options.displayName } : {};
+  return sealIdentityFile({ kty, crv, x, d, ...name }, identity.peerId, role, passphrase, options.iterations);
 }
 
 /** Encrypts a private JWK under `passphrase` as a file naming `peerId` (exported for tests of a damaged file). */
 export async function sealIdentityFile(
-  jwk: JsonWebKey,
+  jwk: JsonWebKey & { displayName?: string },
   peerId: string,
   role: Role,
   passphrase: string,
@@ -171,6 +186,11 @@ export async function sealIdentityFile(
  * identity; never touches storage (the caller stores it only on success).
  */
 export async function importIdentity(text: string, role: Role, passphrase: string): Promise<Identity> {
+  return (await openIdentityFile(text, role, passphrase)).identity;
+}
+
+/** importIdentity, with the display name saved in the file (null when none, or one the rules refuse). */
+export async function openIdentityFile(text: string, role: Role, passphrase: string): Promise<OpenedIdentity> {
   const notAFile = (why: string) =>
     new IdentityFileError('not-a-file', `this is not a Basilica identity file (${why}); choose the file Export saved`);
   if (text.length > MAX_IDENTITY_FILE_BYTES) throw notAFile(`larger than ${MAX_IDENTITY_FILE_BYTES} bytes`);
@@ -222,7 +242,9 @@ export async function importIdentity(text: string, role: Role, passphrase: strin
     const probe = new TextEncoder().encode(`basilica-identity-import/v1\n${file.peerId}`);
     if (identity.peerId !== file.peerId || !(await verify(file.peerId, probe, await sign(identity, probe))))
       throw mismatch;
-    return identity;
+    const name = jwk.output.displayName;
+    const checked = typeof name === 'string' ? checkDisplayName(name) : null;
+    return { identity, displayName: checked?.ok ? checked.name : null };
   } catch (error) {
     if (error instanceof IdentityFileError) throw error;
     throw mismatch;
