@@ -64,14 +64,16 @@ export interface SubmitResult {
 
 /**
  * What a snapshot of the shared state keeps of the ledger (SPEC SCALE7): the
- * head it had indexed, the reports and the pairings. The credit index is rebuilt
- * from the receipt log itself, which is never compacted.
+ * head it had indexed, the reports, the pairings and the display names. The
+ * credit index is rebuilt from the receipt log itself, which is never compacted.
  */
 export interface LedgerSnapshot {
   head: LogHeadInfo;
   /** Reporters of each provider, in the order they reported. */
   reporters: Array<[provider: string, reporters: string[]]>;
   pairings: Pairing[];
+  /** Providers' display names, in the order set (absent in snapshots taken before names were shared). */
+  names?: Array<[provider: string, name: string]>;
 }
 
 interface ProviderRecord {
@@ -350,7 +352,7 @@ export class TrustLedger {
     const reporters: LedgerSnapshot['reporters'] = [];
     for (const [provider, record] of this.providers)
       if (record.reporters.size) reporters.push([provider, [...record.reporters]]);
-    return { head: this._head, reporters, pairings: this.pairings.snapshot() };
+    return { head: this._head, reporters, pairings: this.pairings.snapshot(), names: [...this.names] };
   }
 
   /**
@@ -373,6 +375,7 @@ export class TrustLedger {
       for (const reporter of reporters) record.reporters.add(reporter);
     }
     this.pairings.restore(snapshot.pairings);
+    for (const [provider, name] of snapshot.names ?? []) this.setName(provider, name);
   }
 
   // ------------------------------------------------------------------ internals

@@ -5,7 +5,7 @@
  * can be trimmed. Read back from Redis, so it is parsed like wire input.
  */
 import * as v from 'valibot';
-import { BackendSchema, CapabilitiesSchema, JobNeedsSchema, PeerIdSchema } from '@shared/protocol';
+import { BackendSchema, CapabilitiesSchema, DisplayNameSchema, JobNeedsSchema, PeerIdSchema } from '@shared/protocol';
 import { JobIdSchema } from '@shared/ids';
 
 const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -55,6 +55,7 @@ const LedgerSnapshotSchema = v.object({
       flops: Time,
     }),
   ),
+  names: v.optional(v.array(v.tuple([PeerIdSchema, DisplayNameSchema]))),
 });
 
 export const ReplicaSnapshotSchema = v.object({

@@ -13,6 +13,7 @@
 import * as v from 'valibot';
 import {
   CapabilitiesSchema,
+  DisplayNameSchema,
   JobNeedsSchema,
   PeerIdSchema,
   RoleSchema,
@@ -57,6 +58,8 @@ export const SharedOpSchema = v.intersect([
     v.object({ op: v.literal('report'), requester: PeerIdSchema, jobId: JobId, provider: PeerIdSchema }),
     /** Every peer `gone` held has left: it stopped renewing its liveness (or lost Redis for too long). */
     v.object({ op: v.literal('instance-gone'), gone: InstanceId }),
+    /** A provider's signed display name, checked by the instance holding it (NAME2); null clears it (NAME3). */
+    v.object({ op: v.literal('name'), peer: PeerIdSchema, name: v.nullable(DisplayNameSchema) }),
     /** A receipt was appended to the shared log: every replica indexes it (leaderboard, pairing budgets, standing). */
     v.object({ op: v.literal('credit'), entry: LogEntrySchema }),
   ]),

@@ -8,8 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Redis } from 'ioredis';
 import { randomId } from '@shared/bytes';
-import { createIdentity, type Identity } from '@shared/identity';
-import type { ServerMessageOf } from '@shared/protocol';
+import { createIdentity, type Identity, sign } from '@shared/identity';
+import { displayNameMessage, type ServerMessageOf } from '@shared/protocol';
 import { createSignalingServer, type SignalingServer } from '../../signaling/src/server';
 import { caps, needs, testLogger, TEST_NETWORK } from '../../signaling/src/testing/fixtures';
 import { receiptFor } from '../../signaling/src/testing/receipts';
@@ -73,12 +73,19 @@ describe('compaction of the shared op stream (SCALE7)', () => {
     const ns = prefix();
     const a = await instance(ns);
     const b = await instance(ns);
-    const { c: provider } = await client(a.wsUrl, 'provider');
+    const { c: provider, identity: providerIdentity } = await client(a.wsUrl, 'provider');
     const { c: requester, identity } = await client(b.wsUrl, 'requester');
     const matched = Promise.all([provider.once('matched'), requester.once('matched')]);
     provider.announce(caps(), 1);
     requester.openJob('job-00001', needs({ units: 100 }));
     await matched;
+    // A display name set through A (NAME3): every instance's leaderboard shows it.
+    const named = provider.once('display-name-ack');
+    const name = 'Ada Lovelace';
+    const signature = await sign(providerIdentity, displayNameMessage(provider.peerId!, name));
+    provider.send({ type: 'display-name', name, signature });
+    expect(await named).toMatchObject({ accepted: true, name });
+    await eventually(() => b.server.ledger.nameOf(provider.peerId!) === name);
     const firstOp = (await raw.xrange(`${ns}ops`, '-', '+', 'COUNT', 1))[0]?.[0];
     expect(firstOp).toBeDefined();
 
@@ -123,6 +130,8 @@ describe('compaction of the shared op stream (SCALE7)', () => {
     const c = await instance(ns);
     await eventually(() => same(a.server, c.server));
     expect(c.server.ledger.head).toEqual(a.server.ledger.head);
+    // The name was set before the trim: it came with the snapshot.
+    expect(c.server.ledger.nameOf(provider.peerId!)).toBe(name);
     // It read only what came after the snapshot.
     expect(appliedOps(c.server)).toBeLessThan(published);
 

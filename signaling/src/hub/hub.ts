@@ -86,7 +86,7 @@ export class Hub {
     this.auth = new Auth(this.ctx, this.replica);
     this.matching = new MatchRequests(this.ctx, this.replica);
     this.receipts = new Receipts(this.ctx, this.replica, this.admission.quotas);
-    this.names = new DisplayNames(this.ctx);
+    this.names = new DisplayNames(this.ctx, this.replica);
     this.intake = new FrameIntake(options, this.ctx.wire, (conn, message, text) => this.handle(conn, message, text));
     if (this.shared instanceof MemorySharedState) this.shared.startNow(handlers);
     this.heartbeat = setInterval(() => this.safely('heartbeat', () => this.tick()), options.heartbeatMs);

@@ -75,7 +75,9 @@ export class Replica {
     // A peer's changes count only from the instance holding it now: a late op from an instance declared gone
     // (or from a connection since replaced) would otherwise leave a ghost in every replica.
     const [role, peer] =
-      op.op === 'announce' || op.op === 'status' ? ['provider', op.peer] : ['requester', op.requester];
+      op.op === 'announce' || op.op === 'status' || op.op === 'name'
+        ? ['provider', op.peer]
+        : ['requester', op.requester];
     const owner = ctx.owners.get(peerKey(role as Role, peer));
     if (owner?.instance !== op.instance) return;
     switch (op.op) {
@@ -83,6 +85,8 @@ export class Replica {
         return deliverMatchEvents(ctx, mm.upsertProvider(op.peer, op.capabilities, op.slots, op.status), op);
       case 'status':
         return deliverMatchEvents(ctx, mm.setProviderStatus(op.peer, op.busy, op.paused), op);
+      case 'name':
+        return ctx.ledger.setName(op.peer, op.name);
       case 'job-open':
         return deliverMatchEvents(ctx, mm.openJob(op.requester, op.jobId, op.needs), op);
       case 'job-close':
