@@ -66,7 +66,7 @@ const opt = (n: string, d: string) => {
 };
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
-const CASES = new Set(opt('cases', '4-providers,8-providers,adversaries').split(','));
+const CASES = new Set(opt('cases', '4-providers,8-providers,join,adversaries').split(','));
 const SEED = 4242;
 const PRESET = 'tiny' as const;
 const config = PRESETS[PRESET];
@@ -120,6 +120,8 @@ interface CaseSpec {
   readonly rounds: number;
   readonly innerSteps: number;
   readonly link: Link;
+  /** An honest provider joins at this round with a fresh inner optimizer, as a tab opened mid-training does. */
+  readonly joinAt?: number;
 }
 
 async function makeProvider(kind: Provider['kind'], shard: number, trainShard: number, joinRound: number, n: number) {
@@ -173,7 +175,10 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
   const n = init.params.length;
   const shape = { n, chunk: COMPRESS.chunk, topK: COMPRESS.topK };
   const providers: Provider[] = [];
-  for (let i = 0; i < honestCount; i++) providers.push(await makeProvider('honest', i, i, 0, n));
+  for (let i = 0; i < honestCount; i++) {
+    const joins = spec.joinAt !== undefined && i === honestCount - 1 ? spec.joinAt : 0;
+    providers.push(await makeProvider('honest', i, i, joins, n));
+  }
   if (spec.adversary) {
     const k = spec.adversary;
     // The spare shard spec.providers is nobody's: the wrong-shard adversary trains on it.
@@ -375,6 +380,15 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
       ),
     ],
     honestContributions: honestVerdicts.length,
+    ...(spec.joinAt !== undefined && {
+      joinAt: spec.joinAt,
+      joinerVerdicts: run.verdicts
+        .filter((v) => v.provider === run.providers.find((p) => p.joinRound === spec.joinAt)?.identity.peerId)
+        .map(
+          (v) =>
+            `r${v.round}:${v.status}${v.reason ? `(${v.reason})` : ''}${v.gainV !== null ? ` gain ${v.gainV.toFixed(4)}` : ''}`,
+        ),
+    }),
     maxHonestCosine: Math.max(0, ...run.verdicts.filter((v) => honest.has(v.provider)).map((v) => v.maxCosine)),
     minHonestShardGap: Math.min(
       ...accepted
@@ -443,6 +457,16 @@ for (const preset of linkCases) {
   const run = await runTogether(spec, val);
   const single = await runSingle(spec.providers, spec.rounds, spec.innerSteps, val);
   print(summary(spec, run, single));
+}
+if (CASES.has('join')) {
+  // 4 honest providers; the fourth opens its tab halfway through (issue 19: a provider joins mid-training).
+  const base = { providers: 4, rounds: QUICK ? 10 : 16, innerSteps: 8, link: { mbps: 20, latencyMs: 50 } };
+  const spec: CaseSpec = { name: 'join-mid-training', adversary: null, joinAt: base.rounds / 2, ...base };
+  const run = await runTogether(spec, val);
+  const single = await runSingle(4, base.rounds, base.innerSteps, val);
+  const row = summary(spec, run, single);
+  print(row);
+  log(`  joiner's verdicts: ${row.joinerVerdicts?.join(' ')}`);
 }
 if (CASES.has('adversaries')) {
   const base = { providers: 5, rounds: QUICK ? 8 : 16, innerSteps: 8, link: { mbps: 20, latencyMs: 50 } };

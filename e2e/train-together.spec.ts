@@ -119,11 +119,11 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   await context.close();
 });
 
-test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, and a requester reload resumes from the last round', async ({
+test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, one joining mid-training catches up and contributes, and a requester reload resumes from the last round', async ({
   browser,
 }, testInfo) => {
   test.setTimeout(240_000);
-  const rounds = 12;
+  const rounds = 16;
   const tabs = [
     await openProvider(browser, BASE, 'provider-1', testInfo),
     await openProvider(browser, BASE, 'provider-2', testInfo),
@@ -164,6 +164,15 @@ test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, a
   // The round the closed tab left still closed, on the one contribution it had.
   await expect(afterClose.locator('td').nth(2)).toHaveText(/^1 \/ 0 \/ 0$/);
 
+  // A volunteer joins mid-training: it gets the current version, trains from it, and its work is judged.
+  const joiner = await openProvider(browser, BASE, 'provider-3', testInfo);
+  const joinerId = (await joiner.page.getByTestId('provider-id').getAttribute('data-peer'))!;
+  const joinedRow = job().locator(`[data-testid="together-provider"][data-peer="${joinerId}"]`);
+  await expect(joinedRow).toHaveAttribute('data-first-round', /^[1-9]/, { timeout: 60_000 });
+  console.log(`joined mid-training: ${await joinedRow.textContent()}`);
+  // Its first contributions are judged against a bar for keys whose error feedback is still filling: honest, accepted.
+  expect(await joinedRow.getAttribute('data-refused')).toBe('0');
+
   // Reload mid-training: the job resumes from its last completed round and finishes.
   const beforeReload = Number(await job().getByTestId('train-step').textContent());
   expect(beforeReload).toBeLessThan(10 * rounds);
@@ -175,6 +184,10 @@ test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, a
     console.log(`volunteer after the reload: ${await r.textContent()} ${await r.getAttribute('title')}`);
     expect(await r.getAttribute('data-refused')).toBe('0');
   }
+  // The volunteer that joined trained rounds and ends on the final version with the one that stayed.
+  const activity = joiner.page.getByTestId('together-activity');
+  expect(Number(await activity.getAttribute('data-rounds-trained'))).toBeGreaterThan(0);
+  await expect(activity).toHaveAttribute('data-round', String(rounds), { timeout: 10_000 });
 
   const download = page.waitForEvent('download');
   await job().getByTestId('together-audit').click();
@@ -182,5 +195,6 @@ test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, a
   expect(replayed.round).toBe(rounds);
   await expect(job().getByTestId('together-panel')).toHaveAttribute('data-version', replayed.hash);
   await tabs[0]!.context.close();
+  await joiner.context.close();
   await context.close();
 });

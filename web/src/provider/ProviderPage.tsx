@@ -68,7 +68,7 @@ function Capabilities({ boot, node }: { boot: BootView; node: ProviderNode | und
       <h2>This device</h2>
       <dl className="facts">
         <dt>Identity</dt>
-        <dd data-testid="provider-id">
+        <dd data-testid="provider-id" data-peer={boot.identity?.peerId} title={boot.identity?.peerId}>
           {boot.identity
             ? `${shortId(boot.identity.peerId)}${boot.identityCreated && !registered ? ' (new key)' : ''}`
             : '…'}

@@ -22,6 +22,11 @@
  *   batches it never saw: it did not train on what it was given). bench:train-net prints the honest and
  *   the wrong-shard adversary's gaps: on the tiny preset with 2 + 2 batches they overlap, so the shard
  *   test is off by default and the gap is reported, not acted on.
+ *   Gains are compared per unit of the lr they were applied at (the lr is the outer lr over the live
+ *   providers, so it falls when one joins). A key's first `youngRounds` contributions face a lower bar,
+ *   (n + 1) / (youngRounds + 1) of the share for its n-th: error feedback starts empty, so a volunteer's
+ *   contributions grow over its first rounds, and an honest tab that joins mid-training measured ~1/5 of
+ *   the established ones' gain in its first round (bench:train-net's join case). It must still help.
  */
 import type { Batch } from '../../train';
 import type { Contribution } from './compress';
@@ -42,6 +47,8 @@ export interface GauntletOptions {
   readonly shardGap: number | null;
   /** How many earlier rounds' contributions a new one is compared with. */
   readonly historyRounds: number;
+  /** Over a key's first this-many contributions the gain bar rises to minGainShare (see above). */
+  readonly youngRounds: number;
 }
 
 export const GAUNTLET_DEFAULTS: GauntletOptions = {
@@ -50,6 +57,7 @@ export const GAUNTLET_DEFAULTS: GauntletOptions = {
   minGainShare: 0.25,
   shardGap: null,
   historyRounds: 8,
+  youngRounds: 3,
 };
 
 export type RefusalReason =
@@ -94,6 +102,8 @@ export interface Screened {
 
 export interface Score {
   readonly gainV: number;
+  /** gainV per unit of the lr the contribution was applied at (what noteAccepted keeps). */
+  readonly gainPerLr: number;
   readonly gainA: number;
   readonly gainC: number;
   readonly refusal: RefusalReason | null;
@@ -122,12 +132,12 @@ const median = (xs: number[]) => {
 
 export class Gauntlet {
   private history: Past[] = [];
-  /** Gains of recently accepted contributions (the reference for the next loss tests). */
+  /** Gains per unit lr of recently accepted contributions (the reference for the next loss tests). */
   private recentGains: number[] = [];
 
-  /** Records an accepted contribution's gain; the last 16 set the bar. */
-  noteAccepted(gainV: number): void {
-    this.recentGains.push(gainV);
+  /** Records an accepted contribution's gain per unit of the lr it was applied at; the last 16 set the bar. */
+  noteAccepted(gainPerLr: number): void {
+    this.recentGains.push(gainPerLr);
     if (this.recentGains.length > 16) this.recentGains.shift();
   }
 
@@ -175,7 +185,8 @@ export class Gauntlet {
 
   /**
    * The loss test for one contribution. `before` holds the base's losses on `validation` (baseLosses);
-   * `assigned` are batches of this provider's round, drawn by the requester.
+   * `assigned` are batches of this provider's round, drawn by the requester. `age`: how many earlier rounds
+   * this key took part in (young keys face a lower gain bar; omitted: the full bar).
    */
   async score(
     base: Float32Array,
@@ -185,6 +196,7 @@ export class Gauntlet {
     before: readonly number[],
     assigned: readonly Batch[],
     control: readonly Batch[],
+    age = Number.POSITIVE_INFINITY,
   ): Promise<Score> {
     const alone = base.slice();
     forEachValue(contribution, (p, v) => {
@@ -202,10 +214,19 @@ export class Gauntlet {
     const gainA = assigned.length > 0 ? mean(beforeA, afterA) : gainV;
     const gainC = control.length > 0 ? mean(beforeC, afterC) : gainV;
     const recent = this.recentGains.length > 0 ? median(this.recentGains) : 0;
+    const young = this.options.youngRounds;
+    const share = this.options.minGainShare * (age < young ? (age + 1) / (young + 1) : 1);
     const gap = this.options.shardGap;
     let refusal: RefusalReason | null = null;
-    if (!(gainV > this.options.minGainShare * recent && gainV > 0)) refusal = 'no-gain';
+    if (!(gainV / lr > share * recent && gainV > 0)) refusal = 'no-gain';
     else if (gap !== null && assigned.length > 0 && gainA - gainC < gap * Math.abs(gainC)) refusal = 'wrong-shard';
-    return { gainV, gainA, gainC, refusal, forwards: validation.length + 2 * (assigned.length + control.length) };
+    return {
+      gainV,
+      gainPerLr: gainV / lr,
+      gainA,
+      gainC,
+      refusal,
+      forwards: validation.length + 2 * (assigned.length + control.length),
+    };
   }
 }

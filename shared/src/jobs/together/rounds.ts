@@ -115,7 +115,18 @@ export class TogetherRounds {
     const control = this.pick(pool, assigned.length);
     // Applied alone at its share of the average (equal weights), as it would move the model in the round.
     const lr = this.options.outer.lr / Math.max(1, others.length);
-    return this.gauntlet.score(base.params, lr, s.contribution, validation, before, assigned, control);
+    // Rounds this key took part in before (accepted or refused): young keys' contributions are still growing.
+    const { accepted, refused } = this.ratings.entry(s.provider);
+    return this.gauntlet.score(
+      base.params,
+      lr,
+      s.contribution,
+      validation,
+      before,
+      assigned,
+      control,
+      accepted + refused,
+    );
   }
 
   /** Closes the current round with its reveals, in commit order. */
@@ -204,7 +215,7 @@ export class TogetherRounds {
       } else {
         counted.push({ entry: e, weight });
         this.ratings.accept(e.provider);
-        this.gauntlet.noteAccepted(score.gainV);
+        this.gauntlet.noteAccepted(score.gainPerLr);
         verdict(e, { status: 'accepted', weight, ...scores });
       }
     }
@@ -236,7 +247,7 @@ export class TogetherRounds {
       const score = await this.lossTest(p.round, p.base, p.screened, p.others);
       forwards += score.forwards;
       if (score.refusal) this.ratings.refuse(p.screened.provider);
-      else this.gauntlet.noteAccepted(score.gainV);
+      else this.gauntlet.noteAccepted(score.gainPerLr);
       verdicts.push({
         provider: p.screened.provider,
         round: p.round,

@@ -166,6 +166,13 @@ describe('Gauntlet', () => {
     // A gain far below what accepted contributions recently gained is no gain.
     strict.noteAccepted(10 * ok.gainV);
     expect((await strict.score(start, 1, honest, ...args)).refusal).toBe('no-gain');
+    // A key's first contributions face a lower bar (its error feedback is still filling): 1/4 of it in its
+    // first round here, the full bar from its youngRounds-th on; gains compare per unit lr.
+    expect((await strict.score(start, 1, honest, ...args, 0)).refusal).toBeNull();
+    expect((await strict.score(start, 1, honest, ...args, GAUNTLET_DEFAULTS.youngRounds)).refusal).toBe('no-gain');
+    expect((await strict.score(start, 1, signFlipped(honest), ...args, 0)).refusal).toBe('no-gain');
+    const half = await strict.score(start, 0.5, honest, ...args, 0);
+    expect(half.gainPerLr).toBeCloseTo(half.gainV / 0.5, 12);
   });
 });
 
