@@ -8,8 +8,9 @@
  * increment), so a lost write is repaired by the next one. A field whose
  * instance's liveness key (SCALE5) has expired is dropped by the next check:
  * a crashed instance's connections stop counting once the others would drop
- * its peers. Rates are token buckets kept in Redis and refilled by Redis's
- * clock, so instances with skewed clocks still share one budget.
+ * its peers. Open jobs per IP (RATE7) are kept the same way, one hash per IP of
+ * every instance's count. Rates are token buckets kept in Redis and refilled by
+ * Redis's clock, so instances with skewed clocks still share one budget.
  */
 import type { Redis } from 'ioredis';
 import { messageOf } from '@shared/errors';
@@ -64,6 +65,25 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'ok'
 `;
 
+/**
+ * KEYS[1]: the IP's per-instance open-job counts. ARGV: instance, held here (the new job included), max per IP,
+ * liveness key prefix. Same liveness rule as ADMIT_SCRIPT (one Redis, not a Cluster).
+ */
+const ADMIT_JOB_SCRIPT = `
+local others = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local instance = fields[i]
+  if instance ~= ARGV[1] then
+    if redis.call('EXISTS', ARGV[4] .. instance) == 1 then others = others + tonumber(fields[i + 1])
+    else redis.call('HDEL', KEYS[1], instance) end
+  end
+end
+if others + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
 export interface RedisQuotasOptions {
   redis: Redis;
   /** Prepended to every key: the network's prefix. */
@@ -80,6 +100,7 @@ export interface RedisQuotasOptions {
 export class RedisQuotas implements SharedQuotas {
   /** IPs whose count could not be written: flush() writes their count as it is then. */
   private readonly unwritten = new Set<string>();
+  private readonly unwrittenJobs = new Set<string>();
 
   constructor(private readonly options: RedisQuotasOptions) {}
 
@@ -106,17 +127,43 @@ export class RedisQuotas implements SharedQuotas {
   }
 
   holding(ip: string, heldHere: number): void {
-    this.unwritten.delete(ip);
+    this.write('ip-conns', this.unwritten, ip, heldHere);
+  }
+
+  async admitJob(ip: string, heldHere: number): Promise<boolean> {
+    const { limits, instance, livenessPrefix } = this.options;
+    const reply = await this.call(() =>
+      this.options.redis.eval(
+        ADMIT_JOB_SCRIPT,
+        1,
+        this.key('ip-jobs', ip),
+        instance,
+        heldHere,
+        limits.maxJobsPerIp,
+        livenessPrefix,
+      ),
+    );
+    if (reply === 1) this.unwrittenJobs.delete(ip);
+    return reply === 1;
+  }
+
+  jobsHolding(ip: string, heldHere: number): void {
+    this.write('ip-jobs', this.unwrittenJobs, ip, heldHere);
+  }
+
+  /** This instance's count for `ip` in hash `kind`, as an absolute value; a failed write waits for flush(). */
+  private write(kind: string, unwritten: Set<string>, ip: string, heldHere: number): void {
+    unwritten.delete(ip);
     if (!this.options.up()) {
-      this.unwritten.add(ip);
+      unwritten.add(ip);
       return;
     }
-    const key = this.key('ip-conns', ip);
+    const key = this.key(kind, ip);
     const { redis, instance } = this.options;
     const write = heldHere > 0 ? redis.hset(key, instance, heldHere) : redis.hdel(key, instance);
     write.catch((error: unknown) => {
-      this.unwritten.add(ip);
-      this.options.log.debug('quota-write-failed', { error: messageOf(error) });
+      unwritten.add(ip);
+      this.options.log.debug('quota-write-failed', { kind, error: messageOf(error) });
     });
   }
 
@@ -135,9 +182,10 @@ export class RedisQuotas implements SharedQuotas {
     return reply === 1;
   }
 
-  flush(heldHere: (ip: string) => number): void {
-    if (!this.unwritten.size || !this.options.up()) return;
+  flush(heldHere: (ip: string) => number, jobsHere: (ip: string) => number): void {
+    if (!this.options.up()) return;
     for (const ip of [...this.unwritten]) this.holding(ip, heldHere(ip));
+    for (const ip of [...this.unwrittenJobs]) this.jobsHolding(ip, jobsHere(ip));
   }
 
   private key(kind: string, ip: string): string {

@@ -99,6 +99,7 @@ export interface IpQuotaLimits {
   maxConnectionsPerIp: number;
   receiptIpBurst: number;
   receiptsPerIpPerSecond: number;
+  maxJobsPerIp: number;
 }
 
 /**
@@ -117,8 +118,16 @@ export interface SharedQuotas {
   holding(ip: string, heldHere: number): void;
   /** Takes `n` receipts from the IP's shared budget (CREDIT13), all or none. */
   takeReceipts(ip: string, n: number): Promise<boolean>;
-  /** Writes, as `heldHere` gives them now, the counts that could not be written before. */
-  flush(heldHere: (ip: string) => number): void;
+  /**
+   * Whether one more open job of requesters from `ip` fits RATE7 over every instance, given that this
+   * instance's requesters from it would then hold `heldHere` (this one included); when it fits, that count
+   * is recorded.
+   */
+  admitJob(ip: string, heldHere: number): Promise<boolean>;
+  /** This instance's requesters from `ip` now hold `heldHere` open jobs. Never throws: a failed write is retried by flush(). */
+  jobsHolding(ip: string, heldHere: number): void;
+  /** Writes, as the counts are now, the connection and job counts that could not be written before. */
+  flush(heldHere: (ip: string) => number, jobsHere: (ip: string) => number): void;
 }
 
 export interface SharedState {

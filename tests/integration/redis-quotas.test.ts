@@ -12,7 +12,7 @@ import { createIdentity } from '@shared/identity';
 import type { ServerMessage, ServerMessageOf } from '@shared/protocol';
 import { createSignalingServer, type SignalingServer } from '../../signaling/src/server';
 import type { HubLimits } from '../../signaling/src/hub';
-import { testLogger, TEST_NETWORK } from '../../signaling/src/testing/fixtures';
+import { needs, testLogger, TEST_NETWORK, until } from '../../signaling/src/testing/fixtures';
 import { receiptFor } from '../../signaling/src/testing/receipts';
 import { SignalingClient } from '../../web/src/net/signaling-client';
 import { startRedis, type RedisProcess } from '../support/redis-server';
@@ -166,6 +166,52 @@ describe('per-IP quotas across instances (RATE8)', () => {
     expect(await send(b.wsUrl, 2)).toEqual({ answer: 'error', code: 'rate-limited' });
     expect(b.server.metrics.get('signaling_rate_limited_total', { scope: 'receipts-ip' })).toBe(1);
     expect(await send(b.wsUrl, 1)).toEqual({ answer: 'ack' });
+  });
+
+  it('RATE8/RATE7: open jobs from one IP are counted over both instances, and a close frees a slot on the other', async () => {
+    const ns = prefix();
+    const limits = { maxJobsPerIp: 2 };
+    const a = await instance(ns, limits);
+    const b = await instance(ns, limits);
+    const requester = async (wsUrl: string) => {
+      const c = new SignalingClient({ url: wsUrl, role: 'requester', identity: await createIdentity(), WebSocket });
+      clients.push(c);
+      const welcomed = c.once('welcome');
+      c.connect();
+      await welcomed;
+      return c;
+    };
+    const jobs = (server: SignalingServer) =>
+      server
+        .replica()
+        .matchmaker.jobs.map((j) => j.jobId)
+        .sort();
+    const onA = await requester(a.wsUrl);
+    const onB = await requester(b.wsUrl);
+    onA.openJob('job-00001', needs());
+    onA.openJob('job-00002', needs());
+    await until(() => jobs(b.server).length === 2, 'both jobs in B');
+    // Two keys, two instances, one address: the third job is one too many.
+    const refused = onB.once('error');
+    onB.openJob('job-00003', needs());
+    expect(await refused).toMatchObject({ code: 'rate-limited' });
+    expect(b.server.metrics.get('signaling_rate_limited_total', { scope: 'jobs-ip' })).toBe(1);
+    // Re-opening an open job only updates it, counted or not.
+    onA.openJob('job-00002', needs({ units: 7 }));
+    onA.closeJob('job-00001');
+    const raw = new Redis(redis.url);
+    const counted = async () => (await raw.hvals(`${ns}ip-jobs:127.0.0.1`)).reduce((s, v) => s + Number(v), 0);
+    for (let i = 0; i < 100 && (await counted()) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await counted()).toBe(1);
+    onB.openJob('job-00003', needs());
+    await until(() => jobs(a.server).includes('job-00003'), 'B’s job in A');
+    // A requester that leaves frees its address's share.
+    onA.close();
+    for (let i = 0; i < 100 && (await counted()) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    const health = (await (await fetch(`${a.url}healthz`)).json()) as { shared: { instance: string } };
+    expect(await raw.hget(`${ns}ip-jobs:127.0.0.1`, health.shared.instance)).toBeNull();
+    expect(await counted()).toBe(1);
+    raw.disconnect();
   });
 
   it('RATE8/SCALE3: without Redis a newcomer is refused unavailable with 1013 before its challenge', async () => {

@@ -61,8 +61,8 @@ export class Admission {
     if (!stopping) this.quotas?.holding(ip, this.local.openOf(ip));
   }
 
-  sweep(): void {
+  sweep(jobsHere: (ip: string) => number): void {
     this.local.sweep();
-    this.quotas?.flush((ip) => this.local.openOf(ip));
+    this.quotas?.flush((ip) => this.local.openOf(ip), jobsHere);
   }
 }

@@ -55,7 +55,15 @@ export class Hub {
     const ledger = options.ledger ?? new TrustLedger({ now: options.now });
     this.ledger = ledger;
     const handlers = {
-      apply: (op: SharedOp) => this.safely('apply', () => this.replica.apply(op)),
+      apply: (op: SharedOp) =>
+        this.safely('apply', () => {
+          this.replica.apply(op);
+          // A job of one of this instance's requesters opened or closed: the address's shared count follows.
+          if ((op.op === 'job-open' || op.op === 'job-close') && op.instance === this.shared.instance) {
+            const conn = this.ctx.byPeer.get(peerKey('requester', op.requester));
+            if (conn) this.matching.jobsChanged(conn.ip);
+          }
+        }),
       deliver: (frame: RelayedFrame) => this.safely('relayed', () => this.relay.deliverRelayed(frame)),
       instancesHolding: () => this.replica.instancesHolding(),
       snapshot: () => this.replica.snapshot(),
@@ -84,7 +92,7 @@ export class Hub {
     this.admission = new Admission(this.ctx, this.shared.quotas(options.limits));
     this.replica = new Replica(this.ctx);
     this.auth = new Auth(this.ctx, this.replica);
-    this.matching = new MatchRequests(this.ctx, this.replica);
+    this.matching = new MatchRequests(this.ctx, this.replica, this.admission.quotas);
     this.receipts = new Receipts(this.ctx, this.replica, this.admission.quotas);
     this.names = new DisplayNames(this.ctx, this.replica);
     this.intake = new FrameIntake(options, this.ctx.wire, (conn, message, text) => this.handle(conn, message, text));
@@ -221,7 +229,10 @@ export class Hub {
     ctx.conns.delete(conn);
     this.admission.release(conn.ip, this.shuttingDown);
     const sameIp = ctx.requestersByIp.get(conn.ip);
-    if (sameIp?.delete(conn) && sameIp.size === 0) ctx.requestersByIp.delete(conn.ip);
+    const wasRequester = sameIp?.delete(conn) ?? false;
+    if (wasRequester && sameIp!.size === 0) ctx.requestersByIp.delete(conn.ip);
+    // Its jobs stop counting for its address here (a stopping instance's counts go with its liveness key).
+    if (wasRequester && !this.shuttingDown) this.matching.jobsChanged(conn.ip);
     this.options.log.debug('connection-closed', { conn: conn.id, peer: conn.peerId && short(conn.peerId), reason });
     if (!conn.peerId || !conn.role) return;
     const key = peerKey(conn.role, conn.peerId);
@@ -243,7 +254,7 @@ export class Hub {
       conn.missedPings++;
       conn.socket.ping();
     }
-    this.admission.sweep();
+    this.admission.sweep((ip) => this.matching.jobsOfIp(ip));
     this.replica.retryLeaves();
     this.receipts.sweep();
     this.ledger.pairings.expire();

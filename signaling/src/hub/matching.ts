@@ -1,11 +1,13 @@
 /**
  * Requests that change matching: a provider's announce and status, a
  * requester's job-open, job-close and release. Each is checked against this
- * replica and its limits (SPEC RATE5, RATE7), then published as an op.
+ * replica and its limits (SPEC RATE5, RATE7), then published as an op. With
+ * shared state, RATE7 counts every instance's requesters from the address (RATE8).
  */
 import type { ClientMessageOf } from '@shared/protocol';
 import { ProtocolError } from '../errors';
-import type { Connection } from './connection';
+import { SharedStateUnavailable, type SharedQuotas } from '../shared-state';
+import { unavailable, type Connection } from './connection';
 import type { HubContext } from './context';
 import type { Replica } from './replica';
 
@@ -13,6 +15,8 @@ export class MatchRequests {
   constructor(
     private readonly ctx: HubContext,
     private readonly replica: Replica,
+    /** Per-IP quotas over every instance; null in one process. */
+    private readonly quotas: SharedQuotas | null,
   ) {}
 
   announce(conn: Connection, peerId: string, message: ClientMessageOf<'announce'>): Promise<void> | void {
@@ -30,17 +34,34 @@ export class MatchRequests {
     return this.replica.publish({ op: 'status', peer: peerId, busy: message.busy, paused: message.paused });
   }
 
-  openJob(conn: Connection, peerId: string, message: ClientMessageOf<'job-open'>): Promise<void> | void {
+  async openJob(conn: Connection, peerId: string, message: ClientMessageOf<'job-open'>): Promise<void> {
     const mm = this.ctx.matchmaker;
     const { limits, metrics } = this.ctx.options;
-    if (!mm.hasJob(peerId, message.jobId) && mm.jobsOfRequester(peerId) >= limits.maxJobsPerRequester) {
+    const isNew = !mm.hasJob(peerId, message.jobId);
+    if (isNew && mm.jobsOfRequester(peerId) >= limits.maxJobsPerRequester) {
       throw new ProtocolError('rate-limited', `at most ${limits.maxJobsPerRequester} open jobs per requester`);
     }
-    if (!mm.hasJob(peerId, message.jobId) && this.jobsOfIp(conn.ip) >= limits.maxJobsPerIp) {
+    const tooMany = () => {
       metrics.inc('signaling_rate_limited_total', { scope: 'jobs-ip' });
-      throw new ProtocolError('rate-limited', `at most ${limits.maxJobsPerIp} open jobs per IP address`);
+      return new ProtocolError('rate-limited', `at most ${limits.maxJobsPerIp} open jobs per IP address`);
+    };
+    if (isNew && this.jobsOfIp(conn.ip) >= limits.maxJobsPerIp) throw tooMany();
+    if (isNew && this.quotas) {
+      let fits: boolean;
+      try {
+        fits = await this.quotas.admitJob(conn.ip, this.jobsOfIp(conn.ip) + 1);
+      } catch (error) {
+        if (error instanceof SharedStateUnavailable) throw unavailable('cannot open jobs');
+        throw error;
+      }
+      if (!fits) throw tooMany();
     }
     return this.replica.publish({ op: 'job-open', requester: peerId, jobId: message.jobId, needs: message.needs });
+  }
+
+  /** Writes the address's open-job count over this instance's requesters after it changed (RATE8). */
+  jobsChanged(ip: string): void {
+    this.quotas?.jobsHolding(ip, this.jobsOfIp(ip));
   }
 
   closeJob(conn: Connection, peerId: string, message: ClientMessageOf<'job-close'>): Promise<void> | void {
@@ -60,7 +81,7 @@ export class MatchRequests {
     });
   }
 
-  private jobsOfIp(ip: string): number {
+  jobsOfIp(ip: string): number {
     let n = 0;
     for (const conn of this.ctx.requestersByIp.get(ip) ?? [])
       if (conn.peerId) n += this.ctx.matchmaker.jobsOfRequester(conn.peerId);
