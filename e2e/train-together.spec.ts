@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { expect, type Page, test } from '@playwright/test';
+import { expectRelayed } from './support/relay';
 import { replayAudit } from '@shared/jobs/together';
 import { E2E_PORT } from '../playwright.config';
 import { openProvider } from './support/network';
@@ -90,18 +91,12 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   for (const t of honest) await expect(t.page.getByTestId('lifetime-flops')).not.toHaveText('—', { timeout: 10_000 });
 
   // Round patches travelled volunteer to volunteer: the requester uploaded each once (plus any fallback).
-  const [uploads = 0, relayed = 0, fallbacks = 0] = await Promise.all(
-    ['data-uploads', 'data-relayed', 'data-fallbacks'].map(async (a) => Number(await panel.getAttribute(a))),
+  await expectRelayed(
+    panel,
+    ROUNDS,
+    honest.map((t) => t.page),
+    'together-activity',
   );
-  console.log(
-    `round patches: ${uploads} uploads by the requester, ${relayed} relayed by volunteers, ${fallbacks} fallbacks`,
-  );
-  expect(relayed).toBeGreaterThanOrEqual(ROUNDS / 2);
-  expect(uploads).toBe(ROUNDS + fallbacks);
-  const relayedIn = await Promise.all(
-    honest.map(async (t) => Number(await t.page.getByTestId('together-activity').getAttribute('data-relayed-in'))),
-  );
-  expect(relayedIn.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
 
   // The card offers the single-worker baseline (none was run in this browser).
   await expect(job.getByTestId('train-baseline-start')).toBeVisible();

@@ -39,6 +39,26 @@ local function take(key, capacity, rate, n)
 end
 `;
 
+/**
+ * The sum of the counts in hash `key` of live instances other than `self` (their liveness key, `live` ..
+ * instance, exists); the fields of gone ones are dropped. Reads the liveness keys by name: fine on one Redis,
+ * not on a Redis Cluster.
+ */
+const OTHERS = `
+local function others(key, self, live)
+  local sum = 0
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    local instance = fields[i]
+    if instance ~= self then
+      if redis.call('EXISTS', live .. instance) == 1 then sum = sum + tonumber(fields[i + 1])
+      else redis.call('HDEL', key, instance) end
+    end
+  end
+  return sum
+end
+`;
+
 /** ARGV: capacity, per second, n. */
 const TAKE_SCRIPT = `${BUCKET}
 return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
@@ -47,19 +67,9 @@ return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 /**
  * KEYS[1]: the IP's per-instance counts; KEYS[2]: its connection-rate bucket.
  * ARGV: instance, held here (this one included), max per IP, burst, per second, liveness key prefix.
- * Reads the liveness keys by name: fine on one Redis, not on a Redis Cluster.
  */
-const ADMIT_SCRIPT = `${BUCKET}
-local others = 0
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  local instance = fields[i]
-  if instance ~= ARGV[1] then
-    if redis.call('EXISTS', ARGV[6] .. instance) == 1 then others = others + tonumber(fields[i + 1])
-    else redis.call('HDEL', KEYS[1], instance) end
-  end
-end
-if others + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 'concurrent' end
+const ADMIT_SCRIPT = `${BUCKET}${OTHERS}
+if others(KEYS[1], ARGV[1], ARGV[6]) + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 'concurrent' end
 if take(KEYS[2], tonumber(ARGV[4]), tonumber(ARGV[5]), 1) == 0 then return 'rate' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'ok'
@@ -67,19 +77,10 @@ return 'ok'
 
 /**
  * KEYS[1]: the IP's per-instance open-job counts. ARGV: instance, held here (the new job included), max per IP,
- * liveness key prefix. Same liveness rule as ADMIT_SCRIPT (one Redis, not a Cluster).
+ * liveness key prefix.
  */
-const ADMIT_JOB_SCRIPT = `
-local others = 0
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  local instance = fields[i]
-  if instance ~= ARGV[1] then
-    if redis.call('EXISTS', ARGV[4] .. instance) == 1 then others = others + tonumber(fields[i + 1])
-    else redis.call('HDEL', KEYS[1], instance) end
-  end
-end
-if others + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
+const ADMIT_JOB_SCRIPT = `${OTHERS}
+if others(KEYS[1], ARGV[1], ARGV[4]) + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;

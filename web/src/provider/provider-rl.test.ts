@@ -24,22 +24,22 @@ function harness() {
   return { rl, got, send };
 }
 
+/** The rl-start of a job on this provider's key at policy `v0`. */
+const startOf = (v0: { hash: string }): RlToProvider => ({
+  type: 'rl-start',
+  v: RL_WIRE_VERSION,
+  jobId: JOB,
+  config: RL_TEST_CONFIG,
+  providerKey: KEY,
+  version: 0,
+  versionHash: v0.hash,
+});
+
 describe('ProviderRl (RL-PR1..3)', () => {
   it('RL-PR1: holds the policy it is sent, rolls out its round, applies a patch and reports the hash it rebuilt', async () => {
     const { rl, got, send } = harness();
     const v0 = await publishPolicy(0, policyParams(4));
-    send(
-      {
-        type: 'rl-start',
-        v: RL_WIRE_VERSION,
-        jobId: JOB,
-        config: RL_TEST_CONFIG,
-        providerKey: KEY,
-        version: 0,
-        versionHash: v0.hash,
-      },
-      await encodePolicySnapshot(v0),
-    );
+    send(startOf(v0), await encodePolicySnapshot(v0));
     send({
       type: 'rl-round',
       jobId: JOB,
@@ -93,18 +93,7 @@ describe('ProviderRl (RL-PR1..3)', () => {
     const v0 = await publishPolicy(0, policyParams(6));
     const other = await publishPolicy(0, policyParams(7));
     const v1 = await publishPolicy(1, policyParams(8));
-    send(
-      {
-        type: 'rl-start',
-        v: RL_WIRE_VERSION,
-        jobId: JOB,
-        config: RL_TEST_CONFIG,
-        providerKey: KEY,
-        version: 0,
-        versionHash: v0.hash,
-      },
-      await encodePolicySnapshot(v0),
-    );
+    send(startOf(v0), await encodePolicySnapshot(v0));
     send(
       { type: 'rl-patch', jobId: JOB, version: 1, baseHash: other.hash, versionHash: v1.hash },
       await encodePolicyPatch(other, v1),
@@ -134,18 +123,7 @@ describe('ProviderRl relays new versions (RL-RELAY1..2)', () => {
       1,
       Float32Array.from(v0.params, (x, i) => (i % 7 === 0 ? x * 1.25 : x)),
     );
-    send(
-      {
-        type: 'rl-start',
-        v: RL_WIRE_VERSION,
-        jobId: JOB,
-        config: RL_TEST_CONFIG,
-        providerKey: KEY,
-        version: 0,
-        versionHash: v0.hash,
-      },
-      await encodePolicySnapshot(v0),
-    );
+    send(startOf(v0), await encodePolicySnapshot(v0));
     const patch = { type: 'rl-patch', jobId: JOB, version: 1, baseHash: v0.hash, versionHash: v1.hash } as const;
     return { rl, got, send, forwarded, v0, v1, patch, body: await encodePolicyPatch(v0, v1) };
   }

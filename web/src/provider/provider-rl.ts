@@ -26,7 +26,6 @@ import {
   type RlToProvider,
   RL_WIRE_VERSION,
   rolloutsBody,
-  splitRelay,
 } from '@shared/protocol';
 import {
   ADAMW_DEFAULTS,
@@ -39,6 +38,7 @@ import {
   WasmBackend,
 } from '@shared/train';
 import { yieldToPage } from '../core/yield-to-page';
+import { type ForwardFn, forwardDown } from './co-volunteers';
 
 /** The backend a tab rolls out on: WASM (synchronous reads) or WebGPU (reads come back asynchronously). */
 export interface RolloutEngine {
@@ -88,7 +88,7 @@ export interface ProviderRlDeps {
   /** Where rollouts run (default WASM). */
   engine?: RolloutEngineFactory;
   /** Sends a message to co-volunteer `peerId` of `jobId` over a direct link (absent: this tab does not relay). */
-  forward?(jobId: string, peerId: string, bytes: Uint8Array): Promise<void>;
+  forward?: ForwardFn;
   /** Test harness only: cheat this way (bench/e2e adversaries). */
   rewrite?: RolloutRewrite;
 }
@@ -255,26 +255,16 @@ export class ProviderRl {
     if (from) job.relayedIn++;
     job.expect = undefined;
     this.ready(job);
-    if (header.relay?.length) this.forward(job, header, body);
-  }
-
-  /** Forwards the patch just applied to the heads of its relay list, each with its share of the rest. */
-  private forward(job: Job, header: PatchHeader, body: Uint8Array): void {
-    const send = this.deps.forward;
-    if (!send) return;
-    for (const branch of splitRelay(header.relay ?? [])) {
-      const bytes = encodeRl({ ...header, relay: [...branch.relay] }, body);
-      send(job.jobId, branch.peerId, bytes).then(
-        () => {
-          job.forwarded++;
-          this.report(job, `forwarded policy v${header.version} to a co-volunteer`);
-        },
-        (error: unknown) =>
-          this.deps.log(
-            `RL job ${job.jobId}: could not forward v${header.version} to ${branch.peerId.slice(0, 8)}… (${messageOf(error)}); the requester sends it`,
-          ),
-      );
-    }
+    forwardDown(this.deps.forward, job.jobId, header.relay, (relay) => encodeRl({ ...header, relay }, body), {
+      forwarded: () => {
+        job.forwarded++;
+        this.report(job, `forwarded policy v${header.version} to a co-volunteer`);
+      },
+      failed: (peerId, reason) =>
+        this.deps.log(
+          `RL job ${job.jobId}: could not forward v${header.version} to ${peerId.slice(0, 8)}… (${reason}); the requester sends it`,
+        ),
+    });
   }
 
   private async start(

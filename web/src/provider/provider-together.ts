@@ -36,11 +36,11 @@ import {
   type TogetherFromProvider,
   type TogetherToProvider,
   TOGETHER_WIRE_VERSION,
-  splitRelay,
 } from '@shared/protocol';
 import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
 import type { KeyValueStore } from '../storage/kv';
 import { yieldToPage } from '../core/yield-to-page';
+import { type ForwardFn, forwardDown } from './co-volunteers';
 
 /** What the volunteer's page shows of the training-together job this tab is in. */
 export interface TogetherActivity {
@@ -68,7 +68,7 @@ export interface ProviderTogetherDeps {
   /** Each change of what this tab does for a together job. */
   report?(activity: TogetherActivity): void;
   /** Sends a message to co-volunteer `peerId` of `jobId` over a direct link (absent: this tab does not relay). */
-  forward?(jobId: string, peerId: string, bytes: Uint8Array): Promise<void>;
+  forward?: ForwardFn;
   /** Test harness only: cheat this way (bench/e2e adversaries). */
   adversary?: AdversaryKind;
 }
@@ -259,26 +259,16 @@ export class ProviderTogether {
       [innerKey(job.jobId), { m: inner.m.slice(), v: inner.v.slice(), step: inner.step }],
     ]);
     this.ready(job);
-    if (header.relay?.length) this.forward(job, header, body);
-  }
-
-  /** Forwards the patch just applied to the heads of its relay list, each with its share of the rest. */
-  private forward(job: Job, header: PatchHeader, body: Uint8Array): void {
-    const send = this.deps.forward;
-    if (!send) return;
-    for (const branch of splitRelay(header.relay ?? [])) {
-      const bytes = encodeTogether({ ...header, relay: [...branch.relay] }, body);
-      send(job.jobId, branch.peerId, bytes).then(
-        () => {
-          job.forwarded++;
-          this.report(job, `forwarded round ${header.round}'s patch to a co-volunteer`);
-        },
-        (error: unknown) =>
-          this.deps.log(
-            `together job ${job.jobId}: could not forward round ${header.round}'s patch to ${branch.peerId.slice(0, 8)}… (${messageOf(error)}); the requester sends it`,
-          ),
-      );
-    }
+    forwardDown(this.deps.forward, job.jobId, header.relay, (relay) => encodeTogether({ ...header, relay }, body), {
+      forwarded: () => {
+        job.forwarded++;
+        this.report(job, `forwarded round ${header.round}'s patch to a co-volunteer`);
+      },
+      failed: (peerId, reason) =>
+        this.deps.log(
+          `together job ${job.jobId}: could not forward round ${header.round}'s patch to ${peerId.slice(0, 8)}… (${reason}); the requester sends it`,
+        ),
+    });
   }
 
   private async start(
