@@ -37,8 +37,6 @@ import {
 import {
   decodeRlFromProvider,
   encodeRl,
-  type JobNeeds,
-  PeerStream,
   type RlFromProvider,
   type RlToProvider,
   RL_WIRE_VERSION,
@@ -47,8 +45,8 @@ import {
 import { ADAMW_DEFAULTS, newTrainState } from '@shared/train';
 import type { PeerFactory, SignalingPort } from '../core/ports';
 import { yieldToPage } from '../core/yield-to-page';
-import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
-import { JobReceipts } from '../requester/job-receipts';
+import type { ProviderLink } from '../requester/provider-links';
+import { VolunteerLinks, Waiter } from '../requester/volunteer-links';
 import { VersionRelay } from '../requester/version-relay';
 import type { ReceiptOutbox } from '../requester/receipt-outbox';
 import type { Identity } from '@shared/identity';
@@ -94,19 +92,17 @@ interface Member {
 }
 
 export class RlRun {
-  private links: ProviderLinks | null = null;
+  private net: VolunteerLinks | null = null;
   private trainer: RlTrainer | null = null;
   private set!: TaskSet;
   private shape!: RlShape;
   private record: RlRecord;
   private readonly members = new Map<string, Member>();
-  private readonly unsubscribe: (() => void)[] = [];
   private readonly claims = new Map<string, RolloutClaim>();
   private paused = false;
   private ended = false;
-  private wake: (() => void) | null = null;
+  private readonly waiter = new Waiter(() => this.ended);
   private pendingRollback: number | null = null;
-  private receipts: JobReceipts | null = null;
   private snapshot: { hash: string; bytes: Promise<Uint8Array> } | null = null;
   /** The last version's patch, which the relay's heads and fallbacks get. */
   private patch: { header: Omit<Extract<RlToProvider, { type: 'rl-patch' }>, 'relay'>; bytes: Uint8Array } | null =
@@ -183,9 +179,7 @@ export class RlRun {
     this.ended = true;
     this.relay.cancel();
     this.poke();
-    for (const off of this.unsubscribe.splice(0)) off();
-    this.links?.closeAll('job stopped');
-    this.deps.signaling.send({ type: 'job-close', jobId: this.id });
+    this.net?.close('job stopped');
     this.trainer?.dispose();
   }
 
@@ -219,19 +213,11 @@ export class RlRun {
   }
 
   private poke(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    this.waiter.poke();
   }
 
-  private async until(ready: () => boolean, ms: number): Promise<void> {
-    const end = Date.now() + ms;
-    while (!ready() && !this.ended && Date.now() < end) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, Math.min(250, Math.max(0, end - Date.now())));
-      });
-    }
+  private until(ready: () => boolean, ms: number): Promise<void> {
+    return this.waiter.until(ready, ms);
   }
 
   private options(): RlTrainerOptions {
@@ -318,58 +304,30 @@ export class RlRun {
 
   private connect(): void {
     const { signaling, createPeer, identity, receipts } = this.deps;
-    const id = this.id;
-    if (identity && receipts) {
-      this.unsubscribe.push(
-        receipts.onLogged(id, (count) => this.view((j) => ({ ...j, receiptsLogged: j.receiptsLogged + count }))),
-      );
-      this.receipts = new JobReceipts({
-        jobId: id,
-        identity,
-        outbox: receipts,
-        sendTo: (peerId, header) => void this.links?.sendTo(peerId, header),
-        issued: () => this.view((j) => ({ ...j, receipts: j.receipts + 1 })),
-        failed: (message) => this.phase(message),
-      });
-    }
-    this.links = new ProviderLinks({
-      jobId: id,
+    this.net = new VolunteerLinks({
+      jobId: this.id,
       signaling,
       createPeer,
-      onConnecting: () => {},
+      ...(identity && receipts && { identity, receipts }),
+      needs: () => {
+        if (this.ended || !this.trainer) return null;
+        const spec = this.record.spec;
+        const modelBytes = 2 * this.trainer.policy.bf16.length;
+        return { kind: 'train', maxProviders: spec.providers, units: spec.steps, modelBytes };
+      },
       onOpen: (link) => void this.linked(link),
       onMessage: (link, bytes) => this.fromProvider(link, bytes),
       onLost: (link, reason) => this.lost(link, reason),
-      wants: () => !this.ended,
+      onReceipt: {
+        issued: () => this.view((j) => ({ ...j, receipts: j.receipts + 1 })),
+        logged: (count) => this.view((j) => ({ ...j, receiptsLogged: j.receiptsLogged + count })),
+        failed: (message) => this.phase(message),
+      },
     });
-    const mine = (m: { jobId: string }) => m.jobId === id;
-    const links = this.links;
-    this.unsubscribe.push(
-      signaling.on('welcome', () => this.open()),
-      signaling.on(
-        'matched',
-        (m) => mine(m) && links.matched(m.peerId, m.capabilities, { session: m.session, network: m.network }),
-      ),
-      signaling.on('unmatched', (m) => mine(m) && links.unmatched(m.peerId, m.reason)),
-      signaling.on('signal', (s) => mine(s) && links.signal(s.from, s.payload)),
-    );
-    this.open();
-  }
-
-  private open(): void {
-    if (this.ended || !this.trainer) return;
-    const spec = this.record.spec;
-    const needs: JobNeeds = {
-      kind: 'train',
-      maxProviders: spec.providers,
-      units: spec.steps,
-      modelBytes: 2 * this.trainer.policy.bf16.length,
-    };
-    this.deps.signaling.send({ type: 'job-open', jobId: this.id, needs });
   }
 
   private send(link: ProviderLink, header: RlToProvider, body?: Uint8Array): void {
-    this.links?.sendBytes(link, encodeRl(header, body), PeerStream.train);
+    this.net?.send(link, encodeRl(header, body));
   }
 
   private provider(peerId: string, change: (p: RlProviderRow) => Partial<RlProviderRow>): void {
@@ -426,7 +384,7 @@ export class RlRun {
     try {
       m = decodeRlFromProvider(bytes);
     } catch (error) {
-      this.links?.reject(peerId, `sent a malformed message (${messageOf(error)})`, true);
+      this.net?.links.reject(peerId, `sent a malformed message (${messageOf(error)})`, true);
       return this.lost(link, 'malformed message');
     }
     const { header, body } = m;
@@ -461,7 +419,7 @@ export class RlRun {
           void this.finish('failed', `a volunteer cannot run this job: ${header.message}`);
           return;
         }
-        this.links?.release(peerId, header.message);
+        this.net?.links.release(peerId, header.message);
         this.members.delete(peerId);
         break;
     }
@@ -551,7 +509,7 @@ export class RlRun {
       if (!v.ok && member) {
         member.refusedRounds.add(v.round);
         if (member.refusedRounds.size >= REFUSED_STEPS_TO_DROP) {
-          this.links?.reject(v.providerKey, `rollouts refused in ${member.refusedRounds.size} rounds`, true);
+          this.net?.links.reject(v.providerKey, `rollouts refused in ${member.refusedRounds.size} rounds`, true);
           this.members.delete(v.providerKey);
           this.provider(v.providerKey, () => ({ status: 'dropped: rollouts refused in two rounds' }));
         }
@@ -668,7 +626,8 @@ export class RlRun {
    * forward FLOPs of the accepted tokens (2 · parameters · tokens) and naming the policy they sampled.
    */
   private issueReceipts(verdicts: readonly RolloutVerdict[], unit: number, policyHash: string): void {
-    if (!this.receipts) return;
+    const receipts = this.net?.receipts;
+    if (!receipts) return;
     const parameters = this.trainer!.policy.bf16.length;
     const tokens = new Map<string, number>();
     for (const v of verdicts) {
@@ -679,7 +638,7 @@ export class RlRun {
     for (const [peerId, n] of tokens) {
       const m = this.members.get(peerId);
       const durationMs = Math.round(1000 * (m?.seconds ?? 0));
-      this.receipts.issue(peerId, unit, 2 * parameters * n, durationMs, m?.link.pairing?.network, policyHash);
+      receipts.issue(peerId, unit, 2 * parameters * n, durationMs, m?.link.pairing?.network, policyHash);
     }
   }
 

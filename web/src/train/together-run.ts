@@ -45,16 +45,14 @@ import {
 import {
   decodeTogetherFromProvider,
   encodeTogether,
-  type JobNeeds,
-  PeerStream,
   type TogetherFromProvider,
   type TogetherToProvider,
   TOGETHER_WIRE_VERSION,
 } from '@shared/protocol';
 import { arenaFor, newTrainState, WasmBackend } from '@shared/train';
 import type { PeerFactory, SignalingPort } from '../core/ports';
-import { type ProviderLink, ProviderLinks } from '../requester/provider-links';
-import { JobReceipts } from '../requester/job-receipts';
+import type { ProviderLink } from '../requester/provider-links';
+import { VolunteerLinks, Waiter } from '../requester/volunteer-links';
 import type { ReceiptOutbox } from '../requester/receipt-outbox';
 import type { Identity } from '@shared/identity';
 import type { KeyValueStore } from '../storage/kv';
@@ -104,9 +102,8 @@ export class TogetherRun implements WorkerLike {
   private rounds!: TogetherRounds;
   private probeBackend: WasmBackend | null = null;
   private history: TrainHistory = emptyHistory();
-  private links!: ProviderLinks;
+  private net!: VolunteerLinks;
   private readonly members = new Map<string, Member>();
-  private readonly unsubscribe: (() => void)[] = [];
   private paused = false;
   private ended = false;
   private batchCache: { round: number; byShard: Map<number, ReturnType<typeof roundBatches>> } = {
@@ -116,8 +113,7 @@ export class TogetherRun implements WorkerLike {
   /** The round collecting commitments, and who was asked to train it. */
   private openRound: { round: number; sent: Set<string> } | null = null;
   /** Wakes the round loop when a provider answers. */
-  private wake: (() => void) | null = null;
-  private receipts: JobReceipts | null = null;
+  private readonly waiter = new Waiter(() => this.ended);
   /** The last round's patch: the relay's heads and fallbacks get it. */
   private patch: { round: number; baseHash: string; versionHash: string; bytes: Uint8Array } | null = null;
   private readonly relay = new VersionRelay({
@@ -169,9 +165,7 @@ export class TogetherRun implements WorkerLike {
     this.ended = true;
     this.relay.cancel();
     this.poke();
-    for (const off of this.unsubscribe.splice(0)) off();
-    this.links?.closeAll('job stopped');
-    if (this.spec) this.deps?.signaling.send({ type: 'job-close', jobId: this.spec.id });
+    this.net?.close('job stopped');
     this.probeBackend?.dispose();
   }
 
@@ -194,20 +188,12 @@ export class TogetherRun implements WorkerLike {
   }
 
   private poke(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    this.waiter.poke();
   }
 
   /** Waits until `ready()` or `ms` pass (or the run ends). */
-  private async until(ready: () => boolean, ms: number): Promise<void> {
-    const end = Date.now() + ms;
-    while (!ready() && !this.ended && Date.now() < end) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, Math.min(250, Math.max(0, end - Date.now())));
-      });
-    }
+  private until(ready: () => boolean, ms: number): Promise<void> {
+    return this.waiter.until(ready, ms);
   }
 
   private async begin(spec: TrainSpec, text: string, checkpoint: CheckpointRecord | null): Promise<void> {
@@ -303,59 +289,34 @@ export class TogetherRun implements WorkerLike {
 
   private connect(): void {
     const { signaling, createPeer, identity, receipts } = this.deps!;
-    const spec = this.spec;
-    if (identity && receipts) {
-      this.unsubscribe.push(
-        receipts.onLogged(spec.id, (count) =>
-          this.view((j) => ({ ...j, receiptsLogged: (j.receiptsLogged ?? 0) + count })),
-        ),
-      );
-      this.receipts = new JobReceipts({
-        jobId: spec.id,
-        identity,
-        outbox: receipts,
-        sendTo: (peerId, header) => void this.links.sendTo(peerId, header),
-        issued: () => this.view((j) => ({ ...j, receipts: (j.receipts ?? 0) + 1 })),
-        failed: (message) => this.view((j) => ({ ...j, phase: message })),
-      });
-    }
-    this.links = new ProviderLinks({
-      jobId: spec.id,
+    this.net = new VolunteerLinks({
+      jobId: this.spec.id,
       signaling,
       createPeer,
-      onConnecting: () => {},
+      ...(identity && receipts && { identity, receipts }),
+      needs: () =>
+        this.ended
+          ? null
+          : {
+              kind: 'train',
+              maxProviders: this.spec.together!.providers,
+              units: this.spec.steps,
+              modelBytes: 4 * this.shape.n,
+              ...(this.spec.backend !== 'auto' && { backends: ['wasm'] }),
+            },
       onOpen: (link) => this.linked(link),
       onMessage: (link, bytes) => this.fromProvider(link, bytes),
       onLost: (link, reason) => this.lost(link, reason),
-      wants: () => !this.ended,
+      onReceipt: {
+        issued: () => this.view((j) => ({ ...j, receipts: (j.receipts ?? 0) + 1 })),
+        logged: (count) => this.view((j) => ({ ...j, receiptsLogged: (j.receiptsLogged ?? 0) + count })),
+        failed: (message) => this.view((j) => ({ ...j, phase: message })),
+      },
     });
-    const mine = (m: { jobId: string }) => m.jobId === spec.id;
-    this.unsubscribe.push(
-      signaling.on('welcome', () => this.open()),
-      signaling.on(
-        'matched',
-        (m) => mine(m) && this.links.matched(m.peerId, m.capabilities, { session: m.session, network: m.network }),
-      ),
-      signaling.on('unmatched', (m) => mine(m) && this.links.unmatched(m.peerId, m.reason)),
-      signaling.on('signal', (s) => mine(s) && this.links.signal(s.from, s.payload)),
-    );
-    this.open();
-  }
-
-  private open(): void {
-    if (this.ended) return;
-    const needs: JobNeeds = {
-      kind: 'train',
-      maxProviders: this.spec.together!.providers,
-      units: this.spec.steps,
-      modelBytes: 4 * this.shape.n,
-      ...(this.spec.backend !== 'auto' && { backends: ['wasm'] }),
-    };
-    this.deps!.signaling.send({ type: 'job-open', jobId: this.spec.id, needs });
   }
 
   private send(link: ProviderLink, header: TogetherToProvider, body?: Uint8Array): void {
-    this.links.sendBytes(link, encodeTogether(header, body), PeerStream.train);
+    this.net.send(link, encodeTogether(header, body));
   }
 
   private versionBytes(v: Version): Uint8Array {
@@ -369,7 +330,7 @@ export class TogetherRun implements WorkerLike {
     const taken = new Set([...this.members.values()].filter((m) => m !== again).map((m) => m.shard));
     let shard = again?.shard ?? 0;
     while (taken.has(shard)) shard++;
-    if (shard >= this.plan.shards) return this.links.release(peerId, 'the job has all the providers it asked for');
+    if (shard >= this.plan.shards) return this.net.links.release(peerId, 'the job has all the providers it asked for');
     const member: Member = { link, shard, holds: '', commit: null, reveal: null };
     this.members.set(peerId, member);
     const tokens = Uint16Array.from(this.data.tokens);
@@ -446,7 +407,7 @@ export class TogetherRun implements WorkerLike {
     try {
       m = decodeTogetherFromProvider(bytes);
     } catch (error) {
-      this.links.reject(peerId, `sent a malformed message (${messageOf(error)})`, true);
+      this.net.links.reject(peerId, `sent a malformed message (${messageOf(error)})`, true);
       return this.lost(link, 'malformed message');
     }
     const { header, body } = m;
@@ -509,7 +470,7 @@ export class TogetherRun implements WorkerLike {
           this.terminate();
           return;
         }
-        this.links.release(peerId, header.message);
+        this.net.links.release(peerId, header.message);
         this.members.delete(peerId);
         break;
     }
@@ -650,7 +611,8 @@ export class TogetherRun implements WorkerLike {
    * (6 · parameters · tokens) and the time its speed says they took.
    */
   private issueReceipts(verdicts: readonly { provider: string; round: number; status: string }[], committed: Member[]) {
-    if (!this.receipts) return;
+    const receipts = this.net?.receipts;
+    if (!receipts) return;
     const { innerSteps } = this.spec.together!;
     const tokens = innerSteps * this.spec.batch * this.spec.model.context;
     for (const v of verdicts) {
@@ -658,7 +620,7 @@ export class TogetherRun implements WorkerLike {
       const member = this.members.get(v.provider);
       const speed = committed.find((m) => m.commit?.provider === v.provider)?.commit?.tokensPerS ?? 0;
       const durationMs = speed > 0 ? Math.round((1000 * tokens) / speed) : 0;
-      this.receipts.issue(v.provider, v.round, 6 * this.shape.n * tokens, durationMs, member?.link.pairing?.network);
+      receipts.issue(v.provider, v.round, 6 * this.shape.n * tokens, durationMs, member?.link.pairing?.network);
     }
   }
 
