@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { VersionRelay } from './version-relay';
+import { MAX_RELAY_WAIT_MS, VersionRelay } from './version-relay';
 
 afterEach(() => vi.useRealTimers());
 
@@ -58,5 +58,42 @@ describe('VersionRelay (RELAY-R1..3)', () => {
     relay.left('c');
     expect(relay.reported('a', 'h1')).toBe('requester');
     expect(relay.settled).toBe(true);
+  });
+});
+
+describe('VersionRelay deadline (RELAY-R4)', () => {
+  it('RELAY-R4: the deadline follows the slowest relayed arrival of the version before, within its bounds', () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const patches: string[] = [];
+    const relay = new VersionRelay({
+      waitMs: 1000,
+      now: () => now,
+      sendPatch: (peerId) => patches.push(peerId),
+      sendNotice: () => {},
+    });
+    expect(relay.deadlineMs).toBe(1000);
+    relay.publish('v1', ['a', 'b', 'c']);
+    now = 900;
+    relay.reported('a', 'v1');
+    relay.reported('b', 'v1');
+    relay.reported('c', 'v1');
+    // Relays took 900 ms: the next version's deadline is 3 × that.
+    relay.publish('v2', ['a', 'b', 'c']);
+    expect(relay.deadlineMs).toBe(2700);
+    vi.advanceTimersByTime(2000);
+    expect(patches).toEqual(['a', 'a']);
+    vi.advanceTimersByTime(700);
+    expect(patches).toEqual(['a', 'a', 'b', 'c']);
+    // A very slow version never stretches the wait past MAX_RELAY_WAIT_MS.
+    now = 10_000_000;
+    relay.publish('v3', ['a', 'b', 'c']);
+    now += 100_000;
+    // a's subtree fell back in v2, so a is last now and b heads the tree: c is one b relays to.
+    expect(patches.at(-1)).toBe('b');
+    expect(relay.reported('c', 'v3')).toBe('volunteer');
+    relay.publish('v4', ['a', 'b', 'c']);
+    expect(relay.deadlineMs).toBe(MAX_RELAY_WAIT_MS);
+    relay.cancel();
   });
 });

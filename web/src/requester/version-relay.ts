@@ -4,17 +4,26 @@
  * RELAY_ROOTS volunteers, naming who each forwards to, and a bodiless notice to everyone else. A volunteer
  * that has not reported the version by the deadline gets the patch from the requester after all, and the
  * volunteer that should have forwarded it goes to the back of the next version's order, so a forwarder that
- * fails, or cheats, stops delaying others.
+ * fails, or cheats, stops delaying others. The deadline follows what relaying took: RELAY_DEADLINE_FACTOR ×
+ * the slowest relayed arrival of the last version, never under `waitMs` nor over MAX_RELAY_WAIT_MS, so a
+ * large model on slow uplinks is not sent twice for want of a few seconds.
  */
 import { RELAY_FANOUT, RELAY_ROOTS, splitRelay } from '@shared/protocol';
+
+/** The deadline is this many times the slowest relayed arrival of the version before. */
+export const RELAY_DEADLINE_FACTOR = 3;
+/** A relayed volunteer is never waited for longer than this before the requester sends the patch itself. */
+export const MAX_RELAY_WAIT_MS = 60_000;
 
 export interface VersionRelayDeps {
   /** Sends the patch to `peerId`, naming the volunteers it forwards to (none: deliver only). */
   sendPatch(peerId: string, relay: readonly string[]): void;
   /** Tells `peerId` which version to expect from a co-volunteer. */
   sendNotice(peerId: string): void;
-  /** How long a relayed volunteer has to report the version before the requester sends it itself. */
+  /** How long a relayed volunteer has, at least, to report the version before the requester sends it itself. */
   waitMs: number;
+  /** Milliseconds, monotonic (default performance.now). */
+  now?: () => number;
 }
 
 /** How the last version reached a volunteer. */
@@ -51,6 +60,10 @@ export class VersionRelay {
   private readonly failures = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private totals = { uploads: 0, relayed: 0, fallbacks: 0 };
+  private publishedAt = 0;
+  /** The slowest relayed arrival of the version being published, and of the one before it. */
+  private slowestMs = 0;
+  private lastSlowestMs = 0;
 
   constructor(private readonly deps: VersionRelayDeps) {}
 
@@ -63,12 +76,25 @@ export class VersionRelay {
     return this.waiting.size === 0;
   }
 
+  /** How long relayed volunteers have before the requester sends them the patch itself. */
+  get deadlineMs(): number {
+    return Math.min(MAX_RELAY_WAIT_MS, Math.max(this.deps.waitMs, RELAY_DEADLINE_FACTOR * this.lastSlowestMs));
+  }
+
+  private now(): number {
+    return (this.deps.now ?? (() => performance.now()))();
+  }
+
   /**
    * Publishes `version` to `holders` (the order is the caller's preference for the top of the tree:
    * trusted volunteers first); volunteers that failed to forward before move to the back.
    */
   publish(version: string, holders: readonly string[]): void {
     this.cancel();
+    // The version before: what its relays took sets this one's deadline (none relayed: the last measure stands).
+    if (this.slowestMs > 0) this.lastSlowestMs = this.slowestMs;
+    this.slowestMs = 0;
+    this.publishedAt = this.now();
     this.version = version;
     this.sentDirect.clear();
     this.fellBack.clear();
@@ -89,7 +115,7 @@ export class VersionRelay {
     for (const [peerId, parent] of parents) this.waiting.set(peerId, parent);
     for (const b of splitRelay(order, RELAY_ROOTS)) this.direct(b.peerId, b.relay);
     for (const [peerId, parent] of parents) if (parent !== null) this.deps.sendNotice(peerId);
-    if (parents.size > RELAY_ROOTS) this.timer = setTimeout(() => this.fallback(), this.deps.waitMs);
+    if (parents.size > RELAY_ROOTS) this.timer = setTimeout(() => this.fallback(), this.deadlineMs);
   }
 
   /**
@@ -103,6 +129,7 @@ export class VersionRelay {
     if (this.fellBack.has(peerId)) return 'fallback';
     if (this.sentDirect.has(peerId)) return 'requester';
     this.totals.relayed++;
+    this.slowestMs = Math.max(this.slowestMs, this.now() - this.publishedAt);
     return 'volunteer';
   }
 
