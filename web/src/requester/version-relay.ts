@@ -14,14 +14,18 @@ import { RELAY_FANOUT, RELAY_ROOTS, splitRelay } from '@shared/protocol';
 export const RELAY_DEADLINE_FACTOR = 3;
 /** A relayed volunteer is never waited for longer than this before the requester sends the patch itself. */
 export const MAX_RELAY_WAIT_MS = 60_000;
+/** The deadline before the first version was relayed: what a few hops of a small patch take, with room. */
+export const RELAY_WAIT_MS = 6_000;
+/** Beyond the deadline, how long the job's next step or round waits for patches sent as fallbacks to land. */
+export const SYNC_GRACE_MS = 4_000;
 
 export interface VersionRelayDeps {
   /** Sends the patch to `peerId`, naming the volunteers it forwards to (none: deliver only). */
   sendPatch(peerId: string, relay: readonly string[]): void;
   /** Tells `peerId` which version to expect from a co-volunteer. */
   sendNotice(peerId: string): void;
-  /** How long a relayed volunteer has, at least, to report the version before the requester sends it itself. */
-  waitMs: number;
+  /** How long a relayed volunteer has, at least, to report the version before the requester sends it itself (default RELAY_WAIT_MS). */
+  waitMs?: number;
   /** Milliseconds, monotonic (default performance.now). */
   now?: () => number;
 }
@@ -78,7 +82,13 @@ export class VersionRelay {
 
   /** How long relayed volunteers have before the requester sends them the patch itself. */
   get deadlineMs(): number {
-    return Math.min(MAX_RELAY_WAIT_MS, Math.max(this.deps.waitMs, RELAY_DEADLINE_FACTOR * this.lastSlowestMs));
+    const least = this.deps.waitMs ?? RELAY_WAIT_MS;
+    return Math.min(MAX_RELAY_WAIT_MS, Math.max(least, RELAY_DEADLINE_FACTOR * this.lastSlowestMs));
+  }
+
+  /** The most the job's next step or round waits for this version to reach everyone (fallbacks included). */
+  get syncMs(): number {
+    return this.deadlineMs + SYNC_GRACE_MS;
   }
 
   private now(): number {

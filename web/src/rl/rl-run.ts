@@ -75,10 +75,6 @@ const MIN_ROLLOUT_WAIT_MS = 5_000;
 const GATHER_MS = 3_000;
 /** A key refused in this many steps is reported to the server and dropped from the job. */
 const REFUSED_STEPS_TO_DROP = 2;
-/** A volunteer a new version is relayed to gets it from the requester if it has not reported it by then (at least: the deadline follows what relays took). */
-const RELAY_WAIT_MS = 6_000;
-/** Beyond the relay's deadline, the next step waits at most this long for every volunteer to hold the version. */
-const SYNC_GRACE_MS = 4_000;
 
 interface Member {
   readonly link: ProviderLink;
@@ -108,7 +104,6 @@ export class RlRun {
   private patch: { header: Omit<Extract<RlToProvider, { type: 'rl-patch' }>, 'relay'>; bytes: Uint8Array } | null =
     null;
   private readonly relay = new VersionRelay({
-    waitMs: RELAY_WAIT_MS,
     sendPatch: (peerId, relay) => {
       const m = this.members.get(peerId);
       if (m && this.patch)
@@ -533,13 +528,13 @@ export class RlRun {
       if (this.paused || this.holders().length === 0) continue;
       if (first) await this.until(() => this.holders().length >= spec.providers, GATHER_MS);
       // Volunteers still receiving the version (relayed, or sent it after the relay missed them) join this step.
-      else await this.until(() => this.relay.settled || this.paused, this.relay.deadlineMs + SYNC_GRACE_MS);
+      else await this.until(() => this.relay.settled || this.paused, this.relay.syncMs);
       first = false;
       await this.step();
     }
     if (this.ended) return;
     // The last version reaches every volunteer before the job closes its links.
-    await this.until(() => this.relay.settled, this.relay.deadlineMs + SYNC_GRACE_MS);
+    await this.until(() => this.relay.settled, this.relay.syncMs);
     if (!this.ended) await this.finish('done', `done: ${this.record.steps.length} steps`);
   }
 

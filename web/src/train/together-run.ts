@@ -75,10 +75,6 @@ const MIN_COMMIT_WAIT_MS = 5_000;
 const REVEAL_WAIT_MS = 10_000;
 /** The first round waits this long for the wanted number of providers once one is ready. */
 const GATHER_MS = 3_000;
-/** A provider a round patch is relayed to gets it from the requester if it has not reported it by then (at least: the deadline follows what relays took). */
-const RELAY_WAIT_MS = 6_000;
-/** Beyond the relay's deadline, the next round waits at most this long for every provider to hold the version. */
-const SYNC_GRACE_MS = 4_000;
 
 interface Member {
   readonly link: ProviderLink;
@@ -117,7 +113,6 @@ export class TogetherRun implements WorkerLike {
   /** The last round's patch: the relay's heads and fallbacks get it. */
   private patch: { round: number; baseHash: string; versionHash: string; bytes: Uint8Array } | null = null;
   private readonly relay = new VersionRelay({
-    waitMs: RELAY_WAIT_MS,
     sendPatch: (peerId, relay) => {
       const m = this.members.get(peerId);
       if (!m || !this.patch) return;
@@ -493,7 +488,7 @@ export class TogetherRun implements WorkerLike {
       if (this.paused || this.holders().length === 0) continue;
       if (firstRound) await this.until(() => this.holders().length >= together.providers, GATHER_MS);
       // Providers still receiving the version (relayed, or sent it after the relay missed them) train this round.
-      else await this.until(() => this.relay.settled || this.paused, this.relay.deadlineMs + SYNC_GRACE_MS);
+      else await this.until(() => this.relay.settled || this.paused, this.relay.syncMs);
       firstRound = false;
       const version = this.rounds.version;
       const round = version.round;
@@ -590,7 +585,7 @@ export class TogetherRun implements WorkerLike {
     }
     if (this.ended) return;
     // The last version reaches every provider before the job is done.
-    await this.until(() => this.relay.settled, this.relay.deadlineMs + SYNC_GRACE_MS);
+    await this.until(() => this.relay.settled, this.relay.syncMs);
     if (!this.ended) this.view((j) => ({ ...j, phase: 'done' }));
   }
 
