@@ -6,10 +6,14 @@
  *   --quick   fewer rounds and inner steps (≤ 10 minutes on 2 cores)
  *   --json    one JSON object per case on stdout
  *   --cases a,b  only these cases (4-providers, 8-providers, adversaries)
- * commOverhead = (wall − slowest provider's compute) / wall over all rounds, wall = compute + commit +
- * reveal + the requester's blocking scoring + broadcast + apply + background scoring beyond the next
- * round's compute + the first round's data. Transfers are modelled from the link; every compute figure is
- * measured on this machine, one simulated provider at a time.
+ *   --no-overlap  providers wait for each round's version before training (the baseline of the overlap)
+ * commOverhead = (wall − slowest provider's compute) / wall over all rounds. Providers train each round
+ * ahead (RoundTrainer.trainAhead, as the product does) from the moment they commit the round before, and
+ * move onto the round's version when it arrives: wall follows that timeline (train-net/links.ts:
+ * commit, reveal, the requester's blocking and background scoring, broadcast, apply, the first round's
+ * data). commOverheadSerial is what the same rounds would cost if every round waited for its version.
+ * Transfers are modelled from the link; every compute figure is measured on this machine, one simulated
+ * provider at a time.
  */
 import { createIdentity, type Identity, sign } from '@shared/identity';
 import {
@@ -56,7 +60,7 @@ import {
   WasmBackend,
 } from '@shared/train';
 import { brownText } from './train/corpus';
-import { broadcastMs, type Link, roundWall, type RoundTimes, transferMs } from './train-net/links';
+import { broadcastMs, type Link, OverlapTimeline, type RoundTimes, serialWall, transferMs } from './train-net/links';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(`--${n}`);
@@ -66,6 +70,8 @@ const opt = (n: string, d: string) => {
 };
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
+/** Providers train each round ahead, from where the last ended, until its version arrives (the product's way). */
+const OVERLAP = !flag('no-overlap');
 const CASES = new Set(opt('cases', '4-providers,8-providers,join,adversaries').split(','));
 const SEED = 4242;
 const PRESET = 'tiny' as const;
@@ -212,6 +218,9 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     },
   );
   const times: RoundTimes[] = [];
+  const timeline = new OverlapTimeline(spec.link);
+  /** Inner steps each round took before its version arrived (0: the version was there first). */
+  const ahead: number[] = [];
   const contributionBytes: number[] = [];
   const patchBytes: number[] = [];
   const patchBounds: number[] = [];
@@ -219,17 +228,25 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
   const verdicts: Verdict[] = [];
   let pending: Awaited<ReturnType<TogetherRounds['close']>>['background'] = [];
   let lastPatch: Uint8Array | null = null;
-  let lastCompute = 0;
+  let stepMs = 0;
   const valCurve: number[] = [];
   for (let r = 0; r < spec.rounds; r++) {
     const version = rounds.version;
     const entries: Entry[] = [];
     let computeMs = 0;
+    const tau = OVERLAP ? timeline.stepsBeforeVersion(stepMs, spec.innerSteps) : 0;
+    ahead.push(tau);
     for (const p of providers) {
       if (r < p.joinRound) continue;
       const t0 = now();
       const start = version.params;
-      const work = await p.trainer.train(start, batchesOf(p.trainShard, r));
+      // A provider in its first round has no round to train on from: it starts from the version.
+      let done = r > p.joinRound ? 0 : tau;
+      const work = await p.trainer.trainAhead(
+        batchesOf(p.trainShard, r),
+        { poll: () => (done >= tau ? start : null), arrived: async () => start },
+        async () => void done++,
+      );
       const ms = now() - t0;
       computeMs = Math.max(computeMs, ms);
       let bytes = work.bytes;
@@ -272,27 +289,41 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     lastPatch = result.patchBytes;
     const maxReveal = Math.max(...entries.map((e) => e.bytes.length));
     const sumReveal = entries.reduce((s, e) => s + e.bytes.length, 0);
-    times.push({
+    const round: RoundTimes = {
       computeMs,
       commitMs: spec.link.latencyMs,
       // "reveal now" to every provider, then the reveals: one uplink each, all into the requester's downlink.
       revealMs: 2 * spec.link.latencyMs + Math.max(transferMs(spec.link, maxReveal), transferMs(spec.link, sumReveal)),
       scoringMs,
+      backgroundMs: bgMs,
       broadcastMs: broadcastMs(spec.link, providers.length, result.patchBytes.length),
       applyMs,
-      backgroundExtraMs: Math.max(0, bgMs - (r > 0 ? computeMs : lastCompute)),
-      // Each round's windows stream while the round before trains; only the first waits for them.
       dataMs: r === 0 ? spec.link.latencyMs + transferMs(spec.link, spec.innerSteps * B * (T + 1) * 2) : 0,
-    });
-    lastCompute = computeMs;
+    };
+    times.push(round);
+    timeline.add(round);
+    stepMs = computeMs / spec.innerSteps;
     valCurve.push(await valLossOf(result.version.params, val));
     const acc = result.verdicts.filter((v) => v.status === 'accepted').length;
     log(
       `  ${spec.name} round ${r + 1}/${spec.rounds}: val ${valCurve.at(-1)!.toFixed(4)}, accepted ${acc}/${entries.length}, ` +
-        `compute ${computeMs.toFixed(0)} ms, scoring ${scoringMs.toFixed(0)} ms, patch ${result.patchBytes.length} B`,
+        `compute ${computeMs.toFixed(0)} ms (${tau} steps before its version), scoring ${scoringMs.toFixed(0)} ms, patch ${result.patchBytes.length} B`,
     );
   }
-  return { providers, rounds, times, contributionBytes, patchBytes, patchBounds, pulseF32, verdicts, valCurve, n };
+  return {
+    providers,
+    rounds,
+    times,
+    timeline,
+    ahead,
+    contributionBytes,
+    patchBytes,
+    patchBounds,
+    pulseF32,
+    verdicts,
+    valCurve,
+    n,
+  };
 }
 
 async function runSingle(providers: number, rounds: number, innerSteps: number, val: Batch[]) {
@@ -330,8 +361,9 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     run.verdicts.some((v) => v.provider === p.identity.peerId && v.status === 'refused' && v.round === p.firstBadRound),
   );
   const accepted = run.verdicts.filter((v) => v.status === 'accepted' && v.scored === 'full');
-  const wall = run.times.reduce((s, t) => s + roundWall(t), 0);
+  const wall = run.timeline.wallMs;
   const compute = run.times.reduce((s, t) => s + t.computeMs, 0);
+  const serial = serialWall(run.times);
   const valLossTogether = run.valCurve.at(-1)!;
   const modelBytes = 2 * run.n;
   const broadcastBytes = median(run.patchBytes);
@@ -365,8 +397,12 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     broadcastRatio: modelBytes / broadcastBytes,
     pulseF32PatchBytes: run.pulseF32.length ? median(run.pulseF32) : null,
     commOverhead: (wall - compute) / wall,
-    medianRoundComputeMs: median(run.times.map((t) => t.computeMs)),
-    medianRoundWallMs: median(run.times.map(roundWall)),
+    /** The same rounds' costs without overlap (each round waiting for the version before it). */
+    commOverheadSerial: (serial - compute) / serial,
+    overlap: OVERLAP,
+    medianStepsBeforeVersion: median(run.ahead.slice(1)),
+    meanRoundComputeMs: compute / run.times.length,
+    meanRoundWallMs: wall / run.times.length,
     adversaries: adversaries.length,
     adversariesCaught: caught.length,
     caughtInFirstRound: caughtFirst.length,
@@ -417,7 +453,7 @@ function print(row: ReturnType<typeof summary>) {
           ? `, clean run ${f(row.valLossClean, 4)} (×${f(row.lossVsClean ?? null)})`
           : ''),
       `  contribution ${row.bytesPerContribution} B = dense/${f(row.contributionRatio, 0)}; broadcast ${row.broadcastBytes} B = bf16/${f(row.broadcastRatio, 1)}, ${f((row.broadcastOverBound - 1) * 100, 1)}% over its bound; PULSE f32 patch ${row.pulseF32PatchBytes ?? '—'} B`,
-      `  comm overhead ${f(row.commOverhead)} (round: compute ${f(row.medianRoundComputeMs, 0)} ms, wall ${f(row.medianRoundWallMs, 0)} ms)`,
+      `  comm overhead ${f(row.commOverhead)}${row.overlap ? ` with overlap (${f(row.medianStepsBeforeVersion, 0)} of ${row.innerSteps} steps before the version, median)` : ' (no overlap)'}; the same rounds without overlap ${f(row.commOverheadSerial)} (mean round: compute ${f(row.meanRoundComputeMs, 0)} ms, wall ${f(row.meanRoundWallMs, 0)} ms)`,
       `  shard gaps ${row.shardGaps}`,
       `  adversaries ${row.adversariesCaught}/${row.adversaries} caught (${row.caughtInFirstRound} in their first round) ${JSON.stringify(row.adversaryVerdicts)}; honest refused ${row.honestRejected} of ${row.honestContributions} ${JSON.stringify(row.honestRefusals)}; max honest cosine ${f(row.maxHonestCosine)}, min honest shard gap ${f(row.minHonestShardGap)}`,
     ].join('\n'),

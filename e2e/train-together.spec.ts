@@ -118,7 +118,7 @@ test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, o
   browser,
 }, testInfo) => {
   test.setTimeout(240_000);
-  const rounds = 16;
+  const rounds = 24;
   const tabs = [
     await openProvider(browser, BASE, 'provider-1', testInfo),
     await openProvider(browser, BASE, 'provider-2', testInfo),

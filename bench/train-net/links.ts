@@ -26,17 +26,70 @@ export function broadcastMs(link: Link, providers: number, bytes: number): numbe
   return depth * link.latencyMs + Math.max(RELAY_ROOTS, RELAY_FANOUT) * transferMs(link, bytes);
 }
 
-/** The part of a round after the slowest provider's compute that is spent waiting on the network. */
+/** What one round cost: the slowest provider's compute (measured) and the network and requester after it. */
 export interface RoundTimes {
   computeMs: number;
+  /** Commit: the slowest provider's signed digest reaches the requester. */
   commitMs: number;
+  /** "Reveal now" to every provider, then the reveals into the requester. */
   revealMs: number;
+  /** The requester's scoring before it can publish (measured). */
   scoringMs: number;
+  /** The requester's background scoring after it published (measured). */
+  backgroundMs: number;
   broadcastMs: number;
   applyMs: number;
-  backgroundExtraMs: number;
+  /** The first round's data windows (later rounds' stream while the round before trains). */
   dataMs: number;
 }
 
-export const roundWall = (t: RoundTimes) =>
-  t.computeMs + t.commitMs + t.revealMs + t.scoringMs + t.broadcastMs + t.applyMs + t.backgroundExtraMs + t.dataMs;
+/** Without overlap: each round's compute waits for the version the round before published. */
+export const serialWall = (times: readonly RoundTimes[]) =>
+  times.reduce(
+    (s, t, r) =>
+      s +
+      t.dataMs +
+      t.computeMs +
+      t.commitMs +
+      t.revealMs +
+      t.scoringMs +
+      t.broadcastMs +
+      t.applyMs +
+      // Background scoring holds the next close only for what the next round's compute does not cover.
+      Math.max(0, t.backgroundMs - (times[r + 1]?.computeMs ?? 0)),
+    0,
+  );
+
+/**
+ * With overlap (RoundTrainer.trainAhead, as the product trains): a provider starts the next round the
+ * moment it commits, and moves onto that round's version when it arrives. A round ends when its steps are
+ * done and its version and the requester's "train" (two latencies after the version is in) are there.
+ */
+export class OverlapTimeline {
+  private committed = 0;
+  private requesterFree = 0;
+  private arrived = 0;
+
+  constructor(readonly link: Link) {}
+
+  /** Inner steps a provider takes before the next round's version reaches it, at `stepMs` a step. */
+  stepsBeforeVersion(stepMs: number, steps: number): number {
+    if (this.arrived === 0) return 0;
+    return Math.min(steps, Math.max(0, Math.floor((this.arrived - this.committed) / Math.max(stepMs, 1e-6))));
+  }
+
+  add(t: RoundTimes): void {
+    const first = this.arrived === 0;
+    this.committed = first
+      ? t.dataMs + t.computeMs
+      : Math.max(this.committed + t.computeMs, this.arrived + 2 * this.link.latencyMs);
+    const closed = Math.max(this.committed + t.commitMs, this.requesterFree) + t.revealMs + t.scoringMs;
+    this.requesterFree = closed + t.backgroundMs;
+    this.arrived = closed + t.broadcastMs + t.applyMs;
+  }
+
+  /** Wall time until every provider holds the last version. */
+  get wallMs(): number {
+    return this.arrived;
+  }
+}

@@ -41,7 +41,9 @@ function spec(): TrainSpec {
 async function started() {
   const got: { header: TogetherFromProvider; body: Uint8Array }[] = [];
   const forwarded: { peerId: string; bytes: Uint8Array }[] = [];
+  const statuses: string[] = [];
   const provider = new ProviderTogether({
+    report: (a) => void statuses.push(a.status),
     sign: async () => 'A'.repeat(85) + 'A',
     store: memoryStore(),
     log: () => {},
@@ -76,7 +78,7 @@ async function started() {
   await until(() => got.length >= 1);
   if (got[0]!.header.type === 'together-error') throw new Error(got[0]!.header.message);
   expect(got[0]!.header).toMatchObject({ type: 'together-ready', versionHash: v0.hash });
-  return { provider, got, send, forwarded, v0 };
+  return { provider, got, send, forwarded, v0, statuses };
 }
 
 /** A round patch with one contribution (a compressed random direction), as the requester makes them. */
@@ -122,5 +124,45 @@ describe('ProviderTogether relays round patches (TOGETHER-RELAY1..2)', () => {
     expect(second.got[1]!.header).toMatchObject({ type: 'together-ready', versionHash: next.hash });
     provider.close('link');
     second.provider.close('link');
+  });
+});
+
+describe('ProviderTogether trains the next round ahead (TOGETHER-AHEAD4)', () => {
+  it('TOGETHER-AHEAD4: after a commit it trains on, still answers the reveal, and commits the next round on its version', async () => {
+    const { provider, got, send, v0, statuses } = await started();
+    const of = (type: string, round: number) =>
+      got.find((m) => m.header.type === type && (m.header as { round?: number }).round === round);
+    send({ type: 'together-round', jobId: JOB, round: 0, versionHash: v0.hash });
+    await until(() => of('together-commit', 0) !== undefined);
+    await until(() => statuses.some((s) => s.includes('training round 2 ahead')));
+    // The tab is training round 1 (0-based) from its own end and waits there for v1: the reveal is not held behind it.
+    send({ type: 'together-reveal', jobId: JOB, round: 0 });
+    await until(() => of('together-contribution', 0) !== undefined);
+    const { bytes, next } = await onePatch(v0);
+    send({ type: 'together-patch', jobId: JOB, round: 0 }, bytes);
+    await until(() => got.some((m) => m.header.type === 'together-ready' && m.header.versionHash === next.hash));
+    send({ type: 'together-round', jobId: JOB, round: 1, versionHash: next.hash });
+    await until(() => of('together-commit', 1) !== undefined);
+    expect(of('together-commit', 1)!.header).toMatchObject({ baseHash: next.hash });
+    // Round 2 of 2 was the last: nothing is trained ahead after it.
+    expect(statuses.at(-1)).toMatch(/round 2: committed; waiting/);
+    send({ type: 'together-reveal', jobId: JOB, round: 1 });
+    await until(() => of('together-contribution', 1) !== undefined);
+    expect(of('together-contribution', 1)!.body.length).toBeGreaterThan(0);
+    provider.close('link');
+  });
+
+  it('TOGETHER-AHEAD5: a job closed while training ahead stops there and sends nothing more', async () => {
+    const { provider, got, send, v0, statuses } = await started();
+    send({ type: 'together-round', jobId: JOB, round: 0, versionHash: v0.hash });
+    await until(() => statuses.some((s) => s.includes('ahead')));
+    provider.close('link');
+    expect(provider.busy).toBe(false);
+    expect(statuses.at(-1)).toMatch(/link to its requester closed/);
+    // Nothing more comes from the closed job: no commit for round 1 even once its version would be here.
+    const { bytes } = await onePatch(v0);
+    send({ type: 'together-patch', jobId: JOB, round: 0 }, bytes);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got.filter((m) => m.header.type === 'together-commit')).toHaveLength(1);
   });
 });

@@ -11,6 +11,7 @@
  */
 import { messageOf } from '@shared/errors';
 import {
+  AheadDroppedError,
   type AdversaryKind,
   applyRoundPatch,
   type Contribution,
@@ -26,6 +27,7 @@ import {
   roundBatches,
   tamperedWork,
   RoundTrainer,
+  type RoundWork,
   TOGETHER_VALIDATION_SHARE,
   type Version,
 } from '@shared/jobs/together';
@@ -98,6 +100,24 @@ interface Job {
   early?: { header: PatchHeader; body: Uint8Array; from: string };
   relayedIn: number;
   forwarded: number;
+  /** The next round, trained from the moment this one was committed (see `trainAhead`). */
+  ahead: Ahead | null;
+  /** The inner optimizer's step at the end of the last round trained (ahead steps not counted). */
+  innerStep: number;
+}
+
+/**
+ * The next round trained ahead: it starts from where the last round ended and moves onto the round's
+ * version when a patch or snapshot brings it (RoundTrainer.trainAhead), so this tab computes while the
+ * round before is revealed, scored and relayed instead of waiting for it.
+ */
+interface Ahead {
+  readonly round: number;
+  readonly work: Promise<RoundWork>;
+  readonly started: number;
+  /** Resolves the trainer's wait once the round's version is here, or the work was dropped. */
+  wake(): void;
+  dropped: boolean;
 }
 
 const residualKey = (jobId: string) => `together-residual:${jobId}`;
@@ -139,7 +159,12 @@ export class ProviderTogether {
     const job = this.jobs.get(key);
     if (!job) return;
     this.jobs.delete(key);
-    job.engine.dispose();
+    // Training ahead stops at its next step; the engine goes once it has.
+    const ahead = job.ahead;
+    if (ahead) {
+      this.dropAhead(job);
+      void ahead.work.catch(() => {}).finally(() => job.engine.dispose());
+    } else job.engine.dispose();
     this.report(job, 'the link to its requester closed (the job ended, or the requester left)', false);
   }
 
@@ -196,6 +221,7 @@ export class ProviderTogether {
           const v = await makeVersion(header.round, new Float32Array(body.slice().buffer), null);
           if (v.hash !== header.versionHash) return refuse('provider', 'the snapshot does not hash to its version');
           job.version = v;
+          this.versionChanged(job);
           return this.ready(job);
         }
       }
@@ -253,11 +279,14 @@ export class ProviderTogether {
     job.version = await applyRoundPatch(job.version, p, job.shape);
     if (from !== null) job.relayedIn++;
     job.expect = undefined;
+    // The residual and moments as the last round left them (training ahead has not touched either yet).
     const inner = job.trainer.state;
-    await this.deps.store.setMany([
+    const saved: [string, unknown][] = [
       [residualKey(job.jobId), job.trainer.feedback.residual.slice()],
-      [innerKey(job.jobId), { m: inner.m.slice(), v: inner.v.slice(), step: inner.step }],
-    ]);
+      [innerKey(job.jobId), { m: inner.m.slice(), v: inner.v.slice(), step: job.innerStep }],
+    ];
+    this.versionChanged(job);
+    await this.deps.store.setMany(saved);
     this.ready(job);
     forwardDown(this.deps.forward, job.jobId, header.relay, (relay) => encodeTogether({ ...header, relay }, body), {
       forwarded: () => {
@@ -331,6 +360,8 @@ export class ProviderTogether {
       tokensPerS: 0,
       relayedIn: 0,
       forwarded: 0,
+      ahead: null,
+      innerStep: state.step,
     };
     this.jobs.set(key, job);
     this.deps.log(
@@ -356,12 +387,27 @@ export class ProviderTogether {
 
   private async round(job: Job, round: number, versionHash: string): Promise<void> {
     if (job.version.hash !== versionHash) return this.ready(job);
-    const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
-    const t0 = performance.now();
-    this.report(job, `training round ${round + 1}: ${batches.length} steps on shard ${job.shard + 1}`);
-    const start = job.version.params;
-    const work = await job.trainer.train(start, batches, yieldToPage);
-    const seconds = (performance.now() - t0) / 1000;
+    const steps = job.plan.innerSteps;
+    let work: RoundWork | null = null;
+    let started = performance.now();
+    const ahead = job.ahead;
+    job.ahead = null;
+    if (ahead?.round === round) {
+      ahead.wake();
+      started = ahead.started;
+      work = await ahead.work.catch((error: unknown) => {
+        if (error instanceof AheadDroppedError) return null;
+        throw error;
+      });
+    } else if (ahead) await this.settle(ahead);
+    if (!work) {
+      const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
+      this.report(job, `training round ${round + 1}: ${steps} steps on shard ${job.shard + 1}`);
+      started = performance.now();
+      work = await job.trainer.train(job.version.params, batches, yieldToPage);
+    }
+    job.innerStep = job.trainer.state.step;
+    const seconds = Math.max((performance.now() - started - work.waitedMs) / 1000, 1e-3);
     const bytes = this.tamper(job, round, work) ?? work.bytes;
     job.lastSent ??= bytes;
     const digest = await commitDigest(bytes);
@@ -369,12 +415,11 @@ export class ProviderTogether {
     job.pending = { round, bytes };
     const finite = work.losses.filter(Number.isFinite);
     const loss = finite.length ? finite.reduce((s, x) => s + x, 0) / finite.length : null;
-    const tokensPerS = (batches.length * job.spec.batch * job.spec.model.context) / Math.max(seconds, 1e-3);
+    const tokensPerS = (steps * job.spec.batch * job.spec.model.context) / seconds;
     job.roundsTrained++;
     job.lastLoss = loss;
     job.tokensPerS = tokensPerS;
-    this.report(job, `round ${round + 1}: committed; waiting for the round to close`);
-    this.deps.log(`round ${round + 1}: trained ${batches.length} steps, loss ${loss?.toFixed(3) ?? '—'}, committed`);
+    this.deps.log(`round ${round + 1}: trained ${steps} steps, loss ${loss?.toFixed(3) ?? '—'}, committed`);
     job.send(
       encodeTogether({
         type: 'together-commit',
@@ -387,6 +432,67 @@ export class ProviderTogether {
         tokensPerS,
       }),
     );
+    this.trainAhead(job, round + 1);
+  }
+
+  /** Starts training round `round` before its version is here, unless the job has no such round. */
+  private trainAhead(job: Job, round: number): void {
+    const total = Math.floor(job.spec.steps / job.plan.innerSteps);
+    if (round >= total || ![...this.jobs.values()].includes(job)) {
+      this.report(job, `round ${round}: committed; waiting for the round to close`);
+      return;
+    }
+    const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
+    let wake = () => {};
+    const arrived = new Promise<void>((resolve) => (wake = resolve));
+    const here = () => (job.version.round === round ? job.version.params : null);
+    const ahead: Ahead = {
+      round,
+      started: performance.now(),
+      wake,
+      dropped: false,
+      work: job.trainer.trainAhead(
+        batches,
+        {
+          poll: here,
+          arrived: async () => {
+            await arrived;
+            const v = here();
+            if (!v || ahead.dropped) throw new AheadDroppedError();
+            return v;
+          },
+        },
+        yieldToPage,
+        () => ahead.dropped,
+      ),
+    };
+    // Settled by round() or dropped; never left as an unhandled rejection.
+    ahead.work.catch(() => {});
+    job.ahead = ahead;
+    this.report(job, `round ${round}: committed; training round ${round + 1} ahead until its version arrives`);
+  }
+
+  /** A new version is here: training ahead moves onto it if it is the round's, and is dropped if past it. */
+  private versionChanged(job: Job): void {
+    const ahead = job.ahead;
+    if (!ahead) return;
+    if (job.version.round === ahead.round) ahead.wake();
+    else if (job.version.round > ahead.round) this.dropAhead(job);
+  }
+
+  private dropAhead(job: Job): void {
+    const ahead = job.ahead;
+    if (!ahead) return;
+    ahead.dropped = true;
+    ahead.wake();
+    job.ahead = null;
+  }
+
+  /** Waits until dropped work has let go of the engine. */
+  private async settle(ahead: Ahead): Promise<void> {
+    ahead.dropped = true;
+    ahead.wake();
+    await ahead.work.catch(() => {});
   }
 
   private trainShard(job: Job): number {

@@ -482,10 +482,18 @@ export class TogetherRun implements WorkerLike {
     const total = this.spec.steps / together.innerSteps;
     let pendingScores: Awaited<ReturnType<TogetherRounds['close']>>['background'] = [];
     let firstRound = true;
+    /** When the last round closed: providers train the next one ahead from there (null after a pause). */
+    let lastClose: number | null = null;
+    /** Seconds the provider's commit says its training took (from the tokens/s it reports). */
+    const trainS = (m: Member) =>
+      (together.innerSteps * this.spec.batch * this.spec.model.context) / Math.max(m.commit!.tokensPerS, 1e-9);
     while (!this.ended && this.rounds.version.round < total) {
       await this.until(() => !this.paused && this.holders().length > 0, 60_000);
       if (this.ended) return;
-      if (this.paused || this.holders().length === 0) continue;
+      if (this.paused || this.holders().length === 0) {
+        lastClose = null;
+        continue;
+      }
       if (firstRound) await this.until(() => this.holders().length >= together.providers, GATHER_MS);
       // Providers still receiving the version (relayed, or sent it after the relay missed them) train this round.
       else await this.until(() => this.relay.settled || this.paused, this.relay.syncMs);
@@ -493,6 +501,7 @@ export class TogetherRun implements WorkerLike {
       const version = this.rounds.version;
       const round = version.round;
       const started = Date.now();
+      const began = lastClose ?? started;
       const sent = new Set<string>();
       this.openRound = { round, sent };
       for (const m of this.holders()) {
@@ -504,11 +513,13 @@ export class TogetherRun implements WorkerLike {
       this.view((j) => ({ ...j, phase: `round ${round + 1} of ${total}: ${sent.size} training` }));
       const live = () => [...sent].map((p) => this.members.get(p)).filter((m): m is Member => m !== undefined);
       await this.until(() => live().some((m) => m.commit !== null), 10 * 60_000);
-      const firstCommit = Date.now() - started;
-      await this.until(() => live().every((m) => m.commit !== null), Math.max(MIN_COMMIT_WAIT_MS, 3 * firstCommit));
-      const computeS = (Date.now() - started) / 1000;
+      // The others get three times the first one's training, counted from when they could start it.
+      const first = live().find((m) => m.commit !== null);
+      const allowed = first ? began + 3000 * trainS(first) - Date.now() : 0;
+      await this.until(() => live().every((m) => m.commit !== null), Math.max(MIN_COMMIT_WAIT_MS, allowed));
       this.openRound = null;
       const committed = live().filter((m) => m.commit !== null);
+      const computeS = Math.max(0, ...committed.map(trainS));
       for (const m of committed) this.send(m.link, { type: 'together-reveal', jobId: this.spec.id, round });
       await this.until(() => committed.every((m) => m.reveal !== null || !live().includes(m)), REVEAL_WAIT_MS);
       const entries: Entry[] = [];
@@ -553,7 +564,8 @@ export class TogetherRun implements WorkerLike {
       const tokensPerS = committed.reduce((s, m) => s + m.commit!.tokensPerS, 0);
       const valLoss = await this.valLoss(result.version.params, validation);
       const left = total - round - 1;
-      const wallS = (Date.now() - started) / 1000;
+      const wallS = (Date.now() - began) / 1000;
+      lastClose = Date.now();
       if (Number.isFinite(loss)) {
         this.history.train.push([step, loss]);
         this.history.speed.push([step, tokensPerS]);

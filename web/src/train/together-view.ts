@@ -16,7 +16,7 @@ export interface TogetherRoundRow {
   readonly patchBytes: number;
   /** What the same update would cost as dense f32 from every provider. */
   readonly denseBytes: number;
-  /** Seconds from the round's start to its patch, and of that the slowest provider's training. */
+  /** Seconds since the round before closed (providers train ahead from then), and the slowest provider's training. */
   readonly wallS: number;
   readonly computeS: number;
 }

@@ -26,3 +26,11 @@ export class RoundPatchError extends TogetherError {
     this.name = 'RoundPatchError';
   }
 }
+
+/** Training ahead was called off (the job closed, or the round it trained for will not come). */
+export class AheadDroppedError extends TogetherError {
+  constructor() {
+    super('round', 'training ahead was dropped');
+    this.name = 'AheadDroppedError';
+  }
+}

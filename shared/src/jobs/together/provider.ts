@@ -11,7 +11,7 @@ import type { TrainEngine } from '../train/engine';
 import type { Contribution, ErrorFeedback } from './compress';
 import { verify } from '../../identity';
 import { type ContributionShape, decodeContribution, encodeContribution } from './codec';
-import { ContributionError, TogetherError } from './errors';
+import { AheadDroppedError, ContributionError, TogetherError } from './errors';
 import type { Entry } from './rounds';
 
 export interface RoundWork {
@@ -21,6 +21,16 @@ export interface RoundWork {
   readonly delta: Float32Array;
   /** Training losses of the inner steps (before each update). */
   readonly losses: number[];
+  /** Milliseconds spent waiting for the round's version after the last step (training ahead only). */
+  readonly waitedMs: number;
+}
+
+/** Where training ahead learns of the round's version. */
+export interface AheadSource {
+  /** The round's version once it is here, else null (asked before every inner step). */
+  poll(): Float32Array | null;
+  /** Resolves with the round's version (awaited when the steps are done before it came). */
+  arrived(): Promise<Float32Array>;
 }
 
 export class RoundTrainer {
@@ -34,26 +44,69 @@ export class RoundTrainer {
 
   /** `between` runs after each inner step (a page yields there so it stays responsive). */
   async train(start: Float32Array, batches: readonly Batch[], between?: () => Promise<void>): Promise<RoundWork> {
+    return this.trainAhead(batches, { poll: () => start, arrived: async () => start }, between);
+  }
+
+  /**
+   * Trains a round before its version has arrived, so a provider computes while the round before it is
+   * revealed, scored and relayed (overlap with eager updates: DiLoCo's "eager" one-step overlap). The
+   * first steps start from where this trainer's last round ended, its own progress standing in for the
+   * round's aggregate; when the version comes (`source.poll()` is asked before every step, and
+   * `source.arrived()` awaited after the last if it had not) the weights move by (version − last end), so
+   * the rest of the round and Δ are relative to the version. A version there before the first step gives
+   * exactly what train(version, …) gives. `cancelled` is asked between steps: the work is dropped.
+   */
+  async trainAhead(
+    batches: readonly Batch[],
+    source: AheadSource,
+    between?: () => Promise<void>,
+    cancelled: () => boolean = () => false,
+  ): Promise<RoundWork> {
     const s = this.state;
-    if (start.length !== s.params.length) throw new TogetherError('round', 'the version does not fit this model');
-    s.params.set(start);
-    await this.engine.load(s);
+    const from = s.params.slice();
+    let start: Float32Array | null = null;
+    const rebase = async (version: Float32Array, stepsDone: number) => {
+      if (version.length !== s.params.length) throw new TogetherError('round', 'the version does not fit this model');
+      if (stepsDone === 0) s.params.set(version);
+      else {
+        await this.engine.save(s);
+        for (let i = 0; i < s.params.length; i++) s.params[i] = s.params[i]! + (version[i]! - from[i]!);
+      }
+      await this.engine.load(s);
+      start = version;
+    };
     const losses: number[] = [];
+    if (!(start = source.poll())) await this.engine.load(s);
+    else await rebase(start, 0);
     for (const batch of batches) {
+      if (start === null) {
+        const version = source.poll();
+        if (version) await rebase(version, losses.length);
+      }
       s.step++;
       const r = await this.engine.step(batch, this.hyper, s.step);
       losses.push(r.loss);
       await between?.();
+      if (cancelled()) throw new AheadDroppedError();
+    }
+    let waitedMs = 0;
+    if (start === null) {
+      const t0 = performance.now();
+      const version = await source.arrived();
+      waitedMs = performance.now() - t0;
+      if (cancelled()) throw new AheadDroppedError();
+      await rebase(version, losses.length);
     }
     await this.engine.save(s);
-    const delta = new Float32Array(start.length);
+    const begin: Float32Array = start!;
+    const delta = new Float32Array(begin.length);
     for (let i = 0; i < delta.length; i++) {
-      const d = start[i]! - s.params[i]!;
+      const d = begin[i]! - s.params[i]!;
       if (!Number.isFinite(d)) throw new TogetherError('round', 'training diverged this round: nothing to send');
       delta[i] = d;
     }
     const contribution = this.feedback.step(delta);
-    return { contribution, bytes: encodeContribution(contribution), delta, losses };
+    return { contribution, bytes: encodeContribution(contribution), delta, losses, waitedMs };
   }
 }
 
