@@ -106,4 +106,8 @@ describe('config', () => {
     expect(() => parseConfig(['--redis', 'not a url'], {})).toThrow(ConfigError);
     expect(() => parseConfig(['--redis', 'redis://r.local', '--data', '/tmp/x'], {})).toThrow(/exclude/);
   });
+
+  it("SCALE8: REDIS_PREFIX becomes the keys' hash tag, so it may not hold a brace", () => {
+    expect(() => parseConfig(['--redis', 'redis://r.local'], { REDIS_PREFIX: '{net}:' })).toThrow(/hash tag/);
+  });
 });

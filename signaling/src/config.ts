@@ -5,6 +5,7 @@ import { IceServerSchema, type IceServer } from '@shared/protocol';
 import { NETWORK_ID_PATTERN } from '@shared/trust';
 import * as C from './constants';
 import { ConfigError } from './errors';
+import { prefixProblem } from './redis-keys';
 import type { HubLimits } from './hub';
 import type { SignalingServerOptions } from './server';
 
@@ -145,6 +146,8 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
       throw new ConfigError('put the Redis password in REDIS_PASSWORD, not in --redis: every user can read argv');
     if (dataDir)
       throw new ConfigError('--data and --redis exclude each other: with Redis the log and pairings live there');
+    const prefixRefused = env.REDIS_PREFIX ? prefixProblem(env.REDIS_PREFIX) : null;
+    if (prefixRefused) throw new ConfigError(`REDIS_PREFIX: ${prefixRefused}`);
     options.redis = {
       url: redisUrl,
       ...(env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {}),

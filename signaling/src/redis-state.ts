@@ -19,6 +19,7 @@ import type { Logger } from './log';
 import { LogEntrySchema } from './receipt-file';
 import { RedisQuotas } from './redis-quotas';
 import { OpLogCompaction } from './redis-compaction';
+import { LIVENESS_LUA, moveOldLayout, networkKey, prefixProblem } from './redis-keys';
 import {
   RelayedFrameSchema,
   SharedOpSchema,
@@ -60,6 +61,20 @@ redis.call('XADD', KEYS[3], '*', 'op', ARGV[5])
 return 'ok'
 `;
 
+/**
+ * Renews instance ARGV[1]'s liveness for ARGV[2] ms and records ARGV[3], the op
+ * it has read up to, which compaction keeps (SPEC SCALE5, SCALE7); forgets
+ * instances whose liveness lapsed. KEYS: instances, positions. Returns the live
+ * instances.
+ */
+const RENEW_SCRIPT = `${LIVENESS_LUA}
+local now = now_ms()
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
 type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
 
 export class RedisSharedState implements SharedState {
@@ -83,6 +98,8 @@ export class RedisSharedState implements SharedState {
 
   constructor(private readonly options: RedisStateOptions) {
     this.prefix = options.prefix ?? C.DEFAULT_REDIS_PREFIX;
+    const problem = prefixProblem(this.prefix);
+    if (problem) throw new Error(problem);
     const connect = (name: string) => {
       const redis = new Redis(options.url, {
         lazyConnect: true,
@@ -118,7 +135,7 @@ export class RedisSharedState implements SharedState {
   }
 
   private key(name: string): string {
-    return this.prefix + name;
+    return networkKey(this.prefix, name);
   }
 
   private channel(instance: string): string {
@@ -203,7 +220,6 @@ export class RedisSharedState implements SharedState {
       redis: this.cmd,
       prefix: this.prefix,
       instance: this.instance,
-      livenessPrefix: this.key('live:'),
       limits,
       up: () => this.health().up,
       log: this.options.log,
@@ -222,7 +238,7 @@ export class RedisSharedState implements SharedState {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.liveness) clearInterval(this.liveness);
-    // Tell the others at once rather than after the liveness key expires.
+    // Tell the others at once rather than after its liveness lapses.
     if (this.health().up)
       await this.cmd
         .xadd(
@@ -238,11 +254,7 @@ export class RedisSharedState implements SharedState {
           } satisfies SharedOp),
         )
         .then(() =>
-          this.cmd
-            .multi()
-            .del(this.key(`live:${this.instance}`))
-            .hdel(this.key('positions'), this.instance)
-            .exec(),
+          this.cmd.multi().zrem(this.key('instances'), this.instance).hdel(this.key('positions'), this.instance).exec(),
         )
         .catch(() => undefined);
     this.closed = true;
@@ -257,9 +269,11 @@ export class RedisSharedState implements SharedState {
 
   private connecting: Promise<unknown> | null = null;
 
-  /** Opens the three connections once; later drops reconnect by themselves. */
+  /** Opens the three connections once (later drops reconnect by themselves) and moves a network kept under the old key layout. */
   private connected(): Promise<unknown> {
-    this.connecting ??= Promise.all([this.cmd.connect(), this.reader.connect(), this.sub.connect()]);
+    this.connecting ??= Promise.all([this.cmd.connect(), this.reader.connect(), this.sub.connect()]).then(() =>
+      moveOldLayout(this.cmd, this.prefix, this.options.log),
+    );
     return this.connecting;
   }
 
@@ -328,25 +342,29 @@ export class RedisSharedState implements SharedState {
     this.handlers?.deliver(parsed.output as RelayedFrame);
   }
 
-  /** Renews this instance's liveness and the op it has read up to, which compaction keeps (SPEC SCALE5, SCALE7). */
-  private async renew(): Promise<void> {
-    const replies = await this.cmd
-      .multi()
-      .set(this.key(`live:${this.instance}`), '1', 'PX', C.LIVENESS_TTL_MS)
-      .hset(this.key('positions'), this.instance, this.lastId)
-      .exec();
-    const failed = replies?.find(([error]) => error)?.[0];
-    if (!replies || failed) throw failed ?? new Error('the liveness transaction was aborted');
+  /** Renews this instance's liveness and the op it has read up to (SPEC SCALE5, SCALE7); resolves to the live instances. */
+  private async renew(): Promise<Set<string>> {
+    const live = await this.cmd.eval(
+      RENEW_SCRIPT,
+      2,
+      this.key('instances'),
+      this.key('positions'),
+      this.instance,
+      C.LIVENESS_TTL_MS,
+      this.lastId,
+    );
+    if (!Array.isArray(live)) throw new Error(`unexpected reply from the liveness script: ${String(live)}`);
+    return new Set(live.map(String));
   }
 
   /** Renews this instance's liveness and declares gone the instances whose liveness expired (SPEC SCALE5). */
   private async watch(): Promise<void> {
     try {
-      await this.renew();
+      const live = await this.renew();
       this.renewFailed = false;
       await this.compaction.trim();
       for (const other of this.handlers?.instancesHolding() ?? []) {
-        if (await this.cmd.exists(this.key(`live:${other}`))) continue;
+        if (live.has(other)) continue;
         this.options.log.info('instance-gone', { gone: other });
         await this.publish({ op: 'instance-gone', gone: other });
       }
