@@ -5,11 +5,11 @@
  * instance loads the snapshot and reads only what follows. The receipt log is
  * never trimmed: the ledger's credit index is rebuilt from it.
  */
-import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { messageOf } from '@shared/errors';
 import * as C from './constants';
 import type { Logger } from './log';
+import type { RedisClient } from './redis-client';
 import { LIVENESS_LUA } from './redis-keys';
 import { ReplicaSnapshotSchema } from './replica-snapshot';
 import type { SharedStateHandlers } from './shared-state';
@@ -68,9 +68,9 @@ function idBelow(a: string, b: string): boolean {
 
 /** What compaction needs of the shared state it runs in (redis-state.ts). */
 export interface CompactionHost {
-  readonly cmd: Redis;
+  readonly cmd: RedisClient;
   /** The connection that reads the op stream, so a check runs in order with the reads. */
-  readonly reader: Redis;
+  readonly reader: RedisClient;
   readonly instance: string;
   readonly log: Logger;
   key(name: string): string;

@@ -11,8 +11,9 @@
  * rather than one per instance, so a script that asks which instances are live
  * names it in KEYS instead of building `live:<instance>`.
  */
-import type { Redis } from 'ioredis';
+import { messageOf } from '@shared/errors';
 import type { Logger } from './log';
+import type { RedisClient } from './redis-client';
 
 /** Key `name` of the network under `prefix`. */
 export function networkKey(prefix: string, name: string): string {
@@ -69,10 +70,11 @@ return 1
  * Moves a network kept under the layout before hash tags to its new key names,
  * when there is one. Refuses while an instance of the old layout is still
  * live: it would go on writing the old keys and fork the receipt log. The old
- * layout could not run on a Cluster, so this only ever runs on one Redis,
- * where keys in different slots may share a script.
+ * layout could not run on a Cluster (its scripts' keys were in different
+ * slots), so this only has work to do on one Redis, where they may share a
+ * script.
  */
-export async function moveOldLayout(redis: Redis, prefix: string, log: Logger): Promise<void> {
+export async function moveOldLayout(redis: RedisClient, prefix: string, log: Logger): Promise<void> {
   const old = (name: string) => prefix + name;
   if ((await redis.exists(old('network'))) === 0 || (await redis.exists(networkKey(prefix, 'network'))) === 1) return;
   for (const instance of await redis.hkeys(old('positions')))
@@ -81,7 +83,11 @@ export async function moveOldLayout(redis: Redis, prefix: string, log: Logger): 
         `instance ${instance} of the previous signaling version is still running on this Redis (${old(`live:${instance}`)}): stop every instance, then start the new version`,
       );
   const keys = KEPT_ACROSS_LAYOUTS.flatMap((name) => [old(name), networkKey(prefix, name)]);
-  const moved = await redis.eval(MOVE_LAYOUT_SCRIPT, keys.length, ...keys);
+  const moved = await redis.eval(MOVE_LAYOUT_SCRIPT, keys.length, ...keys).catch((error: unknown) => {
+    throw new Error(
+      `could not move ${old('*')} to ${networkKey(prefix, '*')} (${messageOf(error)}); on a Redis Cluster, where the old layout could never run, delete ${old('network')}`,
+    );
+  });
   if (moved !== 1) return;
   // Dead instances' read positions: compaction keeps its own under the new name.
   await redis.del(old('positions'));

@@ -15,9 +15,9 @@
  * Every key a script touches is in its KEYS and under the network's hash tag
  * (redis-keys.ts), so the scripts run on a Redis Cluster too.
  */
-import type { Redis } from 'ioredis';
 import { messageOf } from '@shared/errors';
 import type { Logger } from './log';
+import type { RedisClient } from './redis-client';
 import { CLOCK_LUA, LIVENESS_LUA, networkKey } from './redis-keys';
 import { SharedStateUnavailable, type IpQuotaLimits, type SharedQuotas } from './shared-state';
 
@@ -89,7 +89,7 @@ return 1
 `;
 
 export interface RedisQuotasOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The network's key prefix (redis-keys.ts). */
   prefix: string;
   instance: string;

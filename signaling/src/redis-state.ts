@@ -8,7 +8,6 @@
  * Everything read back from Redis is parsed like wire input: a bad entry is
  * logged and skipped, never applied.
  */
-import { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { randomId } from '@shared/bytes';
 import { messageOf } from '@shared/errors';
@@ -18,6 +17,7 @@ import { LogConflictError } from './errors';
 import type { Logger } from './log';
 import { LogEntrySchema } from './receipt-file';
 import { RedisQuotas } from './redis-quotas';
+import { createRedisClient, type RedisClient } from './redis-client';
 import { OpLogCompaction } from './redis-compaction';
 import { LIVENESS_LUA, moveOldLayout, networkKey, prefixProblem } from './redis-keys';
 import {
@@ -38,6 +38,8 @@ export interface RedisStateOptions {
   /** redis://host:port[/db]; a password here is used, but config.ts only takes one from the environment. */
   url: string;
   password?: string;
+  /** `url` is a node of a Redis Cluster (SPEC SCALE8). */
+  cluster?: boolean;
   /** Key prefix (default DEFAULT_REDIS_PREFIX): instances with the same prefix form one network. */
   prefix?: string;
   log: Logger;
@@ -81,9 +83,9 @@ export class RedisSharedState implements SharedState {
   readonly instance = randomId(9);
   private readonly prefix: string;
   /** Commands; a second connection blocks on the op log, a third subscribes. */
-  private readonly cmd: Redis;
-  private readonly reader: Redis;
-  private readonly sub: Redis;
+  private readonly cmd: RedisClient;
+  private readonly reader: RedisClient;
+  private readonly sub: RedisClient;
   private handlers: SharedStateHandlers | null = null;
   private lastId = '0-0';
   private applied = 0;
@@ -101,14 +103,11 @@ export class RedisSharedState implements SharedState {
     const problem = prefixProblem(this.prefix);
     if (problem) throw new Error(problem);
     const connect = (name: string) => {
-      const redis = new Redis(options.url, {
-        lazyConnect: true,
-        // Fail fast while disconnected: a request is refused as unavailable, never queued behind an outage.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        retryStrategy: (times) => Math.min(100 * times, 2_000),
-        connectionName: `signaling-${this.instance}-${name}`,
+      const redis = createRedisClient({
+        url: options.url,
         ...(options.password ? { password: options.password } : {}),
+        ...(options.cluster ? { cluster: true } : {}),
+        connectionName: `signaling-${this.instance}-${name}`,
       });
       redis.on('error', (error: unknown) => options.log.debug('redis-error', { name, error: messageOf(error) }));
       redis.on('ready', () => options.log.info('redis-ready', { name, instance: this.instance }));
@@ -379,7 +378,7 @@ export class RedisSharedState implements SharedState {
 /** The receipt log as a Redis Stream with ids 0-1, 0-2, …: entry seq is stream id 0-(seq+1). */
 export class RedisReceiptLogStorage implements ReceiptLogStorage {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly streamKey: string,
     private readonly keysKey: string,
     private readonly creditOp: (entry: LogEntry) => string,

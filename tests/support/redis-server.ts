@@ -79,7 +79,16 @@ export async function startRedis(port?: number, options: { cluster?: boolean } =
   // A Cluster node keeps its nodes.conf on disk, even with persistence off.
   const dir = options.cluster ? mkdtempSync(join(tmpdir(), 'redis-cluster-')) : null;
   const clusterArgs = dir
-    ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir]
+    ? [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+        '--dir',
+        dir,
+        '--cluster-announce-ip',
+        '127.0.0.1',
+      ]
     : [];
   const child: ChildProcess = spawn(
     binary,
