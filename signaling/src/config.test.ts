@@ -106,4 +106,22 @@ describe('config', () => {
     expect(() => parseConfig(['--redis', 'not a url'], {})).toThrow(ConfigError);
     expect(() => parseConfig(['--redis', 'redis://r.local', '--data', '/tmp/x'], {})).toThrow(/exclude/);
   });
+
+  it("SCALE8: REDIS_PREFIX becomes the keys' hash tag, so it may not hold a brace", () => {
+    expect(() => parseConfig(['--redis', 'redis://r.local'], { REDIS_PREFIX: '{net}:' })).toThrow(/hash tag/);
+  });
+
+  it('SCALE8: --redis-cluster or REDIS_CLUSTER=1 takes the --redis URL as one node of a Cluster, db 0 only', () => {
+    expect(parseConfig(['--redis', 'redis://10.0.0.5:7000', '--redis-cluster'], {})).toMatchObject({
+      options: { redis: { url: 'redis://10.0.0.5:7000', cluster: true } },
+    });
+    expect(parseConfig([], { REDIS_URL: 'redis://10.0.0.5:7000/0', REDIS_CLUSTER: '1' })).toMatchObject({
+      options: { redis: { cluster: true } },
+    });
+    const plain = parseConfig(['--redis', 'redis://10.0.0.5:6379'], { REDIS_CLUSTER: '0' });
+    expect(!plain.help && plain.options.redis?.cluster).toBeFalsy();
+    expect(() => parseConfig(['--redis', 'redis://10.0.0.5:7000/2', '--redis-cluster'], {})).toThrow(/db 0/);
+    expect(() => parseConfig(['--redis-cluster'], {})).toThrow(/needs --redis/);
+    expect(HELP).toContain('--redis-cluster');
+  });
 });

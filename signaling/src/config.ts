@@ -5,6 +5,7 @@ import { IceServerSchema, type IceServer } from '@shared/protocol';
 import { NETWORK_ID_PATTERN } from '@shared/trust';
 import * as C from './constants';
 import { ConfigError } from './errors';
+import { prefixProblem } from './redis-keys';
 import type { HubLimits } from './hub';
 import type { SignalingServerOptions } from './server';
 
@@ -30,6 +31,8 @@ Options (flag / environment variable, default):
                                   instances: presence, matching, relay, pairings and the receipt log live there.
                                   The password comes from REDIS_PASSWORD (never argv: ps shows it to everyone);
                                   REDIS_PREFIX (default ${C.DEFAULT_REDIS_PREFIX}) namespaces the keys
+  --redis-cluster   REDIS_CLUSTER=1  off; the --redis URL is one node of a Redis Cluster (db 0), whose other nodes are
+                                  found from it
   --fsync           FSYNC=1       off; flush each receipt to disk before acknowledging it (slower, survives power loss)
   --network ID      NETWORK       kept in DIR/${C.NETWORK_FILE} with --data, else random; names receipts and results
   --trust-proxy LIST  TRUST_PROXY  none; comma-separated proxy IPs whose X-Forwarded-For gives the client address
@@ -41,7 +44,7 @@ Options (flag / environment variable, default):
 `;
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = ['fsync'];
+const BOOLEAN_FLAGS = ['fsync', 'redis-cluster'];
 
 export type CliResult = { help: true } | { help: false; options: SignalingServerOptions };
 
@@ -145,15 +148,25 @@ export function parseConfig(argv: readonly string[], env: Env): CliResult {
       throw new ConfigError('put the Redis password in REDIS_PASSWORD, not in --redis: every user can read argv');
     if (dataDir)
       throw new ConfigError('--data and --redis exclude each other: with Redis the log and pairings live there');
+    const prefixRefused = env.REDIS_PREFIX ? prefixProblem(env.REDIS_PREFIX) : null;
+    if (prefixRefused) throw new ConfigError(`REDIS_PREFIX: ${prefixRefused}`);
+    const cluster = on(pick('redis-cluster', 'REDIS_CLUSTER'));
+    if (cluster && !/^\/?0?$/.test(url.pathname))
+      throw new ConfigError(`a Redis Cluster has only db 0: drop ${url.pathname} from --redis`);
     options.redis = {
       url: redisUrl,
       ...(env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {}),
       ...(env.REDIS_PREFIX ? { prefix: env.REDIS_PREFIX } : {}),
+      ...(cluster ? { cluster: true } : {}),
     };
-  }
-  const fsync = pick('fsync', 'FSYNC');
-  if (fsync !== undefined && fsync !== '' && fsync !== '0') options.fsync = true;
+  } else if (on(pick('redis-cluster', 'REDIS_CLUSTER'))) throw new ConfigError('--redis-cluster needs --redis URL');
+  if (on(pick('fsync', 'FSYNC'))) options.fsync = true;
   return { help: false, options };
+}
+
+/** A boolean flag or variable: set, and neither empty nor 0. */
+function on(value: string | undefined): boolean {
+  return value !== undefined && value !== '' && value !== '0';
 }
 
 function list(text: string | undefined): string[] {

@@ -246,8 +246,8 @@ export const SHARED_LOG_APPEND_ATTEMPTS = 8;
  */
 export const SHARED_APPLY_TIMEOUT_MS = 5_000;
 /**
- * An instance renews its liveness key this often, and the key lives
- * LIVENESS_TTL_MS: three missed renewals and the others drop its peers. Short,
+ * An instance renews its liveness (its entry in the `instances` sorted set)
+ * this often, for LIVENESS_TTL_MS: three missed renewals and the others drop its peers. Short,
  * because its requesters wait that long to be re-paired; not shorter, because
  * a GC pause or a Redis failover must not drop a healthy instance.
  */

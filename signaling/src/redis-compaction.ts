@@ -5,11 +5,12 @@
  * instance loads the snapshot and reads only what follows. The receipt log is
  * never trimmed: the ledger's credit index is rebuilt from it.
  */
-import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { messageOf } from '@shared/errors';
 import * as C from './constants';
 import type { Logger } from './log';
+import type { RedisClient } from './redis-client';
+import { LIVENESS_LUA } from './redis-keys';
 import { ReplicaSnapshotSchema } from './replica-snapshot';
 import type { SharedStateHandlers } from './shared-state';
 
@@ -38,15 +39,16 @@ return 1
  * Trims the op stream below the oldest of the kept snapshot's id and every live
  * instance's position (an instance still reading older ops keeps them; a dead
  * one's position is dropped), and records how far it trimmed.
- * KEYS: snapshot, ops, positions, trimmed-to; ARGV[1]: liveness key prefix.
+ * KEYS: snapshot, ops, positions, trimmed-to, instances (liveness).
  * Returns the ops trimmed.
  */
-const TRIM_SCRIPT = `${STREAM_IDS}
+const TRIM_SCRIPT = `${STREAM_IDS}${LIVENESS_LUA}
 local bound = redis.call('HGET', KEYS[1], 'id')
 if not bound then return 0 end
+local now = now_ms()
 local positions = redis.call('HGETALL', KEYS[3])
 for i = 1, #positions, 2 do
-  if redis.call('EXISTS', ARGV[1] .. positions[i]) == 1 then
+  if live(KEYS[5], positions[i], now) then
     if less(positions[i + 1], bound) then bound = positions[i + 1] end
   else
     redis.call('HDEL', KEYS[3], positions[i])
@@ -66,9 +68,9 @@ function idBelow(a: string, b: string): boolean {
 
 /** What compaction needs of the shared state it runs in (redis-state.ts). */
 export interface CompactionHost {
-  readonly cmd: Redis;
+  readonly cmd: RedisClient;
   /** The connection that reads the op stream, so a check runs in order with the reads. */
-  readonly reader: Redis;
+  readonly reader: RedisClient;
   readonly instance: string;
   readonly log: Logger;
   key(name: string): string;
@@ -131,12 +133,12 @@ export class OpLogCompaction {
   async trim(): Promise<void> {
     const trimmed = await this.host.cmd.eval(
       TRIM_SCRIPT,
-      4,
+      5,
       this.host.key('snapshot'),
       this.host.key('ops'),
       this.host.key('positions'),
       this.host.key('ops-trimmed-to'),
-      this.host.key('live:'),
+      this.host.key('instances'),
     );
     if (typeof trimmed === 'number' && trimmed > 0) this.host.log.debug('shared-log-trimmed', { ops: trimmed });
   }

@@ -6,26 +6,29 @@
  * Concurrent connections are kept as one hash per IP: a field per instance
  * holding that instance's own count, written as an absolute value (never an
  * increment), so a lost write is repaired by the next one. A field whose
- * instance's liveness key (SCALE5) has expired is dropped by the next check:
+ * instance's liveness (SCALE5) has lapsed is dropped by the next check:
  * a crashed instance's connections stop counting once the others would drop
  * its peers. Open jobs per IP (RATE7) are kept the same way, one hash per IP of
  * every instance's count. Rates are token buckets kept in Redis and refilled by
  * Redis's clock, so instances with skewed clocks still share one budget.
+ *
+ * Every key a script touches is in its KEYS and under the network's hash tag
+ * (redis-keys.ts), so the scripts run on a Redis Cluster too.
  */
-import type { Redis } from 'ioredis';
 import { messageOf } from '@shared/errors';
 import type { Logger } from './log';
+import type { RedisClient } from './redis-client';
+import { CLOCK_LUA, LIVENESS_LUA, networkKey } from './redis-keys';
 import { SharedStateUnavailable, type IpQuotaLimits, type SharedQuotas } from './shared-state';
 
 /**
- * A token bucket in hash KEYS[1] (fields tokens, at); ARGV: capacity, per second, n.
- * Returns 1 and takes n tokens when there are n, else 0 and takes none. A refused
- * take writes nothing: the stored tokens and time still give the same refill.
+ * A token bucket in hash `key` (fields tokens, at). Returns 1 and takes n tokens
+ * when there are n, else 0 and takes none. A refused take writes nothing: the
+ * stored tokens and time still give the same refill. Needs CLOCK_LUA.
  */
 const BUCKET = `
 local function take(key, capacity, rate, n)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = now_ms()
   local b = redis.call('HMGET', key, 'tokens', 'at')
   local tokens = tonumber(b[1]) or capacity
   local at = tonumber(b[2]) or now
@@ -40,18 +43,18 @@ end
 `;
 
 /**
- * The sum of the counts in hash `key` of live instances other than `self` (their liveness key, `live` ..
- * instance, exists); the fields of gone ones are dropped. Reads the liveness keys by name: fine on one Redis,
- * not on a Redis Cluster.
+ * The sum of the counts in hash `key` of instances other than `self` that are live in sorted set `instances`;
+ * the fields of gone ones are dropped. Needs LIVENESS_LUA.
  */
 const OTHERS = `
-local function others(key, self, live)
+local function others(key, self, instances)
   local sum = 0
+  local now = now_ms()
   local fields = redis.call('HGETALL', key)
   for i = 1, #fields, 2 do
     local instance = fields[i]
     if instance ~= self then
-      if redis.call('EXISTS', live .. instance) == 1 then sum = sum + tonumber(fields[i + 1])
+      if live(instances, instance, now) then sum = sum + tonumber(fields[i + 1])
       else redis.call('HDEL', key, instance) end
     end
   end
@@ -59,39 +62,37 @@ local function others(key, self, live)
 end
 `;
 
-/** ARGV: capacity, per second, n. */
-const TAKE_SCRIPT = `${BUCKET}
+/** KEYS[1]: a token bucket. ARGV: capacity, per second, n. */
+const TAKE_SCRIPT = `${CLOCK_LUA}${BUCKET}
 return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 `;
 
 /**
- * KEYS[1]: the IP's per-instance counts; KEYS[2]: its connection-rate bucket.
- * ARGV: instance, held here (this one included), max per IP, burst, per second, liveness key prefix.
+ * KEYS: the IP's per-instance counts, its connection-rate bucket, the instances' liveness.
+ * ARGV: instance, held here (this one included), max per IP, burst, per second.
  */
-const ADMIT_SCRIPT = `${BUCKET}${OTHERS}
-if others(KEYS[1], ARGV[1], ARGV[6]) + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 'concurrent' end
+const ADMIT_SCRIPT = `${LIVENESS_LUA}${BUCKET}${OTHERS}
+if others(KEYS[1], ARGV[1], KEYS[3]) + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 'concurrent' end
 if take(KEYS[2], tonumber(ARGV[4]), tonumber(ARGV[5]), 1) == 0 then return 'rate' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'ok'
 `;
 
 /**
- * KEYS[1]: the IP's per-instance open-job counts. ARGV: instance, held here (the new job included), max per IP,
- * liveness key prefix.
+ * KEYS: the IP's per-instance open-job counts, the instances' liveness. ARGV: instance, held here (the new job
+ * included), max per IP.
  */
-const ADMIT_JOB_SCRIPT = `${OTHERS}
-if others(KEYS[1], ARGV[1], ARGV[4]) + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
+const ADMIT_JOB_SCRIPT = `${LIVENESS_LUA}${OTHERS}
+if others(KEYS[1], ARGV[1], KEYS[2]) + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
 export interface RedisQuotasOptions {
-  redis: Redis;
-  /** Prepended to every key: the network's prefix. */
+  redis: RedisClient;
+  /** The network's key prefix (redis-keys.ts). */
   prefix: string;
   instance: string;
-  /** Prefix of the instances' liveness keys (SCALE5). */
-  livenessPrefix: string;
   limits: IpQuotaLimits;
   /** Whether Redis can be reached now; checked first so a refusal is quick. */
   up: () => boolean;
@@ -106,19 +107,19 @@ export class RedisQuotas implements SharedQuotas {
   constructor(private readonly options: RedisQuotasOptions) {}
 
   async admitConnection(ip: string, heldHere: number): Promise<'ok' | 'rate' | 'concurrent'> {
-    const { limits, instance, livenessPrefix } = this.options;
+    const { limits, instance, prefix } = this.options;
     const reply = await this.call(() =>
       this.options.redis.eval(
         ADMIT_SCRIPT,
-        2,
+        3,
         this.key('ip-conns', ip),
         this.key('ip-conn-rate', ip),
+        networkKey(prefix, 'instances'),
         instance,
         heldHere,
         limits.maxConnectionsPerIp,
         limits.connectionBurst,
         limits.connectionsPerSecond,
-        livenessPrefix,
       ),
     );
     // An admission writes this instance's count for the IP, so an older failed write is repaired.
@@ -132,16 +133,16 @@ export class RedisQuotas implements SharedQuotas {
   }
 
   async admitJob(ip: string, heldHere: number): Promise<boolean> {
-    const { limits, instance, livenessPrefix } = this.options;
+    const { limits, instance, prefix } = this.options;
     const reply = await this.call(() =>
       this.options.redis.eval(
         ADMIT_JOB_SCRIPT,
-        1,
+        2,
         this.key('ip-jobs', ip),
+        networkKey(prefix, 'instances'),
         instance,
         heldHere,
         limits.maxJobsPerIp,
-        livenessPrefix,
       ),
     );
     if (reply === 1) this.unwrittenJobs.delete(ip);
@@ -190,7 +191,7 @@ export class RedisQuotas implements SharedQuotas {
   }
 
   private key(kind: string, ip: string): string {
-    return `${this.options.prefix}${kind}:${ip}`;
+    return networkKey(this.options.prefix, `${kind}:${ip}`);
   }
 
   private async call(run: () => Promise<unknown>): Promise<unknown> {

@@ -8,7 +8,6 @@
  * Everything read back from Redis is parsed like wire input: a bad entry is
  * logged and skipped, never applied.
  */
-import { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { randomId } from '@shared/bytes';
 import { messageOf } from '@shared/errors';
@@ -18,7 +17,9 @@ import { LogConflictError } from './errors';
 import type { Logger } from './log';
 import { LogEntrySchema } from './receipt-file';
 import { RedisQuotas } from './redis-quotas';
+import { createRedisClient, type RedisClient } from './redis-client';
 import { OpLogCompaction } from './redis-compaction';
+import { LIVENESS_LUA, moveOldLayout, networkKey, prefixProblem } from './redis-keys';
 import {
   RelayedFrameSchema,
   SharedOpSchema,
@@ -37,6 +38,8 @@ export interface RedisStateOptions {
   /** redis://host:port[/db]; a password here is used, but config.ts only takes one from the environment. */
   url: string;
   password?: string;
+  /** `url` is a node of a Redis Cluster (SPEC SCALE8). */
+  cluster?: boolean;
   /** Key prefix (default DEFAULT_REDIS_PREFIX): instances with the same prefix form one network. */
   prefix?: string;
   log: Logger;
@@ -60,15 +63,29 @@ redis.call('XADD', KEYS[3], '*', 'op', ARGV[5])
 return 'ok'
 `;
 
+/**
+ * Renews instance ARGV[1]'s liveness for ARGV[2] ms and records ARGV[3], the op
+ * it has read up to, which compaction keeps (SPEC SCALE5, SCALE7); forgets
+ * instances whose liveness lapsed. KEYS: instances, positions. Returns the live
+ * instances.
+ */
+const RENEW_SCRIPT = `${LIVENESS_LUA}
+local now = now_ms()
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
 type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
 
 export class RedisSharedState implements SharedState {
   readonly instance = randomId(9);
   private readonly prefix: string;
   /** Commands; a second connection blocks on the op log, a third subscribes. */
-  private readonly cmd: Redis;
-  private readonly reader: Redis;
-  private readonly sub: Redis;
+  private readonly cmd: RedisClient;
+  private readonly reader: RedisClient;
+  private readonly sub: RedisClient;
   private handlers: SharedStateHandlers | null = null;
   private lastId = '0-0';
   private applied = 0;
@@ -83,15 +100,14 @@ export class RedisSharedState implements SharedState {
 
   constructor(private readonly options: RedisStateOptions) {
     this.prefix = options.prefix ?? C.DEFAULT_REDIS_PREFIX;
+    const problem = prefixProblem(this.prefix);
+    if (problem) throw new Error(problem);
     const connect = (name: string) => {
-      const redis = new Redis(options.url, {
-        lazyConnect: true,
-        // Fail fast while disconnected: a request is refused as unavailable, never queued behind an outage.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        retryStrategy: (times) => Math.min(100 * times, 2_000),
-        connectionName: `signaling-${this.instance}-${name}`,
+      const redis = createRedisClient({
+        url: options.url,
         ...(options.password ? { password: options.password } : {}),
+        ...(options.cluster ? { cluster: true } : {}),
+        connectionName: `signaling-${this.instance}-${name}`,
       });
       redis.on('error', (error: unknown) => options.log.debug('redis-error', { name, error: messageOf(error) }));
       redis.on('ready', () => options.log.info('redis-ready', { name, instance: this.instance }));
@@ -118,7 +134,7 @@ export class RedisSharedState implements SharedState {
   }
 
   private key(name: string): string {
-    return this.prefix + name;
+    return networkKey(this.prefix, name);
   }
 
   private channel(instance: string): string {
@@ -203,7 +219,6 @@ export class RedisSharedState implements SharedState {
       redis: this.cmd,
       prefix: this.prefix,
       instance: this.instance,
-      livenessPrefix: this.key('live:'),
       limits,
       up: () => this.health().up,
       log: this.options.log,
@@ -222,7 +237,7 @@ export class RedisSharedState implements SharedState {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.liveness) clearInterval(this.liveness);
-    // Tell the others at once rather than after the liveness key expires.
+    // Tell the others at once rather than after its liveness lapses.
     if (this.health().up)
       await this.cmd
         .xadd(
@@ -238,11 +253,7 @@ export class RedisSharedState implements SharedState {
           } satisfies SharedOp),
         )
         .then(() =>
-          this.cmd
-            .multi()
-            .del(this.key(`live:${this.instance}`))
-            .hdel(this.key('positions'), this.instance)
-            .exec(),
+          this.cmd.multi().zrem(this.key('instances'), this.instance).hdel(this.key('positions'), this.instance).exec(),
         )
         .catch(() => undefined);
     this.closed = true;
@@ -257,9 +268,11 @@ export class RedisSharedState implements SharedState {
 
   private connecting: Promise<unknown> | null = null;
 
-  /** Opens the three connections once; later drops reconnect by themselves. */
+  /** Opens the three connections once (later drops reconnect by themselves) and moves a network kept under the old key layout. */
   private connected(): Promise<unknown> {
-    this.connecting ??= Promise.all([this.cmd.connect(), this.reader.connect(), this.sub.connect()]);
+    this.connecting ??= Promise.all([this.cmd.connect(), this.reader.connect(), this.sub.connect()]).then(() =>
+      moveOldLayout(this.cmd, this.prefix, this.options.log),
+    );
     return this.connecting;
   }
 
@@ -328,25 +341,29 @@ export class RedisSharedState implements SharedState {
     this.handlers?.deliver(parsed.output as RelayedFrame);
   }
 
-  /** Renews this instance's liveness and the op it has read up to, which compaction keeps (SPEC SCALE5, SCALE7). */
-  private async renew(): Promise<void> {
-    const replies = await this.cmd
-      .multi()
-      .set(this.key(`live:${this.instance}`), '1', 'PX', C.LIVENESS_TTL_MS)
-      .hset(this.key('positions'), this.instance, this.lastId)
-      .exec();
-    const failed = replies?.find(([error]) => error)?.[0];
-    if (!replies || failed) throw failed ?? new Error('the liveness transaction was aborted');
+  /** Renews this instance's liveness and the op it has read up to (SPEC SCALE5, SCALE7); resolves to the live instances. */
+  private async renew(): Promise<Set<string>> {
+    const live = await this.cmd.eval(
+      RENEW_SCRIPT,
+      2,
+      this.key('instances'),
+      this.key('positions'),
+      this.instance,
+      C.LIVENESS_TTL_MS,
+      this.lastId,
+    );
+    if (!Array.isArray(live)) throw new Error(`unexpected reply from the liveness script: ${String(live)}`);
+    return new Set(live.map(String));
   }
 
   /** Renews this instance's liveness and declares gone the instances whose liveness expired (SPEC SCALE5). */
   private async watch(): Promise<void> {
     try {
-      await this.renew();
+      const live = await this.renew();
       this.renewFailed = false;
       await this.compaction.trim();
       for (const other of this.handlers?.instancesHolding() ?? []) {
-        if (await this.cmd.exists(this.key(`live:${other}`))) continue;
+        if (live.has(other)) continue;
         this.options.log.info('instance-gone', { gone: other });
         await this.publish({ op: 'instance-gone', gone: other });
       }
@@ -361,7 +378,7 @@ export class RedisSharedState implements SharedState {
 /** The receipt log as a Redis Stream with ids 0-1, 0-2, …: entry seq is stream id 0-(seq+1). */
 export class RedisReceiptLogStorage implements ReceiptLogStorage {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly streamKey: string,
     private readonly keysKey: string,
     private readonly creditOp: (entry: LogEntry) => string,

@@ -51,7 +51,7 @@ export interface SignalingServerOptions {
    * Share presence, matching, relay, pairings and the receipt log with every
    * other instance on this Redis (SPEC SCALE1); one process in memory when absent.
    */
-  redis?: { url: string; password?: string; prefix?: string; snapshotEveryOps?: number };
+  redis?: { url: string; password?: string; cluster?: boolean; prefix?: string; snapshotEveryOps?: number };
 }
 
 export interface SignalingServer {

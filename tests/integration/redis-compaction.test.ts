@@ -14,6 +14,7 @@ import { createSignalingServer, type SignalingServer } from '../../signaling/src
 import { caps, needs, testLogger, TEST_NETWORK } from '../../signaling/src/testing/fixtures';
 import { receiptFor } from '../../signaling/src/testing/receipts';
 import { SignalingClient } from '../../web/src/net/signaling-client';
+import { networkKey } from '../../signaling/src/redis-keys';
 import { startRedis, type RedisProcess } from '../support/redis-server';
 
 let redis: RedisProcess;
@@ -86,7 +87,7 @@ describe('compaction of the shared op stream (SCALE7)', () => {
     provider.send({ type: 'display-name', name, signature });
     expect(await named).toMatchObject({ accepted: true, name });
     await eventually(() => b.server.ledger.nameOf(provider.peerId!) === name);
-    const firstOp = (await raw.xrange(`${ns}ops`, '-', '+', 'COUNT', 1))[0]?.[0];
+    const firstOp = (await raw.xrange(networkKey(ns, 'ops'), '-', '+', 'COUNT', 1))[0]?.[0];
     expect(firstOp).toBeDefined();
 
     // Credits, a report, a second provider and job, status changes: every kind of state a snapshot keeps.
@@ -116,7 +117,7 @@ describe('compaction of the shared op stream (SCALE7)', () => {
       server.replica().matchmaker.providers.find((p) => p.id === provider.peerId)?.busy === EVERY;
     await eventually(() => applied(a.server) && applied(b.server));
     // Trimmed once every live instance has said (in its liveness renewal) that it read past the snapshot.
-    await eventually(async () => (await raw.xrange(`${ns}ops`, '-', '+', 'COUNT', 1))[0]?.[0] !== firstOp);
+    await eventually(async () => (await raw.xrange(networkKey(ns, 'ops'), '-', '+', 'COUNT', 1))[0]?.[0] !== firstOp);
     expect(same(a.server, b.server)).toBe(true);
     const before = a.server.replica();
     expect(before.ledger.head.length).toBe(2);
@@ -125,7 +126,7 @@ describe('compaction of the shared op stream (SCALE7)', () => {
     const appliedOps = (server: SignalingServer) =>
       Number(/^signaling_shared_ops_applied (\d+)$/m.exec(server.metrics.render())?.[1]);
     const published = appliedOps(a.server);
-    expect(await raw.xlen(`${ns}ops`)).toBeLessThan(published);
+    expect(await raw.xlen(networkKey(ns, 'ops'))).toBeLessThan(published);
 
     const c = await instance(ns);
     await eventually(() => same(a.server, c.server));
@@ -148,7 +149,7 @@ describe('compaction of the shared op stream (SCALE7)', () => {
 
   it('SCALE7: a snapshot in Redis that does not parse stops a new instance from starting, with a clear error', async () => {
     const ns = prefix();
-    await raw.hset(`${ns}snapshot`, 'id', '1-0', 'state', '{"v":1,"owners":"__proto__"}');
+    await raw.hset(networkKey(ns, 'snapshot'), 'id', '1-0', 'state', '{"v":1,"owners":"__proto__"}');
     const server = createSignalingServer({
       port: 0,
       host: '127.0.0.1',

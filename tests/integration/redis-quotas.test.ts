@@ -15,6 +15,7 @@ import type { HubLimits } from '../../signaling/src/hub';
 import { needs, testLogger, TEST_NETWORK, until } from '../../signaling/src/testing/fixtures';
 import { receiptFor } from '../../signaling/src/testing/receipts';
 import { SignalingClient } from '../../web/src/net/signaling-client';
+import { networkKey } from '../../signaling/src/redis-keys';
 import { startRedis, type RedisProcess } from '../support/redis-server';
 
 let redis: RedisProcess;
@@ -75,7 +76,7 @@ function open(wsUrl: string): Promise<Opened> {
 
 /** This address's connections as Redis counts them, every instance's together. */
 async function countedInRedis(raw: Redis, ns: string): Promise<number> {
-  const values = await raw.hvals(`${ns}ip-conns:127.0.0.1`);
+  const values = await raw.hvals(networkKey(ns, 'ip-conns:127.0.0.1'));
   return values.reduce((sum, v) => sum + Number(v), 0);
 }
 
@@ -120,18 +121,18 @@ describe('per-IP quotas across instances (RATE8)', () => {
     expect(b.server.metrics.get('signaling_rate_limited_total', { scope: 'ip-rate' })).toBe(1);
   });
 
-  it('RATE8: a crashed instance’s connections stop counting once its liveness key is gone', async () => {
+  it('RATE8: a crashed instance’s connections stop counting once its liveness has lapsed', async () => {
     const ns = prefix();
     const a = await instance(ns, { maxConnectionsPerIp: 2, connectionBurst: 100 });
     const raw = new Redis(redis.url);
     try {
-      // An instance that held 2 from this address and died without a word: it has no liveness key.
-      await raw.hset(`${ns}ip-conns:127.0.0.1`, 'crashed', 2);
+      // An instance that held 2 from this address and died without a word: it is not among the live instances.
+      await raw.hset(networkKey(ns, 'ip-conns:127.0.0.1'), 'crashed', 2);
       expect((await open(a.wsUrl)).admitted).toBe(true);
-      expect(await raw.hget(`${ns}ip-conns:127.0.0.1`, 'crashed')).toBeNull();
+      expect(await raw.hget(networkKey(ns, 'ip-conns:127.0.0.1'), 'crashed')).toBeNull();
       // A live one's count does count.
-      await raw.set(`${ns}live:alive`, '1');
-      await raw.hset(`${ns}ip-conns:127.0.0.1`, 'alive', 1);
+      await raw.zadd(networkKey(ns, 'instances'), Date.now() + 60_000, 'alive');
+      await raw.hset(networkKey(ns, 'ip-conns:127.0.0.1'), 'alive', 1);
       expect(await open(a.wsUrl)).toMatchObject({ admitted: false, error: { code: 'rate-limited' } });
     } finally {
       raw.disconnect();
@@ -200,7 +201,8 @@ describe('per-IP quotas across instances (RATE8)', () => {
     onA.openJob('job-00002', needs({ units: 7 }));
     onA.closeJob('job-00001');
     const raw = new Redis(redis.url);
-    const counted = async () => (await raw.hvals(`${ns}ip-jobs:127.0.0.1`)).reduce((s, v) => s + Number(v), 0);
+    const counted = async () =>
+      (await raw.hvals(networkKey(ns, 'ip-jobs:127.0.0.1'))).reduce((s, v) => s + Number(v), 0);
     for (let i = 0; i < 100 && (await counted()) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await counted()).toBe(1);
     onB.openJob('job-00003', needs());
@@ -209,7 +211,7 @@ describe('per-IP quotas across instances (RATE8)', () => {
     onA.close();
     for (let i = 0; i < 100 && (await counted()) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
     const health = (await (await fetch(`${a.url}healthz`)).json()) as { shared: { instance: string } };
-    expect(await raw.hget(`${ns}ip-jobs:127.0.0.1`, health.shared.instance)).toBeNull();
+    expect(await raw.hget(networkKey(ns, 'ip-jobs:127.0.0.1'), health.shared.instance)).toBeNull();
     expect(await counted()).toBe(1);
     raw.disconnect();
   });

@@ -14,6 +14,7 @@ import { createSignalingServer, type SignalingServer } from '../../signaling/src
 import { caps, needs, testLogger, TEST_NETWORK, until } from '../../signaling/src/testing/fixtures';
 import { receiptFor } from '../../signaling/src/testing/receipts';
 import { SignalingClient } from '../../web/src/net/signaling-client';
+import { networkKey } from '../../signaling/src/redis-keys';
 import { startRedis, type RedisProcess } from '../support/redis-server';
 
 let redis: RedisProcess;
@@ -161,8 +162,13 @@ describe('instances sharing Redis', () => {
     // Both in one transaction, so the janitor cannot drop the ghost between its join and its announce.
     await raw
       .multi()
-      .xadd(`${ns}ops`, '*', 'op', op({ op: 'join', role: 'provider', peer: ghost.peerId, conn: 1 }))
-      .xadd(`${ns}ops`, '*', 'op', op({ op: 'announce', peer: ghost.peerId, capabilities: caps(), slots: 1 }))
+      .xadd(networkKey(ns, 'ops'), '*', 'op', op({ op: 'join', role: 'provider', peer: ghost.peerId, conn: 1 }))
+      .xadd(
+        networkKey(ns, 'ops'),
+        '*',
+        'op',
+        op({ op: 'announce', peer: ghost.peerId, capabilities: caps(), slots: 1 }),
+      )
       .exec();
     expect((await matched).peerId).toBe(ghost.peerId);
     const unmatched = await requester.once('unmatched');
@@ -179,7 +185,7 @@ describe('instances sharing Redis', () => {
     const rematched = Promise.all([provider.once('matched'), requester.once('matched')]);
     const raw = new Redis(redis.url);
     await raw.xadd(
-      `${ns}ops`,
+      networkKey(ns, 'ops'),
       '*',
       'op',
       JSON.stringify({
@@ -206,7 +212,7 @@ describe('instances sharing Redis', () => {
     const raw = new Redis(redis.url);
     // Applied, this would close the requester's job and end the pairing (job-closed).
     await raw.xadd(
-      `${ns}ops`,
+      networkKey(ns, 'ops'),
       '*',
       'op',
       JSON.stringify({
@@ -230,8 +236,8 @@ describe('instances sharing Redis', () => {
     const ns = prefix();
     const b = await instance(ns);
     const raw = new Redis(redis.url);
-    await raw.xadd(`${ns}ops`, '*', 'op', '{"op":"announce","peer":"__proto__"}');
-    await raw.xadd(`${ns}ops`, '*', 'op', 'not json');
+    await raw.xadd(networkKey(ns, 'ops'), '*', 'op', '{"op":"announce","peer":"__proto__"}');
+    await raw.xadd(networkKey(ns, 'ops'), '*', 'op', 'not json');
     raw.disconnect();
     const applied = b.server.metrics.render();
     const { provider, requester } = await pairAcross(b.wsUrl, b.wsUrl);

@@ -2,9 +2,17 @@
  * A throwaway redis-server for tests: Debian's `redis-server` on a free
  * loopback port, no persistence, killed by stop(). Missing redis-server is a
  * failure that says what to install, never a skip: CI installs it (.ci/run).
+ *
+ * With `cluster`, the server is a Redis Cluster of one node holding all 16384
+ * slots: every command is served there (no redirects), but a command or script
+ * whose keys are in different slots is refused as it would be on a real Cluster.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 
 export interface RedisProcess {
   port: number;
@@ -50,13 +58,41 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-/** Starts redis-server on `port` (a free one when not given) and resolves once it answers PING. */
-export async function startRedis(port?: number): Promise<RedisProcess> {
+/** A one-node Cluster's slots, then waits until it says it serves them (about a second). */
+async function takeAllSlots(port: number): Promise<void> {
+  const redis = new Redis(port, '127.0.0.1');
+  try {
+    await redis.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    for (let attempt = 0; !String(await redis.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); attempt++) {
+      if (attempt > 200) throw new Error(`the one-node Redis Cluster on port ${port} never reached cluster_state:ok`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Starts redis-server on `port` (a free one when not given) and resolves once it answers PING (and, a Cluster, serves every slot). */
+export async function startRedis(port?: number, options: { cluster?: boolean } = {}): Promise<RedisProcess> {
   const binary = redisServerPath();
   const chosen = port ?? (await freePort());
+  // A Cluster node keeps its nodes.conf on disk, even with persistence off.
+  const dir = options.cluster ? mkdtempSync(join(tmpdir(), 'redis-cluster-')) : null;
+  const clusterArgs = dir
+    ? [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+        '--dir',
+        dir,
+        '--cluster-announce-ip',
+        '127.0.0.1',
+      ]
+    : [];
   const child: ChildProcess = spawn(
     binary,
-    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...clusterArgs],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -71,12 +107,15 @@ export async function startRedis(port?: number): Promise<RedisProcess> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    port: chosen,
-    url: `redis://127.0.0.1:${chosen}`,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    if (dir) rmSync(dir, { recursive: true, force: true });
   };
+  if (options.cluster)
+    await takeAllSlots(chosen).catch(async (error: unknown) => {
+      await stop();
+      throw error;
+    });
+  return { port: chosen, url: `redis://127.0.0.1:${chosen}`, stop };
 }

@@ -55,7 +55,7 @@ export class Admission {
     throw new ProtocolError('rate-limited', refusal(verdict), CloseCode.policy);
   }
 
-  /** An admitted connection ended. `stopping`: the instance's counts go with its liveness key, nothing to write. */
+  /** An admitted connection ended. `stopping`: the instance's counts lapse with its liveness, nothing to write. */
   release(ip: string, stopping: boolean): void {
     this.local.release(ip);
     if (!stopping) this.quotas?.holding(ip, this.local.openOf(ip));

@@ -231,7 +231,7 @@ export class Hub {
     const sameIp = ctx.requestersByIp.get(conn.ip);
     const wasRequester = sameIp?.delete(conn) ?? false;
     if (wasRequester && sameIp!.size === 0) ctx.requestersByIp.delete(conn.ip);
-    // Its jobs stop counting for its address here (a stopping instance's counts go with its liveness key).
+    // Its jobs stop counting for its address here (a stopping instance's counts lapse with its liveness).
     if (wasRequester && !this.shuttingDown) this.matching.jobsChanged(conn.ip);
     this.options.log.debug('connection-closed', { conn: conn.id, peer: conn.peerId && short(conn.peerId), reason });
     if (!conn.peerId || !conn.role) return;
