@@ -27,6 +27,7 @@ import {
   type Contribution,
   decodeContribution,
   decodeRoundPatch,
+  encodeChain,
   encodeContribution,
   entryFromReveal,
   ErrorFeedback,
@@ -229,6 +230,8 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
   let pending: Awaited<ReturnType<TogetherRounds['close']>>['background'] = [];
   let lastPatch: Uint8Array | null = null;
   let stepMs = 0;
+  /** What a provider joining mid-training receives: the chain of round patches so far (the product's choice when smaller). */
+  let joinChainBytes: number | null = null;
   const valCurve: number[] = [];
   for (let r = 0; r < spec.rounds; r++) {
     const version = rounds.version;
@@ -242,6 +245,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
       const start = version.params;
       // A provider in its first round has no round to train on from: it starts from the version.
       let done = r > p.joinRound ? 0 : tau;
+      if (r === p.joinRound && r > 0) joinChainBytes = encodeChain(rounds.audit).length;
       const work = await p.trainer.trainAhead(
         batchesOf(p.trainShard, r),
         { poll: () => (done >= tau ? start : null), arrived: async () => start },
@@ -316,6 +320,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     times,
     timeline,
     ahead,
+    joinChainBytes,
     contributionBytes,
     patchBytes,
     patchBounds,
@@ -418,6 +423,9 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     honestContributions: honestVerdicts.length,
     ...(spec.joinAt !== undefined && {
       joinAt: spec.joinAt,
+      /** The joiner's catch-up: seed + round patches so far, against the version whole (f32). */
+      joinChainBytes: run.joinChainBytes,
+      joinWholeBytes: 4 * run.n,
       joinerVerdicts: run.verdicts
         .filter((v) => v.provider === run.providers.find((p) => p.joinRound === spec.joinAt)?.identity.peerId)
         .map(
@@ -503,6 +511,9 @@ if (CASES.has('join')) {
   const row = summary(spec, run, single);
   print(row);
   log(`  joiner's verdicts: ${row.joinerVerdicts?.join(' ')}`);
+  log(
+    `  joiner caught up by ${row.joinChainBytes} B of round patches, against ${row.joinWholeBytes} B for the version whole`,
+  );
 }
 if (CASES.has('adversaries')) {
   const base = { providers: 5, rounds: QUICK ? 8 : 16, innerSteps: 8, link: { mbps: 20, latencyMs: 50 } };

@@ -167,6 +167,10 @@ test('E2E-TOGETHER2: a volunteer closed mid-round costs only its contribution, o
   console.log(`joined mid-training: ${await joinedRow.textContent()}`);
   // Its first contributions are judged against a bar for keys whose error feedback is still filling: honest, accepted.
   expect(await joinedRow.getAttribute('data-refused')).toBe('0');
+  // It caught up by the chain: version 0 rebuilt from the seed, then the round patches since (smaller than the version).
+  const joinedActivity = joiner.page.getByTestId('together-activity');
+  await expect(joinedActivity).toHaveAttribute('data-joined-by', 'chain');
+  console.log(`the joiner: ${await joinedActivity.locator('.hint').last().textContent()}`);
 
   // Reload mid-training: the job resumes from its last completed round and finishes.
   const beforeReload = Number(await job().getByTestId('train-step').textContent());

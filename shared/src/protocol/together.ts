@@ -4,7 +4,9 @@
  *
  * requester → provider
  *   together-start     spec, this provider's shard, the round and version to start from;
- *                      body: the corpus's token ids (u16 LE), then the version (f32 params, f32 momentum)
+ *                      body: the corpus's token ids (u16 LE), then the version (f32 params, f32 momentum),
+ *                      or, with `chainBytes`, the round patches from version 0 (audit.ts encodeChain), which
+ *                      the provider replays from the spec's seed when that is smaller than the version
  *   together-round     train round `round` from version `versionHash`
  *   together-reveal    the round's deadline has passed: send the contribution committed to
  *   together-patch     body: the round patch (shared/src/jobs/together/patch.ts); `relay` names the
@@ -51,6 +53,8 @@ export const TogetherToProviderSchema = v.variant('type', [
     tokens: Count(MAX_TOGETHER_TOKENS),
     paramBytes: Count(MAX_TOGETHER_VERSION_BYTES),
     momentumBytes: Count(MAX_TOGETHER_VERSION_BYTES),
+    /** Present: the body carries the chain of round patches instead of the version (paramBytes 0). */
+    chainBytes: v.optional(Count(MAX_TOGETHER_VERSION_BYTES)),
   }),
   v.strictObject({ type: v.literal('together-round'), jobId: JobIdSchema, round: Round, versionHash: Hash }),
   v.strictObject({ type: v.literal('together-reveal'), jobId: JobIdSchema, round: Round }),
@@ -124,7 +128,7 @@ export function decodeTogetherToProvider(bytes: Uint8Array): { header: TogetherT
   const h = m.header;
   const want =
     h.type === 'together-start'
-      ? 2 * h.tokens + h.paramBytes + h.momentumBytes
+      ? 2 * h.tokens + h.paramBytes + h.momentumBytes + (h.chainBytes ?? 0)
       : h.type === 'together-snapshot'
         ? h.paramBytes
         : h.type === 'together-patch'
@@ -134,6 +138,8 @@ export function decodeTogetherToProvider(bytes: Uint8Array): { header: TogetherT
     throw new PeerProtocolError(`${h.type} announces ${want} bytes but carries ${m.body.length}`);
   if ((h.type === 'together-start' || h.type === 'together-snapshot') && h.paramBytes % 4 !== 0)
     throw new PeerProtocolError(`${h.type} carries a partial f32 value`);
+  if (h.type === 'together-start' && h.chainBytes !== undefined && h.paramBytes + h.momentumBytes !== 0)
+    throw new PeerProtocolError('together-start carries either a version or a chain of round patches, not both');
   return m;
 }
 

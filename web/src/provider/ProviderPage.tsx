@@ -132,6 +132,7 @@ function TogetherActivityPanel({ activity }: { activity: ProviderRuntime['togeth
       data-rounds-trained={a.roundsTrained}
       data-relayed-in={a.relayedIn}
       data-forwarded={a.forwarded}
+      data-joined-by={a.joinedBy}
     >
       <h2>Training together</h2>
       <p>
@@ -141,6 +142,7 @@ function TogetherActivityPanel({ activity }: { activity: ProviderRuntime['togeth
         {a.tokensPerS ? ` at ${Math.round(a.tokensPerS).toLocaleString()} tokens/s` : ''}.
       </p>
       <RelayLine relayedIn={a.relayedIn} forwarded={a.forwarded} />
+      <p className="hint">Joined with the version {a.joinedVia}.</p>
       <p className="muted">{a.status}</p>
     </div>
   );

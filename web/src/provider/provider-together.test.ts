@@ -2,7 +2,9 @@ import { defaultTrainSpec, type TrainSpec } from '@shared/jobs';
 import {
   COMPRESS_DEFAULTS,
   compress,
+  encodeChain,
   encodeContribution,
+  initialVersion,
   encodeRoundPatch,
   makeVersion,
   outerStep,
@@ -19,7 +21,7 @@ import { arenaFor, PRESETS } from '@shared/train';
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../storage/kv';
 import { until } from '../testing/wait';
-import { ProviderTogether } from './provider-together';
+import { ProviderTogether, type TogetherActivity } from './provider-together';
 
 const JOB = 'job-provider-together';
 const OUTER = { lr: 0.5, momentum: 0 };
@@ -37,13 +39,19 @@ function spec(): TrainSpec {
   };
 }
 
-/** A started job on one ProviderTogether, with what it sent its requester and what it forwarded. */
-async function started() {
+type Start = Extract<TogetherToProvider, { type: 'together-start' }>;
+
+/** A provider with its messages to the requester, what it forwarded and what its page shows. */
+function provider() {
   const got: { header: TogetherFromProvider; body: Uint8Array }[] = [];
   const forwarded: { peerId: string; bytes: Uint8Array }[] = [];
   const statuses: string[] = [];
+  const activity: TogetherActivity[] = [];
   const provider = new ProviderTogether({
-    report: (a) => void statuses.push(a.status),
+    report: (a) => {
+      statuses.push(a.status);
+      activity.push(a);
+    },
     sign: async () => 'A'.repeat(85) + 'A',
     store: memoryStore(),
     log: () => {},
@@ -51,34 +59,45 @@ async function started() {
   });
   const send = (header: TogetherToProvider, body?: Uint8Array) =>
     provider.receive('link', JOB, (b) => got.push(decodeTogetherFromProvider(b)), encodeTogether(header, body));
+  return { provider, got, send, forwarded, statuses, activity };
+}
+
+const TOKENS = Uint16Array.from({ length: 4096 }, (_, i) => (i * 7) % 256);
+
+/** A together-start with the corpus and, after it, `state` (the version whole or a chain). */
+function startWith(round: number, versionHash: string, state: Uint8Array, chain: boolean): [Start, Uint8Array] {
+  const body = new Uint8Array(TOKENS.byteLength + state.length);
+  body.set(new Uint8Array(TOKENS.buffer), 0);
+  body.set(state, TOKENS.byteLength);
+  const header: Start = {
+    type: 'together-start',
+    v: TOGETHER_WIRE_VERSION,
+    jobId: JOB,
+    spec: spec(),
+    shard: 0,
+    shards: 2,
+    round,
+    versionHash,
+    tokens: TOKENS.length,
+    paramBytes: chain ? 0 : state.length,
+    momentumBytes: 0,
+    ...(chain && { chainBytes: state.length }),
+  };
+  return [header, body];
+}
+
+/** A started job on one ProviderTogether, with what it sent its requester and what it forwarded. */
+async function started() {
+  const p = provider();
   const s = spec();
-  const tokens = Uint16Array.from({ length: 4096 }, (_, i) => (i * 7) % 256);
   const n = arenaFor(s.model, 1, s.model.context).params.size;
   const params = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.02);
   const v0 = await makeVersion(0, params, null);
-  const body = new Uint8Array(tokens.byteLength + params.byteLength);
-  body.set(new Uint8Array(tokens.buffer), 0);
-  body.set(new Uint8Array(params.buffer), tokens.byteLength);
-  send(
-    {
-      type: 'together-start',
-      v: TOGETHER_WIRE_VERSION,
-      jobId: JOB,
-      spec: s,
-      shard: 0,
-      shards: 2,
-      round: 0,
-      versionHash: v0.hash,
-      tokens: tokens.length,
-      paramBytes: params.byteLength,
-      momentumBytes: 0,
-    },
-    body,
-  );
-  await until(() => got.length >= 1);
-  if (got[0]!.header.type === 'together-error') throw new Error(got[0]!.header.message);
-  expect(got[0]!.header).toMatchObject({ type: 'together-ready', versionHash: v0.hash });
-  return { provider, got, send, forwarded, v0, statuses };
+  p.send(...startWith(0, v0.hash, new Uint8Array(params.buffer), false));
+  await until(() => p.got.length >= 1);
+  if (p.got[0]!.header.type === 'together-error') throw new Error(p.got[0]!.header.message);
+  expect(p.got[0]!.header).toMatchObject({ type: 'together-ready', versionHash: v0.hash });
+  return { ...p, v0 };
 }
 
 /** A round patch with one contribution (a compressed random direction), as the requester makes them. */
@@ -164,5 +183,50 @@ describe('ProviderTogether trains the next round ahead (TOGETHER-AHEAD4)', () =>
     send({ type: 'together-patch', jobId: JOB, round: 0 }, bytes);
     await new Promise((r) => setTimeout(r, 50));
     expect(got.filter((m) => m.header.type === 'together-commit')).toHaveLength(1);
+  });
+});
+
+describe('ProviderTogether joins by the chain of round patches (TOGETHER-CHAIN1..2)', () => {
+  it('TOGETHER-CHAIN1: version 0 from the seed and the round patches since rebuild the current version', async () => {
+    const v0 = await initialVersion(spec());
+    const first = await onePatch(v0);
+    const second = await onePatch(first.next);
+    const chain = encodeChain([first.bytes, second.bytes]);
+    expect(chain.length).toBeLessThan(v0.params.byteLength / 10);
+    const p = provider();
+    p.send(...startWith(2, second.next.hash, chain, true));
+    await until(() => p.got.length >= 1);
+    expect(p.got[0]!.header).toMatchObject({ type: 'together-ready', round: 2, versionHash: second.next.hash });
+    expect(p.activity.at(-1)).toMatchObject({ joinedBy: 'chain', round: 2 });
+    expect(p.activity.at(-1)!.joinedVia).toMatch(/through 2 round patches/);
+    p.provider.close('link');
+  });
+
+  it('TOGETHER-CHAIN2: a chain that rebuilds another version is reported as such, and the version sent whole replaces it', async () => {
+    const v0 = await initialVersion(spec());
+    const first = await onePatch(v0);
+    const named = await makeVersion(
+      1,
+      Float32Array.from(first.next.params, (x) => x + 1e-3),
+      null,
+    );
+    const p = provider();
+    p.send(...startWith(1, named.hash, encodeChain([first.bytes]), true));
+    await until(() => p.got.length >= 1);
+    // It holds what the chain rebuilt, says so, and takes the snapshot the requester answers with.
+    expect(p.got[0]!.header).toMatchObject({ type: 'together-ready', versionHash: first.next.hash });
+    expect(p.activity.at(-1)!.joinedVia).toMatch(/did not rebuild it/);
+    const body = new Uint8Array(named.params.buffer.slice(0));
+    p.send({ type: 'together-snapshot', jobId: JOB, round: 1, versionHash: named.hash, paramBytes: body.length }, body);
+    await until(() => p.got.length >= 2);
+    expect(p.got[1]!.header).toMatchObject({ type: 'together-ready', versionHash: named.hash });
+    // A chain cut short is refused with the reason, and the tab holds no job.
+    const q = provider();
+    const cut = encodeChain([first.bytes]).subarray(0, 40);
+    q.send(...startWith(1, first.next.hash, cut, true));
+    await until(() => q.got.length >= 1);
+    expect(q.got[0]!.header).toMatchObject({ type: 'together-error', message: expect.stringMatching(/truncated/) });
+    expect(q.provider.busy).toBe(false);
+    p.provider.close('link');
   });
 });

@@ -20,10 +20,12 @@ import {
   commitMessage,
   type ContributionShape,
   type DataPlan,
+  decodeChain,
   decodeRoundPatch,
   encodeContribution,
   ErrorFeedback,
   makeVersion,
+  replayChain,
   roundBatches,
   tamperedWork,
   RoundTrainer,
@@ -58,6 +60,10 @@ export interface TogetherActivity {
   /** Round patches this tab got from a co-volunteer, and patches it forwarded to co-volunteers. */
   readonly relayedIn: number;
   readonly forwarded: number;
+  /** How it got the version it started from: 'chain' (seed + round patches) or 'whole'. */
+  readonly joinedBy: 'chain' | 'whole';
+  /** In words, with the bytes. */
+  readonly joinedVia: string;
   /** False once the link to its requester closed. */
   readonly active: boolean;
 }
@@ -100,6 +106,8 @@ interface Job {
   early?: { header: PatchHeader; body: Uint8Array; from: string };
   relayedIn: number;
   forwarded: number;
+  readonly joinedBy: 'chain' | 'whole';
+  readonly joinedVia: string;
   /** The next round, trained from the moment this one was committed (see `trainAhead`). */
   ahead: Ahead | null;
   /** The inner optimizer's step at the end of the last round trained (ahead steps not counted). */
@@ -119,6 +127,8 @@ interface Ahead {
   wake(): void;
   dropped: boolean;
 }
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 const residualKey = (jobId: string) => `together-residual:${jobId}`;
 /** The inner AdamW moments and step: restarting them would make the next round's first steps far too large. */
@@ -180,6 +190,8 @@ export class ProviderTogether {
       status,
       relayedIn: job.relayedIn,
       forwarded: job.forwarded,
+      joinedBy: job.joinedBy,
+      joinedVia: job.joinedVia,
       active,
     });
   }
@@ -317,9 +329,9 @@ export class ProviderTogether {
     const config = spec.model;
     const u16 = new Uint16Array(body.slice(0, 2 * h.tokens).buffer);
     const tokens = Int32Array.from(u16);
-    const params = new Float32Array(body.slice(2 * h.tokens, 2 * h.tokens + h.paramBytes).buffer);
-    const version = await makeVersion(h.round, params, null);
-    if (version.hash !== h.versionHash) throw new Error('the version sent does not hash to its name');
+    const rest = body.subarray(2 * h.tokens);
+    const { version, via } = await this.versionIn(spec, h, rest);
+    const params = version.params;
     const plan: DataPlan = {
       seed: spec.seed,
       shards: h.shards,
@@ -360,16 +372,41 @@ export class ProviderTogether {
       tokensPerS: 0,
       relayedIn: 0,
       forwarded: 0,
+      joinedBy: h.chainBytes === undefined ? 'whole' : 'chain',
+      joinedVia: via,
       ahead: null,
       innerStep: state.step,
     };
     this.jobs.set(key, job);
     this.deps.log(
-      `training together: job ${h.jobId}, shard ${h.shard + 1} of ${h.shards}, from round ${h.round}` +
+      `training together: job ${h.jobId}, shard ${h.shard + 1} of ${h.shards}, from round ${h.round} (${via})` +
         (residual ? ' (error-feedback residual restored)' : '') +
         (inner ? ` (inner optimizer restored at step ${inner.step})` : ''),
     );
     this.ready(job);
+  }
+
+  /**
+   * The version a start brings: sent whole, or rebuilt from the seed through the chain of round patches. A
+   * chain that does not rebuild the named version leaves what it rebuilt: the tab reports that hash as
+   * ready, and the requester sends the version whole.
+   */
+  private async versionIn(
+    spec: TrainSpec,
+    h: Extract<TogetherToProvider, { type: 'together-start' }>,
+    rest: Uint8Array,
+  ): Promise<{ version: Version; via: string }> {
+    if (h.chainBytes === undefined) {
+      const version = await makeVersion(h.round, new Float32Array(rest.slice(0, h.paramBytes).buffer), null);
+      if (version.hash !== h.versionHash) throw new Error('the version sent does not hash to its name');
+      return { version, via: `version sent whole, ${kib(h.paramBytes)}` };
+    }
+    const patches = decodeChain(rest);
+    const version = await replayChain(spec, patches);
+    const via = `rebuilt from the seed through ${patches.length} round patches, ${kib(h.chainBytes)}`;
+    if (version.hash === h.versionHash) return { version, via };
+    this.deps.log(`the round patches rebuilt version ${version.hash.slice(0, 8)}…, not ${h.versionHash.slice(0, 8)}…`);
+    return { version, via: `${via}, which did not rebuild it: asking for it whole` };
   }
 
   private ready(job: Job): void {

@@ -31,6 +31,7 @@ import {
   type Commitment,
   type ContributionShape,
   type DataPlan,
+  encodeChain,
   type Entry,
   entryFromReveal,
   GAUNTLET_DEFAULTS,
@@ -240,6 +241,8 @@ export class TogetherRun implements WorkerLike {
         random: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32,
       },
     );
+    // The round patches so far, for volunteers joining by the chain (a reload keeps them in IndexedDB).
+    if (round > 0) this.rounds.audit.push(...(await togetherAudit(this.deps!.store, spec.id)).slice(0, round));
     this.view(() => ({
       rounds: [],
       providers: {},
@@ -330,10 +333,14 @@ export class TogetherRun implements WorkerLike {
     this.members.set(peerId, member);
     const tokens = Uint16Array.from(this.data.tokens);
     const version = this.rounds.version;
-    const params = this.versionBytes(version);
-    const body = new Uint8Array(tokens.byteLength + params.length);
+    // The version whole, or version 0's seed and the round patches since when those are fewer bytes.
+    const whole = this.versionBytes(version);
+    const audit = this.rounds.audit;
+    const chain = audit.length === version.round ? encodeChain(audit) : null;
+    const state = chain && chain.length < whole.length ? chain : whole;
+    const body = new Uint8Array(tokens.byteLength + state.length);
     body.set(new Uint8Array(tokens.buffer), 0);
-    body.set(params, tokens.byteLength);
+    body.set(state, tokens.byteLength);
     this.send(
       link,
       {
@@ -346,8 +353,9 @@ export class TogetherRun implements WorkerLike {
         round: version.round,
         versionHash: version.hash,
         tokens: tokens.length,
-        paramBytes: params.length,
+        paramBytes: state === whole ? whole.length : 0,
         momentumBytes: 0,
+        ...(state === chain && { chainBytes: chain.length }),
       },
       body,
     );
