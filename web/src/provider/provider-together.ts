@@ -123,6 +123,8 @@ interface Ahead {
   readonly round: number;
   readonly work: Promise<RoundWork>;
   readonly started: number;
+  /** The version it moved onto, once it has. */
+  baseHash: string | null;
   /** Resolves the trainer's wait once the round's version is here, or the work was dropped. */
   wake(): void;
   dropped: boolean;
@@ -436,6 +438,8 @@ export class ProviderTogether {
         if (error instanceof AheadDroppedError) return null;
         throw error;
       });
+      // Moved onto another version of this round (one replaced since): trained from the wrong base, so again.
+      if (ahead.baseHash !== versionHash) work = null;
     } else if (ahead) await this.settle(ahead);
     if (!work) {
       const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
@@ -482,10 +486,15 @@ export class ProviderTogether {
     const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
     let wake = () => {};
     const arrived = new Promise<void>((resolve) => (wake = resolve));
-    const here = () => (job.version.round === round ? job.version.params : null);
+    const here = () => {
+      if (job.version.round !== round) return null;
+      ahead.baseHash = job.version.hash;
+      return job.version.params;
+    };
     const ahead: Ahead = {
       round,
       started: performance.now(),
+      baseHash: null,
       wake,
       dropped: false,
       work: job.trainer.trainAhead(
