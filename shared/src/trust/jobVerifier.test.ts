@@ -87,7 +87,7 @@ describe('job verifier', () => {
   it('TRUST-P2: an exclusion inside one job returns every unit the key alone vouched for', () => {
     const book = new ReputationBook(() => 0);
     const bad = key('b');
-    for (let i = 0; i < 1000; i++) book.recordAccepted(bad, false); // a long clean history: checked at the 3% floor
+    for (let i = 0; i < 1000; i++) book.recordAccepted(bad, false); // a long clean history: checked at the default rate
     const jv = new JobVerifier<number>({
       jobId: 'job-00001',
       policy: resolvePolicy({ checkWith: 'requester' }),

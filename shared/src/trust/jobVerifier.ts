@@ -15,7 +15,7 @@ import type { JobPolicy } from './policy';
 import { cryptoRandom, type RandomSource } from './random';
 import { UnitQuorum, type Agree, type QuorumAction, type ReplicaResult } from './quorum';
 import type { ReputationBook } from './reputation';
-import { planCheck, type CheckPlan } from './sampling';
+import { blockLength, CheckSchedule, isTrusted, planCheck, type CheckPlan } from './sampling';
 import { QuorumStateError } from './errors';
 
 export type VerifierAction<R> =
@@ -67,11 +67,14 @@ export class JobVerifier<R> {
   private readonly units = new Map<number, UnitRecord>();
   private readonly accepted = new Map<number, { providers: PeerId[]; checked: boolean }>();
   private readonly excluded = new Set<PeerId>();
+  /** Where each trusted key stands in its blocks of checks, this job (SPEC TRUST-A1). */
+  private readonly schedule: CheckSchedule;
 
   constructor(options: JobVerifierOptions<R>) {
     this.jobId = options.jobId;
     this.options = options;
     this.rng = options.rng ?? cryptoRandom();
+    this.schedule = new CheckSchedule(blockLength(options.policy.sampleRate));
   }
 
   isExcluded(peerId: PeerId): boolean {
@@ -83,9 +86,11 @@ export class JobVerifier<R> {
     if (this.open.has(unitId)) throw new QuorumStateError(`unit ${unitId} is already open`);
     this.settled.delete(unitId);
     const policy = this.options.policy;
+    const reputation = this.options.reputation.get(primary);
     const plan: CheckPlan = this.options.algebraicCheck
       ? { check: 'none', replicas: 1, probability: 1 }
-      : planCheck(policy, this.options.reputation.get(primary), this.rng);
+      : planCheck(policy, reputation, this.rng, this.schedule.position(primary));
+    if (policy.adaptive && isTrusted(reputation)) this.schedule.advance(primary, plan.check !== 'none');
     const quorum = new UnitQuorum<R>(
       {
         initialReplicas: plan.replicas,
