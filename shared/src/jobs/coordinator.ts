@@ -429,11 +429,7 @@ export class JobCoordinator<R> {
   private judge(slot: ProviderSlot, peerId: PeerId, unitId: number, result: R): CoordinatorCommand<R>[] {
     const replica: ReplicaResult<R> = { peerId, adapterClass: slot.adapterClass, result };
     const planned = this.planned.get(unitId)?.has(peerId) ?? false;
-    if (this.done[unitId] && !planned) {
-      this.options.reputation.recordDropped(peerId);
-      this.stats.duplicates++;
-      return [{ type: 'duplicate', peerId, unitId }];
-    }
+    if (this.done[unitId] && !planned) return this.judgeCopy(peerId, unitId, replica);
     const out: CoordinatorCommand<R>[] = [];
     if (!this.verifier.isOpen(unitId) && !this.done[unitId]) {
       // Redundancy 1: the unit is opened on the key that answered first, and the check drawn for it.
@@ -457,6 +453,33 @@ export class JobCoordinator<R> {
       out.push({ type: 'duplicate', peerId, unitId });
     }
     return out;
+  }
+
+  /**
+   * A copy of a decided unit (speculative, computed anyway) is judged against it (SPEC
+   * TRUST-Q7): agreement verifies the unit, a copy that contradicts a checked result is
+   * caught, and one that contradicts an unchecked result reopens the unit until a third
+   * result decides. A copy the verifier cannot judge is discarded.
+   */
+  private judgeCopy(peerId: PeerId, unitId: number, replica: ReplicaResult<R>): CoordinatorCommand<R>[] {
+    const wasUnchecked = this.verifier.status(unitId)?.status === 'unchecked';
+    const actions = this.verifier.copyArrived(unitId, replica);
+    if (!actions) {
+      this.options.reputation.recordDropped(peerId);
+      this.stats.duplicates++;
+      return [{ type: 'duplicate', peerId, unitId }];
+    }
+    const now = this.verifier.status(unitId)?.status;
+    if (wasUnchecked && now !== 'unchecked') this.stats.unchecked = Math.max(0, this.stats.unchecked - 1);
+    if (wasUnchecked && now === 'verified') this.stats.verified++;
+    if (this.verifier.isOpen(unitId)) {
+      // Disputed: not done until a third result decides; both holders are owed nothing more.
+      this.done[unitId] = 0;
+      this.doneCount--;
+      this.cursor = Math.min(this.cursor, unitId);
+      this.planned.get(unitId)?.add(peerId) ?? this.planned.set(unitId, new Set([peerId]));
+    }
+    return this.carryOut(actions, peerId);
   }
 
   /** Translates the verifier's actions into commands and keeps the queue in step. */

@@ -87,7 +87,7 @@ describe('job verifier', () => {
   it('TRUST-P2: an exclusion inside one job returns every unit the key alone vouched for', () => {
     const book = new ReputationBook(() => 0);
     const bad = key('b');
-    for (let i = 0; i < 1000; i++) book.recordAccepted(bad, false); // a long clean history: checked at the 3% floor
+    for (let i = 0; i < 1000; i++) book.recordAccepted(bad, false); // a long clean history: checked at the default rate
     const jv = new JobVerifier<number>({
       jobId: 'job-00001',
       policy: resolvePolicy({ checkWith: 'requester' }),
@@ -122,6 +122,73 @@ describe('job verifier', () => {
     expect(
       jv.resultArrived(unchecked[0]!, { peerId: 'requester', adapterClass: 'cpu', result: 0, trusted: true }),
     ).toEqual([]); // a decided unit does not reopen silently
+  });
+
+  it('TRUST-Q7: a copy of a decided unit is judged: agreement verifies it, a contradiction is settled by a third result', () => {
+    const book = new ReputationBook(() => 0);
+    const [a, b, c, d] = [key('a'), key('b'), key('c'), key('d')];
+    for (const p of [a, b, c, d]) for (let i = 0; i < 100; i++) book.recordAccepted(p, false);
+    const jv = verifier(resolvePolicy({ sampleRate: 0.001 }), book); // trusted keys: almost never checked
+    const acceptUnchecked = (unit: number, result: number) => {
+      jv.openUnit(unit, a);
+      jv.dispatched(unit, a);
+      expect(jv.resultArrived(unit, { peerId: a, adapterClass: 'x', result })).toMatchObject([
+        { kind: 'accept', checked: false },
+      ]);
+    };
+    acceptUnchecked(0, 0);
+    expect(jv.copyArrived(0, { peerId: b, adapterClass: 'x', result: 0 })).toEqual([
+      { kind: 'credit', unitId: 0, peerId: b },
+    ]);
+    expect(jv.status(0)!.status).toBe('verified');
+    expect(book.get(a)!.verified).toBe(1);
+    expect(jv.credits()).toEqual([
+      { unitId: 0, provider: a },
+      { unitId: 0, provider: b },
+    ]);
+    // b's copy contradicts a's unchecked result: either may be wrong, so unit 1 is open again for a third
+    acceptUnchecked(1, 1);
+    const acceptedBefore = book.get(a)!.accepted;
+    expect(jv.copyArrived(1, { peerId: b, adapterClass: 'x', result: 99 })).toEqual([
+      { kind: 'dispatch', unitId: 1, count: 1, avoid: [a, b] },
+    ]);
+    expect(jv.isOpen(1)).toBe(true);
+    expect(jv.credits().some((x) => x.unitId === 1)).toBe(false);
+    jv.dispatched(1, c);
+    expect(jv.resultArrived(1, { peerId: c, adapterClass: 'x', result: 1 })).toMatchObject([
+      { kind: 'accept', unitId: 1, result: 1, providers: [a, c], checked: true },
+      { kind: 'exclude', peerId: b },
+    ]);
+    expect(book.get(a)!.accepted).toBe(acceptedBefore); // a's result is counted once
+    expect(book.isExcluded(b)).toBe(true);
+    // against a checked result, a contradicting copy is caught outright
+    expect(jv.copyArrived(1, { peerId: d, adapterClass: 'x', result: 7 })).toMatchObject([
+      { kind: 'exclude', peerId: d, rerun: [] },
+    ]);
+    expect(jv.copyArrived(2, { peerId: c, adapterClass: 'x', result: 2 })).toBeUndefined(); // never decided
+    // a policy that checks nothing judges no copy
+    const none = verifier(resolvePolicy({ adaptive: false, sampleRate: 0 }), new ReputationBook(() => 0));
+    none.openUnit(0, a);
+    none.dispatched(0, a);
+    none.resultArrived(0, { peerId: a, adapterClass: 'x', result: 0 });
+    expect(none.copyArrived(0, { peerId: b, adapterClass: 'x', result: 5 })).toBeUndefined();
+  });
+
+  it('TRUST-A1: a cheater that is honest for its first 100 results is caught before the job ends (seeds 1–2)', () => {
+    for (const seed of [1, 2]) {
+      const m = simulateJob({
+        seed,
+        units: 1000,
+        rows: 8,
+        sizes: [32, 64, 16],
+        honest: [...HONEST, variant('webgpu-swiftshader')],
+        adversary: { variant: variant('webgpu-nvidia'), corruption: 'perturb', fraction: 0.3, startAfter: 100 },
+        policy: DEFAULT_POLICY,
+      });
+      expect(m.caught, `seed ${seed}`).toBe(true);
+      expect(m.wrongInOutput, `seed ${seed}`).toBe(0);
+      expect(m.overhead, `seed ${seed}`).toBeLessThan(0.12);
+    }
   });
 
   it('TRUST-F2: with an algebraic check (Freivalds) every result is verified alone and a wrong one excludes its provider', () => {

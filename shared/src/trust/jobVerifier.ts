@@ -1,9 +1,8 @@
 /**
- * The requester's verifier for one job: policy + reputation + one quorum per
- * unit. The coordinator feeds it what happened (dispatched, result, lost) and
- * does what it answers (dispatch replicas, re-execute locally, accept, exclude
- * a provider and re-run its unchecked units: each id in `rerun` goes back to
- * the queue and is opened again with `openUnit`). It does no I/O.
+ * The requester's verifier for one job: policy + reputation + one quorum per unit.
+ * The coordinator feeds it what happened (dispatched, result, lost) and does what it
+ * answers (dispatch replicas, re-execute locally, accept, exclude a provider and re-run
+ * its unchecked units: each id in `rerun` is opened again with `openUnit`). No I/O.
  *
  * Flow: plan → dispatch → compute → verify → accept → persist. Signatures are
  * checked before a result gets here (signedResult.ts); receipts are issued from
@@ -15,7 +14,7 @@ import type { JobPolicy } from './policy';
 import { cryptoRandom, type RandomSource } from './random';
 import { UnitQuorum, type Agree, type QuorumAction, type ReplicaResult } from './quorum';
 import type { ReputationBook } from './reputation';
-import { planCheck, type CheckPlan } from './sampling';
+import { blockLength, CheckSchedule, isTrusted, planCheck, type CheckPlan } from './sampling';
 import { QuorumStateError } from './errors';
 
 export type VerifierAction<R> =
@@ -55,6 +54,8 @@ export interface JobVerifierOptions<R> {
 interface OpenUnit<R> {
   quorum: UnitQuorum<R>;
   results: Map<PeerId, ReplicaResult<R>>;
+  /** A key whose result here was already counted as accepted (a disputed unit): counted once. */
+  counted?: PeerId;
 }
 
 export class JobVerifier<R> {
@@ -67,11 +68,14 @@ export class JobVerifier<R> {
   private readonly units = new Map<number, UnitRecord>();
   private readonly accepted = new Map<number, { providers: PeerId[]; checked: boolean }>();
   private readonly excluded = new Set<PeerId>();
+  /** Where each trusted key stands in its blocks of checks, this job (SPEC TRUST-A1). */
+  private readonly schedule: CheckSchedule;
 
   constructor(options: JobVerifierOptions<R>) {
     this.jobId = options.jobId;
     this.options = options;
     this.rng = options.rng ?? cryptoRandom();
+    this.schedule = new CheckSchedule(blockLength(options.policy.sampleRate));
   }
 
   isExcluded(peerId: PeerId): boolean {
@@ -83,9 +87,11 @@ export class JobVerifier<R> {
     if (this.open.has(unitId)) throw new QuorumStateError(`unit ${unitId} is already open`);
     this.settled.delete(unitId);
     const policy = this.options.policy;
+    const reputation = this.options.reputation.get(primary);
     const plan: CheckPlan = this.options.algebraicCheck
       ? { check: 'none', replicas: 1, probability: 1 }
-      : planCheck(policy, this.options.reputation.get(primary), this.rng);
+      : planCheck(policy, reputation, this.rng, this.schedule.position(primary));
+    if (policy.adaptive && isTrusted(reputation)) this.schedule.advance(primary, plan.check !== 'none');
     const quorum = new UnitQuorum<R>(
       {
         initialReplicas: plan.replicas,
@@ -135,6 +141,29 @@ export class JobVerifier<R> {
       return actions;
     }
     return this.translate(unitId, unit.quorum.resultArrived(replica));
+  }
+
+  /**
+   * A copy of a decided unit (speculative, computed anyway) is judged, not discarded
+   * (TRUST-Q7). Undefined when the unit is not decided here (open, unknown, re-run since).
+   */
+  copyArrived(unitId: number, copy: ReplicaResult<R>): VerifierAction<R>[] | undefined {
+    const [unit, accepted] = [this.settled.get(unitId), this.accepted.get(unitId)];
+    const canonical = unit?.quorum.canonical;
+    const checksNothing = !this.options.policy.adaptive && this.options.policy.sampleRate === 0; // judges no copy
+    if (!unit || !accepted || !canonical || copy.trusted || this.options.algebraicCheck || checksNothing) return;
+    if (this.isExcluded(copy.peerId) || unit.results.has(copy.peerId)) return;
+    if (this.options.agree(canonical, copy)) {
+      unit.results.set(copy.peerId, copy);
+      this.options.reputation.recordAccepted(copy.peerId, true);
+      if (!accepted.checked) for (const p of accepted.providers) this.options.reputation.recordVerified(p);
+      accepted.checked = true;
+      accepted.providers.push(copy.peerId);
+      this.units.get(unitId)!.status = 'verified';
+      return [{ kind: 'credit', unitId, peerId: copy.peerId }];
+    }
+    if (accepted.checked) return this.reject(unitId, copy.peerId, 'its copy disagrees with the verified result');
+    return this.dispute(unitId, canonical, copy);
   }
 
   replicaLost(unitId: number, peerId: PeerId): VerifierAction<R>[] {
@@ -220,7 +249,9 @@ export class JobVerifier<R> {
           out.push(...this.reject(unitId, peerId, why));
         }
         const providers = action.agreeing.filter((p) => !this.isExcluded(p));
-        for (const p of providers) this.options.reputation.recordAccepted(p, action.checked);
+        for (const p of providers)
+          if (p === unit.counted) this.options.reputation.recordVerified(p);
+          else this.options.reputation.recordAccepted(p, action.checked);
         this.accepted.set(unitId, { providers, checked: action.checked });
         const record = this.units.get(unitId)!;
         record.status = action.checked ? 'verified' : 'unchecked';
@@ -228,6 +259,22 @@ export class JobVerifier<R> {
         return out;
       }
     }
+  }
+
+  /** Two results of a unit accepted unchecked disagree: it is open again, both in hand, until a third decides. */
+  private dispute(unitId: number, first: ReplicaResult<R>, copy: ReplicaResult<R>): VerifierAction<R>[] {
+    const { maxReplicas, checkWith } = this.options.policy;
+    const options = { initialReplicas: 2, quorum: 2, maxReplicas: Math.max(maxReplicas, 2) };
+    const quorum = new UnitQuorum<R>({ ...options, trustedCheck: checkWith === 'requester' }, this.options.agree);
+    const results = new Map([first, copy].map((r) => [r.peerId, r]));
+    this.settled.delete(unitId);
+    this.accepted.delete(unitId);
+    this.open.set(unitId, { quorum, results, counted: first.peerId });
+    Object.assign(this.units.get(unitId)!, { status: 'pending', plan: checkWith });
+    this.options.reputation.recordPending(copy.peerId);
+    for (const r of [first, copy]) quorum.dispatched(r.peerId);
+    const [asked, more] = [quorum.resultArrived(first), quorum.resultArrived(copy)];
+    return [...this.translate(unitId, asked), ...this.translate(unitId, more)];
   }
 
   /** Records a caught wrong result, excludes the key, and re-opens every unit it alone vouched for. */

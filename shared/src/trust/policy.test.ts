@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SAMPLE_RATE, HALF_LIFE_UNITS, PROBATION_UNITS } from './constants';
+import { DEFAULT_SAMPLE_RATE, PROBATION_UNITS } from './constants';
 import { InvalidPolicyError } from './errors';
 import { DEFAULT_POLICY, resolvePolicy } from './policy';
 import { seededRandom } from './random';
-import { checkProbability, planCheck } from './sampling';
+import { blockLength, checkProbability, CheckSchedule, planCheck } from './sampling';
 
 const rep = (accepted: number, rejected = 0) => ({
   peerId: 'k'.repeat(43),
@@ -39,16 +39,59 @@ describe('job policy', () => {
 });
 
 describe('sampled and adaptive checks', () => {
-  it('TRUST-A1: new keys are checked on every unit, then the probability halves per half-life down to the floor', () => {
+  it('TRUST-A1: new keys are checked on every unit, trusted keys once per block of 1/sampleRate results', () => {
     const p = DEFAULT_POLICY;
+    const length = blockLength(DEFAULT_SAMPLE_RATE);
+    expect(length).toBe(Math.round(1 / DEFAULT_SAMPLE_RATE));
     expect(checkProbability(p, undefined)).toBe(1);
     expect(checkProbability(p, rep(PROBATION_UNITS - 1))).toBe(1);
-    expect(checkProbability(p, rep(PROBATION_UNITS + HALF_LIFE_UNITS))).toBeCloseTo(0.5, 10);
-    expect(checkProbability(p, rep(PROBATION_UNITS + 2 * HALF_LIFE_UNITS))).toBeCloseTo(0.25, 10);
-    expect(checkProbability(p, rep(100_000))).toBe(DEFAULT_SAMPLE_RATE);
-    for (let c = 1; c < 200; c++)
-      expect(checkProbability(p, rep(c))).toBeLessThanOrEqual(checkProbability(p, rep(c - 1)));
+    // a trusted key: the check lands uniformly in the block — 1/(results left) until it has, then none
+    expect(checkProbability(p, rep(PROBATION_UNITS))).toBeCloseTo(1 / length, 10);
+    expect(checkProbability(p, rep(100_000), { index: 10, checked: false })).toBeCloseTo(1 / (length - 10), 10);
+    expect(checkProbability(p, rep(100_000), { index: length - 1, checked: false })).toBe(1);
+    expect(checkProbability(p, rep(100_000), { index: 3, checked: true })).toBe(0);
     expect(checkProbability(p, rep(100_000, 1))).toBe(1); // a caught key is never trusted again
+    expect(checkProbability(resolvePolicy({ sampleRate: 0 }), rep(100_000))).toBe(0);
+  });
+
+  it('TRUST-A1: every block of a trusted key holds exactly one check, so any 2·block−1 results in a row hold one (seeds 1–20)', () => {
+    const policy = DEFAULT_POLICY;
+    const length = blockLength(policy.sampleRate);
+    const peer = 'k'.repeat(43);
+    const positions = new Array<number>(length).fill(0);
+    let checks = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const rng = seededRandom(seed);
+      const schedule = new CheckSchedule(length);
+      const checked: boolean[] = [];
+      for (let i = 0; i < 40 * length; i++) {
+        const plan = planCheck(policy, rep(1000), rng, schedule.position(peer));
+        schedule.advance(peer, plan.check !== 'none');
+        checked.push(plan.check !== 'none');
+      }
+      for (let b = 0; b < 40; b++) {
+        const block = checked.slice(b * length, (b + 1) * length);
+        expect(block.filter(Boolean).length, `seed ${seed} block ${b}`).toBe(1);
+        positions[block.indexOf(true)]!++;
+      }
+      for (let i = 0; i + 2 * length - 1 <= checked.length; i++)
+        expect(checked.slice(i, i + 2 * length - 1).some(Boolean), `seed ${seed} window at ${i}`).toBe(true);
+      checks += checked.filter(Boolean).length;
+    }
+    expect(checks).toBe(20 * 40);
+    // The place in the block is not predictable: 800 checks over 29 places, ~28 each.
+    for (const n of positions) expect(n).toBeGreaterThan(10);
+    for (const n of positions) expect(n).toBeLessThan(50);
+    // Independent draws at the same rate leave such gaps (why the schedule is in blocks).
+    const rng = seededRandom(1);
+    const coin = resolvePolicy({ adaptive: false, sampleRate: policy.sampleRate });
+    let gap = 0;
+    let longest = 0;
+    for (let i = 0; i < 40 * length; i++) {
+      gap = planCheck(coin, undefined, rng).check === 'none' ? gap + 1 : 0;
+      longest = Math.max(longest, gap);
+    }
+    expect(longest).toBeGreaterThanOrEqual(2 * length - 1);
   });
 
   it('TRUST-A2: non-adaptive sampling uses sampleRate; redundancy ≥ 2 replicates every unit', () => {

@@ -1,7 +1,7 @@
 /**
  * Verification policy, per job. Defaults are the adaptive policy the bench
  * measures (bench/trust.ts): no up-front redundancy, every result of a new key
- * checked, checks decaying with the key's clean history to a 3% floor.
+ * checked, then one check per block of 1/sampleRate results of each trusted key (3.5%).
  */
 import * as v from 'valibot';
 import { DEFAULT_TOLERANCES } from './adapterClass';
@@ -37,9 +37,9 @@ export const FalseAcceptProbabilitySchema = v.pipe(
 export const JobPolicySchema = v.strictObject({
   /** Replicas of every unit dispatched up front (BOINC redundancy). 1 = none; then checks come from sampling. */
   redundancy: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(DEFAULT_MAX_REPLICAS)),
-  /** Probability a unit gets an extra check. With `adaptive`, the floor under the reputation-driven probability. */
+  /** Probability a unit gets an extra check. With `adaptive`, a trusted key's rate: one check per block of 1/sampleRate results. */
   sampleRate: Probability,
-  /** Scale checks by the provider key's clean history (new keys: every unit; trusted keys: sampleRate). */
+  /** Scale checks by the provider key's clean history (new keys: every unit; trusted keys: sampleRate, in blocks). */
   adaptive: v.boolean(),
   /** Who runs a sampled check: another provider (quorum of 2) or the requester's own device. */
   checkWith: v.picklist(['replica', 'requester']),

@@ -76,6 +76,11 @@ export class UnitQuorum<R> {
     return this.settled ? 'accepted' : 'open';
   }
 
+  /** The accepted result, once settled. */
+  get canonical(): ReplicaResult<R> | undefined {
+    return this.settled?.canonical;
+  }
+
   /** Whether `peerId` was sent this unit and has not answered or been lost. */
   isOutstanding(peerId: PeerId): boolean {
     return this.outstanding.has(peerId);

@@ -102,6 +102,12 @@ export class ReputationBook {
     if (verified) r.verified++;
   }
 
+  /** A result accepted unchecked was verified afterwards (a copy of its unit agreed). */
+  recordVerified(peerId: PeerId): void {
+    const r = this.records.get(peerId);
+    if (r && r.verified < r.accepted) r.verified++;
+  }
+
   /** A result was caught wrong: the key is excluded (SPEC TRUST-P2). */
   recordRejected(peerId: PeerId, reason: string): void {
     const r = this.touch(peerId);

@@ -199,7 +199,7 @@ describe('trust in the job cores', () => {
     const hub = new FakeHub();
     const turncoat = await startProvider(hub, f, undefined, turncoatEngine(12));
     const reputation = new ReputationBook();
-    // A long clean history: checked at the 3% floor, here every 8th result.
+    // A long clean history: checked at the spot-check rate, here the draw says yes every 8th result.
     for (let i = 0; i < 500; i++) reputation.recordAccepted(turncoat.identity.peerId, true);
     let draws = 0;
     const { runner, spec, inputs, jobs } = await startJob(

@@ -58,7 +58,7 @@ export interface SimMetrics {
   /** Wrong results it returned up to and including the one that excluded it (1 = caught on its first). */
   adversaryWrongUntilCaught: number | null;
   wrongReturned: number;
-  /** Of those, speculative copies of units already decided: discarded unseen, as every duplicate is. */
+  /** Of those, speculative copies of units already decided that were discarded unjudged (a policy that checks nothing; TRUST-Q7). */
   wrongDiscarded: number;
   /** Wrong results among the adversary's first EARLY_UNITS results that were accepted, even if re-run later (goal: 0). */
   escapedEarly: number;
