@@ -28,6 +28,7 @@ import {
   decodeContribution,
   decodeRoundPatch,
   encodeChain,
+  encodeRoundPatch,
   encodeContribution,
   entryFromReveal,
   ErrorFeedback,
@@ -220,6 +221,12 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
   );
   const times: RoundTimes[] = [];
   const timeline = new OverlapTimeline(spec.link);
+  /**
+   * The same timeline from this process's calibrated step and forward costs (not this round's measured
+   * ones): how many steps each round trains before its version arrives follows it, so the losses of two
+   * cases (clean and with an adversary) differ by what the cases do, not by the machine's load.
+   */
+  const planned = new OverlapTimeline(spec.link);
   /** Inner steps each round took before its version arrived (0: the version was there first). */
   const ahead: number[] = [];
   const contributionBytes: number[] = [];
@@ -229,7 +236,6 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
   const verdicts: Verdict[] = [];
   let pending: Awaited<ReturnType<TogetherRounds['close']>>['background'] = [];
   let lastPatch: Uint8Array | null = null;
-  let stepMs = 0;
   /** What a provider joining mid-training receives: the chain of round patches so far (the product's choice when smaller). */
   let joinChainBytes: number | null = null;
   const valCurve: number[] = [];
@@ -237,7 +243,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     const version = rounds.version;
     const entries: Entry[] = [];
     let computeMs = 0;
-    const tau = OVERLAP ? timeline.stepsBeforeVersion(stepMs, spec.innerSteps) : 0;
+    const tau = OVERLAP ? planned.stepsBeforeVersion(COST.stepMs, spec.innerSteps) : 0;
     ahead.push(tau);
     for (const p of providers) {
       if (r < p.joinRound) continue;
@@ -306,7 +312,13 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     };
     times.push(round);
     timeline.add(round);
-    stepMs = computeMs / spec.innerSteps;
+    planned.add({
+      ...round,
+      computeMs: spec.innerSteps * COST.stepMs,
+      scoringMs: result.forwards * COST.forwardMs,
+      backgroundMs: bg.forwards * COST.forwardMs,
+      applyMs: COST.applyMs,
+    });
     valCurve.push(await valLossOf(result.version.params, val));
     const acc = result.verdicts.filter((v) => v.status === 'accepted').length;
     log(
@@ -476,6 +488,40 @@ const val = validationBatches(
 );
 log(
   `bench:train-net — ${PRESET} preset (${newTrainState(config, HP, SEED).params.length} parameters), B=${B}, T=${T}, ${tokens.length} tokens`,
+);
+/** One step, one loss-probe forward and one patch apply on this machine, measured once before the cases. */
+async function calibrate(): Promise<{ stepMs: number; forwardMs: number; applyMs: number }> {
+  const plan: DataPlan = { seed: SEED, shards: 2, innerSteps: 8, batch: B, T, validationShare: 0.05 };
+  const p = await makeProvider('honest', 0, 0, 0, newTrainState(config, HP, SEED).params.length);
+  const v0 = await makeVersion(0, newTrainState(config, HP, SEED).params.slice(), null);
+  const batches = roundBatches(tokens, config, plan, 0, 0);
+  const steps: number[] = [];
+  const forwards: number[] = [];
+  const applies: number[] = [];
+  const shape = { n: v0.params.length, chunk: COMPRESS.chunk, topK: COMPRESS.topK };
+  for (let i = 0; i < 3; i++) {
+    let t = now();
+    const work = await p.trainer.train(v0.params, batches);
+    steps.push((now() - t) / batches.length);
+    t = now();
+    await probe.losses(v0.params, val.slice(0, 4));
+    forwards.push((now() - t) / 4);
+    const patch = encodeRoundPatch({
+      round: 0,
+      baseHash: v0.hash,
+      resultHash: '',
+      outer: { lr: OUTER_LR, momentum: 0 },
+      entries: [{ provider: p.identity.peerId, weight: 1, bytes: work.bytes }],
+    });
+    t = now();
+    await applyRoundPatch(v0, decodeRoundPatch(patch), shape).catch(() => {});
+    applies.push(now() - t);
+  }
+  return { stepMs: Math.min(...steps), forwardMs: Math.min(...forwards), applyMs: Math.min(...applies) };
+}
+const COST = await calibrate();
+log(
+  `calibrated: ${COST.stepMs.toFixed(1)} ms a step, ${COST.forwardMs.toFixed(1)} ms a loss-probe forward, ${COST.applyMs.toFixed(1)} ms a patch apply`,
 );
 const linkCases: CaseSpec[] = [
   {
