@@ -18,13 +18,18 @@ export interface JobReceiptsDeps {
   /** Sends the receipt to its provider, if its link is still up. */
   sendTo(peerId: string, header: PeerHeader): void;
   issued(): void;
+  /** How many of the job's receipts the server's log has taken, after each ack. */
+  logged?(count: number): void;
   failed(message: string): void;
 }
 
 export class JobReceipts {
   private chain = Promise.resolve();
 
-  constructor(private readonly deps: JobReceiptsDeps) {}
+  constructor(private readonly deps: JobReceiptsDeps) {
+    // Logging outlives the job's pairing: the count keeps up even after the job is done.
+    if (deps.logged) deps.outbox.onLogged(deps.jobId, deps.logged);
+  }
 
   /** `network`: the pairing's, which the receipt names (SPEC BIND1); none means no server paired us: no receipt. */
   /** `model`: the model version that computed the unit; the receipt names it. */

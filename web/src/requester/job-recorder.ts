@@ -20,7 +20,8 @@ import {
 } from '@shared/jobs';
 import { messageOf } from '@shared/errors';
 import { Observable } from '../core/emitter';
-import type { HistoryStore } from '../storage/history-store';
+import { HistoryStore } from '../storage/history-store';
+import { memoryStore } from '../storage/kv';
 
 /** Events the card shows (the export has them all). */
 export const RECENT_EVENTS = 50;
@@ -78,10 +79,13 @@ export class JobRecorder {
     return new JobRecorder(deps, stored ?? newJobHistory(job.id, job.createdAt), last, stored === undefined);
   }
 
-  /** The recorder of `spec`'s job: rows per unit from the spec, reissues counted past its redundancy. */
+  /**
+   * The recorder of `spec`'s job: rows per unit from the spec, reissues counted
+   * past its redundancy; without a `store` the history is kept in memory only.
+   */
   static forJob(
     spec: JobSpec,
-    store: HistoryStore,
+    store: HistoryStore = new HistoryStore(memoryStore()),
     now?: () => number,
     warn?: (message: string) => void,
   ): Promise<JobRecorder> {

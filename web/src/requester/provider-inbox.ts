@@ -1,14 +1,16 @@
 /**
- * What a provider's messages mean to a batch-inference job: each is decoded
- * (a malformed one excludes its sender), turned into the coordinator's event
- * and the view's update, and the coordinator's answer handed back to the
- * runner to carry out. Results are read by the wire (shape, signature,
- * version) before the coordinator sees them.
+ * What a provider's link and messages mean to a batch-inference job: a
+ * pairing is admitted or not, a link's loss and each message (decoded; a
+ * malformed one excludes its sender) become the coordinator's event and the
+ * view's update, and the coordinator's answer is handed back to the runner to
+ * carry out. Results are read by the wire (shape, signature, version) before
+ * the coordinator sees them.
  */
 import { messageOf } from '@shared/errors';
 import type { CoordinatorCommand, InferenceResult, JobCoordinator } from '@shared/jobs';
-import { decodePeerMessage, type PeerHeader, type PeerHeaderOf } from '@shared/protocol';
+import { decodePeerMessage, type PeerHeader, type PeerHeaderOf, type ServerMessageOf } from '@shared/protocol';
 import type { InferenceWire } from './inference-wire';
+import type { JobRecorder } from './job-recorder';
 import type { JobViewModel } from './job-view';
 import type { ModelDelivery } from './model-delivery';
 import type { ProviderLink } from './provider-links';
@@ -18,6 +20,7 @@ export interface ProviderInboxDeps {
   view: JobViewModel;
   delivery: ModelDelivery;
   wire: InferenceWire;
+  recorder(): JobRecorder | undefined;
   exec(commands: CoordinatorCommand<InferenceResult>[]): void;
   refresh(): void;
   closed(): boolean;
@@ -25,6 +28,23 @@ export interface ProviderInboxDeps {
 
 export class ProviderInbox {
   constructor(private readonly deps: ProviderInboxDeps) {}
+
+  /** Whether a provider the server paired is linked; its capabilities are shown either way. */
+  admit({ peerId, capabilities }: ServerMessageOf<'matched'>): boolean {
+    const { view } = this.deps;
+    if (capabilities) view.setProvider(peerId, { backend: capabilities.backend, gflops: capabilities.gflops });
+    // SPEC TRUST-P2: a key caught here or in an earlier job (the book is persisted) gets no work.
+    return !view.isSettled(peerId) && !this.deps.coordinator().isExcluded(peerId);
+  }
+
+  /** The link to a provider ended: its units go back to the queue. */
+  lost(link: ProviderLink, reason: string): void {
+    const { peerId } = link.session;
+    this.deps.recorder()?.left(peerId, reason);
+    if (!this.deps.view.isSettled(peerId)) this.deps.view.setProvider(peerId, { state: 'gone', note: reason });
+    this.deps.delivery.providerGone(peerId);
+    this.deps.exec(this.deps.coordinator().providerGone(peerId));
+  }
 
   receive(link: ProviderLink, bytes: Uint8Array): void {
     const { peerId } = link.session;

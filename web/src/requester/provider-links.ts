@@ -11,6 +11,7 @@ import {
   encodePeerMessage,
   PeerStream,
   type Capabilities,
+  type JobNeeds,
   type PeerHeader,
   type ServerMessageOf,
 } from '@shared/protocol';
@@ -56,6 +57,8 @@ export class ProviderLinks {
   private readonly links = new Map<string, ProviderLink>();
   /** Providers the server currently pairs with this job. */
   private readonly paired = new Set<string>();
+  /** job-open was sent: only then is there a job for job-close to close (defect 8). */
+  private opened = false;
 
   constructor(private readonly deps: ProviderLinksDeps) {
     const current = (session: PeerSession) => {
@@ -117,6 +120,19 @@ export class ProviderLinks {
       signaling.on('signal', (s) => s.jobId === jobId && this.signal(s.from, s.payload)),
     ];
     return () => offs.forEach((off) => off());
+  }
+
+  /** Opens the job on the server (again after a reconnect) with what it needs; the server pairs providers with it. */
+  openJob(needs: JobNeeds): void {
+    this.opened = true;
+    this.deps.signaling.send({ type: 'job-open', jobId: this.deps.jobId, needs });
+  }
+
+  /** Closes the job on the server, if it was opened. */
+  closeJob(): void {
+    if (!this.opened) return;
+    this.opened = false;
+    this.deps.signaling.send({ type: 'job-close', jobId: this.deps.jobId });
   }
 
   /** The server paired `peerId` with the job: connect, unless a live link is there already. */

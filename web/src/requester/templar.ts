@@ -4,48 +4,31 @@
  * and assembles verified results. Framework-free; the dashboard renders `jobs`.
  */
 import { sha256Hex } from '@shared/bytes';
-import { eventsAsJsonl, unitCount, type JobSpec } from '@shared/jobs';
-import { concatRows } from '@shared/jobs';
+import { eventsAsJsonl, type JobSpec } from '@shared/jobs';
 import type { RawTensor } from '@shared/protocol';
-import type { Identity } from '@shared/identity';
-import { getBuiltinModel } from '@shared/models';
 import { ReputationBook } from '@shared/trust';
 import { Observable } from '../core/emitter';
-import type { ComputeEngine, LinkExtension, PeerFactory, SignalingPort } from '../core/ports';
 import { HistoryStore } from '../storage/history-store';
-import { JobStore, type JobStatus } from '../storage/job-store';
+import { JobStore } from '../storage/job-store';
 import type { KeyValueStore } from '../storage/kv';
 import { ModelStore } from '../storage/model-store';
 import { migrateLegacyJobs } from '../storage/migrate';
-import { estimateOnnxFlopsPerRow, joinOnnx, modelVersion, type ModelVersion } from '@shared/tensor';
-import type { ChangeFinder } from '@shared/pulse';
-import { JobModel } from './job-model';
+import { modelVersion } from '@shared/tensor';
 import { ReputationStore } from '../storage/reputation-store';
 import { JobRunner, type JobView } from './job-runner';
-import { emptyJobView, endNotice, storedJobView } from './job-view';
+import { endNotice, storedJobView } from './job-view';
 import { rerunSpec } from './rerun';
 import { JobRecorder } from './job-recorder';
+import { JobSummaries, type JobSummary } from './job-summaries';
 import { checkModelLoads, checkModelRuns } from './model-check';
 import { newJobId, planJob, type JobDraft, type PlannedJob, type PlanProgress } from './plan';
 import { ReceiptOutbox } from './receipt-outbox';
+import { RunnerSetups, type RequesterPorts } from './runner-deps';
 
-export interface JobSummary {
-  spec: JobSpec;
-  view: JobView;
-}
+export type { JobSummary } from './job-summaries';
 
-export interface TemplarDeps {
-  signaling: SignalingPort;
-  createPeer: PeerFactory;
+export interface TemplarDeps extends RequesterPorts {
   store: KeyValueStore;
-  /** Engine for spot checks; optional so a requester without one still works (no spot checks). */
-  local?: () => Promise<ComputeEngine>;
-  /** Rides every job's provider links (PULSE weight distribution). */
-  extension?: LinkExtension;
-  /** How a new version's changed weights are found: the Web Worker differ in the browser; the CPU scan without it. */
-  findChanges?: () => ChangeFinder;
-  /** The requester's key: results must be signed, caught providers are reported, accepted units earn receipts. */
-  identity?: Identity;
   /** Bytes the origin may still store (navigator.storage.estimate(): quota − usage); undefined where unknown. */
   storageLeft?: () => Promise<number | undefined>;
   /** Tells the requester a job ended, for a job whose card asked to be told (the Notification API in the browser). */
@@ -55,27 +38,33 @@ export interface TemplarDeps {
 }
 
 export class Templar {
-  readonly jobs = new Observable<JobSummary[]>([]);
+  readonly jobs: Observable<JobSummary[]>;
   private readonly store: JobStore;
   private readonly histories: HistoryStore;
   private readonly models: ModelStore;
   private readonly runners = new Map<string, { runner: JobRunner; off: () => void }>();
-  private readonly summaries = new Map<string, JobSummary>();
-  private localEngine?: Promise<ComputeEngine | undefined>;
-  private finder?: ChangeFinder;
+  private readonly summaries: JobSummaries;
+  private readonly setups: RunnerSetups;
   /** One reputation per requester, across its jobs and reloads: a key caught in one job is checked on every unit in the next. */
   private book = new ReputationBook();
   private readonly reputationStore: ReputationStore;
 
-  /** One per signaling connection, shared by every job: see receipt-outbox.ts. */
-  private readonly outbox: ReceiptOutbox;
-
   constructor(private readonly deps: TemplarDeps) {
-    this.outbox = deps.receipts ?? new ReceiptOutbox(deps.signaling);
     this.store = new JobStore(deps.store);
     this.histories = new HistoryStore(deps.store);
     this.models = new ModelStore(deps.store);
     this.reputationStore = new ReputationStore(deps.store);
+    this.summaries = new JobSummaries(this.store, this.histories);
+    this.jobs = this.summaries.jobs;
+    this.setups = new RunnerSetups({
+      ...deps,
+      jobs: this.store,
+      history: this.histories,
+      models: this.models,
+      // One per signaling connection, shared by every job: see receipt-outbox.ts.
+      receipts: deps.receipts ?? new ReceiptOutbox(deps.signaling),
+      reputation: () => this.book,
+    });
   }
 
   get reputation(): ReputationBook {
@@ -98,7 +87,7 @@ export class Templar {
         .state(spec.id)
         .catch(() => ({ status: 'failed' as const, message: 'stored state unreadable' }));
       if (state.status === 'running') await this.run(spec);
-      else await this.publishStored(spec, state.status, state.message);
+      else await this.summaries.publishStored(spec, state.status, state.message);
     }
   }
 
@@ -127,8 +116,7 @@ export class Templar {
     const spec = await this.store.spec(id);
     const versions = await this.store.modelVersions(id);
     const hash = versions.at(-1) ?? spec.model.hash;
-    const names = [...this.summaries.values()].map((summary) => summary.spec.name);
-    const copy = rerunSpec(spec, hash, names, newJobId(), Date.now());
+    const copy = rerunSpec(spec, hash, this.summaries.names(), newJobId(), Date.now());
     await this.store.create(copy, await this.store.inputs(id));
     await this.run(copy);
     return copy;
@@ -142,7 +130,7 @@ export class Templar {
     const recorder = await this.recorderOf(spec);
     await recorder.stopped('cancelled', 'cancelled by you');
     await this.store.setState(id, { status: 'cancelled', message: 'cancelled by you' });
-    await this.publishStored(spec, 'cancelled', 'cancelled by you');
+    await this.summaries.publishStored(spec, 'cancelled', 'cancelled by you');
   }
 
   /** Whether to be told when the job ends; the caller has the browser's permission already. */
@@ -152,7 +140,7 @@ export class Templar {
     const spec = await this.store.spec(id);
     await (await this.recorderOf(spec)).setNotify(notify);
     const summary = this.summaries.get(id);
-    if (summary) await this.publishStored(spec, summary.view.status, summary.view.message);
+    if (summary) await this.summaries.publishStored(spec, summary.view.status, summary.view.message);
   }
 
   /** The job's whole event log, one JSON object per line. */
@@ -168,13 +156,13 @@ export class Templar {
   private async checked(planned: PlannedJob, progress?: (stage: PlanProgress) => void): Promise<PlannedJob> {
     if (planned.spec.model.builtinId) return planned;
     progress?.({ stage: 'running the first unit here' });
-    const engine = await this.localEngineOnce();
+    const engine = await this.setups.localEngineOnce();
     return engine ? checkModelRuns(engine, planned) : planned;
   }
 
   /** Whether a chosen .onnx loads in this browser's onnxruntime-web, before any job is planned; throws PlanError. */
   async checkModelLoads(bytes: Uint8Array): Promise<void> {
-    const engine = await this.localEngineOnce();
+    const engine = await this.setups.localEngineOnce();
     if (engine) await checkModelLoads(engine, await sha256Hex(bytes), bytes);
   }
 
@@ -193,23 +181,12 @@ export class Templar {
     this.pause(id);
     this.detach(id);
     await this.store.delete(id);
-    this.summaries.delete(id);
-    this.emit();
+    this.summaries.remove(id);
   }
 
   /** The job's outputs, assembled in unit order. Only for finished jobs. */
-  async results(id: string): Promise<RawTensor[]> {
-    const spec = await this.store.spec(id);
-    const units = unitCount(spec);
-    const perOutput: RawTensor[][] = spec.outputs.map(() => []);
-    for (let unit = 0; unit < units; unit++) {
-      const outputs = await this.store.unitResult(id, unit);
-      outputs.forEach((t, i) => perOutput[i]?.push(t));
-    }
-    // An output without a batch axis belongs to the whole batch, which ran as one unit.
-    return perOutput.map((parts, i) =>
-      spec.outputs[i]?.batched === false && parts.length === 1 ? parts[0]! : concatRows(parts),
-    );
+  results(id: string): Promise<RawTensor[]> {
+    return this.store.results(id);
   }
 
   /**
@@ -228,79 +205,27 @@ export class Templar {
 
   private async run(spec: JobSpec): Promise<void> {
     this.detach(spec.id);
-    const model = await this.openModel(spec);
-    if (!model) {
+    const setup = await this.setups.forJob(spec);
+    if (!setup) {
       const message = 'the model is no longer stored in this browser; create the job again';
       await this.store.setState(spec.id, { status: 'failed', message });
-      await this.publishStored(spec, 'failed', message);
+      await this.summaries.publishStored(spec, 'failed', message);
       return;
     }
-    // Spot checks re-run units here; a quorum whose replicas never agree is settled here too (SPEC TRUST-Q2).
-    const local = spec.spotCheckRate > 0 || spec.redundancy > 1 ? await this.localEngineOnce() : undefined;
-    const noChecks =
-      spec.spotCheckRate > 0 && !local
-        ? 'spot checks are off: this browser could not start a local engine to re-run units'
-        : undefined;
-    const runner = new JobRunner(spec, await this.store.inputs(spec.id), {
-      signaling: this.deps.signaling,
-      createPeer: this.deps.createPeer,
-      jobs: this.store,
-      history: this.histories,
-      model,
-      local,
-      extension: this.deps.extension,
-      identity: this.deps.identity,
-      reputation: this.book,
-      receipts: this.outbox,
-      // Receipts credit FLOPs: a built-in model's declared cost, an uploaded one's read from its graph
-      // (MatMul, Gemm, Conv); 0 only when the graph gives no sizes to count.
-      flopsPerRow: spec.model.builtinId
-        ? getBuiltinModel(spec.model.builtinId)?.flopsPerRow
-        : estimateOnnxFlopsPerRow(joinOnnx(model.current.parts)),
-    });
+    const runner = new JobRunner(spec, await this.store.inputs(spec.id), setup.deps);
     const off = runner.view.subscribe((view) => {
       // Every change of a job's view may follow a verdict on a provider: keep the book on disk (writes coalesce).
       void this.reputationStore.save(this.book);
-      if (view.status === 'running') return this.publish(spec, view);
+      if (view.status === 'running') return this.summaries.publish(spec, view);
       // Ended: the card shows the figures as stored, so a reload shows the same (defect 1).
-      this.publish(spec, storedJobView(view));
+      this.summaries.publish(spec, storedJobView(view));
       this.detach(spec.id);
       this.ended(spec, view);
     });
     this.runners.set(spec.id, { runner, off });
-    if (noChecks) runner.view.set({ ...runner.view.get(), message: noChecks });
-    this.publish(spec, runner.view.get());
+    if (setup.notice) runner.view.set({ ...runner.view.get(), message: setup.notice });
+    this.summaries.publish(spec, runner.view.get());
     await runner.start();
-  }
-
-  /** Every version the job has had, from the one model store; undefined if one is gone. */
-  private async openModel(spec: JobSpec): Promise<JobModel | undefined> {
-    const versions: ModelVersion[] = [];
-    for (const hash of await this.store.modelVersions(spec.id)) {
-      const version = await this.models.version(hash);
-      if (!version) return undefined;
-      versions.push(version);
-    }
-    return JobModel.open(versions, this.changeFinder());
-  }
-
-  /** One diff worker for every job, started on the first diff (a job's first version needs none). */
-  private changeFinder(): ChangeFinder | undefined {
-    const make = this.deps.findChanges;
-    if (!make) return undefined;
-    return (a, b) => {
-      this.finder ??= make();
-      return this.finder(a, b);
-    };
-  }
-
-  private localEngineOnce(): Promise<ComputeEngine | undefined> {
-    this.localEngine ??=
-      this.deps.local?.().catch((error: unknown) => {
-        console.warn('local engine for spot checks failed to start', error);
-        return undefined;
-      }) ?? Promise.resolve(undefined);
-    return this.localEngine;
   }
 
   private detach(id: string): void {
@@ -308,14 +233,6 @@ export class Templar {
     if (!entry) return;
     entry.off();
     this.runners.delete(id);
-  }
-
-  /** A stored job that is not running, shown from its stored history. */
-  private async publishStored(spec: JobSpec, status: JobStatus, message?: string): Promise<void> {
-    const done = (await this.store.doneUnits(spec.id)).length;
-    const recorder = await this.recorderOf(spec);
-    const { history, recent } = recorder.state.get();
-    this.publish(spec, emptyJobView(spec.id, unitCount(spec), status, done, message, history, recent));
   }
 
   private recorderOf(spec: JobSpec): Promise<JobRecorder> {
@@ -326,14 +243,5 @@ export class Templar {
   private ended(spec: JobSpec, view: JobView): void {
     const notice = view.record.notify ? endNotice(spec, view) : undefined;
     if (notice) this.deps.notify?.(notice.title, notice.body);
-  }
-
-  private publish(spec: JobSpec, view: JobView): void {
-    this.summaries.set(spec.id, { spec, view });
-    this.emit();
-  }
-
-  private emit(): void {
-    this.jobs.set([...this.summaries.values()].sort((a, b) => b.spec.createdAt - a.spec.createdAt));
   }
 }

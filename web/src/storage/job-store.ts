@@ -6,7 +6,7 @@
  * no single value nears the size IndexedDB refuses.
  */
 import * as v from 'valibot';
-import { checkJobSpec, JobSpecSchema, type JobSpec } from '@shared/jobs';
+import { checkJobSpec, concatRows, JobSpecSchema, unitCount, type JobSpec } from '@shared/jobs';
 import { WireDtypeSchema, dtypeBytes, type RawTensor } from '@shared/protocol';
 import { MODEL_HASH_PATTERN } from '@shared/tensor';
 import { StoredDataError, type KeyValueStore } from './kv';
@@ -187,6 +187,20 @@ export class JobStore {
       ]),
       ...also,
     ]);
+  }
+
+  /** The job's outputs, assembled in unit order. Only for finished jobs. */
+  async results(id: string): Promise<RawTensor[]> {
+    const spec = await this.spec(id);
+    const perOutput: RawTensor[][] = spec.outputs.map(() => []);
+    for (let unit = 0; unit < unitCount(spec); unit++) {
+      const outputs = await this.unitResult(id, unit);
+      outputs.forEach((t, i) => perOutput[i]?.push(t));
+    }
+    // An output without a batch axis belongs to the whole batch, which ran as one unit.
+    return perOutput.map((parts, i) =>
+      spec.outputs[i]?.batched === false && parts.length === 1 ? parts[0]! : concatRows(parts),
+    );
   }
 
   async unitResult(id: string, unitId: number): Promise<RawTensor[]> {
