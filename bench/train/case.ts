@@ -72,6 +72,13 @@ export function trainCase(
   return { preset, config, B, T, batches, val, state: newTrainState(config, HP, SEED) };
 }
 
+/** A side's run of a case: per-step times (ms) and training losses, then the validation loss after. */
+export interface StepsRun {
+  readonly ms: number[];
+  readonly stepLosses: number[];
+  readonly loss: number;
+}
+
 /**
  * TF.js's side of a case: the twin started from the engine's initial weights (`layout` is the engine's
  * parameter layout) trained on the same batches. Per-step times in ms, and the validation loss after.
@@ -81,12 +88,13 @@ export async function trainTwin(
   c: TrainCase,
   layout: Layout,
   onFirstStep?: (ms: number) => void,
-): Promise<{ ms: number[]; loss: number }> {
+): Promise<StepsRun> {
   const twin = new TfjsGpt(tf, c.config, layout, c.state.params, HP);
   const ms: number[] = [];
+  const stepLosses: number[] = [];
   for (const batch of c.batches) {
     const t0 = performance.now();
-    await twin.step(batch.inputs as Int32Array, batch.targets, c.B, c.T);
+    stepLosses.push(await twin.step(batch.inputs as Int32Array, batch.targets, c.B, c.T));
     ms.push(performance.now() - t0);
     if (ms.length === 1) onFirstStep?.(ms[0]!);
   }
@@ -94,7 +102,7 @@ export async function trainTwin(
   const loss = (await lt.data())[0]!;
   lt.dispose();
   twin.dispose();
-  return { ms, loss };
+  return { ms, stepLosses, loss };
 }
 
 /** Repeats of an n×n matmul; the first run (warm-up) is not counted. */
