@@ -101,7 +101,14 @@ function startServer(staticDir: string): Promise<{ port: number; child: ChildPro
 if (!flag('no-build')) {
   log(`building the app with its harness pages (vite build --mode test) into ${OUT_DIR}`);
   process.env.WEB_OUT_DIR = OUT_DIR;
-  await build({ configFile: resolve(REPO, 'vite.config.ts'), mode: 'test', logLevel: 'error' });
+  // Unminified: tfjs-backend-wasm starts its pthreads from its factory's toString(), and the minifier
+  // leaves that function naming bindings outside it ("e is not defined" in every TF.js thread, then a hang).
+  await build({
+    configFile: resolve(REPO, 'vite.config.ts'),
+    mode: 'test',
+    logLevel: 'error',
+    build: { minify: false },
+  });
 }
 const server = await startServer(OUT_DIR);
 // localhost, not 127.0.0.1: the secure context WebGPU needs.
@@ -113,6 +120,9 @@ let failures = 0;
 async function onPage<T>(run: (page: import('playwright-core').Page) => Promise<T>): Promise<T> {
   const page = await browser.newPage();
   page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') process.stderr.write(`page ${m.type()}: ${m.text()}\n`);
+  });
   try {
     await page.goto(pageUrl);
     await page.waitForFunction(() => window.trainBench !== undefined);
@@ -125,7 +135,10 @@ async function onPage<T>(run: (page: import('playwright-core').Page) => Promise<
 function checkInfo(backend: BenchBackend, info: TrainBenchReply['info']) {
   if (!info.isolated) throw new Error('the page is not cross-origin isolated: no threads');
   if (backend === 'wasm' && info.tfjsThreads !== THREADS)
-    throw new Error(`TF.js runs ${info.tfjsThreads} threads, not ${THREADS}`);
+    throw new Error(
+      `TF.js runs ${info.tfjsThreads} threads, not ${THREADS} (its checks: SIMD ${info.tfjsWasmSimd}, ` +
+        `threads ${info.tfjsWasmThreads}; ${info.logicalCores} logical cores)`,
+    );
 }
 
 try {
