@@ -6,30 +6,13 @@
  * small-preset steps (~2e-2) is no sign of a maths difference; after 8 steps they agree to ~3e-6.
  *   npx tsx bench/train/sensitivity.ts
  */
-import {
-  ADAMW_DEFAULTS,
-  arenaFor,
-  evalLoss,
-  newTrainState,
-  PRESETS,
-  restoreInto,
-  Tokenizer,
-  TokenLoader,
-  trainStep,
-  WasmBackend,
-} from '@shared/train';
+import { arenaFor, evalLoss, restoreInto, trainStep, WasmBackend } from '@shared/train';
+import { CORPUS_FILES, HP, trainCase } from './case';
 import { brownText } from './corpus';
-const config = PRESETS.small;
-const B = 4,
-  T = 128;
-const text = brownText(60);
-const tok = Tokenizer.train(text, config.vocab);
-const loader = new TokenLoader(tok.encode(text), config, T, { seed: 1234, validationShare: 0.05, shard: 0, shards: 1 });
-const batches = Array.from({ length: 50 }, () => loader.next(B));
-const val = loader.validation(B, 0)!;
-const state = newTrainState(config, ADAMW_DEFAULTS, 1234);
+
+const { B, T, batches, val, state } = trainCase('small', brownText(CORPUS_FILES), 50);
 for (const eps of [0, 1]) {
-  const b = new WasmBackend(arenaFor(config, B, T));
+  const b = new WasmBackend(arenaFor(state.config, B, T));
   restoreInto(b, state);
   // eps = 1: flip the last mantissa bit of one weight in a thousand.
   if (eps) {
@@ -37,7 +20,7 @@ for (const eps of [0, 1]) {
     for (let i = 0; i < u.length; i += 1000) u[i] = u[i]! ^ 1;
   }
   const losses: number[] = [];
-  batches.forEach((batch, k) => losses.push(trainStep(b, batch, ADAMW_DEFAULTS, k + 1)));
+  batches.forEach((batch, k) => losses.push(trainStep(b, batch, HP, k + 1)));
   console.log(
     eps,
     [0, 9, 19, 29, 39, 49].map((k) => losses[k]!.toFixed(6)).join(' '),

@@ -115,7 +115,10 @@ export class TfjsGpt {
     const lossValue = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => this.loss(inputs, targets, B, T));
       const names = Object.keys(grads);
-      const sumSq = tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))));
+      // Pairwise adds, not addN: tfjs-backend-webgpu binds every addN input as a storage buffer, and one per
+      // parameter tensor (28 in the tiny preset) is past WebGPU's default limit of 8 a stage; the pipeline
+      // is then invalid and the "norm" reads whatever buffer it lands on (seen on SwiftShader, TF.js 4.22).
+      const sumSq = names.map((n) => tf.sum(tf.square(grads[n]!))).reduce((a, b) => tf.add(a, b));
       const norm = tf.sqrt(sumSq);
       const scale = tf.minimum(1, tf.div(GRAD_CLIP, norm));
       for (const full of names) {
