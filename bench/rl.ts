@@ -42,13 +42,8 @@ import {
 import { mulberry32 } from '@shared/random';
 import { ADAMW_DEFAULTS, arenaFor, type GptConfig, newTrainState, PRESETS, WasmBackend } from '@shared/train';
 import { boundBytes } from './pulse/bound';
+import { args, flag, opt } from './lib/args';
 
-const args = process.argv.slice(2);
-const flag = (n: string) => args.includes(`--${n}`);
-const opt = (n: string, d: string) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
-};
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
 const CASES = new Set(opt('cases', 'addition-3digit,grail-regime,adversaries,tiny-step').split(','));

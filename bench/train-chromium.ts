@@ -33,6 +33,7 @@ import type {
 import { launchChromium } from './lib/browser';
 import { CORPUS_FILES, matmulLine, matmulRepeats, SHAPES, trainLine } from './train/case';
 import { brownText } from './train/corpus';
+import { args, flag, opt } from './lib/args';
 
 const REPO = resolve(import.meta.dirname, '..');
 const OUT_DIR = 'dist/bench-train-chromium';
@@ -44,12 +45,6 @@ const LOSS_TOLERANCE = 1e-3;
  */
 const GPU_SHAPE = { B: 2, T: 32 };
 
-const args = process.argv.slice(2);
-const flag = (n: string) => args.includes(`--${n}`);
-const opt = (n: string, d: string) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
-};
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
 const STEPS = args.includes('--steps') ? Number(opt('steps', '50')) : QUICK ? 8 : 50;

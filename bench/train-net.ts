@@ -63,13 +63,8 @@ import {
 } from '@shared/train';
 import { brownText } from './train/corpus';
 import { broadcastMs, type Link, OverlapTimeline, type RoundTimes, serialWall, transferMs } from './train-net/links';
+import { args, flag, opt } from './lib/args';
 
-const args = process.argv.slice(2);
-const flag = (n: string) => args.includes(`--${n}`);
-const opt = (n: string, d: string) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
-};
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
 /** Providers train each round ahead, from where the last ended, until its version arrives (the product's way). */

@@ -35,13 +35,8 @@ import {
   trainTwin,
 } from './train/case';
 import { brownText } from './train/corpus';
+import { args, flag, opt } from './lib/args';
 
-const args = process.argv.slice(2);
-const flag = (n: string) => args.includes(`--${n}`);
-const opt = (n: string, d: string) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
-};
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
 const STEPS_SET = args.includes('--steps') ? Number(opt('steps', '50')) : null;

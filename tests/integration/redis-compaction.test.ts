@@ -4,7 +4,7 @@
  * snapshot; a new instance loads the snapshot, reads only the ops after it, and
  * holds the same replica as the instances that lived through every op.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Redis } from 'ioredis';
 import { randomId } from '@shared/bytes';
@@ -15,17 +15,13 @@ import { caps, needs, testLogger, TEST_NETWORK } from '../../signaling/src/testi
 import { receiptFor } from '../../signaling/src/testing/receipts';
 import { SignalingClient } from '../../web/src/net/signaling-client';
 import { networkKey } from '../../signaling/src/redis-keys';
-import { startRedis, type RedisProcess } from '../support/redis-server';
+import { type RedisProcess, redisForFile } from '../support/redis-server';
 
 let redis: RedisProcess;
 let raw: Redis;
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = new Redis(redis.url);
-});
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
+redisForFile((r, c) => {
+  redis = r;
+  raw = c;
 });
 
 const servers: SignalingServer[] = [];

@@ -4,7 +4,7 @@
  * the first instance to start moves the network id, the receipt log and the op
  * stream, and refuses while an instance of the old version is still live.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Redis } from 'ioredis';
 import { randomId } from '@shared/bytes';
@@ -15,20 +15,16 @@ import { createSignalingServer, type SignalingServer } from '../../signaling/src
 import { caps, needs, testLogger, TEST_NETWORK } from '../../signaling/src/testing/fixtures';
 import { receiptFor } from '../../signaling/src/testing/receipts';
 import { SignalingClient } from '../../web/src/net/signaling-client';
-import { startRedis, type RedisProcess } from '../support/redis-server';
+import { type RedisProcess, redisForFile } from '../support/redis-server';
 
 /** What the old layout kept under `prefix + name` and the new one keeps under `{prefix}name`. */
 const MOVED = ['network', 'receipts', 'receipt-keys', 'ops'];
 
 let redis: RedisProcess;
 let raw: Redis;
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = new Redis(redis.url);
-});
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
+redisForFile((r, c) => {
+  redis = r;
+  raw = c;
 });
 
 const servers: SignalingServer[] = [];

@@ -13,6 +13,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface RedisProcess {
   port: number;
@@ -118,4 +119,22 @@ export async function startRedis(port?: number, options: { cluster?: boolean } =
       throw error;
     });
   return { port: chosen, url: `redis://127.0.0.1:${chosen}`, stop };
+}
+
+/**
+ * One redis-server for a test file and a plain client on it: started before the file's tests, stopped
+ * after them. `ready` gets both once the server is up.
+ */
+export function redisForFile(ready: (redis: RedisProcess, raw: Redis) => void): void {
+  let redis: RedisProcess | undefined;
+  let raw: Redis | undefined;
+  beforeAll(async () => {
+    redis = await startRedis();
+    raw = new Redis(redis.url);
+    ready(redis, raw);
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await redis?.stop();
+  });
 }
