@@ -73,6 +73,8 @@ export interface TogetherRunDeps {
 
 /** How long a round waits for commitments after its first one, at least (then 3× the first one's time). */
 const MIN_COMMIT_WAIT_MS = 5_000;
+/** And at most: as long as it waits for the first one. */
+const MAX_COMMIT_WAIT_MS = 10 * 60_000;
 const REVEAL_WAIT_MS = 10_000;
 /** The first round waits this long for the wanted number of providers once one is ready. */
 const GATHER_MS = 3_000;
@@ -492,9 +494,12 @@ export class TogetherRun implements WorkerLike {
     let firstRound = true;
     /** When the last round closed: providers train the next one ahead from there (null after a pause). */
     let lastClose: number | null = null;
-    /** Seconds the provider's commit says its training took (from the tokens/s it reports). */
+    /** Seconds the provider's commit says its training took (from the tokens/s it reports; a claim, so bounded). */
     const trainS = (m: Member) =>
-      (together.innerSteps * this.spec.batch * this.spec.model.context) / Math.max(m.commit!.tokensPerS, 1e-9);
+      Math.min(
+        MAX_COMMIT_WAIT_MS / 1000,
+        (together.innerSteps * this.spec.batch * this.spec.model.context) / Math.max(m.commit!.tokensPerS, 1),
+      );
     while (!this.ended && this.rounds.version.round < total) {
       await this.until(() => !this.paused && this.holders().length > 0, 60_000);
       if (this.ended) return;
@@ -520,11 +525,14 @@ export class TogetherRun implements WorkerLike {
       }
       this.view((j) => ({ ...j, phase: `round ${round + 1} of ${total}: ${sent.size} training` }));
       const live = () => [...sent].map((p) => this.members.get(p)).filter((m): m is Member => m !== undefined);
-      await this.until(() => live().some((m) => m.commit !== null), 10 * 60_000);
+      await this.until(() => live().some((m) => m.commit !== null), MAX_COMMIT_WAIT_MS);
       // The others get three times the first one's training, counted from when they could start it.
       const first = live().find((m) => m.commit !== null);
       const allowed = first ? began + 3000 * trainS(first) - Date.now() : 0;
-      await this.until(() => live().every((m) => m.commit !== null), Math.max(MIN_COMMIT_WAIT_MS, allowed));
+      await this.until(
+        () => live().every((m) => m.commit !== null),
+        Math.min(MAX_COMMIT_WAIT_MS, Math.max(MIN_COMMIT_WAIT_MS, allowed)),
+      );
       this.openRound = null;
       const committed = live().filter((m) => m.commit !== null);
       const computeS = Math.max(0, ...committed.map(trainS));
