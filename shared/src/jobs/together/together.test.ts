@@ -172,7 +172,9 @@ describe('Gauntlet', () => {
     expect((await strict.score(start, 1, honest, ...args, GAUNTLET_DEFAULTS.youngRounds)).refusal).toBe('no-gain');
     expect((await strict.score(start, 1, signFlipped(honest), ...args, 0)).refusal).toBe('no-gain');
     const half = await strict.score(start, 0.5, honest, ...args, 0);
-    expect(half.gainPerLr).toBeCloseTo(half.gainV / 0.5, 12);
+    // The bar judges validation and control batches pooled (4 + 2 here), per unit lr.
+    expect(half.gainU).toBeCloseTo((4 * half.gainV + 2 * half.gainC!) / 6, 12);
+    expect(half.gainPerLr).toBeCloseTo(half.gainU / 0.5, 12);
     // A young key's bar never falls under half the share: at 9× its gain as the recent median, its first
     // contribution is refused (half of 1/4 of 9 > 1), at 7× accepted.
     for (const [times, refusal] of [
