@@ -16,20 +16,17 @@
  *   gainC = the same over as many batches assigned to other providers this round: training data of the
  *           same distribution that this provider never saw (the validation tail is other text, so it
  *           is no control for memorisation).
- *   Refused when gainV ≤ 0, or when the gain on unseen text (validation and control batches pooled, so
- *   four batches rather than two judge it) ≤ minGainShare × the median of recent accepted contributions'
- *   (it does not help: noise of an honest norm can lower the loss a little by chance, so "> 0" is not
- *   enough), or — when
+ *   Refused when gainV ≤ minGainShare × the median gain of recent accepted contributions (it does not help:
+ *   noise of an honest norm can lower the loss a little by chance, so "> 0" is not enough), or — when
  *   shardGap is set — gainA − gainC < shardGap·|gainC| (it helps no more on its own batches than on
  *   batches it never saw: it did not train on what it was given). bench:train-net prints the honest and
  *   the wrong-shard adversary's gaps: on the tiny preset with 2 + 2 batches they overlap, so the shard
  *   test is off by default and the gap is reported, not acted on.
  *   Gains are compared per unit of the lr they were applied at (the lr is the outer lr over the live
  *   providers, so it falls when one joins). A key's first `youngRounds` contributions face a lower bar,
- *   (n + 1) / (youngRounds + 1) of the share for its n-th but never under half of it: error feedback starts
- *   empty, so a volunteer's contributions grow over its first rounds, and an honest tab that joins
- *   mid-training measured ~1/5 of the established ones' gain in its first round (bench:train-net's join
- *   case), while noise that happened to help measured ~1/20. It must still help.
+ *   (n + 1) / (youngRounds + 1) of the share for its n-th: error feedback starts empty, so a volunteer's
+ *   contributions grow over its first rounds, and an honest tab that joins mid-training measured ~1/5 of
+ *   the established ones' gain in its first round (bench:train-net's join case). It must still help.
  */
 import type { Batch } from '../../train';
 import type { Contribution } from './compress';
@@ -53,12 +50,6 @@ export interface GauntletOptions {
   /** Over a key's first this-many contributions the gain bar rises to minGainShare (see above). */
   readonly youngRounds: number;
 }
-
-/**
- * The least a young key's bar falls to: half the share. An honest tab's first contribution measured ~1/5 of
- * the established median (bench:train-net's join case), noise of an honest norm ~1/20 when it helped at all.
- */
-const YOUNG_FLOOR = 0.5;
 
 export const GAUNTLET_DEFAULTS: GauntletOptions = {
   maxNormRatio: 3,
@@ -111,9 +102,7 @@ export interface Screened {
 
 export interface Score {
   readonly gainV: number;
-  /** The gain on the validation and control batches pooled: what the gain bar judges. */
-  readonly gainU: number;
-  /** The gain on unseen text (validation and control batches) per unit of the lr it was applied at (what noteAccepted keeps). */
+  /** gainV per unit of the lr the contribution was applied at (what noteAccepted keeps). */
   readonly gainPerLr: number;
   readonly gainA: number;
   readonly gainC: number;
@@ -220,23 +209,20 @@ export class Gauntlet {
       this.probe.losses(base, control),
       this.probe.losses(alone, control),
     ]);
-    const sum = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, i) => s + x - b[i]!, 0);
-    const gainV = sum(before, afterV) / before.length;
-    const gainA = assigned.length > 0 ? sum(beforeA, afterA) / assigned.length : gainV;
-    const gainC = control.length > 0 ? sum(beforeC, afterC) / control.length : gainV;
-    // What it does on text it never trained on: the validation and control batches together.
-    const gainU = (sum(before, afterV) + sum(beforeC, afterC)) / (before.length + control.length);
+    const mean = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, i) => s + x - b[i]!, 0) / a.length;
+    const gainV = mean(before, afterV);
+    const gainA = assigned.length > 0 ? mean(beforeA, afterA) : gainV;
+    const gainC = control.length > 0 ? mean(beforeC, afterC) : gainV;
     const recent = this.recentGains.length > 0 ? median(this.recentGains) : 0;
     const young = this.options.youngRounds;
-    const share = this.options.minGainShare * (age < young ? Math.max(YOUNG_FLOOR, (age + 1) / (young + 1)) : 1);
+    const share = this.options.minGainShare * (age < young ? (age + 1) / (young + 1) : 1);
     const gap = this.options.shardGap;
     let refusal: RefusalReason | null = null;
-    if (!(gainU / lr > share * recent && gainV > 0)) refusal = 'no-gain';
+    if (!(gainV / lr > share * recent && gainV > 0)) refusal = 'no-gain';
     else if (gap !== null && assigned.length > 0 && gainA - gainC < gap * Math.abs(gainC)) refusal = 'wrong-shard';
     return {
       gainV,
-      gainU,
-      gainPerLr: gainU / lr,
+      gainPerLr: gainV / lr,
       gainA,
       gainC,
       refusal,

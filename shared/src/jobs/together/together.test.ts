@@ -164,27 +164,15 @@ describe('Gauntlet', () => {
     expect((await strict.score(start, 1, elsewhere, ...args)).refusal).toBe('wrong-shard');
     expect((await strict.score(start, 1, honest, ...args)).refusal).toBeNull();
     // A gain far below what accepted contributions recently gained is no gain.
-    strict.noteAccepted(6 * ok.gainPerLr);
+    strict.noteAccepted(10 * ok.gainV);
     expect((await strict.score(start, 1, honest, ...args)).refusal).toBe('no-gain');
-    // A key's first contributions face a lower bar (its error feedback is still filling): half of it in its
+    // A key's first contributions face a lower bar (its error feedback is still filling): 1/4 of it in its
     // first round here, the full bar from its youngRounds-th on; gains compare per unit lr.
     expect((await strict.score(start, 1, honest, ...args, 0)).refusal).toBeNull();
     expect((await strict.score(start, 1, honest, ...args, GAUNTLET_DEFAULTS.youngRounds)).refusal).toBe('no-gain');
     expect((await strict.score(start, 1, signFlipped(honest), ...args, 0)).refusal).toBe('no-gain');
     const half = await strict.score(start, 0.5, honest, ...args, 0);
-    // The bar judges validation and control batches pooled (4 + 2 here), per unit lr.
-    expect(half.gainU).toBeCloseTo((4 * half.gainV + 2 * half.gainC!) / 6, 12);
-    expect(half.gainPerLr).toBeCloseTo(half.gainU / 0.5, 12);
-    // A young key's bar never falls under half the share: at 9× its gain as the recent median, its first
-    // contribution is refused (half of 1/4 of 9 > 1), at 7× accepted.
-    for (const [times, refusal] of [
-      [9, 'no-gain'],
-      [7, null],
-    ] as const) {
-      const g = new Gauntlet(probe, GAUNTLET_DEFAULTS);
-      g.noteAccepted(times * ok.gainPerLr);
-      expect((await g.score(start, 1, honest, ...args, 0)).refusal).toBe(refusal);
-    }
+    expect(half.gainPerLr).toBeCloseTo(half.gainV / 0.5, 12);
   });
 });
 
