@@ -34,6 +34,7 @@ import {
   ErrorFeedback,
   GAUNTLET_DEFAULTS,
   makeVersion,
+  OUTER_SEARCH_FACTORS,
   roundBatches,
   tamperedWork,
   roundPatchBoundBytes,
@@ -81,7 +82,14 @@ const OUTER_LR = Number(opt('outer-lr', '3'));
 /** Nesterov outer momentum (0: SparseLoCo's plain SGD). */
 const OUTER_MOMENTUM = Number(opt('outer-momentum', '0'));
 const VAL_BATCHES = 16;
-const COMPRESS = { ...COMPRESS_DEFAULTS, topK: Number(opt('top-k', String(COMPRESS_DEFAULTS.topK))) };
+/** The outer step's guard (RoundsOptions.outerSearch): multiples of the outer rate tried each round. */
+const OUTER_SEARCH = opt('outer-search', OUTER_SEARCH_FACTORS.join(',')).split(',').map(Number);
+const SEARCH_BATCHES = Number(opt('search-batches', '4'));
+const COMPRESS = {
+  ...COMPRESS_DEFAULTS,
+  topK: Number(opt('top-k', String(COMPRESS_DEFAULTS.topK))),
+  decay: Number(opt('decay', String(COMPRESS_DEFAULTS.decay))),
+};
 const ROUNDS_SET = args.includes('--rounds') ? Number(opt('rounds', '0')) : null;
 const INNER_SET = args.includes('--inner-steps') ? Number(opt('inner-steps', '0')) : null;
 const JOB = 'bench-train-net';
@@ -205,12 +213,13 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
       validationChecks: 2,
       assignedChecks: 2,
       maxNewPerRound: 8,
+      outerSearch: { factors: OUTER_SEARCH, batches: SEARCH_BATCHES },
     },
     {
       shape,
       probe,
       assigned: (provider, round) => batchesOf(shardOf.get(provider)!, round),
-      validation: val.slice(0, 8),
+      validation: requesterVal,
       random: rng,
     },
   );
@@ -475,12 +484,19 @@ function print(row: ReturnType<typeof summary>) {
   );
 }
 
-const val = validationBatches(
+/**
+ * The reported loss is on the first VAL_BATCHES validation batches; the requester's own (its loss tests
+ * and the outer step's guard) are the next 8, so nothing the requester chooses by is what is reported.
+ */
+const allVal = validationBatches(
   tokens,
   config,
   { seed: SEED, shards: 9, innerSteps: 1, batch: B, T, validationShare: 0.05 },
-  VAL_BATCHES,
+  VAL_BATCHES + 8,
 );
+if (allVal.length < VAL_BATCHES + 8) throw new Error('the corpus leaves too few validation batches');
+const val = allVal.slice(0, VAL_BATCHES);
+const requesterVal = allVal.slice(VAL_BATCHES);
 log(
   `bench:train-net — ${PRESET} preset (${newTrainState(config, HP, SEED).params.length} parameters), B=${B}, T=${T}, ${tokens.length} tokens`,
 );

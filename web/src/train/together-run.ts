@@ -36,6 +36,7 @@ import {
   entryFromReveal,
   GAUNTLET_DEFAULTS,
   makeVersion,
+  OUTER_SEARCH_FACTORS,
   REFUSAL_TEXT,
   roundBatches,
   TOGETHER_VALIDATION_SHARE,
@@ -234,6 +235,8 @@ export class TogetherRun implements WorkerLike {
         validationChecks: Math.min(2, validation.length),
         assignedChecks: Math.min(2, together.innerSteps),
         maxNewPerRound: 8,
+        // A round whose full outer step would raise the loss is published at half the rate instead.
+        outerSearch: { factors: OUTER_SEARCH_FACTORS, batches: Math.min(2, validation.length) },
       },
       {
         shape: this.shape,

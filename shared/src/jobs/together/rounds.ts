@@ -13,7 +13,8 @@ import type { Batch } from '../../train';
 import type { ContributionShape } from './codec';
 import type { Contribution } from './compress';
 import { Gauntlet, type GauntletOptions, type LossProbe, type RefusalReason, type Screened } from './gauntlet';
-import { type OuterOptions, outerStep, type Version } from './outer';
+import { TogetherError } from './errors';
+import { type OuterOptions, outerStep, validateOuter, type Version, type Weighted } from './outer';
 import { encodeRoundPatch, type RoundPatch } from './patch';
 import { Ratings } from './ratings';
 
@@ -25,7 +26,21 @@ export interface RoundsOptions {
   /** Of a provider's H batches, how many the loss test uses. */
   readonly assignedChecks: number;
   readonly maxNewPerRound: number;
+  /**
+   * The outer step's guard: the requester tries each of these multiples of outer.lr on `batches`
+   * validation batches and publishes the version with the lowest loss (the chosen rate is in the round
+   * patch, so replay needs no search). Absent: outer.lr every round.
+   */
+  readonly outerSearch?: OuterSearch;
 }
+
+export interface OuterSearch {
+  readonly factors: readonly number[];
+  readonly batches: number;
+}
+
+/** The full rate, then half: bench:train-net's 4-provider case at outer lr 4 spiked at round 4 without it. */
+export const OUTER_SEARCH_FACTORS: readonly number[] = [1, 0.5];
 
 export interface Entry {
   readonly provider: string;
@@ -94,6 +109,12 @@ export class TogetherRounds {
     readonly options: RoundsOptions,
     readonly deps: RoundsDeps,
   ) {
+    const search = options.outerSearch;
+    if (search) {
+      if (!(Number.isInteger(search.batches) && search.batches >= 1))
+        throw new TogetherError('config', `the outer search needs at least one batch, not ${search.batches}`);
+      for (const f of search.factors) validateOuter({ ...options.outer, lr: options.outer.lr * f });
+    }
     this.ratings = new Ratings();
     this.gauntlet = new Gauntlet(deps.probe, options.gauntlet);
   }
@@ -221,22 +242,47 @@ export class TogetherRounds {
     }
     // Canonical order: by provider key, so the patch does not depend on arrival order.
     counted.sort((a, b) => (a.entry.provider < b.entry.provider ? -1 : a.entry.provider > b.entry.provider ? 1 : 0));
-    const version = await outerStep(
-      base,
-      counted.map((c) => ({ contribution: c.entry.contribution!, weight: c.weight })),
-      this.options.outer,
-    );
+    const weighted = counted.map((c) => ({ contribution: c.entry.contribution!, weight: c.weight }));
+    const step = await this.guardedStep(base, weighted);
+    forwards += step.forwards;
+    const version = step.version;
     const patch: RoundPatch = {
       round,
       baseHash: base.hash,
       resultHash: version.hash,
-      outer: this.options.outer,
+      outer: step.outer,
       entries: counted.map((c) => ({ provider: c.entry.provider, weight: c.weight, bytes: c.entry.bytes })),
     };
     const patchBytes = encodeRoundPatch(patch);
     this.audit.push(patchBytes);
     this.version = version;
     return { version, patch, patchBytes, verdicts, background, forwards };
+  }
+
+  /**
+   * The outer step at the rate of outerSearch's factors whose version has the lowest mean loss on a
+   * random draw of validation batches (ties: the earlier factor). A step that would blow the loss up —
+   * early rounds at a high rate do — is taken at a smaller rate instead of being published.
+   */
+  private async guardedStep(
+    base: Version,
+    weighted: readonly Weighted[],
+  ): Promise<{ version: Version; outer: OuterOptions; forwards: number }> {
+    const search = this.options.outerSearch;
+    const outer = this.options.outer;
+    if (!search || search.factors.length < 2 || weighted.length === 0)
+      return { version: await outerStep(base, weighted, outer), outer, forwards: 0 };
+    const batches = this.pick(this.deps.validation, search.batches);
+    let best: { version: Version; outer: OuterOptions; loss: number } | null = null;
+    for (const factor of search.factors) {
+      const candidate = { ...outer, lr: outer.lr * factor };
+      const version = await outerStep(base, weighted, candidate);
+      const losses = await this.deps.probe.losses(version.params, batches);
+      const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
+      const loss = Number.isFinite(mean) ? mean : Number.POSITIVE_INFINITY;
+      if (!best || loss < best.loss) best = { version, outer: candidate, loss };
+    }
+    return { version: best!.version, outer: best!.outer, forwards: search.factors.length * batches.length };
   }
 
   /** Loss-tests sampled trusted contributions after their round; a failure refuses the key from now on. */

@@ -264,6 +264,64 @@ describe('rounds', () => {
     expect(rb.version.hash).toBe(ra.version.hash);
     expect(rb.patchBytes).toEqual(ra.patchBytes);
   });
+
+  it('TOGETHER-R3: the outer guard publishes the rate with the lowest validation loss, the patch names it, and replay needs no search', async () => {
+    const twoBatches = validation.slice(0, 2);
+    const make = async (outerSearch?: { factors: number[]; batches: number }) =>
+      new TogetherRounds(
+        await makeVersion(0, new Float32Array(N), null),
+        {
+          outer: { lr: 1, momentum: 0 },
+          gauntlet: GAUNTLET_DEFAULTS,
+          validationChecks: 2,
+          assignedChecks: 2,
+          maxNewPerRound: 4,
+          ...(outerSearch && { outerSearch }),
+        },
+        {
+          shape: SHAPE,
+          probe,
+          assigned: (p, r) => shardIds(Number(p.slice(1)), r).map((id) => probe.batch(id)),
+          validation: twoBatches,
+          random: mulberry32(9),
+        },
+      );
+    const factors = [8, 2, 1];
+    const guarded = await make({ factors, batches: 2 });
+    const plain = await make();
+    const efs = [0, 1, 2].map(() => new ErrorFeedback(N, OPTS));
+    const meanLoss = (params: Float32Array) => (probe.loss(params, 0) + probe.loss(params, 1)) / 2;
+    const chosen: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const base = guarded.version;
+      // Big inner steps: at 8 × the rate the mean step overshoots the targets, at 1 × it falls short.
+      const entries = [0, 1, 2].map((p) => {
+        const c = efs[p]!.step(probe.delta(base.params, shardIds(p, r), 0.2, 4));
+        return { provider: `k${p}`, baseHash: base.hash, bytes: encodeContribution(c), contribution: c };
+      });
+      const result = await guarded.close(entries);
+      const weighted = result.patch.entries.map((e) => ({
+        contribution: entries.find((x) => x.provider === e.provider)!.contribution,
+        weight: e.weight,
+      }));
+      expect(weighted.length).toBe(3);
+      const candidates = await Promise.all(factors.map((f) => outerStep(base, weighted, { lr: f, momentum: 0 })));
+      const losses = candidates.map((v) => meanLoss(v.params));
+      const best = losses.indexOf(Math.min(...losses));
+      expect(result.patch.outer.lr).toBe(factors[best]);
+      expect(result.version.hash).toBe(candidates[best]!.hash);
+      chosen.push(factors[best]!);
+      if (r === 0) expect((await plain.close(entries)).patch.outer.lr).toBe(1);
+    }
+    // The first round's winner is the middle of the ladder: neither its first nor its last rate passed through.
+    expect(chosen[0]).toBe(2);
+    let v = await makeVersion(0, new Float32Array(N), null);
+    for (const bytes of guarded.audit) v = await applyRoundPatch(v, decodeRoundPatch(bytes), SHAPE);
+    expect(v.hash).toBe(guarded.version.hash);
+    // A rate the outer step refuses is refused when the rounds are set up, not at a round's close.
+    await expect(make({ factors: [20, 1], batches: 2 })).rejects.toThrow(/outer learning rate/);
+    await expect(make({ factors: [1, 0.5], batches: 0 })).rejects.toThrow(/at least one batch/);
+  });
 });
 
 describe('commit and reveal', () => {
