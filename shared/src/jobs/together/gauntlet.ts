@@ -132,13 +132,26 @@ const median = (xs: number[]) => {
 
 export class Gauntlet {
   private history: Past[] = [];
-  /** Gains per unit lr of recently accepted contributions (the reference for the next loss tests). */
-  private recentGains: number[] = [];
+  /** Gains per unit lr of recently accepted contributions, with their rounds (the reference for the next loss tests). */
+  private recentGains: { round: number; gain: number }[] = [];
 
-  /** Records an accepted contribution's gain per unit of the lr it was applied at; the last 16 set the bar. */
-  noteAccepted(gainPerLr: number): void {
-    this.recentGains.push(gainPerLr);
-    if (this.recentGains.length > 16) this.recentGains.shift();
+  /**
+   * Records an accepted contribution's gain per unit of the lr it was applied at. The bar is the median of
+   * those from the last historyRounds rounds before the one scored (at most the last 64): gains shrink as
+   * training goes on, and a bar kept from early rounds would refuse honest work late in a long run. Once
+   * trusted keys are only sampled, few gains are noted a round, so a bar counted in contributions (the last
+   * 16) stayed rounds behind: in a 24-round bench run it refused every honest key from round 19 on.
+   */
+  noteAccepted(gainPerLr: number, round = 0): void {
+    this.recentGains.push({ round, gain: gainPerLr });
+    if (this.recentGains.length > 64) this.recentGains.shift();
+  }
+
+  /** The median gain per lr noted in the rounds the bar for `round` looks at (0 when none was). */
+  private reference(round: number): number {
+    const from = round - this.options.historyRounds;
+    const gains = this.recentGains.filter((g) => g.round >= from && g.round <= round).map((g) => g.gain);
+    return gains.length > 0 ? median(gains) : 0;
   }
 
   constructor(
@@ -197,6 +210,7 @@ export class Gauntlet {
     assigned: readonly Batch[],
     control: readonly Batch[],
     age = Number.POSITIVE_INFINITY,
+    round = 0,
   ): Promise<Score> {
     const alone = base.slice();
     forEachValue(contribution, (p, v) => {
@@ -213,7 +227,7 @@ export class Gauntlet {
     const gainV = mean(before, afterV);
     const gainA = assigned.length > 0 ? mean(beforeA, afterA) : gainV;
     const gainC = control.length > 0 ? mean(beforeC, afterC) : gainV;
-    const recent = this.recentGains.length > 0 ? median(this.recentGains) : 0;
+    const recent = this.reference(round);
     const young = this.options.youngRounds;
     const share = this.options.minGainShare * (age < young ? (age + 1) / (young + 1) : 1);
     const gap = this.options.shardGap;

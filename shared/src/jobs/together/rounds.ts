@@ -147,6 +147,7 @@ export class TogetherRounds {
       assigned,
       control,
       accepted + refused,
+      round,
     );
   }
 
@@ -236,7 +237,7 @@ export class TogetherRounds {
       } else {
         counted.push({ entry: e, weight });
         this.ratings.accept(e.provider);
-        this.gauntlet.noteAccepted(score.gainPerLr);
+        this.gauntlet.noteAccepted(score.gainPerLr, round);
         verdict(e, { status: 'accepted', weight, ...scores });
       }
     }
@@ -293,7 +294,7 @@ export class TogetherRounds {
       const score = await this.lossTest(p.round, p.base, p.screened, p.others);
       forwards += score.forwards;
       if (score.refusal) this.ratings.refuse(p.screened.provider);
-      else this.gauntlet.noteAccepted(score.gainPerLr);
+      else this.gauntlet.noteAccepted(score.gainPerLr, p.round);
       verdicts.push({
         provider: p.screened.provider,
         round: p.round,

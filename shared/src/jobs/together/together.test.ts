@@ -174,6 +174,32 @@ describe('Gauntlet', () => {
     const half = await strict.score(start, 0.5, honest, ...args, 0);
     expect(half.gainPerLr).toBeCloseTo(half.gainV / 0.5, 12);
   });
+
+  it('TOGETHER-G3: the gain bar follows the last historyRounds rounds, so gains that shrink as training goes on stay accepted', async () => {
+    const g = new Gauntlet(probe);
+    const before = await g.baseLosses(start, validation);
+    const honest = compress(probe.delta(start, shardIds(0, 0), 0.01, 4), { ...OPTS, decay: 1 });
+    const at = (round: number) =>
+      g.score(start, 1, honest, validation, before, [], [], Number.POSITIVE_INFINITY, round);
+    const gain = (await at(0)).gainV;
+    // Early rounds gained ten times as much as this contribution does now.
+    for (let r = 0; r < 4; r++) for (let k = 0; k < 4; k++) g.noteAccepted(10 * gain, r);
+    expect((await at(4)).refusal).toBe('no-gain');
+    const last = 3 + GAUNTLET_DEFAULTS.historyRounds;
+    expect((await at(last)).refusal).toBe('no-gain');
+    // Past the window those early gains no longer set the bar; gains noted since do.
+    expect((await at(last + 1)).refusal).toBeNull();
+    g.noteAccepted(10 * gain, last + 1);
+    expect((await at(last + 1)).refusal).toBe('no-gain');
+    g.noteAccepted(gain, last + 2);
+    g.noteAccepted(gain, last + 2);
+    expect((await at(last + 2)).refusal).toBeNull();
+    // A contribution that loses is refused whatever the bar.
+    expect(
+      (await g.score(start, 1, signFlipped(honest), validation, before, [], [], Number.POSITIVE_INFINITY, last + 30))
+        .refusal,
+    ).toBe('no-gain');
+  });
 });
 
 describe('rounds', () => {
