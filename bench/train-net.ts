@@ -84,7 +84,7 @@ const OUTER_MOMENTUM = Number(opt('outer-momentum', '0'));
 const VAL_BATCHES = 16;
 /** The outer step's guard (RoundsOptions.outerSearch): multiples of the outer rate tried each round. */
 const OUTER_SEARCH = opt('outer-search', OUTER_SEARCH_FACTORS.join(',')).split(',').map(Number);
-const SEARCH_BATCHES = Number(opt('search-batches', '4'));
+const SEARCH_BATCHES = Number(opt('search-batches', '2'));
 const COMPRESS = {
   ...COMPRESS_DEFAULTS,
   topK: Number(opt('top-k', String(COMPRESS_DEFAULTS.topK))),
