@@ -45,75 +45,226 @@ function axpy(dst: usize, src: usize, s: f32, bytes: usize): void {
 
 // ---------------------------------------------------------------- matmul
 
-/** Rows of w per cache tile in the forward: keeps the tile within ~64 KiB (L2 on any core we target). */
-const TILE_BYTES: usize = 65536;
+/*
+ * All three matmul products are one packed GEMM, C[M × Nc] (+)= A[M × K] · B[K × Nc], with A and B read
+ * through byte strides, so the same loops serve out = inp·wᵀ, dinp = dout·w and dw = doutᵀ·inp (BLIS's
+ * five loops): a block of B (KC × NC) is copied into column panels NR wide, a block of A (MC × KC) into
+ * row panels MR tall, and a register tile of MR × NR outputs runs over KC with every load sequential.
+ * Packing is what the strided forms lacked: rows 1–8 KiB apart (powers of two) fall into the same L1 set,
+ * so the weight strips and dout columns the old kernels walked were fetched from L2 on every use (13–24
+ * against 40 GFLOP/s for the shapes that fit). Each output accumulates over k in the same order whichever
+ * thread or tile computes it, so splitting rows across threads stays bit-identical.
+ */
+
+/** Register tile: 4 × 8 outputs in 8 accumulators, 2 panel vectors and a broadcast (V8 has 16 xmm registers). */
+const MR = 4;
+const NR = 8;
+/** Depth of a block: a B panel of KC × NR floats (8 KiB) stays in L1 while the A panels stream past it. */
+const KC = 256;
+/** Rows of A per block: MC × KC floats (64 KiB) stay in L2. */
+const MC = 64;
+/** Columns of B per block: KC × NC floats (512 KiB) stay in L2 (1 MiB per core on the machines we target). */
+const NC = 512;
+
+/** Scratch bytes a thread needs for its packed blocks of B and A and one spilled tile (the backend lays them out). */
+export const PACK_BYTES: usize = (KC * NC + MC * KC + MR * NR) << 2;
 
 /**
- * out[n, o] = bias[o] + Σ_i inp[n, i] · w[o, i]; w is (Cout, Cin). Blocks of 2 input rows × 4 weight rows:
- * 8 accumulators + 4 weight vectors + 1 input vector fit V8's 16 xmm registers (4×4 blocks spilled: 21
- * against 46 GFLOP/s at 512×256×1024 on one core here), and w is walked in tiles of TILE_BYTES so a tile stays in cache across rows.
+ * C[m, j] = init + Σ_k A[m, k] · B[k, j], where init is bias[j] (or 0 when bias is 0) if !accumulate, else
+ * C's own value; A[m, k] at a + m·ars + k·acs and B[k, j] at b + k·brs + j·bcs (byte strides), C's rows ldc
+ * bytes apart. Beyond the first KC block of k, C accumulates what the earlier blocks left.
  */
-export function matmulForward(out: usize, inp: usize, w: usize, bias: usize, N: i32, Cin: i32, Cout: i32): void {
-  const row: usize = <usize>Cin << 2;
-  const orow: usize = <usize>Cout << 2;
-  let tile = <i32>(TILE_BYTES / row) & ~3;
-  if (tile < 4) tile = 4;
-  for (let o0 = 0; o0 < Cout; o0 += tile) {
-    const o1 = min(o0 + tile, Cout);
-    let n = 0;
-    for (; n + 2 <= N; n += 2) {
-      const x0 = inp + <usize>n * row;
-      const x1 = x0 + row;
-      let o = o0;
-      for (; o + 4 <= o1; o += 4) {
-        const w0 = w + <usize>o * row;
-        const w1 = w0 + row;
-        const w2 = w1 + row;
-        const w3 = w2 + row;
-        let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
-        let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
-        for (let i: usize = 0; i < row; i += 16) {
-          const v0 = ld(w0 + i), v1 = ld(w1 + i), v2 = ld(w2 + i), v3 = ld(w3 + i);
-          let x = ld(x0 + i);
-          a00 = fma(a00, x, v0); a01 = fma(a01, x, v1); a02 = fma(a02, x, v2); a03 = fma(a03, x, v3);
-          x = ld(x1 + i);
-          a10 = fma(a10, x, v0); a11 = fma(a11, x, v1); a12 = fma(a12, x, v2); a13 = fma(a13, x, v3);
+function gemm(
+  c: usize,
+  ldc: usize,
+  a: usize,
+  ars: usize,
+  acs: usize,
+  b: usize,
+  brs: usize,
+  bcs: usize,
+  M: i32,
+  Nc: i32,
+  K: i32,
+  bias: usize,
+  accumulate: bool,
+  pack: usize,
+): void {
+  const bp = pack;
+  const ap = pack + (<usize>(KC * NC) << 2);
+  const spill = ap + (<usize>(MC * KC) << 2);
+  for (let jc = 0; jc < Nc; jc += NC) {
+    const nc = min(NC, Nc - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      packB(bp, b + <usize>pc * brs + <usize>jc * bcs, brs, bcs, kc, nc);
+      // 0: add to C; 1: C = bias + product; 2: C = product.
+      const init = accumulate || pc > 0 ? 0 : bias != 0 ? 1 : 2;
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        packA(ap, a + <usize>ic * ars + <usize>pc * acs, ars, acs, mc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const panelB = bp + (<usize>jr * <usize>kc << 2);
+          const bj = bias + (<usize>(jc + jr) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const ct = c + <usize>(ic + ir) * ldc + (<usize>(jc + jr) << 2);
+            const panelA = ap + (<usize>ir * <usize>kc << 2);
+            tile(ct, ldc, panelA, panelB, kc, min(MR, mc - ir), min(NR, nc - jr), init, bj, spill);
+          }
         }
-        const b = bias == 0 ? f32x4.splat(0) : ld(bias + (<usize>o << 2));
-        const p = out + <usize>n * orow + (<usize>o << 2);
-        v128.store(p, f32x4.add(b, hsum4(a00, a01, a02, a03)));
-        v128.store(p + orow, f32x4.add(b, hsum4(a10, a11, a12, a13)));
       }
-      for (; o < o1; o++) for (let r = 0; r < 2; r++) storeDot(out, inp, w, bias, n + r, o, row, Cout);
     }
-    for (; n < N; n++) for (let o = o0; o < o1; o++) storeDot(out, inp, w, bias, n, o, row, Cout);
   }
 }
 
-/** [Σa, Σb, Σc, Σd] of four accumulators: a 4×4 transpose by shuffles, then three adds. */
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5);
-  const ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
-  const cd0 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
-  const cd1 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
-  const ab = f32x4.add(ab0, ab1); // a0+a2, b0+b2, a1+a3, b1+b3
-  const cd = f32x4.add(cd0, cd1);
-  const lo = v128.shuffle<f32>(ab, cd, 0, 1, 4, 5);
-  const hi = v128.shuffle<f32>(ab, cd, 2, 3, 6, 7);
-  return f32x4.add(lo, hi);
+/** B[k, j] for k < kc, j < nc into panels of NR columns, [panel][k][NR], the columns past nc zero. */
+function packB(dst: usize, b: usize, brs: usize, bcs: usize, kc: i32, nc: i32): void {
+  for (let j0 = 0; j0 < nc; j0 += NR) {
+    const panel = dst + (<usize>j0 * <usize>kc << 2);
+    const src = b + <usize>j0 * bcs;
+    if (j0 + NR <= nc && bcs == 4) {
+      // Rows of B run along j (dinp = dout·w, dw = doutᵀ·inp): two vectors a row.
+      for (let k = 0; k < kc; k++) {
+        const s = src + <usize>k * brs;
+        const d = panel + (<usize>k << 5);
+        v128.store(d, ld(s));
+        v128.store(d + 16, ld(s + 16));
+      }
+    } else if (j0 + NR <= nc && brs == 4 && (kc & 3) == 0) {
+      // Columns of B run along k (out = inp·wᵀ: B = wᵀ): 4 × 4 transposes of two row quartets.
+      for (let k = 0; k < kc; k += 4) {
+        const d = panel + (<usize>k << 5);
+        const s = src + (<usize>k << 2);
+        transposeStore(d, 32, ld(s), ld(s + bcs), ld(s + 2 * bcs), ld(s + 3 * bcs));
+        const s4 = s + 4 * bcs;
+        transposeStore(d + 16, 32, ld(s4), ld(s4 + bcs), ld(s4 + 2 * bcs), ld(s4 + 3 * bcs));
+      }
+    } else {
+      for (let k = 0; k < kc; k++)
+        for (let j = 0; j < NR; j++)
+          store<f32>(
+            panel + ((<usize>(k * NR + j)) << 2),
+            j0 + j < nc ? load<f32>(src + <usize>k * brs + <usize>j * bcs) : 0,
+          );
+    }
+  }
 }
 
-function storeDot(out: usize, inp: usize, w: usize, bias: usize, n: i32, o: i32, row: usize, Cout: i32): void {
-  const b: f32 = bias == 0 ? 0 : load<f32>(bias + (<usize>o << 2));
-  store<f32>(out + ((<usize>n * <usize>Cout + <usize>o) << 2), b + dot(inp + <usize>n * row, w + <usize>o * row, row));
+/** A[m, k] for m < mc, k < kc into panels of MR rows, [panel][k][MR], the rows past mc zero. */
+function packA(dst: usize, a: usize, ars: usize, acs: usize, mc: i32, kc: i32): void {
+  for (let m0 = 0; m0 < mc; m0 += MR) {
+    const panel = dst + (<usize>m0 * <usize>kc << 2);
+    const src = a + <usize>m0 * ars;
+    if (m0 + MR <= mc && acs == 4 && (kc & 3) == 0) {
+      // Rows of A run along k (out = inp·wᵀ, dinp = dout·w): 4 × 4 transposes.
+      for (let k = 0; k < kc; k += 4) {
+        const s = src + (<usize>k << 2);
+        transposeStore(panel + (<usize>k << 4), 16, ld(s), ld(s + ars), ld(s + 2 * ars), ld(s + 3 * ars));
+      }
+    } else if (m0 + MR <= mc && ars == 4) {
+      // Columns of A run along m (dw = doutᵀ·inp: A = doutᵀ): one vector a step.
+      for (let k = 0; k < kc; k++) v128.store(panel + (<usize>k << 4), ld(src + <usize>k * acs));
+    } else {
+      for (let k = 0; k < kc; k++)
+        for (let m = 0; m < MR; m++)
+          store<f32>(
+            panel + ((<usize>(k * MR + m)) << 2),
+            m0 + m < mc ? load<f32>(src + <usize>m * ars + <usize>k * acs) : 0,
+          );
+    }
+  }
+}
+
+/** Stores the transpose of rows r0..r3 as four vectors `step` bytes apart: out q = [r0[q], r1[q], r2[q], r3[q]]. */
+@inline function transposeStore(d: usize, step: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const lo01 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const lo23 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const hi01 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const hi23 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5));
+  v128.store(d + step, v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7));
+  v128.store(d + 2 * step, v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5));
+  v128.store(d + 3 * step, v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7));
 }
 
 /**
- * dinp[n, i] += Σ_o dout[n, o] · w[o, i] in blocks of 2 rows × 16 columns (column strips outermost, so the
- * strip of w stays in cache), then dw[o, i] += Σ_n dout[n, o] · inp[n, i] in blocks of 2 weight rows × 16
- * columns, and dbias[o] += Σ_n dout[n, o]. Two rows keep 8 accumulators + 4 vectors + 1 broadcast within
- * V8's 16 xmm registers (4-row blocks spilled and ran ~1.7× slower).
+ * One register tile: rows × cols (≤ MR × NR) outputs at c over kc steps of the panels. init as in gemm
+ * (bias at bj). A partial tile goes through `spill` so that its stores stay within C.
  */
+function tile(
+  c: usize,
+  ldc: usize,
+  pa: usize,
+  pb: usize,
+  kc: i32,
+  rows: i32,
+  cols: i32,
+  init: i32,
+  bj: usize,
+  spill: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const end = pb + (<usize>kc << 5);
+  for (; pb < end; pb += 32, pa += 16) {
+    const b0 = ld(pb);
+    const b1 = ld(pb + 16);
+    let s = v128.load32_splat(pa);
+    c00 = fma(c00, s, b0);
+    c01 = fma(c01, s, b1);
+    s = v128.load32_splat(pa + 4);
+    c10 = fma(c10, s, b0);
+    c11 = fma(c11, s, b1);
+    s = v128.load32_splat(pa + 8);
+    c20 = fma(c20, s, b0);
+    c21 = fma(c21, s, b1);
+    s = v128.load32_splat(pa + 12);
+    c30 = fma(c30, s, b0);
+    c31 = fma(c31, s, b1);
+  }
+  if (rows == MR && cols == NR) {
+    addRow(c, c00, c01, init, bj);
+    addRow(c + ldc, c10, c11, init, bj);
+    addRow(c + 2 * ldc, c20, c21, init, bj);
+    addRow(c + 3 * ldc, c30, c31, init, bj);
+    return;
+  }
+  v128.store(spill, c00);
+  v128.store(spill + 16, c01);
+  v128.store(spill + 32, c10);
+  v128.store(spill + 48, c11);
+  v128.store(spill + 64, c20);
+  v128.store(spill + 80, c21);
+  v128.store(spill + 96, c30);
+  v128.store(spill + 112, c31);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < cols; j++) {
+      const p = c + <usize>r * ldc + (<usize>j << 2);
+      const base: f32 = init == 0 ? load<f32>(p) : init == 1 ? load<f32>(bj + (<usize>j << 2)) : 0;
+      store<f32>(p, base + load<f32>(spill + ((<usize>(r * NR + j)) << 2)));
+    }
+}
+
+@inline function addRow(p: usize, x0: v128, x1: v128, init: i32, bj: usize): void {
+  if (init == 0) {
+    v128.store(p, f32x4.add(ld(p), x0));
+    v128.store(p + 16, f32x4.add(ld(p + 16), x1));
+  } else if (init == 1) {
+    v128.store(p, f32x4.add(ld(bj), x0));
+    v128.store(p + 16, f32x4.add(ld(bj + 16), x1));
+  } else {
+    v128.store(p, x0);
+    v128.store(p + 16, x1);
+  }
+}
+
+/** out[n, o] = bias[o] + Σ_i inp[n, i] · w[o, i]; w is (Cout, Cin). `pack`: this thread's PACK_BYTES of scratch. */
+export function matmulForward(out: usize, inp: usize, w: usize, bias: usize, N: i32, Cin: i32, Cout: i32, pack: usize): void {
+  const row: usize = <usize>Cin << 2;
+  gemm(out, <usize>Cout << 2, inp, row, 4, w, 4, row, N, Cout, Cin, bias, false, pack);
+}
+
+/** dinp += dout · w, then dw += doutᵀ · inp and dbias += Σ_n dout (one thread's whole backward). */
 export function matmulBackward(
   dinp: usize,
   dw: usize,
@@ -124,39 +275,16 @@ export function matmulBackward(
   N: i32,
   Cin: i32,
   Cout: i32,
+  pack: usize,
 ): void {
-  matmulBackwardInput(dinp, dout, w, N, Cin, Cout);
-  matmulBackwardWeight(dw, dbias, dout, inp, N, Cin, Cout, Cout);
+  matmulBackwardInput(dinp, dout, w, N, Cin, Cout, pack);
+  matmulBackwardWeight(dw, dbias, dout, inp, N, Cin, Cout, Cout, pack);
 }
 
 /** dinp[n, :] += dout[n, :] · w for N rows (a thread takes a range of rows). */
-export function matmulBackwardInput(dinp: usize, dout: usize, w: usize, N: i32, Cin: i32, Cout: i32): void {
+export function matmulBackwardInput(dinp: usize, dout: usize, w: usize, N: i32, Cin: i32, Cout: i32, pack: usize): void {
   const row: usize = <usize>Cin << 2;
-  const orow: usize = <usize>Cout << 2;
-  // dinp = dout · w
-  let i: usize = 0;
-  for (; i + 64 <= row; i += 64) {
-    let n = 0;
-    for (; n + 2 <= N; n += 2) {
-      const d0 = dout + <usize>n * orow;
-      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
-      let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
-      for (let o = 0; o < Cout; o++) {
-        const wp = w + <usize>o * row + i;
-        const v0 = ld(wp), v1 = ld(wp + 16), v2 = ld(wp + 32), v3 = ld(wp + 48);
-        const dp = d0 + (<usize>o << 2);
-        let s = f32x4.splat(load<f32>(dp));
-        a00 = fma(a00, s, v0); a01 = fma(a01, s, v1); a02 = fma(a02, s, v2); a03 = fma(a03, s, v3);
-        s = f32x4.splat(load<f32>(dp + orow));
-        a10 = fma(a10, s, v0); a11 = fma(a11, s, v1); a12 = fma(a12, s, v2); a13 = fma(a13, s, v3);
-      }
-      const p = dinp + <usize>n * row + i;
-      addStore4(p, a00, a01, a02, a03);
-      addStore4(p + row, a10, a11, a12, a13);
-    }
-    for (; n < N; n++) dinpStrip(dinp, dout, w, n, i, 64, row, orow, Cout);
-  }
-  if (i < row) for (let n = 0; n < N; n++) dinpStrip(dinp, dout, w, n, i, row - i, row, orow, Cout);
+  gemm(dinp, row, dout, <usize>Cout << 2, 4, w, row, 4, N, Cin, Cout, 0, true, pack);
 }
 
 /**
@@ -172,57 +300,26 @@ export function matmulBackwardWeight(
   Cin: i32,
   Cout: i32,
   doutStride: i32,
+  pack: usize,
 ): void {
   const row: usize = <usize>Cin << 2;
   const orow: usize = <usize>doutStride << 2;
-  // dw = doutᵀ · inp: column strips of inp outermost, so a strip (N × 64 bytes) stays in L1 across all o.
-  let j: usize = 0;
-  for (; j + 64 <= row; j += 64) {
-    let o = 0;
-    for (; o + 2 <= Cout; o += 2) {
-      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
-      let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
-      for (let n = 0; n < N; n++) {
-        const xp = inp + <usize>n * row + j;
-        const v0 = ld(xp), v1 = ld(xp + 16), v2 = ld(xp + 32), v3 = ld(xp + 48);
-        const dp = dout + <usize>n * orow + (<usize>o << 2);
-        let s = f32x4.splat(load<f32>(dp));
-        a00 = fma(a00, s, v0); a01 = fma(a01, s, v1); a02 = fma(a02, s, v2); a03 = fma(a03, s, v3);
-        s = f32x4.splat(load<f32>(dp + 4));
-        a10 = fma(a10, s, v0); a11 = fma(a11, s, v1); a12 = fma(a12, s, v2); a13 = fma(a13, s, v3);
-      }
-      const p = dw + <usize>o * row + j;
-      addStore4(p, a00, a01, a02, a03);
-      addStore4(p + row, a10, a11, a12, a13);
-    }
-    for (; o < Cout; o++) dwStrip(dw, dout, inp, o, j, 64, row, orow, N);
+  gemm(dw, row, dout, 4, orow, inp, row, 4, Cout, Cin, N, 0, true, pack);
+  if (dbias == 0) return;
+  // dbias = Σ_n dout, four outputs a vector, each summed over n in order.
+  let o = 0;
+  for (; o + 4 <= Cout; o += 4) {
+    let s = f32x4.splat(0);
+    for (let n = 0; n < N; n++) s = f32x4.add(s, ld(dout + <usize>n * orow + (<usize>o << 2)));
+    const p = dbias + (<usize>o << 2);
+    v128.store(p, f32x4.add(ld(p), s));
   }
-  if (j < row) for (let o = 0; o < Cout; o++) dwStrip(dw, dout, inp, o, j, row - j, row, orow, N);
-  // dbias = Σ_n dout
-  if (dbias != 0)
-    for (let oo = 0; oo < Cout; oo++) {
-      let s: f32 = 0;
-      for (let n = 0; n < N; n++) s += load<f32>(dout + <usize>n * orow + (<usize>oo << 2));
-      const p = dbias + (<usize>oo << 2);
-      store<f32>(p, load<f32>(p) + s);
-    }
-}
-
-@inline function addStore4(p: usize, a: v128, b: v128, c: v128, d: v128): void {
-  v128.store(p, f32x4.add(ld(p), a));
-  v128.store(p + 16, f32x4.add(ld(p + 16), b));
-  v128.store(p + 32, f32x4.add(ld(p + 32), c));
-  v128.store(p + 48, f32x4.add(ld(p + 48), d));
-}
-
-function dinpStrip(dinp: usize, dout: usize, w: usize, n: i32, i: usize, bytes: usize, row: usize, orow: usize, Cout: i32): void {
-  const dst = dinp + <usize>n * row + i;
-  for (let o = 0; o < Cout; o++) axpy(dst, w + <usize>o * row + i, load<f32>(dout + <usize>n * orow + (<usize>o << 2)), bytes);
-}
-
-function dwStrip(dw: usize, dout: usize, inp: usize, o: i32, j: usize, bytes: usize, row: usize, orow: usize, N: i32): void {
-  const dst = dw + <usize>o * row + j;
-  for (let n = 0; n < N; n++) axpy(dst, inp + <usize>n * row + j, load<f32>(dout + <usize>n * orow + (<usize>o << 2)), bytes);
+  for (; o < Cout; o++) {
+    let s: f32 = 0;
+    for (let n = 0; n < N; n++) s += load<f32>(dout + <usize>n * orow + (<usize>o << 2));
+    const p = dbias + (<usize>o << 2);
+    store<f32>(p, load<f32>(p) + s);
+  }
 }
 
 // ---------------------------------------------------------------- embedding

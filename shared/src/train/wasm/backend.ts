@@ -10,7 +10,8 @@
  *   bytes [0, 32 KiB)          the module's statics
  *   bytes [32 KiB, 64 KiB)     thread control block
  *   bytes [64 KiB, 192 KiB)    attention scratch rows, 32 KiB per thread
- *   bytes [256 KiB, …)         the arena (slot s at ARENA_BASE + 4·s)
+ *   bytes [256 KiB, 2.75 MiB)  matmul packing scratch, 640 KiB per thread
+ *   bytes [2.75 MiB, …)        the arena (slot s at ARENA_BASE + 4·s)
  */
 import { base64urlDecode } from '../../bytes';
 import { clipScale } from '../adamw';
@@ -23,7 +24,6 @@ import type { Exports } from './exports';
 import { TRAIN_KERNELS_SHARED_WASM, TRAIN_KERNELS_WASM } from './kernels.wasm';
 import { partOf, type Spawn, ThreadPool, type ThreadKernel } from './threads';
 
-const ARENA_BASE = 262144;
 const CONTROL = 32768;
 const SCRATCH = 65536;
 /** A scratch row holds T floats: 32 KiB gives T ≤ 8192. */
@@ -31,6 +31,10 @@ const SCRATCH_BYTES = 32768;
 const MAX_T = SCRATCH_BYTES / 4;
 /** Four threads fill the scratch region; beyond that two cores' worth of bandwidth is the limit anyway. */
 export const MAX_THREADS = 4;
+/** Where the matmuls' packed blocks go, a thread's PACK_STRIDE apart (at least the module's PACK_BYTES). */
+const PACK = 262144;
+const PACK_STRIDE = 655360;
+const ARENA_BASE = PACK + MAX_THREADS * PACK_STRIDE;
 const PAGE = 65536;
 /** WebAssembly (wasm32) memory ends at 4 GiB; one page stays unused so the last byte address fits an i32 pair. */
 export const WASM_MAX_BYTES = 2 ** 32 - PAGE;
@@ -44,6 +48,8 @@ export function wasmMemoryBytes(arena: Arena): number {
  * Atomics costs some 10–50 µs, a 2-row block of work ~1 µs.
  */
 const MIN_PARALLEL_MACS = 1 << 18;
+
+const packOf = (thread: number) => PACK + thread * PACK_STRIDE;
 
 const compiled: (WebAssembly.Module | null)[] = [null, null];
 
@@ -120,11 +126,11 @@ class WasmKernels implements Kernels {
   matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number) {
     const p = WasmKernels.p;
     const b = bias === NONE ? 0 : p(bias);
-    if (!this.split(N * Cin * Cout)) return this.x.matmulForward(p(out), p(inp), p(w), b, N, Cin, Cout);
-    // Rows in multiples of 4: the kernel's 2-row blocks fall the same way as on one thread.
+    if (!this.split(N * Cin * Cout)) return this.x.matmulForward(p(out), p(inp), p(w), b, N, Cin, Cout, PACK);
+    // Rows in multiples of 4: the kernel's 4-row tiles fall the same way as on one thread.
     this.parallel('matmulForward', (k) => {
       const [r0, r1] = partOf(N, this.threads, k, 4);
-      return r1 > r0 ? [p(out + r0 * Cout), p(inp + r0 * Cin), p(w), b, r1 - r0, Cin, Cout] : null;
+      return r1 > r0 ? [p(out + r0 * Cout), p(inp + r0 * Cin), p(w), b, r1 - r0, Cin, Cout, packOf(k)] : null;
     });
   }
   matmulBackward(
@@ -141,15 +147,15 @@ class WasmKernels implements Kernels {
     const p = WasmKernels.p;
     const db = dbias === NONE ? 0 : p(dbias);
     if (!this.split(N * Cin * Cout))
-      return this.x.matmulBackward(p(dinp), p(dw), db, p(dout), p(inp), p(w), N, Cin, Cout);
+      return this.x.matmulBackward(p(dinp), p(dw), db, p(dout), p(inp), p(w), N, Cin, Cout, PACK);
     this.parallel('matmulBackwardInput', (k) => {
       const [r0, r1] = partOf(N, this.threads, k, 4);
-      return r1 > r0 ? [p(dinp + r0 * Cin), p(dout + r0 * Cout), p(w), r1 - r0, Cin, Cout] : null;
+      return r1 > r0 ? [p(dinp + r0 * Cin), p(dout + r0 * Cout), p(w), r1 - r0, Cin, Cout, packOf(k)] : null;
     });
     this.parallel('matmulBackwardWeight', (k) => {
       const [o0, o1] = partOf(Cout, this.threads, k, 4);
       return o1 > o0
-        ? [p(dw + o0 * Cin), db === 0 ? 0 : db + 4 * o0, p(dout + o0), p(inp), N, Cin, o1 - o0, Cout]
+        ? [p(dw + o0 * Cin), db === 0 ? 0 : db + 4 * o0, p(dout + o0), p(inp), N, Cin, o1 - o0, Cout, packOf(k)]
         : null;
     });
   }
@@ -279,8 +285,11 @@ export class WasmBackend implements Backend {
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
     const module = trainKernelsModule(shared);
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    const x = instance.exports as unknown as Exports;
+    if ((x.PACK_BYTES.value as number) > PACK_STRIDE)
+      throw new TrainError('backend', 'matmul scratch outgrew PACK_STRIDE');
     this.pool = shared ? new ThreadPool(module, this.memory, CONTROL, threads - 1, options.spawn!) : null;
-    this.kernels = new WasmKernels(instance.exports as unknown as Exports, this.pool, this.memory);
+    this.kernels = new WasmKernels(x, this.pool, this.memory);
     this.name = threads > 1 ? `wasm-simd-${threads}t` : 'wasm-simd';
     this.f = new Float32Array(this.memory.buffer, ARENA_BASE, arena.size);
     this.i = new Int32Array(this.memory.buffer, ARENA_BASE, arena.size);

@@ -1,6 +1,17 @@
 /** What shared/assembly/train.ts exports: byte addresses and sizes in, nothing out but two sums. */
 export interface Exports {
-  matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number): void;
+  /** Scratch bytes one thread's matmuls pack their operands into (`pack` below). */
+  readonly PACK_BYTES: WebAssembly.Global;
+  matmulForward(
+    out: number,
+    inp: number,
+    w: number,
+    bias: number,
+    N: number,
+    Cin: number,
+    Cout: number,
+    pack: number,
+  ): void;
   matmulBackward(
     dinp: number,
     dw: number,
@@ -11,6 +22,7 @@ export interface Exports {
     N: number,
     Cin: number,
     Cout: number,
+    pack: number,
   ): void;
   encoderForward(out: number, tokens: number, wte: number, wpe: number, B: number, T: number, C: number): void;
   encoderBackward(dwte: number, dwpe: number, dout: number, tokens: number, B: number, T: number, C: number): void;
@@ -36,7 +48,7 @@ export interface Exports {
     N: number,
     C: number,
   ): void;
-  matmulBackwardInput(dinp: number, dout: number, w: number, N: number, Cin: number, Cout: number): void;
+  matmulBackwardInput(dinp: number, dout: number, w: number, N: number, Cin: number, Cout: number, pack: number): void;
   matmulBackwardWeight(
     dw: number,
     dbias: number,
@@ -46,6 +58,7 @@ export interface Exports {
     Cin: number,
     Cout: number,
     doutStride: number,
+    pack: number,
   ): void;
   attentionForward(
     out: number,
