@@ -9,9 +9,8 @@
  *
  *   bytes [0, 32 KiB)          the module's statics
  *   bytes [32 KiB, 64 KiB)     thread control block
- *   bytes [64 KiB, 192 KiB)    attention scratch rows, 32 KiB per thread
- *   bytes [256 KiB, 2.75 MiB)  matmul packing scratch, 640 KiB per thread
- *   bytes [2.75 MiB, …)        the arena (slot s at ARENA_BASE + 4·s)
+ *   bytes [256 KiB, 4.25 MiB)  scratch, 1 MiB per thread: the matmuls' packed blocks, attention's dS block
+ *   bytes [4.25 MiB, …)        the arena (slot s at ARENA_BASE + 4·s)
  */
 import { base64urlDecode } from '../../bytes';
 import { clipScale } from '../adamw';
@@ -25,16 +24,14 @@ import { TRAIN_KERNELS_SHARED_WASM, TRAIN_KERNELS_WASM } from './kernels.wasm';
 import { partOf, type Spawn, ThreadPool, type ThreadKernel } from './threads';
 
 const CONTROL = 32768;
-const SCRATCH = 65536;
-/** A scratch row holds T floats: 32 KiB gives T ≤ 8192. */
-const SCRATCH_BYTES = 32768;
-const MAX_T = SCRATCH_BYTES / 4;
 /** Four threads fill the scratch region; beyond that two cores' worth of bandwidth is the limit anyway. */
 export const MAX_THREADS = 4;
-/** Where the matmuls' packed blocks go, a thread's PACK_STRIDE apart (at least the module's PACK_BYTES). */
-const PACK = 262144;
-const PACK_STRIDE = 655360;
-const ARENA_BASE = PACK + MAX_THREADS * PACK_STRIDE;
+/** Each thread's scratch (at least the module's SCRATCH_BYTES), SCRATCH_STRIDE apart from SCRATCH. */
+const SCRATCH = 262144;
+const SCRATCH_STRIDE = 1 << 20;
+const ARENA_BASE = SCRATCH + MAX_THREADS * SCRATCH_STRIDE;
+/** Attention's blocks of dS hold at least 4 rows of T floats within the module's 256 KiB: T ≤ 16384; kept at 8192. */
+const MAX_T = 8192;
 const PAGE = 65536;
 /** WebAssembly (wasm32) memory ends at 4 GiB; one page stays unused so the last byte address fits an i32 pair. */
 export const WASM_MAX_BYTES = 2 ** 32 - PAGE;
@@ -49,7 +46,7 @@ export function wasmMemoryBytes(arena: Arena): number {
  */
 const MIN_PARALLEL_MACS = 1 << 18;
 
-const packOf = (thread: number) => PACK + thread * PACK_STRIDE;
+const scratchOf = (thread: number) => SCRATCH + thread * SCRATCH_STRIDE;
 
 const compiled: (WebAssembly.Module | null)[] = [null, null];
 
@@ -126,11 +123,11 @@ class WasmKernels implements Kernels {
   matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number) {
     const p = WasmKernels.p;
     const b = bias === NONE ? 0 : p(bias);
-    if (!this.split(N * Cin * Cout)) return this.x.matmulForward(p(out), p(inp), p(w), b, N, Cin, Cout, PACK);
+    if (!this.split(N * Cin * Cout)) return this.x.matmulForward(p(out), p(inp), p(w), b, N, Cin, Cout, SCRATCH);
     // Rows in multiples of 4: the kernel's 4-row tiles fall the same way as on one thread.
     this.parallel('matmulForward', (k) => {
       const [r0, r1] = partOf(N, this.threads, k, 4);
-      return r1 > r0 ? [p(out + r0 * Cout), p(inp + r0 * Cin), p(w), b, r1 - r0, Cin, Cout, packOf(k)] : null;
+      return r1 > r0 ? [p(out + r0 * Cout), p(inp + r0 * Cin), p(w), b, r1 - r0, Cin, Cout, scratchOf(k)] : null;
     });
   }
   matmulBackward(
@@ -147,24 +144,24 @@ class WasmKernels implements Kernels {
     const p = WasmKernels.p;
     const db = dbias === NONE ? 0 : p(dbias);
     if (!this.split(N * Cin * Cout))
-      return this.x.matmulBackward(p(dinp), p(dw), db, p(dout), p(inp), p(w), N, Cin, Cout, PACK);
+      return this.x.matmulBackward(p(dinp), p(dw), db, p(dout), p(inp), p(w), N, Cin, Cout, SCRATCH);
     this.parallel('matmulBackwardInput', (k) => {
       const [r0, r1] = partOf(N, this.threads, k, 4);
-      return r1 > r0 ? [p(dinp + r0 * Cin), p(dout + r0 * Cout), p(w), r1 - r0, Cin, Cout, packOf(k)] : null;
+      return r1 > r0 ? [p(dinp + r0 * Cin), p(dout + r0 * Cout), p(w), r1 - r0, Cin, Cout, scratchOf(k)] : null;
     });
     this.parallel('matmulBackwardWeight', (k) => {
       const [o0, o1] = partOf(Cout, this.threads, k, 4);
       return o1 > o0
-        ? [p(dw + o0 * Cin), db === 0 ? 0 : db + 4 * o0, p(dout + o0), p(inp), N, Cin, o1 - o0, Cout, packOf(k)]
+        ? [p(dw + o0 * Cin), db === 0 ? 0 : db + 4 * o0, p(dout + o0), p(inp), N, Cin, o1 - o0, Cout, scratchOf(k)]
         : null;
     });
   }
   attentionForward(out: number, att: number, qkv: number, B: number, T: number, C: number, NH: number) {
     const p = WasmKernels.p;
-    if (!this.split(B * T * T * C)) return this.x.attentionForward(p(out), p(att), p(qkv), B, T, C, NH, 0, NH);
+    if (!this.split(B * T * T * C)) return this.x.attentionForward(p(out), p(att), p(qkv), B, T, C, NH, 0, NH, SCRATCH);
     this.parallel('attentionForward', (k) => {
       const [h0, h1] = partOf(NH, this.threads, k, 1);
-      return h1 > h0 ? [p(out), p(att), p(qkv), B, T, C, NH, h0, h1] : null;
+      return h1 > h0 ? [p(out), p(att), p(qkv), B, T, C, NH, h0, h1, scratchOf(k)] : null;
     });
   }
   attentionBackward(dqkv: number, dout: number, qkv: number, att: number, B: number, T: number, C: number, NH: number) {
@@ -173,7 +170,7 @@ class WasmKernels implements Kernels {
       return this.x.attentionBackward(p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, 0, NH, SCRATCH);
     this.parallel('attentionBackward', (k) => {
       const [h0, h1] = partOf(NH, this.threads, k, 1);
-      return h1 > h0 ? [p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, h0, h1, SCRATCH + k * SCRATCH_BYTES] : null;
+      return h1 > h0 ? [p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, h0, h1, scratchOf(k)] : null;
     });
   }
   geluForward(out: number, inp: number, n: number) {
@@ -286,8 +283,8 @@ export class WasmBackend implements Backend {
     const module = trainKernelsModule(shared);
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     const x = instance.exports as unknown as Exports;
-    if ((x.PACK_BYTES.value as number) > PACK_STRIDE)
-      throw new TrainError('backend', 'matmul scratch outgrew PACK_STRIDE');
+    if ((x.SCRATCH_BYTES.value as number) > SCRATCH_STRIDE)
+      throw new TrainError('backend', 'kernel scratch outgrew SCRATCH_STRIDE');
     this.pool = shared ? new ThreadPool(module, this.memory, CONTROL, threads - 1, options.spawn!) : null;
     this.kernels = new WasmKernels(x, this.pool, this.memory);
     this.name = threads > 1 ? `wasm-simd-${threads}t` : 'wasm-simd';

@@ -1,7 +1,7 @@
 /** What shared/assembly/train.ts exports: byte addresses and sizes in, nothing out but two sums. */
 export interface Exports {
-  /** Scratch bytes one thread's matmuls pack their operands into (`pack` below). */
-  readonly PACK_BYTES: WebAssembly.Global;
+  /** Scratch bytes one thread's matmuls and attention need (`pack` and `scratch` below). */
+  readonly SCRATCH_BYTES: WebAssembly.Global;
   matmulForward(
     out: number,
     inp: number,
@@ -70,6 +70,7 @@ export interface Exports {
     NH: number,
     h0: number,
     h1: number,
+    scratch: number,
   ): void;
   attentionBackward(
     dqkv: number,
