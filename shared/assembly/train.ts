@@ -464,7 +464,7 @@ function softmaxRow(p: usize, n: i32, T: i32, scale: f32): void {
   const sv = f32x4.splat(scale);
   let i: usize = 0;
   let mv = f32x4.splat(-Infinity);
-  for (; i + 16 <= bytes; i += 16) mv = f32x4.max(mv, f32x4.mul(ld(p + i), sv));
+  for (; i + 16 <= bytes; i += 16) mv = f32x4.pmax(mv, f32x4.mul(ld(p + i), sv));
   let max = Mathf.max(Mathf.max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), Mathf.max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
   for (let j = i; j < bytes; j += 4) max = Mathf.max(max, load<f32>(p + j) * scale);
   const maxv = f32x4.splat(max);
@@ -562,8 +562,12 @@ const GELU_CUBE: f32 = 0.044715;
  * Mathf.tanh cost ~26 ns a call, which made GELU a tenth of the step.
  */
 @inline function expv(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  // pmin/pmax are one instruction each; min/max's NaN and ±0 rules cost V8 about seven (a NaN still passes).
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
+  // n = round-to-nearest-even(x·log2 e) by adding 1.5·2^23, which also leaves n in the low bits of t:
+  // the same n as f32x4.nearest, without the rounding instruction and V8's long trunc_sat sequence.
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(MAGIC));
+  const n = f32x4.sub(t, f32x4.splat(MAGIC));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -573,9 +577,13 @@ const GELU_CUBE: f32 = 0.044715;
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const scale = i32x4.shl(i32x4.add(t, i32x4.splat(127 - MAGIC_BITS)), 23);
   return f32x4.mul(y, scale);
 }
+
+/** 1.5·2^23: added to |v| < 2^22, it rounds v to an integer n and its bits are MAGIC_BITS + n. */
+const MAGIC: f32 = 12582912;
+const MAGIC_BITS: i32 = 0x4b400000;
 
 /** tanh(u) = 1 − 2 / (e^{2u} + 1): exact limits ±1, absolute error ~1e-7 near 0 (GELU multiplies it by x/2). */
 @inline function tanhv(u: v128): v128 {
@@ -638,20 +646,34 @@ export function residualBackward(da: usize, db: usize, dout: usize, n: i32): voi
 
 // ---------------------------------------------------------------- loss
 
+/** Rows 0..N of the loss (a thread takes a range of rows): softmax four lanes at a time, then −log p[target]. */
 export function crossentropyForward(losses: usize, probs: usize, logits: usize, targets: usize, N: i32, V: i32): void {
+  const vb = <usize>V << 2;
+  const vec = vb & ~15;
   for (let n = 0; n < N; n++) {
-    const l = logits + (<usize>n * <usize>V << 2);
-    const p = probs + (<usize>n * <usize>V << 2);
-    let max: f32 = -Infinity;
-    for (let i = 0; i < V; i++) max = Mathf.max(max, load<f32>(l + (<usize>i << 2)));
-    let sum: f32 = 0;
-    for (let i = 0; i < V; i++) {
-      const e = Mathf.exp(load<f32>(l + (<usize>i << 2)) - max);
-      store<f32>(p + (<usize>i << 2), e);
+    const l = logits + <usize>n * vb;
+    const p = probs + <usize>n * vb;
+    let mv = f32x4.splat(-Infinity);
+    for (let i: usize = 0; i < vec; i += 16) mv = f32x4.pmax(mv, ld(l + i));
+    let max = Mathf.max(Mathf.max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), Mathf.max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (let i = vec; i < vb; i += 4) max = Mathf.max(max, load<f32>(l + i));
+    const maxv = f32x4.splat(max);
+    let sv = f32x4.splat(0);
+    for (let i: usize = 0; i < vec; i += 16) {
+      const e = expv(f32x4.sub(ld(l + i), maxv));
+      v128.store(p + i, e);
+      sv = f32x4.add(sv, e);
+    }
+    let sum = hsum(sv);
+    for (let i = vec; i < vb; i += 4) {
+      const e = expf(load<f32>(l + i) - max);
+      store<f32>(p + i, e);
       sum += e;
     }
     const inv: f32 = 1 / sum;
-    for (let i = 0; i < V; i++) store<f32>(p + (<usize>i << 2), load<f32>(p + (<usize>i << 2)) * inv);
+    const iv = f32x4.splat(inv);
+    for (let i: usize = 0; i < vec; i += 16) v128.store(p + i, f32x4.mul(ld(p + i), iv));
+    for (let i = vec; i < vb; i += 4) store<f32>(p + i, load<f32>(p + i) * inv);
     const y = load<i32>(targets + (<usize>n << 2));
     store<f32>(losses + (<usize>n << 2), -Mathf.log(load<f32>(p + (<usize>y << 2))));
   }
@@ -694,14 +716,21 @@ export function crossentropyBackwardWeighted(
 
 // ---------------------------------------------------------------- optimizer
 
-/** Σ x² in f64 (the clip norm should not depend on summation order more than it must). */
-export function sumSquares(at: usize, n: i32): f64 {
-  let s: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    const x = <f64>load<f32>(at + (<usize>i << 2));
-    s += x * x;
+/**
+ * Σ x² in f64 over each chunk of `chunk` values (the last may be short), into consecutive f64s at dst: the
+ * caller adds the partial sums in order, so the clip norm is the same however the chunks were shared out
+ * among threads (and f64 keeps it from depending on that order more than it must).
+ */
+export function sumSquaresChunks(dst: usize, at: usize, n: i32, chunk: i32): void {
+  for (let c0 = 0; c0 < n; c0 += chunk) {
+    const c1 = min(n, c0 + chunk);
+    let s: f64 = 0;
+    for (let i = c0; i < c1; i++) {
+      const x = <f64>load<f32>(at + (<usize>i << 2));
+      s += x * x;
+    }
+    store<f64>(dst + (<usize>(c0 / chunk) << 3), s);
   }
-  return s;
 }
 
 export function sumOf(at: usize, n: i32): f64 {
@@ -710,32 +739,23 @@ export function sumOf(at: usize, n: i32): f64 {
   return s;
 }
 
-/** AdamW (layers/../adamw.ts): c1 = 1 − β1^t and c2 = 1 − β2^t come from the caller. */
-export function adamw(
-  p: usize,
-  g: usize,
-  m: usize,
-  v: usize,
-  n: i32,
-  lr: f32,
-  beta1: f32,
-  beta2: f32,
-  eps: f32,
-  wd: f32,
-  c1: f32,
-  c2: f32,
-  gradScale: f32,
-): void {
+/**
+ * AdamW (layers/../adamw.ts) over n values; `hp` holds f32s lr, β1, β2, eps, weight decay, c1 = 1 − β1^t,
+ * c2 = 1 − β2^t and the clip's gradient scale (in memory, so worker threads get them through i32 arguments).
+ */
+export function adamw(p: usize, g: usize, m: usize, v: usize, n: i32, hp: usize): void {
+  const lrv = v128.load32_splat(hp);
+  const beta1 = load<f32>(hp, 4);
+  const beta2 = load<f32>(hp, 8);
   const b1 = f32x4.splat(beta1);
   const b2 = f32x4.splat(beta2);
   const nb1 = f32x4.splat(1 - beta1);
   const nb2 = f32x4.splat(1 - beta2);
-  const gs = f32x4.splat(gradScale);
-  const ic1 = f32x4.splat(1 / c1);
-  const ic2 = f32x4.splat(1 / c2);
-  const ev = f32x4.splat(eps);
-  const lrv = f32x4.splat(lr);
-  const wdv = f32x4.splat(wd);
+  const ev = v128.load32_splat(hp, 12);
+  const wdv = v128.load32_splat(hp, 16);
+  const ic1 = f32x4.splat(1 / load<f32>(hp, 20));
+  const ic2 = f32x4.splat(1 / load<f32>(hp, 24));
+  const gs = v128.load32_splat(hp, 28);
   const bytes = <usize>n << 2;
   for (let i: usize = 0; i < bytes; i += 16) {
     const grad = f32x4.mul(ld(g + i), gs);

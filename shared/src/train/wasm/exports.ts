@@ -99,22 +99,10 @@ export interface Exports {
     N: number,
     V: number,
   ): void;
-  sumSquares(at: number, n: number): number;
+  /** Σ x² (f64) of each `chunk` values into consecutive f64s at dst. */
+  sumSquaresChunks(dst: number, at: number, n: number, chunk: number): void;
   sumOf(at: number, n: number): number;
-  adamw(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    wd: number,
-    c1: number,
-    c2: number,
-    gradScale: number,
-  ): void;
+  /** hp: f32s lr, β1, β2, eps, weight decay, 1 − β1^t, 1 − β2^t, gradient scale. */
+  adamw(p: number, g: number, m: number, v: number, n: number, hp: number): void;
   zero(at: number, n: number): void;
 }
