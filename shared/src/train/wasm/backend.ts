@@ -137,11 +137,11 @@ class WasmKernels implements Kernels {
   matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number) {
     const p = WasmKernels.p;
     const b = bias === NONE ? 0 : p(bias);
-    if (!this.split(N * Cin * Cout)) return this.x.matmulForward(p(out), p(inp), p(w), b, N, Cin, Cout, SCRATCH);
-    // Rows in multiples of 4: the kernel's 4-row tiles fall the same way as on one thread.
+    if (!this.split(N * Cin * Cout)) return this.x.matmulForward(p(out), p(inp), p(w), b, N, Cin, Cout);
+    // Rows in multiples of 4: the kernel's 2-row blocks fall the same way as on one thread.
     this.parallel('matmulForward', (k) => {
       const [r0, r1] = partOf(N, this.threads, k, 4);
-      return r1 > r0 ? [p(out + r0 * Cout), p(inp + r0 * Cin), p(w), b, r1 - r0, Cin, Cout, scratchOf(k)] : null;
+      return r1 > r0 ? [p(out + r0 * Cout), p(inp + r0 * Cin), p(w), b, r1 - r0, Cin, Cout] : null;
     });
   }
   matmulBackward(

@@ -2,16 +2,7 @@
 export interface Exports {
   /** Scratch bytes one thread's matmuls and attention need (`pack` and `scratch` below). */
   readonly SCRATCH_BYTES: WebAssembly.Global;
-  matmulForward(
-    out: number,
-    inp: number,
-    w: number,
-    bias: number,
-    N: number,
-    Cin: number,
-    Cout: number,
-    pack: number,
-  ): void;
+  matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number): void;
   matmulBackward(
     dinp: number,
     dw: number,
