@@ -10,7 +10,7 @@
 import { base64urlDecode } from '@shared/bytes';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TRAIN_KERNELS_WASM } from '../shared/src/train/wasm/kernels.wasm';
+import { trainKernelsModule } from '@shared/train';
 import { flag, opt } from './lib/args';
 import { median } from './train/case';
 
@@ -27,10 +27,9 @@ const PACK = 1 << 16;
 const BASE = 1 << 20;
 
 /** One instance over its own memory, with random operands at fixed addresses. */
-function instance(wasmBase64: string) {
+function instance(module: WebAssembly.Module) {
   const bytes = 4 * (3 * N * V + 2 * V * C + 2 * B * NH * T * T + 3 * N * 3 * C) + BASE;
   const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
-  const module = new WebAssembly.Module(base64urlDecode(wasmBase64) as Uint8Array<ArrayBuffer>);
   const x = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, Fn>;
   const f = new Float32Array(memory.buffer);
   let s = 1;
@@ -104,10 +103,15 @@ cases.push({
 cases.push({ name: 'layernormForward', flops: 0, run: (x) => x.layernormForward!(Cm, W, DW, A, Bm, Bm, N, C) });
 
 const baselineFile = opt('baseline', '');
-const baseWasm = baselineFile
-  ? ((await import(pathToFileURL(resolve(baselineFile)).href)) as { TRAIN_KERNELS_WASM: string }).TRAIN_KERNELS_WASM
-  : TRAIN_KERNELS_WASM;
-const sides = [instance(baseWasm), instance(TRAIN_KERNELS_WASM)];
+const baseModule = baselineFile
+  ? new WebAssembly.Module(
+      base64urlDecode(
+        ((await import(pathToFileURL(resolve(baselineFile)).href)) as { TRAIN_KERNELS_WASM: string })
+          .TRAIN_KERNELS_WASM,
+      ) as Uint8Array<ArrayBuffer>,
+    )
+  : trainKernelsModule();
+const sides = [instance(baseModule), instance(trainKernelsModule())];
 const rounds = Number(opt('rounds', '15'));
 /**
  * --cpu: this process's CPU time instead of wall time, so that time sliced away to other work on a busy
