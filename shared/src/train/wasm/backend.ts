@@ -9,8 +9,9 @@
  *
  *   bytes [0, 32 KiB)          the module's statics
  *   bytes [32 KiB, 64 KiB)     thread control block
- *   bytes [64 KiB, 192 KiB)    attention scratch rows, 32 KiB per thread
- *   bytes [256 KiB, …)         the arena (slot s at ARENA_BASE + 4·s)
+ *   bytes [192 KiB, 256 KiB)   AdamW's hyperparameters, then the clip's partial sums of squares (f64)
+ *   bytes [256 KiB, 4.25 MiB)  scratch, 1 MiB per thread: the matmuls' packed blocks, attention's dS block
+ *   bytes [4.25 MiB, …)        the arena (slot s at ARENA_BASE + 4·s)
  */
 import { base64urlDecode } from '../../bytes';
 import { clipScale } from '../adamw';
@@ -23,14 +24,25 @@ import type { Exports } from './exports';
 import { TRAIN_KERNELS_SHARED_WASM, TRAIN_KERNELS_WASM } from './kernels.wasm';
 import { partOf, type Spawn, ThreadPool, type ThreadKernel } from './threads';
 
-const ARENA_BASE = 262144;
 const CONTROL = 32768;
-const SCRATCH = 65536;
-/** A scratch row holds T floats: 32 KiB gives T ≤ 8192. */
-const SCRATCH_BYTES = 32768;
-const MAX_T = SCRATCH_BYTES / 4;
 /** Four threads fill the scratch region; beyond that two cores' worth of bandwidth is the limit anyway. */
 export const MAX_THREADS = 4;
+/** Each thread's scratch (at least the module's SCRATCH_BYTES), SCRATCH_STRIDE apart from SCRATCH. */
+const SCRATCH = 262144;
+const SCRATCH_STRIDE = 1 << 20;
+const ARENA_BASE = SCRATCH + MAX_THREADS * SCRATCH_STRIDE;
+/** AdamW's hyperparameters as 8 f32s (worker threads take i32 arguments only). */
+const ADAMW_HP = 196608;
+/** Partial Σg² of the clip, one f64 per chunk of gradients: up to 8160 of them. */
+const PARTIALS = ADAMW_HP + 256;
+const MAX_PARTIALS = (SCRATCH - PARTIALS) / 8;
+/**
+ * Gradients per partial sum of squares: fixed by the parameter count alone, so that the norm comes out the
+ * same on any number of threads; 64 Ki values (256 KiB) make a share worth a wake-up.
+ */
+const sumChunk = (n: number) => Math.max(65536, Math.ceil(n / MAX_PARTIALS / 4) * 4);
+/** Attention's blocks of dS hold at least 4 rows of T floats within the module's 256 KiB: T ≤ 16384; kept at 8192. */
+const MAX_T = 8192;
 const PAGE = 65536;
 /** WebAssembly (wasm32) memory ends at 4 GiB; one page stays unused so the last byte address fits an i32 pair. */
 export const WASM_MAX_BYTES = 2 ** 32 - PAGE;
@@ -44,6 +56,8 @@ export function wasmMemoryBytes(arena: Arena): number {
  * Atomics costs some 10–50 µs, a 2-row block of work ~1 µs.
  */
 const MIN_PARALLEL_MACS = 1 << 18;
+
+const scratchOf = (thread: number) => SCRATCH + thread * SCRATCH_STRIDE;
 
 const compiled: (WebAssembly.Module | null)[] = [null, null];
 
@@ -62,6 +76,8 @@ class WasmKernels implements Kernels {
 
   /** The whole memory as floats (scalar results are stored through it). */
   private readonly f: Float32Array;
+  /** The clip's partial sums of squares. */
+  private readonly partials: Float64Array;
 
   constructor(
     private readonly x: Exports,
@@ -69,6 +85,7 @@ class WasmKernels implements Kernels {
     memory: WebAssembly.Memory,
   ) {
     this.f = new Float32Array(memory.buffer);
+    this.partials = new Float64Array(memory.buffer, PARTIALS, MAX_PARTIALS);
     this.threads = pool === null ? 1 : pool.workers + 1;
   }
 
@@ -141,24 +158,24 @@ class WasmKernels implements Kernels {
     const p = WasmKernels.p;
     const db = dbias === NONE ? 0 : p(dbias);
     if (!this.split(N * Cin * Cout))
-      return this.x.matmulBackward(p(dinp), p(dw), db, p(dout), p(inp), p(w), N, Cin, Cout);
+      return this.x.matmulBackward(p(dinp), p(dw), db, p(dout), p(inp), p(w), N, Cin, Cout, SCRATCH);
     this.parallel('matmulBackwardInput', (k) => {
       const [r0, r1] = partOf(N, this.threads, k, 4);
-      return r1 > r0 ? [p(dinp + r0 * Cin), p(dout + r0 * Cout), p(w), r1 - r0, Cin, Cout] : null;
+      return r1 > r0 ? [p(dinp + r0 * Cin), p(dout + r0 * Cout), p(w), r1 - r0, Cin, Cout, scratchOf(k)] : null;
     });
     this.parallel('matmulBackwardWeight', (k) => {
       const [o0, o1] = partOf(Cout, this.threads, k, 4);
       return o1 > o0
-        ? [p(dw + o0 * Cin), db === 0 ? 0 : db + 4 * o0, p(dout + o0), p(inp), N, Cin, o1 - o0, Cout]
+        ? [p(dw + o0 * Cin), db === 0 ? 0 : db + 4 * o0, p(dout + o0), p(inp), N, Cin, o1 - o0, Cout, scratchOf(k)]
         : null;
     });
   }
   attentionForward(out: number, att: number, qkv: number, B: number, T: number, C: number, NH: number) {
     const p = WasmKernels.p;
-    if (!this.split(B * T * T * C)) return this.x.attentionForward(p(out), p(att), p(qkv), B, T, C, NH, 0, NH);
+    if (!this.split(B * T * T * C)) return this.x.attentionForward(p(out), p(att), p(qkv), B, T, C, NH, 0, NH, SCRATCH);
     this.parallel('attentionForward', (k) => {
       const [h0, h1] = partOf(NH, this.threads, k, 1);
-      return h1 > h0 ? [p(out), p(att), p(qkv), B, T, C, NH, h0, h1] : null;
+      return h1 > h0 ? [p(out), p(att), p(qkv), B, T, C, NH, h0, h1, scratchOf(k)] : null;
     });
   }
   attentionBackward(dqkv: number, dout: number, qkv: number, att: number, B: number, T: number, C: number, NH: number) {
@@ -167,7 +184,7 @@ class WasmKernels implements Kernels {
       return this.x.attentionBackward(p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, 0, NH, SCRATCH);
     this.parallel('attentionBackward', (k) => {
       const [h0, h1] = partOf(NH, this.threads, k, 1);
-      return h1 > h0 ? [p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, h0, h1, SCRATCH + k * SCRATCH_BYTES] : null;
+      return h1 > h0 ? [p(dqkv), p(dout), p(qkv), p(att), B, T, C, NH, h0, h1, scratchOf(k)] : null;
     });
   }
   geluForward(out: number, inp: number, n: number) {
@@ -197,7 +214,12 @@ class WasmKernels implements Kernels {
   }
   crossentropyForward(losses: number, probs: number, logits: number, targets: number, N: number, V: number) {
     const p = WasmKernels.p;
-    this.x.crossentropyForward(p(losses), p(probs), p(logits), p(targets), N, V);
+    // ~20 flops a logit (the exp polynomial), like GELU.
+    if (!this.split(16 * N * V)) return this.x.crossentropyForward(p(losses), p(probs), p(logits), p(targets), N, V);
+    this.parallel('crossentropyForward', (k) => {
+      const [r0, r1] = partOf(N, this.threads, k, 1);
+      return r1 > r0 ? [p(losses + r0), p(probs + r0 * V), p(logits + r0 * V), p(targets + r0), r1 - r0, V] : null;
+    });
   }
   crossentropyBackward(dlogits: number, probs: number, targets: number, N: number, V: number) {
     const p = WasmKernels.p;
@@ -208,7 +230,13 @@ class WasmKernels implements Kernels {
     this.x.crossentropyBackwardWeighted(p(dlogits), p(probs), p(targets), p(dlosses), N, V);
   }
   zero(at: number, n: number) {
-    this.x.zero(WasmKernels.p(at), n);
+    const p = WasmKernels.p;
+    // Memory bandwidth, not arithmetic: worth splitting only for a few MiB.
+    if (!this.split(n / 4)) return this.x.zero(p(at), n);
+    this.parallel('zero', (k) => {
+      const [i0, i1] = partOf(n, this.threads, k, 4);
+      return i1 > i0 ? [p(at + i0), i1 - i0] : null;
+    });
   }
   meanInto(dst: number, at: number, n: number) {
     this.f[WasmKernels.p(dst) >> 2] = this.x.sumOf(WasmKernels.p(at), n) / n;
@@ -225,26 +253,27 @@ class WasmKernels implements Kernels {
     norm: number,
   ) {
     const p = WasmKernels.p;
-    const ss = this.x.sumSquares(p(grads), n);
+    const chunk = sumChunk(n);
+    const chunks = Math.ceil(n / chunk);
+    if (!this.split(n)) this.x.sumSquaresChunks(PARTIALS, p(grads), n, chunk);
+    else
+      this.parallel('sumSquaresChunks', (k) => {
+        const [c0, c1] = partOf(chunks, this.threads, k, 1);
+        const [i0, i1] = [c0 * chunk, Math.min(n, c1 * chunk)];
+        return c1 > c0 ? [PARTIALS + 8 * c0, p(grads + i0), i1 - i0, chunk] : null;
+      });
+    let ss = 0;
+    for (const s of this.partials.subarray(0, chunks)) ss += s;
     this.f[p(norm) >> 2] = Math.sqrt(ss);
-    const gradScale = clipScale(ss, maxNorm);
-    const c1 = 1 - hp.beta1 ** t;
-    const c2 = 1 - hp.beta2 ** t;
-    this.x.adamw(
-      p(params),
-      p(grads),
-      p(m),
-      p(v),
-      n,
-      hp.lr,
-      hp.beta1,
-      hp.beta2,
-      hp.eps,
-      hp.weightDecay,
-      c1,
-      c2,
-      gradScale,
+    this.f.set(
+      [hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, 1 - hp.beta1 ** t, 1 - hp.beta2 ** t, clipScale(ss, maxNorm)],
+      ADAMW_HP >> 2,
     );
+    if (!this.split(n)) return this.x.adamw(p(params), p(grads), p(m), p(v), n, ADAMW_HP);
+    this.parallel('adamw', (k) => {
+      const [i0, i1] = partOf(n, this.threads, k, 4);
+      return i1 > i0 ? [p(params + i0), p(grads + i0), p(m + i0), p(v + i0), i1 - i0, ADAMW_HP] : null;
+    });
   }
 }
 
@@ -279,8 +308,11 @@ export class WasmBackend implements Backend {
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
     const module = trainKernelsModule(shared);
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    const x = instance.exports as unknown as Exports;
+    if ((x.SCRATCH_BYTES.value as number) > SCRATCH_STRIDE)
+      throw new TrainError('backend', 'kernel scratch outgrew SCRATCH_STRIDE');
     this.pool = shared ? new ThreadPool(module, this.memory, CONTROL, threads - 1, options.spawn!) : null;
-    this.kernels = new WasmKernels(instance.exports as unknown as Exports, this.pool, this.memory);
+    this.kernels = new WasmKernels(x, this.pool, this.memory);
     this.name = threads > 1 ? `wasm-simd-${threads}t` : 'wasm-simd';
     this.f = new Float32Array(this.memory.buffer, ARENA_BASE, arena.size);
     this.i = new Int32Array(this.memory.buffer, ARENA_BASE, arena.size);

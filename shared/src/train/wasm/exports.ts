@@ -1,5 +1,7 @@
 /** What shared/assembly/train.ts exports: byte addresses and sizes in, nothing out but two sums. */
 export interface Exports {
+  /** Scratch bytes one thread's matmuls and attention need (`pack` and `scratch` below). */
+  readonly SCRATCH_BYTES: WebAssembly.Global;
   matmulForward(out: number, inp: number, w: number, bias: number, N: number, Cin: number, Cout: number): void;
   matmulBackward(
     dinp: number,
@@ -11,6 +13,7 @@ export interface Exports {
     N: number,
     Cin: number,
     Cout: number,
+    pack: number,
   ): void;
   encoderForward(out: number, tokens: number, wte: number, wpe: number, B: number, T: number, C: number): void;
   encoderBackward(dwte: number, dwpe: number, dout: number, tokens: number, B: number, T: number, C: number): void;
@@ -36,7 +39,7 @@ export interface Exports {
     N: number,
     C: number,
   ): void;
-  matmulBackwardInput(dinp: number, dout: number, w: number, N: number, Cin: number, Cout: number): void;
+  matmulBackwardInput(dinp: number, dout: number, w: number, N: number, Cin: number, Cout: number, pack: number): void;
   matmulBackwardWeight(
     dw: number,
     dbias: number,
@@ -46,6 +49,7 @@ export interface Exports {
     Cin: number,
     Cout: number,
     doutStride: number,
+    pack: number,
   ): void;
   attentionForward(
     out: number,
@@ -57,6 +61,7 @@ export interface Exports {
     NH: number,
     h0: number,
     h1: number,
+    scratch: number,
   ): void;
   attentionBackward(
     dqkv: number,
@@ -85,22 +90,10 @@ export interface Exports {
     N: number,
     V: number,
   ): void;
-  sumSquares(at: number, n: number): number;
+  /** Σ x² (f64) of each `chunk` values into consecutive f64s at dst. */
+  sumSquaresChunks(dst: number, at: number, n: number, chunk: number): void;
   sumOf(at: number, n: number): number;
-  adamw(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    wd: number,
-    c1: number,
-    c2: number,
-    gradScale: number,
-  ): void;
+  /** hp: f32s lr, β1, β2, eps, weight decay, 1 − β1^t, 1 − β2^t, gradient scale. */
+  adamw(p: number, g: number, m: number, v: number, n: number, hp: number): void;
   zero(at: number, n: number): void;
 }

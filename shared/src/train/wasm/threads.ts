@@ -24,6 +24,10 @@ export const THREAD_KERNELS = [
   'attentionBackward',
   'geluForward',
   'geluBackward',
+  'crossentropyForward',
+  'sumSquaresChunks',
+  'adamw',
+  'zero',
 ] as const;
 export type ThreadKernel = (typeof THREAD_KERNELS)[number];
 
