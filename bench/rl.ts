@@ -16,7 +16,10 @@
  * verifyCostRatio = the trainer's verification-only seconds (older versions' forwards, sketch, replay and
  * log-prob checks) / the honest providers' generation seconds, both measured here one at a time (in the
  * adversaries case the trainer also verifies the cheats' claims, which no honest generation pays for).
- * patchBoundBytes: bench/pulse/bound.ts's entropy bound between consecutive bf16 policies (median). Providers
+ * patchBoundBytes: bench/pulse/bound.ts's entropy bound between consecutive bf16 policies (median);
+ * patchConditionalBoundBytes: the same given each old value's exponent (what PULSE's conditioned kind codes
+ * with, so the honest bound for it); patchOverBoundMax and patchOverConditionalBoundMax: the worst step's
+ * patch / its bound. Providers
  * hold the version the last patch built; the patch is applied once per step (every provider would compute
  * the same bytes) and its hash checked against the trainer's.
  */
@@ -41,7 +44,7 @@ import {
 } from '@shared/jobs/rl';
 import { mulberry32 } from '@shared/random';
 import { ADAMW_DEFAULTS, arenaFor, type GptConfig, newTrainState, PRESETS, WasmBackend } from '@shared/train';
-import { boundBytes } from './pulse/bound';
+import { boundBytes, conditionalBoundBytes } from './pulse/bound';
 import { args, flag, opt } from './lib/args';
 
 const QUICK = flag('quick');
@@ -58,6 +61,11 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+/** The largest patch / bound over the steps (a step whose bound is 0 is left out). */
+const worstRatio = (patches: number[], bounds: number[]): number | null => {
+  const ratios = patches.flatMap((p, i) => (bounds[i]! > 0 ? [p / bounds[i]!] : []));
+  return ratios.length > 0 ? Math.max(...ratios) : null;
 };
 const seconds = () => performance.now() / 1000;
 
@@ -127,6 +135,7 @@ interface Run {
   readonly accuracyAfter: number;
   readonly steps: RlStepResult[];
   readonly bounds: number[];
+  readonly conditionalBounds: number[];
   readonly generationSeconds: number;
   readonly honestRollouts: number;
   readonly verdicts: RolloutVerdict[];
@@ -171,6 +180,7 @@ async function run(spec: CaseSpec): Promise<Run> {
   const accuracies = [accuracyBefore];
   const steps: RlStepResult[] = [];
   const bounds: number[] = [];
+  const conditionalBounds: number[] = [];
   const verdicts: RolloutVerdict[] = [];
   let generationSeconds = 0;
   let honestRollouts = 0;
@@ -206,6 +216,7 @@ async function run(spec: CaseSpec): Promise<Run> {
     steps.push(r);
     verdicts.push(...r.verdicts);
     bounds.push(boundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
+    conditionalBounds.push(conditionalBoundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
     const next = await applyPolicyPatch(held, r.patch, r.policy.version);
     if (next.hash !== r.policy.hash) throw new Error(`step ${s}: the patch rebuilt ${next.hash}, not ${r.policy.hash}`);
     held = next;
@@ -228,6 +239,7 @@ async function run(spec: CaseSpec): Promise<Run> {
     accuracyAfter,
     steps,
     bounds,
+    conditionalBounds,
     generationSeconds,
     honestRollouts,
     verdicts,
@@ -270,6 +282,10 @@ function summary(spec: CaseSpec, r: Run) {
     patchBytesMedian: median(patches),
     patchBoundBytes: median(r.bounds),
     patchOverBound: median(r.bounds) > 0 ? median(patches) / median(r.bounds) : null,
+    patchOverBoundMax: worstRatio(patches, r.bounds),
+    patchConditionalBoundBytes: median(r.conditionalBounds),
+    patchOverConditionalBound: median(r.conditionalBounds) > 0 ? median(patches) / median(r.conditionalBounds) : null,
+    patchOverConditionalBoundMax: worstRatio(patches, r.conditionalBounds),
     modelBytes: 2 * parameters,
     modelOverPatch: (2 * parameters) / Math.max(1, median(patches)),
     trainerStepSecondsMedian: median(r.steps.map((s) => s.verifySeconds + s.trainSeconds)),
@@ -307,7 +323,7 @@ function print(row: Row) {
           ? ''
           : `; warm-up ${row.warmUpSteps} steps, ${f(row.warmUpSeconds, 1)} s, to ${f(row.warmUpAccuracy)}`),
       `  held-out accuracy ${f(row.accuracyBefore)} → ${f(row.accuracyAfter)} (${row.accuracyGain >= 0 ? '+' : ''}${f(row.accuracyGain)})`,
-      `  patch median ${row.patchBytesMedian} B (bound ${row.patchBoundBytes} B, ×${f(row.patchOverBound)}); bf16 model ${row.modelBytes} B = patch ×${f(row.modelOverPatch, 0)}`,
+      `  patch median ${row.patchBytesMedian} B (bound ${row.patchBoundBytes} B, ×${f(row.patchOverBound)}, worst step ×${f(row.patchOverBoundMax)}; conditional bound ${row.patchConditionalBoundBytes} B, ×${f(row.patchOverConditionalBound)}, worst step ×${f(row.patchOverConditionalBoundMax)}); bf16 model ${row.modelBytes} B = patch ×${f(row.modelOverPatch, 0)}`,
       `  trainer step median ${f(row.trainerStepSecondsMedian)} s (verify ${f(row.verifySecondsMedian)} s); generation ${f(row.generationSecondsPerStep)} s/step, ${f(row.generationSecondsPerRollout * 1000, 2)} ms/rollout; verifyCostRatio ${f(row.verifyCostRatio, 4)}`,
       `  adversaries ${row.adversariesCaught}/${row.adversaries} caught ${JSON.stringify(row.caughtBy)}; honest refused ${row.honestRefused} of ${row.honestRollouts} (${row.honestLagAccepted} accepted one version late)`,
     ].join('\n'),
@@ -325,6 +341,7 @@ function table(rows: Row[]) {
     'acc after',
     'patch B (median)',
     'bound B',
+    'cond. bound B',
     'model B',
     'verify/gen',
     'caught',
@@ -339,6 +356,7 @@ function table(rows: Row[]) {
     r.accuracyAfter.toFixed(3),
     String(r.patchBytesMedian),
     String(r.patchBoundBytes),
+    String(r.patchConditionalBoundBytes),
     String(r.modelBytes),
     r.verifyCostRatio === null ? '—' : r.verifyCostRatio.toFixed(4),
     `${r.adversariesCaught}/${r.adversaries}`,

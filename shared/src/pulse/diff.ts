@@ -10,6 +10,8 @@ import { Arena, arenaBytes } from './kernels';
 import { XXH3_STATE_BYTES } from './xxh3';
 import { validateModel } from './model';
 import { scaledFromUlp } from './scaled';
+import { conditionedPositionGuessBits, encodeConditioned, planConditioned } from './conditioned';
+import { runsIfValid } from './payload';
 import {
   DTYPES,
   type Model,
@@ -109,7 +111,7 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
     width === 16
       ? ulpPass(oldT.data, newT.data, positions, columns, 15, 0x7fff, 0x4000, mantissaBits)
       : ulpPass(oldT.data, newT.data, positions, columns, 31, 0x7fffffff, 0x40000000, mantissaBits);
-  return pickKind(newT, { positions, ...columns, classBits });
+  return pickKind(oldT, newT, { positions, ...columns, classBits });
 }
 
 /**
@@ -156,7 +158,34 @@ export function setScaledMarginForTests(bits: number): number {
  */
 const FULL_FRACTION = 0.99;
 
-function pickKind(newT: Tensor, c: Changes): TensorPatch {
+/**
+ * The conditioned kind (conditioned.ts) is picked only where its exact
+ * estimate is below this fraction of the streamed kinds' (positions as
+ * log2 C(N, n), values as estimated above), less CONDITIONED_MIN_SAVING_BITS:
+ * its decode walks every base value (~1 ns each) where gaps touch only the
+ * changes, so a close call keeps the streamed kinds (and format 2 or 3).
+ */
+const CONDITIONED_MAX_FRACTION = 0.97;
+const CONDITIONED_MIN_SAVING_BITS = 1024;
+let conditionedMarginBits = CONDITIONED_MIN_SAVING_BITS;
+
+/** Tests: the saving conditioned must show (−Infinity: conditioned wherever raw and runs do not win). Returns the previous margin. */
+export function setConditionedMarginForTests(bits: number): number {
+  const previous = conditionedMarginBits;
+  conditionedMarginBits = bits;
+  return previous;
+}
+/** Base values sampled for the first guess of the conditioned positions' size (the full plan reads them all). */
+const CONDITIONED_GUESS_STRIDE = 16;
+
+/** n·log2(N/n) + (N−n)·log2(N/(N−n)): log2 C(N, n) to within O(log N). */
+function positionBits(N: number, n: number): number {
+  if (n === 0 || n === N) return 0;
+  const p = n / N;
+  return -N * (p * Math.log2(p) + (1 - p) * Math.log2(1 - p));
+}
+
+function pickKind(oldT: Tensor, newT: Tensor, c: Changes): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const mantissaBits = width - 1 - exponentBits;
   const { positions, signFlips, magnitudeDeltas } = c;
@@ -174,6 +203,19 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
     // Nearly every value re-drawn: the whole tensor costs about what its few unchanged values' positions would, and codes faster.
     if (n >= FULL_FRACTION * newT.data.length) return { name, dtype, shape, kind: 'full', data: newT.data.slice() };
     return { name, dtype, shape, kind: 'raw', positions, bits: c.newValues };
+  }
+  const N = newT.data.length;
+  const streamedBits = positionBits(N, n) + best;
+  const budget = CONDITIONED_MAX_FRACTION * streamedBits - conditionedMarginBits;
+  if (
+    budget > 0 &&
+    // First a guess (positions from a sample of the base, values as the streamed kinds code them), then the exact plan.
+    conditionedPositionGuessBits(dtype, oldT.data, c.oldExponents, CONDITIONED_GUESS_STRIDE) + best < budget &&
+    runsIfValid(positions, N) * 2 >= n
+  ) {
+    const plan = planConditioned(dtype, oldT.data, positions, signFlips, magnitudeDeltas);
+    if (plan.bits < budget)
+      return { name, dtype, shape, kind: 'conditioned', changes: n, coded: encodeConditioned(dtype, plan) };
   }
   if (scaledEstimate < ulpEstimate) {
     const { symbols, low } = scaledFromUlp(dtype, signFlips, magnitudeDeltas, c.oldExponents);
@@ -200,7 +242,7 @@ export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher
         : scan32(a as Uint32Array, b as Uint32Array, exponentBits);
     hasher?.update(b);
   }
-  return pickKind(newT, changes);
+  return pickKind(oldT, newT, changes);
 }
 
 /** Values per kernel call: both chunks and a dense chunk's changes fit the shared arena (~17 MB for 32-bit values). */
