@@ -26,6 +26,7 @@
 import {
   ADDITION_3,
   applyPolicyPatch,
+  encodePolicyPatch,
   cheatClaims,
   maxAnswerTokens,
   type PolicyVersion,
@@ -136,6 +137,9 @@ interface Run {
   readonly steps: RlStepResult[];
   readonly bounds: number[];
   readonly conditionalBounds: number[];
+  /** encodePolicyPatch (diff + encode) and applyPolicyPatch (decode + apply + hashes) per step, seconds. */
+  readonly patchEncodeSeconds: number[];
+  readonly patchApplySeconds: number[];
   readonly generationSeconds: number;
   readonly honestRollouts: number;
   readonly verdicts: RolloutVerdict[];
@@ -181,6 +185,8 @@ async function run(spec: CaseSpec): Promise<Run> {
   const steps: RlStepResult[] = [];
   const bounds: number[] = [];
   const conditionalBounds: number[] = [];
+  const patchEncodeSeconds: number[] = [];
+  const patchApplySeconds: number[] = [];
   const verdicts: RolloutVerdict[] = [];
   let generationSeconds = 0;
   let honestRollouts = 0;
@@ -217,7 +223,14 @@ async function run(spec: CaseSpec): Promise<Run> {
     verdicts.push(...r.verdicts);
     bounds.push(boundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
     conditionalBounds.push(conditionalBoundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
+    // The trainer's encode and a provider's apply of this step's patch, timed alone (the trainer's own encode ran inside step()).
+    let t0 = seconds();
+    const again = await encodePolicyPatch(held, r.policy);
+    patchEncodeSeconds.push(seconds() - t0);
+    if (again.length !== r.patch.length) throw new Error(`step ${s}: the patch encoded again to another size`);
+    t0 = seconds();
     const next = await applyPolicyPatch(held, r.patch, r.policy.version);
+    patchApplySeconds.push(seconds() - t0);
     if (next.hash !== r.policy.hash) throw new Error(`step ${s}: the patch rebuilt ${next.hash}, not ${r.policy.hash}`);
     held = next;
     history.push(held);
@@ -240,6 +253,8 @@ async function run(spec: CaseSpec): Promise<Run> {
     steps,
     bounds,
     conditionalBounds,
+    patchEncodeSeconds,
+    patchApplySeconds,
     generationSeconds,
     honestRollouts,
     verdicts,
@@ -286,6 +301,8 @@ function summary(spec: CaseSpec, r: Run) {
     patchConditionalBoundBytes: median(r.conditionalBounds),
     patchOverConditionalBound: median(r.conditionalBounds) > 0 ? median(patches) / median(r.conditionalBounds) : null,
     patchOverConditionalBoundMax: worstRatio(patches, r.conditionalBounds),
+    patchEncodeMsMedian: 1000 * median(r.patchEncodeSeconds),
+    patchApplyMsMedian: 1000 * median(r.patchApplySeconds),
     modelBytes: 2 * parameters,
     modelOverPatch: (2 * parameters) / Math.max(1, median(patches)),
     trainerStepSecondsMedian: median(r.steps.map((s) => s.verifySeconds + s.trainSeconds)),
@@ -324,6 +341,7 @@ function print(row: Row) {
           : `; warm-up ${row.warmUpSteps} steps, ${f(row.warmUpSeconds, 1)} s, to ${f(row.warmUpAccuracy)}`),
       `  held-out accuracy ${f(row.accuracyBefore)} → ${f(row.accuracyAfter)} (${row.accuracyGain >= 0 ? '+' : ''}${f(row.accuracyGain)})`,
       `  patch median ${row.patchBytesMedian} B (bound ${row.patchBoundBytes} B, ×${f(row.patchOverBound)}, worst step ×${f(row.patchOverBoundMax)}; conditional bound ${row.patchConditionalBoundBytes} B, ×${f(row.patchOverConditionalBound)}, worst step ×${f(row.patchOverConditionalBoundMax)}); bf16 model ${row.modelBytes} B = patch ×${f(row.modelOverPatch, 0)}`,
+      `  patch encode ${f(row.patchEncodeMsMedian, 1)} ms, apply ${f(row.patchApplyMsMedian, 1)} ms (medians; diff + encode, decode + apply + hashes)`,
       `  trainer step median ${f(row.trainerStepSecondsMedian)} s (verify ${f(row.verifySecondsMedian)} s); generation ${f(row.generationSecondsPerStep)} s/step, ${f(row.generationSecondsPerRollout * 1000, 2)} ms/rollout; verifyCostRatio ${f(row.verifyCostRatio, 4)}`,
       `  adversaries ${row.adversariesCaught}/${row.adversaries} caught ${JSON.stringify(row.caughtBy)}; honest refused ${row.honestRefused} of ${row.honestRollouts} (${row.honestLagAccepted} accepted one version late)`,
     ].join('\n'),

@@ -5,6 +5,7 @@ import {
   decode,
   diff,
   encode,
+  findChangesCpu,
   InvalidModelError,
   PulseError,
   WrongBaseError,
@@ -63,6 +64,8 @@ function withCoded(p: Patch, coded: Uint8Array, changes?: number): Patch {
   };
 }
 
+const CONDITIONED = { conditioned: true } as const;
+
 let restore: number | null = null;
 function forceConditioned(): void {
   restore ??= setConditionedMarginForTests(-Infinity);
@@ -75,7 +78,7 @@ afterEach(() => {
 describe('PULSE conditioned kind', () => {
   it('PULSE19: diff picks conditioned for small steps on bf16, smaller than the streamed kinds, and it round-trips', async () => {
     const { base, next } = roundedStep(1, 'bf16', 256, 256, 2e-5);
-    const patch = await diff(base, next);
+    const patch = await diff(base, next, CONDITIONED);
     const bytes = encode(patch);
     expect(conditionedOf(patch).changes).toBeGreaterThan(0);
     expect(bytes[4]).toBe(FORMAT_VERSION);
@@ -83,7 +86,7 @@ describe('PULSE conditioned kind', () => {
       await (async () => {
         const previous = setConditionedMarginForTests(Infinity);
         try {
-          return await diff(base, next);
+          return await diff(base, next, CONDITIONED);
         } finally {
           setConditionedMarginForTests(previous);
         }
@@ -96,9 +99,18 @@ describe('PULSE conditioned kind', () => {
     expect(modelsBitEqual(base, before)).toBe(true);
   });
 
+  it('PULSE19: diff without the option writes what format 3 wrote; the pluggable finder (PULSE18) gives the same bytes', async () => {
+    const { base, next } = roundedStep(11, 'bf16', 128, 128, 2e-5);
+    const plain = encode(await diff(base, next));
+    expect(plain[4]).toBeLessThan(4);
+    const withFinder = encode(await diff(base, next, { ...CONDITIONED, findChanges: findChangesCpu }));
+    expect(Array.from(withFinder)).toEqual(Array.from(encode(await diff(base, next, CONDITIONED))));
+    expect(withFinder[4]).toBe(4);
+  });
+
   it('PULSE19: random nudges (positions that do not depend on the base) keep the streamed kinds and format ≤ 3', async () => {
     const base = randomModel(2, 'bf16', 128, 128);
-    const bytes = encode(await diff(base, perturb(base, 3, 0.03)));
+    const bytes = encode(await diff(base, perturb(base, 3, 0.03), CONDITIONED));
     expect(bytes[4]).toBeLessThan(4);
     expect(decode(bytes).tensors.some((t) => t.kind === 'conditioned')).toBe(false);
   });
@@ -128,7 +140,7 @@ describe('PULSE conditioned kind', () => {
         x[Math.floor(rand() * x.length)] = specials[dtype][Math.floor(rand() * 9)]!;
       }
       if (iter % 4 === 0) x[0] = encodeValue(dtype, -bitsToF32(dtype === 'f32' ? b[0]! : 0) - 0.5);
-      const patch = await diff(base, next);
+      const patch = await diff(base, next, CONDITIONED);
       const decoded = decode(encode(patch));
       const expectConditioned = patch.tensors.some((t) => t.kind === 'conditioned');
       if (expectConditioned) expect(decoded.tensors[0]!.kind).toBe('conditioned');
@@ -142,7 +154,7 @@ describe('PULSE conditioned kind', () => {
   it('PULSE19 PULSE15: mutated, truncated and miscounted coded bytes end in a PulseError, structural damage in CorruptPatchError, base untouched', async () => {
     forceConditioned();
     const { base, next } = roundedStep(5, 'bf16', 32, 48, 2e-5);
-    const patch = await diff(base, next);
+    const patch = await diff(base, next, CONDITIONED);
     const t = conditionedOf(patch);
     const before = cloneModel(base);
     for (const cut of [0, 1, 3, t.coded.length >> 1, t.coded.length - 1]) {
@@ -167,13 +179,24 @@ describe('PULSE conditioned kind', () => {
         expect(e).toBeInstanceOf(PulseError);
       }
     }
+    // And the whole container: header, lengths and body mutated or cut.
+    const whole = encode(patch);
+    for (let k = 0; k < 2000; k++) {
+      const bytes = k % 4 === 0 ? whole.slice(0, Math.floor(rand() * whole.length)) : whole.slice();
+      if (k % 4 !== 0) bytes[Math.floor(rand() * bytes.length)]! ^= 1 << Math.floor(rand() * 8);
+      try {
+        expect(modelsBitEqual(await apply(base, decode(bytes)), next)).toBe(true);
+      } catch (e) {
+        expect(e).toBeInstanceOf(PulseError);
+      }
+    }
     expect(modelsBitEqual(base, before)).toBe(true);
   });
 
   it('PULSE19 PULSE5: a conditioned patch applied to another base, or to one whose tensor has another shape, is WrongBaseError', async () => {
     forceConditioned();
     const { base, next } = roundedStep(7, 'bf16', 24, 24, 2e-5);
-    const patch = decode(encode(await diff(base, next)));
+    const patch = decode(encode(await diff(base, next, CONDITIONED)));
     conditionedOf(patch);
     await expect(apply(perturb(base, 8, 0.01), patch)).rejects.toThrow(WrongBaseError);
     const reshaped: Model = { tensors: [{ ...base.tensors[0]!, shape: [12, 48] }] };
@@ -183,7 +206,7 @@ describe('PULSE conditioned kind', () => {
   it('PULSE19 PULSE12: a reader of format 3 refuses the version; a conditioned kind in a version-3 header is corrupt', async () => {
     forceConditioned();
     const { base, next } = roundedStep(9, 'f16', 16, 16, 2e-6);
-    const bytes = encode(await diff(base, next));
+    const bytes = encode(await diff(base, next, CONDITIONED));
     expect(bytes[4]).toBe(4);
     const old = bytes.slice();
     old[4] = 3;
@@ -193,7 +216,7 @@ describe('PULSE conditioned kind', () => {
   it('PULSE19: encode refuses a hand-made conditioned tensor with more changes than elements or no byte string', async () => {
     forceConditioned();
     const { base, next } = roundedStep(10, 'bf16', 8, 8, 2e-5);
-    const patch = await diff(base, next);
+    const patch = await diff(base, next, CONDITIONED);
     const t = conditionedOf(patch);
     expect(() => encode(withCoded(patch, t.coded, 65))).toThrow(InvalidModelError);
     expect(() => encode(withCoded(patch, [1, 2] as unknown as Uint8Array))).toThrow(InvalidModelError);

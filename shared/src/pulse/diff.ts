@@ -30,6 +30,15 @@ export interface DiffOptions {
   readonly findChanges?: ChangeFinder;
   /** Hash of `base` if the caller already knows it (saves hashing it again). */
   readonly baseHash?: ModelHash;
+  /**
+   * Let each sparse tensor be conditioned (coded given the base, SPEC PULSE19) where that is smaller. Its
+   * encode and apply walk every base value in JS where the streamed kinds touch only the changes: on the
+   * grail-regime policies (4.8M bf16 values, 2-core dev box) diff + encode 12 -> 31 ms, decode + apply 5 ->
+   * 32 ms, for 133 -> 94 kB a patch. Worth it where bytes cost more than that (RL policies sent to many peers
+   * every step), so callers opt in; without it diff writes what format 3 wrote (bench:pulse --conditioned
+   * shows both: quick bf16 5%: 31,947 -> 27,038 B, decode 1,733 -> 301 MB/s).
+   */
+  readonly conditioned?: boolean;
 }
 
 /** CPU scan: the WebAssembly kernel (32 bytes per SIMD compare), or 32-bit words in JS without WebAssembly. */
@@ -97,7 +106,12 @@ function entropyBits(hist: Uint32Array | number[], total: number): number {
  * values were re-drawn rather than nudged. One pass fills the ulp arrays and
  * both estimates; only a raw pick reads the values again.
  */
-export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32Array): TensorPatch {
+export function sparseTensorPatch(
+  oldT: Tensor,
+  newT: Tensor,
+  positions: Uint32Array,
+  conditioned = false,
+): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const n = positions.length;
   const signFlips = new Uint8Array(n);
@@ -111,7 +125,7 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
     width === 16
       ? ulpPass(oldT.data, newT.data, positions, columns, 15, 0x7fff, 0x4000, mantissaBits)
       : ulpPass(oldT.data, newT.data, positions, columns, 31, 0x7fffffff, 0x40000000, mantissaBits);
-  return pickKind(oldT, newT, { positions, ...columns, classBits });
+  return pickKind(oldT, newT, { positions, ...columns, classBits }, conditioned);
 }
 
 /**
@@ -162,8 +176,8 @@ const FULL_FRACTION = 0.99;
  * The conditioned kind (conditioned.ts) is picked only where its exact
  * estimate is below this fraction of the streamed kinds' (positions as
  * log2 C(N, n), values as estimated above), less CONDITIONED_MIN_SAVING_BITS:
- * its decode walks every base value (~1 ns each) where gaps touch only the
- * changes, so a close call keeps the streamed kinds (and format 2 or 3).
+ * its apply walks every base value (~5 ns each in JS) where gaps touch only
+ * the changes, so a close call keeps the streamed kinds (and format 2 or 3).
  */
 const CONDITIONED_MAX_FRACTION = 0.97;
 const CONDITIONED_MIN_SAVING_BITS = 1024;
@@ -185,7 +199,7 @@ function positionBits(N: number, n: number): number {
   return -N * (p * Math.log2(p) + (1 - p) * Math.log2(1 - p));
 }
 
-function pickKind(oldT: Tensor, newT: Tensor, c: Changes): TensorPatch {
+function pickKind(oldT: Tensor, newT: Tensor, c: Changes, conditioned: boolean): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const mantissaBits = width - 1 - exponentBits;
   const { positions, signFlips, magnitudeDeltas } = c;
@@ -208,6 +222,7 @@ function pickKind(oldT: Tensor, newT: Tensor, c: Changes): TensorPatch {
   const streamedBits = positionBits(N, n) + best;
   const budget = CONDITIONED_MAX_FRACTION * streamedBits - conditionedMarginBits;
   if (
+    conditioned &&
     budget > 0 &&
     // First a guess (positions from a sample of the base, values as the streamed kinds code them), then the exact plan.
     conditionedPositionGuessBits(dtype, oldT.data, c.oldExponents, CONDITIONED_GUESS_STRIDE) + best < budget &&
@@ -230,7 +245,7 @@ function pickKind(oldT: Tensor, newT: Tensor, c: Changes): TensorPatch {
  * cache line is hot (a second pass over scattered changes measured ~150 ns
  * per change on the dev box). Gives exactly sparseTensorPatch(findChangesCpu).
  */
-export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher): TensorPatch {
+export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher, conditioned = false): TensorPatch {
   const a = oldT.data;
   const b = newT.data;
   const { exponentBits } = DTYPES[newT.dtype];
@@ -242,7 +257,7 @@ export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher
         : scan32(a as Uint32Array, b as Uint32Array, exponentBits);
     hasher?.update(b);
   }
-  return pickKind(oldT, newT, changes);
+  return pickKind(oldT, newT, changes, conditioned);
 }
 
 /** Values per kernel call: both chunks and a dense chunk's changes fit the shared arena (~17 MB for 32-bit values). */
@@ -610,7 +625,8 @@ export async function diff(base: Model, next: Model, options: DiffOptions = {}):
   validateModel(base);
   validateModel(next);
   const findChanges = options.findChanges;
-  if (findChanges === undefined) return scanDiff(base, next, options.baseHash);
+  const conditioned = options.conditioned ?? false;
+  if (findChanges === undefined) return scanDiff(base, next, options.baseHash, conditioned);
   const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
   const tensors: TensorPatch[] = [];
   for (const t of next.tensors) {
@@ -619,14 +635,19 @@ export async function diff(base: Model, next: Model, options: DiffOptions = {}):
       tensors.push(fullTensorPatch(t));
       continue;
     }
-    tensors.push(sparseTensorPatch(old, t, await findChanges(old.data, t.data)));
+    tensors.push(sparseTensorPatch(old, t, await findChanges(old.data, t.data), conditioned));
   }
   const [baseHash, resultHash] = await Promise.all([options.baseHash ?? hashModel(base), hashModel(next)]);
   return { baseHash, resultHash, tensors };
 }
 
 /** The default CPU diff: next is hashed a scan chunk at a time, while the chunk is in cache (no await until digest: see ModelHasher). */
-async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefined): Promise<Patch> {
+async function scanDiff(
+  base: Model,
+  next: Model,
+  baseHash: ModelHash | undefined,
+  conditioned: boolean,
+): Promise<Patch> {
   const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
   const hasher = readyModelHasher() ?? (await modelHasher());
   hasher.begin();
@@ -634,7 +655,7 @@ async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefine
     hasher.tensor(t);
     const old = byName.get(t.name);
     // The scan hashes the header with the tensor's first chunk (a kernel trip of its own cost ~2 µs a tensor); an empty tensor leaves it to the next flush.
-    if (old !== undefined && sameLayout(old, t)) return scanTensorPatch(old, t, hasher);
+    if (old !== undefined && sameLayout(old, t)) return scanTensorPatch(old, t, hasher, conditioned);
     hasher.update(t.data);
     return fullTensorPatch(t);
   });
