@@ -8,7 +8,7 @@ import { HashMismatchError, InvalidModelError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ARENA_CHUNK_BYTES, patchInArena } from './arena-patch';
 import { applyScaledInArena, ScaledWriter } from './scaled';
-import { applyConditioned } from './conditioned';
+import { applyConditioned } from './conditioned-apply';
 import {
   allocData,
   changeColumnsAligned,
