@@ -178,6 +178,11 @@ export function applyConditioned(
     countdown[c] = bucketBase[b]! + decodeLow(extra[b]!, st, coded, name);
   }
   const n = data.length;
+  const { scale, fixed, offset, symbol, step } = tables;
+  const end = coded.length;
+  // The walk's rANS state in locals (no helper shares them, so they stay unboxed in registers).
+  let x = st[0]!;
+  let pos = st[1]!;
   // The walk stops at the last change: what follows is the base as it was.
   let unplaced = changes;
   for (let i = 0; i < n && unplaced > 0; i++) {
@@ -188,25 +193,51 @@ export function applyConditioned(
       countdown[c] = k - 1;
       continue;
     }
-    const s = decodeSymbol(tables, C + c, st, coded, name);
-    const flip = s & 1;
-    const vb = s >>> 1;
-    const zz = bucketBase[vb]! + decodeLow(extra[vb]!, st, coded, name) + (flip ^ 1);
-    const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
-    if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${name}: ulp delta out of range`);
-    const md = signed < 0 ? signed + 2 * half : signed;
-    data[i] = ((o ^ (flip * signBit)) & signBit) + (((o & magMask) + md) & magMask);
     const r = remaining[c]! - 1;
     remaining[c] = r;
     unplaced--;
-    if (r === 0) countdown[c] = NEVER;
-    else {
-      const b = decodeSymbol(tables, c, st, coded, name);
-      countdown[c] = bucketBase[b]! + decodeLow(extra[b]!, st, coded, name);
+    countdown[c] = NEVER;
+    // The value (table C + c), then, unless it was the context's last change, the gap to its next (table c).
+    for (let t = C + c; t >= 0; t = t >= C && r > 0 ? c : -1) {
+      let sym = fixed[t]!;
+      const bits = scale[t]!;
+      if (bits !== 0) {
+        const at = offset[t]! + (x & ((1 << bits) - 1));
+        const st = step[at]!;
+        x = (st >>> 16) * (x >>> bits) + (st & 0xffff);
+        while (x < RANS_L) {
+          if (pos >= end) throw new CorruptPatchError(`tensor ${name}: rANS stream is truncated`);
+          x = (x << 8) | coded[pos++]!;
+        }
+        sym = symbol[at]!;
+      }
+      const b = t >= C ? sym >>> 1 : sym;
+      let e = extra[b]!;
+      let low = 0;
+      while (e > 0) {
+        const chunk = e > CHUNK_BITS ? e - CHUNK_BITS : e;
+        low = low * (1 << chunk) + (x & ((1 << chunk) - 1));
+        x >>>= chunk;
+        while (x < RANS_L) {
+          if (pos >= end) throw new CorruptPatchError(`tensor ${name}: rANS stream is truncated`);
+          x = (x << 8) | coded[pos++]!;
+        }
+        e -= chunk;
+      }
+      if (t < C) {
+        countdown[c] = bucketBase[b]! + low;
+        continue;
+      }
+      const flip = sym & 1;
+      const zz = bucketBase[b]! + low + (flip ^ 1);
+      const signed = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
+      if (signed >= half || signed < -half) throw new CorruptPatchError(`tensor ${name}: ulp delta out of range`);
+      const md = signed < 0 ? signed + 2 * half : signed;
+      data[i] = ((o ^ (flip * signBit)) & signBit) + (((o & magMask) + md) & magMask);
     }
   }
   for (let c = 0; c < C; c++)
     if (remaining[c]! > 0) throw new CorruptPatchError(`tensor ${name}: changes beyond its ${n} elements`);
-  if (st[0] !== RANS_L || st[1] !== coded.length)
+  if (x !== RANS_L || pos !== end)
     throw new CorruptPatchError(`tensor ${name}: rANS stream does not end with its changes`);
 }
