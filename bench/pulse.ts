@@ -1,7 +1,8 @@
 /**
  * bench:pulse — PULSE against the published reference design and the entropy
  * bound on a seeded corpus. `--quick` uses a smaller model (1.3 MB instead of 10.5),
- * `--json` prints one JSON object per case. Results also go to bench/results/.
+ * `--json` prints one JSON object per case, `--conditioned` lets diff pick the conditioned kind
+ * (DiffOptions.conditioned, SPEC PULSE19), as RL policy patches do. Results also go to bench/results/.
  *
  * Throughput is MB of dense weights (the full model size) per second, median
  * over repeats. Encode = find changes + encode + hash the new model; decode =
@@ -50,6 +51,7 @@ interface CaseResult {
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const json = args.has('--json');
+const conditioned = args.has('--conditioned');
 /**
  * Interleaved repeats: 41 at full size, 101 at the quick size, whose sub-
  * millisecond timings are the most exposed to load from other processes on
@@ -131,10 +133,10 @@ async function runCase(c: CorpusCase): Promise<CaseResult> {
   const mb = fullBytes / 1e6;
   const baseHash = await hashModel(c.base);
 
-  const pulseBytes = encode(await diff(c.base, c.next, { baseHash }));
+  const pulseBytes = encode(await diff(c.base, c.next, { baseHash, conditioned }));
   const refBytes = await encodeReference(c.base, c.next);
   const [enc, refEnc] = await timedPair(
-    async () => encode(await diff(c.base, c.next, { baseHash })),
+    async () => encode(await diff(c.base, c.next, { baseHash, conditioned })),
     () => encodeReference(c.base, c.next),
   );
   const [dec, refDec] = await timedPair(

@@ -16,13 +16,17 @@
  * verifyCostRatio = the trainer's verification-only seconds (older versions' forwards, sketch, replay and
  * log-prob checks) / the honest providers' generation seconds, both measured here one at a time (in the
  * adversaries case the trainer also verifies the cheats' claims, which no honest generation pays for).
- * patchBoundBytes: bench/pulse/bound.ts's entropy bound between consecutive bf16 policies (median). Providers
+ * patchBoundBytes: bench/pulse/bound.ts's entropy bound between consecutive bf16 policies (median);
+ * patchConditionalBoundBytes: the same given each old value's exponent (what PULSE's conditioned kind codes
+ * with, so the honest bound for it); patchOverBoundMax and patchOverConditionalBoundMax: the worst step's
+ * patch / its bound. Providers
  * hold the version the last patch built; the patch is applied once per step (every provider would compute
  * the same bytes) and its hash checked against the trainer's.
  */
 import {
   ADDITION_3,
   applyPolicyPatch,
+  encodePolicyPatch,
   cheatClaims,
   maxAnswerTokens,
   type PolicyVersion,
@@ -41,7 +45,7 @@ import {
 } from '@shared/jobs/rl';
 import { mulberry32 } from '@shared/random';
 import { ADAMW_DEFAULTS, arenaFor, type GptConfig, newTrainState, PRESETS, WasmBackend } from '@shared/train';
-import { boundBytes } from './pulse/bound';
+import { boundBytes, conditionalBoundBytes } from './pulse/bound';
 import { args, flag, opt } from './lib/args';
 
 const QUICK = flag('quick');
@@ -58,6 +62,11 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+/** The largest patch / bound over the steps (a step whose bound is 0 is left out). */
+const worstRatio = (patches: number[], bounds: number[]): number | null => {
+  const ratios = patches.flatMap((p, i) => (bounds[i]! > 0 ? [p / bounds[i]!] : []));
+  return ratios.length > 0 ? Math.max(...ratios) : null;
 };
 const seconds = () => performance.now() / 1000;
 
@@ -127,6 +136,10 @@ interface Run {
   readonly accuracyAfter: number;
   readonly steps: RlStepResult[];
   readonly bounds: number[];
+  readonly conditionalBounds: number[];
+  /** encodePolicyPatch (diff + encode) and applyPolicyPatch (decode + apply + hashes) per step, seconds. */
+  readonly patchEncodeSeconds: number[];
+  readonly patchApplySeconds: number[];
   readonly generationSeconds: number;
   readonly honestRollouts: number;
   readonly verdicts: RolloutVerdict[];
@@ -171,6 +184,9 @@ async function run(spec: CaseSpec): Promise<Run> {
   const accuracies = [accuracyBefore];
   const steps: RlStepResult[] = [];
   const bounds: number[] = [];
+  const conditionalBounds: number[] = [];
+  const patchEncodeSeconds: number[] = [];
+  const patchApplySeconds: number[] = [];
   const verdicts: RolloutVerdict[] = [];
   let generationSeconds = 0;
   let honestRollouts = 0;
@@ -206,7 +222,15 @@ async function run(spec: CaseSpec): Promise<Run> {
     steps.push(r);
     verdicts.push(...r.verdicts);
     bounds.push(boundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
+    conditionalBounds.push(conditionalBoundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
+    // The trainer's encode and a provider's apply of this step's patch, timed alone (the trainer's own encode ran inside step()).
+    let t0 = seconds();
+    const again = await encodePolicyPatch(held, r.policy);
+    patchEncodeSeconds.push(seconds() - t0);
+    if (again.length !== r.patch.length) throw new Error(`step ${s}: the patch encoded again to another size`);
+    t0 = seconds();
     const next = await applyPolicyPatch(held, r.patch, r.policy.version);
+    patchApplySeconds.push(seconds() - t0);
     if (next.hash !== r.policy.hash) throw new Error(`step ${s}: the patch rebuilt ${next.hash}, not ${r.policy.hash}`);
     held = next;
     history.push(held);
@@ -228,6 +252,9 @@ async function run(spec: CaseSpec): Promise<Run> {
     accuracyAfter,
     steps,
     bounds,
+    conditionalBounds,
+    patchEncodeSeconds,
+    patchApplySeconds,
     generationSeconds,
     honestRollouts,
     verdicts,
@@ -270,6 +297,12 @@ function summary(spec: CaseSpec, r: Run) {
     patchBytesMedian: median(patches),
     patchBoundBytes: median(r.bounds),
     patchOverBound: median(r.bounds) > 0 ? median(patches) / median(r.bounds) : null,
+    patchOverBoundMax: worstRatio(patches, r.bounds),
+    patchConditionalBoundBytes: median(r.conditionalBounds),
+    patchOverConditionalBound: median(r.conditionalBounds) > 0 ? median(patches) / median(r.conditionalBounds) : null,
+    patchOverConditionalBoundMax: worstRatio(patches, r.conditionalBounds),
+    patchEncodeMsMedian: 1000 * median(r.patchEncodeSeconds),
+    patchApplyMsMedian: 1000 * median(r.patchApplySeconds),
     modelBytes: 2 * parameters,
     modelOverPatch: (2 * parameters) / Math.max(1, median(patches)),
     trainerStepSecondsMedian: median(r.steps.map((s) => s.verifySeconds + s.trainSeconds)),
@@ -307,7 +340,8 @@ function print(row: Row) {
           ? ''
           : `; warm-up ${row.warmUpSteps} steps, ${f(row.warmUpSeconds, 1)} s, to ${f(row.warmUpAccuracy)}`),
       `  held-out accuracy ${f(row.accuracyBefore)} → ${f(row.accuracyAfter)} (${row.accuracyGain >= 0 ? '+' : ''}${f(row.accuracyGain)})`,
-      `  patch median ${row.patchBytesMedian} B (bound ${row.patchBoundBytes} B, ×${f(row.patchOverBound)}); bf16 model ${row.modelBytes} B = patch ×${f(row.modelOverPatch, 0)}`,
+      `  patch median ${row.patchBytesMedian} B (bound ${row.patchBoundBytes} B, ×${f(row.patchOverBound)}, worst step ×${f(row.patchOverBoundMax)}; conditional bound ${row.patchConditionalBoundBytes} B, ×${f(row.patchOverConditionalBound)}, worst step ×${f(row.patchOverConditionalBoundMax)}); bf16 model ${row.modelBytes} B = patch ×${f(row.modelOverPatch, 0)}`,
+      `  patch encode ${f(row.patchEncodeMsMedian, 1)} ms, apply ${f(row.patchApplyMsMedian, 1)} ms (medians; diff + encode, decode + apply + hashes)`,
       `  trainer step median ${f(row.trainerStepSecondsMedian)} s (verify ${f(row.verifySecondsMedian)} s); generation ${f(row.generationSecondsPerStep)} s/step, ${f(row.generationSecondsPerRollout * 1000, 2)} ms/rollout; verifyCostRatio ${f(row.verifyCostRatio, 4)}`,
       `  adversaries ${row.adversariesCaught}/${row.adversaries} caught ${JSON.stringify(row.caughtBy)}; honest refused ${row.honestRefused} of ${row.honestRollouts} (${row.honestLagAccepted} accepted one version late)`,
     ].join('\n'),
@@ -325,6 +359,7 @@ function table(rows: Row[]) {
     'acc after',
     'patch B (median)',
     'bound B',
+    'cond. bound B',
     'model B',
     'verify/gen',
     'caught',
@@ -339,6 +374,7 @@ function table(rows: Row[]) {
     r.accuracyAfter.toFixed(3),
     String(r.patchBytesMedian),
     String(r.patchBoundBytes),
+    String(r.patchConditionalBoundBytes),
     String(r.modelBytes),
     r.verifyCostRatio === null ? '—' : r.verifyCostRatio.toFixed(4),
     `${r.adversariesCaught}/${r.adversaries}`,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '@shared/pulse/testing';
-import { coverageEntropyBits, entropyBits } from './bound';
+import type { Model } from '@shared/pulse';
+import { boundBytes, conditionalBoundBytes, coverageEntropyBits, entropyBits } from './bound';
 
 function histogram(values: number[]): Map<number, number> {
   const counts = new Map<number, number>();
@@ -39,5 +40,24 @@ describe('bench:pulse entropy bound', () => {
     expect(smallPlugIn).toBeLessThanOrEqual(12);
     expect(largePlugIn - smallPlugIn).toBeGreaterThan(2);
     expect(Math.abs(smallCoverage - largeCoverage)).toBeLessThan(0.1 * largeCoverage);
+  });
+});
+
+describe('bench:pulse conditional bound', () => {
+  const model = (data: Uint16Array): Model => ({ tensors: [{ name: 't', dtype: 'bf16', shape: [data.length], data }] });
+
+  it('equals the order-0 bound when every old value has the same exponent', () => {
+    const rand = seededRandom(2);
+    const base = Uint16Array.from({ length: 4096 }, () => 0x3f80 | Math.floor(rand() * 128));
+    const next = base.map((v) => (rand() < 0.05 ? v + 1 : v));
+    expect(conditionalBoundBytes(model(base), model(next))).toBe(boundBytes(model(base), model(next)));
+  });
+
+  it('is below the order-0 bound when where values change depends on their exponent', () => {
+    const rand = seededRandom(3);
+    // Half the values one binade lower, where a step of the same size changes them twice as often.
+    const base = Uint16Array.from({ length: 8192 }, (_, i) => (i % 2 ? 0x3c00 : 0x3b80) | Math.floor(rand() * 128));
+    const next = base.map((v) => (rand() < (v >>> 7 === 0x78 ? 0.02 : 0.2) ? v + 1 : v));
+    expect(conditionalBoundBytes(model(base), model(next))).toBeLessThan(0.9 * boundBytes(model(base), model(next)));
   });
 });

@@ -4,7 +4,10 @@
  * order-0 entropy of the value deltas. Deltas are measured both as
  * ordered-integer ulp differences and as (sign flip, magnitude ulp
  * difference) pairs; the smaller bound is reported, so it is the stricter one.
- * A coder with richer context than order-0 may go below it.
+ * A coder with richer context than order-0 may go below it: the
+ * conditional bound (conditionalBoundBytes) is the same sum taken per context
+ * of the old value's biased exponent, the context PULSE's conditioned kind
+ * codes with (SPEC PULSE19), so that kind is measured against it.
  *
  * The plug-in entropy of a sample whose values are mostly unique is biased
  * low (it cannot exceed log2 n); the 'coverage' variant measures the deltas
@@ -65,26 +68,52 @@ export function unordered(o: number, width: number): number {
 
 /** The bound with each tensor's deltas measured by `estimate` (entropyBits: the plug-in bound; coverageEntropyBits). */
 export function boundBytes(base: Model, next: Model, estimate: 'plug-in' | 'coverage' = 'plug-in'): number {
+  return contextBoundBytes(base, next, estimate, null);
+}
+
+/**
+ * The bound given each old value's biased exponent: per context, log2 C(N_c, n_c) for which of its N_c values
+ * changed plus n_c times the order-0 entropy of its deltas (the smaller of the two measures, per context).
+ * What the receiver holds makes this a fair bound for a coder that reads the base (PULSE19).
+ */
+export function conditionalBoundBytes(base: Model, next: Model, estimate: 'plug-in' | 'coverage' = 'plug-in'): number {
+  return contextBoundBytes(base, next, estimate, 'exponent');
+}
+
+function contextBoundBytes(
+  base: Model,
+  next: Model,
+  estimate: 'plug-in' | 'coverage',
+  context: 'exponent' | null,
+): number {
   const entropy = estimate === 'plug-in' ? entropyBits : coverageEntropyBits;
   let bits = 0;
   next.tensors.forEach((t, ti) => {
     const old = base.tensors[ti]!;
     const positions = findChangesCpu(old.data, t.data);
-    const width = DTYPES[t.dtype].width;
+    const { width, exponentBits } = DTYPES[t.dtype];
     const magMask = width === 16 ? 0x7fff : 0x7fffffff;
-    const orderedCounts = new Map<number, number>();
-    const signMagCounts = new Map<number, number>();
+    const shift = width - 1 - exponentBits;
+    const contextOf = (o: number): number => (context === null ? 0 : (o >>> shift) & ((1 << exponentBits) - 1));
+    const elements = new Map<number, number>();
+    if (context === null) elements.set(0, old.data.length);
+    else for (const o of old.data) elements.set(contextOf(o), (elements.get(contextOf(o)) ?? 0) + 1);
+    const perContext = new Map<number, { n: number; ordered: Map<number, number>; signMag: Map<number, number> }>();
     for (const p of positions) {
       const o = old.data[p]!;
       const v = t.data[p]!;
+      const c = contextOf(o);
+      let e = perContext.get(c);
+      if (e === undefined) perContext.set(c, (e = { n: 0, ordered: new Map(), signMag: new Map() }));
+      e.n++;
       const od = ordered(v, width) - ordered(o, width);
-      orderedCounts.set(od, (orderedCounts.get(od) ?? 0) + 1);
+      e.ordered.set(od, (e.ordered.get(od) ?? 0) + 1);
       const flip = (o ^ v) >>> (width - 1);
       const sm = ((v & magMask) - (o & magMask)) * 2 + flip;
-      signMagCounts.set(sm, (signMagCounts.get(sm) ?? 0) + 1);
+      e.signMag.set(sm, (e.signMag.get(sm) ?? 0) + 1);
     }
-    const n = positions.length;
-    if (n > 0) bits += log2Binomial(t.data.length, n) + Math.min(entropy(orderedCounts, n), entropy(signMagCounts, n));
+    for (const [c, e] of perContext)
+      bits += log2Binomial(elements.get(c)!, e.n) + Math.min(entropy(e.ordered, e.n), entropy(e.signMag, e.n));
   });
   return Math.ceil(bits / 8);
 }

@@ -98,7 +98,11 @@ async function run(
         report.cases.push({
           name: c.name,
           elements: c.next.tensors.reduce((s, t) => s + t.data.length, 0),
-          changes: patch.tensors.reduce((s, t) => s + (t.kind === 'full' ? t.data.length : t.positions.length), 0),
+          changes: patch.tensors.reduce(
+            (s, t) =>
+              s + (t.kind === 'full' ? t.data.length : t.kind === 'conditioned' ? t.changes : t.positions.length),
+            0,
+          ),
           cpu: bytesToHex(cpuBytes),
           worker: await patchHex(c.base, c.next, worker.findChanges, baseHash),
           gpu: await patchHex(c.base, c.next, gpu.findChanges, baseHash),

@@ -107,7 +107,7 @@ describe('PULSE apply', () => {
       for (const name of ['small', 'large']) {
         const patch = decode(bytes);
         const t = patch.tensors.find((x) => x.name === name)!;
-        if (t.kind === 'full') throw new Error('fixture should patch sparsely');
+        if (t.kind === 'full' || t.kind === 'conditioned') throw new Error('fixture should patch sparsely');
         edit(t.positions);
         await expect(apply(base, patch)).rejects.toBeInstanceOf(PulseError);
       }
@@ -117,7 +117,8 @@ describe('PULSE apply', () => {
     for (const name of ['small', 'large']) {
       const patch = decode(bytes);
       const t = patch.tensors.find((x) => x.name === name)!;
-      if (t.kind === 'full' || t.kind === 'scaled') throw new Error('fixture should patch with ulp or raw changes');
+      if (t.kind === 'full' || t.kind === 'scaled' || t.kind === 'conditioned')
+        throw new Error('fixture should patch with ulp or raw changes');
       t.positions.reverse();
       if (t.kind === 'ulp') t.signFlips.reverse(), t.magnitudeDeltas.reverse();
       else t.bits.reverse();
@@ -145,7 +146,8 @@ describe('PULSE apply', () => {
       const before = cloneModel(base);
       const patch = decode(encode(await diff(base, next)));
       const t = patch.tensors.find((x) => x.kind === kind);
-      if (t === undefined || t.kind === 'full') throw new Error(`fixture should have a ${kind} tensor`);
+      if (t === undefined || t.kind === 'full' || t.kind === 'conditioned')
+        throw new Error(`fixture should have a ${kind} tensor`);
       const n = base.tensors.find((x) => x.name === t.name)!.data.length;
       t.positions[t.positions.length - 1] = n;
       await expect(apply(base, patch)).rejects.toThrow(WrongBaseError);
@@ -174,6 +176,7 @@ describe('PULSE apply', () => {
     const ragged: Patch[] = [];
     for (const patch of [ulp, raw, scaled]) {
       const t = patch.tensors.find((x) => x.kind !== 'full')!;
+      if (t.kind === 'conditioned') throw new Error('fixture should have ulp, raw or scaled changes');
       const n = t.positions.length;
       for (const length of [n + 1, n + 4096, 1 << 22, n - 1]) {
         const columns =

@@ -8,6 +8,7 @@ import { HashMismatchError, InvalidModelError, WrongBaseError } from './errors';
 import { validateModel } from './model';
 import { ARENA_CHUNK_BYTES, patchInArena } from './arena-patch';
 import { applyScaledInArena, ScaledWriter } from './scaled';
+import { applyConditioned } from './conditioned-apply';
 import {
   allocData,
   changeColumnsAligned,
@@ -98,6 +99,12 @@ function applyTensor(old: Tensor | undefined, t: TensorPatch, hasher: ModelHashe
     );
   }
   const base = old.data;
+  if (t.kind === 'conditioned') {
+    const data = base.slice();
+    applyConditioned(t.name, t.dtype, data, t.changes, t.coded);
+    hasher.update(data);
+    return { name: header.name, dtype: header.dtype, shape: header.shape, data };
+  }
   const n = base.length;
   const positions = t.positions;
   const count = positions.length;

@@ -12,8 +12,10 @@ export const MAGIC = [0x50, 0x55, 0x4c, 0x53] as const; // "PULS"
  * 3: version 2 plus the `scaled` tensor kind (ulp deltas coded relative to the
  * old value's exponent). The encoder writes 3 only for a patch that holds a
  * scaled tensor, so peers that read version 2 still read every other patch.
+ * 4: version 3 plus the `conditioned` kind (positions and values coded given
+ * the base's exponents); written only for a patch that holds one.
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /** The oldest container version decode() still reads. */
 export const MIN_FORMAT_VERSION = 2;
 

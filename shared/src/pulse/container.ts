@@ -1,10 +1,10 @@
 /**
- * The PULSE container (format version 3; 2 is the same without the scaled kind), all integers LEB128 unless noted:
+ * The PULSE container (format version 4; 3 is the same without the conditioned kind, 2 also without scaled), all integers LEB128 unless noted:
  *
  *   "PULS" · version u8 · flags u8 (bit 0: has base) · reserved u8 = 0
  *   [base hash 16 B] · result hash 16 B · tensor count
  *   per tensor: shared prefix with the previous name · suffix length · UTF-8 suffix · dtype u8 · rank u8 · dims ·
- *               kind u8 (0 full, 1 ulp, 2 raw, 3 scaled; | 0x80: run-coded positions) · [changes, sparse kinds only]
+ *               kind u8 (0 full, 1 ulp, 2 raw, 3 scaled, 4 conditioned; | 0x80: run-coded positions) · [changes, sparse kinds only]
  *   body: rANS tables and streams, raw-bit stream (exactly to the end; layout in payload.ts)
  *
  * decode() checks every size against DecodeLimits while reading the header,
@@ -27,10 +27,10 @@ import { decodePayload, encodePayload, runsIfValid, type TensorLayout } from './
 import { checkScaledSymbols } from './scaled';
 import { changeColumnsAligned, DTYPES, dtypeFromCode, elementCount, type Patch, type TensorPatch } from './types';
 
-const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2, scaled: 3 };
-const KINDS: readonly TensorPatch['kind'][] = ['full', 'ulp', 'raw', 'scaled'];
+const KIND_CODES: Record<TensorPatch['kind'], number> = { full: 0, ulp: 1, raw: 2, scaled: 3, conditioned: 4 };
+const KINDS: readonly TensorPatch['kind'][] = ['full', 'ulp', 'raw', 'scaled', 'conditioned'];
 /** The first container version that has each kind. */
-const KIND_SINCE: Record<TensorPatch['kind'], number> = { full: 2, ulp: 2, raw: 2, scaled: 3 };
+const KIND_SINCE: Record<TensorPatch['kind'], number> = { full: 2, ulp: 2, raw: 2, scaled: 3, conditioned: 4 };
 const FLAG_HAS_BASE = 1;
 /** High bit of a sparse tensor's kind byte: its positions are run-coded (payload.ts, usesRuns). */
 const KIND_FLAG_RUNS = 0x80;
@@ -80,7 +80,7 @@ function encodeTo(w: ByteWriter, patch: Patch, runs: readonly boolean[]): Uint8A
     w.u8(t.shape.length);
     for (const d of t.shape) w.varint(d);
     w.u8(KIND_CODES[t.kind] | (runs[i] ? KIND_FLAG_RUNS : 0));
-    if (t.kind !== 'full') w.varint(t.positions.length);
+    if (t.kind !== 'full') w.varint(t.kind === 'conditioned' ? t.changes : t.positions.length);
   }
   encodePayload(w, patch.tensors, runs);
   return w.result();
@@ -206,7 +206,7 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version
     const kindByte = r.u8();
     const kind = KINDS[kindByte & ~KIND_FLAG_RUNS];
     const runs = (kindByte & KIND_FLAG_RUNS) !== 0;
-    if (kind === undefined || (runs && kind === 'full') || KIND_SINCE[kind] > version)
+    if (kind === undefined || (runs && (kind === 'full' || kind === 'conditioned')) || KIND_SINCE[kind] > version)
       throw new CorruptPatchError(`tensor ${name}: unknown kind`);
     let changes = 0;
     if (kind !== 'full') {
@@ -220,10 +220,13 @@ function readLayouts(r: ByteReader, count: number, limits: DecodeLimits, version
   return layouts;
 }
 
-/** Every coded element costs a minimum number of bits (see constants.ts); reject headers the body cannot possibly hold. */
+/**
+ * Every coded element costs a minimum number of bits (see constants.ts); reject headers the body cannot possibly hold.
+ * A conditioned tensor's bytes are only copied here (its work is at apply, a pass over the base the receiver holds).
+ */
 function checkBodyCanHold(layouts: readonly TensorLayout[], bodyLength: number): void {
   let coded = 0;
-  for (const l of layouts) coded += l.kind === 'full' ? l.elements : l.changes;
+  for (const l of layouts) coded += l.kind === 'full' ? l.elements : l.kind === 'conditioned' ? 0 : l.changes;
   // 64 bits of slack: a stream's final state carries up to 31 bits the count above does not see.
   if (coded * MIN_BITS_PER_ELEMENT > bodyLength * 8 + 64)
     throw new CorruptPatchError(`body of ${bodyLength} bytes cannot hold ${coded} coded values`);
@@ -249,6 +252,12 @@ function validatePatch(patch: Patch): boolean[] {
     if (elements < 0 || t.shape.length > 255) throw new InvalidModelError(`tensor ${t.name}: invalid shape`);
     if (t.kind === 'full') {
       if (t.data.length !== elements) throw new InvalidModelError(`tensor ${t.name}: data length does not match shape`);
+      runs.push(false);
+      continue;
+    }
+    if (t.kind === 'conditioned') {
+      if (!(t.coded instanceof Uint8Array) || !Number.isSafeInteger(t.changes) || t.changes < 0 || t.changes > elements)
+        throw new InvalidModelError(`tensor ${t.name}: malformed conditioned changes`);
       runs.push(false);
       continue;
     }

@@ -10,6 +10,8 @@ import { Arena, arenaBytes } from './kernels';
 import { XXH3_STATE_BYTES } from './xxh3';
 import { validateModel } from './model';
 import { scaledFromUlp } from './scaled';
+import { conditionedPositionGuessBits, encodeConditioned, planConditioned } from './conditioned';
+import { runsIfValid } from './payload';
 import {
   DTYPES,
   type Model,
@@ -28,6 +30,15 @@ export interface DiffOptions {
   readonly findChanges?: ChangeFinder;
   /** Hash of `base` if the caller already knows it (saves hashing it again). */
   readonly baseHash?: ModelHash;
+  /**
+   * Let each sparse tensor be conditioned (coded given the base, SPEC PULSE19) where that is smaller. Its
+   * encode and apply walk every base value in JS where the streamed kinds touch only the changes: on the
+   * grail-regime policies (4.8M bf16 values, 2-core dev box) diff + encode 12 -> 31 ms, decode + apply 5 ->
+   * 32 ms, for 133 -> 94 kB a patch. Worth it where bytes cost more than that (RL policies sent to many peers
+   * every step), so callers opt in; without it diff writes what format 3 wrote (bench:pulse --conditioned
+   * shows both: quick bf16 5%: 31,947 -> 27,038 B, decode 1,733 -> 301 MB/s).
+   */
+  readonly conditioned?: boolean;
 }
 
 /** CPU scan: the WebAssembly kernel (32 bytes per SIMD compare), or 32-bit words in JS without WebAssembly. */
@@ -95,7 +106,12 @@ function entropyBits(hist: Uint32Array | number[], total: number): number {
  * values were re-drawn rather than nudged. One pass fills the ulp arrays and
  * both estimates; only a raw pick reads the values again.
  */
-export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32Array): TensorPatch {
+export function sparseTensorPatch(
+  oldT: Tensor,
+  newT: Tensor,
+  positions: Uint32Array,
+  conditioned = false,
+): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const n = positions.length;
   const signFlips = new Uint8Array(n);
@@ -109,7 +125,7 @@ export function sparseTensorPatch(oldT: Tensor, newT: Tensor, positions: Uint32A
     width === 16
       ? ulpPass(oldT.data, newT.data, positions, columns, 15, 0x7fff, 0x4000, mantissaBits)
       : ulpPass(oldT.data, newT.data, positions, columns, 31, 0x7fffffff, 0x40000000, mantissaBits);
-  return pickKind(newT, { positions, ...columns, classBits });
+  return pickKind(oldT, newT, { positions, ...columns, classBits }, conditioned);
 }
 
 /**
@@ -156,7 +172,34 @@ export function setScaledMarginForTests(bits: number): number {
  */
 const FULL_FRACTION = 0.99;
 
-function pickKind(newT: Tensor, c: Changes): TensorPatch {
+/**
+ * The conditioned kind (conditioned.ts) is picked only where its exact
+ * estimate is below this fraction of the streamed kinds' (positions as
+ * log2 C(N, n), values as estimated above), less CONDITIONED_MIN_SAVING_BITS:
+ * its apply walks every base value (~5 ns each in JS) where gaps touch only
+ * the changes, so a close call keeps the streamed kinds (and format 2 or 3).
+ */
+const CONDITIONED_MAX_FRACTION = 0.97;
+const CONDITIONED_MIN_SAVING_BITS = 1024;
+let conditionedMarginBits = CONDITIONED_MIN_SAVING_BITS;
+
+/** Tests: the saving conditioned must show (−Infinity: conditioned wherever raw and runs do not win). Returns the previous margin. */
+export function setConditionedMarginForTests(bits: number): number {
+  const previous = conditionedMarginBits;
+  conditionedMarginBits = bits;
+  return previous;
+}
+/** Base values sampled for the first guess of the conditioned positions' size (the full plan reads them all). */
+const CONDITIONED_GUESS_STRIDE = 16;
+
+/** n·log2(N/n) + (N−n)·log2(N/(N−n)): log2 C(N, n) to within O(log N). */
+function positionBits(N: number, n: number): number {
+  if (n === 0 || n === N) return 0;
+  const p = n / N;
+  return -N * (p * Math.log2(p) + (1 - p) * Math.log2(1 - p));
+}
+
+function pickKind(oldT: Tensor, newT: Tensor, c: Changes, conditioned: boolean): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const mantissaBits = width - 1 - exponentBits;
   const { positions, signFlips, magnitudeDeltas } = c;
@@ -175,6 +218,20 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
     if (n >= FULL_FRACTION * newT.data.length) return { name, dtype, shape, kind: 'full', data: newT.data.slice() };
     return { name, dtype, shape, kind: 'raw', positions, bits: c.newValues };
   }
+  const N = newT.data.length;
+  const streamedBits = positionBits(N, n) + best;
+  const budget = CONDITIONED_MAX_FRACTION * streamedBits - conditionedMarginBits;
+  if (
+    conditioned &&
+    budget > 0 &&
+    // First a guess (positions from a sample of the base, values as the streamed kinds code them), then the exact plan.
+    conditionedPositionGuessBits(dtype, oldT.data, c.oldExponents, CONDITIONED_GUESS_STRIDE) + best < budget &&
+    runsIfValid(positions, N) * 2 >= n
+  ) {
+    const plan = planConditioned(dtype, oldT.data, positions, signFlips, magnitudeDeltas);
+    if (plan.bits < budget)
+      return { name, dtype, shape, kind: 'conditioned', changes: n, coded: encodeConditioned(dtype, plan) };
+  }
   if (scaledEstimate < ulpEstimate) {
     const { symbols, low } = scaledFromUlp(dtype, signFlips, magnitudeDeltas, c.oldExponents);
     return { name, dtype, shape, kind: 'scaled', positions, symbols, low };
@@ -188,7 +245,7 @@ function pickKind(newT: Tensor, c: Changes): TensorPatch {
  * cache line is hot (a second pass over scattered changes measured ~150 ns
  * per change on the dev box). Gives exactly sparseTensorPatch(findChangesCpu).
  */
-export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher): TensorPatch {
+export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher, conditioned = false): TensorPatch {
   const a = oldT.data;
   const b = newT.data;
   const { exponentBits } = DTYPES[newT.dtype];
@@ -200,7 +257,7 @@ export function scanTensorPatch(oldT: Tensor, newT: Tensor, hasher?: ModelHasher
         : scan32(a as Uint32Array, b as Uint32Array, exponentBits);
     hasher?.update(b);
   }
-  return pickKind(newT, changes);
+  return pickKind(oldT, newT, changes, conditioned);
 }
 
 /** Values per kernel call: both chunks and a dense chunk's changes fit the shared arena (~17 MB for 32-bit values). */
@@ -568,7 +625,8 @@ export async function diff(base: Model, next: Model, options: DiffOptions = {}):
   validateModel(base);
   validateModel(next);
   const findChanges = options.findChanges;
-  if (findChanges === undefined) return scanDiff(base, next, options.baseHash);
+  const conditioned = options.conditioned ?? false;
+  if (findChanges === undefined) return scanDiff(base, next, options.baseHash, conditioned);
   const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
   const tensors: TensorPatch[] = [];
   for (const t of next.tensors) {
@@ -577,14 +635,19 @@ export async function diff(base: Model, next: Model, options: DiffOptions = {}):
       tensors.push(fullTensorPatch(t));
       continue;
     }
-    tensors.push(sparseTensorPatch(old, t, await findChanges(old.data, t.data)));
+    tensors.push(sparseTensorPatch(old, t, await findChanges(old.data, t.data), conditioned));
   }
   const [baseHash, resultHash] = await Promise.all([options.baseHash ?? hashModel(base), hashModel(next)]);
   return { baseHash, resultHash, tensors };
 }
 
 /** The default CPU diff: next is hashed a scan chunk at a time, while the chunk is in cache (no await until digest: see ModelHasher). */
-async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefined): Promise<Patch> {
+async function scanDiff(
+  base: Model,
+  next: Model,
+  baseHash: ModelHash | undefined,
+  conditioned: boolean,
+): Promise<Patch> {
   const byName = new Map<string, Tensor>(base.tensors.map((t) => [t.name, t]));
   const hasher = readyModelHasher() ?? (await modelHasher());
   hasher.begin();
@@ -592,7 +655,7 @@ async function scanDiff(base: Model, next: Model, baseHash: ModelHash | undefine
     hasher.tensor(t);
     const old = byName.get(t.name);
     // The scan hashes the header with the tensor's first chunk (a kernel trip of its own cost ~2 µs a tensor); an empty tensor leaves it to the next flush.
-    if (old !== undefined && sameLayout(old, t)) return scanTensorPatch(old, t, hasher);
+    if (old !== undefined && sameLayout(old, t)) return scanTensorPatch(old, t, hasher, conditioned);
     hasher.update(t.data);
     return fullTensorPatch(t);
   });

@@ -16,7 +16,10 @@ const LIMITS: DecodeLimits = {
 };
 
 function patchElements(p: Patch): number {
-  return p.tensors.reduce((s, t) => s + (t.kind === 'full' ? t.data.length : t.positions.length), 0);
+  return p.tensors.reduce(
+    (s, t) => s + (t.kind === 'full' ? t.data.length : t.kind === 'conditioned' ? t.changes : t.positions.length),
+    0,
+  );
 }
 
 const ITERATIONS = 10_000;

@@ -12,6 +12,7 @@ export type {
   UlpTensorPatch,
   RawTensorPatch,
   ScaledTensorPatch,
+  ConditionedTensorPatch,
 } from './types';
 export { DTYPES, allocData } from './types';
 export { diff, snapshot, findChangesCpu, sparseTensorPatch, type ChangeFinder, type DiffOptions } from './diff';

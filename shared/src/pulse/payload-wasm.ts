@@ -11,7 +11,7 @@ import { Arena, arenaBytes, kernelError, rawReaderBytes, WRITER_BYTES } from './
 import { bitsConsumedAll } from './bits';
 import { normalize, RANS_L, RansDecoder, writeTable, type FreqTable } from './rans';
 import { alphabetOf, deltaStream, GAP_STREAM, headStream, RUN_STREAM, scaledStream, writeScaledLow } from './streams';
-import { DTYPES, allocData, decodedColumns, type TensorPatch } from './types';
+import { DTYPES, allocData, decodedColumns, type StreamedTensorPatch, type TensorPatch } from './types';
 import type { TensorLayout } from './layout';
 
 /** rANS decoder struct (7 u32): see pulse.ts. */
@@ -203,7 +203,7 @@ function check(rc: number, l: TensorLayout): void {
 /** Encodes the body with the kernels given its streamCounts; false (nothing written) when the call is too large for them. */
 export function encodeWithKernels(
   w: ByteWriter,
-  tensors: readonly TensorPatch[],
+  tensors: readonly StreamedTensorPatch[],
   runs: readonly boolean[],
   counts: readonly number[],
 ): boolean {

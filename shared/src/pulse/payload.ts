@@ -16,7 +16,8 @@
  * Each tensor codes all its positions, then all its values (tight loops; the
  * raw bits follow the same order).
  *
- * Body layout (stream numbers in streams.ts): for each non-empty stream in the order gaps, then per dtype
+ * Body layout (stream numbers in streams.ts): per conditioned tensor (format 4), in tensor order, byte
+ * length · its coded bytes (conditioned.ts; nothing else of it is in the streams); for each non-empty stream in the order gaps, then per dtype
  * code 1..3 (delta, head), then runs, then per dtype code the scaled deltas: table · byte length · stream;
  * then per scaled tensor with changes: byte length · its raw bits; then
  * raw-bit length · raw bits, exactly to the end. Whether a stream is empty
@@ -38,7 +39,15 @@ import {
   writeTable,
   type DecodeTable,
 } from './rans';
-import { allocData, decodedColumns, DTYPES, type DType, type TensorPatch, type UlpTensorPatch } from './types';
+import {
+  allocData,
+  decodedColumns,
+  DTYPES,
+  type DType,
+  type StreamedTensorPatch,
+  type TensorPatch,
+  type UlpTensorPatch,
+} from './types';
 import { decodeWithKernels, encodeWithKernels, type StreamSpan } from './payload-wasm';
 import type { TensorLayout } from './layout';
 
@@ -117,7 +126,18 @@ function scratchOf(key: 'raw' | 'rans', bytes: number): Uint8Array {
 }
 
 /** `runs[i]` says whether tensor i (sparse) codes its positions as runs; the container wrote it in the header. */
-export function encodePayload(w: ByteWriter, tensors: readonly TensorPatch[], runs: readonly boolean[]): void {
+export function encodePayload(w: ByteWriter, all: readonly TensorPatch[], allRuns: readonly boolean[]): void {
+  const tensors: StreamedTensorPatch[] = [];
+  const runs: boolean[] = [];
+  all.forEach((t, i) => {
+    if (t.kind === 'conditioned') {
+      w.varint(t.coded.length);
+      w.raw(t.coded);
+    } else {
+      tensors.push(t);
+      runs.push(allRuns[i]!);
+    }
+  });
   const layouts = tensors.map(
     (t, i): CodedLayout => ({
       dtype: t.dtype,
@@ -376,7 +396,27 @@ interface StreamReader {
   readonly dec: RansDecoder;
 }
 
-export function decodePayload(layouts: readonly TensorLayout[], r: ByteReader, bytes: Uint8Array): TensorPatch[] {
+export function decodePayload(all: readonly TensorLayout[], r: ByteReader, bytes: Uint8Array): TensorPatch[] {
+  const conditioned = all.map((l): TensorPatch | null =>
+    l.kind !== 'conditioned'
+      ? null
+      : {
+          name: l.name,
+          dtype: l.dtype,
+          shape: l.shape,
+          kind: 'conditioned',
+          changes: l.changes,
+          coded: r.take(r.varint()).slice(),
+        },
+  );
+  const layouts = all.filter((l) => l.kind !== 'conditioned');
+  const streamed = decodeStreamed(layouts, r, bytes);
+  if (layouts.length === all.length) return streamed;
+  let next = 0;
+  return conditioned.map((t) => t ?? streamed[next++]!);
+}
+
+function decodeStreamed(layouts: readonly TensorLayout[], r: ByteReader, bytes: Uint8Array): TensorPatch[] {
   const counts = streamCounts(layouts);
   const spans: (StreamSpan | null)[] = counts.map((c, s) => {
     if (c === 0) return null;

@@ -50,7 +50,7 @@ function ceilLog2(n: number): number {
  * counted symbol keeps a frequency ≥ 1 and none exceeds the cap (the excess
  * goes to a neighbouring symbol, which then merely wastes a sliver of range).
  */
-export function normalize(counts: Uint32Array): EncodeTable {
+export function normalize(counts: Uint32Array, maxScaleBits = ENCODE_MAX_SCALE_BITS): EncodeTable {
   const n = counts.length;
   let total = 0;
   let present = 0;
@@ -59,7 +59,7 @@ export function normalize(counts: Uint32Array): EncodeTable {
     if (counts[s]! > 0) present++;
   }
   if (total === 0 || n < 2) throw new RangeError('normalize needs at least one count in an alphabet of ≥ 2 symbols');
-  const scaleBits = Math.min(ENCODE_MAX_SCALE_BITS, Math.max(MIN_SCALE_BITS, ceilLog2(total), ceilLog2(present) + 1));
+  const scaleBits = Math.min(maxScaleBits, Math.max(MIN_SCALE_BITS, ceilLog2(total), ceilLog2(present) + 1));
   const scale = 1 << scaleBits;
   const freq = new Uint32Array(n);
   let sum = 0;

@@ -72,7 +72,29 @@ export interface ScaledTensorPatch extends TensorPatchHeader {
   readonly low: Uint8Array;
 }
 
-export type TensorPatch = FullTensorPatch | UlpTensorPatch | RawTensorPatch | ScaledTensorPatch;
+/**
+ * Changes coded given the base (conditioned.ts): each old value's exponent
+ * selects the tables its position gap and its ulp delta are coded with, so
+ * where and how far small optimiser steps move bf16 weights costs what it
+ * costs given the values the receiver holds. Positions follow only from the
+ * base, so the coded bytes stay packed until apply.
+ */
+export interface ConditionedTensorPatch extends TensorPatchHeader {
+  readonly kind: 'conditioned';
+  /** Changed positions (the header's count). */
+  readonly changes: number;
+  readonly coded: Uint8Array;
+}
+
+export type TensorPatch =
+  | FullTensorPatch
+  | UlpTensorPatch
+  | RawTensorPatch
+  | ScaledTensorPatch
+  | ConditionedTensorPatch;
+
+/** The kinds whose symbols go through the container's shared streams (payload.ts): all but conditioned, which codes its own. */
+export type StreamedTensorPatch = Exclude<TensorPatch, ConditionedTensorPatch>;
 
 /** Whether each change column of a sparse tensor patch is as long as its positions (hand-made patches need not be). */
 export function changeColumnsAligned(t: UlpTensorPatch | RawTensorPatch | ScaledTensorPatch): boolean {
