@@ -2,8 +2,10 @@
  * How far two f32 runs of the small preset drift apart on their own: the engine against itself with the
  * last mantissa bit of every 1000th initial weight flipped, on bench:train's batches. Measured here
  * (2026-12): identical to 6 digits for 10 steps, then 2.1e-3 apart in validation loss after 50 steps at
- * lr 1e-3 — the size of gap rounding alone opens, so bench:train's engine-vs-TF.js loss gap after 50
- * small-preset steps (~2e-2) is no sign of a maths difference; after 8 steps they agree to ~3e-6.
+ * lr 1e-3 with the first kernels, and 1.8e-2 apart (6.4316 against 6.4132; step-50 training loss 4.8e-3)
+ * with the packed-GEMM kernels — the size of gap rounding alone opens, so the engine-vs-TF.js gap after 50
+ * small-preset steps (1.9e-2 in bench:train-chromium) is no sign of a maths difference; after 8 steps they
+ * agree to ~3e-6, and the step-by-step losses agree to ~1e-5 until the loss spike at step 12.
  *   npx tsx bench/train/sensitivity.ts
  */
 import { arenaFor, evalLoss, restoreInto, trainStep, WasmBackend } from '@shared/train';
