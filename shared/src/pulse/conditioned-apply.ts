@@ -5,7 +5,7 @@
 
 import { BUCKETS } from './buckets';
 import { ByteReader } from './bytes';
-import { CHUNK_BITS, GAP_ALPHABET, VALUE_ALPHABET } from './conditioned';
+import { CHUNK_BITS, exponentField, GAP_ALPHABET, VALUE_ALPHABET } from './conditioned';
 import { MIN_SCALE_BITS } from './constants';
 import { CorruptPatchError } from './errors';
 import { decodeTable, type DecodeTable, RANS_L, readTable } from './rans';
@@ -154,10 +154,7 @@ export function applyConditioned(
   changes: number,
   coded: Uint8Array,
 ): void {
-  const { width, exponentBits } = DTYPES[dtype];
-  const shift = width - 1 - exponentBits;
-  const mask = (1 << exponentBits) - 1;
-  const C = 1 << exponentBits;
+  const { width, shift, mask, C } = exponentField(dtype);
   const half = width === 16 ? 0x4000 : 0x40000000;
   const magMask = width === 16 ? 0x7fff : 0x7fffffff;
   const signBit = 2 ** (width - 1);

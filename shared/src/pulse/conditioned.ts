@@ -88,6 +88,12 @@ function contextsOf(dtype: DType): number {
   return 1 << DTYPES[dtype].exponentBits;
 }
 
+/** A value's biased exponent is (bits >>> shift) & mask; C contexts, one per exponent. */
+export function exponentField(dtype: DType): { width: number; shift: number; mask: number; C: number } {
+  const { width, exponentBits } = DTYPES[dtype];
+  return { width, shift: width - 1 - exponentBits, mask: (1 << exponentBits) - 1, C: 1 << exponentBits };
+}
+
 /**
  * Per context, a cheap guess of the positions' coded size from every
  * `stride`-th base value and each change's old exponent: the conditional
@@ -100,10 +106,7 @@ export function conditionedPositionGuessBits(
   oldExponents: Uint8Array,
   stride: number,
 ): number {
-  const { width, exponentBits } = DTYPES[dtype];
-  const shift = width - 1 - exponentBits;
-  const mask = (1 << exponentBits) - 1;
-  const C = 1 << exponentBits;
+  const { shift, mask, C } = exponentField(dtype);
   const sampled = new Float64Array(C);
   for (let i = 0; i < base.length; i += stride) sampled[(base[i]! >>> shift) & mask]! += stride;
   const changed = new Float64Array(C);
@@ -127,10 +130,7 @@ export function planConditioned(
   flips: Uint8Array,
   mags: Uint32Array,
 ): ConditionedPlan {
-  const { width, exponentBits } = DTYPES[dtype];
-  const shift = width - 1 - exponentBits;
-  const mask = (1 << exponentBits) - 1;
-  const C = contextsOf(dtype);
+  const { width, shift, mask, C } = exponentField(dtype);
   const half = width === 16 ? 0x4000 : 0x40000000;
   const n = positions.length;
   const N = base.length;
