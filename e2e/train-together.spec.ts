@@ -76,6 +76,7 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   // Honest volunteers were never refused.
   for (const r of await job.getByTestId('together-provider').all()) {
     if ((await r.getAttribute('data-peer')) === cheatId) continue;
+    console.log(`honest: ${await r.textContent()} (${await r.getAttribute('title')})`);
     expect(await r.getAttribute('data-refused')).toBe('0');
   }
   // Validation loss fell from ln(512) ≈ 6.24 at version 0.
