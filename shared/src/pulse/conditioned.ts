@@ -236,19 +236,9 @@ class BackwardCoder {
   symbol(t: EncodeTable, s: number): void {
     const f = t.freq[s]!;
     const k = t.scaleBits;
-    const st = this.st;
-    let x = st[0]!;
-    const xmax = f << (31 - k);
-    if (x >= xmax) {
-      let pos = st[1]!;
-      do {
-        this.out[--pos] = x & 0xff;
-        x >>>= 8;
-      } while (x >= xmax);
-      st[1] = pos;
-    }
+    const x = this.renormalise(f << (31 - k));
     const q = Math.floor(x / f);
-    st[0] = (q << k) + (x - q * f) + t.cum[s]!;
+    this.st[0] = (q << k) + (x - q * f) + t.cum[s]!;
   }
 
   /** `bits` uniform bits of v, high chunk decoded first. */
@@ -260,9 +250,13 @@ class BackwardCoder {
   }
 
   private chunk(v: number, k: number): void {
+    this.st[0] = (this.renormalise(1 << (31 - k)) << k) + v;
+  }
+
+  /** Shifts bytes of the state out (backwards) until it is under `xmax`, and returns the state. */
+  private renormalise(xmax: number): number {
     const st = this.st;
     let x = st[0]!;
-    const xmax = 1 << (31 - k);
     if (x >= xmax) {
       let pos = st[1]!;
       do {
@@ -271,7 +265,7 @@ class BackwardCoder {
       } while (x >= xmax);
       st[1] = pos;
     }
-    st[0] = (x << k) + v;
+    return x;
   }
 
   finish(): Uint8Array {
