@@ -68,13 +68,24 @@ export interface Weighted {
  * m ← μ·m + g, θ ← θ − lr·(g + μ·m) (Nesterov). No contributions leave the version as it is.
  */
 export async function outerStep(base: Version, accepted: readonly Weighted[], options: OuterOptions): Promise<Version> {
+  const stepped = outerParams(base, accepted, options);
+  if (!stepped) return { ...base, round: base.round + 1 };
+  return makeVersion(base.round + 1, stepped.params, stepped.momentum);
+}
+
+/** outerStep's weights without naming them (no hash): null when no contribution counts. */
+export function outerParams(
+  base: Version,
+  accepted: readonly Weighted[],
+  options: OuterOptions,
+): { params: Float32Array; momentum: Float32Array | null } | null {
   validateOuter(options);
   // The patch carries both settings as f32; rounding them here makes the sender's step the receiver's.
   const lr = Math.fround(options.lr);
   const mu = Math.fround(options.momentum);
   const n = base.params.length;
   const total = accepted.reduce((s, a) => s + a.weight, 0);
-  if (accepted.length === 0 || !(total > 0)) return { ...base, round: base.round + 1 };
+  if (accepted.length === 0 || !(total > 0)) return null;
   const g = new Float64Array(n);
   for (const { contribution, weight } of accepted) {
     if (contribution.n !== n) throw new TogetherError('round', 'a contribution does not match the model size');
@@ -96,5 +107,5 @@ export async function outerStep(base: Version, accepted: readonly Weighted[], op
   } else {
     for (let i = 0; i < n; i++) if (g[i] !== 0) params[i] = params[i]! - lr * Math.fround(g[i]!);
   }
-  return makeVersion(base.round + 1, params, momentum);
+  return { params, momentum };
 }

@@ -51,6 +51,12 @@ export class Ratings {
     e.rating = Math.min(1, e.rating + STEP * (1 - e.rating) + (e.rating < TRUST_AT ? STEP * e.rating : 0));
   }
 
+  /** A trusted key whose sampled test was weak: below trust, so its next contribution is tested in full (one accepted test restores it). */
+  demote(key: string): void {
+    const e = this.entry(key);
+    e.rating = Math.min(e.rating, TRUST_AT - STEP);
+  }
+
   refuse(key: string): void {
     const e = this.entry(key);
     e.refused++;

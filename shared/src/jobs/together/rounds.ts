@@ -7,14 +7,22 @@
  * (gauntlet.ts) → new keys loss-tested in full (at most options.maxNewPerRound; the rest are deferred to
  * a later round, neither counted nor refused) → trusted keys counted after screening, a sample of them
  * loss-tested in the background while providers train the next round (scoreBackground): a trusted key
- * that fails then is refused from that round on — its one contribution already counted at its weight.
+ * whose contribution harmed is refused from that round on — its one contribution already counted at its
+ * weight — and one that helped too little loses its trust, so its next contribution is tested in full.
  */
 import type { Batch } from '../../train';
 import type { ContributionShape } from './codec';
 import type { Contribution } from './compress';
-import { Gauntlet, type GauntletOptions, type LossProbe, type RefusalReason, type Screened } from './gauntlet';
+import {
+  Gauntlet,
+  type GauntletOptions,
+  type LossProbe,
+  REFUSAL_TEXT,
+  type RefusalReason,
+  type Screened,
+} from './gauntlet';
 import { TogetherError } from './errors';
-import { type OuterOptions, outerStep, validateOuter, type Version, type Weighted } from './outer';
+import { type OuterOptions, outerParams, outerStep, validateOuter, type Version, type Weighted } from './outer';
 import { encodeRoundPatch, type RoundPatch } from './patch';
 import { Ratings } from './ratings';
 
@@ -63,10 +71,30 @@ export interface Verdict {
   readonly gainV: number | null;
   readonly gainA: number | null;
   readonly gainC: number | null;
+  /** Loss-tested: its gain and the bar it had to beat, both per unit of the rate it was applied at. */
+  readonly gainPerLr: number | null;
+  readonly bar: number | null;
   readonly normRatio: number;
   readonly maxCosine: number;
   readonly scored: 'full' | 'sampled' | 'screened' | 'none';
+  /** A trusted key's sampled test fell under the bar without harm: kept, but the key is tested in full again. */
+  readonly weak: boolean;
   readonly bytes: number;
+}
+
+/** Why a verdict refused, for people: a loss test's refusal also says what it gained and had to beat. */
+export function refusalText(v: Verdict): string {
+  if (!v.reason) return '';
+  const text = REFUSAL_TEXT[v.reason];
+  if (v.gainPerLr === null || v.bar === null) return text;
+  const test = v.scored === 'sampled' ? 'sampled test' : 'test';
+  return `${text} (${test}: ${v.gainPerLr.toPrecision(2)} per unit of rate against a bar of ${v.bar.toPrecision(2)})`;
+}
+
+/** Weights a step of other contributions reaches, and the outer rate it was taken at. */
+export interface Reference {
+  readonly params: Float32Array;
+  readonly lr: number;
 }
 
 export interface Pending {
@@ -74,6 +102,11 @@ export interface Pending {
   /** The round's other providers (their batches are the loss test's control). */
   readonly others: readonly string[];
   readonly base: Version;
+  /**
+   * The round's step without this contribution (the others counted, at the rate published) and that
+   * rate: the test's reference. Absent when nothing else counted.
+   */
+  readonly next?: Reference;
   readonly screened: Screened;
   readonly bytes: number;
 }
@@ -127,9 +160,18 @@ export class TogetherRounds {
     return out;
   }
 
-  private async lossTest(round: number, base: Version, s: Screened, others: readonly string[]) {
+  /** `next`: a step to hold the contribution against (its gain per unit of its rate on the same batches). */
+  private async lossTest(round: number, base: Version, s: Screened, others: readonly string[], next?: Reference) {
     const validation = this.pick(this.deps.validation, this.options.validationChecks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
+    // Held against what other work of the round gained per unit of rate on the same batches: gains shrink
+    // as training goes on and vary from batch to batch, and a bar kept from earlier rounds refused honest
+    // trusted keys late in a run (E2E-TOGETHER1's rounds 8–9).
+    let reference: number | undefined;
+    if (next) {
+      const after = await this.deps.probe.losses(next.params, validation);
+      reference = before.reduce((sum, b, i) => sum + b - after[i]!, 0) / before.length / next.lr;
+    }
     const own = this.deps.assigned(s.provider, round);
     const assigned = this.pick(own.slice(own.length >> 1), this.options.assignedChecks);
     const pool = others.filter((o) => o !== s.provider).flatMap((o) => this.deps.assigned(o, round));
@@ -138,7 +180,7 @@ export class TogetherRounds {
     const lr = this.options.outer.lr / Math.max(1, others.length);
     // Rounds this key took part in before (accepted or refused): young keys' contributions are still growing.
     const { accepted, refused } = this.ratings.entry(s.provider);
-    return this.gauntlet.score(
+    const score = await this.gauntlet.score(
       base.params,
       lr,
       s.contribution,
@@ -148,7 +190,9 @@ export class TogetherRounds {
       control,
       accepted + refused,
       round,
+      reference,
     );
+    return next ? { ...score, forwards: score.forwards + validation.length } : score;
   }
 
   /** Closes the current round with its reveals, in commit order. */
@@ -165,9 +209,12 @@ export class TogetherRounds {
         gainV: null,
         gainA: null,
         gainC: null,
+        gainPerLr: null,
+        bar: null,
         normRatio: 0,
         maxCosine: 0,
         scored: 'none',
+        weak: false,
         bytes: e.bytes.length,
         ...v,
       };
@@ -191,7 +238,7 @@ export class TogetherRounds {
       live.map((e) => ({ provider: e.provider, baseHash: e.baseHash, contribution: e.contribution! })),
     );
     const counted: { entry: Entry; weight: number }[] = [];
-    const background: Pending[] = [];
+    const sampled: Pending[] = [];
     let forwards = 0;
     // New keys queue for the loss test: those that waited longest first, then in commit order.
     const queue = live
@@ -199,6 +246,13 @@ export class TogetherRounds {
       .filter(({ e, i }) => !screened[i]!.refusal && !this.ratings.trusted(e.provider))
       .sort((a, b) => this.ratings.entry(b.e.provider).waiting - this.ratings.entry(a.e.provider).waiting || a.i - b.i);
     const testNow = new Set(queue.slice(0, this.options.maxNewPerRound).map(({ i }) => i));
+    // New keys are held against what this round's trusted work does on the same batches, when there is
+    // any (new keys cannot move that bar); otherwise against the recent median.
+    const trustedWork = live
+      .filter((e, i) => !screened[i]!.refusal && this.ratings.trusted(e.provider))
+      .map((e) => ({ contribution: e.contribution!, weight: this.ratings.weight(e.provider) }));
+    const trusted = testNow.size > 0 ? outerParams(base, trustedWork, this.options.outer) : null;
+    const trustedStep = trusted ? { params: trusted.params, lr: this.options.outer.lr } : undefined;
     for (let i = 0; i < live.length; i++) {
       const e = live[i]!;
       const s = screened[i]!;
@@ -212,7 +266,7 @@ export class TogetherRounds {
       if (this.ratings.trusted(e.provider)) {
         counted.push({ entry: e, weight });
         if (this.deps.random() < this.ratings.sampleRate(e.provider))
-          background.push({ round, others: live.map((x) => x.provider), base, screened: s, bytes: e.bytes.length });
+          sampled.push({ round, others: live.map((x) => x.provider), base, screened: s, bytes: e.bytes.length });
         this.ratings.accept(e.provider);
         verdict(e, { status: 'accepted', weight, scored: 'screened', ...geo });
         continue;
@@ -228,9 +282,18 @@ export class TogetherRounds {
         base,
         s,
         live.map((x) => x.provider),
+        trustedStep,
       );
       forwards += score.forwards;
-      const scores = { gainV: score.gainV, gainA: score.gainA, gainC: score.gainC, scored: 'full' as const, ...geo };
+      const scores = {
+        gainV: score.gainV,
+        gainA: score.gainA,
+        gainC: score.gainC,
+        gainPerLr: score.gainPerLr,
+        bar: score.bar,
+        scored: 'full' as const,
+        ...geo,
+      };
       if (score.refusal) {
         this.ratings.refuse(e.provider);
         verdict(e, { status: 'refused', reason: score.refusal, ...scores });
@@ -247,6 +310,12 @@ export class TogetherRounds {
     const step = await this.guardedStep(base, weighted);
     forwards += step.forwards;
     const version = step.version;
+    // Each sampled key is held against the round's step without it: what the others' work did.
+    const background = sampled.map((p): Pending => {
+      const rest = weighted.filter((_, i) => counted[i]!.entry.provider !== p.screened.provider);
+      const other = outerParams(base, rest, step.outer);
+      return other ? { ...p, next: { params: other.params, lr: step.outer.lr } } : p;
+    });
     const patch: RoundPatch = {
       round,
       baseHash: base.hash,
@@ -291,19 +360,28 @@ export class TogetherRounds {
     const verdicts: Verdict[] = [];
     let forwards = 0;
     for (const p of items) {
-      const score = await this.lossTest(p.round, p.base, p.screened, p.others);
+      const score = await this.lossTest(p.round, p.base, p.screened, p.others, p.next);
       forwards += score.forwards;
-      if (score.refusal) this.ratings.refuse(p.screened.provider);
+      // Under the bar but still helping — or not helping where the others' work did not either — is weak,
+      // not cheating, for a key with a record: it loses its trust, so its next contribution is tested in
+      // full before it counts. No help where the others' work helped refuses it.
+      const weak = score.refusal === 'no-gain' && (score.gainV > 0 || score.bar <= 0);
+      const refusal = weak ? null : score.refusal;
+      if (refusal) this.ratings.refuse(p.screened.provider);
+      else if (weak) this.ratings.demote(p.screened.provider);
       else this.gauntlet.noteAccepted(score.gainPerLr, p.round);
       verdicts.push({
         provider: p.screened.provider,
         round: p.round,
-        status: score.refusal ? 'refused' : 'accepted',
-        reason: score.refusal,
+        status: refusal ? 'refused' : 'accepted',
+        reason: refusal,
+        weak,
         weight: 0,
         gainV: score.gainV,
         gainA: score.gainA,
         gainC: score.gainC,
+        gainPerLr: score.gainPerLr,
+        bar: score.bar,
         normRatio: p.screened.normRatio,
         maxCosine: p.screened.maxCosine,
         scored: 'sampled',

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { createIdentity, sign } from '../../identity';
 import { mulberry32 } from '../../random';
 import { compress, type Contribution, ErrorFeedback } from './compress';
-import { encodeContribution } from './codec';
+import { decodeContribution, encodeContribution } from './codec';
 import { ContributionError, RoundPatchError } from './errors';
 import { GAUNTLET_DEFAULTS, Gauntlet } from './gauntlet';
 import { makeVersion, outerStep } from './outer';
 import { applyRoundPatch, decodeRoundPatch, encodeRoundPatch } from './patch';
 import { commitDigest, commitMessage, entryFromReveal } from './provider';
 import { scaled, signFlipped, zero } from './adversary';
-import { type Entry, TogetherRounds, type Verdict } from './rounds';
+import { type Entry, refusalText, TogetherRounds, type Verdict } from './rounds';
 import { QuadraticProbe } from './testing';
 
 const N = 2048;
@@ -208,7 +208,7 @@ describe('rounds', () => {
   const validation = [0, 1, 2, 3].map((id) => probe.batch(id));
   const shardIds = (p: number, r: number) => [8 + p * 8 + (r % 4) * 2, 9 + p * 8 + (r % 4) * 2];
 
-  async function setup(maxNewPerRound = 4) {
+  async function setup(maxNewPerRound = 4, random = mulberry32(5)) {
     const v0 = await makeVersion(0, new Float32Array(N), null);
     const assigned = new Map<string, number>();
     const rounds = new TogetherRounds(
@@ -225,7 +225,7 @@ describe('rounds', () => {
         probe,
         assigned: (p, r) => shardIds(assigned.get(p)!, r).map((id) => probe.batch(id)),
         validation,
-        random: mulberry32(5),
+        random,
       },
     );
     return { v0, rounds, assigned };
@@ -347,6 +347,80 @@ describe('rounds', () => {
     // A rate the outer step refuses is refused when the rounds are set up, not at a round's close.
     await expect(make({ factors: [20, 1], batches: 2 })).rejects.toThrow(/outer learning rate/);
     await expect(make({ factors: [1, 0.5], batches: 0 })).rejects.toThrow(/at least one batch/);
+  });
+
+  it("TOGETHER-R4: loss tests hold a contribution against the round's own trusted work: shrinking honest gains are kept, lazy work loses trust and is then refused, harm is refused", async () => {
+    // random() = 0: every trusted contribution is sampled for a background test.
+    const { rounds, assigned } = await setup(4, () => 0);
+    [0, 1, 2, 3, 4].forEach((p) => assigned.set(`k${p}`, p));
+    // No residual carried (decay 0), so a round's contribution is the size of that round's steps.
+    const efs = [0, 1, 2, 3, 4].map(() => new ErrorFeedback(N, { ...OPTS, decay: 0 }));
+    const entry = (p: number, lr: number, r: number, cheat?: (c: Contribution) => Contribution): Entry => {
+      const v = rounds.version;
+      let c = efs[p]!.step(probe.delta(v.params, shardIds(p, r), lr, 4));
+      if (cheat) c = cheat(c);
+      return { provider: `k${p}`, baseHash: v.hash, bytes: encodeContribution(c), contribution: c };
+    };
+    const lazy = (c: Contribution) => scaled(c, 0.02);
+    const outcome = (vs: readonly Verdict[]) => vs.map((v) => [v.provider, v.status, v.reason, v.scored, v.weak]);
+    // Three rounds of big steps earn k0, k1 and k4 trust and leave big gains behind the recent-median bar.
+    for (let r = 0; r < 3; r++) await rounds.close([0, 1, 4].map((p) => entry(p, 0.01, r)));
+    for (const k of ['k0', 'k1', 'k4']) expect(rounds.ratings.trusted(k)).toBe(true);
+    // Training has slowed: steps a twentieth the size. k1 (trusted) and k3 (new) send a fiftieth of even that.
+    const late = await rounds.close([
+      entry(0, 0.0005, 3),
+      entry(1, 0.0005, 3, lazy),
+      entry(2, 0.0005, 3),
+      entry(3, 0.0005, 3, lazy),
+    ]);
+    // The new keys are held against k0 and k1's step: the honest one is kept, the lazy one refused…
+    expect(outcome(late.verdicts)).toEqual([
+      ['k0', 'accepted', null, 'screened', false],
+      ['k1', 'accepted', null, 'screened', false],
+      ['k2', 'accepted', null, 'full', false],
+      ['k3', 'refused', 'no-gain', 'full', false],
+    ]);
+    // …where the recent median, even at a first contribution's lowered share, refuses the honest one too.
+    const k2 = late.patch.entries.find((e) => e.provider === 'k2')!;
+    const base = late.background[0]!.base.params;
+    const before = await rounds.gauntlet.baseLosses(base, validation);
+    const byMedian = await rounds.gauntlet.score(
+      base,
+      1 / 4,
+      decodeContribution(k2.bytes, SHAPE),
+      validation,
+      before,
+      [],
+      [],
+      0,
+      3,
+    );
+    expect(byMedian.refusal).toBe('no-gain');
+    // The trusted keys' background tests, against round 3's published step: k0 passes; lazy k1 helped too
+    // little — kept, but no longer trusted…
+    expect(late.background.map((p) => p.screened.provider)).toEqual(['k0', 'k1']);
+    const bg = await rounds.scoreBackground(late.background);
+    expect(outcome(bg.verdicts)).toEqual([
+      ['k0', 'accepted', null, 'sampled', false],
+      ['k1', 'accepted', null, 'sampled', true],
+    ]);
+    expect(rounds.ratings.trusted('k1')).toBe(false);
+    expect(rounds.ratings.entry('k1').refused).toBe(0);
+    // …so its next lazy contribution is tested in full and refused before it counts.
+    const next = await rounds.close([entry(0, 0.0005, 4), entry(1, 0.0005, 4, lazy)]);
+    expect(outcome(next.verdicts)).toEqual([
+      ['k0', 'accepted', null, 'screened', false],
+      ['k1', 'refused', 'no-gain', 'full', false],
+    ]);
+    expect(next.patch.entries.map((e) => e.provider)).toEqual(['k0']);
+    expect(refusalText(next.verdicts[1]!)).toMatch(
+      /^did not lower the validation loss \(test: .+ per unit of rate against a bar of .+\)$/,
+    );
+    // A trusted key whose contribution harms where the round's step helped is refused by its sampled test.
+    const flipped = await rounds.close([entry(0, 0.0005, 5), entry(4, 0.0005, 5, signFlipped)]);
+    const flippedBg = await rounds.scoreBackground(flipped.background.filter((p) => p.screened.provider === 'k4'));
+    expect(outcome(flippedBg.verdicts)).toEqual([['k4', 'refused', 'no-gain', 'sampled', false]]);
+    expect(rounds.ratings.trusted('k4')).toBe(false);
   });
 });
 
