@@ -370,6 +370,23 @@ async function runSingle(providers: number, rounds: number, innerSteps: number, 
   return valLossOf(params, val);
 }
 
+/** Each loss-tested verdict's gain over its bar, per unit of rate and per unit of movement. */
+function margins(verdicts: readonly Verdict[], honest: ReadonlySet<string>) {
+  const tested = verdicts.filter((v) => v.gainPerLr !== null && v.bar! > 0 && v.barPerMove! > 0);
+  const ratio = (v: Verdict, kind: 'lr' | 'move') =>
+    kind === 'lr' ? v.gainPerLr! / v.bar! : v.gainPerMove! / v.barPerMove!;
+  const extreme = (honestSide: boolean, kind: 'lr' | 'move') => {
+    const xs = tested.filter((v) => honest.has(v.provider) === honestSide).map((v) => ratio(v, kind));
+    return xs.length === 0 ? null : honestSide ? Math.min(...xs) : Math.max(...xs);
+  };
+  return {
+    honestMinOverBarLr: extreme(true, 'lr'),
+    honestMinOverBarMove: extreme(true, 'move'),
+    adversaryMaxOverBarLr: extreme(false, 'lr'),
+    adversaryMaxOverBarMove: extreme(false, 'move'),
+  };
+}
+
 function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, valLossSingle: number, clean?: number) {
   const honest = new Set(run.providers.filter((p) => p.kind === 'honest').map((p) => p.identity.peerId));
   const honestVerdicts = run.verdicts.filter((v) => honest.has(v.provider) && v.scored !== 'sampled');
@@ -450,6 +467,8 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
         ),
     }),
     maxHonestCosine: Math.max(0, ...run.verdicts.filter((v) => honest.has(v.provider)).map((v) => v.maxCosine)),
+    // Loss tests' margins in units of their bars (over 1 passes): the honest minimum and the adversaries' maximum.
+    ...margins(run.verdicts, honest),
     minHonestShardGap: Math.min(
       ...accepted
         .filter((v) => honest.has(v.provider) && v.gainC !== null)

@@ -26,9 +26,16 @@
  *   trusted key's sampled test, run after its round, is held against what the round's step without it
  *   gained per unit of its rate on the same validation batches, and a new key against what the step of
  *   this round's trusted contributions alone would gain (new keys cannot move that bar). Gains shrink as
- *   training goes on and some batches gain less than others; both cancel in the ratio. Replaying E2E-TOGETHER1's configuration in Node over 20 seeds, the median bar
- *   refused an honest trusted key in 3 runs (at 0.11–0.38 of it); against its round's step the honest
- *   ratios were 0.47–2.16 (median 1.2) over 41 tests, and no run refused one.
+ *   training goes on and some batches gain less than others; both cancel in the ratio. Replaying
+ *   E2E-TOGETHER1's configuration in Node over 20 seeds, the median bar refused an honest trusted key in 3
+ *   runs (at 0.11–0.38 of it); against its round's other work the honest ratios were 0.47–2.16 (median
+ *   1.2) over 41 tests, and no run refused one.
+ *   Direction as well as size: the gain per unit of distance the contribution moves the weights (L2) must
+ *   also pass minGainShare × the reference's (per contribution of the reference, not per its average,
+ *   which averaging shrinks), at the full share even for a young key. A first contribution is small but
+ *   points as well as anyone's; noise of an honest norm gains a little by chance but points nowhere. In
+ *   bench:train-net's adversaries case the noise adversary passed the young key's size bar (1.47× it) and
+ *   not this one (0.30×), while honest tests stayed 1.7–3.7× over it.
  *   Gains are compared per unit of the lr they were applied at (the lr is the outer lr over the live
  *   providers, so it falls when one joins). A key's first `youngRounds` contributions face a lower bar,
  *   (n + 1) / (youngRounds + 1) of the share for its n-th: error feedback starts empty, so a volunteer's
@@ -115,6 +122,10 @@ export interface Score {
   readonly gainC: number;
   /** The gain per unit lr it had to beat (gainPerLr against it decides 'no-gain'). */
   readonly bar: number;
+  /** gainV per unit of distance it moved the weights (L2): how well it points, whatever its size. */
+  readonly gainPerMove: number;
+  /** The gain per unit of movement it had to beat: a quarter of the reference's, young or not. */
+  readonly barPerMove: number;
   readonly refusal: RefusalReason | null;
   /** Forward passes the score cost. */
   readonly forwards: number;
@@ -139,10 +150,16 @@ const median = (xs: number[]) => {
   return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** What a loss test holds a contribution against: gains per unit lr and per unit of weight movement. */
+export interface Reference {
+  readonly perLr: number;
+  readonly perMove: number;
+}
+
 export class Gauntlet {
   private history: Past[] = [];
   /** Gains per unit lr of recently accepted contributions, with their rounds (the reference for the next loss tests). */
-  private recentGains: { round: number; gain: number }[] = [];
+  private recentGains: { round: number; gain: number; move: number | null }[] = [];
 
   /**
    * Records an accepted contribution's gain per unit of the lr it was applied at. The bar is the median of
@@ -151,16 +168,20 @@ export class Gauntlet {
    * trusted keys are only sampled, few gains are noted a round, so a bar counted in contributions (the last
    * 16) stayed rounds behind: in a 24-round bench run it refused every honest key from round 19 on.
    */
-  noteAccepted(gainPerLr: number, round = 0): void {
-    this.recentGains.push({ round, gain: gainPerLr });
+  noteAccepted(gainPerLr: number, round = 0, gainPerMove: number | null = null): void {
+    this.recentGains.push({ round, gain: gainPerLr, move: gainPerMove });
     if (this.recentGains.length > 64) this.recentGains.shift();
   }
 
-  /** The median gain per lr noted in the rounds the bar for `round` looks at (0 when none was). */
-  private reference(round: number): number {
+  /** The median gains per lr and per unit of movement noted in the rounds the bar for `round` looks at (0 when none was). */
+  private reference(round: number): Reference {
     const from = round - this.options.historyRounds;
-    const gains = this.recentGains.filter((g) => g.round >= from && g.round <= round).map((g) => g.gain);
-    return gains.length > 0 ? median(gains) : 0;
+    const recent = this.recentGains.filter((g) => g.round >= from && g.round <= round);
+    const moves = recent.flatMap((g) => (g.move === null ? [] : [g.move]));
+    return {
+      perLr: recent.length > 0 ? median(recent.map((g) => g.gain)) : 0,
+      perMove: moves.length ? median(moves) : 0,
+    };
   }
 
   constructor(
@@ -208,9 +229,9 @@ export class Gauntlet {
   /**
    * The loss test for one contribution. `before` holds the base's losses on `validation` (baseLosses);
    * `assigned` are batches of this provider's round, drawn by the requester. `age`: how many earlier rounds
-   * this key took part in (young keys face a lower gain bar; omitted: the full bar). `reference`: the gain per
-   * unit lr to hold it against instead of the recent median (a background test passes what its round's
-   * published step gained on the same validation batches).
+   * this key took part in (young keys face a lower gain bar; omitted: the full bar). `reference`: the gains
+   * to hold it against instead of the recent medians (rounds.ts passes what other work of the round gained
+   * on the same validation batches).
    */
   async score(
     base: Float32Array,
@@ -222,12 +243,15 @@ export class Gauntlet {
     control: readonly Batch[],
     age = Number.POSITIVE_INFINITY,
     round = 0,
-    reference?: number,
+    reference?: Reference,
   ): Promise<Score> {
     const alone = base.slice();
+    let squares = 0;
     forEachValue(contribution, (p, v) => {
       alone[p] = alone[p]! - lr * v;
+      squares += v * v;
     });
+    const move = lr * Math.sqrt(squares);
     const [afterV, beforeA, afterA, beforeC, afterC] = await Promise.all([
       this.probe.losses(alone, validation),
       this.probe.losses(base, assigned),
@@ -239,13 +263,17 @@ export class Gauntlet {
     const gainV = mean(before, afterV);
     const gainA = assigned.length > 0 ? mean(beforeA, afterA) : gainV;
     const gainC = control.length > 0 ? mean(beforeC, afterC) : gainV;
-    const recent = reference ?? this.reference(round);
+    const ref = reference ?? this.reference(round);
     const young = this.options.youngRounds;
     const share = this.options.minGainShare * (age < young ? (age + 1) / (young + 1) : 1);
     const gap = this.options.shardGap;
     let refusal: RefusalReason | null = null;
-    const bar = share * recent;
-    if (!(gainV / lr > bar && gainV > 0)) refusal = 'no-gain';
+    const bar = share * ref.perLr;
+    // Direction too, at the full share: a first contribution is small (error feedback starts empty) but
+    // points as well as anyone's, while noise of an honest norm gains a little by chance but points nowhere.
+    const barPerMove = this.options.minGainShare * ref.perMove;
+    const gainPerMove = move > 0 ? gainV / move : 0;
+    if (!(gainV / lr > bar && gainPerMove > barPerMove && gainV > 0)) refusal = 'no-gain';
     else if (gap !== null && assigned.length > 0 && gainA - gainC < gap * Math.abs(gainC)) refusal = 'wrong-shard';
     return {
       gainV,
@@ -253,6 +281,8 @@ export class Gauntlet {
       gainA,
       gainC,
       bar,
+      gainPerMove,
+      barPerMove,
       refusal,
       forwards: validation.length + 2 * (assigned.length + control.length),
     };

@@ -7,8 +7,8 @@
  * (gauntlet.ts) → new keys loss-tested in full (at most options.maxNewPerRound; the rest are deferred to
  * a later round, neither counted nor refused) → trusted keys counted after screening, a sample of them
  * loss-tested in the background while providers train the next round (scoreBackground): a trusted key
- * whose contribution harmed is refused from that round on — its one contribution already counted at its
- * weight — and one that helped too little loses its trust, so its next contribution is tested in full.
+ * whose contribution clearly harmed is refused from that round on — its one contribution already counted
+ * at its weight — and one that helped too little loses its trust, so its next contribution is tested in full.
  */
 import type { Batch } from '../../train';
 import type { ContributionShape } from './codec';
@@ -18,6 +18,7 @@ import {
   type GauntletOptions,
   type LossProbe,
   REFUSAL_TEXT,
+  type Reference,
   type RefusalReason,
   type Screened,
 } from './gauntlet';
@@ -74,10 +75,13 @@ export interface Verdict {
   /** Loss-tested: its gain and the bar it had to beat, both per unit of the rate it was applied at. */
   readonly gainPerLr: number | null;
   readonly bar: number | null;
+  /** Its gain and the bar per unit of distance it moved the weights (how well it points). */
+  readonly gainPerMove: number | null;
+  readonly barPerMove: number | null;
   readonly normRatio: number;
   readonly maxCosine: number;
   readonly scored: 'full' | 'sampled' | 'screened' | 'none';
-  /** A trusted key's sampled test fell under the bar without harm: kept, but the key is tested in full again. */
+  /** A trusted key's sampled test fell under the bar without clear harm: kept, but the key is tested in full again. */
   readonly weak: boolean;
   readonly bytes: number;
 }
@@ -88,13 +92,18 @@ export function refusalText(v: Verdict): string {
   const text = REFUSAL_TEXT[v.reason];
   if (v.gainPerLr === null || v.bar === null) return text;
   const test = v.scored === 'sampled' ? 'sampled test' : 'test';
-  return `${text} (${test}: ${v.gainPerLr.toPrecision(2)} per unit of rate against a bar of ${v.bar.toPrecision(2)})`;
+  const n = (x: number) => x.toPrecision(2);
+  if (v.gainPerMove !== null && v.barPerMove !== null && v.gainPerLr > v.bar && v.gainPerMove <= v.barPerMove)
+    return `${text} for how far it moved the weights (${test}: ${n(v.gainPerMove)} per unit of movement against a bar of ${n(v.barPerMove)})`;
+  return `${text} (${test}: ${n(v.gainPerLr)} per unit of rate against a bar of ${n(v.bar)})`;
 }
 
 /** Weights a step of other contributions reaches, and the outer rate it was taken at. */
-export interface Reference {
+export interface OtherStep {
   readonly params: Float32Array;
   readonly lr: number;
+  /** lr × the weighted mean of its contributions' norms: how far one of them moves the weights on average. */
+  readonly move: number;
 }
 
 export interface Pending {
@@ -106,7 +115,7 @@ export interface Pending {
    * The round's step without this contribution (the others counted, at the rate published) and that
    * rate: the test's reference. Absent when nothing else counted.
    */
-  readonly next?: Reference;
+  readonly next?: OtherStep;
   readonly screened: Screened;
   readonly bytes: number;
 }
@@ -161,16 +170,17 @@ export class TogetherRounds {
   }
 
   /** `next`: a step to hold the contribution against (its gain per unit of its rate on the same batches). */
-  private async lossTest(round: number, base: Version, s: Screened, others: readonly string[], next?: Reference) {
+  private async lossTest(round: number, base: Version, s: Screened, others: readonly string[], next?: OtherStep) {
     const validation = this.pick(this.deps.validation, this.options.validationChecks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
     // Held against what other work of the round gained per unit of rate on the same batches: gains shrink
     // as training goes on and vary from batch to batch, and a bar kept from earlier rounds refused honest
     // trusted keys late in a run (E2E-TOGETHER1's rounds 8–9).
-    let reference: number | undefined;
+    let reference: Reference | undefined;
     if (next) {
       const after = await this.deps.probe.losses(next.params, validation);
-      reference = before.reduce((sum, b, i) => sum + b - after[i]!, 0) / before.length / next.lr;
+      const gain = before.reduce((sum, b, i) => sum + b - after[i]!, 0) / before.length;
+      reference = { perLr: gain / next.lr, perMove: next.move > 0 ? gain / next.move : 0 };
     }
     const own = this.deps.assigned(s.provider, round);
     const assigned = this.pick(own.slice(own.length >> 1), this.options.assignedChecks);
@@ -195,6 +205,24 @@ export class TogetherRounds {
     return next ? { ...score, forwards: score.forwards + validation.length } : score;
   }
 
+  /**
+   * The step `work` alone would take, as a loss test's reference. Its movement is counted per contribution
+   * (the weighted mean of their norms), not as the mean's norm, which averaging shrinks: a test compares one
+   * contribution with what one of the others does.
+   */
+  private otherStep(
+    base: Version,
+    work: readonly (Weighted & { readonly provider: string })[],
+    normOf: ReadonlyMap<string, number>,
+    outer: OuterOptions,
+  ): OtherStep | undefined {
+    const stepped = outerParams(base, work, outer);
+    if (!stepped) return undefined;
+    const total = work.reduce((sum, w) => sum + w.weight, 0);
+    const mean = work.reduce((sum, w) => sum + (w.weight / total) * (normOf.get(w.provider) ?? 0), 0);
+    return { params: stepped.params, lr: outer.lr, move: outer.lr * mean };
+  }
+
   /** Closes the current round with its reveals, in commit order. */
   async close(entries: readonly Entry[]): Promise<RoundResult> {
     const base = this.version;
@@ -211,6 +239,8 @@ export class TogetherRounds {
         gainC: null,
         gainPerLr: null,
         bar: null,
+        gainPerMove: null,
+        barPerMove: null,
         normRatio: 0,
         maxCosine: 0,
         scored: 'none',
@@ -248,11 +278,11 @@ export class TogetherRounds {
     const testNow = new Set(queue.slice(0, this.options.maxNewPerRound).map(({ i }) => i));
     // New keys are held against what this round's trusted work does on the same batches, when there is
     // any (new keys cannot move that bar); otherwise against the recent median.
+    const normOf = new Map(live.map((e, i) => [e.provider, screened[i]!.sparse.norm]));
     const trustedWork = live
       .filter((e, i) => !screened[i]!.refusal && this.ratings.trusted(e.provider))
-      .map((e) => ({ contribution: e.contribution!, weight: this.ratings.weight(e.provider) }));
-    const trusted = testNow.size > 0 ? outerParams(base, trustedWork, this.options.outer) : null;
-    const trustedStep = trusted ? { params: trusted.params, lr: this.options.outer.lr } : undefined;
+      .map((e) => ({ provider: e.provider, contribution: e.contribution!, weight: this.ratings.weight(e.provider) }));
+    const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, normOf, this.options.outer) : undefined;
     for (let i = 0; i < live.length; i++) {
       const e = live[i]!;
       const s = screened[i]!;
@@ -291,6 +321,8 @@ export class TogetherRounds {
         gainC: score.gainC,
         gainPerLr: score.gainPerLr,
         bar: score.bar,
+        gainPerMove: score.gainPerMove,
+        barPerMove: score.barPerMove,
         scored: 'full' as const,
         ...geo,
       };
@@ -300,7 +332,7 @@ export class TogetherRounds {
       } else {
         counted.push({ entry: e, weight });
         this.ratings.accept(e.provider);
-        this.gauntlet.noteAccepted(score.gainPerLr, round);
+        this.gauntlet.noteAccepted(score.gainPerLr, round, score.gainPerMove);
         verdict(e, { status: 'accepted', weight, ...scores });
       }
     }
@@ -312,9 +344,11 @@ export class TogetherRounds {
     const version = step.version;
     // Each sampled key is held against the round's step without it: what the others' work did.
     const background = sampled.map((p): Pending => {
-      const rest = weighted.filter((_, i) => counted[i]!.entry.provider !== p.screened.provider);
-      const other = outerParams(base, rest, step.outer);
-      return other ? { ...p, next: { params: other.params, lr: step.outer.lr } } : p;
+      const rest = counted
+        .filter((c) => c.entry.provider !== p.screened.provider)
+        .map((c) => ({ provider: c.entry.provider, contribution: c.entry.contribution!, weight: c.weight }));
+      const next = this.otherStep(base, rest, normOf, step.outer);
+      return next ? { ...p, next } : p;
     });
     const patch: RoundPatch = {
       round,
@@ -362,14 +396,18 @@ export class TogetherRounds {
     for (const p of items) {
       const score = await this.lossTest(p.round, p.base, p.screened, p.others, p.next);
       forwards += score.forwards;
-      // Under the bar but still helping — or not helping where the others' work did not either — is weak,
-      // not cheating, for a key with a record: it loses its trust, so its next contribution is tested in
-      // full before it counts. No help where the others' work helped refuses it.
-      const weak = score.refusal === 'no-gain' && (score.gainV > 0 || score.bar <= 0);
+      // Under the bar is weak, not cheating, for a key with a record — E2E-TOGETHER1 saw honest sampled
+      // tests at 0.14 of their round's other work and at −0.31 of the bar (a loss on the two batches) — so
+      // the key loses its trust and its next contribution is tested in full before it counts. Harm of at
+      // least the bar, per unit of rate or of movement, refuses it (a sign flip measured −5.6 and −3.0).
+      const harm =
+        (score.bar > 0 && score.gainPerLr <= -score.bar) ||
+        (score.barPerMove > 0 && score.gainPerMove <= -score.barPerMove);
+      const weak = score.refusal === 'no-gain' && !harm;
       const refusal = weak ? null : score.refusal;
       if (refusal) this.ratings.refuse(p.screened.provider);
       else if (weak) this.ratings.demote(p.screened.provider);
-      else this.gauntlet.noteAccepted(score.gainPerLr, p.round);
+      else this.gauntlet.noteAccepted(score.gainPerLr, p.round, score.gainPerMove);
       verdicts.push({
         provider: p.screened.provider,
         round: p.round,
@@ -382,6 +420,8 @@ export class TogetherRounds {
         gainC: score.gainC,
         gainPerLr: score.gainPerLr,
         bar: score.bar,
+        gainPerMove: score.gainPerMove,
+        barPerMove: score.barPerMove,
         normRatio: p.screened.normRatio,
         maxCosine: p.screened.maxCosine,
         scored: 'sampled',
