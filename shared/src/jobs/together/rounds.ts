@@ -20,6 +20,7 @@ import {
   REFUSAL_TEXT,
   type Reference,
   type RefusalReason,
+  type Score,
   type Screened,
 } from './gauntlet';
 import { TogetherError } from './errors';
@@ -84,6 +85,12 @@ export interface Verdict {
   /** A trusted key's sampled test fell under the bar without clear harm: kept, but the key is tested in full again. */
   readonly weak: boolean;
   readonly bytes: number;
+}
+
+/** What a loss test measured, as a verdict's fields. */
+function measured(s: Score) {
+  const { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove } = s;
+  return { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove };
 }
 
 /** Why a verdict refused, for people: a loss test's refusal also says what it gained and had to beat. */
@@ -315,17 +322,7 @@ export class TogetherRounds {
         trustedStep,
       );
       forwards += score.forwards;
-      const scores = {
-        gainV: score.gainV,
-        gainA: score.gainA,
-        gainC: score.gainC,
-        gainPerLr: score.gainPerLr,
-        bar: score.bar,
-        gainPerMove: score.gainPerMove,
-        barPerMove: score.barPerMove,
-        scored: 'full' as const,
-        ...geo,
-      };
+      const scores = { ...measured(score), scored: 'full' as const, ...geo };
       if (score.refusal) {
         this.ratings.refuse(e.provider);
         verdict(e, { status: 'refused', reason: score.refusal, ...scores });
@@ -415,13 +412,7 @@ export class TogetherRounds {
         reason: refusal,
         weak,
         weight: 0,
-        gainV: score.gainV,
-        gainA: score.gainA,
-        gainC: score.gainC,
-        gainPerLr: score.gainPerLr,
-        bar: score.bar,
-        gainPerMove: score.gainPerMove,
-        barPerMove: score.barPerMove,
+        ...measured(score),
         normRatio: p.screened.normRatio,
         maxCosine: p.screened.maxCosine,
         scored: 'sampled',
