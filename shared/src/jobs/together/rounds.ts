@@ -105,6 +105,9 @@ export function refusalText(v: Verdict): string {
   return `${text} (${test}: ${n(v.gainPerLr)} per unit of rate against a bar of ${n(v.bar)})`;
 }
 
+/** A counted contribution with its provider. */
+type Work = Weighted & { readonly provider: string };
+
 /** Weights a step of other contributions reaches, and the outer rate it was taken at. */
 export interface OtherStep {
   readonly params: Float32Array;
@@ -119,10 +122,13 @@ export interface Pending {
   readonly others: readonly string[];
   readonly base: Version;
   /**
-   * The round's step without this contribution (the others counted, at the rate published) and that
-   * rate: the test's reference. Absent when nothing else counted.
+   * The round's other counted work, the rate the round's step was published at, and its contributions'
+   * norms: the test's reference is the step they take without this contribution (built when the test
+   * runs, so a pending test holds sparse contributions, not a copy of the weights).
    */
-  readonly next?: OtherStep;
+  readonly rest: readonly Work[];
+  readonly outer: OuterOptions;
+  readonly norms: ReadonlyMap<string, number>;
   readonly screened: Screened;
   readonly bytes: number;
 }
@@ -219,7 +225,7 @@ export class TogetherRounds {
    */
   private otherStep(
     base: Version,
-    work: readonly (Weighted & { readonly provider: string })[],
+    work: readonly Work[],
     normOf: ReadonlyMap<string, number>,
     outer: OuterOptions,
   ): OtherStep | undefined {
@@ -275,7 +281,7 @@ export class TogetherRounds {
       live.map((e) => ({ provider: e.provider, baseHash: e.baseHash, contribution: e.contribution! })),
     );
     const counted: { entry: Entry; weight: number }[] = [];
-    const sampled: Pending[] = [];
+    const sampled: Omit<Pending, 'rest' | 'outer' | 'norms'>[] = [];
     let forwards = 0;
     // New keys queue for the loss test: those that waited longest first, then in commit order.
     const queue = live
@@ -340,13 +346,17 @@ export class TogetherRounds {
     forwards += step.forwards;
     const version = step.version;
     // Each sampled key is held against the round's step without it: what the others' work did.
-    const background = sampled.map((p): Pending => {
-      const rest = counted
-        .filter((c) => c.entry.provider !== p.screened.provider)
-        .map((c) => ({ provider: c.entry.provider, contribution: c.entry.contribution!, weight: c.weight }));
-      const next = this.otherStep(base, rest, normOf, step.outer);
-      return next ? { ...p, next } : p;
-    });
+    const work = counted.map((c) => ({
+      provider: c.entry.provider,
+      contribution: c.entry.contribution!,
+      weight: c.weight,
+    }));
+    const background = sampled.map((p) => ({
+      ...p,
+      rest: work.filter((w) => w.provider !== p.screened.provider),
+      outer: step.outer,
+      norms: normOf,
+    }));
     const patch: RoundPatch = {
       round,
       baseHash: base.hash,
@@ -391,7 +401,8 @@ export class TogetherRounds {
     const verdicts: Verdict[] = [];
     let forwards = 0;
     for (const p of items) {
-      const score = await this.lossTest(p.round, p.base, p.screened, p.others, p.next);
+      const next = this.otherStep(p.base, p.rest, p.norms, p.outer);
+      const score = await this.lossTest(p.round, p.base, p.screened, p.others, next);
       forwards += score.forwards;
       // Under the bar is weak, not cheating, for a key with a record — E2E-TOGETHER1 saw honest sampled
       // tests at 0.14 of their round's other work and at −0.31 of the bar (a loss on the two batches) — so
