@@ -42,6 +42,7 @@ import {
   TOGETHER_VALIDATION_SHARE,
   TogetherRounds,
   validationBatches,
+  type Verdict,
   type Version,
 } from '@shared/jobs/together';
 import {
@@ -636,13 +637,14 @@ export class TogetherRun implements WorkerLike {
    * One receipt per accepted contribution (unit = its round), worth the training FLOPs of its inner steps
    * (6 · parameters · tokens) and the time its speed says they took.
    */
-  private issueReceipts(verdicts: readonly { provider: string; round: number; status: string }[], committed: Member[]) {
+  private issueReceipts(verdicts: readonly Verdict[], committed: Member[]) {
     const receipts = this.net?.receipts;
     if (!receipts) return;
     const { innerSteps } = this.spec.together!;
     const tokens = innerSteps * this.spec.batch * this.spec.model.context;
     for (const v of verdicts) {
-      if (v.status !== 'accepted') continue;
+      // A sampled test's verdict is about a contribution whose round already earned its receipt.
+      if (v.status !== 'accepted' || v.scored === 'sampled') continue;
       const member = this.members.get(v.provider);
       const speed = committed.find((m) => m.commit?.provider === v.provider)?.commit?.tokensPerS ?? 0;
       const durationMs = speed > 0 ? Math.round((1000 * tokens) / speed) : 0;
