@@ -4,7 +4,9 @@
  * bans the key from the job. A key is trusted from 0.75 (three accepted rounds in a row): trusted keys are
  * screened every round and loss-tested on a sample (1 − 0.8·rating), while new keys are loss-tested in
  * full before their contribution counts, at most RoundsOptions.maxNewPerRound a round so a crowd of fresh keys
- * cannot exhaust the requester (the rest wait for a later round). A contribution's weight in the average
+ * cannot exhaust the requester (the rest wait for a later round). A trusted key whose sampled test was weak
+ * (under the bar without clear harm) drops to 0.5: its next contribution is tested in full, and passing it
+ * restores trust. A contribution's weight in the average
  * is 0.5 + 0.5·rating, so a key that has just arrived counts half as much as one with a record.
  */
 export interface RatingEntry {

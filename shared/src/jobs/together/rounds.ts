@@ -229,7 +229,9 @@ export class TogetherRounds {
     normOf: ReadonlyMap<string, number>,
     outer: OuterOptions,
   ): OtherStep | undefined {
-    const stepped = outerParams(base, work, outer);
+    // Plain SGD even when the job's outer step has momentum: the reference is the others' work this round,
+    // not the momentum earlier rounds built up.
+    const stepped = outerParams(base, work, { ...outer, momentum: 0 });
     if (!stepped) return undefined;
     const total = work.reduce((sum, w) => sum + w.weight, 0);
     const mean = work.reduce((sum, w) => sum + (w.weight / total) * (normOf.get(w.provider) ?? 0), 0);
