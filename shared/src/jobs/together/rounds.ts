@@ -99,10 +99,7 @@ export function refusalText(v: Verdict): string {
   const text = REFUSAL_TEXT[v.reason];
   if (v.gainPerLr === null || v.bar === null) return text;
   const test = v.scored === 'sampled' ? 'sampled test' : 'test';
-  const n = (x: number) => x.toPrecision(2);
-  if (v.gainPerMove !== null && v.barPerMove !== null && v.gainPerLr > v.bar && v.gainPerMove <= v.barPerMove)
-    return `${text} for how far it moved the weights (${test}: ${n(v.gainPerMove)} per unit of movement against a bar of ${n(v.barPerMove)})`;
-  return `${text} (${test}: ${n(v.gainPerLr)} per unit of rate against a bar of ${n(v.bar)})`;
+  return `${text} (${test}: ${v.gainPerLr.toPrecision(2)} per unit of rate against a bar of ${v.bar.toPrecision(2)})`;
 }
 
 /** A counted contribution with its provider. */

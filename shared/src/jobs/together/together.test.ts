@@ -175,35 +175,6 @@ describe('Gauntlet', () => {
     expect(half.gainPerLr).toBeCloseTo(half.gainV / 0.5, 12);
   });
 
-  it('TOGETHER-G4: a first contribution may be small but must point where honest work points: mostly-noise work that gains more per unit rate is refused', async () => {
-    const g = new Gauntlet(probe);
-    const before = await g.baseLosses(start, validation);
-    const at = (c: Contribution, age: number) => g.score(start, 1, c, validation, before, [], [], age, 1);
-    const delta = probe.delta(start, shardIds(0, 0), 0.01, 4);
-    const honest = compress(delta, { ...OPTS, decay: 1 });
-    const h = await at(honest, Number.POSITIVE_INFINITY);
-    g.noteAccepted(h.gainPerLr, 0, h.gainPerMove);
-    // A joining key's first contribution: a fifth of the size, the same direction.
-    const joiner = compress(probe.delta(start, shardIds(1, 0), 0.002, 4), { ...OPTS, decay: 1 });
-    const j = await at(joiner, 0);
-    expect(j.refusal).toBeNull();
-    // The honest work buried in noise of three times its spread: it gains more per unit rate than the
-    // joiner (over the young bar) but moves the weights much further for it.
-    const rms = Math.sqrt(delta.reduce((sum, d) => sum + d * d, 0) / delta.length);
-    const noise = gaussian(N, 77, 3 * rms);
-    const m = await at(
-      compress(
-        delta.map((d, i) => d + noise[i]!),
-        { ...OPTS, decay: 1 },
-      ),
-      0,
-    );
-    expect(m.gainPerLr).toBeGreaterThan(j.gainPerLr);
-    expect(m.gainPerLr).toBeGreaterThan(m.bar);
-    expect(m.gainPerMove).toBeLessThanOrEqual(m.barPerMove);
-    expect(m.refusal).toBe('no-gain');
-  });
-
   it('TOGETHER-G3: the gain bar follows the last historyRounds rounds, so gains that shrink as training goes on stay accepted', async () => {
     const g = new Gauntlet(probe);
     const before = await g.baseLosses(start, validation);
