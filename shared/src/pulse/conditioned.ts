@@ -83,11 +83,6 @@ export interface ConditionedPlan {
   readonly changesIn: Uint32Array;
 }
 
-/** Contexts of a dtype: its biased exponents. */
-function contextsOf(dtype: DType): number {
-  return 1 << DTYPES[dtype].exponentBits;
-}
-
 /** A value's biased exponent is (bits >>> shift) & mask; C contexts, one per exponent. */
 export function exponentField(dtype: DType): { width: number; shift: number; mask: number; C: number } {
   const { width, exponentBits } = DTYPES[dtype];
@@ -281,7 +276,7 @@ class BackwardCoder {
 
 /** The coded bytes of a planned tensor (layout at the top of this file). */
 export function encodeConditioned(dtype: DType, plan: ConditionedPlan): Uint8Array {
-  const C = contextsOf(dtype);
+  const { C } = exponentField(dtype);
   const { ctx, gapSym, gapLow, valSym, valLow, gapHist, valHist, changesIn } = plan;
   const { extra } = BUCKETS;
   const w = new ByteWriter();
