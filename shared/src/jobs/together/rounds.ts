@@ -102,8 +102,8 @@ export function refusalText(v: Verdict): string {
   return `${text} (${test}: ${v.gainPerLr.toPrecision(2)} per unit of rate against a bar of ${v.bar.toPrecision(2)})`;
 }
 
-/** A counted contribution with its provider. */
-type Work = Weighted & { readonly provider: string };
+/** A counted contribution with its provider and the norm of its values. */
+type Work = Weighted & { readonly provider: string; readonly norm: number };
 
 /** Weights a step of other contributions reaches, and the outer rate it was taken at. */
 export interface OtherStep {
@@ -119,13 +119,12 @@ export interface Pending {
   readonly others: readonly string[];
   readonly base: Version;
   /**
-   * The round's other counted work, the rate the round's step was published at, and its contributions'
-   * norms: the test's reference is the step they take without this contribution (built when the test
-   * runs, so a pending test holds sparse contributions, not a copy of the weights).
+   * The round's other counted work and the rate the round's step was published at: the test's reference
+   * is the step they take without this contribution (built when the test runs, so a pending test holds
+   * sparse contributions, not a copy of the weights).
    */
   readonly rest: readonly Work[];
   readonly outer: OuterOptions;
-  readonly norms: ReadonlyMap<string, number>;
   readonly screened: Screened;
   readonly bytes: number;
 }
@@ -220,18 +219,13 @@ export class TogetherRounds {
    * (the weighted mean of their norms), not as the mean's norm, which averaging shrinks: a test compares one
    * contribution with what one of the others does.
    */
-  private otherStep(
-    base: Version,
-    work: readonly Work[],
-    normOf: ReadonlyMap<string, number>,
-    outer: OuterOptions,
-  ): OtherStep | undefined {
+  private otherStep(base: Version, work: readonly Work[], outer: OuterOptions): OtherStep | undefined {
     // Plain SGD even when the job's outer step has momentum: the reference is the others' work this round,
     // not the momentum earlier rounds built up.
     const stepped = outerParams(base, work, { ...outer, momentum: 0 });
     if (!stepped) return undefined;
     const total = work.reduce((sum, w) => sum + w.weight, 0);
-    const mean = work.reduce((sum, w) => sum + (w.weight / total) * (normOf.get(w.provider) ?? 0), 0);
+    const mean = work.reduce((sum, w) => sum + (w.weight / total) * w.norm, 0);
     return { params: stepped.params, lr: outer.lr, move: outer.lr * mean };
   }
 
@@ -279,8 +273,9 @@ export class TogetherRounds {
       base.hash,
       live.map((e) => ({ provider: e.provider, baseHash: e.baseHash, contribution: e.contribution! })),
     );
-    const counted: { entry: Entry; weight: number }[] = [];
-    const sampled: Omit<Pending, 'rest' | 'outer' | 'norms'>[] = [];
+    /** Contributions that count this round, with the bytes the patch carries. */
+    const counted: (Work & { readonly bytes: Uint8Array })[] = [];
+    const sampled: Omit<Pending, 'rest' | 'outer'>[] = [];
     let forwards = 0;
     // New keys queue for the loss test: those that waited longest first, then in commit order.
     const queue = live
@@ -290,11 +285,16 @@ export class TogetherRounds {
     const testNow = new Set(queue.slice(0, this.options.maxNewPerRound).map(({ i }) => i));
     // New keys are held against what this round's trusted work does on the same batches, when there is
     // any (new keys cannot move that bar); otherwise against the recent median.
-    const normOf = new Map(live.map((e, i) => [e.provider, screened[i]!.sparse.norm]));
-    const trustedWork = live
-      .filter((e, i) => !screened[i]!.refusal && this.ratings.trusted(e.provider))
-      .map((e) => ({ provider: e.provider, contribution: e.contribution!, weight: this.ratings.weight(e.provider) }));
-    const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, normOf, this.options.outer) : undefined;
+    const workOf = (i: number, weight: number): Work => ({
+      provider: live[i]!.provider,
+      contribution: live[i]!.contribution!,
+      weight,
+      norm: screened[i]!.sparse.norm,
+    });
+    const trustedWork = live.flatMap((e, i) =>
+      !screened[i]!.refusal && this.ratings.trusted(e.provider) ? [workOf(i, this.ratings.weight(e.provider))] : [],
+    );
+    const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, this.options.outer) : undefined;
     for (let i = 0; i < live.length; i++) {
       const e = live[i]!;
       const s = screened[i]!;
@@ -306,7 +306,7 @@ export class TogetherRounds {
       }
       const weight = this.ratings.weight(e.provider);
       if (this.ratings.trusted(e.provider)) {
-        counted.push({ entry: e, weight });
+        counted.push({ ...workOf(i, weight), bytes: e.bytes });
         if (this.deps.random() < this.ratings.sampleRate(e.provider))
           sampled.push({ round, others: live.map((x) => x.provider), base, screened: s, bytes: e.bytes.length });
         this.ratings.accept(e.provider);
@@ -332,36 +332,29 @@ export class TogetherRounds {
         this.ratings.refuse(e.provider);
         verdict(e, { status: 'refused', reason: score.refusal, ...scores });
       } else {
-        counted.push({ entry: e, weight });
+        counted.push({ ...workOf(i, weight), bytes: e.bytes });
         this.ratings.accept(e.provider);
         this.gauntlet.noteAccepted(score.gainPerLr, round, score.gainPerMove);
         verdict(e, { status: 'accepted', weight, ...scores });
       }
     }
     // Canonical order: by provider key, so the patch does not depend on arrival order.
-    counted.sort((a, b) => (a.entry.provider < b.entry.provider ? -1 : a.entry.provider > b.entry.provider ? 1 : 0));
-    const weighted = counted.map((c) => ({ contribution: c.entry.contribution!, weight: c.weight }));
-    const step = await this.guardedStep(base, weighted);
+    counted.sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
+    const step = await this.guardedStep(base, counted);
     forwards += step.forwards;
     const version = step.version;
     // Each sampled key is held against the round's step without it: what the others' work did.
-    const work = counted.map((c) => ({
-      provider: c.entry.provider,
-      contribution: c.entry.contribution!,
-      weight: c.weight,
-    }));
     const background = sampled.map((p) => ({
       ...p,
-      rest: work.filter((w) => w.provider !== p.screened.provider),
+      rest: counted.filter((w) => w.provider !== p.screened.provider),
       outer: step.outer,
-      norms: normOf,
     }));
     const patch: RoundPatch = {
       round,
       baseHash: base.hash,
       resultHash: version.hash,
       outer: step.outer,
-      entries: counted.map((c) => ({ provider: c.entry.provider, weight: c.weight, bytes: c.entry.bytes })),
+      entries: counted.map((c) => ({ provider: c.provider, weight: c.weight, bytes: c.bytes })),
     };
     const patchBytes = encodeRoundPatch(patch);
     this.audit.push(patchBytes);
@@ -400,7 +393,7 @@ export class TogetherRounds {
     const verdicts: Verdict[] = [];
     let forwards = 0;
     for (const p of items) {
-      const next = this.otherStep(p.base, p.rest, p.norms, p.outer);
+      const next = this.otherStep(p.base, p.rest, p.outer);
       const score = await this.lossTest(p.round, p.base, p.screened, p.others, next);
       forwards += score.forwards;
       // Under the bar is weak, not cheating, for a key with a record — E2E-TOGETHER1 saw honest sampled
