@@ -454,6 +454,8 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
       ),
     ],
     honestContributions: honestVerdicts.length,
+    /** Honest sampled tests under the bar, kept as weak (the key lost its trust until a full test passed). */
+    honestWeak: run.verdicts.filter((v) => honest.has(v.provider) && v.weak).map((v) => `r${v.round}`),
     ...(spec.joinAt !== undefined && {
       joinAt: spec.joinAt,
       /** The joiner's catch-up: seed + round patches so far, against the version whole (f32). */
@@ -498,7 +500,7 @@ function print(row: ReturnType<typeof summary>) {
       `  contribution ${row.bytesPerContribution} B = dense/${f(row.contributionRatio, 0)}; broadcast ${row.broadcastBytes} B = bf16/${f(row.broadcastRatio, 1)}, ${f((row.broadcastOverBound - 1) * 100, 1)}% over its bound; PULSE f32 patch ${row.pulseF32PatchBytes ?? '—'} B`,
       `  comm overhead ${f(row.commOverhead)}${row.overlap ? ` with overlap (${f(row.medianStepsBeforeVersion, 0)} of ${row.innerSteps} steps before the version, median)` : ' (no overlap)'}; the same rounds without overlap ${f(row.commOverheadSerial)} (mean round: compute ${f(row.meanRoundComputeMs, 0)} ms, wall ${f(row.meanRoundWallMs, 0)} ms)`,
       `  shard gaps ${row.shardGaps}`,
-      `  adversaries ${row.adversariesCaught}/${row.adversaries} caught (${row.caughtInFirstRound} in their first round) ${JSON.stringify(row.adversaryVerdicts)}; honest refused ${row.honestRejected} of ${row.honestContributions} ${JSON.stringify(row.honestRefusals)}; max honest cosine ${f(row.maxHonestCosine)}, min honest shard gap ${f(row.minHonestShardGap)}`,
+      `  adversaries ${row.adversariesCaught}/${row.adversaries} caught (${row.caughtInFirstRound} in their first round) ${JSON.stringify(row.adversaryVerdicts)}; honest refused ${row.honestRejected} of ${row.honestContributions} ${JSON.stringify(row.honestRefusals)}, weak ${row.honestWeak.length}; max honest cosine ${f(row.maxHonestCosine)}, min honest shard gap ${f(row.minHonestShardGap)}`,
     ].join('\n'),
   );
 }

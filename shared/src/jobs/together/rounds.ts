@@ -178,8 +178,26 @@ export class TogetherRounds {
     return out;
   }
 
-  /** `next`: a step to hold the contribution against (its gain per unit of its rate on the same batches). */
-  private async lossTest(round: number, base: Version, s: Screened, others: readonly string[], next?: OtherStep) {
+  /**
+   * The rate a contribution is applied alone at in its loss test: its share of a step at outer rate `rate`
+   * over `count` contributions (equal weights), as it moves the model inside the round's average.
+   */
+  private static shareOf(rate: number, count: number): number {
+    return rate / Math.max(1, count);
+  }
+
+  /**
+   * `share`: the rate the contribution is applied alone at, its share of the round's step (shareOf). `next`:
+   * a step to hold it against (its gain per unit of rate on the same batches), built at the same share.
+   */
+  private async lossTest(
+    round: number,
+    base: Version,
+    s: Screened,
+    others: readonly string[],
+    share: number,
+    next?: OtherStep,
+  ) {
     const validation = this.pick(this.deps.validation, this.options.validationChecks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
     // Held against what other work of the round gained per unit of rate on the same batches: gains shrink
@@ -195,13 +213,11 @@ export class TogetherRounds {
     const assigned = this.pick(own.slice(own.length >> 1), this.options.assignedChecks);
     const pool = others.filter((o) => o !== s.provider).flatMap((o) => this.deps.assigned(o, round));
     const control = this.pick(pool, assigned.length);
-    // Applied alone at its share of the average (equal weights), as it would move the model in the round.
-    const lr = this.options.outer.lr / Math.max(1, others.length);
     // Rounds this key took part in before (accepted or refused): young keys' contributions are still growing.
     const { accepted, refused } = this.ratings.entry(s.provider);
     const score = await this.gauntlet.score(
       base.params,
-      lr,
+      share,
       s.contribution,
       validation,
       before,
@@ -215,18 +231,24 @@ export class TogetherRounds {
   }
 
   /**
-   * The step `work` alone would take, as a loss test's reference. Its movement is counted per contribution
-   * (the weighted mean of their norms), not as the mean's norm, which averaging shrinks: a test compares one
-   * contribution with what one of the others does.
+   * The step `work` takes inside the round's average, each contribution at `share` of the rate (as the one
+   * tested is applied), as a loss test's reference: the round's step without the tested contribution for a
+   * sampled key, the trusted work's part of it for a new key. Its gain is counted per contribution and per
+   * unit of that share (lr = share × contributions), and its movement per contribution (the weighted mean of
+   * their norms, not the mean's norm, which averaging shrinks). Built at the full rate for each
+   * contribution instead, with one other volunteer the reference moved twice as far as the round did and
+   * could overshoot where the tested share did not.
    */
-  private otherStep(base: Version, work: readonly Work[], outer: OuterOptions): OtherStep | undefined {
+  private otherStep(base: Version, work: readonly Work[], outer: OuterOptions, share: number): OtherStep | undefined {
+    if (work.length === 0) return undefined;
+    const lr = share * work.length;
     // Plain SGD even when the job's outer step has momentum: the reference is the others' work this round,
     // not the momentum earlier rounds built up.
-    const stepped = outerParams(base, work, { ...outer, momentum: 0 });
+    const stepped = outerParams(base, work, { ...outer, lr, momentum: 0 });
     if (!stepped) return undefined;
     const total = work.reduce((sum, w) => sum + w.weight, 0);
     const mean = work.reduce((sum, w) => sum + (w.weight / total) * w.norm, 0);
-    return { params: stepped.params, lr: outer.lr, move: outer.lr * mean };
+    return { params: stepped.params, lr, move: lr * mean };
   }
 
   /** Closes the current round with its reveals, in commit order. */
@@ -294,7 +316,10 @@ export class TogetherRounds {
     const trustedWork = live.flatMap((e, i) =>
       !screened[i]!.refusal && this.ratings.trusted(e.provider) ? [workOf(i, this.ratings.weight(e.provider))] : [],
     );
-    const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, this.options.outer) : undefined;
+    // Before the round's step exists: the job's rate, shared by every live contribution (at most the number
+    // that will count, so a share no larger than the step's).
+    const share = TogetherRounds.shareOf(this.options.outer.lr, live.length);
+    const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, this.options.outer, share) : undefined;
     for (let i = 0; i < live.length; i++) {
       const e = live[i]!;
       const s = screened[i]!;
@@ -324,6 +349,7 @@ export class TogetherRounds {
         base,
         s,
         live.map((x) => x.provider),
+        share,
         trustedStep,
       );
       forwards += score.forwards;
@@ -393,8 +419,11 @@ export class TogetherRounds {
     const verdicts: Verdict[] = [];
     let forwards = 0;
     for (const p of items) {
-      const next = this.otherStep(p.base, p.rest, p.outer);
-      const score = await this.lossTest(p.round, p.base, p.screened, p.others, next);
+      // Both the tested contribution and its reference at their share of the step the round took: at the
+      // rate it was published at (the guard may have halved it), over the contributions it counted.
+      const share = TogetherRounds.shareOf(p.outer.lr, p.rest.length + 1);
+      const next = this.otherStep(p.base, p.rest, p.outer, share);
+      const score = await this.lossTest(p.round, p.base, p.screened, p.others, share, next);
       forwards += score.forwards;
       // Under the bar is weak, not cheating, for a key with a record — E2E-TOGETHER1 saw honest sampled
       // tests at 0.14 of their round's other work and at −0.31 of the bar (a loss on the two batches) — so

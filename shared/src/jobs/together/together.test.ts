@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createIdentity, sign } from '../../identity';
 import { mulberry32 } from '../../random';
-import { compress, type Contribution, ErrorFeedback } from './compress';
+import { compress, type Contribution, ErrorFeedback, forEachValue } from './compress';
 import { decodeContribution, encodeContribution } from './codec';
 import { ContributionError, RoundPatchError } from './errors';
 import { GAUNTLET_DEFAULTS, Gauntlet } from './gauntlet';
@@ -421,6 +421,65 @@ describe('rounds', () => {
     const flippedBg = await rounds.scoreBackground(flipped.background.filter((p) => p.screened.provider === 'k4'));
     expect(outcome(flippedBg.verdicts)).toEqual([['k4', 'refused', 'no-gain', 'sampled', false]]);
     expect(rounds.ratings.trusted('k4')).toBe(false);
+  });
+  it("TOGETHER-R5: a sampled test applies the contribution and its reference at their share of the step the round published, so the guard's smaller rate and the others' part of the average are what the test measures", async () => {
+    const rounds = new TogetherRounds(
+      await makeVersion(0, new Float32Array(N), null),
+      {
+        outer: { lr: 8, momentum: 0 },
+        gauntlet: GAUNTLET_DEFAULTS,
+        validationChecks: 4,
+        assignedChecks: 2,
+        maxNewPerRound: 4,
+        outerSearch: { factors: [1, 1 / 8], batches: 2 },
+      },
+      {
+        shape: SHAPE,
+        probe,
+        assigned: (p, r) => shardIds(Number(p.slice(1)), r).map((id) => probe.batch(id)),
+        validation,
+        // 0: every trusted contribution is sampled, and the test's batches are the first ones.
+        random: () => 0,
+      },
+    );
+    const efs = [0, 1, 2].map(() => new ErrorFeedback(N, { ...OPTS, decay: 0 }));
+    const entries = (r: number, lr: number) =>
+      [0, 1, 2].map((p) => {
+        const v = rounds.version;
+        const c = efs[p]!.step(probe.delta(v.params, shardIds(p, r), lr, 4));
+        return { provider: `k${p}`, baseHash: v.hash, bytes: encodeContribution(c), contribution: c };
+      });
+    // Small steps earn the three keys trust at the job's rate…
+    for (let r = 0; r < 3; r++) await rounds.close(entries(r, 0.001));
+    for (const k of ['k0', 'k1', 'k2']) expect(rounds.ratings.trusted(k)).toBe(true);
+    // …then big ones overshoot at it, and the guard publishes an eighth of it: the tests' share is 1 / 3, not 8 / 3.
+    const sent = entries(3, 0.2);
+    const late = await rounds.close(sent);
+    expect(late.patch.outer.lr).toBe(1);
+    expect(late.background).toHaveLength(3);
+    const base = late.background[0]!.base.params;
+    const share = late.patch.outer.lr / late.patch.entries.length;
+    const batches = validation.slice(0, 4);
+    const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const lossAt = (params: Float32Array) => mean(batches.map((_, i) => probe.loss(params, i)));
+    const minus = (terms: readonly Contribution[]) => {
+      const out = base.slice();
+      for (const c of terms) forEachValue(c, (p, v) => (out[p] = out[p]! - share * v));
+      return out;
+    };
+    const bg = await rounds.scoreBackground(late.background);
+    for (const v of bg.verdicts) {
+      const own = sent.find((e) => e.provider === v.provider)!.contribution;
+      const rest = sent.filter((e) => e.provider !== v.provider).map((e) => e.contribution);
+      // The contribution alone at its share of the published step…
+      const gain = lossAt(base) - lossAt(minus([own]));
+      expect(v.gainV).toBeCloseTo(gain, 6);
+      expect(v.gainPerLr! * share).toBeCloseTo(gain, 6);
+      // …against the round's step without it: the others at the same share, per contribution and unit of it.
+      const restGain = lossAt(base) - lossAt(minus(rest));
+      expect(v.bar).toBeCloseTo((GAUNTLET_DEFAULTS.minGainShare * restGain) / (share * rest.length), 6);
+      expect(v.status).toBe('accepted');
+    }
   });
 });
 
