@@ -456,6 +456,8 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     honestContributions: honestVerdicts.length,
     /** Honest sampled tests under the bar, kept as weak (the key lost its trust until a full test passed). */
     honestWeak: run.verdicts.filter((v) => honest.has(v.provider) && v.weak).map((v) => `r${v.round}`),
+    /** Honest loss tests under the bar on their first batches, decided on a larger draw (RETEST_FACTOR). */
+    honestRetested: run.verdicts.filter((v) => honest.has(v.provider) && v.retested).length,
     ...(spec.joinAt !== undefined && {
       joinAt: spec.joinAt,
       /** The joiner's catch-up: seed + round patches so far, against the version whole (f32). */

@@ -52,6 +52,21 @@ export interface OuterSearch {
 /** The full rate, then half: bench:train-net's 4-provider case at outer lr 4 spiked at round 4 without it. */
 export const OUTER_SEARCH_FACTORS: readonly number[] = [1, 0.5];
 
+/**
+ * A loss test under the bar is decided on a fresh draw of this many times its validation batches (all of
+ * them where there are fewer). bench:train-net's 4-provider case at 48 rounds × 15 steps refused 13 honest
+ * contributions late in the run on two batches each (down to −4.1× the bar, what a sign flip reads).
+ */
+export const RETEST_FACTOR = 3;
+
+/**
+ * A trusted key's sampled test refuses it (instead of taking its trust) when its contribution raised the
+ * validation loss by this many bars. Measured in bench:train-net: sign flips −3.0 to −5.6 bars; honest
+ * sampled tests down to −1.06 (the join case, after the larger draw) and −0.82 (48 rounds × 15 steps).
+ * Either way its next contribution is tested in full before it counts.
+ */
+export const HARM_BARS = 2;
+
 export interface Entry {
   readonly provider: string;
   readonly baseHash: string;
@@ -84,13 +99,15 @@ export interface Verdict {
   readonly scored: 'full' | 'sampled' | 'screened' | 'none';
   /** A trusted key's sampled test fell under the bar without clear harm: kept, but the key is tested in full again. */
   readonly weak: boolean;
+  /** Its loss test fell under the bar on the first batches and was decided on a larger draw (RETEST_FACTOR). */
+  readonly retested: boolean;
   readonly bytes: number;
 }
 
 /** What a loss test measured, as a verdict's fields. */
-function measured(s: Score) {
-  const { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove } = s;
-  return { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove };
+function measured(s: Score & { retested: boolean }) {
+  const { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove, retested } = s;
+  return { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove, retested };
 }
 
 /** Why a verdict refused, for people: a loss test's refusal also says what it gained and had to beat. */
@@ -98,7 +115,7 @@ export function refusalText(v: Verdict): string {
   if (!v.reason) return '';
   const text = REFUSAL_TEXT[v.reason];
   if (v.gainPerLr === null || v.bar === null) return text;
-  const test = v.scored === 'sampled' ? 'sampled test' : 'test';
+  const test = `${v.scored === 'sampled' ? 'sampled test' : 'test'}${v.retested ? ' on a larger draw of batches' : ''}`;
   return `${text} (${test}: ${v.gainPerLr.toPrecision(2)} per unit of rate against a bar of ${v.bar.toPrecision(2)})`;
 }
 
@@ -197,8 +214,35 @@ export class TogetherRounds {
     others: readonly string[],
     share: number,
     next?: OtherStep,
-  ) {
-    const validation = this.pick(this.deps.validation, this.options.validationChecks);
+  ): Promise<Score & { retested: boolean }> {
+    const first = await this.testOn(this.options.validationChecks, round, base, s, others, share, next);
+    const pool = this.deps.validation.length;
+    if (first.refusal !== 'no-gain' || pool <= this.options.validationChecks) return { ...first, retested: false };
+    // Under the bar on a few batches: decided on a fresh draw RETEST_FACTOR times as large. Late in a run
+    // the round's gains are small beside how much one batch differs from another, and two batches cannot
+    // tell an honest contribution from a harmful one.
+    const second = await this.testOn(
+      Math.min(pool, RETEST_FACTOR * this.options.validationChecks),
+      round,
+      base,
+      s,
+      others,
+      share,
+      next,
+    );
+    return { ...second, forwards: first.forwards + second.forwards, retested: true };
+  }
+
+  private async testOn(
+    checks: number,
+    round: number,
+    base: Version,
+    s: Screened,
+    others: readonly string[],
+    share: number,
+    next?: OtherStep,
+  ): Promise<Score> {
+    const validation = this.pick(this.deps.validation, checks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
     // Held against what other work of the round gained per unit of rate on the same batches: gains shrink
     // as training goes on and vary from batch to batch, and a bar kept from earlier rounds refused honest
@@ -273,6 +317,7 @@ export class TogetherRounds {
         maxCosine: 0,
         scored: 'none',
         weak: false,
+        retested: false,
         bytes: e.bytes.length,
         ...v,
       };
@@ -428,10 +473,10 @@ export class TogetherRounds {
       // Under the bar is weak, not cheating, for a key with a record — E2E-TOGETHER1 saw honest sampled
       // tests at 0.14 of their round's other work and at −0.31 of the bar (a loss on the two batches) — so
       // the key loses its trust and its next contribution is tested in full before it counts. Harm of at
-      // least the bar, per unit of rate or of movement, refuses it (a sign flip measured −5.6 and −3.0).
+      // least HARM_BARS bars, per unit of rate or of movement, refuses it.
       const harm =
-        (score.bar > 0 && score.gainPerLr <= -score.bar) ||
-        (score.barPerMove > 0 && score.gainPerMove <= -score.barPerMove);
+        (score.bar > 0 && score.gainPerLr <= -HARM_BARS * score.bar) ||
+        (score.barPerMove > 0 && score.gainPerMove <= -HARM_BARS * score.barPerMove);
       const weak = score.refusal === 'no-gain' && !harm;
       const refusal = weak ? null : score.refusal;
       if (refusal) this.ratings.refuse(p.screened.provider);

@@ -4,7 +4,7 @@ import { mulberry32 } from '../../random';
 import { compress, type Contribution, ErrorFeedback, forEachValue } from './compress';
 import { decodeContribution, encodeContribution } from './codec';
 import { ContributionError, RoundPatchError } from './errors';
-import { GAUNTLET_DEFAULTS, Gauntlet } from './gauntlet';
+import { GAUNTLET_DEFAULTS, Gauntlet, type LossProbe } from './gauntlet';
 import { makeVersion, outerStep } from './outer';
 import { applyRoundPatch, decodeRoundPatch, encodeRoundPatch } from './patch';
 import { commitDigest, commitMessage, entryFromReveal } from './provider';
@@ -480,6 +480,71 @@ describe('rounds', () => {
       expect(v.bar).toBeCloseTo((GAUNTLET_DEFAULTS.minGainShare * restGain) / (share * rest.length), 6);
       expect(v.status).toBe('accepted');
     }
+  });
+  it('TOGETHER-R6: a loss test under the bar on its first batches is decided on a larger draw: an honest contribution that two batches misjudge is kept, a sign flip is still refused', async () => {
+    // A linear loss per batch: every batch rewards moving the first half of the weights down (the trusted
+    // keys' work); batches 2–5 reward the same on the second half (the new key's), batches 0–1 punish it.
+    const half = N / 2;
+    const weights = (b: number) => Float32Array.from({ length: N }, (_, i) => (i < half ? 1 : b < 2 ? -0.5 : 1));
+    const table = Array.from({ length: 6 }, (_, b) => weights(b));
+    const linear: LossProbe = {
+      losses: async (params, batches) =>
+        batches.map((b) => {
+          const w = table[b.targets[0]!]!;
+          let sum = 0;
+          for (let i = 0; i < N; i++) sum += w[i]! * params[i]!;
+          return sum;
+        }),
+    };
+    const rounds = new TogetherRounds(
+      await makeVersion(0, new Float32Array(N), null),
+      {
+        outer: { lr: 1, momentum: 0 },
+        gauntlet: GAUNTLET_DEFAULTS,
+        validationChecks: 2,
+        assignedChecks: 0,
+        maxNewPerRound: 4,
+      },
+      {
+        shape: SHAPE,
+        probe: linear,
+        assigned: () => [],
+        validation: [0, 1, 2, 3, 4, 5].map((id) => probe.batch(id)),
+        // 0: the first draw is batches 0–1, the larger one 0–5.
+        random: () => 0,
+      },
+    );
+    let seed = 100;
+    // Positive values on one half: a step down that half (each draw its own positions, so no two look alike).
+    const onHalf = (second: boolean) =>
+      compress(
+        Float32Array.from(gaussian(N, seed++), (v, i) => (i >= half === second ? Math.abs(v) : 0)),
+        OPTS,
+      );
+    const entry = (provider: string, c: Contribution): Entry => ({
+      provider,
+      baseHash: rounds.version.hash,
+      bytes: encodeContribution(c),
+      contribution: c,
+    });
+    for (let r = 0; r < 3; r++) await rounds.close(['k0', 'k1'].map((k) => entry(k, onHalf(false))));
+    for (const k of ['k0', 'k1']) expect(rounds.ratings.trusted(k)).toBe(true);
+    const honest = onHalf(true);
+    const result = await rounds.close([
+      entry('k0', onHalf(false)),
+      entry('k1', onHalf(false)),
+      entry('k2', honest),
+      entry('k3', signFlipped(onHalf(false))),
+    ]);
+    const [k2, k3] = result.verdicts.filter((v) => v.scored === 'full');
+    // On batches 0–1 alone the honest one loses; on all six it gains (half of what a trusted one does). The
+    // sign flip of the trusted keys' work loses on every batch.
+    expect(k2).toMatchObject({ provider: 'k2', status: 'accepted', retested: true });
+    expect(k2!.gainPerLr! > k2!.bar!).toBe(true);
+    expect(k3).toMatchObject({ provider: 'k3', status: 'refused', reason: 'no-gain', retested: true });
+    expect(refusalText(k3!)).toMatch(/on a larger draw of batches/);
+    // What passes on its first draw is not tested again.
+    expect(result.verdicts.filter((v) => v.retested).map((v) => v.provider)).toEqual(['k2', 'k3']);
   });
 });
 
