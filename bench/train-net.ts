@@ -7,6 +7,8 @@
  *   --json    one JSON object per case on stdout
  *   --cases a,b  only these cases (4-providers, 8-providers, adversaries)
  *   --no-overlap  providers wait for each round's version before training (the baseline of the overlap)
+ *   --top-k k     kept values per 4096 in every case (default: topKFor(providers), 64 up to 4 providers, 32 to 8)
+ *   --rounds r, --inner-steps h, --outer-lr x, --decay b  override every case's
  * commOverhead = (wall − slowest provider's compute) / wall over all rounds. Providers train each round
  * ahead (RoundTrainer.trainAhead, as the product does) from the moment they commit the round before, and
  * move onto the round's version when it arrives: wall follows that timeline (train-net/links.ts:
@@ -37,6 +39,7 @@ import {
   OUTER_SEARCH_FACTORS,
   roundBatches,
   tamperedWork,
+  topKFor,
   roundPatchBoundBytes,
   RoundTrainer,
   TogetherRounds,
@@ -85,11 +88,13 @@ const VAL_BATCHES = 16;
 /** The outer step's guard (RoundsOptions.outerSearch): multiples of the outer rate tried each round. */
 const OUTER_SEARCH = opt('outer-search', OUTER_SEARCH_FACTORS.join(',')).split(',').map(Number);
 const SEARCH_BATCHES = Number(opt('search-batches', '2'));
-const COMPRESS = {
+/** --top-k sets every case's kept values per chunk; by default each case's follows its providers (topKFor). */
+const TOP_K_SET = args.includes('--top-k') ? Number(opt('top-k', '0')) : null;
+const compressFor = (providers: number) => ({
   ...COMPRESS_DEFAULTS,
-  topK: Number(opt('top-k', String(COMPRESS_DEFAULTS.topK))),
+  topK: TOP_K_SET ?? topKFor(providers),
   decay: Number(opt('decay', String(COMPRESS_DEFAULTS.decay))),
-};
+});
 const ROUNDS_SET = args.includes('--rounds') ? Number(opt('rounds', '0')) : null;
 const INNER_SET = args.includes('--inner-steps') ? Number(opt('inner-steps', '0')) : null;
 const JOB = 'bench-train-net';
@@ -135,7 +140,14 @@ interface CaseSpec {
   readonly joinAt?: number;
 }
 
-async function makeProvider(kind: Provider['kind'], shard: number, trainShard: number, joinRound: number, n: number) {
+async function makeProvider(
+  kind: Provider['kind'],
+  shard: number,
+  trainShard: number,
+  joinRound: number,
+  n: number,
+  compress: ReturnType<typeof compressFor>,
+) {
   const state = newTrainState(config, HP, SEED);
   return {
     identity: await createIdentity(),
@@ -143,7 +155,7 @@ async function makeProvider(kind: Provider['kind'], shard: number, trainShard: n
     shard,
     trainShard,
     joinRound,
-    trainer: new RoundTrainer(engine, state, new ErrorFeedback(n, COMPRESS), HP),
+    trainer: new RoundTrainer(engine, state, new ErrorFeedback(n, compress), HP),
     sent: [],
     firstBadRound: null,
   } satisfies Provider as Provider;
@@ -184,17 +196,20 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
   };
   const init = newTrainState(config, HP, SEED);
   const n = init.params.length;
-  const shape = { n, chunk: COMPRESS.chunk, topK: COMPRESS.topK };
+  const compress = compressFor(spec.providers);
+  const shape = { n, chunk: compress.chunk, topK: compress.topK };
   const providers: Provider[] = [];
   for (let i = 0; i < honestCount; i++) {
     const joins = spec.joinAt !== undefined && i === honestCount - 1 ? spec.joinAt : 0;
-    providers.push(await makeProvider('honest', i, i, joins, n));
+    providers.push(await makeProvider('honest', i, i, joins, n, compress));
   }
   if (spec.adversary) {
     const k = spec.adversary;
     // The spare shard spec.providers is nobody's: the wrong-shard adversary trains on it.
     const join = k === 'stale' ? 0 : 1;
-    providers.push(await makeProvider(k, honestCount, k === 'wrong-shard' ? spec.providers : honestCount, join, n));
+    providers.push(
+      await makeProvider(k, honestCount, k === 'wrong-shard' ? spec.providers : honestCount, join, n, compress),
+    );
   }
   const shardOf = new Map(providers.map((p) => [p.identity.peerId, p.shard]));
   const batchesCache = new Map<string, Batch[]>();
@@ -417,6 +432,8 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     case: spec.name,
     preset: PRESET,
     providers: spec.providers,
+    /** Kept values per 4096 (topKFor(providers) unless --top-k). */
+    topK: compressFor(spec.providers).topK,
     innerSteps: spec.innerSteps,
     rounds: spec.rounds,
     linkMbps: spec.link.mbps,
@@ -526,13 +543,14 @@ log(
 /** One step, one loss-probe forward and one patch apply on this machine, measured once before the cases. */
 async function calibrate(): Promise<{ stepMs: number; forwardMs: number; applyMs: number }> {
   const plan: DataPlan = { seed: SEED, shards: 2, innerSteps: 8, batch: B, T, validationShare: 0.05 };
-  const p = await makeProvider('honest', 0, 0, 0, newTrainState(config, HP, SEED).params.length);
+  const compress = compressFor(4);
+  const p = await makeProvider('honest', 0, 0, 0, newTrainState(config, HP, SEED).params.length, compress);
   const v0 = await makeVersion(0, newTrainState(config, HP, SEED).params.slice(), null);
   const batches = roundBatches(tokens, config, plan, 0, 0);
   const steps: number[] = [];
   const forwards: number[] = [];
   const applies: number[] = [];
-  const shape = { n: v0.params.length, chunk: COMPRESS.chunk, topK: COMPRESS.topK };
+  const shape = { n: v0.params.length, chunk: compress.chunk, topK: compress.topK };
   for (let i = 0; i < 3; i++) {
     let t = now();
     const work = await p.trainer.train(v0.params, batches);
@@ -562,8 +580,10 @@ const linkCases: CaseSpec[] = [
     name: '4-providers',
     providers: 4,
     adversary: null,
-    rounds: QUICK ? 6 : 12,
-    innerSteps: QUICK ? 30 : 60,
+    // 24 × 30 against 12 × 60 (same tokens), top 64: loss ratio 1.061 against 1.088, comm overhead 0.035
+    // against 0.024; 48 × 15: 1.052, but 0.25 (a round's compute no longer covers its network).
+    rounds: QUICK ? 6 : 24,
+    innerSteps: 30,
     link: { mbps: 20, latencyMs: 50 },
   },
   {

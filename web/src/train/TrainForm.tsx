@@ -1,6 +1,7 @@
 /** The Train job form: thin over form.ts (values → spec) and the shared memory estimate. */
 import { checkFits, estimateTrainMemory, formatBytes } from '@shared/jobs';
 import { type GptConfig, PRESETS } from '@shared/train';
+import { topKFor } from '@shared/jobs/together';
 import { type FormEvent, useState } from 'react';
 import {
   corpusFromFile,
@@ -114,7 +115,11 @@ export function TrainForm({ trainer }: { trainer: Trainer }) {
           <NumberField
             label="volunteers"
             value={f.providers}
-            onChange={(v) => set('providers', v)}
+            onChange={(v) =>
+              // The kept values follow the volunteers wanted until set by hand (topKFor: the round patch stays
+              // ≥ 20× under the bf16 model).
+              setF((x) => ({ ...x, providers: v, topK: x.topK === topKFor(x.providers) ? topKFor(v) : x.topK }))
+            }
             testId="train-providers"
           />
           <NumberField

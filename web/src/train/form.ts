@@ -4,7 +4,7 @@
  */
 import { MAX_BROWN_FILES } from './corpus-limits';
 import { type CorpusSpec, parseTrainSpec, TRAIN_SPEC_VERSION, type TrainSpec } from '@shared/jobs';
-import { COMPRESS_DEFAULTS } from '@shared/jobs/together';
+import { topKFor } from '@shared/jobs/together';
 import { type GptConfig, PRESETS, TrainConfigError, TrainDataError, textFromBytes, textFromJsonl } from '@shared/train';
 
 /** Uploaded corpora are held in memory and IndexedDB: 50 MB of text is ~12M tokens, far past a browser run. */
@@ -58,7 +58,7 @@ export const DEFAULT_FORM: TrainFormValues = {
   // 3 measured best with 4 volunteers (bench:train-net), but with one volunteer left it overshoots and the
   // loss test refuses honest work; 1 is safe for any number.
   outerLr: 1,
-  topK: COMPRESS_DEFAULTS.topK,
+  topK: topKFor(2),
 };
 
 export function newTrainJobId(): string {

@@ -10,7 +10,7 @@
  * parameter is the one that makes the whole contribution smallest.
  */
 import { BitReader, BitWriter } from '../../pulse/bits';
-import { chunkCount, type Contribution, keptIn, keptTotal } from './compress';
+import { COMPRESS_DEFAULTS, chunkCount, type Contribution, keptIn, keptTotal } from './compress';
 import { ContributionError } from './errors';
 
 const MAGIC = 0x31434c53; // "SLC1"
@@ -154,4 +154,21 @@ export function contributionBoundBytes(c: Contribution): number {
   const total = c.symbols.length;
   for (const k of counts) if (k > 0) bits -= k * Math.log2(k / total);
   return bits / 8;
+}
+
+/**
+ * Kept values per chunk of COMPRESS_DEFAULTS.chunk for a job with `providers` volunteers: the default (64)
+ * while the round patch every volunteer downloads — every counted contribution, at what this codec spends
+ * on a kept value (its position among the chunk's, 2 bits, its share of the chunk's two bf16 scales:
+ * ~10 bits at 64, 11.5 at 32, 16.5 at 8) — stays at least 20× under the bf16 model, halved until it does
+ * (8 at the least, which holds it up to 24 volunteers). bench:train-net, 8 providers: top 64 gave round
+ * patches 12.7× under the bf16 model, top 32 22×.
+ */
+export function topKFor(providers: number): number {
+  const chunk = COMPRESS_DEFAULTS.chunk;
+  const bits = (k: number) => log2Choose(chunk, k) + 2 * k + 32;
+  let k = COMPRESS_DEFAULTS.topK;
+  // 21, not 20: the positions' Rice code lands a few per cent over their bound, and the headers.
+  while (k > 8 && Math.max(1, providers) * bits(k) * 21 > 16 * chunk) k /= 2;
+  return k;
 }

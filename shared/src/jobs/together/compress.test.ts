@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../random';
 import { COMPRESS_DEFAULTS, compress, decompress, ErrorFeedback, keptTotal } from './compress';
-import { contributionBoundBytes, decodeContribution, encodeContribution } from './codec';
+import { contributionBoundBytes, decodeContribution, encodeContribution, topKFor } from './codec';
 import { ContributionError } from './errors';
 
 function gaussian(n: number, seed: number, scale = 1e-3): Float32Array {
@@ -57,6 +57,16 @@ describe('SparseLoCo compressor', () => {
     const bound = contributionBoundBytes(c);
     expect(bytes.length / bound).toBeLessThan(1.15);
     expect((4 * n) / bytes.length).toBeGreaterThan(150);
+  });
+
+  it('TOGETHER-C5: the kept values per chunk follow the volunteers so a round patch of all their contributions stays ≥ 20× under the bf16 model', () => {
+    expect([1, 2, 4, 5, 8, 9, 14, 15, 24, 1000].map(topKFor)).toEqual([64, 64, 64, 32, 32, 16, 16, 8, 8, 8]);
+    const n = 470_528; // the tiny preset
+    for (const providers of [2, 4, 5, 8, 9, 14, 15, 24]) {
+      const topK = topKFor(providers);
+      const bytes = encodeContribution(compress(gaussian(n, providers), { ...COMPRESS_DEFAULTS, topK })).length;
+      expect((2 * n) / (providers * bytes)).toBeGreaterThanOrEqual(20);
+    }
   });
 
   it('TOGETHER-C4: malformed, truncated, padded or re-shaped bytes are ContributionErrors', () => {
