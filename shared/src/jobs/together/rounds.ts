@@ -9,6 +9,8 @@
  * loss-tested in the background while providers train the next round (scoreBackground): a trusted key
  * whose contribution clearly harmed is refused from that round on — its one contribution already counted
  * at its weight — and one that helped too little loses its trust, so its next contribution is tested in full.
+ * A loss test under the bar on its first batches is decided again on a larger draw (RETEST_FACTOR); every
+ * test applies the contribution, and the work it is held against, at their share of the round's step.
  */
 import type { Batch } from '../../train';
 import type { ContributionShape } from './codec';
@@ -215,24 +217,18 @@ export class TogetherRounds {
     share: number,
     next?: OtherStep,
   ): Promise<Score & { retested: boolean }> {
-    const first = await this.testOn(this.options.validationChecks, round, base, s, others, share, next);
+    const on = (checks: number) => this.testOn(checks, round, base, s, others, share, next);
+    const first = await on(this.options.validationChecks);
     const pool = this.deps.validation.length;
     if (first.refusal !== 'no-gain' || pool <= this.options.validationChecks) return { ...first, retested: false };
     // Under the bar on a few batches: decided on a fresh draw RETEST_FACTOR times as large. Late in a run
     // the round's gains are small beside how much one batch differs from another, and two batches cannot
     // tell an honest contribution from a harmful one.
-    const second = await this.testOn(
-      Math.min(pool, RETEST_FACTOR * this.options.validationChecks),
-      round,
-      base,
-      s,
-      others,
-      share,
-      next,
-    );
+    const second = await on(Math.min(pool, RETEST_FACTOR * this.options.validationChecks));
     return { ...second, forwards: first.forwards + second.forwards, retested: true };
   }
 
+  /** One loss test on `checks` validation batches drawn for it (lossTest's arguments otherwise). */
   private async testOn(
     checks: number,
     round: number,
