@@ -132,6 +132,19 @@ export interface OtherStep {
   readonly move: number;
 }
 
+/** What a loss test needs besides the batches it draws. */
+interface LossTest {
+  readonly round: number;
+  readonly base: Version;
+  readonly screened: Screened;
+  /** The round's live providers (the others' batches are the test's control). */
+  readonly others: readonly string[];
+  /** The rate the contribution is applied alone at: its share of the round's step (shareOf). */
+  readonly share: number;
+  /** A step to hold it against (its gain per unit of rate on the same batches), built at the same share. */
+  readonly next?: OtherStep;
+}
+
 export interface Pending {
   readonly round: number;
   /** The round's other providers (their batches are the loss test's control). */
@@ -205,39 +218,20 @@ export class TogetherRounds {
     return rate / Math.max(1, count);
   }
 
-  /**
-   * `share`: the rate the contribution is applied alone at, its share of the round's step (shareOf). `next`:
-   * a step to hold it against (its gain per unit of rate on the same batches), built at the same share.
-   */
-  private async lossTest(
-    round: number,
-    base: Version,
-    s: Screened,
-    others: readonly string[],
-    share: number,
-    next?: OtherStep,
-  ): Promise<Score & { retested: boolean }> {
-    const on = (checks: number) => this.testOn(checks, round, base, s, others, share, next);
-    const first = await on(this.options.validationChecks);
+  /** A loss test of one screened contribution (`share`, `next`: see LossTest). */
+  private async lossTest(t: LossTest): Promise<Score & { retested: boolean }> {
+    const first = await this.testOn(t, this.options.validationChecks);
     const pool = this.deps.validation.length;
     if (first.refusal !== 'no-gain' || pool <= this.options.validationChecks) return { ...first, retested: false };
     // Under the bar on a few batches: decided on a fresh draw RETEST_FACTOR times as large. Late in a run
     // the round's gains are small beside how much one batch differs from another, and two batches cannot
     // tell an honest contribution from a harmful one.
-    const second = await on(Math.min(pool, RETEST_FACTOR * this.options.validationChecks));
+    const second = await this.testOn(t, Math.min(pool, RETEST_FACTOR * this.options.validationChecks));
     return { ...second, forwards: first.forwards + second.forwards, retested: true };
   }
 
-  /** One loss test on `checks` validation batches drawn for it (lossTest's arguments otherwise). */
-  private async testOn(
-    checks: number,
-    round: number,
-    base: Version,
-    s: Screened,
-    others: readonly string[],
-    share: number,
-    next?: OtherStep,
-  ): Promise<Score> {
+  /** One loss test on `checks` validation batches drawn for it. */
+  private async testOn({ round, base, screened: s, others, share, next }: LossTest, checks: number): Promise<Score> {
     const validation = this.pick(this.deps.validation, checks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
     // Held against what other work of the round gained per unit of rate on the same batches: gains shrink
@@ -385,14 +379,14 @@ export class TogetherRounds {
         continue;
       }
       this.ratings.entry(e.provider).waiting = 0;
-      const score = await this.lossTest(
+      const score = await this.lossTest({
         round,
         base,
-        s,
-        live.map((x) => x.provider),
+        screened: s,
+        others: live.map((x) => x.provider),
         share,
-        trustedStep,
-      );
+        ...(trustedStep && { next: trustedStep }),
+      });
       forwards += score.forwards;
       const scores = { ...measured(score), scored: 'full' as const, ...geo };
       if (score.refusal) {
@@ -464,7 +458,7 @@ export class TogetherRounds {
       // rate it was published at (the guard may have halved it), over the contributions it counted.
       const share = TogetherRounds.shareOf(p.outer.lr, p.rest.length + 1);
       const next = this.otherStep(p.base, p.rest, p.outer, share);
-      const score = await this.lossTest(p.round, p.base, p.screened, p.others, share, next);
+      const score = await this.lossTest({ ...p, share, ...(next && { next }) });
       forwards += score.forwards;
       // Under the bar is weak, not cheating, for a key with a record — E2E-TOGETHER1 saw honest sampled
       // tests at 0.14 of their round's other work and at −0.31 of the bar (a loss on the two batches) — so

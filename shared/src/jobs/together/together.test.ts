@@ -9,7 +9,7 @@ import { makeVersion, outerStep } from './outer';
 import { applyRoundPatch, decodeRoundPatch, encodeRoundPatch } from './patch';
 import { commitDigest, commitMessage, entryFromReveal } from './provider';
 import { scaled, signFlipped, zero } from './adversary';
-import { type Entry, refusalText, TogetherRounds, type Verdict } from './rounds';
+import { type Entry, refusalText, type RoundsDeps, type RoundsOptions, TogetherRounds, type Verdict } from './rounds';
 import { QuadraticProbe } from './testing';
 
 const N = 2048;
@@ -208,27 +208,36 @@ describe('rounds', () => {
   const validation = [0, 1, 2, 3].map((id) => probe.batch(id));
   const shardIds = (p: number, r: number) => [8 + p * 8 + (r % 4) * 2, 9 + p * 8 + (r % 4) * 2];
 
-  async function setup(maxNewPerRound = 4, random = mulberry32(5)) {
-    const v0 = await makeVersion(0, new Float32Array(N), null);
-    const assigned = new Map<string, number>();
-    const rounds = new TogetherRounds(
-      v0,
+  /** Rounds over the quadratic probe from zero weights: the tests' settings, with `options` and `deps` over them. */
+  async function roundsOf(options: Partial<RoundsOptions> = {}, deps: Partial<RoundsDeps> = {}) {
+    return new TogetherRounds(
+      await makeVersion(0, new Float32Array(N), null),
       {
         outer: { lr: 1, momentum: 0 },
         gauntlet: GAUNTLET_DEFAULTS,
         validationChecks: 4,
         assignedChecks: 2,
-        maxNewPerRound,
+        maxNewPerRound: 4,
+        ...options,
       },
       {
         shape: SHAPE,
         probe,
-        assigned: (p, r) => shardIds(assigned.get(p)!, r).map((id) => probe.batch(id)),
+        assigned: (p, r) => shardIds(Number(p.slice(1)), r).map((id) => probe.batch(id)),
         validation,
-        random,
+        random: mulberry32(5),
+        ...deps,
       },
     );
-    return { v0, rounds, assigned };
+  }
+
+  async function setup(maxNewPerRound = 4, random = mulberry32(5)) {
+    const assigned = new Map<string, number>();
+    const rounds = await roundsOf(
+      { maxNewPerRound },
+      { assigned: (p, r) => shardIds(assigned.get(p)!, r).map((id) => probe.batch(id)), random },
+    );
+    return { v0: rounds.version, rounds, assigned };
   }
 
   function honestEntry(
@@ -293,24 +302,10 @@ describe('rounds', () => {
 
   it('TOGETHER-R3: the outer guard publishes the rate with the lowest validation loss, the patch names it, and replay needs no search', async () => {
     const twoBatches = validation.slice(0, 2);
-    const make = async (outerSearch?: { factors: number[]; batches: number }) =>
-      new TogetherRounds(
-        await makeVersion(0, new Float32Array(N), null),
-        {
-          outer: { lr: 1, momentum: 0 },
-          gauntlet: GAUNTLET_DEFAULTS,
-          validationChecks: 2,
-          assignedChecks: 2,
-          maxNewPerRound: 4,
-          ...(outerSearch && { outerSearch }),
-        },
-        {
-          shape: SHAPE,
-          probe,
-          assigned: (p, r) => shardIds(Number(p.slice(1)), r).map((id) => probe.batch(id)),
-          validation: twoBatches,
-          random: mulberry32(9),
-        },
+    const make = (outerSearch?: { factors: number[]; batches: number }) =>
+      roundsOf(
+        { validationChecks: 2, ...(outerSearch && { outerSearch }) },
+        { validation: twoBatches, random: mulberry32(9) },
       );
     const factors = [8, 2, 1];
     const guarded = await make({ factors, batches: 2 });
@@ -423,24 +418,10 @@ describe('rounds', () => {
     expect(rounds.ratings.trusted('k4')).toBe(false);
   });
   it("TOGETHER-R5: a sampled test applies the contribution and its reference at their share of the step the round published, so the guard's smaller rate and the others' part of the average are what the test measures", async () => {
-    const rounds = new TogetherRounds(
-      await makeVersion(0, new Float32Array(N), null),
-      {
-        outer: { lr: 8, momentum: 0 },
-        gauntlet: GAUNTLET_DEFAULTS,
-        validationChecks: 4,
-        assignedChecks: 2,
-        maxNewPerRound: 4,
-        outerSearch: { factors: [1, 1 / 8], batches: 2 },
-      },
-      {
-        shape: SHAPE,
-        probe,
-        assigned: (p, r) => shardIds(Number(p.slice(1)), r).map((id) => probe.batch(id)),
-        validation,
-        // 0: every trusted contribution is sampled, and the test's batches are the first ones.
-        random: () => 0,
-      },
+    const rounds = await roundsOf(
+      { outer: { lr: 8, momentum: 0 }, outerSearch: { factors: [1, 1 / 8], batches: 2 } },
+      // 0: every trusted contribution is sampled, and the test's batches are the first ones.
+      { random: () => 0 },
     );
     const efs = [0, 1, 2].map(() => new ErrorFeedback(N, { ...OPTS, decay: 0 }));
     const entries = (r: number, lr: number) =>
@@ -496,17 +477,9 @@ describe('rounds', () => {
           return sum;
         }),
     };
-    const rounds = new TogetherRounds(
-      await makeVersion(0, new Float32Array(N), null),
+    const rounds = await roundsOf(
+      { validationChecks: 2, assignedChecks: 0 },
       {
-        outer: { lr: 1, momentum: 0 },
-        gauntlet: GAUNTLET_DEFAULTS,
-        validationChecks: 2,
-        assignedChecks: 0,
-        maxNewPerRound: 4,
-      },
-      {
-        shape: SHAPE,
         probe: linear,
         assigned: () => [],
         validation: [0, 1, 2, 3, 4, 5].map((id) => probe.batch(id)),
