@@ -7,7 +7,7 @@
  *   --json    one JSON object per case on stdout
  *   --cases a,b  only these cases (4-providers, 8-providers, adversaries)
  *   --no-overlap  providers wait for each round's version before training (the baseline of the overlap)
- *   --top-k k     kept values per 4096 in every case (default: topKFor(providers), 64 up to 4 providers, 32 to 8)
+ *   --top-k k     kept values per 4096 in every case (default: topKFor(providers), 32 up to 8 providers)
  *   --rounds r, --inner-steps h, --outer-lr x, --decay b  override every case's
  * commOverhead = (wall − slowest provider's compute) / wall over all rounds. Providers train each round
  * ahead (RoundTrainer.trainAhead, as the product does) from the moment they commit the round before, and
@@ -580,7 +580,7 @@ const linkCases: CaseSpec[] = [
     name: '4-providers',
     providers: 4,
     adversary: null,
-    // 24 × 30 against 12 × 60 (same tokens), top 64: loss ratio 1.061 against 1.088, comm overhead 0.035
+    // 24 × 30 against 12 × 60 (same tokens), --top-k 64: loss ratio 1.061 against 1.088, comm overhead 0.035
     // against 0.024; 48 × 15: 1.052, but 0.25 (a round's compute no longer covers its network).
     rounds: QUICK ? 6 : 24,
     innerSteps: 30,

@@ -39,8 +39,8 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   await page.getByTestId('train-backend').selectOption('wasm');
   await page.getByTestId('train-where').selectOption('together');
   // The kept values per 4096 follow the volunteers wanted, so the round patch stays ≥ 20× under the model.
-  await page.getByTestId('train-providers').fill('6');
-  await expect(page.getByTestId('train-top-k')).toHaveValue('32');
+  await page.getByTestId('train-providers').fill('9');
+  await expect(page.getByTestId('train-top-k')).toHaveValue('16');
   for (const [id, v] of [
     ['train-steps', String(INNER * ROUNDS)],
     ['train-warmup', '5'],
@@ -49,7 +49,7 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
     ['train-outer-lr', '3'],
   ] as const)
     await page.getByTestId(id).fill(v);
-  await expect(page.getByTestId('train-top-k')).toHaveValue('64');
+  await expect(page.getByTestId('train-top-k')).toHaveValue('32');
   await page.getByTestId('train-submit').click();
   await expect(page.getByTestId('train-job')).toHaveCount(1);
   const id = (await page.getByTestId('train-job').first().getAttribute('data-job-id'))!;

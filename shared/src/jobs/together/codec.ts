@@ -157,7 +157,7 @@ export function contributionBoundBytes(c: Contribution): number {
 }
 
 /**
- * Kept values per chunk of COMPRESS_DEFAULTS.chunk for a job with `providers` volunteers: the default (64)
+ * Kept values per chunk of COMPRESS_DEFAULTS.chunk for a job with `providers` volunteers: the default (32)
  * while the round patch every volunteer downloads — every counted contribution, at what this codec spends
  * on a kept value (its position among the chunk's, 2 bits, its share of the chunk's two bf16 scales:
  * ~10 bits at 64, 11.5 at 32, 16.5 at 8) — stays at least 20× under the bf16 model, halved until it does
