@@ -43,10 +43,11 @@
  *   was published at over those it counted), and the reference is built at the same share (rounds.ts).
  *   Tested at the job's rate where the guard had taken a smaller one, an honest contribution can overshoot
  *   (TOGETHER-R5: −0.72 where its share of the published step gains 0.13); in E2E-TOGETHER1 at top 64 of
- *   4096 a trusted key's sampled test so read −0.14 per unit of rate and the key was refused. A key's first `youngRounds` contributions face a lower bar,
- *   (n + 1) / (youngRounds + 1) of the share for its n-th: error feedback starts empty, so a volunteer's
- *   contributions grow over its first rounds, and an honest tab that joins mid-training measured ~1/5 of
- *   the established ones' gain in its first round (bench:train-net's join case). It must still help.
+ *   4096 a trusted key's sampled test so read −0.14 per unit of rate and the key was refused.
+ *   A key's first `youngRounds` contributions face a lower bar, (n + 1) / (youngRounds + 1) of the share
+ *   for its n-th: error feedback starts empty, so a volunteer's contributions grow over its first rounds,
+ *   and an honest tab that joins mid-training measured ~1/5 of the established ones' gain in its first
+ *   round (bench:train-net's join case). It must still help.
  */
 import type { Batch } from '../../train';
 import type { Contribution } from './compress';

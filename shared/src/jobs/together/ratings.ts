@@ -6,8 +6,8 @@
  * full before their contribution counts, at most RoundsOptions.maxNewPerRound a round so a crowd of fresh keys
  * cannot exhaust the requester (the rest wait for a later round). A trusted key whose sampled test was weak
  * (under the bar without clear harm) drops to 0.5: its next contribution is tested in full, and passing it
- * restores trust. A contribution's weight in the average
- * is 0.5 + 0.5·rating, so a key that has just arrived counts half as much as one with a record.
+ * restores trust. A contribution's weight in the average is 0.5 + 0.5·rating, so a key that has just
+ * arrived counts half as much as one with a record.
  */
 export interface RatingEntry {
   rating: number;

@@ -106,8 +106,11 @@ export interface Verdict {
   readonly bytes: number;
 }
 
+/** A loss test's score, and whether it was decided on a larger draw of batches. */
+type Tested = Score & { readonly retested: boolean };
+
 /** What a loss test measured, as a verdict's fields. */
-function measured(s: Score & { retested: boolean }) {
+function measured(s: Tested) {
   const { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove, retested } = s;
   return { gainV, gainA, gainC, gainPerLr, bar, gainPerMove, barPerMove, retested };
 }
@@ -219,7 +222,7 @@ export class TogetherRounds {
   }
 
   /** A loss test of one screened contribution (`share`, `next`: see LossTest). */
-  private async lossTest(t: LossTest): Promise<Score & { retested: boolean }> {
+  private async lossTest(t: LossTest): Promise<Tested> {
     const first = await this.testOn(t, this.options.validationChecks);
     const pool = this.deps.validation.length;
     if (first.refusal !== 'no-gain' || pool <= this.options.validationChecks) return { ...first, retested: false };
