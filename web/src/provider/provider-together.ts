@@ -443,8 +443,13 @@ export class ProviderTogether {
     } else if (ahead) await this.settle(ahead);
     if (!work) {
       const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
-      this.report(job, `training round ${round + 1}: ${steps} steps on shard ${job.shard + 1}`);
       started = performance.now();
+      if (job.trainer.state.step === 0 && round > 0) {
+        // Joined mid-training with a new inner optimizer: its moments first (RoundTrainer.warm).
+        this.report(job, `warming a new inner optimizer on round ${round + 1}'s ${steps} batches`);
+        await job.trainer.warm(job.version.params, batches, yieldToPage);
+      }
+      this.report(job, `training round ${round + 1}: ${steps} steps on shard ${job.shard + 1}`);
       work = await job.trainer.train(job.version.params, batches, yieldToPage);
     }
     job.innerStep = job.trainer.state.step;

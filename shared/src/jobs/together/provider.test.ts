@@ -98,4 +98,27 @@ describe('RoundTrainer.trainAhead (overlap with eager updates)', () => {
     expect(done).toBe(2);
     expect(t.feedback.residual).toEqual(residual);
   });
+
+  it('TOGETHER-AHEAD4: warming a fresh inner optimizer leaves the weights bit for bit and makes its first step follow the gradients, not their signs', async () => {
+    const version = versionFrom((await trainedOnce()).state.params);
+    const fresh = () => {
+      const engine = new WasmTrainEngine(new WasmBackend(arenaFor(CONFIG, B, CONFIG.context)));
+      const state = newTrainState(CONFIG, ADAMW_DEFAULTS, 9);
+      return new RoundTrainer(engine, state, new ErrorFeedback(state.params.length, COMPRESS), ADAMW_DEFAULTS);
+    };
+    const warmed = fresh();
+    await warmed.warm(version, batches(3));
+    expect(warmed.state.params).toEqual(version);
+    expect(warmed.state.step).toBe(H);
+    expect(warmed.state.v.some((x) => x > 0)).toBe(true);
+    // One step each: from zero moments every weight with a gradient moves by ~lr (sign-like).
+    const cold = fresh();
+    const step = batches(4).slice(0, 1);
+    const coldMove = (await cold.train(version, step)).delta;
+    const warmMove = (await warmed.train(version, step)).delta;
+    const lr = ADAMW_DEFAULTS.lr;
+    const nearLr = (d: Float32Array) => d.filter((x) => Math.abs(x) > 0.9 * lr).length / d.length;
+    expect(nearLr(coldMove)).toBeGreaterThan(0.9);
+    expect(nearLr(warmMove)).toBeLessThan(0.5);
+  });
 });

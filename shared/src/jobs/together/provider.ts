@@ -42,6 +42,28 @@ export class RoundTrainer {
     readonly hyper: AdamWHyper,
   ) {}
 
+  /**
+   * Warms a fresh inner optimizer: one step on each of `batches` from `version` at learning rate 0, so
+   * AdamW's moments (and their bias correction) hold real gradients and the weights stay where they are.
+   * A tab that joins mid-training calls it before its first round: from zero moments AdamW's first steps
+   * are sign-like, lr on every weight whatever its gradient, and E2E-TOGETHER2 saw such a joiner's first
+   * contribution gain ~0 on every validation batch (refused at top 64 of 4096). Round 0 needs none: there
+   * every volunteer starts fresh and the loss falls fast.
+   */
+  async warm(version: Float32Array, batches: readonly Batch[], between?: () => Promise<void>): Promise<void> {
+    const s = this.state;
+    if (version.length !== s.params.length) throw new TogetherError('round', 'the version does not fit this model');
+    s.params.set(version);
+    await this.engine.load(s);
+    const still = { ...this.hyper, lr: 0 };
+    for (const batch of batches) {
+      s.step++;
+      await this.engine.step(batch, still, s.step);
+      await between?.();
+    }
+    await this.engine.save(s);
+  }
+
   /** `between` runs after each inner step (a page yields there so it stays responsive). */
   async train(start: Float32Array, batches: readonly Batch[], between?: () => Promise<void>): Promise<RoundWork> {
     return this.trainAhead(batches, { poll: () => start, arrived: async () => start }, between);
