@@ -32,12 +32,14 @@
  *   1.2) over 41 tests, and no run refused one.
  *   Direction is measured too: the gain per unit of distance the contribution moves the weights (L2)
  *   against minGainShare × the reference's (per contribution of the reference, not per its average, which
- *   averaging shrinks). It does not refuse new keys. Tried as a bar at the full share for every key, it
- *   caught the noise adversary in its first round in bench:train-net (noise 0.30× the bar while passing a
- *   young key's size bar at 1.47×; honest tests 1.7–3.7× over it) but refused an honest joiner's first
- *   contribution in E2E-TOGETHER2 at 0.97× (a fresh inner optimizer's first steps are sign-like and point
- *   worse), so at the tiny preset with 2 test batches direction does not separate noise from a joiner.
- *   A trusted key's sampled test uses it only to recognise clear harm (rounds.ts).
+ *   averaging shrinks), the full share whatever the key's age. Under it, with `offCourse`, a contribution
+ *   is refused 'off-course' (decided, like 'no-gain', on a larger draw first). Noise of an honest norm
+ *   can pass a young key's size bar on two lucky batches, but it points nowhere: bench:train-net --quick
+ *   measured it at ≤ 0.21× this bar (honest tests ≥ 1.24×), and with it the noise adversary is caught in
+ *   its first round instead of its second. It was once left off because it refused an honest joiner's first contribution in
+ *   E2E-TOGETHER2 at 0.97×: a fresh inner optimizer's first steps are sign-like and point worse. Joiners
+ *   now warm their optimizer first (RoundTrainer.warm), which nearly doubled their first contribution's
+ *   gain over its bar in a Node replay of that test (least 3.2× → 5.8×, 16 seeds).
  *   Gains are compared per unit of the lr they were applied at: a contribution's share of the round's step
  *   (the outer lr over the contributions, so it falls when one joins; for a sampled test, the rate the round
  *   was published at over those it counted), and the reference is built at the same share (rounds.ts).
@@ -70,6 +72,8 @@ export interface GauntletOptions {
   readonly historyRounds: number;
   /** Over a key's first this-many contributions the gain bar rises to minGainShare (see above). */
   readonly youngRounds: number;
+  /** Refuse ('off-course') a contribution whose gain per unit of movement is under barPerMove (see above). */
+  readonly offCourse: boolean;
 }
 
 export const GAUNTLET_DEFAULTS: GauntletOptions = {
@@ -79,6 +83,7 @@ export const GAUNTLET_DEFAULTS: GauntletOptions = {
   shardGap: null,
   historyRounds: 8,
   youngRounds: 3,
+  offCourse: true,
 };
 
 export type RefusalReason =
@@ -89,6 +94,7 @@ export type RefusalReason =
   | 'stale'
   | 'duplicate'
   | 'no-gain'
+  | 'off-course'
   | 'wrong-shard'
   | 'malformed'
   | 'late'
@@ -103,6 +109,7 @@ export const REFUSAL_TEXT: Record<RefusalReason, string> = {
   stale: 'a replay of its own earlier contribution',
   duplicate: "identical to another provider's in the same round",
   'no-gain': 'did not lower the validation loss',
+  'off-course': 'lowered the validation loss too little for how far it moves the weights',
   'wrong-shard': 'helped no more on its own shard than on unseen data',
   malformed: 'did not decode',
   late: 'revealed after the deadline',
@@ -276,11 +283,12 @@ export class Gauntlet {
     const gap = this.options.shardGap;
     let refusal: RefusalReason | null = null;
     const bar = share * ref.perLr;
-    // Direction is measured and reported (and a trusted key's sampled test refuses clear harm by it), but
-    // does not refuse a new key: see the header for why.
+    // Direction: the full share whatever the key's age (error feedback makes a young key's work small, not
+    // aimless). A trusted key's sampled test under it only loses its trust (rounds.ts).
     const barPerMove = this.options.minGainShare * ref.perMove;
     const gainPerMove = move > 0 ? gainV / move : 0;
     if (!(gainV / lr > bar && gainV > 0)) refusal = 'no-gain';
+    else if (this.options.offCourse && ref.perMove > 0 && !(gainPerMove > barPerMove)) refusal = 'off-course';
     else if (gap !== null && assigned.length > 0 && gainA - gainC < gap * Math.abs(gainC)) refusal = 'wrong-shard';
     return {
       gainV,

@@ -119,9 +119,16 @@ function measured(s: Tested) {
 export function refusalText(v: Verdict): string {
   if (!v.reason) return '';
   const text = REFUSAL_TEXT[v.reason];
-  if (v.gainPerLr === null || v.bar === null) return text;
+  const [gain, bar, unit] =
+    v.reason === 'off-course' ? [v.gainPerMove, v.barPerMove, 'movement'] : [v.gainPerLr, v.bar, 'rate'];
+  if (gain === null || bar === null) return text;
   const test = `${v.scored === 'sampled' ? 'sampled test' : 'test'}${v.retested ? ' on a larger draw of batches' : ''}`;
-  return `${text} (${test}: ${v.gainPerLr.toPrecision(2)} per unit of rate against a bar of ${v.bar.toPrecision(2)})`;
+  return `${text} (${test}: ${gain.toPrecision(2)} per unit of ${unit} against a bar of ${bar.toPrecision(2)})`;
+}
+
+/** A loss test under one of its bars: decided again on a larger draw, and only weak for a trusted key. */
+function underBar(s: Score): boolean {
+  return s.refusal === 'no-gain' || s.refusal === 'off-course';
 }
 
 /** A counted contribution with its provider and the norm of its values. */
@@ -225,7 +232,7 @@ export class TogetherRounds {
   private async lossTest(t: LossTest): Promise<Tested> {
     const first = await this.testOn(t, this.options.validationChecks);
     const pool = this.deps.validation.length;
-    if (first.refusal !== 'no-gain' || pool <= this.options.validationChecks) return { ...first, retested: false };
+    if (!underBar(first) || pool <= this.options.validationChecks) return { ...first, retested: false };
     // Under the bar on a few batches: decided on a fresh draw RETEST_FACTOR times as large. Late in a run
     // the round's gains are small beside how much one batch differs from another, and two batches cannot
     // tell an honest contribution from a harmful one.
@@ -470,7 +477,7 @@ export class TogetherRounds {
       const harm =
         (score.bar > 0 && score.gainPerLr <= -HARM_BARS * score.bar) ||
         (score.barPerMove > 0 && score.gainPerMove <= -HARM_BARS * score.barPerMove);
-      const weak = score.refusal === 'no-gain' && !harm;
+      const weak = underBar(score) && !harm;
       const refusal = weak ? null : score.refusal;
       if (refusal) this.ratings.refuse(p.screened.provider);
       else if (weak) this.ratings.demote(p.screened.provider);

@@ -200,6 +200,38 @@ describe('Gauntlet', () => {
         .refusal,
     ).toBe('no-gain');
   });
+  it('TOGETHER-G4: a contribution that gains but mostly moves the weights elsewhere is off course, whatever its age', async () => {
+    const g = new Gauntlet(probe);
+    const lax = new Gauntlet(probe, { ...GAUNTLET_DEFAULTS, offCourse: false });
+    const before = await g.baseLosses(start, validation);
+    const delta = probe.delta(start, shardIds(0, 0), 0.01, 4);
+    const honest = compress(delta, { ...OPTS, decay: 1 });
+    const ok = await g.score(start, 1, honest, validation, before, [], [], 0, 0);
+    for (const x of [g, lax]) x.noteAccepted(ok.gainPerLr, 0, ok.gainPerMove);
+    // The honest pseudo-gradient under noise of 4× its norm: it still lowers the loss, mostly by chance.
+    const norm = Math.sqrt(delta.reduce((s, x) => s + x * x, 0));
+    const noise = gaussian(N, 41, 1);
+    const noiseNorm = Math.sqrt(noise.reduce((s, x) => s + x * x, 0));
+    const aimless = compress(
+      delta.map((x, i) => x + (4 * norm * noise[i]!) / noiseNorm),
+      { ...OPTS, decay: 1 },
+    );
+    for (const age of [0, Number.POSITIVE_INFINITY]) {
+      const off = await g.score(start, 1, aimless, validation, before, [], [], age, 1);
+      expect(off.gainV).toBeGreaterThan(0);
+      expect(off.gainPerMove).toBeLessThan(off.barPerMove);
+      expect(off.refusal).toBe(age === 0 ? 'off-course' : 'no-gain');
+      expect((await lax.score(start, 1, aimless, validation, before, [], [], age, 1)).refusal).toBe(
+        age === 0 ? null : 'no-gain',
+      );
+      expect((await g.score(start, 1, honest, validation, before, [], [], age, 1)).refusal).toBeNull();
+    }
+    // The dashboard says which bar it missed, per unit of movement.
+    const v = { reason: 'off-course', gainPerMove: 0.0012, barPerMove: 0.0034, gainPerLr: 1, bar: 0.1 } as const;
+    expect(refusalText({ ...(v as unknown as Verdict), scored: 'full', retested: true })).toBe(
+      'lowered the validation loss too little for how far it moves the weights (test on a larger draw of batches: 0.0012 per unit of movement against a bar of 0.0034)',
+    );
+  });
 });
 
 describe('rounds', () => {
