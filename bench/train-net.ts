@@ -82,7 +82,11 @@ const T = 64;
 const HP: AdamWHyper = { ...ADAMW_DEFAULTS, lr: Number(opt('inner-lr', '1e-3')) };
 /** Outer SGD learning rate: 3 measured best of 1, 3, 5, 8 (5 diverged) on the 4-provider case. */
 const OUTER_LR = Number(opt('outer-lr', '3'));
-/** Nesterov outer momentum (0: SparseLoCo's plain SGD). */
+/**
+ * Nesterov outer momentum (0: SparseLoCo's plain SGD). 4-provider case, 24 × 30, top 32: momentum 0.9 at
+ * --outer-lr 0.7 (DiLoCo's) gave a loss ratio of 1.196 and 0.6 at 1.5 gave 1.079, against 1.077 for SGD at 3;
+ * --decay 0.999 (Templar's) 1.086, --no-overlap 1.074.
+ */
 const OUTER_MOMENTUM = Number(opt('outer-momentum', '0'));
 const VAL_BATCHES = 16;
 /** The outer step's guard (RoundsOptions.outerSearch): multiples of the outer rate tried each round. */
