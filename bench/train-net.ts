@@ -9,6 +9,7 @@
  *   --no-overlap  providers wait for each round's version before training (the baseline of the overlap)
  *   --top-k k     kept values per 4096 in every case (default: topKFor(providers), 32 up to 8 providers)
  *   --rounds r, --inner-steps h, --outer-lr x, --decay b  override every case's
+ *   --outer-lr-per round  a fixed outer rate a round (default: per counted contribution, as the product's form)
  * commOverhead = (wall − slowest provider's compute) / wall over all rounds. Providers train each round
  * ahead (RoundTrainer.trainAhead, as the product does) from the moment they commit the round before, and
  * move onto the round's version when it arrives: wall follows that timeline (train-net/links.ts:
@@ -81,13 +82,16 @@ const B = 4;
 const T = 64;
 const HP: AdamWHyper = { ...ADAMW_DEFAULTS, lr: Number(opt('inner-lr', '1e-3')) };
 /**
- * Outer SGD learning rate: 3 measured best of 1, 3, 5, 8 (5 diverged) on the 4-provider case. The contributions
- * are averaged and their kept positions seldom coincide, so each one's values reach the weights at about lr/N:
- * the 8-provider case (12 × 60) measured 1.152 at 5 against 1.189 at 3, and 1.142 at 1.5 when each position
- * was averaged over only the contributions that kept it (tried, not kept: its loss tests, built for the plain
- * mean, then read 7 honest sampled contributions as weak). A rate per counted contribution is the next lever.
+ * Outer SGD learning rate per counted contribution (RoundsOptions.outerPerContribution, as the product's form
+ * sets it): 0.75, so a round of 4 takes 3, measured best of 1, 3, 5, 8 (5 diverged) as a fixed rate on the
+ * 4-provider case. The contributions are averaged and their kept positions seldom coincide, so at a fixed
+ * rate each one's values reach the weights at about rate / N: the 8-provider case (12 × 60) measured 1.189 of
+ * one worker's loss at a fixed 3 and 1.152 at 5. Averaging each position over only the contributions that
+ * kept it instead gave 1.142 at 1.5 (tried, not kept: its loss tests, built for the plain mean, then read 7
+ * honest sampled contributions as weak). --outer-lr-per round: a fixed rate, --outer-lr x: the rate.
  */
-const OUTER_LR = Number(opt('outer-lr', '3'));
+const OUTER_PER_ROUND = opt('outer-lr-per', 'contribution') === 'round';
+const OUTER_LR = Number(opt('outer-lr', OUTER_PER_ROUND ? '3' : '0.75'));
 /**
  * Nesterov outer momentum (0: SparseLoCo's plain SGD). 4-provider case, 24 × 30, top 32: momentum 0.9 at
  * --outer-lr 0.7 (DiLoCo's) gave a loss ratio of 1.196 and 0.6 at 1.5 gave 1.079, against 1.077 for SGD at 3;
@@ -234,6 +238,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     await makeVersion(0, init.params.slice(), OUTER_MOMENTUM > 0 ? new Float32Array(init.params.length) : null),
     {
       outer: { lr: OUTER_LR, momentum: OUTER_MOMENTUM },
+      outerPerContribution: !OUTER_PER_ROUND,
       gauntlet: GAUNTLET_DEFAULTS,
       validationChecks: 2,
       assignedChecks: 2,
@@ -448,6 +453,9 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     providers: spec.providers,
     /** Kept values per 4096 (topKFor(providers) unless --top-k). */
     topK: compressFor(spec.providers).topK,
+    /** The outer rate, per counted contribution or per round. */
+    outerLr: OUTER_LR,
+    outerLrPer: OUTER_PER_ROUND ? 'round' : 'contribution',
     innerSteps: spec.innerSteps,
     rounds: spec.rounds,
     linkMbps: spec.link.mbps,

@@ -46,9 +46,11 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
     ['train-warmup', '5'],
     ['train-providers', '3'],
     ['train-inner-steps', String(INNER)],
-    ['train-outer-lr', '3'],
+    // Per volunteer counted (the form's default): the two honest ones take 3 a round, as a fixed 3 did.
+    ['train-outer-lr', '1.5'],
   ] as const)
     await page.getByTestId(id).fill(v);
+  await expect(page.getByTestId('train-outer-lr-per')).toHaveValue('contribution');
   await expect(page.getByTestId('train-top-k')).toHaveValue('32');
   await page.getByTestId('train-submit').click();
   await expect(page.getByTestId('train-job')).toHaveCount(1);

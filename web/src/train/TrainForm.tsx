@@ -134,6 +134,17 @@ export function TrainForm({ trainer }: { trainer: Trainer }) {
             onChange={(v) => set('outerLr', v)}
             testId="train-outer-lr"
           />
+          <label>
+            Outer rate is
+            <select
+              value={f.outerLrPer}
+              data-testid="train-outer-lr-per"
+              onChange={(e) => set('outerLrPer', e.target.value as TrainFormValues['outerLrPer'])}
+            >
+              <option value="contribution">per volunteer counted (the round's rate grows with them)</option>
+              <option value="round">per round, however many volunteers</option>
+            </select>
+          </label>
           <NumberField
             label="kept values per 4096"
             value={f.topK}

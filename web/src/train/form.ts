@@ -32,6 +32,8 @@ export interface TrainFormValues {
   readonly providers: number;
   readonly innerSteps: number;
   readonly outerLr: number;
+  /** Whether outerLr is per volunteer counted in a round (the round's rate grows with them) or per round. */
+  readonly outerLrPer: 'round' | 'contribution';
   readonly topK: number;
 }
 
@@ -55,9 +57,11 @@ export const DEFAULT_FORM: TrainFormValues = {
   where: 'here',
   providers: 2,
   innerSteps: 10,
-  // 3 measured best with 4 volunteers (bench:train-net), but with one volunteer left it overshoots and the
-  // loss test refuses honest work; 1 is safe for any number.
-  outerLr: 1,
+  // Per volunteer counted: 2 volunteers take 1 a round, as this form's fixed default of 1 did, and one left
+  // alone takes 0.5, where a fixed rate overshot and the loss test refused honest work. bench:train-net
+  // measured 0.75 a volunteer (3 at 4) best.
+  outerLr: 0.5,
+  outerLrPer: 'contribution',
   topK: topKFor(2),
 };
 
@@ -121,7 +125,13 @@ export function specFromForm(f: TrainFormValues, upload: UploadedCorpus | null, 
     backend: f.backend,
     where: f.where,
     ...(f.where === 'together' && {
-      together: { providers: f.providers, innerSteps: f.innerSteps, outerLr: f.outerLr, topK: f.topK },
+      together: {
+        providers: f.providers,
+        innerSteps: f.innerSteps,
+        outerLr: f.outerLr,
+        outerLrPer: f.outerLrPer,
+        topK: f.topK,
+      },
     }),
   });
 }

@@ -232,6 +232,7 @@ export class TogetherRun implements WorkerLike {
       await makeVersion(round, init.params.slice(), null),
       {
         outer: { lr: together.outerLr, momentum: 0 },
+        outerPerContribution: together.outerLrPer === 'contribution',
         gauntlet: GAUNTLET_DEFAULTS,
         validationChecks: Math.min(2, validation.length),
         assignedChecks: Math.min(2, together.innerSteps),
@@ -589,7 +590,8 @@ export class TogetherRun implements WorkerLike {
       if (Number.isFinite(loss)) {
         this.history.train.push([step, loss]);
         this.history.speed.push([step, tokensPerS]);
-        this.event({ type: 'step', step, loss, lr: together.outerLr, tokensPerS, etaS: left * wallS });
+        // The rate the round was published at (per contribution or halved by the guard, it is not the job's).
+        this.event({ type: 'step', step, loss, lr: result.patch.outer.lr, tokensPerS, etaS: left * wallS });
       }
       this.history.val.push([step, valLoss]);
       this.event({ type: 'eval', step, valLoss });

@@ -1,4 +1,4 @@
-import { checkpointRecord, defaultTrainSpec, emptyHistory, TRAIN_SPEC_VERSION } from '@shared/jobs';
+import { checkpointRecord, defaultTrainSpec, emptyHistory, parseTrainSpec, TRAIN_SPEC_VERSION } from '@shared/jobs';
 import { ADAMW_DEFAULTS, newTrainState, PRESETS, Tokenizer, TrainDataError } from '@shared/train';
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../storage/kv';
@@ -48,6 +48,15 @@ describe('train form', () => {
         5,
       ),
     ).toThrow(/not divisible/);
+    // Training together: the outer rate is per volunteer counted unless set per round; a spec from before the
+    // setting (no outerLrPer) still parses, and an unknown value names the field.
+    const together = specFromForm({ ...DEFAULT_FORM, where: 'together', steps: 200 }, null, 'train-abcdefgh', 5);
+    expect(together.together).toMatchObject({ outerLr: 0.5, outerLrPer: 'contribution' });
+    const { outerLrPer: _, ...older } = together.together!;
+    expect(parseTrainSpec({ ...together, together: older }).together?.outerLrPer).toBeUndefined();
+    expect(() => parseTrainSpec({ ...together, together: { ...older, outerLrPer: 'volunteer' } })).toThrow(
+      /field together.outerLrPer/,
+    );
   });
 
   it('TRAINUI-3: validation points line up with the training steps for the chart', () => {

@@ -18,9 +18,12 @@ export interface OuterOptions {
 
 export const OUTER_DEFAULTS: OuterOptions = { lr: 1, momentum: 0 };
 
+/** The largest outer learning rate a round takes. */
+export const MAX_OUTER_LR = 10;
+
 export function validateOuter(o: OuterOptions): void {
-  if (!(o.lr > 0 && o.lr <= 10))
-    throw new TogetherError('config', `outer learning rate must be in (0, 10], not ${o.lr}`);
+  if (!(o.lr > 0 && o.lr <= MAX_OUTER_LR))
+    throw new TogetherError('config', `outer learning rate must be in (0, ${MAX_OUTER_LR}], not ${o.lr}`);
   if (!(o.momentum >= 0 && o.momentum < 1))
     throw new TogetherError('config', `outer momentum must be in [0, 1), not ${o.momentum}`);
 }

@@ -26,7 +26,15 @@ import {
   type Screened,
 } from './gauntlet';
 import { TogetherError } from './errors';
-import { type OuterOptions, outerParams, outerStep, validateOuter, type Version, type Weighted } from './outer';
+import {
+  MAX_OUTER_LR,
+  type OuterOptions,
+  outerParams,
+  outerStep,
+  validateOuter,
+  type Version,
+  type Weighted,
+} from './outer';
 import { encodeRoundPatch, type RoundPatch } from './patch';
 import { Ratings } from './ratings';
 
@@ -44,6 +52,15 @@ export interface RoundsOptions {
    * patch, so replay needs no search). Absent: outer.lr every round.
    */
   readonly outerSearch?: OuterSearch;
+  /**
+   * outer.lr is per counted contribution: a round's rate is outer.lr × the contributions it counts (at most
+   * MAX_OUTER_LR). Contributions are averaged and their kept positions seldom coincide, so at a fixed rate
+   * each one's values reach the weights at about rate / N: a rate right for 4 volunteers overshoots with
+   * one left (the loss test then refused honest work) and undershoots with 8 (bench:train-net's 8-provider
+   * case: 1.189 of one worker's loss at 3, 1.152 at 5). Absent: outer.lr is the round's rate (jobs from
+   * before this setting).
+   */
+  readonly outerPerContribution?: boolean;
 }
 
 export interface OuterSearch {
@@ -220,6 +237,13 @@ export class TogetherRounds {
     return out;
   }
 
+  /** The outer step for a round that counts `count` contributions (outerPerContribution). */
+  private roundOuter(count: number): OuterOptions {
+    const outer = this.options.outer;
+    if (!this.options.outerPerContribution) return outer;
+    return { ...outer, lr: Math.min(MAX_OUTER_LR, outer.lr * Math.max(1, count)) };
+  }
+
   /**
    * The rate a contribution is applied alone at in its loss test: its share of a step at outer rate `rate`
    * over `count` contributions (equal weights), as it moves the model inside the round's average.
@@ -363,8 +387,9 @@ export class TogetherRounds {
     );
     // Before the round's step exists: the job's rate, shared by every live contribution (at most the number
     // that will count, so a share no larger than the step's).
-    const share = TogetherRounds.shareOf(this.options.outer.lr, live.length);
-    const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, this.options.outer, share) : undefined;
+    const outer = this.roundOuter(live.length);
+    const share = TogetherRounds.shareOf(outer.lr, live.length);
+    const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, outer, share) : undefined;
     for (let i = 0; i < live.length; i++) {
       const e = live[i]!;
       const s = screened[i]!;
@@ -443,7 +468,7 @@ export class TogetherRounds {
     weighted: readonly Weighted[],
   ): Promise<{ version: Version; outer: OuterOptions; forwards: number }> {
     const search = this.options.outerSearch;
-    const outer = this.options.outer;
+    const outer = this.roundOuter(weighted.length);
     if (!search || search.factors.length < 2 || weighted.length === 0)
       return { version: await outerStep(base, weighted, outer), outer, forwards: 0 };
     const batches = this.pick(this.deps.validation, search.batches);

@@ -5,7 +5,7 @@ import { compress, type Contribution, ErrorFeedback, forEachValue } from './comp
 import { decodeContribution, encodeContribution } from './codec';
 import { ContributionError, RoundPatchError } from './errors';
 import { GAUNTLET_DEFAULTS, Gauntlet, type LossProbe } from './gauntlet';
-import { makeVersion, outerStep } from './outer';
+import { MAX_OUTER_LR, makeVersion, outerStep } from './outer';
 import { applyRoundPatch, decodeRoundPatch, encodeRoundPatch } from './patch';
 import { commitDigest, commitMessage, entryFromReveal } from './provider';
 import { scaled, signFlipped, zero } from './adversary';
@@ -494,6 +494,33 @@ describe('rounds', () => {
       expect(v.status).toBe('accepted');
     }
   });
+  it('TOGETHER-R7: with the outer rate per contribution, a round takes it times the contributions it counts, at most MAX_OUTER_LR, and the audit replays', async () => {
+    const per = await roundsOf({ outer: { lr: 0.75, momentum: 0 }, outerPerContribution: true });
+    const fixed = await roundsOf({ outer: { lr: 0.75, momentum: 0 } });
+    const efs = [0, 1, 2, 3].map(() => new ErrorFeedback(N, OPTS));
+    for (const [r, count] of [
+      [0, 4],
+      [1, 1],
+      [2, 3],
+    ] as const) {
+      const base = per.version;
+      const entries = [0, 1, 2, 3]
+        .slice(0, count)
+        .map((p) => honestEntry(efs[p]!, `k${p}`, p, base.params, base.hash, r));
+      const result = await per.close(entries);
+      expect(result.patch.entries.length).toBe(count);
+      expect(result.patch.outer.lr).toBe(0.75 * count);
+      if (r === 0) expect((await fixed.close(entries)).patch.outer.lr).toBe(0.75);
+    }
+    let v = await makeVersion(0, new Float32Array(N), null);
+    for (const bytes of per.audit) v = await applyRoundPatch(v, decodeRoundPatch(bytes), SHAPE);
+    expect(v.hash).toBe(per.version.hash);
+    const capped = await roundsOf({ outer: { lr: 4, momentum: 0 }, outerPerContribution: true });
+    const base = capped.version;
+    const three = [0, 1, 2].map((p) => honestEntry(new ErrorFeedback(N, OPTS), `k${p}`, p, base.params, base.hash, 0));
+    expect((await capped.close(three)).patch.outer.lr).toBe(MAX_OUTER_LR);
+  });
+
   it('TOGETHER-R6: a loss test under the bar on its first batches is decided on a larger draw: an honest contribution that two batches misjudge is kept, a sign flip is still refused', async () => {
     // A linear loss per batch: every batch rewards moving the first half of the weights down (the trusted
     // keys' work); batches 2–5 reward the same on the second half (the new key's), batches 0–1 punish it.

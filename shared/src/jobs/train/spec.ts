@@ -80,6 +80,11 @@ export const TrainSpecSchema = v.strictObject({
       providers: Int(1, 64),
       innerSteps: Int(1, 10_000),
       outerLr: v.pipe(v.number(), v.gtValue(0), v.maxValue(10)),
+      /**
+       * 'contribution': outerLr is per counted contribution, the round's rate outerLr × those it counts
+       * (RoundsOptions.outerPerContribution). Absent (specs from before the setting) or 'round': the round's rate.
+       */
+      outerLrPer: v.optional(v.picklist(['round', 'contribution'])),
       topK: Int(1, 4096),
     }),
   ),
