@@ -385,8 +385,8 @@ export class TogetherRounds {
     const trustedWork = live.flatMap((e, i) =>
       !screened[i]!.refusal && this.ratings.trusted(e.provider) ? [workOf(i, this.ratings.weight(e.provider))] : [],
     );
-    // Before the round's step exists: the job's rate, shared by every live contribution (at most the number
-    // that will count, so a share no larger than the step's).
+    // Before the round's step exists: the rate a round of every live contribution would take, shared by
+    // them (at least the number that will count, so a share no larger than the step's).
     const outer = this.roundOuter(live.length);
     const share = TogetherRounds.shareOf(outer.lr, live.length);
     const trustedStep = testNow.size > 0 ? this.otherStep(base, trustedWork, outer, share) : undefined;
