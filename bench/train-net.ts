@@ -285,11 +285,9 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
       const start = version.params;
       // A provider in its first round has no round to train on from: it starts from the version.
       let done = r > p.joinRound ? 0 : tau;
-      if (r === p.joinRound && r > 0) {
-        joinChainBytes = encodeChain(rounds.audit).length;
-        // As the product's tab does on joining with a new inner optimizer (RoundTrainer.warm).
-        await p.trainer.warm(start, batchesOf(p.trainShard, r));
-      }
+      if (r === p.joinRound && r > 0) joinChainBytes = encodeChain(rounds.audit).length;
+      // As the product's tab does on joining with a new inner optimizer.
+      if (p.trainer.needsWarm(r)) await p.trainer.warm(start, batchesOf(p.trainShard, r));
       const work = await p.trainer.trainAhead(
         batchesOf(p.trainShard, r),
         { poll: () => (done >= tau ? start : null), arrived: async () => start },

@@ -444,8 +444,7 @@ export class ProviderTogether {
     if (!work) {
       const batches = roundBatches(job.tokens, job.spec.model, job.plan, this.trainShard(job), round);
       started = performance.now();
-      if (job.trainer.state.step === 0 && round > 0) {
-        // Joined mid-training with a new inner optimizer: its moments first (RoundTrainer.warm).
+      if (job.trainer.needsWarm(round)) {
         this.report(job, `warming a new inner optimizer on round ${round + 1}'s ${steps} batches`);
         await job.trainer.warm(job.version.params, batches, yieldToPage);
       }

@@ -107,7 +107,10 @@ describe('RoundTrainer.trainAhead (overlap with eager updates)', () => {
       return new RoundTrainer(engine, state, new ErrorFeedback(state.params.length, COMPRESS), ADAMW_DEFAULTS);
     };
     const warmed = fresh();
+    // Only a new optimizer after round 0 (a tab joining) warms; round 0's volunteers all start fresh.
+    expect([warmed.needsWarm(0), warmed.needsWarm(5)]).toEqual([false, true]);
     await warmed.warm(version, batches(3));
+    expect(warmed.needsWarm(5)).toBe(false);
     expect(warmed.state.params).toEqual(version);
     expect(warmed.state.step).toBe(H);
     expect(warmed.state.v.some((x) => x > 0)).toBe(true);

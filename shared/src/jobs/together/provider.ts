@@ -47,8 +47,9 @@ export class RoundTrainer {
    * AdamW's moments (and their bias correction) hold real gradients and the weights stay where they are.
    * A tab that joins mid-training calls it before its first round: from zero moments AdamW's first steps
    * are sign-like, lr on every weight whatever its gradient, and E2E-TOGETHER2 saw such a joiner's first
-   * contribution gain ~0 on every validation batch (refused at top 64 of 4096). Round 0 needs none: there
-   * every volunteer starts fresh and the loss falls fast.
+   * contribution gain ~0 on every validation batch (refused at top 64 of 4096; a Node replay of that test
+   * did not reproduce it, but warming nearly doubled the joiner's first gain over its bar there). Round 0
+   * needs none: there every volunteer starts fresh and the loss falls fast (see `needsWarm`).
    */
   async warm(version: Float32Array, batches: readonly Batch[], between?: () => Promise<void>): Promise<void> {
     const s = this.state;
@@ -62,6 +63,11 @@ export class RoundTrainer {
       await between?.();
     }
     await this.engine.save(s);
+  }
+
+  /** Whether round `round` finds a new inner optimizer after round 0 (a tab joining): warm it first. */
+  needsWarm(round: number): boolean {
+    return this.state.step === 0 && round > 0;
   }
 
   /** `between` runs after each inner step (a page yields there so it stays responsive). */
