@@ -36,10 +36,10 @@
  *   is refused 'off-course' (decided, like 'no-gain', on a larger draw first). Noise of an honest norm
  *   can pass a young key's size bar on two lucky batches, but it points nowhere: bench:train-net --quick
  *   measured it at ≤ 0.21× this bar (honest tests ≥ 1.24×), and with it the noise adversary is caught in
- *   its first round instead of its second. It was once left off because it refused an honest joiner's first contribution in
- *   E2E-TOGETHER2 at 0.97×: a fresh inner optimizer's first steps are sign-like and point worse. Joiners
- *   now warm their optimizer first (RoundTrainer.warm), which nearly doubled their first contribution's
- *   gain over its bar in a Node replay of that test (least 3.2× → 5.8×, 16 seeds).
+ *   its first round instead of its second. It was once left off because it refused an honest joiner's
+ *   first contribution in E2E-TOGETHER2 at 0.97×: a fresh inner optimizer's first steps are sign-like and
+ *   point worse. Joiners now warm their optimizer first (RoundTrainer.warm), which nearly doubled their
+ *   first contribution's gain over its bar in a Node replay of that test (least 3.2× → 5.8×, 16 seeds).
  *   Gains are compared per unit of the lr they were applied at: a contribution's share of the round's step
  *   (the outer lr over the contributions, so it falls when one joins; for a sampled test, the rate the round
  *   was published at over those it counted), and the reference is built at the same share (rounds.ts).
