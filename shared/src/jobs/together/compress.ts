@@ -24,11 +24,11 @@ export interface CompressOptions {
  * one worker 1.123 → 1.087 at 12 rounds × 60 steps; 1.062 at 24 × 30), and with loss tests at the round's own
  * scale E2E-TOGETHER1 and 2 passed 12 of 12 local runs at 64, but the clean-clone CI run refused
  * E2E-TOGETHER2's honest joiner's first contribution at 64 (it gained ~0 on all four validation batches;
- * a Node replay of that test never came near the bar), which 32 had never done in CI, so 64 stays a job setting. topKFor lowers it for
- * many volunteers. Neither finer values nor keeping every value closes the rest of the gap to one worker
- * (same case, 24 × 30): values of 3 and 4 bits (4 and 8 scales per chunk; tried, not kept) gave 1.082 and
- * 1.076 against 1.077 at 2 bits, and all 4096 of 4096 at 2 bits 1.059 (the loss test refusing one of the
- * four volunteers from its third round on).
+ * a Node replay of that test never came near the bar), which 32 had never done in CI, so 64 stays a job
+ * setting. topKFor lowers it for many volunteers. Neither finer values nor keeping every value closes the
+ * rest of the gap to one worker (same case, 24 × 30): values of 3 and 4 bits (4 and 8 scales per chunk;
+ * tried, not kept) gave 1.082 and 1.076 against 1.077 at 2 bits, and all 4096 of 4096 at 2 bits 1.059 (the
+ * loss test refusing one of the four volunteers from its third round on).
  */
 export const COMPRESS_DEFAULTS: CompressOptions = { chunk: 4096, topK: 32, decay: 0.95 };
 
