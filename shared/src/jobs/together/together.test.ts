@@ -9,7 +9,15 @@ import { MAX_OUTER_LR, makeVersion, outerStep } from './outer';
 import { applyRoundPatch, decodeRoundPatch, encodeRoundPatch } from './patch';
 import { commitDigest, commitMessage, entryFromReveal } from './provider';
 import { scaled, signFlipped, zero } from './adversary';
-import { type Entry, refusalText, type RoundsDeps, type RoundsOptions, TogetherRounds, type Verdict } from './rounds';
+import {
+  type Entry,
+  HARM_BARS,
+  refusalText,
+  type RoundsDeps,
+  type RoundsOptions,
+  TogetherRounds,
+  type Verdict,
+} from './rounds';
 import { QuadraticProbe } from './testing';
 
 const N = 2048;
@@ -577,6 +585,65 @@ describe('rounds', () => {
     expect(refusalText(k3!)).toMatch(/on a larger draw of batches/);
     // What passes on its first draw is not tested again.
     expect(result.verdicts.filter((v) => v.retested).map((v) => v.provider)).toEqual(['k2', 'k3']);
+  });
+  it("TOGETHER-R8: a trusted key's sampled test refuses harm only where its contribution also raised the loss on the batches it trained on: honest work the validation batches misjudge loses its trust, a sign flip is refused", async () => {
+    // A linear loss per batch: every batch rewards moving the first half of the weights down. Validation
+    // batches 0–1 punish moving the second half down; the keys' own batches (2–3) reward it as well.
+    const half = N / 2;
+    const weights = (b: number) => Float32Array.from({ length: N }, (_, i) => (i < half ? 1 : b < 2 ? -1 : 1));
+    const table = Array.from({ length: 4 }, (_, b) => weights(b));
+    const linear: LossProbe = {
+      losses: async (params, batches) =>
+        batches.map((b) => {
+          const w = table[b.targets[0]!]!;
+          let sum = 0;
+          for (let i = 0; i < N; i++) sum += w[i]! * params[i]!;
+          return sum;
+        }),
+    };
+    const rounds = await roundsOf(
+      { validationChecks: 2, assignedChecks: 2 },
+      {
+        probe: linear,
+        assigned: () => [2, 3, 2, 3].map((id) => probe.batch(id)),
+        validation: [0, 1].map((id) => probe.batch(id)),
+        // 0: every trusted contribution is sampled.
+        random: () => 0,
+      },
+    );
+    let seed = 200;
+    const onHalf = (second: boolean) =>
+      compress(
+        Float32Array.from(gaussian(N, seed++), (v, i) => (i >= half === second ? Math.abs(v) : 0)),
+        OPTS,
+      );
+    const entry = (provider: string, c: Contribution): Entry => ({
+      provider,
+      baseHash: rounds.version.hash,
+      bytes: encodeContribution(c),
+      contribution: c,
+    });
+    const keys = ['k0', 'k1', 'k2', 'k3'];
+    for (let r = 0; r < 3; r++) await rounds.close(keys.map((k) => entry(k, onHalf(false))));
+    for (const k of keys) expect(rounds.ratings.trusted(k)).toBe(true);
+    // k2 works where its own batches gain and the validation batches lose; k3 flips the trusted work's sign.
+    const result = await rounds.close([
+      entry('k0', onHalf(false)),
+      entry('k1', onHalf(false)),
+      entry('k2', onHalf(true)),
+      entry('k3', signFlipped(onHalf(false))),
+    ]);
+    const tested = result.background.filter((p) => p.screened.provider === 'k2' || p.screened.provider === 'k3');
+    const [k2, k3] = (await rounds.scoreBackground(tested)).verdicts;
+    // Both read as harm on the validation batches, by more than HARM_BARS bars.
+    for (const v of [k2!, k3!]) expect(v.gainPerLr! <= -HARM_BARS * v.bar!).toBe(true);
+    expect(k2!.gainA! > 0).toBe(true);
+    expect(k3!.gainA! < 0).toBe(true);
+    expect(k2).toMatchObject({ provider: 'k2', status: 'accepted', weak: true, scored: 'sampled' });
+    expect(rounds.ratings.trusted('k2')).toBe(false);
+    expect(rounds.ratings.entry('k2').refused).toBe(0);
+    expect(k3).toMatchObject({ provider: 'k3', status: 'refused', reason: 'no-gain', weak: false, scored: 'sampled' });
+    expect(rounds.ratings.entry('k3').refused).toBe(1);
   });
 });
 
