@@ -13,7 +13,7 @@
  *   way (shared/src/jobs/rl/adversary.ts) every round; hand-written answers addition prompts correctly.
  */
 import type { RawTensor } from '@shared/protocol';
-import { connectSignaling, webrtcPeers, workerEngine } from '../src/app/runtime';
+import { connectSignaling, engineOf, webrtcPeers, workerEngine } from '../src/app/runtime';
 import { detectCapabilities } from '../src/compute';
 import type { ComputeEngine } from '../src/core/ports';
 import { ProviderNode } from '../src/provider/provider-node';
@@ -111,13 +111,15 @@ function rlCheat(kind: NonNullable<typeof rlKind>): RolloutRewrite {
 async function main(): Promise<void> {
   const kv = idbStore('basilica-adversary');
   const { identity } = await loadOrCreateIdentity(kv, 'provider');
-  const report = await detectCapabilities();
+  const report = await detectCapabilities({ keep: true });
   if (forcedBackend === 'webgpu' && !report.webgpu.available)
     throw new Error(`webgpu requested but unavailable: ${report.webgpu.reason}`);
   const backend = forcedBackend === 'webgpu' || forcedBackend === 'wasm' ? forcedBackend : report.capabilities.backend;
   const capabilities = { ...report.capabilities, backend };
   text('backend', backend);
-  const compute = lying(await workerEngine(backend));
+  const kept = report.worker?.backend === backend ? report.worker : undefined;
+  if (!kept) report.worker?.dispose();
+  const compute = lying(kept ? engineOf(kept) : await workerEngine(backend));
   const { client, port } = connectSignaling('provider', identity);
   const createPeer = webrtcPeers(client);
   const coVolunteers = new CoVolunteers(port, createPeer);

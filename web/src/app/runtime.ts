@@ -66,10 +66,14 @@ export function webrtcPeers(client: SignalingClient): PeerFactory {
 
 /** The onnxruntime-web worker as a ComputeEngine speaking wire tensors; `numThreads` 0 or absent: the default. */
 export async function workerEngine(backend: Backend, numThreads = 0): Promise<ComputeEngine & { dispose(): void }> {
-  const worker = await ComputeWorker.create(backend, numThreads > 0 ? { numThreads } : {});
+  return engineOf(await ComputeWorker.create(backend, numThreads > 0 ? { numThreads } : {}));
+}
+
+/** A started compute worker (e.g. the one the capability benchmark kept) as a ComputeEngine. */
+export function engineOf(worker: ComputeWorker): ComputeEngine & { dispose(): void } {
   const outputNames = new Map<string, string[]>();
   return {
-    backend,
+    backend: worker.backend,
     dispose: () => worker.dispose(),
     async load(hash, bytes) {
       if (outputNames.has(hash)) return;

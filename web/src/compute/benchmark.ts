@@ -49,21 +49,37 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Benchmarks `backend` in a fresh worker; pass `worker` to measure one already started. */
-export async function benchmarkBackend(
-  backend: Backend,
-  options: ComputeWorkerOptions & { worker?: ComputeWorker } = {},
-): Promise<BenchmarkResult> {
-  const worker = options.worker ?? (await ComputeWorker.create(backend, options));
+/** A fresh worker on `backend` with the benchmark's model loaded: the slow part (starting the runtime). */
+export async function prepareBenchmark(backend: Backend, options: ComputeWorkerOptions = {}): Promise<ComputeWorker> {
+  const worker = await ComputeWorker.create(backend, options);
   try {
     await worker.loadModel(BENCH_HASH, matmul256.build());
+    return worker;
+  } catch (e) {
+    worker.dispose();
+    throw e;
+  }
+}
+
+/** The timed part, on a worker from prepareBenchmark; the benchmark's model is unloaded after, the worker kept. */
+export async function measureBenchmark(worker: ComputeWorker): Promise<BenchmarkResult> {
+  try {
     const rows = await sizeRuns(worker);
     const times = await worker.bench(BENCH_HASH, matmul256.generateInputs(rows, 2), BENCH_RUNS, BENCH_BUDGET_MS);
     const medianMs = median(times);
     const gflops = (matmul256.flopsPerRow * rows) / (Math.max(medianMs, 1e-3) * 1e6);
-    return { backend, gflops, rows, medianMs, runs: times.length };
+    return { backend: worker.backend, gflops, rows, medianMs, runs: times.length };
   } finally {
-    if (!options.worker) worker.dispose();
-    else await worker.unloadModel(BENCH_HASH).catch(() => undefined);
+    await worker.unloadModel(BENCH_HASH).catch(() => undefined);
+  }
+}
+
+/** Benchmarks `backend` in a fresh worker, disposed after. */
+export async function benchmarkBackend(backend: Backend, options: ComputeWorkerOptions = {}): Promise<BenchmarkResult> {
+  const worker = await prepareBenchmark(backend, options);
+  try {
+    return await measureBenchmark(worker);
+  } finally {
+    worker.dispose();
   }
 }

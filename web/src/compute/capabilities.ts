@@ -1,8 +1,10 @@
 /** Probe + benchmark → the `Capabilities` a provider announces, and why it chose its backend. */
+import { messageOf } from '@shared/errors';
 import { CapabilitiesSchema, type Backend, type Capabilities } from '@shared/protocol';
 import * as v from 'valibot';
 import { WASM_MAX_BUFFER_BYTES, WEBGPU_PREFERENCE } from './constants';
-import { benchmarkBackend, type BenchmarkResult } from './benchmark';
+import { measureBenchmark, prepareBenchmark, type BenchmarkResult } from './benchmark';
+import type { ComputeWorker } from './client';
 import { probeWasm, probeWebGpu, type WasmProbe, type WebGpuProbeResult } from './probe';
 
 export interface CapabilityReport {
@@ -14,29 +16,55 @@ export interface CapabilityReport {
   benchmarks: Partial<Record<Backend, BenchmarkResult>>;
   /** Backends that failed to start or run, with the error. */
   failures: Partial<Record<Backend, string>>;
+  /**
+   * With `keep`: the benchmark's worker on the chosen backend, its runtime started, for the caller to
+   * compute on (or dispose). Starting onnxruntime in a worker costs ~2.5 s here; a provider tab started
+   * it once to benchmark and again for its first unit.
+   */
+  worker?: ComputeWorker;
 }
 
 export interface DetectOptions {
   /** Skip benchmarking these (e.g. to save time in tests). */
   skip?: Backend[];
-  bench?: typeof benchmarkBackend;
+  /** Replaces the benchmark (tests): one backend at a time, nothing kept. */
+  bench?: (backend: Backend) => Promise<BenchmarkResult>;
+  /** Keep the chosen backend's benchmark worker (CapabilityReport.worker). */
+  keep?: boolean;
 }
 
 export async function detectCapabilities(options: DetectOptions = {}): Promise<CapabilityReport> {
-  const bench = options.bench ?? benchmarkBackend;
   const skip = new Set(options.skip ?? []);
   const wasm = probeWasm();
   const webgpu = await probeWebGpu();
   const benchmarks: Partial<Record<Backend, BenchmarkResult>> = {};
   const failures: Partial<Record<Backend, string>> = {};
-  // One backend at a time: both share the CPU here, so running them together would skew both.
-  const candidates: Backend[] = webgpu.available ? ['wasm', 'webgpu'] : ['wasm'];
-  for (const backend of candidates) {
-    if (skip.has(backend)) continue;
-    try {
-      benchmarks[backend] = await bench(backend);
-    } catch (e) {
-      failures[backend] = e instanceof Error ? e.message : String(e);
+  const candidates = (webgpu.available ? (['wasm', 'webgpu'] as const) : (['wasm'] as const)).filter(
+    (b) => !skip.has(b),
+  );
+  const workers = new Map<Backend, ComputeWorker>();
+  if (options.bench) {
+    for (const backend of candidates) {
+      try {
+        benchmarks[backend] = await options.bench(backend);
+      } catch (e) {
+        failures[backend] = messageOf(e);
+      }
+    }
+  } else {
+    // Every runtime starts at once (loading onnxruntime is most of the wait), then the timed runs go one
+    // backend at a time: both share the CPU here, so timing them together would skew both.
+    const started = await Promise.allSettled(candidates.map((b) => prepareBenchmark(b)));
+    started.forEach((s, i) => {
+      if (s.status === 'fulfilled') workers.set(candidates[i]!, s.value);
+      else failures[candidates[i]!] = messageOf(s.reason);
+    });
+    for (const [backend, worker] of workers) {
+      try {
+        benchmarks[backend] = await measureBenchmark(worker);
+      } catch (e) {
+        failures[backend] = messageOf(e);
+      }
     }
   }
   const { backend, reason } = chooseBackend(benchmarks, webgpu, failures);
@@ -54,7 +82,9 @@ export async function detectCapabilities(options: DetectOptions = {}): Promise<C
       backend === 'webgpu' && webgpu.available ? webgpu.maxStorageBufferBindingSize : WASM_MAX_BUFFER_BYTES,
     wasm: { simd: wasm.simd, threads: wasm.threads, cores: wasm.cores },
   } satisfies Capabilities);
-  return { capabilities, reason, webgpu, wasm, benchmarks, failures };
+  const kept = options.keep && benchmarks[backend] ? workers.get(backend) : undefined;
+  for (const worker of workers.values()) if (worker !== kept) worker.dispose();
+  return { capabilities, reason, webgpu, wasm, benchmarks, failures, ...(kept && { worker: kept }) };
 }
 
 /** The faster backend, preferring WebGPU within WEBGPU_PREFERENCE of WASM; pure, for tests. */

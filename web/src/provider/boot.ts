@@ -7,7 +7,7 @@ import { type Identity, sign } from '@shared/identity';
 import { ProviderTogether, type TogetherActivity } from './provider-together';
 import { ProviderRl, type RlActivity, wasmRolloutEngine } from './provider-rl';
 import { webgpuRolloutEngine } from './rl-webgpu';
-import { connectSignaling, webrtcPeers, workerEngine } from '../app/runtime';
+import { connectSignaling, engineOf, webrtcPeers, workerEngine } from '../app/runtime';
 import { detectCapabilities, type CapabilityReport } from '../compute';
 import { Observable } from '../core/emitter';
 import { exportIdentity, openIdentityFile } from '../storage/identity-file';
@@ -22,7 +22,7 @@ import { messageOf } from '@shared/errors';
 import { ContributionStore } from '../storage/contribution-store';
 import { DisplayNameController, saveDisplayName, storedDisplayName } from './display-name';
 import { bindLimits, dutyPacer } from './limits-controller';
-import { SwitchingEngine } from './switching-engine';
+import { adoptFirst, SwitchingEngine } from './switching-engine';
 import {
   limitedCapabilities,
   LIMITS_CHANNEL,
@@ -145,16 +145,20 @@ export function startProvider(): ProviderRuntime {
         ? `; ${dropped} entries cached by an earlier release were dropped and are fetched again when needed`
         : '');
     patch({ identity, identityCreated: created, cachedModels: held.length, modelNote, step: 'benchmark' });
-    const report = await detectCapabilities();
+    // The benchmark's worker on the chosen backend becomes the compute worker: its runtime is already started.
+    const report = await detectCapabilities({ keep: true });
     patch({ report, step: 'worker' });
     const store = await limits;
     if (store.problem) note(store.problem);
     const start = limitedCapabilities(report.capabilities, store.limits.get());
+    const kept = report.worker && { engine: engineOf(report.worker), threads: report.worker.numThreads };
+    const engines = adoptFirst(kept, workerEngine);
     const compute = await SwitchingEngine.start(
       { backend: start.backend, threads: store.limits.get().threads },
-      (backend, threads) => workerEngine(backend, threads),
+      engines.create,
       note,
     );
+    engines.release();
     patch({ step: 'connect' });
     const { client, port } = connectSignaling('provider', identity);
     const createPeer = webrtcPeers(client);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, RawTensor } from '@shared/protocol';
 import { ComputeError } from '../compute/errors';
-import { SwitchingEngine, type DisposableEngine } from './switching-engine';
+import { adoptFirst, SwitchingEngine, type DisposableEngine } from './switching-engine';
 
 interface FakeEngine extends DisposableEngine {
   threads: number;
@@ -87,5 +87,47 @@ describe('switching engine', () => {
     await engine.load('m', new Uint8Array([1]));
     expect(engine.backend).toBe('webgpu');
     expect(log[0]).toMatch(/could not start a wasm worker \(no adapter\); still on webgpu/);
+  });
+
+  it("LIMITS10: the benchmark's started worker serves the first engine when its backend and threads fit; otherwise it is disposed and a new one made", async () => {
+    // Fits: the default threads it started with, or the same count asked for; WebGPU whatever the count.
+    for (const [kept, backend, threads] of [
+      ['wasm', 'wasm', 0],
+      ['wasm', 'wasm', 3],
+      ['webgpu', 'webgpu', 2],
+    ] as const) {
+      const { made, create } = factory();
+      const spare = await create(kept, 3);
+      const engines = adoptFirst({ engine: spare, threads: 3 }, create);
+      const engine = await SwitchingEngine.start({ backend, threads }, engines.create, () => undefined);
+      engines.release();
+      expect(made).toHaveLength(1);
+      expect(spare.disposed).toBe(false);
+      await engine.load('m', new Uint8Array([1]));
+      expect(spare.loads).toEqual(['m']);
+      // A later restart makes a new worker: the kept one is offered once.
+      await engine.configure({ backend, threads: threads + 1 });
+      expect(made).toHaveLength(2);
+      expect(spare.disposed).toBe(true);
+    }
+    // Does not fit: another backend, or another thread count.
+    for (const [backend, threads] of [
+      ['webgpu', 0],
+      ['wasm', 2],
+    ] as const) {
+      const { made, create } = factory();
+      const spare = await create('wasm', 3);
+      const engines = adoptFirst({ engine: spare, threads: 3 }, create);
+      await SwitchingEngine.start({ backend, threads }, engines.create, () => undefined);
+      engines.release();
+      expect(spare.disposed).toBe(true);
+      expect(made).toHaveLength(2);
+      expect(made[1]).toMatchObject({ backend, threads, disposed: false });
+    }
+    // Nothing asked for it: release disposes it.
+    const { create } = factory();
+    const spare = await create('wasm', 1);
+    adoptFirst({ engine: spare, threads: 1 }, create).release();
+    expect(spare.disposed).toBe(true);
   });
 });

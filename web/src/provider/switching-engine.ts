@@ -22,6 +22,34 @@ export interface EngineSetting {
   threads: number;
 }
 
+/**
+ * An EngineFactory whose first engine is `kept` (a worker already started, e.g. the one the capability
+ * benchmark kept) when it runs the backend and threads asked for; otherwise, and for every later engine,
+ * `create`. `release` disposes `kept` if nothing took it.
+ */
+export function adoptFirst(
+  kept: { engine: DisposableEngine; threads: number } | undefined,
+  create: EngineFactory,
+): { create: EngineFactory; release(): void } {
+  let spare = kept;
+  return {
+    create: async (backend, threads) => {
+      const offered = spare;
+      spare = undefined;
+      // WebGPU workers run one CPU thread whatever is asked; 0 asks for the default the kept one started with.
+      const fits =
+        offered?.engine.backend === backend && (backend === 'webgpu' || threads === 0 || threads === offered.threads);
+      if (fits) return offered.engine;
+      offered?.engine.dispose();
+      return create(backend, threads);
+    },
+    release: () => {
+      spare?.engine.dispose();
+      spare = undefined;
+    },
+  };
+}
+
 /** onnxruntime-web and Dawn word a lost device differently across versions; these are the forms seen. */
 const DEVICE_LOST = /device (was |is )?lost|devicelost|gpudevice.*(destroyed|lost)|adapter is gone/i;
 
