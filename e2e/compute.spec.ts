@@ -31,7 +31,8 @@ test.describe('compute layer', () => {
   test.afterEach(() => expect(foreign, 'requests that left localhost').toEqual([]));
 
   test('probe returns valid Capabilities and picks the faster backend', async ({ page }) => {
-    const report = await page.evaluate(() => window.computeHarness!.probe());
+    // software: SwiftShader is benchmarked too (a provider skips it; see the next test).
+    const report = await page.evaluate(() => window.computeHarness!.probe({ software: true }));
     const capabilities = v.parse(CapabilitiesSchema, report.capabilities);
     expect(report.wasm.simd).toBe(true);
     expect(capabilities.wasm.cores).toBeGreaterThanOrEqual(1);
@@ -49,6 +50,16 @@ test.describe('compute layer', () => {
       .annotations.push({ type: 'measured GFLOP/s', description: `wasm ${wasm}, webgpu ${webgpu}; ${report.reason}` });
     console.log(
       `measured GFLOP/s: wasm ${wasm}, webgpu ${webgpu} — ${report.reason}; runs: ${JSON.stringify(report.benchmarks)}`,
+    );
+  });
+
+  test('a provider does not spend its start benchmarking a software WebGPU adapter', async ({ page }) => {
+    const report = await page.evaluate(() => window.computeHarness!.probe());
+    expect(report.webgpu.available).toBe(true);
+    expect(Object.keys(report.benchmarks)).toEqual(['wasm']);
+    expect(report.capabilities.backend).toBe('wasm');
+    expect(report.reason).toMatch(
+      /WebGPU here is .*swiftshader, a software adapter that runs on the CPU \(not benchmarked\)/,
     );
   });
 

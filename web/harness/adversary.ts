@@ -111,7 +111,8 @@ function rlCheat(kind: NonNullable<typeof rlKind>): RolloutRewrite {
 async function main(): Promise<void> {
   const kv = idbStore('basilica-adversary');
   const { identity } = await loadOrCreateIdentity(kv, 'provider');
-  const report = await detectCapabilities({ keep: true });
+  // Forced onto WebGPU (SwiftShader in the e2e suite): benchmark it, so the figure it announces is its own.
+  const report = await detectCapabilities({ keep: true, software: forcedBackend === 'webgpu' });
   if (forcedBackend === 'webgpu' && !report.webgpu.available)
     throw new Error(`webgpu requested but unavailable: ${report.webgpu.reason}`);
   const backend = forcedBackend === 'webgpu' || forcedBackend === 'wasm' ? forcedBackend : report.capabilities.backend;

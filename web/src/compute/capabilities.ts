@@ -5,7 +5,7 @@ import * as v from 'valibot';
 import { WASM_MAX_BUFFER_BYTES, WEBGPU_PREFERENCE } from './constants';
 import { measureBenchmark, prepareBenchmark, type BenchmarkResult } from './benchmark';
 import type { ComputeWorker } from './client';
-import { probeWasm, probeWebGpu, type WasmProbe, type WebGpuProbeResult } from './probe';
+import { isSoftwareAdapter, probeWasm, probeWebGpu, type WasmProbe, type WebGpuProbeResult } from './probe';
 
 export interface CapabilityReport {
   capabilities: Capabilities;
@@ -31,6 +31,8 @@ export interface DetectOptions {
   bench?: (backend: Backend) => Promise<BenchmarkResult>;
   /** Keep the chosen backend's benchmark worker (CapabilityReport.worker). */
   keep?: boolean;
+  /** Benchmark a software WebGPU adapter too (isSoftwareAdapter): tests of the WebGPU path on SwiftShader. */
+  software?: boolean;
 }
 
 export async function detectCapabilities(options: DetectOptions = {}): Promise<CapabilityReport> {
@@ -39,34 +41,40 @@ export async function detectCapabilities(options: DetectOptions = {}): Promise<C
   const webgpu = await probeWebGpu();
   const benchmarks: Partial<Record<Backend, BenchmarkResult>> = {};
   const failures: Partial<Record<Backend, string>> = {};
-  const candidates = (webgpu.available ? (['wasm', 'webgpu'] as const) : (['wasm'] as const)).filter(
-    (b) => !skip.has(b),
-  );
+  const gpuWorthIt = webgpu.available && (options.software || !isSoftwareAdapter(webgpu));
+  const candidates = (gpuWorthIt ? (['wasm', 'webgpu'] as const) : (['wasm'] as const)).filter((b) => !skip.has(b));
   const workers = new Map<Backend, ComputeWorker>();
-  if (options.bench) {
-    for (const backend of candidates) {
-      try {
-        benchmarks[backend] = await options.bench(backend);
-      } catch (e) {
-        failures[backend] = messageOf(e);
+  const measure = async (backends: readonly Backend[]) => {
+    if (options.bench) {
+      for (const backend of backends) {
+        try {
+          benchmarks[backend] = await options.bench(backend);
+        } catch (e) {
+          failures[backend] = messageOf(e);
+        }
       }
+      return;
     }
-  } else {
     // Every runtime starts at once (loading onnxruntime is most of the wait), then the timed runs go one
     // backend at a time: both share the CPU here, so timing them together would skew both.
-    const started = await Promise.allSettled(candidates.map((b) => prepareBenchmark(b)));
+    const started = await Promise.allSettled(backends.map((b) => prepareBenchmark(b)));
     started.forEach((s, i) => {
-      if (s.status === 'fulfilled') workers.set(candidates[i]!, s.value);
-      else failures[candidates[i]!] = messageOf(s.reason);
+      if (s.status === 'fulfilled') workers.set(backends[i]!, s.value);
+      else failures[backends[i]!] = messageOf(s.reason);
     });
-    for (const [backend, worker] of workers) {
+    for (const backend of backends) {
+      const worker = workers.get(backend);
+      if (!worker) continue;
       try {
         benchmarks[backend] = await measureBenchmark(worker);
       } catch (e) {
         failures[backend] = messageOf(e);
       }
     }
-  }
+  };
+  await measure(candidates);
+  // WebAssembly did not run: a software adapter is better than nothing.
+  if (!benchmarks.wasm && webgpu.available && !gpuWorthIt && !skip.has('webgpu')) await measure(['webgpu']);
   const { backend, reason } = chooseBackend(benchmarks, webgpu, failures);
   const chosen = benchmarks[backend];
   const capabilities = v.parse(CapabilitiesSchema, {
@@ -97,6 +105,13 @@ export function chooseBackend(
   const cpu = benchmarks.wasm;
   const fmt = (r: BenchmarkResult) => `${r.gflops.toFixed(r.gflops < 10 ? 2 : 1)} GFLOP/s`;
   if (!webgpu.available) return { backend: 'wasm', reason: `WASM${cpu ? ` (${fmt(cpu)})` : ''}: ${webgpu.reason}` };
+  const adapter = `${webgpu.adapter.vendor} ${webgpu.adapter.architecture}`.trim() || 'unknown adapter';
+  const software = isSoftwareAdapter(webgpu);
+  if (!gpu && software && !failures.webgpu)
+    return {
+      backend: 'wasm',
+      reason: `WASM${cpu ? ` (${fmt(cpu)})` : ''}: WebGPU here is ${adapter}, a software adapter that runs on the CPU (not benchmarked)`,
+    };
   if (!gpu)
     return {
       backend: 'wasm',
@@ -104,15 +119,11 @@ export function chooseBackend(
     };
   if (!cpu)
     return { backend: 'webgpu', reason: `WebGPU (${fmt(gpu)}): WASM did not run (${failures.wasm ?? 'not measured'})` };
-  const adapter = `${webgpu.adapter.vendor} ${webgpu.adapter.architecture}`.trim() || 'unknown adapter';
   if (gpu.gflops >= WEBGPU_PREFERENCE * cpu.gflops) {
     return { backend: 'webgpu', reason: `WebGPU on ${adapter}: ${fmt(gpu)} vs WASM ${fmt(cpu)}` };
   }
-  const software =
-    webgpu.isFallbackAdapter || /swiftshader|llvmpipe|software/i.test(adapter)
-      ? ' (a software adapter, no real GPU)'
-      : '';
-  return { backend: 'wasm', reason: `WASM: ${fmt(cpu)} vs WebGPU on ${adapter}${software} ${fmt(gpu)}` };
+  const note = software ? ' (a software adapter, no real GPU)' : '';
+  return { backend: 'wasm', reason: `WASM: ${fmt(cpu)} vs WebGPU on ${adapter}${note} ${fmt(gpu)}` };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

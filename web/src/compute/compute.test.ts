@@ -71,6 +71,50 @@ describe('detectCapabilities', () => {
     expect(report.reason).toMatch(/navigator.gpu is missing/);
   });
 
+  it('COMPUTE-SW1: a software WebGPU adapter is not benchmarked unless asked; with WASM failing it is tried; a real GPU always is', async () => {
+    const gpuWith = (vendor: string, architecture: string) => ({
+      requestAdapter: async () => ({
+        info: { vendor, architecture, device: '', description: '' },
+        features: new Set<string>(),
+        limits: { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 27 },
+      }),
+    });
+    let asked: string[] = [];
+    const bench = async (backend: 'wasm' | 'webgpu') => {
+      asked.push(backend);
+      return result(backend, backend === 'wasm' ? 18 : 0.07);
+    };
+    vi.stubGlobal('navigator', { hardwareConcurrency: 2, gpu: gpuWith('google', 'swiftshader') });
+    let report = await detectCapabilities({ bench });
+    expect(asked).toEqual(['wasm']);
+    expect(report.capabilities).toMatchObject({ backend: 'wasm', gflops: 18, measured: { wasm: 18 } });
+    expect(report.capabilities.measured.webgpu).toBeUndefined();
+    expect(report.reason).toBe(
+      'WASM (18.0 GFLOP/s): WebGPU here is google swiftshader, a software adapter that runs on the CPU (not benchmarked)',
+    );
+    // Asked for (the e2e tests of the WebGPU path on SwiftShader): both run.
+    asked = [];
+    report = await detectCapabilities({ bench, software: true });
+    expect(asked).toEqual(['wasm', 'webgpu']);
+    expect(report.capabilities.measured).toEqual({ wasm: 18, webgpu: 0.07 });
+    // WebAssembly does not run: the software adapter is better than nothing.
+    asked = [];
+    report = await detectCapabilities({
+      bench: async (backend) => {
+        asked.push(backend);
+        if (backend === 'wasm') throw new ComputeError('runtime-load-failed', 'wasm fetch failed');
+        return result(backend, 0.07);
+      },
+    });
+    expect(asked).toEqual(['wasm', 'webgpu']);
+    expect(report.capabilities.backend).toBe('webgpu');
+    // A hardware adapter is always measured.
+    vi.stubGlobal('navigator', { hardwareConcurrency: 2, gpu: gpuWith('nvidia', 'ampere') });
+    asked = [];
+    report = await detectCapabilities({ bench });
+    expect(asked).toEqual(['wasm', 'webgpu']);
+  });
+
   it('reports a backend whose benchmark throws as a failure, not a crash', async () => {
     vi.stubGlobal('navigator', { hardwareConcurrency: 4 });
     const report = await detectCapabilities({

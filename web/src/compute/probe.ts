@@ -8,8 +8,21 @@ export interface WebGpuProbe {
   features: string[];
   maxBufferSize: number;
   maxStorageBufferBindingSize: number;
-  /** SwiftShader and other CPU fallbacks report this; the benchmark decides anyway. */
+  /** SwiftShader and other CPU fallbacks report this (see isSoftwareAdapter). */
   isFallbackAdapter: boolean;
+}
+
+/**
+ * A WebGPU adapter that rasterises on the CPU (SwiftShader, llvmpipe/lavapipe, Microsoft's Basic Render
+ * Driver): it shares the cores WebAssembly would use and is far slower on them (CI measures SwiftShader at
+ * 0.07 GFLOP/s against WASM's 18), so a provider does not spend its start benchmarking it.
+ */
+export function isSoftwareAdapter(p: WebGpuProbe): boolean {
+  const { vendor, architecture, description } = p.adapter;
+  return (
+    p.isFallbackAdapter ||
+    /swiftshader|llvmpipe|lavapipe|software|basic render/i.test(`${vendor} ${architecture} ${description}`)
+  );
 }
 export type WebGpuProbeResult = WebGpuProbe | { available: false; reason: string };
 
