@@ -193,5 +193,11 @@ test('E2E-HIST2: a finished job shows the same history after a reload, and its e
   const cardShot = testInfo.outputPath('history-card-phone.png');
   await again.screenshot({ path: cardShot });
   await testInfo.attach('history-card-phone.png', { path: cardShot, contentType: 'image/png' });
+  // Every provider's bar is on screen at phone width: the chart fits its panel (it once drew 520 px wide).
+  for (const id of ['history-provider-chart', 'history-progress-chart']) {
+    const canvas = await again.getByTestId(id).locator('canvas').boundingBox();
+    const panel = await again.boundingBox();
+    expect(canvas!.x + canvas!.width, id).toBeLessThanOrEqual(panel!.x + panel!.width);
+  }
   for (const tab of [...providers, requester]) await tab.context.close().catch(() => undefined);
 });

@@ -23,11 +23,14 @@ export function BarChart({
 
   useEffect(() => {
     if (!host.current || labels.length === 0) return;
-    const width = Math.min(520, host.current.clientWidth || 520);
+    // The panel's width, not the chart's own (an empty flex item measures 0): a phone got 520 px, the
+    // second provider's bar off screen.
+    const parent = host.current.parentElement;
+    const widthNow = () => Math.min(520, parent?.clientWidth || 520);
     const bars = uPlot.paths.bars?.({ size: [0.6, 48] });
     const plot = new uPlot(
       {
-        width,
+        width: widthNow(),
         height: 180,
         legend: { show: false },
         scales: {
@@ -48,7 +51,16 @@ export function BarChart({
       [labels.map((_, i) => i), [...values]],
       host.current,
     );
-    return () => plot.destroy();
+    // Follows its panel's width (a phone, a rotated screen), as LineChart does.
+    const resize = new ResizeObserver(() => {
+      const width = widthNow();
+      if (width !== plot.width) plot.setSize({ width, height: 180 });
+    });
+    if (parent) resize.observe(parent);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
     // `tick` is a rendering detail: a new function each render must not rebuild the chart.
   }, [labels, values, xLabel, yLabel]);
 
