@@ -529,21 +529,49 @@ describe('rounds', () => {
     expect((await capped.close(three)).patch.outer.lr).toBe(MAX_OUTER_LR);
   });
 
-  it('TOGETHER-R6: a loss test under the bar on its first batches is decided on a larger draw: an honest contribution that two batches misjudge is kept, a sign flip is still refused', async () => {
-    // A linear loss per batch: every batch rewards moving the first half of the weights down (the trusted
-    // keys' work); batches 2–5 reward the same on the second half (the new key's), batches 0–1 punish it.
+  /**
+   * A linear loss per batch over `batches` batches: every batch rewards moving the first half of the weights
+   * down; batches 0–1 weigh the second half by `punish` (< 0: moving it down costs there), the rest reward it.
+   */
+  function halvesProbe(batches: number, punish: number): LossProbe {
     const half = N / 2;
-    const weights = (b: number) => Float32Array.from({ length: N }, (_, i) => (i < half ? 1 : b < 2 ? -0.5 : 1));
-    const table = Array.from({ length: 6 }, (_, b) => weights(b));
-    const linear: LossProbe = {
-      losses: async (params, batches) =>
-        batches.map((b) => {
+    const table = Array.from({ length: batches }, (_, b) =>
+      Float32Array.from({ length: N }, (_, i) => (i < half ? 1 : b < 2 ? punish : 1)),
+    );
+    return {
+      losses: async (params, list) =>
+        list.map((b) => {
           const w = table[b.targets[0]!]!;
           let sum = 0;
           for (let i = 0; i < N; i++) sum += w[i]! * params[i]!;
           return sum;
         }),
     };
+  }
+
+  /**
+   * Contributions of positive values on one half of the weights (a step down that half; each draw its own
+   * positions from `seed` on, so no two look alike), and entries of them for `rounds`' current version.
+   */
+  function halfWork(rounds: TogetherRounds, seed: number) {
+    const onHalf = (second: boolean) =>
+      compress(
+        Float32Array.from(gaussian(N, seed++), (v, i) => (i >= N / 2 === second ? Math.abs(v) : 0)),
+        OPTS,
+      );
+    const entry = (provider: string, c: Contribution): Entry => ({
+      provider,
+      baseHash: rounds.version.hash,
+      bytes: encodeContribution(c),
+      contribution: c,
+    });
+    return { onHalf, entry };
+  }
+
+  it('TOGETHER-R6: a loss test under the bar on its first batches is decided on a larger draw: an honest contribution that two batches misjudge is kept, a sign flip is still refused', async () => {
+    // Every batch rewards moving the first half of the weights down (the trusted keys' work); batches 2–5
+    // reward the same on the second half (the new key's), batches 0–1 punish it.
+    const linear = halvesProbe(6, -0.5);
     const rounds = await roundsOf(
       { validationChecks: 2, assignedChecks: 0 },
       {
@@ -554,19 +582,7 @@ describe('rounds', () => {
         random: () => 0,
       },
     );
-    let seed = 100;
-    // Positive values on one half: a step down that half (each draw its own positions, so no two look alike).
-    const onHalf = (second: boolean) =>
-      compress(
-        Float32Array.from(gaussian(N, seed++), (v, i) => (i >= half === second ? Math.abs(v) : 0)),
-        OPTS,
-      );
-    const entry = (provider: string, c: Contribution): Entry => ({
-      provider,
-      baseHash: rounds.version.hash,
-      bytes: encodeContribution(c),
-      contribution: c,
-    });
+    const { onHalf, entry } = halfWork(rounds, 100);
     for (let r = 0; r < 3; r++) await rounds.close(['k0', 'k1'].map((k) => entry(k, onHalf(false))));
     for (const k of ['k0', 'k1']) expect(rounds.ratings.trusted(k)).toBe(true);
     const honest = onHalf(true);
@@ -587,20 +603,9 @@ describe('rounds', () => {
     expect(result.verdicts.filter((v) => v.retested).map((v) => v.provider)).toEqual(['k2', 'k3']);
   });
   it("TOGETHER-R8: a trusted key's sampled test refuses harm only where its contribution also raised the loss on the batches it trained on: honest work the validation batches misjudge loses its trust, a sign flip is refused", async () => {
-    // A linear loss per batch: every batch rewards moving the first half of the weights down. Validation
-    // batches 0–1 punish moving the second half down; the keys' own batches (2–3) reward it as well.
-    const half = N / 2;
-    const weights = (b: number) => Float32Array.from({ length: N }, (_, i) => (i < half ? 1 : b < 2 ? -1 : 1));
-    const table = Array.from({ length: 4 }, (_, b) => weights(b));
-    const linear: LossProbe = {
-      losses: async (params, batches) =>
-        batches.map((b) => {
-          const w = table[b.targets[0]!]!;
-          let sum = 0;
-          for (let i = 0; i < N; i++) sum += w[i]! * params[i]!;
-          return sum;
-        }),
-    };
+    // Every batch rewards moving the first half of the weights down. Validation batches 0–1 punish moving
+    // the second half down; the keys' own batches (2–3) reward it as well.
+    const linear = halvesProbe(4, -1);
     const rounds = await roundsOf(
       { validationChecks: 2, assignedChecks: 2 },
       {
@@ -611,18 +616,7 @@ describe('rounds', () => {
         random: () => 0,
       },
     );
-    let seed = 200;
-    const onHalf = (second: boolean) =>
-      compress(
-        Float32Array.from(gaussian(N, seed++), (v, i) => (i >= half === second ? Math.abs(v) : 0)),
-        OPTS,
-      );
-    const entry = (provider: string, c: Contribution): Entry => ({
-      provider,
-      baseHash: rounds.version.hash,
-      bytes: encodeContribution(c),
-      contribution: c,
-    });
+    const { onHalf, entry } = halfWork(rounds, 200);
     const keys = ['k0', 'k1', 'k2', 'k3'];
     for (let r = 0; r < 3; r++) await rounds.close(keys.map((k) => entry(k, onHalf(false))));
     for (const k of keys) expect(rounds.ratings.trusted(k)).toBe(true);
