@@ -11,7 +11,7 @@ import { WorkLimitsPanel } from './WorkLimitsPanel';
 
 const STEP_TEXT: Record<BootView['step'], string> = {
   identity: 'Loading this browser’s provider key…',
-  benchmark: 'Measuring WebGPU and WebAssembly (a few seconds)…',
+  benchmark: 'Measuring this device’s speed (a few seconds)…',
   worker: 'Starting the compute worker…',
   connect: 'Connecting to the network…',
   ready: 'Ready',
