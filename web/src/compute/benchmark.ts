@@ -73,13 +73,3 @@ export async function measureBenchmark(worker: ComputeWorker): Promise<Benchmark
     await worker.unloadModel(BENCH_HASH).catch(() => undefined);
   }
 }
-
-/** Benchmarks `backend` in a fresh worker, disposed after. */
-export async function benchmarkBackend(backend: Backend, options: ComputeWorkerOptions = {}): Promise<BenchmarkResult> {
-  const worker = await prepareBenchmark(backend, options);
-  try {
-    return await measureBenchmark(worker);
-  } finally {
-    worker.dispose();
-  }
-}

@@ -7,5 +7,5 @@ export {
 } from './client';
 export { ComputeError, type ComputeErrorCode } from './errors';
 export { probeWasm, probeWebGpu, type WasmProbe, type WebGpuProbe, type WebGpuProbeResult } from './probe';
-export { benchmarkBackend, median, type BenchmarkResult } from './benchmark';
+export { measureBenchmark, median, prepareBenchmark, type BenchmarkResult } from './benchmark';
 export { chooseBackend, detectCapabilities, type CapabilityReport, type DetectOptions } from './capabilities';
