@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { JobIdSchema } from '../../ids';
+import { MAX_OUTER_LR } from '../together/outer';
 import { type GptConfig, PRESETS, TrainConfigError, validateGptConfig } from '../../train';
 
 export const TRAIN_SPEC_VERSION = 1;
@@ -79,7 +80,7 @@ export const TrainSpecSchema = v.strictObject({
     v.strictObject({
       providers: Int(1, 64),
       innerSteps: Int(1, 10_000),
-      outerLr: v.pipe(v.number(), v.gtValue(0), v.maxValue(10)),
+      outerLr: v.pipe(v.number(), v.gtValue(0), v.maxValue(MAX_OUTER_LR)),
       /**
        * 'contribution': outerLr is per counted contribution, the round's rate outerLr × those it counts
        * (RoundsOptions.outerPerContribution). Absent (specs from before the setting) or 'round': the round's rate.
