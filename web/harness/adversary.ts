@@ -17,6 +17,7 @@ import { connectSignaling, engineOf, webrtcPeers, workerEngine } from '../src/ap
 import { detectCapabilities } from '../src/compute';
 import type { ComputeEngine } from '../src/core/ports';
 import { ProviderNode } from '../src/provider/provider-node';
+import { adoptFirst } from '../src/provider/switching-engine';
 import { loadOrCreateIdentity } from '../src/storage/identity-store';
 import { idbStore } from '../src/storage/kv';
 import { ModelStore } from '../src/storage/model-store';
@@ -118,9 +119,11 @@ async function main(): Promise<void> {
   const backend = forcedBackend === 'webgpu' || forcedBackend === 'wasm' ? forcedBackend : report.capabilities.backend;
   const capabilities = { ...report.capabilities, backend };
   text('backend', backend);
-  const kept = report.worker?.backend === backend ? report.worker : undefined;
-  if (!kept) report.worker?.dispose();
-  const compute = lying(kept ? engineOf(kept) : await workerEngine(backend));
+  const engines = adoptFirst(
+    report.worker && { engine: engineOf(report.worker), threads: report.worker.numThreads },
+    workerEngine,
+  );
+  const compute = lying(await engines.create(backend, 0));
   const { client, port } = connectSignaling('provider', identity);
   const createPeer = webrtcPeers(client);
   const coVolunteers = new CoVolunteers(port, createPeer);
