@@ -54,6 +54,8 @@ const CASES = new Set(opt('cases', 'addition-3digit,grail-regime,adversaries,tin
 const SEED = 2222;
 /** GRPO's AdamW lr on the warmed-up addition policy. */
 const RL_LR = Number(opt('rl-lr', '3e-4'));
+/** GRPO updates per step (PPO's epochs) in addition-3digit and adversaries. */
+const RL_UPDATES = Number(opt('rl-updates', '1'));
 
 const log = (s: string) => {
   if (!JSON_OUT) console.log(s);
@@ -120,6 +122,7 @@ interface CaseSpec {
   readonly task: TaskSet;
   readonly master: Float32Array;
   readonly lr: number;
+  readonly updatesPerStep?: number;
   readonly steps: number;
   readonly honest: number;
   /** Of the honest providers, how many deliver each round's claims one step late (lag 1). */
@@ -167,6 +170,7 @@ async function run(spec: CaseSpec): Promise<Run> {
       maxProviders: spec.honest + spec.adversaries.length,
       evalSize: spec.evalSize,
       random: mulberry32(SEED),
+      updatesPerStep: spec.updatesPerStep,
     },
     spec.master,
   );
@@ -284,6 +288,7 @@ function summary(spec: CaseSpec, r: Run) {
     preset: spec.preset,
     parameters,
     learningRate: spec.lr,
+    updatesPerStep: spec.updatesPerStep ?? 1,
     warmUpSteps: spec.warmUp?.steps ?? null,
     warmUpSeconds: spec.warmUp?.seconds ?? null,
     warmUpAccuracy: spec.warmUp?.accuracy ?? null,
@@ -436,6 +441,7 @@ if (CASES.has('addition-3digit')) {
     task: additionTask,
     master: w.master,
     lr: RL_LR,
+    updatesPerStep: RL_UPDATES,
     steps: Number(opt('rl-steps', QUICK ? '40' : '150')),
     honest: 4,
     adversaries: [],

@@ -31,6 +31,7 @@ import {
   type RolloutClaim,
   type RolloutVerdict,
   type TaskSet,
+  WARMUP_OVERSHOOT,
   warmUp,
   encodePolicySnapshot,
 } from '@shared/jobs/rl';
@@ -251,7 +252,7 @@ export class RlRun {
             batch: 32,
             maxSteps: spec.warmupSteps,
             evalEvery: 50,
-            target: [spec.warmupTarget, 1],
+            target: [spec.warmupTarget, Math.min(1, spec.warmupTarget + WARMUP_OVERSHOOT)],
             seed: spec.seed,
             evalSize: Math.min(spec.evalSize, 200),
           },

@@ -56,6 +56,12 @@ export const SKETCH_ENTRY_FAILS = 2;
  */
 export const MAX_VERSION_LAG = 2;
 
+/**
+ * The warm-up stops at the first evaluation at or above the requester's target; one that lands more than
+ * this far above it (accuracy on addition rises in a jump) goes back and evaluates more often (warmup.ts).
+ */
+export const WARMUP_OVERSHOOT = 0.1;
+
 /** GRPO's clipping range (PPO's ε = 0.2) and the std floor that keeps an all-equal group's advantages 0. */
 export const GRPO_CLIP_EPS = 0.2;
 export const GRPO_STD_EPS = 1e-6;

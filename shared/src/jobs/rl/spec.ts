@@ -50,7 +50,7 @@ export const RlSpecSchema = v.pipe(
     samples: Int(2, 32),
     temperature: Num(0.05, 4),
     evalSize: Int(8, 1000),
-    /** Supervised warm-up on the task format, stopped once held-out accuracy reaches `warmupTarget`. */
+    /** Supervised warm-up on the task format, stopped once held-out accuracy reaches `warmupTarget` (landing within WARMUP_OVERSHOOT above it where an evaluated step does). */
     warmupSteps: Int(0, 100_000),
     warmupLr: Num(1e-6, 1e-1),
     warmupTarget: Num(0, 1),

@@ -348,6 +348,27 @@ describe('greedy accuracy and the supervised warm-up', () => {
   });
 });
 
+describe('the warm-up lands inside its range (RL-TR12)', () => {
+  it('RL-TR12: an evaluation past the range goes back and evaluates more often, retracing the same weights', async () => {
+    // Held-out accuracy on 1–2-letter reversal jumps from 0.03 at step 80 to 0.57 at step 100 (evaluated every 20).
+    const reverse = taskSet({ kind: 'reverse', minLength: 1, maxLength: 2 }, 7, 40);
+    const base = { task: reverse, config: RL_TEST_CONFIG, lr: 1e-2, batch: 8, maxSteps: 120, evalEvery: 20, seed: 1 };
+    const open = await warmUp(policyParams(1), { ...base, target: [0.35, 1] });
+    expect(open.accuracy).toBeGreaterThan(0.5);
+    const seen: number[] = [];
+    const r = await warmUp(policyParams(1), { ...base, target: [0.35, 0.5] }, (p) => void seen.push(p.step));
+    expect(r.reached).toBe(true);
+    expect(r.accuracy).toBeGreaterThanOrEqual(0.35);
+    expect(r.accuracy).toBeLessThanOrEqual(0.5);
+    expect(r.steps).toBeLessThan(open.steps);
+    // It went back at least once, and its weights are those of a plain run of as many steps.
+    expect(seen.some((s, i) => i > 0 && s <= seen[i - 1]!)).toBe(true);
+    const plain = await warmUp(policyParams(1), { ...base, evalEvery: r.steps, target: [0.35, 2] });
+    expect(plain.steps).toBe(r.steps);
+    expect(r.master.every((x, i) => Object.is(x, plain.master[i]))).toBe(true);
+  });
+});
+
 describe('RlTrainer across a reload (RL-TR10)', () => {
   it('RL-TR10: a trainer made from the master, version and exported state takes the step the first would have', async () => {
     // A constant nonce source: both trainers deal the same seeds, so the same claims are valid for both.
@@ -371,5 +392,36 @@ describe('RlTrainer across a reload (RL-TR10)', () => {
     await expect(RlTrainer.create(options({ temperature: 0.7 }), MASTER)).rejects.toThrow(/temperature 1/);
     const wrong = { t: 1, nextIndex: 0, nextRound: 1, m: new Float32Array(3), v: new Float32Array(3) };
     await expect(RlTrainer.create(options(), MASTER, 0, wrong)).rejects.toThrow(/optimizer state/);
+  });
+});
+
+describe('RlTrainer: several updates per step (RL-TR11)', () => {
+  it('RL-TR11: each later update runs a new forward, so its ratios leave 1 and the clip acts; one update per step is the default', async () => {
+    const same = () => 0.5;
+    const hp = { ...ADAMW_DEFAULTS, lr: 1e-2, weightDecay: 0 };
+    const one = await RlTrainer.create(options({ random: same, hp }), MASTER);
+    const three = await RlTrainer.create(options({ random: same, hp, updatesPerStep: 3 }), MASTER);
+    const round = await honestRound(one, ['p', 'q']);
+    expect(three.openRound(['p', 'q']).assignments).toEqual(round.assignments);
+    const claims = [...round.claims.values()].flat();
+    one.submit(claims);
+    three.submit(claims);
+    const [r1, r3] = [await one.step(), await three.step()];
+    expect(r3.accepted).toBe(r1.accepted);
+    expect(r1.clippedFraction).toBe(0);
+    expect(r3.clippedFraction).toBeGreaterThan(0);
+    expect(one.exportState().t).toBe(1);
+    expect(three.exportState().t).toBe(3);
+    // The published version is still the bf16 master, and its patch rebuilds it.
+    expect(Array.from(r3.policy.bf16)).toEqual(Array.from(toBf16(three.master)));
+    expect((await applyPolicyPatch(three.policyAt(0)!, r3.patch, 1)).hash).toBe(r3.policy.hash);
+    const [m0, m1, m3] = [MASTER, one.master, three.master];
+    let further = 0;
+    for (let i = 0; i < m0.length; i++) if (Math.abs(m3[i]! - m0[i]!) > Math.abs(m1[i]! - m0[i]!)) further++;
+    expect(further).toBeGreaterThan(m0.length / 2);
+    one.dispose();
+    three.dispose();
+    for (const bad of [0, 1.5])
+      await expect(RlTrainer.create(options({ updatesPerStep: bad }), MASTER)).rejects.toThrow(/updatesPerStep/);
   });
 });

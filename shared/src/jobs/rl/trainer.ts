@@ -64,6 +64,12 @@ export interface RlTrainerOptions {
   readonly random: () => number;
   /** The WASM backends' options (threads in a browser). */
   readonly wasm?: WasmOptions;
+  /**
+   * GRPO updates per step on the step's rollouts (PPO's epochs, default 1). The first reuses the verifying
+   * forward; each later one runs a new forward on the updated master, so its ratios move off 1 and the clip
+   * bounds how far the step goes.
+   */
+  readonly updatesPerStep?: number;
 }
 
 export interface RolloutVerdict {
@@ -205,8 +211,8 @@ export class RlTrainer {
     // bias every update without any check failing.
     if (options.temperature !== 1)
       throw new RlError('config', `RL rollouts are sampled at temperature 1, not ${options.temperature}`);
-    for (const k of ['promptsPerProvider', 'samples', 'maxNew', 'maxProviders'] as const)
-      if (!Number.isInteger(options[k]) || options[k] < 1)
+    for (const k of ['promptsPerProvider', 'samples', 'maxNew', 'maxProviders', 'updatesPerStep'] as const)
+      if (!Number.isInteger(options[k] ?? 1) || (options[k] ?? 1) < 1)
         throw new RlError('config', `${k} must be a positive integer`);
     if (options.evalSize > options.task.eval.length)
       throw new RlError(
@@ -452,6 +458,24 @@ export class RlTrainer {
         this.masterWeights = Float32Array.from(
           this.main.readFloats(this.main.arena.paramsAt, this.masterWeights.length),
         );
+        for (let u = 1; u < (o.updatesPerStep ?? 1); u++) {
+          const again = forwardRollouts(
+            this.main,
+            taken.map((w) => w.claim),
+          );
+          const later = grpoUpdate(
+            this.main,
+            rollouts,
+            rows,
+            rows.map((r) => again.newLogprobs[r]!),
+            o.hp,
+            ++this.t,
+          );
+          clippedFraction = later.clippedFraction;
+          this.masterWeights = Float32Array.from(
+            this.main.readFloats(this.main.arena.paramsAt, this.masterWeights.length),
+          );
+        }
       }
     }
 
