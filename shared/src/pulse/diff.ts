@@ -11,7 +11,8 @@ import { XXH3_STATE_BYTES } from './xxh3';
 import { validateModel } from './model';
 import { scaledFromUlp } from './scaled';
 import { conditionedPositionGuessBits, encodeConditioned, planConditioned } from './conditioned';
-import { runsIfValid } from './payload';
+import { usesRuns } from './payload';
+import { BUCKET_SYMBOLS, bucketExtraBits, bucketOf } from './buckets';
 import {
   DTYPES,
   type Model,
@@ -175,7 +176,8 @@ const FULL_FRACTION = 0.99;
 /**
  * The conditioned kind (conditioned.ts) is picked only where its exact
  * estimate is below this fraction of the streamed kinds' (positions as
- * log2 C(N, n), values as estimated above), less CONDITIONED_MIN_SAVING_BITS:
+ * log2 C(N, n), or as runs where those average over 2 long; values as
+ * estimated above), less CONDITIONED_MIN_SAVING_BITS:
  * its apply walks every base value (~5 ns each in JS) where gaps touch only
  * the changes, so a close call keeps the streamed kinds (and format 2 or 3).
  */
@@ -199,6 +201,34 @@ function positionBits(N: number, n: number): number {
   return -N * (p * Math.log2(p) + (1 - p) * Math.log2(1 - p));
 }
 
+/**
+ * What run-coded positions cost (payload.ts encodeRuns): per run a gap and a length symbol in one
+ * table, order-0 entropy plus each bucket's raw bits.
+ */
+function runPositionBits(positions: Uint32Array): number {
+  const hist = new Uint32Array(BUCKET_SYMBOLS);
+  let raw = 0;
+  let symbols = 0;
+  const see = (v: number) => {
+    const s = bucketOf(v);
+    hist[s]!++;
+    raw += bucketExtraBits(s);
+    symbols++;
+  };
+  const n = positions.length;
+  let next = 0;
+  for (let i = 0; i < n; ) {
+    const start = positions[i]!;
+    let end = i + 1;
+    while (end < n && positions[end] === start + (end - i)) end++;
+    see(start - next);
+    see(end - i - 1);
+    next = start + (end - i);
+    i = end;
+  }
+  return entropyBits(hist, symbols) + raw;
+}
+
 function pickKind(oldT: Tensor, newT: Tensor, c: Changes, conditioned: boolean): TensorPatch {
   const { width, exponentBits } = DTYPES[newT.dtype];
   const mantissaBits = width - 1 - exponentBits;
@@ -219,18 +249,19 @@ function pickKind(oldT: Tensor, newT: Tensor, c: Changes, conditioned: boolean):
     return { name, dtype, shape, kind: 'raw', positions, bits: c.newValues };
   }
   const N = newT.data.length;
-  const streamedBits = positionBits(N, n) + best;
-  const budget = CONDITIONED_MAX_FRACTION * streamedBits - conditionedMarginBits;
-  if (
-    conditioned &&
-    budget > 0 &&
+  if (conditioned) {
+    // The streamed kinds' positions: gaps (about log2 C(N, n)), or runs where those average > 2 long.
+    const streamedBits = (usesRuns(positions) ? runPositionBits(positions) : positionBits(N, n)) + best;
+    const budget = CONDITIONED_MAX_FRACTION * streamedBits - conditionedMarginBits;
     // First a guess (positions from a sample of the base, values as the streamed kinds code them), then the exact plan.
-    conditionedPositionGuessBits(dtype, oldT.data, c.oldExponents, CONDITIONED_GUESS_STRIDE) + best < budget &&
-    runsIfValid(positions, N) * 2 >= n
-  ) {
-    const plan = planConditioned(dtype, oldT.data, positions, signFlips, magnitudeDeltas);
-    if (plan.bits < budget)
-      return { name, dtype, shape, kind: 'conditioned', changes: n, coded: encodeConditioned(dtype, plan) };
+    if (
+      budget > 0 &&
+      conditionedPositionGuessBits(dtype, oldT.data, c.oldExponents, CONDITIONED_GUESS_STRIDE) + best < budget
+    ) {
+      const plan = planConditioned(dtype, oldT.data, positions, signFlips, magnitudeDeltas);
+      if (plan.bits < budget)
+        return { name, dtype, shape, kind: 'conditioned', changes: n, coded: encodeConditioned(dtype, plan) };
+    }
   }
   if (scaledEstimate < ulpEstimate) {
     const { symbols, low } = scaledFromUlp(dtype, signFlips, magnitudeDeltas, c.oldExponents);
