@@ -227,6 +227,10 @@ async function run(spec: CaseSpec): Promise<Run> {
     verdicts.push(...r.verdicts);
     bounds.push(boundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
     conditionalBounds.push(conditionalBoundBytes(policyModel(held.bf16), policyModel(r.policy.bf16)));
+    if (r.patch.length > 1.15 * Math.min(bounds.at(-1)!, conditionalBounds.at(-1)!))
+      log(
+        `  step ${s + 1}: patch ${r.patch.length} B is ×${(r.patch.length / bounds.at(-1)!).toFixed(3)} its bound, ×${(r.patch.length / conditionalBounds.at(-1)!).toFixed(3)} its conditional bound`,
+      );
     // The trainer's encode and a provider's apply of this step's patch, timed alone (the trainer's own encode ran inside step()).
     let t0 = seconds();
     const again = await encodePolicyPatch(held, r.policy);
