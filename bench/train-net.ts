@@ -17,6 +17,9 @@
  * data). commOverheadSerial is what the same rounds would cost if every round waited for its version.
  * Transfers are modelled from the link; every compute figure is measured on this machine, one simulated
  * provider at a time.
+ * adversaries: lossVsClean is an adversary run's final loss over 5 honest providers'; lossVsHonestOnly over
+ * its 4 honest providers' alone (the adversary's seat empty, the same shards): the harm it did beyond the
+ * share of work it never contributed.
  */
 import { createIdentity, type Identity, sign } from '@shared/identity';
 import {
@@ -152,6 +155,8 @@ interface CaseSpec {
   readonly link: Link;
   /** An honest provider joins at this round with a fresh inner optimizer, as a tab opened mid-training does. */
   readonly joinAt?: number;
+  /** The adversary's seat stays empty: the honest providers alone, on the same shards and compression. */
+  readonly seatEmpty?: boolean;
 }
 
 async function makeProvider(
@@ -199,7 +204,7 @@ function tamper(p: Provider, round: number, delta: Float32Array, honest: Contrib
 }
 
 async function runTogether(spec: CaseSpec, val: Batch[]) {
-  const honestCount = spec.adversary ? spec.providers - 1 : spec.providers;
+  const honestCount = spec.adversary || spec.seatEmpty ? spec.providers - 1 : spec.providers;
   const plan: DataPlan = {
     seed: SEED,
     shards: spec.providers + 1,
@@ -419,7 +424,18 @@ function margins(verdicts: readonly Verdict[], honest: ReadonlySet<string>) {
   };
 }
 
-function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, valLossSingle: number, clean?: number) {
+/** Final losses an adversary's run is compared with: all providers honest, and its seat empty. */
+interface Baselines {
+  readonly clean: number;
+  readonly honestOnly: number;
+}
+
+function summary(
+  spec: CaseSpec,
+  run: Awaited<ReturnType<typeof runTogether>>,
+  valLossSingle: number,
+  baselines?: Baselines,
+) {
   const honest = new Set(run.providers.filter((p) => p.kind === 'honest').map((p) => p.identity.peerId));
   const honestVerdicts = run.verdicts.filter((v) => honest.has(v.provider) && v.scored !== 'sampled');
   const honestRejected = run.verdicts.filter((v) => honest.has(v.provider) && v.status === 'refused').length;
@@ -461,7 +477,15 @@ function summary(spec: CaseSpec, run: Awaited<ReturnType<typeof runTogether>>, v
     valLossTogether,
     valLossSingle,
     lossRatio: valLossTogether / valLossSingle,
-    ...(clean !== undefined ? { valLossClean: clean, lossVsClean: valLossTogether / clean } : {}),
+    ...(baselines !== undefined
+      ? {
+          valLossClean: baselines.clean,
+          lossVsClean: valLossTogether / baselines.clean,
+          /** Against the honest providers alone (the adversary's seat empty): the harm beyond its lost share. */
+          valLossHonestOnly: baselines.honestOnly,
+          lossVsHonestOnly: valLossTogether / baselines.honestOnly,
+        }
+      : {}),
     bytesPerContribution: median(run.contributionBytes),
     denseBytes: 4 * run.n,
     contributionRatio: (4 * run.n) / median(run.contributionBytes),
@@ -534,7 +558,7 @@ function print(row: ReturnType<typeof summary>) {
       `${row.case}: ${row.providers} providers × ${row.innerSteps} inner steps × ${row.rounds} rounds, ${row.linkMbps} Mbit/s, ${row.latencyMs} ms`,
       `  val loss together ${f(row.valLossTogether, 4)} vs single ${f(row.valLossSingle, 4)} (×${f(row.lossRatio)})` +
         (row.valLossClean !== undefined
-          ? `, clean run ${f(row.valLossClean, 4)} (×${f(row.lossVsClean ?? null)})`
+          ? `, clean run ${f(row.valLossClean, 4)} (×${f(row.lossVsClean ?? null)}), honest ones alone ${f(row.valLossHonestOnly ?? null, 4)} (×${f(row.lossVsHonestOnly ?? null)})`
           : ''),
       `  contribution ${row.bytesPerContribution} B = dense/${f(row.contributionRatio, 0)}; broadcast ${row.broadcastBytes} B = bf16/${f(row.broadcastRatio, 1)}, ${f((row.broadcastOverBound - 1) * 100, 1)}% over its bound; PULSE f32 patch ${row.pulseF32PatchBytes ?? '—'} B`,
       `  comm overhead ${f(row.commOverhead)}${row.overlap ? ` with overlap (${f(row.medianStepsBeforeVersion, 0)} of ${row.innerSteps} steps before the version, median)` : ' (no overlap)'}; the same rounds without overlap ${f(row.commOverheadSerial)} (mean round: compute ${f(row.meanRoundComputeMs, 0)} ms, wall ${f(row.meanRoundWallMs, 0)} ms)`,
@@ -641,11 +665,16 @@ if (CASES.has('adversaries')) {
   const clean = await runTogether(cleanSpec, val);
   const single = await runSingle(5, base.rounds, base.innerSteps, val);
   print(summary(cleanSpec, clean, single));
+  // The honest providers alone, on the shards and compression they have beside an adversary.
+  const honestSpec: CaseSpec = { name: 'honest-4-of-5', adversary: null, seatEmpty: true, ...base };
+  const honestOnly = await runTogether(honestSpec, val);
+  print(summary(honestSpec, honestOnly, single));
+  const baselines = { clean: clean.valCurve.at(-1)!, honestOnly: honestOnly.valCurve.at(-1)! };
   const kinds = opt('kinds', ADVERSARY_KINDS.join(',')).split(',');
   for (const kind of ADVERSARY_KINDS.filter((k) => kinds.includes(k))) {
     const spec: CaseSpec = { name: `adversary-${kind}`, adversary: kind, ...base };
     const run = await runTogether(spec, val);
-    print(summary(spec, run, single, clean.valCurve.at(-1)!));
+    print(summary(spec, run, single, baselines));
   }
 }
 trainBackend.dispose();
