@@ -444,34 +444,26 @@ export class RlTrainer {
         rows.push(...scored.sources.map((c) => rowOf.get(c)!));
       }
       if (rollouts.length > 0) {
-        const step = grpoUpdate(
-          this.main,
-          rollouts,
-          rows,
-          rows.map((r) => f.newLogprobs[r]!),
-          o.hp,
-          ++this.t,
-          undefined,
-          this.masterWeights,
-        );
-        clippedFraction = step.clippedFraction;
-        this.masterWeights = Float32Array.from(
-          this.main.readFloats(this.main.arena.paramsAt, this.masterWeights.length),
-        );
-        for (let u = 1; u < (o.updatesPerStep ?? 1); u++) {
-          const again = forwardRollouts(
-            this.main,
-            taken.map((w) => w.claim),
-          );
-          const later = grpoUpdate(
+        // The first update reuses the verifying forward (on the bf16 policy); each later one forwards the master.
+        for (let u = 0; u < (o.updatesPerStep ?? 1); u++) {
+          const logprobs =
+            u === 0
+              ? f.newLogprobs
+              : forwardRollouts(
+                  this.main,
+                  taken.map((w) => w.claim),
+                ).newLogprobs;
+          const step = grpoUpdate(
             this.main,
             rollouts,
             rows,
-            rows.map((r) => again.newLogprobs[r]!),
+            rows.map((r) => logprobs[r]!),
             o.hp,
             ++this.t,
+            undefined,
+            this.masterWeights,
           );
-          clippedFraction = later.clippedFraction;
+          clippedFraction = step.clippedFraction;
           this.masterWeights = Float32Array.from(
             this.main.readFloats(this.main.arena.paramsAt, this.masterWeights.length),
           );
