@@ -78,8 +78,11 @@ const seconds = () => performance.now() / 1000;
 const CONTEXT = 16;
 /**
  * addition-3digit runs the tiny preset's shape at width 64 (RL_TEST_CONFIG's), vocabulary VOCAB_SIZE,
- * context 16 by default. Measured at 0a66ba7+ (the warm-up lands inside its range), held-out accuracy on 200
- * prompts, warm-up → after GRPO, three seeds (--seed):
+ * context 16 by default. The tiny preset itself (--addition-preset tiny --rl-lr 5e-4 --rl-steps 80, 32 prompts
+ * × G 8 a provider): seed 2222 0.460 → 0.785 (+0.325), seed 7 0.470 → 0.725 (+0.255), but the case alone takes
+ * 9.5 min (4 s of generation a step for 1,024 rollouts, one simulated provider after another), over --quick's
+ * 10 minutes with the other cases. Measured at 0a66ba7+ (the warm-up lands inside its range), held-out accuracy
+ * on 200 prompts, warm-up → after GRPO, three seeds (--seed):
  *   width 64, lr 3e-4, 8 prompts × G 8 a provider, warm-up to 0.2–0.5, 40 steps: 2222 0.370 → 0.745 (+0.375),
  *     1 0.230 → 0.295 (+0.065), 7 0.310 → 0.440 (+0.130);
  *   the same warmed to 0.45–0.5, 100 steps: 1 0.475 → 0.760 (+0.285), 7 0.495 → 0.660 (+0.165);
