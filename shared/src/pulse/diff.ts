@@ -11,7 +11,7 @@ import { XXH3_STATE_BYTES } from './xxh3';
 import { validateModel } from './model';
 import { scaledFromUlp } from './scaled';
 import { conditionedPositionGuessBits, encodeConditioned, planConditioned } from './conditioned';
-import { usesRuns } from './payload';
+import { forEachRun, usesRuns } from './payload';
 import { BUCKET_SYMBOLS, bucketExtraBits, bucketOf } from './buckets';
 import {
   DTYPES,
@@ -202,8 +202,8 @@ function positionBits(N: number, n: number): number {
 }
 
 /**
- * What run-coded positions cost (payload.ts encodeRuns): per run a gap and a length symbol in one
- * table, order-0 entropy plus each bucket's raw bits.
+ * What run-coded positions cost (payload.ts encodeRuns, over the same forEachRun walk): per run a gap
+ * and a length symbol in one table, order-0 entropy plus each bucket's raw bits.
  */
 function runPositionBits(positions: Uint32Array): number {
   const hist = new Uint32Array(BUCKET_SYMBOLS);
@@ -215,17 +215,10 @@ function runPositionBits(positions: Uint32Array): number {
     raw += bucketExtraBits(s);
     symbols++;
   };
-  const n = positions.length;
-  let next = 0;
-  for (let i = 0; i < n; ) {
-    const start = positions[i]!;
-    let end = i + 1;
-    while (end < n && positions[end] === start + (end - i)) end++;
-    see(start - next);
-    see(end - i - 1);
-    next = start + (end - i);
-    i = end;
-  }
+  forEachRun(positions, (gap, lengthLessOne) => {
+    see(gap);
+    see(lengthLessOne);
+  });
   return entropyBits(hist, symbols) + raw;
 }
 

@@ -261,32 +261,40 @@ function encodeGaps(sink: SymbolSink, raw: BitWriter, positions: Uint32Array): v
   sink.length = g;
 }
 
-function encodeRuns(sink: SymbolSink, raw: BitWriter, positions: Uint32Array): void {
-  const { base, extra } = BUCKETS;
-  const syms = sink.symbols;
-  const counts = sink.counts;
+/**
+ * Walks the runs of adjacent positions as encodeRuns codes them: per run the gap from the end of the
+ * previous run (from 0 for the first) and its length less one. diff's size estimate of run-coded positions
+ * walks them the same way.
+ */
+export function forEachRun(positions: Uint32Array, onRun: (gap: number, lengthLessOne: number) => void): void {
   const n = positions.length;
-  let g = sink.length;
   let next = 0; // first position after the previous run
   for (let i = 0; i < n; ) {
     const start = positions[i]!;
     let end = i + 1;
     while (end < n && positions[end] === start + (end - i)) end++;
-    let v = start - next;
-    let s = bucketOf(v);
-    syms[g++] = s;
-    counts[s]!++;
-    let e = extra[s]!;
-    if (e > 0) raw.write(v - base[s]!, e);
-    v = end - i - 1;
-    s = bucketOf(v);
-    syms[g++] = s;
-    counts[s]!++;
-    e = extra[s]!;
-    if (e > 0) raw.write(v - base[s]!, e);
+    onRun(start - next, end - i - 1);
     next = start + (end - i);
     i = end;
   }
+}
+
+function encodeRuns(sink: SymbolSink, raw: BitWriter, positions: Uint32Array): void {
+  const { base, extra } = BUCKETS;
+  const syms = sink.symbols;
+  const counts = sink.counts;
+  let g = sink.length;
+  const put = (v: number) => {
+    const s = bucketOf(v);
+    syms[g++] = s;
+    counts[s]!++;
+    const e = extra[s]!;
+    if (e > 0) raw.write(v - base[s]!, e);
+  };
+  forEachRun(positions, (gap, lengthLessOne) => {
+    put(gap);
+    put(lengthLessOne);
+  });
   sink.length = g;
 }
 
