@@ -75,7 +75,10 @@ export async function warmUp(
   const b = new WasmBackend(arenaFor(c, B, T));
   try {
     const hp = { ...ADAMW_DEFAULTS, lr: options.lr };
-    restoreInto(b, newTrainState(c, hp, 0));
+    // Zero moments; after the first capture, the last evaluated point below the range: weights, moments
+    // and step, to go back to on an overshoot.
+    const mark = newTrainState(c, hp, 0);
+    restoreInto(b, mark);
     if (master.length !== b.arena.params.size) throw new RlError('config', 'master weights of another model');
     b.writeFloats(b.arena.paramsAt, master);
     const evalSet = task.eval.slice(0, options.evalSize ?? task.eval.length);
@@ -84,8 +87,6 @@ export async function warmUp(
     let accuracy = greedyAccuracy(b, evalSet, maxNew);
     let step = 0;
     let every = options.evalEvery;
-    // The last evaluated point below the range: weights, moments and step, to go back to on an overshoot.
-    const mark = newTrainState(c, hp, 0);
     captureFrom(b, mark);
     const first = options.seed * options.maxSteps * B;
     for (;;) {
