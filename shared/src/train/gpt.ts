@@ -67,6 +67,60 @@ export function gptForward(k: Kernels, arena: Arena): void {
 }
 
 /**
+ * The forward of positions [from, to) of a one-row arena whose earlier positions already hold this
+ * sequence's activations: incremental decoding, the activations themselves serving as the key/value cache.
+ * A token costs a few rows of every matmul instead of the whole context. The rows agree bit for bit with
+ * gptForward's on the same tokens, on the JS and WASM kernels: every per-position kernel runs on a block
+ * of rows that starts at an even position and ends at an even one (or at T), so the WASM matmul takes each
+ * row through the same 2-row path the full pass does (it sums an odd last row in another order), and
+ * attention runs over the whole context as in the full pass: causal, so a query reads only rows ≤ its own,
+ * and positions past the sequence hold finite values of an earlier pass. The token slots of [from, to)
+ * must be written, and the slot after `to` too when `to` is odd (PAD will do: that row is scratch until its
+ * token is known, when it is computed again). Crossentropy is not run (losses and probs are left as they were).
+ */
+export function gptForwardRows(k: Kernels, arena: Arena, from: number, to: number): void {
+  const c = arena.config as GptConfig;
+  const { B, T } = arena;
+  if (B !== 1) throw new RangeError('incremental decoding runs on a one-row arena');
+  if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= T))
+    throw new RangeError(`positions [${from}, ${to}) outside 0..${T}`);
+  const r0 = from - (from % 2);
+  const r1 = Math.min(T, to + (to % 2));
+  const n = r1 - r0;
+  const C = c.width;
+  const { p, a } = views(arena);
+  const row = (name: string, width: number) => at(a, name) + r0 * width;
+  k.encoderForward(row('encoded', C), arena.tokensAt + r0, at(p, 'wte'), at(p, 'wpe') + r0 * C, 1, n, C);
+  let residual = 'encoded';
+  for (let l = 0; l < c.layers; l++) {
+    const h = (name: string) => at(p, `h${l}.${name}`);
+    const x = (name: string, width = C) => row(`h${l}.${name}`, width);
+    k.layernormForward(x('ln1'), x('ln1Mean', 1), x('ln1Rstd', 1), row(residual, C), h('ln1w'), h('ln1b'), n, C);
+    k.matmulForward(x('qkv', 3 * C), x('ln1'), h('qkvw'), h('qkvb'), n, C, 3 * C);
+    k.attentionForward(at(a, `h${l}.atty`), at(a, `h${l}.att`), at(a, `h${l}.qkv`), 1, T, C, c.heads);
+    k.matmulForward(x('attproj'), x('atty'), h('attprojw'), h('attprojb'), n, C, C);
+    k.residualForward(x('residual2'), row(residual, C), x('attproj'), n * C);
+    k.layernormForward(x('ln2'), x('ln2Mean', 1), x('ln2Rstd', 1), x('residual2'), h('ln2w'), h('ln2b'), n, C);
+    k.matmulForward(x('fch', 4 * C), x('ln2'), h('fcw'), h('fcb'), n, C, 4 * C);
+    k.geluForward(x('fchGelu', 4 * C), x('fch', 4 * C), n * 4 * C);
+    k.matmulForward(x('fcproj'), x('fchGelu', 4 * C), h('fcprojw'), h('fcprojb'), n, 4 * C, C);
+    k.residualForward(x('residual3'), x('residual2'), x('fcproj'), n * C);
+    residual = `h${l}.residual3`;
+  }
+  k.layernormForward(
+    row('lnf', C),
+    row('lnfMean', 1),
+    row('lnfRstd', 1),
+    row(residual, C),
+    at(p, 'lnfw'),
+    at(p, 'lnfb'),
+    n,
+    C,
+  );
+  k.matmulForward(row('logits', c.vocab), row('lnf', C), at(p, 'wte'), NONE, n, C, c.vocab);
+}
+
+/**
  * The policy's hidden state: the final LayerNorm's output per position, [B, T, C] at this slot after
  * gptForward (what the head reads; GRAIL's sketches commit to it).
  */

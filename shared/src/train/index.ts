@@ -60,4 +60,4 @@ export {
   weightedTrainStep,
   weightedUpdate,
 } from './policy';
-export { gptHiddenAt, gptLossWeightsAt } from './gpt';
+export { gptForwardRows, gptHiddenAt, gptLossWeightsAt } from './gpt';

@@ -1,11 +1,14 @@
 /**
  * Held-out accuracy of a policy: greedy decoding (argmax at every step) of
- * each prompt, scored by the task's exact-match reward. Rows of the backend's
- * batch decode different prompts at once (causal attention keeps a row's PAD
- * tail from touching the positions read), so one forward per new token serves
- * B prompts. Shared by the warm-up and the trainer's evaluate().
+ * each prompt, scored by the task's exact-match reward. On a one-row backend
+ * a prompt is decoded incrementally (decodeRows: a forward of the prompt,
+ * then one of each new position); on a batched one, rows decode different
+ * prompts at once (causal attention keeps a row's PAD tail from touching the
+ * positions read), one forward of the whole batch per new token. Both give
+ * the same completions. Shared by the warm-up and the trainer's evaluate().
  */
-import { type Backend, encodeForward, loadBatch, readLogits } from '../../train';
+import { type Backend, encodeForward, loadBatch, readLogits, tensorSpec } from '../../train';
+import { decodeRows } from './runner';
 import { exactMatchReward, type Example } from './tasks';
 import { decodeIds, encodeText, EOS, PAD } from './vocab';
 
@@ -14,6 +17,7 @@ export function greedyCompletions(b: Backend, prompts: readonly (readonly number
   const { B, T, config } = b.arena;
   if (config.kind !== 'gpt') throw new RangeError('a policy is a GPT');
   const V = config.vocab;
+  if (B === 1) return prompts.map((p) => greedyOne(b, p, maxNew, V));
   const out: number[][] = [];
   for (let first = 0; first < prompts.length; first += B) {
     const seqs = prompts.slice(first, first + B).map((p) => [...p]);
@@ -27,9 +31,7 @@ export function greedyCompletions(b: Backend, prompts: readonly (readonly number
       const logits = readLogits(b);
       seqs.forEach((s, r) => {
         if (!live[r]) return;
-        const at = (r * T + s.length - 1) * V;
-        let best = 0;
-        for (let v = 1; v < V; v++) if (logits[at + v]! > logits[at + best]!) best = v;
+        const best = argmax(logits, (r * T + s.length - 1) * V, V);
         s.push(best);
         completions[r]!.push(best);
         if (best === EOS || s.length >= T) live[r] = false;
@@ -38,6 +40,29 @@ export function greedyCompletions(b: Backend, prompts: readonly (readonly number
     out.push(...completions);
   }
   return out;
+}
+
+function argmax(logits: ArrayLike<number>, at: number, V: number): number {
+  let best = 0;
+  for (let v = 1; v < V; v++) if (logits[at + v]! > logits[at + best]!) best = v;
+  return best;
+}
+
+function greedyOne(b: Backend, prompt: readonly number[], maxNew: number, V: number): number[] {
+  const T = b.arena.T;
+  const completion: number[] = [];
+  if (prompt.length < 1 || prompt.length >= T) return completion;
+  const logitsAt = b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset;
+  const seq = [...prompt];
+  decodeRows(b, seq, 0, seq.length);
+  for (let j = 0; j < maxNew; j++) {
+    const best = argmax(b.readFloats(logitsAt + (seq.length - 1) * V, V), 0, V);
+    seq.push(best);
+    completion.push(best);
+    if (best === EOS || seq.length >= T) break;
+    decodeRows(b, seq, seq.length - 1, seq.length);
+  }
+  return completion;
 }
 
 /** Fraction (0..1) of examples whose greedy completion is exactly the answer. */

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { rollOut } from './rollout';
-import { backendWith, policyParams } from './testing';
+import { generateGroup, teacherForce } from './runner';
+import { tempered } from './sampling';
+import { sketchHidden } from './sketch';
+import { backendWith, policyParams, RL_TEST_CONFIG } from './testing';
 import { taskSet, ADDITION_3 } from './tasks';
 import { encodeText } from './vocab';
 import type { Assignment } from './verify';
@@ -33,4 +36,24 @@ describe('rollOut (RL-RO1)', () => {
       expect(Array.from(c.sketch.buckets)).toEqual(Array.from(sync[i]!.sketch.buckets));
     });
   });
+
+  for (const kind of ['wasm', 'js'] as const)
+    it(`RL-RO2 (${kind}): a group decoded incrementally gives the log-probs and sketches of the trainer's teacher-forced pass, bit for bit`, () => {
+      const b = backendWith(kind, policyParams(5));
+      const V = b.arena.config.kind === 'gpt' ? b.arena.config.vocab : 0;
+      const prompt = encodeText(taskSet(ADDITION_3, 3, 4).train(7).prompt);
+      const group = generateGroup(b, prompt, [11, 12, 13, 14], 9, 1);
+      expect(group.map((r) => r.completion.length).some((n) => n > 1)).toBe(true);
+      for (const r of group) {
+        const seq = [...prompt, ...r.completion];
+        const pass = teacherForce(b, seq);
+        r.completion.forEach((id, j) => {
+          const p = tempered(pass.logits, 1, (prompt.length - 1 + j) * V, V);
+          expect(Object.is(r.logprobs[j], Math.log(p[id]!))).toBe(true);
+        });
+        const want = sketchHidden(pass.hidden, seq.length, RL_TEST_CONFIG.width);
+        expect(Array.from(r.sketch.indices)).toEqual(Array.from(want.indices));
+        expect(Array.from(r.sketch.buckets)).toEqual(Array.from(want.buckets));
+      }
+    });
 });

@@ -4,7 +4,7 @@
  * its hidden-state sketch. The same function runs in the bench (Node, WASM) and in a volunteer's tab.
  */
 import type { Backend } from '../../train';
-import { generate, generateAsync, type ReadAsync } from './runner';
+import { generateAsync, generateGroup, type ReadAsync } from './runner';
 import { rolloutSeed } from './sampling';
 import type { Assignment, RolloutClaim } from './verify';
 
@@ -30,11 +30,12 @@ export async function rollOut(
   const total = indices.length * a.samples;
   for (const promptIndex of indices) {
     const prompt = a.prompts.get(promptIndex)!;
+    const seeds = Array.from({ length: a.samples }, (_, sample) => rolloutSeed({ ...a, promptIndex, sample }));
+    // A synchronous backend decodes the group at once (the prompt's positions once); an asynchronous one a sample at a time.
+    const group = read ? null : generateGroup(b, prompt, seeds, a.maxNew, a.temperature);
     for (let sample = 0; sample < a.samples; sample++) {
-      const seed = rolloutSeed({ ...a, promptIndex, sample });
-      const r = read
-        ? await generateAsync(b, read, prompt, seed, a.maxNew, a.temperature)
-        : generate(b, prompt, seed, a.maxNew, a.temperature);
+      const seed = seeds[sample]!;
+      const r = group ? group[sample]! : await generateAsync(b, read!, prompt, seed, a.maxNew, a.temperature);
       claims.push({
         providerKey: a.providerKey,
         round: a.round,

@@ -10,6 +10,7 @@ import {
   type Backend,
   encodeForward,
   type GptConfig,
+  gptForwardRows,
   gptHiddenAt,
   readHidden,
   readLogits,
@@ -60,9 +61,55 @@ export function teacherForce(b: Backend, sequence: readonly number[]): ForcedPas
 }
 
 /**
- * Samples a completion of `prompt` under `seed` (one forward per token), then commits to its hidden
- * states with the teacher-forced pass a trainer will repeat.
+ * Positions [from, to) of `seq` through a one-row backend by gptForwardRows (a PAD after an odd end); the
+ * positions before `from` must hold `seq`'s own.
  */
+export function decodeRows(b: Backend, seq: readonly number[], from: number, to: number): void {
+  b.writeInts(b.arena.tokensAt + from, seq.slice(from, to));
+  if (to < b.arena.T) b.writeInts(b.arena.tokensAt + to, [PAD]);
+  gptForwardRows(b.kernels, b.arena, from, to);
+}
+
+/**
+ * Samples a completion of `prompt` under each seed. Decoding is incremental: the prompt's positions are
+ * computed once for the whole group, then each token costs the forward of its own position
+ * (gptForwardRows), and the hidden states of the finished sequence are already in place for its sketch. On
+ * the JS and WASM kernels every value equals the teacher-forced pass a trainer repeats (teacherForce), bit
+ * for bit.
+ */
+export function generateGroup(
+  b: Backend,
+  prompt: readonly number[],
+  seeds: readonly number[],
+  maxNew: number,
+  temperature = 1,
+  topK?: number,
+): Rollout[] {
+  const c = config(b);
+  const room = Math.min(maxNew, b.arena.T - prompt.length);
+  if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
+  const logitsAt = b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset;
+  decodeRows(b, prompt, 0, prompt.length);
+  return seeds.map((seed) => {
+    const us = uniforms(seed, room);
+    const seq = [...prompt];
+    const completion: number[] = [];
+    const logprobs: number[] = [];
+    for (let j = 0; j < room; j++) {
+      const p = tempered(b.readFloats(logitsAt + (seq.length - 1) * c.vocab, c.vocab), temperature, 0, c.vocab);
+      const id = inverseCdf(p, us[j]!);
+      completion.push(id);
+      logprobs.push(Math.log(p[id]!));
+      seq.push(id);
+      decodeRows(b, seq, seq.length - 1, seq.length);
+      if (id === EOS) break;
+    }
+    const hidden = b.readFloats(gptHiddenAt(b.arena), seq.length * c.width);
+    return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, c.width, topK) };
+  });
+}
+
+/** One completion of `prompt` under `seed` (generateGroup of one). */
 export function generate(
   b: Backend,
   prompt: readonly number[],
@@ -71,24 +118,7 @@ export function generate(
   temperature = 1,
   topK?: number,
 ): Rollout {
-  const c = config(b);
-  const room = Math.min(maxNew, b.arena.T - prompt.length);
-  if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
-  const us = uniforms(seed, room);
-  const seq = [...prompt];
-  const completion: number[] = [];
-  const logprobs: number[] = [];
-  for (let j = 0; j < room; j++) {
-    const { logits } = teacherForce(b, seq.concat(PAD));
-    const p = tempered(logits, temperature, (seq.length - 1) * c.vocab, c.vocab);
-    const id = inverseCdf(p, us[j]!);
-    completion.push(id);
-    logprobs.push(Math.log(p[id]!));
-    seq.push(id);
-    if (id === EOS) break;
-  }
-  const { hidden } = teacherForce(b, seq);
-  return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, c.width, topK) };
+  return generateGroup(b, prompt, [seed], maxNew, temperature, topK)[0]!;
 }
 
 /** How a backend whose reads are asynchronous (WebGPU) gives values back; a read submits queued work first. */

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { SKETCH_ENTRY_FAILS, SKETCH_POSITIONS, SKETCH_TOP_K } from './constants';
 import { generate, teacherForce } from './runner';
-import { bucketOf, checkSketch, choosePositions, entryFailures, sketchBytes, sketchHidden } from './sketch';
+import { mulberry32 } from '../../random';
+import {
+  bucketOf,
+  checkSketch,
+  choosePositions,
+  entryFailures,
+  sketchBytes,
+  sketchHidden,
+  topByMagnitude,
+} from './sketch';
 import { backendWith, policyParams, RL_TEST_CONFIG, trainedFrom } from './testing';
 import { encodeText } from './vocab';
 
@@ -89,5 +98,22 @@ describe('GRAIL-style hidden-state sketch', () => {
       indices: r.sketch.indices.map((x, i) => (i % SKETCH_TOP_K < 4 ? r.sketch.indices[0]! : x)),
     };
     expect(checkSketch(dup, hidden, C, [0]).ok).toBe(false);
+  });
+
+  it('RL-K6: topByMagnitude keeps the order of a full sort by |x|, ties to the lower id, signed zeros and all', () => {
+    const u = mulberry32(8);
+    for (let trial = 0; trial < 200; trial++) {
+      const C = 1 + Math.floor(u() * 140);
+      // Coarse values so that many magnitudes tie, of either sign.
+      const row = Array.from({ length: C + 3 }, () => Math.round((u() - 0.5) * 12) / 4);
+      const at = Math.floor(u() * 4);
+      const k = Math.min(C, 1 + Math.floor(u() * 24));
+      const sorted = Array.from({ length: C }, (_, i) => i)
+        .sort((a, b) => Math.abs(row[at + b]!) - Math.abs(row[at + a]!) || a - b)
+        .slice(0, k);
+      const got = topByMagnitude(row, at, C, k);
+      expect(got.ids).toEqual(sorted);
+      expect(got.mags).toEqual(sorted.map((i) => Math.abs(row[at + i]!)));
+    }
   });
 });

@@ -36,11 +36,34 @@ export function bucketOf(x: number): number {
   return x < 0 ? -m : m;
 }
 
-/** Ids of the k largest |row[i]| (ties to the lower id), largest first. */
-function topK(row: ArrayLike<number>, at: number, C: number, k: number): number[] {
-  const ids = Array.from({ length: C }, (_, i) => i);
-  ids.sort((a, b) => Math.abs(row[at + b]!) - Math.abs(row[at + a]!) || a - b);
-  return ids.slice(0, k);
+/**
+ * The k largest |row[at + i]| over i < C, largest first, ties to the lower id, with their ids: one pass that
+ * inserts into a sorted list of k (most values fall below its last and cost one comparison), instead of
+ * sorting all C. A provider runs it at every position of every rollout, the trainer at the checked ones.
+ */
+export function topByMagnitude(
+  row: ArrayLike<number>,
+  at: number,
+  C: number,
+  k: number,
+): { readonly ids: number[]; readonly mags: number[] } {
+  const ids: number[] = [];
+  const mags: number[] = [];
+  for (let i = 0; i < C; i++) {
+    const m = Math.abs(row[at + i]!);
+    const full = ids.length === k;
+    // A later id equal to the last kept one loses the tie.
+    if (full && !(m > mags[k - 1]!)) continue;
+    let j = full ? k - 1 : ids.length;
+    while (j > 0 && mags[j - 1]! < m) {
+      mags[j] = mags[j - 1]!;
+      ids[j] = ids[j - 1]!;
+      j--;
+    }
+    mags[j] = m;
+    ids[j] = i;
+  }
+  return { ids, mags };
 }
 
 /** The sketch of `positions` rows of C hidden values. */
@@ -49,7 +72,7 @@ export function sketchHidden(hidden: ArrayLike<number>, positions: number, C: nu
   const indices = new Uint16Array(positions * kk);
   const buckets = new Int8Array(positions * kk);
   for (let t = 0; t < positions; t++) {
-    topK(hidden, t * C, C, kk).forEach((id, r) => {
+    topByMagnitude(hidden, t * C, C, kk).ids.forEach((id, r) => {
       indices[t * kk + r] = id;
       buckets[t * kk + r] = bucketOf(hidden[t * C + id]!);
     });
@@ -76,8 +99,8 @@ export function choosePositions(nonce: string, rolloutHash: string, total: numbe
 
 /** Claimed entries at position t that the trainer's row does not bear out (0..k). */
 export function entryFailures(s: Sketch, t: number, row: ArrayLike<number>, at: number, C: number): number {
-  const mags = Array.from({ length: C }, (_, i) => Math.abs(row[at + i]!)).sort((a, b) => b - a);
-  const floor = mags[Math.min(C, s.k + SKETCH_RANK_SLACK) - 1]!;
+  const m = Math.min(C, s.k + SKETCH_RANK_SLACK);
+  const floor = topByMagnitude(row, at, C, m).mags[m - 1]!;
   const seen = new Set<number>();
   let fails = 0;
   for (let r = 0; r < s.k; r++) {

@@ -187,9 +187,9 @@ export class RlTrainer {
     readonly options: RlTrainerOptions,
     master: Float32Array,
     first: PolicyVersion,
-    /** The batch of rows: GRPO's forward and update, and held-out evaluation. */
+    /** The batch of rows: GRPO's forward and update. */
     private readonly main: WasmBackend,
-    /** One row: the forwards of older versions. */
+    /** One row: the forwards of older versions, and held-out evaluation. */
     private readonly verifier: WasmBackend,
   ) {
     this.masterWeights = master;
@@ -498,16 +498,25 @@ export class RlTrainer {
   private olderPass(c: RolloutClaim): ForcedPass {
     const p = this.versions.get(c.version);
     if (!p) throw new RlError('policy', `version ${c.version} is no longer kept`);
-    if (this.verifierHolds !== c.version) {
-      this.verifier.writeFloats(this.verifier.arena.paramsAt, p.params);
-      this.verifierHolds = c.version;
-    }
+    this.hold(p);
     return teacherForce(this.verifier, [...c.prompt, ...c.completion]);
   }
 
-  /** Held-out greedy accuracy (exact match) of the current policy, 0..1, on the first n held-out prompts. */
+  /**
+   * Held-out greedy accuracy (exact match) of the current policy, 0..1, on the first n held-out prompts, decoded
+   * incrementally on the one-row backend (a prompt's forward, then one position a token, instead of the whole
+   * batch's forward a token).
+   */
   evaluate(n = this.options.evalSize): number {
-    return greedyAccuracy(this.main, this.options.task.eval.slice(0, n), this.options.maxNew);
+    this.hold(this.current);
+    return greedyAccuracy(this.verifier, this.options.task.eval.slice(0, n), this.options.maxNew);
+  }
+
+  /** Puts a version's weights in the one-row backend (kept there until another is needed). */
+  private hold(p: PolicyVersion): void {
+    if (this.verifierHolds === p.version) return;
+    this.verifier.writeFloats(this.verifier.arena.paramsAt, p.params);
+    this.verifierHolds = p.version;
   }
 
   dispose(): void {

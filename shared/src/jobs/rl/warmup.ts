@@ -34,7 +34,7 @@ export interface WarmUpOptions {
   /** Examples per step (rows of the engine's batch). */
   readonly batch: number;
   readonly maxSteps: number;
-  /** Steps between held-out evaluations (each costs maxNew forwards per `batch` prompts); finer after an overshoot. */
+  /** Steps between held-out evaluations (each decodes every held-out prompt); finer after an overshoot. */
   readonly evalEvery: number;
   /** Stop when held-out greedy accuracy is within [lo, hi]. */
   readonly target: readonly [number, number];
@@ -73,6 +73,14 @@ export async function warmUp(
   if (c.kind !== 'gpt') throw new RlError('config', 'a policy is a GPT');
   const T = c.context;
   const b = new WasmBackend(arenaFor(c, B, T));
+  // Held-out evaluation decodes incrementally on one row (greedyAccuracy), the training batch's weights copied in.
+  const one = new WasmBackend(arenaFor(c, 1, T));
+  const heldOut = () => {
+    one.writeFloats(one.arena.paramsAt, b.readFloats(b.arena.paramsAt, b.arena.params.size));
+    return greedyAccuracy(one, evalSet, maxNew);
+  };
+  const evalSet = task.eval.slice(0, options.evalSize ?? task.eval.length);
+  const maxNew = maxAnswerTokens(task);
   try {
     const hp = { ...ADAMW_DEFAULTS, lr: options.lr };
     // Zero moments; after the first capture, the last evaluated point below the range: weights, moments
@@ -81,10 +89,8 @@ export async function warmUp(
     restoreInto(b, mark);
     if (master.length !== b.arena.params.size) throw new RlError('config', 'master weights of another model');
     b.writeFloats(b.arena.paramsAt, master);
-    const evalSet = task.eval.slice(0, options.evalSize ?? task.eval.length);
-    const maxNew = maxAnswerTokens(task);
     const inRange = (a: number) => a >= target[0] && a <= target[1];
-    let accuracy = greedyAccuracy(b, evalSet, maxNew);
+    let accuracy = heldOut();
     let step = 0;
     let every = options.evalEvery;
     captureFrom(b, mark);
@@ -117,7 +123,7 @@ export async function warmUp(
       for (let i = 0; i < weights.length; i++) loss -= weights[i]! * logprobs[i]!;
       const evaluated = (step - mark.step) % every === 0 || step === options.maxSteps;
       if (evaluated) {
-        accuracy = greedyAccuracy(b, evalSet, maxNew);
+        accuracy = heldOut();
         if (accuracy < target[0]) {
           captureFrom(b, mark);
           mark.step = step;
@@ -133,5 +139,6 @@ export async function warmUp(
     };
   } finally {
     b.dispose();
+    one.dispose();
   }
 }
