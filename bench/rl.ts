@@ -4,16 +4,16 @@
  * providers simulated in-process (each its own key and one-row backend).
  *   --quick      fewer steps (≤ 10 minutes on 2 cores)
  *   --json       one JSON object per case on stdout
- *   --cases a,b  only these cases (addition-3digit, grail-regime, adversaries, tiny-step)
+ *   --cases a,b  only these cases (addition-3digit, grail-regime, adversaries)
  *   --rl-lr x    GRPO's learning rate in addition-3digit and adversaries
  *   --rl-steps n, --rl-prompts n, --rl-samples n  addition-3digit's GRPO steps, prompts per provider and G
- *   --addition-preset tiny  the tiny preset itself in addition-3digit (default: its shape at width 64)
+ *   --addition-preset tiny@width64  the tiny preset's shape at width 64 in addition-3digit (default: tiny)
  *   --warmup-lr, --warmup-steps, --warmup-target lo,hi, --grail-lrs a,b, --seed n (default 2222)
  * Cases: addition-3digit (warm up to 20–50% held-out accuracy, then GRPO; goal: +0.30), grail-regime (the
  * small preset at GRAIL's lr and below it, where ~99% of bf16 values stay unchanged a step; goal: median patch
  * ≥ 100× under the bf16 model, within 15% of its bound),
  * adversaries (one cheat of each RL_ADVERSARY_KINDS beside honest providers, one of which delivers every
- * round a step late, so its rollouts are checked and trained on at lag 1; goal: all caught, no honest refusal), tiny-step (the tiny preset's trainer and provider seconds per RL step).
+ * round a step late, so its rollouts are checked and trained on at lag 1; goal: all caught, no honest refusal).
  * verifyCostRatio = the trainer's verification-only seconds (older versions' forwards, sketch, replay and
  * log-prob checks) / the honest providers' generation seconds, both measured here one at a time (in the
  * adversaries case the trainer also verifies the cheats' claims, which no honest generation pays for).
@@ -51,11 +51,11 @@ import { args, flag, opt } from './lib/args';
 
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
-const CASES = new Set(opt('cases', 'addition-3digit,grail-regime,adversaries,tiny-step').split(','));
+const CASES = new Set(opt('cases', 'addition-3digit,grail-regime,adversaries').split(','));
 /** Every seed of the run (tasks, init, warm-up, nonces); --seed to check a figure is not one seed's luck. */
 const SEED = Number(opt('seed', '2222'));
 /** GRPO's AdamW lr on the warmed-up addition policy. */
-const RL_LR = Number(opt('rl-lr', '3e-4'));
+const RL_LR = Number(opt('rl-lr', '5e-4'));
 /** GRPO updates per step (PPO's epochs) in addition-3digit and adversaries. */
 const RL_UPDATES = Number(opt('rl-updates', '1'));
 
@@ -77,28 +77,25 @@ const seconds = () => performance.now() / 1000;
 /** 3-digit addition: the prompt (8) plus the answer and EOS (5) fit 16 positions. */
 const CONTEXT = 16;
 /**
- * addition-3digit runs the tiny preset's shape at width 64 (RL_TEST_CONFIG's), vocabulary VOCAB_SIZE,
- * context 16 by default. The tiny preset itself (--addition-preset tiny --rl-lr 5e-4 --rl-steps 80, 32 prompts
- * × G 8 a provider): seed 2222 0.460 → 0.785 (+0.325), seed 7 0.470 → 0.725 (+0.255), but the case alone takes
- * 9.5 min (4 s of generation a step for 1,024 rollouts, one simulated provider after another), over --quick's
- * 10 minutes with the other cases. Measured at 0a66ba7+ (the warm-up lands inside its range), held-out accuracy
- * on 200 prompts, warm-up → after GRPO, three seeds (--seed):
- *   width 64, lr 3e-4, 8 prompts × G 8 a provider, warm-up to 0.2–0.5, 40 steps: 2222 0.370 → 0.745 (+0.375),
- *     1 0.230 → 0.295 (+0.065), 7 0.310 → 0.440 (+0.130);
- *   the same warmed to 0.45–0.5, 100 steps: 1 0.475 → 0.760 (+0.285), 7 0.495 → 0.660 (+0.165);
- *     with 32 prompts a provider (4× the rollouts a step; the default since): 2222 0.495 → 0.940 at step 60,
- *     1 0.475 → 0.860 (+0.385), 7 0.495 → 0.680 (+0.185);
- *   the tiny preset itself (--addition-preset tiny, warmed to 0.45–0.5), 150 steps: lr 3e-4 2222 0.460 → 0.750
- *     (+0.290); lr 5e-4 2222 0.460 → 0.800 (+0.340), 7 0.470 → 0.675 (+0.205), 1 0.455 → 0.610 (+0.155); two
+ * addition-3digit runs the tiny preset (issue 22: "the tiny or small preset"), vocabulary VOCAB_SIZE, context 16,
+ * warmed to 0.45–0.5 held-out accuracy, then GRPO at lr 5e-4 with 32 prompts × G 8 a provider (1,024 rollouts a
+ * step). Held-out accuracy on 200 prompts, warm-up → after GRPO, over three seeds (--seed), at 9c0c32e+:
+ *   --quick, 100 steps: 2222 0.460 → 0.790 (+0.330), 1 0.455 → 0.695 (+0.240), 7 0.470 → 0.720 (+0.250);
+ *   lr 1e-3, 100 steps: 1 0.455 → 0.630 (+0.175), 7 0.470 → 0.725 (+0.255);
+ *   full, 200 steps: 1 0.455 → 0.710 (+0.255, 0.750 at its best evaluation), 7 0.470 → 0.770 (+0.300);
+ * and before (width 64 unless said; tiny's runs took 9.5 min before rollouts decoded incrementally):
+ *   width 64, lr 3e-4, 8 prompts × G 8 a provider, warm-up to 0.2–0.5, 40 steps: 2222 +0.375, 1 +0.065, 7 +0.130;
+ *   the same warmed to 0.45–0.5 with 32 prompts a provider, 100 steps: 2222 0.495 → 0.985, 1 +0.385, 7 +0.185;
+ *   tiny, 8 prompts a provider, 150 steps: lr 3e-4 2222 +0.290; lr 5e-4 2222 +0.340, 7 +0.205, 1 +0.155; two
  *     GRPO updates a step (--rl-updates 2, lr 3e-4) 2222 +0.305; three, 40 steps, +0.230 against +0.200 for one;
  *     G 16 × 4 prompts no better than G 8 × 8; a lower start plateaus lower (0.285 → 0.440, 0.385 → 0.545).
  * GRPO here sharpens what the warmed policy already samples: gains follow the start point and the seed, and
- * a seed whose policy stalls (7: ~0.65–0.70) stalls at every setting tried.
+ * seeds 1 and 7 level off near 0.70 where 2222 reaches 0.79.
  * Rollouts are sampled at temperature 1 (the trainer refuses others: GRPO's ratio is at τ = 1) and with one
  * update a step no ratio is clipped (every rollout is of the current version); there is no KL term.
  */
 const TINY_CONFIG: GptConfig = { ...PRESETS.tiny, vocab: VOCAB_SIZE, context: CONTEXT };
-const ADDITION_PRESET = opt('addition-preset', 'tiny@width64');
+const ADDITION_PRESET = opt('addition-preset', 'tiny');
 const ADDITION_CONFIG: GptConfig =
   ADDITION_PRESET === 'tiny' ? TINY_CONFIG : { ...PRESETS.tiny, width: 64, vocab: VOCAB_SIZE, context: CONTEXT };
 const WARMUP_LR = Number(opt('warmup-lr', '3e-3'));
@@ -529,27 +526,6 @@ if (CASES.has('adversaries')) {
     samples: 4,
     evalSize: 50,
     warmUp: w,
-  };
-  await runCase(spec);
-}
-
-if (CASES.has('tiny-step')) {
-  // The tiny preset itself (width 128) per RL step: untrained, so rewards are 0, but every forward, check and
-  // update runs at full size.
-  const spec: CaseSpec = {
-    name: 'tiny-step',
-    preset: 'tiny',
-    config: TINY_CONFIG,
-    task: additionTask,
-    master: newTrainState(TINY_CONFIG, ADAMW_DEFAULTS, SEED).params,
-    lr: RL_LR,
-    steps: 3,
-    honest: 4,
-    adversaries: [],
-    promptsPerProvider: 8,
-    samples: 8,
-    evalSize: 50,
-    warmUp: null,
   };
   await runCase(spec);
 }

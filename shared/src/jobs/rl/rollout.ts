@@ -4,7 +4,7 @@
  * its hidden-state sketch. The same function runs in the bench (Node, WASM) and in a volunteer's tab.
  */
 import type { Backend } from '../../train';
-import { generateAsync, generateGroup, type ReadAsync } from './runner';
+import { generateGroup, generateGroupAsync, type ReadAsync } from './runner';
 import { rolloutSeed } from './sampling';
 import type { Assignment, RolloutClaim } from './verify';
 
@@ -14,8 +14,9 @@ export interface RolloutProgress {
 }
 
 /**
- * The claims for `a`, in (prompt index, sample) order. `between` runs after each completion (a tab yields
- * to the page there; it may throw to stop).
+ * The claims for `a`, in (prompt index, sample) order. A prompt's samples are decoded as one group (its
+ * positions computed once: generateGroup); `between` runs after each completion of it (a tab yields to the
+ * page there; it may throw to stop).
  */
 export async function rollOut(
   b: Backend,
@@ -31,11 +32,12 @@ export async function rollOut(
   for (const promptIndex of indices) {
     const prompt = a.prompts.get(promptIndex)!;
     const seeds = Array.from({ length: a.samples }, (_, sample) => rolloutSeed({ ...a, promptIndex, sample }));
-    // A synchronous backend decodes the group at once (the prompt's positions once); an asynchronous one a sample at a time.
-    const group = read ? null : generateGroup(b, prompt, seeds, a.maxNew, a.temperature);
+    const group = read
+      ? await generateGroupAsync(b, read, prompt, seeds, a.maxNew, a.temperature)
+      : generateGroup(b, prompt, seeds, a.maxNew, a.temperature);
     for (let sample = 0; sample < a.samples; sample++) {
       const seed = seeds[sample]!;
-      const r = group ? group[sample]! : await generateAsync(b, read!, prompt, seed, a.maxNew, a.temperature);
+      const r = group[sample]!;
       claims.push({
         providerKey: a.providerKey,
         round: a.round,

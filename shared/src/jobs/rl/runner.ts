@@ -70,6 +70,59 @@ export function decodeRows(b: Backend, seq: readonly number[], from: number, to:
   gptForwardRows(b.kernels, b.arena, from, to);
 }
 
+/** One completion being drawn under its seed: the uniforms it consumes and what it has drawn so far. */
+class Draw {
+  private readonly us: Float64Array;
+  readonly seq: number[];
+  readonly completion: number[] = [];
+  readonly logprobs: number[] = [];
+
+  constructor(
+    prompt: readonly number[],
+    seed: number,
+    private readonly room: number,
+    private readonly temperature: number,
+  ) {
+    this.us = uniforms(seed, room);
+    this.seq = [...prompt];
+  }
+
+  /** Where the row of logits that predicts the next token starts. */
+  rowAt(logitsAt: number, V: number): number {
+    return logitsAt + (this.seq.length - 1) * V;
+  }
+
+  /** Draws the next token from that row; true when the completion is finished (EOS or no room left). */
+  next(row: ArrayLike<number>, V: number): boolean {
+    const p = tempered(row, this.temperature, 0, V);
+    const id = inverseCdf(p, this.us[this.completion.length]!);
+    this.completion.push(id);
+    this.logprobs.push(Math.log(p[id]!));
+    this.seq.push(id);
+    return id === EOS || this.completion.length === this.room;
+  }
+
+  rollout(hidden: ArrayLike<number>, C: number, topK?: number): Rollout {
+    const { completion, logprobs, seq } = this;
+    return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, C, topK) };
+  }
+}
+
+interface Decoding {
+  readonly c: GptConfig;
+  readonly room: number;
+  readonly logitsAt: number;
+}
+
+/** Checks there is room and runs the prompt's positions, shared by every completion of the group. */
+function startGroup(b: Backend, prompt: readonly number[], maxNew: number): Decoding {
+  const c = config(b);
+  const room = Math.min(maxNew, b.arena.T - prompt.length);
+  if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
+  decodeRows(b, prompt, 0, prompt.length);
+  return { c, room, logitsAt: b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset };
+}
+
 /**
  * Samples a completion of `prompt` under each seed. Decoding is incremental: the prompt's positions are
  * computed once for the whole group, then each token costs the forward of its own position
@@ -85,27 +138,15 @@ export function generateGroup(
   temperature = 1,
   topK?: number,
 ): Rollout[] {
-  const c = config(b);
-  const room = Math.min(maxNew, b.arena.T - prompt.length);
-  if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
-  const logitsAt = b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset;
-  decodeRows(b, prompt, 0, prompt.length);
+  const { c, room, logitsAt } = startGroup(b, prompt, maxNew);
   return seeds.map((seed) => {
-    const us = uniforms(seed, room);
-    const seq = [...prompt];
-    const completion: number[] = [];
-    const logprobs: number[] = [];
-    for (let j = 0; j < room; j++) {
-      const p = tempered(b.readFloats(logitsAt + (seq.length - 1) * c.vocab, c.vocab), temperature, 0, c.vocab);
-      const id = inverseCdf(p, us[j]!);
-      completion.push(id);
-      logprobs.push(Math.log(p[id]!));
-      seq.push(id);
-      decodeRows(b, seq, seq.length - 1, seq.length);
-      if (id === EOS) break;
+    const d = new Draw(prompt, seed, room, temperature);
+    let done = false;
+    while (!done) {
+      done = d.next(b.readFloats(d.rowAt(logitsAt, c.vocab), c.vocab), c.vocab);
+      decodeRows(b, d.seq, d.seq.length - 1, d.seq.length);
     }
-    const hidden = b.readFloats(gptHiddenAt(b.arena), seq.length * c.width);
-    return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, c.width, topK) };
+    return d.rollout(b.readFloats(gptHiddenAt(b.arena), d.seq.length * c.width), c.width, topK);
   });
 }
 
@@ -124,51 +165,31 @@ export function generate(
 /** How a backend whose reads are asynchronous (WebGPU) gives values back; a read submits queued work first. */
 export type ReadAsync = (at: number, n: number) => Promise<ArrayLike<number>>;
 
-function loadRow(b: Backend, sequence: readonly number[]): void {
-  const T = b.arena.T;
-  if (sequence.length < 1 || sequence.length > T) throw new RangeError(`a sequence holds 1..${T} tokens`);
-  const row = new Int32Array(T).fill(PAD);
-  row.set(sequence);
-  const targets = new Int32Array(T).fill(PAD);
-  targets.set(sequence.slice(1));
-  b.writeInts(b.arena.tokensAt, row);
-  b.writeInts(b.arena.targetsAt, targets);
-  encodeForward(b);
-}
-
 /**
- * generate() for a backend read asynchronously: per token only the row of logits that predicts it comes
- * back (V values instead of T·V), then the hidden states of the finished sequence for its sketch. The
- * seeds, the sampling and the sketch are generate()'s, so a trainer on another backend checks it alike.
+ * generateGroup() for a backend read asynchronously (WebGPU): decoded the same incremental way, and per token
+ * only the row of logits that predicts it comes back (V values), then the finished sequence's hidden states
+ * for its sketch. The seeds, the sampling and the sketch are generateGroup()'s, so a trainer on another
+ * backend checks them alike.
  */
-export async function generateAsync(
+export async function generateGroupAsync(
   b: Backend,
   read: ReadAsync,
   prompt: readonly number[],
-  seed: number,
+  seeds: readonly number[],
   maxNew: number,
   temperature = 1,
   topK?: number,
-): Promise<Rollout> {
-  const c = config(b);
-  const room = Math.min(maxNew, b.arena.T - prompt.length);
-  if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
-  const logitsAt = b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset;
-  const us = uniforms(seed, room);
-  const seq = [...prompt];
-  const completion: number[] = [];
-  const logprobs: number[] = [];
-  for (let j = 0; j < room; j++) {
-    loadRow(b, seq);
-    const row = await read(logitsAt + (seq.length - 1) * c.vocab, c.vocab);
-    const p = tempered(row, temperature, 0, c.vocab);
-    const id = inverseCdf(p, us[j]!);
-    completion.push(id);
-    logprobs.push(Math.log(p[id]!));
-    seq.push(id);
-    if (id === EOS) break;
+): Promise<Rollout[]> {
+  const { c, room, logitsAt } = startGroup(b, prompt, maxNew);
+  const out: Rollout[] = [];
+  for (const seed of seeds) {
+    const d = new Draw(prompt, seed, room, temperature);
+    let done = false;
+    while (!done) {
+      done = d.next(await read(d.rowAt(logitsAt, c.vocab), c.vocab), c.vocab);
+      decodeRows(b, d.seq, d.seq.length - 1, d.seq.length);
+    }
+    out.push(d.rollout(await read(gptHiddenAt(b.arena), d.seq.length * c.width), c.width, topK));
   }
-  loadRow(b, seq);
-  const hidden = await read(gptHiddenAt(b.arena), seq.length * c.width);
-  return { completion, logprobs, sketch: sketchHidden(hidden, seq.length, c.width, topK) };
+  return out;
 }
