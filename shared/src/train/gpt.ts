@@ -36,10 +36,21 @@ function at(r: Record<string, number>, name: string): number {
   return r[name]!;
 }
 
-/** Forward pass; returns nothing — the per-position losses are in acts.losses. */
-export function gptForward(k: Kernels, arena: Arena): void {
+function batchRows(arena: Arena, rows: number): number {
+  if (!(Number.isInteger(rows) && rows >= 1 && rows <= arena.B))
+    throw new RangeError(`rows ${rows} outside 1..${arena.B}`);
+  return rows;
+}
+
+/**
+ * Forward pass; returns nothing — the per-position losses are in acts.losses. With `rows` < B, only the
+ * batch's first rows run (a [B, T, …] tensor's first rows are a prefix of it): a batch filled in part costs
+ * only its filled rows, and those rows' values are the full pass's.
+ */
+export function gptForward(k: Kernels, arena: Arena, rows = arena.B): void {
   const c = arena.config as GptConfig;
-  const { B, T } = arena;
+  const B = batchRows(arena, rows);
+  const T = arena.T;
   const C = c.width;
   const N = B * T;
   const { p, a } = views(arena);
@@ -136,10 +147,12 @@ export function gptLossWeightsAt(arena: Arena): number {
 /**
  * Backward of the mean loss; zeroes and then fills grads (and the activation gradients). With `weighted`,
  * the backward of Σ w_n · losses[n] instead, the weights read from gptLossWeightsAt (left as the caller wrote them).
+ * `rows`: the first rows only, after a forward of the same rows (the others weigh nothing).
  */
-export function gptBackward(k: Kernels, arena: Arena, weighted = false): void {
+export function gptBackward(k: Kernels, arena: Arena, weighted = false, rows = arena.B): void {
   const c = arena.config as GptConfig;
-  const { B, T } = arena;
+  const B = batchRows(arena, rows);
+  const T = arena.T;
   const C = c.width;
   const N = B * T;
   const { p, g, a, d } = views(arena);

@@ -8,7 +8,7 @@ import { crossentropyBackwardWeighted, crossentropyForward } from './layers/cros
 import { arenaFor } from './layout';
 import { readHidden, readProbs, readTargetLogprobs, weightedBackward, weightedTrainStep } from './policy';
 import { newTrainState, restoreInto } from './state';
-import { backward, type Batch, forward, loadBatch } from './step';
+import { backward, type Batch, encodeForward, forward, loadBatch } from './step';
 import { fdMaxError, randomVec } from './testing';
 import { WasmBackend } from './wasm/backend';
 
@@ -143,4 +143,39 @@ describe('per-token-weighted cross-entropy (policy gradients)', () => {
     k.crossentropyBackwardWeighted = undefined;
     expect(() => gptBackward(k, b.arena, true)).toThrow(/weighted/);
   });
+
+  for (const kind of ['wasm', 'js-f32'] as const)
+    it(`TRAIN-P6 (${kind}): a batch run on its first rows only leaves the others alone and gives, bit for bit, those rows' values and the whole batch's gradient with the others weighing nothing`, () => {
+      const c: GptConfig = { kind: 'gpt', layers: 2, width: 32, heads: 2, context: 8, vocab: 13 };
+      const [B, T, used] = [6, 8, 3];
+      const make = () =>
+        backendOf(kind === 'wasm' ? new WasmBackend(arenaFor(c, B, T)) : new JsBackend(arenaFor(c, B, T), 'f32'), c, 3);
+      const batch = batchOf(c, B, T, 9);
+      const w = weightsOf(used * T, 10);
+      const all = make();
+      loadBatch(all, batch);
+      forward(all);
+      const wAll = new Float64Array(B * T);
+      wAll.set(w);
+      weightedBackward(all, wAll);
+      const part = make();
+      // Other rows hold an earlier batch's activations: what the partial run must not read.
+      loadBatch(part, batchOf(c, B, T, 11));
+      forward(part);
+      const earlier = readHidden(part);
+      loadBatch(part, batch);
+      encodeForward(part, used);
+      weightedBackward(part, w, used);
+      const same = (x: Float64Array, y: Float64Array) => x.every((v, i) => Object.is(v, y[i]));
+      // The rows past `used` were not run: they still hold the earlier batch's states.
+      const C = c.width;
+      expect(same(readHidden(part).slice(used * T * C), earlier.slice(used * T * C))).toBe(true);
+      expect(same(readHidden(part, used), readHidden(all, used))).toBe(true);
+      expect(same(readTargetLogprobs(part, used), readTargetLogprobs(all, used))).toBe(true);
+      const gAll = all.readFloats(all.arena.gradsAt, all.arena.params.size);
+      expect(Math.max(...gAll.map(Math.abs))).toBeGreaterThan(1e-3);
+      // Bit for bit: the rows left out only ever added zeros.
+      expect(same(part.readFloats(part.arena.gradsAt, part.arena.params.size), gAll)).toBe(true);
+      expect(() => encodeForward(part, B + 1)).toThrow(RangeError);
+    });
 });

@@ -18,10 +18,10 @@ function gptOnly(b: Backend) {
   return c;
 }
 
-/** The final LayerNorm output after the last forward, [B·T, C] row-major. */
-export function readHidden(b: Backend): Float64Array {
+/** The final LayerNorm output after the last forward, [B·T, C] row-major (the first `rows` rows). */
+export function readHidden(b: Backend, rows = b.arena.B): Float64Array {
   const c = gptOnly(b);
-  return b.readFloats(gptHiddenAt(b.arena), b.arena.B * b.arena.T * c.width);
+  return b.readFloats(gptHiddenAt(b.arena), rows * b.arena.T * c.width);
 }
 
 /** softmax(logits) after the last forward, [B·T, V] row-major: row n is the distribution of the token after position n. */
@@ -31,37 +31,46 @@ export function readProbs(b: Backend): Float64Array {
   return b.readFloats(a.actsAt + tensorSpec(a.acts, 'probs').offset, a.B * a.T * c.vocab);
 }
 
-/** The logits after the last forward, [B·T, V] row-major (samplers temper them: softmax(logits / τ)). */
-export function readLogits(b: Backend): Float64Array {
+/** The logits after the last forward, [B·T, V] row-major (samplers temper them: softmax(logits / τ)); the first `rows` rows. */
+export function readLogits(b: Backend, rows = b.arena.B): Float64Array {
   const c = gptOnly(b);
   const a = b.arena;
-  return b.readFloats(a.actsAt + tensorSpec(a.acts, 'logits').offset, a.B * a.T * c.vocab);
+  return b.readFloats(a.actsAt + tensorSpec(a.acts, 'logits').offset, rows * a.T * c.vocab);
 }
 
-/** log p(target_n) per position after the last forward (the negated per-position losses). */
-export function readTargetLogprobs(b: Backend): Float64Array {
+/** log p(target_n) per position after the last forward (the negated per-position losses); the first `rows` rows. */
+export function readTargetLogprobs(b: Backend, rows = b.arena.B): Float64Array {
   gptOnly(b);
   const a = b.arena;
-  return b.readFloats(a.actsAt + tensorSpec(a.acts, 'losses').offset, a.B * a.T).map((x) => -x);
+  return b.readFloats(a.actsAt + tensorSpec(a.acts, 'losses').offset, rows * a.T).map((x) => -x);
 }
 
-/** Gradients of Σ_n w_n · losses[n] = −Σ w_n log p(y_n) into the grads, after a forward over the same batch. */
-export function weightedBackward(b: Backend, weights: ArrayLike<number>): void {
+/**
+ * Gradients of Σ_n w_n · losses[n] = −Σ w_n log p(y_n) into the grads, after a forward over the same batch:
+ * its first `rows` rows (rows · T weights; the default, all B).
+ */
+export function weightedBackward(b: Backend, weights: ArrayLike<number>, rows = b.arena.B): void {
   gptOnly(b);
   const a = b.arena;
-  if (weights.length !== a.B * a.T) throw new TrainDataError(`expected ${a.B * a.T} weights, got ${weights.length}`);
+  if (weights.length !== rows * a.T) throw new TrainDataError(`expected ${rows * a.T} weights, got ${weights.length}`);
   for (let i = 0; i < weights.length; i++)
     if (!Number.isFinite(weights[i]!)) throw new TrainDataError(`weight ${i} is not finite`);
   b.writeFloats(gptLossWeightsAt(a), weights);
-  gptBackward(b.kernels, a, true);
+  gptBackward(b.kernels, a, true, rows);
 }
 
 /**
  * The update half of a policy step, after a forward over the batch the weights refer to (the caller may
  * read and judge that pass first): weighted backward, global-norm clip and AdamW.
  */
-export function weightedUpdate(b: Backend, weights: ArrayLike<number>, hp: AdamWHyper, t: number): void {
-  weightedBackward(b, weights);
+export function weightedUpdate(
+  b: Backend,
+  weights: ArrayLike<number>,
+  hp: AdamWHyper,
+  t: number,
+  rows = b.arena.B,
+): void {
+  weightedBackward(b, weights, rows);
   const a = b.arena;
   const norm = a.scalarsAt + SCALAR_GRAD_NORM;
   b.kernels.clipAdamw(a.paramsAt, a.gradsAt, a.mAt, a.vAt, a.params.size, hp, t, GRAD_CLIP, norm);

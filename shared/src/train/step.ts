@@ -39,12 +39,13 @@ export function loadBatch(b: Backend, batch: Batch): void {
   b.writeInts(a.targetsAt, batch.targets);
 }
 
-/** Forward pass, leaving the mean loss in the loss scalar slot (nothing read back). */
-export function encodeForward(b: Backend): void {
+/** Forward pass, leaving the mean loss in the loss scalar slot (nothing read back); `rows`: the batch's first rows only (GPT). */
+export function encodeForward(b: Backend, rows = b.arena.B): void {
   const a = b.arena;
-  if (a.config.kind === 'gpt') gptForward(b.kernels, a);
-  else mlpForward(b.kernels, a);
-  b.kernels.meanInto(a.scalarsAt + SCALAR_LOSS, a.actsAt + tensorSpec(a.acts, 'losses').offset, a.B * a.T);
+  if (a.config.kind === 'gpt') gptForward(b.kernels, a, rows);
+  else if (rows === a.B) mlpForward(b.kernels, a);
+  else throw new RangeError('an MLP forward runs its whole batch');
+  b.kernels.meanInto(a.scalarsAt + SCALAR_LOSS, a.actsAt + tensorSpec(a.acts, 'losses').offset, rows * a.T);
 }
 
 export function forward(b: Backend): number {

@@ -53,8 +53,10 @@ export function forwardRollouts(b: Backend, rollouts: readonly RolloutTokens[]):
     targets.set(seq.slice(1), i * T);
   });
   loadBatch(b, { inputs, targets });
-  encodeForward(b);
-  const [logits, hidden, logprobs] = [readLogits(b), readHidden(b), readTargetLogprobs(b)];
+  // Only the filled rows run and come back: a round with fewer rollouts than rows costs only its own.
+  const used = rollouts.length;
+  encodeForward(b, used);
+  const [logits, hidden, logprobs] = [readLogits(b, used), readHidden(b, used), readTargetLogprobs(b, used)];
   const { vocab: V, width: C } = config;
   const passes = rollouts.map((r, i) => {
     const n = r.prompt.length + r.completion.length;
@@ -71,7 +73,7 @@ export function forwardRollouts(b: Backend, rollouts: readonly RolloutTokens[]):
 
 /**
  * The update on the forward forwardRollouts just ran: `rows[k]` is the row of `rollouts[k]` (accepted and
- * scored); every other row weighs nothing. With `onto`, the forward ran on a rounding of those weights (the
+ * scored); every other row weighs nothing, and rows past the last weighted one are not run. With `onto`, the forward ran on a rounding of those weights (the
  * published bf16 policy): the gradient is taken there, at the values providers sampled from, and AdamW then
  * steps `onto` (the f32 master weights), which the backend's parameter buffer holds afterwards — so steps
  * smaller than a bf16 ulp accumulate in the master instead of being rounded away.
@@ -94,12 +96,14 @@ export function grpoUpdate(
     if (!(rows[k]! >= 0 && rows[k]! < B)) throw new RangeError(`row ${rows[k]} outside 0..${B - 1}`);
   });
   const tw = tokenWeights(rollouts, newLogprobs, eps);
-  const w = new Float64Array(B * T);
+  // The backward runs the rows up to the last weighted one (the forward ran at least those).
+  const used = Math.max(0, ...rows) + 1;
+  const w = new Float64Array(used * T);
   tw.weights.forEach((row, k) => row.forEach((x, j) => (w[rows[k]! * T + rollouts[k]!.prompt.length - 1 + j] = x)));
-  if (onto === undefined) weightedUpdate(b, w, hp, t);
+  if (onto === undefined) weightedUpdate(b, w, hp, t, used);
   else {
     if (onto.length !== b.arena.params.size) throw new RangeError('master weights of another size');
-    weightedBackward(b, w);
+    weightedBackward(b, w, used);
     const a = b.arena;
     b.writeFloats(a.paramsAt, onto);
     b.kernels.clipAdamw(
