@@ -10,6 +10,7 @@
  *   --top-k k     kept values per 4096 in every case (default: topKFor(providers), 32 up to 8 providers)
  *   --rounds r, --inner-steps h, --outer-lr x, --decay b  override every case's
  *   --outer-lr-per round  a fixed outer rate a round (default: per counted contribution, as the product's form)
+ *   --assigned-checks n  own-round batches (and as many of others') each loss test reads (default 2)
  * commOverhead = (wall − slowest provider's compute) / wall over all rounds. Providers train each round
  * ahead (RoundTrainer.trainAhead, as the product does) from the moment they commit the round before, and
  * move onto the round's version when it arrives: wall follows that timeline (train-net/links.ts:
@@ -114,6 +115,12 @@ const compressFor = (providers: number) => ({
 });
 const ROUNDS_SET = args.includes('--rounds') ? Number(opt('rounds', '0')) : null;
 const INNER_SET = args.includes('--inner-steps') ? Number(opt('inner-steps', '0')) : null;
+/**
+ * Batches of a provider's own round (from its later half, and as many of others') the loss test reads:
+ * --assigned-checks. The adversaries case (8 inner steps) at 2 and at 8 (so 4 + 4): honest shard gaps down
+ * to −0.070 and −0.031, the wrong-shard adversary's −0.216..+0.036 and −0.131..+0.053; still overlapping.
+ */
+const ASSIGNED_CHECKS = Number(opt('assigned-checks', '2'));
 const JOB = 'bench-train-net';
 
 const log = (s: string) => {
@@ -246,7 +253,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
       outerPerContribution: !OUTER_PER_ROUND,
       gauntlet: GAUNTLET_DEFAULTS,
       validationChecks: 2,
-      assignedChecks: 2,
+      assignedChecks: ASSIGNED_CHECKS,
       maxNewPerRound: 8,
       outerSearch: { factors: OUTER_SEARCH, batches: SEARCH_BATCHES },
     },
