@@ -83,6 +83,7 @@ const CONTEXT = 16;
  *   --quick, 100 steps: 2222 0.460 → 0.790 (+0.330), 1 0.455 → 0.695 (+0.240), 7 0.470 → 0.720 (+0.250);
  *   lr 1e-3, 100 steps: 1 0.455 → 0.630 (+0.175), 7 0.470 → 0.725 (+0.255);
  *   full, 200 steps: 1 0.455 → 0.710 (+0.255, 0.750 at its best evaluation), 7 0.470 → 0.770 (+0.300);
+ *   the same rollouts a step as G 16 × 16 prompts: 1 +0.165, 7 +0.215; as G 4 × 64: 1 +0.200, 7 +0.220;
  * and before (width 64 unless said; tiny's runs took 9.5 min before rollouts decoded incrementally):
  *   width 64, lr 3e-4, 8 prompts × G 8 a provider, warm-up to 0.2–0.5, 40 steps: 2222 +0.375, 1 +0.065, 7 +0.130;
  *   the same warmed to 0.45–0.5 with 32 prompts a provider, 100 steps: 2222 0.495 → 0.985, 1 +0.385, 7 +0.185;
