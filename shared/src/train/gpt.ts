@@ -50,30 +50,9 @@ function batchRows(arena: Arena, rows: number): number {
 export function gptForward(k: Kernels, arena: Arena, rows = arena.B): void {
   const c = arena.config as GptConfig;
   const B = batchRows(arena, rows);
-  const T = arena.T;
-  const C = c.width;
-  const N = B * T;
-  const { p, a } = views(arena);
-  k.encoderForward(at(a, 'encoded'), arena.tokensAt, at(p, 'wte'), at(p, 'wpe'), B, T, C);
-  let residual = at(a, 'encoded');
-  for (let l = 0; l < c.layers; l++) {
-    const h = (n: string) => at(p, `h${l}.${n}`);
-    const x = (n: string) => at(a, `h${l}.${n}`);
-    k.layernormForward(x('ln1'), x('ln1Mean'), x('ln1Rstd'), residual, h('ln1w'), h('ln1b'), N, C);
-    k.matmulForward(x('qkv'), x('ln1'), h('qkvw'), h('qkvb'), N, C, 3 * C);
-    k.attentionForward(x('atty'), x('att'), x('qkv'), B, T, C, c.heads);
-    k.matmulForward(x('attproj'), x('atty'), h('attprojw'), h('attprojb'), N, C, C);
-    k.residualForward(x('residual2'), residual, x('attproj'), N * C);
-    k.layernormForward(x('ln2'), x('ln2Mean'), x('ln2Rstd'), x('residual2'), h('ln2w'), h('ln2b'), N, C);
-    k.matmulForward(x('fch'), x('ln2'), h('fcw'), h('fcb'), N, C, 4 * C);
-    k.geluForward(x('fchGelu'), x('fch'), N * 4 * C);
-    k.matmulForward(x('fcproj'), x('fchGelu'), h('fcprojw'), h('fcprojb'), N, 4 * C, C);
-    k.residualForward(x('residual3'), x('residual2'), x('fcproj'), N * C);
-    residual = x('residual3');
-  }
-  k.layernormForward(at(a, 'lnf'), at(a, 'lnfMean'), at(a, 'lnfRstd'), residual, at(p, 'lnfw'), at(p, 'lnfb'), N, C);
-  // Tied head: logits = lnf · wteᵀ.
-  k.matmulForward(at(a, 'logits'), at(a, 'lnf'), at(p, 'wte'), NONE, N, C, c.vocab);
+  const N = B * arena.T;
+  forwardPositions(k, arena, B, 0, arena.T);
+  const { a } = views(arena);
   k.crossentropyForward(at(a, 'losses'), at(a, 'probs'), at(a, 'logits'), arena.targetsAt, N, c.vocab);
 }
 
@@ -90,45 +69,46 @@ export function gptForward(k: Kernels, arena: Arena, rows = arena.B): void {
  * token is known, when it is computed again). Crossentropy is not run (losses and probs are left as they were).
  */
 export function gptForwardRows(k: Kernels, arena: Arena, from: number, to: number): void {
-  const c = arena.config as GptConfig;
-  const { B, T } = arena;
-  if (B !== 1) throw new RangeError('incremental decoding runs on a one-row arena');
+  const T = arena.T;
+  if (arena.B !== 1) throw new RangeError('incremental decoding runs on a one-row arena');
   if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= T))
     throw new RangeError(`positions [${from}, ${to}) outside 0..${T}`);
   const r0 = from - (from % 2);
-  const r1 = Math.min(T, to + (to % 2));
-  const n = r1 - r0;
+  forwardPositions(k, arena, 1, r0, Math.min(T, to + (to % 2)) - r0);
+}
+
+/**
+ * The forward up to the logits, shared by gptForward and gptForwardRows: the per-position kernels on
+ * positions [t0, t0 + n) of each of the first B rows (t0 > 0 only with B = 1, where those positions are
+ * contiguous), attention over the whole context of those rows.
+ */
+function forwardPositions(k: Kernels, arena: Arena, B: number, t0: number, n: number): void {
+  const c = arena.config as GptConfig;
+  const T = arena.T;
   const C = c.width;
+  const N = B * n;
   const { p, a } = views(arena);
-  const row = (name: string, width: number) => at(a, name) + r0 * width;
-  k.encoderForward(row('encoded', C), arena.tokensAt + r0, at(p, 'wte'), at(p, 'wpe') + r0 * C, 1, n, C);
+  const x = (name: string, width = C) => at(a, name) + t0 * width;
+  k.encoderForward(x('encoded'), arena.tokensAt + t0, at(p, 'wte'), at(p, 'wpe') + t0 * C, B, n, C);
   let residual = 'encoded';
   for (let l = 0; l < c.layers; l++) {
     const h = (name: string) => at(p, `h${l}.${name}`);
-    const x = (name: string, width = C) => row(`h${l}.${name}`, width);
-    k.layernormForward(x('ln1'), x('ln1Mean', 1), x('ln1Rstd', 1), row(residual, C), h('ln1w'), h('ln1b'), n, C);
-    k.matmulForward(x('qkv', 3 * C), x('ln1'), h('qkvw'), h('qkvb'), n, C, 3 * C);
-    k.attentionForward(at(a, `h${l}.atty`), at(a, `h${l}.att`), at(a, `h${l}.qkv`), 1, T, C, c.heads);
-    k.matmulForward(x('attproj'), x('atty'), h('attprojw'), h('attprojb'), n, C, C);
-    k.residualForward(x('residual2'), row(residual, C), x('attproj'), n * C);
-    k.layernormForward(x('ln2'), x('ln2Mean', 1), x('ln2Rstd', 1), x('residual2'), h('ln2w'), h('ln2b'), n, C);
-    k.matmulForward(x('fch', 4 * C), x('ln2'), h('fcw'), h('fcb'), n, C, 4 * C);
-    k.geluForward(x('fchGelu', 4 * C), x('fch', 4 * C), n * 4 * C);
-    k.matmulForward(x('fcproj'), x('fchGelu', 4 * C), h('fcprojw'), h('fcprojb'), n, 4 * C, C);
-    k.residualForward(x('residual3'), x('residual2'), x('fcproj'), n * C);
+    const y = (name: string, width = C) => x(`h${l}.${name}`, width);
+    k.layernormForward(y('ln1'), y('ln1Mean', 1), y('ln1Rstd', 1), x(residual), h('ln1w'), h('ln1b'), N, C);
+    k.matmulForward(y('qkv', 3 * C), y('ln1'), h('qkvw'), h('qkvb'), N, C, 3 * C);
+    k.attentionForward(at(a, `h${l}.atty`), at(a, `h${l}.att`), at(a, `h${l}.qkv`), B, T, C, c.heads);
+    k.matmulForward(y('attproj'), y('atty'), h('attprojw'), h('attprojb'), N, C, C);
+    k.residualForward(y('residual2'), x(residual), y('attproj'), N * C);
+    k.layernormForward(y('ln2'), y('ln2Mean', 1), y('ln2Rstd', 1), y('residual2'), h('ln2w'), h('ln2b'), N, C);
+    k.matmulForward(y('fch', 4 * C), y('ln2'), h('fcw'), h('fcb'), N, C, 4 * C);
+    k.geluForward(y('fchGelu', 4 * C), y('fch', 4 * C), N * 4 * C);
+    k.matmulForward(y('fcproj'), y('fchGelu', 4 * C), h('fcprojw'), h('fcprojb'), N, 4 * C, C);
+    k.residualForward(y('residual3'), y('residual2'), y('fcproj'), N * C);
     residual = `h${l}.residual3`;
   }
-  k.layernormForward(
-    row('lnf', C),
-    row('lnfMean', 1),
-    row('lnfRstd', 1),
-    row(residual, C),
-    at(p, 'lnfw'),
-    at(p, 'lnfb'),
-    n,
-    C,
-  );
-  k.matmulForward(row('logits', c.vocab), row('lnf', C), at(p, 'wte'), NONE, n, C, c.vocab);
+  k.layernormForward(x('lnf'), x('lnfMean', 1), x('lnfRstd', 1), x(residual), at(p, 'lnfw'), at(p, 'lnfb'), N, C);
+  // Tied head: logits = lnf · wteᵀ.
+  k.matmulForward(x('logits', c.vocab), x('lnf'), at(p, 'wte'), NONE, N, C, c.vocab);
 }
 
 /**

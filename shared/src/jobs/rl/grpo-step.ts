@@ -73,7 +73,8 @@ export function forwardRollouts(b: Backend, rollouts: readonly RolloutTokens[]):
 
 /**
  * The update on the forward forwardRollouts just ran: `rows[k]` is the row of `rollouts[k]` (accepted and
- * scored); every other row weighs nothing, and rows past the last weighted one are not run. With `onto`, the forward ran on a rounding of those weights (the
+ * scored); every other row weighs nothing, and rows past the last weighted one are not run. With `onto`,
+ * the forward ran on a rounding of those weights (the
  * published bf16 policy): the gradient is taken there, at the values providers sampled from, and AdamW then
  * steps `onto` (the f32 master weights), which the backend's parameter buffer holds afterwards — so steps
  * smaller than a bf16 ulp accumulate in the master instead of being rounded away.

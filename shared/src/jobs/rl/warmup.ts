@@ -72,6 +72,8 @@ export async function warmUp(
   const { task, config: c, batch: B, target } = options;
   if (c.kind !== 'gpt') throw new RlError('config', 'a policy is a GPT');
   const T = c.context;
+  const evalSet = task.eval.slice(0, options.evalSize ?? task.eval.length);
+  const maxNew = maxAnswerTokens(task);
   const b = new WasmBackend(arenaFor(c, B, T));
   // Held-out evaluation decodes incrementally on one row (greedyAccuracy), the training batch's weights copied in.
   const one = new WasmBackend(arenaFor(c, 1, T));
@@ -79,8 +81,6 @@ export async function warmUp(
     one.writeFloats(one.arena.paramsAt, b.readFloats(b.arena.paramsAt, b.arena.params.size));
     return greedyAccuracy(one, evalSet, maxNew);
   };
-  const evalSet = task.eval.slice(0, options.evalSize ?? task.eval.length);
-  const maxNew = maxAnswerTokens(task);
   try {
     const hp = { ...ADAMW_DEFAULTS, lr: options.lr };
     // Zero moments; after the first capture, the last evaluated point below the range: weights, moments
