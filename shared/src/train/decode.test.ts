@@ -3,8 +3,8 @@ import { mulberry32 } from '../random';
 import { ADAMW_DEFAULTS } from './adamw';
 import { type Backend, JsBackend } from './backend';
 import type { GptConfig } from './config';
-import { gptForwardRows, gptHiddenAt } from './gpt';
-import { arenaFor, tensorSpec } from './layout';
+import { gptForwardRows, gptHiddenAt, gptLogitsAt } from './gpt';
+import { arenaFor } from './layout';
 import { newTrainState, restoreInto } from './state';
 import { encodeForward } from './step';
 import { WasmBackend } from './wasm/backend';
@@ -26,9 +26,8 @@ function withWeights<B extends Backend>(b: B, seed: number): B {
 /** Logits rows [0, n) and final-LayerNorm rows [0, n) of the one-row arena. */
 function rowsOf(b: Backend, n: number): { logits: number[]; hidden: number[] } {
   const c = b.arena.config as GptConfig;
-  const logitsAt = b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset;
   return {
-    logits: Array.from(b.readFloats(logitsAt, n * c.vocab)),
+    logits: Array.from(b.readFloats(gptLogitsAt(b.arena), n * c.vocab)),
     hidden: Array.from(b.readFloats(gptHiddenAt(b.arena), n * c.width)),
   };
 }

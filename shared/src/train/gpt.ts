@@ -119,6 +119,11 @@ export function gptHiddenAt(arena: Arena): number {
   return at(views(arena).a, 'lnf');
 }
 
+/** The logits, [B, T, V] at this slot after a forward (row n predicts the token after position n). */
+export function gptLogitsAt(arena: Arena): number {
+  return at(views(arena).a, 'logits');
+}
+
 /** Where the per-position weights of a weighted backward go: the losses' gradient slots, [B, T]. */
 export function gptLossWeightsAt(arena: Arena): number {
   return at(views(arena).d, 'losses');

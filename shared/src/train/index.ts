@@ -60,4 +60,4 @@ export {
   weightedTrainStep,
   weightedUpdate,
 } from './policy';
-export { gptForwardRows, gptHiddenAt, gptLossWeightsAt } from './gpt';
+export { gptForwardRows, gptHiddenAt, gptLogitsAt, gptLossWeightsAt } from './gpt';

@@ -7,7 +7,7 @@
 import { GRAD_CLIP } from './adamw';
 import type { Backend } from './backend';
 import { TrainDataError, TrainError } from './errors';
-import { gptBackward, gptHiddenAt, gptLossWeightsAt } from './gpt';
+import { gptBackward, gptHiddenAt, gptLogitsAt, gptLossWeightsAt } from './gpt';
 import type { AdamWHyper } from './kernels';
 import { SCALAR_GRAD_NORM, tensorSpec } from './layout';
 import { type Batch, encodeForward, loadBatch } from './step';
@@ -35,7 +35,7 @@ export function readProbs(b: Backend): Float64Array {
 export function readLogits(b: Backend, rows = b.arena.B): Float64Array {
   const c = gptOnly(b);
   const a = b.arena;
-  return b.readFloats(a.actsAt + tensorSpec(a.acts, 'logits').offset, rows * a.T * c.vocab);
+  return b.readFloats(gptLogitsAt(a), rows * a.T * c.vocab);
 }
 
 /** log p(target_n) per position after the last forward (the negated per-position losses); the first `rows` rows. */

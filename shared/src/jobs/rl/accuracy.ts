@@ -7,7 +7,7 @@
  * positions read), one forward of the whole batch per new token. Both give
  * the same completions. Shared by the warm-up and the trainer's evaluate().
  */
-import { type Backend, encodeForward, loadBatch, readLogits, tensorSpec } from '../../train';
+import { type Backend, encodeForward, gptLogitsAt, loadBatch, readLogits } from '../../train';
 import { decodeRows } from './runner';
 import { exactMatchReward, type Example } from './tasks';
 import { decodeIds, encodeText, EOS, PAD } from './vocab';
@@ -52,7 +52,7 @@ function greedyOne(b: Backend, prompt: readonly number[], maxNew: number, V: num
   const T = b.arena.T;
   const completion: number[] = [];
   if (prompt.length < 1 || prompt.length >= T) return completion;
-  const logitsAt = b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset;
+  const logitsAt = gptLogitsAt(b.arena);
   const seq = [...prompt];
   decodeRows(b, seq, 0, seq.length);
   for (let j = 0; j < maxNew; j++) {

@@ -12,9 +12,9 @@ import {
   type GptConfig,
   gptForwardRows,
   gptHiddenAt,
+  gptLogitsAt,
   readHidden,
   readLogits,
-  tensorSpec,
 } from '../../train';
 import { tempered, uniforms, inverseCdf } from './sampling';
 import { type Sketch, sketchHidden } from './sketch';
@@ -120,7 +120,7 @@ function startGroup(b: Backend, prompt: readonly number[], maxNew: number): Deco
   const room = Math.min(maxNew, b.arena.T - prompt.length);
   if (prompt.length < 1 || room < 1) throw new RangeError('no room to generate');
   decodeRows(b, prompt, 0, prompt.length);
-  return { c, room, logitsAt: b.arena.actsAt + tensorSpec(b.arena.acts, 'logits').offset };
+  return { c, room, logitsAt: gptLogitsAt(b.arena) };
 }
 
 /**

@@ -3,7 +3,7 @@
  * one-row WASM arena whose weights are copied from the training engine. Positions past the prompt hold
  * token 0; causal attention keeps them from touching the positions read.
  */
-import { arenaFor, encodeForward, type GptConfig, tensorSpec, type Tokenizer, WasmBackend } from '../../train';
+import { arenaFor, encodeForward, type GptConfig, gptLogitsAt, type Tokenizer, WasmBackend } from '../../train';
 
 export class GreedySampler {
   readonly backend: WasmBackend;
@@ -12,7 +12,7 @@ export class GreedySampler {
   constructor(readonly config: GptConfig) {
     this.backend = new WasmBackend(arenaFor(config, 1, config.context));
     const a = this.backend.arena;
-    this.logitsAt = a.actsAt + tensorSpec(a.acts, 'logits').offset;
+    this.logitsAt = gptLogitsAt(a);
   }
 
   setParams(params: Float32Array): void {
