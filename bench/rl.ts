@@ -47,7 +47,7 @@ import {
 import { mulberry32 } from '@shared/random';
 import { ADAMW_DEFAULTS, arenaFor, type GptConfig, newTrainState, PRESETS, WasmBackend } from '@shared/train';
 import { boundBytes, conditionalBoundBytes } from './pulse/bound';
-import { args, flag, opt } from './lib/args';
+import { flag, opt } from './lib/args';
 
 const QUICK = flag('quick');
 const JSON_OUT = flag('json');
