@@ -288,6 +288,11 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
     const entries: Entry[] = [];
     let computeMs = 0;
     const tau = OVERLAP ? planned.stepsBeforeVersion(COST.stepMs, spec.innerSteps) : 0;
+    // The requester draws this round's loss tests and runs the forwards that need no contribution while
+    // providers train (as the product's requester does once it has sent the round).
+    const tp = now();
+    const prepared = await rounds.prepare(providers.filter((p) => r >= p.joinRound).map((p) => p.identity.peerId));
+    const prepareMs = now() - tp;
     ahead.push(tau);
     for (const p of providers) {
       if (r < p.joinRound) continue;
@@ -352,6 +357,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
       revealMs: 2 * spec.link.latencyMs + Math.max(transferMs(spec.link, maxReveal), transferMs(spec.link, sumReveal)),
       scoringMs,
       backgroundMs: bgMs,
+      prepareMs,
       broadcastMs: broadcastMs(spec.link, providers.length, result.patchBytes.length),
       applyMs,
       dataMs: r === 0 ? spec.link.latencyMs + transferMs(spec.link, spec.innerSteps * B * (T + 1) * 2) : 0,
@@ -363,6 +369,7 @@ async function runTogether(spec: CaseSpec, val: Batch[]) {
       computeMs: spec.innerSteps * COST.stepMs,
       scoringMs: result.forwards * COST.forwardMs,
       backgroundMs: bg.forwards * COST.forwardMs,
+      prepareMs: prepared * COST.forwardMs,
       applyMs: COST.applyMs,
     });
     valCurve.push(await valLossOf(result.version.params, val));

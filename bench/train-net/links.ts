@@ -37,6 +37,11 @@ export interface RoundTimes {
   scoringMs: number;
   /** The requester's background scoring after it published (measured). */
   backgroundMs: number;
+  /**
+   * The requester's forwards for this round's loss tests that need no contribution (TogetherRounds.prepare,
+   * measured): after the round before's background scoring, while providers train.
+   */
+  prepareMs: number;
   broadcastMs: number;
   applyMs: number;
   /** The first round's data windows (later rounds' stream while the round before trains). */
@@ -55,9 +60,10 @@ export const serialWall = (times: readonly RoundTimes[]) =>
       t.scoringMs +
       t.broadcastMs +
       t.applyMs +
-      // Background scoring holds the next close only for what the next round's compute does not cover.
-      Math.max(0, t.backgroundMs - (times[r + 1]?.computeMs ?? 0)),
-    0,
+      // The round before's background scoring and this round's prepared forwards hold the close only for
+      // what this round's compute does not cover.
+      Math.max(0, (times[r - 1]?.backgroundMs ?? 0) + t.prepareMs - t.computeMs),
+    times.at(-1)?.backgroundMs ?? 0,
   );
 
 /**
@@ -80,6 +86,7 @@ export class OverlapTimeline {
 
   add(t: RoundTimes): void {
     const first = this.arrived === 0;
+    this.requesterFree += t.prepareMs;
     this.committed = first
       ? t.dataMs + t.computeMs
       : Math.max(this.committed + t.computeMs, this.arrived + 2 * this.link.latencyMs);

@@ -529,6 +529,9 @@ export class TogetherRun implements WorkerLike {
         this.send(m.link, { type: 'together-round', jobId: this.spec.id, round, versionHash: version.hash });
       }
       this.view((j) => ({ ...j, phase: `round ${round + 1} of ${total}: ${sent.size} training` }));
+      // While they train: draw the round's loss tests and run the forwards that need no contribution, so
+      // the close after the reveals runs only the rest (the close waits for it).
+      void this.rounds.prepare([...sent]);
       const live = () => [...sent].map((p) => this.members.get(p)).filter((m): m is Member => m !== undefined);
       await this.until(() => live().some((m) => m.commit !== null), MAX_COMMIT_WAIT_MS);
       // The others get three times the first one's training, counted from when they could start it.

@@ -141,8 +141,6 @@ export interface Score {
   /** The gain per unit of movement it had to beat: a quarter of the reference's, young or not. */
   readonly barPerMove: number;
   readonly refusal: RefusalReason | null;
-  /** Forward passes the score cost. */
-  readonly forwards: number;
 }
 
 interface Past {
@@ -299,7 +297,6 @@ export class Gauntlet {
       gainPerMove,
       barPerMove,
       refusal,
-      forwards: validation.length + 2 * (assigned.length + control.length),
     };
   }
 }

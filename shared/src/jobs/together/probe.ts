@@ -16,3 +16,28 @@ export class BackendLossProbe implements LossProbe {
     return batches.map((batch) => evalLoss(b, batch));
   }
 }
+
+/**
+ * A loss probe that remembers each loss by the weights array and the batch it was computed on (both by
+ * identity), and counts the forwards it ran. A round never writes weights it has probed — versions are
+ * immutable and a test's applied copy is made fresh — so the base's loss on a batch that several loss tests
+ * draw, or that TogetherRounds.prepare computed ahead of the reveals, runs once.
+ */
+export class MemoProbe implements LossProbe {
+  forwards = 0;
+  private readonly memo = new WeakMap<Float32Array, Map<Batch, number>>();
+
+  constructor(readonly inner: LossProbe) {}
+
+  async losses(params: Float32Array, batches: readonly Batch[]): Promise<number[]> {
+    let known = this.memo.get(params);
+    if (!known) this.memo.set(params, (known = new Map()));
+    const missing = [...new Set(batches.filter((b) => !known.has(b)))];
+    if (missing.length > 0) {
+      const losses = await this.inner.losses(params, missing);
+      missing.forEach((b, i) => known.set(b, losses[i]!));
+      this.forwards += missing.length;
+    }
+    return batches.map((b) => known.get(b)!);
+  }
+}

@@ -34,8 +34,13 @@ export class Ratings {
     return e;
   }
 
+  /** The key's entry, if it has one (entry() makes one). */
+  peek(key: string): Readonly<RatingEntry> | undefined {
+    return this.entries.get(key);
+  }
+
   trusted(key: string): boolean {
-    return this.entry(key).rating >= TRUST_AT;
+    return (this.peek(key)?.rating ?? 0) >= TRUST_AT;
   }
 
   weight(key: string): number {

@@ -36,6 +36,7 @@ import {
   type Weighted,
 } from './outer';
 import { encodeRoundPatch, type RoundPatch } from './patch';
+import { MemoProbe } from './probe';
 import { Ratings } from './ratings';
 
 export interface RoundsOptions {
@@ -160,6 +161,20 @@ export interface OtherStep {
   readonly move: number;
 }
 
+/** The batches one loss test reads. */
+interface Draw {
+  readonly validation: Batch[];
+  readonly assigned: Batch[];
+  readonly control: Batch[];
+}
+
+/** Loss tests drawn before the reveals (TogetherRounds.prepare), and the base's forwards on them. */
+interface Prepared {
+  readonly round: number;
+  readonly draws: Map<string, Draw>;
+  readonly done: Promise<number>;
+}
+
 /** What a loss test needs besides the batches it draws. */
 interface LossTest {
   readonly round: number;
@@ -171,6 +186,8 @@ interface LossTest {
   readonly share: number;
   /** A step to hold it against (its gain per unit of rate on the same batches), built at the same share. */
   readonly next?: OtherStep;
+  /** Its batches, drawn before the close's other draws (absent: drawn when it runs). A retest draws afresh. */
+  readonly drawn?: Draw;
 }
 
 export interface Pending {
@@ -196,7 +213,7 @@ export interface RoundResult {
   readonly verdicts: Verdict[];
   /** Trusted contributions sampled for a loss test after the round (scoreBackground). */
   readonly background: Pending[];
-  /** Forward passes spent scoring before the version could be published. */
+  /** Forward passes spent scoring before the version could be published (prepare's not counted). */
   readonly forwards: number;
 }
 
@@ -214,6 +231,9 @@ export class TogetherRounds {
   readonly ratings: Ratings;
   readonly gauntlet: Gauntlet;
   readonly audit: Uint8Array[] = [];
+  /** Every loss the round's tests read goes through it, so none is computed twice. */
+  private readonly probe: MemoProbe;
+  private prepared: Prepared | null = null;
 
   constructor(
     public version: Version,
@@ -227,7 +247,8 @@ export class TogetherRounds {
       for (const f of search.factors) validateOuter({ ...options.outer, lr: options.outer.lr * f });
     }
     this.ratings = new Ratings();
-    this.gauntlet = new Gauntlet(deps.probe, options.gauntlet);
+    this.probe = new MemoProbe(deps.probe);
+    this.gauntlet = new Gauntlet(this.probe, options.gauntlet);
   }
 
   private pick<T>(xs: readonly T[], k: number): T[] {
@@ -262,26 +283,77 @@ export class TogetherRounds {
     // the round's gains are small beside how much one batch differs from another, and two batches cannot
     // tell an honest contribution from a harmful one.
     const second = await this.testOn(t, Math.min(pool, RETEST_FACTOR * this.options.validationChecks));
-    return { ...second, forwards: first.forwards + second.forwards, retested: true };
+    return { ...second, retested: true };
+  }
+
+  /**
+   * The batches of one loss test of `provider`: `checks` validation batches, assignedChecks of its round's
+   * later half, and as many of the other providers' (`others`) this round as the control.
+   */
+  private draw(round: number, provider: string, others: readonly string[], checks: number): Draw {
+    const validation = this.pick(this.deps.validation, checks);
+    const own = this.deps.assigned(provider, round);
+    const assigned = this.pick(own.slice(own.length >> 1), this.options.assignedChecks);
+    const pool = others.filter((o) => o !== provider).flatMap((o) => this.deps.assigned(o, round));
+    return { validation, assigned, control: this.pick(pool, assigned.length) };
+  }
+
+  /** New keys in the order the close loss-tests them: those that waited longest first, then in `keys` order. */
+  private newKeys(keys: readonly string[]): string[] {
+    const waiting = (k: string) => this.ratings.peek(k)?.waiting ?? 0;
+    return keys
+      .map((k, i) => ({ k, i }))
+      .filter(({ k }) => !this.ratings.peek(k)?.banned && !this.ratings.trusted(k))
+      .sort((a, b) => waiting(b.k) - waiting(a.k) || a.i - b.i)
+      .slice(0, this.options.maxNewPerRound)
+      .map(({ k }) => k);
+  }
+
+  /**
+   * Draws the loss tests of the keys this round will test in full — new keys, at most maxNewPerRound, in
+   * the order the close takes them — and runs the current version's forwards on their batches. A requester
+   * calls it with the providers it sent the round to, in that order, while they train: the close then runs
+   * only the forwards that need the contributions (a new key's test: 4 of its 10 forwards with none of the
+   * round's work trusted). The close waits for it, and a close without it draws the same tests first thing,
+   * so the result is the same either way when the same keys reveal (TOGETHER-R9). The batches stay the
+   * requester's secret until they are read, as before. Resolves to the forwards it ran.
+   */
+  prepare(providers: readonly string[]): Promise<number> {
+    const round = this.version.round;
+    const base = this.version.params;
+    // The close's control pool is the live keys': a banned key's reveal is refused before it.
+    const others = providers.filter((p) => !this.ratings.peek(p)?.banned);
+    const draws = new Map<string, Draw>();
+    for (const p of this.newKeys(others)) draws.set(p, this.draw(round, p, others, this.options.validationChecks));
+    const batches = [...draws.values()].flatMap((d) => [...d.validation, ...d.assigned, ...d.control]);
+    // A failed forward here costs only the head start: the close draws and computes what it needs.
+    const ran = this.probe.forwards;
+    const done = this.probe.losses(base, batches).then(
+      () => this.probe.forwards - ran,
+      () => {
+        this.prepared = null;
+        return 0;
+      },
+    );
+    this.prepared = { round, draws, done };
+    return done;
   }
 
   /** One loss test on `checks` validation batches drawn for it. */
-  private async testOn({ round, base, screened: s, others, share, next }: LossTest, checks: number): Promise<Score> {
-    const validation = this.pick(this.deps.validation, checks);
+  private async testOn(t: LossTest, checks: number): Promise<Score> {
+    const { round, base, screened: s, others, share, next } = t;
+    const drawn = checks === this.options.validationChecks ? t.drawn : undefined;
+    const { validation, assigned, control } = drawn ?? this.draw(round, s.provider, others, checks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
     // Held against what other work of the round gained per unit of rate on the same batches: gains shrink
     // as training goes on and vary from batch to batch, and a bar kept from earlier rounds refused honest
     // trusted keys late in a run (E2E-TOGETHER1's rounds 8–9).
     let reference: Reference | undefined;
     if (next) {
-      const after = await this.deps.probe.losses(next.params, validation);
+      const after = await this.probe.losses(next.params, validation);
       const gain = before.reduce((sum, b, i) => sum + b - after[i]!, 0) / before.length;
       reference = { perLr: gain / next.lr, perMove: next.move > 0 ? gain / next.move : 0 };
     }
-    const own = this.deps.assigned(s.provider, round);
-    const assigned = this.pick(own.slice(own.length >> 1), this.options.assignedChecks);
-    const pool = others.filter((o) => o !== s.provider).flatMap((o) => this.deps.assigned(o, round));
-    const control = this.pick(pool, assigned.length);
     // Rounds this key took part in before (accepted or refused): young keys' contributions are still growing.
     const { accepted, refused } = this.ratings.entry(s.provider);
     const score = await this.gauntlet.score(
@@ -296,7 +368,7 @@ export class TogetherRounds {
       round,
       reference,
     );
-    return next ? { ...score, forwards: score.forwards + validation.length } : score;
+    return score;
   }
 
   /**
@@ -322,6 +394,8 @@ export class TogetherRounds {
 
   /** Closes the current round with its reveals, in commit order. */
   async close(entries: readonly Entry[]): Promise<RoundResult> {
+    await this.prepared?.done;
+    const ran = this.probe.forwards;
     const base = this.version;
     const round = base.round;
     const verdicts: Verdict[] = [];
@@ -368,13 +442,13 @@ export class TogetherRounds {
     /** Contributions that count this round, with the bytes the patch carries. */
     const counted: (Work & { readonly bytes: Uint8Array })[] = [];
     const sampled: Omit<Pending, 'rest' | 'outer'>[] = [];
-    let forwards = 0;
     // New keys queue for the loss test: those that waited longest first, then in commit order.
-    const queue = live
-      .map((e, i) => ({ e, i }))
-      .filter(({ e, i }) => !screened[i]!.refusal && !this.ratings.trusted(e.provider))
-      .sort((a, b) => this.ratings.entry(b.e.provider).waiting - this.ratings.entry(a.e.provider).waiting || a.i - b.i);
-    const testNow = new Set(queue.slice(0, this.options.maxNewPerRound).map(({ i }) => i));
+    const others = live.map((x) => x.provider);
+    const testNow = new Set(this.newKeys(live.flatMap((e, i) => (screened[i]!.refusal ? [] : [e.provider]))));
+    // Their batches, drawn before anything else this close draws, as prepare would have.
+    const draws = this.prepared?.round === round ? this.prepared.draws : new Map<string, Draw>();
+    for (const p of testNow)
+      if (!draws.has(p)) draws.set(p, this.draw(round, p, others, this.options.validationChecks));
     // New keys are held against what this round's trusted work does on the same batches, when there is
     // any (new keys cannot move that bar); otherwise against the recent median.
     const workOf = (i: number, weight: number): Work => ({
@@ -404,12 +478,12 @@ export class TogetherRounds {
       if (this.ratings.trusted(e.provider)) {
         counted.push({ ...workOf(i, weight), bytes: e.bytes });
         if (this.deps.random() < this.ratings.sampleRate(e.provider))
-          sampled.push({ round, others: live.map((x) => x.provider), base, screened: s, bytes: e.bytes.length });
+          sampled.push({ round, others, base, screened: s, bytes: e.bytes.length });
         this.ratings.accept(e.provider);
         verdict(e, { status: 'accepted', weight, scored: 'screened', ...geo });
         continue;
       }
-      if (!testNow.has(i)) {
+      if (!testNow.has(e.provider)) {
         this.ratings.entry(e.provider).waiting++;
         verdict(e, { status: 'deferred', scored: 'none', ...geo });
         continue;
@@ -419,11 +493,11 @@ export class TogetherRounds {
         round,
         base,
         screened: s,
-        others: live.map((x) => x.provider),
+        others,
         share,
+        drawn: draws.get(e.provider),
         ...(trustedStep && { next: trustedStep }),
       });
-      forwards += score.forwards;
       const scores = { ...measured(score), scored: 'full' as const, ...geo };
       if (score.refusal) {
         this.ratings.refuse(e.provider);
@@ -438,7 +512,6 @@ export class TogetherRounds {
     // Canonical order: by provider key, so the patch does not depend on arrival order.
     counted.sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
     const step = await this.guardedStep(base, counted);
-    forwards += step.forwards;
     const version = step.version;
     // Each sampled key is held against the round's step without it: what the others' work did.
     const background = sampled.map((p) => ({
@@ -456,7 +529,8 @@ export class TogetherRounds {
     const patchBytes = encodeRoundPatch(patch);
     this.audit.push(patchBytes);
     this.version = version;
-    return { version, patch, patchBytes, verdicts, background, forwards };
+    this.prepared = null;
+    return { version, patch, patchBytes, verdicts, background, forwards: this.probe.forwards - ran };
   }
 
   /**
@@ -467,35 +541,34 @@ export class TogetherRounds {
   private async guardedStep(
     base: Version,
     weighted: readonly Weighted[],
-  ): Promise<{ version: Version; outer: OuterOptions; forwards: number }> {
+  ): Promise<{ version: Version; outer: OuterOptions }> {
     const search = this.options.outerSearch;
     const outer = this.roundOuter(weighted.length);
     if (!search || search.factors.length < 2 || weighted.length === 0)
-      return { version: await outerStep(base, weighted, outer), outer, forwards: 0 };
+      return { version: await outerStep(base, weighted, outer), outer };
     const batches = this.pick(this.deps.validation, search.batches);
     let best: { version: Version; outer: OuterOptions; loss: number } | null = null;
     for (const factor of search.factors) {
       const candidate = { ...outer, lr: outer.lr * factor };
       const version = await outerStep(base, weighted, candidate);
-      const losses = await this.deps.probe.losses(version.params, batches);
+      const losses = await this.probe.losses(version.params, batches);
       const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
       const loss = Number.isFinite(mean) ? mean : Number.POSITIVE_INFINITY;
       if (!best || loss < best.loss) best = { version, outer: candidate, loss };
     }
-    return { version: best!.version, outer: best!.outer, forwards: search.factors.length * batches.length };
+    return { version: best!.version, outer: best!.outer };
   }
 
   /** Loss-tests sampled trusted contributions after their round; a failure refuses the key from now on. */
   async scoreBackground(items: readonly Pending[]): Promise<{ verdicts: Verdict[]; forwards: number }> {
     const verdicts: Verdict[] = [];
-    let forwards = 0;
+    const ran = this.probe.forwards;
     for (const p of items) {
       // Both the tested contribution and its reference at their share of the step the round took: at the
       // rate it was published at (the guard may have halved it), over the contributions it counted.
       const share = TogetherRounds.shareOf(p.outer.lr, p.rest.length + 1);
       const next = this.otherStep(p.base, p.rest, p.outer, share);
       const score = await this.lossTest({ ...p, share, ...(next && { next }) });
-      forwards += score.forwards;
       // Under the bar is weak, not cheating, for a key with a record — E2E-TOGETHER1 saw honest sampled
       // tests at 0.14 of their round's other work and at −0.31 of the bar (a loss on the two batches) — so
       // the key loses its trust and its next contribution is tested in full before it counts. Harm of at
@@ -526,6 +599,6 @@ export class TogetherRounds {
         bytes: p.bytes,
       });
     }
-    return { verdicts, forwards };
+    return { verdicts, forwards: this.probe.forwards - ran };
   }
 }

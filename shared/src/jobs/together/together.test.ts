@@ -7,6 +7,7 @@ import { ContributionError, RoundPatchError } from './errors';
 import { GAUNTLET_DEFAULTS, Gauntlet, type LossProbe } from './gauntlet';
 import { MAX_OUTER_LR, makeVersion, outerStep } from './outer';
 import { applyRoundPatch, decodeRoundPatch, encodeRoundPatch } from './patch';
+import { MemoProbe } from './probe';
 import { commitDigest, commitMessage, entryFromReveal } from './provider';
 import { scaled, signFlipped, zero } from './adversary';
 import {
@@ -638,6 +639,62 @@ describe('rounds', () => {
     expect(rounds.ratings.entry('k2').refused).toBe(0);
     expect(k3).toMatchObject({ provider: 'k3', status: 'refused', reason: 'no-gain', weak: false, scored: 'sampled' });
     expect(rounds.ratings.entry('k3').refused).toBe(1);
+  });
+
+  it("TOGETHER-R9: loss tests drawn and started before the reveals (prepare) give the close's verdicts and version exactly, with the prepared forwards taken off the close's", async () => {
+    const ahead = await setup(2, mulberry32(11));
+    const plain = await setup(2, mulberry32(11));
+    const keys = ['k0', 'k1', 'k2', 'k3', 'bad'];
+    for (const s of [ahead, plain]) keys.forEach((k, p) => s.assigned.set(k, p));
+    const efs = [0, 1, 2, 3].map(() => new ErrorFeedback(N, OPTS));
+    let saved = 0;
+    for (let r = 0; r < 8; r++) {
+      const v = ahead.rounds.version;
+      const entries = [0, 1, 2, 3].map((p) => honestEntry(efs[p]!, `k${p}`, p, v.params, v.hash, r));
+      entries.push({ ...entries[0]!, provider: 'bad', contribution: signFlipped(entries[0]!.contribution!) });
+      const prepared = await ahead.rounds.prepare(keys);
+      const a = await ahead.rounds.close(entries);
+      const b = await plain.rounds.close(entries);
+      expect(a.version.hash).toBe(b.version.hash);
+      expect(a.verdicts).toEqual(b.verdicts);
+      expect(a.forwards + prepared).toBe(b.forwards);
+      saved += prepared;
+    }
+    // Trust, deferral, a refusal and a ban all happened on the way, and most rounds had new keys to test.
+    expect(ahead.rounds.ratings.entry('bad').banned).toBe(true);
+    for (const k of ['k0', 'k1', 'k2', 'k3']) expect(ahead.rounds.ratings.trusted(k)).toBe(true);
+    expect(saved).toBeGreaterThan(0);
+    // A new key the requester did not prepare for is still tested in full, on batches drawn at the close.
+    const v = ahead.rounds.version;
+    const late = honestEntry(new ErrorFeedback(N, OPTS), 'k4', 4, v.params, v.hash, 8);
+    ahead.assigned.set('k4', 4);
+    await ahead.rounds.prepare(['k0', 'k1']);
+    const result = await ahead.rounds.close([late]);
+    expect(result.verdicts[0]).toMatchObject({ provider: 'k4', scored: 'full' });
+    expect(result.forwards).toBeGreaterThan(0);
+  });
+});
+
+describe('memo probe', () => {
+  it('TOGETHER-M1: the memo probe runs each batch once per weights array, and a changed copy of the weights gets its own losses', async () => {
+    const common = gaussian(N, 40, 1);
+    const inner = new QuadraticProbe(N, 4, common, 2, 4);
+    const asked: number[][] = [];
+    const memo = new MemoProbe({
+      losses: (params, batches) => {
+        asked.push(batches.map((b) => b.targets[0]!));
+        return inner.losses(params, batches);
+      },
+    });
+    const [b0, b1, b2] = [0, 1, 2].map((id) => inner.batch(id));
+    const w = gaussian(N, 41);
+    expect(await memo.losses(w, [b0!, b1!, b0!])).toEqual(await inner.losses(w, [b0!, b1!, b0!]));
+    expect(await memo.losses(w, [b1!, b2!])).toEqual(await inner.losses(w, [b1!, b2!]));
+    const copy = w.slice();
+    copy[0] = copy[0]! + 1;
+    expect(await memo.losses(copy, [b0!])).toEqual(await inner.losses(copy, [b0!]));
+    expect(asked).toEqual([[0, 1], [2], [0]]);
+    expect(memo.forwards).toBe(4);
   });
 });
 
