@@ -82,6 +82,11 @@ const PRESET = 'tiny' as const;
 const config = PRESETS[PRESET];
 const B = 4;
 const T = 64;
+/**
+ * Inner AdamW rate, the single worker's too (--inner-lr). 4-provider case (24 × 30): at 1e-3 together 4.049,
+ * single 3.762 (×1.076); at 2e-3 4.102 and 3.716 (×1.104); at 3e-3 4.626 and 4.242. Held at each one's best
+ * of the three the ratio is 4.049 / 3.716 = 1.090: 1e-3 does not flatter training together.
+ */
 const HP: AdamWHyper = { ...ADAMW_DEFAULTS, lr: Number(opt('inner-lr', '1e-3')) };
 /**
  * Outer SGD learning rate per counted contribution (RoundsOptions.outerPerContribution, as the product's form

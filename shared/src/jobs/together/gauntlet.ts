@@ -11,8 +11,9 @@
  *     move; bench:train-net prints the largest honest cosine it saw next to the threshold.
  * Loss test (scoring): with θ' = θ − lr·ĉ (the contribution applied alone),
  *   gainV = mean over the round's random validation batches of L(θ) − L(θ'),
- *   gainA = the same over batches assigned to this provider this round (drawn by the requester after
- *           the reveal from the later half of its round, so a provider cannot know which are checked),
+ *   gainA = the same over batches assigned to this provider this round (drawn by the requester from the
+ *           later half of its round, while it trains or at the close, and never sent: the provider cannot
+ *           know which are checked),
  *   gainC = the same over as many batches assigned to other providers this round: training data of the
  *           same distribution that this provider never saw (the validation tail is other text, so it
  *           is no control for memorisation).
