@@ -51,7 +51,7 @@ test('E2E-TOGETHER1: two volunteers and a cheater train the tiny preset for 10 r
   ] as const)
     await page.getByTestId(id).fill(v);
   await expect(page.getByTestId('train-outer-lr-per')).toHaveValue('contribution');
-  await expect(page.getByTestId('train-top-k')).toHaveValue('32');
+  await expect(page.getByTestId('train-top-k')).toHaveValue('64');
   await page.getByTestId('train-submit').click();
   await expect(page.getByTestId('train-job')).toHaveCount(1);
   const id = (await page.getByTestId('train-job').first().getAttribute('data-job-id'))!;

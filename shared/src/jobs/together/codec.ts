@@ -157,12 +157,12 @@ export function contributionBoundBytes(c: Contribution): number {
 }
 
 /**
- * Kept values per chunk of COMPRESS_DEFAULTS.chunk for a job with `providers` volunteers: the default (32)
- * while the round patch every volunteer downloads — every counted contribution, at what this codec spends
- * on a kept value (its position among the chunk's, 2 bits, its share of the chunk's two bf16 scales:
- * ~10 bits at 64, 11.5 at 32, 16.5 at 8) — stays at least 20× under the bf16 model, halved until it does
- * (8 at the least, which holds it up to 24 volunteers). bench:train-net, 8 providers: top 64 gave round
- * patches 12.7× under the bf16 model, top 32 22×.
+ * Kept values per chunk of COMPRESS_DEFAULTS.chunk for a job with `providers` volunteers: the default (64,
+ * up to 4 volunteers) while the round patch every volunteer downloads — every counted contribution, at what
+ * this codec spends on a kept value (its position among the chunk's, 2 bits, its share of the chunk's two
+ * bf16 scales: ~10 bits at 64, 11.5 at 32, 16.5 at 8) — stays at least 20× under the bf16 model, halved
+ * until it does (32 up to 8, 16 up to 14, 8 at the least, which holds it up to 24). bench:train-net,
+ * 8 providers: top 64 gave round patches 12.7× under the bf16 model, top 32 22×.
  */
 export function topKFor(providers: number): number {
   const chunk = COMPRESS_DEFAULTS.chunk;

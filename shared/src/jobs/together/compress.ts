@@ -20,17 +20,18 @@ export interface CompressOptions {
 }
 
 /**
- * 32 of 4096 (0.78%, as Templar's 8B run). bench:train-net's 4-provider case measured 64 better (loss ratio to
- * one worker 1.123 → 1.087 at 12 rounds × 60 steps; 1.062 at 24 × 30), and with loss tests at the round's own
- * scale E2E-TOGETHER1 and 2 passed 12 of 12 local runs at 64, but the clean-clone CI run refused
- * E2E-TOGETHER2's honest joiner's first contribution at 64 (it gained ~0 on all four validation batches;
- * a Node replay of that test never came near the bar), which 32 had never done in CI, so 64 stays a job
- * setting. topKFor lowers it for many volunteers. Neither finer values nor keeping every value closes the
- * rest of the gap to one worker (same case, 24 × 30): values of 3 and 4 bits (4 and 8 scales per chunk;
- * tried, not kept) gave 1.082 and 1.076 against 1.077 at 2 bits, and all 4096 of 4096 at 2 bits 1.059 (the
- * loss test refusing one of the four volunteers from its third round on).
+ * 64 of 4096 (1.56%, SparseLoCo's), for up to 4 volunteers; topKFor halves it for more, so the round patch
+ * every volunteer downloads stays 20× under the bf16 model (32 from 5, as Templar's 8B run keeps). bench:train-net's
+ * 4-provider case, against one worker: 1.076 at 32 and 1.061 at 64 (24 rounds × 30 steps); 1.068 and 1.051 at
+ * 36 × 20; contributions 204× under dense f32 at 64. It was 32 for every job once: a clean-clone CI run refused
+ * E2E-TOGETHER2's honest joiner's first contribution at 64 (it gained ~0 on all four validation batches). A
+ * joiner now warms its inner optimizer first (RoundTrainer.warm), which nearly doubled its first gain over the
+ * bar, and a test under the bar is decided on a larger draw (rounds.ts, RETEST_FACTOR). Neither finer values
+ * nor keeping every value closes the rest of the gap to one worker (24 × 30, measured at 32 before): values of
+ * 3 and 4 bits (4 and 8 scales per chunk; tried, not kept) gave 1.082 and 1.076 against 1.077 at 2 bits, and
+ * all 4096 of 4096 at 2 bits 1.059 (the loss test refusing one of the four volunteers from its third round on).
  */
-export const COMPRESS_DEFAULTS: CompressOptions = { chunk: 4096, topK: 32, decay: 0.95 };
+export const COMPRESS_DEFAULTS: CompressOptions = { chunk: 4096, topK: 64, decay: 0.95 };
 
 /**
  * One compressed pseudo-gradient. Chunk c covers [c·chunk, min(n, (c+1)·chunk)) and keeps keptIn(c)
