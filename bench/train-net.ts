@@ -7,7 +7,7 @@
  *   --json    one JSON object per case on stdout
  *   --cases a,b  only these cases (4-providers, 8-providers, adversaries)
  *   --no-overlap  providers wait for each round's version before training (the baseline of the overlap)
- *   --top-k k     kept values per 4096 in every case (default: topKFor(providers), 32 up to 8 providers)
+ *   --top-k k     kept values per 4096 in every case (default: topKFor(providers): 64 up to 4 providers, 32 up to 8)
  *   --rounds r, --inner-steps h, --outer-lr x, --decay b  override every case's
  *   --outer-lr-per round  a fixed outer rate a round (default: per counted contribution, as the product's form)
  *   --assigned-checks n  own-round batches (and as many of others') each loss test reads (default 2)

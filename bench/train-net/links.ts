@@ -63,6 +63,7 @@ export const serialWall = (times: readonly RoundTimes[]) =>
       // The round before's background scoring and this round's prepared forwards hold the close only for
       // what this round's compute does not cover.
       Math.max(0, (times[r - 1]?.backgroundMs ?? 0) + t.prepareMs - t.computeMs),
+    // The last round's background scoring: no round's compute follows it.
     times.at(-1)?.backgroundMs ?? 0,
   );
 

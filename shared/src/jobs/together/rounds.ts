@@ -282,7 +282,10 @@ export class TogetherRounds {
     // Under the bar on a few batches: decided on a fresh draw RETEST_FACTOR times as large. Late in a run
     // the round's gains are small beside how much one batch differs from another, and two batches cannot
     // tell an honest contribution from a harmful one.
-    const second = await this.testOn(t, Math.min(pool, RETEST_FACTOR * this.options.validationChecks));
+    const second = await this.testOn(
+      { ...t, drawn: undefined },
+      Math.min(pool, RETEST_FACTOR * this.options.validationChecks),
+    );
     return { ...second, retested: true };
   }
 
@@ -342,8 +345,7 @@ export class TogetherRounds {
   /** One loss test on `checks` validation batches drawn for it. */
   private async testOn(t: LossTest, checks: number): Promise<Score> {
     const { round, base, screened: s, others, share, next } = t;
-    const drawn = checks === this.options.validationChecks ? t.drawn : undefined;
-    const { validation, assigned, control } = drawn ?? this.draw(round, s.provider, others, checks);
+    const { validation, assigned, control } = t.drawn ?? this.draw(round, s.provider, others, checks);
     const before = await this.gauntlet.baseLosses(base.params, validation);
     // Held against what other work of the round gained per unit of rate on the same batches: gains shrink
     // as training goes on and vary from batch to batch, and a bar kept from earlier rounds refused honest
